@@ -1,6 +1,7 @@
 // Bundles the CLI into dist/: one small entry plus lazily loaded chunks per command.
-import { build } from 'esbuild';
+
 import { readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 

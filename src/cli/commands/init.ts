@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parse } from 'yaml';
+import { configJsonSchema } from '../../config/json-schema.js';
+import { CONFIG_FILE_NAME } from '../../config/locate.js';
+import { buildConfigSchema } from '../../config/schema.js';
+import { builtinProviders } from '../../providers/index.js';
+import { detectProject, sanitizeProjectName } from '../../scaffold/detect.js';
+import { renderConfig, SCHEMA_PATH } from '../../scaffold/render-config.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
+import { InternalError, UserError } from '../../util/errors.js';
+import type { CommandContext } from '../context.js';
+
+interface InitOptions {
+  nonInteractive?: boolean;
+  projectName?: string;
+  force?: boolean;
+}
+
+const GITIGNORE_LINES = [
+  '.stagecraft/*',
+  '!.stagecraft/hooks/',
+  `!${SCHEMA_PATH}`,
+  '.env',
+  '.env.*',
+  '!.env.example',
+];
+
+function missingGitignoreLines(root: string): string[] {
+  const path = join(root, '.gitignore');
+  const present = new Set(
+    existsSync(path)
+      ? readFileSync(path, 'utf8')
+          .split('\n')
+          .map((line) => line.trim())
+      : [],
+  );
+  return GITIGNORE_LINES.filter((line) => !present.has(line));
+}
+
+async function askProjectName(fallback: string): Promise<string> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await prompt.question(`Project name [${fallback}]: `)).trim();
+    return answer === '' ? fallback : answer;
+  } finally {
+    prompt.close();
+  }
+}
+
+export async function run(context: CommandContext, options: InitOptions): Promise<number> {
+  const target = resolve(context.cwd, context.globals.config ?? CONFIG_FILE_NAME);
+  const root = dirname(target);
+  if (existsSync(target) && options.force !== true) {
+    throw new UserError(`a Stagecraft config already exists at ${target}`, {
+      hint: 'run `stagecraft config` to check it, pass --force to overwrite it, or --config <path> to write elsewhere',
+    });
+  }
+
+  const detection = detectProject(root);
+  const interactive = options.nonInteractive !== true && !context.globals.yes && process.stdin.isTTY === true;
+  let projectName = options.projectName ?? detection.projectName;
+  if (options.projectName === undefined && interactive) projectName = await askProjectName(projectName);
+  if (sanitizeProjectName(projectName) !== projectName) {
+    throw new UserError(
+      `invalid project name "${projectName}": expected lowercase letters, digits, "-" and "_"`,
+      {
+        hint: `pass --project-name ${sanitizeProjectName(projectName)}`,
+      },
+    );
+  }
+
+  const catalog = builtinProviders().catalog();
+  const text = renderConfig(detection, projectName);
+  const check = buildConfigSchema(catalog).safeParse(parse(text));
+  if (!check.success) {
+    throw new InternalError(
+      `init produced a config that does not validate: ${check.error.issues[0]?.message ?? ''}`,
+    );
+  }
+  const gitignoreAdditions = missingGitignoreLines(root);
+  const schemaFile = join(root, SCHEMA_PATH);
+  const files = [target, schemaFile, ...(gitignoreAdditions.length > 0 ? [join(root, '.gitignore')] : [])];
+
+  if (context.globals.dryRun) {
+    if (context.globals.json) {
+      context.output.json({
+        dryRun: true,
+        files,
+        config: text,
+        gitignore: gitignoreAdditions,
+        detected: detection,
+      });
+      return 0;
+    }
+    context.output.result(`Would write ${relative(context.cwd, target) || target}:\n\n${text}`);
+    context.output.result(`Would write ${relative(context.cwd, schemaFile)} (JSON Schema for editors)`);
+    if (gitignoreAdditions.length > 0)
+      context.output.result(`Would add to .gitignore: ${gitignoreAdditions.join(' ')}`);
+    return 0;
+  }
+
+  await mkdir(join(root, '.stagecraft', 'hooks'), { recursive: true });
+  await writeFileAtomic(schemaFile, `${JSON.stringify(configJsonSchema(catalog), null, 2)}\n`);
+  await writeFileAtomic(target, text);
+  if (gitignoreAdditions.length > 0) {
+    const path = join(root, '.gitignore');
+    const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    const separator = current === '' || current.endsWith('\n') ? '' : '\n';
+    await writeFileAtomic(path, `${current}${separator}# Stagecraft\n${gitignoreAdditions.join('\n')}\n`);
+  }
+
+  if (context.globals.json) {
+    context.output.json({ dryRun: false, files, detected: detection });
+    return 0;
+  }
+  const found = [
+    detection.composeFile
+      ? `compose file ${detection.composeFile} (${detection.services.length} services)`
+      : 'no compose file',
+    ...detection.packages.map((pkg) => `${pkg.kind} package in ${pkg.dir}`),
+    ...(detection.migrations
+      ? [`${detection.migrations.engine} migrations in ${detection.migrations.path}`]
+      : []),
+  ];
+  context.output.result(`✓ Created Stagecraft config at ${relative(context.cwd, target) || target}`);
+  context.output.info(`  detected: ${found.join('; ')}`);
+  context.output.info('  next: `stagecraft config` to review it, `stagecraft plan` to see a deploy');
+  return 0;
+}

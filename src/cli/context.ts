@@ -1,0 +1,45 @@
+import type { EnvironmentPurpose } from '../config/environment.js';
+import type { LoadedConfig } from '../config/load.js';
+import { Output, shouldUseColor } from '../util/output.js';
+import type { GlobalOptions } from './globals.js';
+
+/** What every command gets: its global options, the output, and a way to load the config. */
+export interface CommandContext {
+  globals: GlobalOptions;
+  output: Output;
+  cwd: string;
+  env: Record<string, string | undefined>;
+  loadConfig(purpose: EnvironmentPurpose): Promise<LoadedConfig>;
+}
+
+export function createContext(globals: GlobalOptions): CommandContext {
+  const output = new Output({
+    color: shouldUseColor(process.stderr, !globals.color),
+    quiet: globals.quiet,
+    verbose: globals.verbose,
+    json: globals.json,
+  });
+  const cwd = process.cwd();
+  return {
+    globals,
+    output,
+    cwd,
+    env: process.env,
+    async loadConfig(purpose) {
+      const [{ loadConfig }, { builtinProviders }] = await Promise.all([
+        import('../config/load.js'),
+        import('../providers/index.js'),
+      ]);
+      const loaded = loadConfig({
+        cwd,
+        path: globals.config,
+        envName: globals.env,
+        purpose,
+        processEnv: process.env,
+        catalog: builtinProviders().catalog(),
+      });
+      output.debug(`config: ${loaded.file}${loaded.envName ? ` (environment ${loaded.envName})` : ''}`);
+      return loaded;
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { UserError } from '../util/errors.js';
+
+/** Flags every command accepts (SPEC §2). */
+export interface GlobalOptions {
+  config: string | undefined;
+  env: string | undefined;
+  verbose: boolean;
+  quiet: boolean;
+  dryRun: boolean;
+  json: boolean;
+  color: boolean;
+  yes: boolean;
+  hosts: string[] | undefined;
+  roles: string[] | undefined;
+  services: string[] | undefined;
+}
+
+export interface RawGlobalFlags {
+  config?: string;
+  env?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  color?: boolean;
+  yes?: boolean;
+  hosts?: string;
+  roles?: string;
+  services?: string;
+}
+
+function parseBoolean(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new UserError(`${name}=${value} is not a boolean`, { hint: `set ${name} to true or false` });
+}
+
+function list(value: string | undefined): string[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** Flag > STAGECRAFT_* environment variable > built-in default (config defaults apply later). */
+export function resolveGlobals(
+  flags: RawGlobalFlags,
+  env: Record<string, string | undefined>,
+): GlobalOptions {
+  const bool = (flag: boolean | undefined, variable: string): boolean =>
+    flag === true || (flag === undefined && parseBoolean(variable, env[variable]) === true);
+  const noColorVariable = parseBoolean('STAGECRAFT_NO_COLOR', env['STAGECRAFT_NO_COLOR']);
+  return {
+    config: flags.config ?? (env['STAGECRAFT_CONFIG'] || undefined),
+    env: flags.env ?? (env['STAGECRAFT_ENV'] || undefined),
+    verbose: bool(flags.verbose, 'STAGECRAFT_VERBOSE'),
+    quiet: bool(flags.quiet, 'STAGECRAFT_QUIET'),
+    dryRun: bool(flags.dryRun, 'STAGECRAFT_DRY_RUN'),
+    json: bool(flags.json, 'STAGECRAFT_JSON'),
+    color: flags.color !== false && noColorVariable !== true,
+    yes: bool(flags.yes, 'STAGECRAFT_YES'),
+    hosts: list(flags.hosts ?? env['STAGECRAFT_HOSTS']),
+    roles: list(flags.roles ?? env['STAGECRAFT_ROLES']),
+    services: list(flags.services ?? env['STAGECRAFT_SERVICES']),
+  };
+}

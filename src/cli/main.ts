@@ -1,0 +1,32 @@
+import { Output, shouldUseColor } from '../util/output.js';
+import { buildProgram } from './program.js';
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    const code = (error as { exitCode?: number; code?: string }).exitCode;
+    const commanderCode = (error as { code?: string }).code;
+    if (commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version') {
+      process.exitCode = 0;
+      return;
+    }
+    if (typeof code === 'number' && commanderCode?.startsWith('commander.')) {
+      const output = new Output({
+        color: shouldUseColor(process.stderr, false),
+        quiet: false,
+        verbose: false,
+        json: false,
+      });
+      process.stderr.write(
+        `${output.colors.dim('hint:')} run \`stagecraft --help\` for the list of commands and flags\n`,
+      );
+      process.exitCode = code === 0 ? 0 : 1;
+      return;
+    }
+    throw error;
+  }
+}
+
+await main();

@@ -1,0 +1,154 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { UserError } from '../util/errors.js';
+import { resolvePath } from '../util/paths.js';
+import { registerSecretValue } from '../util/secret.js';
+import type { ProviderCatalog } from './catalog.js';
+import { parseDotenv } from './dotenv.js';
+import { chooseEnvironment, type EnvironmentPurpose } from './environment.js';
+import { interpolate, stripExtensionKeys } from './interpolate.js';
+import { type ConfigIssue, formatIssue, formatPath, type PathSegment, sortIssues } from './issues.js';
+import { locateConfig } from './locate.js';
+import { buildConfigSchema, type Config } from './schema.js';
+import { YamlSource } from './yaml-source.js';
+import { translateIssues } from './zod-issues.js';
+
+export interface LoadOptions {
+  cwd: string;
+  /** --config / STAGECRAFT_CONFIG. */
+  path?: string;
+  /** --env / STAGECRAFT_ENV. */
+  envName?: string;
+  purpose: EnvironmentPurpose;
+  processEnv: Record<string, string | undefined>;
+  catalog: ProviderCatalog;
+}
+
+export interface LoadedConfig {
+  file: string;
+  /** The project root: the folder of stagecraft.yml. */
+  root: string;
+  config: Config;
+  /** The selected environment, if any. */
+  envName: string | undefined;
+  /** Variables of the selected environment: its env_file(s), then the process environment. */
+  variables: Record<string, string>;
+  /** Key paths whose values came from secret variables; printed redacted. */
+  secretPaths: PathSegment[][];
+}
+
+export class ConfigError extends UserError {
+  readonly issues: ConfigIssue[];
+
+  constructor(file: string, issues: ConfigIssue[]) {
+    const sorted = sortIssues(issues);
+    super(`${file} has ${sorted.length} problem${sorted.length === 1 ? '' : 's'}`, {
+      details: sorted.map(formatIssue),
+      hint: 'fix the keys above; `stagecraft schema` prints every key with its type',
+    });
+    this.issues = sorted;
+  }
+}
+
+function envFiles(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** Reads an environment's env_file(s) (missing files are skipped) and overlays the process environment. */
+export function environmentVariables(
+  root: string,
+  envFileSetting: unknown,
+  processEnv: Record<string, string | undefined>,
+): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const file of envFiles(envFileSetting)) {
+    const path = resolvePath(root, file);
+    if (existsSync(path)) Object.assign(variables, parseDotenv(readFileSync(path, 'utf8')));
+  }
+  for (const [name, value] of Object.entries(processEnv)) if (value !== undefined) variables[name] = value;
+  return variables;
+}
+
+function rawEnvironments(data: unknown): Record<string, Record<string, unknown>> {
+  const envs = (data as { environments?: unknown } | null)?.environments;
+  return envs !== null && typeof envs === 'object' && !Array.isArray(envs)
+    ? (envs as Record<string, Record<string, unknown>>)
+    : {};
+}
+
+/** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */
+export function loadConfig(options: LoadOptions): LoadedConfig {
+  const file = locateConfig(options.cwd, options.path);
+  const root = dirname(file);
+  const text = readFileSync(file, 'utf8');
+  const displayName = file.startsWith(`${options.cwd}/`) ? file.slice(options.cwd.length + 1) : file;
+  const source = YamlSource.parse(displayName, text);
+
+  const syntax = source.syntaxIssues();
+  if (syntax.length > 0 && !source.hasOnlyDuplicateKeyErrors()) throw new ConfigError(displayName, syntax);
+
+  const raw = stripExtensionKeys(source.toJS());
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(displayName, [
+      {
+        file: displayName,
+        line: 1,
+        column: 1,
+        path: '',
+        message: 'expected a mapping of keys (project, environments, …)',
+      },
+    ]);
+  }
+  const environments = rawEnvironments(raw);
+  const envName = chooseEnvironment(Object.keys(environments), options.envName, options.purpose);
+
+  const cache = new Map<string, Record<string, string>>();
+  const variablesOf = (name: string | undefined): Record<string, string> => {
+    const key = name ?? '';
+    let variables = cache.get(key);
+    if (variables === undefined) {
+      variables = environmentVariables(
+        root,
+        name === undefined ? undefined : environments[name]?.['env_file'],
+        options.processEnv,
+      );
+      cache.set(key, variables);
+    }
+    return variables;
+  };
+  const interpolated = interpolate(raw, (path) =>
+    path[0] === 'environments' && typeof path[1] === 'string' ? variablesOf(path[1]) : variablesOf(envName),
+  );
+
+  const schema = buildConfigSchema(options.catalog);
+  const parsed = schema.safeParse(interpolated.value);
+  const issues: ConfigIssue[] = [...syntax];
+  for (const problem of interpolated.problems) {
+    const position = source.position(problem.path);
+    issues.push({
+      file: displayName,
+      line: position.line,
+      column: position.column,
+      path: formatPath(problem.path),
+      message: problem.message,
+    });
+  }
+  if (!parsed.success)
+    issues.push(...translateIssues(parsed.error.issues, interpolated.value, source, schema));
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(displayName, issues);
+
+  for (const path of interpolated.secretPaths) {
+    let value: unknown = interpolated.value;
+    for (const segment of path) value = (value as Record<string | number, unknown>)[segment];
+    if (typeof value === 'string') registerSecretValue(value);
+  }
+  return {
+    file,
+    root,
+    config: parsed.data,
+    envName,
+    variables: variablesOf(envName),
+    secretPaths: interpolated.secretPaths,
+  };
+}

@@ -1,0 +1,379 @@
+import * as z from 'zod';
+import type { ProviderCatalog, ProviderKind } from './catalog.js';
+
+/**
+ * The one schema of stagecraft.yml. Validation, the TypeScript types, the JSON Schema written by
+ * `stagecraft schema` and the reference in docs/config.md all come from here.
+ */
+
+const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+
+export const duration = z
+  .string()
+  .regex(DURATION, { message: 'expected a duration such as "500ms", "30s", "2m" or "1m30s"' })
+  .describe('A duration: a number followed by ms, s, m or h, e.g. "30s" or "1m30s".');
+
+const envVarName = z
+  .string()
+  .regex(ENV_VAR, { message: 'expected an environment variable name (letters, digits, underscores)' });
+
+const port = z.number().int().min(1).max(65535);
+
+const relativePath = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith('/') && !p.startsWith('~'), { message: `${what} must be a relative path` })
+    .refine((p) => !p.split(/[\\/]/).includes('..'), { message: `${what} must not contain '..' segments` });
+
+const healthOverride = z
+  .strictObject({
+    path: z.string().startsWith('/').optional().describe('HTTP path probed inside the container.'),
+    port: port.optional().describe('Container port probed; defaults to the service port.'),
+    interval: duration.optional(),
+    timeout: duration.optional(),
+    retries: z.number().int().min(1).optional(),
+    start_period: duration.optional(),
+    stable_for: duration
+      .optional()
+      .describe('Without a health check: how long a new container must keep running to count as ready.'),
+  })
+  .describe('Overrides or supplies the health check of a service (the compose healthcheck otherwise).');
+
+const serviceFields = {
+  role: z
+    .string()
+    .regex(NAME)
+    .optional()
+    .describe('Host role that runs this service; without one it runs on every host of the first role.'),
+  rollout: z
+    .enum(['start-first', 'stop-first', 'recreate'])
+    .optional()
+    .describe(
+      'How new containers replace old ones; start-first by default, stop-first for fixed host ports or single-writer volumes.',
+    ),
+  health: healthOverride.optional(),
+  mode: z
+    .enum(['container', 'external'])
+    .optional()
+    .describe('In `stagecraft dev`: run the compose container, or route to a process on the host.'),
+  url: z.url().optional().describe('In `stagecraft dev`, mode external: where the proxy sends requests.'),
+  port: port.optional().describe('Container port the ingress routes to.'),
+  domains: z.array(z.string().min(1)).optional().describe('Domains the ingress serves for this service.'),
+  replicas: z.number().int().min(1).optional(),
+  secrets: z.array(envVarName).optional().describe('Names from `secrets.keys` given to this service.'),
+  environment: z.record(envVarName, z.string()).optional(),
+  stop_timeout: duration.optional(),
+};
+
+const serviceSchema = z.strictObject(serviceFields);
+
+const hostEntry = z.union([
+  z.string().min(1),
+  z.strictObject({
+    name: z.string().min(1),
+    address: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    port: port.optional(),
+  }),
+]);
+
+const sshSettings = z
+  .strictObject({
+    user: z.string().min(1).optional(),
+    port: port.optional(),
+    identity_file: z.string().optional(),
+    known_hosts_file: z.string().optional(),
+    config_file: z.string().optional(),
+    proxy_jump: z.string().optional(),
+    connect_timeout: duration.optional(),
+  })
+  .describe('How hosts are reached; ~/.ssh/config is honoured, host keys are always verified.');
+
+const rolloutSettings = z.strictObject({
+  parallel_hosts: z.number().int().min(1).optional().describe('How many hosts roll out at once (default 4).'),
+  canary: z.boolean().optional().describe('Roll out to the first host alone, then to the rest.'),
+  auto_rollback: z.boolean().optional().describe('Switch hosts back when another host fails (default true).'),
+  health_timeout: duration
+    .optional()
+    .describe('How long new containers may take to become healthy (default 2m).'),
+  stable_for: duration.optional(),
+  drain_timeout: duration.optional().describe('How long old containers drain after the switch (default 1s).'),
+});
+
+const strategy = z.enum(['pre_deploy', 'post_deploy', 'manual']);
+
+const environmentSchema = z
+  .strictObject({
+    driver: z
+      .enum(['local', 'ssh'])
+      .describe("local: this machine's Docker engine, no SSH; ssh: the hosts below."),
+    hosts: z
+      .record(z.string().regex(NAME), z.array(hostEntry).min(1))
+      .optional()
+      .describe('Role → hosts (names, or {name, address, user, port}).'),
+    env_file: z.union([z.string(), z.array(z.string())]).optional(),
+    ssh: sshSettings.optional(),
+    services: z.record(z.string().regex(SERVICE_NAME), serviceSchema).optional(),
+    databases: z.record(z.string().regex(NAME), z.strictObject({ strategy: strategy.optional() })).optional(),
+    rollout: rolloutSettings.optional(),
+    require_confirmation: z.boolean().optional(),
+    lock_expiry: duration
+      .optional()
+      .describe('How long a deploy lock lives before it may be broken (default 30m).'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.driver === 'ssh' && (env.hosts === undefined || Object.keys(env.hosts).length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'driver ssh needs at least one host role' });
+    }
+    if (env.driver === 'local' && env.hosts !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hosts'],
+        message: "driver local deploys to this machine's Docker engine; hosts belong to driver ssh",
+      });
+    }
+  });
+
+function providerSection(catalog: ProviderCatalog, kind: ProviderKind, defaultProvider?: string) {
+  const entries = catalog.providers[kind];
+  const ids = entries.map((entry) => entry.id) as [string, ...string[]];
+  const providerShape = Object.fromEntries(entries.map((entry) => [entry.id, entry.schema.optional()]));
+  const provider = z.enum(ids).describe(`Selects the ${kind} provider.`);
+  return {
+    provider: defaultProvider === undefined ? provider : provider.default(defaultProvider),
+    providers: z
+      .strictObject(providerShape)
+      .optional()
+      .describe('Per-provider configuration; only the selected one is used.'),
+  };
+}
+
+function requireSelectedProviderConfig(kind: ProviderKind, catalog: ProviderCatalog) {
+  return (
+    section: { provider: string; providers?: Record<string, unknown> | undefined },
+    ctx: z.RefinementCtx,
+  ) => {
+    const entry = catalog.providers[kind].find((candidate) => candidate.id === section.provider);
+    if (entry === undefined || section.providers?.[section.provider] !== undefined) return;
+    if (!entry.schema.safeParse({}).success) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['providers', section.provider],
+        message: `${kind}.providers.${section.provider} is missing; provider-specific config is required`,
+      });
+    }
+  };
+}
+
+function section(catalog: ProviderCatalog, kind: ProviderKind, extra: z.ZodRawShape = {}, fallback?: string) {
+  return z
+    .strictObject({ ...providerSection(catalog, kind, fallback), ...extra })
+    .superRefine(requireSelectedProviderConfig(kind, catalog));
+}
+
+const migrationSelection = z
+  .strictObject({
+    all: z.boolean().optional(),
+    ids: z.array(z.string().trim().min(1)).optional(),
+    tags: z.array(z.string().trim().min(1)).optional(),
+  })
+  .superRefine((selection, ctx) => {
+    if (selection.all === true && ((selection.ids?.length ?? 0) > 0 || (selection.tags?.length ?? 0) > 0)) {
+      ctx.addIssue({ code: 'custom', message: 'all=true cannot be combined with ids or tags' });
+    }
+    for (const key of ['ids', 'tags'] as const) {
+      const list = selection[key] ?? [];
+      if (new Set(list).size !== list.length) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} must not contain duplicates` });
+      }
+    }
+  });
+
+const migrationSources = z.strictObject({
+  raw_sql_dir: relativePath('raw_sql_dir').optional(),
+  raw_sql_files: z.array(relativePath('raw_sql_files entry')).optional(),
+});
+
+function globalMigrations(engineIds: [string, ...string[]]) {
+  const override = z.strictObject({
+    enabled: z.boolean().optional(),
+    default_engine: z.enum(engineIds).optional(),
+    sources: migrationSources.optional(),
+    selection: migrationSelection.optional(),
+    engine_config: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  });
+  return override
+    .extend({ env: z.record(z.string(), override).optional() })
+    .superRefine((block, ctx) => {
+      if (block.enabled !== false && block.default_engine === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['default_engine'],
+          message: 'migrations.default_engine is required when migrations.enabled is true',
+        });
+      }
+    })
+    .describe(
+      'Global migration selection (original design §1.4.9); per-database blocks are under databases.',
+    );
+}
+
+function databaseSchema(catalog: ProviderCatalog) {
+  const engineIds = catalog.migrationEngines.map((engine) => engine.id) as [string, ...string[]];
+  const migrations = z
+    .strictObject({
+      engine: z.enum(engineIds),
+      path: z.string().min(1).describe('Folder of migration files, relative to the project root.'),
+      strategy: strategy.default('pre_deploy'),
+      table: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/)
+        .default('stagecraft_migrations'),
+      timeout: duration.optional().describe('How long a migration run may take in a deploy (default 10m).'),
+      service: z
+        .string()
+        .regex(SERVICE_NAME)
+        .optional()
+        .describe('Compose service whose new image, networks and env run deploy-time migrations.'),
+      command: z.array(z.string()).min(1).optional().describe('argv of a command-based engine.'),
+    })
+    .superRefine((block, ctx) => {
+      const engine = catalog.migrationEngines.find((candidate) => candidate.id === block.engine);
+      if (engine?.requiresCommand === true && block.command === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['command'],
+          message: `migration engine "${block.engine}" needs command: the argv that applies migrations`,
+        });
+      }
+    });
+  return z.strictObject({
+    connection_env: envVarName.describe('Environment variable holding the connection URL.'),
+    migrations: migrations.optional(),
+  });
+}
+
+const secretKey = z.union([
+  envVarName,
+  z
+    .strictObject({
+      name: envVarName,
+      from_env: envVarName.optional().describe('Read the value from this variable instead of `name`.'),
+      command: z.array(z.string()).min(1).optional().describe('Read the value from this command’s stdout.'),
+    })
+    .refine((key) => !(key.from_env !== undefined && key.command !== undefined), {
+      message: 'a secret takes its value from from_env or from command, not both',
+    }),
+]);
+
+export function buildConfigSchema(catalog: ProviderCatalog) {
+  const engineIds = catalog.migrationEngines.map((engine) => engine.id) as [string, ...string[]];
+  return z
+    .strictObject({
+      $schema: z.string().optional(),
+      project: z.strictObject({
+        name: z
+          .string()
+          .regex(NAME, {
+            message: 'expected lowercase letters, digits, "-" and "_", starting with a letter or digit',
+          })
+          .describe('Names images, compose projects (<name>-<env>) and locks.'),
+        registry: z
+          .string()
+          .regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, {
+            message: 'expected a registry prefix such as ghcr.io/acme/shop or 127.0.0.1:5000/shop',
+          })
+          .optional(),
+        type: z.string().optional(),
+      }),
+      compose: z
+        .strictObject({
+          file: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('Canonical compose file; default docker-compose.yml or compose.yaml.'),
+          profiles: z.array(z.string()).optional(),
+        })
+        .optional(),
+      backend: section(catalog, 'backend').optional(),
+      frontend: section(catalog, 'frontend').optional(),
+      dev: z
+        .strictObject({
+          domains: z
+            .record(z.string(), z.string().min(1))
+            .optional()
+            .describe('App → domain; defaults frontend: app.localhost, backend: api.localhost.'),
+          https: z.boolean().optional(),
+          proxy: z.strictObject({ http_port: port.optional(), https_port: port.optional() }).optional(),
+          hosts_file: z.string().optional(),
+        })
+        .optional(),
+      services: z.record(z.string().regex(SERVICE_NAME), serviceSchema).optional(),
+      databases: z.record(z.string().regex(NAME), databaseSchema(catalog)).optional(),
+      migrations: globalMigrations(engineIds).optional(),
+      network: section(catalog, 'network', {}, 'none').optional(),
+      cloud: section(catalog, 'cloud').optional(),
+      infra: z
+        .strictObject({
+          bootstrap: z
+            .strictObject({
+              ssh_user: z.string().optional(),
+              deploy_user: z.string().optional(),
+              docker: z
+                .strictObject({
+                  enabled: z.boolean().optional(),
+                  install_method: z.enum(['apt', 'script', 'skip']).optional(),
+                })
+                .optional(),
+            })
+            .optional(),
+        })
+        .optional(),
+      ci: section(catalog, 'ci').optional(),
+      secrets: section(catalog, 'secrets', {
+        keys: z.array(secretKey).optional().describe('Secret names and where their values come from.'),
+      }).optional(),
+      ingress: section(
+        catalog,
+        'ingress',
+        {
+          image: z.string().min(1).optional().describe('Gateway image on deploy hosts (default caddy:2).'),
+          http_port: port.optional(),
+          https_port: port.optional(),
+          tls: z
+            .strictObject({
+              mode: z.enum(['off', 'acme', 'custom']).default('off'),
+              email_env: envVarName.optional(),
+              cert_file: z.string().optional(),
+              key_file: z.string().optional(),
+            })
+            .superRefine((tls, ctx) => {
+              if (tls.mode === 'custom' && (tls.cert_file === undefined || tls.key_file === undefined)) {
+                ctx.addIssue({ code: 'custom', message: 'tls mode custom needs cert_file and key_file' });
+              }
+            })
+            .optional(),
+        },
+        'caddy',
+      ).optional(),
+      environments: z
+        .record(z.string().regex(NAME), environmentSchema)
+        .refine((envs) => Object.keys(envs).length > 0, { message: 'at least one environment is required' }),
+    })
+    .describe('Stagecraft configuration (stagecraft.yml).');
+}
+
+export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
+export type Config = z.output<ConfigSchema>;
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type HostEntry = z.output<typeof hostEntry>;
+export type SshSettings = z.output<typeof sshSettings>;
+export type RolloutSettings = z.output<typeof rolloutSettings>;
+export type DatabaseConfig = z.output<ReturnType<typeof databaseSchema>>;
+export type SecretKeyConfig = z.output<typeof secretKey>;

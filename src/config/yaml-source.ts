@@ -1,0 +1,90 @@
+import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import type { ConfigIssue, PathSegment } from './issues.js';
+
+/** A parsed YAML file that can answer "where is this key path?". */
+export class YamlSource {
+  readonly file: string;
+  readonly document: Document;
+  readonly #lines: LineCounter;
+  readonly #text: string;
+
+  private constructor(file: string, text: string, document: Document, lines: LineCounter) {
+    this.file = file;
+    this.document = document;
+    this.#lines = lines;
+    this.#text = text;
+  }
+
+  static parse(file: string, text: string): YamlSource {
+    const lines = new LineCounter();
+    const document = parseDocument(text, {
+      lineCounter: lines,
+      merge: true,
+      prettyErrors: false,
+      uniqueKeys: true,
+    });
+    return new YamlSource(file, text, document, lines);
+  }
+
+  /** Syntax errors and duplicate keys, each with its own position. */
+  syntaxIssues(): ConfigIssue[] {
+    return this.document.errors.map((error) => {
+      const position = this.#lines.linePos(error.pos[0]);
+      const message =
+        error.code === 'DUPLICATE_KEY'
+          ? `duplicate key ${this.#keyTextAt(error.pos[0])}: each key may appear once in a mapping`
+          : `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+      return { file: this.file, line: position.line, column: position.col, path: '', message };
+    });
+  }
+
+  hasOnlyDuplicateKeyErrors(): boolean {
+    return this.document.errors.every((error) => error.code === 'DUPLICATE_KEY');
+  }
+
+  toJS(): unknown {
+    return this.document.toJS({ maxAliasCount: 1000 }) ?? {};
+  }
+
+  /**
+   * Line and column of a key path. With `key`, the position of the last key itself rather than its
+   * value (for unknown keys). A path that does not exist resolves to its nearest existing parent.
+   */
+  position(path: readonly PathSegment[], options: { key?: boolean } = {}): { line: number; column: number } {
+    for (let depth = path.length; depth >= 0; depth--) {
+      const prefix = path.slice(0, depth);
+      if (options.key === true && depth === path.length && depth > 0) {
+        const keyNode = this.#keyNode(prefix);
+        if (keyNode?.range) return this.#at(keyNode.range[0]);
+      }
+      const node = prefix.length === 0 ? this.document.contents : this.document.getIn(prefix, true);
+      const range = (node as Node | null | undefined)?.range;
+      if (range) return this.#at(range[0]);
+      if (depth < path.length && prefix.length > 0) {
+        const keyNode = this.#keyNode(prefix);
+        if (keyNode?.range) return this.#at(keyNode.range[0]);
+      }
+    }
+    return { line: 1, column: 1 };
+  }
+
+  #keyNode(path: readonly PathSegment[]): Node | undefined {
+    const parent = path.length === 1 ? this.document.contents : this.document.getIn(path.slice(0, -1), true);
+    if (!isMap(parent)) return undefined;
+    const last = path[path.length - 1];
+    for (const pair of parent.items) {
+      if (isPair(pair) && isScalar(pair.key) && String(pair.key.value) === String(last)) return pair.key;
+    }
+    return undefined;
+  }
+
+  #keyTextAt(offset: number): string {
+    const match = /^[^:\n]+/.exec(this.#text.slice(offset));
+    return match ? JSON.stringify(match[0].trim()) : '';
+  }
+
+  #at(offset: number): { line: number; column: number } {
+    const position = this.#lines.linePos(offset);
+    return { line: position.line, column: position.col };
+  }
+}

@@ -1,0 +1,33 @@
+import { encoreTsBackend } from './backend/encore-ts.js';
+import { genericBackend } from './backend/generic.js';
+import { githubCi } from './ci/github.js';
+import { digitalOceanCloud } from './cloud/digitalocean.js';
+import { genericFrontend } from './frontend/generic.js';
+import { caddyIngress } from './ingress/caddy.js';
+import { traefikIngress } from './ingress/traefik.js';
+import { migrationEngines } from './migration/engines.js';
+import { headscaleNetwork } from './network/headscale.js';
+import { noNetwork } from './network/none.js';
+import { tailscaleNetwork } from './network/tailscale.js';
+import { ProviderRegistry } from './registry.js';
+import { encoreSecrets } from './secrets/encore.js';
+import { envfileSecrets } from './secrets/envfile.js';
+
+/** The registry with every built-in provider. */
+export function builtinProviders(): ProviderRegistry {
+  const registry = new ProviderRegistry();
+  registry.register('backend', genericBackend);
+  registry.register('backend', encoreTsBackend);
+  registry.register('frontend', genericFrontend);
+  registry.register('network', noNetwork);
+  registry.register('network', tailscaleNetwork);
+  registry.register('network', headscaleNetwork);
+  registry.register('cloud', digitalOceanCloud);
+  registry.register('ci', githubCi);
+  registry.register('secrets', envfileSecrets);
+  registry.register('secrets', encoreSecrets);
+  registry.register('ingress', caddyIngress);
+  registry.register('ingress', traefikIngress);
+  for (const engine of migrationEngines) registry.registerMigrationEngine(engine);
+  return registry;
+}

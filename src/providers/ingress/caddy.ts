@@ -1,0 +1,7 @@
+import * as z from 'zod';
+
+export const caddyIngress = {
+  id: 'caddy',
+  description: 'Caddy, driven through its admin API so upstreams switch atomically.',
+  schema: z.strictObject({ admin_port: z.number().int().min(1).max(65535).optional() }),
+};

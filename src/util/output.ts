@@ -1,0 +1,61 @@
+import pc from 'picocolors';
+import { redact } from './secret.js';
+
+export interface OutputOptions {
+  color: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  json: boolean;
+}
+
+/** Colours are used only on a TTY, never with NO_COLOR or --no-color. */
+export function shouldUseColor(stream: NodeJS.WriteStream, noColorFlag: boolean): boolean {
+  if (noColorFlag) return false;
+  if (process.env['NO_COLOR'] !== undefined && process.env['NO_COLOR'] !== '') return false;
+  if (process.env['FORCE_COLOR'] !== undefined && process.env['FORCE_COLOR'] !== '0') return true;
+  return stream.isTTY === true;
+}
+
+export type Colors = ReturnType<typeof pc.createColors>;
+
+/** Everything the CLI prints goes through here, so secrets are scrubbed and flags honoured in one place. */
+export class Output {
+  readonly colors: Colors;
+  readonly options: OutputOptions;
+
+  constructor(options: OutputOptions) {
+    this.options = options;
+    this.colors = pc.createColors(options.color);
+  }
+
+  /** Primary output of a command (stdout): always printed, even with --quiet. */
+  result(text: string): void {
+    process.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
+  }
+
+  /** A JSON document on stdout. */
+  json(value: unknown): void {
+    process.stdout.write(`${redact(JSON.stringify(value, null, 2))}\n`);
+  }
+
+  /** Progress and information (stderr), hidden by --quiet and --json. */
+  info(text: string): void {
+    if (this.options.quiet || this.options.json) return;
+    process.stderr.write(`${redact(text)}\n`);
+  }
+
+  /** Detail shown only with --verbose (stderr). */
+  debug(text: string): void {
+    if (!this.options.verbose) return;
+    process.stderr.write(`${this.colors.dim(redact(text))}\n`);
+  }
+
+  warn(text: string): void {
+    if (this.options.quiet) return;
+    process.stderr.write(`${this.colors.yellow('warning:')} ${redact(text)}\n`);
+  }
+
+  error(text: string): void {
+    process.stderr.write(`${this.colors.red('error:')} ${redact(text)}\n`);
+  }
+}
