@@ -63,6 +63,8 @@ function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
 function typeName(expected: string): string {
   switch (expected) {
     case 'object':
+    case 'record':
+    case 'map':
       return 'a mapping';
     case 'array':
       return 'a list';

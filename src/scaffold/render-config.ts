@@ -21,9 +21,8 @@ function backendSection(pkg: DetectedPackage | undefined): Record<string, unknow
       providers: { 'encore-ts': { dev: { listen: '0.0.0.0:4000', ...workdir } } },
     };
   }
-  const build = pkg.hasDockerfile
-    ? { build: { context: `./${pkg.dir}`, dockerfile: `./${pkg.dir}/Dockerfile` } }
-    : {};
+  const folder = pkg.dir === '.' ? '.' : `./${pkg.dir}`;
+  const build = pkg.hasDockerfile ? { build: { context: folder, dockerfile: `${folder}/Dockerfile` } } : {};
   return { provider: 'generic', providers: { generic: { dev: devProcess(pkg, 4000), ...build } } };
 }
 

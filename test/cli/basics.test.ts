@@ -1,0 +1,157 @@
+import { mkdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { stagecraft } from '../support/cli.js';
+import { projectWith } from '../support/config.js';
+
+describe('stagecraft basics', () => {
+  it('prints help listing the commands, exit 0', () => {
+    const result = stagecraft(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: stagecraft [options] [command]');
+    for (const command of ['init', 'config', 'schema', 'version', 'completion'])
+      expect(result.stdout).toMatch(new RegExp(`\\n  ${command}\\b`));
+  });
+
+  it('has --help on every command', () => {
+    const result = stagecraft(['init', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('--non-interactive');
+    expect(result.stdout).toContain('--force');
+  });
+
+  it('prints the version', () => {
+    expect(stagecraft(['version']).stdout).toBe('Stagecraft version 0.1.0\n');
+    expect(JSON.parse(stagecraft(['version', '--json']).stdout)).toMatchObject({ version: '0.1.0' });
+  });
+
+  it('rejects an unknown command with exit 1 and a hint', () => {
+    const result = stagecraft(['deploi']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("unknown command 'deploi'");
+    expect(result.stderr).toContain('run `stagecraft --help`');
+  });
+
+  it('reports a missing config with exit 1 and what to do', () => {
+    const result = stagecraft(['config'], { cwd: projectWith({}) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^error: stagecraft config not found: no stagecraft.yml in \S+ or its parents\nhint: run `stagecraft init`/,
+    );
+    expect(result.stdout).toBe('');
+  });
+
+  it('prints every config problem with positions and no stack trace', () => {
+    const root = projectWith({
+      'stagecraft.yml': 'project:\n  name: Shop\nenvironments:\n  dev:\n    driver: lokal\n',
+    });
+    const result = stagecraft(['config'], { cwd: root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      [
+        'error: stagecraft.yml has 2 problems',
+        '  stagecraft.yml:2:9 project.name: expected lowercase letters, digits, "-" and "_", starting with a letter or digit, found "Shop"',
+        '  stagecraft.yml:5:13 environments.dev.driver: expected one of "local", "ssh", found "lokal" (did you mean "local"?)',
+        'hint: fix the keys above; `stagecraft schema` prints every key with its type',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('finds stagecraft.yml from a sub-folder and honours STAGECRAFT_CONFIG', () => {
+    const root = projectWith({
+      'stagecraft.yml': 'project:\n  name: shop\nenvironments:\n  dev:\n    driver: local\n',
+    });
+    mkdirSync(`${root}/a/b`, { recursive: true });
+    expect(stagecraft(['config', '--json'], { cwd: `${root}/a/b` }).code).toBe(0);
+    const other = projectWith({});
+    const viaEnv = stagecraft(['config', '--json'], {
+      cwd: other,
+      env: { STAGECRAFT_CONFIG: `${root}/stagecraft.yml` },
+    });
+    expect(JSON.parse(viaEnv.stdout).config.project.name).toBe('shop');
+  });
+
+  it('prints the resolved config with secrets redacted', () => {
+    const root = projectWith({
+      'stagecraft.yml':
+        'project:\n  name: shop\nservices:\n  api:\n    environment:\n      DB: postgres://u:${DB_PASSWORD}@db/shop\nenvironments:\n  dev:\n    driver: local\n    env_file: .env\n',
+      '.env': 'DB_PASSWORD=s3cret-value\n',
+    });
+    const text = stagecraft(['config'], { cwd: root });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('DB: "[redacted]"');
+    expect(text.stdout).not.toContain('s3cret-value');
+    const json = JSON.parse(stagecraft(['config', '--json'], { cwd: root }).stdout);
+    expect(json.environment).toBe('dev');
+    expect(json.config.services.api.environment.DB).toBe('[redacted]');
+  });
+
+  it('selects the environment from --env, then STAGECRAFT_ENV', () => {
+    const root = projectWith({
+      'stagecraft.yml':
+        'project:\n  name: shop\nenvironments:\n  dev:\n    driver: local\n  prod:\n    driver: local\n',
+    });
+    expect(JSON.parse(stagecraft(['config', '--json', '-e', 'prod'], { cwd: root }).stdout).environment).toBe(
+      'prod',
+    );
+    expect(
+      JSON.parse(stagecraft(['config', '--json'], { cwd: root, env: { STAGECRAFT_ENV: 'prod' } }).stdout)
+        .environment,
+    ).toBe('prod');
+    const flagWins = stagecraft(['config', '--json', '--env', 'dev'], {
+      cwd: root,
+      env: { STAGECRAFT_ENV: 'prod' },
+    });
+    expect(JSON.parse(flagWins.stdout).environment).toBe('dev');
+    const unknown = stagecraft(['config', '-e', 'staging'], { cwd: root });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown environment "staging"; available environments: dev, prod');
+  });
+
+  it('prints a draft-07 JSON Schema that knows every top-level key and provider', () => {
+    const result = stagecraft(['schema']);
+    expect(result.code).toBe(0);
+    const schema = JSON.parse(result.stdout);
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+    expect(schema.required).toEqual(['project', 'environments']);
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining([
+        'project',
+        'compose',
+        'backend',
+        'frontend',
+        'dev',
+        'services',
+        'databases',
+        'network',
+        'cloud',
+        'ci',
+        'secrets',
+        'ingress',
+        'environments',
+      ]),
+    );
+    expect(Object.keys(schema.properties.backend.properties.providers.properties).sort()).toEqual([
+      'encore-ts',
+      'generic',
+    ]);
+    expect(schema.properties.project.additionalProperties).toBe(false);
+  });
+
+  it('prints completion scripts for bash, zsh and fish', () => {
+    const bash = stagecraft(['completion', 'bash']);
+    expect(bash.code).toBe(0);
+    expect(bash.stdout).toContain('complete -F _stagecraft stagecraft');
+    expect(bash.stdout).toContain('init) opts="--non-interactive --project-name --force"');
+    expect(stagecraft(['completion', 'fish']).stdout).toContain(
+      'complete -c stagecraft -n __fish_use_subcommand -a init',
+    );
+    expect(stagecraft(['completion', 'zsh']).stdout).toContain('#compdef stagecraft');
+    expect(stagecraft(['completion', 'tcsh']).code).toBe(1);
+  });
+
+  it('honours NO_COLOR and never colours a pipe', () => {
+    const result = stagecraft(['config'], { cwd: projectWith({}), env: { FORCE_COLOR: '0' } });
+    expect(result.stderr).not.toMatch(/\u001b\[/);
+  });
+});

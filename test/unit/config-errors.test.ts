@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/load.js';
+import { load, problems } from '../support/config.js';
+
+const minimal = 'project:\n  name: shop\nenvironments:\n  dev:\n    driver: local\n';
+
+describe('config errors name file:line:column, key path, expected and found', () => {
+  it('reports a YAML syntax error with its position', () => {
+    expect(problems('project:\n  name: [shop\nenvironments:\n  dev: {driver: local}\n')).toEqual([
+      'stagecraft.yml:3:1 YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ]);
+  });
+
+  it('reports a duplicate key at the second occurrence', () => {
+    expect(problems('project:\n  name: a\n  name: b\nenvironments:\n  dev:\n    driver: local\n')).toEqual([
+      'stagecraft.yml:3:3 duplicate key "name": each key may appear once in a mapping',
+    ]);
+  });
+
+  it('rejects an unknown key with a suggestion, at the key itself', () => {
+    expect(problems(`${minimal}  prod:\n    driver: ssh\n    hostz:\n      app: [h1]\n`)).toEqual([
+      'stagecraft.yml:7:5 environments.prod.hosts: driver ssh needs at least one host role',
+      'stagecraft.yml:8:5 environments.prod.hostz: unknown key "hostz" (did you mean "hosts"?)',
+    ]);
+  });
+
+  it('lists the allowed keys when nothing is close', () => {
+    expect(problems(`${minimal}zzzzzz: 1\n`)[0]).toMatch(
+      /^stagecraft\.yml:6:1 zzzzzz: unknown key "zzzzzz"; allowed keys: \$schema, project, compose, backend/,
+    );
+  });
+
+  it('allows x- keys anywhere for YAML anchors', () => {
+    const loaded = load(
+      `x-ssh: &ssh\n  user: deploy\n${minimal}  prod:\n    driver: ssh\n    x-note: anything\n    ssh: *ssh\n    hosts:\n      app: [h1]\n`,
+    );
+    expect(loaded.config.environments['prod']?.ssh?.user).toBe('deploy');
+  });
+
+  it('reports a wrong type with what was found', () => {
+    expect(
+      problems(
+        `${minimal}  prod:\n    driver: ssh\n    hosts:\n      app:\n        - name: h1\n          port: "22"\n`,
+      ),
+    ).toEqual(['stagecraft.yml:11:17 environments.prod.hosts.app[0].port: expected a number, found "22"']);
+  });
+
+  it('reports a bad enum value with the allowed values and a suggestion', () => {
+    expect(problems(`${minimal}services:\n  web:\n    rollout: start-frist\n`)).toEqual([
+      'stagecraft.yml:8:14 services.web.rollout: expected one of "start-first", "stop-first", "recreate", found "start-frist" (did you mean "start-first"?)',
+    ]);
+  });
+
+  it('reports a missing required key at its parent', () => {
+    expect(problems('project: {}\nenvironments:\n  dev:\n    driver: local\n')).toEqual([
+      'stagecraft.yml:1:10 project.name: is required: expected a string',
+    ]);
+  });
+
+  it('requires environments', () => {
+    expect(problems('project:\n  name: shop\n')).toEqual([
+      'stagecraft.yml:1:1 environments: is required: expected a mapping',
+    ]);
+  });
+
+  it('validates provider config with the provider schema', () => {
+    expect(
+      problems(
+        `${minimal}network:\n  provider: tailscale\n  providers:\n    tailscale:\n      auth_key_env: TS_AUTHKEY\n      tailnet_domain: nodot\n      default_tags: [stagecraft]\n`,
+      ),
+    ).toEqual([
+      'stagecraft.yml:11:23 network.providers.tailscale.tailnet_domain: expected a MagicDNS domain such as acme.ts.net, found "nodot"',
+      'stagecraft.yml:12:22 network.providers.tailscale.default_tags[0]: a tag must start with "tag:", found "stagecraft"',
+    ]);
+  });
+
+  it('requires the selected provider config when the provider needs one', () => {
+    expect(problems(`${minimal}cloud:\n  provider: digitalocean\n`)).toEqual([
+      'stagecraft.yml:7:3 cloud.providers.digitalocean: cloud.providers.digitalocean is missing; provider-specific config is required',
+    ]);
+  });
+
+  it('rejects an unknown provider with the available ones', () => {
+    expect(problems(`${minimal}backend:\n  provider: genric\n`)).toEqual([
+      'stagecraft.yml:7:13 backend.provider: expected one of "encore-ts", "generic", found "genric" (did you mean "generic"?)',
+    ]);
+  });
+
+  it('reports an unset variable at the key that uses it', () => {
+    expect(problems(`${minimal}    ssh:\n      user: \${DEPLOY_USER}\n`)).toEqual([
+      "stagecraft.yml:7:13 environments.dev.ssh.user: variable ${DEPLOY_USER} is not set: set it in the environment's env_file or the shell, or write ${DEPLOY_USER:-default}",
+    ]);
+  });
+
+  it('reports every problem at once, sorted by position', () => {
+    const found = problems(
+      'project:\n  name: Shop\n  registy: x\nenvironments:\n  dev:\n    driver: lokal\n',
+    );
+    expect(found).toEqual([
+      'stagecraft.yml:2:9 project.name: expected lowercase letters, digits, "-" and "_", starting with a letter or digit, found "Shop"',
+      'stagecraft.yml:3:3 project.registy: unknown key "registy" (did you mean "registry"?)',
+      'stagecraft.yml:6:13 environments.dev.driver: expected one of "local", "ssh", found "lokal" (did you mean "local"?)',
+    ]);
+  });
+
+  it('is a user error (exit 1) with a hint', () => {
+    try {
+      load('project: 1\nenvironments: {}\n');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).exitCode).toBe(1);
+      expect((error as ConfigError).hint).toContain('stagecraft schema');
+    }
+  });
+});
+
+describe('interpolation and environments', () => {
+  it('uses env_file values, overridden by the process environment, and defaults', () => {
+    const yaml = `project:\n  name: shop\n  registry: \${REGISTRY:-ghcr.io/acme}/shop\nenvironments:\n  prod:\n    driver: ssh\n    env_file: .env.prod\n    ssh:\n      user: \${DEPLOY_USER}\n      port: 22\n    hosts:\n      app: ["\${APP_HOST}"]\n`;
+    const files = { '.env.prod': 'export DEPLOY_USER=deploy\nAPP_HOST="web-1" # comment\n' };
+    const fromFile = load(yaml, { envName: 'prod', files });
+    expect(fromFile.config.project.registry).toBe('ghcr.io/acme/shop');
+    expect(fromFile.config.environments['prod']?.ssh?.user).toBe('deploy');
+    expect(fromFile.config.environments['prod']?.hosts?.['app']).toEqual(['web-1']);
+    const overridden = load(yaml, {
+      envName: 'prod',
+      files,
+      env: { DEPLOY_USER: 'ops', REGISTRY: 'r.example' },
+    });
+    expect(overridden.config.environments['prod']?.ssh?.user).toBe('ops');
+    expect(overridden.config.project.registry).toBe('r.example/shop');
+  });
+
+  it('keeps $$ as a literal dollar', () => {
+    expect(
+      load(`${minimal}services:\n  web:\n    environment:\n      PRICE: "$$5"\n`).config.services?.['web']
+        ?.environment,
+    ).toEqual({
+      PRICE: '$5',
+    });
+  });
+
+  it('interpolates each environment with its own env_file', () => {
+    const yaml = `project:\n  name: shop\nenvironments:\n  a:\n    driver: ssh\n    env_file: .env.a\n    hosts:\n      app: ["\${HOST}"]\n  b:\n    driver: ssh\n    env_file: .env.b\n    hosts:\n      app: ["\${HOST}"]\n`;
+    const loaded = load(yaml, { envName: 'a', files: { '.env.a': 'HOST=a-1\n', '.env.b': 'HOST=b-1\n' } });
+    expect(loaded.config.environments['a']?.hosts?.['app']).toEqual(['a-1']);
+    expect(loaded.config.environments['b']?.hosts?.['app']).toEqual(['b-1']);
+  });
+
+  it('rejects an unknown environment with a suggestion', () => {
+    expect(() => load(minimal, { envName: 'deve' })).toThrow(
+      'unknown environment "deve" (did you mean "dev"?); available environments: dev',
+    );
+  });
+
+  it('records paths whose values came from secret variables', () => {
+    const loaded = load(`${minimal}services:\n  api:\n    environment:\n      DB: \${DATABASE_PASSWORD}\n`, {
+      env: { DATABASE_PASSWORD: 'hunter22' },
+    });
+    expect(loaded.secretPaths).toEqual([['services', 'api', 'environment', 'DB']]);
+  });
+});
