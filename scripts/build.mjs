@@ -1,9 +1,11 @@
 // Bundles the CLI into dist/: one small entry plus lazily loaded chunks per command.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 
 await build({
   entryPoints: { cli: 'src/cli/main.ts' },
@@ -13,7 +15,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  minifySyntax: true,
+  minify: true,
+  keepNames: false,
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
   define: { __STAGECRAFT_VERSION__: JSON.stringify(pkg.version) },

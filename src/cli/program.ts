@@ -41,7 +41,6 @@ export function buildProgram(): Command {
     .description(
       'Take a Docker Compose app from a laptop to one server and then to many: dev, plan, deploy, rollback.',
     )
-    .version(VERSION, '--version', 'print the version')
     .option('-c, --config <path>', 'path to stagecraft.yml (env STAGECRAFT_CONFIG)')
     .option('-e, --env <name>', 'environment to act on (env STAGECRAFT_ENV)')
     .option('-v, --verbose', 'show detail, the cause chain of errors and failing commands')
@@ -80,6 +79,82 @@ export function buildProgram(): Command {
     .action(action(() => import('./commands/schema.js')));
 
   program
+    .command('build')
+    .description('build the images of services with build: (tag <registry>/<project>-<service>:<version>)')
+    .option('--push', 'push the images to project.registry')
+    .option('--version <version>', 'image tag (default: the git short SHA, +-dirty)')
+    .action(action(() => import('./commands/build.js')));
+
+  program
+    .command('plan')
+    .description('show the exact steps `deploy` would run, per phase and host; changes nothing')
+    .option('--format <format>', 'text or json', 'text')
+    .option('--version <version>', 'release version (default: the git short SHA, +-dirty)')
+    .option('--skip-build', 'plan as if images already exist')
+    .option('--skip-migrations', 'plan without pre/post-deploy migrations')
+    .action(action(() => import('./commands/plan.js')));
+
+  program
+    .command('deploy')
+    .description('build, push, migrate and roll out with zero downtime to every host; record the release')
+    .option('--version <version>', 'release version (default: the git short SHA, +-dirty)')
+    .option('--skip-build', 'do not build or push; the images must exist')
+    .option('--skip-migrations', 'do not run pre/post-deploy migrations')
+    .option('-m, --message <text>', 'a note recorded with the release and the lock')
+    .option('--lock-wait <duration>', 'wait this long for another deploy to finish (e.g. 5m)')
+    .option('--no-auto-rollback', 'keep hosts that switched when another host fails')
+    .action(action(() => import('./commands/deploy.js')));
+
+  program
+    .command('rollback')
+    .description("redeploy an earlier release's images and compose files (no build, no migrations)")
+    .option('--to-previous', 'the last completed release before the current one')
+    .option('--to-release <id>', 'a release id from `stagecraft releases list`')
+    .option('--to-version <version>', 'the newest completed release of this version')
+    .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
+    .action(action(() => import('./commands/rollback.js')));
+
+  const releases = program
+    .command('releases')
+    .description('release history of an environment (local and on the lock host)');
+  releases
+    .command('list', { isDefault: true })
+    .description('every release, newest first')
+    .action(action(async () => ({ run: (await import('./commands/releases.js')).list })));
+  releases
+    .command('show')
+    .description('one release in detail')
+    .argument('<id>', 'release id')
+    .action(action(async () => ({ run: (await import('./commands/releases.js')).show })));
+  releases
+    .command('diff')
+    .description('what changed between two releases')
+    .argument('<from>', 'release id')
+    .argument('<to>', 'release id')
+    .action(action(async () => ({ run: (await import('./commands/releases.js')).diff })));
+
+  const lock = program.command('lock').description('the deploy lock of an environment');
+  lock
+    .command('status', { isDefault: true })
+    .description('who holds the lock, since when, for what')
+    .action(action(async () => ({ run: (await import('./commands/lock.js')).status })));
+  lock
+    .command('acquire')
+    .description('take the lock (e.g. during maintenance)')
+    .option('-m, --message <text>', 'why')
+    .option('--lock-wait <duration>', 'wait this long for it')
+    .action(action(async () => ({ run: (await import('./commands/lock.js')).acquire })));
+  lock
+    .command('release')
+    .description('release the lock, even if someone else holds it')
+    .action(action(async () => ({ run: (await import('./commands/lock.js')).release })));
+
+  program
+    .command('audit')
+    .description('who deployed what, when, from where')
+    .action(action(async () => ({ run: (await import('./commands/releases.js')).audit })));
+
+  program
     .command('version')
     .description('print the version')
     .action(action(() => import('./commands/version.js')));
@@ -89,6 +164,37 @@ export function buildProgram(): Command {
     .description('print a shell completion script')
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
     .action(action(() => import('./commands/completion.js')));
+
+  program
+    .command('migrate')
+    .description('apply database migrations of every strategy (manual included), or show their real state')
+    .addArgument(
+      new Argument(
+        '[action]',
+        'run: apply pending migrations (default); plan: show applied / pending / changed',
+      ).choices(['run', 'plan']),
+    )
+    .option('--database <name>', 'only this database (default: every database with migrations)')
+    .option('--plan', 'same as `migrate plan`: read the state from the database, change nothing')
+    .action(action(() => import('./commands/migrate.js')));
+
+  const dev = program
+    .command('dev')
+    .description('run the whole stack here: compose infrastructure, backend and frontend dev servers, HTTPS')
+    .option('--no-https', 'plain HTTP: no mkcert certificates')
+    .addOption(
+      // Stored as `editHosts`: the global `--hosts <list>` owns the option key `hosts`.
+      Object.assign(program.createOption('--no-hosts', 'leave the hosts file alone'), {
+        attributeName: () => 'editHosts',
+      }),
+    )
+    .option('--detach', 'start in the background; stop it with `stagecraft dev down`')
+    .option('--only <list>', 'start only these (comma-separated): backend, frontend, compose services')
+    .action(action(() => import('./commands/dev.js')));
+  dev
+    .command('down')
+    .description('stop the dev stack of this project (started with --detach, or in another terminal)')
+    .action(action(async () => ({ run: (await import('./commands/dev.js')).runDown })));
 
   return program;
 }

@@ -1,6 +1,9 @@
 import * as z from 'zod';
 import type { ProviderCatalog, ProviderKind } from './catalog.js';
 
+// A CLI validates one document per run: compiling zod's fast paths costs more than it saves.
+z.config({ jitless: true });
+
 /**
  * The one schema of stagecraft.yml. Validation, the TypeScript types, the JSON Schema written by
  * `stagecraft schema` and the reference in docs/config.md all come from here.
@@ -152,6 +155,8 @@ function providerSection(catalog: ProviderCatalog, kind: ProviderKind, defaultPr
   };
 }
 
+type SelectedProvider = { provider: string; providers?: Record<string, unknown> | undefined };
+
 function requireSelectedProviderConfig(kind: ProviderKind, catalog: ProviderCatalog) {
   return (
     section: { provider: string; providers?: Record<string, unknown> | undefined },
@@ -169,10 +174,17 @@ function requireSelectedProviderConfig(kind: ProviderKind, catalog: ProviderCata
   };
 }
 
-function section(catalog: ProviderCatalog, kind: ProviderKind, extra: z.ZodRawShape = {}, fallback?: string) {
+function section<Extra extends z.ZodRawShape = Record<never, never>>(
+  catalog: ProviderCatalog,
+  kind: ProviderKind,
+  extra?: Extra,
+  fallback?: string,
+) {
   return z
-    .strictObject({ ...providerSection(catalog, kind, fallback), ...extra })
-    .superRefine(requireSelectedProviderConfig(kind, catalog));
+    .strictObject({ ...providerSection(catalog, kind, fallback), ...(extra ?? ({} as Extra)) })
+    .superRefine((value, ctx) =>
+      requireSelectedProviderConfig(kind, catalog)(value as SelectedProvider, ctx),
+    );
 }
 
 const migrationSelection = z
@@ -316,7 +328,7 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
       services: z.record(z.string().regex(SERVICE_NAME), serviceSchema).optional(),
       databases: z.record(z.string().regex(NAME), databaseSchema(catalog)).optional(),
       migrations: globalMigrations(engineIds).optional(),
-      network: section(catalog, 'network', {}, 'none').optional(),
+      network: section(catalog, 'network', undefined, 'none').optional(),
       cloud: section(catalog, 'cloud').optional(),
       infra: z
         .strictObject({

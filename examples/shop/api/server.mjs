@@ -30,8 +30,9 @@ const server = createServer(async (request, response) => {
   if (stopping) response.setHeader('Connection', 'close');
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   if (path === '/health') {
-    response.writeHead(200, { 'content-type': 'text/plain' });
-    response.end('ok\n');
+    const healthy = !process.env.FAIL_HEALTH;
+    response.writeHead(healthy ? 200 : 500, { 'content-type': 'text/plain' });
+    response.end(healthy ? 'ok\n' : 'failing on purpose (FAIL_HEALTH is set)\n');
     return;
   }
   if (path === '/api/status' || path === '/') {

@@ -12,6 +12,11 @@ let stopping = false;
 const server = createServer(async (request, response) => {
   if (stopping) response.setHeader('Connection', 'close');
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (path === '/version') {
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    response.end(`${process.env.APP_VERSION ?? 'dev'}\n`);
+    return;
+  }
   if (path === '/health') {
     response.writeHead(200, { 'content-type': 'text/plain' });
     response.end('ok\n');

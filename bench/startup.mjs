@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// CLI start-up against bare Node, side by side in one run: `node bench/startup.mjs [runs]`.
+// Prints medians and the ratio for `--help` and `config` on the shop example.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const runs = Number(process.argv[2] ?? 30);
+const cli = fileURLToPath(new URL('../bin/stagecraft.js', import.meta.url));
+const example = fileURLToPath(new URL('../examples/shop/stagecraft.yml', import.meta.url));
+
+const cases = [
+  { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
+  { name: 'stagecraft --help', args: [cli, '--help'] },
+  { name: 'stagecraft version', args: [cli, 'version'] },
+  { name: 'stagecraft config', args: [cli, '-c', example, 'config'] },
+];
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+const timings = new Map(cases.map((c) => [c.name, []]));
+for (let i = 0; i < runs + 3; i++) {
+  for (const c of cases) {
+    const start = process.hrtime.bigint();
+    const result = spawnSync(process.execPath, c.args, { stdio: 'ignore' });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    if (result.status !== 0) throw new Error(`${c.name} exited ${result.status}`);
+    if (i >= 3) timings.get(c.name).push(ms);
+  }
+}
+
+const baseline = median(timings.get(cases[0].name));
+console.log(`runs: ${runs} (interleaved), NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}`);
+for (const c of cases) {
+  const m = median(timings.get(c.name));
+  console.log(`${c.name.padEnd(24)} median ${m.toFixed(1).padStart(6)} ms  ratio ${(m / baseline).toFixed(2)}x`);
+}

@@ -1,0 +1,80 @@
+import { hostname, userInfo } from 'node:os';
+import { loadEnvironment } from '../../operations/environment.js';
+import { lockHostRunner } from '../../operations/history.js';
+import { acquireLock, lockStatus, releaseLock } from '../../state/lock.js';
+import { systemClock } from '../../util/clock.js';
+import type { CommandContext } from '../context.js';
+import { lockWaitMs } from './deploy.js';
+
+async function withLockHost<T>(
+  context: CommandContext,
+  work: (
+    env: Awaited<ReturnType<typeof loadEnvironment>>,
+    runner: ReturnType<typeof lockHostRunner>,
+  ) => Promise<T>,
+): Promise<T> {
+  const env = await loadEnvironment(context, 'deploy');
+  const runner = lockHostRunner(env);
+  try {
+    return await work(env, runner);
+  } finally {
+    await runner.close().catch(() => undefined);
+  }
+}
+
+export async function status(context: CommandContext): Promise<number> {
+  return withLockHost(context, async (env, runner) => {
+    const info = await lockStatus(runner, { project: env.model.project, env: env.model.environment });
+    if (context.globals.json) {
+      context.output.json({
+        environment: env.model.environment,
+        host: runner.name,
+        locked: info !== undefined,
+        lock: info ?? null,
+      });
+    } else if (info === undefined) {
+      context.output.result(`${env.model.composeProject}: not locked (lock host ${runner.name})`);
+    } else {
+      context.output.result(
+        [
+          `${env.model.composeProject}: locked on ${runner.name}`,
+          `  holder:   ${info.holder}@${info.machine}`,
+          `  since:    ${info.acquired_at}`,
+          `  expires:  ${info.expires_at}`,
+          `  version:  ${info.version}`,
+          `  message:  ${info.message}`,
+        ].join('\n'),
+      );
+    }
+    return 0;
+  });
+}
+
+export async function acquire(
+  context: CommandContext,
+  options: { message?: string; lockWait?: string },
+): Promise<number> {
+  return withLockHost(context, async (env, runner) => {
+    await acquireLock(runner, {
+      project: env.model.project,
+      env: env.model.environment,
+      version: 'manual',
+      message: options.message ?? `held by ${userInfo().username}@${hostname()}`,
+      expiryMs: env.model.lockExpiryMs,
+      waitMs: lockWaitMs(options.lockWait),
+      clock: systemClock,
+    });
+    context.output.result(`Lock acquired on ${runner.name} for ${env.model.composeProject}`);
+    return 0;
+  });
+}
+
+export async function release(context: CommandContext): Promise<number> {
+  return withLockHost(context, async (env, runner) => {
+    await releaseLock(runner, { project: env.model.project, env: env.model.environment, force: true });
+    context.output.result(`Lock released on ${runner.name} for ${env.model.composeProject}`);
+    return 0;
+  });
+}
+
+export const run = status;

@@ -1,0 +1,18 @@
+import { prepareDeploy, printPlan } from '../../operations/deploy.js';
+import { UserError } from '../../util/errors.js';
+import type { CommandContext } from '../context.js';
+
+export async function run(
+  context: CommandContext,
+  options: { format?: string; version?: string; skipBuild?: boolean; skipMigrations?: boolean },
+): Promise<number> {
+  const format = options.format ?? 'text';
+  if (format !== 'text' && format !== 'json') {
+    throw new UserError(`invalid format: ${format} (must be 'text' or 'json')`, {
+      hint: 'pass --format text or --format json',
+    });
+  }
+  const prepared = await prepareDeploy(context, options);
+  printPlan(context, prepared.plan, format);
+  return 0;
+}

@@ -1,0 +1,91 @@
+import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
+import { loadEnvironment } from '../../operations/environment.js';
+import { releaseHistory, releaseStatus } from '../../operations/history.js';
+import type { ReleaseRecord } from '../../state/types.js';
+import { UserError } from '../../util/errors.js';
+import type { CommandContext } from '../context.js';
+import { lockWaitMs } from './deploy.js';
+
+interface RollbackFlags {
+  toPrevious?: boolean;
+  toRelease?: string;
+  toVersion?: string;
+  lockWait?: string;
+}
+
+function pickTarget(history: ReleaseRecord[], flags: RollbackFlags, env: string): ReleaseRecord {
+  const completed = history.filter((record) => releaseStatus(record) === 'completed');
+  const current = completed[0];
+  let target: ReleaseRecord | undefined;
+  if (flags.toPrevious) {
+    if (current === undefined)
+      throw new UserError(`no completed release found for environment "${env}"`, { hint: 'deploy first' });
+    target = completed.find((record) => record.id !== current.id && record.version !== current.version);
+    if (target === undefined)
+      throw new UserError('no previous release to roll back to', { hint: 'see `stagecraft releases list`' });
+  } else if (flags.toRelease !== undefined) {
+    target = history.find((record) => record.id === flags.toRelease);
+    if (target === undefined) {
+      throw new UserError(`rollback target not found: "${flags.toRelease}"`, {
+        hint: 'see `stagecraft releases list` for release ids',
+      });
+    }
+  } else {
+    target = completed.find((record) => record.version === flags.toVersion);
+    if (target === undefined) {
+      throw new UserError(
+        `no completed release found with version "${flags.toVersion}" in environment "${env}"`,
+        {
+          hint: 'see `stagecraft releases list`',
+        },
+      );
+    }
+  }
+  if (releaseStatus(target) !== 'completed') {
+    const incomplete = Object.entries(target.phases)
+      .filter(([, status]) => status !== 'completed' && status !== 'skipped')
+      .map(([phase]) => phase);
+    throw new UserError(
+      `rollback target "${target.id}" is not fully deployed (phases: ${incomplete.join(', ')})`,
+      {
+        hint: 'pick a completed release from `stagecraft releases list`',
+      },
+    );
+  }
+  if (Object.keys(target.images).length === 0 && Object.keys(target.hosts).length === 0) {
+    throw new UserError(`release "${target.id}" records no images to return to`);
+  }
+  return target;
+}
+
+export async function run(context: CommandContext, flags: RollbackFlags): Promise<number> {
+  const chosen = [
+    flags.toPrevious === true,
+    flags.toRelease !== undefined,
+    flags.toVersion !== undefined,
+  ].filter(Boolean).length;
+  if (chosen === 0) {
+    throw new UserError('rollback target required', {
+      hint: 'use --to-previous, --to-release <id>, or --to-version <version>',
+    });
+  }
+  if (chosen > 1)
+    throw new UserError('only one rollback target flag may be specified', {
+      hint: 'pick one of --to-previous, --to-release, --to-version',
+    });
+  const env = await loadEnvironment(context, 'deploy');
+  const target = pickTarget(await releaseHistory(context, env), flags, env.model.environment);
+  const options = { rollbackOf: target, lockWaitMs: lockWaitMs(flags.lockWait) };
+  const prepared = await prepareDeploy(context, options);
+  if (context.globals.dryRun) {
+    context.output.info(
+      `Would roll back ${env.model.environment} to release ${target.id} (version ${target.version})`,
+    );
+    printPlan(context, prepared.plan, 'text');
+    return 0;
+  }
+  context.output.info(
+    `Rolling back environment "${env.model.environment}" to release ${target.id} (version ${target.version})`,
+  );
+  return executeDeploy(context, prepared, options);
+}

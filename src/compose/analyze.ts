@@ -1,0 +1,173 @@
+import { UserError } from '../util/errors.js';
+import { compareStrings } from './canonical.js';
+import type { ComposeProject, ComposeService } from './types.js';
+
+/** Facts the planners need about a service, read from the normalised compose model. No I/O. */
+
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+const DURATION = /^(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/;
+
+/**
+ * Milliseconds in a compose/Go duration: "1m30s", "2s", "500ms", "1h0m0s", "1.5s". A bare number
+ * is seconds (compose accepts `stop_grace_period: 10`). Throws UserError on anything else.
+ */
+export function parseDuration(text: string | number): number {
+  if (typeof text === 'number') return text * 1000;
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  let rest = trimmed;
+  let total = 0;
+  while (rest !== '') {
+    const match = DURATION.exec(rest);
+    if (match === null) break;
+    total += Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 0);
+    rest = rest.slice(match[0].length);
+  }
+  if (rest !== '' || trimmed === '') {
+    throw new UserError(`"${text}" is not a duration`, {
+      hint: 'write durations like "500ms", "30s" or "1m30s"',
+    });
+  }
+  return Math.round(total);
+}
+
+/** True when the service publishes a port on a fixed host port ("8080:80"); ephemeral ports ("80") are not. */
+export function publishesFixedHostPort(service: ComposeService): boolean {
+  return (service.ports ?? []).some((port) => {
+    const published = port.published === undefined ? '' : String(port.published).trim();
+    return published !== '' && published !== '0';
+  });
+}
+
+/** True when the service mounts a named volume (type volume with a source), e.g. a database's data. */
+export function ownsNamedVolume(service: ComposeService): boolean {
+  return (service.volumes ?? []).some(
+    (mount) => mount.type === 'volume' && typeof mount.source === 'string' && mount.source !== '',
+  );
+}
+
+/** The compose health check as Docker runs it, with Docker's defaults for the fields left out. */
+export interface HealthcheckTimings {
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+  startIntervalMs: number;
+}
+
+/**
+ * The compose file's health check timings, or undefined when it defines none (no test) or disables
+ * it (`disable: true`, test ["NONE"]). An image's own HEALTHCHECK is not visible in the compose
+ * model: a container's inspect output (State.Health) is the final word. Docker's defaults: interval
+ * 30s, timeout 30s, retries 3, start_period 0, start_interval 5s.
+ */
+export function healthcheckTimings(service: ComposeService): HealthcheckTimings | undefined {
+  const check = service.healthcheck;
+  const test = check?.test ?? [];
+  if (check === undefined || check.disable === true || test.length === 0 || test[0] === 'NONE')
+    return undefined;
+  return {
+    intervalMs: check.interval === undefined ? 30_000 : parseDuration(check.interval),
+    timeoutMs: check.timeout === undefined ? 30_000 : parseDuration(check.timeout),
+    retries: check.retries === undefined || check.retries === 0 ? 3 : check.retries,
+    startPeriodMs: check.start_period === undefined ? 0 : parseDuration(check.start_period),
+    startIntervalMs: check.start_interval === undefined ? 5_000 : parseDuration(check.start_interval),
+  };
+}
+
+/**
+ * An upper bound on how long Docker can take to call a new container healthy or unhealthy: the start
+ * period plus one interval and timeout per retry, plus one interval for the first probe.
+ */
+export function healthVerdictBudgetMs(timings: HealthcheckTimings): number {
+  return (
+    timings.startPeriodMs + timings.intervalMs + (timings.intervalMs + timings.timeoutMs) * timings.retries
+  );
+}
+
+/** `stop_grace_period` in milliseconds; Docker's default is 10 s. */
+export function stopGracePeriodMs(service: ComposeService): number {
+  return service.stop_grace_period === undefined ? 10_000 : parseDuration(service.stop_grace_period);
+}
+
+/**
+ * `services` ordered so that each comes after the services it depends on (depends_on); services not
+ * in the list are ignored; ties are broken by name. A cycle is a UserError that names it.
+ */
+export function dependencyOrder(compose: ComposeProject, services: string[]): string[] {
+  const wanted = [...new Set(services)].sort(compareStrings);
+  for (const name of wanted) {
+    if (compose.services[name] === undefined) {
+      throw new UserError(`service "${name}" is not in the compose file`, {
+        hint: `services in the compose file: ${Object.keys(compose.services).sort(compareStrings).join(', ')}`,
+      });
+    }
+  }
+  const included = new Set(wanted);
+  const deps = new Map<string, string[]>();
+  for (const name of wanted) {
+    const dependsOn = Object.keys(compose.services[name]?.depends_on ?? {});
+    deps.set(name, dependsOn.filter((dep) => included.has(dep) && dep !== name).sort(compareStrings));
+    if (dependsOn.includes(name)) throw cycleError([name, name]);
+  }
+  const order: string[] = [];
+  const done = new Set<string>();
+  while (order.length < wanted.length) {
+    const next = wanted.find(
+      (name) => !done.has(name) && (deps.get(name) ?? []).every((dep) => done.has(dep)),
+    );
+    if (next === undefined)
+      throw cycleError(
+        findCycle(
+          wanted.filter((name) => !done.has(name)),
+          deps,
+        ),
+      );
+    order.push(next);
+    done.add(next);
+  }
+  return order;
+}
+
+function findCycle(remaining: string[], deps: Map<string, string[]>): string[] {
+  const left = new Set(remaining);
+  // Every remaining service has an unfinished dependency, so walking dependencies must revisit one.
+  const path: string[] = [];
+  let current = remaining[0] ?? '';
+  while (!path.includes(current)) {
+    path.push(current);
+    current = (deps.get(current) ?? []).find((dep) => left.has(dep)) ?? current;
+  }
+  const cycle = path.slice(path.indexOf(current));
+  return [...cycle, current];
+}
+
+function cycleError(cycle: string[]): UserError {
+  return new UserError(`the compose services depend on each other in a cycle: ${cycle.join(' → ')}`, {
+    hint: 'remove one of these depends_on entries',
+  });
+}
+
+export type RolloutStrategy = 'start-first' | 'stop-first' | 'recreate';
+
+/**
+ * The strategy when stagecraft.yml names none: stop-first for a service that publishes a fixed host
+ * port (two containers cannot bind it), has a fixed container_name (two containers cannot share it),
+ * or owns a named volume with one replica (a single writer, e.g. a database); start-first otherwise.
+ * `replicas` defaults to the service's deploy.replicas, else 1.
+ */
+export function defaultRolloutStrategy(service: ComposeService, replicas?: number): RolloutStrategy {
+  const count = replicas ?? service.deploy?.replicas ?? 1;
+  if (publishesFixedHostPort(service)) return 'stop-first';
+  if (typeof service.container_name === 'string' && service.container_name !== '') return 'stop-first';
+  if (ownsNamedVolume(service) && count <= 1) return 'stop-first';
+  return 'start-first';
+}

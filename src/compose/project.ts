@@ -1,0 +1,310 @@
+import { isAbsolute, relative, sep } from 'node:path';
+import { UserError } from '../util/errors.js';
+import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
+import type { ComposeProject, ComposeService, HostCompose } from './types.js';
+
+export { type RenderedFile, renderCompose, renderEnvFile } from './render.js';
+
+/** Label holding the hash of a service's desired state; equal hash = nothing to roll out. */
+export const SPEC_HASH_LABEL = 'stagecraft.spec-hash';
+
+/** Per-service settings from stagecraft.yml (and the environment's overrides). */
+export interface StagecraftServiceOverrides {
+  /** Becomes `stop_grace_period`. */
+  stop_timeout?: string;
+  /** Becomes `deploy.replicas`. */
+  replicas?: number;
+  /** Literal values (no compose `$$` escaping) merged over the compose environment; the lead puts a
+   *  service's secrets (`services.<svc>.secrets`) here and the projection moves them to its env file. */
+  environment?: Record<string, string>;
+}
+
+export interface HostComposeInput {
+  /** The normalised model from `readCompose`. */
+  compose: ComposeProject;
+  /** `<project>-<env>`: the `name` of the rendered document. */
+  composeProjectName: string;
+  /** The services this host runs. */
+  services: string[];
+  /** Service → pinned image reference, for the services Stagecraft built; others keep their image. */
+  images: Record<string, string>;
+  /** Values that must never land in the compose document. Empty strings are ignored. */
+  secretValues: string[];
+  /** Variable names whose values are secret wherever they appear in an environment. */
+  secretNames?: string[];
+  /** Service on another host → that host's address, added as extra_hosts to the services that use it. */
+  remoteServices: Record<string, string>;
+  /** Labels of the release (e.g. stagecraft.release, stagecraft.version); not part of the spec hash. */
+  releaseLabels: Record<string, string>;
+  stagecraftServices: Record<string, StagecraftServiceOverrides>;
+  /**
+   * The local project folder. Bind-mount sources and secret/config files under it (compose prints
+   * them absolute) become `./relative` paths, listed in `projectFiles` for upload beside the file.
+   */
+  projectDir?: string;
+}
+
+/** Secret values shorter than this are moved out of environments but not searched for elsewhere. */
+const MIN_LEAK_CHECK_LENGTH = 8;
+
+/**
+ * The compose document for one host: only its services, `build:` removed, images pinned, secrets
+ * moved into per-service env files (`secrets/<service>.env`, relative to the compose file),
+ * depends_on limited to services on the host, other hosts' services reachable through extra_hosts,
+ * only the networks/volumes/secrets/configs those services use, labels `stagecraft.spec-hash` and the
+ * release labels. Pure and deterministic.
+ */
+export function projectHostCompose(input: HostComposeInput): HostCompose {
+  const onHost = [...new Set(input.services)].sort(compareStrings);
+  for (const name of onHost) {
+    if (input.compose.services[name] === undefined) {
+      throw new UserError(`service "${name}" is not in the compose file`, {
+        hint: `services in the compose file: ${Object.keys(input.compose.services).sort(compareStrings).join(', ')}`,
+      });
+    }
+  }
+  const onHostSet = new Set(onHost);
+  const secretValues = [...new Set(input.secretValues.filter((value) => value !== ''))];
+  const secretNames = new Set(input.secretNames ?? []);
+  const projectFiles = new Set<string>();
+
+  const services: Record<string, ComposeService> = {};
+  const secretEnv: Record<string, Record<string, string>> = {};
+  const specHashes: Record<string, string> = {};
+
+  for (const name of onHost) {
+    const original = input.compose.services[name] as ComposeService;
+    const spec = structuredClone(original);
+    const overrides = input.stagecraftServices[name] ?? {};
+    delete spec.build;
+    delete spec.profiles;
+    if (spec.pull_policy === 'build') delete spec.pull_policy;
+
+    const image = input.images[name] ?? spec.image;
+    if (image === undefined || image === '') {
+      throw new UserError(`service "${name}" has no image to run`, {
+        hint: 'give it an image: in the compose file, or build it with Stagecraft (a build: section)',
+      });
+    }
+    spec.image = image;
+
+    // Environment: literal values (compose prints `$` as `$$`), overrides on top, secrets out.
+    const environment: Record<string, string | null> = {};
+    for (const [key, value] of Object.entries(original.environment ?? {})) {
+      environment[key] = value === null ? null : unescapeDollars(String(value));
+    }
+    for (const [key, value] of Object.entries(overrides.environment ?? {})) environment[key] = value;
+    const kept: Record<string, string | null> = {};
+    const secrets: Record<string, string> = {};
+    for (const key of Object.keys(environment).sort(compareStrings)) {
+      const value = environment[key] ?? null;
+      const secret =
+        value !== null &&
+        (secretNames.has(key) || secretValues.some((secretValue) => value.includes(secretValue)));
+      if (secret) secrets[key] = value;
+      else kept[key] = value === null ? null : escapeDollars(value);
+    }
+    if (Object.keys(kept).length > 0) spec.environment = kept;
+    else delete spec.environment;
+    if (Object.keys(secrets).length > 0) {
+      secretEnv[name] = secrets;
+      spec.env_file = [`secrets/${name}.env`];
+    } else {
+      delete spec.env_file;
+    }
+
+    // Other hosts' services this one uses (depends_on, or named as a host in its environment).
+    const dependsOn = Object.keys(original.depends_on ?? {});
+    const remote = Object.keys(input.remoteServices)
+      .filter((other) => !onHostSet.has(other) && other !== name)
+      .filter((other) => dependsOn.includes(other) || referencesHost(Object.values(environment), other))
+      .sort(compareStrings);
+    if (remote.length > 0) spec.extra_hosts = addExtraHosts(spec.extra_hosts, remote, input.remoteServices);
+
+    if (spec.depends_on !== undefined) {
+      const local = Object.fromEntries(Object.entries(spec.depends_on).filter(([dep]) => onHostSet.has(dep)));
+      if (Object.keys(local).length > 0) spec.depends_on = local;
+      else delete spec.depends_on;
+    }
+
+    if (overrides.stop_timeout !== undefined) spec.stop_grace_period = overrides.stop_timeout;
+    if (overrides.replicas !== undefined)
+      spec.deploy = { ...(spec.deploy ?? {}), replicas: overrides.replicas };
+
+    if (input.projectDir !== undefined) {
+      for (const mount of spec.volumes ?? []) {
+        if (mount.type === 'bind' && typeof mount.source === 'string') {
+          mount.source = localizePath(mount.source, input.projectDir, projectFiles);
+        }
+      }
+    }
+
+    // The hash covers the final spec and the secret values, not the release labels or the replica count.
+    const labels: Record<string, string> = { ...(spec.labels ?? {}) };
+    delete labels[SPEC_HASH_LABEL];
+    for (const key of Object.keys(input.releaseLabels)) delete labels[key];
+    if (Object.keys(labels).length > 0) spec.labels = labels;
+    else delete spec.labels;
+    const hash = specHash(spec, secrets);
+    specHashes[name] = hash;
+    spec.labels = { ...labels, ...input.releaseLabels, [SPEC_HASH_LABEL]: hash };
+    services[name] = spec;
+  }
+
+  const document: ComposeProject = { name: input.composeProjectName, services };
+  const projectName = input.compose.name;
+  for (const [key, value] of Object.entries(input.compose)) {
+    if (key === 'name' || key === 'services' || key.startsWith('x-')) continue;
+    if (key === 'networks' || key === 'volumes' || key === 'secrets' || key === 'configs') continue;
+    document[key] = structuredClone(value);
+  }
+  const used = usedResources(services);
+  for (const kind of ['networks', 'volumes', 'secrets', 'configs'] as const) {
+    const section = input.compose[kind];
+    if (section === null || typeof section !== 'object') continue;
+    const kept: Record<string, unknown> = {};
+    for (const key of Object.keys(section).sort(compareStrings)) {
+      if (!used[kind].has(key)) continue;
+      const entry = structuredClone((section as Record<string, unknown>)[key]);
+      if (entry !== null && typeof entry === 'object') {
+        const record = entry as Record<string, unknown>;
+        // Compose prints the derived name `<project>_<key>`; drop it so names follow the host's project.
+        if (
+          record['external'] !== true &&
+          projectName !== undefined &&
+          record['name'] === `${projectName}_${key}`
+        ) {
+          delete record['name'];
+        }
+        if (input.projectDir !== undefined && typeof record['file'] === 'string') {
+          record['file'] = localizePath(record['file'], input.projectDir, projectFiles);
+        }
+      }
+      kept[key] = entry;
+    }
+    if (Object.keys(kept).length > 0) document[kind] = kept;
+  }
+
+  const leak = findLeak(
+    document,
+    secretValues.filter((value) => value.length >= MIN_LEAK_CHECK_LENGTH),
+  );
+  if (leak !== undefined) {
+    throw new UserError(`a secret value appears in the compose file at ${leak}`, {
+      hint: 'secrets reach a container only through environment variables; reference the secret there',
+    });
+  }
+
+  return { document, secretEnv, specHashes, projectFiles: [...projectFiles].sort(compareStrings) };
+}
+
+/**
+ * sha256 over the canonical JSON of the spec (without deploy.replicas: like compose's own config
+ * hash, scaling is not a change of the containers) and the sorted secret env pairs.
+ */
+function specHash(spec: ComposeService, secrets: Record<string, string>): string {
+  const hashed = structuredClone(spec);
+  if (hashed.deploy !== undefined) {
+    delete hashed.deploy.replicas;
+    if (Object.keys(hashed.deploy).length === 0) delete hashed.deploy;
+  }
+  const pairs = Object.entries(secrets).sort(([a], [b]) => compareStrings(a, b));
+  return sha256Hex(canonicalJson({ spec: hashed, secretEnv: pairs }));
+}
+
+/** Compose's escape of a literal `$` is `$$`. */
+function unescapeDollars(value: string): string {
+  return value.replace(/\$\$/g, '$');
+}
+
+function escapeDollars(value: string): string {
+  return value.replace(/\$/g, '$$$$');
+}
+
+function referencesHost(values: (string | null)[], host: string): boolean {
+  const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`(^|[^A-Za-z0-9_.-])${escaped}($|[^A-Za-z0-9_.-])`);
+  return values.some((value) => value !== null && pattern.test(value));
+}
+
+function addExtraHosts(existing: unknown, remote: string[], addresses: Record<string, string>): unknown {
+  if (existing !== null && typeof existing === 'object' && !Array.isArray(existing)) {
+    const map = { ...(existing as Record<string, unknown>) };
+    for (const host of remote) if (map[host] === undefined) map[host] = addresses[host];
+    return map;
+  }
+  const list = Array.isArray(existing) ? existing.map(String) : [];
+  const named = new Set(list.map((entry) => entry.split(/[=:]/, 1)[0]));
+  for (const host of remote) if (!named.has(host)) list.push(`${host}:${addresses[host]}`);
+  return list;
+}
+
+function usedResources(services: Record<string, ComposeService>) {
+  const used = {
+    networks: new Set<string>(),
+    volumes: new Set<string>(),
+    secrets: new Set<string>(),
+    configs: new Set<string>(),
+  };
+  for (const spec of Object.values(services)) {
+    if (spec.network_mode === undefined) {
+      const networks = spec.networks;
+      if (networks === undefined) used.networks.add('default');
+      else if (Array.isArray(networks)) for (const network of networks) used.networks.add(String(network));
+      else if (networks !== null && typeof networks === 'object') {
+        for (const network of Object.keys(networks)) used.networks.add(network);
+      }
+    }
+    for (const mount of spec.volumes ?? []) {
+      if (mount.type === 'volume' && typeof mount.source === 'string') used.volumes.add(mount.source);
+    }
+    for (const kind of ['secrets', 'configs'] as const) {
+      const refs = spec[kind];
+      if (!Array.isArray(refs)) continue;
+      for (const ref of refs) {
+        if (typeof ref === 'string') used[kind].add(ref);
+        else if (
+          ref !== null &&
+          typeof ref === 'object' &&
+          typeof (ref as { source?: unknown }).source === 'string'
+        ) {
+          used[kind].add((ref as { source: string }).source);
+        }
+      }
+    }
+  }
+  return used;
+}
+
+function localizePath(path: string, projectDir: string, files: Set<string>): string {
+  if (!isAbsolute(path)) return path;
+  const rel = relative(projectDir, path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return path;
+  const posix = rel.split(sep).join('/');
+  files.add(posix);
+  return `./${posix}`;
+}
+
+function findLeak(value: unknown, secrets: string[], path = ''): string | undefined {
+  if (secrets.length === 0) return undefined;
+  if (typeof value === 'string') {
+    const literal = unescapeDollars(value);
+    return secrets.some((secret) => literal.includes(secret)) ? path || '(document)' : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = findLeak(item, secrets, `${path}[${index}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value).sort(compareStrings)) {
+      const child = path === '' ? key : `${path}.${key}`;
+      if (secrets.some((secret) => key.includes(secret))) return child;
+      const found = findLeak((value as Record<string, unknown>)[key], secrets, child);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { composeConfigArgs } from '../docker/compose.js';
+import { ExternalError, UserError } from '../util/errors.js';
+import type { ComposeProject } from './types.js';
+
+/** Runs one command on this machine (the lead passes the local runner's `exec`). */
+export type ComposeExec = (
+  argv: readonly string[],
+  options: { env?: Record<string, string>; allowFailure?: boolean },
+) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
+
+export interface ReadComposeOptions {
+  /** The compose file; relative paths are taken from `projectDir`. */
+  file: string;
+  /** The project folder: relative paths and `.env` are resolved from it (`--project-directory`). */
+  projectDir: string;
+  /** The environment's resolved variables; they drive compose's `${VAR}` interpolation. */
+  variables: Record<string, string>;
+  exec: ComposeExec;
+  /** `--profile` for each (config `compose.profiles`). */
+  profiles?: string[];
+  /** Called with each warning compose prints (e.g. a variable that is not set). */
+  onWarning?: (line: string) => void;
+}
+
+/**
+ * The normalised compose model: runs `docker compose -f <file> --project-directory <dir> config
+ * --format json` with `variables` in its environment and parses what it prints. Compose prints every
+ * literal `$` in a string as `$$` (its own escape), absolute paths for build contexts and bind
+ * mounts, `env_file` already merged into `environment`, durations in Go form ("1m30s", "2m0s").
+ */
+export async function readCompose(options: ReadComposeOptions): Promise<ComposeProject> {
+  const file = isAbsolute(options.file) ? options.file : resolve(options.projectDir, options.file);
+  const argv = composeConfigArgs({ file, projectDir: options.projectDir, profiles: options.profiles });
+  let result: { exitCode: number; stdout: string; stderr: string };
+  try {
+    result = await options.exec(argv, { env: { ...options.variables }, allowFailure: true });
+  } catch (error) {
+    if (isNotFound(error)) throw dockerMissing(error);
+    throw error;
+  }
+  const lines = result.stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  const warnings = lines.filter(isWarning);
+  const errors = lines.filter((line) => !isWarning(line));
+  if (result.exitCode === 127) throw dockerMissing();
+  if (result.exitCode !== 0) {
+    const text = errors.join('\n');
+    if (
+      /unknown command|is not a docker command|unknown shorthand flag: 'f'|unknown flag: --project-directory/.test(
+        text,
+      )
+    ) {
+      throw new ExternalError('docker compose (v2) is not installed', {
+        hint: 'install the Docker Compose v2 plugin (package docker-compose-plugin); `stagecraft doctor` shows how',
+        command: argv.join(' '),
+        details: errors,
+      });
+    }
+    if (/no such file or directory/.test(text) && text.includes(file)) {
+      throw new UserError(`compose file not found: ${options.file}`, {
+        hint: 'set compose.file in stagecraft.yml or create docker-compose.yml',
+        command: argv.join(' '),
+      });
+    }
+    const message = errors.at(-1) ?? `exit code ${result.exitCode}`;
+    throw new UserError(`${options.file} is not a valid compose file: ${stripComposePrefix(message)}`, {
+      hint: `fix ${options.file}; \`docker compose config\` in ${options.projectDir} shows the same error`,
+      command: argv.join(' '),
+      details: [...warnings, ...errors.slice(0, -1)],
+    });
+  }
+  for (const warning of warnings) options.onWarning?.(cleanWarning(warning));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(result.stdout);
+  } catch (error) {
+    throw new ExternalError('docker compose config did not print JSON', {
+      hint: 'check `docker compose version` (Stagecraft needs compose v2.20 or newer)',
+      command: argv.join(' '),
+      cause: error,
+    });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ExternalError('docker compose config printed an unexpected document', {
+      command: argv.join(' '),
+    });
+  }
+  const project = parsed as ComposeProject;
+  if (project.services === undefined || project.services === null) project.services = {};
+  return project;
+}
+
+const CANDIDATES = ['docker-compose.yml', 'docker-compose.yaml', 'compose.yaml', 'compose.yml'];
+
+/**
+ * The compose file of a project (absolute path): `compose.file` from stagecraft.yml, else the first
+ * of docker-compose.yml, docker-compose.yaml, compose.yaml, compose.yml in `root`.
+ */
+export function composeFileFor(root: string, config: { compose?: { file?: string } | undefined }): string {
+  const configured = config.compose?.file;
+  if (configured !== undefined) {
+    const path = isAbsolute(configured) ? configured : resolve(root, configured);
+    if (!existsSync(path)) {
+      throw new UserError(`compose file not found: ${configured} (compose.file in stagecraft.yml)`, {
+        hint: `create ${configured} or point compose.file at the project's compose file`,
+      });
+    }
+    return path;
+  }
+  for (const name of CANDIDATES) {
+    const path = join(root, name);
+    if (existsSync(path)) return path;
+  }
+  throw new UserError(`no compose file in ${root}`, {
+    hint: `create docker-compose.yml (or compose.yaml), or set compose.file in stagecraft.yml`,
+  });
+}
+
+function isWarning(line: string): boolean {
+  return /^WARN\[\d+\]/.test(line) || /level=warn(ing)?\b/.test(line);
+}
+
+function cleanWarning(line: string): string {
+  const logfmt = /^time="[^"]*"\s+level=warn(?:ing)?\s+msg="(.*)"$/.exec(line);
+  if (logfmt?.[1] !== undefined) return logfmt[1].replace(/\\(["\\])/g, '$1');
+  return line.replace(/^WARN\[\d+\]\s*/, '');
+}
+
+function stripComposePrefix(message: string): string {
+  return message.replace(/^validating [^:]+: /, '');
+}
+
+function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT';
+}
+
+function dockerMissing(cause?: unknown): ExternalError {
+  return new ExternalError('docker is not installed (or not on PATH)', {
+    hint: 'install Docker Engine with the compose v2 plugin; `stagecraft doctor` shows how',
+    cause,
+  });
+}

@@ -1,0 +1,64 @@
+import { stringify } from 'yaml';
+import { UserError } from '../util/errors.js';
+import { compareStrings, sha256Hex, sortKeysDeep } from './canonical.js';
+import type { ComposeProject } from './types.js';
+
+/** A rendered file: its exact bytes (UTF-8) and their sha256 hex. */
+export interface RenderedFile {
+  text: string;
+  sha256: string;
+}
+
+/**
+ * Renders a compose document deterministically: mapping keys sorted at every level, lists in their
+ * order, 2-space YAML, every string value double-quoted (so no value can be read back as a number,
+ * a boolean or null by any YAML 1.1 or 1.2 parser), no line folding, no anchors. Same document →
+ * same bytes, whatever the key order of the input.
+ */
+export function renderCompose(document: ComposeProject): RenderedFile {
+  const header = '# Rendered by Stagecraft. Do not edit: the next deploy replaces this file.\n';
+  const body = stringify(sortKeysDeep(document), {
+    indent: 2,
+    lineWidth: 0,
+    minContentWidth: 0,
+    aliasDuplicateObjects: false,
+    defaultStringType: 'QUOTE_DOUBLE',
+    defaultKeyType: 'PLAIN',
+  });
+  const text = header + body;
+  return { text, sha256: sha256Hex(text) };
+}
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/**
+ * Renders `KEY="value"` lines, sorted by key, for compose's `env_file`. Values are literal (what the
+ * container sees) and always double-quoted; inside the quotes `\` `"` `$` newline and carriage return
+ * are escaped, which compose v2's env_file parser turns back into exactly the original value (no
+ * variable expansion happens). Not for `docker run --env-file`, which does not unquote.
+ */
+export function renderEnvFile(pairs: Record<string, string>): string {
+  const lines: string[] = [];
+  for (const key of Object.keys(pairs).sort(compareStrings)) {
+    if (!ENV_KEY.test(key)) {
+      throw new UserError(`environment variable name "${key}" cannot be written to an env file`, {
+        hint: 'use letters, digits and underscores in variable names that hold secrets',
+      });
+    }
+    lines.push(`${key}="${escapeEnvValue(pairs[key] ?? '')}"`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+function escapeEnvValue(value: string): string {
+  return value.replace(/[\\"$\n\r]/g, (char) => {
+    switch (char) {
+      case '\n':
+        return '\\n';
+      case '\r':
+        return '\\r';
+      default:
+        return `\\${char}`;
+    }
+  });
+}

@@ -1,0 +1,607 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import { ExternalError, UserError } from '../util/errors.js';
+import type { Output } from '../util/output.js';
+import { type RequirementName, requireBinaries } from './binaries.js';
+import { formatCaddyLine, renderCaddyConfig } from './caddy-config.js';
+import {
+  type ComposeModel,
+  composeBase,
+  composeFile,
+  composeStopArgs,
+  composeUpArgs,
+  readComposeModel,
+  renderDevOverride,
+} from './compose.js';
+import { HostsFile } from './hosts-file.js';
+import { LogMux } from './log-mux.js';
+import { ensureCertificate } from './mkcert.js';
+import { type ProcessSettings, processSpec, syncEncoreSecrets } from './processes.js';
+import { type DevFlags, type DevSettings, resolveDevSettings } from './settings.js';
+import { type DevState, devDir, readState, removeState, writeState } from './state.js';
+import { localPortOpen, ManagedProcess, type ProcessEvent } from './supervisor/managed-process.js';
+import { processAlive, processIdentity, signalGroup, stopGroup } from './supervisor/process-group.js';
+import { runCommand, SpawnError } from './supervisor/run.js';
+import { type DevTopology, planDevTopology } from './topology.js';
+
+/** What `stagecraft dev` runs with. */
+export interface DevRuntime {
+  loaded: LoadedConfig;
+  output: Output;
+  /** The process environment. */
+  env: Record<string, string | undefined>;
+  verbose: boolean;
+  json: boolean;
+  color: boolean;
+}
+
+const PROXY = 'proxy';
+const COMPOSE = 'compose';
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+function definedEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) result[key] = value;
+  return result;
+}
+
+function dockerEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const key of [
+    'DOCKER_HOST',
+    'DOCKER_CONTEXT',
+    'DOCKER_CONFIG',
+    'DOCKER_CERT_PATH',
+    'DOCKER_TLS_VERIFY',
+  ]) {
+    const value = env[key];
+    if (value !== undefined && value !== '') result[key] = value;
+  }
+  return result;
+}
+
+/** The loopback addresses the front door listens on (::1 only where the machine has it). */
+function loopbackAddresses(): string[] {
+  const addresses = ['127.0.0.1'];
+  const hasV6 = Object.values(networkInterfaces()).some((list) =>
+    (list ?? []).some((entry) => entry.internal && entry.family === 'IPv6' && entry.address === '::1'),
+  );
+  if (hasV6) addresses.push('::1');
+  return addresses;
+}
+
+function url(https: boolean, domain: string, settings: DevSettings): string {
+  const port = https ? settings.httpsPort : settings.httpPort;
+  const standard = https ? 443 : 80;
+  return `${https ? 'https' : 'http'}://${domain}${port === standard ? '' : `:${port}`}`;
+}
+
+/** Stops what a dev stack recorded in its state (processes, containers, hosts entries). */
+export async function cleanupFromState(state: DevState, root: string, output: Output): Promise<void> {
+  await Promise.all(
+    state.processes.map(async (entry) => {
+      // A live leader with another start time means the pid was reused: not ours.
+      if (processAlive(entry.pid) && !processAlive(entry.pid, entry.identity)) return;
+      const outcome = await stopGroup(entry.pgid, 'SIGTERM', 3000).catch(() => 'gone' as const);
+      if (outcome !== 'gone') output.info(`stopped ${entry.name} (process group ${entry.pgid})`);
+    }),
+  );
+  if (state.compose !== undefined && state.compose.services.length > 0) {
+    const { docker, project, services } = state.compose;
+    const result = await runCommand(
+      composeStopArgs([docker, 'compose', '--project-name', project], services),
+      {
+        cwd: tmpdir(),
+        env: { ...definedEnv(process.env), ...state.compose.docker_env },
+      },
+    ).catch((error: unknown) => ({ code: 1, stderr: String(error), stdout: '', signal: null }));
+    if (result.code === 0) output.info(`stopped containers ${services.join(', ')} (${project})`);
+    else
+      output.warn(`could not stop the containers of ${project}: ${result.stderr.trim().split('\n').pop()}`);
+  }
+  if (state.hosts !== undefined) {
+    try {
+      if (await new HostsFile(state.hosts.file).remove(state.hosts.domains)) {
+        output.info(
+          `removed the hosts entries for ${state.hosts.domains.join(', ')} from ${state.hosts.file}`,
+        );
+      }
+    } catch (error) {
+      output.warn((error as Error).message);
+    }
+  }
+  await removeState(root);
+}
+
+/** Refuses to start a second stack in the same project; cleans up after one that died uncleanly. */
+export async function ensureNotRunning(root: string, output: Output): Promise<void> {
+  const state = readState(root);
+  if (state === undefined) return;
+  if (processAlive(state.pid, state.identity)) {
+    throw new UserError(
+      `a dev stack is already running here (pid ${state.pid}, started ${state.started_at})`,
+      {
+        hint:
+          state.mode === 'detached'
+            ? 'stop it with `stagecraft dev down`'
+            : 'stop it with Ctrl+C in its terminal, or with `stagecraft dev down`',
+      },
+    );
+  }
+  output.warn(`the previous dev stack (pid ${state.pid}) ended without cleaning up; cleaning up after it`);
+  await cleanupFromState(state, root, output);
+}
+
+/**
+ * One run of the dev stack: containers → backend → frontend → HTTPS front door, then wait for Ctrl+C,
+ * SIGTERM or a required process to fail, then take everything down in reverse and exit.
+ */
+export class DevStack {
+  readonly #runtime: DevRuntime;
+  readonly #flags: DevFlags;
+  readonly #root: string;
+  readonly #mode: DevState['mode'];
+  readonly #mux: LogMux;
+  readonly #abort = new AbortController();
+  readonly #processes: ManagedProcess[] = [];
+  #signals = 0;
+  #fatal: ExternalError | undefined;
+  /** Settles when the stack must stop: a signal, or a fatal process event. */
+  readonly #stopRequested: Promise<'stopped'>;
+  #requestStop: () => void = () => undefined;
+  #state: DevState;
+  #stateWrite: Promise<void> = Promise.resolve();
+  /** Set once start-up got past its checks and recorded state: from then on there is something to undo. */
+  #stateWritten = false;
+  #composeBase: string[] | undefined;
+  #composeEnv: Record<string, string> = {};
+
+  constructor(runtime: DevRuntime, flags: DevFlags, mode: DevState['mode']) {
+    this.#runtime = runtime;
+    this.#flags = flags;
+    this.#root = runtime.loaded.root;
+    this.#mode = mode;
+    this.#mux = new LogMux({ color: runtime.color, json: runtime.json });
+    this.#stopRequested = new Promise((resolve) => {
+      this.#requestStop = () => resolve('stopped');
+    });
+    this.#state = {
+      version: 1,
+      pid: process.pid,
+      identity: processIdentity(process.pid),
+      mode,
+      status: 'starting',
+      started_at: new Date().toISOString(),
+      processes: [],
+      urls: [],
+      ...(mode === 'detached' ? { log_file: join(devDir(this.#root), 'dev.log') } : {}),
+    };
+  }
+
+  get #output(): Output {
+    return this.#runtime.output;
+  }
+
+  #saveState(): Promise<void> {
+    this.#stateWritten = true;
+    const snapshot = structuredClone(this.#state);
+    this.#stateWrite = this.#stateWrite
+      .then(() => writeState(this.#root, snapshot))
+      .catch((error: unknown) =>
+        this.#output.warn(`cannot write the dev state: ${(error as Error).message}`),
+      );
+    return this.#stateWrite;
+  }
+
+  #checkAborted(): void {
+    if (this.#fatal !== undefined) throw this.#fatal;
+    if (this.#abort.signal.aborted) throw new CancelledError();
+  }
+
+  #onSignal = (signal: NodeJS.Signals) => {
+    this.#signals += 1;
+    if (this.#signals === 1) {
+      this.#output.info(`\n${signal === 'SIGINT' ? 'Ctrl+C' : signal}: stopping the dev stack…`);
+      this.#abort.abort();
+      this.#requestStop();
+    } else if (this.#signals === 2) {
+      this.#output.info('stopping now (SIGKILL)');
+      for (const managed of this.#processes) {
+        if (managed.pgid !== undefined) signalGroup(managed.pgid, 'SIGKILL');
+      }
+    } else {
+      process.exit(130);
+    }
+  };
+
+  #onEvent = (event: ProcessEvent) => {
+    switch (event.type) {
+      case 'output':
+        this.#mux.line(event.name, event.stream, event.line);
+        break;
+      case 'started': {
+        const entry = {
+          name: event.name,
+          pid: event.pid,
+          pgid: event.pid,
+          identity: processIdentity(event.pid),
+        };
+        this.#state.processes = [...this.#state.processes.filter((p) => p.name !== event.name), entry];
+        void this.#saveState();
+        if (event.restart > 0) this.#output.info(`↻ ${event.name} restarted (pid ${event.pid})`);
+        break;
+      }
+      case 'ready':
+        this.#mux.event({ event: 'ready', service: event.name, after_ms: event.afterMs });
+        this.#output.info(
+          event.restarted
+            ? `✓ ${event.name} is ready again`
+            : `✓ ${event.name} ready in ${seconds(event.afterMs)}`,
+        );
+        break;
+      case 'exited': {
+        const how =
+          event.signal === null ? `exited with code ${event.code}` : `was killed by ${event.signal}`;
+        this.#mux.event({ event: 'exited', service: event.name, code: event.code, signal: event.signal });
+        this.#output.warn(
+          `${event.name} ${how}; restarting in ${seconds(event.restartInMs)} (attempt ${event.attempt})`,
+        );
+        break;
+      }
+      case 'fatal':
+        this.#fatal ??= event.error;
+        this.#requestStop();
+        break;
+    }
+  };
+
+  /** Runs the stack until stopped; resolves to the exit code, throws the error that stopped it. */
+  async run(): Promise<number> {
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const signal of signals) process.on(signal, this.#onSignal);
+    process.stdout.on('error', () => undefined);
+    let failure: unknown;
+    try {
+      await this.#startAll();
+      await this.#stopRequested;
+    } catch (error) {
+      failure = error;
+    }
+    try {
+      await this.#teardown();
+    } finally {
+      for (const signal of signals) process.off(signal, this.#onSignal);
+    }
+    if (this.#fatal !== undefined) throw this.#fatal;
+    // After Ctrl+C or SIGTERM, whatever start-up was doing was interrupted on purpose: exit 0.
+    if (failure !== undefined && !this.#abort.signal.aborted && !(failure instanceof CancelledError))
+      throw failure;
+    return 0;
+  }
+
+  async #startAll(): Promise<void> {
+    const started = Date.now();
+    const { loaded, env } = this.#runtime;
+    const { config, root } = loaded;
+    const settings = resolveDevSettings(config, root, env, this.#flags);
+    const baseEnv = { ...definedEnv(env), ...loaded.variables };
+    delete baseEnv['STAGECRAFT_DEV_DAEMON'];
+
+    // 1. What runs: the compose model (through the compose CLI) and the pure topology.
+    const file = composeFile(root, config);
+    const onlyProcesses = this.#flags.only?.every((name) => name === 'backend' || name === 'frontend');
+    let compose: ComposeModel | undefined;
+    let docker: string | undefined;
+    if (file !== undefined && !onlyProcesses) {
+      docker = requireBinaries(['docker'], env).docker;
+      const base = composeBase(docker, 'probe', [file], root, config.compose?.profiles ?? []);
+      compose = await readComposeModel(base, file, { cwd: root, env: baseEnv, signal: this.#abort.signal });
+    }
+    const topology = planDevTopology({
+      config,
+      root,
+      compose,
+      only: this.#flags.only,
+      dockerAddress: settings.dockerAddress,
+      bindIp: settings.bindIp,
+      envName: loaded.envName ?? 'dev',
+    });
+    for (const note of topology.notes) this.#output.warn(note);
+    for (const skipped of topology.skipped)
+      this.#output.debug(`compose service ${skipped.name}: ${skipped.reason}`);
+    if (topology.infra.length === 0 && topology.processes.length === 0) {
+      throw new UserError(
+        'nothing to run: no compose infrastructure services and no backend or frontend dev process',
+        {
+          hint: 'configure backend/frontend providers with a dev command, or add services to the compose file',
+        },
+      );
+    }
+
+    // 2. Every tool first, so a missing one changes nothing.
+    const needed: RequirementName[] = [];
+    if (topology.infra.length > 0) needed.push('docker');
+    if (topology.processes.some((plan) => plan.provider === 'encore-ts')) needed.push('encore');
+    if (topology.routes.length > 0) {
+      needed.push('caddy');
+      if (settings.https) needed.push('mkcert');
+    }
+    const tools = requireBinaries(needed, env);
+    docker ??= tools.docker;
+    await this.#checkPorts(topology, settings);
+
+    this.#mux.register([
+      ...topology.processes.map((plan) => plan.name),
+      ...(topology.infra.length > 0 ? [COMPOSE] : []),
+      ...(topology.routes.length > 0 ? [PROXY] : []),
+    ]);
+    await mkdir(devDir(root), { recursive: true });
+    await this.#saveState();
+
+    // 3. Hosts entries (recorded before the edit, so a crash in between still cleans up).
+    if (settings.hostsFile !== undefined && topology.hostsDomains.length > 0) {
+      this.#state.hosts = { file: settings.hostsFile, domains: topology.hostsDomains };
+      await this.#saveState();
+      if (await new HostsFile(settings.hostsFile).add(topology.hostsDomains)) {
+        this.#output.info(
+          `▸ hosts: ${topology.hostsDomains.join(', ')} → 127.0.0.1 in ${settings.hostsFile}`,
+        );
+      }
+    } else if (topology.hostsDomains.length > 0) {
+      this.#output.warn(
+        `--no-hosts: make sure ${topology.hostsDomains.join(', ')} ${topology.hostsDomains.length === 1 ? 'resolves' : 'resolve'} to 127.0.0.1 (domains under .localhost need nothing)`,
+      );
+    }
+
+    // 4. Certificates.
+    let certificate: Awaited<ReturnType<typeof ensureCertificate>> | undefined;
+    if (settings.https && topology.routes.length > 0 && tools.mkcert !== undefined) {
+      certificate = await ensureCertificate({
+        certDir: join(devDir(root), 'certs'),
+        domains: topology.routes.map((route) => route.domain),
+        mkcert: tools.mkcert,
+        env: baseEnv,
+        cwd: root,
+        signal: this.#abort.signal,
+      });
+      this.#output.info(
+        `▸ certificate for ${topology.routes.map((route) => route.domain).join(', ')}: ${certificate.reused ? 'reused' : 'made by mkcert'}`,
+      );
+    }
+    this.#checkAborted();
+
+    // 5. Infrastructure containers.
+    if (topology.infra.length > 0 && docker !== undefined && file !== undefined) {
+      const files = [file];
+      const publishing = topology.infra.filter((plan) => plan.publish.length > 0);
+      if (publishing.length > 0) {
+        const override = join(devDir(root), 'compose.override.yml');
+        await writeFile(override, renderDevOverride(publishing));
+        files.push(override);
+      }
+      const names = topology.infra.map((plan) => plan.name);
+      this.#composeBase = composeBase(
+        docker,
+        topology.composeProject,
+        files,
+        root,
+        config.compose?.profiles ?? [],
+      );
+      this.#composeEnv = baseEnv;
+      this.#state.compose = {
+        docker,
+        project: topology.composeProject,
+        services: names,
+        docker_env: dockerEnv(env),
+      };
+      await this.#saveState();
+      await this.#composeUp(names);
+      const reachable = topology.infra
+        .filter((plan) => plan.hostPort !== undefined)
+        .map((plan) => `${plan.name} at ${settings.dockerAddress}:${plan.hostPort}`);
+      this.#output.info(
+        `✓ containers ${names.join(', ')} up${reachable.length > 0 ? ` (${reachable.join(', ')})` : ''}`,
+      );
+    }
+    this.#checkAborted();
+
+    // 6. Backend, then frontend.
+    const processSettings: ProcessSettings = {
+      baseEnv,
+      readyTimeoutMs: settings.readyTimeoutMs,
+      caFile: certificate?.caFile,
+      color: this.#runtime.color,
+      encore: tools.encore,
+      warn: (message) => this.#output.warn(message),
+    };
+    for (const plan of topology.processes) {
+      if (plan.provider === 'encore-ts') {
+        const set = await syncEncoreSecrets(plan, processSettings, this.#abort.signal);
+        if (set.length > 0) this.#output.info(`▸ encore secrets set: ${set.join(', ')}`);
+      }
+      this.#checkAborted();
+      const spec = processSpec(plan, processSettings);
+      this.#output.info(`▸ starting ${plan.name}: ${spec.argv.join(' ')}`);
+      await this.#startProcess(new ManagedProcess(spec, this.#onEvent));
+    }
+
+    // 7. The front door.
+    if (topology.routes.length > 0 && tools.caddy !== undefined) {
+      const caddyDir = join(devDir(root), 'caddy');
+      await mkdir(caddyDir, { recursive: true });
+      const configFile = join(caddyDir, 'caddy.json');
+      await writeFile(
+        configFile,
+        renderCaddyConfig({
+          routes: topology.routes,
+          https: certificate !== undefined,
+          httpPort: settings.httpPort,
+          httpsPort: settings.httpsPort,
+          listen: loopbackAddresses(),
+          certFile: certificate?.certFile,
+          keyFile: certificate?.keyFile,
+          storageDir: join(caddyDir, 'data'),
+          logLevel: this.#runtime.verbose ? 'INFO' : 'ERROR',
+        }),
+      );
+      const verbose = this.#runtime.verbose;
+      await this.#startProcess(
+        new ManagedProcess(
+          {
+            name: PROXY,
+            argv: [tools.caddy, 'run', '--config', configFile],
+            cwd: caddyDir,
+            env: { ...definedEnv(env), HOME: caddyDir, XDG_DATA_HOME: caddyDir, XDG_CONFIG_HOME: caddyDir },
+            readyPort: certificate !== undefined ? settings.httpsPort : settings.httpPort,
+            readyTimeoutMs: 15_000,
+            required: true,
+            stopSignal: 'SIGTERM',
+            stopTimeoutMs: 3000,
+            formatLine: (line) => formatCaddyLine(line, verbose),
+            hint: `check the ports ${settings.httpPort}/${settings.httpsPort} (dev.proxy in stagecraft.yml) and ${configFile}`,
+          },
+          this.#onEvent,
+        ),
+      );
+    }
+
+    // 8. Ready.
+    const https = certificate !== undefined;
+    this.#state.urls = topology.routes.map((route) => ({
+      name: route.target,
+      url: url(https, route.domain, settings),
+    }));
+    this.#state.status = 'ready';
+    this.#state.ready_at = new Date().toISOString();
+    await this.#saveState();
+    const width = Math.max(0, ...this.#state.urls.map((entry) => entry.name.length));
+    this.#mux.event({ event: 'stack-ready', after_ms: Date.now() - started, urls: this.#state.urls });
+    this.#output.info(`\n✓ dev stack ready in ${seconds(Date.now() - started)}`);
+    for (const entry of this.#state.urls) this.#output.info(`  ${entry.name.padEnd(width)}  ${entry.url}`);
+    if (this.#mode === 'foreground') this.#output.info('Press Ctrl+C to stop.');
+  }
+
+  async #checkPorts(topology: DevTopology, settings: DevSettings): Promise<void> {
+    const ports: { port: number; what: string; hint: string }[] = [];
+    for (const plan of topology.processes) {
+      if (plan.port !== undefined) {
+        ports.push({ port: plan.port, what: plan.name, hint: `is another dev server still running?` });
+      }
+    }
+    if (topology.routes.length > 0) {
+      const hint = 'stop what listens there, or choose other ports in dev.proxy (http_port, https_port)';
+      ports.push({ port: settings.httpPort, what: 'the proxy (HTTP)', hint });
+      if (settings.https) ports.push({ port: settings.httpsPort, what: 'the proxy (HTTPS)', hint });
+    }
+    for (const { port, what, hint } of ports) {
+      if (await localPortOpen(port)) {
+        throw new ExternalError(`port ${port}, needed by ${what}, is already in use`, { hint });
+      }
+    }
+  }
+
+  async #startProcess(managed: ManagedProcess): Promise<void> {
+    this.#processes.push(managed);
+    await Promise.race([managed.start(), this.#stopRequested]);
+    this.#checkAborted();
+  }
+
+  async #composeUp(services: string[]): Promise<void> {
+    const base = this.#composeBase;
+    if (base === undefined) return;
+    const argv = composeUpArgs(base, services);
+    this.#output.info(`▸ starting containers: ${services.join(', ')}`);
+    this.#output.debug(`$ ${argv.join(' ')}`);
+    const tail: string[] = [];
+    let result: Awaited<ReturnType<typeof runCommand>>;
+    try {
+      result = await runCommand(argv, {
+        cwd: this.#root,
+        env: this.#composeEnv,
+        signal: this.#abort.signal,
+        onLine: (line) => {
+          tail.push(line);
+          if (tail.length > 20) tail.shift();
+          if (this.#runtime.verbose) this.#mux.line(COMPOSE, 'stderr', line);
+        },
+      });
+    } catch (error) {
+      if (error instanceof SpawnError)
+        throw new ExternalError(`cannot run docker: ${error.message}`, { cause: error });
+      throw error;
+    }
+    this.#checkAborted();
+    if (result.code !== 0) {
+      const daemonDown = tail.some((line) =>
+        /Cannot connect to the Docker daemon|Is the docker daemon running/i.test(line),
+      );
+      throw new ExternalError(`docker compose up failed for ${services.join(', ')} (exit ${result.code})`, {
+        details: tail.slice(-12),
+        command: argv.join(' '),
+        hint: daemonDown
+          ? 'start Docker (the daemon is not running or DOCKER_HOST points nowhere)'
+          : 'see the compose output above; `docker compose logs` shows the containers’ own logs',
+      });
+    }
+  }
+
+  async #teardown(): Promise<void> {
+    if (!this.#stateWritten) return; // failed before changing anything
+    const started = Date.now();
+    this.#state.status = 'stopping';
+    await this.#saveState();
+    const running = this.#processes.filter((managed) => managed.pgid !== undefined);
+    if (running.length > 0) {
+      this.#output.info(`▸ stopping ${running.map((managed) => managed.spec.name).join(', ')}`);
+    }
+    await Promise.all(
+      [...this.#processes].reverse().map(async (managed) => {
+        const outcome = await managed.stop(this.#signals >= 2).catch(() => 'killed' as const);
+        if (outcome === 'killed') {
+          this.#output.warn(
+            `${managed.spec.name} did not stop within ${seconds(managed.spec.stopTimeoutMs)} of ${managed.spec.stopSignal}; killed`,
+          );
+        }
+      }),
+    );
+    if (this.#state.compose !== undefined) {
+      const { docker, project, services } = this.#state.compose;
+      const argv = composeStopArgs([docker, 'compose', '--project-name', project], services);
+      this.#output.info(`▸ stopping containers: ${services.join(', ')}`);
+      const result = await runCommand(argv, {
+        cwd: tmpdir(),
+        env: this.#composeEnv,
+        onLine: (line) => {
+          if (this.#runtime.verbose) this.#mux.line(COMPOSE, 'stderr', line);
+        },
+      }).catch((error: unknown) => ({ code: 1, stderr: String(error), stdout: '', signal: null }));
+      if (result.code !== 0) {
+        this.#output.warn(
+          `docker compose stop failed: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`,
+        );
+      }
+    }
+    if (this.#state.hosts !== undefined) {
+      try {
+        await new HostsFile(this.#state.hosts.file).remove(this.#state.hosts.domains);
+      } catch (error) {
+        this.#output.warn((error as Error).message);
+      }
+    }
+    await this.#stateWrite;
+    await removeState(this.#root);
+    this.#output.info(`✓ dev stack stopped in ${seconds(Date.now() - started)}`);
+  }
+}
+
+/** Start-up was interrupted by Ctrl+C or SIGTERM: not an error. */
+class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}

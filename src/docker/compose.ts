@@ -1,0 +1,227 @@
+/**
+ * argv builders for `docker compose` (Kamal-style: each function returns one argv array and runs
+ * nothing). The compose project name and file are always explicit, so a command means the same thing
+ * whatever the current folder or COMPOSE_* variables are.
+ */
+
+/** A compose project on one host: its name (`-p`) and its rendered file (`-f`). */
+export interface ComposeTarget {
+  project: string;
+  file: string;
+}
+
+/** `docker compose -p <project> -f <file> <rest…>` */
+export function composeArgs(project: string, file: string, ...rest: string[]): string[] {
+  return ['docker', 'compose', '-p', project, '-f', file, ...rest];
+}
+
+function target(t: ComposeTarget, ...rest: string[]): string[] {
+  return composeArgs(t.project, t.file, ...rest);
+}
+
+export interface ComposeConfigOptions {
+  file: string;
+  projectDir: string;
+  /** Profiles to enable (`--profile`); services of other profiles are left out of the model. */
+  profiles?: string[];
+}
+
+/**
+ * `docker compose -f <file> --project-directory <dir> [--profile p…] config --format json`: the
+ * normalised model (interpolated, `.env` applied, merges and `include` resolved).
+ */
+export function composeConfigArgs(options: ComposeConfigOptions): string[] {
+  const profiles = (options.profiles ?? []).flatMap((profile) => ['--profile', profile]);
+  return [
+    'docker',
+    'compose',
+    '-f',
+    options.file,
+    '--project-directory',
+    options.projectDir,
+    ...profiles,
+    'config',
+    '--format',
+    'json',
+  ];
+}
+
+/** `docker compose version --short`: succeeds only when the compose v2 plugin is installed. */
+export function composeVersionArgs(): string[] {
+  return ['docker', 'compose', 'version', '--short'];
+}
+
+export interface ComposeUpOptions {
+  /** `--wait`: return when the containers are running/healthy (fails if one is unhealthy). */
+  wait?: boolean;
+  /** `--wait-timeout N` (seconds), with `wait`. */
+  waitTimeoutSeconds?: number;
+  /** `--no-deps`: do not start linked services (default true: Stagecraft orders services itself). */
+  noDeps?: boolean;
+  noRecreate?: boolean;
+  forceRecreate?: boolean;
+  /** `--scale svc=N`, sorted by service. */
+  scale?: Record<string, number>;
+  /** `--pull always|missing|never`. */
+  pull?: 'always' | 'missing' | 'never';
+  removeOrphans?: boolean;
+  /** `--quiet-pull`. */
+  quietPull?: boolean;
+}
+
+/**
+ * `docker compose … up -d [options] [svc…]`; flags in a fixed order. `noDeps` defaults to true.
+ * Beware: an `up` without `--scale` converges to the file's replica count, and compose scales down
+ * by removing the highest-numbered (newest) containers; after a start-first scale-up retire the old
+ * containers by id instead.
+ */
+export function composeUpArgs(
+  t: ComposeTarget,
+  services: string[],
+  options: ComposeUpOptions = {},
+): string[] {
+  const args = ['up', '-d'];
+  if (options.wait === true) args.push('--wait');
+  if (options.wait === true && options.waitTimeoutSeconds !== undefined) {
+    args.push('--wait-timeout', String(options.waitTimeoutSeconds));
+  }
+  if (options.noDeps ?? true) args.push('--no-deps');
+  if (options.noRecreate === true) args.push('--no-recreate');
+  if (options.forceRecreate === true) args.push('--force-recreate');
+  if (options.pull !== undefined) args.push('--pull', options.pull);
+  if (options.quietPull === true) args.push('--quiet-pull');
+  if (options.removeOrphans === true) args.push('--remove-orphans');
+  for (const service of Object.keys(options.scale ?? {}).sort()) {
+    args.push('--scale', `${service}=${options.scale?.[service]}`);
+  }
+  return target(t, ...args, ...services);
+}
+
+/**
+ * Start-first: `up -d --no-deps --no-recreate --scale svc=N svc`. With N = old + new replicas, the
+ * old containers keep running untouched and the new ones (new spec) start beside them.
+ */
+export function composeScaleUpArgs(t: ComposeTarget, service: string, replicas: number): string[] {
+  return composeUpArgs(t, [service], { noRecreate: true, scale: { [service]: replicas } });
+}
+
+/** Stop-first / recreate: `up -d --no-deps --force-recreate svc`; compose stops the old, starts the new. */
+export function composeRecreateArgs(t: ComposeTarget, service: string): string[] {
+  return composeUpArgs(t, [service], { forceRecreate: true });
+}
+
+/** `up -d --wait [--wait-timeout N] --no-deps svc…`: start (or converge) and wait until healthy. */
+export function composeUpWaitArgs(
+  t: ComposeTarget,
+  services: string[],
+  waitTimeoutSeconds?: number,
+): string[] {
+  return composeUpArgs(t, services, { wait: true, waitTimeoutSeconds });
+}
+
+/** `pull [--quiet] [--ignore-buildable] svc…` */
+export function composePullArgs(
+  t: ComposeTarget,
+  services: string[],
+  options: { quiet?: boolean; ignoreBuildable?: boolean } = {},
+): string[] {
+  const args = ['pull'];
+  if (options.quiet ?? true) args.push('--quiet');
+  if (options.ignoreBuildable === true) args.push('--ignore-buildable');
+  return target(t, ...args, ...services);
+}
+
+/** `ps --format json [--all] svc…`: one JSON object per line (compose ≥ 2.21; older ones print an array). */
+export function composePsArgs(
+  t: ComposeTarget,
+  services: string[] = [],
+  options: { all?: boolean } = {},
+): string[] {
+  const args = ['ps', '--format', 'json'];
+  if (options.all === true) args.push('--all');
+  return target(t, ...args, ...services);
+}
+
+/** `stop [-t N] svc…`; without a timeout each container uses its own `stop_grace_period`. */
+export function composeStopArgs(
+  t: ComposeTarget,
+  services: string[] = [],
+  options: { timeoutSeconds?: number } = {},
+): string[] {
+  const args = ['stop'];
+  if (options.timeoutSeconds !== undefined) args.push('-t', String(options.timeoutSeconds));
+  return target(t, ...args, ...services);
+}
+
+/** `rm -f [-s] svc…`: remove (optionally stopping first) a service's containers. */
+export function composeRmArgs(
+  t: ComposeTarget,
+  services: string[],
+  options: { stop?: boolean } = {},
+): string[] {
+  const args = ['rm', '-f'];
+  if (options.stop === true) args.push('-s');
+  return target(t, ...args, ...services);
+}
+
+/** `down [--remove-orphans] [-v] [-t N]`; named volumes are kept unless `volumes`. */
+export function composeDownArgs(
+  t: ComposeTarget,
+  options: { removeOrphans?: boolean; volumes?: boolean; timeoutSeconds?: number } = {},
+): string[] {
+  const args = ['down'];
+  if (options.removeOrphans ?? true) args.push('--remove-orphans');
+  if (options.volumes === true) args.push('-v');
+  if (options.timeoutSeconds !== undefined) args.push('-t', String(options.timeoutSeconds));
+  return target(t, ...args);
+}
+
+export interface ComposeRunOptions {
+  /** Names passed as `-e NAME` (the value comes from the runner's environment, never argv). */
+  envNames?: string[];
+  /** `--name`: a predictable container name (e.g. for logs of a migration). */
+  name?: string;
+  user?: string;
+  workdir?: string;
+  entrypoint?: string;
+  /** `-T`: no pseudo-TTY (default true: runs are scripted). */
+  noTty?: boolean;
+}
+
+/** One-off container: `run --rm --no-deps [-T] [--name N] [-e K…] svc argv…` */
+export function composeRunArgs(
+  t: ComposeTarget,
+  service: string,
+  argv: string[],
+  options: ComposeRunOptions = {},
+): string[] {
+  const args = ['run', '--rm', '--no-deps'];
+  if (options.noTty ?? true) args.push('-T');
+  if (options.name !== undefined) args.push('--name', options.name);
+  if (options.user !== undefined) args.push('--user', options.user);
+  if (options.workdir !== undefined) args.push('--workdir', options.workdir);
+  if (options.entrypoint !== undefined) args.push('--entrypoint', options.entrypoint);
+  for (const name of [...(options.envNames ?? [])].sort()) args.push('-e', name);
+  return target(t, ...args, service, ...argv);
+}
+
+export interface ComposeLogsOptions {
+  follow?: boolean;
+  tail?: number;
+  since?: string;
+  timestamps?: boolean;
+}
+
+/** `logs --no-color [-f] [--tail N] [--since S] [-t] svc…` */
+export function composeLogsArgs(
+  t: ComposeTarget,
+  services: string[],
+  options: ComposeLogsOptions = {},
+): string[] {
+  const args = ['logs', '--no-color'];
+  if (options.follow === true) args.push('-f');
+  if (options.tail !== undefined) args.push('--tail', String(options.tail));
+  if (options.since !== undefined) args.push('--since', options.since);
+  if (options.timestamps === true) args.push('-t');
+  return target(t, ...args, ...services);
+}

@@ -1,0 +1,176 @@
+/**
+ * argv builders for the containers of a compose service, addressed by id (rollout works on explicit
+ * containers: the new ones beside the old), plus pure parsers of what those commands print.
+ */
+
+/** Every container (running or not) of one compose service: one JSON object per line. */
+export function listServiceContainersArgs(project: string, service: string): string[] {
+  return [
+    'docker',
+    'ps',
+    '-a',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--filter',
+    `label=com.docker.compose.service=${service}`,
+    '--format',
+    '{{json .}}',
+  ];
+}
+
+/** Every container of a compose project: one JSON object per line. */
+export function listProjectContainersArgs(project: string): string[] {
+  return [
+    'docker',
+    'ps',
+    '-a',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--format',
+    '{{json .}}',
+  ];
+}
+
+/** `docker container inspect --format {{json .}} id…`: one JSON document per line (see `parseContainerInspect`). */
+export function inspectContainersArgs(ids: string[]): string[] {
+  return ['docker', 'container', 'inspect', '--format', '{{json .}}', ...ids];
+}
+
+/**
+ * `docker stop [-s SIGNAL] [-t N] id…`. Without `timeoutSeconds`/`signal` each container uses its own
+ * StopSignal and StopTimeout, which compose set from `stop_signal` and `stop_grace_period`.
+ */
+export function stopContainersArgs(
+  ids: string[],
+  options: { timeoutSeconds?: number; signal?: string } = {},
+): string[] {
+  const args = ['docker', 'stop'];
+  if (options.signal !== undefined) args.push('-s', options.signal);
+  if (options.timeoutSeconds !== undefined) args.push('-t', String(options.timeoutSeconds));
+  return [...args, ...ids];
+}
+
+/** `docker rm [-f] [-v] id…` (`-v` removes anonymous volumes only; named volumes stay). */
+export function removeContainersArgs(
+  ids: string[],
+  options: { force?: boolean; volumes?: boolean } = {},
+): string[] {
+  const args = ['docker', 'rm'];
+  if (options.force === true) args.push('-f');
+  if (options.volumes === true) args.push('-v');
+  return [...args, ...ids];
+}
+
+/** `docker logs [--tail N] [--since S] [-t] [-f] id` */
+export function containerLogsArgs(
+  id: string,
+  options: { tail?: number; since?: string; timestamps?: boolean; follow?: boolean } = {},
+): string[] {
+  const args = ['docker', 'logs'];
+  if (options.tail !== undefined) args.push('--tail', String(options.tail));
+  if (options.since !== undefined) args.push('--since', options.since);
+  if (options.timestamps === true) args.push('-t');
+  if (options.follow === true) args.push('-f');
+  return [...args, id];
+}
+
+export interface DockerExecOptions {
+  /** `-i` keep stdin open (default true, so input can be piped). */
+  interactive?: boolean;
+  /** `-t` allocate a TTY (only for a person at a terminal). */
+  tty?: boolean;
+  user?: string;
+  workdir?: string;
+  /** `-e NAME`: the value comes from the runner's environment, never argv. */
+  envNames?: string[];
+}
+
+/** `docker exec [-i] [-t] [-u U] [-w W] [-e K…] id argv…` */
+export function execArgs(id: string, argv: string[], options: DockerExecOptions = {}): string[] {
+  const args = ['docker', 'exec'];
+  if (options.interactive ?? true) args.push('-i');
+  if (options.tty === true) args.push('-t');
+  if (options.user !== undefined) args.push('-u', options.user);
+  if (options.workdir !== undefined) args.push('-w', options.workdir);
+  for (const name of [...(options.envNames ?? [])].sort()) args.push('-e', name);
+  return [...args, id, ...argv];
+}
+
+/** Parses output that is either one JSON value per line or a single JSON array (older compose `ps`). */
+export function parseJsonLines(stdout: string): unknown[] {
+  const text = stdout.trim();
+  if (text === '') return [];
+  if (text.startsWith('[')) {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed : [parsed];
+  }
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as unknown);
+}
+
+/** What the rollout needs to know about one container, from `docker container inspect`. */
+export interface ContainerFacts {
+  id: string;
+  /** Without the leading slash. */
+  name: string;
+  /** created | running | paused | restarting | removing | exited | dead */
+  status: string;
+  running: boolean;
+  /** starting | healthy | unhealthy, or undefined without a health check. */
+  health: string | undefined;
+  exitCode: number;
+  restartCount: number;
+  startedAt: string;
+  image: string;
+  labels: Record<string, string>;
+  /** Network name → IPv4 address on it. */
+  ips: Record<string, string>;
+}
+
+/** Reads the fields of `docker container inspect` that the rollout uses; tolerant of absent sections. */
+export function parseContainerInspect(stdout: string): ContainerFacts[] {
+  return parseJsonLines(stdout)
+    .flatMap((entry) => (Array.isArray(entry) ? entry : [entry]))
+    .map(toFacts);
+}
+
+function toFacts(raw: unknown): ContainerFacts {
+  const doc = asRecord(raw);
+  const state = asRecord(doc['State']);
+  const config = asRecord(doc['Config']);
+  const networks = asRecord(asRecord(doc['NetworkSettings'])['Networks']);
+  const health = asRecord(state['Health'])['Status'];
+  const ips: Record<string, string> = {};
+  for (const name of Object.keys(networks).sort()) {
+    const ip = asRecord(networks[name])['IPAddress'];
+    if (typeof ip === 'string' && ip !== '') ips[name] = ip;
+  }
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(asRecord(config['Labels']))) {
+    if (typeof value === 'string') labels[key] = value;
+  }
+  return {
+    id: String(doc['Id'] ?? ''),
+    name: String(doc['Name'] ?? '').replace(/^\//, ''),
+    status: String(state['Status'] ?? ''),
+    running: state['Running'] === true,
+    health: typeof health === 'string' ? health : undefined,
+    exitCode: typeof state['ExitCode'] === 'number' ? state['ExitCode'] : 0,
+    restartCount: typeof doc['RestartCount'] === 'number' ? doc['RestartCount'] : 0,
+    startedAt: String(state['StartedAt'] ?? ''),
+    image: String(config['Image'] ?? ''),
+    labels,
+    ips,
+  };
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}

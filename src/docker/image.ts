@@ -1,0 +1,143 @@
+/** argv builders for images: build, tag, push, and the existence checks that make images immutable. */
+
+export interface BuildOptions {
+  /** Tags (`-t`), in the given order; the first is the release reference. */
+  tags: string[];
+  /** Build context (a folder). */
+  context: string;
+  /** `-f`: Dockerfile path; omitted when undefined (docker uses <context>/Dockerfile). */
+  dockerfile?: string;
+  /** `--build-arg K=V`, sorted by key. */
+  buildArgs?: Record<string, string>;
+  target?: string;
+  /** `--label k=v`, sorted by key. */
+  labels?: Record<string, string>;
+  platform?: string;
+  /** `--pull`: always try a newer base image. */
+  pull?: boolean;
+  noCache?: boolean;
+  /** `--iidfile`: where docker writes the built image id. */
+  iidfile?: string;
+}
+
+/** `docker build -t ref… [-f dockerfile] [--build-arg K=V…] [--target T] [--label k=v…] … context` */
+export function buildArgs(options: BuildOptions): string[] {
+  const args = ['docker', 'build'];
+  for (const tag of options.tags) args.push('-t', tag);
+  if (options.dockerfile !== undefined) args.push('-f', options.dockerfile);
+  for (const [key, value] of sortedEntries(options.buildArgs)) args.push('--build-arg', `${key}=${value}`);
+  if (options.target !== undefined) args.push('--target', options.target);
+  for (const [key, value] of sortedEntries(options.labels)) args.push('--label', `${key}=${value}`);
+  if (options.platform !== undefined) args.push('--platform', options.platform);
+  if (options.pull === true) args.push('--pull');
+  if (options.noCache === true) args.push('--no-cache');
+  if (options.iidfile !== undefined) args.push('--iidfile', options.iidfile);
+  args.push(options.context);
+  return args;
+}
+
+/** `docker push ref` */
+export function pushArgs(ref: string): string[] {
+  return ['docker', 'push', ref];
+}
+
+/** `docker pull [--quiet] ref` */
+export function pullArgs(ref: string, options: { quiet?: boolean } = {}): string[] {
+  return options.quiet === false ? ['docker', 'pull', ref] : ['docker', 'pull', '--quiet', ref];
+}
+
+/** `docker tag source target` */
+export function tagArgs(source: string, target: string): string[] {
+  return ['docker', 'tag', source, target];
+}
+
+/**
+ * Does `ref` exist in its registry? `docker manifest inspect [--insecure] ref` exits 0 when it does
+ * and 1 when it does not (or the registry cannot be reached: see `isManifestMissing`), without
+ * pulling. `--insecure` is needed for a plain-HTTP registry: without it the docker CLI answers
+ * "no such manifest" for an image that exists on 127.0.0.1:5000. It defaults to on for loopback
+ * registries (localhost, 127.0.0.0/8, [::1]) and off elsewhere, so TLS is verified for real ones.
+ */
+export function manifestInspectArgs(ref: string, options: { insecure?: boolean } = {}): string[] {
+  return (options.insecure ?? isLoopbackRegistry(ref))
+    ? ['docker', 'manifest', 'inspect', '--insecure', ref]
+    : ['docker', 'manifest', 'inspect', ref];
+}
+
+/** `docker manifest inspect -v [--insecure] ref`: also prints the manifest digest (see `parseManifestDigest`). */
+export function manifestDigestArgs(ref: string, options: { insecure?: boolean } = {}): string[] {
+  return (options.insecure ?? isLoopbackRegistry(ref))
+    ? ['docker', 'manifest', 'inspect', '-v', '--insecure', ref]
+    : ['docker', 'manifest', 'inspect', '-v', ref];
+}
+
+/** True when a failed `docker manifest inspect` means "not in the registry" rather than "registry unreachable/denied". */
+export function isManifestMissing(stderr: string): boolean {
+  return /no such manifest|manifest unknown|name unknown/i.test(stderr);
+}
+
+/**
+ * `repo@sha256:…` from the output of `manifestDigestArgs` for a single-platform image; undefined for
+ * a multi-platform list (it prints one entry per platform, none of them the list's own digest).
+ */
+export function parseManifestDigest(stdout: string, ref: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const digest = (parsed as { Descriptor?: { digest?: unknown } }).Descriptor?.digest;
+  return typeof digest === 'string' && digest.startsWith('sha256:')
+    ? `${repositoryOf(ref)}@${digest}`
+    : undefined;
+}
+
+/** The registry host of a reference is loopback: localhost, 127.x.y.z or [::1] (with or without a port). */
+export function isLoopbackRegistry(ref: string): boolean {
+  const first = ref.split('/')[0] ?? '';
+  if (!ref.includes('/') || !/[.:]|^localhost$/.test(first)) return false;
+  const host = first.startsWith('[') ? first.slice(0, first.indexOf(']') + 1) : first.split(':')[0];
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host ?? '');
+}
+
+/** The repo digests of a local image as a JSON array: `docker image inspect --format {{json .RepoDigests}} ref` */
+export function inspectRepoDigestArgs(ref: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', ref];
+}
+
+/** Exit 0 (and the image id on stdout) when `ref` is in the local image store, 1 otherwise. */
+export function imageExistsArgs(ref: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', ref];
+}
+
+/**
+ * The digest reference (`repo@sha256:…`) for `ref` from the output of `inspectRepoDigestArgs`:
+ * the entry of the same repository (ref without tag or digest), or undefined when it was never pushed.
+ */
+export function pickRepoDigest(stdout: string, ref: string): string | undefined {
+  let digests: unknown;
+  try {
+    digests = JSON.parse(stdout.trim() || 'null');
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(digests)) return undefined;
+  const repository = repositoryOf(ref);
+  return digests.find(
+    (entry): entry is string => typeof entry === 'string' && entry.startsWith(`${repository}@sha256:`),
+  );
+}
+
+/** `registry/path/name:tag@sha256:…` → `registry/path/name` (a registry port is not a tag). */
+export function repositoryOf(ref: string): string {
+  const withoutDigest = ref.split('@')[0] ?? ref;
+  const slash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest;
+}
+
+function sortedEntries(record: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

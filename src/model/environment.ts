@@ -1,0 +1,243 @@
+import { defaultRolloutStrategy, dependencyOrder, healthcheckTimings } from '../compose/analyze.js';
+import type { ComposeProject } from '../compose/types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Config, EnvironmentConfig, HostEntry, ServiceConfig } from '../config/schema.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { parseDuration } from '../util/duration.js';
+import { UserError } from '../util/errors.js';
+import { resolvePath } from '../util/paths.js';
+
+export interface HostModel {
+  name: string;
+  /** What ssh connects to: the address, or the name (an ssh_config alias or DNS name). */
+  target: string;
+  user: string | undefined;
+  port: number | undefined;
+  roles: string[];
+}
+
+export interface BuildSpec {
+  context: string;
+  dockerfile: string | undefined;
+  target: string | undefined;
+  args: Record<string, string>;
+}
+
+export interface ServiceModel {
+  name: string;
+  role: string;
+  hosts: string[];
+  /** Set when Stagecraft builds this service's image. */
+  build: BuildSpec | undefined;
+  /** Image repository for built services (`<registry>/<project>-<service>`), else the compose image. */
+  image: string;
+  strategy: 'start-first' | 'stop-first' | 'recreate';
+  replicas: number;
+  port: number | undefined;
+  domains: string[];
+  hasHealthcheck: boolean;
+  healthTimeoutMs: number;
+  stableForMs: number;
+}
+
+export interface EnvironmentModel {
+  project: string;
+  environment: string;
+  driver: 'local' | 'ssh';
+  composeProject: string;
+  registry: string | undefined;
+  hosts: HostModel[];
+  /** Services in dependency order. */
+  services: ServiceModel[];
+  lockHost: string;
+  ingress: { provider: string; image: string; httpPort: number };
+  rollout: { parallelHosts: number; canary: boolean; autoRollback: boolean; drainMs: number };
+  lockExpiryMs: number;
+}
+
+const LOCAL_HOST = 'local';
+
+function hostsOf(env: EnvironmentConfig): HostModel[] {
+  const byName = new Map<string, HostModel>();
+  for (const [role, entries] of Object.entries(env.hosts ?? {})) {
+    for (const entry of entries as HostEntry[]) {
+      const spec = typeof entry === 'string' ? { name: entry } : entry;
+      const existing = byName.get(spec.name);
+      if (existing) {
+        if (!existing.roles.includes(role)) existing.roles.push(role);
+        continue;
+      }
+      byName.set(spec.name, {
+        name: spec.name,
+        target: spec.address ?? spec.name,
+        user: spec.user ?? env.ssh?.user,
+        port: spec.port ?? env.ssh?.port,
+        roles: [role],
+      });
+    }
+  }
+  return [...byName.values()];
+}
+
+function serviceSettings(config: Config, env: EnvironmentConfig, name: string): ServiceConfig {
+  return { ...config.services?.[name], ...env.services?.[name] };
+}
+
+/** The build of a service: its compose `build:`, or a backend/frontend provider's build section. */
+function buildSpecOf(
+  config: Config,
+  compose: ComposeProject,
+  name: string,
+  root: string,
+): BuildSpec | undefined {
+  const composeBuild = compose.services[name]?.build;
+  if (composeBuild !== undefined) {
+    const args: Record<string, string> = {};
+    for (const [key, value] of Object.entries(composeBuild.args ?? {})) if (value !== null) args[key] = value;
+    const context = resolvePath(root, composeBuild.context);
+    return {
+      context,
+      dockerfile:
+        composeBuild.dockerfile === undefined ? undefined : resolvePath(context, composeBuild.dockerfile),
+      target: composeBuild.target,
+      args,
+    };
+  }
+  for (const kind of ['backend', 'frontend'] as const) {
+    const section = config[kind];
+    const providerConfig = section?.providers?.[section.provider] as
+      | {
+          build?: {
+            service?: string;
+            context?: string;
+            dockerfile?: string;
+            target?: string;
+            args?: Record<string, string>;
+          };
+        }
+      | undefined;
+    const build = providerConfig?.build;
+    if (build?.service === name && build.context !== undefined) {
+      return {
+        context: resolvePath(root, build.context),
+        dockerfile: build.dockerfile === undefined ? undefined : resolvePath(root, build.dockerfile),
+        target: build.target,
+        args: build.args ?? {},
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves one environment: which hosts run which services, how each rolls out, what is built.
+ * Every reference between stagecraft.yml and the compose file is checked here, with all problems at once.
+ */
+export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProject): EnvironmentModel {
+  const { config } = loaded;
+  const envName = loaded.envName;
+  if (envName === undefined) throw new UserError('no environment selected', { hint: 'pass --env <name>' });
+  const env = config.environments[envName]!;
+  const composeNames = Object.keys(compose.services);
+  const problems: string[] = [];
+
+  for (const name of Object.keys({ ...config.services, ...env.services })) {
+    if (!composeNames.includes(name)) {
+      const suggestion = didYouMean(name, composeNames);
+      problems.push(
+        `services.${name} is not a service of the compose file${suggestion ? ` (did you mean "${suggestion}"?)` : ''}; compose services: ${composeNames.join(', ')}`,
+      );
+    }
+  }
+
+  const hosts = env.driver === 'local' ? [] : hostsOf(env);
+  const roleNames = env.driver === 'local' ? undefined : Object.keys(env.hosts ?? {});
+  const order = dependencyOrder(compose, composeNames);
+  const services: ServiceModel[] = [];
+  const localRoles = new Set<string>();
+
+  for (const name of order) {
+    const settings = serviceSettings(config, env, name);
+    const role = settings.role ?? roleNames?.[0] ?? 'app';
+    if (roleNames !== undefined && !roleNames.includes(role)) {
+      problems.push(
+        `service ${name} has role "${role}", but environment ${envName} has no hosts with that role (roles: ${roleNames.join(', ')})`,
+      );
+      continue;
+    }
+    localRoles.add(role);
+    const composeService = compose.services[name]!;
+    const build = buildSpecOf(config, compose, name, loaded.root);
+    const replicas = settings.replicas ?? composeService.deploy?.replicas ?? 1;
+    const timings = healthcheckTimings(composeService);
+    const repository = `${config.project.registry ? `${config.project.registry}/` : ''}${config.project.name}-${name}`;
+    if (build === undefined && composeService.image === undefined) {
+      problems.push(`service ${name} has neither image nor build in the compose file`);
+      continue;
+    }
+    if ((settings.domains?.length ?? 0) > 0 && settings.port === undefined) {
+      problems.push(
+        `service ${name} has domains but no port: set services.${name}.port to the container port to route to`,
+      );
+    }
+    services.push({
+      name,
+      role,
+      hosts:
+        env.driver === 'local'
+          ? [LOCAL_HOST]
+          : hosts.filter((host) => host.roles.includes(role)).map((host) => host.name),
+      build,
+      image: build === undefined ? composeService.image! : repository,
+      strategy: settings.rollout ?? defaultRolloutStrategy(composeService, replicas),
+      replicas,
+      port: settings.port,
+      domains: settings.domains ?? [],
+      hasHealthcheck: timings !== undefined,
+      healthTimeoutMs: parseDuration(env.rollout?.health_timeout ?? '2m'),
+      stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
+    });
+  }
+  if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
+    problems.push(
+      `environment ${envName} deploys over ssh, so built images need a registry: set project.registry`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new UserError(
+      `stagecraft.yml and the compose file disagree (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      {
+        details: problems,
+        hint: 'fix the services, roles and hosts above, then run `stagecraft plan` again',
+      },
+    );
+  }
+
+  const modelHosts =
+    env.driver === 'local'
+      ? [{ name: LOCAL_HOST, target: LOCAL_HOST, user: undefined, port: undefined, roles: [...localRoles] }]
+      : hosts;
+  const ingress = config.ingress;
+  return {
+    project: config.project.name,
+    environment: envName,
+    driver: env.driver,
+    composeProject: `${config.project.name}-${envName}`,
+    registry: config.project.registry,
+    hosts: modelHosts,
+    services,
+    lockHost: modelHosts[0]!.name,
+    ingress: {
+      provider: ingress?.provider ?? 'caddy',
+      image: ingress?.image ?? 'caddy:2',
+      httpPort: ingress?.http_port ?? 80,
+    },
+    rollout: {
+      parallelHosts: env.rollout?.parallel_hosts ?? 4,
+      canary: env.rollout?.canary ?? false,
+      autoRollback: env.rollout?.auto_rollback ?? true,
+      drainMs: parseDuration(env.rollout?.drain_timeout ?? '1s'),
+    },
+    lockExpiryMs: parseDuration(env.lock_expiry ?? '30m'),
+  };
+}

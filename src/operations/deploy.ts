@@ -1,0 +1,289 @@
+import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { CommandContext } from '../cli/context.js';
+import { type RunResult, runPlan } from '../engine/run.js';
+import { type DeployPlanInput, imageRefs, planDeploy } from '../plan/deploy.js';
+import { allSteps, type Plan } from '../plan/types.js';
+import { planToJson, planToText } from '../render/plan.js';
+import { progressRenderer } from '../render/progress.js';
+import { createRunner, resolveHostAddress } from '../runners/factory.js';
+import { LocalRunner } from '../runners/local.js';
+import type { Runner } from '../runners/types.js';
+import { appendRemoteLedger, Ledger } from '../state/ledger.js';
+import { acquireLock, releaseLock } from '../state/lock.js';
+import { PHASES, type PhaseName, type ReleaseRecord } from '../state/types.js';
+import { systemClock } from '../util/clock.js';
+import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
+import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
+import { stepHandler } from './handlers.js';
+import { migrationRunner, plannedMigrations } from './migrations.js';
+import { resolveVersion } from './version.js';
+
+export interface DeployOptions {
+  version?: string;
+  skipBuild?: boolean;
+  skipMigrations?: boolean;
+  message?: string;
+  lockWaitMs?: number;
+  autoRollback?: boolean;
+  /** Rollback: the release whose images and compose it reuses. */
+  rollbackOf?: ReleaseRecord;
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** IPs of the hosts, for services that reach a service on another host (compose extra_hosts). */
+async function hostAddresses(env: LoadedEnvironment): Promise<Record<string, string>> {
+  const { model, loaded } = env;
+  if (model.driver === 'local') return {};
+  const ssh = loaded.config.environments[model.environment]?.ssh;
+  const entries = await Promise.all(
+    model.hosts.map(async (host) => {
+      if (IPV4.test(host.target)) return [host.name, host.target] as const;
+      const resolved = await resolveHostAddress(
+        { name: host.name, address: host.target, user: host.user, port: host.port },
+        { driver: 'ssh', ssh, rootDir: loaded.root },
+      );
+      return [host.name, resolved] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+export interface PreparedDeploy {
+  env: LoadedEnvironment;
+  plan: Plan;
+  commit: string;
+  ledger: Ledger;
+  hostAddresses: Record<string, string>;
+}
+
+/** Everything up to the plan: pure but for reading config, compose, git and the ledger. */
+export async function prepareDeploy(
+  context: CommandContext,
+  options: DeployOptions,
+): Promise<PreparedDeploy> {
+  const target = options.rollbackOf;
+  let resolved = { version: 'unknown', commit: '' };
+  const env = await loadEnvironment(context, 'deploy', async (loaded) => {
+    resolved = target
+      ? { version: target.version, commit: target.commit_sha }
+      : await resolveVersion(loaded.root, options.version);
+    return { STAGECRAFT_VERSION: resolved.version };
+  });
+  const { version, commit } = resolved;
+  const ledger = new Ledger({ projectRoot: env.loaded.root, env: context.env });
+  const addresses = await hostAddresses(env);
+  const input: DeployPlanInput = {
+    model: env.model,
+    compose: env.compose,
+    version,
+    releaseId: await ledger.newReleaseId(systemClock),
+    kind: target ? 'rollback' : 'deploy',
+    ...(target ? { images: target.images } : {}),
+    skipBuild: target
+      ? `rollback to ${target.id} reuses its images`
+      : options.skipBuild
+        ? '--skip-build'
+        : undefined,
+    hostAddresses: addresses,
+    secretValues: env.secretValues,
+    secretNames: secretNames(env.loaded),
+    projectDir: env.loaded.root,
+    readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
+    migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),
+    message: options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`),
+    ...(context.globals.hosts ? { onlyHosts: context.globals.hosts } : {}),
+    ...(context.globals.services ? { onlyServices: context.globals.services } : {}),
+  };
+  return { env, plan: planDeploy(input), commit, ledger, hostAddresses: addresses };
+}
+
+export function printPlan(context: CommandContext, plan: Plan, format: 'text' | 'json'): void {
+  if (format === 'json' || context.globals.json) context.output.json(planToJson(plan));
+  else context.output.result(planToText(plan, context.output.colors));
+}
+
+function newRecord(
+  prepared: PreparedDeploy,
+  options: DeployOptions,
+  previousId: string | undefined,
+): ReleaseRecord {
+  const { plan, env } = prepared;
+  const hosts: ReleaseRecord['hosts'] = {};
+  for (const step of allSteps(plan)) {
+    if (step.id.startsWith('prepare:') && step.action.kind === 'upload' && step.host) {
+      hosts[step.host.name] = {
+        compose_sha256: step.action.sha256 ?? '',
+        services: env.model.services
+          .filter((service) => service.hosts.includes(step.host!.name))
+          .map((service) => service.name),
+      };
+    }
+  }
+  return {
+    id: plan.releaseId,
+    environment: plan.environment,
+    version: plan.version,
+    commit_sha: prepared.commit,
+    timestamp: systemClock.now().toISOString(),
+    phases: Object.fromEntries(PHASES.map((phase) => [phase, 'pending'])) as ReleaseRecord['phases'],
+    ...(previousId ? { previous_id: previousId } : {}),
+    kind: plan.kind,
+    ...(options.rollbackOf ? { rollback_of: options.rollbackOf.id } : {}),
+    images: options.rollbackOf?.images ?? imageRefs(env.model, plan.version),
+    hosts,
+    deployer: { user: userInfo().username, machine: hostname(), ci: process.env['CI'] === 'true' },
+    message:
+      options.message ??
+      (options.rollbackOf ? `rollback to ${options.rollbackOf.id}` : `deploy ${plan.version}`),
+  };
+}
+
+/** Runs a prepared plan and records the release; returns the exit code. */
+export async function executeDeploy(
+  context: CommandContext,
+  prepared: PreparedDeploy,
+  options: DeployOptions,
+): Promise<number> {
+  const { plan, env, ledger } = prepared;
+  const { model, loaded } = env;
+  const sshSettings = loaded.config.environments[model.environment]?.ssh;
+  const runners = new Map<string, Runner>();
+  const local = new LocalRunner({ cwd: loaded.root });
+  const runnerFor = (host: string | undefined): Runner => {
+    if (host === undefined) return local;
+    let runner = runners.get(host);
+    if (runner === undefined) {
+      const spec = model.hosts.find((candidate) => candidate.name === host)!;
+      runner = createRunner(
+        { name: spec.name, address: spec.target, user: spec.user, port: spec.port },
+        { driver: model.driver, ssh: sshSettings, rootDir: loaded.root },
+      );
+      runners.set(host, runner);
+    }
+    return runner;
+  };
+
+  const previous = (await ledger.list(model.environment))[0];
+  const record = newRecord(prepared, options, previous?.id);
+  await ledger.create(record);
+  const started = Date.now();
+  const pushed: Record<string, string> = {};
+  const applied: Record<string, string[]> = {};
+  const lockRunner = runnerFor(model.lockHost);
+  const render = progressRenderer(context.output);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new UserError('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  context.output.info(
+    `Deploying ${model.project} ${plan.version} to ${model.environment} (release ${plan.releaseId})`,
+  );
+  let result: RunResult;
+  try {
+    result = await runPlan(plan, {
+      handle: stepHandler({
+        model,
+        runner: runnerFor,
+        pushed,
+        lock: {
+          acquire: async (runner, message) => {
+            await acquireLock(runner, {
+              project: model.project,
+              env: model.environment,
+              version: plan.version,
+              message,
+              expiryMs: model.lockExpiryMs,
+              waitMs: options.lockWaitMs ?? 0,
+              clock: systemClock,
+            });
+          },
+          release: async (runner) => {
+            await releaseLock(runner, { project: model.project, env: model.environment });
+          },
+        },
+        migrate: migrationRunner(env, plan, prepared.hostAddresses, applied),
+        record: async () => {
+          const images = { ...record.images, ...pushed };
+          const migrations = Object.keys(applied).length > 0 ? { migrations: applied } : {};
+          await ledger.update(record.id, { images, ...migrations });
+          await appendRemoteLedger(lockRunner, model.project, model.environment, {
+            ...record,
+            images,
+            ...migrations,
+          }).catch((error: Error) =>
+            context.output.warn(
+              `could not append the release to the ledger on ${lockRunner.name}: ${error.message}`,
+            ),
+          );
+        },
+      }),
+      emit: render,
+      onPhase: async (phase: PhaseName, status) => {
+        record.phases[phase] = status;
+        await ledger.setPhase(record.id, phase, status);
+      },
+      parallelHosts: model.rollout.parallelHosts,
+      canary: model.rollout.canary,
+      signal: abort.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const final: Partial<ReleaseRecord> = {
+    phases: result.phases,
+    images: { ...record.images, ...pushed },
+    duration_ms: Date.now() - started,
+    steps: result.steps.map((step) => ({ id: step.id, status: step.status })),
+    ...(Object.keys(applied).length > 0 ? { migrations: applied } : {}),
+    ...(result.ok
+      ? {}
+      : { error: result.error instanceof Error ? result.error.message : String(result.error) }),
+  };
+  await ledger.update(record.id, final);
+  if (result.ok) {
+    await appendRemoteLedger(lockRunner, model.project, model.environment, { ...record, ...final }).catch(
+      () => undefined,
+    );
+  }
+  await Promise.all([...runners.values()].map((runner) => runner.close().catch(() => undefined)));
+
+  if (result.ok) {
+    if (context.globals.json) {
+      context.output.result(
+        JSON.stringify({
+          event: 'release',
+          release: plan.releaseId,
+          version: plan.version,
+          status: 'completed',
+        }),
+      );
+    } else {
+      context.output.info(
+        context.output.colors.green(
+          `✓ ${plan.kind === 'rollback' ? 'Rolled back' : 'Deployed'} ${model.project} ${plan.version} to ${model.environment} in ${((Date.now() - started) / 1000).toFixed(1)}s (release ${plan.releaseId})`,
+        ),
+      );
+    }
+    return 0;
+  }
+  const error = result.error;
+  if (result.hostsDone.length > 0 && result.hostsFailed.length > 0) {
+    throw new PartialFailure(
+      `${plan.kind} failed on ${result.hostsFailed.join(', ')} after completing on ${result.hostsDone.join(', ')}: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        hint: 'the release is recorded as failed; run `stagecraft rollback --to-previous` to return every host to the last good release',
+        cause: error,
+      },
+    );
+  }
+  if (error instanceof Error && 'exitCode' in error) throw error;
+  throw new ExternalError(`${plan.kind} failed in phase ${result.failedPhase}: ${String(error)}`, {
+    cause: error,
+  });
+}

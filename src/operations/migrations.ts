@@ -1,0 +1,166 @@
+import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '../migrate/deploy.js';
+import { deployMigrationTargets, type MigrationTarget, migrationSettings } from '../migrate/targets.js';
+import { imageRefs, type MigrationStep, releaseDir } from '../plan/deploy.js';
+import type { Plan, Step } from '../plan/types.js';
+import { builtinProviders } from '../providers/index.js';
+import { ensureProjectNetwork } from '../rollout/ingress.js';
+import type { Runner } from '../runners/types.js';
+import { ExternalError, UserError } from '../util/errors.js';
+import { Secret } from '../util/secret.js';
+import type { LoadedEnvironment } from './environment.js';
+
+const MOUNT = '/stagecraft-migrations';
+
+function targetsOf(env: LoadedEnvironment, strategy: 'pre_deploy' | 'post_deploy'): MigrationTarget[] {
+  return deployMigrationTargets(
+    {
+      config: env.loaded.config,
+      root: env.loaded.root,
+      envName: env.model.environment,
+      engines: builtinProviders().catalog().migrationEngines,
+    },
+    strategy,
+  );
+}
+
+/**
+ * The compose service a migration runs in: `migrations.service`, else the service named by the host
+ * of the connection URL (`postgres://…@db:5432/…` → `db`).
+ */
+function migrationService(env: LoadedEnvironment, target: MigrationTarget): string {
+  if (target.service !== undefined) return target.service;
+  const url = env.loaded.variables[target.connectionEnv];
+  const host = url === undefined ? undefined : URL.canParse(url) ? new URL(url).hostname : undefined;
+  if (host !== undefined && env.compose.services[host] !== undefined) return host;
+  throw new UserError(`database ${target.database}: cannot tell which service runs its migrations`, {
+    hint: `set databases.${target.database}.migrations.service to a compose service (raw migrations need psql in its image)`,
+  });
+}
+
+/** Services a migration needs running: its service's dependencies, and itself when it is stateful. */
+function neededServices(env: LoadedEnvironment, service: string): string[] {
+  const needed = new Set<string>();
+  const visit = (name: string) => {
+    for (const dependency of Object.keys(env.compose.services[name]?.depends_on ?? {})) {
+      if (!needed.has(dependency)) {
+        needed.add(dependency);
+        visit(dependency);
+      }
+    }
+  };
+  visit(service);
+  if (env.model.services.find((candidate) => candidate.name === service)?.strategy !== 'start-first')
+    needed.add(service);
+  return [...needed].sort();
+}
+
+/** The pre/post-deploy migrations of the environment, for the planner. */
+export function plannedMigrations(env: LoadedEnvironment): MigrationStep[] {
+  return (['pre_deploy', 'post_deploy'] as const).flatMap((strategy) =>
+    targetsOf(env, strategy).map((target) => {
+      const service = migrationService(env, target);
+      return {
+        database: target.database,
+        strategy,
+        engine: target.engine,
+        service,
+        needs: neededServices(env, service),
+      };
+    }),
+  );
+}
+
+/**
+ * Runs a migrate step: a one-off container of the migration service's image on the lock host, on the
+ * project network, with the connection URL in a 0600 env file (never argv) and, for raw migrations,
+ * the SQL files and psql script mounted read-only.
+ */
+export function migrationRunner(
+  env: LoadedEnvironment,
+  plan: Plan,
+  hostAddresses: Record<string, string>,
+  applied: Record<string, string[]>,
+) {
+  return async (step: Step, runner: Runner, log: (line: string) => void): Promise<string> => {
+    const action = step.action;
+    if (action.kind !== 'migrate') throw new Error(`not a migrate step: ${step.id}`);
+    const target = targetsOf(env, action.strategy).find(
+      (candidate) => candidate.database === action.database,
+    )!;
+    const service = action.service ?? migrationService(env, target);
+    const model = env.model;
+    const image = imageRefs(model, plan.version)[service] ?? env.compose.services[service]?.image;
+    if (image === undefined) throw new UserError(`migration service ${service} has no image`);
+    const url = env.loaded.variables[target.connectionEnv];
+    if (url === undefined || url === '') {
+      throw new UserError(`${target.connectionEnv} is not set for environment ${model.environment}`, {
+        hint: `set it in the environment's env_file (${String(env.loaded.config.environments[model.environment]?.env_file ?? 'env_file')}) or the shell`,
+      });
+    }
+
+    const dir = `${releaseDir(model, plan.releaseId)}/migrations/${target.database}`;
+    const home = (await runner.exec(['pwd'])).stdout.trim();
+    await runner.upload(`${dir}/connection.env`, new Secret(`${target.connectionEnv}=${url}\n`), 0o600);
+    let command: string[];
+    let raw: ReturnType<typeof prepareRawDeployMigration> | undefined;
+    if (target.kind === 'raw') {
+      raw = prepareRawDeployMigration(
+        target,
+        env.loaded.root,
+        migrationSettings(env.loaded.config, model.environment).selection,
+      );
+      for (const upload of raw.uploads)
+        await runner.upload(`${dir}/${upload.path}`, upload.content, upload.mode);
+      command = raw.command(MOUNT);
+    } else {
+      command = commandDeployArgv(target);
+    }
+
+    const network = `${model.composeProject}_default`;
+    await ensureProjectNetwork(runner, model.composeProject, network);
+    const addHosts = model.services
+      .filter((candidate) => !candidate.hosts.includes(runner.name) && candidate.hosts.length > 0)
+      .flatMap((candidate) => {
+        const address = hostAddresses[candidate.hosts[0]!];
+        return address === undefined ? [] : ['--add-host', `${candidate.name}:${address}`];
+      });
+    const [entrypoint, ...args] = command;
+    const argv = [
+      'docker',
+      'run',
+      '--rm',
+      '--network',
+      network,
+      '--env-file',
+      `${home}/${dir}/connection.env`,
+      '-v',
+      `${home}/${dir}:${MOUNT}:ro`,
+      '--label',
+      `stagecraft.migration=${model.composeProject}`,
+      ...addHosts,
+      '--entrypoint',
+      entrypoint!,
+      image,
+      ...args,
+    ];
+    const result = await runner.exec(argv, { allowFailure: true, onLine: log, timeoutMs: target.timeoutMs });
+    if (raw !== undefined) {
+      const outcome = rawDeployOutcome(raw, result.exitCode, result.stdout, result.stderr);
+      applied[target.database] = outcome.applied;
+      return outcome.applied.length === 0
+        ? `${target.database}: up to date`
+        : `${target.database}: applied ${outcome.applied.join(', ')}`;
+    }
+    if (result.exitCode !== 0) {
+      const last = `${result.stderr}${result.stdout}`.trim().split('\n').slice(-3).join(' | ');
+      throw new ExternalError(
+        `migrations of database ${target.database} failed (exit ${result.exitCode}): ${last}`,
+        {
+          hint: `run them by hand with \`stagecraft migrate --database ${target.database}\` to see the whole output`,
+        },
+      );
+    }
+    applied[target.database] = [];
+    return `${target.database}: ${target.engine} migrations ran`;
+  };
+}

@@ -1,0 +1,407 @@
+import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
+import type { ComposeProject } from '../compose/types.js';
+import { composePullArgs } from '../docker/compose.js';
+import {
+  buildArgs,
+  imageExistsArgs,
+  inspectRepoDigestArgs,
+  manifestInspectArgs,
+  pushArgs,
+} from '../docker/image.js';
+import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environment.js';
+import { PHASES, type PhaseName } from '../state/types.js';
+import { Secret } from '../util/secret.js';
+import type { PhasePlan, Plan, Step } from './types.js';
+
+export interface MigrationStep {
+  database: string;
+  strategy: 'pre_deploy' | 'post_deploy';
+  engine: string;
+  service?: string;
+  /** Services that must run before it (the migration service's dependencies; itself when stateful). */
+  needs: string[];
+}
+
+export interface DeployPlanInput {
+  model: EnvironmentModel;
+  compose: ComposeProject;
+  version: string;
+  releaseId: string;
+  kind: 'deploy' | 'rollback';
+  /** Service → image reference to deploy. Built services default to `<image>:<version>`. */
+  images?: Record<string, string>;
+  /** Skip build and push: images exist already (`--skip-build`, rollback). */
+  skipBuild: string | undefined;
+  /** Host name → IP address, for services that reach a service on another host. */
+  hostAddresses: Record<string, string>;
+  /** Values that must never land in a compose file (they go to 0600 env files). */
+  secretValues: string[];
+  /** Names of the variables that hold secrets. */
+  secretNames: string[];
+  /** The project folder: bind mounts and files under it are uploaded beside the compose file. */
+  projectDir: string;
+  /** Reads a project file the compose file references (bind-mount sources), by path relative to projectDir. */
+  readProjectFile: (relativePath: string) => Buffer;
+  migrations: MigrationStep[];
+  message: string;
+  /** Limit the rollout to these hosts / services (scope flags); others are left as they are. */
+  onlyHosts?: string[];
+  onlyServices?: string[];
+}
+
+/** Folder of an environment's files on a host, relative to the deploy user's home. */
+export function remoteDir(model: EnvironmentModel): string {
+  return `.stagecraft/${model.composeProject}`;
+}
+
+export function releaseDir(model: EnvironmentModel, releaseId: string): string {
+  return `${remoteDir(model)}/releases/${releaseId}`;
+}
+
+export function imageRefs(
+  model: EnvironmentModel,
+  version: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  const refs: Record<string, string> = {};
+  for (const service of model.services) {
+    if (service.build !== undefined)
+      refs[service.name] = overrides[service.name] ?? `${service.image}:${version}`;
+  }
+  return refs;
+}
+
+function ingressContainer(model: EnvironmentModel): string {
+  return `${model.composeProject}-ingress`;
+}
+
+/** Hosts in rollout order: hosts of stateful roles first (by the earliest service they run), then by name. */
+function orderedHosts(model: EnvironmentModel): HostModel[] {
+  const rank = (host: HostModel) => {
+    const index = model.services.findIndex((service) => service.hosts.includes(host.name));
+    return index === -1 ? Number.MAX_SAFE_INTEGER : index;
+  };
+  return [...model.hosts].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+}
+
+function buildSteps(
+  model: EnvironmentModel,
+  images: Record<string, string>,
+  onlyServices?: string[],
+): Step[] {
+  const needsRegistry = model.driver === 'ssh';
+  return model.services
+    .filter(
+      (service): service is ServiceModel & { build: NonNullable<ServiceModel['build']> } =>
+        service.build !== undefined,
+    )
+    .filter((service) => onlyServices === undefined || onlyServices.includes(service.name))
+    .map((service) => {
+      const image = images[service.name]!;
+      return {
+        id: `build:${service.name}`,
+        phase: 'build',
+        title: `build ${image} from ${service.build.context}`,
+        action: {
+          kind: 'build',
+          service: service.name,
+          image,
+          argv: buildArgs({
+            tags: [image],
+            context: service.build.context,
+            dockerfile: service.build.dockerfile,
+            target: service.build.target,
+            buildArgs: service.build.args,
+          }),
+          existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image),
+        },
+        dependsOn: [],
+      };
+    });
+}
+
+/** A push step for each build step. */
+export function pushSteps(builds: Step[]): Step[] {
+  return builds.map((build) => {
+    const action = build.action as Extract<Step['action'], { kind: 'build' }>;
+    return {
+      id: `push:${action.service}`,
+      phase: 'push',
+      title: `push ${action.image}`,
+      action: {
+        kind: 'push',
+        service: action.service,
+        image: action.image,
+        argv: pushArgs(action.image),
+        digestArgv: inspectRepoDigestArgs(action.image),
+      },
+      dependsOn: [build.id],
+    };
+  });
+}
+
+function hostSteps(
+  input: DeployPlanInput,
+  host: HostModel,
+  images: Record<string, string>,
+  previous: string[],
+): Step[] {
+  const { model } = input;
+  const services = model.services.filter((service) => service.hosts.includes(host.name));
+  if (services.length === 0) return [];
+  const remoteServices: Record<string, string> = {};
+  for (const service of model.services) {
+    if (service.hosts.includes(host.name) || service.hosts.length === 0) continue;
+    const owner = service.hosts[0]!;
+    const address = input.hostAddresses[owner];
+    if (address !== undefined) remoteServices[service.name] = address;
+  }
+  const hostCompose = projectHostCompose({
+    compose: input.compose,
+    composeProjectName: model.composeProject,
+    services: services.map((service) => service.name),
+    images,
+    secretValues: input.secretValues,
+    secretNames: input.secretNames,
+    projectDir: input.projectDir,
+    remoteServices,
+    releaseLabels: {},
+    stagecraftServices: Object.fromEntries(
+      services.map((service) => [service.name, { replicas: service.replicas }]),
+    ),
+  });
+  const rendered = renderCompose(hostCompose.document);
+  const dir = releaseDir(model, input.releaseId);
+  const composeFile = `${dir}/compose.yml`;
+  const h = { name: host.name };
+  const prepare = `prepare:${host.name}`;
+  const steps: Step[] = [
+    {
+      id: prepare,
+      phase: 'rollout',
+      host: h,
+      title: `upload compose.yml (sha256 ${rendered.sha256.slice(0, 12)}) for ${services.map((service) => service.name).join(', ')}`,
+      action: {
+        kind: 'upload',
+        path: composeFile,
+        content: rendered.text,
+        mode: 0o644,
+        sha256: rendered.sha256,
+      },
+      dependsOn: previous,
+    },
+  ];
+  for (const file of hostCompose.projectFiles) {
+    const relative = file.replace(/^\.\//, '');
+    steps.push({
+      id: `file:${host.name}:${relative}`,
+      phase: 'rollout',
+      host: h,
+      title: `upload ${relative}`,
+      action: {
+        kind: 'upload',
+        path: `${dir}/${relative}`,
+        content: input.readProjectFile(relative),
+        mode: 0o644,
+      },
+      dependsOn: [prepare],
+    });
+  }
+  for (const [service, pairs] of Object.entries(hostCompose.secretEnv).sort(([a], [b]) =>
+    a.localeCompare(b),
+  )) {
+    steps.push({
+      id: `secrets:${host.name}:${service}`,
+      phase: 'rollout',
+      host: h,
+      title: `write secrets/${service}.env (0600, ${Object.keys(pairs).length} keys)`,
+      action: {
+        kind: 'upload',
+        path: `${dir}/secrets/${service}.env`,
+        content: new Secret(renderEnvFile(pairs)),
+        mode: 0o600,
+      },
+      dependsOn: [prepare],
+    });
+  }
+  const pulled = services
+    .filter((service) => model.driver === 'ssh' || service.build === undefined)
+    .map((service) => service.name);
+  if (pulled.length > 0) {
+    steps.push({
+      id: `pull:${host.name}`,
+      phase: 'rollout',
+      host: h,
+      title: `pull images of ${pulled.join(', ')}`,
+      action: {
+        kind: 'exec',
+        argv: composePullArgs({ project: model.composeProject, file: composeFile }, pulled),
+      },
+      dependsOn: [prepare],
+    });
+  }
+  const routed = services.some((service) => service.port !== undefined && service.domains.length > 0);
+  if (routed) {
+    steps.push({
+      id: `ingress:${host.name}`,
+      phase: 'rollout',
+      host: h,
+      title: `ensure ${model.ingress.provider} ingress on port ${model.ingress.httpPort}`,
+      action: {
+        kind: 'ingress',
+        image: model.ingress.image,
+        httpPort: model.ingress.httpPort,
+        container: ingressContainer(model),
+        network: `${model.composeProject}_default`,
+      },
+      dependsOn: [prepare],
+    });
+  }
+  let last = steps[steps.length - 1]!.id;
+  for (const service of services) {
+    if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
+    const id = `rollout:${host.name}:${service.name}`;
+    steps.push({
+      id,
+      phase: 'rollout',
+      host: h,
+      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.join(', ')}` : ''}`,
+      action: {
+        kind: 'rollout',
+        service: service.name,
+        strategy: service.strategy,
+        replicas: service.replicas,
+        specHash: hostCompose.specHashes[service.name]!,
+        composeFile,
+        health: { timeoutMs: service.healthTimeoutMs, stableForMs: service.stableForMs },
+        ...(service.port !== undefined && service.domains.length > 0
+          ? { route: { domains: service.domains, port: service.port } }
+          : {}),
+      },
+      dependsOn: [last],
+    });
+    last = id;
+  }
+  return steps;
+}
+
+function phase(name: PhaseName, steps: Step[], skipped?: string): PhasePlan {
+  return skipped !== undefined || steps.length === 0
+    ? { name, skipped: skipped ?? 'nothing to do', steps: [] }
+    : { name, steps };
+}
+
+/** The exact steps a deploy (or rollback) runs, phase by phase and host by host. Pure. */
+export function planDeploy(input: DeployPlanInput): Plan {
+  const { model } = input;
+  const images = imageRefs(model, input.version, input.images);
+  const builds = input.skipBuild === undefined ? buildSteps(model, images, input.onlyServices) : [];
+  const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
+  const lockHost = { name: model.lockHost };
+
+  const lock: Step = {
+    id: 'lock:acquire',
+    phase: 'migrate_pre',
+    host: lockHost,
+    title: `acquire the deploy lock ${model.composeProject} on ${model.lockHost}`,
+    action: { kind: 'lock-acquire', message: input.message },
+    dependsOn: [],
+  };
+  const migrationSteps = (
+    strategy: 'pre_deploy' | 'post_deploy',
+    phaseName: PhaseName,
+    after: string[],
+  ): Step[] =>
+    input.migrations
+      .filter((migration) => migration.strategy === strategy)
+      .map((migration) => ({
+        id: `migrate:${migration.database}:${strategy === 'pre_deploy' ? 'pre' : 'post'}`,
+        phase: phaseName,
+        host: lockHost,
+        title: `run ${strategy} ${migration.engine} migrations of database ${migration.database}`,
+        action: {
+          kind: 'migrate',
+          database: migration.database,
+          strategy: migration.strategy,
+          engine: migration.engine,
+          ...(migration.service ? { service: migration.service } : {}),
+        },
+        dependsOn: after,
+      }));
+  const planned: Step[] = [];
+  for (const host of orderedHosts(model)) {
+    if (input.onlyHosts !== undefined && !input.onlyHosts.includes(host.name)) continue;
+    planned.push(...hostSteps(input, host, images, [lock.id]));
+  }
+  // Pre-deploy migrations need their database running: on a first deploy, the hosts' files and the
+  // services they need are rolled out in migrate_pre, before the migrations (stateful infra first).
+  const needed = new Set(
+    input.migrations.filter((migration) => migration.strategy === 'pre_deploy').flatMap((m) => m.needs),
+  );
+  const early = new Set<string>();
+  for (const step of planned) {
+    const action = step.action;
+    const hostName = step.host?.name ?? '';
+    const hostNeedsIt = model.services.some(
+      (service) => needed.has(service.name) && service.hosts.includes(hostName),
+    );
+    if (!hostNeedsIt) continue;
+    if (
+      action.kind === 'rollout'
+        ? needed.has(action.service)
+        : action.kind === 'upload' || action.kind === 'exec'
+    )
+      early.add(step.id);
+  }
+  const earlySteps = planned
+    .filter((step) => early.has(step.id))
+    .map((step) => ({ ...step, phase: 'migrate_pre' as const }));
+  const pre = migrationSteps('pre_deploy', 'migrate_pre', [lock.id, ...earlySteps.map((step) => step.id)]);
+  const rollout = planned
+    .filter((step) => !early.has(step.id))
+    .map((step) => ({ ...step, dependsOn: [...step.dependsOn, ...pre.map((migration) => migration.id)] }));
+  const post = migrationSteps(
+    'post_deploy',
+    'migrate_post',
+    rollout.length > 0 ? [rollout[rollout.length - 1]!.id] : [lock.id],
+  );
+  const finalize: Step[] = [
+    {
+      id: 'record',
+      phase: 'finalize',
+      title: `record release ${input.releaseId} (version ${input.version})`,
+      action: { kind: 'record' },
+      dependsOn: [],
+    },
+    {
+      id: 'lock:release',
+      phase: 'finalize',
+      host: lockHost,
+      title: 'release the deploy lock',
+      action: { kind: 'lock-release' },
+      dependsOn: ['record'],
+    },
+  ];
+
+  const byPhase: Record<PhaseName, PhasePlan> = {
+    build: phase('build', builds, input.skipBuild),
+    push: phase(
+      'push',
+      pushes,
+      input.skipBuild ?? (model.driver === 'local' ? 'driver local: images stay in this engine' : undefined),
+    ),
+    migrate_pre: phase('migrate_pre', [lock, ...earlySteps, ...pre]),
+    rollout: phase('rollout', rollout),
+    migrate_post: phase('migrate_post', post, post.length === 0 ? 'no post_deploy migrations' : undefined),
+    finalize: phase('finalize', finalize),
+  };
+  return {
+    kind: input.kind,
+    project: model.project,
+    environment: model.environment,
+    version: input.version,
+    releaseId: input.releaseId,
+    hosts: model.hosts.map((host) => ({ name: host.name, roles: host.roles })),
+    phases: PHASES.map((name) => byPhase[name]),
+  };
+}

@@ -1,0 +1,84 @@
+import type { PhaseName } from '../state/types.js';
+import type { Secret } from '../util/secret.js';
+
+export type { PhaseName };
+
+/** How a step reaches its target: this machine, or a host of the environment. */
+export interface StepHost {
+  name: string;
+}
+
+export interface HealthSpec {
+  /** True when the container has a Docker health check (compose healthcheck or image HEALTHCHECK). */
+  timeoutMs: number;
+  /** Without a health check: how long a container must keep running to count as ready. */
+  stableForMs: number;
+}
+
+export interface RouteSpec {
+  domains: string[];
+  port: number;
+}
+
+export type Action =
+  | { kind: 'build'; service: string; image: string; argv: string[]; existsArgv?: string[] }
+  | { kind: 'push'; service: string; image: string; argv: string[]; digestArgv: string[] }
+  | { kind: 'lock-acquire'; message: string }
+  | { kind: 'lock-release' }
+  | {
+      kind: 'migrate';
+      database: string;
+      strategy: 'pre_deploy' | 'post_deploy';
+      engine: string;
+      service?: string;
+    }
+  | { kind: 'upload'; path: string; content: string | Buffer | Secret; mode: number; sha256?: string }
+  | { kind: 'exec'; argv: string[] }
+  | { kind: 'ingress'; image: string; httpPort: number; container: string; network: string }
+  | {
+      kind: 'rollout';
+      service: string;
+      strategy: 'start-first' | 'stop-first' | 'recreate';
+      replicas: number;
+      specHash: string;
+      composeFile: string;
+      health: HealthSpec;
+      route?: RouteSpec;
+    }
+  | { kind: 'record' };
+
+export type ActionKind = Action['kind'];
+
+/** One change to the world; the engine runs it, `plan` prints it. */
+export interface Step {
+  /** Stable id, e.g. `rollout:h1:api`. */
+  id: string;
+  phase: PhaseName;
+  /** Undefined: runs on this machine. */
+  host?: StepHost;
+  /** What a person reads in plan and progress output. */
+  title: string;
+  action: Action;
+  dependsOn: string[];
+}
+
+export interface PhasePlan {
+  name: PhaseName;
+  /** Why the whole phase is skipped (e.g. `--skip-build`, no migrations); no steps then. */
+  skipped?: string;
+  steps: Step[];
+}
+
+export interface Plan {
+  kind: 'deploy' | 'rollback';
+  project: string;
+  environment: string;
+  version: string;
+  releaseId: string;
+  hosts: { name: string; roles: string[] }[];
+  phases: PhasePlan[];
+}
+
+export function allSteps(plan: Plan): Step[] {
+  return plan.phases.flatMap((phase) => phase.steps);
+}

@@ -1,0 +1,96 @@
+import type { Plan, Step } from '../plan/types.js';
+import type { Colors } from '../util/output.js';
+
+/** The stable JSON form of a plan (`plan --format json`): no secret, no timestamps. */
+export function planToJson(plan: Plan): Record<string, unknown> {
+  return {
+    schema: 'stagecraft.plan/v1',
+    kind: plan.kind,
+    project: plan.project,
+    environment: plan.environment,
+    version: plan.version,
+    hosts: plan.hosts,
+    phases: plan.phases.map((phase) => ({
+      name: phase.name,
+      status: phase.skipped === undefined ? 'planned' : 'skipped',
+      ...(phase.skipped === undefined ? {} : { reason: phase.skipped }),
+      steps: phase.steps.map(stepToJson),
+    })),
+  };
+}
+
+function stepToJson(step: Step): Record<string, unknown> {
+  const { action } = step;
+  const detail: Record<string, unknown> = { kind: action.kind };
+  switch (action.kind) {
+    case 'build':
+    case 'push':
+    case 'exec':
+      detail['argv'] = action.argv;
+      if ('image' in action) detail['image'] = action.image;
+      break;
+    case 'upload':
+      detail['path'] = action.path;
+      detail['mode'] = `0${action.mode.toString(8)}`;
+      if (action.sha256 !== undefined) detail['sha256'] = action.sha256;
+      break;
+    case 'rollout':
+      Object.assign(detail, {
+        service: action.service,
+        strategy: action.strategy,
+        replicas: action.replicas,
+        spec_hash: action.specHash,
+      });
+      if (action.route) detail['route'] = action.route;
+      break;
+    case 'migrate':
+      Object.assign(detail, { database: action.database, strategy: action.strategy, engine: action.engine });
+      break;
+    case 'ingress':
+      Object.assign(detail, { image: action.image, http_port: action.httpPort, container: action.container });
+      break;
+    default:
+      break;
+  }
+  return {
+    id: step.id,
+    phase: step.phase,
+    host: step.host?.name ?? null,
+    title: step.title,
+    depends_on: step.dependsOn,
+    action: detail,
+  };
+}
+
+/** Text grouped by phase, then host, with the exact step ids `deploy` will report. */
+export function planToText(plan: Plan, colors: Colors): string {
+  const lines: string[] = [];
+  const hostCount = plan.hosts.length;
+  lines.push(
+    colors.bold(`Plan: ${plan.kind} ${plan.project} to ${plan.environment}`) +
+      ` (version ${plan.version}, ${hostCount} host${hostCount === 1 ? '' : 's'}: ${plan.hosts.map((host) => `${host.name} [${host.roles.join(', ')}]`).join(', ')})`,
+  );
+  let count = 0;
+  for (const phase of plan.phases) {
+    lines.push('');
+    if (phase.skipped !== undefined) {
+      lines.push(`${colors.bold(phase.name)} ${colors.dim(`skipped: ${phase.skipped}`)}`);
+      continue;
+    }
+    lines.push(colors.bold(phase.name));
+    let host: string | undefined;
+    for (const step of phase.steps) {
+      const stepHost = step.host?.name;
+      if (phase.name === 'rollout' && stepHost !== host) {
+        host = stepHost;
+        lines.push(`  ${colors.cyan(host ?? 'local')}`);
+      }
+      const indent = phase.name === 'rollout' ? '    ' : '  ';
+      const where = phase.name !== 'rollout' && stepHost !== undefined ? colors.dim(` [${stepHost}]`) : '';
+      lines.push(`${indent}${step.id.padEnd(28)} ${step.title}${where}`);
+      count++;
+    }
+  }
+  lines.push('', `${count} steps. Nothing has been changed; run \`stagecraft deploy\` to apply.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,522 @@
+// The release ledger: `.stagecraft/releases.json` on this machine (rewritten atomically on every
+// change) and `~/.stagecraft/<project>-<env>/releases.jsonl` on the lock host (appended), merged for
+// `releases`. Format and rules: reference/original-design.md §4.3, SPEC §3 (State).
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Runner } from '../runners/types.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { ExternalError, InternalError, UserError } from '../util/errors.js';
+import { PHASES, type PhaseName, type PhaseStatus, type ReleaseRecord } from './types.js';
+
+export const LEDGER_ENV_VAR = 'STAGECRAFT_STATE_FILE';
+
+const STATUSES: readonly PhaseStatus[] = ['pending', 'running', 'completed', 'failed', 'skipped'];
+const RELEASE_ID = /^rel-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(\d{3})?$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+// ---------------------------------------------------------------------------------------------------
+// Release ids
+
+/** `rel-YYYYMMDD-HHMMSSmmm` in UTC. */
+export function formatReleaseId(date: Date): string {
+  const pad = (value: number, width = 2) => String(value).padStart(width, '0');
+  return (
+    `rel-${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}-` +
+    `${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}${pad(date.getUTCMilliseconds(), 3)}`
+  );
+}
+
+/** The time of a release id (the 19-character form without milliseconds is read as .000), or undefined. */
+export function parseReleaseId(id: string): Date | undefined {
+  const match = RELEASE_ID.exec(id);
+  if (!match) return undefined;
+  const [, year, month, day, hours, minutes, seconds, millis] = match.map(Number) as number[];
+  return new Date(
+    Date.UTC(year!, month! - 1, day!, hours!, minutes!, seconds!, Number.isNaN(millis) ? 0 : millis!),
+  );
+}
+
+export function isReleaseId(id: string): boolean {
+  return parseReleaseId(id) !== undefined;
+}
+
+/**
+ * The id of a new release at `now`, strictly greater than every existing id (when the newest is at
+ * or after `now`, one millisecond after the newest), so ids stay unique and sorted even within one
+ * millisecond or with a clock that went back.
+ */
+export function nextReleaseId(now: Date, existingIds: Iterable<string>): string {
+  let newest: string | undefined;
+  for (const id of existingIds) if (isReleaseId(id) && (newest === undefined || id > newest)) newest = id;
+  const candidate = formatReleaseId(now);
+  if (newest === undefined || candidate > newest) return candidate;
+  return formatReleaseId(new Date(parseReleaseId(newest)!.getTime() + 1));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pure queries (work on any list: local, remote or merged)
+
+/** Newest first: by id (lexicographic = chronological), then by timestamp. */
+export function sortNewestFirst(records: readonly ReleaseRecord[]): ReleaseRecord[] {
+  return [...records].sort((a, b) =>
+    a.id === b.id ? b.timestamp.localeCompare(a.timestamp) : a.id < b.id ? 1 : -1,
+  );
+}
+
+/**
+ * A release that finished: `finalize` completed and no phase pending, running or failed (skipped
+ * phases are fine: a rollback skips build, push and migrations).
+ */
+export function isCompletedRelease(record: ReleaseRecord): boolean {
+  return (
+    record.phases.finalize === 'completed' &&
+    PHASES.every((phase) => record.phases[phase] === 'completed' || record.phases[phase] === 'skipped')
+  );
+}
+
+/**
+ * The release an environment runs now: the newest *completed* release of `env`. (The original
+ * design used the newest release of any status; a failed or interrupted release is not what runs,
+ * and a rollback target must be a completed release.)
+ */
+export function currentRelease(records: readonly ReleaseRecord[], env: string): ReleaseRecord | undefined {
+  return sortNewestFirst(records).find((record) => record.environment === env && isCompletedRelease(record));
+}
+
+/** The newest completed release of `env` older than release `beforeId` (the `--to-previous` target). */
+export function previousRelease(
+  records: readonly ReleaseRecord[],
+  env: string,
+  beforeId: string,
+): ReleaseRecord | undefined {
+  return sortNewestFirst(records).find(
+    (record) => record.environment === env && record.id < beforeId && isCompletedRelease(record),
+  );
+}
+
+/** The newest release of `env` whatever its status: what a new release records as `previous_id`. */
+export function newestRelease(records: readonly ReleaseRecord[], env: string): ReleaseRecord | undefined {
+  return sortNewestFirst(records).find((record) => record.environment === env);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Validation
+
+function assertPhase(phase: string): asserts phase is PhaseName {
+  if (!(PHASES as readonly string[]).includes(phase)) {
+    throw new InternalError(`unknown phase "${phase}"`, { hint: `phases are ${PHASES.join(', ')}` });
+  }
+}
+
+function assertStatus(status: string): asserts status is PhaseStatus {
+  if (!(STATUSES as readonly string[]).includes(status)) {
+    throw new InternalError(`unknown phase status "${status}"`, {
+      hint: `statuses are ${STATUSES.join(', ')}`,
+    });
+  }
+}
+
+function validateRecord(record: ReleaseRecord): void {
+  if (!isReleaseId(record.id)) throw new InternalError(`invalid release id "${record.id}"`);
+  if (typeof record.environment !== 'string' || record.environment.trim() === '') {
+    throw new InternalError('environment must not be empty');
+  }
+  if (typeof record.version !== 'string' || record.version.trim() === '') {
+    throw new InternalError('version must not be empty');
+  }
+  for (const phase of Object.keys(record.phases)) assertPhase(phase);
+  for (const phase of PHASES) assertStatus(record.phases[phase]);
+}
+
+/** A fresh phases map: every phase pending. */
+export function pendingPhases(): Record<PhaseName, PhaseStatus> {
+  return Object.fromEntries(PHASES.map((phase) => [phase, 'pending'])) as Record<PhaseName, PhaseStatus>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The local ledger file
+
+export interface LedgerOptions {
+  /** The project root; the default file is `<projectRoot>/.stagecraft/releases.json`. */
+  projectRoot: string;
+  /** An explicit file (wins over STAGECRAFT_STATE_FILE). */
+  path?: string;
+  /** Where STAGECRAFT_STATE_FILE is looked up (default process.env, read on every call). */
+  env?: Record<string, string | undefined>;
+}
+
+/** The ledger file: explicit path > $STAGECRAFT_STATE_FILE > `<projectRoot>/.stagecraft/releases.json`. */
+export function ledgerPath(options: LedgerOptions): string {
+  if (options.path !== undefined) return resolve(options.projectRoot, options.path);
+  const fromEnv = (options.env ?? process.env)[LEDGER_ENV_VAR];
+  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
+  return join(options.projectRoot, '.stagecraft', 'releases.json');
+}
+
+/** The fields a release may change after creation; phases are merged, not replaced. */
+export type ReleasePatch = Partial<Omit<ReleaseRecord, 'id' | 'phases'>> & {
+  phases?: Partial<Record<PhaseName, PhaseStatus>>;
+};
+
+/** Mutations of one file in this process run one at a time. */
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * `.stagecraft/releases.json`. Every change re-reads the file and rewrites it whole and atomically
+ * (temp file, fsync, rename, fsync of the folder), under an in-process queue and a lock file
+ * (`releases.json.lock`) against other Stagecraft processes. Releases are only appended; an update
+ * touches the fields of one release. Reads never cache. Every method returns copies.
+ */
+export class Ledger {
+  readonly #options: LedgerOptions;
+
+  constructor(options: LedgerOptions) {
+    this.#options = { ...options };
+  }
+
+  /** The file, resolved on every call (the environment variable is read fresh). */
+  get path(): string {
+    return ledgerPath(this.#options);
+  }
+
+  /** Every release as stored (file order: oldest first). A missing file is an empty ledger. */
+  async read(): Promise<ReleaseRecord[]> {
+    return readLedgerFile(this.path);
+  }
+
+  /** A new unique id at the clock's time (see nextReleaseId). */
+  async newReleaseId(clock: Clock = systemClock): Promise<string> {
+    return nextReleaseId(
+      clock.now(),
+      (await this.read()).map((record) => record.id),
+    );
+  }
+
+  /** Appends a release; its id must be new. */
+  async create(record: ReleaseRecord): Promise<ReleaseRecord> {
+    validateRecord(record);
+    return this.#mutate((releases) => {
+      if (releases.some((existing) => existing.id === record.id)) {
+        throw new InternalError(`release ${record.id} already exists in ${this.path}`);
+      }
+      const copy = structuredClone(record);
+      releases.push(copy);
+      return copy;
+    });
+  }
+
+  /** Changes fields of one release (phases are merged); the id never changes. */
+  async update(id: string, patch: ReleasePatch): Promise<ReleaseRecord> {
+    for (const [phase, status] of Object.entries(patch.phases ?? {})) {
+      assertPhase(phase);
+      assertStatus(status);
+    }
+    return this.#mutate((releases) => {
+      const record = releases.find((candidate) => candidate.id === id);
+      if (record === undefined) throw notFound(id);
+      const { phases, ...fields } = structuredClone(patch);
+      for (const [key, value] of Object.entries(fields)) {
+        if (key === 'id' || value === undefined) continue;
+        (record as unknown as Record<string, unknown>)[key] = value;
+      }
+      if (phases !== undefined) Object.assign(record.phases, phases);
+      validateRecord(record);
+      return structuredClone(record);
+    });
+  }
+
+  /** Sets one phase's status; an unknown phase or status is rejected. */
+  async setPhase(id: string, phase: string, status: PhaseStatus): Promise<ReleaseRecord> {
+    assertPhase(phase);
+    return this.update(id, { phases: { [phase]: status } });
+  }
+
+  /** One release, or a UserError `release not found: "<id>"`. */
+  async get(id: string): Promise<ReleaseRecord> {
+    const record = (await this.read()).find((candidate) => candidate.id === id);
+    if (record === undefined) throw notFound(id);
+    return record;
+  }
+
+  /** Releases (of one environment, or all), newest first. */
+  async list(env?: string): Promise<ReleaseRecord[]> {
+    const releases = await this.read();
+    return sortNewestFirst(
+      env === undefined ? releases : releases.filter((record) => record.environment === env),
+    );
+  }
+
+  /** The newest completed release of `env` (see currentRelease). */
+  async current(env: string): Promise<ReleaseRecord | undefined> {
+    return currentRelease(await this.read(), env);
+  }
+
+  /** The newest completed release of `env` before release `beforeId`. */
+  async previous(env: string, beforeId: string): Promise<ReleaseRecord | undefined> {
+    return previousRelease(await this.read(), env, beforeId);
+  }
+
+  async #mutate<T>(change: (releases: ReleaseRecord[]) => T): Promise<T> {
+    const path = this.path;
+    const run = async (): Promise<T> =>
+      withFileLock(`${path}.lock`, async () => {
+        const releases = await readLedgerFile(path);
+        const result = change(releases);
+        await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+        await writeFileAtomic(path, serializeLedger(releases), 0o644);
+        return result;
+      });
+    const previous = queues.get(path) ?? Promise.resolve();
+    const next = previous.then(run, run);
+    const settled = next.catch(() => undefined);
+    queues.set(path, settled);
+    void settled.then(() => {
+      if (queues.get(path) === settled) queues.delete(path);
+    });
+    return next;
+  }
+}
+
+function notFound(id: string): UserError {
+  return new UserError(`release not found: "${id}"`, { hint: 'stagecraft releases list' });
+}
+
+/** The file's bytes for a list of releases: `{"releases": [...]}`, 2-space JSON, final newline. */
+export function serializeLedger(releases: readonly ReleaseRecord[]): string {
+  return `${JSON.stringify({ releases }, null, 2)}\n`;
+}
+
+/** Parses a ledger file's text; a corrupt file is a UserError naming the file and the position. */
+export function parseLedger(text: string, path: string): ReleaseRecord[] {
+  if (text.trim() === '') return [];
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /position (\d+)/.exec(message);
+    const offset = position ? Number(position[1]) : text.length;
+    const before = text.slice(0, offset).split('\n');
+    const where = `line ${before.length}, column ${(before[before.length - 1] ?? '').length + 1}`;
+    throw new UserError(`the release ledger ${path} is not valid JSON (${where}): ${message}`, {
+      hint: 'restore the file from a backup or fix it by hand; the lock host keeps a copy of the history in ~/.stagecraft/<project>-<env>/releases.jsonl',
+    });
+  }
+  const releases = (document as { releases?: unknown } | null)?.releases;
+  if (typeof document !== 'object' || document === null || !Array.isArray(releases)) {
+    throw new UserError(`the release ledger ${path} is not a release ledger: expected {"releases": [...]}`, {
+      hint: 'restore the file from a backup, or move it away to start a new history',
+    });
+  }
+  releases.forEach((record: unknown, index) => {
+    const candidate = record as Partial<ReleaseRecord> | null;
+    if (
+      typeof candidate !== 'object' ||
+      candidate === null ||
+      typeof candidate.id !== 'string' ||
+      typeof candidate.environment !== 'string' ||
+      typeof candidate.phases !== 'object' ||
+      candidate.phases === null
+    ) {
+      throw new UserError(`the release ledger ${path} has an invalid release at releases[${index}]`, {
+        hint: 'every release needs an id, an environment and phases; fix or remove that entry',
+      });
+    }
+  });
+  return releases as ReleaseRecord[];
+}
+
+async function readLedgerFile(path: string): Promise<ReleaseRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new UserError(`cannot read the release ledger ${path}: ${(error as Error).message}`, {
+      hint: 'check the file and its permissions',
+      cause: error,
+    });
+  }
+  return parseLedger(text, path);
+}
+
+/** How long a ledger lock file may live before it is considered left by a dead process. */
+const FILE_LOCK_STALE_MS = 10_000;
+const FILE_LOCK_WAIT_MS = 20_000;
+
+/**
+ * Runs `fn` holding `lockPath` (created with O_EXCL, holding our pid) against other processes that
+ * rewrite the same ledger. A lock whose process is gone, or older than 10 s, is removed.
+ */
+async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(lockPath), { recursive: true, mode: 0o750 });
+  const started = Date.now();
+  for (;;) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o644);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (await isStaleFileLock(lockPath)) {
+      await rm(lockPath, { force: true });
+      continue;
+    }
+    if (Date.now() - started > FILE_LOCK_WAIT_MS) {
+      throw new ExternalError(
+        `the release ledger is being written by another Stagecraft process (${lockPath})`,
+        {
+          hint: `wait for it to finish, or remove ${lockPath} if no Stagecraft process is running`,
+        },
+      );
+    }
+    await sleep(20);
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockPath, { force: true });
+  }
+}
+
+async function isStaleFileLock(lockPath: string): Promise<boolean> {
+  try {
+    const [text, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
+    const pid = Number(text.trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
+      }
+    }
+    return Date.now() - info.mtimeMs > FILE_LOCK_STALE_MS;
+  } catch (error) {
+    // Removed in between: try again at once.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Remote history (JSONL on the lock host) and merging
+
+/** One release as one JSON line (JSON escapes newlines inside strings), newline-terminated. */
+export function toJsonLine(record: ReleaseRecord): string {
+  return `${JSON.stringify(record)}\n`;
+}
+
+/** The releases of a JSONL text; lines that are not a release (e.g. cut by a crash) are reported, not fatal. */
+export function parseLedgerJsonl(text: string): { records: ReleaseRecord[]; invalidLines: number[] } {
+  const records: ReleaseRecord[] = [];
+  const invalidLines: number[] = [];
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    try {
+      const record = JSON.parse(line) as Partial<ReleaseRecord> | null;
+      if (
+        typeof record === 'object' &&
+        record !== null &&
+        typeof record.id === 'string' &&
+        typeof record.environment === 'string' &&
+        typeof record.phases === 'object' &&
+        record.phases !== null
+      ) {
+        records.push(record as ReleaseRecord);
+        return;
+      }
+    } catch {
+      // reported below
+    }
+    invalidLines.push(index + 1);
+  });
+  return { records, invalidLines };
+}
+
+/** How far a record got: phases no longer pending or running, then whether it has a duration. */
+function progress(record: ReleaseRecord): number {
+  const settled = PHASES.filter((phase) => {
+    const status = record.phases[phase];
+    return status !== undefined && status !== 'pending' && status !== 'running';
+  }).length;
+  return settled * 2 + (record.duration_ms === undefined ? 0 : 1);
+}
+
+/**
+ * Local and remote history as one list, newest first, one record per id. The remote JSONL is
+ * append-only, so an id may appear several times (created, then finished); the most complete
+ * record wins (fewest phases pending or running), and on a tie the later one (remote lines come
+ * after local records, later lines after earlier ones).
+ */
+export function mergeLedgers(local: readonly ReleaseRecord[], remoteJsonl: string): ReleaseRecord[] {
+  const byId = new Map<string, ReleaseRecord>();
+  for (const record of [...local, ...parseLedgerJsonl(remoteJsonl).records]) {
+    const existing = byId.get(record.id);
+    if (existing === undefined || progress(record) >= progress(existing))
+      byId.set(record.id, structuredClone(record));
+  }
+  return sortNewestFirst([...byId.values()]);
+}
+
+function assertName(what: string, value: string): void {
+  if (!NAME.test(value) || value.includes('..')) {
+    throw new InternalError(`invalid ${what} name for a state path: "${value}"`);
+  }
+}
+
+/** `.stagecraft/<project>-<env>`: the folder of this environment's state on a host (relative to home). */
+export function remoteStateDir(project: string, env: string): string {
+  assertName('project', project);
+  assertName('environment', env);
+  return `.stagecraft/${project}-${env}`;
+}
+
+/** `.stagecraft/<project>-<env>/releases.jsonl` on the lock host (relative to home). */
+export function remoteLedgerPath(project: string, env: string): string {
+  return `${remoteStateDir(project, env)}/releases.jsonl`;
+}
+
+/**
+ * Appends $1 with stdin in a single write: stdin goes to a temp file first, then one `cat >>`
+ * (O_APPEND) writes it; a last line cut by a crash gets its newline first so it cannot swallow ours.
+ */
+export const APPEND_SCRIPT =
+  'umask 077; f="$1"; t="$f.append.$$"; mkdir -p "$(dirname "$f")" || exit 1; ' +
+  'cat > "$t" || { rm -f "$t"; exit 1; }; ' +
+  'if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then printf "\\n" >> "$f"; fi; ' +
+  'cat "$t" >> "$f"; s=$?; rm -f "$t"; exit "$s"';
+
+/** Appends one release as a JSON line to the lock host's history. */
+export async function appendRemoteLedger(
+  runner: Runner,
+  project: string,
+  env: string,
+  record: ReleaseRecord,
+): Promise<void> {
+  const path = remoteLedgerPath(project, env);
+  const result = await runner.exec(['sh', '-c', APPEND_SCRIPT, 'sh', path], {
+    stdin: toJsonLine(record),
+    allowFailure: true,
+  });
+  if (result.exitCode !== 0) {
+    throw new ExternalError(
+      `could not append release ${record.id} to ~/${path} on ${runner.name}: ${lastStderrLine(result.stderr) || `exit code ${result.exitCode}`}`,
+      { hint: `check the disk and the permissions of ~/.stagecraft on ${runner.name}` },
+    );
+  }
+}
+
+/** The last non-empty line of a command's stderr. */
+export function lastStderrLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((line) => line.trim() !== '');
+  return (lines[lines.length - 1] ?? '').trim();
+}
+
+/** The lock host's history as JSONL text ('' when there is none yet); merge it with mergeLedgers. */
+export async function readRemoteLedger(runner: Runner, project: string, env: string): Promise<string> {
+  return (await runner.read(remoteLedgerPath(project, env))) ?? '';
+}

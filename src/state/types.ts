@@ -1,0 +1,43 @@
+export const PHASES = ['build', 'push', 'migrate_pre', 'rollout', 'migrate_post', 'finalize'] as const;
+export type PhaseName = (typeof PHASES)[number];
+export type PhaseStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+
+/**
+ * One release in `.stagecraft/releases.json`: the original design's record (§4.3) plus what a
+ * rollback and an audit need. Never holds a secret.
+ */
+export interface ReleaseRecord {
+  /** `rel-YYYYMMDD-HHMMSSmmm` (UTC), lexicographic = chronological. */
+  id: string;
+  environment: string;
+  version: string;
+  commit_sha: string;
+  /** RFC 3339 creation time. */
+  timestamp: string;
+  phases: Record<PhaseName, PhaseStatus>;
+  previous_id?: string;
+  kind: 'deploy' | 'rollback';
+  /** For a rollback: the release whose images and compose files it reuses. */
+  rollback_of?: string;
+  /** Service → image reference, pinned by digest where the registry gave one. */
+  images: Record<string, string>;
+  /** Host → sha256 of the compose file rendered for it. */
+  hosts: Record<string, { compose_sha256: string; services: string[] }>;
+  deployer: { user: string; machine: string; ci: boolean };
+  duration_ms?: number;
+  /** Database → migration ids applied by this release. */
+  migrations?: Record<string, string[]>;
+  message?: string;
+  /** Ids of the plan steps that ran, in order, with their outcome. */
+  steps?: { id: string; status: 'completed' | 'failed' | 'skipped' | 'unchanged' }[];
+  error?: string;
+}
+
+export interface LockInfo {
+  holder: string;
+  machine: string;
+  acquired_at: string;
+  expires_at: string;
+  version: string;
+  message: string;
+}

@@ -1,0 +1,132 @@
+// Missing tools: `stagecraft dev` names what to install, exits 2 and changes nothing (no hosts entry, no
+// state, no process). PATH is a folder holding only the tools a case allows.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { binDirWith, cliEnv, freePort, get, processesWith, runCli, startCli } from '../support/dev.js';
+
+const folders: string[] = [];
+const HOSTS = '127.0.0.1 localhost\n';
+
+afterAll(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+async function project(options: { compose?: boolean; encore?: boolean } = {}) {
+  const root = mkdtempSync(join(tmpdir(), 'stagecraft-dev-pre-'));
+  folders.push(root);
+  const id = `sc-pre-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const [apiPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  const backend = options.encore
+    ? `backend:\n  provider: encore-ts\n  providers:\n    encore-ts:\n      dev: { listen: "127.0.0.1:${apiPort}" }\n`
+    : `backend:
+  provider: generic
+  providers:
+    generic:
+      dev:
+        command: [node, -e, "require('node:http').createServer((q, s) => s.end('up')).listen(${apiPort}, '127.0.0.1')", ${id}]
+        port: ${apiPort}
+`;
+  writeFileSync(
+    join(root, 'stagecraft.yml'),
+    `project: { name: pre }\n${backend}dev:\n  domains: { backend: api.pre.test }\n  proxy: { http_port: ${httpPort}, https_port: ${httpsPort} }\nenvironments:\n  dev: { driver: local }\n`,
+  );
+  if (options.compose) {
+    writeFileSync(join(root, 'docker-compose.yml'), 'services:\n  db:\n    image: postgres:16-alpine\n');
+  }
+  const hosts = join(root, 'hosts');
+  writeFileSync(hosts, HOSTS);
+  return {
+    root,
+    id,
+    hosts,
+    httpPort,
+    env: (path: string) => cliEnv({ PATH: path, STAGECRAFT_HOSTS_FILE: hosts }),
+  };
+}
+
+function nothingChanged(p: { root: string; id: string; hosts: string }, ran = false): void {
+  expect(readFileSync(p.hosts, 'utf8')).toBe(HOSTS);
+  expect(existsSync(join(p.root, '.stagecraft', 'dev', 'state.json'))).toBe(false);
+  if (!ran) expect(existsSync(join(p.root, '.stagecraft'))).toBe(false);
+  expect(processesWith(p.id)).toEqual([]);
+}
+
+describe('stagecraft dev without the tools it needs', () => {
+  it('missing docker: names it, how to install it and the --only way out; exit 2', async () => {
+    const p = await project({ compose: true });
+    const result = await runCli(['dev'], { cwd: p.root, env: p.env(binDirWith(['caddy', 'mkcert'])) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'error: docker is not installed (not found on PATH): it runs the compose infrastructure services',
+    );
+    expect(result.stderr).toMatch(/hint: install Docker Engine .*docs\.docker\.com.*--only backend,frontend/);
+    nothingChanged(p);
+  });
+
+  it('missing mkcert: names it with the install and --no-https hints; exit 2', async () => {
+    const p = await project();
+    const result = await runCli(['dev'], { cwd: p.root, env: p.env(binDirWith(['caddy', 'docker'])) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('error: mkcert is not installed (not found on PATH)');
+    expect(result.stderr).toMatch(
+      /hint: install mkcert \(apt install mkcert, brew install mkcert.*`mkcert -install`/,
+    );
+    expect(result.stderr).toContain('stagecraft dev --no-https');
+    nothingChanged(p);
+  });
+
+  it('without mkcert, --no-https serves plain HTTP (and --no-hosts leaves the hosts file alone)', async () => {
+    const p = await project();
+    const dev = startCli(['dev', '--no-https', '--no-hosts'], {
+      cwd: p.root,
+      env: p.env(binDirWith(['caddy'])),
+    });
+    await dev.waitFor(/Press Ctrl\+C to stop/, 20_000);
+    expect(dev.output()).toContain(`backend  http://api.pre.test:${p.httpPort}`);
+    expect(dev.output()).toContain('--no-hosts: make sure api.pre.test resolves to 127.0.0.1');
+    expect(readFileSync(p.hosts, 'utf8')).toBe(HOSTS);
+    expect(await get(`http://api.pre.test:${p.httpPort}/`)).toMatchObject({ status: 200, body: 'up' });
+    dev.child.kill('SIGINT');
+    expect((await dev.exited).code).toBe(0);
+    nothingChanged(p, true);
+  });
+
+  it('missing caddy: names it and how to install it; exit 2', async () => {
+    const p = await project();
+    const result = await runCli(['dev'], { cwd: p.root, env: p.env(binDirWith(['mkcert', 'docker'])) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'error: caddy is not installed (not found on PATH): it is the HTTPS front door',
+    );
+    expect(result.stderr).toMatch(/hint: install Caddy 2 \(apt install caddy/);
+    nothingChanged(p);
+  });
+
+  it('missing encore for an encore-ts backend: names it and how to install it; exit 2', async () => {
+    const p = await project({ encore: true });
+    const result = await runCli(['dev'], {
+      cwd: p.root,
+      env: p.env(binDirWith(['caddy', 'mkcert', 'docker'])),
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'error: encore is not installed (not found on PATH): the backend provider encore-ts runs `encore run`',
+    );
+    expect(result.stderr).toContain(
+      'hint: install the Encore CLI: curl -L https://encore.dev/install.sh | bash',
+    );
+    nothingChanged(p);
+  });
+
+  it('several missing tools are reported together', async () => {
+    const p = await project({ compose: true, encore: true });
+    const result = await runCli(['dev', '--only', 'backend'], { cwd: p.root, env: p.env(binDirWith([])) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'error: stagecraft dev needs tools that are not installed: encore, caddy, mkcert',
+    );
+    nothingChanged(p);
+  });
+});

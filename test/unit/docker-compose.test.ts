@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import {
+  composeArgs,
+  composeConfigArgs,
+  composeDownArgs,
+  composeLogsArgs,
+  composePsArgs,
+  composePullArgs,
+  composeRecreateArgs,
+  composeRmArgs,
+  composeRunArgs,
+  composeScaleUpArgs,
+  composeStopArgs,
+  composeUpArgs,
+  composeUpWaitArgs,
+  composeVersionArgs,
+} from '../../src/docker/compose.js';
+
+const t = { project: 'shop-production', file: '.stagecraft/shop-production/compose.yml' };
+const base = 'docker compose -p shop-production -f .stagecraft/shop-production/compose.yml';
+const line = (argv: string[]) => argv.join(' ');
+
+describe('docker compose argv', () => {
+  it('composeArgs puts the project and file first', () => {
+    expect(line(composeArgs('p', 'c.yml', 'ps'))).toBe('docker compose -p p -f c.yml ps');
+    expect(composeArgs('p', 'c.yml')).toEqual(['docker', 'compose', '-p', 'p', '-f', 'c.yml']);
+  });
+
+  it('config --format json, with and without profiles', () => {
+    expect(line(composeConfigArgs({ file: '/app/docker-compose.yml', projectDir: '/app' }))).toBe(
+      'docker compose -f /app/docker-compose.yml --project-directory /app config --format json',
+    );
+    expect(line(composeConfigArgs({ file: 'c.yml', projectDir: '.', profiles: ['app', 'ops'] }))).toBe(
+      'docker compose -f c.yml --project-directory . --profile app --profile ops config --format json',
+    );
+  });
+
+  it('version', () => {
+    expect(line(composeVersionArgs())).toBe('docker compose version --short');
+  });
+
+  it('start-first scale-up keeps the old containers', () => {
+    expect(line(composeScaleUpArgs(t, 'api', 4))).toBe(
+      `${base} up -d --no-deps --no-recreate --scale api=4 api`,
+    );
+  });
+
+  it('stop-first recreate', () => {
+    expect(line(composeRecreateArgs(t, 'db'))).toBe(`${base} up -d --no-deps --force-recreate db`);
+  });
+
+  it('up --wait variants', () => {
+    expect(line(composeUpWaitArgs(t, ['db']))).toBe(`${base} up -d --wait --no-deps db`);
+    expect(line(composeUpWaitArgs(t, ['db', 'cache'], 120))).toBe(
+      `${base} up -d --wait --wait-timeout 120 --no-deps db cache`,
+    );
+  });
+
+  it('up with every option, in a fixed order', () => {
+    expect(
+      line(
+        composeUpArgs(t, ['web', 'api'], {
+          wait: true,
+          waitTimeoutSeconds: 60,
+          noRecreate: true,
+          forceRecreate: true,
+          pull: 'never',
+          quietPull: true,
+          removeOrphans: true,
+          scale: { web: 2, api: 3 },
+        }),
+      ),
+    ).toBe(
+      `${base} up -d --wait --wait-timeout 60 --no-deps --no-recreate --force-recreate --pull never --quiet-pull --remove-orphans --scale api=3 --scale web=2 web api`,
+    );
+    expect(line(composeUpArgs(t, [], { noDeps: false }))).toBe(`${base} up -d`);
+    expect(line(composeUpArgs(t, ['api'], { waitTimeoutSeconds: 5 }))).toBe(`${base} up -d --no-deps api`);
+  });
+
+  it('pull', () => {
+    expect(line(composePullArgs(t, ['api', 'web']))).toBe(`${base} pull --quiet api web`);
+    expect(line(composePullArgs(t, ['api'], { quiet: false, ignoreBuildable: true }))).toBe(
+      `${base} pull --ignore-buildable api`,
+    );
+  });
+
+  it('ps', () => {
+    expect(line(composePsArgs(t, ['api']))).toBe(`${base} ps --format json api`);
+    expect(line(composePsArgs(t, [], { all: true }))).toBe(`${base} ps --format json --all`);
+    expect(line(composePsArgs(t))).toBe(`${base} ps --format json`);
+  });
+
+  it('stop, rm and down', () => {
+    expect(line(composeStopArgs(t, ['api']))).toBe(`${base} stop api`);
+    expect(line(composeStopArgs(t, ['api'], { timeoutSeconds: 30 }))).toBe(`${base} stop -t 30 api`);
+    expect(line(composeStopArgs(t))).toBe(`${base} stop`);
+    expect(line(composeRmArgs(t, ['api']))).toBe(`${base} rm -f api`);
+    expect(line(composeRmArgs(t, ['api'], { stop: true }))).toBe(`${base} rm -f -s api`);
+    expect(line(composeDownArgs(t))).toBe(`${base} down --remove-orphans`);
+    expect(line(composeDownArgs(t, { removeOrphans: false, volumes: true, timeoutSeconds: 5 }))).toBe(
+      `${base} down -v -t 5`,
+    );
+  });
+
+  it('run: one-off container, env names only, never values', () => {
+    expect(line(composeRunArgs(t, 'api', ['node', 'migrate.mjs']))).toBe(
+      `${base} run --rm --no-deps -T api node migrate.mjs`,
+    );
+    expect(
+      line(
+        composeRunArgs(t, 'api', ['sh', '-c', 'echo ok'], {
+          envNames: ['DATABASE_URL', 'A'],
+          name: 'shop-migrate-1',
+          user: 'node',
+          workdir: '/app',
+          entrypoint: '',
+          noTty: false,
+        }),
+      ),
+    ).toBe(
+      `${base} run --rm --no-deps --name shop-migrate-1 --user node --workdir /app --entrypoint  -e A -e DATABASE_URL api sh -c echo ok`,
+    );
+  });
+
+  it('logs', () => {
+    expect(line(composeLogsArgs(t, ['api']))).toBe(`${base} logs --no-color api`);
+    expect(
+      line(composeLogsArgs(t, ['api', 'web'], { follow: true, tail: 100, since: '10m', timestamps: true })),
+    ).toBe(`${base} logs --no-color -f --tail 100 --since 10m -t api web`);
+  });
+});
