@@ -32,8 +32,12 @@ for (let i = 0; i < runs + 3; i++) {
 }
 
 const baseline = median(timings.get(cases[0].name));
-console.log(`runs: ${runs} (interleaved), NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}`);
+console.log(
+  `runs: ${runs} (interleaved), NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}`,
+);
 for (const c of cases) {
   const m = median(timings.get(c.name));
-  console.log(`${c.name.padEnd(24)} median ${m.toFixed(1).padStart(6)} ms  ratio ${(m / baseline).toFixed(2)}x`);
+  console.log(
+    `${c.name.padEnd(24)} median ${m.toFixed(1).padStart(6)} ms  ratio ${(m / baseline).toFixed(2)}x`,
+  );
 }

@@ -22,7 +22,7 @@ function ingressTarget(deps: HandlerDeps, runner: Runner): IngressTarget {
     runner,
     project: deps.model.composeProject,
     container: `${deps.model.composeProject}-ingress`,
-    network: `${deps.model.composeProject}_default`,
+    network: `${deps.model.composeProject}_ingress`,
   };
 }
 
@@ -63,8 +63,13 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         await runner.exec(action.argv, { onLine: log, signal });
         return { status: 'completed' };
       case 'ingress': {
-        const outcome = await ensureIngress(ingressTarget(deps, runner), action.image, action.httpPort);
-        return { status: outcome === 'created' ? 'completed' : 'unchanged', detail: `ingress ${outcome}` };
+        const outcome = await ensureIngress(
+          ingressTarget(deps, runner),
+          action.image,
+          action.httpPort,
+          action.routes,
+        );
+        return { status: outcome === 'running' ? 'unchanged' : 'completed', detail: `ingress ${outcome}` };
       }
       case 'rollout': {
         const outcome = await rolloutService(

@@ -252,7 +252,10 @@ function hostSteps(
         image: model.ingress.image,
         httpPort: model.ingress.httpPort,
         container: ingressContainer(model),
-        network: `${model.composeProject}_default`,
+        network: `${model.composeProject}_ingress`,
+        routes: services
+          .filter((service) => service.port !== undefined && service.domains.length > 0)
+          .map((service) => ({ service: service.name, domains: service.domains, port: service.port! })),
       },
       dependsOn: [prepare],
     });

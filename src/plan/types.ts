@@ -34,7 +34,14 @@ export type Action =
     }
   | { kind: 'upload'; path: string; content: string | Buffer | Secret; mode: number; sha256?: string }
   | { kind: 'exec'; argv: string[] }
-  | { kind: 'ingress'; image: string; httpPort: number; container: string; network: string }
+  | {
+      kind: 'ingress';
+      image: string;
+      httpPort: number;
+      container: string;
+      network: string;
+      routes: { service: string; domains: string[]; port: number }[];
+    }
   | {
       kind: 'rollout';
       service: string;

@@ -12,7 +12,7 @@ import {
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
-import { currentRoute, type IngressTarget, switchRoute } from './ingress.js';
+import { addUpstreams, type IngressTarget } from './ingress.js';
 
 type RolloutAction = Extract<Action, { kind: 'rollout' }>;
 
@@ -94,41 +94,46 @@ async function failure(ctx: RolloutContext, ids: string[], reason: string): Prom
   });
 }
 
-function upstreams(facts: ContainerFacts[], network: string, port: number): string[] {
-  return facts
-    .map((container) => container.ips[network])
-    .filter((ip): ip is string => ip !== undefined)
-    .map((ip) => `${ip}:${port}`)
-    .sort();
-}
-
+/** Puts the containers that are not behind the service's route yet behind it (they are ready). */
 async function routeTo(ctx: RolloutContext, action: RolloutAction, facts: ContainerFacts[]): Promise<void> {
   if (action.route === undefined || ctx.ingress === undefined) return;
-  const dial = upstreams(facts, ctx.ingress.network, action.route.port);
-  if (dial.length !== facts.length) {
-    throw new ExternalError(
-      `containers of ${action.service} on ${ctx.runner.name} are not on network ${ctx.ingress.network}`,
-    );
-  }
-  await switchRoute(ctx.ingress, { service: action.service, domains: action.route.domains, upstreams: dial });
+  const network = ctx.ingress.network;
+  const missing = facts.filter((container) => container.ips[network] === undefined);
+  await addUpstreams(
+    ctx.ingress,
+    action.service,
+    missing.map((container) => container.id),
+  );
 }
 
+/**
+ * Stops the old containers after the drain time. They stay reachable until they exit, so requests in
+ * flight finish; a stopping app refuses new connections, and the gateway retries those elsewhere.
+ */
 async function retire(ctx: RolloutContext, old: ContainerFacts[]): Promise<void> {
   if (old.length === 0) return;
-  const ids = old.map((container) => container.id);
   const running = old.filter((container) => container.running).map((container) => container.id);
   if (running.length > 0) {
     if (ctx.drainMs > 0) await sleep(ctx.drainMs);
     await ctx.runner.exec(stopContainersArgs(running));
   }
-  await ctx.runner.exec(removeContainersArgs(ids, { force: true }));
+  await ctx.runner.exec(
+    removeContainersArgs(
+      old.map((container) => container.id),
+      { force: true },
+    ),
+  );
+}
+
+function ids(containers: ContainerFacts[]): string[] {
+  return containers.map((container) => container.id);
 }
 
 /**
  * Replaces one service's containers on one host. start-first: new containers start beside the old
- * ones, must become healthy, the ingress switches to them, then the old ones drain and stop. stop-first
- * and recreate: compose replaces them in place. Containers already at the desired spec are left alone,
- * so a retried deploy resumes where it stopped.
+ * ones, must become healthy, join the gateway's route, then the old ones drain and stop. stop-first and
+ * recreate: compose replaces them in place. Containers already at the desired spec are left alone, so
+ * a retried deploy resumes where it stopped.
  */
 export async function rolloutService(ctx: RolloutContext, action: RolloutAction): Promise<RolloutOutcome> {
   const target = { project: ctx.project, file: action.composeFile };
@@ -137,28 +142,20 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
     (container) => container.labels[SPEC_LABEL] === action.specHash && container.running,
   );
   const stale = existing.filter((container) => !current.includes(container));
+  const healthy = current.every(
+    (container) => container.health === undefined || container.health === 'healthy',
+  );
 
-  if (
-    stale.length === 0 &&
-    current.length === action.replicas &&
-    current.every((c) => ready(c, 0, Date.now()) || c.health === undefined)
-  ) {
-    const route = action.route && ctx.ingress ? await currentRoute(ctx.ingress, action.service) : undefined;
-    const wanted =
-      action.route && ctx.ingress ? upstreams(current, ctx.ingress.network, action.route.port) : [];
-    if (
-      action.route &&
-      ctx.ingress &&
-      JSON.stringify(route?.upstreams.slice().sort()) !== JSON.stringify(wanted)
-    ) {
-      await routeTo(ctx, action, current);
-      return {
-        status: 'completed',
-        detail: 'unchanged; route restored',
-        containers: current.map((c) => c.id),
-      };
-    }
-    return { status: 'unchanged', detail: 'unchanged', containers: current.map((c) => c.id) };
+  if (stale.length === 0 && current.length === action.replicas && healthy) {
+    const unrouted =
+      action.route && ctx.ingress ? current.filter((c) => c.ips[ctx.ingress!.network] === undefined) : [];
+    if (unrouted.length === 0) return { status: 'unchanged', detail: 'unchanged', containers: ids(current) };
+    await routeTo(ctx, action, current);
+    return {
+      status: 'completed',
+      detail: 'unchanged; put back behind the gateway',
+      containers: ids(current),
+    };
   }
 
   if (action.strategy !== 'start-first') {
@@ -170,41 +167,21 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
     );
     const after = await containersOf(ctx.runner, ctx.project, action.service);
     const fresh = after.filter((container) => container.labels[SPEC_LABEL] === action.specHash);
-    const facts = await waitReady(
-      ctx,
-      fresh.map((container) => container.id),
-      action,
-    );
+    const facts = await waitReady(ctx, ids(fresh), action);
     await routeTo(ctx, action, facts);
     const leftovers = after.filter((container) => !fresh.includes(container));
-    if (leftovers.length > 0)
-      await ctx.runner.exec(
-        removeContainersArgs(
-          leftovers.map((c) => c.id),
-          { force: true },
-        ),
-      );
-    return {
-      status: 'completed',
-      detail: `${action.strategy}: ${facts.length} new`,
-      containers: facts.map((c) => c.id),
-    };
+    if (leftovers.length > 0) await ctx.runner.exec(removeContainersArgs(ids(leftovers), { force: true }));
+    return { status: 'completed', detail: `${action.strategy}: ${facts.length} new`, containers: ids(facts) };
   }
 
-  // start-first: exited leftovers (a crash, an interrupted deploy) go first so compose's scale counts only live ones.
+  // Exited leftovers (a crash, an interrupted deploy) go first, so compose's scale counts only live ones.
   const dead = stale.filter((container) => !container.running);
-  if (dead.length > 0)
-    await ctx.runner.exec(
-      removeContainersArgs(
-        dead.map((c) => c.id),
-        { force: true },
-      ),
-    );
+  if (dead.length > 0) await ctx.runner.exec(removeContainersArgs(ids(dead), { force: true }));
   const live = stale.filter((container) => container.running);
   const missing = Math.max(0, action.replicas - current.length);
   let fresh = current;
   if (missing > 0) {
-    const before = new Set(existing.map((container) => container.id));
+    const before = new Set(ids(existing));
     await ctx.runner.exec(
       composeUpArgs(target, [action.service], {
         noRecreate: true,
@@ -214,16 +191,12 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
     const after = await containersOf(ctx.runner, ctx.project, action.service);
     fresh = [...current, ...after.filter((container) => !before.has(container.id))];
   }
-  const facts = await waitReady(
-    ctx,
-    fresh.map((container) => container.id),
-    action,
-  );
+  const facts = await waitReady(ctx, ids(fresh), action);
   await routeTo(ctx, action, facts);
   await retire(ctx, live);
   return {
     status: 'completed',
     detail: `start-first: ${facts.length} new, ${live.length} retired`,
-    containers: facts.map((c) => c.id),
+    containers: ids(facts),
   };
 }

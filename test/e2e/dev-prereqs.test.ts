@@ -4,13 +4,24 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { binDirWith, cliEnv, freePort, get, processesWith, runCli, startCli } from '../support/dev.js';
+import {
+  binDirs,
+  binDirWith,
+  cliEnv,
+  freePort,
+  get,
+  processesWith,
+  runCli,
+  startCli,
+  stopStartedClis,
+} from '../support/dev.js';
 
 const folders: string[] = [];
 const HOSTS = '127.0.0.1 localhost\n';
 
-afterAll(() => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+afterAll(async () => {
+  await stopStartedClis();
+  for (const folder of [...folders, ...binDirs]) rmSync(folder, { recursive: true, force: true });
 });
 
 async function project(options: { compose?: boolean; encore?: boolean } = {}) {

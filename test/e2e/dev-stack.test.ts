@@ -31,6 +31,7 @@ import {
   openWebSocket,
   runCli,
   startCli,
+  stopStartedClis,
   which,
 } from '../support/dev.js';
 import { dockerOn, type HarnessEnv, requireHarness, run } from './support/harness.js';
@@ -193,7 +194,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  if (dev !== undefined && dev.child.exitCode === null) dev.child.kill('SIGKILL');
+  await stopStartedClis();
   if (root !== undefined && existsSync(join(root, '.stagecraft', 'dev', 'state.json'))) {
     await runCli(['dev', 'down'], { cwd: root, env }).catch(() => undefined);
   }

@@ -15,12 +15,14 @@ import {
   processesWith,
   runCli,
   startCli,
+  stopStartedClis,
   which,
 } from '../support/dev.js';
 
 const roots: string[] = [];
 
-afterAll(() => {
+afterAll(async () => {
+  await stopStartedClis();
   for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 

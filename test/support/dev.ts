@@ -47,6 +47,21 @@ export interface DevRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
+const started: DevRun[] = [];
+
+/** Stops every CLI a test started and left running: SIGINT (a clean stop), SIGKILL after 15 s. */
+export async function stopStartedClis(): Promise<void> {
+  await Promise.all(
+    started.splice(0).map(async (run) => {
+      if (run.child.exitCode !== null || run.child.signalCode !== null) return;
+      run.child.kill('SIGINT');
+      const timer = setTimeout(() => run.child.kill('SIGKILL'), 15_000);
+      await run.exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
 /** Starts `stagecraft <args>` and keeps it running. */
 export function startCli(args: string[], options: { cwd: string; env: Record<string, string> }): DevRun {
   requireBuiltCli();
@@ -105,7 +120,9 @@ export function startCli(args: string[], options: { cwd: string; env: Record<str
       listeners.add(check);
       check();
     });
-  return { child, output: () => all, stdout: () => out, stderr: () => err, waitFor, exited };
+  const run = { child, output: () => all, stdout: () => out, stderr: () => err, waitFor, exited };
+  started.push(run);
+  return run;
 }
 
 /** Runs `stagecraft <args>` to completion. */
@@ -325,9 +342,13 @@ export function which(name: string): string | undefined {
   return undefined;
 }
 
+/** Folders made by binDirWith, for the test's cleanup. */
+export const binDirs: string[] = [];
+
 /** A folder to use as PATH holding only `names` (symlinks to the real binaries) and node. */
 export function binDirWith(names: readonly string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'stagecraft-bin-'));
+  binDirs.push(dir);
   symlinkSync(process.execPath, join(dir, 'node'));
   for (const name of names) {
     const path = which(name);

@@ -1,7 +1,7 @@
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   addManagedEntry,
   HOSTS_MARKER,
@@ -95,7 +95,15 @@ describe('hosts file editing', () => {
 });
 
 describe('HostsFile on disk', () => {
-  const dir = () => mkdtempSync(join(tmpdir(), 'stagecraft-hosts-'));
+  const dirs: string[] = [];
+  const dir = () => {
+    const created = mkdtempSync(join(tmpdir(), 'stagecraft-hosts-'));
+    dirs.push(created);
+    return created;
+  };
+  afterAll(() => {
+    for (const created of dirs) rmSync(created, { recursive: true, force: true });
+  });
 
   it('adds and removes in place, keeping bytes and file mode', async () => {
     const path = join(dir(), 'hosts');

@@ -1,10 +1,10 @@
 // The dev supervisor with real processes (node scripts): readiness, restart with backoff, required
 // processes, ready timeouts, and stopping whole process trees.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
   ManagedProcess,
   type ProcessEvent,
@@ -102,6 +102,7 @@ describe('dev supervisor', () => {
 
   it('restarts a crashed process with growing delays until it stays up', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stagecraft-crash-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const counter = join(dir, 'runs');
     const script = `
       const fs = require('node:fs');
