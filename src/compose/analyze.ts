@@ -1,44 +1,14 @@
+import { parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { compareStrings } from './canonical.js';
 import type { ComposeProject, ComposeService } from './types.js';
 
 /** Facts the planners need about a service, read from the normalised compose model. No I/O. */
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-const DURATION = /^(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/;
-
 /**
  * Milliseconds in a compose/Go duration: "1m30s", "2s", "500ms", "1h0m0s", "1.5s". A bare number
  * is seconds (compose accepts `stop_grace_period: 10`). Throws UserError on anything else.
  */
-export function parseDuration(text: string | number): number {
-  if (typeof text === 'number') return text * 1000;
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  let rest = trimmed;
-  let total = 0;
-  while (rest !== '') {
-    const match = DURATION.exec(rest);
-    if (match === null) break;
-    total += Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 0);
-    rest = rest.slice(match[0].length);
-  }
-  if (rest !== '' || trimmed === '') {
-    throw new UserError(`"${text}" is not a duration`, {
-      hint: 'write durations like "500ms", "30s" or "1m30s"',
-    });
-  }
-  return Math.round(total);
-}
-
 /** True when the service publishes a port on a fixed host port ("8080:80"); ephemeral ports ("80") are not. */
 export function publishesFixedHostPort(service: ComposeService): boolean {
   return (service.ports ?? []).some((port) => {

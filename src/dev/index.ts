@@ -9,6 +9,20 @@ import { devDir, readState } from './state.js';
 import { spawnDaemon } from './supervisor/daemon.js';
 import { processAlive } from './supervisor/process-group.js';
 
+/*
+ * `stagecraft dev` (SPEC §6). Start-up order: compose infrastructure (`docker compose -p <project>-<env>
+ * up --detach --wait <services>` with the generated .stagecraft/dev/compose.override.yml) → backend →
+ * frontend → the HTTPS front door (mkcert certificate + Caddy). Everything it starts is recorded in
+ * .stagecraft/dev/state.json and undone on Ctrl+C / SIGTERM / `dev down`.
+ *
+ * Environment knobs (flags win over these, these win over stagecraft.yml):
+ *   STAGECRAFT_HOSTS_FILE          hosts file to edit (dev.hosts_file; default /etc/hosts)
+ *   STAGECRAFT_DEV_DOCKER_ADDRESS  where published container ports are reachable and bound (default: the
+ *                                  host of a tcp:// or ssh:// DOCKER_HOST, else 127.0.0.1)
+ *   STAGECRAFT_DEV_READY_TIMEOUT   how long a dev process may take to become ready (60s; encore 180s)
+ *   STAGECRAFT_DEV_DAEMON          internal: set in the background process that --detach starts
+ */
+
 export type { DevFlags } from './settings.js';
 export type { DevRuntime } from './stack.js';
 

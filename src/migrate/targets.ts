@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import type { MigrationEngineEntry } from '../config/catalog.js';
 import type { Config } from '../config/schema.js';
 import { didYouMean } from '../util/did-you-mean.js';
+import { parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import type { MigrationSelection } from './status.js';
@@ -39,15 +40,7 @@ export interface MigrationSettings {
 
 export const DEFAULT_MIGRATION_TIMEOUT_MS = 10 * 60_000;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** "1m30s" → 90000 (the schema's duration format). */
-export function parseDuration(text: string): number {
-  let total = 0;
-  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
-    total += Number(match[1]) * UNIT_MS[match[2]!]!;
-  return Math.round(total);
-}
 
 function normalizeSelection(selection: { all?: boolean; ids?: string[]; tags?: string[] } | undefined) {
   const ids = [...new Set(selection?.ids ?? [])].sort();

@@ -1,15 +1,37 @@
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+import { UserError } from './errors.js';
 
-/** Parses "500ms", "30s", "2m", "1m30s", "1.5s" (compose and stagecraft.yml durations) into milliseconds. */
-export function parseDuration(text: string): number {
-  const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+const PART = /^(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/;
+
+/**
+ * Milliseconds of a duration as stagecraft.yml and compose write them: "500ms", "30s", "1m30s",
+ * Go's "1h0m0s", or a bare number of seconds.
+ */
+export function parseDuration(text: string | number): number {
+  if (typeof text === 'number') return text * 1000;
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  let rest = trimmed;
   let total = 0;
-  let consumed = 0;
-  for (const match of text.matchAll(pattern)) {
+  while (rest !== '') {
+    const match = PART.exec(rest);
+    if (match === null) break;
     total += Number(match[1]) * UNIT_MS[match[2]!]!;
-    consumed += match[0].length;
+    rest = rest.slice(match[0].length);
   }
-  if (consumed !== text.length || text.length === 0) throw new Error(`invalid duration "${text}"`);
+  if (rest !== '' || trimmed === '') {
+    throw new UserError(`"${text}" is not a duration`, {
+      hint: 'write durations like "500ms", "30s" or "1m30s"',
+    });
+  }
   return Math.round(total);
 }
 

@@ -100,6 +100,8 @@ function up(args) {
     mustRun('up.sh', [String(hosts)]);
   }
   mustRun('images.sh');
+  process.env.DOCKER_HOST = readEnv().build_docker_host;
+  mustRun('postgres-image.sh'); // PostgreSQL from this machine's Debian binaries, for deploy and migration tests
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.stdout.write(`${JSON.stringify(readEnv())}\n`);
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(docker.io openssh-server openssh-client docker-registry caddy busybox-static socat wrk curl iproute2 util-linux)
+PKGS=(docker.io openssh-server openssh-client docker-registry caddy busybox-static socat wrk curl iproute2 util-linux postgresql-15)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -6,11 +6,11 @@ import {
   healthcheckTimings,
   healthVerdictBudgetMs,
   ownsNamedVolume,
-  parseDuration,
   publishesFixedHostPort,
   stopGracePeriodMs,
 } from '../../src/compose/analyze.js';
 import type { ComposeProject, ComposeService } from '../../src/compose/types.js';
+import { parseDuration } from '../../src/util/duration.js';
 import { UserError } from '../../src/util/errors.js';
 
 const fixture = (name: string) =>

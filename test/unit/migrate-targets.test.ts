@@ -7,9 +7,9 @@ import {
   deployMigrationTargets,
   migrationSettings,
   migrationTargets,
-  parseDuration,
 } from '../../src/migrate/targets.js';
 import { migrationEngines } from '../../src/providers/migration/engines.js';
+import { parseDuration } from '../../src/util/duration.js';
 
 function config(extra: Partial<Config> = {}): Config {
   return {
