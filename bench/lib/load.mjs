@@ -6,7 +6,7 @@ const ALLOWED = /^(127\.|10\.231\.0\.)/;
 
 /**
  * @param {{host: string, port: number, path: string, hostHeader: string, connections: number,
- *   durationMs: number, maxRequests?: number}} options
+ *   durationMs: number, maxRequests?: number, stopWhen?: () => boolean}} options
  * @returns {Promise<{requests: number, failures: number, failureSamples: string[],
  *   bodies: Record<string, number>, latenciesMs: number[]}>}
  */
@@ -59,7 +59,7 @@ export async function load(options) {
       req.end();
     });
   const worker = async () => {
-    while (Date.now() < deadline && result.requests < max) {
+    while (Date.now() < deadline && result.requests < max && !options.stopWhen?.()) {
       result.requests++;
       await one();
     }

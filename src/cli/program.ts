@@ -196,5 +196,60 @@ export function buildProgram(): Command {
     .description('stop the dev stack of this project (started with --detach, or in another terminal)')
     .action(action(async () => ({ run: (await import('./commands/dev.js')).runDown })));
 
+  // Operating what is deployed: status, logs, ssh, exec, secrets sync, doctor.
+  program
+    .command('status')
+    .description('per host and service: containers, state, health, version, uptime, restarts, release')
+    .action(action(() => import('./commands/status.js')));
+
+  program
+    .command('logs')
+    .description(
+      'logs of a service from every host that runs it, merged and prefixed with host and container',
+    )
+    .argument('<service>', 'compose service')
+    .option('-f, --follow', 'keep printing new lines from every host until Ctrl+C')
+    .option(
+      '--since <time>',
+      'only lines since a time (2025-05-01T10:00:00Z) or a duration ago (10m, 2h, 1d)',
+    )
+    .option('-n, --lines <n>', 'last lines per container (default 100, all with --since)')
+    .option('--grep <regex>', 'only lines matching this regular expression')
+    .option('-t, --timestamps', 'show the timestamp of each line')
+    .action(action(() => import('./commands/logs.js')));
+
+  program
+    .command('ssh')
+    .description('open a shell on a host (or the first host of a role); with -- CMD, run it there')
+    .argument('<host|role>', 'host name or role')
+    .argument('[command...]', 'after --: a command line (one word) or an argv to run instead of a shell')
+    .action(action(() => import('./commands/ssh.js')));
+
+  program
+    .command('exec')
+    .description('run a command in a running container of a service (first host that has one)')
+    .argument('<service>', 'compose service')
+    .argument('[command...]', 'after --: the command and its arguments')
+    .option('-i, --interactive', 'keep stdin open (and a terminal when this is one), e.g. for a shell')
+    .option('--new', "run in a one-off container of the current release's image (compose run --rm)")
+    .action(action(() => import('./commands/exec.js')));
+
+  const secrets = program
+    .command('secrets')
+    .description('secrets of an environment (values are never printed)');
+  secrets
+    .command('sync')
+    .description('push secret values from env files, the environment or commands to the hosts or to Encore')
+    .option('--keys <list>', 'only these secrets (comma-separated names from secrets.keys)')
+    .option('--restart', 'replace the containers of services whose secrets changed (zero-downtime rollout)')
+    .action(action(async () => ({ run: (await import('./commands/secrets.js')).sync })));
+
+  program
+    .command('doctor')
+    .description(
+      'check docker, compose v2, ssh to every host, mkcert, encore, tailscale, gh, node; print fixes',
+    )
+    .action(action(() => import('./commands/doctor.js')));
+
   return program;
 }

@@ -9,7 +9,8 @@ export function reportError(error: unknown, output: Output, verbose: boolean): n
   if (isStagecraftError(error)) {
     output.error(error.message);
     for (const line of error.details) process.stderr.write(`  ${redact(line)}\n`);
-    if (error.hint !== undefined) process.stderr.write(`${output.colors.dim('hint:')} ${redact(error.hint)}\n`);
+    if (error.hint !== undefined)
+      process.stderr.write(`${output.colors.dim('hint:')} ${redact(error.hint)}\n`);
     if (verbose) {
       if (error.command !== undefined) process.stderr.write(`command: ${redact(error.command)}\n`);
       for (const line of causeChain(error)) process.stderr.write(`caused by: ${redact(line)}\n`);

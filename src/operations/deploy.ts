@@ -199,6 +199,7 @@ export async function executeDeploy(
               expiryMs: model.lockExpiryMs,
               waitMs: options.lockWaitMs ?? 0,
               clock: systemClock,
+              pid: process.pid,
             });
           },
           release: async (runner) => {

@@ -17,7 +17,7 @@ export interface LockTarget {
 
 /** Something that happened while acquiring, for the CLI to print. */
 export type LockEvent =
-  | { kind: 'broken'; previous: LockInfo | undefined; reason: 'expired' | 'no-info' }
+  | { kind: 'broken'; previous: LockInfo | undefined; reason: 'expired' | 'no-info' | 'holder-gone' }
   | { kind: 'waiting'; holder: LockInfo };
 
 export interface AcquireOptions extends LockTarget {
@@ -29,6 +29,8 @@ export interface AcquireOptions extends LockTarget {
   holder?: string;
   /** From where: default this machine's host name. */
   machine?: string;
+  /** The holding process (a deploy): once it is gone from this machine, the lock may be broken. A manual lock has none. */
+  pid?: number;
   /** How long the lock lives before another deploy may break it. */
   expiryMs: number;
   /** How long to wait for a held lock (0 or undefined: fail at once). */
@@ -177,6 +179,20 @@ function formatWait(ms: number): string {
  * second after it was seen) is broken, with an `onEvent` report; a live one is waited for up to
  * `waitMs`, polling every `pollMs`; otherwise an ExternalError names the holder.
  */
+/**
+ * True when the lock was taken on this machine by a process that no longer runs (a deploy killed with
+ * SIGKILL): the next deploy may take it over instead of waiting for it to expire.
+ */
+function holderIsGone(info: LockInfo): boolean {
+  if (info.pid === undefined || info.machine !== defaultHolder().machine) return false;
+  try {
+    process.kill(info.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export async function acquireLock(runner: Runner, options: AcquireOptions): Promise<LockInfo> {
   const clock = options.clock ?? systemClock;
   const who = defaultHolder();
@@ -197,6 +213,7 @@ export async function acquireLock(runner: Runner, options: AcquireOptions): Prom
       expires_at: new Date(now.getTime() + options.expiryMs).toISOString(),
       version: options.version,
       message: options.message ?? '',
+      ...(options.pid === undefined ? {} : { pid: options.pid }),
     };
     const result = await runner.exec(['sh', '-c', ACQUIRE_SCRIPT, 'sh', parent, dir], {
       stdin: serializeLockInfo(info),
@@ -226,6 +243,11 @@ export async function acquireLock(runner: Runner, options: AcquireOptions): Prom
     sawMissingInfo = false;
     if (isLockExpired(current.info, clock.now())) {
       options.onEvent?.({ kind: 'broken', previous: current.info, reason: 'expired' });
+      await removeIf(runner, dir, current.raw);
+      continue;
+    }
+    if (holderIsGone(current.info)) {
+      options.onEvent?.({ kind: 'broken', previous: current.info, reason: 'holder-gone' });
       await removeIf(runner, dir, current.raw);
       continue;
     }

@@ -40,4 +40,6 @@ export interface LockInfo {
   expires_at: string;
   version: string;
   message: string;
+  /** Process id of the holder on `machine`: a lock whose process is gone on this machine can be broken. */
+  pid?: number;
 }

@@ -1,0 +1,372 @@
+// `stagecraft doctor`: is this machine (and every host of the environment) ready? Each check says what
+// it found and, when something is wrong, one line of how to fix it. Required checks fail the command.
+import type { CommandContext } from '../cli/context.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { EnvironmentConfig, HostEntry } from '../config/schema.js';
+import { composeVersionArgs } from '../docker/compose.js';
+import { createRunner } from '../runners/factory.js';
+import { runLocal } from '../runners/local.js';
+import { isStagecraftError } from '../util/errors.js';
+import { oneLine } from './fleet.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  /** A failure of a required check fails `doctor`; an optional one is a warning. */
+  required: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** Node.js the CLI supports (package.json engines). */
+export const MIN_NODE = [20, 19] as const;
+
+export function nodeSupported(version: string): boolean {
+  const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map(Number);
+  return major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
+}
+
+/** `2.29.7`, `v2.29.7-desktop.1` → major 2; compose v2 means major ≥ 2 (the plugin, not docker-compose v1). */
+export function composeMajor(version: string): number | undefined {
+  const match = /^v?(\d+)\./.exec(version.trim());
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** Runs a probe; resolves with its output, or the reason it could not run (never throws). */
+async function probe(
+  argv: string[],
+  timeoutMs = 10_000,
+): Promise<{ ok: boolean; output: string; missing: boolean }> {
+  try {
+    const result = await runLocal(argv, { allowFailure: true, timeoutMs });
+    const output = `${result.stdout}\n${result.stderr}`.trim();
+    return { ok: result.exitCode === 0, output, missing: false };
+  } catch (error) {
+    const message = oneLine(error);
+    return { ok: false, output: message, missing: /not found on PATH/.test(message) };
+  }
+}
+
+function firstLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .find((line) => line !== '') ?? ''
+  );
+}
+
+function lastLine(text: string): string {
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
+      .at(-1) ?? ''
+  );
+}
+
+async function dockerChecks(): Promise<Check[]> {
+  const engine = await probe(['docker', 'version', '--format', '{{.Server.Version}}'], 20_000);
+  const checks: Check[] = [];
+  if (engine.missing) {
+    checks.push({
+      name: 'docker',
+      status: 'fail',
+      required: true,
+      detail: 'docker was not found on PATH',
+      fix: 'install Docker Engine (or Docker Desktop) with the compose plugin: https://docs.docker.com/engine/install/',
+    });
+  } else if (!engine.ok) {
+    checks.push({
+      name: 'docker',
+      status: 'fail',
+      required: true,
+      detail: `the Docker engine did not answer: ${lastLine(engine.output)}`,
+      fix: 'start Docker (`sudo systemctl start docker`, or open Docker Desktop), check DOCKER_HOST, and that your user may use it (`sudo usermod -aG docker $USER`, then log in again)',
+    });
+  } else {
+    const where = process.env['DOCKER_HOST'];
+    checks.push({
+      name: 'docker',
+      status: 'ok',
+      required: true,
+      detail: `engine ${firstLine(engine.output)}${where ? ` at ${where}` : ''}`,
+    });
+  }
+  if (engine.missing) return checks;
+  const compose = await probe(composeVersionArgs());
+  const major = compose.ok ? composeMajor(firstLine(compose.output)) : undefined;
+  checks.push(
+    major !== undefined && major >= 2
+      ? {
+          name: 'compose',
+          status: 'ok',
+          required: true,
+          detail: `v${firstLine(compose.output).replace(/^v/, '')}`,
+        }
+      : {
+          name: 'compose',
+          status: 'fail',
+          required: true,
+          detail: compose.ok
+            ? `docker compose ${firstLine(compose.output)} is not compose v2`
+            : 'the compose v2 plugin is missing (`docker compose` does not run)',
+          fix: 'install the compose v2 plugin: `sudo apt-get install docker-compose-plugin` (Docker Desktop has it), https://docs.docker.com/compose/install/linux/',
+        },
+  );
+  return checks;
+}
+
+interface ToolSpec {
+  name: string;
+  argv: string[];
+  why: string;
+  fix: string;
+  required: boolean;
+}
+
+async function toolCheck(tool: ToolSpec): Promise<Check> {
+  const result = await probe(tool.argv);
+  if (result.ok || (!result.missing && result.output !== '' && tool.name === 'ssh')) {
+    return {
+      name: tool.name,
+      status: 'ok',
+      required: tool.required,
+      detail: firstLine(result.output) || 'found',
+    };
+  }
+  return {
+    name: tool.name,
+    status: tool.required ? 'fail' : 'warn',
+    required: tool.required,
+    detail: `${result.missing ? 'not found' : `does not work: ${lastLine(result.output)}`} (${tool.why})`,
+    fix: tool.fix,
+  };
+}
+
+interface DoctorHost {
+  environment: string;
+  name: string;
+  address: string | undefined;
+  user: string | undefined;
+  port: number | undefined;
+}
+
+/** The hosts of an ssh environment straight from the config (no compose needed: docker may be missing). */
+export function environmentHosts(name: string, env: EnvironmentConfig): DoctorHost[] {
+  if (env.driver !== 'ssh') return [];
+  const seen = new Map<string, DoctorHost>();
+  for (const entries of Object.values(env.hosts ?? {})) {
+    for (const entry of entries as HostEntry[]) {
+      const spec = typeof entry === 'string' ? { name: entry } : entry;
+      if (seen.has(spec.name)) continue;
+      seen.set(spec.name, {
+        environment: name,
+        name: spec.name,
+        address: spec.address,
+        user: spec.user,
+        port: spec.port,
+      });
+    }
+  }
+  return [...seen.values()];
+}
+
+async function hostCheck(loaded: LoadedConfig, host: DoctorHost): Promise<Check> {
+  const envConfig = loaded.config.environments[host.environment];
+  const runner = createRunner(
+    { name: host.name, address: host.address, user: host.user, port: host.port },
+    { driver: 'ssh', ssh: envConfig?.ssh, rootDir: loaded.root },
+  );
+  const name = `${host.environment}/${host.name}`;
+  const started = Date.now();
+  try {
+    const docker = await runner.exec(['docker', 'version', '--format', '{{.Server.Version}}'], {
+      allowFailure: true,
+      timeoutMs: 30_000,
+    });
+    const elapsed = Date.now() - started;
+    if (docker.exitCode !== 0) {
+      const missing = docker.exitCode === 127 || /not found/.test(docker.stderr);
+      return {
+        name,
+        status: 'fail',
+        required: true,
+        detail: `ssh ok, but ${missing ? 'docker is not installed' : `the Docker engine did not answer: ${lastLine(docker.stderr)}`}`,
+        fix: missing
+          ? `install Docker Engine and the compose plugin on ${host.name} (https://docs.docker.com/engine/install/)`
+          : `start Docker on ${host.name} and add the ssh user to the docker group (\`sudo usermod -aG docker <user>\`)`,
+      };
+    }
+    const compose = await runner.exec(composeVersionArgs(), { allowFailure: true, timeoutMs: 30_000 });
+    const major = compose.exitCode === 0 ? composeMajor(firstLine(compose.stdout)) : undefined;
+    if (major === undefined || major < 2) {
+      return {
+        name,
+        status: 'fail',
+        required: true,
+        detail: `ssh ok, docker ${firstLine(docker.stdout)}, but no compose v2`,
+        fix: `install the compose v2 plugin on ${host.name}: \`sudo apt-get install docker-compose-plugin\``,
+      };
+    }
+    return {
+      name,
+      status: 'ok',
+      required: true,
+      detail: `ssh ok (${elapsed} ms), docker ${firstLine(docker.stdout)}, compose v${firstLine(compose.stdout).replace(/^v/, '')}`,
+    };
+  } catch (error) {
+    return {
+      name,
+      status: 'fail',
+      required: true,
+      detail: oneLine(error),
+      fix:
+        isStagecraftError(error) && error.hint !== undefined
+          ? error.hint
+          : 'check the host and its ssh settings',
+    };
+  } finally {
+    await runner.close().catch(() => undefined);
+  }
+}
+
+export interface DoctorReport {
+  checks: Check[];
+  /** The config that was checked, or why there was none. */
+  config: string;
+}
+
+/** Every check, local ones and every host of the environment(s) in parallel. */
+export async function runDoctor(context: CommandContext): Promise<DoctorReport> {
+  let loaded: LoadedConfig | undefined;
+  let configNote: string;
+  const checks: Check[] = [];
+  try {
+    loaded = await context.loadConfig('any');
+    configNote = loaded.file;
+  } catch (error) {
+    const message = oneLine(error);
+    if (/config not found/.test(message)) {
+      configNote = 'no stagecraft.yml here: checked this machine only';
+    } else {
+      configNote = 'stagecraft.yml has problems';
+      checks.push({
+        name: 'stagecraft.yml',
+        status: 'fail',
+        required: true,
+        detail: message,
+        fix:
+          isStagecraftError(error) && error.hint !== undefined
+            ? error.hint
+            : 'run `stagecraft config` to see the problems',
+      });
+    }
+  }
+
+  const config = loaded?.config;
+  const environments =
+    config === undefined
+      ? []
+      : context.globals.env !== undefined && loaded?.envName !== undefined
+        ? [loaded.envName]
+        : Object.keys(config.environments);
+  const hosts = environments.flatMap((name) => environmentHosts(name, config!.environments[name]!));
+  const usesSsh = hosts.length > 0;
+  const usesEncore = config?.backend?.provider === 'encore-ts' || config?.secrets?.provider === 'encore';
+  const usesMesh = config?.network?.provider === 'tailscale' || config?.network?.provider === 'headscale';
+
+  const node = process.versions.node;
+  checks.push(
+    nodeSupported(node)
+      ? { name: 'node', status: 'ok', required: true, detail: `v${node} (needs >= ${MIN_NODE.join('.')})` }
+      : {
+          name: 'node',
+          status: 'fail',
+          required: true,
+          detail: `v${node} is too old (needs >= ${MIN_NODE.join('.')})`,
+          fix: 'install Node.js 20.19 or newer (https://nodejs.org, or `nvm install 20`)',
+        },
+  );
+
+  const tools: ToolSpec[] = [
+    {
+      name: 'ssh',
+      argv: ['ssh', '-V'],
+      why: usesSsh ? 'deploys reach the hosts with it' : 'for environments with driver: ssh',
+      fix: 'install the OpenSSH client (`sudo apt-get install openssh-client`; macOS has it)',
+      required: usesSsh,
+    },
+    {
+      name: 'mkcert',
+      argv: ['mkcert', '-version'],
+      why: 'trusted HTTPS for `stagecraft dev`; `dev --no-https` works without it',
+      fix: 'install mkcert (`sudo apt-get install mkcert`, `brew install mkcert`, https://github.com/FiloSottile/mkcert) and run `mkcert -install` once',
+      required: false,
+    },
+    {
+      name: 'encore',
+      argv: ['encore', 'version'],
+      why: usesEncore
+        ? 'this project uses Encore (backend encore-ts or secrets encore)'
+        : 'for Encore.ts backends',
+      fix: 'install the Encore CLI: `curl -L https://encore.dev/install.sh | bash` (or `brew install encoredev/tap/encore`)',
+      required: usesEncore,
+    },
+    {
+      name: 'tailscale',
+      argv: ['tailscale', 'version'],
+      why: usesMesh
+        ? `network.provider is ${config?.network?.provider}: \`stagecraft ssh\` and the mesh use it`
+        : 'for the tailscale/headscale mesh',
+      fix: 'install Tailscale (https://tailscale.com/download) and log in (`tailscale up`)',
+      required: usesMesh,
+    },
+    {
+      name: 'gh',
+      argv: ['gh', '--version'],
+      why: '`stagecraft ci run` triggers GitHub Actions with it',
+      fix: 'install the GitHub CLI (https://cli.github.com) and run `gh auth login`',
+      required: false,
+    },
+    {
+      name: 'git',
+      argv: ['git', '--version'],
+      why: 'release versions default to the git commit',
+      fix: 'install git, or always pass --version to build and deploy',
+      required: false,
+    },
+  ];
+
+  const [docker, toolResults, hostResults] = await Promise.all([
+    dockerChecks(),
+    Promise.all(tools.map(toolCheck)),
+    loaded === undefined ? Promise.resolve([]) : Promise.all(hosts.map((host) => hostCheck(loaded!, host))),
+  ]);
+  checks.push(...docker, toolResults[0]!, ...hostResults, ...toolResults.slice(1));
+  return { checks, config: configNote };
+}
+
+/** The human report: one line per check, a fix line under each failure or warning. */
+export function renderDoctor(report: DoctorReport): string {
+  const width = Math.max(...report.checks.map((check) => check.name.length));
+  const mark: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
+  const lines = [`config: ${report.config}`, ''];
+  for (const check of report.checks) {
+    lines.push(`${mark[check.status]}  ${check.name.padEnd(width)}  ${check.detail}`);
+    if (check.status !== 'ok' && check.fix !== undefined)
+      lines.push(`${' '.repeat(6 + width + 2)}fix: ${check.fix}`);
+  }
+  const failures = report.checks.filter((check) => check.status === 'fail').length;
+  const warnings = report.checks.filter((check) => check.status === 'warn').length;
+  lines.push(
+    '',
+    failures === 0 && warnings === 0
+      ? 'Everything is ready.'
+      : `${failures} problem${failures === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,113 @@
+// Commands a person drives: `stagecraft ssh` and `stagecraft exec` hand the terminal (stdin, stdout,
+// stderr) to the OpenSSH client, `tailscale ssh` or docker, and pass their exit code through.
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { ExternalError } from '../util/errors.js';
+import { quoteArgv } from '../util/shell-quote.js';
+import { buildSshOptions, type SshRunnerOptions } from './ssh.js';
+
+/** Options of `buildSshOptions` that only make sense for the runner's own multiplexed batch connection. */
+const BATCH_ONLY = /^(ControlMaster|ControlPath|ControlPersist|BatchMode)=/;
+
+/**
+ * The ssh options deploy uses for a host (config file, strict host keys against the same known_hosts,
+ * identity, port, jump host, user, keep-alive, connect timeout), without the batch-only ones: no
+ * control socket, and prompts allowed (a passphrase, for example).
+ */
+export function interactiveSshOptions(options: SshRunnerOptions): string[] {
+  const batch = buildSshOptions(options, '/nonexistent');
+  const args: string[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const arg = batch[i]!;
+    const value = batch[i + 1];
+    if (arg === '-o' && value !== undefined && BATCH_ONLY.test(value)) {
+      i++;
+      continue;
+    }
+    args.push(arg);
+  }
+  return args;
+}
+
+export interface RemoteCommandOptions {
+  /** `-t`: a terminal on the remote side (for a shell or an interactive program). */
+  tty: boolean;
+  /** `-n`: the remote command reads nothing from this terminal. */
+  noStdin?: boolean;
+}
+
+/**
+ * The OpenSSH argv that opens a shell on the host (no `remote`), or runs `remote` there: an argv is
+ * quoted word by word, a single string is a command line for the remote shell (as `ssh host 'a | b'`).
+ */
+export function interactiveSshArgv(
+  options: SshRunnerOptions,
+  remote: readonly string[] | string | undefined,
+  command: RemoteCommandOptions,
+): string[] {
+  const flags = [command.tty ? '-t' : '-T', ...(command.noStdin === true ? ['-n'] : [])];
+  const argv = ['ssh', ...interactiveSshOptions(options), ...flags, options.host];
+  if (remote === undefined) return argv;
+  return [...argv, '--', typeof remote === 'string' ? remote : quoteArgv(remote)];
+}
+
+/** `tailscale ssh [user@]host [command]`: Tailscale's own SSH over the mesh (identity from the tailnet). */
+export function tailscaleSshArgv(
+  host: string,
+  user: string | undefined,
+  remote: readonly string[] | string | undefined,
+): string[] {
+  const target = user === undefined ? host : `${user}@${host}`;
+  const argv = ['tailscale', 'ssh', target];
+  if (remote === undefined) return argv;
+  return [...argv, typeof remote === 'string' ? remote : quoteArgv(remote)];
+}
+
+const INSTALL: Record<string, string> = {
+  ssh: 'install the OpenSSH client (for example `apt-get install openssh-client`)',
+  tailscale: 'install Tailscale and join the tailnet (https://tailscale.com/download)',
+  docker: 'install Docker Engine and the compose v2 plugin (https://docs.docker.com/engine/install/)',
+};
+
+/**
+ * Runs argv with this process's terminal (stdin, stdout and stderr inherited) and resolves with its
+ * exit code (128 + the signal number when a signal ended it). Ctrl+C goes to the child (it is in the
+ * terminal's foreground group); this process waits for the child instead of dying first.
+ */
+export function runInteractive(argv: readonly string[], options: { cwd?: string } = {}): Promise<number> {
+  const [file, ...args] = argv;
+  if (file === undefined || file === '') throw new RangeError('runInteractive needs a non-empty argv');
+  return new Promise((resolve, reject) => {
+    const ignore = () => undefined;
+    process.on('SIGINT', ignore);
+    process.on('SIGQUIT', ignore);
+    const forward = () => child.kill('SIGTERM');
+    process.on('SIGTERM', forward);
+    const cleanup = () => {
+      process.off('SIGINT', ignore);
+      process.off('SIGQUIT', ignore);
+      process.off('SIGTERM', forward);
+    };
+    const child = spawn(file, args, { stdio: 'inherit', cwd: options.cwd });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      cleanup();
+      reject(
+        error.code === 'ENOENT'
+          ? new ExternalError(`${file} was not found on PATH`, {
+              hint: INSTALL[file] ?? `install ${file} or add the folder that holds it to PATH`,
+            })
+          : new ExternalError(`could not run ${file}: ${error.message}`, {
+              hint: `check that ${file} is an executable you may run`,
+            }),
+      );
+    });
+    child.once('exit', (code, signal) => {
+      cleanup();
+      if (code !== null) resolve(code);
+      else {
+        const number = signal === null ? undefined : osConstants.signals[signal];
+        resolve(128 + (number ?? 1));
+      }
+    });
+  });
+}

@@ -1,0 +1,287 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { load } from '../../bench/lib/load.mjs';
+import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
+
+let harness: HarnessEnv;
+let project: ShopProject;
+
+const address = (host: string) => harness.hosts.find((candidate) => candidate.name === host)!.address;
+
+async function names(host: string): Promise<string[]> {
+  const out = await dockerOn(harness, host, ['ps', '--format', '{{.Names}}']);
+  return out.trim().split('\n').filter(Boolean).sort();
+}
+
+/** GET through a host's ingress with a Host header (fetch would drop it: Host is a forbidden header). */
+function get(host: string, hostHeader: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: address(host), port: 8080, path, headers: { host: hostHeader }, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function ledger(): {
+  releases: {
+    id: string;
+    version: string;
+    kind: string;
+    phases: Record<string, string>;
+    images: Record<string, string>;
+    hosts: Record<string, { compose_sha256: string }>;
+    migrations?: Record<string, string[]>;
+    steps?: { id: string }[];
+  }[];
+} {
+  return JSON.parse(readFileSync(join(project.root, '.stagecraft', 'releases.json'), 'utf8'));
+}
+
+function events(stdout: string): { event: string; step?: string; status?: string; host?: string | null }[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+}
+
+/** Load on both web hosts while `during` runs; returns the load results. */
+async function underLoad<T>(
+  during: () => Promise<T>,
+): Promise<{ result: T; load: Awaited<ReturnType<typeof load>>[] }> {
+  const controller = { stop: false };
+  const loads = ['h1', 'h2'].map((host) =>
+    load({
+      host: address(host),
+      port: 8080,
+      path: '/version',
+      hostHeader: 'shop.localhost',
+      connections: 4,
+      durationMs: 45_000,
+      maxRequests: 400_000,
+      stopWhen: () => controller.stop,
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const result = await during();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  controller.stop = true;
+  return { result, load: await Promise.all(loads) };
+}
+
+beforeAll(async () => {
+  harness = await requireHarness();
+  for (const host of ['h1', 'h2', 'h3']) {
+    await sshRun(
+      harness,
+      host,
+      'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker volume rm $(docker volume ls -q) >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft; true',
+    );
+  }
+  project = shopProject(harness);
+});
+
+afterAll(() => {
+  if (project) removeProject(project);
+});
+
+describe('deploy to three hosts', () => {
+  it('deploys every service where its role says and serves it through the ingress of each web host', async () => {
+    const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v1']);
+    expect(run.stderr).toContain('✓ Deployed shop v1 to production');
+    expect(run.code).toBe(0);
+
+    expect(await names('h1')).toEqual([
+      'shop-production-api-1',
+      'shop-production-ingress',
+      'shop-production-web-1',
+    ]);
+    expect(await names('h2')).toEqual([
+      'shop-production-api-1',
+      'shop-production-ingress',
+      'shop-production-web-1',
+    ]);
+    expect(await names('h3')).toEqual(['shop-production-db-1']);
+    for (const host of ['h1', 'h2']) {
+      const api = await get(host, 'api.shop.localhost', '/api/status');
+      expect(api.status).toBe(200);
+      expect(JSON.parse(api.body)).toMatchObject({ service: 'api', version: 'v1', database: true });
+      expect(await get(host, 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v1' });
+    }
+
+    const [release] = ledger().releases;
+    expect(release).toMatchObject({
+      version: 'v1',
+      kind: 'deploy',
+      migrations: { main: ['001_create_products', '002_create_orders'] },
+    });
+    expect(Object.values(release!.phases)).toEqual(
+      ['completed', 'skipped', 'completed', 'completed', 'skipped', 'completed'].map((s, i) =>
+        i === 1 ? 'completed' : s,
+      ),
+    );
+    expect(release!.images['api']).toMatch(
+      /^127\.0\.0\.1:5000\/shop-e2e\/shop-api@sha256:[0-9a-f]{64}$|^127\.0\.0\.1:5000\/shop-e2e\/shop-api:v1@sha256:[0-9a-f]{64}$/,
+    );
+    expect(Object.keys(release!.hosts).sort()).toEqual(['h1', 'h2', 'h3']);
+    const remote = await sshRun(harness, 'h1', 'cat ~/.stagecraft/shop-production/releases.jsonl');
+    expect(remote).toContain(`"id":"${release!.id}"`);
+    expect(
+      await sshRun(harness, 'h1', 'stat -c %a ~/.stagecraft/shop-production/releases/*/secrets/api.env'),
+    ).toBe('600\n');
+    expect(
+      await sshRun(harness, 'h1', 'cat ~/.stagecraft/shop-production/releases/*/compose.yml'),
+    ).not.toContain('shop-e2e-password');
+  });
+
+  it('rolls out v2 under load with zero failed requests, and plan lists exactly the steps it ran', async () => {
+    const plan = await stagecraftIn(project, [
+      'plan',
+      '-e',
+      'production',
+      '--version',
+      'v2',
+      '--format',
+      'json',
+    ]);
+    expect(plan.code).toBe(0);
+    const planned: { id: string; host: string | null }[] = JSON.parse(plan.stdout).phases.flatMap(
+      (phase: { steps: unknown[] }) => phase.steps,
+    );
+
+    const { result, load: loads } = await underLoad(() =>
+      stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v2', '--json']),
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const ran = events(result.stdout).filter((event) => event.event === 'step-done');
+    expect(ran.map((event) => event.step).sort()).toEqual(planned.map((step) => step.id).sort());
+    for (const host of [null, 'h1', 'h2', 'h3']) {
+      expect(ran.filter((event) => event.host === host).map((event) => event.step)).toEqual(
+        planned.filter((step) => step.host === host).map((step) => step.id),
+      );
+    }
+    for (const outcome of loads) {
+      expect(outcome.failureSamples).toEqual([]);
+      expect(outcome.failures).toBe(0);
+      expect(outcome.requests).toBeGreaterThan(500);
+      expect(Object.keys(outcome.bodies).sort()).toEqual(['v1', 'v2']);
+    }
+    expect(await get('h1', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v2' });
+  });
+
+  it('keeps the old version serving when the new one fails its health check, exit 2, release failed', async () => {
+    const { result, load: loads } = await underLoad(() =>
+      stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v3-broken'], {
+        env: { FAIL_HEALTH: '1' },
+      }),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('new containers failed their health check');
+    expect(result.stderr).toContain('hint: the previous containers are still serving');
+    for (const outcome of loads) {
+      expect(outcome.failures).toBe(0);
+      expect(Object.keys(outcome.bodies)).toEqual(['v2']);
+    }
+    expect(JSON.parse((await get('h1', 'api.shop.localhost', '/api/status')).body).version).toBe('v2');
+    const failed = ledger().releases.at(-1)!;
+    expect(failed.version).toBe('v3-broken');
+    expect(failed.phases['rollout']).toBe('failed');
+    expect(failed.phases['finalize']).toBe('skipped');
+    const afterFailure = await names('h1');
+    expect(afterFailure.filter((name) => name.includes('-api-'))).toHaveLength(1);
+    expect(afterFailure.filter((name) => name.includes('-web-'))).toHaveLength(1);
+    expect(afterFailure).toHaveLength(3);
+    const list = await stagecraftIn(project, ['releases', 'list', '-e', 'production']);
+    expect(list.stdout).toMatch(/v3-broken\s+deploy\s+failed/);
+  });
+
+  it('rolls back to the previous good release without building', async () => {
+    const run = await stagecraftIn(project, ['rollback', '-e', 'production', '--to-previous']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('Rolling back environment "production" to release');
+    expect(run.stderr).toContain('build skipped: rollback to');
+    expect(run.stderr).not.toContain('✓ build:');
+    expect(await get('h2', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v1' });
+    const last = ledger().releases.at(-1)!;
+    expect(last).toMatchObject({ kind: 'rollback', version: 'v1' });
+  });
+
+  it('refuses a second deploy while the lock is held, and waits for it with --lock-wait', async () => {
+    expect(
+      (await stagecraftIn(project, ['lock', 'acquire', '-e', 'production', '-m', 'maintenance'])).code,
+    ).toBe(0);
+    const status = await stagecraftIn(project, ['lock', 'status', '-e', 'production']);
+    expect(status.stdout).toContain('shop-production: locked on h1');
+    expect(status.stdout).toContain('message:  maintenance');
+    const refused = await stagecraftIn(project, [
+      'deploy',
+      '-e',
+      'production',
+      '--version',
+      'v2',
+      '--skip-build',
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/deploy lock for shop-production is held by \S+/);
+    expect(refused.stderr).toContain('--lock-wait');
+
+    const waiting = stagecraftIn(project, [
+      'deploy',
+      '-e',
+      'production',
+      '--version',
+      'v2',
+      '--skip-build',
+      '--lock-wait',
+      '60s',
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect((await stagecraftIn(project, ['lock', 'release', '-e', 'production'])).code).toBe(0);
+    const done = await waiting;
+    expect(done.code).toBe(0);
+    expect(await get('h1', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v2' });
+  });
+
+  it('recovers when the CLI is killed in the middle of a rollout', async () => {
+    let killed = false;
+    const first = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v4'], {
+      onStart: (child) => {
+        child.stderr?.on('data', (chunk: Buffer) => {
+          if (!killed && chunk.toString().includes('… rollout:h1:api')) {
+            killed = true;
+            setTimeout(() => child.kill('SIGKILL'), 700);
+          }
+        });
+      },
+    });
+    expect(killed).toBe(true);
+    expect(first.signal).toBe('SIGKILL');
+    expect(JSON.parse((await get('h1', 'api.shop.localhost', '/api/status')).body).version).toMatch(
+      /^v[24]$/,
+    );
+    const again = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v4']);
+    expect(again.stderr).toContain('✓ Deployed shop v4');
+    expect(again.code).toBe(0);
+    for (const host of ['h1', 'h2']) {
+      expect(JSON.parse((await get(host, 'api.shop.localhost', '/api/status')).body).version).toBe('v4');
+      expect((await names(host)).filter((name) => name.includes('-api-'))).toHaveLength(1);
+    }
+    const releases = ledger().releases;
+    expect(releases.at(-1)).toMatchObject({ version: 'v4' });
+    expect(releases.at(-1)!.phases['finalize']).toBe('completed');
+  });
+});
