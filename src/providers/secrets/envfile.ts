@@ -41,7 +41,7 @@ export const MERGE_SCRIPT =
   `'BEGIN { n = split(keys, a, ","); for (i = 1; i <= n; i++) s[a[i]] = 1 } ` +
   `{ k = $0; sub(/=.*/, "", k); if (!(k in s) && $0 != "") print }' "$f" || exit 1; fi; } ` +
   '| LC_ALL=C sort > "$t" && chmod 600 "$t" && mv -f "$t" "$f" || { s=$?; rm -f "$t"; exit "$s"; }; ' +
-  'h=$(sha256sum < "$f") && printf \'%s\\n\' "${h%% *}"';
+  `h=$(sha256sum < "$f") && printf '%s\\n' "\${h%% *}"`;
 
 function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');

@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requireHarness } from './support/harness.js';
+
+const DEMO = fileURLToPath(new URL('../../scripts/demo.mjs', import.meta.url));
+
+function apiStatus(): Promise<{ version: string; database: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '10.231.0.10', port: 8080, path: '/api/status', headers: { host: 'api.shop.localhost' } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(JSON.parse(body)));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  await requireHarness();
+});
+
+describe('npm run demo (the README main command)', () => {
+  it('deploys the bundled example with driver local twice, with zero failed requests', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+    delete env['DOCKER_HOST'];
+    const result = spawnSync(process.execPath, [DEMO], { env, encoding: 'utf8', timeout: 240_000 });
+    expect(result.stderr).toContain('✓ Deployed shop demo-1 to local');
+    expect(result.stderr).toContain('✓ Deployed shop demo-2 to local');
+    expect(result.stdout).toMatch(
+      /During the second deploy: \d+ requests, 0 failed \(\d+ from demo-1, \d+ from demo-2\)\./,
+    );
+    expect(result.stdout).toMatch(/rel-\d{8}-\d{9}\s+demo-2\s+deploy\s+completed/);
+    expect(result.stdout).toContain('http://10.231.0.10:8080/');
+    expect(result.status).toBe(0);
+  }, 240_000);
+
+  it('leaves the second version serving, connected to its database', async () => {
+    expect(await apiStatus()).toMatchObject({ version: 'demo-2', database: true });
+  });
+});
