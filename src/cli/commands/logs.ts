@@ -37,9 +37,10 @@ export async function run(context: CommandContext, service: string, flags: LogsF
   try {
     if (!options.follow) return await printLogs(context, env, runners, hosts, service, options);
     const abort = new AbortController();
+    // `on`, not `once`: execa's signal-exit handler re-raises a signal that no other listener is left for.
     const stop = () => abort.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     try {
       return await followLogs(context, env, runners, hosts, service, options, abort.signal);
     } finally {
