@@ -301,7 +301,13 @@ export async function followLogs(
   const markDown = (host: string, why: string) => {
     if (down.has(host)) return;
     down.set(host, why);
-    const others = hosts.filter((candidate) => !down.has(candidate.name)).map((candidate) => candidate.name);
+    const others = [
+      ...new Set(
+        [...streams.values()]
+          .filter((stream) => stream.active && !down.has(stream.host))
+          .map((stream) => stream.host),
+      ),
+    ];
     output.warn(
       `${host}: ${why}; ${others.length > 0 ? `still following ${others.join(', ')}` : 'no host left to follow'} (retrying every ${Math.round(rescanMs / 1000)}s)`,
     );

@@ -1,0 +1,221 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { ComposeProject } from '../../src/compose/types.js';
+import { buildEnvironmentModel } from '../../src/model/environment.js';
+import { type DeployPlanInput, planDeploy } from '../../src/plan/deploy.js';
+import { allSteps, type Plan } from '../../src/plan/types.js';
+import { planToJson, planToText } from '../../src/render/plan.js';
+import { Output } from '../../src/util/output.js';
+import { load } from '../support/config.js';
+
+const compose = JSON.parse(
+  readFileSync(new URL('../fixtures/compose/shop.config.json', import.meta.url), 'utf8'),
+) as ComposeProject;
+
+const CONFIG = `project:
+  name: shop
+  registry: registry.example/shop
+services:
+  api: { role: web, port: 3000, domains: [api.shop.example] }
+  web: { role: web, port: 8080, domains: [shop.example, "*"] }
+  db: { role: db }
+environments:
+  production:
+    driver: ssh
+    hosts:
+      web: [{ name: h1, address: 10.0.0.1 }, { name: h2, address: 10.0.0.2 }]
+      db: [{ name: h3, address: 10.0.0.3 }]
+`;
+
+function plan(overrides: Partial<DeployPlanInput> = {}): Plan {
+  const loaded = load(CONFIG, { envName: 'production' });
+  const model = buildEnvironmentModel(loaded, compose);
+  return planDeploy({
+    model,
+    compose,
+    version: 'abc123',
+    releaseId: 'rel-20261121-120000000',
+    kind: 'deploy',
+    skipBuild: undefined,
+    hostAddresses: { h1: '10.0.0.1', h2: '10.0.0.2', h3: '10.0.0.3' },
+    secretValues: ['pg-S3cret$value'],
+    secretNames: ['POSTGRES_PASSWORD'],
+    projectDir: '/path/to/shop',
+    readProjectFile: () => Buffer.from(''),
+    migrations: [{ database: 'main', strategy: 'pre_deploy', engine: 'raw', service: 'db', needs: ['db'] }],
+    message: 'deploy abc123',
+    ...overrides,
+  });
+}
+
+describe('planDeploy', () => {
+  it('plans the phases in their fixed order with the exact steps, hosts in role order', () => {
+    const result = plan();
+    expect(
+      result.phases.map((phase) => [phase.name, phase.skipped ?? null, phase.steps.map((step) => step.id)]),
+    ).toEqual([
+      ['build', null, ['build:api', 'build:web']],
+      ['push', null, ['push:api', 'push:web']],
+      [
+        'migrate_pre',
+        null,
+        ['lock:acquire', 'prepare:h3', 'secrets:h3:db', 'pull:h3', 'rollout:h3:db', 'migrate:main:pre'],
+      ],
+      [
+        'rollout',
+        null,
+        [
+          'prepare:h1',
+          'secrets:h1:api',
+          'pull:h1',
+          'ingress:h1',
+          'rollout:h1:api',
+          'rollout:h1:web',
+          'prepare:h2',
+          'secrets:h2:api',
+          'pull:h2',
+          'ingress:h2',
+          'rollout:h2:api',
+          'rollout:h2:web',
+        ],
+      ],
+      ['migrate_post', 'no post_deploy migrations', []],
+      ['finalize', null, ['record', 'lock:release']],
+    ]);
+  });
+
+  it('builds the exact docker argv: tagged by registry, project, service and version', () => {
+    const steps = allSteps(plan());
+    const build = steps.find((step) => step.id === 'build:api')!.action;
+    expect(build).toEqual({
+      kind: 'build',
+      service: 'api',
+      image: 'registry.example/shop/shop-api:abc123',
+      argv: [
+        'docker',
+        'build',
+        '-t',
+        'registry.example/shop/shop-api:abc123',
+        '-f',
+        '/path/to/shop/api/Dockerfile',
+        '--build-arg',
+        'NODE_IMAGE=127.0.0.1:5000/stagecraft-test/node:20',
+        '/path/to/shop/api',
+      ],
+      existsArgv: ['docker', 'manifest', 'inspect', 'registry.example/shop/shop-api:abc123'],
+    });
+    const pull = steps.find((step) => step.id === 'pull:h1')!.action;
+    expect(pull).toEqual({
+      kind: 'exec',
+      argv: [
+        'docker',
+        'compose',
+        '-p',
+        'shop-production',
+        '-f',
+        '.stagecraft/shop-production/releases/rel-20261121-120000000/compose.yml',
+        'pull',
+        '--quiet',
+        'api',
+        'web',
+      ],
+    });
+    const rollout = steps.find((step) => step.id === 'rollout:h2:web')!;
+    expect(rollout.title).toBe('start-first web (1 replica) → shop.example, *');
+    expect(rollout.action).toMatchObject({
+      kind: 'rollout',
+      strategy: 'start-first',
+      route: { domains: ['shop.example', '*'], port: 8080 },
+    });
+    expect(steps.find((step) => step.id === 'rollout:h3:db')!.action).toMatchObject({
+      strategy: 'stop-first',
+    });
+  });
+
+  it('puts each host only the services of its roles, with cross-host names and no secret in the compose file', () => {
+    const steps = allSteps(plan());
+    const upload = (host: string) =>
+      steps.find((step) => step.id === `prepare:${host}`)!.action as { content: string };
+    expect(upload('h1').content).toContain('api:');
+    expect(upload('h1').content).not.toContain('\n  db:');
+    expect(upload('h1').content).toContain('db:10.0.0.3');
+    expect(upload('h3').content).not.toContain('\n  api:');
+    for (const host of ['h1', 'h2', 'h3']) expect(upload(host).content).not.toContain('S3cret');
+    const secrets = steps.find((step) => step.id === 'secrets:h1:api')!.action as {
+      content: unknown;
+      mode: number;
+    };
+    expect(String(secrets.content)).toBe('[redacted]');
+    expect(secrets.mode).toBe(0o600);
+  });
+
+  it('is deterministic: the same input gives the same bytes', () => {
+    expect(JSON.stringify(planToJson(plan()))).toBe(JSON.stringify(planToJson(plan())));
+  });
+
+  it('skips build and push for a rollback and reuses the given images', () => {
+    const result = plan({
+      kind: 'rollback',
+      skipBuild: 'rollback to rel-1 reuses its images',
+      images: {
+        api: 'registry.example/shop/shop-api:old@sha256:aa',
+        web: 'registry.example/shop/shop-web:old',
+      },
+      migrations: [],
+    });
+    expect(result.phases[0]).toEqual({
+      name: 'build',
+      skipped: 'rollback to rel-1 reuses its images',
+      steps: [],
+    });
+    expect(result.phases[1]).toMatchObject({ name: 'push', skipped: 'rollback to rel-1 reuses its images' });
+    const compose = (allSteps(result).find((step) => step.id === 'prepare:h1')!.action as { content: string })
+      .content;
+    expect(compose).toContain('image: "registry.example/shop/shop-api:old@sha256:aa"');
+  });
+
+  it('limits the rollout to --hosts and --services', () => {
+    const ids = allSteps(plan({ onlyHosts: ['h2'], onlyServices: ['web'] })).map((step) => step.id);
+    expect(ids.filter((id) => id.startsWith('rollout:'))).toEqual(['rollout:h2:web']);
+    expect(ids).toContain('build:web');
+    expect(ids).not.toContain('build:api');
+  });
+
+  it('prints a text plan grouped by phase, then host', () => {
+    const text = planToText(
+      plan(),
+      new Output({ color: false, quiet: false, verbose: false, json: false }).colors,
+    );
+    expect(text.split('\n').slice(0, 4)).toEqual([
+      'Plan: deploy shop to production (version abc123, 3 hosts: h1 [web], h2 [web], h3 [db])',
+      '',
+      'build',
+      '  build:api                    build registry.example/shop/shop-api:abc123 from /path/to/shop/api',
+    ]);
+    expect(text).toContain('\nrollout\n  h1\n    prepare:h1');
+    expect(text).toContain('migrate_post skipped: no post_deploy migrations');
+    expect(text.endsWith('24 steps. Nothing has been changed; run `stagecraft deploy` to apply.')).toBe(true);
+  });
+});
+
+describe('buildEnvironmentModel', () => {
+  it('reports every disagreement between stagecraft.yml and the compose file at once', () => {
+    const loaded = load(
+      `${CONFIG}  staging:\n    driver: ssh\n    hosts:\n      app: [h9]\n    services:\n      wbe: { role: app }\n`,
+      { envName: 'staging' },
+    );
+    expect(() => buildEnvironmentModel(loaded, compose)).toThrow(
+      'stagecraft.yml and the compose file disagree',
+    );
+    try {
+      buildEnvironmentModel(loaded, compose);
+    } catch (error) {
+      expect((error as { details: string[] }).details).toEqual([
+        'services.wbe is not a service of the compose file (did you mean "web"?); compose services: api, db, web',
+        'service db has role "db", but environment staging has no hosts with that role (roles: app)',
+        'service api has role "web", but environment staging has no hosts with that role (roles: app)',
+        'service web has role "web", but environment staging has no hosts with that role (roles: app)',
+      ]);
+    }
+  });
+});
