@@ -10,7 +10,12 @@ function typeOf(node) {
   if (node.const !== undefined) return `\`${JSON.stringify(node.const)}\``;
   if (node.anyOf || node.oneOf) return (node.anyOf ?? node.oneOf).map(typeOf).join(' or ');
   if (node.type === 'array') return `list of ${node.items ? typeOf(node.items) : 'any'}`;
-  if (node.type === 'object' && node.additionalProperties && typeof node.additionalProperties === 'object' && !node.properties) {
+  if (
+    node.type === 'object' &&
+    node.additionalProperties &&
+    typeof node.additionalProperties === 'object' &&
+    !node.properties
+  ) {
     return `map of name → ${typeOf(node.additionalProperties)}`;
   }
   if (node.type === 'integer') return 'whole number';
@@ -22,10 +27,15 @@ function rows(node, path, required, out) {
   if (node.properties) {
     for (const [key, child] of Object.entries(node.properties)) {
       const childPath = path === '' ? key : `${path}.${key}`;
-      const details = [child.description ?? '', child.default !== undefined ? `Default: \`${JSON.stringify(child.default)}\`.` : '']
+      const details = [
+        child.description ?? '',
+        child.default !== undefined ? `Default: \`${JSON.stringify(child.default)}\`.` : '',
+      ]
         .filter(Boolean)
         .join(' ');
-      out.push(`| \`${childPath}\` | ${typeOf(child)} | ${(node.required ?? []).includes(key) ? 'yes' : ''} | ${details.replace(/\|/g, '\\|')} |`);
+      out.push(
+        `| \`${childPath}\` | ${typeOf(child)} | ${(node.required ?? []).includes(key) ? 'yes' : ''} | ${details.replace(/\|/g, '\\|')} |`,
+      );
       rows(child, childPath, node.required ?? [], out);
     }
   }
@@ -33,7 +43,8 @@ function rows(node, path, required, out) {
     rows(node.additionalProperties, `${path}.<name>`, [], out);
   }
   if (node.type === 'array' && node.items) rows(node.items, `${path}[]`, [], out);
-  for (const option of node.anyOf ?? node.oneOf ?? []) if (option.properties) rows(option, path, required, out);
+  for (const option of node.anyOf ?? node.oneOf ?? [])
+    if (option.properties) rows(option, path, required, out);
 }
 
 /** The Markdown reference for a JSON Schema of stagecraft.yml. */

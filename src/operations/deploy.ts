@@ -1,16 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { CommandContext } from '../cli/context.js';
+import { sha256Hex } from '../compose/canonical.js';
+import { SPEC_HASH_LABEL } from '../compose/project.js';
 import { type RunResult, runPlan } from '../engine/run.js';
-import { type DeployPlanInput, imageRefs, planDeploy } from '../plan/deploy.js';
+import {
+  type DeployPlanInput,
+  imageRefs,
+  planDeploy,
+  type ReusedCompose,
+  releaseDir,
+} from '../plan/deploy.js';
 import { allSteps, type Plan } from '../plan/types.js';
 import { planToJson, planToText } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
 import { createRunner, resolveHostAddress } from '../runners/factory.js';
 import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
-import { appendRemoteLedger, Ledger } from '../state/ledger.js';
+import { appendRemoteLedger, isCompletedRelease, Ledger } from '../state/ledger.js';
 import { acquireLock, releaseLock } from '../state/lock.js';
 import { PHASES, type PhaseName, type ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
@@ -27,6 +36,8 @@ export interface DeployOptions {
   message?: string;
   lockWaitMs?: number;
   autoRollback?: boolean;
+  /** Limit the rollout to these hosts (automatic rollback of the hosts that switched). */
+  onlyHosts?: string[];
   /** Rollback: the release whose images and compose it reuses. */
   rollbackOf?: ReleaseRecord;
 }
@@ -49,6 +60,55 @@ async function hostAddresses(env: LoadedEnvironment): Promise<Record<string, str
     }),
   );
   return Object.fromEntries(entries);
+}
+
+/**
+ * A rollback deploys the target release's own compose files again: read back from each host, checked
+ * against the sha256 recorded in the release. A host whose file is gone or changed gets a compose file
+ * rendered from today's config with the target's images instead (said in a warning).
+ */
+async function reusedComposeFiles(
+  context: CommandContext,
+  env: LoadedEnvironment,
+  target: ReleaseRecord,
+  onlyHosts: string[] | undefined,
+): Promise<Record<string, ReusedCompose>> {
+  const { model, loaded } = env;
+  const reused: Record<string, ReusedCompose> = {};
+  const ssh = loaded.config.environments[model.environment]?.ssh;
+  await Promise.all(
+    Object.entries(target.hosts)
+      .filter(([host]) => onlyHosts === undefined || onlyHosts.includes(host))
+      .map(async ([host, recorded]) => {
+        const spec = model.hosts.find((candidate) => candidate.name === host);
+        if (spec === undefined) return;
+        const runner = createRunner(
+          { name: spec.name, address: spec.target, user: spec.user, port: spec.port },
+          { driver: model.driver, ssh, rootDir: loaded.root },
+        );
+        try {
+          const text = await runner.read(`${releaseDir(model, target.id)}/compose.yml`);
+          if (text === undefined || sha256Hex(text) !== recorded.compose_sha256) {
+            context.output.warn(
+              `${host}: the compose file of ${target.id} is ${text === undefined ? 'gone' : 'changed'}; rendering one from the current config with its images`,
+            );
+            return;
+          }
+          const services =
+            (parse(text) as { services?: Record<string, { labels?: Record<string, string> }> }).services ??
+            {};
+          const specHashes: Record<string, string> = {};
+          for (const [name, service] of Object.entries(services)) {
+            const hash = service.labels?.[SPEC_HASH_LABEL];
+            if (hash !== undefined) specHashes[name] = hash;
+          }
+          reused[host] = { releaseId: target.id, text, sha256: recorded.compose_sha256, specHashes };
+        } finally {
+          await runner.close().catch(() => undefined);
+        }
+      }),
+  );
+  return reused;
 }
 
 export interface PreparedDeploy {
@@ -81,7 +141,12 @@ export async function prepareDeploy(
     version,
     releaseId: await ledger.newReleaseId(systemClock),
     kind: target ? 'rollback' : 'deploy',
-    ...(target ? { images: target.images } : {}),
+    ...(target
+      ? {
+          images: target.images,
+          reuse: await reusedComposeFiles(context, env, target, options.onlyHosts ?? context.globals.hosts),
+        }
+      : {}),
     skipBuild: target
       ? `rollback to ${target.id} reuses its images`
       : options.skipBuild
@@ -94,7 +159,9 @@ export async function prepareDeploy(
     readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),
     message: options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`),
-    ...(context.globals.hosts ? { onlyHosts: context.globals.hosts } : {}),
+    ...((options.onlyHosts ?? context.globals.hosts)
+      ? { onlyHosts: options.onlyHosts ?? context.globals.hosts }
+      : {}),
     ...(context.globals.services ? { onlyServices: context.globals.services } : {}),
   };
   return { env, plan: planDeploy(input), commit, ledger, hostAddresses: addresses };
@@ -274,6 +341,36 @@ export async function executeDeploy(
     return 0;
   }
   const error = result.error;
+  const reason = error instanceof Error ? error.message : String(error);
+  if (
+    result.hostsDone.length > 0 &&
+    result.hostsFailed.length > 0 &&
+    plan.kind === 'deploy' &&
+    options.autoRollback !== false &&
+    model.rollout.autoRollback
+  ) {
+    const target = (await ledger.list(model.environment)).find(
+      (release) => release.id !== plan.releaseId && isCompletedRelease(release),
+    );
+    if (target !== undefined) {
+      context.output.warn(
+        `rollout failed on ${result.hostsFailed.join(', ')}: returning ${result.hostsDone.join(', ')} to release ${target.id} (version ${target.version})`,
+      );
+      const back = {
+        rollbackOf: target,
+        onlyHosts: result.hostsDone,
+        message: `automatic rollback of ${result.hostsDone.join(', ')} after ${plan.releaseId} failed`,
+      };
+      await executeDeploy(context, await prepareDeploy(context, back), back);
+      throw new ExternalError(`deploy failed on ${result.hostsFailed.join(', ')}: ${reason}`, {
+        details: [
+          `${result.hostsDone.join(', ')} switched first and were rolled back to ${target.id} (version ${target.version})`,
+        ],
+        hint: 'every host serves the last good release again; fix the failure above and deploy again',
+        cause: error,
+      });
+    }
+  }
   if (result.hostsDone.length > 0 && result.hostsFailed.length > 0) {
     throw new PartialFailure(
       `${plan.kind} failed on ${result.hostsFailed.join(', ')} after completing on ${result.hostsDone.join(', ')}: ${error instanceof Error ? error.message : String(error)}`,

@@ -285,6 +285,7 @@ async function updateCompose(runner: Runner, file: string, changed: Record<strin
 interface Restarted {
   host: string;
   service: string;
+  status: 'completed' | 'unchanged';
   outcome: string;
 }
 
@@ -320,7 +321,6 @@ async function restartServices(
         )) {
           const specHash = document?.services?.[service.name]?.labels?.[SPEC_HASH_LABEL];
           if (specHash === undefined) continue;
-          context.output.info(`▸ ${target.host}: restarting ${service.name} (${service.strategy})`);
           const routed = service.port !== undefined && service.domains.length > 0;
           const outcome = await rolloutService(
             {
@@ -348,7 +348,15 @@ async function restartServices(
               ...(routed ? { route: { domains: service.domains, port: service.port! } } : {}),
             },
           );
-          restarted.push({ host: target.host, service: service.name, outcome: outcome.detail });
+          context.output.info(
+            `${outcome.status === 'unchanged' ? '·' : '✓'} ${target.host} ${service.name}: ${outcome.detail}`,
+          );
+          restarted.push({
+            host: target.host,
+            service: service.name,
+            status: outcome.status,
+            outcome: outcome.detail,
+          });
         }
       } catch (error) {
         failed.push({ host: target.host, error: oneLine(error) });
@@ -360,6 +368,11 @@ async function restartServices(
     );
   }
   return { restarted, failed };
+}
+
+/** A host path as a person reads it: `~/.stagecraft/…` for paths relative to the home folder. */
+function displayPath(path: string): string {
+  return path.startsWith('/') || path.startsWith('~') ? path : `~/${path}`;
 }
 
 function describeChanges(outcome: HostOutcome['files'][number]): string {
@@ -516,16 +529,12 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
         restarted,
       });
     } else {
-      const rows = [['HOST', 'FILE', 'KEYS']];
+      const rows = [['HOST', 'FOR', 'FILE', 'KEYS']];
       for (const result of outcome.hosts) {
         for (const file of result.files) {
-          rows.push([
-            result.host,
-            file.service === undefined ? file.path : `${file.service}: ${file.path}`,
-            describeChanges(file),
-          ]);
+          rows.push([result.host, file.service ?? 'all', displayPath(file.path), describeChanges(file)]);
         }
-        if (failed.has(result.host)) rows.push([result.host, '-', `FAILED: ${failed.get(result.host)}`]);
+        if (failed.has(result.host)) rows.push([result.host, '-', '-', `FAILED: ${failed.get(result.host)}`]);
       }
       const written = outcome.hosts.flatMap((result) => result.files.filter((file) => file.written));
       const pending = outcome.hosts.flatMap((result) =>
@@ -542,11 +551,19 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
           ? 'Nothing changed.'
           : `${written.length} file${written.length === 1 ? '' : 's'} written (0600).`,
       ];
-      if (restarted.length > 0) {
+      const replaced = restarted.filter((entry) => entry.status === 'completed');
+      const current = restarted.filter((entry) => entry.status === 'unchanged');
+      if (replaced.length > 0) {
         lines.push(
-          `Restarted: ${restarted.map((entry) => `${entry.host}/${entry.service} (${entry.outcome})`).join(', ')}`,
+          `Restarted: ${replaced.map((entry) => `${entry.host}/${entry.service} (${entry.outcome})`).join(', ')}`,
         );
-      } else if (pending.length > 0 && !options.restart) {
+      }
+      if (current.length > 0) {
+        lines.push(
+          `Already running these secrets: ${current.map((entry) => `${entry.host}/${entry.service}`).join(', ')}`,
+        );
+      }
+      if (pending.length > 0 && !options.restart) {
         lines.push(
           `Containers still run the old values: ${pending.join(', ')}; apply them with \`stagecraft secrets sync -e ${model.environment} --restart\` or the next deploy.`,
         );

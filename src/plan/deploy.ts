@@ -22,6 +22,14 @@ export interface MigrationStep {
   needs: string[];
 }
 
+/** A compose file of an earlier release, read back from a host, with the spec hash of each service. */
+export interface ReusedCompose {
+  releaseId: string;
+  text: string;
+  sha256: string;
+  specHashes: Record<string, string>;
+}
+
 export interface DeployPlanInput {
   model: EnvironmentModel;
   compose: ComposeProject;
@@ -44,6 +52,8 @@ export interface DeployPlanInput {
   readProjectFile: (relativePath: string) => Buffer;
   migrations: MigrationStep[];
   message: string;
+  /** Rollback: per host, the target release's compose file to deploy again as it was. */
+  reuse?: Record<string, ReusedCompose>;
   /** Limit the rollout to these hosts / services (scope flags); others are left as they are. */
   onlyHosts?: string[];
   onlyServices?: string[];
@@ -140,20 +150,28 @@ export function pushSteps(builds: Step[]): Step[] {
   });
 }
 
-function hostSteps(
+interface HostFiles {
+  /** The compose file's bytes, its sha256, and each service's spec hash. */
+  text: string;
+  sha256: string;
+  specHashes: Record<string, string>;
+  /** Steps that put the other files (secrets, project files) beside it; they run after `prepare`. */
+  extra: (prepare: string) => Step[];
+}
+
+/** The files a host gets for this release: rendered from the compose file and the model. */
+function renderedHostFiles(
   input: DeployPlanInput,
   host: HostModel,
+  services: ServiceModel[],
   images: Record<string, string>,
-  previous: string[],
-): Step[] {
+  dir: string,
+): HostFiles {
   const { model } = input;
-  const services = model.services.filter((service) => service.hosts.includes(host.name));
-  if (services.length === 0) return [];
   const remoteServices: Record<string, string> = {};
   for (const service of model.services) {
     if (service.hosts.includes(host.name) || service.hosts.length === 0) continue;
-    const owner = service.hosts[0]!;
-    const address = input.hostAddresses[owner];
+    const address = input.hostAddresses[service.hosts[0]!];
     if (address !== undefined) remoteServices[service.name] = address;
   }
   const hostCompose = projectHostCompose({
@@ -171,7 +189,101 @@ function hostSteps(
     ),
   });
   const rendered = renderCompose(hostCompose.document);
+  const h = { name: host.name };
+  return {
+    text: rendered.text,
+    sha256: rendered.sha256,
+    specHashes: hostCompose.specHashes,
+    extra: (prepare) => [
+      ...hostCompose.projectFiles.map((file): Step => {
+        const relative = file.replace(/^\.\//, '');
+        return {
+          id: `file:${host.name}:${relative}`,
+          phase: 'rollout',
+          host: h,
+          title: `upload ${relative}`,
+          action: {
+            kind: 'upload',
+            path: `${dir}/${relative}`,
+            content: input.readProjectFile(relative),
+            mode: 0o644,
+          },
+          dependsOn: [prepare],
+        };
+      }),
+      ...Object.entries(hostCompose.secretEnv)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(
+          ([service, pairs]): Step => ({
+            id: `secrets:${host.name}:${service}`,
+            phase: 'rollout',
+            host: h,
+            title: `write secrets/${service}.env (0600, ${Object.keys(pairs).length} ${Object.keys(pairs).length === 1 ? 'key' : 'keys'})`,
+            action: {
+              kind: 'upload',
+              path: `${dir}/secrets/${service}.env`,
+              content: new Secret(renderEnvFile(pairs)),
+              mode: 0o600,
+            },
+            dependsOn: [prepare],
+          }),
+        ),
+    ],
+  };
+}
+
+/** The files a host gets for a rollback: the target release's own compose file and the files beside it. */
+function reusedHostFiles(
+  input: DeployPlanInput,
+  host: HostModel,
+  reused: ReusedCompose,
+  dir: string,
+): HostFiles {
+  const from = releaseDir(input.model, reused.releaseId);
+  return {
+    text: reused.text,
+    sha256: reused.sha256,
+    specHashes: reused.specHashes,
+    extra: (prepare) => [
+      {
+        id: `copy:${host.name}`,
+        phase: 'rollout',
+        host: { name: host.name },
+        title: `copy the secrets and files of release ${reused.releaseId}`,
+        action: {
+          kind: 'exec',
+          argv: [
+            'sh',
+            '-c',
+            'cd "$1" && find . ! -name compose.yml ! -name . -prune -exec cp -a {} "$2/" \\;',
+            'sh',
+            from,
+            dir,
+          ],
+        },
+        dependsOn: [prepare],
+      },
+    ],
+  };
+}
+
+function hostSteps(
+  input: DeployPlanInput,
+  host: HostModel,
+  images: Record<string, string>,
+  previous: string[],
+): Step[] {
+  const { model } = input;
+  const reused = input.reuse?.[host.name];
+  const services = model.services.filter((service) =>
+    reused === undefined ? service.hosts.includes(host.name) : reused.specHashes[service.name] !== undefined,
+  );
+  if (services.length === 0) return [];
   const dir = releaseDir(model, input.releaseId);
+  const files =
+    reused === undefined
+      ? renderedHostFiles(input, host, services, images, dir)
+      : reusedHostFiles(input, host, reused, dir);
   const composeFile = `${dir}/compose.yml`;
   const h = { name: host.name };
   const prepare = `prepare:${host.name}`;
@@ -180,50 +292,12 @@ function hostSteps(
       id: prepare,
       phase: 'rollout',
       host: h,
-      title: `upload compose.yml (sha256 ${rendered.sha256.slice(0, 12)}) for ${services.map((service) => service.name).join(', ')}`,
-      action: {
-        kind: 'upload',
-        path: composeFile,
-        content: rendered.text,
-        mode: 0o644,
-        sha256: rendered.sha256,
-      },
+      title: `upload compose.yml (sha256 ${files.sha256.slice(0, 12)}${reused ? `, from release ${reused.releaseId}` : ''}) for ${services.map((service) => service.name).join(', ')}`,
+      action: { kind: 'upload', path: composeFile, content: files.text, mode: 0o644, sha256: files.sha256 },
       dependsOn: previous,
     },
+    ...files.extra(prepare),
   ];
-  for (const file of hostCompose.projectFiles) {
-    const relative = file.replace(/^\.\//, '');
-    steps.push({
-      id: `file:${host.name}:${relative}`,
-      phase: 'rollout',
-      host: h,
-      title: `upload ${relative}`,
-      action: {
-        kind: 'upload',
-        path: `${dir}/${relative}`,
-        content: input.readProjectFile(relative),
-        mode: 0o644,
-      },
-      dependsOn: [prepare],
-    });
-  }
-  for (const [service, pairs] of Object.entries(hostCompose.secretEnv).sort(([a], [b]) =>
-    a.localeCompare(b),
-  )) {
-    steps.push({
-      id: `secrets:${host.name}:${service}`,
-      phase: 'rollout',
-      host: h,
-      title: `write secrets/${service}.env (0600, ${Object.keys(pairs).length} keys)`,
-      action: {
-        kind: 'upload',
-        path: `${dir}/secrets/${service}.env`,
-        content: new Secret(renderEnvFile(pairs)),
-        mode: 0o600,
-      },
-      dependsOn: [prepare],
-    });
-  }
   const pulled = services
     .filter((service) => model.driver === 'ssh' || service.build === undefined)
     .map((service) => service.name);
@@ -240,8 +314,8 @@ function hostSteps(
       dependsOn: [prepare],
     });
   }
-  const routed = services.some((service) => service.port !== undefined && service.domains.length > 0);
-  if (routed) {
+  const routed = services.filter((service) => service.port !== undefined && service.domains.length > 0);
+  if (routed.length > 0) {
     steps.push({
       id: `ingress:${host.name}`,
       phase: 'rollout',
@@ -253,9 +327,11 @@ function hostSteps(
         httpPort: model.ingress.httpPort,
         container: ingressContainer(model),
         network: `${model.composeProject}_ingress`,
-        routes: services
-          .filter((service) => service.port !== undefined && service.domains.length > 0)
-          .map((service) => ({ service: service.name, domains: service.domains, port: service.port! })),
+        routes: routed.map((service) => ({
+          service: service.name,
+          domains: service.domains,
+          port: service.port!,
+        })),
       },
       dependsOn: [prepare],
     });
@@ -274,7 +350,7 @@ function hostSteps(
         service: service.name,
         strategy: service.strategy,
         replicas: service.replicas,
-        specHash: hostCompose.specHashes[service.name]!,
+        specHash: files.specHashes[service.name]!,
         composeFile,
         health: { timeoutMs: service.healthTimeoutMs, stableForMs: service.stableForMs },
         ...(service.port !== undefined && service.domains.length > 0

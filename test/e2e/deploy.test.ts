@@ -215,6 +215,8 @@ describe('deploy to three hosts', () => {
     expect(run.stderr).toContain('Rolling back environment "production" to release');
     expect(run.stderr).toContain('build skipped: rollback to');
     expect(run.stderr).not.toContain('✓ build:');
+    expect(run.stderr).toMatch(/✓ copy:h1 {2}copy the secrets and files of release rel-\d{8}-\d{9}/);
+    expect(run.stderr).not.toContain('rendering one from the current config');
     expect(await get('h2', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v1' });
     const last = ledger().releases.at(-1)!;
     expect(last).toMatchObject({ kind: 'rollback', version: 'v1' });
@@ -254,6 +256,38 @@ describe('deploy to three hosts', () => {
     const done = await waiting;
     expect(done.code).toBe(0);
     expect(await get('h1', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v2' });
+  });
+
+  it('rolls hosts that already switched back when another host fails', async () => {
+    // h2's gateway is replaced by a container that never answers, so only h2 fails.
+    await dockerOn(harness, 'h2', ['rm', '-f', 'shop-production-ingress']);
+    await dockerOn(harness, 'h2', [
+      'run',
+      '-d',
+      '--name',
+      'shop-production-ingress',
+      '127.0.0.1:5000/stagecraft-test/busybox:latest',
+      'sleep',
+      '600',
+    ]);
+    try {
+      const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v5-partial']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(
+        'error: deploy failed on h2: the ingress container shop-production-ingress on h2 did not start its admin API',
+      );
+      expect(run.stderr).toMatch(
+        / {2}h1 switched first and were rolled back to rel-\d{8}-\d{9} \(version v2\)/,
+      );
+      expect(await get('h1', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v2' });
+      const [failed, rollback] = ledger().releases.slice(-2);
+      expect(failed).toMatchObject({ version: 'v5-partial' });
+      expect(failed!.phases['rollout']).toBe('failed');
+      expect(rollback).toMatchObject({ kind: 'rollback', version: 'v2' });
+      expect(Object.keys(rollback!.hosts)).toEqual(['h1']);
+    } finally {
+      await dockerOn(harness, 'h2', ['rm', '-f', 'shop-production-ingress']);
+    }
   });
 
   it('recovers when the CLI is killed in the middle of a rollout', async () => {

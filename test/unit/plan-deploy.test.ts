@@ -174,6 +174,40 @@ describe('planDeploy', () => {
     expect(compose).toContain('image: "registry.example/shop/shop-api:old@sha256:aa"');
   });
 
+  it("deploys a rollback target's own compose file again, with its spec hashes, and copies its other files", () => {
+    const text = 'services:\n  web:\n    image: old\n    labels:\n      stagecraft.spec-hash: aaa\n';
+    const result = plan({
+      kind: 'rollback',
+      skipBuild: 'rollback',
+      migrations: [],
+      reuse: { h2: { releaseId: 'rel-20261120-100000000', text, sha256: 'f00', specHashes: { web: 'aaa' } } },
+    });
+    const steps = allSteps(result).filter((step) => step.host?.name === 'h2');
+    expect(steps.map((step) => step.id)).toEqual([
+      'prepare:h2',
+      'copy:h2',
+      'pull:h2',
+      'ingress:h2',
+      'rollout:h2:web',
+    ]);
+    expect(steps[0]!.action).toMatchObject({ kind: 'upload', content: text, sha256: 'f00' });
+    expect(steps[0]!.title).toBe(
+      'upload compose.yml (sha256 f00, from release rel-20261120-100000000) for web',
+    );
+    expect(steps[1]!.action).toEqual({
+      kind: 'exec',
+      argv: [
+        'sh',
+        '-c',
+        'cd "$1" && find . ! -name compose.yml ! -name . -prune -exec cp -a {} "$2/" \\;',
+        'sh',
+        '.stagecraft/shop-production/releases/rel-20261120-100000000',
+        '.stagecraft/shop-production/releases/rel-20261121-120000000',
+      ],
+    });
+    expect(steps[4]!.action).toMatchObject({ specHash: 'aaa' });
+  });
+
   it('limits the rollout to --hosts and --services', () => {
     const ids = allSteps(plan({ onlyHosts: ['h2'], onlyServices: ['web'] })).map((step) => step.id);
     expect(ids.filter((id) => id.startsWith('rollout:'))).toEqual(['rollout:h2:web']);
