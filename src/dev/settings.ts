@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
+import { parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { defaultHostsFile } from './hosts-file.js';
@@ -29,18 +30,6 @@ export interface DevSettings {
   readyTimeoutMs: number | undefined;
 }
 
-/** Parses "500ms", "5s", "2m", "1m30s" (or a bare number of seconds). */
-export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return undefined;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (const match of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(match[1]) * (unit[match[2] ?? 's'] ?? 1000);
-  }
-  return Math.round(total);
-}
 
 /**
  * The engine's address as seen from this machine: STAGECRAFT_DEV_DOCKER_ADDRESS, else the host of a
@@ -65,7 +54,11 @@ export function resolveDevSettings(
   const timeoutText = env['STAGECRAFT_DEV_READY_TIMEOUT'];
   let readyTimeoutMs: number | undefined;
   if (timeoutText !== undefined && timeoutText !== '') {
-    readyTimeoutMs = parseDuration(timeoutText);
+    try {
+      readyTimeoutMs = parseDuration(timeoutText);
+    } catch {
+      readyTimeoutMs = undefined;
+    }
     if (readyTimeoutMs === undefined || readyTimeoutMs <= 0) {
       throw new UserError(`STAGECRAFT_DEV_READY_TIMEOUT=${timeoutText} is not a duration`, {
         hint: 'use a duration such as 30s or 2m',

@@ -9,7 +9,7 @@ import {
   wellKnownPort,
 } from '../../src/dev/compose.js';
 import { encoreEnv, encoreRunArgv, type ProcessSettings, processSpec } from '../../src/dev/processes.js';
-import { dockerAddress, parseDuration, resolveDevSettings } from '../../src/dev/settings.js';
+import { dockerAddress, resolveDevSettings } from '../../src/dev/settings.js';
 import { planDevTopology } from '../../src/dev/topology.js';
 import { UserError } from '../../src/util/errors.js';
 import { load } from '../support/config.js';
@@ -17,14 +17,6 @@ import { load } from '../support/config.js';
 const flags = { https: true, hosts: true, detach: false, only: undefined };
 
 describe('dev settings', () => {
-  it('parses durations', () => {
-    expect(parseDuration('500ms')).toBe(500);
-    expect(parseDuration('5s')).toBe(5000);
-    expect(parseDuration('1m30s')).toBe(90_000);
-    expect(parseDuration('2')).toBe(2000);
-    expect(parseDuration('soon')).toBeUndefined();
-  });
-
   it('finds where published container ports are reachable', () => {
     expect(dockerAddress({})).toBe('127.0.0.1');
     expect(dockerAddress({ DOCKER_HOST: 'unix:///var/run/docker.sock' })).toBe('127.0.0.1');
