@@ -23,6 +23,7 @@ import { appendRemoteLedger, isCompletedRelease, Ledger } from '../state/ledger.
 import { acquireLock, releaseLock } from '../state/lock.js';
 import { PHASES, type PhaseName, type ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
+import { redact } from '../util/secret.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { stepHandler } from './handlers.js';
@@ -311,7 +312,7 @@ export async function executeDeploy(
     ...(Object.keys(applied).length > 0 ? { migrations: applied } : {}),
     ...(result.ok
       ? {}
-      : { error: result.error instanceof Error ? result.error.message : String(result.error) }),
+      : { error: redact(result.error instanceof Error ? result.error.message : String(result.error)) }),
   };
   await ledger.update(record.id, final);
   if (result.ok) {
