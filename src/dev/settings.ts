@@ -30,7 +30,6 @@ export interface DevSettings {
   readyTimeoutMs: number | undefined;
 }
 
-
 /**
  * The engine's address as seen from this machine: STAGECRAFT_DEV_DOCKER_ADDRESS, else the host of a
  * tcp:// or ssh:// DOCKER_HOST, else 127.0.0.1 (a local engine or Docker Desktop).

@@ -23,11 +23,12 @@ import { appendRemoteLedger, isCompletedRelease, Ledger } from '../state/ledger.
 import { acquireLock, releaseLock } from '../state/lock.js';
 import { PHASES, type PhaseName, type ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
-import { redact } from '../util/secret.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
+import { redact } from '../util/secret.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { stepHandler } from './handlers.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
+import { resolveSecretValues } from './secret-files.js';
 import { resolveVersion } from './version.js';
 
 export interface DeployOptions {
@@ -112,6 +113,38 @@ async function reusedComposeFiles(
   return reused;
 }
 
+/** The secrets each service declares in stagecraft.yml, with their values (env files, process env, or a command). */
+async function declaredServiceSecrets(
+  context: CommandContext,
+  env: LoadedEnvironment,
+): Promise<Record<string, Record<string, string>>> {
+  const { loaded, model } = env;
+  const declared: Record<string, string[]> = {};
+  for (const service of model.services) {
+    const names = {
+      ...loaded.config.services?.[service.name],
+      ...loaded.config.environments[model.environment]?.services?.[service.name],
+    }.secrets;
+    if (names !== undefined && names.length > 0) declared[service.name] = names;
+  }
+  const values = await resolveSecretValues(
+    loaded,
+    [...new Set(Object.values(declared).flat())].sort(),
+    context.env,
+  );
+  return Object.fromEntries(
+    Object.entries(declared).map(([service, names]) => [
+      service,
+      Object.fromEntries(
+        names.flatMap((name) => {
+          const value = values.get(name)?.reveal() ?? loaded.variables[name];
+          return value === undefined ? [] : [[name, value]];
+        }),
+      ),
+    ]),
+  );
+}
+
 export interface PreparedDeploy {
   env: LoadedEnvironment;
   plan: Plan;
@@ -156,6 +189,7 @@ export async function prepareDeploy(
     hostAddresses: addresses,
     secretValues: env.secretValues,
     secretNames: secretNames(env.loaded),
+    ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(context, env) }),
     projectDir: env.loaded.root,
     readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),
@@ -244,8 +278,9 @@ export async function executeDeploy(
   const render = progressRenderer(context.output);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new UserError('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: execa's signal-exit handler re-raises a signal when no other listener is left.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   context.output.info(
     `Deploying ${model.project} ${plan.version} to ${model.environment} (release ${plan.releaseId})`,

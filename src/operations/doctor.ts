@@ -130,7 +130,7 @@ interface ToolSpec {
 
 async function toolCheck(tool: ToolSpec): Promise<Check> {
   const result = await probe(tool.argv);
-  if (result.ok || (!result.missing && result.output !== '' && tool.name === 'ssh')) {
+  if (result.ok) {
     return {
       name: tool.name,
       status: 'ok',

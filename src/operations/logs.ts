@@ -152,6 +152,12 @@ class Printer {
   print(line: SourcedLine): void {
     const text = formatLogLine(line, this.width, this.#format);
     if (text === undefined) return;
+    if (this.#context.globals.json) {
+      // --json: one object per line (JSON Lines), for scripts and log shippers.
+      const { host, container, timestamp, text: message } = line;
+      this.#context.output.result(JSON.stringify({ host, container, timestamp, text: message }));
+      return;
+    }
     const colors: Colors = this.#context.output.colors;
     let paint = this.#hostColors.get(line.host);
     if (paint === undefined) {
@@ -369,7 +375,6 @@ export async function followLogs(
 
   // The tails first, merged by time, like `logs` without -f.
   const first = await findSources(env, runners, hosts, service);
-  for (const failure of first.failed) markDown(failure.host, failure.error);
   const batches: SourcedLine[][] = [];
   await Promise.all(
     first.sources.flatMap((source) =>
@@ -406,6 +411,7 @@ export async function followLogs(
       attach(source.host, source.runner, stream, since);
     }
   }
+  for (const failure of first.failed) markDown(failure.host, failure.error);
   if (streams.size === 0 && first.failed.length === 0) {
     output.warn(`no running container of ${service} yet; waiting for one (Ctrl+C to stop)`);
   }

@@ -2,199 +2,45 @@
 // process environment, commands such as `op read …`) and hands them to the selected provider: env
 // files on every host (`envfile`) or a secret store (`encore`). Values only ever travel as Secret: on
 // stdin, into 0600 files; output names keys, never values.
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { CommandContext } from '../cli/context.js';
-import { sha256Hex } from '../compose/canonical.js';
-import { projectHostCompose, renderCompose, renderEnvFile, SPEC_HASH_LABEL } from '../compose/project.js';
+import { renderEnvFile, SPEC_HASH_LABEL } from '../compose/project.js';
 import type { ComposeProject } from '../compose/types.js';
-import { parseDotenv } from '../config/dotenv.js';
-import type { LoadedConfig } from '../config/load.js';
-import type { SecretKeyConfig } from '../config/schema.js';
 import type { HostModel } from '../model/environment.js';
-import { releaseDir, remoteDir } from '../plan/deploy.js';
-import type { HostFiles, HostOutcome, SecretFile, SecretsProvider } from '../providers/secrets/types.js';
-import { isSecretsProvider } from '../providers/secrets/types.js';
+import { releaseDir } from '../plan/deploy.js';
+import {
+  type HostFiles,
+  type HostOutcome,
+  hasChanges,
+  isSecretsProvider,
+  type SecretFile,
+  type SecretsProvider,
+} from '../providers/secrets/types.js';
 import { rolloutService } from '../rollout/replace.js';
-import { runLocal } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
 import { acquireLock, releaseLock } from '../state/lock.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
-import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { Secret } from '../util/secret.js';
-import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment } from './environment.js';
 import { HostRunners, hostsInScope, oneLine, readHistory } from './fleet.js';
+import {
+  allKeysPath,
+  keySpecs,
+  pairsForKeys,
+  patchCompose,
+  resolveSecretValues,
+  selectKeys,
+  serviceSecretPairs,
+} from './secret-files.js';
 import { formatTable } from './status.js';
 
 export interface SecretsSyncOptions {
   /** Only these keys (names from secrets.keys); undefined: every key. */
   keys: string[] | undefined;
   restart: boolean;
-}
-
-interface KeySpec {
-  name: string;
-  fromEnv: string | undefined;
-  command: string[] | undefined;
-}
-
-function keySpecs(loaded: LoadedConfig): KeySpec[] {
-  return (loaded.config.secrets?.keys ?? []).map((key: SecretKeyConfig) =>
-    typeof key === 'string'
-      ? { name: key, fromEnv: undefined, command: undefined }
-      : { name: key.name, fromEnv: key.from_env, command: key.command },
-  );
-}
-
-/** The keys to sync: every declared key, or those of --keys (each must be declared). */
-export function selectKeys(declared: readonly string[], requested: readonly string[] | undefined): string[] {
-  if (requested === undefined) return [...declared];
-  const unknown = requested.filter((name) => !declared.includes(name));
-  if (unknown.length > 0) {
-    const suggestion = didYouMean(unknown[0]!, declared);
-    throw new UserError(
-      `not a secret of this project: ${unknown.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
-      { hint: `secrets.keys in stagecraft.yml declares: ${declared.join(', ') || 'nothing'}` },
-    );
-  }
-  return [...new Set(requested)];
-}
-
-/** A command's stdout as a secret value: without the final newline `op read` and friends print. */
-export function commandValue(stdout: string): string {
-  return stdout.replace(/\r?\n$/, '');
-}
-
-/**
- * The value of each key: from its command (run here, in the project folder), else the variable
- * `from_env` or its own name: the process environment first, then the provider's `source_file`, then
- * the environment's env_file. Every missing key is reported at once; no value is ever in a message.
- */
-export async function resolveSecretValues(
-  loaded: LoadedConfig,
-  names: readonly string[],
-  processEnv: Record<string, string | undefined>,
-): Promise<Map<string, Secret>> {
-  const specs = new Map(keySpecs(loaded).map((spec) => [spec.name, spec]));
-  const sourceFile = (loaded.config.secrets?.providers as { envfile?: { source_file?: string } } | undefined)
-    ?.envfile?.source_file;
-  let source: Record<string, string> = {};
-  if (loaded.config.secrets?.provider === 'envfile' && sourceFile !== undefined) {
-    const path = resolvePath(loaded.root, sourceFile);
-    try {
-      source = parseDotenv(readFileSync(path, 'utf8'));
-    } catch (error) {
-      throw new UserError(
-        `cannot read secrets.providers.envfile.source_file ${path}: ${(error as Error).message}`,
-        {
-          hint: 'create the file or fix the path in stagecraft.yml',
-        },
-      );
-    }
-  }
-  const values = new Map<string, Secret>();
-  const missing: string[] = [];
-  for (const name of names) {
-    const spec = specs.get(name) ?? { name, fromEnv: undefined, command: undefined };
-    if (spec.command !== undefined) {
-      const result = await runLocal(spec.command, {
-        cwd: loaded.root,
-        allowFailure: true,
-        timeoutMs: 120_000,
-      });
-      if (result.exitCode !== 0) {
-        // stderr only: stdout would be the value.
-        const why = result.stderr.trim().split('\n').at(-1);
-        throw new ExternalError(
-          `the command for secret ${name} (${spec.command[0]}) exited with code ${result.exitCode}${why ? `: ${why}` : ''}`,
-          { hint: `run it by hand in ${loaded.root} to see what it needs (for \`op read\`: \`op signin\`)` },
-        );
-      }
-      const value = commandValue(result.stdout);
-      if (value === '') missing.push(`${name} (its command printed nothing)`);
-      else values.set(name, new Secret(value));
-      continue;
-    }
-    const variable = spec.fromEnv ?? name;
-    const value = processEnv[variable] ?? source[variable] ?? loaded.variables[variable];
-    if (value === undefined || value === '')
-      missing.push(variable === name ? name : `${name} (from ${variable})`);
-    else values.set(name, new Secret(value));
-  }
-  if (missing.length > 0) {
-    const envFile = loaded.config.environments[loaded.envName ?? '']?.env_file;
-    throw new UserError(`no value for ${missing.length === 1 ? 'secret' : 'secrets'} ${missing.join(', ')}`, {
-      hint: `set ${missing.length === 1 ? 'it' : 'them'} in the environment${typeof envFile === 'string' ? ` or ${envFile}` : ''}, or give the key a command in secrets.keys`,
-    });
-  }
-  return values;
-}
-
-/**
- * The secret env pairs each service of a host reads (its `secrets/<service>.env`), as a deploy would
- * write them now: secret variables and values of the compose environment (a URL that embeds a
- * password included), plus the keys `services.<name>.secrets` gives it.
- */
-export function serviceSecretPairs(
-  env: LoadedEnvironment,
-  compose: ComposeProject,
-  services: string[],
-  values: ReadonlyMap<string, Secret>,
-  images: Record<string, string>,
-): Record<string, Record<string, string>> {
-  const { loaded, model } = env;
-  const known = services.filter((service) => compose.services[service] !== undefined);
-  if (known.length === 0) return {};
-  const stagecraftServices: Record<string, { environment: Record<string, string> }> = {};
-  for (const service of known) {
-    const names = {
-      ...loaded.config.services?.[service],
-      ...loaded.config.environments[model.environment]?.services?.[service],
-    }.secrets;
-    const environment: Record<string, string> = {};
-    for (const name of names ?? []) {
-      const value = values.get(name)?.reveal() ?? loaded.variables[name];
-      if (value !== undefined) environment[name] = value;
-    }
-    stagecraftServices[service] = { environment };
-  }
-  const projected = projectHostCompose({
-    compose,
-    composeProjectName: model.composeProject,
-    services: known,
-    images,
-    secretValues: [...env.secretValues, ...[...values.values()].map((value) => value.reveal())],
-    secretNames: secretNames(loaded),
-    remoteServices: {},
-    releaseLabels: {},
-    stagecraftServices,
-  });
-  return projected.secretEnv;
-}
-
-/** Of a service's pairs, those --keys touches: the keys themselves and values built from them. */
-export function pairsForKeys(
-  pairs: Record<string, string>,
-  keys: readonly string[],
-  values: ReadonlyMap<string, Secret>,
-): Record<string, string> {
-  const selected = keys.map((key) => values.get(key)?.reveal()).filter((value) => value !== undefined);
-  return Object.fromEntries(
-    Object.entries(pairs).filter(
-      ([key, value]) =>
-        keys.includes(key) || selected.some((secret) => secret.length >= 4 && value.includes(secret)),
-    ),
-  );
-}
-
-/** The all-keys file on every host: the provider's target_file, else `~/.stagecraft/<project>-<env>/secrets.env`. */
-export function allKeysPath(env: LoadedEnvironment): string {
-  const target = (env.loaded.config.secrets?.providers as { envfile?: { target_file?: string } } | undefined)
-    ?.envfile?.target_file;
-  return target ?? `${remoteDir(env.model)}/secrets.env`;
 }
 
 function secretsProvider(id: string, catalogEntries: readonly { id: string }[]): SecretsProvider {
@@ -205,36 +51,6 @@ function secretsProvider(id: string, catalogEntries: readonly { id: string }[]):
     });
   }
   return entry as SecretsProvider;
-}
-
-/** A service's label in compose.yml after its env file changed: a new spec hash, so it rolls out. */
-export function nextSpecHash(previous: string | undefined, fileSha256: string): string {
-  return sha256Hex(`${previous ?? ''}\n${fileSha256}`);
-}
-
-/**
- * Points the release's compose file at the new env files: each changed service reads
- * `secrets/<service>.env` and gets a new spec hash (its containers now run outdated secrets, which
- * `status` shows and `--restart` or the next deploy replaces).
- */
-export function patchCompose(text: string, changed: Record<string, string>): string {
-  const document = parse(text) as ComposeProject;
-  for (const [service, fileSha] of Object.entries(changed)) {
-    const spec = document.services?.[service];
-    if (spec === undefined) continue;
-    const envFile = `secrets/${service}.env`;
-    const files = Array.isArray(spec.env_file) ? [...(spec.env_file as unknown[])] : [];
-    const present = files.some(
-      (entry) =>
-        entry === envFile ||
-        (typeof entry === 'object' && entry !== null && (entry as { path?: string }).path === envFile),
-    );
-    if (!present) spec.env_file = [...files, envFile];
-    const labels = { ...(spec.labels ?? {}) };
-    labels[SPEC_HASH_LABEL] = nextSpecHash(labels[SPEC_HASH_LABEL], fileSha);
-    spec.labels = labels;
-  }
-  return renderCompose(document).text;
 }
 
 interface HostPlan extends HostFiles {
@@ -428,9 +244,11 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
     values,
     hosts: [] as HostFiles[],
     parallelHosts: model.rollout.parallelHosts,
+    dryRun: context.globals.dryRun,
     log: (line: string) => context.output.debug(line),
   };
 
+  const dryRun = context.globals.dryRun;
   if (provider.destination === 'store') {
     if (options.restart)
       context.output.warn('--restart applies to the envfile provider only; nothing restarted');
@@ -441,11 +259,12 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
         provider: provider.id,
         environment: model.environment,
         store: outcome.store,
+        dry_run: dryRun,
         set: outcome.set,
       });
     } else {
       context.output.result(
-        `Set ${outcome.set.length} secret${outcome.set.length === 1 ? '' : 's'} in ${outcome.store}: ${outcome.set.join(', ')}`,
+        `${dryRun ? 'Dry run: would set' : 'Set'} ${outcome.set.length} secret${outcome.set.length === 1 ? '' : 's'} in ${outcome.store}: ${outcome.set.join(', ')}`,
       );
     }
     return 0;
@@ -504,10 +323,16 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
     }
 
     let restarted: Restarted[] = [];
-    if (options.restart && release !== undefined && toRestart.length > 0) {
-      const done = await restartServices(context, env, runners, release, toRestart);
-      restarted = done.restarted;
-      for (const failure of done.failed) failed.set(failure.host, failure.error);
+    let restartError: unknown;
+    if (options.restart && !dryRun && release !== undefined && toRestart.length > 0) {
+      try {
+        const done = await restartServices(context, env, runners, release, toRestart);
+        restarted = done.restarted;
+        for (const failure of done.failed) failed.set(failure.host, failure.error);
+      } catch (error) {
+        // The files are written; say what changed before reporting why nothing was restarted.
+        restartError = error;
+      }
     }
 
     if (context.globals.json) {
@@ -515,6 +340,7 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
         provider: provider.id,
         environment: model.environment,
         release: release?.id ?? null,
+        dry_run: dryRun,
         hosts: outcome.hosts.map((result) => ({
           host: result.host,
           ok: !failed.has(result.host),
@@ -537,6 +363,9 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
         if (failed.has(result.host)) rows.push([result.host, '-', '-', `FAILED: ${failed.get(result.host)}`]);
       }
       const written = outcome.hosts.flatMap((result) => result.files.filter((file) => file.written));
+      const wouldWrite = outcome.hosts.flatMap((result) =>
+        result.files.filter((file) => hasChanges(file.changes)),
+      );
       const pending = outcome.hosts.flatMap((result) =>
         result.files
           .filter((file) => file.written && file.service !== undefined)
@@ -547,9 +376,11 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
         '',
         formatTable(rows),
         '',
-        written.length === 0
-          ? 'Nothing changed.'
-          : `${written.length} file${written.length === 1 ? '' : 's'} written (0600).`,
+        dryRun
+          ? `Dry run: ${wouldWrite.length} file${wouldWrite.length === 1 ? '' : 's'} would be written; nothing was changed.`
+          : written.length === 0
+            ? 'Nothing changed.'
+            : `${written.length} file${written.length === 1 ? '' : 's'} written (0600).`,
       ];
       const replaced = restarted.filter((entry) => entry.status === 'completed');
       const current = restarted.filter((entry) => entry.status === 'unchanged');
@@ -563,7 +394,7 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
           `Already running these secrets: ${current.map((entry) => `${entry.host}/${entry.service}`).join(', ')}`,
         );
       }
-      if (pending.length > 0 && !options.restart) {
+      if (pending.length > 0 && (!options.restart || restartError !== undefined)) {
         lines.push(
           `Containers still run the old values: ${pending.join(', ')}; apply them with \`stagecraft secrets sync -e ${model.environment} --restart\` or the next deploy.`,
         );
@@ -571,6 +402,7 @@ export async function syncSecrets(context: CommandContext, options: SecretsSyncO
       context.output.result(lines.join('\n'));
     }
 
+    if (restartError !== undefined) throw restartError;
     if (failed.size === 0) return 0;
     const message = `secrets sync failed on ${[...failed.keys()].join(', ')}: ${[...failed.values()][0]}`;
     const hint =

@@ -46,6 +46,8 @@ export interface DeployPlanInput {
   secretValues: string[];
   /** Names of the variables that hold secrets. */
   secretNames: string[];
+  /** Service → the secrets it declares (`services.<name>.secrets`), resolved: they go to its 0600 env file. */
+  serviceSecrets?: Record<string, Record<string, string>>;
   /** The project folder: bind mounts and files under it are uploaded beside the compose file. */
   projectDir: string;
   /** Reads a project file the compose file references (bind-mount sources), by path relative to projectDir. */
@@ -179,13 +181,19 @@ function renderedHostFiles(
     composeProjectName: model.composeProject,
     services: services.map((service) => service.name),
     images,
-    secretValues: input.secretValues,
+    secretValues: [
+      ...input.secretValues,
+      ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
+    ],
     secretNames: input.secretNames,
     projectDir: input.projectDir,
     remoteServices,
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(
-      services.map((service) => [service.name, { replicas: service.replicas }]),
+      services.map((service) => [
+        service.name,
+        { replicas: service.replicas, environment: input.serviceSecrets?.[service.name] ?? {} },
+      ]),
     ),
   });
   const rendered = renderCompose(hostCompose.document);

@@ -4,52 +4,6 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { ExternalError } from '../util/errors.js';
 import { quoteArgv } from '../util/shell-quote.js';
-import { buildSshOptions, type SshRunnerOptions } from './ssh.js';
-
-/** Options of `buildSshOptions` that only make sense for the runner's own multiplexed batch connection. */
-const BATCH_ONLY = /^(ControlMaster|ControlPath|ControlPersist|BatchMode)=/;
-
-/**
- * The ssh options deploy uses for a host (config file, strict host keys against the same known_hosts,
- * identity, port, jump host, user, keep-alive, connect timeout), without the batch-only ones: no
- * control socket, and prompts allowed (a passphrase, for example).
- */
-export function interactiveSshOptions(options: SshRunnerOptions): string[] {
-  const batch = buildSshOptions(options, '/nonexistent');
-  const args: string[] = [];
-  for (let i = 0; i < batch.length; i++) {
-    const arg = batch[i]!;
-    const value = batch[i + 1];
-    if (arg === '-o' && value !== undefined && BATCH_ONLY.test(value)) {
-      i++;
-      continue;
-    }
-    args.push(arg);
-  }
-  return args;
-}
-
-export interface RemoteCommandOptions {
-  /** `-t`: a terminal on the remote side (for a shell or an interactive program). */
-  tty: boolean;
-  /** `-n`: the remote command reads nothing from this terminal. */
-  noStdin?: boolean;
-}
-
-/**
- * The OpenSSH argv that opens a shell on the host (no `remote`), or runs `remote` there: an argv is
- * quoted word by word, a single string is a command line for the remote shell (as `ssh host 'a | b'`).
- */
-export function interactiveSshArgv(
-  options: SshRunnerOptions,
-  remote: readonly string[] | string | undefined,
-  command: RemoteCommandOptions,
-): string[] {
-  const flags = [command.tty ? '-t' : '-T', ...(command.noStdin === true ? ['-n'] : [])];
-  const argv = ['ssh', ...interactiveSshOptions(options), ...flags, options.host];
-  if (remote === undefined) return argv;
-  return [...argv, '--', typeof remote === 'string' ? remote : quoteArgv(remote)];
-}
 
 /** `tailscale ssh [user@]host [command]`: Tailscale's own SSH over the mesh (identity from the tailnet). */
 export function tailscaleSshArgv(

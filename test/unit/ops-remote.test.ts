@@ -3,11 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EnvironmentModel } from '../../src/model/environment.js';
 import { multiplexedArgv, remoteCommand, resolveHostOrRole } from '../../src/operations/remote.js';
-import {
-  interactiveSshArgv,
-  interactiveSshOptions,
-  tailscaleSshArgv,
-} from '../../src/runners/interactive.js';
+import { tailscaleSshArgv } from '../../src/runners/interactive.js';
 import { SshRunner } from '../../src/runners/ssh.js';
 import { UserError } from '../../src/util/errors.js';
 
@@ -59,22 +55,7 @@ describe('remoteCommand', () => {
   });
 });
 
-describe('interactive ssh argv', () => {
-  it('keeps the connection settings of deploy but no control socket and no batch mode', () => {
-    const args = interactiveSshOptions(options);
-    expect(args.join(' ')).toBe(
-      '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/keys/known_hosts -i /keys/id -o IdentitiesOnly=yes -p 2222 -l deploy -o ServerAliveInterval=15 -o ConnectTimeout=10',
-    );
-    expect(interactiveSshArgv(options, undefined, { tty: true }).slice(-2)).toEqual(['-t', '10.0.0.1']);
-    expect(interactiveSshArgv(options, ['echo', 'a b'], { tty: false, noStdin: true }).slice(-5)).toEqual([
-      '-T',
-      '-n',
-      '10.0.0.1',
-      '--',
-      "echo 'a b'",
-    ]);
-  });
-
+describe('ssh argv', () => {
   it('goes through the runner master connection, with -t before the host', () => {
     const runner = new SshRunner(options);
     const shell = multiplexedArgv(runner, undefined, { tty: true });
@@ -88,6 +69,10 @@ describe('interactive ssh argv', () => {
       'ControlPersist=60',
     ]);
     expect(shell.slice(-2)).toEqual(['-t', '10.0.0.1']);
+    // The settings deploy uses: strict host keys against its known_hosts, its key, port and user.
+    expect(shell.join(' ')).toContain(
+      '-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/keys/known_hosts -i /keys/id -o IdentitiesOnly=yes -p 2222 -l deploy',
+    );
     expect(
       multiplexedArgv(runner, ['docker', 'exec', '-i', 'abc', 'sh', '-c', 'echo $HOME'], {
         tty: false,

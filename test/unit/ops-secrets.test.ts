@@ -13,7 +13,7 @@ import {
   patchCompose,
   resolveSecretValues,
   selectKeys,
-} from '../../src/operations/secrets.js';
+} from '../../src/operations/secret-files.js';
 import { defaultSecretTypes, encoreSecretSetArgv } from '../../src/providers/secrets/encore.js';
 import {
   diffKeys,

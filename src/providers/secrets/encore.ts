@@ -33,6 +33,10 @@ async function sync(request: SecretsSyncRequest): Promise<SecretsSyncOutcome> {
   const set: string[] = [];
   for (const [name, value] of [...request.values].sort(([a], [b]) => a.localeCompare(b))) {
     const argv = encoreSecretSetArgv(name, types);
+    if (request.dryRun) {
+      set.push(name);
+      continue;
+    }
     const result = await runLocal(argv, { cwd, stdin: value, allowFailure: true, timeoutMs: 120_000 });
     if (result.exitCode !== 0) {
       const why = `${result.stderr}\n${result.stdout}`

@@ -6,15 +6,16 @@ import pLimit from 'p-limit';
 import * as z from 'zod';
 import type { Runner } from '../../runners/types.js';
 import { Secret } from '../../util/secret.js';
-import type {
-  FileOutcome,
-  HostFiles,
-  HostOutcome,
-  KeyChanges,
-  SecretFile,
-  SecretsProvider,
-  SecretsSyncOutcome,
-  SecretsSyncRequest,
+import {
+  type FileOutcome,
+  type HostFiles,
+  type HostOutcome,
+  hasChanges,
+  type KeyChanges,
+  type SecretFile,
+  type SecretsProvider,
+  type SecretsSyncOutcome,
+  type SecretsSyncRequest,
 } from './types.js';
 
 /** Exit code of HASH_SCRIPT when the file does not exist. */
@@ -91,9 +92,7 @@ export function diffKeys(
   return changes;
 }
 
-export function hasChanges(changes: KeyChanges): boolean {
-  return changes.added.length + changes.changed.length + changes.removed.length > 0;
-}
+export { hasChanges };
 
 /** Reads the host's line hashes of one file: undefined when it does not exist. */
 async function remoteHashes(runner: Runner, path: string): Promise<Map<string, string> | undefined> {
@@ -108,7 +107,7 @@ async function remoteHashes(runner: Runner, path: string): Promise<Map<string, s
 }
 
 /** Brings one file up to date on a host (written only when a key differs or it does not exist). */
-export async function syncEnvFile(runner: Runner, file: SecretFile): Promise<FileOutcome> {
+export async function syncEnvFile(runner: Runner, file: SecretFile, dryRun = false): Promise<FileOutcome> {
   const content = file.content.reveal();
   const wanted = envLineHashes(content);
   const current = await remoteHashes(runner, file.path);
@@ -120,7 +119,7 @@ export async function syncEnvFile(runner: Runner, file: SecretFile): Promise<Fil
     written: false,
     sha256: undefined,
   };
-  if (!hasChanges(changes) && current !== undefined) return outcome;
+  if ((!hasChanges(changes) && current !== undefined) || dryRun) return outcome;
   if (file.merge) {
     const result = await runner.exec(
       ['sh', '-c', MERGE_SCRIPT, 'sh', file.path, [...wanted.keys()].join(',')],
@@ -143,10 +142,10 @@ export async function syncEnvFile(runner: Runner, file: SecretFile): Promise<Fil
   return outcome;
 }
 
-async function syncHost(host: HostFiles): Promise<HostOutcome> {
+async function syncHost(host: HostFiles, dryRun: boolean): Promise<HostOutcome> {
   const files: FileOutcome[] = [];
   try {
-    for (const file of host.files) files.push(await syncEnvFile(host.runner, file));
+    for (const file of host.files) files.push(await syncEnvFile(host.runner, file, dryRun));
     return { host: host.host, files };
   } catch (error) {
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
@@ -156,7 +155,7 @@ async function syncHost(host: HostFiles): Promise<HostOutcome> {
 
 async function sync(request: SecretsSyncRequest): Promise<SecretsSyncOutcome> {
   const limit = pLimit(Math.max(1, request.parallelHosts));
-  const hosts = await Promise.all(request.hosts.map((host) => limit(() => syncHost(host))));
+  const hosts = await Promise.all(request.hosts.map((host) => limit(() => syncHost(host, request.dryRun))));
   return { destination: 'hosts', hosts };
 }
 

@@ -27,6 +27,11 @@ export interface KeyChanges {
   unchanged: string[];
 }
 
+/** Whether a file has to be written for these changes. */
+export function hasChanges(changes: KeyChanges): boolean {
+  return changes.added.length + changes.changed.length + changes.removed.length > 0;
+}
+
 export interface FileOutcome {
   path: string;
   service: string | undefined;
@@ -63,6 +68,8 @@ export interface SecretsSyncRequest {
   /** For providers whose destination is `hosts`: the files per host, each with its runner. */
   hosts: HostFiles[];
   parallelHosts: number;
+  /** Find what would change and change nothing (`--dry-run`). */
+  dryRun: boolean;
   log: (line: string) => void;
 }
 

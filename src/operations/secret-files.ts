@@ -1,0 +1,209 @@
+// The values and files of `stagecraft secrets sync`: where each secret's value comes from, which
+// `KEY="value"` pairs each service's env file holds, and how the release's compose file follows them.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { sha256Hex } from '../compose/canonical.js';
+import { projectHostCompose, renderCompose, SPEC_HASH_LABEL } from '../compose/project.js';
+import type { ComposeProject } from '../compose/types.js';
+import { parseDotenv } from '../config/dotenv.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { SecretKeyConfig } from '../config/schema.js';
+import { remoteDir } from '../plan/deploy.js';
+import { runLocal } from '../runners/local.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { ExternalError, UserError } from '../util/errors.js';
+import { resolvePath } from '../util/paths.js';
+import { Secret } from '../util/secret.js';
+import { type LoadedEnvironment, secretNames } from './environment.js';
+
+interface KeySpec {
+  name: string;
+  fromEnv: string | undefined;
+  command: string[] | undefined;
+}
+
+export function keySpecs(loaded: LoadedConfig): KeySpec[] {
+  return (loaded.config.secrets?.keys ?? []).map((key: SecretKeyConfig) =>
+    typeof key === 'string'
+      ? { name: key, fromEnv: undefined, command: undefined }
+      : { name: key.name, fromEnv: key.from_env, command: key.command },
+  );
+}
+
+/** The keys to sync: every declared key, or those of --keys (each must be declared). */
+export function selectKeys(declared: readonly string[], requested: readonly string[] | undefined): string[] {
+  if (requested === undefined) return [...declared];
+  const unknown = requested.filter((name) => !declared.includes(name));
+  if (unknown.length > 0) {
+    const suggestion = didYouMean(unknown[0]!, declared);
+    throw new UserError(
+      `not a secret of this project: ${unknown.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+      { hint: `secrets.keys in stagecraft.yml declares: ${declared.join(', ') || 'nothing'}` },
+    );
+  }
+  return [...new Set(requested)];
+}
+
+/** A command's stdout as a secret value: without the final newline `op read` and friends print. */
+export function commandValue(stdout: string): string {
+  return stdout.replace(/\r?\n$/, '');
+}
+
+/**
+ * The value of each key: from its command (run here, in the project folder), else the variable
+ * `from_env` or its own name: the process environment first, then the provider's `source_file`, then
+ * the environment's env_file. Every missing key is reported at once; no value is ever in a message.
+ */
+export async function resolveSecretValues(
+  loaded: LoadedConfig,
+  names: readonly string[],
+  processEnv: Record<string, string | undefined>,
+): Promise<Map<string, Secret>> {
+  const specs = new Map(keySpecs(loaded).map((spec) => [spec.name, spec]));
+  const sourceFile = (loaded.config.secrets?.providers as { envfile?: { source_file?: string } } | undefined)
+    ?.envfile?.source_file;
+  let source: Record<string, string> = {};
+  if (loaded.config.secrets?.provider === 'envfile' && sourceFile !== undefined) {
+    const path = resolvePath(loaded.root, sourceFile);
+    try {
+      source = parseDotenv(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new UserError(
+        `cannot read secrets.providers.envfile.source_file ${path}: ${(error as Error).message}`,
+        {
+          hint: 'create the file or fix the path in stagecraft.yml',
+        },
+      );
+    }
+  }
+  const values = new Map<string, Secret>();
+  const missing: string[] = [];
+  for (const name of names) {
+    const spec = specs.get(name) ?? { name, fromEnv: undefined, command: undefined };
+    if (spec.command !== undefined) {
+      const result = await runLocal(spec.command, {
+        cwd: loaded.root,
+        allowFailure: true,
+        timeoutMs: 120_000,
+      });
+      if (result.exitCode !== 0) {
+        // stderr only: stdout would be the value.
+        const why = result.stderr.trim().split('\n').at(-1);
+        throw new ExternalError(
+          `the command for secret ${name} (${spec.command[0]}) exited with code ${result.exitCode}${why ? `: ${why}` : ''}`,
+          { hint: `run it by hand in ${loaded.root} to see what it needs (for \`op read\`: \`op signin\`)` },
+        );
+      }
+      const value = commandValue(result.stdout);
+      if (value === '') missing.push(`${name} (its command printed nothing)`);
+      else values.set(name, new Secret(value));
+      continue;
+    }
+    const variable = spec.fromEnv ?? name;
+    const value = processEnv[variable] ?? source[variable] ?? loaded.variables[variable];
+    if (value === undefined || value === '')
+      missing.push(variable === name ? name : `${name} (from ${variable})`);
+    else values.set(name, new Secret(value));
+  }
+  if (missing.length > 0) {
+    const envFile = loaded.config.environments[loaded.envName ?? '']?.env_file;
+    throw new UserError(`no value for ${missing.length === 1 ? 'secret' : 'secrets'} ${missing.join(', ')}`, {
+      hint: `set ${missing.length === 1 ? 'it' : 'them'} in the environment${typeof envFile === 'string' ? ` or ${envFile}` : ''}, or give the key a command in secrets.keys`,
+    });
+  }
+  return values;
+}
+
+/**
+ * The secret env pairs each service of a host reads (its `secrets/<service>.env`), as a deploy would
+ * write them now: secret variables and values of the compose environment (a URL that embeds a
+ * password included), plus the keys `services.<name>.secrets` gives it.
+ */
+export function serviceSecretPairs(
+  env: LoadedEnvironment,
+  compose: ComposeProject,
+  services: string[],
+  values: ReadonlyMap<string, Secret>,
+  images: Record<string, string>,
+): Record<string, Record<string, string>> {
+  const { loaded, model } = env;
+  const known = services.filter((service) => compose.services[service] !== undefined);
+  if (known.length === 0) return {};
+  const stagecraftServices: Record<string, { environment: Record<string, string> }> = {};
+  for (const service of known) {
+    const names = {
+      ...loaded.config.services?.[service],
+      ...loaded.config.environments[model.environment]?.services?.[service],
+    }.secrets;
+    const environment: Record<string, string> = {};
+    for (const name of names ?? []) {
+      const value = values.get(name)?.reveal() ?? loaded.variables[name];
+      if (value !== undefined) environment[name] = value;
+    }
+    stagecraftServices[service] = { environment };
+  }
+  const projected = projectHostCompose({
+    compose,
+    composeProjectName: model.composeProject,
+    services: known,
+    images,
+    secretValues: [...env.secretValues, ...[...values.values()].map((value) => value.reveal())],
+    secretNames: secretNames(loaded),
+    remoteServices: {},
+    releaseLabels: {},
+    stagecraftServices,
+  });
+  return projected.secretEnv;
+}
+
+/** Of a service's pairs, those --keys touches: the keys themselves and values built from them. */
+export function pairsForKeys(
+  pairs: Record<string, string>,
+  keys: readonly string[],
+  values: ReadonlyMap<string, Secret>,
+): Record<string, string> {
+  const selected = keys.map((key) => values.get(key)?.reveal()).filter((value) => value !== undefined);
+  return Object.fromEntries(
+    Object.entries(pairs).filter(
+      ([key, value]) =>
+        keys.includes(key) || selected.some((secret) => secret.length >= 4 && value.includes(secret)),
+    ),
+  );
+}
+
+/** The all-keys file on every host: the provider's target_file, else `~/.stagecraft/<project>-<env>/secrets.env`. */
+export function allKeysPath(env: LoadedEnvironment): string {
+  const target = (env.loaded.config.secrets?.providers as { envfile?: { target_file?: string } } | undefined)
+    ?.envfile?.target_file;
+  return target ?? `${remoteDir(env.model)}/secrets.env`;
+}
+
+/** A service's label in compose.yml after its env file changed: a new spec hash, so it rolls out. */
+export function nextSpecHash(previous: string | undefined, fileSha256: string): string {
+  return sha256Hex(`${previous ?? ''}\n${fileSha256}`);
+}
+
+/**
+ * Points the release's compose file at the new env files: each changed service reads
+ * `secrets/<service>.env` and gets a new spec hash (its containers now run outdated secrets, which
+ * `status` shows and `--restart` or the next deploy replaces).
+ */
+export function patchCompose(text: string, changed: Record<string, string>): string {
+  const document = parse(text) as ComposeProject;
+  for (const [service, fileSha] of Object.entries(changed)) {
+    const spec = document.services?.[service];
+    if (spec === undefined) continue;
+    const envFile = `secrets/${service}.env`;
+    const files = Array.isArray(spec.env_file) ? [...(spec.env_file as unknown[])] : [];
+    const present = files.some(
+      (entry) =>
+        entry === envFile ||
+        (typeof entry === 'object' && entry !== null && (entry as { path?: string }).path === envFile),
+    );
+    if (!present) spec.env_file = [...files, envFile];
+    const labels = { ...(spec.labels ?? {}) };
+    labels[SPEC_HASH_LABEL] = nextSpecHash(labels[SPEC_HASH_LABEL], fileSha);
+    spec.labels = labels;
+  }
+  return renderCompose(document).text;
+}
