@@ -16,6 +16,7 @@ import {
   type SecretFile,
   type SecretsProvider,
 } from '../providers/secrets/types.js';
+import { formatTable } from '../render/table.js';
 import { rolloutService } from '../rollout/replace.js';
 import type { Runner } from '../runners/types.js';
 import { acquireLock, releaseLock } from '../state/lock.js';
@@ -35,7 +36,6 @@ import {
   selectKeys,
   serviceSecretPairs,
 } from './secret-files.js';
-import { formatTable } from './status.js';
 
 export interface SecretsSyncOptions {
   /** Only these keys (names from secrets.keys); undefined: every key. */

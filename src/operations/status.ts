@@ -6,6 +6,7 @@ import { SPEC_HASH_LABEL } from '../compose/project.js';
 import type { ContainerFacts } from '../docker/container.js';
 import type { HostModel } from '../model/environment.js';
 import { releaseDir } from '../plan/deploy.js';
+import { formatTable } from '../render/table.js';
 import type { Runner } from '../runners/types.js';
 import type { ReleaseRecord } from '../state/types.js';
 import type { LoadedEnvironment } from './environment.js';
@@ -245,19 +246,6 @@ export function uptimeOf(container: ContainerStatus, now: Date): string {
   if (container.state !== 'running' && container.state !== 'restarting') return '-';
   const started = Date.parse(container.startedAt);
   return Number.isNaN(started) ? '-' : formatAge(now.getTime() - started);
-}
-
-/** Columns padded to their widest cell, two spaces apart (the style of `releases list`). */
-export function formatTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 export interface StatusCounts {

@@ -260,14 +260,8 @@ function reusedHostFiles(
         title: `copy the secrets and files of release ${reused.releaseId}`,
         action: {
           kind: 'exec',
-          argv: [
-            'sh',
-            '-c',
-            'cd "$1" && find . ! -name compose.yml ! -name . -prune -exec cp -a {} "$2/" \\;',
-            'sh',
-            from,
-            dir,
-          ],
+          // compose.yml comes along too: the same bytes `prepare` wrote.
+          argv: ['cp', '-a', `${from}/.`, `${dir}/`],
         },
         dependsOn: [prepare],
       },

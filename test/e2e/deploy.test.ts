@@ -102,7 +102,7 @@ describe('deploy to three hosts', () => {
   it('deploys every service where its role says and serves it through the ingress of each web host', async () => {
     const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v1']);
     expect(run.stderr).toContain('✓ Deployed shop v1 to production');
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
 
     expect(await names('h1')).toEqual([
       'shop-production-api-1',
@@ -211,7 +211,7 @@ describe('deploy to three hosts', () => {
 
   it('rolls back to the previous good release without building', async () => {
     const run = await stagecraftIn(project, ['rollback', '-e', 'production', '--to-previous']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('Rolling back environment "production" to release');
     expect(run.stderr).toContain('build skipped: rollback to');
     expect(run.stderr).not.toContain('✓ build:');
@@ -254,7 +254,7 @@ describe('deploy to three hosts', () => {
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect((await stagecraftIn(project, ['lock', 'release', '-e', 'production'])).code).toBe(0);
     const done = await waiting;
-    expect(done.code).toBe(0);
+    expect(done.code, done.stderr).toBe(0);
     expect(await get('h1', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v2' });
   });
 
@@ -272,7 +272,7 @@ describe('deploy to three hosts', () => {
     ]);
     try {
       const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v5-partial']);
-      expect(run.code).toBe(2);
+      expect(run.code, run.stderr).toBe(2);
       expect(run.stderr).toContain(
         'error: deploy failed on h2: the ingress container shop-production-ingress on h2 did not start its admin API',
       );
@@ -309,7 +309,7 @@ describe('deploy to three hosts', () => {
     );
     const again = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v4']);
     expect(again.stderr).toContain('✓ Deployed shop v4');
-    expect(again.code).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     for (const host of ['h1', 'h2']) {
       expect(JSON.parse((await get(host, 'api.shop.localhost', '/api/status')).body).version).toBe('v4');
       expect((await names(host)).filter((name) => name.includes('-api-'))).toHaveLength(1);

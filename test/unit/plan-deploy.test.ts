@@ -197,12 +197,10 @@ describe('planDeploy', () => {
     expect(steps[1]!.action).toEqual({
       kind: 'exec',
       argv: [
-        'sh',
-        '-c',
-        'cd "$1" && find . ! -name compose.yml ! -name . -prune -exec cp -a {} "$2/" \\;',
-        'sh',
-        '.stagecraft/shop-production/releases/rel-20261120-100000000',
-        '.stagecraft/shop-production/releases/rel-20261121-120000000',
+        'cp',
+        '-a',
+        '.stagecraft/shop-production/releases/rel-20261120-100000000/.',
+        '.stagecraft/shop-production/releases/rel-20261121-120000000/',
       ],
     });
     expect(steps[4]!.action).toMatchObject({ specHash: 'aaa' });

@@ -1,5 +1,6 @@
 import { loadEnvironment } from '../../operations/environment.js';
 import { releaseHistory, releaseStatus } from '../../operations/history.js';
+import { formatTable } from '../../render/table.js';
 import { PHASES, type ReleaseRecord } from '../../state/types.js';
 import { formatDuration } from '../../util/duration.js';
 import { UserError } from '../../util/errors.js';
@@ -7,18 +8,6 @@ import type { CommandContext } from '../context.js';
 
 function when(record: ReleaseRecord): string {
   return record.timestamp.replace('T', ' ').slice(0, 19);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 function find(history: ReleaseRecord[], id: string): ReleaseRecord {
@@ -53,7 +42,7 @@ export async function list(context: CommandContext): Promise<number> {
       `${record.deployer?.user ?? '?'}@${record.deployer?.machine ?? '?'}`,
     ]);
   }
-  context.output.result(table(rows));
+  context.output.result(formatTable(rows));
   return 0;
 }
 
@@ -163,7 +152,7 @@ export async function audit(context: CommandContext): Promise<number> {
       record.message ?? '',
     ]);
   }
-  context.output.result(history.length === 0 ? 'No releases found' : table(rows));
+  context.output.result(history.length === 0 ? 'No releases found' : formatTable(rows));
   return 0;
 }
 
