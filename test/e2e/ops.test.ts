@@ -514,9 +514,9 @@ describe('secrets sync', () => {
     expect(sync.stdout).toMatch(
       /^h1 +all +~\/\.stagecraft\/shopops-production\/secrets\.env +added API_TOKEN, POSTGRES_PASSWORD$/m,
     );
-    // (POSTGRES_PASSWORD is new in api.env unless the deploy already gave it services.api.secrets.)
+    // The deploy wrote services.api.secrets with the token of then (tok-initial-value): now it changes.
     expect(sync.stdout).toMatch(
-      /^h2 +api +~\/\.stagecraft\/shopops-production\/releases\/rel-\S+\/secrets\/api\.env +added API_TOKEN(, POSTGRES_PASSWORD)?$/m,
+      /^h2 +api +~\/\.stagecraft\/shopops-production\/releases\/rel-\S+\/secrets\/api\.env +changed API_TOKEN$/m,
     );
     expect(sync.stdout).toMatch(/^h3 +db +\S+\/secrets\/db\.env +unchanged \(1 key\)$/m);
     expect(sync.stdout).toContain('Containers still run the old values: h1/api, h2/api');
