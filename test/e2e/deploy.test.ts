@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -317,5 +317,46 @@ describe('deploy to three hosts', () => {
     const releases = ledger().releases;
     expect(releases.at(-1)).toMatchObject({ version: 'v4' });
     expect(releases.at(-1)!.phases['finalize']).toBe('completed');
+  });
+
+  it('applies a new pre-deploy migration before the new version serves, and a failing one leaves the old version serving', async () => {
+    writeFileSync(
+      join(project.root, 'migrations', '003_add_sku.sql'),
+      'ALTER TABLE products ADD COLUMN sku text;\n',
+    );
+    const good = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v6']);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stderr).toMatch(/✓ migrate:main:pre {2}main: applied (\S+, )*003_add_sku \(/);
+    expect(good.stderr.indexOf('✓ migrate:main:pre')).toBeLessThan(good.stderr.indexOf('rollout:h1:api'));
+    expect(ledger().releases.at(-1)).toMatchObject({ version: 'v6' });
+    expect(ledger().releases.at(-1)!.migrations?.['main']).toContain('003_add_sku');
+
+    writeFileSync(
+      join(project.root, 'migrations', '004_broken.sql'),
+      'ALTER TABLE products\n  ADD COLUMN price numeric;\nSELEC 1;\n',
+    );
+    const bad = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v7-bad-migration']);
+    expect(bad.code, bad.stderr).toBe(1);
+    expect(bad.stderr).toContain(
+      'error: migration 004_broken of database main failed at migrations/004_broken.sql:3: syntax error at or near "SELEC"',
+    );
+    expect(bad.stderr).toContain('hint: fix migrations/004_broken.sql and deploy again');
+    expect(bad.stderr).not.toContain('rollout:h1:api');
+    expect(JSON.parse((await get('h1', 'api.shop.localhost', '/api/status')).body).version).toBe('v6');
+    const failed = ledger().releases.at(-1)!;
+    expect(failed.phases['migrate_pre']).toBe('failed');
+    expect(failed.phases['rollout']).toBe('skipped');
+    const columns = await dockerOn(harness, 'h3', [
+      'exec',
+      'shop-production-db-1',
+      'psql',
+      '-U',
+      'shop',
+      '-d',
+      'shop',
+      '-tAc',
+      "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'products'",
+    ]);
+    expect(columns.trim()).toBe('id,name,price_cents,sku');
   });
 });

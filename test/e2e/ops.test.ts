@@ -216,6 +216,9 @@ beforeAll(async () => {
   await writeFile(join(project.root, 'stagecraft.yml'), config);
   await writeFile(join(project.root, 'api-token.txt'), 'tok-initial-value\n');
   project.env['DB_PUBLISH_PORT'] = '15432';
+  // Its migrations reach its own database across hosts, through that published port (process env wins
+  // over .env.production), never another suite's on :5432.
+  project.env['DATABASE_URL'] = `postgres://shop:${PASSWORD}@db:15432/shop`;
 
   const deployed = await cli(['deploy', '--version', 'v1']);
   expect(deployed.stderr).toContain('Deployed shopops v1 to production');
