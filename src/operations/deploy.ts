@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -8,6 +8,8 @@ import { SPEC_HASH_LABEL } from '../compose/project.js';
 import { type RunResult, runPlan } from '../engine/run.js';
 import {
   type DeployPlanInput,
+  HOOKS,
+  type HookName,
   imageRefs,
   planDeploy,
   type ReusedCompose,
@@ -145,6 +147,22 @@ async function declaredServiceSecrets(
   );
 }
 
+/** The executable hooks in `.stagecraft/hooks/`; a hook file that cannot be executed is a warning. */
+function findHooks(context: CommandContext, root: string): Partial<Record<HookName, string>> {
+  const found: Partial<Record<HookName, string>> = {};
+  for (const name of HOOKS) {
+    const path = join(root, '.stagecraft', 'hooks', name);
+    if (!existsSync(path)) continue;
+    try {
+      accessSync(path, constants.X_OK);
+      found[name] = path;
+    } catch {
+      context.output.warn(`.stagecraft/hooks/${name} is not executable and does not run (chmod +x it)`);
+    }
+  }
+  return found;
+}
+
 export interface PreparedDeploy {
   env: LoadedEnvironment;
   plan: Plan;
@@ -190,6 +208,7 @@ export async function prepareDeploy(
     secretValues: env.secretValues,
     secretNames: secretNames(env.loaded),
     ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(context, env) }),
+    hooks: findHooks(context, env.loaded.root),
     projectDir: env.loaded.root,
     readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),

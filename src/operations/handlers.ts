@@ -5,6 +5,7 @@ import type { Step } from '../plan/types.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
 import { rolloutService } from '../rollout/replace.js';
 import type { Runner } from '../runners/types.js';
+import { UserError } from '../util/errors.js';
 
 export interface HandlerDeps {
   model: EnvironmentModel;
@@ -59,9 +60,24 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
       case 'upload':
         await runner.upload(action.path, action.content, action.mode);
         return { status: 'completed' };
-      case 'exec':
-        await runner.exec(action.argv, { onLine: log, signal });
+      case 'exec': {
+        const result = await runner.exec(action.argv, {
+          onLine: log,
+          signal,
+          ...(action.env ? { env: action.env } : {}),
+          allowFailure: step.id.startsWith('hook:'),
+        });
+        if (result.exitCode !== 0) {
+          const last = `${result.stderr}${result.stdout}`.trim().split('\n').at(-1) ?? '';
+          throw new UserError(
+            `${step.title} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`,
+            {
+              hint: `fix ${action.argv[0]} (it runs with STAGECRAFT_* variables), or remove it to skip it`,
+            },
+          );
+        }
         return { status: 'completed' };
+      }
       case 'ingress': {
         const outcome = await ensureIngress(
           ingressTarget(deps, runner),

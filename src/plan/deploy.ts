@@ -30,6 +30,9 @@ export interface ReusedCompose {
   specHashes: Record<string, string>;
 }
 
+export const HOOKS = ['pre-build', 'pre-deploy', 'post-deploy'] as const;
+export type HookName = (typeof HOOKS)[number];
+
 export interface DeployPlanInput {
   model: EnvironmentModel;
   compose: ComposeProject;
@@ -54,6 +57,8 @@ export interface DeployPlanInput {
   readProjectFile: (relativePath: string) => Buffer;
   migrations: MigrationStep[];
   message: string;
+  /** Executable hooks found in `.stagecraft/hooks/` (pre-build, pre-deploy, post-deploy), by name → path. */
+  hooks?: Partial<Record<HookName, string>>;
   /** Rollback: per host, the target release's compose file to deploy again as it was. */
   reuse?: Record<string, ReusedCompose>;
   /** Limit the rollout to these hosts / services (scope flags); others are left as they are. */
@@ -379,6 +384,28 @@ export function planDeploy(input: DeployPlanInput): Plan {
   const builds = input.skipBuild === undefined ? buildSteps(model, images, input.onlyServices) : [];
   const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };
+  const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] => {
+    const path = input.hooks?.[name];
+    if (path === undefined) return [];
+    const env = {
+      STAGECRAFT_HOOK: name,
+      STAGECRAFT_KIND: input.kind,
+      STAGECRAFT_PROJECT: model.project,
+      STAGECRAFT_ENV: model.environment,
+      STAGECRAFT_VERSION: input.version,
+      STAGECRAFT_RELEASE: input.releaseId,
+      STAGECRAFT_HOSTS: model.hosts.map((host) => host.name).join(','),
+    };
+    return [
+      {
+        id: `hook:${name}`,
+        phase: phaseName,
+        title: `run .stagecraft/hooks/${name}`,
+        action: { kind: 'exec', argv: [path], env },
+        dependsOn: after,
+      },
+    ];
+  };
 
   const lock: Step = {
     id: 'lock:acquire',
@@ -454,6 +481,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
       action: { kind: 'record' },
       dependsOn: [],
     },
+    ...hook('post-deploy', 'finalize', ['record']),
     {
       id: 'lock:release',
       phase: 'finalize',
@@ -465,13 +493,22 @@ export function planDeploy(input: DeployPlanInput): Plan {
   ];
 
   const byPhase: Record<PhaseName, PhasePlan> = {
-    build: phase('build', builds, input.skipBuild),
+    build: phase(
+      'build',
+      builds.length > 0 ? [...hook('pre-build', 'build', []), ...builds] : [],
+      input.skipBuild,
+    ),
     push: phase(
       'push',
       pushes,
       input.skipBuild ?? (model.driver === 'local' ? 'driver local: images stay in this engine' : undefined),
     ),
-    migrate_pre: phase('migrate_pre', [lock, ...earlySteps, ...pre]),
+    migrate_pre: phase('migrate_pre', [
+      lock,
+      ...hook('pre-deploy', 'migrate_pre', [lock.id]),
+      ...earlySteps,
+      ...pre,
+    ]),
     rollout: phase('rollout', rollout),
     migrate_post: phase('migrate_post', post, post.length === 0 ? 'no post_deploy migrations' : undefined),
     finalize: phase('finalize', finalize),

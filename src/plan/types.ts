@@ -33,7 +33,7 @@ export type Action =
       service?: string;
     }
   | { kind: 'upload'; path: string; content: string | Buffer | Secret; mode: number; sha256?: string }
-  | { kind: 'exec'; argv: string[] }
+  | { kind: 'exec'; argv: string[]; env?: Record<string, string> }
   | {
       kind: 'ingress';
       image: string;

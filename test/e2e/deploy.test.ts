@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -358,5 +358,54 @@ describe('deploy to three hosts', () => {
       "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'products'",
     ]);
     expect(columns.trim()).toBe('id,name,price_cents,sku');
+  });
+});
+
+describe('hooks', () => {
+  it('runs .stagecraft/hooks with STAGECRAFT_* variables; a failing pre-deploy hook aborts before anything changes', async () => {
+    const hooks = join(project.root, '.stagecraft', 'hooks');
+    mkdirSync(hooks, { recursive: true });
+    const log = join(project.root, 'hooks.log');
+    writeFileSync(
+      join(hooks, 'post-deploy'),
+      `#!/bin/sh\necho "$STAGECRAFT_HOOK $STAGECRAFT_ENV $STAGECRAFT_VERSION $STAGECRAFT_HOSTS" >> ${log}\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(hooks, 'pre-deploy'),
+      `#!/bin/sh\n[ ! -e ${log}.block ] || { echo "deploys are frozen" >&2; exit 3; }\necho "$STAGECRAFT_HOOK $STAGECRAFT_RELEASE" >> ${log}\n`,
+      { mode: 0o755 },
+    );
+
+    const run = await stagecraftIn(project, [
+      'deploy',
+      '-e',
+      'production',
+      '--version',
+      'v6',
+      '--skip-migrations',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines[0]).toMatch(/^pre-deploy rel-\d{8}-\d{9}$/);
+    expect(lines[1]).toBe('post-deploy production v6 h1,h2,h3');
+
+    writeFileSync(`${log}.block`, '');
+    const frozen = await stagecraftIn(project, [
+      'deploy',
+      '-e',
+      'production',
+      '--version',
+      'v8-frozen',
+      '--skip-migrations',
+    ]);
+    expect(frozen.code).toBe(1);
+    expect(frozen.stderr).toContain(
+      'error: run .stagecraft/hooks/pre-deploy failed with exit code 3: deploys are frozen',
+    );
+    expect(frozen.stderr).not.toContain('rollout:h1:api');
+    expect(JSON.parse((await get('h1', 'api.shop.localhost', '/api/status')).body).version).toBe('v6');
+    const status = await stagecraftIn(project, ['lock', 'status', '-e', 'production']);
+    expect(status.stdout).toContain('not locked');
   });
 });

@@ -206,6 +206,34 @@ describe('planDeploy', () => {
     expect(steps[4]!.action).toMatchObject({ specHash: 'aaa' });
   });
 
+  it('runs hooks where they belong, with STAGECRAFT_* variables', () => {
+    const result = plan({
+      hooks: {
+        'pre-build': '/p/.stagecraft/hooks/pre-build',
+        'pre-deploy': '/p/.stagecraft/hooks/pre-deploy',
+        'post-deploy': '/p/.stagecraft/hooks/post-deploy',
+      },
+    });
+    const ids = (name: string) =>
+      result.phases.find((phase) => phase.name === name)!.steps.map((step) => step.id);
+    expect(ids('build')).toEqual(['hook:pre-build', 'build:api', 'build:web']);
+    expect(ids('migrate_pre').slice(0, 2)).toEqual(['lock:acquire', 'hook:pre-deploy']);
+    expect(ids('finalize')).toEqual(['record', 'hook:post-deploy', 'lock:release']);
+    expect(allSteps(result).find((step) => step.id === 'hook:post-deploy')!.action).toEqual({
+      kind: 'exec',
+      argv: ['/p/.stagecraft/hooks/post-deploy'],
+      env: {
+        STAGECRAFT_HOOK: 'post-deploy',
+        STAGECRAFT_KIND: 'deploy',
+        STAGECRAFT_PROJECT: 'shop',
+        STAGECRAFT_ENV: 'production',
+        STAGECRAFT_VERSION: 'abc123',
+        STAGECRAFT_RELEASE: 'rel-20261121-120000000',
+        STAGECRAFT_HOSTS: 'h1,h2,h3',
+      },
+    });
+  });
+
   it('limits the rollout to --hosts and --services', () => {
     const ids = allSteps(plan({ onlyHosts: ['h2'], onlyServices: ['web'] })).map((step) => step.id);
     expect(ids.filter((id) => id.startsWith('rollout:'))).toEqual(['rollout:h2:web']);
