@@ -59,22 +59,54 @@ function sortRoutes(routes: CaddyRoute[]): CaddyRoute[] {
   });
 }
 
-/** The whole config for a set of routes; routes with host matchers first, catch-alls (domain `*`) last. */
-export function caddyConfig(routes: CaddyRoute[]): Record<string, unknown> {
+/** How the gateway terminates TLS: not at all, with a certificate you provide, or with ACME. */
+export type IngressTls =
+  | { mode: 'off' }
+  | { mode: 'custom'; certificate: string; key: string }
+  | { mode: 'acme'; email?: string };
+
+/**
+ * The whole config for a set of routes; routes with host matchers first, catch-alls (domain `*`) last.
+ * With TLS the routes are served on :443 and Caddy redirects :80 to HTTPS.
+ */
+export function caddyConfig(
+  routes: CaddyRoute[],
+  tls: IngressTls = { mode: 'off' },
+): Record<string, unknown> {
+  const server: Record<string, unknown> = { routes: sortRoutes(routes).map(routeJson) };
+  const apps: Record<string, unknown> = {};
+  if (tls.mode === 'off') {
+    Object.assign(server, { listen: [':80'], automatic_https: { disable: true } });
+  } else if (tls.mode === 'custom') {
+    Object.assign(server, {
+      listen: [':443'],
+      tls_connection_policies: [{}],
+      automatic_https: { disable_certificates: true },
+    });
+    apps['tls'] = { certificates: { load_pem: [{ certificate: tls.certificate, key: tls.key }] } };
+  } else {
+    Object.assign(server, { listen: [':443'] });
+    apps['tls'] = {
+      automation: {
+        policies: [{ issuers: [{ module: 'acme', ...(tls.email ? { email: tls.email } : {}) }] }],
+      },
+    };
+  }
   return {
     admin: { listen: '127.0.0.1:2019' },
-    apps: {
-      http: {
-        servers: {
-          stagecraft: {
-            listen: [':80'],
-            routes: sortRoutes(routes).map(routeJson),
-            automatic_https: { disable: true },
-          },
-        },
-      },
-    },
+    apps: { http: { http_port: 80, https_port: 443, servers: { stagecraft: server } }, ...apps },
   };
+}
+
+/** A fingerprint of the TLS part of a live or desired config, to tell whether it must be reloaded. */
+export function tlsOfConfig(config: unknown): string {
+  const typed = config as {
+    apps?: { tls?: unknown; http?: { servers?: Record<string, { listen?: unknown }> } };
+  } | null;
+  return JSON.stringify([
+    typed?.apps?.tls ?? null,
+    typed?.apps?.http?.servers?.['stagecraft']?.listen ?? null,
+  ]);
 }
 
 /** Reads back the routes Stagecraft put into a running Caddy's config (from `GET /config/`). */

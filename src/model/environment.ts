@@ -50,7 +50,7 @@ export interface EnvironmentModel {
   /** Services in dependency order. */
   services: ServiceModel[];
   lockHost: string;
-  ingress: { provider: string; image: string; httpPort: number };
+  ingress: { provider: string; image: string; httpPort: number; httpsPort: number };
   rollout: { parallelHosts: number; canary: boolean; autoRollback: boolean; drainMs: number };
   lockExpiryMs: number;
 }
@@ -231,6 +231,7 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       provider: ingress?.provider ?? 'caddy',
       image: ingress?.image ?? 'caddy:2',
       httpPort: ingress?.http_port ?? 80,
+      httpsPort: ingress?.https_port ?? 443,
     },
     rollout: {
       parallelHosts: env.rollout?.parallel_hosts ?? 4,

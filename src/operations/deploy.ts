@@ -15,7 +15,7 @@ import {
   type ReusedCompose,
   releaseDir,
 } from '../plan/deploy.js';
-import { allSteps, type Plan } from '../plan/types.js';
+import { allSteps, type Plan, type PlannedTls } from '../plan/types.js';
 import { planToJson, planToText } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
 import { createRunner, resolveHostAddress } from '../runners/factory.js';
@@ -26,7 +26,8 @@ import { acquireLock, releaseLock } from '../state/lock.js';
 import { PHASES, type PhaseName, type ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
-import { redact } from '../util/secret.js';
+import { resolvePath } from '../util/paths.js';
+import { redact, Secret } from '../util/secret.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { stepHandler } from './handlers.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
@@ -163,6 +164,27 @@ function findHooks(context: CommandContext, root: string): Partial<Record<HookNa
   return found;
 }
 
+/** `ingress.tls` with its files read: the certificate as text, the private key as a Secret. */
+function ingressTls(env: LoadedEnvironment): PlannedTls {
+  const tls = env.loaded.config.ingress?.tls;
+  if (tls === undefined || tls.mode === 'off') return { mode: 'off' };
+  if (tls.mode === 'acme') {
+    const email = tls.email_env === undefined ? undefined : env.loaded.variables[tls.email_env];
+    return { mode: 'acme', ...(email ? { email } : {}) };
+  }
+  const read = (key: 'cert_file' | 'key_file') => {
+    const path = resolvePath(env.loaded.root, tls[key]!);
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      throw new UserError(`ingress.tls.${key} ${tls[key]} cannot be read (${path})`, {
+        hint: 'point it at a PEM file, relative to the project folder',
+      });
+    }
+  };
+  return { mode: 'custom', certificate: read('cert_file'), key: new Secret(read('key_file')) };
+}
+
 export interface PreparedDeploy {
   env: LoadedEnvironment;
   plan: Plan;
@@ -209,6 +231,7 @@ export async function prepareDeploy(
     secretNames: secretNames(env.loaded),
     ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(context, env) }),
     hooks: findHooks(context, env.loaded.root),
+    ingressTls: ingressTls(env),
     projectDir: env.loaded.root,
     readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),

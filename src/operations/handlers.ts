@@ -79,11 +79,16 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         return { status: 'completed' };
       }
       case 'ingress': {
+        const tls =
+          action.tls.mode === 'custom'
+            ? { mode: 'custom' as const, certificate: action.tls.certificate, key: action.tls.key.reveal() }
+            : action.tls;
         const outcome = await ensureIngress(
           ingressTarget(deps, runner),
           action.image,
-          action.httpPort,
+          { http: action.httpPort, https: action.httpsPort },
           action.routes,
+          tls,
         );
         return { status: outcome === 'running' ? 'unchanged' : 'completed', detail: `ingress ${outcome}` };
       }

@@ -11,7 +11,7 @@ import {
 import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environment.js';
 import { PHASES, type PhaseName } from '../state/types.js';
 import { Secret } from '../util/secret.js';
-import type { PhasePlan, Plan, Step } from './types.js';
+import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
 
 export interface MigrationStep {
   database: string;
@@ -59,6 +59,8 @@ export interface DeployPlanInput {
   message: string;
   /** Executable hooks found in `.stagecraft/hooks/` (pre-build, pre-deploy, post-deploy), by name → path. */
   hooks?: Partial<Record<HookName, string>>;
+  /** TLS at the gateway (`ingress.tls`), with the certificate read and the key kept secret. */
+  ingressTls?: PlannedTls;
   /** Rollback: per host, the target release's compose file to deploy again as it was. */
   reuse?: Record<string, ReusedCompose>;
   /** Limit the rollout to these hosts / services (scope flags); others are left as they are. */
@@ -327,7 +329,10 @@ function hostSteps(
       id: `ingress:${host.name}`,
       phase: 'rollout',
       host: h,
-      title: `ensure ${model.ingress.provider} ingress on port ${model.ingress.httpPort}`,
+      title:
+        (input.ingressTls?.mode ?? 'off') === 'off'
+          ? `ensure ${model.ingress.provider} ingress on port ${model.ingress.httpPort}`
+          : `ensure ${model.ingress.provider} ingress on ports ${model.ingress.httpPort} → ${model.ingress.httpsPort} (TLS ${input.ingressTls!.mode})`,
       action: {
         kind: 'ingress',
         image: model.ingress.image,
@@ -339,6 +344,8 @@ function hostSteps(
           domains: service.domains,
           port: service.port!,
         })),
+        httpsPort: model.ingress.httpsPort,
+        tls: input.ingressTls ?? { mode: 'off' },
       },
       dependsOn: [prepare],
     });

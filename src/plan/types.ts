@@ -20,6 +20,12 @@ export interface RouteSpec {
   port: number;
 }
 
+/** TLS at the gateway, as planned: the private key stays a Secret until it is sent on stdin. */
+export type PlannedTls =
+  | { mode: 'off' }
+  | { mode: 'custom'; certificate: string; key: Secret }
+  | { mode: 'acme'; email?: string };
+
 export type Action =
   | { kind: 'build'; service: string; image: string; argv: string[]; existsArgv?: string[] }
   | { kind: 'push'; service: string; image: string; argv: string[]; digestArgv: string[] }
@@ -41,6 +47,8 @@ export type Action =
       container: string;
       network: string;
       routes: { service: string; domains: string[]; port: number }[];
+      httpsPort: number;
+      tls: PlannedTls;
     }
   | {
       kind: 'rollout';

@@ -47,7 +47,13 @@ function stepToJson(step: Step): Record<string, unknown> {
       Object.assign(detail, { database: action.database, strategy: action.strategy, engine: action.engine });
       break;
     case 'ingress':
-      Object.assign(detail, { image: action.image, http_port: action.httpPort, container: action.container });
+      Object.assign(detail, {
+        image: action.image,
+        http_port: action.httpPort,
+        container: action.container,
+        tls: action.tls.mode,
+        ...(action.tls.mode === 'off' ? {} : { https_port: action.httpsPort }),
+      });
       break;
     default:
       break;

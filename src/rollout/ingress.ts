@@ -8,16 +8,21 @@ import {
 import {
   type CaddyRoute,
   caddyConfig,
+  type IngressTls,
   loadConfigArgv,
   readConfigArgv,
   routesFromConfig,
   sameRoutes,
+  tlsOfConfig,
   UPSTREAM_REFRESH_MS,
   upstreamAlias,
   withRoute,
 } from '../ingress/caddy.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
+import { Secret } from '../util/secret.js';
+
+const PORTS_LABEL = 'stagecraft.ingress-ports';
 
 export interface IngressTarget {
   runner: Runner;
@@ -47,7 +52,8 @@ export async function ensureProjectNetwork(runner: Runner, project: string, netw
   });
 }
 
-async function readRoutes(target: IngressTarget): Promise<CaddyRoute[] | undefined> {
+/** The live config's routes and TLS fingerprint, or undefined while the admin API does not answer. */
+async function readLive(target: IngressTarget): Promise<{ routes: CaddyRoute[]; tls: string } | undefined> {
   const result = await target.runner.exec(
     execArgs(target.container, readConfigArgv(), { interactive: false }),
     {
@@ -56,15 +62,17 @@ async function readRoutes(target: IngressTarget): Promise<CaddyRoute[] | undefin
   );
   if (result.exitCode !== 0) return undefined;
   try {
-    return routesFromConfig(JSON.parse(result.stdout));
+    const config = JSON.parse(result.stdout) as unknown;
+    return { routes: routesFromConfig(config), tls: tlsOfConfig(config) };
   } catch {
-    return [];
+    return { routes: [], tls: '' };
   }
 }
 
-async function loadRoutes(target: IngressTarget, routes: CaddyRoute[]): Promise<void> {
+async function loadRoutes(target: IngressTarget, routes: CaddyRoute[], tls: IngressTls): Promise<void> {
+  // The config may hold a private key: it travels only on stdin, as a Secret.
   const result = await target.runner.exec(execArgs(target.container, loadConfigArgv()), {
-    stdin: JSON.stringify(caddyConfig(routes)),
+    stdin: new Secret(JSON.stringify(caddyConfig(routes, tls))),
     allowFailure: true,
   });
   if (result.exitCode !== 0) {
@@ -76,21 +84,28 @@ async function loadRoutes(target: IngressTarget, routes: CaddyRoute[]): Promise<
 }
 
 /**
- * Makes sure the gateway container runs on the host, on the ingress network, publishing `httpPort`,
- * with one route per service in `routes`. Its config survives restarts (`caddy run --resume`) and is
- * reloaded only when the routes differ from what it already has.
+ * Makes sure the gateway container runs on the host, on the ingress network, publishing the HTTP port
+ * (and HTTPS with TLS), with one route per service in `routes`. Its config survives restarts
+ * (`caddy run --resume`) and is reloaded only when the routes or the TLS settings differ.
  */
 export async function ensureIngress(
   target: IngressTarget,
   image: string,
-  httpPort: number,
+  ports: { http: number; https: number },
   routes: CaddyRoute[],
+  tls: IngressTls,
 ): Promise<'created' | 'reconfigured' | 'running'> {
   await ensureNetwork(target.runner, target.network, { 'stagecraft.ingress': target.project });
   const inspected = await target.runner.exec(inspectContainersArgs([target.container]), {
     allowFailure: true,
   });
-  const facts = inspected.exitCode === 0 ? parseContainerInspect(inspected.stdout)[0] : undefined;
+  let facts = inspected.exitCode === 0 ? parseContainerInspect(inspected.stdout)[0] : undefined;
+  const published = tls.mode === 'off' ? [`${ports.http}:80`] : [`${ports.http}:80`, `${ports.https}:443`];
+  if (facts !== undefined && facts.labels[PORTS_LABEL] !== published.join(',')) {
+    // Published ports are fixed when a container is created: a changed port or TLS mode needs a new gateway.
+    await target.runner.exec(['docker', 'rm', '-f', target.container]);
+    facts = undefined;
+  }
   let outcome: 'created' | 'reconfigured' | 'running' = 'running';
   if (facts === undefined) {
     await target.runner.exec([
@@ -103,10 +118,11 @@ export async function ensureIngress(
       'unless-stopped',
       '--network',
       target.network,
-      '-p',
-      `${httpPort}:80`,
+      ...published.flatMap((mapping) => ['-p', mapping]),
       '--label',
       `stagecraft.ingress=${target.project}`,
+      '--label',
+      `${PORTS_LABEL}=${published.join(',')}`,
       image,
       'caddy',
       'run',
@@ -117,11 +133,12 @@ export async function ensureIngress(
     await target.runner.exec(['docker', 'start', target.container]);
   }
   for (let attempt = 0; attempt < 100; attempt++) {
-    const current = await readRoutes(target);
-    if (current !== undefined) {
-      const wanted = routes.reduce(withRoute, current);
-      if (!sameRoutes(current, wanted) || outcome === 'created') {
-        await loadRoutes(target, wanted);
+    const live = await readLive(target);
+    if (live !== undefined) {
+      const wanted = routes.reduce(withRoute, live.routes);
+      const tlsChanged = live.tls !== tlsOfConfig(caddyConfig([], tls));
+      if (!sameRoutes(live.routes, wanted) || tlsChanged || outcome === 'created') {
+        await loadRoutes(target, wanted, tls);
         if (outcome === 'running') outcome = 'reconfigured';
       }
       return outcome;
@@ -149,11 +166,4 @@ export async function addUpstreams(
     await target.runner.exec(networkConnectArgs(target.network, id, { aliases: [upstreamAlias(service)] }));
   }
   if (containerIds.length > 0) await sleep(UPSTREAM_REFRESH_MS + 500);
-}
-
-/** Takes containers out of a service's route; requests already in flight on them are not cut. */
-export async function removeUpstreams(target: IngressTarget, containerIds: string[]): Promise<void> {
-  for (const id of containerIds) {
-    await target.runner.exec(networkDisconnectArgs(target.network, id), { allowFailure: true });
-  }
 }

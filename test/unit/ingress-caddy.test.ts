@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import {
+  caddyConfig,
+  routesFromConfig,
+  sameRoutes,
+  tlsOfConfig,
+  upstreamAlias,
+} from '../../src/ingress/caddy.js';
+
+interface Route {
+  '@id': string;
+  match?: unknown;
+  handle: { dynamic_upstreams: unknown }[];
+}
+interface Config {
+  apps: {
+    http: {
+      servers: {
+        stagecraft: {
+          listen: string[];
+          automatic_https?: unknown;
+          tls_connection_policies?: unknown;
+          routes: Route[];
+        };
+      };
+    };
+    tls?: unknown;
+  };
+}
+
+const routes = [
+  { service: 'web', domains: ['shop.example', '*'], port: 8080 },
+  { service: 'api', domains: ['api.shop.example'], port: 3000 },
+];
+
+describe('caddyConfig', () => {
+  it('serves plain HTTP with host routes first and the catch-all last, upstreams from DNS aliases', () => {
+    const config = caddyConfig(routes) as unknown as Config;
+    const server = config.apps.http.servers.stagecraft;
+    expect(server.listen).toEqual([':80']);
+    expect(server.automatic_https).toEqual({ disable: true });
+    expect(server.routes.map((route: Route) => route['@id'])).toEqual(['stagecraft-api', 'stagecraft-web']);
+    expect(server.routes[0]!.match).toEqual([{ host: ['api.shop.example'] }]);
+    expect(server.routes[1]!.match).toBeUndefined();
+    expect(server.routes[0]!.handle[0]!.dynamic_upstreams).toEqual({
+      source: 'a',
+      name: 'live-api',
+      port: '3000',
+      refresh: '1000ms',
+    });
+    expect(upstreamAlias('api')).toBe('live-api');
+    expect(config.apps.tls).toBeUndefined();
+  });
+
+  it('terminates TLS with a provided certificate on :443 and redirects HTTP', () => {
+    const config = caddyConfig(routes, {
+      mode: 'custom',
+      certificate: 'CERT',
+      key: 'KEY',
+    }) as unknown as Config;
+    const server = config.apps.http.servers.stagecraft;
+    expect(server.listen).toEqual([':443']);
+    expect(server.tls_connection_policies).toEqual([{}]);
+    expect(server.automatic_https).toEqual({ disable_certificates: true });
+    expect(config.apps.tls).toEqual({ certificates: { load_pem: [{ certificate: 'CERT', key: 'KEY' }] } });
+  });
+
+  it('obtains certificates with ACME, with the contact email', () => {
+    const config = caddyConfig(routes, { mode: 'acme', email: 'ops@shop.example' }) as unknown as Config;
+    expect(config.apps.http.servers.stagecraft.listen).toEqual([':443']);
+    expect(config.apps.http.servers.stagecraft.automatic_https).toBeUndefined();
+    expect(config.apps.tls).toEqual({
+      automation: { policies: [{ issuers: [{ module: 'acme', email: 'ops@shop.example' }] }] },
+    });
+  });
+
+  it('reads its routes back from a live config, and compares them and the TLS part', () => {
+    const live = caddyConfig(routes, { mode: 'custom', certificate: 'A', key: 'B' });
+    expect(sameRoutes(routesFromConfig(live), routes)).toBe(true);
+    expect(sameRoutes(routesFromConfig(live), [routes[1]!])).toBe(false);
+    expect(tlsOfConfig(live)).toBe(
+      tlsOfConfig(caddyConfig([], { mode: 'custom', certificate: 'A', key: 'B' })),
+    );
+    expect(tlsOfConfig(live)).not.toBe(
+      tlsOfConfig(caddyConfig([], { mode: 'custom', certificate: 'A2', key: 'B' })),
+    );
+    expect(tlsOfConfig(live)).not.toBe(tlsOfConfig(caddyConfig([])));
+  });
+});
