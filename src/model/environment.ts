@@ -198,6 +198,11 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
     });
   }
+  if ((config.ingress?.provider ?? 'caddy') !== 'caddy') {
+    problems.push(
+      `ingress.provider ${config.ingress?.provider} cannot deploy yet: only caddy is implemented; remove ingress.provider or set it to caddy`,
+    );
+  }
   if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
     problems.push(
       `environment ${envName} deploys over ssh, so built images need a registry: set project.registry`,
@@ -205,10 +210,10 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
   }
   if (problems.length > 0) {
     throw new UserError(
-      `stagecraft.yml and the compose file disagree (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      `environment ${envName} cannot be deployed as configured (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
       {
         details: problems,
-        hint: 'fix the services, roles and hosts above, then run `stagecraft plan` again',
+        hint: 'fix stagecraft.yml or the compose file as said above, then run `stagecraft plan` again',
       },
     );
   }
