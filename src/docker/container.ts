@@ -3,23 +3,7 @@
  * containers: the new ones beside the old), plus pure parsers of what those commands print.
  */
 
-/** Every container (running or not) of one compose service: one JSON object per line. */
-export function listServiceContainersArgs(project: string, service: string): string[] {
-  return [
-    'docker',
-    'ps',
-    '-a',
-    '--no-trunc',
-    '--filter',
-    `label=com.docker.compose.project=${project}`,
-    '--filter',
-    `label=com.docker.compose.service=${service}`,
-    '--format',
-    '{{json .}}',
-  ];
-}
-
-/** Every container of a compose project: one JSON object per line. */
+/** Every container (running or not) of a compose project: one JSON object per line. */
 export function listProjectContainersArgs(project: string): string[] {
   return [
     'docker',
@@ -31,6 +15,13 @@ export function listProjectContainersArgs(project: string): string[] {
     '--format',
     '{{json .}}',
   ];
+}
+
+/** Every container (running or not) of one compose service: one JSON object per line. */
+export function listServiceContainersArgs(project: string, service: string): string[] {
+  const args = listProjectContainersArgs(project);
+  args.splice(args.indexOf('--format'), 0, '--filter', `label=com.docker.compose.service=${service}`);
+  return args;
 }
 
 /** `docker container inspect --format {{json .}} id…`: one JSON document per line (see `parseContainerInspect`). */
