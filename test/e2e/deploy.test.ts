@@ -259,13 +259,16 @@ describe('deploy to three hosts', () => {
   });
 
   it('rolls hosts that already switched back when another host fails', async () => {
-    // h2's gateway is replaced by a container that never answers, so only h2 fails.
+    // h2's gateway is replaced by a container that never answers (labelled with the gateway's ports, so
+    // it is taken for the gateway rather than recreated), so only h2 fails.
     await dockerOn(harness, 'h2', ['rm', '-f', 'shop-production-ingress']);
     await dockerOn(harness, 'h2', [
       'run',
       '-d',
       '--name',
       'shop-production-ingress',
+      '--label',
+      'stagecraft.ingress-ports=8080:80',
       '127.0.0.1:5000/stagecraft-test/busybox:latest',
       'sleep',
       '600',
