@@ -7,6 +7,7 @@ import { resolveConnection } from '../../src/migrate/connection.js';
 import type { RawEngineEvent, RawEngineOptions } from '../../src/migrate/postgres.js';
 import { readSqlMigrations } from '../../src/migrate/sql-files.js';
 import type { MigrationSelection } from '../../src/migrate/status.js';
+import type { PgServer } from '../support/postgres.js';
 
 export interface Project {
   root: string;
@@ -71,4 +72,27 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & Reco
     return error as Error & Record<string, unknown>;
   }
   throw new Error('expected a rejection');
+}
+
+const databaseCounts = new Map<string, number>();
+
+/** A new, empty database on the server, named `<prefix>_<n>`. */
+export async function freshDatabase(
+  server: PgServer,
+  prefix: string,
+): Promise<{ name: string; url: string }> {
+  const count = (databaseCounts.get(prefix) ?? 0) + 1;
+  databaseCounts.set(prefix, count);
+  const name = `${prefix}_${count}`;
+  return { name, url: await server.createDatabase(name) };
+}
+
+/** The tables of the public schema, sorted by name. */
+export async function publicTables(server: PgServer, database: string): Promise<string[]> {
+  const rows = await server.query<{ name: string }>(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    [],
+    database,
+  );
+  return rows.map((row) => row.name);
 }

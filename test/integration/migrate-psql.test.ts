@@ -14,14 +14,15 @@ import { isStagecraftError } from '../../src/util/errors.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import {
   engineOptions,
+  freshDatabase,
   type Project,
+  publicTables,
   removeScratchDirs,
   scratchDir,
   tempProject,
 } from './migrate-helpers.js';
 
 let server: PgServer;
-let counter = 0;
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -32,10 +33,8 @@ afterAll(async () => {
   removeScratchDirs();
 });
 
-async function freshDatabase() {
-  counter += 1;
-  const name = `psql_${counter}`;
-  return { name, url: await server.createDatabase(name) };
+function newDatabase() {
+  return freshDatabase(server, 'psql');
 }
 
 function target(project: Project, table = 'stagecraft_migrations'): MigrationTarget {
@@ -99,18 +98,13 @@ async function tracked(database: string) {
   );
 }
 
-async function tables(database: string): Promise<string[]> {
-  const rows = await server.query<{ name: string }>(
-    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    [],
-    database,
-  );
-  return rows.map((row) => row.name);
+function tables(database: string): Promise<string[]> {
+  return publicTables(server, database);
 }
 
 describe('psql script', () => {
   it('applies pending files in order and records them like the raw engine', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_products.sql', 'CREATE TABLE products (id serial PRIMARY KEY);\n');
     project.write(
@@ -149,7 +143,7 @@ describe('psql script', () => {
   });
 
   it('re-running does nothing; an added file is the only one applied', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     await deploy(project, db.url);
@@ -166,7 +160,7 @@ describe('psql script', () => {
   });
 
   it('refuses to run when an applied file changed (nothing applied), naming it', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     await applyRawMigrations(engineOptions(project, db.url));
@@ -192,7 +186,7 @@ describe('psql script', () => {
   });
 
   it('a failing file is rolled back and not recorded; earlier files stay; the error has file:line', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     project.write(
@@ -234,7 +228,7 @@ describe('psql script', () => {
   });
 
   it('runs a stagecraft:no-transaction file outside a transaction (CREATE INDEX CONCURRENTLY)', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     project.write('002_index.sql', '-- stagecraft:no-transaction\nCREATE INDEX CONCURRENTLY a_x ON a (x);\n');
@@ -244,7 +238,7 @@ describe('psql script', () => {
   });
 
   it('inline SQL works too, and the psql script and the pg engine share one lock (each file once)', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     await server.query(
       'CREATE TABLE runs (file text NOT NULL); GRANT INSERT, SELECT ON runs TO app',

@@ -6,10 +6,16 @@ import { sha256Hex } from '../../src/migrate/sql-files.js';
 import { isStagecraftError } from '../../src/util/errors.js';
 import { redact } from '../../src/util/secret.js';
 import { APP_PASSWORD, type PgServer, startPostgres } from '../support/postgres.js';
-import { engineOptions, rejection, removeScratchDirs, tempProject } from './migrate-helpers.js';
+import {
+  engineOptions,
+  freshDatabase,
+  publicTables,
+  rejection,
+  removeScratchDirs,
+  tempProject,
+} from './migrate-helpers.js';
 
 let server: PgServer;
-let counter = 0;
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -20,10 +26,8 @@ afterAll(async () => {
   removeScratchDirs();
 });
 
-async function freshDatabase(): Promise<{ name: string; url: string }> {
-  counter += 1;
-  const name = `raw_${counter}`;
-  return { name, url: await server.createDatabase(name) };
+function newDatabase() {
+  return freshDatabase(server, 'raw');
 }
 
 async function tracked(database: string, table = 'stagecraft_migrations') {
@@ -34,18 +38,13 @@ async function tracked(database: string, table = 'stagecraft_migrations') {
   );
 }
 
-async function tables(database: string): Promise<string[]> {
-  const rows = await server.query<{ name: string }>(
-    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    [],
-    database,
-  );
-  return rows.map((row) => row.name);
+function tables(database: string): Promise<string[]> {
+  return publicTables(server, database);
 }
 
 describe('raw engine on PostgreSQL', () => {
   it('applies files in name order, each recorded with its checksum and duration', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write(
       '002_orders.sql',
@@ -78,7 +77,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('re-applying does nothing; an added file is the only one applied', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     await applyRawMigrations(engineOptions(project, db.url));
@@ -97,7 +96,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('refuses to run when an applied file changed, naming it, and applies nothing', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     await applyRawMigrations(engineOptions(project, db.url));
@@ -113,7 +112,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('a failing file is rolled back and not recorded; earlier files stay; the error has file:line', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     project.write(
@@ -143,7 +142,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('reports runtime errors at the statement PostgreSQL points to, with DETAIL', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write(
       '001_a.sql',
@@ -163,7 +162,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('runs a stagecraft:no-transaction file statement by statement (CREATE INDEX CONCURRENTLY)', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     project.write(
@@ -200,7 +199,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('two concurrent runners apply each file exactly once (advisory lock, ids re-read)', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     await server.query('CREATE TABLE runs (file text NOT NULL)', [], db.name);
     await server.query('GRANT INSERT, SELECT ON runs TO app', [], db.name);
@@ -230,7 +229,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('plans from the real database: applied, pending, changed and missing, without creating anything', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
     project.write('002_b.sql', 'CREATE TABLE b (x int);');
@@ -256,7 +255,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('uses a configured (schema-qualified) table and honours the selection', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     await server.query('CREATE SCHEMA ops AUTHORIZATION app', [], db.name);
     const project = tempProject();
     project.write('001_a.sql', 'CREATE TABLE a (x int);');
@@ -276,7 +275,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('adopts a tracking table of the original design (no checksum column)', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     await server.query(
       'CREATE TABLE stagecraft_migrations (id VARCHAR(255) PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT NOW()); ' +
         "INSERT INTO stagecraft_migrations (id) VALUES ('001_a'); ALTER TABLE stagecraft_migrations OWNER TO app; CREATE TABLE a (x int); ALTER TABLE a OWNER TO app",
@@ -336,7 +335,7 @@ describe('raw engine on PostgreSQL', () => {
   });
 
   it('times a run of 50 migrations', async () => {
-    const db = await freshDatabase();
+    const db = await newDatabase();
     const project = tempProject();
     for (let i = 1; i <= 50; i++) {
       project.write(
