@@ -215,7 +215,7 @@ if (!composeAvailable && inCi) {
   });
 }
 
-describe.skipIf(!composeAvailable)('docker compose v2 (real)', () => {
+describe.skipIf(!composeAvailable)('docker compose v2 (real)', { timeout: 60_000 }, () => {
   it('reads examples/shop exactly as the fixture says', async () => {
     const project = await readCompose({
       file: 'docker-compose.yml',

@@ -145,13 +145,13 @@ describe('dev supervisor', () => {
     const { process } = supervise(
       spec("let i = 0; setInterval(() => console.log('still booting ' + i++), 50);", {
         readyPattern: /listening/,
-        readyTimeoutMs: 400,
+        readyTimeoutMs: 3000,
       }),
     );
     const error = await process.start().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ExternalError);
     expect((error as ExternalError).message).toBe(
-      'svc did not become ready within 0.4s (no output line matched /listening/)',
+      'svc did not become ready within 3s (no output line matched /listening/)',
     );
     expect((error as ExternalError).details.join('\n')).toMatch(/still booting \d+/);
     const pgid = process.pgid!;
