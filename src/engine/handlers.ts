@@ -1,0 +1,127 @@
+import { pickRepoDigest } from '../docker/image.js';
+import type { EnvironmentModel } from '../model/environment.js';
+import type { Step } from '../plan/types.js';
+import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
+import { rolloutService } from '../rollout/replace.js';
+import type { Runner } from '../runners/types.js';
+import { UserError } from '../util/errors.js';
+import type { StepHandler } from './run.js';
+
+// What each kind of step does on its runner. The engine (run.ts) decides order and bookkeeping; this
+// module decides effects. What belongs to one command's run (the lock, migrations, the release
+// record) is injected, so every plan kind (deploy, rollback, restart, build) runs through the same code.
+
+/** What the handlers need from the command that runs the plan. */
+export interface HandlerDeps {
+  model: EnvironmentModel;
+  /** The runner of a host; undefined → this machine (builds, pushes). */
+  runner(host: string | undefined): Runner;
+  /** Filled in by push steps: service → image reference as pushed, pinned by digest when the registry gave one. */
+  pushed: Record<string, string>;
+  /** The deploy lock on the lock host (state/lock.ts in a real run). */
+  lock: { acquire(runner: Runner, message: string): Promise<void>; release(runner: Runner): Promise<void> };
+  /** Runs a migrate step on the lock host; returns the detail line ("2 applied"). */
+  migrate(step: Step, runner: Runner, log: (line: string) => void): Promise<string>;
+  /** Records the release (the `record` step). */
+  record(): Promise<void>;
+}
+
+function ingressTarget(
+  deps: HandlerDeps,
+  runner: Runner,
+  names: { container: string; network: string } = deps.model.ingress,
+): IngressTarget {
+  return { runner, project: deps.model.composeProject, container: names.container, network: names.network };
+}
+
+/**
+ * The StepHandler for a run: maps each kind of step to its effects on the step's runner. Throws what
+ * the runner throws (ExternalError), or UserError when a user's command (a hook, `allowFailure`) exits
+ * non-zero; returns 'unchanged' when there was nothing to do (image exists, gateway running, rollout
+ * at spec).
+ */
+export function stepHandler(deps: HandlerDeps): StepHandler {
+  return async (step, log, signal) => {
+    const runner = deps.runner(step.host?.name);
+    const { action } = step;
+    switch (action.kind) {
+      case 'build': {
+        if (action.existsArgv !== undefined) {
+          const exists = await runner.exec(action.existsArgv, { allowFailure: true, signal });
+          if (exists.exitCode === 0)
+            return { status: 'unchanged', detail: `${action.image} exists; not rebuilt` };
+        }
+        await runner.exec(action.argv, { onLine: log, signal });
+        return { status: 'completed', detail: `built ${action.image}` };
+      }
+      case 'push': {
+        await runner.exec(action.argv, { onLine: log, signal });
+        const inspected = await runner.exec(action.digestArgv, { allowFailure: true, signal });
+        const digest = pickRepoDigest(inspected.stdout, action.image);
+        deps.pushed[action.service] = digest ?? action.image;
+        return { status: 'completed', detail: `pushed ${digest ?? action.image}` };
+      }
+      case 'lock-acquire':
+        await deps.lock.acquire(runner, action.message);
+        return { status: 'completed', detail: `lock held on ${runner.name}` };
+      case 'lock-release':
+        await deps.lock.release(runner);
+        return { status: 'completed', detail: 'lock released' };
+      case 'migrate':
+        return { status: 'completed', detail: await deps.migrate(step, runner, log) };
+      case 'upload':
+        await runner.upload(action.path, action.content, action.mode);
+        return { status: 'completed' };
+      case 'exec': {
+        const result = await runner.exec(action.argv, {
+          onLine: log,
+          signal,
+          ...(action.env ? { env: action.env } : {}),
+          allowFailure: step.allowFailure === true,
+        });
+        if (result.exitCode !== 0) {
+          // Only reached with allowFailure: the command is the user's, so the failure is too.
+          const last = `${result.stderr}${result.stdout}`.trim().split('\n').at(-1) ?? '';
+          throw new UserError(
+            `${step.title} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`,
+            {
+              hint: `fix ${action.argv[0]} (it runs with STAGECRAFT_* variables), or remove it to skip it`,
+            },
+          );
+        }
+        return { status: 'completed' };
+      }
+      case 'ingress': {
+        const tls =
+          action.tls.mode === 'custom'
+            ? { mode: 'custom' as const, certificate: action.tls.certificate, key: action.tls.key.reveal() }
+            : action.tls;
+        const outcome = await ensureIngress(
+          ingressTarget(deps, runner, action),
+          action.image,
+          { http: action.httpPort, https: action.httpsPort },
+          action.routes,
+          tls,
+        );
+        return { status: outcome === 'running' ? 'unchanged' : 'completed', detail: `ingress ${outcome}` };
+      }
+      case 'rollout': {
+        const outcome = await rolloutService(
+          {
+            runner,
+            project: deps.model.composeProject,
+            ingress: action.route ? ingressTarget(deps, runner) : undefined,
+            drainMs: deps.model.rollout.drainMs,
+            log,
+            signal,
+          },
+          action,
+        );
+        return { status: outcome.status, detail: `${action.service}: ${outcome.detail}` };
+      }
+      case 'record':
+        await deps.record();
+        return { status: 'completed' };
+    }
+  };
+}
