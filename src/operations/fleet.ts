@@ -10,7 +10,7 @@ import {
   parseJsonLines,
 } from '../docker/container.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
-import { createRunner } from '../runners/factory.js';
+import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
 import { currentRelease, Ledger, mergeLedgers, readRemoteLedger } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
@@ -92,17 +92,7 @@ export class HostRunners {
   get(hostName: string): Runner {
     let runner = this.#runners.get(hostName);
     if (runner === undefined) {
-      const { model, loaded } = this.#env;
-      const host = model.hosts.find((candidate) => candidate.name === hostName);
-      if (host === undefined) throw new UserError(`unknown host "${hostName}"`);
-      runner = createRunner(
-        { name: host.name, address: host.target, user: host.user, port: host.port },
-        {
-          driver: model.driver,
-          ssh: loaded.config.environments[model.environment]?.ssh,
-          rootDir: loaded.root,
-        },
-      );
+      runner = runnerFor(this.#env.model, hostName);
       this.#runners.set(hostName, runner);
     }
     return runner;

@@ -1,5 +1,5 @@
 import type { CommandContext } from '../cli/context.js';
-import { createRunner } from '../runners/factory.js';
+import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
 import { Ledger, mergeLedgers, readRemoteLedger } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
@@ -7,12 +7,7 @@ import type { LoadedEnvironment } from './environment.js';
 
 /** The runner of the environment's lock host, where the shared ledger and the lock live. */
 export function lockHostRunner(env: LoadedEnvironment): Runner {
-  const { model, loaded } = env;
-  const host = model.hosts.find((candidate) => candidate.name === model.lockHost)!;
-  return createRunner(
-    { name: host.name, address: host.target, user: host.user, port: host.port },
-    { driver: model.driver, ssh: loaded.config.environments[model.environment]?.ssh, rootDir: loaded.root },
-  );
+  return runnerFor(env.model, env.model.lockHost);
 }
 
 /**

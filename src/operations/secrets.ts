@@ -146,8 +146,8 @@ async function restartServices(
                 ? {
                     runner,
                     project: model.composeProject,
-                    container: `${model.composeProject}-ingress`,
-                    network: `${model.composeProject}_ingress`,
+                    container: model.ingress.container,
+                    network: model.ingress.network,
                   }
                 : undefined,
               drainMs: model.rollout.drainMs,
