@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import type { CommandContext } from '../cli/context.js';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
+import { stepHandler } from '../engine/handlers.js';
 import { type RunResult, runPlan } from '../engine/run.js';
 import {
   type DeployPlanInput,
@@ -29,7 +30,6 @@ import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
-import { stepHandler } from './handlers.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
 import { resolveSecretValues } from './secret-files.js';
 import { resolveVersion } from './version.js';
@@ -257,7 +257,7 @@ function newRecord(
   const { plan, env } = prepared;
   const hosts: ReleaseRecord['hosts'] = {};
   for (const step of allSteps(plan)) {
-    if (step.id.startsWith('prepare:') && step.action.kind === 'upload' && step.host) {
+    if (step.action.kind === 'upload' && step.action.file === 'compose' && step.host) {
       hosts[step.host.name] = {
         compose_sha256: step.action.sha256 ?? '',
         services: env.model.services

@@ -90,10 +90,6 @@ export function imageRefs(
   return refs;
 }
 
-function ingressContainer(model: EnvironmentModel): string {
-  return `${model.composeProject}-ingress`;
-}
-
 /** Hosts in rollout order: hosts of stateful roles first (by the earliest service they run), then by name. */
 function orderedHosts(model: EnvironmentModel): HostModel[] {
   const rank = (host: HostModel) => {
@@ -222,6 +218,7 @@ function renderedHostFiles(
             path: `${dir}/${relative}`,
             content: input.readProjectFile(relative),
             mode: 0o644,
+            file: 'project-file',
           },
           dependsOn: [prepare],
         };
@@ -239,6 +236,7 @@ function renderedHostFiles(
               path: `${dir}/secrets/${service}.env`,
               content: new Secret(renderEnvFile(pairs)),
               mode: 0o600,
+              file: 'secrets',
             },
             dependsOn: [prepare],
           }),
@@ -302,7 +300,14 @@ function hostSteps(
       phase: 'rollout',
       host: h,
       title: `upload compose.yml (sha256 ${files.sha256.slice(0, 12)}${reused ? `, from release ${reused.releaseId}` : ''}) for ${services.map((service) => service.name).join(', ')}`,
-      action: { kind: 'upload', path: composeFile, content: files.text, mode: 0o644, sha256: files.sha256 },
+      action: {
+        kind: 'upload',
+        path: composeFile,
+        content: files.text,
+        mode: 0o644,
+        sha256: files.sha256,
+        file: 'compose',
+      },
       dependsOn: previous,
     },
     ...files.extra(prepare),
@@ -337,8 +342,8 @@ function hostSteps(
         kind: 'ingress',
         image: model.ingress.image,
         httpPort: model.ingress.httpPort,
-        container: ingressContainer(model),
-        network: `${model.composeProject}_ingress`,
+        container: model.ingress.container,
+        network: model.ingress.network,
         routes: routed.map((service) => ({
           service: service.name,
           domains: service.domains,
@@ -410,6 +415,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
         title: `run .stagecraft/hooks/${name}`,
         action: { kind: 'exec', argv: [path], env },
         dependsOn: after,
+        allowFailure: true,
       },
     ];
   };
@@ -468,9 +474,18 @@ export function planDeploy(input: DeployPlanInput): Plan {
     )
       early.add(step.id);
   }
+  // An early step keeps only the dependencies that run before it (the lock, earlier early steps); one
+  // that depended on a later step (the ingress of its host) follows the previous early step there.
+  const lastEarly = new Map<string, string>();
   const earlySteps = planned
     .filter((step) => early.has(step.id))
-    .map((step) => ({ ...step, phase: 'migrate_pre' as const }));
+    .map((step) => {
+      const host = step.host?.name ?? '';
+      const kept = step.dependsOn.filter((id) => id === lock.id || early.has(id));
+      const dependsOn = kept.length > 0 ? kept : [lastEarly.get(host) ?? lock.id];
+      lastEarly.set(host, step.id);
+      return { ...step, phase: 'migrate_pre' as const, dependsOn };
+    });
   const pre = migrationSteps('pre_deploy', 'migrate_pre', [lock.id, ...earlySteps.map((step) => step.id)]);
   const rollout = planned
     .filter((step) => !early.has(step.id))

@@ -1,6 +1,6 @@
+import { stepHandler } from '../../engine/handlers.js';
 import { runPlan } from '../../engine/run.js';
 import { prepareDeploy, printPlan } from '../../operations/deploy.js';
-import { stepHandler } from '../../operations/handlers.js';
 import { pushSteps } from '../../plan/deploy.js';
 import { progressRenderer } from '../../render/progress.js';
 import { LocalRunner } from '../../runners/local.js';
