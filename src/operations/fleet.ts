@@ -1,6 +1,6 @@
 // What the operating commands (status, logs, exec, ssh, secrets sync) share: the hosts in scope, one
 // runner (one multiplexed ssh connection) per host, the release that runs now, and container lookups.
-import type { CommandContext } from '../cli/context.js';
+
 import {
   type ContainerFacts,
   inspectContainersArgs,
@@ -17,6 +17,7 @@ import type { ReleaseRecord } from '../state/types.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { UserError } from '../util/errors.js';
 import type { LoadedEnvironment } from './environment.js';
+import type { Session } from './session.js';
 
 /** `*` and `?` globs, as the scope flags (`--hosts`, `--roles`, `--services`) take them. */
 export function globMatch(pattern: string, name: string): boolean {
@@ -118,7 +119,7 @@ export interface History {
  * runner of the lock host so no second connection is opened.
  */
 export async function readHistory(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   runners: HostRunners,
 ): Promise<History> {
