@@ -4,7 +4,7 @@ import type { Step } from '../plan/types.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
 import { rolloutService } from '../rollout/replace.js';
 import type { Runner } from '../runners/types.js';
-import { UserError } from '../util/errors.js';
+import { InternalError, UserError } from '../util/errors.js';
 import type { StepHandler } from './run.js';
 
 // What each kind of step does on its runner. The engine (run.ts) decides order and bookkeeping; this
@@ -18,12 +18,19 @@ export interface HandlerDeps {
   runner(host: string | undefined): Runner;
   /** Filled in by push steps: service → image reference as pushed, pinned by digest when the registry gave one. */
   pushed: Record<string, string>;
-  /** The deploy lock on the lock host (state/lock.ts in a real run). */
-  lock: { acquire(runner: Runner, message: string): Promise<void>; release(runner: Runner): Promise<void> };
-  /** Runs a migrate step on the lock host; returns the detail line ("2 applied"). */
-  migrate(step: Step, runner: Runner, log: (line: string) => void): Promise<string>;
-  /** Records the release (the `record` step). */
-  record(): Promise<void>;
+  /** The deploy lock on the lock host (state/lock.ts); absent for plans that take none (build). */
+  lock?: { acquire(runner: Runner, message: string): Promise<void>; release(runner: Runner): Promise<void> };
+  /** Runs a migrate step on the lock host; returns the detail line ("2 applied"). Absent: no migrations. */
+  migrate?(step: Step, runner: Runner, log: (line: string) => void): Promise<string>;
+  /** Records the release (the `record` step); absent for plans that record none (build). */
+  record?(): Promise<void>;
+}
+
+/** The injected dependency a step needs, or InternalError: the plan has a step its runner cannot run. */
+function needs<T>(value: T | undefined, step: Step, what: string): T {
+  if (value === undefined)
+    throw new InternalError(`step ${step.id} needs ${what}, which this run does not have`);
+  return value;
 }
 
 function ingressTarget(
@@ -62,13 +69,16 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         return { status: 'completed', detail: `pushed ${digest ?? action.image}` };
       }
       case 'lock-acquire':
-        await deps.lock.acquire(runner, action.message);
+        await needs(deps.lock, step, 'the deploy lock').acquire(runner, action.message);
         return { status: 'completed', detail: `lock held on ${runner.name}` };
       case 'lock-release':
-        await deps.lock.release(runner);
+        await needs(deps.lock, step, 'the deploy lock').release(runner);
         return { status: 'completed', detail: 'lock released' };
       case 'migrate':
-        return { status: 'completed', detail: await deps.migrate(step, runner, log) };
+        return {
+          status: 'completed',
+          detail: await needs(deps.migrate, step, 'migrations')(step, runner, log),
+        };
       case 'upload':
         await runner.upload(action.path, action.content, action.mode);
         return { status: 'completed' };
@@ -120,7 +130,7 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         return { status: outcome.status, detail: `${action.service}: ${outcome.detail}` };
       }
       case 'record':
-        await deps.record();
+        await needs(deps.record, step, 'a release to record')();
         return { status: 'completed' };
     }
   };

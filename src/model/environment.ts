@@ -67,6 +67,8 @@ export interface EnvironmentModel {
   };
   rollout: { parallelHosts: number; canary: boolean; autoRollback: boolean; drainMs: number };
   lockExpiryMs: number;
+  /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
+  requireConfirmation: boolean;
 }
 
 const LOCAL_HOST = 'local';
@@ -262,5 +264,6 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       drainMs: parseDuration(env.rollout?.drain_timeout ?? '1s'),
     },
     lockExpiryMs: parseDuration(env.lock_expiry ?? '30m'),
+    requireConfirmation: env.require_confirmation === true,
   };
 }

@@ -99,7 +99,8 @@ function orderedHosts(model: EnvironmentModel): HostModel[] {
   return [...model.hosts].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
-function buildSteps(
+/** A build step for each service Stagecraft builds (all, or those in `onlyServices`), in model order. */
+export function buildSteps(
   model: EnvironmentModel,
   images: Record<string, string>,
   onlyServices?: string[],
@@ -383,7 +384,48 @@ function hostSteps(
   return steps;
 }
 
-function phase(name: PhaseName, steps: Step[], skipped?: string): PhasePlan {
+/**
+ * The step that runs the hook `name` (from `.stagecraft/hooks/`) with the STAGECRAFT_* variables, or
+ * none when the project has no such hook. A failing hook is the user's error (`allowFailure`).
+ */
+export function hookSteps(
+  input: {
+    model: EnvironmentModel;
+    hooks: Partial<Record<HookName, string>> | undefined;
+    kind: string;
+    version: string;
+    releaseId: string | undefined;
+  },
+  name: HookName,
+  phaseName: PhaseName,
+  after: string[],
+): Step[] {
+  const { model } = input;
+  const path = input.hooks?.[name];
+  if (path === undefined) return [];
+  const env: Record<string, string> = {
+    STAGECRAFT_HOOK: name,
+    STAGECRAFT_KIND: input.kind,
+    STAGECRAFT_PROJECT: model.project,
+    STAGECRAFT_ENV: model.environment,
+    STAGECRAFT_VERSION: input.version,
+    ...(input.releaseId !== undefined ? { STAGECRAFT_RELEASE: input.releaseId } : {}),
+    STAGECRAFT_HOSTS: model.hosts.map((host) => host.name).join(','),
+  };
+  return [
+    {
+      id: `hook:${name}`,
+      phase: phaseName,
+      title: `run .stagecraft/hooks/${name}`,
+      action: { kind: 'exec', argv: [path], env },
+      dependsOn: after,
+      allowFailure: true,
+    },
+  ];
+}
+
+/** A phase with its steps, or skipped (with the reason) when it has none. */
+export function phase(name: PhaseName, steps: Step[], skipped?: string): PhasePlan {
   return skipped !== undefined || steps.length === 0
     ? { name, skipped: skipped ?? 'nothing to do', steps: [] }
     : { name, steps };
@@ -396,29 +438,13 @@ export function planDeploy(input: DeployPlanInput): Plan {
   const builds = input.skipBuild === undefined ? buildSteps(model, images, input.onlyServices) : [];
   const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };
-  const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] => {
-    const path = input.hooks?.[name];
-    if (path === undefined) return [];
-    const env = {
-      STAGECRAFT_HOOK: name,
-      STAGECRAFT_KIND: input.kind,
-      STAGECRAFT_PROJECT: model.project,
-      STAGECRAFT_ENV: model.environment,
-      STAGECRAFT_VERSION: input.version,
-      STAGECRAFT_RELEASE: input.releaseId,
-      STAGECRAFT_HOSTS: model.hosts.map((host) => host.name).join(','),
-    };
-    return [
-      {
-        id: `hook:${name}`,
-        phase: phaseName,
-        title: `run .stagecraft/hooks/${name}`,
-        action: { kind: 'exec', argv: [path], env },
-        dependsOn: after,
-        allowFailure: true,
-      },
-    ];
-  };
+  const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>
+    hookSteps(
+      { model, hooks: input.hooks, kind: input.kind, version: input.version, releaseId: input.releaseId },
+      name,
+      phaseName,
+      after,
+    );
 
   const lock: Step = {
     id: 'lock:acquire',

@@ -101,11 +101,18 @@ export interface PhasePlan {
   steps: Step[];
 }
 
+/**
+ * What a plan does: a release (`deploy`, `rollback`, `restart`: lock, rollout, record) or a `build`
+ * (images only, no lock, no release).
+ */
+export type PlanKind = 'deploy' | 'rollback' | 'restart' | 'build';
+
 export interface Plan {
-  kind: 'deploy' | 'rollback';
+  kind: PlanKind;
   project: string;
   environment: string;
   version: string;
+  /** The release the plan records; empty for a build (which records none). */
   releaseId: string;
   hosts: { name: string; roles: string[] }[];
   phases: PhasePlan[];
