@@ -1,16 +1,9 @@
-import type { EnvironmentPurpose } from '../config/environment.js';
-import type { LoadedConfig } from '../config/load.js';
+import type { Session } from '../operations/session.js';
 import { Output, shouldUseColor } from '../util/output.js';
 import type { GlobalOptions } from './globals.js';
 
-/** What every command gets: its global options, the output, and a way to load the config. */
-export interface CommandContext {
-  globals: GlobalOptions;
-  output: Output;
-  cwd: string;
-  env: Record<string, string | undefined>;
-  loadConfig(purpose: EnvironmentPurpose): Promise<LoadedConfig>;
-}
+/** What every command gets: its global options, the output, and a way to load the config (an operations Session). */
+export type CommandContext = Session;
 
 export function createContext(globals: GlobalOptions): CommandContext {
   const output = new Output({

@@ -1,19 +1,8 @@
+import type { SessionFlags } from '../operations/session.js';
 import { UserError } from '../util/errors.js';
 
-/** Flags every command accepts (SPEC §2). */
-export interface GlobalOptions {
-  config: string | undefined;
-  env: string | undefined;
-  verbose: boolean;
-  quiet: boolean;
-  dryRun: boolean;
-  json: boolean;
-  color: boolean;
-  yes: boolean;
-  hosts: string[] | undefined;
-  roles: string[] | undefined;
-  services: string[] | undefined;
-}
+/** Flags every command accepts (SPEC §2); the type lives with the session operations get. */
+export type GlobalOptions = SessionFlags;
 
 export interface RawGlobalFlags {
   config?: string;

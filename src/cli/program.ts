@@ -4,8 +4,7 @@ import type { CommandContext } from './context.js';
 import { type RawGlobalFlags, resolveGlobals } from './globals.js';
 import { reportError } from './report-error.js';
 
-declare const __STAGECRAFT_VERSION__: string;
-export const VERSION = typeof __STAGECRAFT_VERSION__ === 'string' ? __STAGECRAFT_VERSION__ : '0.0.0-dev';
+export { VERSION } from '../version.js';
 
 type Handler = (context: CommandContext, ...args: never[]) => Promise<number | undefined>;
 type Loader = () => Promise<{ run: Handler }>;
@@ -163,7 +162,15 @@ export function buildProgram(): Command {
     .command('completion')
     .description('print a shell completion script')
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
-    .action(action(() => import('./commands/completion.js')));
+    .action(
+      action(async () => {
+        const { run } = await import('./commands/completion.js');
+        // The program is handed over (not imported by completion.ts), so no import loop.
+        return {
+          run: (context: CommandContext, shell: 'bash' | 'zsh' | 'fish') => run(context, shell, program),
+        };
+      }),
+    );
 
   program
     .command('migrate')

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { Plan, Step } from '../plan/types.js';
 import { PHASES, type PhaseName, type PhaseStatus } from '../state/types.js';
-import { isStagecraftError } from '../util/errors.js';
+import { InternalError, isStagecraftError } from '../util/errors.js';
 
 export type StepStatus = 'completed' | 'unchanged' | 'failed' | 'skipped';
 
@@ -61,9 +61,44 @@ export interface RunResult {
 }
 
 /**
+ * Checks that the plan's order satisfies every step's `dependsOn`: each dependency is a step of the
+ * plan (in a phase that runs) that the engine runs before the step — in an earlier phase, or earlier
+ * in the same phase and, in `rollout` (hosts run in parallel), on the same host. Throws InternalError
+ * naming the step otherwise: a planner bug, found before anything runs.
+ */
+export function checkDependencies(plan: Plan): void {
+  const position = new Map<string, { phase: number; index: number; host: string | undefined }>();
+  plan.phases.forEach((phase, phaseIndex) => {
+    phase.steps.forEach((step, index) => {
+      position.set(step.id, { phase: phaseIndex, index, host: step.host?.name });
+    });
+  });
+  for (const [phaseIndex, phase] of plan.phases.entries()) {
+    for (const [index, step] of phase.steps.entries()) {
+      for (const dependency of step.dependsOn) {
+        const at = position.get(dependency);
+        const before =
+          at !== undefined &&
+          (at.phase < phaseIndex ||
+            (at.phase === phaseIndex &&
+              at.index < index &&
+              (phase.name !== 'rollout' || at.host === step.host?.name)));
+        if (!before) {
+          throw new InternalError(
+            `plan ${plan.kind} ${plan.releaseId}: step ${step.id} depends on ${dependency}, which ${at === undefined ? 'is not in the plan' : 'does not run before it'}`,
+          );
+        }
+      }
+    }
+  }
+}
+
+/**
  * Runs a plan: phases in their fixed order; within `rollout`, hosts in parallel (bounded, canary
- * first) and each host's steps in order; everywhere else one step after another. A failure marks the
- * phase failed and later phases skipped; `lock:release` runs whatever happened.
+ * first) and each host's steps in order; everywhere else one step after another. `dependsOn` is
+ * honoured: the order is checked against it before anything runs (checkDependencies: InternalError),
+ * and a step runs only once each of its dependencies has completed. A failure marks the phase failed
+ * and later phases skipped; `lock:release` runs whatever happened.
  */
 export async function runPlan(plan: Plan, options: EngineOptions): Promise<RunResult> {
   const phases = Object.fromEntries(PHASES.map((phase) => [phase, 'pending'])) as Record<
@@ -73,9 +108,15 @@ export async function runPlan(plan: Plan, options: EngineOptions): Promise<RunRe
   const results: StepResult[] = [];
   const result: RunResult = { ok: true, phases, steps: results, hostsDone: [], hostsFailed: [] };
   let lockHeld = false;
+  checkDependencies(plan);
+  const finished = new Set<string>();
 
   const runStep = async (step: Step): Promise<void> => {
     options.signal.throwIfAborted();
+    const waiting = step.dependsOn.filter((dependency) => !finished.has(dependency));
+    if (waiting.length > 0) {
+      throw new InternalError(`step ${step.id} was about to run before ${waiting.join(', ')} completed`);
+    }
     options.emit({ type: 'step-start', step });
     const started = Date.now();
     try {
@@ -93,6 +134,7 @@ export async function runPlan(plan: Plan, options: EngineOptions): Promise<RunRe
         ...(outcome.detail ? { detail: outcome.detail } : {}),
       };
       results.push(done);
+      finished.add(step.id);
       options.emit({
         type: 'step-done',
         step,

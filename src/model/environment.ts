@@ -50,9 +50,25 @@ export interface EnvironmentModel {
   /** Services in dependency order. */
   services: ServiceModel[];
   lockHost: string;
-  ingress: { provider: string; image: string; httpPort: number; httpsPort: number };
+  /** How runners reach the hosts: the driver, the environment's `ssh:` block, the project root (for relative key paths). */
+  connection: {
+    driver: 'local' | 'ssh';
+    ssh: EnvironmentConfig['ssh'];
+    rootDir: string;
+  };
+  /** The gateway: `container` and `network` are the names it runs under on every host. */
+  ingress: {
+    provider: string;
+    image: string;
+    httpPort: number;
+    httpsPort: number;
+    container: string;
+    network: string;
+  };
   rollout: { parallelHosts: number; canary: boolean; autoRollback: boolean; drainMs: number };
   lockExpiryMs: number;
+  /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
+  requireConfirmation: boolean;
 }
 
 const LOCAL_HOST = 'local';
@@ -232,11 +248,14 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
     hosts: modelHosts,
     services,
     lockHost: modelHosts[0]!.name,
+    connection: { driver: env.driver, ssh: env.ssh, rootDir: loaded.root },
     ingress: {
       provider: ingress?.provider ?? 'caddy',
       image: ingress?.image ?? 'caddy:2',
       httpPort: ingress?.http_port ?? 80,
       httpsPort: ingress?.https_port ?? 443,
+      container: `${config.project.name}-${envName}-ingress`,
+      network: `${config.project.name}-${envName}_ingress`,
     },
     rollout: {
       parallelHosts: env.rollout?.parallel_hosts ?? 4,
@@ -245,5 +264,6 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       drainMs: parseDuration(env.rollout?.drain_timeout ?? '1s'),
     },
     lockExpiryMs: parseDuration(env.lock_expiry ?? '30m'),
+    requireConfirmation: env.require_confirmation === true,
   };
 }

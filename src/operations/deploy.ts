@@ -2,9 +2,9 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { CommandContext } from '../cli/context.js';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
+import { stepHandler } from '../engine/handlers.js';
 import { type RunResult, runPlan } from '../engine/run.js';
 import {
   type DeployPlanInput,
@@ -18,20 +18,20 @@ import {
 import { allSteps, type Plan, type PlannedTls } from '../plan/types.js';
 import { planToJson, planToText } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
-import { createRunner, resolveHostAddress } from '../runners/factory.js';
+import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
 import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
-import { appendRemoteLedger, isCompletedRelease, Ledger } from '../state/ledger.js';
+import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
 import { acquireLock, releaseLock } from '../state/lock.js';
-import { PHASES, type PhaseName, type ReleaseRecord } from '../state/types.js';
+import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
-import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
+import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
-import { stepHandler } from './handlers.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
 import { resolveSecretValues } from './secret-files.js';
+import type { Session } from './session.js';
 import { resolveVersion } from './version.js';
 
 export interface DeployOptions {
@@ -51,16 +51,12 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** IPs of the hosts, for services that reach a service on another host (compose extra_hosts). */
 async function hostAddresses(env: LoadedEnvironment): Promise<Record<string, string>> {
-  const { model, loaded } = env;
+  const { model } = env;
   if (model.driver === 'local') return {};
-  const ssh = loaded.config.environments[model.environment]?.ssh;
   const entries = await Promise.all(
     model.hosts.map(async (host) => {
       if (IPV4.test(host.target)) return [host.name, host.target] as const;
-      const resolved = await resolveHostAddress(
-        { name: host.name, address: host.target, user: host.user, port: host.port },
-        { driver: 'ssh', ssh, rootDir: loaded.root },
-      );
+      const resolved = await resolveHostAddress(runnerHost(host), model.connection);
       return [host.name, resolved] as const;
     }),
   );
@@ -73,24 +69,19 @@ async function hostAddresses(env: LoadedEnvironment): Promise<Record<string, str
  * rendered from today's config with the target's images instead (said in a warning).
  */
 async function reusedComposeFiles(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   target: ReleaseRecord,
   onlyHosts: string[] | undefined,
 ): Promise<Record<string, ReusedCompose>> {
-  const { model, loaded } = env;
+  const { model } = env;
   const reused: Record<string, ReusedCompose> = {};
-  const ssh = loaded.config.environments[model.environment]?.ssh;
   await Promise.all(
     Object.entries(target.hosts)
       .filter(([host]) => onlyHosts === undefined || onlyHosts.includes(host))
       .map(async ([host, recorded]) => {
-        const spec = model.hosts.find((candidate) => candidate.name === host);
-        if (spec === undefined) return;
-        const runner = createRunner(
-          { name: spec.name, address: spec.target, user: spec.user, port: spec.port },
-          { driver: model.driver, ssh, rootDir: loaded.root },
-        );
+        if (!model.hosts.some((candidate) => candidate.name === host)) return;
+        const runner = runnerFor(model, host);
         try {
           const text = await runner.read(`${releaseDir(model, target.id)}/compose.yml`);
           if (text === undefined || sha256Hex(text) !== recorded.compose_sha256) {
@@ -118,7 +109,7 @@ async function reusedComposeFiles(
 
 /** The secrets each service declares in stagecraft.yml, with their values (env files, process env, or a command). */
 async function declaredServiceSecrets(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
 ): Promise<Record<string, Record<string, string>>> {
   const { loaded, model } = env;
@@ -149,7 +140,7 @@ async function declaredServiceSecrets(
 }
 
 /** The executable hooks in `.stagecraft/hooks/`; a hook file that cannot be executed is a warning. */
-function findHooks(context: CommandContext, root: string): Partial<Record<HookName, string>> {
+export function findHooks(context: Session, root: string): Partial<Record<HookName, string>> {
   const found: Partial<Record<HookName, string>> = {};
   for (const name of HOOKS) {
     const path = join(root, '.stagecraft', 'hooks', name);
@@ -191,24 +182,66 @@ export interface PreparedDeploy {
   commit: string;
   ledger: Ledger;
   hostAddresses: Record<string, string>;
+  /** Service → image the release runs: built refs for a deploy, the reused release's for a rollback or restart. */
+  images: Record<string, string>;
+  /** A rollback: the release it returns to; a restart: the release it restarts. */
+  basedOn?: ReleaseRecord;
+  /** What the release record says (`--message`, or a default per kind). */
+  message: string;
 }
 
-/** Everything up to the plan: pure but for reading config, compose, git and the ledger. */
-export async function prepareDeploy(
-  context: CommandContext,
-  options: DeployOptions,
-): Promise<PreparedDeploy> {
+/** What a plan is made from once the environment is loaded: reused by an automatic rollback. */
+interface ReleaseInputs {
+  env: LoadedEnvironment;
+  ledger: Ledger;
+  hostAddresses: Record<string, string>;
+  version: string;
+  commit: string;
+}
+
+/**
+ * Everything up to the plan: loads config, compose, git (the version) and the ledger, resolves host
+ * addresses (`ssh -G`, DNS), runs the secret commands, and for a rollback reads the target's compose
+ * files back from the hosts. Throws UserError for bad config, ExternalError for unreachable sources.
+ */
+export async function prepareDeploy(session: Session, options: DeployOptions): Promise<PreparedDeploy> {
   const target = options.rollbackOf;
+  const loaded = await loadVersioned(
+    session,
+    target ? { version: target.version, commit: target.commit_sha } : options.version,
+  );
+  const ledger = new Ledger({ projectRoot: loaded.env.loaded.root, env: session.env });
+  return planRelease(session, { ...loaded, ledger, hostAddresses: await hostAddresses(loaded.env) }, options);
+}
+
+/**
+ * Loads the environment for a version: `--version`, else resolved from git (or given, for a rollback);
+ * compose sees it as STAGECRAFT_VERSION. Throws what loadEnvironment and resolveVersion throw.
+ */
+export async function loadVersioned(
+  session: Session,
+  version: string | undefined | { version: string; commit: string },
+): Promise<{ env: LoadedEnvironment; version: string; commit: string }> {
   let resolved = { version: 'unknown', commit: '' };
-  const env = await loadEnvironment(context, 'deploy', async (loaded) => {
-    resolved = target
-      ? { version: target.version, commit: target.commit_sha }
-      : await resolveVersion(loaded.root, options.version);
+  const env = await loadEnvironment(session, 'deploy', async (loaded) => {
+    resolved = typeof version === 'object' ? version : await resolveVersion(loaded.root, version);
     return { STAGECRAFT_VERSION: resolved.version };
   });
-  const { version, commit } = resolved;
-  const ledger = new Ledger({ projectRoot: env.loaded.root, env: context.env });
-  const addresses = await hostAddresses(env);
+  return { env, ...resolved };
+}
+
+/** The plan of a deploy or rollback from inputs already loaded (no second config or compose read). */
+async function planRelease(
+  session: Session,
+  inputs: ReleaseInputs,
+  options: DeployOptions,
+): Promise<PreparedDeploy> {
+  const { env, ledger } = inputs;
+  const target = options.rollbackOf;
+  const version = target ? target.version : inputs.version;
+  const commit = target ? target.commit_sha : inputs.commit;
+  const onlyHosts = options.onlyHosts ?? session.globals.hosts;
+  const message = options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`);
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
@@ -216,48 +249,50 @@ export async function prepareDeploy(
     releaseId: await ledger.newReleaseId(systemClock),
     kind: target ? 'rollback' : 'deploy',
     ...(target
-      ? {
-          images: target.images,
-          reuse: await reusedComposeFiles(context, env, target, options.onlyHosts ?? context.globals.hosts),
-        }
+      ? { images: target.images, reuse: await reusedComposeFiles(session, env, target, onlyHosts) }
       : {}),
     skipBuild: target
       ? `rollback to ${target.id} reuses its images`
       : options.skipBuild
         ? '--skip-build'
         : undefined,
-    hostAddresses: addresses,
+    hostAddresses: inputs.hostAddresses,
     secretValues: env.secretValues,
     secretNames: secretNames(env.loaded),
-    ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(context, env) }),
-    hooks: findHooks(context, env.loaded.root),
+    ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(session, env) }),
+    hooks: findHooks(session, env.loaded.root),
     ingressTls: ingressTls(env),
     projectDir: env.loaded.root,
     readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),
-    message: options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`),
-    ...((options.onlyHosts ?? context.globals.hosts)
-      ? { onlyHosts: options.onlyHosts ?? context.globals.hosts }
-      : {}),
-    ...(context.globals.services ? { onlyServices: context.globals.services } : {}),
+    message,
+    ...(onlyHosts ? { onlyHosts } : {}),
+    ...(session.globals.services ? { onlyServices: session.globals.services } : {}),
   };
-  return { env, plan: planDeploy(input), commit, ledger, hostAddresses: addresses };
+  return {
+    env,
+    plan: planDeploy(input),
+    commit,
+    ledger,
+    hostAddresses: inputs.hostAddresses,
+    images: target?.images ?? imageRefs(env.model, version),
+    ...(target ? { basedOn: target } : {}),
+    message,
+  };
 }
 
-export function printPlan(context: CommandContext, plan: Plan, format: 'text' | 'json'): void {
-  if (format === 'json' || context.globals.json) context.output.json(planToJson(plan));
-  else context.output.result(planToText(plan, context.output.colors));
+/** Prints a plan: text (grouped by phase, then host) or the stable JSON form. */
+export function printPlan(session: Session, plan: Plan, format: 'text' | 'json'): void {
+  if (format === 'json' || session.globals.json) session.output.json(planToJson(plan));
+  else session.output.result(planToText(plan, session.output.colors));
 }
 
-function newRecord(
-  prepared: PreparedDeploy,
-  options: DeployOptions,
-  previousId: string | undefined,
-): ReleaseRecord {
+function newRecord(prepared: PreparedDeploy, previousId: string | undefined): ReleaseRecord {
   const { plan, env } = prepared;
+  if (plan.kind === 'build') throw new InternalError('a build plan records no release');
   const hosts: ReleaseRecord['hosts'] = {};
   for (const step of allSteps(plan)) {
-    if (step.id.startsWith('prepare:') && step.action.kind === 'upload' && step.host) {
+    if (step.action.kind === 'upload' && step.action.file === 'compose' && step.host) {
       hosts[step.host.name] = {
         compose_sha256: step.action.sha256 ?? '',
         services: env.model.services
@@ -272,67 +307,68 @@ function newRecord(
     version: plan.version,
     commit_sha: prepared.commit,
     timestamp: systemClock.now().toISOString(),
-    phases: Object.fromEntries(PHASES.map((phase) => [phase, 'pending'])) as ReleaseRecord['phases'],
+    phases: pendingPhases(),
     ...(previousId ? { previous_id: previousId } : {}),
     kind: plan.kind,
-    ...(options.rollbackOf ? { rollback_of: options.rollbackOf.id } : {}),
-    images: options.rollbackOf?.images ?? imageRefs(env.model, plan.version),
+    ...(plan.kind === 'rollback' && prepared.basedOn ? { rollback_of: prepared.basedOn.id } : {}),
+    images: prepared.images,
     hosts,
     deployer: { user: userInfo().username, machine: hostname(), ci: process.env['CI'] === 'true' },
-    message:
-      options.message ??
-      (options.rollbackOf ? `rollback to ${options.rollbackOf.id}` : `deploy ${plan.version}`),
+    message: prepared.message,
   };
 }
 
-/** Runs a prepared plan and records the release; returns the exit code. */
-export async function executeDeploy(
-  context: CommandContext,
+/** How a release ran: the engine's result and the record as written to the ledger. */
+export interface ReleaseRun {
+  result: RunResult;
+  record: ReleaseRecord;
+  durationMs: number;
+}
+
+/**
+ * Runs a release plan (deploy, rollback, restart) through the engine: one runner per host, the lock
+ * and the migrations and the record injected into the step handlers, SIGINT/SIGTERM cancelling, the
+ * ledger updated phase by phase (here and, when done, on the lock host). Prints progress events only;
+ * the caller reports the outcome. Never throws for a failed step: see `result.ok`.
+ */
+export async function runRelease(
+  session: Session,
   prepared: PreparedDeploy,
-  options: DeployOptions,
-): Promise<number> {
+  options: { lockWaitMs?: number },
+): Promise<ReleaseRun> {
   const { plan, env, ledger } = prepared;
   const { model, loaded } = env;
-  const sshSettings = loaded.config.environments[model.environment]?.ssh;
   const runners = new Map<string, Runner>();
   const local = new LocalRunner({ cwd: loaded.root });
-  const runnerFor = (host: string | undefined): Runner => {
+  const hostRunner = (host: string | undefined): Runner => {
     if (host === undefined) return local;
     let runner = runners.get(host);
     if (runner === undefined) {
-      const spec = model.hosts.find((candidate) => candidate.name === host)!;
-      runner = createRunner(
-        { name: spec.name, address: spec.target, user: spec.user, port: spec.port },
-        { driver: model.driver, ssh: sshSettings, rootDir: loaded.root },
-      );
+      runner = runnerFor(model, host);
       runners.set(host, runner);
     }
     return runner;
   };
 
   const previous = (await ledger.list(model.environment))[0];
-  const record = newRecord(prepared, options, previous?.id);
+  const record = newRecord(prepared, previous?.id);
   await ledger.create(record);
   const started = Date.now();
   const pushed: Record<string, string> = {};
   const applied: Record<string, string[]> = {};
-  const lockRunner = runnerFor(model.lockHost);
-  const render = progressRenderer(context.output);
+  const lockRunner = hostRunner(model.lockHost);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new UserError('interrupted'));
   // `on`, not `once`: execa's signal-exit handler re-raises a signal when no other listener is left.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  context.output.info(
-    `Deploying ${model.project} ${plan.version} to ${model.environment} (release ${plan.releaseId})`,
-  );
   let result: RunResult;
   try {
     result = await runPlan(plan, {
       handle: stepHandler({
         model,
-        runner: runnerFor,
+        runner: hostRunner,
         pushed,
         lock: {
           acquire: async (runner, message) => {
@@ -361,13 +397,13 @@ export async function executeDeploy(
             images,
             ...migrations,
           }).catch((error: Error) =>
-            context.output.warn(
+            session.output.warn(
               `could not append the release to the ledger on ${lockRunner.name}: ${error.message}`,
             ),
           );
         },
       }),
-      emit: render,
+      emit: progressRenderer(session.output),
       onPhase: async (phase: PhaseName, status) => {
         record.phases[phase] = status;
         await ledger.setPhase(record.id, phase, status);
@@ -398,24 +434,29 @@ export async function executeDeploy(
     );
   }
   await Promise.all([...runners.values()].map((runner) => runner.close().catch(() => undefined)));
+  return { result, record: { ...record, ...final }, durationMs: Date.now() - started };
+}
+
+/**
+ * Runs a prepared deploy or rollback and reports it; returns the exit code. When a deploy fails on
+ * some hosts after others switched, those hosts are returned to the last completed release by a
+ * planned rollback of just them (from the inputs already loaded), and the deploy's error is thrown:
+ * ExternalError (rolled back), PartialFailure (hosts differ), or the failing step's error.
+ */
+export async function executeDeploy(
+  session: Session,
+  prepared: PreparedDeploy,
+  options: DeployOptions,
+): Promise<number> {
+  const { plan, env, ledger } = prepared;
+  const { model } = env;
+  session.output.info(
+    `Deploying ${model.project} ${plan.version} to ${model.environment} (release ${plan.releaseId})`,
+  );
+  const { result, durationMs } = await runRelease(session, prepared, options);
 
   if (result.ok) {
-    if (context.globals.json) {
-      context.output.result(
-        JSON.stringify({
-          event: 'release',
-          release: plan.releaseId,
-          version: plan.version,
-          status: 'completed',
-        }),
-      );
-    } else {
-      context.output.info(
-        context.output.colors.green(
-          `✓ ${plan.kind === 'rollback' ? 'Rolled back' : 'Deployed'} ${model.project} ${plan.version} to ${model.environment} in ${((Date.now() - started) / 1000).toFixed(1)}s (release ${plan.releaseId})`,
-        ),
-      );
-    }
+    reportDone(session, prepared, durationMs);
     return 0;
   }
   const error = result.error;
@@ -431,15 +472,10 @@ export async function executeDeploy(
       (release) => release.id !== plan.releaseId && isCompletedRelease(release),
     );
     if (target !== undefined) {
-      context.output.warn(
+      session.output.warn(
         `rollout failed on ${result.hostsFailed.join(', ')}: returning ${result.hostsDone.join(', ')} to release ${target.id} (version ${target.version})`,
       );
-      const back = {
-        rollbackOf: target,
-        onlyHosts: result.hostsDone,
-        message: `automatic rollback of ${result.hostsDone.join(', ')} after ${plan.releaseId} failed`,
-      };
-      await executeDeploy(context, await prepareDeploy(context, back), back);
+      await rollBackSwitched(session, prepared, target, result.hostsDone, options);
       throw new ExternalError(`deploy failed on ${result.hostsFailed.join(', ')}: ${reason}`, {
         details: [
           `${result.hostsDone.join(', ')} switched first and were rolled back to ${target.id} (version ${target.version})`,
@@ -449,8 +485,35 @@ export async function executeDeploy(
       });
     }
   }
+  throw releaseError(plan, result);
+}
+
+/** The success line of a release (or its JSON event). */
+function reportDone(session: Session, prepared: PreparedDeploy, durationMs: number): void {
+  const { plan, env } = prepared;
+  if (session.globals.json) {
+    session.output.result(
+      JSON.stringify({
+        event: 'release',
+        release: plan.releaseId,
+        version: plan.version,
+        status: 'completed',
+      }),
+    );
+  } else {
+    session.output.info(
+      session.output.colors.green(
+        `✓ ${plan.kind === 'rollback' ? 'Rolled back' : 'Deployed'} ${env.model.project} ${plan.version} to ${env.model.environment} in ${(durationMs / 1000).toFixed(1)}s (release ${plan.releaseId})`,
+      ),
+    );
+  }
+}
+
+/** The error a failed release run is reported with: PartialFailure when hosts now differ. */
+function releaseError(plan: Plan, result: RunResult): Error {
+  const error = result.error;
   if (result.hostsDone.length > 0 && result.hostsFailed.length > 0) {
-    throw new PartialFailure(
+    return new PartialFailure(
       `${plan.kind} failed on ${result.hostsFailed.join(', ')} after completing on ${result.hostsDone.join(', ')}: ${error instanceof Error ? error.message : String(error)}`,
       {
         hint: 'the release is recorded as failed; run `stagecraft rollback --to-previous` to return every host to the last good release',
@@ -458,8 +521,45 @@ export async function executeDeploy(
       },
     );
   }
-  if (error instanceof Error && 'exitCode' in error) throw error;
-  throw new ExternalError(`${plan.kind} failed in phase ${result.failedPhase}: ${String(error)}`, {
+  if (error instanceof Error && 'exitCode' in error) return error;
+  return new ExternalError(`${plan.kind} failed in phase ${result.failedPhase}: ${String(error)}`, {
     cause: error,
   });
+}
+
+/**
+ * The automatic rollback: a rollback plan for the hosts that switched, made from the failed deploy's
+ * inputs (no second config, compose or address resolution), run like any release. Its own failure is
+ * thrown (the hosts then differ).
+ */
+async function rollBackSwitched(
+  session: Session,
+  failed: PreparedDeploy,
+  target: ReleaseRecord,
+  hosts: string[],
+  options: DeployOptions,
+): Promise<void> {
+  const back: DeployOptions = {
+    rollbackOf: target,
+    onlyHosts: hosts,
+    message: `automatic rollback of ${hosts.join(', ')} after ${failed.plan.releaseId} failed`,
+    ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+  };
+  const prepared = await planRelease(
+    session,
+    {
+      env: failed.env,
+      ledger: failed.ledger,
+      hostAddresses: failed.hostAddresses,
+      version: target.version,
+      commit: target.commit_sha,
+    },
+    back,
+  );
+  session.output.info(
+    `Deploying ${failed.env.model.project} ${prepared.plan.version} to ${failed.env.model.environment} (release ${prepared.plan.releaseId})`,
+  );
+  const { result, durationMs } = await runRelease(session, prepared, back);
+  if (!result.ok) throw releaseError(prepared.plan, result);
+  reportDone(session, prepared, durationMs);
 }

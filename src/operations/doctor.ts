@@ -1,6 +1,6 @@
 // `stagecraft doctor`: is this machine (and every host of the environment) ready? Each check says what
 // it found and, when something is wrong, one line of how to fix it. Required checks fail the command.
-import type { CommandContext } from '../cli/context.js';
+
 import type { LoadedConfig } from '../config/load.js';
 import type { EnvironmentConfig, HostEntry } from '../config/schema.js';
 import { composeVersionArgs } from '../docker/compose.js';
@@ -8,6 +8,7 @@ import { createRunner } from '../runners/factory.js';
 import { runLocal } from '../runners/local.js';
 import { isStagecraftError } from '../util/errors.js';
 import { oneLine } from './fleet.js';
+import type { Session } from './session.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -241,7 +242,7 @@ export interface DoctorReport {
 }
 
 /** Every check, local ones and every host of the environment(s) in parallel. */
-export async function runDoctor(context: CommandContext): Promise<DoctorReport> {
+export async function runDoctor(context: Session): Promise<DoctorReport> {
   let loaded: LoadedConfig | undefined;
   let configNote: string;
   const checks: Check[] = [];

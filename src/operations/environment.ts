@@ -1,4 +1,3 @@
-import type { CommandContext } from '../cli/context.js';
 import { composeFileFor, readCompose } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
@@ -6,6 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { buildEnvironmentModel, type EnvironmentModel } from '../model/environment.js';
 import { runLocal } from '../runners/local.js';
 import { looksSecretName } from '../util/secret.js';
+import type { Session } from './session.js';
 
 export interface LoadedEnvironment {
   loaded: LoadedConfig;
@@ -28,7 +28,7 @@ export function secretNames(loaded: LoadedConfig): string[] {
  * environment's variables plus STAGECRAFT_ENV and whatever `extraVariables` adds (STAGECRAFT_VERSION).
  */
 export async function loadEnvironment(
-  context: CommandContext,
+  context: Session,
   purpose: EnvironmentPurpose,
   extraVariables: (loaded: LoadedConfig) => Promise<Record<string, string>> = async () => ({}),
 ): Promise<LoadedEnvironment> {

@@ -1,6 +1,6 @@
 // What the operating commands (status, logs, exec, ssh, secrets sync) share: the hosts in scope, one
 // runner (one multiplexed ssh connection) per host, the release that runs now, and container lookups.
-import type { CommandContext } from '../cli/context.js';
+
 import {
   type ContainerFacts,
   inspectContainersArgs,
@@ -10,13 +10,14 @@ import {
   parseJsonLines,
 } from '../docker/container.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
-import { createRunner } from '../runners/factory.js';
+import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
 import { currentRelease, Ledger, mergeLedgers, readRemoteLedger } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { UserError } from '../util/errors.js';
 import type { LoadedEnvironment } from './environment.js';
+import type { Session } from './session.js';
 
 /** `*` and `?` globs, as the scope flags (`--hosts`, `--roles`, `--services`) take them. */
 export function globMatch(pattern: string, name: string): boolean {
@@ -92,17 +93,7 @@ export class HostRunners {
   get(hostName: string): Runner {
     let runner = this.#runners.get(hostName);
     if (runner === undefined) {
-      const { model, loaded } = this.#env;
-      const host = model.hosts.find((candidate) => candidate.name === hostName);
-      if (host === undefined) throw new UserError(`unknown host "${hostName}"`);
-      runner = createRunner(
-        { name: host.name, address: host.target, user: host.user, port: host.port },
-        {
-          driver: model.driver,
-          ssh: loaded.config.environments[model.environment]?.ssh,
-          rootDir: loaded.root,
-        },
-      );
+      runner = runnerFor(this.#env.model, hostName);
       this.#runners.set(hostName, runner);
     }
     return runner;
@@ -128,7 +119,7 @@ export interface History {
  * runner of the lock host so no second connection is opened.
  */
 export async function readHistory(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   runners: HostRunners,
 ): Promise<History> {

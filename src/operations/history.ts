@@ -1,28 +1,20 @@
-import type { CommandContext } from '../cli/context.js';
-import { createRunner } from '../runners/factory.js';
+import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
 import { Ledger, mergeLedgers, readRemoteLedger } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import type { LoadedEnvironment } from './environment.js';
+import type { Session } from './session.js';
 
 /** The runner of the environment's lock host, where the shared ledger and the lock live. */
 export function lockHostRunner(env: LoadedEnvironment): Runner {
-  const { model, loaded } = env;
-  const host = model.hosts.find((candidate) => candidate.name === model.lockHost)!;
-  return createRunner(
-    { name: host.name, address: host.target, user: host.user, port: host.port },
-    { driver: model.driver, ssh: loaded.config.environments[model.environment]?.ssh, rootDir: loaded.root },
-  );
+  return runnerFor(env.model, env.model.lockHost);
 }
 
 /**
  * Release history of the environment: the local ledger merged with the lock host's, so history
  * survives a lost laptop and is shared by every operator and CI. An unreachable host is a warning.
  */
-export async function releaseHistory(
-  context: CommandContext,
-  env: LoadedEnvironment,
-): Promise<ReleaseRecord[]> {
+export async function releaseHistory(context: Session, env: LoadedEnvironment): Promise<ReleaseRecord[]> {
   const ledger = new Ledger({ projectRoot: env.loaded.root, env: context.env });
   const local = await ledger.list(env.model.environment);
   const runner = lockHostRunner(env);

@@ -2,7 +2,6 @@
 // prefixed `host container |`; with `-f` it follows them all, re-attaches to new containers (a deploy)
 // and to hosts that come back, and keeps following the others when one host goes away.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CommandContext } from '../cli/context.js';
 import { type ContainerFacts, containerLogsArgs } from '../docker/container.js';
 import type { HostModel } from '../model/environment.js';
 import type { Runner } from '../runners/types.js';
@@ -10,6 +9,7 @@ import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import type { Colors } from '../util/output.js';
 import type { LoadedEnvironment } from './environment.js';
 import { type HostRunners, oneLine, serviceContainers, shortContainerName } from './fleet.js';
+import type { Session } from './session.js';
 
 /** One line of `docker logs -t`: its RFC 3339 timestamp (fixed 9 decimals, UTC) and its text. */
 export interface LogLine {
@@ -136,11 +136,11 @@ const COLORS = ['cyan', 'magenta', 'yellow', 'green', 'blue'] as const;
 
 class Printer {
   width = 0;
-  readonly #context: CommandContext;
+  readonly #context: Session;
   readonly #format: LogFormat;
   readonly #hostColors = new Map<string, (text: string) => string>();
 
-  constructor(context: CommandContext, format: LogFormat) {
+  constructor(context: Session, format: LogFormat) {
     this.#context = context;
     this.#format = format;
   }
@@ -232,7 +232,7 @@ function noContainers(env: LoadedEnvironment, service: string, hosts: HostModel[
 
 /** `logs` without `-f`: every container's last lines, merged by time. */
 export async function printLogs(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   runners: HostRunners,
   hosts: HostModel[],
@@ -288,7 +288,7 @@ interface Stream {
  * last line, and a host that went away is reported once and picked up again when it answers.
  */
 export async function followLogs(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   runners: HostRunners,
   hosts: HostModel[],

@@ -2,7 +2,6 @@
 // ssh connection settings deploy uses (through the runner's multiplexed connection, so connection
 // problems get the runner's clear errors before the terminal is handed over).
 import { homedir } from 'node:os';
-import type { CommandContext } from '../cli/context.js';
 import { composeRunArgs } from '../docker/compose.js';
 import { execArgs } from '../docker/container.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
@@ -22,6 +21,7 @@ import {
   serviceContainers,
   shortContainerName,
 } from './fleet.js';
+import type { Session } from './session.js';
 
 /** A host by name, or the first host of a role; an unknown name lists both. */
 export function resolveHostOrRole(model: EnvironmentModel, target: string): HostModel {
@@ -161,7 +161,7 @@ async function findRunningContainer(
 
 /** `stagecraft exec SERVICE [-i] [--new] -- CMD…`: output and exit code passed through. */
 export async function execInService(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   runners: HostRunners,
   service: string,

@@ -3,7 +3,6 @@
 // files on every host (`envfile`) or a secret store (`encore`). Values only ever travel as Secret: on
 // stdin, into 0600 files; output names keys, never values.
 import { parse } from 'yaml';
-import type { CommandContext } from '../cli/context.js';
 import { renderEnvFile, SPEC_HASH_LABEL } from '../compose/project.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { HostModel } from '../model/environment.js';
@@ -36,6 +35,7 @@ import {
   selectKeys,
   serviceSecretPairs,
 } from './secret-files.js';
+import type { Session } from './session.js';
 
 export interface SecretsSyncOptions {
   /** Only these keys (names from secrets.keys); undefined: every key. */
@@ -106,7 +106,7 @@ interface Restarted {
 }
 
 async function restartServices(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   runners: HostRunners,
   release: ReleaseRecord,
@@ -146,8 +146,8 @@ async function restartServices(
                 ? {
                     runner,
                     project: model.composeProject,
-                    container: `${model.composeProject}-ingress`,
-                    network: `${model.composeProject}_ingress`,
+                    container: model.ingress.container,
+                    network: model.ingress.network,
                   }
                 : undefined,
               drainMs: model.rollout.drainMs,
@@ -203,7 +203,7 @@ function describeChanges(outcome: HostOutcome['files'][number]): string {
 }
 
 /** Runs the sync; returns the exit code (throws PartialFailure / ExternalError when hosts failed). */
-export async function syncSecrets(context: CommandContext, options: SecretsSyncOptions): Promise<number> {
+export async function syncSecrets(context: Session, options: SecretsSyncOptions): Promise<number> {
   let selected: string[] = [];
   let values = new Map<string, Secret>();
   const env = await loadEnvironment(context, 'deploy', async (loaded) => {

@@ -1,7 +1,6 @@
 // `stagecraft status`: every host of the environment read in parallel (one connection each), every
 // service's containers with state, health, version, uptime, restarts and whether they run the release.
 import { parse } from 'yaml';
-import type { CommandContext } from '../cli/context.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
 import type { ContainerFacts } from '../docker/container.js';
 import type { HostModel } from '../model/environment.js';
@@ -21,6 +20,7 @@ import {
   serviceOf,
   shortContainerName,
 } from './fleet.js';
+import type { Session } from './session.js';
 
 /** Whether a container runs what the current release says: its spec hash (or image) matches. */
 export type ReleaseMatch = 'current' | 'outdated' | 'unknown';
@@ -196,7 +196,7 @@ async function hostStatus(
 
 /** Reads every host in parallel; a host that cannot be read is reported as such, never thrown. */
 export async function collectStatus(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   runners: HostRunners,
   hosts: HostModel[],

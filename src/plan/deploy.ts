@@ -90,10 +90,6 @@ export function imageRefs(
   return refs;
 }
 
-function ingressContainer(model: EnvironmentModel): string {
-  return `${model.composeProject}-ingress`;
-}
-
 /** Hosts in rollout order: hosts of stateful roles first (by the earliest service they run), then by name. */
 function orderedHosts(model: EnvironmentModel): HostModel[] {
   const rank = (host: HostModel) => {
@@ -103,7 +99,8 @@ function orderedHosts(model: EnvironmentModel): HostModel[] {
   return [...model.hosts].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
-function buildSteps(
+/** A build step for each service Stagecraft builds (all, or those in `onlyServices`), in model order. */
+export function buildSteps(
   model: EnvironmentModel,
   images: Record<string, string>,
   onlyServices?: string[],
@@ -222,6 +219,7 @@ function renderedHostFiles(
             path: `${dir}/${relative}`,
             content: input.readProjectFile(relative),
             mode: 0o644,
+            file: 'project-file',
           },
           dependsOn: [prepare],
         };
@@ -239,6 +237,7 @@ function renderedHostFiles(
               path: `${dir}/secrets/${service}.env`,
               content: new Secret(renderEnvFile(pairs)),
               mode: 0o600,
+              file: 'secrets',
             },
             dependsOn: [prepare],
           }),
@@ -302,7 +301,14 @@ function hostSteps(
       phase: 'rollout',
       host: h,
       title: `upload compose.yml (sha256 ${files.sha256.slice(0, 12)}${reused ? `, from release ${reused.releaseId}` : ''}) for ${services.map((service) => service.name).join(', ')}`,
-      action: { kind: 'upload', path: composeFile, content: files.text, mode: 0o644, sha256: files.sha256 },
+      action: {
+        kind: 'upload',
+        path: composeFile,
+        content: files.text,
+        mode: 0o644,
+        sha256: files.sha256,
+        file: 'compose',
+      },
       dependsOn: previous,
     },
     ...files.extra(prepare),
@@ -337,8 +343,8 @@ function hostSteps(
         kind: 'ingress',
         image: model.ingress.image,
         httpPort: model.ingress.httpPort,
-        container: ingressContainer(model),
-        network: `${model.composeProject}_ingress`,
+        container: model.ingress.container,
+        network: model.ingress.network,
         routes: routed.map((service) => ({
           service: service.name,
           domains: service.domains,
@@ -378,7 +384,48 @@ function hostSteps(
   return steps;
 }
 
-function phase(name: PhaseName, steps: Step[], skipped?: string): PhasePlan {
+/**
+ * The step that runs the hook `name` (from `.stagecraft/hooks/`) with the STAGECRAFT_* variables, or
+ * none when the project has no such hook. A failing hook is the user's error (`allowFailure`).
+ */
+export function hookSteps(
+  input: {
+    model: EnvironmentModel;
+    hooks: Partial<Record<HookName, string>> | undefined;
+    kind: string;
+    version: string;
+    releaseId: string | undefined;
+  },
+  name: HookName,
+  phaseName: PhaseName,
+  after: string[],
+): Step[] {
+  const { model } = input;
+  const path = input.hooks?.[name];
+  if (path === undefined) return [];
+  const env: Record<string, string> = {
+    STAGECRAFT_HOOK: name,
+    STAGECRAFT_KIND: input.kind,
+    STAGECRAFT_PROJECT: model.project,
+    STAGECRAFT_ENV: model.environment,
+    STAGECRAFT_VERSION: input.version,
+    ...(input.releaseId !== undefined ? { STAGECRAFT_RELEASE: input.releaseId } : {}),
+    STAGECRAFT_HOSTS: model.hosts.map((host) => host.name).join(','),
+  };
+  return [
+    {
+      id: `hook:${name}`,
+      phase: phaseName,
+      title: `run .stagecraft/hooks/${name}`,
+      action: { kind: 'exec', argv: [path], env },
+      dependsOn: after,
+      allowFailure: true,
+    },
+  ];
+}
+
+/** A phase with its steps, or skipped (with the reason) when it has none. */
+export function phase(name: PhaseName, steps: Step[], skipped?: string): PhasePlan {
   return skipped !== undefined || steps.length === 0
     ? { name, skipped: skipped ?? 'nothing to do', steps: [] }
     : { name, steps };
@@ -391,28 +438,13 @@ export function planDeploy(input: DeployPlanInput): Plan {
   const builds = input.skipBuild === undefined ? buildSteps(model, images, input.onlyServices) : [];
   const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };
-  const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] => {
-    const path = input.hooks?.[name];
-    if (path === undefined) return [];
-    const env = {
-      STAGECRAFT_HOOK: name,
-      STAGECRAFT_KIND: input.kind,
-      STAGECRAFT_PROJECT: model.project,
-      STAGECRAFT_ENV: model.environment,
-      STAGECRAFT_VERSION: input.version,
-      STAGECRAFT_RELEASE: input.releaseId,
-      STAGECRAFT_HOSTS: model.hosts.map((host) => host.name).join(','),
-    };
-    return [
-      {
-        id: `hook:${name}`,
-        phase: phaseName,
-        title: `run .stagecraft/hooks/${name}`,
-        action: { kind: 'exec', argv: [path], env },
-        dependsOn: after,
-      },
-    ];
-  };
+  const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>
+    hookSteps(
+      { model, hooks: input.hooks, kind: input.kind, version: input.version, releaseId: input.releaseId },
+      name,
+      phaseName,
+      after,
+    );
 
   const lock: Step = {
     id: 'lock:acquire',
@@ -468,9 +500,18 @@ export function planDeploy(input: DeployPlanInput): Plan {
     )
       early.add(step.id);
   }
+  // An early step keeps only the dependencies that run before it (the lock, earlier early steps); one
+  // that depended on a later step (the ingress of its host) follows the previous early step there.
+  const lastEarly = new Map<string, string>();
   const earlySteps = planned
     .filter((step) => early.has(step.id))
-    .map((step) => ({ ...step, phase: 'migrate_pre' as const }));
+    .map((step) => {
+      const host = step.host?.name ?? '';
+      const kept = step.dependsOn.filter((id) => id === lock.id || early.has(id));
+      const dependsOn = kept.length > 0 ? kept : [lastEarly.get(host) ?? lock.id];
+      lastEarly.set(host, step.id);
+      return { ...step, phase: 'migrate_pre' as const, dependsOn };
+    });
   const pre = migrationSteps('pre_deploy', 'migrate_pre', [lock.id, ...earlySteps.map((step) => step.id)]);
   const rollout = planned
     .filter((step) => !early.has(step.id))

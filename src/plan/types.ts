@@ -9,7 +9,7 @@ export interface StepHost {
 }
 
 export interface HealthSpec {
-  /** True when the container has a Docker health check (compose healthcheck or image HEALTHCHECK). */
+  /** How long new containers get to become healthy (or stable) before the rollout fails, in ms. */
   timeoutMs: number;
   /** Without a health check: how long a container must keep running to count as ready. */
   stableForMs: number;
@@ -26,6 +26,9 @@ export type PlannedTls =
   | { mode: 'custom'; certificate: string; key: Secret }
   | { mode: 'acme'; email?: string };
 
+/** What an uploaded file is: the release's compose file, a project file beside it, or a 0600 secrets file. */
+export type UploadedFile = 'compose' | 'project-file' | 'secrets';
+
 export type Action =
   | { kind: 'build'; service: string; image: string; argv: string[]; existsArgv?: string[] }
   | { kind: 'push'; service: string; image: string; argv: string[]; digestArgv: string[] }
@@ -38,7 +41,15 @@ export type Action =
       engine: string;
       service?: string;
     }
-  | { kind: 'upload'; path: string; content: string | Buffer | Secret; mode: number; sha256?: string }
+  | {
+      kind: 'upload';
+      path: string;
+      content: string | Buffer | Secret;
+      mode: number;
+      sha256?: string;
+      /** What the file is: `compose` files are what a release records (their sha256, per host). */
+      file: UploadedFile;
+    }
   | { kind: 'exec'; argv: string[]; env?: Record<string, string> }
   | {
       kind: 'ingress';
@@ -74,7 +85,13 @@ export interface Step {
   /** What a person reads in plan and progress output. */
   title: string;
   action: Action;
+  /** Ids of the steps that must have completed before this one runs (the engine checks it). */
   dependsOn: string[];
+  /**
+   * An `exec` whose command is the user's (a hook): a non-zero exit is reported as the user's error
+   * (UserError, exit 1) with its last line, instead of as a failed command (ExternalError).
+   */
+  allowFailure?: boolean;
 }
 
 export interface PhasePlan {
@@ -84,11 +101,18 @@ export interface PhasePlan {
   steps: Step[];
 }
 
+/**
+ * What a plan does: a release (`deploy`, `rollback`, `restart`: lock, rollout, record) or a `build`
+ * (images only, no lock, no release).
+ */
+export type PlanKind = 'deploy' | 'rollback' | 'restart' | 'build';
+
 export interface Plan {
-  kind: 'deploy' | 'rollback';
+  kind: PlanKind;
   project: string;
   environment: string;
   version: string;
+  /** The release the plan records; empty for a build (which records none). */
   releaseId: string;
   hosts: { name: string; roles: string[] }[];
   phases: PhasePlan[];

@@ -1,6 +1,7 @@
 // Chooses the runner for a host from the environment's driver and ssh settings.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { parseDuration } from '../util/duration.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { LocalRunner, runLocal } from './local.js';
@@ -64,6 +65,36 @@ export function createRunner(host: RunnerHost, settings: RunnerSettings): Runner
   return new SshRunner(sshRunnerOptions(host, settings));
 }
 
+/** What `runnerFor` needs of an environment (the model has it): its hosts and how to reach them. */
+export interface RunnerEnvironment {
+  hosts: readonly { name: string; target: string; user: string | undefined; port: number | undefined }[];
+  connection: RunnerSettings;
+}
+
+/**
+ * The runner of one host of an environment (a new one: the caller closes it). Throws UserError for a
+ * host the environment does not have.
+ */
+export function runnerFor(env: RunnerEnvironment, hostName: string): Runner {
+  const host = env.hosts.find((candidate) => candidate.name === hostName);
+  if (host === undefined) {
+    throw new UserError(`unknown host "${hostName}"`, {
+      hint: `hosts: ${env.hosts.map((candidate) => candidate.name).join(', ')}`,
+    });
+  }
+  return createRunner(runnerHost(host), env.connection);
+}
+
+/** The RunnerHost of a model host (`target` is what ssh connects to). */
+export function runnerHost(host: RunnerEnvironment['hosts'][number]): RunnerHost {
+  return {
+    name: host.name,
+    address: host.target,
+    ...(host.user !== undefined ? { user: host.user } : {}),
+    ...(host.port !== undefined ? { port: host.port } : {}),
+  };
+}
+
 /**
  * The HostName ssh would connect to for a host (after ssh config aliases), from `ssh -G` (reads the
  * config only, no network). For `driver: local`: the host's address or name.
@@ -100,21 +131,15 @@ export async function resolveHostAddress(host: RunnerHost, settings: RunnerSetti
   }
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "10s" / "1m30s" / 10 → whole seconds for ssh's ConnectTimeout (at least 1). */
+/** "10s" / "1m30s" / 10 → whole seconds for ssh's ConnectTimeout (at least 1); throws UserError otherwise. */
 function timeoutSeconds(value: string | number): number {
-  if (typeof value === 'number') return Math.max(1, Math.ceil(value));
-  let total = 0;
-  let matched = '';
-  for (const part of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(part[1]) * (UNIT_MS[part[2] ?? 's'] ?? 1000);
-    matched += part[0];
-  }
-  if (matched !== value || matched === '') {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch {
     throw new UserError(`invalid ssh.connect_timeout "${value}"`, {
       hint: 'use a duration such as "10s" or "1m"',
     });
   }
-  return Math.max(1, Math.ceil(total / 1000));
+  return Math.max(1, Math.ceil(ms / 1000));
 }

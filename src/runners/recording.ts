@@ -1,5 +1,5 @@
 // A runner that runs nothing: it records what it was asked to do and answers from a script. Used by
-// unit tests of the engine and by `--dry-run`.
+// the unit tests of the step handlers (test/unit/engine-handlers.test.ts) and of the rollout.
 import { redact, Secret } from '../util/secret.js';
 import { displayArgv, exitError, stripHomePrefix } from './common.js';
 import type { ExecOptions, ExecResult, Runner } from './types.js';

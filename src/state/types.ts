@@ -16,7 +16,8 @@ export interface ReleaseRecord {
   timestamp: string;
   phases: Record<PhaseName, PhaseStatus>;
   previous_id?: string;
-  kind: 'deploy' | 'rollback';
+  /** deploy; rollback (reuses an earlier release); restart (`secrets sync`: the current release's images, its compose file with new secret files). */
+  kind: 'deploy' | 'rollback' | 'restart';
   /** For a rollback: the release whose images and compose files it reuses. */
   rollback_of?: string;
   /** Service → image reference, pinned by digest where the registry gave one. */

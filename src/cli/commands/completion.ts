@@ -1,6 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { CommandContext } from '../context.js';
-import { buildProgram } from '../program.js';
 
 interface CommandInfo {
   name: string;
@@ -74,8 +73,13 @@ function fish(info: ReturnType<typeof describe>): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function run(context: CommandContext, shell: 'bash' | 'zsh' | 'fish'): Promise<number> {
-  const info = describe(buildProgram() as unknown as Command);
+/** Prints the completion script of `program` (the CLI's own, handed over by cli/program.ts) for `shell`. */
+export async function run(
+  context: CommandContext,
+  shell: 'bash' | 'zsh' | 'fish',
+  program: unknown,
+): Promise<number> {
+  const info = describe(program as Command);
   const script = shell === 'bash' ? bash(info) : shell === 'zsh' ? zsh(info) : fish(info);
   context.output.result(script);
   return 0;

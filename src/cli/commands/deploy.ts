@@ -32,8 +32,7 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
     printPlan(context, prepared.plan, 'text');
     return 0;
   }
-  const env = prepared.env.loaded.config.environments[prepared.plan.environment];
-  if (env?.require_confirmation === true) {
+  if (prepared.env.model.requireConfirmation) {
     await confirm(
       context,
       `Deploy ${prepared.plan.project} ${prepared.plan.version} to ${prepared.plan.environment}?`,

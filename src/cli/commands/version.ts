@@ -1,5 +1,5 @@
+import { VERSION } from '../../version.js';
 import type { CommandContext } from '../context.js';
-import { VERSION } from '../program.js';
 
 export async function run(context: CommandContext): Promise<number> {
   if (context.globals.json) context.output.json({ version: VERSION, node: process.version });

@@ -1,33 +1,52 @@
 import { pickRepoDigest } from '../docker/image.js';
-import type { StepHandler } from '../engine/run.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import type { Step } from '../plan/types.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
 import { rolloutService } from '../rollout/replace.js';
 import type { Runner } from '../runners/types.js';
-import { UserError } from '../util/errors.js';
+import { InternalError, UserError } from '../util/errors.js';
+import type { StepHandler } from './run.js';
 
+// What each kind of step does on its runner. The engine (run.ts) decides order and bookkeeping; this
+// module decides effects. What belongs to one command's run (the lock, migrations, the release
+// record) is injected, so every plan kind (deploy, rollback, restart, build) runs through the same code.
+
+/** What the handlers need from the command that runs the plan. */
 export interface HandlerDeps {
   model: EnvironmentModel;
   /** The runner of a host; undefined → this machine (builds, pushes). */
   runner(host: string | undefined): Runner;
-  /** Image references as pushed, pinned by digest when the registry gave one. */
+  /** Filled in by push steps: service → image reference as pushed, pinned by digest when the registry gave one. */
   pushed: Record<string, string>;
-  lock: { acquire(runner: Runner, message: string): Promise<void>; release(runner: Runner): Promise<void> };
-  migrate(step: Step, runner: Runner, log: (line: string) => void): Promise<string>;
-  record(): Promise<void>;
+  /** The deploy lock on the lock host (state/lock.ts); absent for plans that take none (build). */
+  lock?: { acquire(runner: Runner, message: string): Promise<void>; release(runner: Runner): Promise<void> };
+  /** Runs a migrate step on the lock host; returns the detail line ("2 applied"). Absent: no migrations. */
+  migrate?(step: Step, runner: Runner, log: (line: string) => void): Promise<string>;
+  /** Records the release (the `record` step); absent for plans that record none (build). */
+  record?(): Promise<void>;
 }
 
-function ingressTarget(deps: HandlerDeps, runner: Runner): IngressTarget {
-  return {
-    runner,
-    project: deps.model.composeProject,
-    container: `${deps.model.composeProject}-ingress`,
-    network: `${deps.model.composeProject}_ingress`,
-  };
+/** The injected dependency a step needs, or InternalError: the plan has a step its runner cannot run. */
+function needs<T>(value: T | undefined, step: Step, what: string): T {
+  if (value === undefined)
+    throw new InternalError(`step ${step.id} needs ${what}, which this run does not have`);
+  return value;
 }
 
-/** Maps each kind of step to what it does on its runner. */
+function ingressTarget(
+  deps: HandlerDeps,
+  runner: Runner,
+  names: { container: string; network: string } = deps.model.ingress,
+): IngressTarget {
+  return { runner, project: deps.model.composeProject, container: names.container, network: names.network };
+}
+
+/**
+ * The StepHandler for a run: maps each kind of step to its effects on the step's runner. Throws what
+ * the runner throws (ExternalError), or UserError when a user's command (a hook, `allowFailure`) exits
+ * non-zero; returns 'unchanged' when there was nothing to do (image exists, gateway running, rollout
+ * at spec).
+ */
 export function stepHandler(deps: HandlerDeps): StepHandler {
   return async (step, log, signal) => {
     const runner = deps.runner(step.host?.name);
@@ -50,13 +69,16 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         return { status: 'completed', detail: `pushed ${digest ?? action.image}` };
       }
       case 'lock-acquire':
-        await deps.lock.acquire(runner, action.message);
+        await needs(deps.lock, step, 'the deploy lock').acquire(runner, action.message);
         return { status: 'completed', detail: `lock held on ${runner.name}` };
       case 'lock-release':
-        await deps.lock.release(runner);
+        await needs(deps.lock, step, 'the deploy lock').release(runner);
         return { status: 'completed', detail: 'lock released' };
       case 'migrate':
-        return { status: 'completed', detail: await deps.migrate(step, runner, log) };
+        return {
+          status: 'completed',
+          detail: await needs(deps.migrate, step, 'migrations')(step, runner, log),
+        };
       case 'upload':
         await runner.upload(action.path, action.content, action.mode);
         return { status: 'completed' };
@@ -65,9 +87,10 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           onLine: log,
           signal,
           ...(action.env ? { env: action.env } : {}),
-          allowFailure: step.id.startsWith('hook:'),
+          allowFailure: step.allowFailure === true,
         });
         if (result.exitCode !== 0) {
+          // Only reached with allowFailure: the command is the user's, so the failure is too.
           const last = `${result.stderr}${result.stdout}`.trim().split('\n').at(-1) ?? '';
           throw new UserError(
             `${step.title} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`,
@@ -84,7 +107,7 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
             ? { mode: 'custom' as const, certificate: action.tls.certificate, key: action.tls.key.reveal() }
             : action.tls;
         const outcome = await ensureIngress(
-          ingressTarget(deps, runner),
+          ingressTarget(deps, runner, action),
           action.image,
           { http: action.httpPort, https: action.httpsPort },
           action.routes,
@@ -107,7 +130,7 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         return { status: outcome.status, detail: `${action.service}: ${outcome.detail}` };
       }
       case 'record':
-        await deps.record();
+        await needs(deps.record, step, 'a release to record')();
         return { status: 'completed' };
     }
   };
