@@ -245,6 +245,15 @@ export function buildProgram(): Command {
     .action(action(async () => ({ run: (await import('./commands/secrets.js')).sync })));
 
   program
+    .command('gov')
+    .description(
+      'deploy-policy checks on stagecraft.yml and the compose file; exit 1 on errors (docs/gov.md)',
+    )
+    .option('--format <format>', 'text, json (same as --json) or sarif (for code scanning)')
+    .option('--list', 'print every rule: id, severity, what it wants')
+    .action(action(() => import('./commands/gov.js')));
+
+  program
     .command('doctor')
     .description(
       'check docker, compose v2, ssh to every host, mkcert, encore, tailscale, gh, node; print fixes',
