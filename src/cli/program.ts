@@ -244,6 +244,16 @@ export function buildProgram(): Command {
     .option('--restart', 'replace the containers of services whose secrets changed (zero-downtime rollout)')
     .action(action(async () => ({ run: (await import('./commands/secrets.js')).sync })));
 
+  const commit = program.command('commit').description('Conventional Commits messages for the staged change');
+  commit
+    .command('suggest')
+    .description('print a Conventional Commits message for the staged change (type and scope from the paths)')
+    .option(
+      '--check <msg-file>',
+      'validate a commit message file instead (a commit-msg hook: docs/commit.md)',
+    )
+    .action(action(async () => ({ run: (await import('./commands/commit.js')).suggest })));
+
   program
     .command('gov')
     .description(
