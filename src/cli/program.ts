@@ -254,6 +254,23 @@ export function buildProgram(): Command {
     )
     .action(action(async () => ({ run: (await import('./commands/commit.js')).suggest })));
 
+  const contextCommand = program
+    .command('context')
+    .description('offline descriptions of the project for reviewers and coding assistants');
+  contextCommand
+    .command('build')
+    .description(
+      'write .ai-context/: services, roles, hosts, routes, databases, migrations, releases, plan outline',
+    )
+    .option('--releases <n>', 'releases per environment (default 5)')
+    .action(action(async () => ({ run: (await import('./commands/context.js')).build })));
+  contextCommand
+    .command('xray')
+    .description(
+      'scan the project: languages, lines, package managers, dependencies, Dockerfiles, compose files',
+    )
+    .action(action(async () => ({ run: (await import('./commands/context.js')).xray })));
+
   program
     .command('gov')
     .description(

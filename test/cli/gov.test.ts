@@ -7,8 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { withGovRules } from '../../scripts/gov-docs.mjs';
 import { stagecraft } from '../support/cli.js';
 import { projectWith } from '../support/config.js';
+import { expectGolden } from '../support/golden.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/gov/', import.meta.url));
+const ACME = fileURLToPath(new URL('../fixtures/projects/acme/', import.meta.url));
+const GOLDEN = fileURLToPath(new URL('../fixtures/golden/gov/', import.meta.url));
 const require = createRequire(import.meta.url);
 /** The OASIS SARIF 2.1.0 schema (rtm.5, the final 2.1.0), as shipped by Microsoft's @microsoft/jest-sarif. */
 const SARIF_SCHEMA = JSON.parse(
@@ -182,6 +185,18 @@ describe('stagecraft gov', () => {
     const second = stagecraft(['gov', '--format', 'sarif'], { cwd });
     expect(first.stdout).toBe(second.stdout);
     expect(first.stdout.length).toBeGreaterThan(1000);
+  });
+
+  it('matches the golden text and SARIF for the acme fixture project', () => {
+    const text = stagecraft(['gov'], { cwd: ACME });
+    expect(text.code).toBe(1);
+    expectGolden(join(GOLDEN, 'acme.txt'), text.stdout);
+    const sarif = stagecraft(['gov', '--format', 'sarif'], { cwd: ACME });
+    expect(sarif.code).toBe(1);
+    expectGolden(
+      join(GOLDEN, 'acme.sarif.golden'),
+      sarif.stdout.replace(/"semanticVersion": "[^"]+"/, '"semanticVersion": "<version>"'),
+    );
   });
 
   it('--list prints every rule with its severity', () => {
