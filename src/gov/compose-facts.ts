@@ -239,6 +239,7 @@ export function ownsNamedVolume(service: RawComposeService): boolean {
 export function deployedServices(project: GovProject): [string, RawComposeService][] {
   const enabled = new Set(project.config.compose?.profiles ?? []);
   return Object.entries(project.compose?.services ?? {})
+    .filter(([, service]) => service !== null && typeof service === 'object' && !Array.isArray(service))
     .filter(([, service]) => {
       const profiles = service['profiles'];
       return (
