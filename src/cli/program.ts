@@ -251,6 +251,42 @@ export function buildProgram(): Command {
     .option('--restart', 'replace the containers of services whose secrets changed (zero-downtime rollout)')
     .action(action(async () => ({ run: (await import('./commands/secrets.js')).sync })));
 
+  const commit = program.command('commit').description('Conventional Commits messages for the staged change');
+  commit
+    .command('suggest')
+    .description('print a Conventional Commits message for the staged change (type and scope from the paths)')
+    .option(
+      '--check <msg-file>',
+      'validate a commit message file instead (a commit-msg hook: docs/commit.md)',
+    )
+    .action(action(async () => ({ run: (await import('./commands/commit.js')).suggest })));
+
+  const contextCommand = program
+    .command('context')
+    .description('offline descriptions of the project for reviewers and coding assistants');
+  contextCommand
+    .command('build')
+    .description(
+      'write .ai-context/: services, roles, hosts, routes, databases, migrations, releases, plan outline',
+    )
+    .option('--releases <n>', 'releases per environment (default 5)')
+    .action(action(async () => ({ run: (await import('./commands/context.js')).build })));
+  contextCommand
+    .command('xray')
+    .description(
+      'scan the project: languages, lines, package managers, dependencies, Dockerfiles, compose files',
+    )
+    .action(action(async () => ({ run: (await import('./commands/context.js')).xray })));
+
+  program
+    .command('gov')
+    .description(
+      'deploy-policy checks on stagecraft.yml and the compose file; exit 1 on errors (docs/gov.md)',
+    )
+    .option('--format <format>', 'text, json (same as --json) or sarif (for code scanning)')
+    .option('--list', 'print every rule: id, severity, what it wants')
+    .action(action(() => import('./commands/gov.js')));
+
   program
     .command('doctor')
     .description(

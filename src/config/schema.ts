@@ -373,6 +373,15 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
         },
         'caddy',
       ).optional(),
+      gov: z
+        .strictObject({
+          disable: z
+            .array(z.string().regex(/^[a-z0-9-]+$/, { message: 'expected a rule id such as image-latest' }))
+            .optional()
+            .describe('Rule ids that `stagecraft gov` skips; docs/gov.md lists every rule.'),
+        })
+        .optional()
+        .describe('Deploy-policy checks (`stagecraft gov`).'),
       environments: z
         .record(z.string().regex(NAME), environmentSchema)
         .refine((envs) => Object.keys(envs).length > 0, { message: 'at least one environment is required' }),
