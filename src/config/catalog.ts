@@ -17,6 +17,11 @@ export interface ProviderSchemaEntry {
   description: string;
   /** Validates `<kind>.providers.<id>`; it must accept `{}` if the provider needs no configuration. */
   schema: z.ZodType;
+  /**
+   * Said when a config names a provider of this kind that does not exist (e.g. one that was removed),
+   * after the list of known ids: what to use instead.
+   */
+  unknownIdHint?: string;
 }
 
 export interface MigrationEngineEntry {

@@ -198,11 +198,6 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
     });
   }
-  if ((config.ingress?.provider ?? 'caddy') !== 'caddy') {
-    problems.push(
-      `ingress.provider ${config.ingress?.provider} cannot deploy yet: only caddy is implemented; remove ingress.provider or set it to caddy`,
-    );
-  }
   if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
     problems.push(
       `environment ${envName} deploys over ssh, so built images need a registry: set project.registry`,
