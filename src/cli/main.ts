@@ -1,3 +1,4 @@
+import { ExitCode } from '../util/errors.js';
 import { Output, shouldUseColor } from '../util/output.js';
 import { buildProgram } from './program.js';
 
@@ -5,6 +6,9 @@ async function main(): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);
+    // Stopped by the user without a clean finish (CancelledError): whatever is still pending (a
+    // teardown waiting on children) must not keep the process alive.
+    if (process.exitCode === ExitCode.cancelled) process.exit(ExitCode.cancelled);
   } catch (error) {
     const code = (error as { exitCode?: number; code?: string }).exitCode;
     const commanderCode = (error as { code?: string }).code;
