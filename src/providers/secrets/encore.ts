@@ -2,7 +2,6 @@
 // Encore CLI reads it from there when stdin is not a terminal). Encore never gives values back, so
 // every key is sent; nothing is compared.
 import * as z from 'zod';
-import { LocalRunner } from '../../runners/local.js';
 import { resolvePath } from '../../util/paths.js';
 import {
   defaultSecretTypes,
@@ -20,6 +19,8 @@ async function sync(request: SecretsSyncRequest): Promise<SecretsSyncOutcome> {
   const cwd =
     config.workdir === undefined ? request.defaultWorkdir : resolvePath(request.root, config.workdir);
   const set: string[] = [];
+  // Loaded when syncing only: validating a config (every command) does not need a runner.
+  const { LocalRunner } = await import('../../runners/local.js');
   const runner = new LocalRunner({ cwd });
   for (const [name, value] of [...request.values].sort(([a], [b]) => a.localeCompare(b))) {
     if (!request.dryRun) {
