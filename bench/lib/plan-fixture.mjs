@@ -28,7 +28,13 @@ export function writePlanFixture({ hosts = 50, services = 30 } = {}) {
     } else {
       compose.push(`    image: registry.example/bench/${name}:1.${i}`);
     }
-    compose.push('    environment:', `      SERVICE: ${name}`, '    healthcheck:', '      test: ["CMD", "true"]', '      interval: 5s');
+    compose.push(
+      '    environment:',
+      `      SERVICE: ${name}`,
+      '    healthcheck:',
+      '      test: ["CMD", "true"]',
+      '      interval: 5s',
+    );
     if (web.includes(name)) {
       settings.push(`  ${name}: { role: web, port: 8080, domains: [${name}.bench.example] }`);
     } else {

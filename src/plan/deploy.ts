@@ -220,7 +220,10 @@ function renderedHostFiles(
   // render it once per plan (at 50 hosts the YAML rendering dominates planning).
   const key = JSON.stringify([services.map((service) => service.name), remoteServices, images]);
   let cache = renderCache.get(input);
-  if (cache === undefined) renderCache.set(input, (cache = new Map()));
+  if (cache === undefined) {
+    cache = new Map();
+    renderCache.set(input, cache);
+  }
   const cached = cache.get(key);
   const { hostCompose, rendered } = cached ?? renderHostCompose(input, services, images, remoteServices);
   if (cached === undefined) cache.set(key, { hostCompose, rendered });
