@@ -1,10 +1,15 @@
-import { Output, shouldUseColor } from '../util/output.js';
 import { buildProgram } from './program.js';
+
+/** ExitCode.cancelled (util/errors.ts), inlined so that start-up loads nothing it does not need. */
+const EXIT_CANCELLED = 130;
 
 async function main(): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);
+    // Stopped by the user without a clean finish (CancelledError): whatever is still pending (a
+    // teardown waiting on children) must not keep the process alive.
+    if (process.exitCode === EXIT_CANCELLED) process.exit(EXIT_CANCELLED);
   } catch (error) {
     const code = (error as { exitCode?: number; code?: string }).exitCode;
     const commanderCode = (error as { code?: string }).code;
@@ -13,6 +18,7 @@ async function main(): Promise<void> {
       return;
     }
     if (typeof code === 'number' && commanderCode?.startsWith('commander.')) {
+      const { Output, shouldUseColor } = await import('../util/output.js');
       const output = new Output({
         color: shouldUseColor(process.stderr, false),
         quiet: false,

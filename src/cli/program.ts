@@ -1,8 +1,7 @@
 import { Argument, Command } from '@commander-js/extra-typings';
-import { Output } from '../util/output.js';
+import type { Output } from '../util/output.js';
 import type { CommandContext } from './context.js';
-import { type RawGlobalFlags, resolveGlobals } from './globals.js';
-import { reportError } from './report-error.js';
+import type { RawGlobalFlags } from './globals.js';
 
 export { VERSION } from '../version.js';
 
@@ -16,7 +15,18 @@ function action(load: Loader) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const flags = command.optsWithGlobals() as RawGlobalFlags;
-    let output = new Output({ color: false, quiet: false, verbose: flags.verbose === true, json: false });
+    // Loaded here, not at the top: `--help` and `--version` never need them (start-up time).
+    const [{ Output: OutputClass }, { resolveGlobals }, { reportError }] = await Promise.all([
+      import('../util/output.js'),
+      import('./globals.js'),
+      import('./report-error.js'),
+    ]);
+    let output: Output = new OutputClass({
+      color: false,
+      quiet: false,
+      verbose: flags.verbose === true,
+      json: false,
+    });
     try {
       const globals = resolveGlobals(flags, process.env);
       const { createContext } = await import('./context.js');

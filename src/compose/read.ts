@@ -94,13 +94,23 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
   return project;
 }
 
-const CANDIDATES = ['docker-compose.yml', 'docker-compose.yaml', 'compose.yaml', 'compose.yml'];
+/** The compose file names looked for, in order, when `compose.file` is not set. */
+export const COMPOSE_FILE_NAMES = [
+  'docker-compose.yml',
+  'docker-compose.yaml',
+  'compose.yaml',
+  'compose.yml',
+];
 
 /**
- * The compose file of a project (absolute path): `compose.file` from stagecraft.yml, else the first
- * of docker-compose.yml, docker-compose.yaml, compose.yaml, compose.yml in `root`.
+ * The compose file of a project (absolute path), or undefined when there is none: `compose.file`
+ * from stagecraft.yml, else the first of COMPOSE_FILE_NAMES in `root`. Throws UserError when
+ * `compose.file` names a file that does not exist.
  */
-export function composeFileFor(root: string, config: { compose?: { file?: string } | undefined }): string {
+export function findComposeFile(
+  root: string,
+  config: { compose?: { file?: string } | undefined },
+): string | undefined {
   const configured = config.compose?.file;
   if (configured !== undefined) {
     const path = isAbsolute(configured) ? configured : resolve(root, configured);
@@ -111,10 +121,16 @@ export function composeFileFor(root: string, config: { compose?: { file?: string
     }
     return path;
   }
-  for (const name of CANDIDATES) {
-    const path = join(root, name);
-    if (existsSync(path)) return path;
-  }
+  return COMPOSE_FILE_NAMES.map((name) => join(root, name)).find((path) => existsSync(path));
+}
+
+/**
+ * The compose file of a project (absolute path), as findComposeFile; throws UserError when there is
+ * none (a deploy needs one).
+ */
+export function composeFileFor(root: string, config: { compose?: { file?: string } | undefined }): string {
+  const path = findComposeFile(root, config);
+  if (path !== undefined) return path;
   throw new UserError(`no compose file in ${root}`, {
     hint: `create docker-compose.yml (or compose.yaml), or set compose.file in stagecraft.yml`,
   });

@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import type { ToolName } from '../util/tools.js';
 
 /** Every pluggable kind of provider; `<kind>.provider` selects one, `<kind>.providers.<id>` configures it. */
 export const PROVIDER_KINDS = [
@@ -17,6 +18,13 @@ export interface ProviderSchemaEntry {
   description: string;
   /** Validates `<kind>.providers.<id>`; it must accept `{}` if the provider needs no configuration. */
   schema: z.ZodType;
+  /**
+   * Said when a config names a provider of this kind that does not exist (e.g. one that was removed),
+   * after the list of known ids: what to use instead.
+   */
+  unknownIdHint?: string;
+  /** Tools `stagecraft doctor` requires while this provider is selected, each with the reason. */
+  doctorTools?: { tool: ToolName; why: string }[];
 }
 
 export interface MigrationEngineEntry {
@@ -43,4 +51,18 @@ export function findProvider(
   id: string,
 ): ProviderSchemaEntry | undefined {
   return catalog.providers[kind].find((entry) => entry.id === id);
+}
+
+/**
+ * The provider a config section selects (`<kind>.provider`) and its validated config
+ * (`<kind>.providers.<id>`, undefined when not given); undefined when the section is unset.
+ */
+export function selectedProvider(
+  catalog: ProviderCatalog,
+  kind: ProviderKind,
+  section: { provider: string; providers?: Record<string, unknown> | undefined } | undefined,
+): { entry: ProviderSchemaEntry; config: unknown } | undefined {
+  if (section === undefined) return undefined;
+  const entry = findProvider(catalog, kind, section.provider);
+  return entry === undefined ? undefined : { entry, config: section.providers?.[section.provider] };
 }

@@ -35,6 +35,8 @@ export interface LoadedConfig {
   variables: Record<string, string>;
   /** Key paths whose values came from secret variables; printed redacted. */
   secretPaths: PathSegment[][];
+  /** The providers the config was validated against: the core finds a selected provider's hooks here. */
+  catalog: ProviderCatalog;
 }
 
 export class ConfigError extends UserError {
@@ -150,5 +152,6 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     envName,
     variables: variablesOf(envName),
     secretPaths: interpolated.secretPaths,
+    catalog: options.catalog,
   };
 }

@@ -145,7 +145,10 @@ function providerSection(catalog: ProviderCatalog, kind: ProviderKind, defaultPr
   const entries = catalog.providers[kind];
   const ids = entries.map((entry) => entry.id) as [string, ...string[]];
   const providerShape = Object.fromEntries(entries.map((entry) => [entry.id, entry.schema.optional()]));
-  const provider = z.enum(ids).describe(`Selects the ${kind} provider.`);
+  const hints = entries.flatMap((entry) => (entry.unknownIdHint === undefined ? [] : [entry.unknownIdHint]));
+  const provider = z
+    .enum(ids, hints.length === 0 ? undefined : { error: () => hints.join('; ') })
+    .describe(`Selects the ${kind} provider.`);
   return {
     provider: defaultProvider === undefined ? provider : provider.default(defaultProvider),
     providers: z

@@ -123,10 +123,16 @@ export function translateIssues(
         else push(path, `expected ${typeName(issue.expected)}, found ${describeValue(found)}`);
         return;
       case 'invalid_value': {
+        const values = issue.values.map(String);
+        // With one allowed value, that value is the only plausible meaning.
         const suggestion =
-          typeof found === 'string' ? didYouMean(found, issue.values.map(String)) : undefined;
+          typeof found === 'string'
+            ? (didYouMean(found, values) ?? (values.length === 1 ? values[0] : undefined))
+            : undefined;
         const hint = suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
-        push(path, `expected one of ${quoteList(issue.values)}, found ${describeValue(found)}${hint}`);
+        // A schema-given message (not zod's default "Invalid option…") says what to do instead.
+        const note = issue.message.startsWith('Invalid option') ? '' : `; ${issue.message}`;
+        push(path, `expected one of ${quoteList(issue.values)}, found ${describeValue(found)}${hint}${note}`);
         return;
       }
       case 'invalid_key': {

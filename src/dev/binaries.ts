@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { ExternalError } from '../util/errors.js';
+import { TOOLS, type ToolName } from '../util/tools.js';
 
 /** The full path of an executable found on PATH (or the path itself when it has a slash), if any. */
 export function findExecutable(name: string, env: Record<string, string | undefined>): string | undefined {
@@ -23,59 +24,39 @@ export function findExecutable(name: string, env: Record<string, string | undefi
   return undefined;
 }
 
-/** A tool `stagecraft dev` needs, why, and how to install it. */
+/** A tool `stagecraft dev` needs and why (how to install it is in the tools catalogue). */
 export interface Requirement {
-  binary: string;
+  tool: ToolName;
   why: string;
-  install: string;
 }
 
-export const REQUIREMENTS = {
-  docker: {
-    binary: 'docker',
-    why: 'it runs the compose infrastructure services',
-    install:
-      'install Docker Engine (or Docker Desktop) with the compose plugin: https://docs.docker.com/engine/install/',
-  },
-  mkcert: {
-    binary: 'mkcert',
-    why: 'it makes the locally trusted HTTPS certificates for the dev domains',
-    install:
-      'install mkcert (apt install mkcert, brew install mkcert, or https://github.com/FiloSottile/mkcert) and run `mkcert -install` once',
-  },
-  caddy: {
-    binary: 'caddy',
-    why: 'it is the HTTPS front door that routes the dev domains to your processes',
-    install:
-      'install Caddy 2 (apt install caddy, brew install caddy, or https://caddyserver.com/docs/install)',
-  },
-  encore: {
-    binary: 'encore',
-    why: 'the backend provider encore-ts runs `encore run`',
-    install:
-      'install the Encore CLI: curl -L https://encore.dev/install.sh | bash (or brew install encoredev/tap/encore)',
-  },
+/** What the stack itself needs; providers name their own (e.g. an Encore backend needs `encore`). */
+export const STACK_REQUIREMENTS = {
+  docker: { tool: 'docker', why: 'it runs the compose infrastructure services' },
+  mkcert: { tool: 'mkcert', why: 'it makes the locally trusted HTTPS certificates for the dev domains' },
+  caddy: { tool: 'caddy', why: 'it is the HTTPS front door that routes the dev domains to your processes' },
 } satisfies Record<string, Requirement>;
 
-export type RequirementName = keyof typeof REQUIREMENTS;
-
 /**
- * Finds every required tool at once; a missing one is an external failure (exit 2) naming what to
- * install, with the `--no-https` way out when only the certificates need mkcert.
+ * Finds every required tool at once and returns the full path of each, by tool name. A missing one
+ * throws ExternalError (exit 2) naming what to install, with the `--no-https` way out when only the
+ * certificates need mkcert.
  */
 export function requireBinaries(
-  names: readonly RequirementName[],
+  requirements: readonly Requirement[],
   env: Record<string, string | undefined>,
-): Record<RequirementName, string> {
-  const found: Partial<Record<RequirementName, string>> = {};
-  const missing: Requirement[] = [];
-  for (const name of names) {
-    const requirement = REQUIREMENTS[name];
-    const path = findExecutable(requirement.binary, env);
-    if (path === undefined) missing.push(requirement);
-    else found[name] = path;
+): Partial<Record<ToolName, string>> {
+  const found: Partial<Record<ToolName, string>> = {};
+  const missing: (Requirement & { binary: string; install: string })[] = [];
+  for (const requirement of requirements) {
+    const { binary, install } = TOOLS[requirement.tool];
+    const path = findExecutable(binary, env);
+    if (path === undefined) {
+      if (!missing.some((entry) => entry.tool === requirement.tool))
+        missing.push({ ...requirement, binary, install });
+    } else found[requirement.tool] = path;
   }
-  if (missing.length === 0) return found as Record<RequirementName, string>;
+  if (missing.length === 0) return found;
   const alternatives: string[] = [];
   if (missing.some((requirement) => requirement.binary === 'mkcert')) {
     alternatives.push('run `stagecraft dev --no-https` to serve plain HTTP without certificates');

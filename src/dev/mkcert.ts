@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runLocal } from '../runners/local.js';
 import { ExternalError } from '../util/errors.js';
-import { runCommand, SpawnError } from './supervisor/run.js';
 
 /** One certificate for every dev domain, from mkcert (original design §5.4). */
 export interface DevCertificate {
@@ -41,14 +41,16 @@ export interface EnsureCertificateOptions {
 
 async function caRoot(options: EnsureCertificateOptions): Promise<string | undefined> {
   try {
-    const result = await runCommand([options.mkcert, '-CAROOT'], {
+    const result = await runLocal([options.mkcert, '-CAROOT'], {
       cwd: options.cwd,
       env: options.env,
       signal: options.signal,
+      allowFailure: true,
+      ownProcessGroup: true,
     });
     const dir = result.stdout.trim();
     const file = join(dir, 'rootCA.pem');
-    return result.code === 0 && dir !== '' && existsSync(file) ? file : undefined;
+    return result.exitCode === 0 && dir !== '' && existsSync(file) ? file : undefined;
   } catch {
     return undefined;
   }
@@ -71,25 +73,16 @@ export async function ensureCertificate(options: EnsureCertificateOptions): Prom
     return { certFile, keyFile, caFile: await caRoot(options), reused: true };
   }
   await mkdir(options.certDir, { recursive: true, mode: 0o755 });
-  let result: Awaited<ReturnType<typeof runCommand>>;
-  try {
-    result = await runCommand([options.mkcert, '-cert-file', certFile, '-key-file', keyFile, ...domains], {
-      cwd: options.certDir,
-      env: options.env,
-      signal: options.signal,
-    });
-  } catch (error) {
-    if (error instanceof SpawnError) {
-      throw new ExternalError(`cannot run mkcert: ${error.message}`, {
-        cause: error,
-        hint: 'install mkcert, or run `stagecraft dev --no-https`',
-      });
-    }
-    throw error;
-  }
-  if (result.code !== 0) {
+  const result = await runLocal([options.mkcert, '-cert-file', certFile, '-key-file', keyFile, ...domains], {
+    cwd: options.certDir,
+    env: options.env,
+    signal: options.signal,
+    allowFailure: true,
+    ownProcessGroup: true,
+  });
+  if (result.exitCode !== 0) {
     const output = `${result.stderr}${result.stdout}`.trim().split('\n').slice(-5);
-    throw new ExternalError(`mkcert failed (exit ${result.code ?? result.signal})`, {
+    throw new ExternalError(`mkcert failed (exit ${result.exitCode})`, {
       details: output,
       command: `mkcert -cert-file ${certFile} -key-file ${keyFile} ${domains.join(' ')}`,
       hint: 'check that mkcert works (`mkcert -install`), or run `stagecraft dev --no-https`',

@@ -1,30 +1,24 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findComposeFile, readCompose } from '../compose/read.js';
 import type { LoadedConfig } from '../config/load.js';
-import { ExternalError, UserError } from '../util/errors.js';
+import { type ComposeTarget, composeStopArgs, composeUpArgs } from '../docker/compose.js';
+import { type DevTopology, planDevTopology } from '../plan/dev.js';
+import { LocalRunner, runLocal } from '../runners/local.js';
+import { CancelledError, ExternalError, UserError } from '../util/errors.js';
 import type { Output } from '../util/output.js';
-import { type RequirementName, requireBinaries } from './binaries.js';
+import { type Requirement, requireBinaries, STACK_REQUIREMENTS } from './binaries.js';
 import { formatCaddyLine, renderCaddyConfig } from './caddy-config.js';
-import {
-  type ComposeModel,
-  composeBase,
-  composeFile,
-  composeStopArgs,
-  composeUpArgs,
-  readComposeModel,
-  renderDevOverride,
-} from './compose.js';
+import { type ComposeModel, devComposeModel, renderDevOverride } from './compose.js';
 import { HostsFile } from './hosts-file.js';
 import { LogMux } from './log-mux.js';
 import { ensureCertificate } from './mkcert.js';
-import { type ProcessSettings, processSpec, syncEncoreSecrets } from './processes.js';
+import { type ProcessSettings, processSpec } from './processes.js';
 import { type DevFlags, type DevSettings, resolveDevSettings } from './settings.js';
 import { type DevState, devDir, readState, removeState, writeState } from './state.js';
 import { localPortOpen, ManagedProcess, type ProcessEvent } from './supervisor/managed-process.js';
 import { processAlive, processIdentity, signalGroup, stopGroup } from './supervisor/process-group.js';
-import { runCommand, SpawnError } from './supervisor/run.js';
-import { type DevTopology, planDevTopology } from './topology.js';
 
 /** What `stagecraft dev` runs with. */
 export interface DevRuntime {
@@ -75,6 +69,11 @@ function loopbackAddresses(): string[] {
   return addresses;
 }
 
+/** A `docker …` argv from docker/ run with the docker binary `stagecraft dev` found (a full path). */
+function withDocker(docker: string, argv: readonly string[]): string[] {
+  return [docker, ...argv.slice(1)];
+}
+
 function url(https: boolean, domain: string, settings: DevSettings): string {
   const port = https ? settings.httpsPort : settings.httpPort;
   const standard = https ? 443 : 80;
@@ -93,14 +92,13 @@ export async function cleanupFromState(state: DevState, root: string, output: Ou
   );
   if (state.compose !== undefined && state.compose.services.length > 0) {
     const { docker, project, services } = state.compose;
-    const result = await runCommand(
-      composeStopArgs([docker, 'compose', '--project-name', project], services),
-      {
-        cwd: tmpdir(),
-        env: { ...definedEnv(process.env), ...state.compose.docker_env },
-      },
-    ).catch((error: unknown) => ({ code: 1, stderr: String(error), stdout: '', signal: null }));
-    if (result.code === 0) output.info(`stopped containers ${services.join(', ')} (${project})`);
+    const result = await runLocal(withDocker(docker, composeStopArgs({ project }, services)), {
+      cwd: tmpdir(),
+      env: state.compose.docker_env,
+      allowFailure: true,
+      ownProcessGroup: true,
+    }).catch((error: unknown) => ({ exitCode: 1, stderr: String(error), stdout: '', durationMs: 0 }));
+    if (result.exitCode === 0) output.info(`stopped containers ${services.join(', ')} (${project})`);
     else
       output.warn(`could not stop the containers of ${project}: ${result.stderr.trim().split('\n').pop()}`);
   }
@@ -154,11 +152,17 @@ export class DevStack {
   /** Settles when the stack must stop: a signal, or a fatal process event. */
   readonly #stopRequested: Promise<'stopped'>;
   #requestStop: () => void = () => undefined;
+  /** Rejects on the third signal: run() gives up waiting for the teardown. */
+  readonly #forced: Promise<never>;
+  #forceStop: (error: CancelledError) => void = () => undefined;
   #state: DevState;
   #stateWrite: Promise<void> = Promise.resolve();
   /** Set once start-up got past its checks and recorded state: from then on there is something to undo. */
   #stateWritten = false;
-  #composeBase: string[] | undefined;
+  #composeTarget: ComposeTarget | undefined;
+  #docker = 'docker';
+  /** One-shot commands (docker compose, mkcert): in their own process group, Ctrl+C is ours. */
+  readonly #local: LocalRunner;
   #composeEnv: Record<string, string> = {};
 
   constructor(runtime: DevRuntime, flags: DevFlags, mode: DevState['mode']) {
@@ -167,9 +171,14 @@ export class DevStack {
     this.#root = runtime.loaded.root;
     this.#mode = mode;
     this.#mux = new LogMux({ color: runtime.color, json: runtime.json });
+    this.#local = new LocalRunner({ cwd: this.#root, ownProcessGroup: true });
     this.#stopRequested = new Promise((resolve) => {
       this.#requestStop = () => resolve('stopped');
     });
+    this.#forced = new Promise<never>((_resolve, reject) => {
+      this.#forceStop = reject;
+    });
+    this.#forced.catch(() => undefined);
     this.#state = {
       version: 1,
       pid: process.pid,
@@ -215,7 +224,12 @@ export class DevStack {
         if (managed.pgid !== undefined) signalGroup(managed.pgid, 'SIGKILL');
       }
     } else {
-      process.exit(130);
+      // A third signal: give up on the clean stop (run() throws; the CLI exits 130).
+      this.#forceStop(
+        new CancelledError('stopped before the dev stack finished stopping', {
+          hint: 'run `stagecraft dev down` to stop what is still running',
+        }),
+      );
     }
   };
 
@@ -260,11 +274,23 @@ export class DevStack {
     }
   };
 
-  /** Runs the stack until stopped; resolves to the exit code, throws the error that stopped it. */
+  /**
+   * Runs the stack until stopped; resolves to the exit code, throws the error that stopped it. A
+   * third Ctrl+C/SIGTERM gives up on the clean stop: it throws CancelledError at once (exit 130),
+   * whatever the teardown is still waiting for.
+   */
   async run(): Promise<number> {
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     for (const signal of signals) process.on(signal, this.#onSignal);
     process.stdout.on('error', () => undefined);
+    try {
+      return await Promise.race([this.#runUntilStopped(), this.#forced]);
+    } finally {
+      for (const signal of signals) process.off(signal, this.#onSignal);
+    }
+  }
+
+  async #runUntilStopped(): Promise<number> {
     let failure: unknown;
     try {
       await this.#startAll();
@@ -272,11 +298,7 @@ export class DevStack {
     } catch (error) {
       failure = error;
     }
-    try {
-      await this.#teardown();
-    } finally {
-      for (const signal of signals) process.off(signal, this.#onSignal);
-    }
+    await this.#teardown();
     if (this.#fatal !== undefined) throw this.#fatal;
     // After Ctrl+C or SIGTERM, whatever start-up was doing was interrupted on purpose: exit 0.
     if (failure !== undefined && !this.#abort.signal.aborted && !(failure instanceof CancelledError))
@@ -293,17 +315,25 @@ export class DevStack {
     delete baseEnv['STAGECRAFT_DEV_DAEMON'];
 
     // 1. What runs: the compose model (through the compose CLI) and the pure topology.
-    const file = composeFile(root, config);
+    const file = findComposeFile(root, config);
     const onlyProcesses = this.#flags.only?.every((name) => name === 'backend' || name === 'frontend');
     let compose: ComposeModel | undefined;
     let docker: string | undefined;
     if (file !== undefined && !onlyProcesses) {
-      docker = requireBinaries(['docker'], env).docker;
-      const base = composeBase(docker, 'probe', [file], root, config.compose?.profiles ?? []);
-      compose = await readComposeModel(base, file, { cwd: root, env: baseEnv, signal: this.#abort.signal });
+      docker = requireBinaries([STACK_REQUIREMENTS.docker], env).docker;
+      const project = await readCompose({
+        file,
+        projectDir: root,
+        variables: baseEnv,
+        profiles: config.compose?.profiles,
+        exec: (argv, options) =>
+          this.#local.exec(withDocker(docker!, argv), { ...options, signal: this.#abort.signal }),
+      });
+      compose = devComposeModel(file, project);
     }
     const topology = planDevTopology({
       config,
+      catalog: loaded.catalog,
       root,
       compose,
       only: this.#flags.only,
@@ -324,12 +354,12 @@ export class DevStack {
     }
 
     // 2. Every tool first, so a missing one changes nothing.
-    const needed: RequirementName[] = [];
-    if (topology.infra.length > 0) needed.push('docker');
-    if (topology.processes.some((plan) => plan.provider === 'encore-ts')) needed.push('encore');
+    const needed: Requirement[] = [];
+    if (topology.infra.length > 0) needed.push(STACK_REQUIREMENTS.docker);
+    for (const plan of topology.processes) needed.push(...plan.hooks.tools);
     if (topology.routes.length > 0) {
-      needed.push('caddy');
-      if (settings.https) needed.push('mkcert');
+      needed.push(STACK_REQUIREMENTS.caddy);
+      if (settings.https) needed.push(STACK_REQUIREMENTS.mkcert);
     }
     const tools = requireBinaries(needed, env);
     docker ??= tools.docker;
@@ -385,13 +415,14 @@ export class DevStack {
         files.push(override);
       }
       const names = topology.infra.map((plan) => plan.name);
-      this.#composeBase = composeBase(
-        docker,
-        topology.composeProject,
-        files,
-        root,
-        config.compose?.profiles ?? [],
-      );
+      this.#composeTarget = {
+        project: topology.composeProject,
+        file,
+        overrides: files.slice(1),
+        projectDir: root,
+        profiles: config.compose?.profiles,
+      };
+      this.#docker = docker;
       this.#composeEnv = baseEnv;
       this.#state.compose = {
         docker,
@@ -416,13 +447,14 @@ export class DevStack {
       readyTimeoutMs: settings.readyTimeoutMs,
       caFile: certificate?.caFile,
       color: this.#runtime.color,
-      encore: tools.encore,
+      tools,
       warn: (message) => this.#output.warn(message),
     };
     for (const plan of topology.processes) {
-      if (plan.provider === 'encore-ts') {
-        const set = await syncEncoreSecrets(plan, processSettings, this.#abort.signal);
-        if (set.length > 0) this.#output.info(`▸ encore secrets set: ${set.join(', ')}`);
+      if (plan.hooks.prepare !== undefined) {
+        const runner = new LocalRunner({ cwd: plan.workdir, ownProcessGroup: true });
+        const lines = await plan.hooks.prepare(plan, processSettings, runner, this.#abort.signal);
+        for (const line of lines) this.#output.info(line);
       }
       this.#checkAborted();
       const spec = processSpec(plan, processSettings);
@@ -512,41 +544,38 @@ export class DevStack {
   }
 
   async #composeUp(services: string[]): Promise<void> {
-    const base = this.#composeBase;
-    if (base === undefined) return;
-    const argv = composeUpArgs(base, services);
+    const target = this.#composeTarget;
+    if (target === undefined) return;
+    // Not --no-deps: compose starts what these services depend on, and --wait honours health checks.
+    const argv = withDocker(this.#docker, composeUpArgs(target, services, { wait: true, noDeps: false }));
     this.#output.info(`▸ starting containers: ${services.join(', ')}`);
     this.#output.debug(`$ ${argv.join(' ')}`);
     const tail: string[] = [];
-    let result: Awaited<ReturnType<typeof runCommand>>;
-    try {
-      result = await runCommand(argv, {
-        cwd: this.#root,
-        env: this.#composeEnv,
-        signal: this.#abort.signal,
-        onLine: (line) => {
-          tail.push(line);
-          if (tail.length > 20) tail.shift();
-          if (this.#runtime.verbose) this.#mux.line(COMPOSE, 'stderr', line);
-        },
-      });
-    } catch (error) {
-      if (error instanceof SpawnError)
-        throw new ExternalError(`cannot run docker: ${error.message}`, { cause: error });
-      throw error;
-    }
+    const result = await this.#local.exec(argv, {
+      env: this.#composeEnv,
+      signal: this.#abort.signal,
+      allowFailure: true,
+      onLine: (line) => {
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        if (this.#runtime.verbose) this.#mux.line(COMPOSE, 'stderr', line);
+      },
+    });
     this.#checkAborted();
-    if (result.code !== 0) {
+    if (result.exitCode !== 0) {
       const daemonDown = tail.some((line) =>
         /Cannot connect to the Docker daemon|Is the docker daemon running/i.test(line),
       );
-      throw new ExternalError(`docker compose up failed for ${services.join(', ')} (exit ${result.code})`, {
-        details: tail.slice(-12),
-        command: argv.join(' '),
-        hint: daemonDown
-          ? 'start Docker (the daemon is not running or DOCKER_HOST points nowhere)'
-          : 'see the compose output above; `docker compose logs` shows the containers’ own logs',
-      });
+      throw new ExternalError(
+        `docker compose up failed for ${services.join(', ')} (exit ${result.exitCode})`,
+        {
+          details: tail.slice(-12),
+          command: argv.join(' '),
+          hint: daemonDown
+            ? 'start Docker (the daemon is not running or DOCKER_HOST points nowhere)'
+            : 'see the compose output above; `docker compose logs` shows the containers’ own logs',
+        },
+      );
     }
   }
 
@@ -571,16 +600,18 @@ export class DevStack {
     );
     if (this.#state.compose !== undefined) {
       const { docker, project, services } = this.#state.compose;
-      const argv = composeStopArgs([docker, 'compose', '--project-name', project], services);
+      const argv = withDocker(docker, composeStopArgs({ project }, services));
       this.#output.info(`▸ stopping containers: ${services.join(', ')}`);
-      const result = await runCommand(argv, {
+      const result = await runLocal(argv, {
         cwd: tmpdir(),
         env: this.#composeEnv,
+        allowFailure: true,
+        ownProcessGroup: true,
         onLine: (line) => {
           if (this.#runtime.verbose) this.#mux.line(COMPOSE, 'stderr', line);
         },
-      }).catch((error: unknown) => ({ code: 1, stderr: String(error), stdout: '', signal: null }));
-      if (result.code !== 0) {
+      }).catch((error: unknown) => ({ exitCode: 1, stderr: String(error), stdout: '', durationMs: 0 }));
+      if (result.exitCode !== 0) {
         this.#output.warn(
           `docker compose stop failed: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`,
         );
@@ -596,12 +627,5 @@ export class DevStack {
     await this.#stateWrite;
     await removeState(this.#root);
     this.#output.info(`✓ dev stack stopped in ${seconds(Date.now() - started)}`);
-  }
-}
-
-/** Start-up was interrupted by Ctrl+C or SIGTERM: not an error. */
-class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
   }
 }

@@ -4,10 +4,20 @@
  * whatever the current folder or COMPOSE_* variables are.
  */
 
-/** A compose project on one host: its name (`-p`) and its rendered file (`-f`). */
+/**
+ * A compose project on one host: its name (`-p`) and its rendered file (`-f`). `stagecraft dev` adds
+ * an override file, the project folder and profiles; a command that needs only the project name
+ * (`stop` after the files are gone) leaves `file` out.
+ */
 export interface ComposeTarget {
   project: string;
-  file: string;
+  file?: string;
+  /** More files after `file` (`-f` each), e.g. the dev override. */
+  overrides?: string[];
+  /** `--project-directory`: relative paths and `.env` are resolved from it. */
+  projectDir?: string;
+  /** `--profile` for each. */
+  profiles?: string[];
 }
 
 /** `docker compose -p <project> -f <file> <rest…>` */
@@ -16,7 +26,17 @@ export function composeArgs(project: string, file: string, ...rest: string[]): s
 }
 
 function target(t: ComposeTarget, ...rest: string[]): string[] {
-  return composeArgs(t.project, t.file, ...rest);
+  const files = [...(t.file === undefined ? [] : [t.file]), ...(t.overrides ?? [])];
+  return [
+    'docker',
+    'compose',
+    '-p',
+    t.project,
+    ...files.flatMap((file) => ['-f', file]),
+    ...(t.projectDir === undefined ? [] : ['--project-directory', t.projectDir]),
+    ...(t.profiles ?? []).flatMap((profile) => ['--profile', profile]),
+    ...rest,
+  ];
 }
 
 export interface ComposeConfigOptions {

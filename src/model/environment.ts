@@ -1,7 +1,9 @@
 import { defaultRolloutStrategy, dependencyOrder, healthcheckTimings } from '../compose/analyze.js';
 import type { ComposeProject } from '../compose/types.js';
+import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, EnvironmentConfig, HostEntry, ServiceConfig } from '../config/schema.js';
+import type { AppProvider } from '../providers/app.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
@@ -105,6 +107,7 @@ function buildSpecOf(
   compose: ComposeProject,
   name: string,
   root: string,
+  catalog: ProviderCatalog,
 ): BuildSpec | undefined {
   const composeBuild = compose.services[name]?.build;
   if (composeBuild !== undefined) {
@@ -120,26 +123,11 @@ function buildSpecOf(
     };
   }
   for (const kind of ['backend', 'frontend'] as const) {
-    const section = config[kind];
-    const providerConfig = section?.providers?.[section.provider] as
-      | {
-          build?: {
-            service?: string;
-            context?: string;
-            dockerfile?: string;
-            target?: string;
-            args?: Record<string, string>;
-          };
-        }
-      | undefined;
-    const build = providerConfig?.build;
-    if (build?.service === name && build.context !== undefined) {
-      return {
-        context: resolvePath(root, build.context),
-        dockerfile: build.dockerfile === undefined ? undefined : resolvePath(root, build.dockerfile),
-        target: build.target,
-        args: build.args ?? {},
-      };
+    const selected = selectedProvider(catalog, kind, config[kind]);
+    const build = (selected?.entry as AppProvider | undefined)?.build?.(selected?.config, root);
+    if (build?.service === name) {
+      const { service: _service, ...spec } = build;
+      return spec;
     }
   }
   return undefined;
@@ -183,7 +171,7 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
     }
     localRoles.add(role);
     const composeService = compose.services[name]!;
-    const build = buildSpecOf(config, compose, name, loaded.root);
+    const build = buildSpecOf(config, compose, name, loaded.root, loaded.catalog);
     const replicas = settings.replicas ?? composeService.deploy?.replicas ?? 1;
     const timings = healthcheckTimings(composeService);
     const repository = `${config.project.registry ? `${config.project.registry}/` : ''}${config.project.name}-${name}`;
@@ -213,11 +201,6 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       healthTimeoutMs: parseDuration(env.rollout?.health_timeout ?? '2m'),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
     });
-  }
-  if ((config.ingress?.provider ?? 'caddy') !== 'caddy') {
-    problems.push(
-      `ingress.provider ${config.ingress?.provider} cannot deploy yet: only caddy is implemented; remove ingress.provider or set it to caddy`,
-    );
   }
   if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
     problems.push(

@@ -1,12 +1,14 @@
 // `stagecraft doctor`: is this machine (and every host of the environment) ready? Each check says what
 // it found and, when something is wrong, one line of how to fix it. Required checks fail the command.
 
+import { PROVIDER_KINDS, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { EnvironmentConfig, HostEntry } from '../config/schema.js';
 import { composeVersionArgs } from '../docker/compose.js';
 import { createRunner } from '../runners/factory.js';
 import { runLocal } from '../runners/local.js';
 import { isStagecraftError } from '../util/errors.js';
+import { TOOLS, type ToolName } from '../util/tools.js';
 import { oneLine } from './fleet.js';
 import type { Session } from './session.js';
 
@@ -78,7 +80,7 @@ async function dockerChecks(): Promise<Check[]> {
       status: 'fail',
       required: true,
       detail: 'docker was not found on PATH',
-      fix: 'install Docker Engine (or Docker Desktop) with the compose plugin: https://docs.docker.com/engine/install/',
+      fix: TOOLS.docker.install,
     });
   } else if (!engine.ok) {
     checks.push({
@@ -198,7 +200,7 @@ async function hostCheck(loaded: LoadedConfig, host: DoctorHost): Promise<Check>
         required: true,
         detail: `ssh ok, but ${missing ? 'docker is not installed' : `the Docker engine did not answer: ${lastLine(docker.stderr)}`}`,
         fix: missing
-          ? `install Docker Engine and the compose plugin on ${host.name} (https://docs.docker.com/engine/install/)`
+          ? `${TOOLS.docker.install} on ${host.name}`
           : `start Docker on ${host.name} and add the ssh user to the docker group (\`sudo usermod -aG docker <user>\`)`,
       };
     }
@@ -277,8 +279,21 @@ export async function runDoctor(context: Session): Promise<DoctorReport> {
         : Object.keys(config.environments);
   const hosts = environments.flatMap((name) => environmentHosts(name, config!.environments[name]!));
   const usesSsh = hosts.length > 0;
-  const usesEncore = config?.backend?.provider === 'encore-ts' || config?.secrets?.provider === 'encore';
-  const usesMesh = config?.network?.provider === 'tailscale' || config?.network?.provider === 'headscale';
+  // Tools the selected providers need (e.g. encore for an Encore backend, tailscale for a mesh).
+  const needs = new Map<ToolName, string>();
+  for (const kind of PROVIDER_KINDS) {
+    const section = config?.[kind] as Parameters<typeof selectedProvider>[2];
+    const selected = loaded === undefined ? undefined : selectedProvider(loaded.catalog, kind, section);
+    for (const need of selected?.entry.doctorTools ?? [])
+      if (!needs.has(need.tool)) needs.set(need.tool, need.why);
+  }
+  const tool = (name: ToolName, argv: string[], why: string, required = false): ToolSpec => ({
+    name,
+    argv,
+    why: needs.get(name) ?? why,
+    fix: TOOLS[name].install,
+    required: required || needs.has(name),
+  });
 
   const node = process.versions.node;
   checks.push(
@@ -294,52 +309,21 @@ export async function runDoctor(context: Session): Promise<DoctorReport> {
   );
 
   const tools: ToolSpec[] = [
-    {
-      name: 'ssh',
-      argv: ['ssh', '-V'],
-      why: usesSsh ? 'deploys reach the hosts with it' : 'for environments with driver: ssh',
-      fix: 'install the OpenSSH client (`sudo apt-get install openssh-client`; macOS has it)',
-      required: usesSsh,
-    },
-    {
-      name: 'mkcert',
-      argv: ['mkcert', '-version'],
-      why: 'trusted HTTPS for `stagecraft dev`; `dev --no-https` works without it',
-      fix: 'install mkcert (`sudo apt-get install mkcert`, `brew install mkcert`, https://github.com/FiloSottile/mkcert) and run `mkcert -install` once',
-      required: false,
-    },
-    {
-      name: 'encore',
-      argv: ['encore', 'version'],
-      why: usesEncore
-        ? 'this project uses Encore (backend encore-ts or secrets encore)'
-        : 'for Encore.ts backends',
-      fix: 'install the Encore CLI: `curl -L https://encore.dev/install.sh | bash` (or `brew install encoredev/tap/encore`)',
-      required: usesEncore,
-    },
-    {
-      name: 'tailscale',
-      argv: ['tailscale', 'version'],
-      why: usesMesh
-        ? `network.provider is ${config?.network?.provider}: \`stagecraft ssh\` and the mesh use it`
-        : 'for the tailscale/headscale mesh',
-      fix: 'install Tailscale (https://tailscale.com/download) and log in (`tailscale up`)',
-      required: usesMesh,
-    },
-    {
-      name: 'gh',
-      argv: ['gh', '--version'],
-      why: '`stagecraft ci run` triggers GitHub Actions with it',
-      fix: 'install the GitHub CLI (https://cli.github.com) and run `gh auth login`',
-      required: false,
-    },
-    {
-      name: 'git',
-      argv: ['git', '--version'],
-      why: 'release versions default to the git commit',
-      fix: 'install git, or always pass --version to build and deploy',
-      required: false,
-    },
+    tool(
+      'ssh',
+      ['ssh', '-V'],
+      usesSsh ? 'deploys reach the hosts with it' : 'for environments with driver: ssh',
+      usesSsh,
+    ),
+    tool(
+      'mkcert',
+      ['mkcert', '-version'],
+      'trusted HTTPS for `stagecraft dev`; `dev --no-https` works without it',
+    ),
+    tool('encore', ['encore', 'version'], 'for Encore.ts backends'),
+    tool('tailscale', ['tailscale', 'version'], 'for the tailscale/headscale mesh'),
+    tool('gh', ['gh', '--version'], '`stagecraft ci run` triggers GitHub Actions with it'),
+    tool('git', ['git', '--version'], 'release versions default to the git commit'),
   ];
 
   const [docker, toolResults, hostResults] = await Promise.all([

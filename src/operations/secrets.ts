@@ -7,6 +7,7 @@ import { renderEnvFile, SPEC_HASH_LABEL } from '../compose/project.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { HostModel } from '../model/environment.js';
 import { releaseDir } from '../plan/deploy.js';
+import { selectedAppProvider } from '../providers/app.js';
 import {
   type HostFiles,
   type HostOutcome,
@@ -22,7 +23,6 @@ import { acquireLock, releaseLock } from '../state/lock.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
-import { resolvePath } from '../util/paths.js';
 import { Secret } from '../util/secret.js';
 import { type LoadedEnvironment, loadEnvironment } from './environment.js';
 import { HostRunners, hostsInScope, oneLine, readHistory } from './fleet.js';
@@ -221,25 +221,18 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
   });
   const { model, loaded } = env;
   const secrets = loaded.config.secrets!;
-  const { builtinProviders } = await import('../providers/index.js');
-  const provider = secretsProvider(secrets.provider, builtinProviders().catalog().providers.secrets);
+  const provider = secretsProvider(secrets.provider, loaded.catalog.providers.secrets);
   const providerConfig =
     (secrets.providers as Record<string, Record<string, unknown> | undefined> | undefined)?.[
       secrets.provider
     ] ?? {};
-  const encoreBackend =
-    loaded.config.backend?.provider === 'encore-ts'
-      ? (
-          loaded.config.backend.providers as
-            | Record<string, { build?: { workdir?: string }; dev?: { workdir?: string } }>
-            | undefined
-        )?.['encore-ts']
-      : undefined;
-  const backendWorkdir = encoreBackend?.build?.workdir ?? encoreBackend?.dev?.workdir;
+  // A store's CLI runs in the backend's app folder when the backend provider has one (Encore's).
+  const backend = selectedAppProvider(loaded.catalog, 'backend', loaded.config.backend);
+  const appDir = backend?.provider.appDir?.(backend.config, loaded.root);
   const request = {
     environment: model.environment,
     root: loaded.root,
-    defaultWorkdir: backendWorkdir === undefined ? loaded.root : resolvePath(loaded.root, backendWorkdir),
+    defaultWorkdir: appDir ?? loaded.root,
     config: providerConfig,
     values,
     hosts: [] as HostFiles[],

@@ -165,21 +165,16 @@ interface HostFiles {
   extra: (prepare: string) => Step[];
 }
 
-/** The files a host gets for this release: rendered from the compose file and the model. */
-function renderedHostFiles(
+/** Per plan input: rendered host files by (services, remote addresses, images). */
+const renderCache = new WeakMap<DeployPlanInput, Map<string, ReturnType<typeof renderHostCompose>>>();
+
+function renderHostCompose(
   input: DeployPlanInput,
-  host: HostModel,
   services: ServiceModel[],
   images: Record<string, string>,
-  dir: string,
-): HostFiles {
+  remoteServices: Record<string, string>,
+) {
   const { model } = input;
-  const remoteServices: Record<string, string> = {};
-  for (const service of model.services) {
-    if (service.hosts.includes(host.name) || service.hosts.length === 0) continue;
-    const address = input.hostAddresses[service.hosts[0]!];
-    if (address !== undefined) remoteServices[service.name] = address;
-  }
   const hostCompose = projectHostCompose({
     compose: input.compose,
     composeProjectName: model.composeProject,
@@ -200,7 +195,35 @@ function renderedHostFiles(
       ]),
     ),
   });
-  const rendered = renderCompose(hostCompose.document);
+  return { hostCompose, rendered: renderCompose(hostCompose.document) };
+}
+
+/** The files a host gets for this release: rendered from the compose file and the model. */
+function renderedHostFiles(
+  input: DeployPlanInput,
+  host: HostModel,
+  services: ServiceModel[],
+  images: Record<string, string>,
+  dir: string,
+): HostFiles {
+  const { model } = input;
+  const remoteServices: Record<string, string> = {};
+  for (const service of model.services) {
+    if (service.hosts.includes(host.name) || service.hosts.length === 0) continue;
+    const address = input.hostAddresses[service.hosts[0]!];
+    if (address !== undefined) remoteServices[service.name] = address;
+  }
+  // Hosts that run the same services and see the same remote addresses get the same file: project and
+  // render it once per plan (at 50 hosts the YAML rendering dominates planning).
+  const key = JSON.stringify([services.map((service) => service.name), remoteServices, images]);
+  let cache = renderCache.get(input);
+  if (cache === undefined) {
+    cache = new Map();
+    renderCache.set(input, cache);
+  }
+  const cached = cache.get(key);
+  const { hostCompose, rendered } = cached ?? renderHostCompose(input, services, images, remoteServices);
+  if (cached === undefined) cache.set(key, { hostCompose, rendered });
   const h = { name: host.name };
   return {
     text: rendered.text,

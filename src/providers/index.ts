@@ -4,7 +4,6 @@ import { githubCi } from './ci/github.js';
 import { digitalOceanCloud } from './cloud/digitalocean.js';
 import { genericFrontend } from './frontend/generic.js';
 import { caddyIngress } from './ingress/caddy.js';
-import { traefikIngress } from './ingress/traefik.js';
 import { migrationEngines } from './migration/engines.js';
 import { headscaleNetwork } from './network/headscale.js';
 import { noNetwork } from './network/none.js';
@@ -27,7 +26,6 @@ export function builtinProviders(): ProviderRegistry {
   registry.register('secrets', envfileSecrets);
   registry.register('secrets', encoreSecrets);
   registry.register('ingress', caddyIngress);
-  registry.register('ingress', traefikIngress);
   for (const engine of migrationEngines) registry.registerMigrationEngine(engine);
   return registry;
 }

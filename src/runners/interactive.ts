@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { ExternalError } from '../util/errors.js';
 import { quoteArgv } from '../util/shell-quote.js';
+import { installHint } from '../util/tools.js';
 
 /** `tailscale ssh [user@]host [command]`: Tailscale's own SSH over the mesh (identity from the tailnet). */
 export function tailscaleSshArgv(
@@ -16,12 +17,6 @@ export function tailscaleSshArgv(
   if (remote === undefined) return argv;
   return [...argv, typeof remote === 'string' ? remote : quoteArgv(remote)];
 }
-
-const INSTALL: Record<string, string> = {
-  ssh: 'install the OpenSSH client (for example `apt-get install openssh-client`)',
-  tailscale: 'install Tailscale and join the tailnet (https://tailscale.com/download)',
-  docker: 'install Docker Engine and the compose v2 plugin (https://docs.docker.com/engine/install/)',
-};
 
 /**
  * Runs argv with this process's terminal (stdin, stdout and stderr inherited) and resolves with its
@@ -48,7 +43,7 @@ export function runInteractive(argv: readonly string[], options: { cwd?: string 
       reject(
         error.code === 'ENOENT'
           ? new ExternalError(`${file} was not found on PATH`, {
-              hint: INSTALL[file] ?? `install ${file} or add the folder that holds it to PATH`,
+              hint: installHint(file),
             })
           : new ExternalError(`could not run ${file}: ${error.message}`, {
               hint: `check that ${file} is an executable you may run`,

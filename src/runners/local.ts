@@ -9,17 +9,9 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { ExternalError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import type { Secret } from '../util/secret.js';
+import { installHint } from '../util/tools.js';
 import { contentPayload, displayArgv, exitError, stdinPayload, summarizeArgv } from './common.js';
 import type { ExecOptions, ExecResult, Runner } from './types.js';
-
-/** What to install when a binary is missing, by binary name. */
-const INSTALL_HINTS: Record<string, string> = {
-  docker: 'install Docker Engine and the compose v2 plugin (https://docs.docker.com/engine/install/)',
-  ssh: 'install the OpenSSH client (for example `apt-get install openssh-client`)',
-  git: 'install git, or pass --version so that Stagecraft does not need it',
-  mkcert: 'install mkcert (https://github.com/FiloSottile/mkcert)',
-  encore: 'install the Encore CLI (https://encore.dev/docs/install)',
-};
 
 /** One process to start: everything `spawnProcess` needs, already resolved. */
 export interface SpawnRequest {
@@ -33,6 +25,12 @@ export interface SpawnRequest {
   timeoutMs?: number;
   onLine?: ExecOptions['onLine'];
   signal?: AbortSignal;
+  /**
+   * Start the process in a process group of its own (Ctrl+C in the terminal reaches Stagecraft, not
+   * the command); a timeout or an abort then stops the whole group, and what the command leaves in
+   * its group is killed when it ends. For `stagecraft dev`, which handles Ctrl+C itself.
+   */
+  ownProcessGroup?: boolean;
 }
 
 /** How a process ended, before any decision about errors. */
@@ -66,7 +64,17 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
     maxBuffer: 512 * 1024 * 1024,
     ...(request.input === undefined ? { stdin: 'ignore' as const } : { input: request.input }),
     forceKillAfterDelay: 5_000,
+    detached: request.ownProcessGroup === true,
   });
+  const signalGroup = (signal: NodeJS.Signals): boolean => {
+    if (request.ownProcessGroup !== true || subprocess.pid === undefined) return false;
+    try {
+      process.kill(-subprocess.pid, signal);
+      return true;
+    } catch {
+      return false; // the group is gone
+    }
+  };
   const flushers: (() => void)[] = [];
   if (request.onLine !== undefined) {
     const onLine = request.onLine;
@@ -79,7 +87,7 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
   let timedOut = false;
   let canceled = false;
   const stop = () => {
-    subprocess.kill('SIGTERM');
+    if (!signalGroup('SIGTERM')) subprocess.kill('SIGTERM');
     subprocess.stdout?.destroy();
     subprocess.stderr?.destroy();
   };
@@ -102,6 +110,8 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
   } finally {
     clearTimeout(timer);
     request.signal?.removeEventListener('abort', onAbort);
+    // The leader is gone; anything it left in its group goes with it.
+    signalGroup('SIGKILL');
   }
   for (const flush of flushers) flush();
   const durationMs = Math.round(performance.now() - started);
@@ -183,7 +193,7 @@ export function settle(
     if (outcome.spawnError.code === 'ENOENT') {
       throw new ExternalError(`${binary} was not found on PATH${where}`, {
         command,
-        hint: INSTALL_HINTS[binary] ?? `install ${binary} or add the folder that holds it to PATH`,
+        hint: installHint(binary),
       });
     }
     throw new ExternalError(`could not run ${binary}${where}: ${outcome.spawnError.message}`, {
@@ -218,20 +228,24 @@ export interface LocalRunnerOptions {
   cwd?: string;
   /** Name for messages (default "local"). */
   name?: string;
+  /** Every command in a process group of its own (see SpawnRequest.ownProcessGroup). */
+  ownProcessGroup?: boolean;
 }
 
 /** Runs commands on this machine, without a shell, in the user's home folder by default. */
 export class LocalRunner implements Runner {
   readonly name: string;
   readonly cwd: string;
+  readonly #ownProcessGroup: boolean;
 
   constructor(options: LocalRunnerOptions = {}) {
     this.name = options.name ?? 'local';
     this.cwd = resolve(options.cwd ?? homedir());
+    this.#ownProcessGroup = options.ownProcessGroup === true;
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    return runLocal(argv, { ...options, cwd: this.cwd });
+    return runLocal(argv, { ...options, cwd: this.cwd, ownProcessGroup: this.#ownProcessGroup });
   }
 
   async upload(path: string, content: string | Buffer | Secret, mode: number): Promise<void> {
@@ -264,6 +278,8 @@ export class LocalRunner implements Runner {
 /** Options of a one-off local command: ExecOptions plus the working folder (default: home). */
 export interface RunLocalOptions extends ExecOptions {
   cwd?: string;
+  /** See SpawnRequest.ownProcessGroup. */
+  ownProcessGroup?: boolean;
 }
 
 /** Runs one local command (argv, no shell) with the LocalRunner's rules; see ExecOptions. */
@@ -281,6 +297,7 @@ export async function runLocal(argv: readonly string[], options: RunLocalOptions
     timeoutMs: options.timeoutMs,
     onLine: options.onLine,
     signal: options.signal,
+    ownProcessGroup: options.ownProcessGroup,
   });
   return settle(argv, outcome, { cwd, allowFailure: options.allowFailure, timeoutMs: options.timeoutMs });
 }

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parse } from 'yaml';
+import { COMPOSE_FILE_NAMES } from '../compose/read.js';
 
 export interface DetectedComposeService {
   name: string;
@@ -26,12 +27,6 @@ export interface Detection {
   dockerfiles: string[];
 }
 
-export const COMPOSE_FILE_NAMES = [
-  'docker-compose.yml',
-  'docker-compose.yaml',
-  'compose.yaml',
-  'compose.yml',
-];
 const DATA_IMAGES =
   /(^|\/)(postgres|postgis|timescaledb|mysql|mariadb|mongo|redis|valkey|keydb|memcached|rabbitmq|nats|kafka|zookeeper|elasticsearch|opensearch|minio|clickhouse|cassandra|couchdb|etcd)(:|$|-)/i;
 const PACKAGE_DIRS = ['.', 'backend', 'api', 'server', 'frontend', 'web', 'client', 'app'];

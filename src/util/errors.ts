@@ -5,9 +5,10 @@ export const ExitCode = {
   external: 2,
   internal: 3,
   partial: 10,
+  cancelled: 130,
 } as const;
 
-export type ErrorKind = 'user' | 'external' | 'internal' | 'partial';
+export type ErrorKind = 'user' | 'external' | 'internal' | 'partial' | 'cancelled';
 
 export interface ErrorOptions {
   /** One line that tells the user what to do next. */
@@ -57,6 +58,18 @@ export class InternalError extends StagecraftError {
 /** Some hosts succeeded and some failed. Exit 10. */
 export class PartialFailure extends StagecraftError {
   readonly kind = 'partial' as const;
+}
+
+/**
+ * The user stopped Stagecraft (Ctrl+C, SIGTERM) before it could finish cleanly. Exit 130, as a shell
+ * reports a process ended by SIGINT. Also used inside a command for "interrupted on purpose".
+ */
+export class CancelledError extends StagecraftError {
+  readonly kind = 'cancelled' as const;
+
+  constructor(message = 'cancelled', options: ErrorOptions = {}) {
+    super(message, options);
+  }
 }
 
 export function isStagecraftError(error: unknown): error is StagecraftError {

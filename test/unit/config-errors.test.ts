@@ -86,6 +86,13 @@ describe('config errors name file:line:column, key path, expected and found', ()
     ]);
   });
 
+  it('rejects traefik as an ingress provider: Caddy is the gateway', () => {
+    expect(problems(`${minimal}ingress:\n  provider: traefik\n  providers:\n    traefik: {}\n`)).toEqual([
+      'stagecraft.yml:7:13 ingress.provider: expected one of "caddy", found "traefik" (did you mean "caddy"?); Caddy is the supported gateway (and the dev proxy): remove ingress.provider or set it to caddy',
+      'stagecraft.yml:9:5 ingress.providers.traefik: unknown key "traefik"; allowed keys: caddy',
+    ]);
+  });
+
   it('reports an unset variable at the key that uses it', () => {
     expect(problems(`${minimal}    ssh:\n      user: \${DEPLOY_USER}\n`)).toEqual([
       "stagecraft.yml:7:13 environments.dev.ssh.user: variable ${DEPLOY_USER} is not set: set it in the environment's env_file or the shell, or write ${DEPLOY_USER:-default}",

@@ -1,16 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  composeBase,
-  composeStopArgs,
-  composeUpArgs,
-  renderDevOverride,
-  wellKnownPort,
-} from '../../src/dev/compose.js';
-import { encoreEnv, encoreRunArgv, type ProcessSettings, processSpec } from '../../src/dev/processes.js';
+import { renderDevOverride, wellKnownPort } from '../../src/dev/compose.js';
+import { type ProcessSettings, processSpec } from '../../src/dev/processes.js';
 import { dockerAddress, resolveDevSettings } from '../../src/dev/settings.js';
-import { planDevTopology } from '../../src/dev/topology.js';
+import { composeStopArgs, composeUpArgs } from '../../src/docker/compose.js';
+import { planDevTopology } from '../../src/plan/dev.js';
+import { encoreEnv, encoreRunArgv } from '../../src/providers/backend/encore-ts.js';
 import { UserError } from '../../src/util/errors.js';
 import { load } from '../support/config.js';
 
@@ -81,18 +77,19 @@ describe('dev settings', () => {
 
 describe('dev compose commands', () => {
   it('builds the compose argv for the dev project, up with health waits, and stop', () => {
-    const base = composeBase(
-      'docker',
-      'shop-dev',
-      ['/p/docker-compose.yml', '/p/.stagecraft/dev/o.yml'],
-      '/p',
-      ['tools'],
+    // The dev stack builds its compose argv with docker/compose.ts like every other command.
+    const target = {
+      project: 'shop-dev',
+      file: '/p/docker-compose.yml',
+      overrides: ['/p/.stagecraft/dev/o.yml'],
+      projectDir: '/p',
+      profiles: ['tools'],
+    };
+    expect(composeUpArgs(target, ['db', 'redis'], { wait: true, noDeps: false }).join(' ')).toBe(
+      'docker compose -p shop-dev -f /p/docker-compose.yml -f /p/.stagecraft/dev/o.yml --project-directory /p --profile tools up -d --wait db redis',
     );
-    expect(composeUpArgs(base, ['db', 'redis']).join(' ')).toBe(
-      'docker compose --project-name shop-dev --project-directory /p --file /p/docker-compose.yml --file /p/.stagecraft/dev/o.yml --profile tools up --detach --wait db redis',
-    );
-    expect(composeStopArgs(['docker', 'compose', '--project-name', 'shop-dev'], ['db']).join(' ')).toBe(
-      'docker compose --project-name shop-dev stop db',
+    expect(composeStopArgs({ project: 'shop-dev' }, ['db']).join(' ')).toBe(
+      'docker compose -p shop-dev stop db',
     );
   });
 
@@ -124,7 +121,7 @@ describe('dev processes from providers', () => {
     readyTimeoutMs: undefined,
     caFile: undefined,
     color: false,
-    encore: '/usr/local/bin/encore',
+    tools: { encore: '/usr/local/bin/encore' },
     warn: () => undefined,
     ...extra,
   });
@@ -136,6 +133,7 @@ describe('dev processes from providers', () => {
       root: loaded.root,
       topology: planDevTopology({
         config: loaded.config,
+        catalog: loaded.catalog,
         root: loaded.root,
         compose: undefined,
         only: undefined,
@@ -277,6 +275,7 @@ environments:
 `);
     const topology = planDevTopology({
       config: loaded.config,
+      catalog: loaded.catalog,
       root: loaded.root,
       compose: undefined,
       only: undefined,

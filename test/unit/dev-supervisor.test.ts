@@ -11,7 +11,7 @@ import {
   type ProcessSpec,
 } from '../../src/dev/supervisor/managed-process.js';
 import { groupMembers, processAlive } from '../../src/dev/supervisor/process-group.js';
-import { runCommand } from '../../src/dev/supervisor/run.js';
+import { runLocal } from '../../src/runners/local.js';
 import { ExternalError } from '../../src/util/errors.js';
 
 const running: ManagedProcess[] = [];
@@ -201,25 +201,27 @@ describe('dev supervisor', () => {
   });
 });
 
-describe('one-shot commands', () => {
+describe('one-shot commands (runners/local, in a process group of their own)', () => {
   it('pass input on stdin and capture output', async () => {
-    const result = await runCommand(
+    const result = await runLocal(
       [process.execPath, '-e', "process.stdin.on('data', (d) => process.stdout.write('got ' + d))"],
-      { cwd: tmpdir(), env: {}, input: 'the value' },
+      { cwd: tmpdir(), stdin: 'the value', ownProcessGroup: true },
     );
-    expect(result).toMatchObject({ code: 0, stdout: 'got the value\n' });
+    expect(result).toMatchObject({ exitCode: 0, stdout: 'got the value' });
   });
 
-  it('stop when aborted', async () => {
+  it('stop when aborted, with the children they started', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
     const started = Date.now();
-    const result = await runCommand([process.execPath, '-e', 'setInterval(() => {}, 1000)'], {
+    const child =
+      "require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'inherit' }); setInterval(() => {}, 1000)";
+    const run = runLocal([process.execPath, '-e', child], {
       cwd: tmpdir(),
-      env: {},
       signal: controller.signal,
+      ownProcessGroup: true,
     });
-    expect(result.signal).toBe('SIGTERM');
+    await expect(run).rejects.toThrow(/was cancelled/);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type ComposeModel, type ComposeService, parseComposeConfig } from '../../src/dev/compose.js';
-import { planDevTopology, type TopologyInput } from '../../src/dev/topology.js';
+import { planDevTopology, type TopologyInput } from '../../src/plan/dev.js';
 import { UserError } from '../../src/util/errors.js';
 import { load } from '../support/config.js';
 
@@ -31,6 +31,7 @@ function input(yaml: string, compose: ComposeService[] | undefined, extra: Parti
     compose === undefined ? undefined : { file: `${loaded.root}/docker-compose.yml`, services: compose };
   return {
     config: loaded.config,
+    catalog: loaded.catalog,
     root: loaded.root,
     compose: model,
     only: undefined,

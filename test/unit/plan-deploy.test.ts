@@ -259,20 +259,6 @@ describe('planDeploy', () => {
 });
 
 describe('buildEnvironmentModel', () => {
-  it('refuses an ingress provider that cannot deploy yet instead of silently using another', () => {
-    const loaded = load(`${CONFIG}ingress:\n  provider: traefik\n`, { envName: 'production' });
-    expect(() => buildEnvironmentModel(loaded, compose)).toThrow(
-      'environment production cannot be deployed as configured (1 problem)',
-    );
-    try {
-      buildEnvironmentModel(loaded, compose);
-    } catch (error) {
-      expect((error as { details: string[] }).details).toEqual([
-        'ingress.provider traefik cannot deploy yet: only caddy is implemented; remove ingress.provider or set it to caddy',
-      ]);
-    }
-  });
-
   it('reports every disagreement between stagecraft.yml and the compose file at once', () => {
     const loaded = load(
       `${CONFIG}  staging:\n    driver: ssh\n    hosts:\n      app: [h9]\n    services:\n      wbe: { role: app }\n`,

@@ -1,32 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
+import type { DevProcessSpec } from '../../providers/app.js';
 import { ExternalError } from '../../util/errors.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, RestartTracker } from './backoff.js';
 import { LineRing, readLines, stripAnsi } from './lines.js';
 import { groupMembers, type StopOutcome, spawnGroup, stopGroup } from './process-group.js';
 
-/** One supervised host process of the dev stack. */
-export interface ProcessSpec {
-  /** Shown as the log prefix; also the name in --only and state.json. */
-  name: string;
-  argv: string[];
-  cwd: string;
-  env: Record<string, string>;
-  /** Ready when an output line (without colour codes) matches. */
-  readyPattern?: RegExp;
-  /** Without a pattern: ready when this port on localhost accepts connections. */
-  readyPort?: number;
-  /** How long the first start may take to become ready. */
-  readyTimeoutMs: number;
-  /** A crash stops the whole dev stack instead of a restart. */
-  required: boolean;
-  stopSignal: NodeJS.Signals;
-  /** After the stop signal, how long before SIGKILL. */
-  stopTimeoutMs: number;
+/** A long-running process: what providers describe (DevProcessSpec) plus display and restart policy. */
+export interface ProcessSpec extends DevProcessSpec {
   /** Rewrites an output line for display, or drops it (undefined). */
   formatLine?: (line: string) => string | undefined;
-  /** Hint printed when the process fails. */
-  hint?: string;
   backoff?: BackoffPolicy;
 }
 

@@ -1,36 +1,30 @@
-import { resolve } from 'node:path';
-import type * as z from 'zod';
-import type { Config } from '../config/schema.js';
-import type { encoreTsBackend } from '../providers/backend/encore-ts.js';
-import type { genericBackend } from '../providers/backend/generic.js';
-import { didYouMean } from '../util/did-you-mean.js';
-import { UserError } from '../util/errors.js';
-import type { ComposeModel, ComposeService, PublishedPort } from './compose.js';
-import { wellKnownPort } from './compose.js';
-import { needsHostsEntry } from './hosts-file.js';
-
 /**
  * The dev stack for one project, decided by pure code from stagecraft.yml and the compose model:
- * which compose services run as containers, which dev processes run on the host, and which domain
- * routes where. Same input, same output; no I/O.
+ * which compose services run as containers, which dev processes run on the host (each app
+ * provider decides its own through its `dev.plan` hook), and which domain routes where. Same input,
+ * same output; no I/O.
  */
+import { resolve } from 'node:path';
+import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
+import type { Config } from '../config/schema.js';
+import type { ComposeModel, ComposeService, PublishedPort } from '../dev/compose.js';
+import { wellKnownPort } from '../dev/compose.js';
+import { needsHostsEntry } from '../dev/hosts-file.js';
+import type {
+  AppDevHooks,
+  AppKind,
+  AppProvider,
+  DevProcessPlan as ProviderDevProcessPlan,
+} from '../providers/app.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { UserError } from '../util/errors.js';
 
-export type DevProcessName = 'backend' | 'frontend';
-export type GenericConfig = z.output<typeof genericBackend.schema>;
-export type EncoreConfig = z.output<typeof encoreTsBackend.schema>;
+export type DevProcessName = AppKind;
 
-export type DevProcessPlan = {
-  name: DevProcessName;
-  /** The compose service this process stands in for (build.service, or built from its workdir). */
-  alias: string | undefined;
-  /** Absolute folder the process runs in. */
-  workdir: string;
-  /** The port it serves on localhost, when known (routing and readiness). */
-  port: number | undefined;
-} & (
-  | { provider: 'generic'; config: NonNullable<GenericConfig['dev']> }
-  | { provider: 'encore-ts'; config: EncoreConfig }
-);
+/** A planned dev process with the hooks of the provider that runs it. */
+export interface DevProcessPlan extends ProviderDevProcessPlan {
+  hooks: AppDevHooks;
+}
 
 export interface InfraPlan {
   name: string;
@@ -65,6 +59,8 @@ export interface DevTopology {
 
 export interface TopologyInput {
   config: Config;
+  /** The providers the config was loaded with (`loaded.catalog`): each app provider plans its own process. */
+  catalog: ProviderCatalog;
   root: string;
   compose: ComposeModel | undefined;
   /** --only: process names (backend, frontend), their compose aliases, or compose service names. */
@@ -82,19 +78,6 @@ export const DEFAULT_DOMAINS: Record<DevProcessName, string> = {
   backend: 'api.localhost',
 };
 
-const DEFAULT_ENCORE_LISTEN = '127.0.0.1:4000';
-
-function providerConfig(section: { provider: string; providers?: unknown } | undefined): unknown {
-  if (section === undefined) return undefined;
-  return (section.providers as Record<string, unknown> | undefined)?.[section.provider];
-}
-
-function envPort(env: Record<string, string> | undefined): number | undefined {
-  const value = env?.['PORT'];
-  if (value === undefined || !/^\d+$/.test(value)) return undefined;
-  return Number(value);
-}
-
 function builtFrom(compose: ComposeModel | undefined, workdir: string): string | undefined {
   return compose?.services.find(
     (service) => service.buildContext !== undefined && resolve(service.buildContext) === workdir,
@@ -107,37 +90,25 @@ function planProcesses(input: TopologyInput, notes: string[]): DevProcessPlan[] 
   for (const name of ['backend', 'frontend'] as const) {
     const section = config[name];
     if (section === undefined) continue;
-    if (section.provider === 'encore-ts') {
-      const encore = (providerConfig(section) ?? {}) as EncoreConfig;
-      const listen = encore.dev?.listen ?? DEFAULT_ENCORE_LISTEN;
-      const workdir = resolve(root, encore.dev?.workdir ?? encore.build?.workdir ?? '.');
-      plans.push({
-        name,
-        provider: 'encore-ts',
-        config: encore,
-        workdir,
-        port: Number(listen.slice(listen.lastIndexOf(':') + 1)),
-        alias: encore.build?.service ?? builtFrom(compose, workdir),
-      });
-      continue;
-    }
-    if (section.provider !== 'generic') {
+    const selected = selectedProvider(input.catalog, name, section);
+    const hooks = (selected?.entry as AppProvider | undefined)?.dev;
+    if (selected === undefined || hooks === undefined) {
       notes.push(`${name} provider ${section.provider} has no dev process; nothing is started for it`);
       continue;
     }
-    const generic = (providerConfig(section) ?? {}) as GenericConfig;
-    if (generic.dev === undefined) {
-      notes.push(`${name}.providers.generic.dev is not set, so no ${name} process is started`);
+    const decision = hooks.plan({ kind: name, config: selected.config, root });
+    if ('note' in decision) {
+      notes.push(decision.note);
       continue;
     }
-    const workdir = resolve(root, generic.dev.workdir ?? '.');
     plans.push({
       name,
-      provider: 'generic',
-      config: generic.dev,
-      workdir,
-      port: generic.dev.port ?? envPort(generic.dev.env),
-      alias: generic.build?.service ?? builtFrom(compose, workdir),
+      provider: section.provider,
+      config: selected.config,
+      workdir: decision.workdir,
+      port: decision.port,
+      alias: decision.service ?? builtFrom(compose, decision.workdir),
+      hooks,
     });
   }
   return plans;
