@@ -6,7 +6,7 @@
 // `version` and `config` (shop example) against bare `node -e 0` of both Node versions.
 // Prints medians and ratios.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +17,14 @@ const example = join(root, 'examples/shop/stagecraft.yml');
 const work = mkdtempSync(join(tmpdir(), 'stagecraft-bench-install-'));
 
 const quiet = { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' };
+// Pack from a copy of the sources (prepack builds it there): the checkout's dist/ stays as it is.
+const source = join(work, 'source');
+mkdirSync(source);
+for (const entry of ['package.json', 'package-lock.json', 'README.md', 'bin', 'docs', 'scripts', 'src'])
+  cpSync(join(root, entry), join(source, entry), { recursive: true });
+symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'));
 const packed = JSON.parse(
-  execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, ...quiet }),
+  execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: source, ...quiet }),
 );
 const prefix = join(work, 'prefix');
 mkdirSync(prefix);
