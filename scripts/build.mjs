@@ -1,9 +1,8 @@
 // Bundles the CLI into dist/: one small entry plus lazily loaded chunks per command.
 
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
-
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+import { buildDefines } from './build-defines.mjs';
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 
@@ -19,7 +18,7 @@ await build({
   keepNames: false,
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  define: { __STAGECRAFT_VERSION__: JSON.stringify(pkg.version) },
+  define: buildDefines('npm'),
   banner: {
     js: "import { createRequire as __scCreateRequire } from 'node:module'; const require = __scCreateRequire(import.meta.url);",
   },

@@ -35,4 +35,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// No top-level await: the one-file executable (scripts/build-sea.mjs) bundles this entry as CommonJS.
+// A rejection still ends the process with the error printed, as an awaited one did.
+void main();

@@ -10,6 +10,7 @@ import { interpolate, stripExtensionKeys } from './interpolate.js';
 import { type ConfigIssue, formatIssue, formatPath, type PathSegment, sortIssues } from './issues.js';
 import { locateConfig } from './locate.js';
 import { buildConfigSchema, type Config } from './schema.js';
+import { checkMinimumVersion, explainLegacyKeys } from './upgrades.js';
 import { YamlSource } from './yaml-source.js';
 import { translateIssues } from './zod-issues.js';
 
@@ -102,6 +103,7 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
       },
     ]);
   }
+  checkMinimumVersion(raw as Record<string, unknown>, source);
   const environments = rawEnvironments(raw);
   const envName = chooseEnvironment(Object.keys(environments), options.envName, options.purpose);
 
@@ -137,7 +139,12 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     });
   }
   if (!parsed.success)
-    issues.push(...translateIssues(parsed.error.issues, interpolated.value, source, schema));
+    issues.push(
+      ...explainLegacyKeys(
+        translateIssues(parsed.error.issues, interpolated.value, source, schema),
+        raw as Record<string, unknown>,
+      ),
+    );
   if (issues.length > 0 || !parsed.success) throw new ConfigError(displayName, issues);
 
   for (const path of interpolated.secretPaths) {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { VERSION_PATTERN } from '../util/build-info.js';
 import type { ProviderCatalog, ProviderKind } from './catalog.js';
 
 // A CLI validates one document per run: compiling zod's fast paths costs more than it saves.
@@ -290,6 +291,13 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
   return z
     .strictObject({
       $schema: z.string().optional(),
+      minimum_version: z
+        .string()
+        .regex(VERSION_PATTERN, { message: 'expected a version such as "0.3.0"' })
+        .optional()
+        .describe(
+          'Oldest Stagecraft that may use this file, e.g. "0.3.0"; an older CLI stops with the upgrade command.',
+        ),
       project: z.strictObject({
         name: z
           .string()

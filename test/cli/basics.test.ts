@@ -20,8 +20,19 @@ describe('stagecraft basics', () => {
   });
 
   it('prints the version', () => {
-    expect(stagecraft(['version']).stdout).toBe('Stagecraft version 0.1.0\n');
-    expect(JSON.parse(stagecraft(['version', '--json']).stdout)).toMatchObject({ version: '0.1.0' });
+    // The npm build (bin/ + dist/), the commit it was built from, and the Node it runs on.
+    expect(stagecraft(['version']).stdout).toMatch(
+      new RegExp(
+        `^Stagecraft version 0\\.1\\.0 \\(npm build, commit [0-9a-f]{12}(-dirty)?, Node ${process.version.replaceAll('.', '\\.')} linux-x64\\)\\n$`,
+      ),
+    );
+    expect(JSON.parse(stagecraft(['version', '--json']).stdout)).toEqual({
+      version: '0.1.0',
+      build: 'npm',
+      commit: expect.stringMatching(/^[0-9a-f]{12}(-dirty)?$/),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    });
   });
 
   it('rejects an unknown command with exit 1 and a hint', () => {

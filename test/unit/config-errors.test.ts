@@ -26,7 +26,7 @@ describe('config errors name file:line:column, key path, expected and found', ()
 
   it('lists the allowed keys when nothing is close', () => {
     expect(problems(`${minimal}zzzzzz: 1\n`)[0]).toMatch(
-      /^stagecraft\.yml:6:1 zzzzzz: unknown key "zzzzzz"; allowed keys: \$schema, project, compose, backend/,
+      /^stagecraft\.yml:6:1 zzzzzz: unknown key "zzzzzz"; allowed keys: \$schema, minimum_version, project, compose, backend/,
     );
   });
 
