@@ -1,8 +1,8 @@
 // Which Stagecraft this is: version, kind of build, commit and runtime. The build script
 // (scripts/build.mjs, scripts/build-sea.mjs) defines the three constants; running from source
 // (vitest) leaves them undefined.
+import { VERSION } from '../version.js';
 
-declare const __STAGECRAFT_VERSION__: string;
 declare const __STAGECRAFT_BUILD__: string;
 declare const __STAGECRAFT_COMMIT__: string;
 
@@ -28,7 +28,7 @@ const REPOSITORY = 'https://github.com/stagecraft-dev/stagecraft';
 export function buildInfo(): BuildInfo {
   const build = typeof __STAGECRAFT_BUILD__ === 'string' ? __STAGECRAFT_BUILD__ : 'source';
   return {
-    version: typeof __STAGECRAFT_VERSION__ === 'string' ? __STAGECRAFT_VERSION__ : '0.0.0-dev',
+    version: VERSION,
     build: build === 'npm' || build === 'sea' ? build : 'source',
     commit: typeof __STAGECRAFT_COMMIT__ === 'string' ? __STAGECRAFT_COMMIT__ : 'unknown',
     node: process.version,

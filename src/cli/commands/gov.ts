@@ -5,8 +5,8 @@ import { readGovInputs } from '../../gov/inputs.js';
 import { renderJson, renderSarif, renderText, summarize } from '../../gov/render.js';
 import { RULES } from '../../gov/rules/index.js';
 import { UserError } from '../../util/errors.js';
+import { VERSION } from '../../version.js';
 import type { CommandContext } from '../context.js';
-import { VERSION } from '../program.js';
 
 /** The project folder's path from the repository root (`apps/shop/`), or '' at the root or outside git. */
 function repositoryPrefix(root: string): string {
