@@ -287,6 +287,26 @@ export function buildProgram(): Command {
     .option('--list', 'print every rule: id, severity, what it wants')
     .action(action(() => import('./commands/gov.js')));
 
+  const ci = program.command('ci').description('CI that deploys: GitHub Actions workflows, runs, secrets');
+  ci.command('init')
+    .description('write the plan (pull requests) and deploy workflows derived from stagecraft.yml')
+    .option('--provider <id>', 'CI provider (default: ci.provider, else github)')
+    .option('--branch <name>', 'branch whose pushes deploy (default: the remote default branch)')
+    .option('--force', 'overwrite workflow files that were edited or not written by ci init')
+    .action(action(async () => ({ run: (await import('./commands/ci.js')).init })));
+  ci.command('run')
+    .description('start the deploy workflow for an environment (-e) and find its run; --watch follows it')
+    .option('--ref <ref>', 'branch or tag to deploy (default: the current branch)')
+    .option('--watch', 'follow the jobs and exit with the run’s result')
+    .option('--repo <owner/name>', 'repository (default: ci.providers.github.repository, else origin)')
+    .option('--interval <duration>', 'how often to poll while watching (default 5s)')
+    .action(action(async () => ({ run: (await import('./commands/ci.js')).run })));
+  ci.command('secrets')
+    .description("store the workflows' secrets in the repository from this machine's sources (never printed)")
+    .option('--ssh-key <file>', 'deploy private key (default: the environment’s ssh.identity_file)')
+    .option('--repo <owner/name>', 'repository (default: ci.providers.github.repository, else origin)')
+    .action(action(async () => ({ run: (await import('./commands/ci.js')).secrets })));
+
   program
     .command('doctor')
     .description(
