@@ -67,6 +67,23 @@ export function buildProgram(): Command {
     .action(action(() => import('./commands/init.js')));
 
   program
+    .command('new')
+    .description('create a working project from an embedded template (platform, node-api)')
+    .argument('<dir>', 'folder to create the project in')
+    .requiredOption('-t, --template <name>', 'platform (Node API + Vite + PostgreSQL) or node-api')
+    .option('--name <project>', 'project name (default: the folder name)')
+    .option('--no-install', 'skip `npm install` of the frontend')
+    .option('--force', 'overwrite files that exist')
+    .action(action(() => import('./commands/new.js')));
+
+  program
+    .command('attach')
+    .description('add Stagecraft to this repository: stagecraft.yml, .stagecraft/hooks, .gitignore, compose')
+    .option('--project-name <name>', 'project name (default: the folder name)')
+    .option('--force', 'overwrite files that exist')
+    .action(action(() => import('./commands/attach.js')));
+
+  program
     .command('config')
     .description('print the resolved, secret-redacted configuration of an environment')
     .action(action(() => import('./commands/config.js')));

@@ -21,6 +21,7 @@ import {
 } from '../../src/providers/ci/github-workflows.js';
 import type { CiFacts } from '../../src/providers/ci/types.js';
 import { builtinProviders } from '../../src/providers/index.js';
+import { TEMPLATE_NAMES, templateFiles } from '../../src/scaffold/templates.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GOLDEN = join(ROOT, 'test/fixtures/ci');
@@ -268,4 +269,17 @@ describe('workflows derived from the config', () => {
       '.github/workflows/ship.yml',
     ]);
   });
+});
+
+describe('workflows of every template', () => {
+  for (const name of TEMPLATE_NAMES) {
+    it(`${name}: both workflows pass GitHub’s parser and actionlint`, () => {
+      const files = templateFiles(name, { projectName: `my-${name}` });
+      const config = files.find((file) => file.path === 'stagecraft.yml')!.content;
+      const facts = factsFor(configFrom(config));
+      expect(facts.environments.map((env) => env.name)).toEqual(['production']);
+      expect(problems(`${name}-plan.yml`, planWorkflow(facts))).toEqual([]);
+      expect(problems(`${name}-deploy.yml`, deployWorkflow(facts))).toEqual([]);
+    });
+  }
 });
