@@ -125,13 +125,16 @@ process.on('SIGINT', () => shutdown('SIGINT'));
 `;
 }
 
-/** A Dockerfile for a dependency-free Node service; the base image comes from NODE_IMAGE (compose build arg). */
-export function nodeDockerfile(files: string[], port: number, command: string[]): string {
+/**
+ * A Dockerfile for a dependency-free Node service: `files` copied into /app, each of `dirs` as a
+ * folder of its own; the base image comes from NODE_IMAGE (a compose build arg).
+ */
+export function nodeDockerfile(files: string[], dirs: string[], port: number, command: string[]): string {
   return `ARG NODE_IMAGE=node:22-alpine
 FROM \${NODE_IMAGE}
 WORKDIR /app
 COPY ${files.join(' ')} ./
-ENV PORT=${port}
+${dirs.map((dir) => `COPY ${dir} ./${dir}\n`).join('')}ENV PORT=${port}
 EXPOSE ${port}
 HEALTHCHECK --interval=1s --timeout=2s --start-period=5s --retries=3 \\
   CMD ["node", "-e", "fetch('http://127.0.0.1:${port}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -89,7 +89,7 @@ export function nodeApiTemplate(input: TemplateInput): ScaffoldFile[] {
     { path: 'api/tsconfig.json', content: API_TSCONFIG },
     {
       path: 'api/Dockerfile',
-      content: nodeDockerfile(['package.json', 'src'], 3000, ['node', 'src/server.js']),
+      content: nodeDockerfile(['package.json'], ['src'], 3000, ['node', 'src/server.js']),
     },
     { path: 'api/.dockerignore', content: 'node_modules\n' },
     {

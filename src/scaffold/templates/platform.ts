@@ -273,7 +273,7 @@ export function platformTemplate(input: TemplateInput): ScaffoldFile[] {
     { path: 'api/tsconfig.json', content: API_TSCONFIG },
     {
       path: 'api/Dockerfile',
-      content: nodeDockerfile(['package.json', 'src'], 3000, ['node', 'src/server.js']),
+      content: nodeDockerfile(['package.json'], ['src'], 3000, ['node', 'src/server.js']),
     },
     { path: 'api/.dockerignore', content: 'node_modules\n' },
     { path: 'web/index.html', content: indexHtml(name) },
@@ -283,10 +283,7 @@ export function platformTemplate(input: TemplateInput): ScaffoldFile[] {
     { path: 'web/package.json', content: webPackageJson(name) },
     {
       path: 'web/Dockerfile',
-      content: nodeDockerfile(['index.html', 'serve.mjs'], 8080, ['node', 'serve.mjs']).replace(
-        'COPY index.html serve.mjs ./\n',
-        'COPY index.html serve.mjs ./\nCOPY src ./src\n',
-      ),
+      content: nodeDockerfile(['index.html', 'serve.mjs'], ['src'], 8080, ['node', 'serve.mjs']),
     },
     { path: 'web/.dockerignore', content: 'node_modules\n' },
     { path: 'migrations/001_create_items.sql', content: MIGRATION_1 },
