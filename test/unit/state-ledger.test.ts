@@ -151,7 +151,7 @@ describe('Ledger file', () => {
     const all = await ledger.list();
     expect(all).toHaveLength(20);
     expect(all.every((record) => PHASES.every((phase) => record.phases[phase] === 'completed'))).toBe(true);
-  });
+  }, 60_000);
 
   it('two Ledger instances in different "processes" see each other at once (no cache)', async () => {
     const a = new Ledger({ projectRoot: root });
