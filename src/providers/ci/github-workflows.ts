@@ -203,7 +203,11 @@ export function planWorkflow(facts: CiFacts): string {
             run: `stagecraft config${config} --env "$ENVIRONMENT" > /dev/null`,
           },
           {
-            // The deploy-policy lint (`stagecraft gov`) goes here once Stagecraft ships it.
+            // Deploy-policy lint: errors fail the check, warnings are shown.
+            name: 'Deploy policy (stagecraft gov)',
+            run: `stagecraft gov${config}`,
+          },
+          {
             name: 'Plan',
             env: { ENVIRONMENT: expr('matrix.environment'), ...placeholders },
             run: `${summary.join('\n')}\n`,
@@ -217,7 +221,7 @@ export function planWorkflow(facts: CiFacts): string {
     'On every pull request: stagecraft.yml must load and the deploy plan must build for each deploy',
     `environment (${environments.join(', ')}); the plan is shown in the job summary. No secret is read:`,
     'declared secrets get placeholder values.',
-    'Deploy-policy lint: a `stagecraft gov` step belongs before "Plan" once Stagecraft ships it.',
+    'Deploy-policy lint: `stagecraft gov` runs first; its errors fail the check (docs/gov.md).',
     'Commit this file unchanged; `stagecraft ci init` rewrites it when stagecraft.yml changes and',
     'refuses to overwrite it once edited (unless --force).',
   ]);
