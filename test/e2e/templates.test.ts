@@ -104,7 +104,8 @@ for (const testCase of cases) {
     let ca: Buffer;
     let devEnv: Record<string, string>;
     let deployEnv: Record<string, string>;
-    const dbPort = 21_000 + (process.pid % 20_000);
+    // The template's database publishes no port; `stagecraft dev` publishes 5432 for the backend.
+    const dbPort = 5432;
 
     beforeAll(async () => {
       dir = join(root, name);
@@ -122,7 +123,6 @@ for (const testCase of cases) {
         DOCKER_HOST: harness.build_docker_host,
         STAGECRAFT_DEV_DOCKER_ADDRESS: engine,
         POSTGRES_IMAGE: `${harness.registry}/stagecraft-test/postgres:15`,
-        DB_PUBLISH_PORT: String(dbPort),
         ...(devPassword === undefined
           ? {}
           : { DATABASE_URL: `postgres://app:${devPassword}@${engine}:${dbPort}/app` }),

@@ -59,6 +59,7 @@ environments:
   production:
     driver: ssh
     env_file: .env.production
+    require_confirmation: true # CI passes --yes; a person types yes
     ssh:
       user: deploy
     hosts:

@@ -90,6 +90,7 @@ environments:
   production:
     driver: ssh
     env_file: .env.production
+    require_confirmation: true # CI passes --yes; a person types yes
     ssh:
       user: deploy
     hosts: # your servers
@@ -134,8 +135,6 @@ services:
       POSTGRES_USER: app
       POSTGRES_DB: app
       POSTGRES_PASSWORD: \${POSTGRES_PASSWORD}
-    ports:
-      - "\${DB_PUBLISH_PORT:-5432}:5432"
     volumes:
       - db-data:/var/lib/postgresql/data
     healthcheck:
