@@ -7,6 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          // GitHub's workflow parser imports its JSON schema without an import attribute, which
+          // Node refuses; inlined, vite loads it.
+          server: { deps: { inline: ['@actions/workflow-parser'] } },
         },
       },
       {

@@ -77,6 +77,23 @@ export function buildProgram(): Command {
     .action(action(() => import('./commands/init.js')));
 
   program
+    .command('new')
+    .description('create a working project from an embedded template (platform, node-api)')
+    .argument('<dir>', 'folder to create the project in')
+    .requiredOption('-t, --template <name>', 'platform (Node API + Vite + PostgreSQL) or node-api')
+    .option('--name <project>', 'project name (default: the folder name)')
+    .option('--no-install', 'skip `npm install` of the frontend')
+    .option('--force', 'overwrite files that exist')
+    .action(action(() => import('./commands/new.js')));
+
+  program
+    .command('attach')
+    .description('add Stagecraft to this repository: stagecraft.yml, .stagecraft/hooks, .gitignore, compose')
+    .option('--project-name <name>', 'project name (default: the folder name)')
+    .option('--force', 'overwrite files that exist')
+    .action(action(() => import('./commands/attach.js')));
+
+  program
     .command('config')
     .description('print the resolved, secret-redacted configuration of an environment')
     .action(action(() => import('./commands/config.js')));
@@ -296,6 +313,26 @@ export function buildProgram(): Command {
     .option('--format <format>', 'text, json (same as --json) or sarif (for code scanning)')
     .option('--list', 'print every rule: id, severity, what it wants')
     .action(action(() => import('./commands/gov.js')));
+
+  const ci = program.command('ci').description('CI that deploys: GitHub Actions workflows, runs, secrets');
+  ci.command('init')
+    .description('write the plan (pull requests) and deploy workflows derived from stagecraft.yml')
+    .option('--provider <id>', 'CI provider (default: ci.provider, else github)')
+    .option('--branch <name>', 'branch whose pushes deploy (default: the remote default branch)')
+    .option('--force', 'overwrite workflow files that were edited or not written by ci init')
+    .action(action(async () => ({ run: (await import('./commands/ci.js')).init })));
+  ci.command('run')
+    .description('start the deploy workflow for an environment (-e) and find its run; --watch follows it')
+    .option('--ref <ref>', 'branch or tag to deploy (default: the current branch)')
+    .option('--watch', 'follow the jobs and exit with the run’s result')
+    .option('--repo <owner/name>', 'repository (default: ci.providers.github.repository, else origin)')
+    .option('--interval <duration>', 'how often to poll while watching (default 5s)')
+    .action(action(async () => ({ run: (await import('./commands/ci.js')).run })));
+  ci.command('secrets')
+    .description("store the workflows' secrets in the repository from this machine's sources (never printed)")
+    .option('--ssh-key <file>', 'deploy private key (default: the environment’s ssh.identity_file)')
+    .option('--repo <owner/name>', 'repository (default: ci.providers.github.repository, else origin)')
+    .action(action(async () => ({ run: (await import('./commands/ci.js')).secrets })));
 
   program
     .command('doctor')

@@ -8,6 +8,7 @@ import { CONFIG_FILE_NAME } from '../../config/locate.js';
 import { buildConfigSchema } from '../../config/schema.js';
 import { builtinProviders } from '../../providers/index.js';
 import { detectProject, sanitizeProjectName } from '../../scaffold/detect.js';
+import { missingGitignoreLines, withGitignoreLines } from '../../scaffold/gitignore.js';
 import { renderConfig, SCHEMA_PATH } from '../../scaffold/render-config.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { InternalError, UserError } from '../../util/errors.js';
@@ -17,27 +18,6 @@ interface InitOptions {
   nonInteractive?: boolean;
   projectName?: string;
   force?: boolean;
-}
-
-const GITIGNORE_LINES = [
-  '.stagecraft/*',
-  '!.stagecraft/hooks/',
-  `!${SCHEMA_PATH}`,
-  '.env',
-  '.env.*',
-  '!.env.example',
-];
-
-function missingGitignoreLines(root: string): string[] {
-  const path = join(root, '.gitignore');
-  const present = new Set(
-    existsSync(path)
-      ? readFileSync(path, 'utf8')
-          .split('\n')
-          .map((line) => line.trim())
-      : [],
-  );
-  return GITIGNORE_LINES.filter((line) => !present.has(line));
 }
 
 async function askProjectName(fallback: string): Promise<string> {
@@ -108,8 +88,7 @@ export async function run(context: CommandContext, options: InitOptions): Promis
   if (gitignoreAdditions.length > 0) {
     const path = join(root, '.gitignore');
     const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
-    const separator = current === '' || current.endsWith('\n') ? '' : '\n';
-    await writeFileAtomic(path, `${current}${separator}# Stagecraft\n${gitignoreAdditions.join('\n')}\n`);
+    await writeFileAtomic(path, withGitignoreLines(current, gitignoreAdditions));
   }
 
   if (context.globals.json) {

@@ -1,17 +1,78 @@
+// Provider `github`: GitHub Actions. Workflows rendered by github-workflows.ts, the REST API reached
+// through github-api.ts (Octokit), secret values sealed by sealed-box.ts (libsodium), both loaded only
+// when a command needs them.
 import * as z from 'zod';
+import { DEFAULT_DEPLOY_WORKFLOW, githubWorkflowFiles, requiredSecrets } from './github-workflows.js';
+import type { CiConnection, CiProvider } from './types.js';
 
-export const githubCi = {
+declare const __STAGECRAFT_VERSION__: string;
+const USER_AGENT = `stagecraft/${typeof __STAGECRAFT_VERSION__ === 'string' ? __STAGECRAFT_VERSION__ : '0.0.0-dev'}`;
+
+export const PUBLIC_API = 'https://api.github.com';
+
+const schema = z.strictObject({
+  workflow_file: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: 'expected a file name such as deploy.yml' })
+    .optional()
+    .describe(`File name of the deploy workflow in .github/workflows (default ${DEFAULT_DEPLOY_WORKFLOW}).`),
+  token_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .optional()
+    .describe(
+      'Variable holding the GitHub token (default GITHUB_TOKEN, then GH_TOKEN, then `gh auth token`).',
+    ),
+  repository: z
+    .string()
+    .regex(/^[^/\s]+\/[^/\s]+$/, { message: 'expected owner/name' })
+    .optional()
+    .describe('owner/name of the repository (default: from the origin remote).'),
+});
+
+type GithubConfig = z.output<typeof schema>;
+
+/**
+ * owner/name from a GitHub remote URL (https, ssh or scp-like, any host: GitHub Enterprise too);
+ * undefined when the URL has no owner/name path.
+ */
+export function repositoryFromRemote(url: string): string | undefined {
+  const match =
+    /^(?:https?:\/\/|ssh:\/\/|git:\/\/)(?:[^@/]+@)?[^/]+\/([^/\s]+)\/([^/\s]+?)(?:\.git)?\/?$/.exec(
+      url.trim(),
+    ) ?? /^(?:[^@/\s]+@)?[^:/\s]+:([^/\s]+)\/([^/\s]+?)(?:\.git)?\/?$/.exec(url.trim());
+  return match === null ? undefined : `${match[1]}/${match[2]}`;
+}
+
+async function client(connection: CiConnection) {
+  const { githubClient } = await import('./github-api.js');
+  return githubClient(connection, USER_AGENT);
+}
+
+export const githubCi: CiProvider = {
   id: 'github',
   description: 'GitHub Actions workflows.',
-  schema: z.strictObject({
-    workflow_file: z.string().optional(),
-    token_env: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-      .optional(),
-    repository: z
-      .string()
-      .regex(/^[^/\s]+\/[^/\s]+$/, { message: 'expected owner/name' })
-      .optional(),
-  }),
+  schema,
+  workflows: (facts, config) =>
+    githubWorkflowFiles(facts, (config as GithubConfig).workflow_file ?? DEFAULT_DEPLOY_WORKFLOW),
+  requiredSecrets,
+  deployWorkflowFile: (config) => (config as GithubConfig).workflow_file ?? DEFAULT_DEPLOY_WORKFLOW,
+  tokenVariables: (config) => {
+    const named = (config as GithubConfig).token_env;
+    return named === undefined ? ['GITHUB_TOKEN', 'GH_TOKEN'] : [named];
+  },
+  tokenCommand: ['gh', 'auth', 'token'],
+  apiBaseUrl: (env) => (env['GITHUB_API_URL'] || PUBLIC_API).replace(/\/+$/, ''),
+  repositoryFromRemote,
+  async run(connection, request) {
+    const { runWorkflow } = await import('./github-api.js');
+    return runWorkflow(await client(connection), connection, request);
+  },
+  async setSecrets(connection, secrets) {
+    const [{ putSecrets }, { sealForGitHub }] = await Promise.all([
+      import('./github-api.js'),
+      import('./sealed-box.js'),
+    ]);
+    return putSecrets(await client(connection), connection, secrets, sealForGitHub);
+  },
 };

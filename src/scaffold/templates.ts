@@ -1,0 +1,45 @@
+// The embedded templates of `stagecraft new`: name → the files of a new project. Pure: the caller
+// gives the project name and the password source, and writes the files.
+import { GITIGNORE_LINES, hookSamples, type ScaffoldFile } from './templates/common.js';
+import { nodeApiTemplate, type TemplateInput } from './templates/node-api.js';
+import { platformTemplate } from './templates/platform.js';
+
+export type { ScaffoldFile, TemplateInput };
+
+const TEMPLATES = {
+  platform: {
+    description: 'Node API + Vite frontend + PostgreSQL with raw SQL migrations',
+    files: platformTemplate,
+  },
+  'node-api': { description: 'a minimal Node API', files: nodeApiTemplate },
+} as const;
+
+export type TemplateName = keyof typeof TEMPLATES;
+export const TEMPLATE_NAMES = Object.keys(TEMPLATES) as TemplateName[];
+
+export function isTemplateName(name: string): name is TemplateName {
+  return Object.hasOwn(TEMPLATES, name);
+}
+
+export function templateDescription(name: TemplateName): string {
+  return TEMPLATES[name].description;
+}
+
+/**
+ * Every file of a new project from template `name`: its own files, the hook samples and .gitignore,
+ * sorted by path. `password` defaults to a fixed value only tests should use.
+ */
+export function templateFiles(
+  name: TemplateName,
+  input: { projectName: string; password?: () => string },
+): ScaffoldFile[] {
+  const files = TEMPLATES[name].files({
+    projectName: input.projectName,
+    password: input.password ?? (() => 'template-password'),
+  });
+  files.push(...hookSamples(), {
+    path: '.gitignore',
+    content: `node_modules/\n# Stagecraft\n${GITIGNORE_LINES.join('\n')}\n`,
+  });
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
