@@ -15,9 +15,11 @@ import {
   type ReusedCompose,
   releaseDir,
 } from '../plan/deploy.js';
-import { allSteps, type Plan, type PlannedTls } from '../plan/types.js';
-import { planToJson, planToText } from '../render/plan.js';
+import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
+import { planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
+import { decideRollout } from '../rollout/decide.js';
+import { containersOf } from '../rollout/replace.js';
 import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
 import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
@@ -281,10 +283,53 @@ async function planRelease(
   };
 }
 
-/** Prints a plan: text (grouped by phase, then host) or the stable JSON form. */
-export function printPlan(session: Session, plan: Plan, format: 'text' | 'json'): void {
-  if (format === 'json' || session.globals.json) session.output.json(planToJson(plan));
-  else session.output.result(planToText(plan, session.output.colors));
+/**
+ * Prints a plan: text (grouped by phase, then host) or the stable JSON form; with `decisions`
+ * (`plan --refresh`), the rollout operations decided from the hosts instead of assumed ones.
+ */
+export function printPlan(
+  session: Session,
+  plan: Plan,
+  format: 'text' | 'json',
+  decisions?: RolloutDecisions,
+): void {
+  if (format === 'json' || session.globals.json) session.output.json(planToJson(plan, decisions));
+  else session.output.result(planToText(plan, session.output.colors, decisions));
+}
+
+/**
+ * `plan --refresh`: reads each rollout step's containers from its host (`docker ps` and `docker
+ * container inspect` only: nothing changes) and decides its operations. A host that cannot be read
+ * is a warning; its steps stay assumed.
+ */
+export async function readRolloutDecisions(
+  session: Session,
+  prepared: PreparedDeploy,
+): Promise<RolloutDecisions> {
+  const { model } = prepared.env;
+  const decisions: RolloutDecisions = {};
+  const byHost = new Map<string, Step[]>();
+  for (const step of allSteps(prepared.plan)) {
+    if (step.action.kind !== 'rollout' || step.host === undefined) continue;
+    byHost.set(step.host.name, [...(byHost.get(step.host.name) ?? []), step]);
+  }
+  await Promise.all(
+    [...byHost].map(async ([host, steps]) => {
+      const runner = runnerFor(model, host);
+      try {
+        for (const step of steps) {
+          if (step.action.kind !== 'rollout') continue;
+          const existing = await containersOf(runner, model.composeProject, step.action.service);
+          decisions[step.id] = decideRollout(existing, step.action, model.ingress.network);
+        }
+      } catch (error) {
+        session.output.warn(`could not read the containers on ${host}: ${(error as Error).message}`);
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+    }),
+  );
+  return decisions;
 }
 
 function newRecord(prepared: PreparedDeploy, previousId: string | undefined): ReleaseRecord {
