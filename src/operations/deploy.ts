@@ -117,11 +117,7 @@ async function declaredServiceSecrets(
   const { loaded, model } = env;
   const declared: Record<string, string[]> = {};
   for (const service of model.services) {
-    const names = {
-      ...loaded.config.services?.[service.name],
-      ...loaded.config.environments[model.environment]?.services?.[service.name],
-    }.secrets;
-    if (names !== undefined && names.length > 0) declared[service.name] = names;
+    if (service.secrets.length > 0) declared[service.name] = service.secrets;
   }
   const values = await resolveSecretValues(
     loaded,
@@ -159,18 +155,19 @@ export function findHooks(context: Session, root: string): Partial<Record<HookNa
 
 /** `ingress.tls` with its files read: the certificate as text, the private key as a Secret. */
 function ingressTls(env: LoadedEnvironment): PlannedTls {
-  const tls = env.loaded.config.ingress?.tls;
-  if (tls === undefined || tls.mode === 'off') return { mode: 'off' };
+  const tls = env.model.ingress.tls;
+  if (tls.mode === 'off') return { mode: 'off' };
   if (tls.mode === 'acme') {
-    const email = tls.email_env === undefined ? undefined : env.loaded.variables[tls.email_env];
+    const email = tls.emailEnv === undefined ? undefined : env.loaded.variables[tls.emailEnv];
     return { mode: 'acme', ...(email ? { email } : {}) };
   }
   const read = (key: 'cert_file' | 'key_file') => {
-    const path = resolvePath(env.loaded.root, tls[key]!);
+    const file = key === 'cert_file' ? tls.certFile : tls.keyFile;
+    const path = resolvePath(env.loaded.root, file);
     try {
       return readFileSync(path, 'utf8');
     } catch {
-      throw new UserError(`ingress.tls.${key} ${tls[key]} cannot be read (${path})`, {
+      throw new UserError(`ingress.tls.${key} ${file} cannot be read (${path})`, {
         hint: 'point it at a PEM file, relative to the project folder',
       });
     }
