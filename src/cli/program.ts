@@ -118,6 +118,7 @@ export function buildProgram(): Command {
     .option('--version <version>', 'release version (default: the git short SHA, +-dirty)')
     .option('--skip-build', 'plan as if images already exist')
     .option('--skip-migrations', 'plan without pre/post-deploy migrations')
+    .option('--refresh', "read the hosts' containers (read-only) to show each rollout's decided operations")
     .action(action(() => import('./commands/plan.js')));
 
   program

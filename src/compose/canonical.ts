@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/hash.js';
 
 /**
  * A deep copy of a JSON-like value with every mapping's keys sorted (by UTF-16 code unit, the same
@@ -23,9 +23,8 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeysDeep(value));
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
+/** Re-exported: the one sha256 helper lives in util/hash.ts. */
+export { sha256Hex };
 
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

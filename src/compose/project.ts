@@ -6,7 +6,9 @@ import type { ComposeProject, ComposeService, HostCompose } from './types.js';
 export { type RenderedFile, renderCompose, renderEnvFile } from './render.js';
 
 /** Label holding the hash of a service's desired state; equal hash = nothing to roll out. */
-export const SPEC_HASH_LABEL = 'stagecraft.spec-hash';
+import { SPEC_HASH_LABEL } from '../docker/labels.js';
+
+export { SPEC_HASH_LABEL };
 
 /** Per-service settings from stagecraft.yml (and the environment's overrides). */
 export interface StagecraftServiceOverrides {

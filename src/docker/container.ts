@@ -89,6 +89,67 @@ export function execArgs(id: string, argv: string[], options: DockerExecOptions 
   return [...args, id, ...argv];
 }
 
+/** Every container (running or not) carrying label `key=value`: one JSON object per line. */
+export function listLabeledContainersArgs(key: string, value: string): string[] {
+  return ['docker', 'ps', '-a', '--no-trunc', '--filter', `label=${key}=${value}`, '--format', '{{json .}}'];
+}
+
+/** `docker start id…` */
+export function startContainersArgs(ids: string[]): string[] {
+  return ['docker', 'start', ...ids];
+}
+
+/** The engine's version as one line (`docker version --format {{.Server.Version}}`); fails when the daemon is down. */
+export function dockerServerVersionArgs(): string[] {
+  return ['docker', 'version', '--format', '{{.Server.Version}}'];
+}
+
+export interface RunContainerOptions {
+  /** `-d`: run in the background. */
+  detach?: boolean;
+  /** `--rm`: remove the container when it exits. */
+  remove?: boolean;
+  name?: string;
+  /** `--restart` policy, e.g. `unless-stopped`. */
+  restart?: string;
+  network?: string;
+  /** `-p` mappings, e.g. `8080:80`. */
+  publish?: string[];
+  /** `--env-file`: variables (secrets) come from a file, never argv. */
+  envFile?: string;
+  /** `-v` mounts, e.g. `/srv/x:/x:ro`. */
+  volumes?: string[];
+  /** `--label` pairs, in the order given. */
+  labels?: [string, string][];
+  /** `--add-host name:ip` entries. */
+  addHosts?: [string, string][];
+  entrypoint?: string;
+}
+
+/**
+ * `docker run [-d] [--rm] [--name N] [--restart P] [--network N] [-p M…] [--env-file F] [-v V…]
+ * [--label K=V…] [--add-host H:IP…] [--entrypoint E] image command…` (flags in this order).
+ */
+export function runContainerArgs(
+  image: string,
+  command: string[],
+  options: RunContainerOptions = {},
+): string[] {
+  const args = ['docker', 'run'];
+  if (options.detach === true) args.push('-d');
+  if (options.remove === true) args.push('--rm');
+  if (options.name !== undefined) args.push('--name', options.name);
+  if (options.restart !== undefined) args.push('--restart', options.restart);
+  if (options.network !== undefined) args.push('--network', options.network);
+  for (const mapping of options.publish ?? []) args.push('-p', mapping);
+  if (options.envFile !== undefined) args.push('--env-file', options.envFile);
+  for (const volume of options.volumes ?? []) args.push('-v', volume);
+  for (const [key, value] of options.labels ?? []) args.push('--label', `${key}=${value}`);
+  for (const [host, address] of options.addHosts ?? []) args.push('--add-host', `${host}:${address}`);
+  if (options.entrypoint !== undefined) args.push('--entrypoint', options.entrypoint);
+  return [...args, image, ...command];
+}
+
 /** Parses output that is either one JSON value per line or a single JSON array (older compose `ps`). */
 export function parseJsonLines(stdout: string): unknown[] {
   const text = stdout.trim();

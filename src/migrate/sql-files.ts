@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
 import { leadingCommentLines } from './sql-text.js';
 
 /** One `.sql` file of the raw engine. */
@@ -23,9 +23,8 @@ export interface SqlMigrationFile {
   tags: string[];
 }
 
-export function sha256Hex(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+/** Re-exported: the one sha256 helper lives in util/hash.ts. */
+export { sha256Hex };
 
 const SQL_FILE = /\.sql$/i;
 

@@ -40,7 +40,15 @@ export interface ServiceModel {
   hasHealthcheck: boolean;
   healthTimeoutMs: number;
   stableForMs: number;
+  /** Names of the secrets the service declares (`services.<name>.secrets`): they go to its 0600 env file. */
+  secrets: string[];
 }
+
+/** `ingress.tls` as configured (files not read: paths relative to the project folder). */
+export type IngressTlsModel =
+  | { mode: 'off' }
+  | { mode: 'acme'; emailEnv: string | undefined }
+  | { mode: 'custom'; certFile: string; keyFile: string };
 
 export interface EnvironmentModel {
   project: string;
@@ -66,6 +74,7 @@ export interface EnvironmentModel {
     httpsPort: number;
     container: string;
     network: string;
+    tls: IngressTlsModel;
   };
   rollout: { parallelHosts: number; canary: boolean; autoRollback: boolean; drainMs: number };
   lockExpiryMs: number;
@@ -131,6 +140,13 @@ function buildSpecOf(
     }
   }
   return undefined;
+}
+
+function tlsModel(tls: NonNullable<Config['ingress']>['tls']): IngressTlsModel {
+  if (tls === undefined || tls.mode === 'off') return { mode: 'off' };
+  if (tls.mode === 'acme') return { mode: 'acme', emailEnv: tls.email_env };
+  // The schema requires both files for mode custom.
+  return { mode: 'custom', certFile: tls.cert_file!, keyFile: tls.key_file! };
 }
 
 /**
@@ -200,6 +216,7 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       hasHealthcheck: timings !== undefined,
       healthTimeoutMs: parseDuration(env.rollout?.health_timeout ?? '2m'),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
+      secrets: settings.secrets ?? [],
     });
   }
   if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
@@ -239,6 +256,7 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       httpsPort: ingress?.https_port ?? 443,
       container: `${config.project.name}-${envName}-ingress`,
       network: `${config.project.name}-${envName}_ingress`,
+      tls: tlsModel(ingress?.tls),
     },
     rollout: {
       parallelHosts: env.rollout?.parallel_hosts ?? 4,

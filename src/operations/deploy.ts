@@ -15,9 +15,11 @@ import {
   type ReusedCompose,
   releaseDir,
 } from '../plan/deploy.js';
-import { allSteps, type Plan, type PlannedTls } from '../plan/types.js';
-import { planToJson, planToText } from '../render/plan.js';
+import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
+import { planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
+import { decideRollout } from '../rollout/decide.js';
+import { containersOf } from '../rollout/replace.js';
 import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
 import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
@@ -115,11 +117,7 @@ async function declaredServiceSecrets(
   const { loaded, model } = env;
   const declared: Record<string, string[]> = {};
   for (const service of model.services) {
-    const names = {
-      ...loaded.config.services?.[service.name],
-      ...loaded.config.environments[model.environment]?.services?.[service.name],
-    }.secrets;
-    if (names !== undefined && names.length > 0) declared[service.name] = names;
+    if (service.secrets.length > 0) declared[service.name] = service.secrets;
   }
   const values = await resolveSecretValues(
     loaded,
@@ -157,18 +155,19 @@ export function findHooks(context: Session, root: string): Partial<Record<HookNa
 
 /** `ingress.tls` with its files read: the certificate as text, the private key as a Secret. */
 function ingressTls(env: LoadedEnvironment): PlannedTls {
-  const tls = env.loaded.config.ingress?.tls;
-  if (tls === undefined || tls.mode === 'off') return { mode: 'off' };
+  const tls = env.model.ingress.tls;
+  if (tls.mode === 'off') return { mode: 'off' };
   if (tls.mode === 'acme') {
-    const email = tls.email_env === undefined ? undefined : env.loaded.variables[tls.email_env];
+    const email = tls.emailEnv === undefined ? undefined : env.loaded.variables[tls.emailEnv];
     return { mode: 'acme', ...(email ? { email } : {}) };
   }
   const read = (key: 'cert_file' | 'key_file') => {
-    const path = resolvePath(env.loaded.root, tls[key]!);
+    const file = key === 'cert_file' ? tls.certFile : tls.keyFile;
+    const path = resolvePath(env.loaded.root, file);
     try {
       return readFileSync(path, 'utf8');
     } catch {
-      throw new UserError(`ingress.tls.${key} ${tls[key]} cannot be read (${path})`, {
+      throw new UserError(`ingress.tls.${key} ${file} cannot be read (${path})`, {
         hint: 'point it at a PEM file, relative to the project folder',
       });
     }
@@ -281,10 +280,53 @@ async function planRelease(
   };
 }
 
-/** Prints a plan: text (grouped by phase, then host) or the stable JSON form. */
-export function printPlan(session: Session, plan: Plan, format: 'text' | 'json'): void {
-  if (format === 'json' || session.globals.json) session.output.json(planToJson(plan));
-  else session.output.result(planToText(plan, session.output.colors));
+/**
+ * Prints a plan: text (grouped by phase, then host) or the stable JSON form; with `decisions`
+ * (`plan --refresh`), the rollout operations decided from the hosts instead of assumed ones.
+ */
+export function printPlan(
+  session: Session,
+  plan: Plan,
+  format: 'text' | 'json',
+  decisions?: RolloutDecisions,
+): void {
+  if (format === 'json' || session.globals.json) session.output.json(planToJson(plan, decisions));
+  else session.output.result(planToText(plan, session.output.colors, decisions));
+}
+
+/**
+ * `plan --refresh`: reads each rollout step's containers from its host (`docker ps` and `docker
+ * container inspect` only: nothing changes) and decides its operations. A host that cannot be read
+ * is a warning; its steps stay assumed.
+ */
+export async function readRolloutDecisions(
+  session: Session,
+  prepared: PreparedDeploy,
+): Promise<RolloutDecisions> {
+  const { model } = prepared.env;
+  const decisions: RolloutDecisions = {};
+  const byHost = new Map<string, Step[]>();
+  for (const step of allSteps(prepared.plan)) {
+    if (step.action.kind !== 'rollout' || step.host === undefined) continue;
+    byHost.set(step.host.name, [...(byHost.get(step.host.name) ?? []), step]);
+  }
+  await Promise.all(
+    [...byHost].map(async ([host, steps]) => {
+      const runner = runnerFor(model, host);
+      try {
+        for (const step of steps) {
+          if (step.action.kind !== 'rollout') continue;
+          const existing = await containersOf(runner, model.composeProject, step.action.service);
+          decisions[step.id] = decideRollout(existing, step.action, model.ingress.network);
+        }
+      } catch (error) {
+        session.output.warn(`could not read the containers on ${host}: ${(error as Error).message}`);
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+    }),
+  );
+  return decisions;
 }
 
 function newRecord(prepared: PreparedDeploy, previousId: string | undefined): ReleaseRecord {

@@ -5,6 +5,7 @@ import { PROVIDER_KINDS, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { EnvironmentConfig, HostEntry } from '../config/schema.js';
 import { composeVersionArgs } from '../docker/compose.js';
+import { dockerServerVersionArgs } from '../docker/container.js';
 import { createRunner } from '../runners/factory.js';
 import { runLocal } from '../runners/local.js';
 import { isStagecraftError } from '../util/errors.js';
@@ -72,7 +73,7 @@ function lastLine(text: string): string {
 }
 
 async function dockerChecks(): Promise<Check[]> {
-  const engine = await probe(['docker', 'version', '--format', '{{.Server.Version}}'], 20_000);
+  const engine = await probe(dockerServerVersionArgs(), 20_000);
   const checks: Check[] = [];
   if (engine.missing) {
     checks.push({
@@ -187,7 +188,7 @@ async function hostCheck(loaded: LoadedConfig, host: DoctorHost): Promise<Check>
   const name = `${host.environment}/${host.name}`;
   const started = Date.now();
   try {
-    const docker = await runner.exec(['docker', 'version', '--format', '{{.Server.Version}}'], {
+    const docker = await runner.exec(dockerServerVersionArgs(), {
       allowFailure: true,
       timeoutMs: 30_000,
     });

@@ -4,11 +4,13 @@
 import {
   type ContainerFacts,
   inspectContainersArgs,
+  listLabeledContainersArgs,
   listProjectContainersArgs,
   listServiceContainersArgs,
   parseContainerInspect,
   parseJsonLines,
 } from '../docker/container.js';
+import { INGRESS_LABEL } from '../docker/labels.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
@@ -158,16 +160,7 @@ export async function projectContainers(
 
 /** The gateway container(s) Stagecraft started for the project on a host (label stagecraft.ingress). */
 export async function ingressContainers(runner: Runner, project: string): Promise<ContainerFacts[]> {
-  return inspectListed(runner, [
-    'docker',
-    'ps',
-    '-a',
-    '--no-trunc',
-    '--filter',
-    `label=stagecraft.ingress=${project}`,
-    '--format',
-    '{{json .}}',
-  ]);
+  return inspectListed(runner, listLabeledContainersArgs(INGRESS_LABEL, project));
 }
 
 async function inspectListed(

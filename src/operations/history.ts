@@ -1,8 +1,9 @@
 import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
-import { Ledger, mergeLedgers, readRemoteLedger } from '../state/ledger.js';
+import { isCompletedRelease } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import type { LoadedEnvironment } from './environment.js';
+import { HostRunners, readHistory } from './fleet.js';
 import type { Session } from './session.js';
 
 /** The runner of the environment's lock host, where the shared ledger and the lock live. */
@@ -11,30 +12,33 @@ export function lockHostRunner(env: LoadedEnvironment): Runner {
 }
 
 /**
- * Release history of the environment: the local ledger merged with the lock host's, so history
- * survives a lost laptop and is shared by every operator and CI. An unreachable host is a warning.
+ * Release history of the environment, newest first: the local ledger merged with the lock host's
+ * (fleet.ts readHistory, the one reader), so history survives a lost laptop and is shared by every
+ * operator and CI. An unreachable lock host is a warning; the local history is returned then.
  */
-export async function releaseHistory(context: Session, env: LoadedEnvironment): Promise<ReleaseRecord[]> {
-  const ledger = new Ledger({ projectRoot: env.loaded.root, env: context.env });
-  const local = await ledger.list(env.model.environment);
-  const runner = lockHostRunner(env);
+export async function releaseHistory(session: Session, env: LoadedEnvironment): Promise<ReleaseRecord[]> {
+  const runners = new HostRunners(env);
   try {
-    const remote = await readRemoteLedger(runner, env.model.project, env.model.environment);
-    return mergeLedgers(local, remote).filter((record) => record.environment === env.model.environment);
-  } catch (error) {
-    context.output.warn(
-      `showing the local history only: could not read the ledger on ${runner.name}: ${(error as Error).message}`,
-    );
-    return local;
+    const history = await readHistory(session, env, runners);
+    if (history.remoteError !== undefined) {
+      session.output.warn(
+        `showing the local history only: could not read the ledger on ${env.model.lockHost}: ${history.remoteError}`,
+      );
+    }
+    return history.releases;
   } finally {
-    await runner.close().catch(() => undefined);
+    await runners.closeAll();
   }
 }
 
+/**
+ * A release's status as `releases` shows it: completed (state/ledger isCompletedRelease, the one
+ * rule: finalize completed and no phase other than completed or skipped), failed, running, pending.
+ */
 export function releaseStatus(record: ReleaseRecord): 'completed' | 'failed' | 'running' | 'pending' {
+  if (isCompletedRelease(record)) return 'completed';
   const statuses = Object.values(record.phases);
   if (statuses.includes('failed')) return 'failed';
-  if (statuses.every((status) => status === 'completed' || status === 'skipped')) return 'completed';
   if (statuses.includes('running')) return 'running';
   return 'pending';
 }

@@ -1,3 +1,4 @@
+import { runContainerArgs } from '../docker/container.js';
 import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '../migrate/deploy.js';
 import { deployMigrationTargets, type MigrationTarget, migrationSettings } from '../migrate/targets.js';
 import { imageRefs, type MigrationStep, releaseDir } from '../plan/deploy.js';
@@ -122,27 +123,18 @@ export function migrationRunner(
       .filter((candidate) => !candidate.hosts.includes(runner.name) && candidate.hosts.length > 0)
       .flatMap((candidate) => {
         const address = hostAddresses[candidate.hosts[0]!];
-        return address === undefined ? [] : ['--add-host', `${candidate.name}:${address}`];
+        return address === undefined ? [] : [[candidate.name, address] as [string, string]];
       });
     const [entrypoint, ...args] = command;
-    const argv = [
-      'docker',
-      'run',
-      '--rm',
-      '--network',
+    const argv = runContainerArgs(image, args, {
+      remove: true,
       network,
-      '--env-file',
-      `${home}/${dir}/connection.env`,
-      '-v',
-      `${home}/${dir}:${MOUNT}:ro`,
-      '--label',
-      `stagecraft.migration=${model.composeProject}`,
-      ...addHosts,
-      '--entrypoint',
-      entrypoint!,
-      image,
-      ...args,
-    ];
+      envFile: `${home}/${dir}/connection.env`,
+      volumes: [`${home}/${dir}:${MOUNT}:ro`],
+      labels: [['stagecraft.migration', model.composeProject]],
+      addHosts,
+      entrypoint: entrypoint!,
+    });
     const result = await runner.exec(argv, { allowFailure: true, onLine: log, timeoutMs: target.timeoutMs });
     if (raw !== undefined) {
       const outcome = rawDeployOutcome(raw, result.exitCode, result.stdout, result.stderr);

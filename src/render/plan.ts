@@ -1,8 +1,21 @@
 import type { Plan, Step } from '../plan/types.js';
+import { assumedRollout, describeRolloutOp, type RolloutDecision } from '../rollout/decide.js';
 import type { Colors } from '../util/output.js';
 
+/** Rollout decisions by step id, from the containers on the hosts (`plan --refresh`). */
+export type RolloutDecisions = Record<string, RolloutDecision>;
+
+/** The operations of a rollout step, in words: decided when the host was read, else assumed. */
+function rolloutOperations(step: Step, decisions: RolloutDecisions | undefined): string[] | undefined {
+  if (step.action.kind !== 'rollout') return undefined;
+  const decision = decisions?.[step.id];
+  if (decision?.status === 'unchanged') return ['nothing to do: every container is at this spec and serving'];
+  const ops = decision?.ops ?? assumedRollout(step.action);
+  return ops.map((op) => describeRolloutOp(op, step.action as Parameters<typeof describeRolloutOp>[1]));
+}
+
 /** The stable JSON form of a plan (`plan --format json`): no secret, no timestamps. */
-export function planToJson(plan: Plan): Record<string, unknown> {
+export function planToJson(plan: Plan, decisions?: RolloutDecisions): Record<string, unknown> {
   return {
     schema: 'stagecraft.plan/v1',
     kind: plan.kind,
@@ -14,12 +27,12 @@ export function planToJson(plan: Plan): Record<string, unknown> {
       name: phase.name,
       status: phase.skipped === undefined ? 'planned' : 'skipped',
       ...(phase.skipped === undefined ? {} : { reason: phase.skipped }),
-      steps: phase.steps.map(stepToJson),
+      steps: phase.steps.map((step) => stepToJson(step, decisions)),
     })),
   };
 }
 
-function stepToJson(step: Step): Record<string, unknown> {
+function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record<string, unknown> {
   const { action } = step;
   const detail: Record<string, unknown> = { kind: action.kind };
   switch (action.kind) {
@@ -42,6 +55,8 @@ function stepToJson(step: Step): Record<string, unknown> {
         spec_hash: action.specHash,
       });
       if (action.route) detail['route'] = action.route;
+      detail['operations'] = rolloutOperations(step, decisions);
+      detail['operations_from'] = decisions?.[step.id] === undefined ? 'assumed' : 'hosts';
       break;
     case 'migrate':
       Object.assign(detail, { database: action.database, strategy: action.strategy, engine: action.engine });
@@ -68,8 +83,11 @@ function stepToJson(step: Step): Record<string, unknown> {
   };
 }
 
-/** Text grouped by phase, then host, with the exact step ids `deploy` will report. */
-export function planToText(plan: Plan, colors: Colors): string {
+/**
+ * Text grouped by phase, then host, with the exact step ids `deploy` will report; under each rollout
+ * step its operations (decided from the hosts with `decisions`, else assumed, and said so).
+ */
+export function planToText(plan: Plan, colors: Colors, decisions?: RolloutDecisions): string {
   const lines: string[] = [];
   const hostCount = plan.hosts.length;
   lines.push(
@@ -77,6 +95,7 @@ export function planToText(plan: Plan, colors: Colors): string {
       ` (version ${plan.version}, ${hostCount} host${hostCount === 1 ? '' : 's'}: ${plan.hosts.map((host) => `${host.name} [${host.roles.join(', ')}]`).join(', ')})`,
   );
   let count = 0;
+  let rollouts = 0;
   for (const phase of plan.phases) {
     lines.push('');
     if (phase.skipped !== undefined) {
@@ -94,8 +113,22 @@ export function planToText(plan: Plan, colors: Colors): string {
       const indent = phase.name === 'rollout' ? '    ' : '  ';
       const where = phase.name !== 'rollout' && stepHost !== undefined ? colors.dim(` [${stepHost}]`) : '';
       lines.push(`${indent}${step.id.padEnd(28)} ${step.title}${where}`);
+      for (const operation of rolloutOperations(step, decisions) ?? []) {
+        lines.push(colors.dim(`${indent}${' '.repeat(29)}· ${operation}`));
+        rollouts++;
+      }
       count++;
     }
+  }
+  if (rollouts > 0) {
+    lines.push(
+      '',
+      colors.dim(
+        decisions === undefined
+          ? 'Rollout operations assume old, running containers: the hosts were not read (`plan --refresh` reads them).'
+          : 'Rollout operations were decided from the containers on the hosts now (hosts that could not be read: assumed).',
+      ),
+    );
   }
   lines.push('', `${count} steps. Nothing has been changed; run \`stagecraft deploy\` to apply.`);
   return lines.join('\n');

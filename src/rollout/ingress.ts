@@ -1,4 +1,12 @@
-import { execArgs, inspectContainersArgs, parseContainerInspect } from '../docker/container.js';
+import {
+  execArgs,
+  inspectContainersArgs,
+  parseContainerInspect,
+  removeContainersArgs,
+  runContainerArgs,
+  startContainersArgs,
+} from '../docker/container.js';
+import { INGRESS_LABEL, INGRESS_PORTS_LABEL } from '../docker/labels.js';
 import {
   networkConnectArgs,
   networkCreateArgs,
@@ -21,8 +29,6 @@ import {
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
-
-const PORTS_LABEL = 'stagecraft.ingress-ports';
 
 export interface IngressTarget {
   runner: Runner;
@@ -95,42 +101,35 @@ export async function ensureIngress(
   routes: CaddyRoute[],
   tls: IngressTls,
 ): Promise<'created' | 'reconfigured' | 'running'> {
-  await ensureNetwork(target.runner, target.network, { 'stagecraft.ingress': target.project });
+  await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.project });
   const inspected = await target.runner.exec(inspectContainersArgs([target.container]), {
     allowFailure: true,
   });
   let facts = inspected.exitCode === 0 ? parseContainerInspect(inspected.stdout)[0] : undefined;
   const published = tls.mode === 'off' ? [`${ports.http}:80`] : [`${ports.http}:80`, `${ports.https}:443`];
-  if (facts !== undefined && facts.labels[PORTS_LABEL] !== published.join(',')) {
+  if (facts !== undefined && facts.labels[INGRESS_PORTS_LABEL] !== published.join(',')) {
     // Published ports are fixed when a container is created: a changed port or TLS mode needs a new gateway.
-    await target.runner.exec(['docker', 'rm', '-f', target.container]);
+    await target.runner.exec(removeContainersArgs([target.container], { force: true }));
     facts = undefined;
   }
   let outcome: 'created' | 'reconfigured' | 'running' = 'running';
   if (facts === undefined) {
-    await target.runner.exec([
-      'docker',
-      'run',
-      '-d',
-      '--name',
-      target.container,
-      '--restart',
-      'unless-stopped',
-      '--network',
-      target.network,
-      ...published.flatMap((mapping) => ['-p', mapping]),
-      '--label',
-      `stagecraft.ingress=${target.project}`,
-      '--label',
-      `${PORTS_LABEL}=${published.join(',')}`,
-      image,
-      'caddy',
-      'run',
-      '--resume',
-    ]);
+    await target.runner.exec(
+      runContainerArgs(image, ['caddy', 'run', '--resume'], {
+        detach: true,
+        name: target.container,
+        restart: 'unless-stopped',
+        network: target.network,
+        publish: published,
+        labels: [
+          [INGRESS_LABEL, target.project],
+          [INGRESS_PORTS_LABEL, published.join(',')],
+        ],
+      }),
+    );
     outcome = 'created';
   } else if (!facts.running) {
-    await target.runner.exec(['docker', 'start', target.container]);
+    await target.runner.exec(startContainersArgs([target.container]));
   }
   for (let attempt = 0; attempt < 100; attempt++) {
     const live = await readLive(target);

@@ -9,9 +9,11 @@ import {
   removeContainersArgs,
   stopContainersArgs,
 } from '../docker/container.js';
+import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
+import { decideRollout } from './decide.js';
 import { addUpstreams, type IngressTarget } from './ingress.js';
 
 type RolloutAction = Extract<Action, { kind: 'rollout' }>;
@@ -32,10 +34,14 @@ export interface RolloutOutcome {
   containers: string[];
 }
 
-const SPEC_LABEL = 'stagecraft.spec-hash';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function containersOf(runner: Runner, project: string, service: string): Promise<ContainerFacts[]> {
+/** Every container of one compose service on the runner's host, inspected (read-only). */
+export async function containersOf(
+  runner: Runner,
+  project: string,
+  service: string,
+): Promise<ContainerFacts[]> {
   const listed = await runner.exec(listServiceContainersArgs(project, service));
   const ids = parseJsonLines(listed.stdout).map((entry) => String((entry as { ID?: string }).ID ?? ''));
   if (ids.length === 0) return [];
@@ -130,73 +136,78 @@ function ids(containers: ContainerFacts[]): string[] {
 }
 
 /**
- * Replaces one service's containers on one host. start-first: new containers start beside the old
- * ones, must become healthy, join the gateway's route, then the old ones drain and stop. stop-first and
- * recreate: compose replaces them in place. Containers already at the desired spec are left alone, so
- * a retried deploy resumes where it stopped.
+ * Replaces one service's containers on one host: reads its containers, lets `decideRollout` choose
+ * the operations, and runs them. start-first: new containers start beside the old ones, must become
+ * healthy, join the gateway's route, then the old ones drain and stop. stop-first and recreate:
+ * compose replaces them in place. Containers already at the desired spec are left alone, so a retried
+ * deploy resumes where it stopped. Throws ExternalError when new containers fail their health check
+ * (after removing them; the old ones keep serving).
  */
 export async function rolloutService(ctx: RolloutContext, action: RolloutAction): Promise<RolloutOutcome> {
   const target = { project: ctx.project, file: action.composeFile };
   const existing = await containersOf(ctx.runner, ctx.project, action.service);
-  const current = existing.filter(
-    (container) => container.labels[SPEC_LABEL] === action.specHash && container.running,
-  );
-  const stale = existing.filter((container) => !current.includes(container));
-  const healthy = current.every(
-    (container) => container.health === undefined || container.health === 'healthy',
-  );
-
-  if (stale.length === 0 && current.length === action.replicas && healthy) {
-    const unrouted =
-      action.route && ctx.ingress ? current.filter((c) => c.ips[ctx.ingress!.network] === undefined) : [];
-    if (unrouted.length === 0) return { status: 'unchanged', detail: 'unchanged', containers: ids(current) };
-    await routeTo(ctx, action, current);
-    return {
-      status: 'completed',
-      detail: 'unchanged; put back behind the gateway',
-      containers: ids(current),
-    };
+  const decision = decideRollout(existing, action, ctx.ingress?.network);
+  const atSpec = (container: ContainerFacts) => container.labels[SPEC_HASH_LABEL] === action.specHash;
+  // The new containers: those already running at spec, then those the operations start.
+  let fresh = existing.filter((container) => atSpec(container) && container.running);
+  if (decision.status === 'unchanged')
+    return { status: 'unchanged', detail: 'unchanged', containers: ids(fresh) };
+  let facts = fresh;
+  let leftovers: ContainerFacts[] = [];
+  let retired = 0;
+  for (const op of decision.ops) {
+    switch (op.op) {
+      case 'remove':
+        await ctx.runner.exec(removeContainersArgs(op.containers, { force: true }));
+        break;
+      case 'recreate': {
+        await ctx.runner.exec(
+          composeUpArgs(target, [action.service], {
+            forceRecreate: true,
+            scale: { [action.service]: op.replicas },
+          }),
+        );
+        const after = await containersOf(ctx.runner, ctx.project, action.service);
+        fresh = after.filter(atSpec);
+        leftovers = after.filter((container) => !fresh.includes(container));
+        break;
+      }
+      case 'scale-up': {
+        const before = new Set(ids(existing));
+        await ctx.runner.exec(
+          composeUpArgs(target, [action.service], {
+            noRecreate: true,
+            scale: { [action.service]: op.scale },
+          }),
+        );
+        const after = await containersOf(ctx.runner, ctx.project, action.service);
+        fresh = [...fresh, ...after.filter((container) => !before.has(container.id))];
+        break;
+      }
+      case 'wait':
+        facts = await waitReady(ctx, ids(fresh), action);
+        break;
+      case 'route':
+        await routeTo(ctx, action, facts);
+        break;
+      case 'remove-leftovers':
+        if (leftovers.length > 0)
+          await ctx.runner.exec(removeContainersArgs(ids(leftovers), { force: true }));
+        break;
+      case 'retire': {
+        const old = existing.filter((container) => op.containers.includes(container.id));
+        await retire(ctx, old);
+        retired = old.length;
+        break;
+      }
+    }
   }
-
-  if (action.strategy !== 'start-first') {
-    await ctx.runner.exec(
-      composeUpArgs(target, [action.service], {
-        forceRecreate: true,
-        scale: { [action.service]: action.replicas },
-      }),
-    );
-    const after = await containersOf(ctx.runner, ctx.project, action.service);
-    const fresh = after.filter((container) => container.labels[SPEC_LABEL] === action.specHash);
-    const facts = await waitReady(ctx, ids(fresh), action);
-    await routeTo(ctx, action, facts);
-    const leftovers = after.filter((container) => !fresh.includes(container));
-    if (leftovers.length > 0) await ctx.runner.exec(removeContainersArgs(ids(leftovers), { force: true }));
-    return { status: 'completed', detail: `${action.strategy}: ${facts.length} new`, containers: ids(facts) };
+  if (decision.reroute === true) {
+    return { status: 'completed', detail: 'unchanged; put back behind the gateway', containers: ids(facts) };
   }
-
-  // Exited leftovers (a crash, an interrupted deploy) go first, so compose's scale counts only live ones.
-  const dead = stale.filter((container) => !container.running);
-  if (dead.length > 0) await ctx.runner.exec(removeContainersArgs(ids(dead), { force: true }));
-  const live = stale.filter((container) => container.running);
-  const missing = Math.max(0, action.replicas - current.length);
-  let fresh = current;
-  if (missing > 0) {
-    const before = new Set(ids(existing));
-    await ctx.runner.exec(
-      composeUpArgs(target, [action.service], {
-        noRecreate: true,
-        scale: { [action.service]: live.length + current.length + missing },
-      }),
-    );
-    const after = await containersOf(ctx.runner, ctx.project, action.service);
-    fresh = [...current, ...after.filter((container) => !before.has(container.id))];
-  }
-  const facts = await waitReady(ctx, ids(fresh), action);
-  await routeTo(ctx, action, facts);
-  await retire(ctx, live);
-  return {
-    status: 'completed',
-    detail: `start-first: ${facts.length} new, ${live.length} retired`,
-    containers: ids(facts),
-  };
+  const detail =
+    action.strategy === 'start-first'
+      ? `start-first: ${facts.length} new, ${retired} retired`
+      : `${action.strategy}: ${facts.length} new`;
+  return { status: 'completed', detail, containers: ids(facts) };
 }

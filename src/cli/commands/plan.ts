@@ -1,10 +1,16 @@
-import { prepareDeploy, printPlan } from '../../operations/deploy.js';
+import { prepareDeploy, printPlan, readRolloutDecisions } from '../../operations/deploy.js';
 import { UserError } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
 
 export async function run(
   context: CommandContext,
-  options: { format?: string; version?: string; skipBuild?: boolean; skipMigrations?: boolean },
+  options: {
+    format?: string;
+    version?: string;
+    skipBuild?: boolean;
+    skipMigrations?: boolean;
+    refresh?: boolean;
+  },
 ): Promise<number> {
   const format = options.format ?? 'text';
   if (format !== 'text' && format !== 'json') {
@@ -13,6 +19,7 @@ export async function run(
     });
   }
   const prepared = await prepareDeploy(context, options);
-  printPlan(context, prepared.plan, format);
+  const decisions = options.refresh === true ? await readRolloutDecisions(context, prepared) : undefined;
+  printPlan(context, prepared.plan, format, decisions);
   return 0;
 }

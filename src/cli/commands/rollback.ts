@@ -1,6 +1,7 @@
 import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
 import { loadEnvironment } from '../../operations/environment.js';
 import { releaseHistory, releaseStatus } from '../../operations/history.js';
+import { currentRelease, previousRelease } from '../../state/ledger.js';
 import type { ReleaseRecord } from '../../state/types.js';
 import { UserError } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
@@ -15,12 +16,15 @@ interface RollbackFlags {
 
 function pickTarget(history: ReleaseRecord[], flags: RollbackFlags, env: string): ReleaseRecord {
   const completed = history.filter((record) => releaseStatus(record) === 'completed');
-  const current = completed[0];
+  const current = currentRelease(history, env);
   let target: ReleaseRecord | undefined;
   if (flags.toPrevious) {
     if (current === undefined)
       throw new UserError(`no completed release found for environment "${env}"`, { hint: 'deploy first' });
-    target = completed.find((record) => record.id !== current.id && record.version !== current.version);
+    // The ledger's previous release, skipping releases of the version that runs now (a restart, a redeploy).
+    target = previousRelease(history, env, current.id);
+    while (target !== undefined && target.version === current.version)
+      target = previousRelease(history, env, target.id);
     if (target === undefined)
       throw new UserError('no previous release to roll back to', { hint: 'see `stagecraft releases list`' });
   } else if (flags.toRelease !== undefined) {

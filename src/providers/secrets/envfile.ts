@@ -1,10 +1,11 @@
 // Provider `envfile`: secrets as 0600 env files on every host. Content travels on stdin, never in argv;
 // what changed is found by comparing sha256 hashes of `KEY="value"` lines, so values never leave the
 // host they are on (nor this machine) for the comparison.
-import { createHash } from 'node:crypto';
+
 import pLimit from 'p-limit';
 import * as z from 'zod';
 import type { Runner } from '../../runners/types.js';
+import { sha256Hex } from '../../util/hash.js';
 import { Secret } from '../../util/secret.js';
 import {
   type FileOutcome,
@@ -44,9 +45,7 @@ export const MERGE_SCRIPT =
   '| LC_ALL=C sort > "$t" && chmod 600 "$t" && mv -f "$t" "$f" || { s=$?; rm -f "$t"; exit "$s"; }; ' +
   `h=$(sha256sum < "$f") && printf '%s\\n' "\${h%% *}"`;
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
+const sha256 = sha256Hex;
 
 /** KEY → sha256 of its `KEY=…` line, for env file text (what HASH_SCRIPT prints on the host). */
 export function envLineHashes(content: string): Map<string, string> {

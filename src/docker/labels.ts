@@ -1,0 +1,10 @@
+// The labels Stagecraft puts on what it runs, in one place.
+
+/** On each service of a rendered compose file (and so its containers): the hash of its spec. */
+export const SPEC_HASH_LABEL = 'stagecraft.spec-hash';
+
+/** On the gateway container and network: the compose project it routes for. */
+export const INGRESS_LABEL = 'stagecraft.ingress';
+
+/** On the gateway container: the ports it publishes (`8080:80,8443:443`); a change needs a new gateway. */
+export const INGRESS_PORTS_LABEL = 'stagecraft.ingress-ports';

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { ComposeProject } from '../../src/compose/types.js';
+import { buildEnvironmentModel } from '../../src/model/environment.js';
+import { load } from '../support/config.js';
+
+const compose = JSON.parse(
+  readFileSync(new URL('../fixtures/compose/shop.config.json', import.meta.url), 'utf8'),
+) as ComposeProject;
+
+const config = (ingress: string) => `project:
+  name: shop
+  registry: registry.example/shop
+services:
+  api: { role: web, secrets: [API_TOKEN] }
+  web: { role: web }
+  db: { role: web }
+${ingress}environments:
+  production:
+    driver: ssh
+    require_confirmation: true
+    ssh: { user: deploy, port: 2222 }
+    services:
+      web: { secrets: [SESSION_KEY] }
+    hosts:
+      web: [{ name: h1, address: 10.0.0.1 }]
+`;
+
+describe('buildEnvironmentModel: what later layers need from the config', () => {
+  it('carries the connection, the gateway names and TLS, confirmation and each service’s secret names', () => {
+    const model = buildEnvironmentModel(
+      load(config('ingress:\n  tls: { mode: custom, cert_file: certs/a.pem, key_file: certs/a.key }\n'), {
+        envName: 'production',
+      }),
+      compose,
+    );
+    expect(model.connection).toMatchObject({ driver: 'ssh', ssh: { user: 'deploy', port: 2222 } });
+    expect(model.ingress).toMatchObject({
+      container: 'shop-production-ingress',
+      network: 'shop-production_ingress',
+      tls: { mode: 'custom', certFile: 'certs/a.pem', keyFile: 'certs/a.key' },
+    });
+    expect(model.requireConfirmation).toBe(true);
+    expect(Object.fromEntries(model.services.map((service) => [service.name, service.secrets]))).toEqual({
+      api: ['API_TOKEN'],
+      web: ['SESSION_KEY'],
+      db: [],
+    });
+  });
+
+  it('TLS off without ingress.tls; acme keeps the name of the e-mail variable', () => {
+    const off = buildEnvironmentModel(load(config(''), { envName: 'production' }), compose);
+    expect(off.ingress.tls).toEqual({ mode: 'off' });
+    const acme = buildEnvironmentModel(
+      load(config('ingress:\n  tls: { mode: acme, email_env: ACME_EMAIL }\n'), { envName: 'production' }),
+      compose,
+    );
+    expect(acme.ingress.tls).toEqual({ mode: 'acme', emailEnv: 'ACME_EMAIL' });
+  });
+});
