@@ -112,6 +112,7 @@ export function buildProgram(): Command {
     .option('-m, --message <text>', 'a note recorded with the release and the lock')
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish (e.g. 5m)')
     .option('--no-auto-rollback', 'keep hosts that switched when another host fails')
+    .option('--setup', 'run `setup` on the hosts first (install Docker, deploy user, …) when they need it')
     .action(action(() => import('./commands/deploy.js')));
 
   program
@@ -296,6 +297,13 @@ export function buildProgram(): Command {
     .option('--format <format>', 'text, json (same as --json) or sarif (for code scanning)')
     .option('--list', 'print every rule: id, severity, what it wants')
     .action(action(() => import('./commands/gov.js')));
+
+  program
+    .command('setup')
+    .description(
+      'bring hosts to what a deploy needs: Docker + compose v2, a deploy user, log rotation, firewall ports (--dry-run: the plan)',
+    )
+    .action(action(() => import('./commands/setup.js')));
 
   program
     .command('doctor')

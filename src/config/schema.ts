@@ -337,8 +337,35 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
         .strictObject({
           bootstrap: z
             .strictObject({
-              ssh_user: z.string().optional(),
-              deploy_user: z.string().optional(),
+              ssh_user: z
+                .string()
+                .min(1)
+                .optional()
+                .describe('User `setup` connects as: root or a passwordless sudoer (default root).'),
+              deploy_user: z
+                .string()
+                .regex(/^[a-z_][a-z0-9_-]*$/)
+                .optional()
+                .describe(
+                  "Non-root user `setup` creates in the docker group with the operator's key (default: the environment's non-root ssh.user, else deploy).",
+                ),
+              public_key_file: z
+                .string()
+                .optional()
+                .describe(
+                  "The operator's OpenSSH public key given to the deploy user (default: ssh.identity_file + .pub, else ~/.ssh/id_ed25519.pub).",
+                ),
+              log_max_size: z
+                .string()
+                .regex(/^\d+[kmg]$/)
+                .optional()
+                .describe('json-file log rotation: size of one container log file (default 10m).'),
+              log_max_file: z
+                .number()
+                .int()
+                .min(1)
+                .optional()
+                .describe('json-file log rotation: files kept per container (default 3).'),
               docker: z
                 .strictObject({
                   enabled: z.boolean().optional(),
