@@ -298,6 +298,24 @@ export function buildProgram(): Command {
     .option('--list', 'print every rule: id, severity, what it wants')
     .action(action(() => import('./commands/gov.js')));
 
+  const infra = program
+    .command('infra')
+    .description('cloud hosts for an environment (DigitalOcean): droplets, volumes, firewall, then setup');
+  infra
+    .command('plan', { isDefault: true })
+    .description('what `infra up` would create, keep, refuse or delete; reads the account, changes nothing')
+    .action(action(async () => ({ run: (await import('./commands/infra.js')).plan })));
+  infra
+    .command('up')
+    .description('create what the plan says, wait until active and reachable, record the hosts, run setup')
+    .option('--no-setup', 'do not wait for SSH or run setup on the hosts (cloud-init still prepares them)')
+    .action(action(async () => ({ run: (await import('./commands/infra.js')).up })));
+  infra
+    .command('down')
+    .description("delete the environment's droplets and firewall after confirmation (volumes are kept)")
+    .option('--delete-volumes', 'also delete the volumes and their data')
+    .action(action(async () => ({ run: (await import('./commands/infra.js')).down })));
+
   program
     .command('setup')
     .description(

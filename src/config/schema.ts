@@ -129,7 +129,7 @@ const environmentSchema = z
       .describe('How long a deploy lock lives before it may be broken (default 30m).'),
   })
   .superRefine((env, ctx) => {
-    if (env.driver === 'ssh' && (env.hosts === undefined || Object.keys(env.hosts).length === 0)) {
+    if (env.driver === 'ssh' && env.hosts !== undefined && Object.keys(env.hosts).length === 0) {
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'driver ssh needs at least one host role' });
     }
     if (env.driver === 'local' && env.hosts !== undefined) {
@@ -415,6 +415,21 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
       environments: z
         .record(z.string().regex(NAME), environmentSchema)
         .refine((envs) => Object.keys(envs).length > 0, { message: 'at least one environment is required' }),
+    })
+    .superRefine((config, ctx) => {
+      // A driver ssh environment lists its hosts, or gets them from `infra up` (the cloud provider's hosts.<env>).
+      const cloudHosts = (
+        config.cloud?.providers as Record<string, { hosts?: Record<string, unknown> } | undefined> | undefined
+      )?.[config.cloud?.provider ?? '']?.hosts;
+      for (const [name, env] of Object.entries(config.environments)) {
+        if (env.driver === 'ssh' && env.hosts === undefined && cloudHosts?.[name] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', name, 'hosts'],
+            message: 'driver ssh needs at least one host role',
+          });
+        }
+      }
     })
     .describe('Stagecraft configuration (stagecraft.yml).');
 }

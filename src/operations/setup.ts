@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext } from '../cli/context.js';
+import type { LoadedConfig } from '../config/load.js';
 import { runHostSteps } from '../engine/hosts.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { type HostFacts, PROBE_SCRIPT, parseHostFacts, versionBelow } from '../plan/host-facts.js';
@@ -23,10 +24,9 @@ export interface SetupSettings {
   wanted: SetupWanted;
 }
 
-function publicKeyOf(env: LoadedEnvironment): string {
-  const { loaded, model } = env;
+function publicKeyOf(loaded: LoadedConfig, environment: string): string {
   const bootstrap = loaded.config.infra?.bootstrap;
-  const identity = loaded.config.environments[model.environment]?.ssh?.identity_file;
+  const identity = loaded.config.environments[environment]?.ssh?.identity_file;
   const candidates = bootstrap?.public_key_file
     ? [resolvePath(loaded.root, bootstrap.public_key_file)]
     : identity
@@ -47,25 +47,26 @@ function publicKeyOf(env: LoadedEnvironment): string {
 }
 
 /** The deploy user: infra.bootstrap.deploy_user, else the environment's non-root ssh user, else "deploy". */
-export function deployUserOf(env: LoadedEnvironment): string {
-  const configured = env.loaded.config.infra?.bootstrap?.deploy_user;
+export function deployUserOf(loaded: LoadedConfig, environment: string): string {
+  const configured = loaded.config.infra?.bootstrap?.deploy_user;
   if (configured) return configured;
-  const sshUser = env.loaded.config.environments[env.model.environment]?.ssh?.user;
+  const sshUser = loaded.config.environments[environment]?.ssh?.user;
   return sshUser && sshUser !== 'root' ? sshUser : 'deploy';
 }
 
-export function setupSettings(env: LoadedEnvironment): SetupSettings {
-  const { model, loaded } = env;
-  const bootstrap = loaded.config.infra?.bootstrap;
-  const ports = [model.ingress.httpPort];
-  if (loaded.config.ingress?.tls !== undefined && loaded.config.ingress.tls.mode !== 'off')
-    ports.push(model.ingress.httpsPort);
+/** Who setup connects as and what it wants on the hosts of `environment`, from stagecraft.yml. */
+export function setupSettings(loaded: LoadedConfig, environment: string): SetupSettings {
+  const { config } = loaded;
+  const bootstrap = config.infra?.bootstrap;
+  const ports = [config.ingress?.http_port ?? 80];
+  if (config.ingress?.tls !== undefined && config.ingress.tls.mode !== 'off')
+    ports.push(config.ingress.https_port ?? 443);
   return {
     sshUser: bootstrap?.ssh_user ?? 'root',
     wanted: {
-      deployUser: deployUserOf(env),
-      publicKey: publicKeyOf(env),
-      folders: [`.stagecraft/${model.composeProject}`],
+      deployUser: deployUserOf(loaded, environment),
+      publicKey: publicKeyOf(loaded, environment),
+      folders: [`.stagecraft/${config.project.name}-${environment}`],
       logRotation: {
         maxSize: bootstrap?.log_max_size ?? '10m',
         maxFile: String(bootstrap?.log_max_file ?? 3),
@@ -182,7 +183,7 @@ export async function runSetup(
   env: LoadedEnvironment,
   options: SetupOptions,
 ): Promise<SetupOutcome> {
-  const settings = setupSettings(env);
+  const settings = setupSettings(env.loaded, env.model.environment);
   const runners = new SetupRunners(env, settings.sshUser);
   const { output } = context;
   try {

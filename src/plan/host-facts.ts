@@ -49,7 +49,8 @@ echo "uid=$(id -u)"; echo "user=$(id -un)"
 if [ "$(id -u)" = 0 ] || sudo -n true >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -d /run/systemd/system ]; then echo init=systemd; elif command -v service >/dev/null 2>&1; then echo init=sysv; else echo init=none; fi
 if command -v apt-get >/dev/null 2>&1; then echo apt=yes; fi
-if command -v dockerd >/dev/null 2>&1; then echo "docker_version=$(dockerd --version 2>/dev/null)"; fi
+d=$(command -v dockerd || ls /usr/sbin/dockerd /usr/bin/dockerd /usr/local/bin/dockerd 2>/dev/null | head -n 1)
+if [ -n "$d" ]; then echo "docker_version=$("$d" --version 2>/dev/null)"; fi
 if docker info --format '{{.ServerVersion}}' >/dev/null 2>&1 || $S docker info --format '{{.ServerVersion}}' >/dev/null 2>&1; then echo docker_running=yes; fi
 if [ -d /run/systemd/system ]; then
   if systemctl is-enabled docker >/dev/null 2>&1; then echo docker_enabled=yes; fi

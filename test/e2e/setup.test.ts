@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDigitalOcean } from '../support/fake-digitalocean.js';
 import { type BareEnv, freshBareHosts, type HarnessEnv, requireHarness, run } from './support/harness.js';
 import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
@@ -174,5 +175,98 @@ describe('setup on a host without Docker', () => {
     const page = await get('/version');
     expect(page.status).toBe(200);
     expect(page.body).toContain('v1');
+  });
+});
+
+describe('infra up on DigitalOcean (a local API server handing out bare1 as the droplet), then deploy', () => {
+  const TOKEN = 'dop_v1_e2e0123456789abcdef0123456789abcdef0123456789abcdef01234567';
+
+  it('creates the droplet, records it, runs setup over SSH on it, and deploy uses it', async () => {
+    const fake = new FakeDigitalOcean({
+      token: TOKEN,
+      addresses: [address],
+      sshKeys: [
+        { id: 41, name: 'operator', public_key: readFileSync(`${bare.identity_file}.pub`, 'utf8').trim() },
+      ],
+    });
+    await fake.start();
+    try {
+      // The production stack of the tests above owns port 8080 on bare1: clear it for this environment.
+      const ids = (await run('docker', ['-H', bare.hosts[0]!.docker_host, 'ps', '-aq'])).stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean);
+      if (ids.length > 0) await run('docker', ['-H', bare.hosts[0]!.docker_host, 'rm', '-f', ...ids]);
+      const config = readFileSync(join(project.root, 'stagecraft.yml'), 'utf8').replace(
+        'infra:\n',
+        `cloud:
+  provider: digitalocean
+  providers:
+    digitalocean:
+      token_env: DO_TOKEN
+      ssh_key_name: operator
+      api_url: ${fake.url}
+      image: debian-13-x64
+      firewall: { ssh_sources: [10.231.0.1/32] }
+      hosts:
+        cloud:
+          app-1: { role: web, size: s-2vcpu-4gb, region: fra1 }
+infra:
+`,
+      );
+      writeFileSync(
+        join(project.root, 'stagecraft.yml'),
+        `${config}  cloud:
+    driver: ssh
+    env_file: .env.production
+    ssh:
+      user: deploy
+      identity_file: ${bare.identity_file}
+      known_hosts_file: ${bare.known_hosts}
+    services:
+      db: { role: web }
+    rollout:
+      health_timeout: 60s
+`,
+      );
+      const env = { DO_TOKEN: TOKEN };
+      const up = await stagecraftIn(project, ['infra', 'up', '-e', 'cloud'], { env, timeoutMs: 300_000 });
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stdout).toContain(
+        '  + create droplet shop-cloud-app-1 (s-2vcpu-4gb, fra1, debian-13-x64, role web)',
+      );
+      expect(up.stdout).toContain('infra cloud: 2 changes applied; hosts set up');
+      expect(up.stderr).toContain(`hosts of cloud: app-1 ${address} (web)`);
+      // setup ran over SSH on the droplet: the environment's folder was the one thing missing.
+      expect(up.stderr).toContain('setup:app-1:folders');
+      const userData = (fake.writes()[0]!.body as { user_data: string }).user_data;
+      expect(userData).toContain('  - docker.io\n  - docker-cli\n  - docker-compose\n');
+      const again = await stagecraftIn(project, ['infra', 'up', '-e', 'cloud'], { env, timeoutMs: 300_000 });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain('infra cloud: no changes; hosts verified by setup');
+      const deploy = await stagecraftIn(project, ['deploy', '-e', 'cloud', '--version', 'v2'], {
+        timeoutMs: 400_000,
+      });
+      expect(deploy.code, deploy.stderr).toBe(0);
+      const page = await get('/version');
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('v2');
+      for (const text of [
+        up.stdout,
+        up.stderr,
+        again.stdout,
+        again.stderr,
+        deploy.stdout,
+        deploy.stderr,
+        userData,
+      ]) {
+        expect(text).not.toContain(TOKEN);
+      }
+      expect(readFileSync(join(project.root, '.stagecraft', 'infra', 'cloud.json'), 'utf8')).not.toContain(
+        TOKEN,
+      );
+    } finally {
+      await fake.stop();
+    }
   });
 });
