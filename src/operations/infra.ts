@@ -1,7 +1,6 @@
 // `stagecraft infra plan|up|down`: the cloud provider reads the account, plan/infra.ts decides, the
 // provider applies; the hosts it made are recorded for deploy, then `setup` runs over SSH to verify.
 import { connect } from 'node:net';
-import type { CommandContext } from '../cli/context.js';
 import type { LoadedConfig } from '../config/load.js';
 import { cloudInitUserData } from '../plan/cloud-init.js';
 import { changingSteps, infraPlanText, planInfraDown, planInfraUp, volumeName } from '../plan/infra.js';
@@ -10,6 +9,7 @@ import type { CloudContext, CloudProvider, InfraPlan } from '../providers/cloud/
 import { readInfraState, removeInfraState, writeInfraState } from '../state/infra.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { loadEnvironment } from './environment.js';
+import type { Session as CommandContext } from './session.js';
 import { runSetup, setupSettings } from './setup.js';
 
 export interface InfraSession {

@@ -3,7 +3,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { CommandContext } from '../cli/context.js';
 import type { LoadedConfig } from '../config/load.js';
 import { runHostSteps } from '../engine/hosts.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
@@ -15,6 +14,7 @@ import { formatDuration } from '../util/duration.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import type { LoadedEnvironment } from './environment.js';
+import type { Session as CommandContext } from './session.js';
 
 export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
 

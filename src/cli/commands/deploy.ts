@@ -1,7 +1,7 @@
 import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
 import { hostsInScope } from '../../operations/fleet.js';
 import { checkHostsReady, notSetUpError, runSetup } from '../../operations/setup.js';
-import { createRunner } from '../../runners/factory.js';
+import { runnerFor } from '../../runners/factory.js';
 import type { Runner } from '../../runners/types.js';
 import { parseDuration } from '../../util/duration.js';
 import { UserError } from '../../util/errors.js';
@@ -53,14 +53,7 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
       const notReady = await checkHostsReady(
         loadedEnv,
         (host) => {
-          const runner = createRunner(
-            { name: host.name, address: host.target, user: host.user, port: host.port },
-            {
-              driver: loadedEnv.model.driver,
-              ssh: loadedEnv.loaded.config.environments[loadedEnv.model.environment]?.ssh,
-              rootDir: loadedEnv.loaded.root,
-            },
-          );
+          const runner = runnerFor(loadedEnv.model, host.name);
           runners.push(runner);
           return runner;
         },
