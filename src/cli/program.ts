@@ -130,6 +130,7 @@ export function buildProgram(): Command {
     .option('-m, --message <text>', 'a note recorded with the release and the lock')
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish (e.g. 5m)')
     .option('--no-auto-rollback', 'keep hosts that switched when another host fails')
+    .option('--setup', 'run `setup` on the hosts first (install Docker, deploy user, …) when they need it')
     .action(action(() => import('./commands/deploy.js')));
 
   program
@@ -334,6 +335,31 @@ export function buildProgram(): Command {
     .option('--ssh-key <file>', 'deploy private key (default: the environment’s ssh.identity_file)')
     .option('--repo <owner/name>', 'repository (default: ci.providers.github.repository, else origin)')
     .action(action(async () => ({ run: (await import('./commands/ci.js')).secrets })));
+
+  const infra = program
+    .command('infra')
+    .description('cloud hosts for an environment (DigitalOcean): droplets, volumes, firewall, then setup');
+  infra
+    .command('plan', { isDefault: true })
+    .description('what `infra up` would create, keep, refuse or delete; reads the account, changes nothing')
+    .action(action(async () => ({ run: (await import('./commands/infra.js')).plan })));
+  infra
+    .command('up')
+    .description('create what the plan says, wait until active and reachable, record the hosts, run setup')
+    .option('--no-setup', 'do not wait for SSH or run setup on the hosts (cloud-init still prepares them)')
+    .action(action(async () => ({ run: (await import('./commands/infra.js')).up })));
+  infra
+    .command('down')
+    .description("delete the environment's droplets and firewall after confirmation (volumes are kept)")
+    .option('--delete-volumes', 'also delete the volumes and their data')
+    .action(action(async () => ({ run: (await import('./commands/infra.js')).down })));
+
+  program
+    .command('setup')
+    .description(
+      'bring hosts to what a deploy needs: Docker + compose v2, a deploy user, log rotation, firewall ports (--dry-run: the plan)',
+    )
+    .action(action(() => import('./commands/setup.js')));
 
   program
     .command('doctor')

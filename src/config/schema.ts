@@ -130,7 +130,7 @@ const environmentSchema = z
       .describe('How long a deploy lock lives before it may be broken (default 30m).'),
   })
   .superRefine((env, ctx) => {
-    if (env.driver === 'ssh' && (env.hosts === undefined || Object.keys(env.hosts).length === 0)) {
+    if (env.driver === 'ssh' && env.hosts !== undefined && Object.keys(env.hosts).length === 0) {
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'driver ssh needs at least one host role' });
     }
     if (env.driver === 'local' && env.hosts !== undefined) {
@@ -345,8 +345,35 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
         .strictObject({
           bootstrap: z
             .strictObject({
-              ssh_user: z.string().optional(),
-              deploy_user: z.string().optional(),
+              ssh_user: z
+                .string()
+                .min(1)
+                .optional()
+                .describe('User `setup` connects as: root or a passwordless sudoer (default root).'),
+              deploy_user: z
+                .string()
+                .regex(/^[a-z_][a-z0-9_-]*$/)
+                .optional()
+                .describe(
+                  "Non-root user `setup` creates in the docker group with the operator's key (default: the environment's non-root ssh.user, else deploy).",
+                ),
+              public_key_file: z
+                .string()
+                .optional()
+                .describe(
+                  "The operator's OpenSSH public key given to the deploy user (default: ssh.identity_file + .pub, else ~/.ssh/id_ed25519.pub).",
+                ),
+              log_max_size: z
+                .string()
+                .regex(/^\d+[kmg]$/)
+                .optional()
+                .describe('json-file log rotation: size of one container log file (default 10m).'),
+              log_max_file: z
+                .number()
+                .int()
+                .min(1)
+                .optional()
+                .describe('json-file log rotation: files kept per container (default 3).'),
               docker: z
                 .strictObject({
                   enabled: z.boolean().optional(),
@@ -396,6 +423,21 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
       environments: z
         .record(z.string().regex(NAME), environmentSchema)
         .refine((envs) => Object.keys(envs).length > 0, { message: 'at least one environment is required' }),
+    })
+    .superRefine((config, ctx) => {
+      // A driver ssh environment lists its hosts, or gets them from `infra up` (the cloud provider's hosts.<env>).
+      const cloudHosts = (
+        config.cloud?.providers as Record<string, { hosts?: Record<string, unknown> } | undefined> | undefined
+      )?.[config.cloud?.provider ?? '']?.hosts;
+      for (const [name, env] of Object.entries(config.environments)) {
+        if (env.driver === 'ssh' && env.hosts === undefined && cloudHosts?.[name] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', name, 'hosts'],
+            message: 'driver ssh needs at least one host role',
+          });
+        }
+      }
     })
     .describe('Stagecraft configuration (stagecraft.yml).');
 }

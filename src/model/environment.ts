@@ -84,9 +84,21 @@ export interface EnvironmentModel {
 
 const LOCAL_HOST = 'local';
 
-function hostsOf(env: EnvironmentConfig): HostModel[] {
+/** A host `infra up` made (state/infra.ts), for environments that list no hosts of their own. */
+export interface CloudHostEntry {
+  name: string;
+  role: string;
+  address: string;
+}
+
+function hostsOf(env: EnvironmentConfig, cloudHosts: CloudHostEntry[] | undefined): HostModel[] {
   const byName = new Map<string, HostModel>();
-  for (const [role, entries] of Object.entries(env.hosts ?? {})) {
+  const roles: Record<string, HostEntry[]> = env.hosts ?? {};
+  if (env.hosts === undefined) {
+    for (const host of cloudHosts ?? [])
+      roles[host.role] = [...(roles[host.role] ?? []), { name: host.name, address: host.address }];
+  }
+  for (const [role, entries] of Object.entries(roles)) {
     for (const entry of entries as HostEntry[]) {
       const spec = typeof entry === 'string' ? { name: entry } : entry;
       const existing = byName.get(spec.name);
@@ -153,7 +165,11 @@ function tlsModel(tls: NonNullable<Config['ingress']>['tls']): IngressTlsModel {
  * Resolves one environment: which hosts run which services, how each rolls out, what is built.
  * Every reference between stagecraft.yml and the compose file is checked here, with all problems at once.
  */
-export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProject): EnvironmentModel {
+export function buildEnvironmentModel(
+  loaded: LoadedConfig,
+  compose: ComposeProject,
+  cloudHosts?: CloudHostEntry[],
+): EnvironmentModel {
   const { config } = loaded;
   const envName = loaded.envName;
   if (envName === undefined) throw new UserError('no environment selected', { hint: 'pass --env <name>' });
@@ -170,8 +186,18 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
     }
   }
 
-  const hosts = env.driver === 'local' ? [] : hostsOf(env);
-  const roleNames = env.driver === 'local' ? undefined : Object.keys(env.hosts ?? {});
+  const hosts = env.driver === 'local' ? [] : hostsOf(env, cloudHosts);
+  const roleNames =
+    env.driver === 'local'
+      ? undefined
+      : env.hosts !== undefined
+        ? Object.keys(env.hosts)
+        : [...new Set(hosts.flatMap((host) => host.roles))];
+  if (env.driver === 'ssh' && hosts.length === 0) {
+    throw new UserError(`environment ${envName} has no hosts yet`, {
+      hint: `create them with \`stagecraft infra up -e ${envName}\`, or list them under environments.${envName}.hosts`,
+    });
+  }
   const order = dependencyOrder(compose, composeNames);
   const services: ServiceModel[] = [];
   const localRoles = new Set<string>();

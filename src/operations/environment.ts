@@ -4,6 +4,7 @@ import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
 import { buildEnvironmentModel, type EnvironmentModel } from '../model/environment.js';
 import { runLocal } from '../runners/local.js';
+import { readInfraState } from '../state/infra.js';
 import { looksSecretName } from '../util/secret.js';
 import type { Session } from './session.js';
 
@@ -44,7 +45,12 @@ export async function loadEnvironment(
     },
     exec: (argv, options) => runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true }),
   });
-  const model = buildEnvironmentModel(loaded, compose);
+  const envConfig = loaded.envName === undefined ? undefined : loaded.config.environments[loaded.envName];
+  const cloudHosts =
+    envConfig?.driver === 'ssh' && envConfig.hosts === undefined && loaded.envName !== undefined
+      ? readInfraState(loaded.root, loaded.envName)?.hosts
+      : undefined;
+  const model = buildEnvironmentModel(loaded, compose, cloudHosts);
   const secretValues = secretNames(loaded)
     .map((name) => loaded.variables[name])
     .filter((value): value is string => value !== undefined && value.length >= 4);

@@ -7,7 +7,7 @@ set -euo pipefail
 left=()
 
 while read -r ns _; do
-  case "$ns" in "${SC_NS_PREFIX}"sw | "${SC_NS_PREFIX}"local | "${SC_NS_PREFIX}"h[0-9]*) left+=("network namespace $ns") ;; esac
+  case "$ns" in "${SC_NS_PREFIX}"sw | "${SC_NS_PREFIX}"local | "${SC_NS_PREFIX}"h[0-9]* | "${SC_NS_PREFIX}"bare[0-9]*) left+=("network namespace $ns") ;; esac
 done < <(ip netns list 2>/dev/null)
 
 ip link show "$SC_UPLINK" >/dev/null 2>&1 && left+=("link $SC_UPLINK")
@@ -15,7 +15,7 @@ ip -4 addr show 2>/dev/null | grep -q " $SC_OPERATOR_IP/" && left+=("address $SC
 
 for f in /sys/fs/cgroup/*/"${SC_NS_PREFIX}"*; do
   [ -d "$f" ] || continue
-  case "${f##*/}" in "${SC_NS_PREFIX}local" | "${SC_NS_PREFIX}"h[0-9]*) left+=("cgroup $f") ;; esac
+  case "${f##*/}" in "${SC_NS_PREFIX}local" | "${SC_NS_PREFIX}"h[0-9]* | "${SC_NS_PREFIX}"bare[0-9]*) left+=("cgroup $f") ;; esac
 done
 
 while read -r m; do

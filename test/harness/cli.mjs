@@ -19,7 +19,11 @@ const USAGE = `usage: npm run harness -- <command> [options]
                    (default ${DEFAULT_HOSTS}), build the base images; prints the harness JSON
   env              print the harness JSON of the running harness (exit 1 if it is not running)
   down [--purge]   stop everything the harness started; --purge also removes its state
-                   (keys, registry data, image cache)`;
+                   (keys, registry data, image cache)
+  bare up [N]      optional bare hosts bare1..bareN (default 1) for \`setup\` tests: Debian 13 with sshd
+                   and no Docker, apt from a package source on this machine; needs \`up\` first;
+                   prints their JSON (also in /run/stagecraft-harness/bare.json)
+  bare down        stop the bare hosts (down stops them too)`;
 
 const NOT_ROOT =
   'the e2e harness needs root on Linux (network namespaces, dockerd); run the unit tests with `npm run test:unit`';
@@ -124,6 +128,23 @@ function down(args) {
   mustRun('down.sh', purge ? ['--purge'] : []);
 }
 
+function bare(args) {
+  const [verb, count] = args;
+  requireRoot();
+  if (verb !== 'up' && verb !== 'down') fail('usage: harness bare up [N] | bare down');
+  withLock(['bare', ...args]);
+  if (verb === 'down') return mustRun('bare.sh', ['down']);
+  const started = Date.now();
+  const result = spawnSync('bash', [join(HERE, 'bare.sh'), 'up', count ?? '1'], {
+    stdio: ['ignore', 'pipe', 2],
+    env: { ...process.env, SC_NODE_BIN: process.execPath },
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) fail(`bare.sh up failed (exit ${result.status}); see the messages above`);
+  log(`bare hosts ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  process.stdout.write(result.stdout);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'up':
@@ -134,6 +155,9 @@ switch (command) {
     break;
   case 'down':
     down(rest);
+    break;
+  case 'bare':
+    bare(rest);
     break;
   case undefined:
   case '-h':

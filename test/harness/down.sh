@@ -15,6 +15,9 @@ esac
 
 mapfile -t nodes < <(known_nodes)
 
+# 0. The optional bare hosts (bare.sh), which live on the same network.
+bash "$(dirname "$0")/bare.sh" down || log "warning: stopping the bare hosts failed"
+
 # 1. Containers first, force-removed on every engine at once: dockerd would otherwise give each one its own
 #    stop timeout (10 s by default) on shutdown. Hosts start empty on the next `up` anyway.
 for n in "${nodes[@]}"; do

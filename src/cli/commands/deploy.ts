@@ -1,4 +1,8 @@
 import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
+import { hostsInScope } from '../../operations/fleet.js';
+import { checkHostsReady, notSetUpError, runSetup } from '../../operations/setup.js';
+import { runnerFor } from '../../runners/factory.js';
+import type { Runner } from '../../runners/types.js';
 import { parseDuration } from '../../util/duration.js';
 import { UserError } from '../../util/errors.js';
 import { confirm } from '../confirm.js';
@@ -11,6 +15,7 @@ export interface DeployFlags {
   message?: string;
   lockWait?: string;
   autoRollback?: boolean;
+  setup?: boolean;
 }
 
 export function lockWaitMs(value: string | undefined): number {
@@ -37,6 +42,27 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
       context,
       `Deploy ${prepared.plan.project} ${prepared.plan.version} to ${prepared.plan.environment}?`,
     );
+  }
+  const { env: loadedEnv } = prepared;
+  const hosts = hostsInScope(loadedEnv.model, context.globals);
+  if (flags.setup === true && loadedEnv.model.driver !== 'local') {
+    await runSetup(context, loadedEnv, { dryRun: false, hosts });
+  } else {
+    const runners: Runner[] = [];
+    try {
+      const notReady = await checkHostsReady(
+        loadedEnv,
+        (host) => {
+          const runner = runnerFor(loadedEnv.model, host.name);
+          runners.push(runner);
+          return runner;
+        },
+        hosts,
+      );
+      if (notReady.length > 0) throw notSetUpError(loadedEnv.model, notReady);
+    } finally {
+      await Promise.all(runners.map((runner) => runner.close().catch(() => undefined)));
+    }
   }
   return executeDeploy(context, prepared, options);
 }

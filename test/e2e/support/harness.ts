@@ -119,3 +119,22 @@ export async function dockerOn(
   const { stdout } = await run('docker', ['-H', dockerHostOf(env, hostName), ...args], { timeoutMs });
   return stdout;
 }
+
+/** The optional bare hosts (test/harness/bare.sh): Debian 13 with sshd and no Docker until `setup`. */
+export interface BareEnv {
+  identity_file: string;
+  /** known_hosts with the bare hosts' keys (by name and address). */
+  known_hosts: string;
+  /** The apt source the bare hosts install from (a repository on this machine). */
+  package_source: string;
+  hosts: HarnessHost[];
+}
+
+/**
+ * Starts fresh bare hosts (each test file that needs one gets it as it comes from debootstrap) and
+ * returns them. Needs root and the running harness; ~5 s with the rootfs and packages cached.
+ */
+export async function freshBareHosts(count = 1): Promise<BareEnv> {
+  const { stdout } = await run(process.execPath, [CLI, 'bare', 'up', String(count)], { timeoutMs: 900_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as BareEnv;
+}

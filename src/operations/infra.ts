@@ -1,0 +1,229 @@
+// `stagecraft infra plan|up|down`: the cloud provider reads the account, plan/infra.ts decides, the
+// provider applies; the hosts it made are recorded for deploy, then `setup` runs over SSH to verify.
+import { connect } from 'node:net';
+import type { LoadedConfig } from '../config/load.js';
+import { cloudInitUserData } from '../plan/cloud-init.js';
+import { changingSteps, infraPlanText, planInfraDown, planInfraUp, volumeName } from '../plan/infra.js';
+import { cloudProvider } from '../providers/cloud/index.js';
+import type { CloudContext, CloudProvider, InfraPlan } from '../providers/cloud/types.js';
+import { readInfraState, removeInfraState, writeInfraState } from '../state/infra.js';
+import { ExternalError, UserError } from '../util/errors.js';
+import { loadEnvironment } from './environment.js';
+import type { Session as CommandContext } from './session.js';
+import { runSetup, setupSettings } from './setup.js';
+
+export interface InfraSession {
+  loaded: LoadedConfig;
+  environment: string;
+  provider: CloudProvider;
+  cloud: CloudContext;
+  configPath: string;
+}
+
+/** Config, provider and token for the selected environment; every input error before any request. */
+export async function openInfra(context: CommandContext): Promise<InfraSession> {
+  const loaded = await context.loadConfig('deploy');
+  const environment = loaded.envName;
+  if (environment === undefined)
+    throw new UserError('no environment selected', { hint: 'pass --env <name>' });
+  const cloud = loaded.config.cloud;
+  if (cloud === undefined) {
+    throw new UserError('infra: the cloud provider is not configured', {
+      hint: 'add a cloud section to stagecraft.yml (cloud.provider: digitalocean, cloud.providers.digitalocean: …); see docs/digitalocean.md',
+    });
+  }
+  const provider = cloudProvider(cloud.provider);
+  const config = (cloud.providers?.[cloud.provider as keyof typeof cloud.providers] ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const configPath = `cloud.providers.${cloud.provider}`;
+  const hosts = (config['hosts'] as Record<string, unknown> | undefined)?.[environment];
+  if (hosts === undefined || Object.keys(hosts as object).length === 0) {
+    throw new UserError(`infra: ${configPath}.hosts has no hosts for environment ${environment}`, {
+      hint: `add ${configPath}.hosts.${environment}.<name>: { role: …, size: …, region: … }`,
+    });
+  }
+  const token = provider.token(config, context.env);
+  return {
+    loaded,
+    environment,
+    provider,
+    configPath,
+    cloud: {
+      project: loaded.config.project.name,
+      environment,
+      config,
+      token,
+      log: (line) => context.output.info(context.output.colors.dim(`  … ${line}`)),
+    },
+  };
+}
+
+function gatewayPorts(loaded: LoadedConfig): number[] {
+  const ingress = loaded.config.ingress;
+  const ports = [ingress?.http_port ?? 80];
+  if (ingress?.tls !== undefined && ingress.tls.mode !== 'off') ports.push(ingress.https_port ?? 443);
+  else ports.push(443);
+  return ports;
+}
+
+/** Reads the account and plans `up` (no change). */
+export async function planUp(session: InfraSession): Promise<InfraPlan> {
+  const { provider, cloud } = session;
+  const desired = provider.desiredHosts(cloud);
+  const firewall = provider.desiredFirewall(cloud, { sshSources: [], ports: gatewayPorts(session.loaded) });
+  const inventory = await provider.inventory(cloud);
+  return planInfraUp({
+    provider: provider.id,
+    project: cloud.project,
+    environment: session.environment,
+    desired,
+    inventory,
+    firewall,
+    sshKeyName: String(cloud.config['ssh_key_name'] ?? ''),
+    configPath: session.configPath,
+  });
+}
+
+export function printInfraPlan(context: CommandContext, plan: InfraPlan): void {
+  if (context.globals.json) {
+    context.output.json({
+      schema: 'stagecraft.infra-plan/v1',
+      provider: plan.provider,
+      project: plan.project,
+      environment: plan.environment,
+      changes: changingSteps(plan).length,
+      steps: plan.steps.map((step) => ({ id: step.id, title: step.title, kind: step.action.kind })),
+    });
+  } else {
+    context.output.result(infraPlanText(plan));
+  }
+}
+
+/** Waits until TCP port 22 of each address answers (bounded), with progress. */
+async function waitReachable(
+  context: CommandContext,
+  hosts: { name: string; address: string }[],
+  timeoutMs = 300_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await Promise.all(
+    hosts.map(async (host) => {
+      for (let attempt = 0; ; attempt += 1) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const socket = connect({ host: host.address, port: 22, timeout: 5000 });
+          socket.once('connect', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once('timeout', () => {
+            socket.destroy();
+            resolve(false);
+          });
+          socket.once('error', () => resolve(false));
+        });
+        if (ok) return;
+        if (Date.now() > deadline) {
+          throw new ExternalError(
+            `${host.name} (${host.address}) does not answer on SSH after ${timeoutMs / 1000} s`,
+            {
+              hint: 'check the droplet in the control panel and the firewall ssh_sources; `stagecraft infra up` again resumes',
+            },
+          );
+        }
+        if (attempt % 5 === 0)
+          context.output.info(
+            context.output.colors.dim(`  … waiting for SSH on ${host.name} (${host.address})`),
+          );
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    }),
+  );
+}
+
+/**
+ * `infra up`: refuses before any change when the plan refuses something, confirms deletions, applies,
+ * records the hosts, waits for SSH and runs `setup` on them. Returns the plan that was applied.
+ */
+export async function infraUp(
+  context: CommandContext,
+  session: InfraSession,
+  confirm: (question: string) => Promise<void>,
+  options: { setup: boolean } = { setup: true },
+): Promise<{ plan: InfraPlan; changed: number }> {
+  const plan = await planUp(session);
+  printInfraPlan(context, plan);
+  const refused = plan.steps.filter((step) => step.action.kind === 'refuse');
+  if (refused.length > 0) {
+    throw new UserError(
+      `infra up refuses to change ${refused.map((step) => step.id.slice('refuse:'.length)).join(', ')}; nothing was changed`,
+      {
+        details: refused.map((step) => (step.action.kind === 'refuse' ? step.action.reason : '')),
+        hint: 'change the config back to what exists, or change the droplet as said above',
+      },
+    );
+  }
+  const deletes = plan.steps.filter((step) => step.action.kind === 'delete-machine');
+  if (deletes.length > 0) {
+    await confirm(
+      `Delete ${deletes.length} droplet${deletes.length === 1 ? '' : 's'} of ${session.environment} (${deletes.map((step) => (step.action.kind === 'delete-machine' ? step.action.name : '')).join(', ')})?`,
+    );
+  }
+  const changes = changingSteps(plan).length;
+  const { wanted } = setupSettings(session.loaded, session.environment);
+  const userData = cloudInitUserData(wanted, session.provider.dockerPackages(session.cloud));
+  const hosts = await session.provider.apply(session.cloud, plan, userData);
+  await writeInfraState(session.loaded.root, {
+    schema: 'stagecraft.infra/v1',
+    provider: session.provider.id,
+    environment: session.environment,
+    hosts,
+    updated_at: new Date().toISOString(),
+  });
+  context.output.info(
+    `hosts of ${session.environment}: ${hosts.map((host) => `${host.name} ${host.address} (${host.role})`).join(', ')}`,
+  );
+  if (!options.setup) return { plan, changed: changes };
+  await waitReachable(context, hosts);
+  const loaded = await loadEnvironment(context, 'deploy');
+  await runSetup(context, loaded, { dryRun: false, hosts: loaded.model.hosts });
+  return { plan, changed: changes };
+}
+
+/** `infra down`: deletes the environment's droplets and firewall (volumes with deleteVolumes), after confirmation. */
+export async function infraDown(
+  context: CommandContext,
+  session: InfraSession,
+  options: { deleteVolumes: boolean; dryRun: boolean },
+  confirm: (question: string) => Promise<void>,
+): Promise<InfraPlan> {
+  const { provider, cloud } = session;
+  const inventory = await provider.inventory(cloud);
+  const volumeNames = provider
+    .desiredHosts(cloud)
+    .flatMap((host) =>
+      host.volumes.map((volume) => volumeName(cloud.project, session.environment, host.name, volume.name)),
+    );
+  const plan = planInfraDown(
+    {
+      provider: provider.id,
+      project: cloud.project,
+      environment: session.environment,
+      inventory,
+      firewall: undefined,
+    },
+    options.deleteVolumes,
+    volumeNames,
+  );
+  printInfraPlan(context, plan);
+  if (options.dryRun || changingSteps(plan).length === 0) return plan;
+  await confirm(
+    `Delete the droplets${options.deleteVolumes ? ', volumes' : ''} and firewall of ${session.environment}?`,
+  );
+  await provider.apply(cloud, plan, '');
+  removeInfraState(session.loaded.root, session.environment);
+  return plan;
+}
+
+export { readInfraState };

@@ -1,0 +1,326 @@
+// `stagecraft setup`: probe each host, plan (plan/setup.ts), run the plan's steps per host, probe again
+// to verify. Also the check `deploy` makes before it touches a host that may not be set up.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import { runHostSteps } from '../engine/hosts.js';
+import type { EnvironmentModel, HostModel } from '../model/environment.js';
+import { type HostFacts, PROBE_SCRIPT, parseHostFacts, versionBelow } from '../plan/host-facts.js';
+import { planSetup, type SetupPlan, type SetupStep, type SetupWanted } from '../plan/setup.js';
+import { createRunner, type RunnerSshSettings } from '../runners/factory.js';
+import type { Runner } from '../runners/types.js';
+import { formatDuration } from '../util/duration.js';
+import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
+import { resolvePath } from '../util/paths.js';
+import type { LoadedEnvironment } from './environment.js';
+import type { Session as CommandContext } from './session.js';
+
+export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
+
+/** Who setup connects as and what it wants on the hosts, from stagecraft.yml. */
+export interface SetupSettings {
+  sshUser: string;
+  wanted: SetupWanted;
+}
+
+function publicKeyOf(loaded: LoadedConfig, environment: string): string {
+  const bootstrap = loaded.config.infra?.bootstrap;
+  const identity = loaded.config.environments[environment]?.ssh?.identity_file;
+  const candidates = bootstrap?.public_key_file
+    ? [resolvePath(loaded.root, bootstrap.public_key_file)]
+    : identity
+      ? [`${resolvePath(loaded.root, identity)}.pub`]
+      : ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((name) => join(homedir(), '.ssh', name));
+  for (const path of candidates) {
+    if (existsSync(path)) {
+      const key = readFileSync(path, 'utf8').trim();
+      if (/^(ssh|ecdsa|sk)-\S+ \S+/.test(key)) return key.split('\n')[0]!;
+      throw new UserError(`${path} is not an OpenSSH public key`, {
+        hint: 'point infra.bootstrap.public_key_file at a .pub file',
+      });
+    }
+  }
+  throw new UserError(`no public key for the deploy user: ${candidates.join(', ')} not found`, {
+    hint: 'set infra.bootstrap.public_key_file to your OpenSSH public key (e.g. ~/.ssh/id_ed25519.pub)',
+  });
+}
+
+/** The deploy user: infra.bootstrap.deploy_user, else the environment's non-root ssh user, else "deploy". */
+export function deployUserOf(loaded: LoadedConfig, environment: string): string {
+  const configured = loaded.config.infra?.bootstrap?.deploy_user;
+  if (configured) return configured;
+  const sshUser = loaded.config.environments[environment]?.ssh?.user;
+  return sshUser && sshUser !== 'root' ? sshUser : 'deploy';
+}
+
+/** Who setup connects as and what it wants on the hosts of `environment`, from stagecraft.yml. */
+export function setupSettings(loaded: LoadedConfig, environment: string): SetupSettings {
+  const { config } = loaded;
+  const bootstrap = config.infra?.bootstrap;
+  const ports = [config.ingress?.http_port ?? 80];
+  if (config.ingress?.tls !== undefined && config.ingress.tls.mode !== 'off')
+    ports.push(config.ingress.https_port ?? 443);
+  return {
+    sshUser: bootstrap?.ssh_user ?? 'root',
+    wanted: {
+      deployUser: deployUserOf(loaded, environment),
+      publicKey: publicKeyOf(loaded, environment),
+      folders: [`.stagecraft/${config.project.name}-${environment}`],
+      logRotation: {
+        maxSize: bootstrap?.log_max_size ?? '10m',
+        maxFile: String(bootstrap?.log_max_file ?? 3),
+      },
+      ports,
+      minimum: MINIMUM_VERSIONS,
+    },
+  };
+}
+
+/** Runners that connect as the setup user (root or a sudoer), one multiplexed connection per host. */
+export class SetupRunners {
+  readonly #runners = new Map<string, Runner>();
+  constructor(
+    private readonly env: LoadedEnvironment,
+    private readonly user: string,
+  ) {}
+
+  for(host: HostModel): Runner {
+    let runner = this.#runners.get(host.name);
+    if (runner === undefined) {
+      const ssh = this.env.loaded.config.environments[this.env.model.environment]?.ssh as
+        | RunnerSshSettings
+        | undefined;
+      runner = createRunner(
+        { name: host.name, address: host.target, user: this.user, ...(host.port ? { port: host.port } : {}) },
+        { driver: 'ssh', ssh, rootDir: this.env.loaded.root },
+      );
+      this.#runners.set(host.name, runner);
+    }
+    return runner;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#runners.values()].map((runner) => runner.close().catch(() => undefined)));
+  }
+}
+
+/** Probes one host (one round trip). Throws an ExternalError when the host cannot be read. */
+export async function probeHost(
+  runner: Runner,
+  wanted: Pick<SetupWanted, 'deployUser' | 'folders'>,
+): Promise<HostFacts> {
+  const result = await runner.exec(['sh', '-c', PROBE_SCRIPT, 'sh', wanted.deployUser, ...wanted.folders], {
+    timeoutMs: 60_000,
+  });
+  try {
+    return parseHostFacts(result.stdout);
+  } catch (error) {
+    throw new ExternalError(`${runner.name}: could not read the host's facts`, { cause: error });
+  }
+}
+
+async function probeAll(
+  hosts: HostModel[],
+  runners: SetupRunners,
+  wanted: SetupWanted,
+): Promise<{ host: string; facts: HostFacts }[]> {
+  return Promise.all(
+    hosts.map(async (host) => ({ host: host.name, facts: await probeHost(runners.for(host), wanted) })),
+  );
+}
+
+/** The plan as text: per host, what was found right and each step with what made it needed. */
+export function setupPlanText(plan: SetupPlan): string {
+  const lines: string[] = [];
+  for (const host of plan.hosts) {
+    lines.push(
+      `${host.host} (${host.os}): ${host.steps.length === 0 ? 'set up; nothing to change' : `${host.steps.length} change${host.steps.length === 1 ? '' : 's'}`}`,
+    );
+    for (const check of host.checks) lines.push(`  = ${check.name}: ${check.found}`);
+    for (const step of host.steps) lines.push(`  + ${step.id}  ${step.title}  (found: ${step.found})`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The stable JSON form of a setup plan (`setup --dry-run --json`). Public keys and file contents are left out. */
+export function setupPlanJson(plan: SetupPlan): Record<string, unknown> {
+  return {
+    schema: 'stagecraft.setup-plan/v1',
+    environment: plan.environment,
+    hosts: plan.hosts.map((host) => ({
+      host: host.host,
+      os: host.os,
+      changes: host.steps.length,
+      checks: host.checks,
+      steps: host.steps.map((step) => ({
+        id: step.id,
+        title: step.title,
+        found: step.found,
+        argv: step.action.argv,
+      })),
+    })),
+  };
+}
+
+export interface SetupOptions {
+  dryRun: boolean;
+  /** Hosts to set up (default: every host of the environment in scope). */
+  hosts: HostModel[];
+}
+
+export interface SetupOutcome {
+  plan: SetupPlan;
+  changed: number;
+}
+
+/**
+ * Probes, plans and (unless dry-run) applies setup, then probes again: a host whose second plan is not
+ * empty did not converge (an ExternalError). Returns the plan that ran and how many steps changed a host.
+ */
+export async function runSetup(
+  context: CommandContext,
+  env: LoadedEnvironment,
+  options: SetupOptions,
+): Promise<SetupOutcome> {
+  const settings = setupSettings(env.loaded, env.model.environment);
+  const runners = new SetupRunners(env, settings.sshUser);
+  const { output } = context;
+  try {
+    const plan = planSetup(
+      env.model.environment,
+      await probeAll(options.hosts, runners, settings.wanted),
+      settings.wanted,
+    );
+    if (options.dryRun) return { plan, changed: 0 };
+    const steps = plan.hosts.flatMap((host) => host.steps);
+    for (const host of plan.hosts) {
+      for (const check of host.checks) output.info(`  = ${host.host} ${check.name}: ${check.found}`);
+      if (host.steps.length === 0)
+        output.info(output.colors.green(`✓ ${host.host}: already set up; nothing changed`));
+    }
+    if (steps.length === 0) return { plan, changed: 0 };
+    const result = await runHostSteps<SetupStep>(
+      plan.hosts.filter((host) => host.steps.length > 0).map((host) => host.host),
+      steps,
+      {
+        parallelHosts: 4,
+        signal: new AbortController().signal,
+        emit: (event) => {
+          if (event.type === 'step-start')
+            output.info(output.colors.dim(`  … ${event.step.id}  ${event.step.title}`));
+          else if (event.type === 'step-output') output.debug(`    ${event.line}`);
+          else if (event.type === 'step-done') {
+            const took = output.colors.dim(`(${formatDuration(event.durationMs)})`);
+            if (event.status === 'completed')
+              output.info(`  ${output.colors.green('✓')} ${event.step.id}  ${event.step.title} ${took}`);
+            else output.info(`  ${output.colors.red('✗')} ${event.step.id}  ${event.error ?? ''} ${took}`);
+          }
+        },
+        handle: async (step, log, signal) => {
+          const host = options.hosts.find((candidate) => candidate.name === step.host)!;
+          const run = await runners.for(host).exec(step.action.argv, {
+            onLine: log,
+            signal,
+            allowFailure: true,
+            timeoutMs: 15 * 60_000,
+            ...(step.action.stdin !== undefined ? { stdin: step.action.stdin } : {}),
+          });
+          if (run.exitCode !== 0) {
+            const last = `${run.stderr}\n${run.stdout}`.trim().split('\n').slice(-3).join(' | ');
+            throw new ExternalError(
+              `${step.title} failed on ${step.host} (exit ${run.exitCode})${last ? `: ${last}` : ''}`,
+            );
+          }
+        },
+      },
+    );
+    // Verify: what setup did must leave nothing to do.
+    const done = options.hosts.filter((host) => result.hostsDone.includes(host.name));
+    const again = planSetup(
+      env.model.environment,
+      await probeAll(done, runners, settings.wanted),
+      settings.wanted,
+    );
+    const left = again.hosts.filter((host) => host.steps.length > 0);
+    if (left.length > 0) {
+      throw new ExternalError(`setup did not converge on ${left.map((host) => host.host).join(', ')}`, {
+        details: left.flatMap((host) => host.steps.map((step) => `${host.host}: still ${step.found}`)),
+        hint: 'run with --verbose to see the commands’ output',
+      });
+    }
+    for (const host of done) output.info(output.colors.green(`✓ ${host.name}: set up`));
+    const failed = Object.keys(result.hostsFailed);
+    if (failed.length > 0) {
+      const first = result.hostsFailed[failed[0]!];
+      const message = `setup failed on ${failed.join(', ')}${done.length > 0 ? ` (done on ${done.map((h) => h.name).join(', ')})` : ''}`;
+      const hint = 'fix the failure above and run `stagecraft setup` again; it resumes where it stopped';
+      if (
+        done.length > 0 ||
+        plan.hosts.some((host) => host.steps.length === 0 && !failed.includes(host.host))
+      )
+        throw new PartialFailure(message, { hint, cause: first });
+      throw new ExternalError(message, { hint, cause: first });
+    }
+    return { plan, changed: steps.length };
+  } finally {
+    await runners.closeAll();
+  }
+}
+
+/** Why a host cannot take a deploy yet (Docker or compose v2 missing or too old), or undefined. */
+export function notReadyReason(facts: HostFacts): string | undefined {
+  if (facts.docker.version === undefined) return 'has no Docker Engine';
+  if (facts.compose === undefined) return 'has no docker compose v2';
+  if (versionBelow(facts.docker.version, MINIMUM_VERSIONS.docker))
+    return `runs Docker ${facts.docker.version} (< ${MINIMUM_VERSIONS.docker})`;
+  if (versionBelow(facts.compose, MINIMUM_VERSIONS.compose))
+    return `runs docker compose ${facts.compose} (< ${MINIMUM_VERSIONS.compose})`;
+  if (!facts.docker.running) return 'does not run Docker';
+  return undefined;
+}
+
+/**
+ * Before a deploy touches the hosts: each must have Docker and compose v2 running. Probes with the
+ * deploy's own connection settings (one round trip per host, in parallel).
+ */
+export async function checkHostsReady(
+  env: LoadedEnvironment,
+  runnerFor: (host: HostModel) => Runner,
+  hosts: HostModel[] = env.model.hosts,
+): Promise<{ host: string; reason: string }[]> {
+  if (env.model.driver === 'local') return [];
+  const wanted = { deployUser: 'root', folders: [] };
+  const probed = await Promise.all(
+    hosts.map(async (host) => {
+      let facts: HostFacts;
+      try {
+        facts = await probeHost(runnerFor(host), wanted);
+      } catch (error) {
+        if (!(error instanceof ExternalError)) throw error;
+        // A new host refuses the deploy user until setup has created it: say so next to ssh's own advice.
+        throw new ExternalError(error.message, {
+          details: [...error.details, ...(error.hint ? [error.hint] : [])],
+          hint: `if ${host.name} is new, run \`stagecraft setup -e ${env.model.environment}\` first (it installs Docker and creates the deploy user with your key), or \`stagecraft deploy --setup\``,
+          cause: error,
+        });
+      }
+      return { host: host.name, reason: notReadyReason(facts) };
+    }),
+  );
+  return probed.filter((entry): entry is { host: string; reason: string } => entry.reason !== undefined);
+}
+
+/** The error deploy raises for hosts that are not set up. */
+export function notSetUpError(
+  model: EnvironmentModel,
+  notReady: { host: string; reason: string }[],
+): UserError {
+  return new UserError(
+    `${notReady.length === 1 ? `host ${notReady[0]!.host} is` : `${notReady.length} hosts are`} not set up for deploys`,
+    {
+      details: notReady.map((entry) => `${entry.host} ${entry.reason}`),
+      hint: `run \`stagecraft setup -e ${model.environment}\` first (or \`stagecraft deploy --setup\` to do both)`,
+    },
+  );
+}

@@ -1,0 +1,326 @@
+// `stagecraft infra plan|up|down` (the built CLI, as a subprocess) against a local server speaking the
+// DigitalOcean API v2 (test/support/fake-digitalocean.ts). No SSH here (`up --no-setup`); the e2e test
+// runs up + setup + deploy on a harness host.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI } from '../support/cli.js';
+import { FakeDigitalOcean } from '../support/fake-digitalocean.js';
+
+const TOKEN = 'dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOPERATORKEY operator@laptop';
+
+let fake: FakeDigitalOcean;
+let root: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI without blocking this process (the fake API answers from it). */
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  onStart?: (kill: () => void) => void,
+): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: root,
+      env: { PATH: process.env['PATH'] ?? '', HOME: root, NO_COLOR: '1', DO_TOKEN: TOKEN, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    onStart?.(() => child.kill('SIGKILL'));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function writeProject(hosts: string, extra = ''): void {
+  writeFileSync(
+    join(root, 'stagecraft.yml'),
+    `project:
+  name: shop
+cloud:
+  provider: digitalocean
+  providers:
+    digitalocean:
+      token_env: DO_TOKEN
+      ssh_key_name: laptop
+      api_url: ${fake.url}
+      default_region: nyc3
+      default_size: s-1vcpu-1gb
+      firewall:
+        ssh_sources: [198.51.100.7/32]
+${extra}      hosts:
+        production:
+${hosts}
+infra:
+  bootstrap:
+    public_key_file: key.pub
+environments:
+  production:
+    driver: ssh
+    ssh:
+      user: deploy
+`,
+  );
+}
+
+const ONE_HOST = `          web-1:
+            role: web
+            volumes: [{ name: data, size_gb: 10 }]
+`;
+
+beforeEach(async () => {
+  root = mkdtempSync(join(tmpdir(), 'stagecraft-infra-'));
+  writeFileSync(join(root, 'key.pub'), `${KEY}\n`);
+  writeFileSync(join(root, 'docker-compose.yml'), 'services:\n  web:\n    image: nginx\n');
+  mkdirSync(join(root, '.stagecraft'));
+  const keys = Array.from({ length: 250 }, (_, i) => ({
+    id: 100 + i,
+    name: `key-${i}`,
+    public_key: `ssh-ed25519 K${i}`,
+  }));
+  keys[239] = { id: 512190, name: 'laptop', public_key: KEY };
+  fake = new FakeDigitalOcean({
+    token: TOKEN,
+    addresses: ['192.0.2.11', '192.0.2.12'],
+    sshKeys: keys,
+    otherDroplets: 3,
+  });
+  await fake.start();
+  writeProject(ONE_HOST);
+});
+
+afterEach(async () => {
+  await fake.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function expectNoToken(...texts: string[]): void {
+  for (const text of texts) expect(text).not.toContain(TOKEN);
+}
+
+describe('infra plan', { timeout: 120_000 }, () => {
+  it('reads the account (every list page) and prints what up would do, changing nothing', async () => {
+    const plan = await cli(['infra', 'plan', '-e', 'production']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toBe(
+      [
+        'infra production (digitalocean, project shop): 4 changes',
+        '  + create droplet shop-production-web-1 (s-1vcpu-1gb, nyc3, ubuntu-24-04-x64, role web)',
+        '  + create volume shop-production-web-1-data (10 GiB, nyc3)',
+        '  + attach volume shop-production-web-1-data to shop-production-web-1',
+        '  + create cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0',
+        '',
+      ].join('\n'),
+    );
+    expect(fake.writes()).toEqual([]);
+    const paths = fake.requests.map((request) => request.path);
+    expect(paths).toContain('/v2/account/keys?page=1&per_page=200');
+    expect(paths).toContain('/v2/account/keys?page=2&per_page=200');
+    expect(paths).toContain('/v2/droplets?tag_name=stagecraft-project-shop&page=1&per_page=200');
+    expect(fake.requests.every((request) => request.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expectNoToken(plan.stdout, plan.stderr);
+  });
+
+  it('refuses bad input before anything is created: missing token, region, size, key, droplet limit', async () => {
+    const noToken = await cli(['infra', 'plan', '-e', 'production'], { DO_TOKEN: '' });
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toContain(
+      'error: the DigitalOcean API token is missing: the variable DO_TOKEN is not set',
+    );
+    expect(fake.requests).toEqual([]);
+
+    writeProject(`          web-1: { role: web, region: nyc9, size: s-1vcpu-3gb }\n`);
+    const bad = await cli(['infra', 'up', '-e', 'production', '--no-setup']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      'cloud.providers.digitalocean.hosts.production.web-1.region: "nyc9" is not a region the account can use (did you mean "nyc1"?); regions: ams3, fra1, nyc1, nyc3, sfo3',
+    );
+    expect(bad.stderr).toContain(
+      'cloud.providers.digitalocean.hosts.production.web-1.size: "s-1vcpu-3gb" is not a size the account can use (did you mean "s-1vcpu-1gb"?)',
+    );
+    expect(bad.stderr).toContain('hint: nothing was created');
+
+    writeProject(ONE_HOST.replace('web-1', 'web-1').concat(''), '');
+    const text = readFileSync(join(root, 'stagecraft.yml'), 'utf8').replace(
+      'ssh_key_name: laptop',
+      'ssh_key_name: lapto',
+    );
+    writeFileSync(join(root, 'stagecraft.yml'), text);
+    const key = await cli(['infra', 'up', '-e', 'production', '--no-setup']);
+    expect(key.code).toBe(1);
+    expect(key.stderr).toContain(
+      'cloud.providers.digitalocean.ssh_key_name: the account has no SSH key named "lapto"',
+    );
+    expect(fake.writes()).toEqual([]);
+  });
+
+  it('refuses when the droplet limit leaves no room', async () => {
+    await fake.stop();
+    fake = new FakeDigitalOcean({
+      token: TOKEN,
+      addresses: ['192.0.2.11'],
+      sshKeys: [{ id: 1, name: 'laptop', public_key: KEY }],
+      dropletLimit: 3,
+      otherDroplets: 3,
+    });
+    await fake.start();
+    writeProject(ONE_HOST);
+    const full = await cli(['infra', 'up', '-e', 'production', '--no-setup']);
+    expect(full.code).toBe(1);
+    expect(full.stderr).toContain(
+      'the account may create 0 more droplets (its droplet limit), and production needs 1',
+    );
+    expect(fake.writes()).toEqual([]);
+  });
+});
+
+describe('infra up and down', { timeout: 180_000 }, () => {
+  it('creates droplet, volume, attachment and firewall with exact requests; records the hosts; a second up is a no-op', async () => {
+    const up = await cli(['infra', 'up', '-e', 'production', '--no-setup']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toContain('infra production: 4 changes applied\n');
+    const writes = fake.writes();
+    expect(
+      writes.map((request) => `${request.method} ${request.path.replace(/[0-9a-f-]{36}/, '<volume>')}`),
+    ).toEqual([
+      'POST /v2/droplets',
+      'POST /v2/volumes',
+      'POST /v2/volumes/<volume>/actions',
+      'POST /v2/firewalls',
+    ]);
+    const droplet = writes[0]!.body as Record<string, unknown>;
+    expect({ ...droplet, user_data: undefined }).toEqual({
+      name: 'shop-production-web-1',
+      region: 'nyc3',
+      size: 's-1vcpu-1gb',
+      image: 'ubuntu-24-04-x64',
+      ssh_keys: [512190],
+      tags: ['stagecraft', 'stagecraft-project-shop', 'stagecraft-env-production', 'stagecraft-role-web'],
+      user_data: undefined,
+      monitoring: true,
+    });
+    const userData = String(droplet['user_data']);
+    expect(userData.startsWith('#cloud-config\n')).toBe(true);
+    expect(userData).toContain('  - docker.io\n  - docker-compose-v2\n');
+    expect(userData).toContain(KEY);
+    const dropletId = [...fake.droplets.values()].find((d) => d.name === 'shop-production-web-1')!.id;
+    expect(writes[1]!.body).toEqual({
+      name: 'shop-production-web-1-data',
+      size_gigabytes: 10,
+      region: 'nyc3',
+      filesystem_type: 'ext4',
+      tags: ['stagecraft', 'stagecraft-project-shop', 'stagecraft-env-production'],
+    });
+    expect(writes[2]!.body).toEqual({ type: 'attach', droplet_id: dropletId, region: 'nyc3' });
+    expect(writes[3]!.body).toEqual({
+      name: 'stagecraft-shop-production',
+      inbound_rules: [
+        { protocol: 'tcp', ports: '22', sources: { addresses: ['198.51.100.7/32'] } },
+        { protocol: 'tcp', ports: '80', sources: { addresses: ['0.0.0.0/0', '::/0'] } },
+        { protocol: 'tcp', ports: '443', sources: { addresses: ['0.0.0.0/0', '::/0'] } },
+      ],
+      outbound_rules: [
+        { protocol: 'tcp', ports: 'all', destinations: { addresses: ['0.0.0.0/0', '::/0'] } },
+        { protocol: 'udp', ports: 'all', destinations: { addresses: ['0.0.0.0/0', '::/0'] } },
+        { protocol: 'icmp', ports: 'all', destinations: { addresses: ['0.0.0.0/0', '::/0'] } },
+      ],
+      droplet_ids: [dropletId],
+    });
+    const state = readFileSync(join(root, '.stagecraft', 'infra', 'production.json'), 'utf8');
+    expect(JSON.parse(state).hosts).toEqual([
+      { name: 'web-1', role: 'web', id: String(dropletId), address: '192.0.2.11' },
+    ]);
+    expectNoToken(up.stdout, up.stderr, state, userData);
+
+    const config = await cli(['config', '-e', 'production']);
+    expect(config.stdout).toContain(
+      'infra_hosts:\n  - name: web-1\n    role: web\n    address: 192.0.2.11\n',
+    );
+
+    const before = fake.writes().length;
+    const again = await cli(['infra', 'up', '-e', 'production', '--no-setup']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('infra production (digitalocean, project shop): no changes');
+    expect(again.stdout).toContain(
+      '  = keep droplet shop-production-web-1 (s-1vcpu-1gb, nyc3, active, 192.0.2.11)',
+    );
+    expect(again.stdout).toContain('infra production: no changes\n');
+    expect(fake.writes().length).toBe(before);
+  });
+
+  it('retries rate limits (429, retry-after) and server errors with backoff', async () => {
+    fake.inject(429, 1, (method, path) => method === 'GET' && path === '/v2/account');
+    fake.inject(503, 2, (method, path) => method === 'POST' && path === '/v2/droplets');
+    const up = await cli(['infra', 'up', '-e', 'production', '--no-setup']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain('GET /v2/account answered 429 (rate limit); retrying in 1.0s');
+    expect(up.stderr).toContain('POST /v2/droplets answered 503; retrying in 1.0s');
+    expect(up.stderr).toContain('POST /v2/droplets answered 503; retrying in 2.0s');
+    expect(
+      fake.requests.filter((request) => request.method === 'POST' && request.path === '/v2/droplets'),
+    ).toHaveLength(3);
+    expect([...fake.droplets.values()].filter((d) => d.name.startsWith('shop-'))).toHaveLength(1);
+  });
+
+  it('an up killed half-way resumes: the droplet it made is kept, the rest is created', async () => {
+    fake.hang((method, path) => method === 'POST' && path === '/v2/volumes');
+    const killed = await cli(['infra', 'up', '-e', 'production', '--no-setup'], {}, (kill) => {
+      const timer = setInterval(() => {
+        if (fake.requests.some((request) => request.method === 'POST' && request.path === '/v2/volumes')) {
+          clearInterval(timer);
+          kill();
+        }
+      }, 50);
+    });
+    expect(killed.code).toBe(null);
+    expect(existsSync(join(root, '.stagecraft', 'infra', 'production.json'))).toBe(false);
+    fake.hang(undefined);
+    fake.requests.length = 0;
+    const resumed = await cli(['infra', 'up', '-e', 'production', '--no-setup']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('  = keep droplet shop-production-web-1');
+    expect(
+      fake
+        .writes()
+        .map((request) => `${request.method} ${request.path.replace(/[0-9a-f-]{36}/, '<volume>')}`),
+    ).toEqual(['POST /v2/volumes', 'POST /v2/volumes/<volume>/actions', 'POST /v2/firewalls']);
+    expect([...fake.droplets.values()].filter((d) => d.name.startsWith('shop-'))).toHaveLength(1);
+  });
+
+  it('down asks for confirmation, deletes droplets and firewall, keeps volumes unless --delete-volumes', async () => {
+    expect((await cli(['infra', 'up', '-e', 'production', '--no-setup'])).code).toBe(0);
+    const refused = await cli(['infra', 'down', '-e', 'production']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('pass --yes');
+    expect(fake.droplets.size).toBe(4);
+    fake.requests.length = 0;
+    const down = await cli(['infra', 'down', '-e', 'production', '--yes']);
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain(
+      '  = keep volume shop-production-web-1-data (10 GiB; --delete-volumes deletes it)',
+    );
+    expect(
+      fake.writes().map((request) => `${request.method} ${request.path.replace(/[0-9a-f-]{36}/, '<id>')}`),
+    ).toEqual([expect.stringMatching(/^DELETE \/v2\/droplets\/\d+$/), 'DELETE /v2/firewalls/<id>']);
+    expect(fake.droplets.size).toBe(3);
+    expect(fake.volumes.size).toBe(1);
+    expect(existsSync(join(root, '.stagecraft', 'infra', 'production.json'))).toBe(false);
+    const volumes = await cli(['infra', 'down', '-e', 'production', '--yes', '--delete-volumes']);
+    expect(volumes.code, volumes.stderr).toBe(0);
+    expect(fake.volumes.size).toBe(0);
+  });
+});
