@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
@@ -10,6 +10,7 @@ import { interpolate, stripExtensionKeys } from './interpolate.js';
 import { type ConfigIssue, formatIssue, formatPath, type PathSegment, sortIssues } from './issues.js';
 import { locateConfig } from './locate.js';
 import { buildConfigSchema, type Config } from './schema.js';
+import { MAX_YAML_BYTES } from './yaml-guard.js';
 import { YamlSource } from './yaml-source.js';
 import { translateIssues } from './zod-issues.js';
 
@@ -79,18 +80,66 @@ function rawEnvironments(data: unknown): Record<string, Record<string, unknown>>
     : {};
 }
 
+/** The text of stagecraft.yml; a file too large or unreadable is a UserError that says which. */
+function readConfigText(file: string, displayName: string): string {
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_YAML_BYTES) {
+      throw new UserError(`${displayName} is ${size} bytes: larger than the ${MAX_YAML_BYTES}-byte limit`, {
+        hint: 'stagecraft.yml describes a project in a few kilobytes; check that this is the right file',
+      });
+    }
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw new UserError(`cannot read ${displayName}: ${(error as Error).message}`, {
+      hint: 'check the file and its permissions',
+      cause: error,
+    });
+  }
+}
+
 /** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */
 export function loadConfig(options: LoadOptions): LoadedConfig {
   const file = locateConfig(options.cwd, options.path);
   const root = dirname(file);
-  const text = readFileSync(file, 'utf8');
   const displayName = file.startsWith(`${options.cwd}/`) ? file.slice(options.cwd.length + 1) : file;
+  const text = readConfigText(file, displayName);
   const source = YamlSource.parse(displayName, text);
 
   const syntax = source.syntaxIssues();
   if (syntax.length > 0 && !source.hasOnlyDuplicateKeyErrors()) throw new ConfigError(displayName, syntax);
+  const guarded = source.guardIssues();
+  if (guarded.length > 0) throw new ConfigError(displayName, [...syntax, ...guarded]);
+  if (source.isEmpty()) {
+    throw new ConfigError(displayName, [
+      {
+        file: displayName,
+        line: 1,
+        column: 1,
+        path: '',
+        message:
+          'the file is empty (only comments or blank lines): expected project, services and environments (`stagecraft init` writes a starting point)',
+      },
+    ]);
+  }
 
-  const raw = stripExtensionKeys(source.toJS());
+  let plain: unknown;
+  try {
+    plain = source.toJS();
+  } catch (error) {
+    // The guard refuses what the yaml library is known to throw on; anything else is still the file's fault.
+    throw new ConfigError(displayName, [
+      {
+        file: displayName,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `cannot read the YAML: ${(error as Error).message}`,
+      },
+    ]);
+  }
+  const raw = stripExtensionKeys(plain);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(displayName, [
       {
@@ -136,8 +185,15 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
       message: problem.message,
     });
   }
-  if (!parsed.success)
-    issues.push(...translateIssues(parsed.error.issues, interpolated.value, source, schema));
+  if (!parsed.success) {
+    // A key whose variable is unset is reported once, as that (its raw `${VAR}` text fails the schema too).
+    const unset = new Set(issues.map((issue) => issue.path));
+    issues.push(
+      ...translateIssues(parsed.error.issues, interpolated.value, source, schema).filter(
+        (issue) => !unset.has(issue.path),
+      ),
+    );
+  }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(displayName, issues);
 
   for (const path of interpolated.secretPaths) {

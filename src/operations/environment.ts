@@ -42,7 +42,8 @@ export async function loadEnvironment(
       STAGECRAFT_ENV: loaded.envName ?? '',
       ...(await extraVariables(loaded)),
     },
-    exec: (argv, options) => runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true }),
+    exec: (argv, options) =>
+      runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true, ownProcessGroup: true }),
   });
   const model = buildEnvironmentModel(loaded, compose);
   const secretValues = secretNames(loaded)
