@@ -22,7 +22,14 @@ import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js
 import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
 import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
-import { acquireLock, releaseLock } from '../state/lock.js';
+import {
+  acquireLock,
+  describeLock,
+  type LeaseHeartbeat,
+  type LockEvent,
+  releaseLock,
+  startLeaseHeartbeat,
+} from '../state/lock.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
@@ -318,6 +325,22 @@ function newRecord(prepared: PreparedDeploy, previousId: string | undefined): Re
   };
 }
 
+/** Says what happened to the deploy lock; a takeover is a warning nobody can miss. */
+export function reportLockEvent(session: Session, event: LockEvent): void {
+  if (event.kind === 'waiting') {
+    session.output.info(`waiting for the deploy lock held by ${describeLock(event.holder)}`);
+    return;
+  }
+  const previous = event.previous === undefined ? 'an unfinished acquire' : describeLock(event.previous);
+  const why =
+    event.reason === 'expired'
+      ? 'its lease expired by the lock host’s clock'
+      : event.reason === 'holder-gone'
+        ? 'its deploy process is gone from this machine'
+        : 'the lock folder was left without info for over a minute';
+  session.output.warn(`TOOK OVER the deploy lock of ${previous}: ${why}`);
+}
+
 /** How a release ran: the engine's result and the record as written to the ledger. */
 export interface ReleaseRun {
   result: RunResult;
@@ -364,6 +387,7 @@ export async function runRelease(
   process.on('SIGTERM', onSignal);
 
   let result: RunResult;
+  let heartbeat: LeaseHeartbeat | undefined;
   try {
     result = await runPlan(plan, {
       handle: stepHandler({
@@ -372,7 +396,7 @@ export async function runRelease(
         pushed,
         lock: {
           acquire: async (runner, message) => {
-            await acquireLock(runner, {
+            const lease = await acquireLock(runner, {
               project: model.project,
               env: model.environment,
               version: plan.version,
@@ -381,9 +405,22 @@ export async function runRelease(
               waitMs: options.lockWaitMs ?? 0,
               clock: systemClock,
               pid: process.pid,
+              onEvent: (event) => reportLockEvent(session, event),
+            });
+            // Renewed while the deploy runs; a lost lease stops it before its next step.
+            heartbeat = startLeaseHeartbeat(runner, lease, {
+              project: model.project,
+              env: model.environment,
+              expiryMs: model.lockExpiryMs,
+              onLost: (error) => {
+                session.output.error(error.message);
+                abort.abort(error);
+              },
             });
           },
           release: async (runner) => {
+            heartbeat?.stop();
+            heartbeat = undefined;
             await releaseLock(runner, { project: model.project, env: model.environment });
           },
         },
@@ -413,6 +450,7 @@ export async function runRelease(
       signal: abort.signal,
     });
   } finally {
+    heartbeat?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
