@@ -113,22 +113,22 @@ describe('deploy lock', { timeout: 30_000 }, () => {
   });
 
   it('a heartbeat keeps a lease alive past its expiry; the taken-over holder learns it lost the lease', async () => {
-    const held = await acquire(runner, { ...target, ...alice, expiryMs: 2000 });
+    const held = await acquire(runner, { ...target, ...alice, expiryMs: 4000 });
     const lost: Error[] = [];
     const beat = startLeaseHeartbeat(runner, held, {
       ...target,
-      expiryMs: 2000,
+      expiryMs: 4000,
       intervalMs: 500,
       onLost: (error) => lost.push(error),
     });
-    await sleep(3500);
-    // Outlasted its 2 s lease: still alive, so nobody may take it.
+    await sleep(6000);
+    // Outlasted its 4 s lease: still alive, so nobody may take it.
     await expect(acquire(runner, { ...target, ...bob, expiryMs: MINUTE })).rejects.toThrow(/held by alice/);
     expect(lost).toEqual([]);
     beat.stop();
-    await sleep(2600);
+    await sleep(4600);
     await acquire(runner, { ...target, ...bob, expiryMs: MINUTE });
-    await expect(renewLease(runner, { ...target, leaseId: held.lease_id!, expiryMs: 2000 })).rejects.toThrow(
+    await expect(renewLease(runner, { ...target, leaseId: held.lease_id!, expiryMs: 4000 })).rejects.toThrow(
       /lost the deploy lock for shop-production on local: it is now held by bob@ci-runner/,
     );
     // Releasing a lease that is no longer ours does not remove the new holder's lock.
