@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
-import { registerSecretValue } from '../util/secret.js';
+import { looksSecretName, registerSecretValue } from '../util/secret.js';
 import type { ProviderCatalog } from './catalog.js';
 import { parseDotenv } from './dotenv.js';
 import { chooseEnvironment, type EnvironmentPurpose } from './environment.js';
@@ -71,6 +71,22 @@ export function environmentVariables(
   }
   for (const [name, value] of Object.entries(processEnv)) if (value !== undefined) variables[name] = value;
   return variables;
+}
+
+/** Names `secrets.keys` declares (and the variables their from_env reads), from the raw document. */
+export function declaredSecretNames(raw: unknown): Set<string> {
+  const names = new Set<string>();
+  const keys = (raw as { secrets?: { keys?: unknown } } | null)?.secrets?.keys;
+  if (!Array.isArray(keys)) return names;
+  for (const key of keys) {
+    if (typeof key === 'string') names.add(key);
+    else if (key !== null && typeof key === 'object') {
+      const { name, from_env: fromEnv } = key as { name?: unknown; from_env?: unknown };
+      if (typeof name === 'string') names.add(name);
+      if (typeof fromEnv === 'string') names.add(fromEnv);
+    }
+  }
+  return names;
 }
 
 function rawEnvironments(data: unknown): Record<string, Record<string, unknown>> {
@@ -168,9 +184,19 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     }
     return variables;
   };
-  const interpolated = interpolate(raw, (path) =>
-    path[0] === 'environments' && typeof path[1] === 'string' ? variablesOf(path[1]) : variablesOf(envName),
+  // What makes a variable secret is its declaration in secrets.keys (or from_env); the name heuristic
+  // is the second net. Every such value is registered for redaction as soon as it is read.
+  const declared = declaredSecretNames(raw);
+  const isSecret = (name: string) => declared.has(name) || looksSecretName(name);
+  const interpolated = interpolate(
+    raw,
+    (path) =>
+      path[0] === 'environments' && typeof path[1] === 'string' ? variablesOf(path[1]) : variablesOf(envName),
+    isSecret,
   );
+  for (const [name, value] of Object.entries(variablesOf(envName))) {
+    if (isSecret(name)) registerSecretValue(value);
+  }
 
   const schema = buildConfigSchema(options.catalog);
   const parsed = schema.safeParse(interpolated.value);

@@ -17,8 +17,8 @@ export interface LoadedEnvironment {
 
 /** Names of the variables that hold secrets: `secrets.keys`, plus any whose name says so. */
 export function secretNames(loaded: LoadedConfig): string[] {
-  const declared = (loaded.config.secrets?.keys ?? []).map((key) =>
-    typeof key === 'string' ? key : key.name,
+  const declared = (loaded.config.secrets?.keys ?? []).flatMap((key) =>
+    typeof key === 'string' ? [key] : key.from_env === undefined ? [key.name] : [key.name, key.from_env],
   );
   return [...new Set([...declared, ...Object.keys(loaded.variables).filter(looksSecretName)])].sort();
 }

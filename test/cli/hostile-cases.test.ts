@@ -149,3 +149,66 @@ describe('children die with their parent', () => {
     expect(running()).toEqual([]);
   });
 });
+
+describe('secrets never leak from a plan or config (cases 37–43)', () => {
+  const planJson = (folder: string, env: Record<string, string> = {}) => {
+    const result = stagecraft(['plan', '-e', 'staging', '--format', 'json'], { cwd: folder, env });
+    expect(result.code).toBe(0);
+    return { ...result, plan: JSON.parse(result.stdout) as { phases: { steps: PlanStep[] }[] } };
+  };
+  interface PlanStep {
+    id: string;
+    action: { kind: string; mode?: string; spec_hash?: string; service?: string };
+  }
+  const steps = (plan: { phases: { steps: PlanStep[] }[] }) => plan.phases.flatMap((phase) => phase.steps);
+
+  it('37: a secret build arg is redacted from plan JSON, with a hint to use a BuildKit build secret', () => {
+    const folder = caseFolder('37-secret-build-arg-in-plan-json');
+    const before = snapshot(folder);
+    const result = planJson(folder);
+    expect(result.stdout).not.toContain('npm_SuperSecretToken123456');
+    expect(result.stdout).toContain('NPM_TOKEN=[redacted]');
+    expect(result.stderr).toContain('build arg NPM_TOKEN of api holds a secret');
+    expect(result.stderr).toContain('RUN --mount=type=secret,id=npm_token,env=NPM_TOKEN');
+    expect(snapshot(folder)).toEqual(before);
+  });
+
+  it('38: config redacts a value declared in secrets.keys whatever its name', () => {
+    const folder = caseFolder('38-secret-declared-key-in-config');
+    const result = stagecraft(['config', '-e', 'staging'], { cwd: folder });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('sk_live_51Habc123SECRET');
+    expect(result.stdout).toContain('STRIPE: "[redacted]"');
+    const json = stagecraft(['config', '-e', 'staging', '--json'], { cwd: folder });
+    expect(json.stdout).not.toContain('sk_live_51Habc123SECRET');
+  });
+
+  it('41: plan runs no secrets.keys[].command', () => {
+    const folder = caseFolder('41-plan-runs-secret-command');
+    const before = snapshot(folder);
+    planJson(folder);
+    expect(stagecraft(['plan', '-e', 'staging'], { cwd: folder }).code).toBe(0);
+    expect(stagecraft(['deploy', '-e', 'staging', '--dry-run'], { cwd: folder }).code).toBe(0);
+    expect(snapshot(folder)).toEqual(before);
+  });
+
+  it('42: the published spec_hash says nothing about the secret values', () => {
+    const folder = caseFolder('42-spec-hash-oracle');
+    const hashOf = (env: Record<string, string>) =>
+      steps(planJson(folder, env).plan).find(
+        (step) => step.action.spec_hash !== undefined && step.id.includes('db'),
+      )?.action.spec_hash;
+    const first = hashOf({});
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    // Another password gives the same published hash: it cannot be tested against a wordlist.
+    expect(hashOf({ DB_PASSWORD: 'hunter2-guess' })).toBe(first);
+  });
+
+  it('43: a compose secrets: file: source is uploaded 0600', () => {
+    const folder = caseFolder('43-compose-file-secret-mode');
+    const result = planJson(folder);
+    const upload = steps(result.plan).find((step) => step.id === 'file:h3:db_password.txt');
+    expect(upload?.action.mode).toBe('0600');
+    expect(result.stdout).not.toContain('SuperSecretFilePassword');
+  });
+});

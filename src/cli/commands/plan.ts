@@ -12,7 +12,7 @@ export async function run(
       hint: 'pass --format text or --format json',
     });
   }
-  const prepared = await prepareDeploy(context, options);
+  const prepared = await prepareDeploy(context, { ...options, planOnly: true });
   printPlan(context, prepared.plan, format);
   return 0;
 }
