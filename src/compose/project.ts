@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
@@ -44,6 +45,12 @@ export interface HostComposeInput {
    * them absolute) become `./relative` paths, listed in `projectFiles` for upload beside the file.
    */
   projectDir?: string;
+  /**
+   * The environment's spec-hash key (state/spec-key.ts): secret env values enter the spec hash only
+   * through an HMAC with it, so a published hash cannot be checked against a wordlist. Without a key
+   * (a plan, which reads nothing from hosts) the hash covers the secret names only.
+   */
+  specHashKey?: string;
 }
 
 /** Secret values shorter than this are moved out of environments but not searched for elsewhere. */
@@ -69,6 +76,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
   const secretValues = [...new Set(input.secretValues.filter((value) => value !== ''))];
   const secretNames = new Set(input.secretNames ?? []);
   const projectFiles = new Set<string>();
+  const secretFiles = new Set<string>();
 
   const services: Record<string, ComposeService> = {};
   const secretEnv: Record<string, Record<string, string>> = {};
@@ -147,7 +155,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     for (const key of Object.keys(input.releaseLabels)) delete labels[key];
     if (Object.keys(labels).length > 0) spec.labels = labels;
     else delete spec.labels;
-    const hash = specHash(spec, secrets);
+    const hash = specHash(spec, secrets, input.specHashKey);
     specHashes[name] = hash;
     spec.labels = { ...labels, ...input.releaseLabels, [SPEC_HASH_LABEL]: hash };
     services[name] = spec;
@@ -180,6 +188,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
         }
         if (input.projectDir !== undefined && typeof record['file'] === 'string') {
           record['file'] = localizePath(record['file'], input.projectDir, projectFiles);
+          const local = record['file'] as string;
+          if (kind === 'secrets' && local.startsWith('./')) secretFiles.add(local.slice(2));
         }
       }
       kept[key] = entry;
@@ -197,21 +207,37 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     });
   }
 
-  return { document, secretEnv, specHashes, projectFiles: [...projectFiles].sort(compareStrings) };
+  return {
+    document,
+    secretEnv,
+    specHashes,
+    projectFiles: [...projectFiles].sort(compareStrings),
+    secretFiles: [...secretFiles].sort(compareStrings),
+  };
 }
 
 /**
  * sha256 over the canonical JSON of the spec (without deploy.replicas: like compose's own config
- * hash, scaling is not a change of the containers) and the sorted secret env pairs.
+ * hash, scaling is not a change of the containers), the secret names, and the HMAC-SHA256 of the
+ * sorted secret env pairs under the environment's spec-hash key. The secret values never enter the
+ * plain hash: without the key (kept on the hosts) nobody can test a guess against a published hash.
+ * Without a key the secret part is the fixed text "(resolved at deploy)".
  */
-function specHash(spec: ComposeService, secrets: Record<string, string>): string {
+function specHash(spec: ComposeService, secrets: Record<string, string>, key: string | undefined): string {
   const hashed = structuredClone(spec);
   if (hashed.deploy !== undefined) {
     delete hashed.deploy.replicas;
     if (Object.keys(hashed.deploy).length === 0) delete hashed.deploy;
   }
   const pairs = Object.entries(secrets).sort(([a], [b]) => compareStrings(a, b));
-  return sha256Hex(canonicalJson({ spec: hashed, secretEnv: pairs }));
+  const names = pairs.map(([name]) => name);
+  const digest =
+    pairs.length === 0
+      ? ''
+      : key === undefined
+        ? '(resolved at deploy)'
+        : createHmac('sha256', key).update(canonicalJson(pairs)).digest('hex');
+  return sha256Hex(canonicalJson({ spec: hashed, secretNames: names, secretDigest: digest }));
 }
 
 /** Compose's escape of a literal `$` is `$$`. */

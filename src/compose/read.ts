@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { composeConfigArgs } from '../docker/compose.js';
 import { ExternalError, UserError } from '../util/errors.js';
+import { guardComposeFile } from './guard.js';
 import type { ComposeProject } from './types.js';
 
 /** Runs one command on this machine (the lead passes the local runner's `exec`). */
@@ -32,6 +33,8 @@ export interface ReadComposeOptions {
  */
 export async function readCompose(options: ReadComposeOptions): Promise<ComposeProject> {
   const file = isAbsolute(options.file) ? options.file : resolve(options.projectDir, options.file);
+  const shown = relative(options.projectDir, file);
+  guardComposeFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown);
   const argv = composeConfigArgs({ file, projectDir: options.projectDir, profiles: options.profiles });
   let result: { exitCode: number; stdout: string; stderr: string };
   try {

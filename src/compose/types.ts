@@ -69,4 +69,6 @@ export interface HostCompose {
    * sources, secret/config files under the project): upload them beside the compose file.
    */
   projectFiles: string[];
+  /** Of projectFiles, those that are compose `secrets:` sources: they are uploaded 0600. */
+  secretFiles: string[];
 }

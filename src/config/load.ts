@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
-import { registerSecretValue } from '../util/secret.js';
+import { looksSecretName, registerSecretValue } from '../util/secret.js';
 import type { ProviderCatalog } from './catalog.js';
 import { parseDotenv } from './dotenv.js';
 import { chooseEnvironment, type EnvironmentPurpose } from './environment.js';
@@ -11,6 +11,7 @@ import { type ConfigIssue, formatIssue, formatPath, type PathSegment, sortIssues
 import { locateConfig } from './locate.js';
 import { buildConfigSchema, type Config } from './schema.js';
 import { checkMinimumVersion, explainLegacyKeys } from './upgrades.js';
+import { MAX_YAML_BYTES } from './yaml-guard.js';
 import { YamlSource } from './yaml-source.js';
 import { translateIssues } from './zod-issues.js';
 
@@ -73,6 +74,22 @@ export function environmentVariables(
   return variables;
 }
 
+/** Names `secrets.keys` declares (and the variables their from_env reads), from the raw document. */
+export function declaredSecretNames(raw: unknown): Set<string> {
+  const names = new Set<string>();
+  const keys = (raw as { secrets?: { keys?: unknown } } | null)?.secrets?.keys;
+  if (!Array.isArray(keys)) return names;
+  for (const key of keys) {
+    if (typeof key === 'string') names.add(key);
+    else if (key !== null && typeof key === 'object') {
+      const { name, from_env: fromEnv } = key as { name?: unknown; from_env?: unknown };
+      if (typeof name === 'string') names.add(name);
+      if (typeof fromEnv === 'string') names.add(fromEnv);
+    }
+  }
+  return names;
+}
+
 function rawEnvironments(data: unknown): Record<string, Record<string, unknown>> {
   const envs = (data as { environments?: unknown } | null)?.environments;
   return envs !== null && typeof envs === 'object' && !Array.isArray(envs)
@@ -80,18 +97,66 @@ function rawEnvironments(data: unknown): Record<string, Record<string, unknown>>
     : {};
 }
 
+/** The text of stagecraft.yml; a file too large or unreadable is a UserError that says which. */
+function readConfigText(file: string, displayName: string): string {
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_YAML_BYTES) {
+      throw new UserError(`${displayName} is ${size} bytes: larger than the ${MAX_YAML_BYTES}-byte limit`, {
+        hint: 'stagecraft.yml describes a project in a few kilobytes; check that this is the right file',
+      });
+    }
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw new UserError(`cannot read ${displayName}: ${(error as Error).message}`, {
+      hint: 'check the file and its permissions',
+      cause: error,
+    });
+  }
+}
+
 /** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */
 export function loadConfig(options: LoadOptions): LoadedConfig {
   const file = locateConfig(options.cwd, options.path);
   const root = dirname(file);
-  const text = readFileSync(file, 'utf8');
   const displayName = file.startsWith(`${options.cwd}/`) ? file.slice(options.cwd.length + 1) : file;
+  const text = readConfigText(file, displayName);
   const source = YamlSource.parse(displayName, text);
 
   const syntax = source.syntaxIssues();
   if (syntax.length > 0 && !source.hasOnlyDuplicateKeyErrors()) throw new ConfigError(displayName, syntax);
+  const guarded = source.guardIssues();
+  if (guarded.length > 0) throw new ConfigError(displayName, [...syntax, ...guarded]);
+  if (source.isEmpty()) {
+    throw new ConfigError(displayName, [
+      {
+        file: displayName,
+        line: 1,
+        column: 1,
+        path: '',
+        message:
+          'the file is empty (only comments or blank lines): expected project, services and environments (`stagecraft init` writes a starting point)',
+      },
+    ]);
+  }
 
-  const raw = stripExtensionKeys(source.toJS());
+  let plain: unknown;
+  try {
+    plain = source.toJS();
+  } catch (error) {
+    // The guard refuses what the yaml library is known to throw on; anything else is still the file's fault.
+    throw new ConfigError(displayName, [
+      {
+        file: displayName,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `cannot read the YAML: ${(error as Error).message}`,
+      },
+    ]);
+  }
+  const raw = stripExtensionKeys(plain);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(displayName, [
       {
@@ -121,9 +186,19 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     }
     return variables;
   };
-  const interpolated = interpolate(raw, (path) =>
-    path[0] === 'environments' && typeof path[1] === 'string' ? variablesOf(path[1]) : variablesOf(envName),
+  // What makes a variable secret is its declaration in secrets.keys (or from_env); the name heuristic
+  // is the second net. Every such value is registered for redaction as soon as it is read.
+  const declared = declaredSecretNames(raw);
+  const isSecret = (name: string) => declared.has(name) || looksSecretName(name);
+  const interpolated = interpolate(
+    raw,
+    (path) =>
+      path[0] === 'environments' && typeof path[1] === 'string' ? variablesOf(path[1]) : variablesOf(envName),
+    isSecret,
   );
+  for (const [name, value] of Object.entries(variablesOf(envName))) {
+    if (isSecret(name)) registerSecretValue(value);
+  }
 
   const schema = buildConfigSchema(options.catalog);
   const parsed = schema.safeParse(interpolated.value);
@@ -138,13 +213,16 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
       message: problem.message,
     });
   }
-  if (!parsed.success)
+  if (!parsed.success) {
+    // A key whose variable is unset is reported once, as that (its raw `${VAR}` text fails the schema too).
+    const unset = new Set(issues.map((issue) => issue.path));
     issues.push(
       ...explainLegacyKeys(
         translateIssues(parsed.error.issues, interpolated.value, source, schema),
         raw as Record<string, unknown>,
-      ),
+      ).filter((issue) => !unset.has(issue.path)),
     );
+  }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(displayName, issues);
 
   for (const path of interpolated.secretPaths) {

@@ -1,31 +1,62 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 
 export const CONFIG_FILE_NAME = 'stagecraft.yml';
 
-function isFile(path: string): boolean {
-  return existsSync(path) && statSync(path).isFile();
+/** What is at a path: nothing, a file, or something that is there but cannot be the config. */
+type Entry = { kind: 'missing' } | { kind: 'file' } | { kind: 'other'; why: string };
+
+function entryAt(path: string): Entry {
+  try {
+    lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    return { kind: 'other', why: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  try {
+    const info = statSync(path);
+    if (info.isFile()) return { kind: 'file' };
+    if (info.isDirectory()) return { kind: 'other', why: 'is a directory, not a file' };
+    return { kind: 'other', why: 'is not a regular file (a device, socket or pipe)' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP')
+      return { kind: 'other', why: 'is a symbolic link loop (symlink that points back at itself)' };
+    if (code === 'ENOENT')
+      return { kind: 'other', why: 'is a symbolic link to a file that does not exist (a dangling symlink)' };
+    return { kind: 'other', why: `cannot be read (${code ?? 'error'})` };
+  }
+}
+
+function refuse(path: string, why: string): UserError {
+  return new UserError(`${path} ${why}`, {
+    hint: `replace it with the stagecraft.yml file itself (or pass --config <path> to another file)`,
+  });
 }
 
 /**
  * Finds stagecraft.yml: the explicit path (flag or STAGECRAFT_CONFIG), else the nearest one from `cwd`
- * upward, stopping at the repository root (a folder with .git).
+ * upward, stopping at the repository root (a folder with .git). A `stagecraft.yml` that exists but is
+ * not a readable file (a folder, a symlink loop, a dangling symlink) stops the search with an error
+ * that says so: it is never skipped in favour of one further up. Throws UserError.
  */
 export function locateConfig(cwd: string, explicit?: string): string {
   if (explicit !== undefined && explicit !== '') {
     const path = resolve(cwd, explicit);
-    if (!isFile(path)) {
-      throw new UserError(`stagecraft config not found at ${path}`, {
-        hint: 'check the --config path (or STAGECRAFT_CONFIG), or run `stagecraft init` to create one',
-      });
-    }
-    return path;
+    const entry = entryAt(path);
+    if (entry.kind === 'file') return path;
+    if (entry.kind === 'other') throw refuse(path, entry.why);
+    throw new UserError(`stagecraft config not found at ${path}`, {
+      hint: 'check the --config path (or STAGECRAFT_CONFIG), or run `stagecraft init` to create one',
+    });
   }
   let folder = resolve(cwd);
   for (;;) {
     const candidate = join(folder, CONFIG_FILE_NAME);
-    if (isFile(candidate)) return candidate;
+    const entry = entryAt(candidate);
+    if (entry.kind === 'file') return candidate;
+    if (entry.kind === 'other') throw refuse(candidate, entry.why);
     const parent = dirname(folder);
     if (existsSync(join(folder, '.git')) || parent === folder) break;
     folder = parent;

@@ -10,15 +10,60 @@ z.config({ jitless: true });
  * `stagecraft schema` and the reference in docs/config.md all come from here.
  */
 
-const NAME = /^[a-z0-9][a-z0-9_-]*$/;
-const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
 
 export const duration = z
   .string()
   .regex(DURATION, { message: 'expected a duration such as "500ms", "30s", "2m" or "1m30s"' })
   .describe('A duration: a number followed by ms, s, m or h, e.g. "30s" or "1m30s".');
+
+/**
+ * Values that end up in argv, in files on hosts or in /etc/hosts: checked at load time so that no
+ * value can start an option ("-o…"), carry a newline or whitespace, or grow without bound.
+ */
+const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** A DNS name, an IPv4 address, an IPv6 address (optionally in brackets) or an ssh config alias. */
+const HOST_ADDRESS =
+  /^(\[[0-9A-Fa-f:.%A-Za-z]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.%A-Za-z]*|[A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
+const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** `[user@]host[:port]`, comma-separated (ssh -J). */
+const JUMP_HOST =
+  /^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(:\d{1,5})?$/;
+/** A domain name: labels of letters, digits, "-" and "_", optionally "*." first; at most 253 characters. */
+const DOMAIN =
+  /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+const hostName = z.string().min(1).max(253).regex(HOST_NAME, {
+  message: 'expected a host name: letters, digits, ".", "-" and "_", starting with a letter or digit',
+});
+const hostAddress = z.string().min(1).max(253).regex(HOST_ADDRESS, {
+  message:
+    'expected an address: a DNS name, an IP address or an ssh config alias (no spaces, not starting with "-")',
+});
+const userName = z.string().min(1).max(64).regex(USER_NAME, {
+  message: 'expected a user name: letters, digits, ".", "-" and "_", not starting with "-"',
+});
+const jumpHosts = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((value) => value.split(',').every((hop) => JUMP_HOST.test(hop)), {
+    message:
+      'expected [user@]host[:port], comma-separated for several jumps (no spaces, not starting with "-")',
+  });
+/** A local file path: no newline or NUL, bounded. */
+const filePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((value) => !/[\0\n\r]/.test(value), { message: 'a path must not contain newlines or NUL' });
+export const domainName = z.string().min(1).max(253).regex(DOMAIN, {
+  message:
+    'expected a domain name such as shop.test or api.example.com (letters, digits, "-", "_" and dots; no spaces or newlines)',
+});
 
 const envVarName = z
   .string()
@@ -66,33 +111,37 @@ const serviceFields = {
     .describe('In `stagecraft dev`: run the compose container, or route to a process on the host.'),
   url: z.url().optional().describe('In `stagecraft dev`, mode external: where the proxy sends requests.'),
   port: port.optional().describe('Container port the ingress routes to.'),
-  domains: z.array(z.string().min(1)).optional().describe('Domains the ingress serves for this service.'),
+  domains: z
+    .array(z.union([z.literal('*'), domainName]))
+    .max(100)
+    .optional()
+    .describe('Domains the ingress serves for this service ("*": every other request).'),
   replicas: z.number().int().min(1).optional(),
   secrets: z.array(envVarName).optional().describe('Names from `secrets.keys` given to this service.'),
-  environment: z.record(envVarName, z.string()).optional(),
+  environment: z.record(envVarName, z.string().max(65_536)).optional(),
   stop_timeout: duration.optional(),
 };
 
 const serviceSchema = z.strictObject(serviceFields);
 
 const hostEntry = z.union([
-  z.string().min(1),
+  hostName,
   z.strictObject({
-    name: z.string().min(1),
-    address: z.string().min(1).optional(),
-    user: z.string().min(1).optional(),
+    name: hostName,
+    address: hostAddress.optional(),
+    user: userName.optional(),
     port: port.optional(),
   }),
 ]);
 
 const sshSettings = z
   .strictObject({
-    user: z.string().min(1).optional(),
+    user: userName.optional(),
     port: port.optional(),
-    identity_file: z.string().optional(),
-    known_hosts_file: z.string().optional(),
-    config_file: z.string().optional(),
-    proxy_jump: z.string().optional(),
+    identity_file: filePath.optional(),
+    known_hosts_file: filePath.optional(),
+    config_file: filePath.optional(),
+    proxy_jump: jumpHosts.optional(),
     connect_timeout: duration.optional(),
   })
   .describe('How hosts are reached; ~/.ssh/config is honoured, host keys are always verified.');
@@ -302,7 +351,8 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
         name: z
           .string()
           .regex(NAME, {
-            message: 'expected lowercase letters, digits, "-" and "_", starting with a letter or digit',
+            message:
+              'expected lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters',
           })
           .describe('Names images, compose projects (<name>-<env>) and locks.'),
         registry: z
@@ -328,12 +378,12 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
       dev: z
         .strictObject({
           domains: z
-            .record(z.string(), z.string().min(1))
+            .record(z.string().regex(SERVICE_NAME), domainName)
             .optional()
             .describe('App → domain; defaults frontend: app.localhost, backend: api.localhost.'),
           https: z.boolean().optional(),
           proxy: z.strictObject({ http_port: port.optional(), https_port: port.optional() }).optional(),
-          hosts_file: z.string().optional(),
+          hosts_file: filePath.optional(),
         })
         .optional(),
       services: z.record(z.string().regex(SERVICE_NAME), serviceSchema).optional(),
@@ -345,13 +395,10 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
         .strictObject({
           bootstrap: z
             .strictObject({
-              ssh_user: z
-                .string()
-                .min(1)
+              ssh_user: userName
                 .optional()
                 .describe('User `setup` connects as: root or a passwordless sudoer (default root).'),
-              deploy_user: z
-                .string()
+              deploy_user: userName
                 .regex(/^[a-z_][a-z0-9_-]*$/)
                 .optional()
                 .describe(
@@ -399,8 +446,8 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
             .strictObject({
               mode: z.enum(['off', 'acme', 'custom']).default('off'),
               email_env: envVarName.optional(),
-              cert_file: z.string().optional(),
-              key_file: z.string().optional(),
+              cert_file: filePath.optional(),
+              key_file: filePath.optional(),
             })
             .superRefine((tls, ctx) => {
               if (tls.mode === 'custom' && (tls.cert_file === undefined || tls.key_file === undefined)) {

@@ -1,5 +1,6 @@
 import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { ConfigIssue, PathSegment } from './issues.js';
+import { guardYamlDocument } from './yaml-guard.js';
 
 /** A parsed YAML file that can answer "where is this key path?". */
 export class YamlSource {
@@ -38,12 +39,35 @@ export class YamlSource {
     });
   }
 
+  /**
+   * Alias bombs, merge keys without a mapping and object-internal keys (see guardYamlDocument), each
+   * with its position. Must be empty before toJS() is called.
+   */
+  guardIssues(): ConfigIssue[] {
+    return guardYamlDocument(this.document).map((problem) => {
+      const position = this.#at(problem.offset);
+      return {
+        file: this.file,
+        line: position.line,
+        column: position.column,
+        path: '',
+        message: problem.message,
+      };
+    });
+  }
+
+  /** True when the file holds no document at all (empty, or only comments and blank lines). */
+  isEmpty(): boolean {
+    return this.document.contents === null || this.document.contents === undefined;
+  }
+
   hasOnlyDuplicateKeyErrors(): boolean {
     return this.document.errors.every((error) => error.code === 'DUPLICATE_KEY');
   }
 
+  /** Plain data of the document; run guardIssues() first (it refuses what would make this throw or hang). */
   toJS(): unknown {
-    return this.document.toJS({ maxAliasCount: 1000 }) ?? {};
+    return this.document.toJS({ maxAliasCount: -1 }) ?? {};
   }
 
   /**

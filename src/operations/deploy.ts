@@ -24,12 +24,21 @@ import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js
 import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
 import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
-import { acquireLock, releaseLock } from '../state/lock.js';
+import {
+  acquireLock,
+  describeLock,
+  type LeaseHeartbeat,
+  type LockEvent,
+  releaseLock,
+  startLeaseHeartbeat,
+} from '../state/lock.js';
+import { readSpecKey } from '../state/spec-key.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
+import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
 import { resolveSecretValues } from './secret-files.js';
@@ -47,17 +56,27 @@ export interface DeployOptions {
   onlyHosts?: string[];
   /** Rollback: the release whose images and compose it reuses. */
   rollbackOf?: ReleaseRecord;
+  /**
+   * Only show the plan (`plan`, `deploy --dry-run`): run no secret command, look up no address, read
+   * nothing from hosts. Values that need one of those show as "(resolved at deploy)".
+   */
+  planOnly?: boolean;
 }
+
+/** What a plan shows for a value that only a deploy resolves (a secret command, a DNS answer). */
+export const RESOLVED_AT_DEPLOY = '(resolved at deploy)';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** IPs of the hosts, for services that reach a service on another host (compose extra_hosts). */
-async function hostAddresses(env: LoadedEnvironment): Promise<Record<string, string>> {
+async function hostAddresses(env: LoadedEnvironment, planOnly: boolean): Promise<Record<string, string>> {
   const { model } = env;
   if (model.driver === 'local') return {};
   const entries = await Promise.all(
     model.hosts.map(async (host) => {
       if (IPV4.test(host.target)) return [host.name, host.target] as const;
+      // A plan looks nothing up.
+      if (planOnly) return [host.name, RESOLVED_AT_DEPLOY] as const;
       const resolved = await resolveHostAddress(runnerHost(host), model.connection);
       return [host.name, resolved] as const;
     }),
@@ -113,6 +132,8 @@ async function reusedComposeFiles(
 async function declaredServiceSecrets(
   context: Session,
   env: LoadedEnvironment,
+
+  planOnly: boolean,
 ): Promise<Record<string, Record<string, string>>> {
   const { loaded, model } = env;
   const declared: Record<string, string[]> = {};
@@ -123,6 +144,7 @@ async function declaredServiceSecrets(
     loaded,
     [...new Set(Object.values(declared).flat())].sort(),
     context.env,
+    planOnly ? { commands: 'placeholder', placeholder: RESOLVED_AT_DEPLOY } : undefined,
   );
   return Object.fromEntries(
     Object.entries(declared).map(([service, names]) => [
@@ -175,6 +197,17 @@ function ingressTls(env: LoadedEnvironment): PlannedTls {
   return { mode: 'custom', certificate: read('cert_file'), key: new Secret(read('key_file')) };
 }
 
+/** The environment's spec-hash key, from (or created on) the lock host. */
+async function lockHostSpecKey(env: LoadedEnvironment): Promise<string> {
+  const { model } = env;
+  const runner = runnerFor(model, model.lockHost);
+  try {
+    return await readSpecKey(runner, model.project, model.environment);
+  } finally {
+    await runner.close().catch(() => undefined);
+  }
+}
+
 export interface PreparedDeploy {
   env: LoadedEnvironment;
   plan: Plan;
@@ -210,7 +243,11 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
     target ? { version: target.version, commit: target.commit_sha } : options.version,
   );
   const ledger = new Ledger({ projectRoot: loaded.env.loaded.root, env: session.env });
-  return planRelease(session, { ...loaded, ledger, hostAddresses: await hostAddresses(loaded.env) }, options);
+  return planRelease(
+    session,
+    { ...loaded, ledger, hostAddresses: await hostAddresses(loaded.env, options.planOnly === true) },
+    options,
+  );
 }
 
 /**
@@ -241,6 +278,8 @@ async function planRelease(
   const commit = target ? target.commit_sha : inputs.commit;
   const onlyHosts = options.onlyHosts ?? session.globals.hosts;
   const message = options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`);
+  const planOnly = options.planOnly === true;
+  const specHashKey = planOnly ? undefined : await lockHostSpecKey(env);
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
@@ -258,7 +297,8 @@ async function planRelease(
     hostAddresses: inputs.hostAddresses,
     secretValues: env.secretValues,
     secretNames: secretNames(env.loaded),
-    ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(session, env) }),
+    ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(session, env, planOnly) }),
+    ...(specHashKey === undefined ? {} : { specHashKey }),
     hooks: findHooks(session, env.loaded.root),
     ingressTls: ingressTls(env),
     projectDir: env.loaded.root,
@@ -268,6 +308,18 @@ async function planRelease(
     ...(onlyHosts ? { onlyHosts } : {}),
     ...(session.globals.services ? { onlyServices: session.globals.services } : {}),
   };
+  const secretArgs = secretBuildArgs(env.model, input.secretNames, [
+    ...env.secretValues,
+    ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
+  ]);
+  if (secretArgs.length > 0 && !planOnly && !target && options.skipBuild !== true) {
+    throw secretBuildArgError(secretArgs);
+  }
+  for (const arg of secretArgs) {
+    session.output.warn(
+      `build arg ${arg.name} of ${arg.service} holds a secret: it is shown redacted here and a deploy refuses it; ${buildSecretHint(arg)}`,
+    );
+  }
   return {
     env,
     plan: planDeploy(input),
@@ -360,6 +412,22 @@ function newRecord(prepared: PreparedDeploy, previousId: string | undefined): Re
   };
 }
 
+/** Says what happened to the deploy lock; a takeover is a warning nobody can miss. */
+export function reportLockEvent(session: Session, event: LockEvent): void {
+  if (event.kind === 'waiting') {
+    session.output.info(`waiting for the deploy lock held by ${describeLock(event.holder)}`);
+    return;
+  }
+  const previous = event.previous === undefined ? 'an unfinished acquire' : describeLock(event.previous);
+  const why =
+    event.reason === 'expired'
+      ? 'its lease expired by the lock host’s clock'
+      : event.reason === 'holder-gone'
+        ? 'its deploy process is gone from this machine'
+        : 'the lock folder was left without info for over a minute';
+  session.output.warn(`TOOK OVER the deploy lock of ${previous}: ${why}`);
+}
+
 /** How a release ran: the engine's result and the record as written to the ledger. */
 export interface ReleaseRun {
   result: RunResult;
@@ -406,6 +474,7 @@ export async function runRelease(
   process.on('SIGTERM', onSignal);
 
   let result: RunResult;
+  let heartbeat: LeaseHeartbeat | undefined;
   try {
     result = await runPlan(plan, {
       handle: stepHandler({
@@ -414,7 +483,7 @@ export async function runRelease(
         pushed,
         lock: {
           acquire: async (runner, message) => {
-            await acquireLock(runner, {
+            const lease = await acquireLock(runner, {
               project: model.project,
               env: model.environment,
               version: plan.version,
@@ -423,9 +492,22 @@ export async function runRelease(
               waitMs: options.lockWaitMs ?? 0,
               clock: systemClock,
               pid: process.pid,
+              onEvent: (event) => reportLockEvent(session, event),
+            });
+            // Renewed while the deploy runs; a lost lease stops it before its next step.
+            heartbeat = startLeaseHeartbeat(runner, lease, {
+              project: model.project,
+              env: model.environment,
+              expiryMs: model.lockExpiryMs,
+              onLost: (error) => {
+                session.output.error(error.message);
+                abort.abort(error);
+              },
             });
           },
           release: async (runner) => {
+            heartbeat?.stop();
+            heartbeat = undefined;
             await releaseLock(runner, { project: model.project, env: model.environment });
           },
         },
@@ -455,6 +537,7 @@ export async function runRelease(
       signal: abort.signal,
     });
   } finally {
+    heartbeat?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -18,8 +18,8 @@ export interface LoadedEnvironment {
 
 /** Names of the variables that hold secrets: `secrets.keys`, plus any whose name says so. */
 export function secretNames(loaded: LoadedConfig): string[] {
-  const declared = (loaded.config.secrets?.keys ?? []).map((key) =>
-    typeof key === 'string' ? key : key.name,
+  const declared = (loaded.config.secrets?.keys ?? []).flatMap((key) =>
+    typeof key === 'string' ? [key] : key.from_env === undefined ? [key.name] : [key.name, key.from_env],
   );
   return [...new Set([...declared, ...Object.keys(loaded.variables).filter(looksSecretName)])].sort();
 }
@@ -43,7 +43,8 @@ export async function loadEnvironment(
       STAGECRAFT_ENV: loaded.envName ?? '',
       ...(await extraVariables(loaded)),
     },
-    exec: (argv, options) => runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true }),
+    exec: (argv, options) =>
+      runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true, ownProcessGroup: true }),
   });
   const envConfig = loaded.envName === undefined ? undefined : loaded.config.environments[loaded.envName];
   const cloudHosts =

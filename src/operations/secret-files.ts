@@ -53,11 +53,13 @@ export function commandValue(stdout: string): string {
  * The value of each key: from its command (run here, in the project folder), else the variable
  * `from_env` or its own name: the process environment first, then the provider's `source_file`, then
  * the environment's env_file. Every missing key is reported at once; no value is ever in a message.
+ * With `commands: 'placeholder'` (a plan) no command runs: such keys get the placeholder text as value.
  */
 export async function resolveSecretValues(
   loaded: LoadedConfig,
   names: readonly string[],
   processEnv: Record<string, string | undefined>,
+  options: { commands: 'run' | 'placeholder'; placeholder?: string } = { commands: 'run' },
 ): Promise<Map<string, Secret>> {
   const specs = new Map(keySpecs(loaded).map((spec) => [spec.name, spec]));
   const sourceFile = (loaded.config.secrets?.providers as { envfile?: { source_file?: string } } | undefined)
@@ -80,6 +82,11 @@ export async function resolveSecretValues(
   const missing: string[] = [];
   for (const name of names) {
     const spec = specs.get(name) ?? { name, fromEnv: undefined, command: undefined };
+    if (spec.command !== undefined && options.commands === 'placeholder') {
+      // A plan runs no user command: the value is shown as what it is, not resolved.
+      values.set(name, Secret.placeholder(options.placeholder ?? '(resolved at deploy)'));
+      continue;
+    }
     if (spec.command !== undefined) {
       const result = await runLocal(spec.command, {
         cwd: loaded.root,

@@ -63,9 +63,17 @@ export interface DeployPlanInput {
   ingressTls?: PlannedTls;
   /** Rollback: per host, the target release's compose file to deploy again as it was. */
   reuse?: Record<string, ReusedCompose>;
+  /** The environment's spec-hash key (state/spec-key.ts); a plan has none (secrets hash as names only). */
+  specHashKey?: string;
   /** Limit the rollout to these hosts / services (scope flags); others are left as they are. */
   onlyHosts?: string[];
   onlyServices?: string[];
+}
+
+/** A secret file's bytes as a Secret (registered for redaction); bytes that are not UTF-8 stay bytes. */
+function secretContent(bytes: Buffer): Secret | Buffer {
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? new Secret(text) : bytes;
 }
 
 /** Folder of an environment's files on a host, relative to the deploy user's home. */
@@ -186,6 +194,7 @@ function renderHostCompose(
     ],
     secretNames: input.secretNames,
     projectDir: input.projectDir,
+    ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
     remoteServices,
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(
@@ -240,8 +249,11 @@ function renderedHostFiles(
           action: {
             kind: 'upload',
             path: `${dir}/${relative}`,
-            content: input.readProjectFile(relative),
-            mode: 0o644,
+            // A compose secret's source is secret material: 0600, its bytes a Secret (never shown).
+            content: hostCompose.secretFiles.includes(relative)
+              ? secretContent(input.readProjectFile(relative))
+              : input.readProjectFile(relative),
+            mode: hostCompose.secretFiles.includes(relative) ? 0o600 : 0o644,
             file: 'project-file',
           },
           dependsOn: [prepare],

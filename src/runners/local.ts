@@ -43,6 +43,42 @@ export interface SpawnOutcome extends ExecResult {
   killedBy?: string;
 }
 
+/** Children running now (pid → runs in a group of its own): killed when this process ends or is signalled. */
+const liveChildren = new Map<number, boolean>();
+let exitHooksInstalled = false;
+
+function killChild(pid: number, group: boolean, signal: NodeJS.Signals): void {
+  try {
+    process.kill(group ? -pid : pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Children die with their parent: on exit or on SIGINT, SIGTERM or SIGHUP every running child is
+ * killed — its whole process group when it has one of its own (ownProcessGroup), so that
+ * grandchildren such as the compose plugin under `docker` go too. When nothing else listens for the signal, this process then exits
+ * with 128 + the signal number, as it would have without the handler. (A SIGKILL cannot be caught.)
+ */
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on('exit', () => {
+    for (const [pid, group] of liveChildren) killChild(pid, group, 'SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = (): void => {
+      for (const [pid, group] of liveChildren) killChild(pid, group, 'SIGTERM');
+      if (process.listenerCount(signal) === 1) {
+        for (const [pid, group] of liveChildren) killChild(pid, group, 'SIGKILL');
+        process.exit(128 + (osConstants.signals[signal] ?? 15));
+      }
+    };
+    process.on(signal, handler);
+  }
+}
+
 /**
  * Starts a process without a shell and waits for it: never throws for a failing command, reports
  * every way it can end. Runners turn the outcome into results and errors.
@@ -75,6 +111,9 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
       return false; // the group is gone
     }
   };
+  installExitHooks();
+  const pid = subprocess.pid;
+  if (pid !== undefined) liveChildren.set(pid, request.ownProcessGroup === true);
   const flushers: (() => void)[] = [];
   if (request.onLine !== undefined) {
     const onLine = request.onLine;
@@ -112,6 +151,7 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
     request.signal?.removeEventListener('abort', onAbort);
     // The leader is gone; anything it left in its group goes with it.
     signalGroup('SIGKILL');
+    if (pid !== undefined) liveChildren.delete(pid);
   }
   for (const flush of flushers) flush();
   const durationMs = Math.round(performance.now() - started);

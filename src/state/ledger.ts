@@ -1,7 +1,7 @@
 // The release ledger: `.stagecraft/releases.json` on this machine (rewritten atomically on every
 // change) and `~/.stagecraft/<project>-<env>/releases.jsonl` on the lock host (appended), merged for
 // `releases`. Format and rules: reference/original-design.md §4.3, SPEC §3 (State).
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runner } from '../runners/types.js';
@@ -342,28 +342,38 @@ async function readLedgerFile(path: string): Promise<ReleaseRecord[]> {
   return parseLedger(text, path);
 }
 
-/** How long a ledger lock file may live before it is considered left by a dead process. */
-const FILE_LOCK_STALE_MS = 10_000;
-const FILE_LOCK_WAIT_MS = 20_000;
+/** A lock file without a pid this old is left by a process that died between creating and writing it. */
+const FILE_LOCK_EMPTY_STALE_MS = 10_000;
+const FILE_LOCK_WAIT_MS = 60_000;
 
 /**
  * Runs `fn` holding `lockPath` (created with O_EXCL, holding our pid) against other processes that
- * rewrite the same ledger. A lock whose process is gone, or older than 10 s, is removed.
+ * rewrite the same ledger. A lock is stale only when the process it names is gone (or it stayed empty
+ * for 10 s); pid and inode are read through one file handle, and a stale lock is moved aside and
+ * checked to be that same inode before it is deleted, so a writer that finished and exited in between
+ * can never make another writer's fresh lock look stale (which lost releases under 15 concurrent writers).
  */
 async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dirname(lockPath), { recursive: true, mode: 0o750 });
   const started = Date.now();
+  let ownIno: number | undefined;
+  let pause = 5;
   for (;;) {
     try {
       const handle = await open(lockPath, 'wx', 0o644);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
+      try {
+        await handle.writeFile(String(process.pid));
+        ownIno = (await handle.stat()).ino;
+      } finally {
+        await handle.close();
+      }
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    if (await isStaleFileLock(lockPath)) {
-      await rm(lockPath, { force: true });
+    const stale = await staleFileLock(lockPath);
+    if (stale !== undefined) {
+      await removeStaleFileLock(lockPath, stale);
       continue;
     }
     if (Date.now() - started > FILE_LOCK_WAIT_MS) {
@@ -374,32 +384,63 @@ async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<
         },
       );
     }
-    await sleep(20);
+    await sleep(pause + Math.floor(Math.random() * pause));
+    pause = Math.min(50, pause * 2);
   }
   try {
     return await fn();
   } finally {
-    await rm(lockPath, { force: true });
+    // Remove our own lock only (by inode).
+    try {
+      if ((await stat(lockPath)).ino === ownIno) await rm(lockPath, { force: true });
+    } catch {
+      // gone already
+    }
   }
 }
 
-async function isStaleFileLock(lockPath: string): Promise<boolean> {
+/** The inode of a stale lock file (its process is gone), or undefined when it is live or gone. */
+async function staleFileLock(lockPath: string): Promise<number | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    const [text, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
-    const pid = Number(text.trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-      }
-    }
-    return Date.now() - info.mtimeMs > FILE_LOCK_STALE_MS;
+    handle = await open(lockPath, 'r');
   } catch (error) {
-    // Removed in between: try again at once.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  try {
+    const info = await handle.stat();
+    const text = await handle.readFile('utf8');
+    const pid = Number(text.trim());
+    if (!Number.isInteger(pid) || pid <= 0) {
+      return Date.now() - info.mtimeMs > FILE_LOCK_EMPTY_STALE_MS ? info.ino : undefined;
+    }
+    if (pid === process.pid) return undefined;
+    try {
+      process.kill(pid, 0);
+      return undefined;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH' ? info.ino : undefined;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Moves a stale lock aside and deletes it if it is the inode judged stale; else puts it back. */
+async function removeStaleFileLock(lockPath: string, ino: number): Promise<void> {
+  const aside = `${lockPath}.stale-${process.pid}-${Math.random().toString(16).slice(2)}`;
+  try {
+    await rename(lockPath, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if ((await stat(aside)).ino !== ino) {
+    // Another process's fresh lock took its place in between: give it back.
+    await link(aside, lockPath).catch(() => undefined);
+  }
+  await rm(aside, { force: true });
 }
 
 // ---------------------------------------------------------------------------------------------------

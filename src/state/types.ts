@@ -43,4 +43,8 @@ export interface LockInfo {
   message: string;
   /** Process id of the holder on `machine`: a lock whose process is gone on this machine can be broken. */
   pid?: number;
+  /** Random id of this lease: renewals and the release name it, so no other holder's lock is touched. */
+  lease_id?: string;
+  /** expires_at as epoch seconds of the lock host's clock (what every expiry check compares). */
+  expires_epoch?: number;
 }

@@ -1,5 +1,11 @@
+import { quoteArg } from './shell-quote.js';
+
 const REDACTED = '[redacted]';
+/** Values of at least MIN_SUBSTRING_LENGTH characters: scrubbed wherever they occur. */
 const registered = new Set<string>();
+/** Shorter values: scrubbed only as whole words (not inside a longer word), so that text stays readable. */
+const shortValues = new Set<string>();
+let shortPattern: RegExp | undefined;
 
 /**
  * A secret value. It prints as `[redacted]` everywhere (string conversion, JSON, inspect) and is
@@ -8,9 +14,17 @@ const registered = new Set<string>();
 export class Secret {
   readonly #value: string;
 
-  constructor(value: string) {
+  constructor(value: string, register = true) {
     this.#value = value;
-    registerSecretValue(value);
+    if (register) registerSecretValue(value);
+  }
+
+  /**
+   * A stand-in for a value that is not resolved (a plan runs no secret command): it prints as
+   * `[redacted]` like any secret, and its text is not registered (it is not secret).
+   */
+  static placeholder(text: string): Secret {
+    return new Secret(text, false);
   }
 
   /** The clear value: only for writing a 0600 file or a child's stdin. */
@@ -31,21 +45,79 @@ export class Secret {
   }
 }
 
-/** Values shorter than this are not scrubbed from text: they would mangle ordinary words. */
-const MIN_SCRUB_LENGTH = 4;
+/** Values at least this long are scrubbed as substrings; shorter ones only as whole words. */
+const MIN_SUBSTRING_LENGTH = 4;
+/** Lines of a multi-line value at least this long are registered on their own too. */
+const MIN_LINE_LENGTH = 8;
 
-export function registerSecretValue(value: string): void {
-  if (value.length >= MIN_SCRUB_LENGTH) registered.add(value);
+/**
+ * The forms a value takes in text Stagecraft prints: as is, JSON-escaped (inside a JSON string),
+ * shell-quoted (a command line), percent-encoded (a URL), and for a multi-line value the value with
+ * CRLF line ends and each long line on its own.
+ */
+export function secretEncodings(value: string): string[] {
+  const forms = new Set<string>([value]);
+  forms.add(JSON.stringify(value).slice(1, -1));
+  const quoted = quoteArg(value);
+  forms.add(quoted);
+  if (quoted.startsWith("'")) forms.add(quoted.slice(1, -1));
+  forms.add(encodeURIComponent(value));
+  if (/[\r\n]/.test(value)) {
+    forms.add(value.replace(/\r?\n/g, '\r\n'));
+    for (const line of value.split(/\r?\n/))
+      if (line.trim().length >= MIN_LINE_LENGTH) forms.add(line.trim());
+  }
+  forms.delete('');
+  return [...forms];
 }
 
-/** Replaces every registered secret value in `text` with `[redacted]`. */
+/** Registers a secret value (in all its encodings) the moment it is known: redact() scrubs it from then on. */
+export function registerSecretValue(value: string): void {
+  if (value === '') return;
+  for (const form of secretEncodings(value)) {
+    if (form.length >= MIN_SUBSTRING_LENGTH) registered.add(form);
+    else if (!/^\s+$/.test(form)) {
+      shortValues.add(form);
+      shortPattern = undefined;
+    }
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Replaces every registered secret value in `text` with `[redacted]` (longest values first). */
 export function redact(text: string): string {
-  if (registered.size === 0) return text;
+  if (registered.size === 0 && shortValues.size === 0) return text;
   let result = text;
-  for (const value of registered) {
+  const values = [...registered].sort((a, b) => b.length - a.length);
+  for (const value of values) {
     if (result.includes(value)) result = result.split(value).join(REDACTED);
   }
+  if (shortValues.size > 0) {
+    shortPattern ??= new RegExp(
+      `(?<![A-Za-z0-9_])(?:${[...shortValues]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join('|')})(?![A-Za-z0-9_])`,
+      'g',
+    );
+    result = result.replace(shortPattern, REDACTED);
+  }
   return result;
+}
+
+/** Deep copy of a JSON-like value with redact() applied to every string (keys included). */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item)) as T;
+  if (value !== null && typeof value === 'object' && !(value instanceof Secret)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(value)) out[redact(key)] = redactDeep(child);
+    return out as T;
+  }
+  return value;
 }
 
 /** Names of variables that hold secrets by convention (tokens, passwords, keys, URLs with credentials). */
@@ -53,6 +125,13 @@ export function looksSecretName(name: string): boolean {
   return /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|AUTH_KEY|AUTHKEY|CREDENTIALS|_DSN|DATABASE_URL|_URL_WITH_CREDENTIALS)$/i.test(
     name,
   );
+}
+
+/** Forgets every registered value (tests only). */
+export function clearSecretValuesForTests(): void {
+  registered.clear();
+  shortValues.clear();
+  shortPattern = undefined;
 }
 
 export { REDACTED };

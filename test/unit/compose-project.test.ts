@@ -223,12 +223,15 @@ describe('spec hash', () => {
     expect(next['web']).toBe(base['web']);
   });
 
-  it('changes when a secret value changes, although the document does not show it', () => {
+  it('changes when a secret value changes (through the keyed digest), although the document does not show it', () => {
     const rotated = JSON.parse(
       JSON.stringify(shop).replaceAll('pg-S3cret$$value', 'rotated-Passw0rd'),
     ) as ComposeProject;
-    const before = projectHostCompose(shopInput());
-    const after = projectHostCompose(shopInput({ compose: rotated, secretValues: ['rotated-Passw0rd'] }));
+    const specHashKey = '0f'.repeat(32);
+    const before = projectHostCompose(shopInput({ specHashKey }));
+    const after = projectHostCompose(
+      shopInput({ compose: rotated, secretValues: ['rotated-Passw0rd'], specHashKey }),
+    );
     expect(after.specHashes['api']).not.toBe(before.specHashes['api']);
     expect(after.specHashes['web']).toBe(before.specHashes['web']);
     expect(after.secretEnv['api']?.['DATABASE_URL']).toBe('postgres://shop:rotated-Passw0rd@db:5432/shop');

@@ -104,7 +104,7 @@ describe('config errors name file:line:column, key path, expected and found', ()
       'project:\n  name: Shop\n  registy: x\nenvironments:\n  dev:\n    driver: lokal\n',
     );
     expect(found).toEqual([
-      'stagecraft.yml:2:9 project.name: expected lowercase letters, digits, "-" and "_", starting with a letter or digit, found "Shop"',
+      'stagecraft.yml:2:9 project.name: expected lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters, found "Shop"',
       'stagecraft.yml:3:3 project.registy: unknown key "registy" (did you mean "registry"?)',
       'stagecraft.yml:6:13 environments.dev.driver: expected one of "local", "ssh", found "lokal" (did you mean "local"?)',
     ]);

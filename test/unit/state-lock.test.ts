@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalRunner } from '../../src/runners/local.js';
 import {
@@ -10,6 +11,8 @@ import {
   type LockEvent,
   lockDir,
   releaseLock as release,
+  renewLease,
+  startLeaseHeartbeat,
   lockStatus as status,
 } from '../../src/state/lock.js';
 import { fixedClock } from '../../src/util/clock.js';
@@ -32,39 +35,40 @@ const alice = { holder: 'alice', machine: 'laptop', version: 'abc', message: 'ho
 const bob = { holder: 'bob', machine: 'ci-runner', version: 'def' };
 const MINUTE = 60_000;
 
-describe('deploy lock', () => {
-  it('is taken with mkdir and info.json under ~/.stagecraft/<project>-<env>/lock', async () => {
+describe('deploy lock', { timeout: 30_000 }, () => {
+  it("is taken under ~/.stagecraft/<project>-<env>/lock with info.json in the lock host's time", async () => {
     expect(await status(runner, target)).toBeUndefined();
-    const clock = fixedClock('2025-01-01T12:00:00.000Z');
+    const before = Math.floor(Date.now() / 1000);
+    // This machine's clock (injected, far in the past) plays no part: times are the host's.
+    const clock = fixedClock('2001-01-01T12:00:00.000Z');
     const info = await acquire(runner, { ...target, ...alice, expiryMs: 30 * MINUTE, clock });
-    expect(info).toEqual({
-      holder: 'alice',
-      machine: 'laptop',
-      acquired_at: '2025-01-01T12:00:00.000Z',
-      expires_at: '2025-01-01T12:30:00.000Z',
-      version: 'abc',
-      message: 'hotfix',
-    });
+    const after = Math.floor(Date.now() / 1000);
+    expect(info).toMatchObject({ holder: 'alice', machine: 'laptop', version: 'abc', message: 'hotfix' });
+    expect(info.lease_id).toMatch(/^[0-9a-f]{24}$/);
+    const acquired = Date.parse(info.acquired_at) / 1000;
+    expect(acquired).toBeGreaterThanOrEqual(before);
+    expect(acquired).toBeLessThanOrEqual(after);
+    expect(info.expires_epoch).toBe(acquired + 30 * 60);
+    expect(Date.parse(info.expires_at) / 1000).toBe(acquired + 30 * 60);
     expect(lockDir('shop', 'production')).toBe('.stagecraft/shop-production/lock');
     const onDisk = JSON.parse(
       await readFile(join(root, '.stagecraft/shop-production/lock/info.json'), 'utf8'),
     );
     expect(onDisk).toEqual(info);
     expect(await readdir(join(root, '.stagecraft/shop-production/lock'))).toEqual(['info.json']);
-    expect(await status(runner, target)).toEqual(info);
+    expect(await status(runner, target)).toEqual({ ...info, expired: false });
     // Another environment has its own lock.
     expect(await status(runner, { project: 'shop', env: 'staging' })).toBeUndefined();
   });
 
   it('refuses a second acquire, naming the holder, version, message and expiry', async () => {
-    const clock = fixedClock('2025-01-01T12:00:00.000Z');
-    await acquire(runner, { ...target, ...alice, expiryMs: 30 * MINUTE, clock });
-    const error = await acquire(runner, { ...target, ...bob, expiryMs: 30 * MINUTE, clock }).catch(
+    const held = await acquire(runner, { ...target, ...alice, expiryMs: 30 * MINUTE });
+    const error = await acquire(runner, { ...target, ...bob, expiryMs: 30 * MINUTE }).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ExternalError);
     expect((error as ExternalError).message).toBe(
-      'deploy lock for shop-production is held by alice@laptop since 2025-01-01T12:00:00.000Z (version abc, "hotfix"); expires 2025-01-01T12:30:00.000Z',
+      `deploy lock for shop-production is held by alice@laptop since ${held.acquired_at} (version abc, "hotfix"); expires ${held.expires_at}`,
     );
     expect((error as ExternalError).hint).toBe(
       'wait for that deploy, pass --lock-wait 5m, or run `stagecraft lock release` if it is stale',
@@ -72,19 +76,33 @@ describe('deploy lock', () => {
     expect((await status(runner, target))?.holder).toBe('alice');
   });
 
-  it('breaks an expired lock and reports it', async () => {
-    await acquire(runner, {
-      ...target,
-      ...alice,
-      expiryMs: 30 * MINUTE,
-      clock: fixedClock('2025-01-01T12:00:00Z'),
-    });
+  it("cannot be taken over by a client whose clock is 31 minutes ahead (times are the host's)", async () => {
+    await acquire(runner, { ...target, ...alice, expiryMs: 30 * MINUTE });
+    const ahead = fixedClock(new Date(Date.now() + 31 * MINUTE).toISOString());
     const events: LockEvent[] = [];
+    await expect(
+      acquire(runner, {
+        ...target,
+        ...bob,
+        expiryMs: 30 * MINUTE,
+        clock: ahead,
+        onEvent: (e) => events.push(e),
+      }),
+    ).rejects.toThrow(/is held by alice@laptop/);
+    expect(events).toEqual([]);
+    expect((await status(runner, target))?.holder).toBe('alice');
+  });
+
+  it("takes over a lease only once it has expired by the host's clock, and reports it", async () => {
+    await acquire(runner, { ...target, ...alice, expiryMs: 1000 });
+    const events: LockEvent[] = [];
+    await sleep(2100);
     const info = await acquire(runner, {
       ...target,
       ...bob,
       expiryMs: 30 * MINUTE,
-      clock: fixedClock('2025-01-01T12:30:00Z'),
+      // A client clock far behind does not keep an expired lease alive either.
+      clock: fixedClock('2001-01-01T00:00:00Z'),
       onEvent: (event) => events.push(event),
     });
     expect(info.holder).toBe('bob');
@@ -94,16 +112,62 @@ describe('deploy lock', () => {
     expect((await status(runner, target))?.holder).toBe('bob');
   });
 
-  it('breaks a lock folder left without info.json (an acquire that died) after looking twice', async () => {
+  it('a heartbeat keeps a lease alive past its expiry; the taken-over holder learns it lost the lease', async () => {
+    const held = await acquire(runner, { ...target, ...alice, expiryMs: 4000 });
+    const lost: Error[] = [];
+    const beat = startLeaseHeartbeat(runner, held, {
+      ...target,
+      expiryMs: 4000,
+      intervalMs: 500,
+      onLost: (error) => lost.push(error),
+    });
+    await sleep(6000);
+    // Outlasted its 4 s lease: still alive, so nobody may take it.
+    await expect(acquire(runner, { ...target, ...bob, expiryMs: MINUTE })).rejects.toThrow(/held by alice/);
+    expect(lost).toEqual([]);
+    beat.stop();
+    await sleep(4600);
+    await acquire(runner, { ...target, ...bob, expiryMs: MINUTE });
+    await expect(renewLease(runner, { ...target, leaseId: held.lease_id!, expiryMs: 4000 })).rejects.toThrow(
+      /lost the deploy lock for shop-production on local: it is now held by bob@ci-runner/,
+    );
+    // Releasing a lease that is no longer ours does not remove the new holder's lock.
+    await expect(release(runner, { ...target, held })).rejects.toThrow(/held by bob@ci-runner/);
+    expect((await status(runner, target))?.holder).toBe('bob');
+  });
+
+  it('reports a lease lost while the heartbeat runs', async () => {
+    const held = await acquire(runner, { ...target, ...alice, expiryMs: MINUTE });
+    const lost: Error[] = [];
+    const beat = startLeaseHeartbeat(runner, held, {
+      ...target,
+      expiryMs: MINUTE,
+      intervalMs: 200,
+      onLost: (error) => lost.push(error),
+    });
+    await release(runner, { ...target, force: true });
+    await sleep(800);
+    beat.stop();
+    expect(lost.map((error) => error.message)).toEqual([
+      'lost the deploy lock for shop-production on local: the lock is gone',
+    ]);
+  });
+
+  it('leaves a lock folder without info.json alone while it may be an acquire in progress', async () => {
     await mkdir(join(root, '.stagecraft/shop-production/lock'), { recursive: true });
     expect((await status(runner, target))?.holder).toBe('unknown');
+    await expect(acquire(runner, { ...target, ...bob, expiryMs: MINUTE })).rejects.toThrow(
+      /held by an acquire in progress/,
+    );
+    // One left a minute ago (by the host's clock) by an acquire that died is taken over.
+    const old = new Date(Date.now() - 2 * MINUTE);
+    await utimes(join(root, '.stagecraft/shop-production/lock'), old, old);
     const events: LockEvent[] = [];
     const info = await acquire(runner, {
       ...target,
       ...bob,
       expiryMs: MINUTE,
-      pollMs: 50,
-      onEvent: (event) => events.push(event),
+      onEvent: (e) => events.push(e),
     });
     expect(info.holder).toBe('bob');
     expect(events).toEqual([{ kind: 'broken', reason: 'no-info', previous: undefined }]);
@@ -182,6 +246,41 @@ describe('deploy lock', () => {
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(7);
+  });
+
+  it("lets exactly one of many racing acquirers take over an expired lease, and keeps the winner's lock", async () => {
+    await acquire(runner, { ...target, ...alice, expiryMs: 1000 });
+    await sleep(2100);
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        acquire(new LocalRunner({ cwd: root, name: `r${i}` }), {
+          ...target,
+          ...bob,
+          holder: `user${i}`,
+          expiryMs: MINUTE,
+        }),
+      ),
+    );
+    const winners = results.filter((r) => r.status === 'fulfilled');
+    expect(winners).toHaveLength(1);
+    const winner = (winners[0] as PromiseFulfilledResult<{ holder: string; lease_id?: string }>).value;
+    const now = await status(runner, target);
+    expect(now?.holder).toBe(winner.holder);
+    expect(now?.lease_id).toBe(winner.lease_id);
+    expect(await readdir(join(root, '.stagecraft/shop-production'))).toEqual(['lock']);
+  });
+
+  it('neutralises terminal escape sequences in lock fields when describing them', () => {
+    expect(
+      describeLock({
+        holder: 'evil\u001b]0;pwned\u0007',
+        machine: 'm\u001b[2J',
+        acquired_at: 'T1',
+        expires_at: 'T2',
+        version: 'v\u009b1m',
+        message: 'hi\u202eeno',
+      }),
+    ).toBe('evil\\x1b]0;pwned\\x07@m\\x1b[2J since T1 (version v\\x9b1m, "hi\\\\u{202e}eno"); expires T2');
   });
 
   it('reports a lock folder it cannot create', async () => {

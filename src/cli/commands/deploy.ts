@@ -32,11 +32,12 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
     ...flags,
     lockWaitMs: lockWaitMs(flags.lockWait),
   };
-  const prepared = await prepareDeploy(context, options);
   if (context.globals.dryRun) {
-    printPlan(context, prepared.plan, 'text');
+    const planned = await prepareDeploy(context, { ...options, planOnly: true });
+    printPlan(context, planned.plan, 'text');
     return 0;
   }
+  const prepared = await prepareDeploy(context, options);
   if (prepared.env.model.requireConfirmation) {
     await confirm(
       context,

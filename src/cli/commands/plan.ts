@@ -18,7 +18,7 @@ export async function run(
       hint: 'pass --format text or --format json',
     });
   }
-  const prepared = await prepareDeploy(context, options);
+  const prepared = await prepareDeploy(context, { ...options, planOnly: true });
   const decisions = options.refresh === true ? await readRolloutDecisions(context, prepared) : undefined;
   printPlan(context, prepared.plan, format, decisions);
   return 0;

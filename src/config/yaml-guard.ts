@@ -1,0 +1,123 @@
+import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
+
+/**
+ * Checks of a parsed YAML document that must run before it is turned into plain data (`toJS`): a
+ * hostile file must be refused with a position, never expanded, hung on or dropped silently.
+ *
+ * - Alias expansion: the nodes the document stands for once every alias is replaced by its anchor
+ *   (a "billion laughs" file is a few hundred bytes and 9^9 nodes). Counted with memoised sizes, so
+ *   the check is linear in the file, not in the expansion.
+ * - Merge keys (`<<:`) whose value is not a mapping, an alias of one, or a list of those.
+ * - Keys that name object internals (`__proto__`, `constructor`, `prototype`): a plain-object reader
+ *   drops or misreads them, so they are refused instead.
+ */
+
+/** One problem at a character offset of the text. */
+export interface YamlGuardProblem {
+  offset: number;
+  message: string;
+}
+
+/** Most nodes a document may stand for after alias expansion (stagecraft.yml and compose files are far smaller). */
+export const MAX_EXPANDED_NODES = 100_000;
+
+/** Keys refused anywhere: they are object internals in JavaScript. */
+export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Problems of `document` (in document order): alias bombs, bad merge sources, forbidden keys.
+ * `maxNodes` defaults to MAX_EXPANDED_NODES.
+ */
+export function guardYamlDocument(document: Document, maxNodes = MAX_EXPANDED_NODES): YamlGuardProblem[] {
+  const problems: YamlGuardProblem[] = [];
+  const sizes = new Map<Node, number>();
+  const resolving = new Set<Node>();
+  let blamed = false;
+
+  /** Nodes `node` stands for, aliases expanded (capped just above maxNodes so sums stay small). */
+  const sizeOf = (node: unknown): number => {
+    if (node === null || node === undefined || typeof node !== 'object') return 0;
+    const known = sizes.get(node as Node);
+    if (known !== undefined) return known;
+    if (resolving.has(node as Node)) return 1; // a cycle: yaml reports it; count it once
+    resolving.add(node as Node);
+    let size = 1;
+    if (isAlias(node)) {
+      const target = node.resolve(document);
+      size = target === undefined ? 1 : sizeOf(target);
+      if (!blamed && size > maxNodes / 10 && node.range) {
+        // The first alias that stands for a large part of the budget is where the expansion explodes.
+        blamed = true;
+        problems.push({
+          offset: node.range[0],
+          message: `YAML alias *${node.source} expands to more than ${Math.floor(maxNodes / 10)} nodes: aliases that multiply other aliases are refused (an "alias bomb")`,
+        });
+      }
+    } else if (isMap(node) || isSeq(node)) {
+      for (const item of node.items) {
+        if (isPair(item)) size += sizeOf(item.key) + sizeOf(item.value);
+        else size += sizeOf(item);
+        if (size > maxNodes) break;
+      }
+    }
+    size = Math.min(size, maxNodes + 1);
+    resolving.delete(node as Node);
+    sizes.set(node as Node, size);
+    return size;
+  };
+
+  const total = sizeOf(document.contents);
+  if (total > maxNodes && !blamed) {
+    problems.push({
+      offset: (document.contents as Node | null)?.range?.[0] ?? 0,
+      message: `the YAML document expands to more than ${maxNodes} nodes through aliases: refused (an "alias bomb")`,
+    });
+  }
+  if (total > maxNodes) return problems;
+
+  const visit = (node: unknown): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = pair.key;
+        if (isMergeKey(key) && !isMergeSource(pair.value, document)) {
+          const at = (pair.value as Node | null)?.range?.[0] ?? (key as Node).range?.[0] ?? 0;
+          problems.push({
+            offset: at,
+            message:
+              'merge key "<<" needs a mapping, an alias of a mapping (<<: *base) or a list of them (<<: [*a, *b])',
+          });
+        }
+        if (isScalar(key) && typeof key.value === 'string' && FORBIDDEN_KEYS.has(key.value)) {
+          problems.push({
+            offset: key.range?.[0] ?? 0,
+            message: `key "${key.value}" is not allowed: it names an object internal, not a setting; rename it`,
+          });
+        }
+        visit(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) visit(item);
+    }
+  };
+  visit(document.contents);
+  return problems.sort((a, b) => a.offset - b.offset);
+}
+
+/** A `<<` key: the yaml library gives merge keys a symbol value (with `merge: true`), else the string. */
+function isMergeKey(key: unknown): boolean {
+  if (!isScalar(key)) return false;
+  return key.value === '<<' || (typeof key.value === 'symbol' && key.source === '<<');
+}
+
+function isMergeSource(value: unknown, document: Document): boolean {
+  const one = (node: unknown): boolean => {
+    if (isMap(node)) return true;
+    if (isAlias(node)) return isMap(node.resolve(document));
+    return false;
+  };
+  if (isSeq(value)) return value.items.length > 0 && value.items.every(one);
+  return one(value);
+}
+
+/** Longest config or compose file read (bytes): far above any real file, far below a memory problem. */
+export const MAX_YAML_BYTES = 2 * 1024 * 1024;

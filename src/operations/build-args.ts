@@ -1,0 +1,52 @@
+import type { EnvironmentModel } from '../model/environment.js';
+import { UserError } from '../util/errors.js';
+
+/** A build arg whose value is secret: named as a secret, or holding a secret value. */
+export interface SecretBuildArg {
+  service: string;
+  name: string;
+}
+
+/**
+ * The build args that carry a secret (SPEC §7): their values would sit in the `docker build` argv,
+ * in plan output and in the image's history. `secretNames` are the declared and secret-looking
+ * variable names, `secretValues` the values known to be secret (values under 4 characters are only
+ * matched whole).
+ */
+export function secretBuildArgs(
+  model: EnvironmentModel,
+  secretNames: readonly string[],
+  secretValues: readonly string[],
+): SecretBuildArg[] {
+  const names = new Set(secretNames);
+  const found: SecretBuildArg[] = [];
+  for (const service of model.services) {
+    for (const [name, value] of Object.entries(service.build?.args ?? {})) {
+      if (value === null || value === undefined || value === '') continue;
+      const text = String(value);
+      const holdsSecret = secretValues.some(
+        (secret) => secret !== '' && (secret.length >= 4 ? text.includes(secret) : text === secret),
+      );
+      if (names.has(name) || holdsSecret) found.push({ service: service.name, name });
+    }
+  }
+  return found;
+}
+
+/** How to pass a secret to a build instead: BuildKit build secrets (compose `build.secrets`). */
+export function buildSecretHint(arg: SecretBuildArg): string {
+  return (
+    `pass it as a BuildKit build secret instead of a build arg: in the compose file, under services.${arg.service}.build, ` +
+    `"secrets: [${arg.name.toLowerCase()}]" with a top-level "secrets: {${arg.name.toLowerCase()}: {environment: ${arg.name}}}", ` +
+    `and in the Dockerfile "RUN --mount=type=secret,id=${arg.name.toLowerCase()},env=${arg.name} …"`
+  );
+}
+
+/** The refusal of a deploy that would build with a secret build arg. */
+export function secretBuildArgError(args: readonly SecretBuildArg[]): UserError {
+  const list = args.map((arg) => `${arg.service}: ${arg.name}`).join(', ');
+  return new UserError(
+    `build arg${args.length === 1 ? '' : 's'} ${list} would put a secret into the docker build command line and the image history`,
+    { hint: buildSecretHint(args[0]!) },
+  );
+}

@@ -1,0 +1,214 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, stagecraft } from '../support/cli.js';
+
+// Every case of test/fixtures/hostile (a copy of the hostile inputs Stagecraft once got wrong): the
+// command must exit with the expected code, its error output must match the expected pattern, it
+// must finish within 30 s and leave every file of the case folder as it was.
+
+const CASES = fileURLToPath(new URL('../fixtures/hostile/', import.meta.url));
+const made: string[] = [];
+afterAll(() => {
+  for (const folder of made) rmSync(folder, { recursive: true, force: true });
+});
+
+interface Expectation {
+  code: number;
+  pattern: RegExp;
+}
+
+function expectation(name: string): Expectation {
+  const line = readFileSync(join(CASES, name, 'expect'), 'utf8').split('\n')[0]!;
+  const match = /^(\d+) (.*?) # /.exec(line);
+  if (match === null) throw new Error(`cannot read ${name}/expect`);
+  return { code: Number(match[1]), pattern: new RegExp(match[2]!) };
+}
+
+/** A fresh copy of a case (12: stagecraft.yml becomes a symlink to itself). */
+function caseFolder(name: string): string {
+  const folder = mkdtempSync(join(tmpdir(), `stagecraft-hostile-${name.slice(0, 2)}-`));
+  made.push(folder);
+  cpSync(join(CASES, name), folder, { recursive: true });
+  if (name === '12-config-symlink-loop') {
+    rmSync(join(folder, 'stagecraft.yml'));
+    symlinkSync('stagecraft.yml', join(folder, 'stagecraft.yml'));
+  }
+  return folder;
+}
+
+/** Path → sha256 (or the link target, or "dir") of everything in a folder. */
+function snapshot(folder: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string, prefix: string) => {
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      const info = lstatSync(path);
+      if (info.isSymbolicLink()) out[prefix + entry] = 'link';
+      else if (info.isDirectory()) {
+        out[prefix + entry] = 'dir';
+        walk(path, `${prefix}${entry}/`);
+      } else out[prefix + entry] = createHash('sha256').update(readFileSync(path)).digest('hex');
+    }
+  };
+  walk(folder, '');
+  return out;
+}
+
+const inputCases = readdirSync(CASES).filter((name) => /^\d\d-/.test(name) && Number(name.slice(0, 2)) < 37);
+
+describe('hostile input is refused with a clear error, exit 1, nothing changed', () => {
+  for (const name of inputCases) {
+    for (const args of [
+      ['config', '-e', 'staging'],
+      ['plan', '-e', 'staging', '--dry-run'],
+    ]) {
+      // 30 is about the compose file, which `config` does not read.
+      if (name.startsWith('30-') && args[0] === 'config') continue;
+      it(`${name}: stagecraft ${args.join(' ')}`, () => {
+        const { code, pattern } = expectation(name);
+        const folder = caseFolder(name);
+        const before = snapshot(folder);
+        const started = Date.now();
+        const result = stagecraft(args, { cwd: folder });
+        expect(Date.now() - started).toBeLessThan(30_000);
+        expect(result.stderr).toMatch(pattern);
+        expect(result.stderr).not.toContain('internal error');
+        expect(result.code).toBe(code);
+        expect(snapshot(folder)).toEqual(before);
+      });
+    }
+  }
+
+  it('a stagecraft.yml with only comments says so (not "unknown environment")', () => {
+    const folder = caseFolder('04-billion-laughs');
+    writeFileSync(join(folder, 'stagecraft.yml'), '# project: shop\n\n# environments: {}\n');
+    const result = stagecraft(['config', '-e', 'staging'], { cwd: folder });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'stagecraft.yml:1:1 the file is empty (only comments or blank lines): expected project, services and environments',
+    );
+    expect(result.stderr).not.toContain('unknown environment');
+  });
+
+  it('a stagecraft.yml folder stops the upward search (a file further up is not used)', () => {
+    const folder = caseFolder('11-config-is-directory');
+    const inner = join(folder, 'sub');
+    mkdirSync(inner);
+    mkdirSync(join(inner, 'stagecraft.yml'));
+    const result = stagecraft(['config'], { cwd: inner });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${join(inner, 'stagecraft.yml')} is a directory, not a file`);
+  });
+});
+
+describe('children die with their parent', () => {
+  it('a plan killed with SIGTERM leaves no `docker compose` (nor its children) running', async () => {
+    const folder = caseFolder('37-secret-build-arg-in-plan-json');
+    const bin = join(folder, 'fake-bin');
+    mkdirSync(bin);
+    const marker = `stagecraft-orphan-${process.pid}-${Date.now()}`;
+    // A docker that hangs like compose on a huge file, with a grandchild (as the compose plugin is).
+    writeFileSync(join(bin, 'docker'), `#!/bin/sh\nsh -c 'sleep 300; echo ${marker}' &\nexec sleep 301\n`, {
+      mode: 0o755,
+    });
+    const child = spawn(process.execPath, [CLI, 'plan', '-e', 'staging'], {
+      cwd: folder,
+      env: {
+        PATH: `${bin}:${process.env['PATH'] ?? ''}`,
+        HOME: process.env['HOME'] ?? '/root',
+        NO_COLOR: '1',
+      },
+      stdio: 'ignore',
+    });
+    const running = () =>
+      spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((line) => line !== '');
+    for (let i = 0; i < 100 && running().length === 0; i++) await sleep(100);
+    expect(running().length).toBe(1);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    await sleep(300);
+    expect(running()).toEqual([]);
+  });
+});
+
+describe('secrets never leak from a plan or config (cases 37–43)', () => {
+  const planJson = (folder: string, env: Record<string, string> = {}) => {
+    const result = stagecraft(['plan', '-e', 'staging', '--format', 'json'], { cwd: folder, env });
+    expect(result.code).toBe(0);
+    return { ...result, plan: JSON.parse(result.stdout) as { phases: { steps: PlanStep[] }[] } };
+  };
+  interface PlanStep {
+    id: string;
+    action: { kind: string; mode?: string; spec_hash?: string; service?: string };
+  }
+  const steps = (plan: { phases: { steps: PlanStep[] }[] }) => plan.phases.flatMap((phase) => phase.steps);
+
+  it('37: a secret build arg is redacted from plan JSON, with a hint to use a BuildKit build secret', () => {
+    const folder = caseFolder('37-secret-build-arg-in-plan-json');
+    const before = snapshot(folder);
+    const result = planJson(folder);
+    expect(result.stdout).not.toContain('npm_SuperSecretToken123456');
+    expect(result.stdout).toContain('NPM_TOKEN=[redacted]');
+    expect(result.stderr).toContain('build arg NPM_TOKEN of api holds a secret');
+    expect(result.stderr).toContain('RUN --mount=type=secret,id=npm_token,env=NPM_TOKEN');
+    expect(snapshot(folder)).toEqual(before);
+  });
+
+  it('38: config redacts a value declared in secrets.keys whatever its name', () => {
+    const folder = caseFolder('38-secret-declared-key-in-config');
+    const result = stagecraft(['config', '-e', 'staging'], { cwd: folder });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('sk_live_51Habc123SECRET');
+    expect(result.stdout).toContain('STRIPE: "[redacted]"');
+    const json = stagecraft(['config', '-e', 'staging', '--json'], { cwd: folder });
+    expect(json.stdout).not.toContain('sk_live_51Habc123SECRET');
+  });
+
+  it('41: plan runs no secrets.keys[].command', () => {
+    const folder = caseFolder('41-plan-runs-secret-command');
+    const before = snapshot(folder);
+    planJson(folder);
+    expect(stagecraft(['plan', '-e', 'staging'], { cwd: folder }).code).toBe(0);
+    expect(stagecraft(['deploy', '-e', 'staging', '--dry-run'], { cwd: folder }).code).toBe(0);
+    expect(snapshot(folder)).toEqual(before);
+  });
+
+  it('42: the published spec_hash says nothing about the secret values', () => {
+    const folder = caseFolder('42-spec-hash-oracle');
+    const hashOf = (env: Record<string, string>) =>
+      steps(planJson(folder, env).plan).find(
+        (step) => step.action.spec_hash !== undefined && step.id.includes('db'),
+      )?.action.spec_hash;
+    const first = hashOf({});
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    // Another password gives the same published hash: it cannot be tested against a wordlist.
+    expect(hashOf({ DB_PASSWORD: 'hunter2-guess' })).toBe(first);
+  });
+
+  it('43: a compose secrets: file: source is uploaded 0600', () => {
+    const folder = caseFolder('43-compose-file-secret-mode');
+    const result = planJson(folder);
+    const upload = steps(result.plan).find((step) => step.id === 'file:h3:db_password.txt');
+    expect(upload?.action.mode).toBe('0600');
+    expect(result.stdout).not.toContain('SuperSecretFilePassword');
+  });
+});

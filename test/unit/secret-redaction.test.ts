@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { projectHostCompose } from '../../src/compose/project.js';
+import type { ComposeProject } from '../../src/compose/types.js';
+import {
+  clearSecretValuesForTests,
+  redact,
+  redactDeep,
+  registerSecretValue,
+  Secret,
+} from '../../src/util/secret.js';
+import { quoteArgv } from '../../src/util/shell-quote.js';
+
+afterEach(() => clearSecretValuesForTests());
+
+describe('the redaction net', () => {
+  it('scrubs a value in every encoding it is printed in', () => {
+    const value = `pa"ss w'ord$1\\x`;
+    registerSecretValue(value);
+    expect(redact(`raw ${value} end`)).toBe('raw [redacted] end');
+    expect(redact(JSON.stringify({ v: value }))).toBe('{"v":"[redacted]"}');
+    expect(redact(quoteArgv(['echo', value]))).toBe('echo [redacted]');
+    expect(redact(`postgres://u:${encodeURIComponent(value)}@db/x`)).toBe('postgres://u:[redacted]@db/x');
+  });
+
+  it('scrubs a multi-line value as a whole, in JSON, and line by line', () => {
+    const key =
+      '-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END KEY-----';
+    registerSecretValue(key);
+    expect(redact(`key:\n${key}\n`)).toBe('key:\n[redacted]\n');
+    expect(redact(JSON.stringify(key))).toBe('"[redacted]"');
+    expect(redact('line 2 alone: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('line 2 alone: [redacted]');
+  });
+
+  it('scrubs short values too, as whole words only', () => {
+    registerSecretValue('x9');
+    registerSecretValue('abcd');
+    expect(redact('PASSWORD=x9 and box9 and abcdef')).toBe('PASSWORD=[redacted] and box9 and [redacted]ef');
+  });
+
+  it('scrubs deep JSON values and keys, and a Secret prints redacted', () => {
+    registerSecretValue('tok_ABCDEF123456');
+    expect(redactDeep({ a: ['Bearer tok_ABCDEF123456'], tok_ABCDEF123456: 1 })).toEqual({
+      a: ['Bearer [redacted]'],
+      '[redacted]': 1,
+    });
+    expect(JSON.stringify({ s: new Secret('zzzz-secret') })).toBe('{"s":"[redacted]"}');
+    expect(redact('x (resolved at deploy)')).toBe('x (resolved at deploy)');
+    expect(String(Secret.placeholder('(resolved at deploy)'))).toBe('[redacted]');
+  });
+});
+
+describe('the spec hash', () => {
+  const compose: ComposeProject = {
+    name: 'shop',
+    services: { db: { image: 'postgres:16', environment: { POSTGRES_PASSWORD: 'S3cr3tPassw0rd' } } },
+  };
+  const hash = (password: string, specHashKey?: string) =>
+    projectHostCompose({
+      compose: {
+        ...compose,
+        services: { db: { image: 'postgres:16', environment: { POSTGRES_PASSWORD: password } } },
+      },
+      composeProjectName: 'shop-staging',
+      services: ['db'],
+      images: {},
+      secretValues: [password],
+      secretNames: ['POSTGRES_PASSWORD'],
+      remoteServices: {},
+      releaseLabels: {},
+      stagecraftServices: {},
+      ...(specHashKey === undefined ? {} : { specHashKey }),
+    }).specHashes['db'];
+
+  it('follows a secret change only through the keyed digest', () => {
+    const key = 'a'.repeat(64);
+    expect(hash('S3cr3tPassw0rd', key)).not.toBe(hash('other-password', key));
+    expect(hash('S3cr3tPassw0rd', key)).not.toBe(hash('S3cr3tPassw0rd', 'b'.repeat(64)));
+    // Without the key (a plan), the hash covers no secret value at all.
+    expect(hash('S3cr3tPassw0rd')).toBe(hash('other-password'));
+  });
+});
