@@ -357,7 +357,7 @@ async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<
   await mkdir(dirname(lockPath), { recursive: true, mode: 0o750 });
   const started = Date.now();
   let ownIno: number | undefined;
-  let pause = 5;
+  let pause = 2;
   for (;;) {
     try {
       const handle = await open(lockPath, 'wx', 0o644);
@@ -385,7 +385,7 @@ async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<
       );
     }
     await sleep(pause + Math.floor(Math.random() * pause));
-    pause = Math.min(50, pause * 2);
+    pause = Math.min(10, pause * 2);
   }
   try {
     return await fn();
