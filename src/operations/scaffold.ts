@@ -23,8 +23,16 @@ import { ExternalError, InternalError, UserError } from '../util/errors.js';
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
+/** `${VAR:-default}` → default and `${VAR}` → "placeholder", as a load with those variables unset would see them. */
+function withDefaults(text: string): string {
+  return text.replace(
+    /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g,
+    (_match, fallback: string | undefined) => (fallback === undefined ? 'placeholder' : fallback),
+  );
+}
+
 function checkConfig(text: string, what: string): void {
-  const check = buildConfigSchema(builtinProviders().catalog()).safeParse(parse(text));
+  const check = buildConfigSchema(builtinProviders().catalog()).safeParse(parse(withDefaults(text)));
   if (!check.success) {
     throw new InternalError(
       `${what} produced a config that does not validate: ${check.error.issues[0]?.message ?? ''}`,
