@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { COMPOSE_FILE_NAMES } from '../compose/read.js';
+import { interpolate } from '../config/interpolate.js';
 import { configJsonSchema } from '../config/json-schema.js';
 import { buildConfigSchema } from '../config/schema.js';
 import { builtinProviders } from '../providers/index.js';
@@ -23,16 +24,10 @@ import { ExternalError, InternalError, UserError } from '../util/errors.js';
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
-/** `${VAR:-default}` → default and `${VAR}` → "placeholder", as a load with those variables unset would see them. */
-function withDefaults(text: string): string {
-  return text.replace(
-    /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}/g,
-    (_match, fallback: string | undefined) => (fallback === undefined ? 'placeholder' : fallback),
-  );
-}
-
 function checkConfig(text: string, what: string): void {
-  const check = buildConfigSchema(builtinProviders().catalog()).safeParse(parse(withDefaults(text)));
+  const check = buildConfigSchema(builtinProviders().catalog()).safeParse(
+    interpolate(parse(text), () => ({})).value,
+  );
   if (!check.success) {
     throw new InternalError(
       `${what} produced a config that does not validate: ${check.error.issues[0]?.message ?? ''}`,
