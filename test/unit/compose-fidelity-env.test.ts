@@ -26,7 +26,7 @@ if (!composeAvailable && process.env['CI'] === 'true') {
   it('docker compose is installed', () => expect.fail('CI must install the compose v2 plugin'));
 }
 
-describe.skipIf(!composeAvailable)('compose fidelity: env files and variables', () => {
+describe.skipIf(!composeAvailable)('compose fidelity: env files and variables', { timeout: 60_000 }, () => {
   it('01: a # inside an unquoted value is kept, in the compose file and the secret env file', async () => {
     const { plan, env } = await planProject(join(cases, '01-envfile-hash-in-value'), 'production');
     expect(env.loaded.config.services?.['web']?.environment).toEqual({ SHOP_TAGLINE: 'bread#1' });

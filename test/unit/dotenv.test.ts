@@ -152,7 +152,7 @@ if (!composeAvailable && process.env['CI'] === 'true') {
     it('is installed', () => expect.fail('CI must install the compose v2 plugin'));
   });
 }
-describe.skipIf(!composeAvailable)('env files against docker compose', () => {
+describe.skipIf(!composeAvailable)('env files against docker compose', { timeout: 30_000 }, () => {
   for (const [name, { text, values }] of Object.entries(TABLE)) {
     it(`compose reads the same: ${name}`, () => {
       const dir = join(scratch, name.replace(/[^a-z0-9]+/gi, '-'));
