@@ -1,11 +1,16 @@
-import { defaultRolloutStrategy, dependencyOrder, healthcheckTimings } from '../compose/analyze.js';
+import {
+  defaultRolloutStrategy,
+  dependencyOrder,
+  healthcheckTimings,
+  healthVerdictBudgetMs,
+} from '../compose/analyze.js';
 import type { ComposeProject } from '../compose/types.js';
 import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, EnvironmentConfig, HostEntry, ServiceConfig } from '../config/schema.js';
 import type { AppProvider } from '../providers/app.js';
 import { didYouMean } from '../util/did-you-mean.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 
@@ -38,6 +43,10 @@ export interface ServiceModel {
   port: number | undefined;
   domains: string[];
   hasHealthcheck: boolean;
+  /**
+   * How long the rollout waits for new containers to be healthy: rollout.health_timeout when set,
+   * else the longer of 2 minutes and what the compose health check allows (healthVerdictBudgetMs).
+   */
   healthTimeoutMs: number;
   stableForMs: number;
 }
@@ -71,9 +80,13 @@ export interface EnvironmentModel {
   lockExpiryMs: number;
   /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
   requireConfirmation: boolean;
+  /** Things plan shows but that do not stop it (e.g. a health_timeout shorter than the health check needs). */
+  warnings: string[];
 }
 
 const LOCAL_HOST = 'local';
+/** The rollout's health wait when neither rollout.health_timeout nor a longer health check says otherwise. */
+const DEFAULT_HEALTH_TIMEOUT_MS = 120_000;
 
 function hostsOf(env: EnvironmentConfig): HostModel[] {
   const byName = new Map<string, HostModel>();
@@ -144,6 +157,9 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
   const env = config.environments[envName]!;
   const composeNames = Object.keys(compose.services);
   const problems: string[] = [];
+  const warnings: string[] = [];
+  const configuredHealthTimeout =
+    env.rollout?.health_timeout === undefined ? undefined : parseDuration(env.rollout.health_timeout);
 
   for (const name of Object.keys({ ...config.services, ...env.services })) {
     if (!composeNames.includes(name)) {
@@ -184,6 +200,12 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
         `service ${name} has domains but no port: set services.${name}.port to the container port to route to`,
       );
     }
+    const budget = timings === undefined ? 0 : healthVerdictBudgetMs(timings);
+    if (configuredHealthTimeout !== undefined && configuredHealthTimeout < budget) {
+      warnings.push(
+        `rollout.health_timeout ${env.rollout?.health_timeout} is shorter than the ${formatDurationSetting(budget)} the health check of ${name} may take (start_period ${formatDurationSetting(timings!.startPeriodMs)} + interval ${formatDurationSetting(timings!.intervalMs)} + ${timings!.retries} × (interval + timeout ${formatDurationSetting(timings!.timeoutMs)})): a slow start fails the deploy`,
+      );
+    }
     services.push({
       name,
       role,
@@ -198,7 +220,7 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       port: settings.port,
       domains: settings.domains ?? [],
       hasHealthcheck: timings !== undefined,
-      healthTimeoutMs: parseDuration(env.rollout?.health_timeout ?? '2m'),
+      healthTimeoutMs: configuredHealthTimeout ?? Math.max(DEFAULT_HEALTH_TIMEOUT_MS, budget),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
     });
   }
@@ -248,5 +270,6 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
     },
     lockExpiryMs: parseDuration(env.lock_expiry ?? '30m'),
     requireConfirmation: env.require_confirmation === true,
+    warnings,
   };
 }

@@ -70,6 +70,7 @@ export async function loadEnvironment(
   }
   for (const warning of fresh) context.output.warn(`${composeName}: ${warning}`);
   const model = buildEnvironmentModel(loaded, compose);
+  for (const warning of model.warnings) context.output.warn(warning);
   const secretValues = secretNames(loaded)
     .map((name) => loaded.variables[name])
     .filter((value): value is string => value !== undefined && value.length >= 4);

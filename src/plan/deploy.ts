@@ -10,6 +10,7 @@ import {
 } from '../docker/image.js';
 import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environment.js';
 import { PHASES, type PhaseName } from '../state/types.js';
+import { formatDurationSetting } from '../util/duration.js';
 import { Secret } from '../util/secret.js';
 import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
 
@@ -387,7 +388,7 @@ function hostSteps(
       id,
       phase: 'rollout',
       host: h,
-      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.join(', ')}` : ''}`,
+      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.join(', ')}` : ''}; ${service.hasHealthcheck ? 'healthy' : `running ${formatDurationSetting(service.stableForMs)}`} within ${formatDurationSetting(service.healthTimeoutMs)}`,
       action: {
         kind: 'rollout',
         service: service.name,

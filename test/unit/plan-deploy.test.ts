@@ -121,7 +121,7 @@ describe('planDeploy', () => {
       ],
     });
     const rollout = steps.find((step) => step.id === 'rollout:h2:web')!;
-    expect(rollout.title).toBe('start-first web (1 replica) → shop.example, *');
+    expect(rollout.title).toBe('start-first web (1 replica) → shop.example, *; running 3s within 2m');
     expect(rollout.action).toMatchObject({
       kind: 'rollout',
       strategy: 'start-first',
