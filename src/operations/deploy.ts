@@ -197,6 +197,8 @@ interface ReleaseInputs {
   hostAddresses: Record<string, string>;
   version: string;
   commit: string;
+  /** The version names one state of the code (a clean commit): see ResolvedVersion.immutable. */
+  immutable: boolean;
 }
 
 /**
@@ -221,10 +223,13 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
 export async function loadVersioned(
   session: Session,
   version: string | undefined | { version: string; commit: string },
-): Promise<{ env: LoadedEnvironment; version: string; commit: string }> {
-  let resolved = { version: 'unknown', commit: '' };
+): Promise<{ env: LoadedEnvironment; version: string; commit: string; immutable: boolean }> {
+  let resolved = { version: 'unknown', commit: '', immutable: false };
   const env = await loadEnvironment(session, 'deploy', async (loaded) => {
-    resolved = typeof version === 'object' ? version : await resolveVersion(loaded.root, version);
+    resolved =
+      typeof version === 'object'
+        ? { ...version, immutable: true }
+        : await resolveVersion(loaded.root, version);
     return { STAGECRAFT_VERSION: resolved.version };
   });
   return { env, ...resolved };
@@ -246,6 +251,7 @@ async function planRelease(
     model: env.model,
     compose: env.compose,
     version,
+    immutableVersion: target ? true : inputs.immutable,
     releaseId: await ledger.newReleaseId(systemClock),
     kind: target ? 'rollback' : 'deploy',
     ...(target
@@ -553,6 +559,7 @@ async function rollBackSwitched(
       hostAddresses: failed.hostAddresses,
       version: target.version,
       commit: target.commit_sha,
+      immutable: true,
     },
     back,
   );

@@ -9,6 +9,8 @@ import type { PhasePlan, Plan } from './types.js';
 export interface BuildPlanInput {
   model: EnvironmentModel;
   version: string;
+  /** The version names one state of the code: builds whose tag exists are skipped (see ResolvedVersion). */
+  immutable?: boolean;
   /** Push the images too (`build --push`), whatever the driver. */
   push: boolean;
   /** Limit to these services (`--services`). */
@@ -26,7 +28,7 @@ export interface BuildPlanInput {
 export function planBuild(input: BuildPlanInput): Plan {
   const { model } = input;
   const images = imageRefs(model, input.version);
-  const builds = buildSteps(model, images, input.onlyServices);
+  const builds = buildSteps(model, images, input.immutable === true, input.onlyServices);
   if (builds.length === 0 && input.onlyServices !== undefined) {
     throw new UserError(`no buildable service among ${input.onlyServices.join(', ')}`, {
       hint: 'services build when they have build: in the compose file',

@@ -38,6 +38,11 @@ export interface DeployPlanInput {
   model: EnvironmentModel;
   compose: ComposeProject;
   version: string;
+  /**
+   * The version names one state of the code (a clean commit): a build whose tag exists already is
+   * skipped. Otherwise (`--version`, uncommitted changes, no git) every build runs.
+   */
+  immutableVersion?: boolean;
   releaseId: string;
   kind: 'deploy' | 'rollback';
   /** Service → image reference to deploy. Built services default to `<image>:<version>`. */
@@ -104,6 +109,7 @@ function orderedHosts(model: EnvironmentModel): HostModel[] {
 export function buildSteps(
   model: EnvironmentModel,
   images: Record<string, string>,
+  immutable: boolean,
   onlyServices?: string[],
 ): Step[] {
   const needsRegistry = model.driver === 'ssh';
@@ -130,7 +136,9 @@ export function buildSteps(
             target: service.build.target,
             buildArgs: service.build.args,
           }),
-          existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image),
+          ...(immutable
+            ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
+            : {}),
         },
         dependsOn: [],
       };
@@ -459,7 +467,10 @@ export function phase(name: PhaseName, steps: Step[], skipped?: string): PhasePl
 export function planDeploy(input: DeployPlanInput): Plan {
   const { model } = input;
   const images = imageRefs(model, input.version, input.images);
-  const builds = input.skipBuild === undefined ? buildSteps(model, images, input.onlyServices) : [];
+  const builds =
+    input.skipBuild === undefined
+      ? buildSteps(model, images, input.immutableVersion === true, input.onlyServices)
+      : [];
   const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };
   const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>

@@ -34,6 +34,7 @@ function plan(overrides: Partial<DeployPlanInput> = {}): Plan {
     model,
     compose,
     version: 'abc123',
+    immutableVersion: true,
     releaseId: 'rel-20261121-120000000',
     kind: 'deploy',
     skipBuild: undefined,
