@@ -58,7 +58,15 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           if (exists.exitCode === 0)
             return { status: 'unchanged', detail: `${action.image} exists; not rebuilt` };
         }
-        await runner.exec(action.argv, { onLine: log, signal });
+        const env = Object.fromEntries(
+          Object.entries(action.env ?? {}).map(([name, value]) => [name, value.reveal()]),
+        );
+        await runner.exec(action.argv, {
+          onLine: log,
+          signal,
+          ...(action.stdin === undefined ? {} : { stdin: action.stdin }),
+          ...(Object.keys(env).length > 0 ? { env } : {}),
+        });
         return { status: 'completed', detail: `built ${action.image}` };
       }
       case 'push': {

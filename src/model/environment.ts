@@ -24,6 +24,8 @@ export interface HostModel {
 }
 
 export interface BuildSpec {
+  /** True for a compose `build:` section: built with `docker compose build`, every build key kept. */
+  fromCompose: boolean;
   context: string;
   dockerfile: string | undefined;
   target: string | undefined;
@@ -128,6 +130,7 @@ function buildSpecOf(
     for (const [key, value] of Object.entries(composeBuild.args ?? {})) if (value !== null) args[key] = value;
     const context = resolvePath(root, composeBuild.context);
     return {
+      fromCompose: true,
       context,
       dockerfile:
         composeBuild.dockerfile === undefined ? undefined : resolvePath(context, composeBuild.dockerfile),
@@ -140,7 +143,7 @@ function buildSpecOf(
     const build = (selected?.entry as AppProvider | undefined)?.build?.(selected?.config, root);
     if (build?.service === name) {
       const { service: _service, ...spec } = build;
-      return spec;
+      return { ...spec, fromCompose: false };
     }
   }
   return undefined;

@@ -24,6 +24,8 @@ export async function prepareBuild(
   const { env, version, immutable } = await loadVersioned(session, options.version);
   const plan = planBuild({
     model: env.model,
+    compose: env.compose,
+    variables: env.loaded.variables,
     version,
     immutable,
     push: options.push === true,

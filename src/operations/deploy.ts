@@ -264,6 +264,7 @@ async function planRelease(
         : undefined,
     hostAddresses: inputs.hostAddresses,
     secretValues: env.secretValues,
+    variables: env.loaded.variables,
     secretNames: secretNames(env.loaded),
     ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(session, env) }),
     hooks: findHooks(session, env.loaded.root),

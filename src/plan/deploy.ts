@@ -1,3 +1,4 @@
+import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
 import type { ComposeProject } from '../compose/types.js';
 import { composePullArgs } from '../docker/compose.js';
@@ -11,6 +12,7 @@ import {
 import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environment.js';
 import { PHASES, type PhaseName } from '../state/types.js';
 import { formatDurationSetting } from '../util/duration.js';
+import { UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
 
@@ -53,6 +55,8 @@ export interface DeployPlanInput {
   hostAddresses: Record<string, string>;
   /** Values that must never land in a compose file (they go to 0600 env files). */
   secretValues: string[];
+  /** The environment's variables (env files and process): build secrets from `environment:` read them. */
+  variables?: Record<string, string>;
   /** Names of the variables that hold secrets. */
   secretNames: string[];
   /** Service → the secrets it declares (`services.<name>.secrets`), resolved: they go to its 0600 env file. */
@@ -105,12 +109,18 @@ function orderedHosts(model: EnvironmentModel): HostModel[] {
   return [...model.hosts].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
-/** A build step for each service Stagecraft builds (all, or those in `onlyServices`), in model order. */
+/**
+ * A build step for each service Stagecraft builds (all, or those in `onlyServices`), in model order.
+ * Compose `build:` sections are built with `docker compose build` on the section as `compose` has it;
+ * build secrets read from `variables`. Throws UserError for a build secret whose variable is not set.
+ */
 export function buildSteps(
   model: EnvironmentModel,
   images: Record<string, string>,
   immutable: boolean,
-  onlyServices?: string[],
+  onlyServices: string[] | undefined,
+  compose: ComposeProject,
+  variables: Record<string, string> = {},
 ): Step[] {
   const needsRegistry = model.driver === 'ssh';
   return model.services
@@ -121,6 +131,37 @@ export function buildSteps(
     .filter((service) => onlyServices === undefined || onlyServices.includes(service.name))
     .map((service) => {
       const image = images[service.name]!;
+      const exists = immutable
+        ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
+        : {};
+      if (service.build.fromCompose) {
+        const file = renderBuildFile(compose, service.name, image);
+        const env: Record<string, Secret> = {};
+        for (const name of file.secretVariables) {
+          const value = variables[name];
+          if (value === undefined) {
+            throw new UserError(`a build secret of service ${service.name} reads ${name}, which is not set`, {
+              hint: `set ${name} in the environment's env_file or the shell`,
+            });
+          }
+          env[name] = new Secret(value);
+        }
+        return {
+          id: `build:${service.name}`,
+          phase: 'build',
+          title: `build ${image} from ${service.build.context}`,
+          action: {
+            kind: 'build',
+            service: service.name,
+            image,
+            argv: composeBuildArgs(service.name),
+            stdin: file.text,
+            ...(Object.keys(env).length > 0 ? { env } : {}),
+            ...exists,
+          },
+          dependsOn: [],
+        };
+      }
       return {
         id: `build:${service.name}`,
         phase: 'build',
@@ -136,9 +177,7 @@ export function buildSteps(
             target: service.build.target,
             buildArgs: service.build.args,
           }),
-          ...(immutable
-            ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
-            : {}),
+          ...exists,
         },
         dependsOn: [],
       };
@@ -469,7 +508,14 @@ export function planDeploy(input: DeployPlanInput): Plan {
   const images = imageRefs(model, input.version, input.images);
   const builds =
     input.skipBuild === undefined
-      ? buildSteps(model, images, input.immutableVersion === true, input.onlyServices)
+      ? buildSteps(
+          model,
+          images,
+          input.immutableVersion === true,
+          input.onlyServices,
+          input.compose,
+          input.variables,
+        )
       : [];
   const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };

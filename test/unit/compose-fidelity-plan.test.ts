@@ -3,7 +3,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allSteps } from '../../src/plan/types.js';
+import { parse } from 'yaml';
+import { allSteps, type Plan } from '../../src/plan/types.js';
+import { UserError } from '../../src/util/errors.js';
 import { planProject } from '../support/prepare.js';
 
 // Issue 11, kinds 3-8, on the inputs of test/fixtures/compose-fidelity, planned in-process with the
@@ -59,6 +61,102 @@ describe.skipIf(!composeAvailable)('compose fidelity: health timing (kind 7)', {
     const { plan } = await planProject(join(cases, '01-envfile-hash-in-value'), 'production');
     expect(allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:web')?.title).toBe(
       'start-first web (1 replica) → bakery.example.test; running 3s within 2m',
+    );
+  });
+});
+
+describe.skipIf(!composeAvailable)('compose fidelity: build keys (kind 5)', { timeout: 60_000 }, () => {
+  const buildOf = (plan: Plan, service: string) => {
+    const step = allSteps(plan).find((candidate) => candidate.id === `build:${service}`);
+    if (step?.action.kind !== 'build') throw new Error(`no build of ${service}`);
+    return step.action;
+  };
+
+  it('11: platform and build.platforms reach the build (docker compose build on the build section)', async () => {
+    const dir = join(cases, '11-build-platform-ignored');
+    const { plan } = await planProject(dir, 'production');
+    const build = buildOf(plan, 'api');
+    expect(build.argv).toEqual([
+      'docker',
+      'compose',
+      '-p',
+      'stagecraft-build',
+      '-f',
+      '-',
+      '--env-file',
+      '/dev/null',
+      'build',
+      'api',
+    ]);
+    expect(parse(build.stdin ?? '')).toEqual({
+      name: 'stagecraft-build',
+      services: {
+        api: {
+          image: 'registry.example.test/bakery/bakery-api:v1',
+          platform: 'linux/amd64',
+          build: { context: join(dir, 'api'), dockerfile: 'Dockerfile', platforms: ['linux/amd64'] },
+        },
+      },
+    });
+  });
+
+  it('11: dockerfile_inline is built, not a Dockerfile that is not there', async () => {
+    const dir = join(cases, '11-build-platform-ignored/inline-dockerfile');
+    const { plan } = await planProject(dir, 'production');
+    expect(parse(buildOf(plan, 'api').stdin ?? '').services.api.build).toEqual({
+      context: join(dir, 'api'),
+      dockerfile_inline: 'FROM nginx:1.25\nRUN echo "inline build" > /usr/share/nginx/html/index.html\n',
+    });
+  });
+
+  it('build secrets travel as BuildKit secrets: a file stays a path, an environment value only in the env', async () => {
+    const dir = copyCase('11-build-platform-ignored');
+    writeFileSync(join(dir, 'npmrc.txt'), 'token\n');
+    writeFileSync(join(dir, '.env.production'), 'NPM_TOKEN=npm-s3cr3t-token\n');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      secrets: [npmrc, npm_token]\n      ssh: [default]\n      cache_from: ["type=registry,ref=registry.example.test/cache"]\n      additional_contexts: { shared: ./api }\nsecrets:\n  npmrc: { file: ./npmrc.txt }\n  npm_token: { environment: NPM_TOKEN }\n',
+    );
+    const file = join(dir, 'stagecraft.yml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('driver: ssh', 'driver: ssh\n    env_file: .env.production'),
+    );
+    const { plan } = await planProject(dir, 'production');
+    const build = buildOf(plan, 'api');
+    expect(build.stdin).not.toContain('npm-s3cr3t-token');
+    expect(parse(build.stdin ?? '')).toEqual({
+      name: 'stagecraft-build',
+      services: {
+        api: {
+          image: 'registry.example.test/bakery/bakery-api:v1',
+          build: {
+            context: join(dir, 'api'),
+            dockerfile: 'Dockerfile',
+            secrets: [{ source: 'npmrc' }, { source: 'npm_token' }],
+            ssh: ['default'],
+            cache_from: ['type=registry,ref=registry.example.test/cache'],
+            additional_contexts: { shared: join(dir, 'api') },
+          },
+        },
+      },
+      secrets: { npm_token: { environment: 'NPM_TOKEN' }, npmrc: { file: join(dir, 'npmrc.txt') } },
+    });
+    expect(Object.fromEntries(Object.entries(build.env ?? {}).map(([k, v]) => [k, v.reveal()]))).toEqual({
+      NPM_TOKEN: 'npm-s3cr3t-token',
+    });
+  });
+
+  it('more than one build platform is refused at plan, naming the service', async () => {
+    const dir = copyCase('11-build-platform-ignored');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      platforms: [linux/amd64, linux/arm64]\n',
+    );
+    const error = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe(
+      'service api: build.platforms lists 2 platforms (linux/amd64, linux/arm64); Stagecraft builds one image per service',
     );
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { ComposeProject } from '../../src/compose/types.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
 import { type DeployPlanInput, planDeploy } from '../../src/plan/deploy.js';
@@ -88,22 +89,37 @@ describe('planDeploy', () => {
   it('builds the exact docker argv: tagged by registry, project, service and version', () => {
     const steps = allSteps(plan());
     const build = steps.find((step) => step.id === 'build:api')!.action;
-    expect(build).toEqual({
+    expect(build).toMatchObject({
       kind: 'build',
       service: 'api',
       image: 'registry.example/shop/shop-api:abc123',
       argv: [
         'docker',
-        'build',
-        '-t',
-        'registry.example/shop/shop-api:abc123',
+        'compose',
+        '-p',
+        'stagecraft-build',
         '-f',
-        '/path/to/shop/api/Dockerfile',
-        '--build-arg',
-        'NODE_IMAGE=127.0.0.1:5000/stagecraft-test/node:20',
-        '/path/to/shop/api',
+        '-',
+        '--env-file',
+        '/dev/null',
+        'build',
+        'api',
       ],
       existsArgv: ['docker', 'manifest', 'inspect', 'registry.example/shop/shop-api:abc123'],
+    });
+    // The build file: the compose build section as compose printed it, and the image to tag.
+    expect(parse((build as { stdin: string }).stdin)).toEqual({
+      name: 'stagecraft-build',
+      services: {
+        api: {
+          image: 'registry.example/shop/shop-api:abc123',
+          build: {
+            context: '/path/to/shop/api',
+            dockerfile: 'Dockerfile',
+            args: { NODE_IMAGE: '127.0.0.1:5000/stagecraft-test/node:20' },
+          },
+        },
+      },
     });
     const pull = steps.find((step) => step.id === 'pull:h1')!.action;
     expect(pull).toEqual({
