@@ -30,6 +30,7 @@ import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
+import { readProjectPath } from './project-files.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
 import { resolveVersion } from './version.js';
@@ -270,7 +271,8 @@ async function planRelease(
     hooks: findHooks(session, env.loaded.root),
     ingressTls: ingressTls(env),
     projectDir: env.loaded.root,
-    readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
+    readProjectPath: (relative) => readProjectPath(env.loaded.root, relative),
+    relativeBindSources: env.relativeBindSources,
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),
     message,
     ...(onlyHosts ? { onlyHosts } : {}),

@@ -1,4 +1,4 @@
-import { composeFileFor, readCompose } from '../compose/read.js';
+import { type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -6,6 +6,7 @@ import { buildEnvironmentModel, type EnvironmentModel } from '../model/environme
 import { runLocal } from '../runners/local.js';
 import { UserError } from '../util/errors.js';
 import { looksSecretName } from '../util/secret.js';
+import { relativeBindSourcesOutside } from './project-files.js';
 import type { Session } from './session.js';
 
 export interface LoadedEnvironment {
@@ -14,6 +15,8 @@ export interface LoadedEnvironment {
   model: EnvironmentModel;
   /** Values of the environment's secret variables (declared in `secrets.keys`, or secret by name). */
   secretValues: string[];
+  /** Bind-mount sources written relative in the compose file that lie outside the project folder. */
+  relativeBindSources: Set<string>;
 }
 
 /** Names of the variables that hold secrets: `secrets.keys`, plus any whose name says so. */
@@ -43,17 +46,24 @@ export async function loadEnvironment(
   const loaded = await context.loadConfig(purpose);
   const file = composeFileFor(loaded.root, loaded.config);
   const warnings: string[] = [];
+  const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
+  const exec: ComposeExec = (argv, options) =>
+    runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true });
   const compose = await readCompose({
     file,
     projectDir: loaded.root,
     envFiles: loaded.envFiles,
-    variables: {
-      STAGECRAFT_ENV: loaded.envName ?? '',
-      ...(await extraVariables(loaded)),
-    },
+    variables,
     ...(loaded.config.compose?.profiles ? { profiles: loaded.config.compose.profiles } : {}),
-    exec: (argv, options) => runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true }),
+    exec,
     onWarning: (warning) => warnings.push(warning),
+  });
+  const relativeBindSources = await relativeBindSourcesOutside(compose, {
+    file,
+    root: loaded.root,
+    envFiles: loaded.envFiles,
+    exec,
+    variables,
   });
   // The env files' own warnings were shown with their file:line when the config was loaded.
   const known = new Set(loaded.warnings.map(unsetVariable).filter((name) => name !== undefined));
@@ -74,5 +84,5 @@ export async function loadEnvironment(
   const secretValues = secretNames(loaded)
     .map((name) => loaded.variables[name])
     .filter((value): value is string => value !== undefined && value.length >= 4);
-  return { loaded, compose, model, secretValues };
+  return { loaded, compose, model, secretValues, relativeBindSources };
 }

@@ -1,6 +1,6 @@
 import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
-import type { ComposeProject } from '../compose/types.js';
+import type { ComposeProject, HostCompose } from '../compose/types.js';
 import { composePullArgs } from '../docker/compose.js';
 import {
   buildArgs,
@@ -33,6 +33,17 @@ export interface ReusedCompose {
   specHashes: Record<string, string>;
 }
 
+/** A file uploaded beside a host's compose file: path relative to the project folder. */
+export interface ProjectFile {
+  path: string;
+  content: Buffer;
+  /** Permission bits to keep (0644, or 0755 for an executable). */
+  mode: number;
+}
+
+/** The most a host's project files (bind-mounted files and folders) may weigh together, in bytes. */
+export const PROJECT_FILES_LIMIT_BYTES = 50 * 1024 * 1024;
+
 export const HOOKS = ['pre-build', 'pre-deploy', 'post-deploy'] as const;
 export type HookName = (typeof HOOKS)[number];
 
@@ -63,8 +74,14 @@ export interface DeployPlanInput {
   serviceSecrets?: Record<string, Record<string, string>>;
   /** The project folder: bind mounts and files under it are uploaded beside the compose file. */
   projectDir: string;
-  /** Reads a project file the compose file references (bind-mount sources), by path relative to projectDir. */
-  readProjectFile: (relativePath: string) => Buffer;
+  /**
+   * The files of a project path the compose file references (a bind-mount source or secret file):
+   * the file itself, or every file under a folder, with paths relative to projectDir; undefined when
+   * nothing is there.
+   */
+  readProjectPath: (relativePath: string) => ProjectFile[] | undefined;
+  /** Bind-mount sources the compose file wrote as relative paths (absolute, as compose printed them). */
+  relativeBindSources?: ReadonlySet<string>;
   migrations: MigrationStep[];
   message: string;
   /** Executable hooks found in `.stagecraft/hooks/` (pre-build, pre-deploy, post-deploy), by name → path. */
@@ -234,6 +251,8 @@ function renderHostCompose(
     ],
     secretNames: input.secretNames,
     projectDir: input.projectDir,
+    ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
+    ...(input.variables ? { variables: input.variables } : {}),
     remoteServices,
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(
@@ -278,23 +297,25 @@ function renderedHostFiles(
     sha256: rendered.sha256,
     specHashes: hostCompose.specHashes,
     extra: (prepare) => [
-      ...hostCompose.projectFiles.map((file): Step => {
-        const relative = file.replace(/^\.\//, '');
-        return {
-          id: `file:${host.name}:${relative}`,
-          phase: 'rollout',
-          host: h,
-          title: `upload ${relative}`,
-          action: {
-            kind: 'upload',
-            path: `${dir}/${relative}`,
-            content: input.readProjectFile(relative),
-            mode: 0o644,
-            file: 'project-file',
-          },
-          dependsOn: [prepare],
-        };
-      }),
+      ...projectFileSteps(input, host, hostCompose.projectMounts, dir, prepare),
+      ...Object.entries(hostCompose.secretFiles)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(
+          ([path, value]): Step => ({
+            id: `secrets:${host.name}:${path}`,
+            phase: 'rollout',
+            host: h,
+            title: `write ${path} (0600)`,
+            action: {
+              kind: 'upload',
+              path: `${dir}/${path}`,
+              content: new Secret(value),
+              mode: 0o600,
+              file: 'secrets',
+            },
+            dependsOn: [prepare],
+          }),
+        ),
       ...Object.entries(hostCompose.secretEnv)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(
@@ -315,6 +336,61 @@ function renderedHostFiles(
         ),
     ],
   };
+}
+
+/**
+ * Upload steps for the project files and folders a host's compose file uses (bind mounts, secret and
+ * config files), one per file. A source that is not there, or more than PROJECT_FILES_LIMIT_BYTES in
+ * all, is a UserError naming the service and the mount. Secret files are written 0600.
+ */
+function projectFileSteps(
+  input: DeployPlanInput,
+  host: HostModel,
+  mounts: HostCompose['projectMounts'],
+  dir: string,
+  prepare: string,
+): Step[] {
+  const steps = new Map<string, Step>();
+  let total = 0;
+  for (const mount of mounts) {
+    const where =
+      mount.service === ''
+        ? mount.target
+        : `service ${mount.service}: the bind mount ./${mount.path}:${mount.target}`;
+    const files = input.readProjectPath(mount.path);
+    if (files === undefined) {
+      throw new UserError(`${where}: ./${mount.path} does not exist in the project folder`, {
+        hint: `create ./${mount.path} (Stagecraft uploads it to the hosts), or mount an absolute path that exists on every host, or use a named volume`,
+      });
+    }
+    for (const file of files) {
+      if (steps.has(file.path)) continue;
+      total += file.content.length;
+      if (total > PROJECT_FILES_LIMIT_BYTES) {
+        throw new UserError(
+          `${where}: the project files for ${host.name} weigh more than ${PROJECT_FILES_LIMIT_BYTES / 1024 / 1024} MB`,
+          {
+            hint: `bind-mounted files are uploaded on every deploy: put large content in the image (COPY) or a named volume, and mount only small configuration`,
+          },
+        );
+      }
+      steps.set(file.path, {
+        id: `file:${host.name}:${file.path}`,
+        phase: 'rollout',
+        host: { name: host.name },
+        title: `upload ${file.path}${mount.secret ? ' (0600)' : ''}`,
+        action: {
+          kind: 'upload',
+          path: `${dir}/${file.path}`,
+          content: mount.secret ? new Secret(file.content.toString('utf8')) : file.content,
+          mode: mount.secret ? 0o600 : file.mode,
+          file: mount.secret ? 'secrets' : 'project-file',
+        },
+        dependsOn: [prepare],
+      });
+    }
+  }
+  return [...steps.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** The files a host gets for a rollback: the target release's own compose file and the files beside it. */

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { allSteps, type Plan } from '../../src/plan/types.js';
+import { allSteps, type Plan, type Step } from '../../src/plan/types.js';
 import { UserError } from '../../src/util/errors.js';
-import { planProject } from '../support/prepare.js';
+import { planProject, uploadedCompose, uploadedText } from '../support/prepare.js';
 
 // Issue 11, kinds 3-8, on the inputs of test/fixtures/compose-fidelity, planned in-process with the
 // real docker compose: what plan says and what a deploy would upload and run.
@@ -160,3 +160,86 @@ describe.skipIf(!composeAvailable)('compose fidelity: build keys (kind 5)', { ti
     );
   });
 });
+
+describe.skipIf(!composeAvailable)(
+  'compose fidelity: local files reach the hosts (kind 3)',
+  { timeout: 60_000 },
+  () => {
+    const uploads = (plan: Plan, host: string) =>
+      allSteps(plan)
+        .filter((step) => step.host?.name === host && step.action.kind === 'upload')
+        .map((step) => {
+          const action = step.action as Extract<Step['action'], { kind: 'upload' }>;
+          return [action.path.replace(/^.*\/releases\/[^/]+\//, ''), action.mode.toString(8)];
+        });
+
+    it('06: a bind-mounted folder is uploaded file by file beside the compose file', async () => {
+      const { plan } = await planProject(join(cases, '06-bind-mount-directory'), 'production');
+      expect(uploads(plan, 'web-1')).toEqual([
+        ['compose.yml', '644'],
+        ['conf.d/default.conf', '644'],
+      ]);
+      expect(uploadedText(plan, 'web-1', 'conf.d/default.conf')).toBe(
+        'server { listen 80; location / { return 200 "fresh bread\\n"; } }\n',
+      );
+      expect(uploadedCompose(plan, 'web-1').services['web']?.['volumes']).toEqual([
+        {
+          type: 'bind',
+          source: './conf.d',
+          target: '/etc/nginx/conf.d',
+          read_only: true,
+          bind: { create_host_path: true },
+        },
+      ]);
+    });
+
+    it('06: a source that does not exist is a user error naming the service, the mount and what to do', async () => {
+      const error = (await planProject(
+        join(cases, '06-bind-mount-directory/missing-source'),
+        'production',
+      ).catch((caught: unknown) => caught)) as UserError;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.exitCode).toBe(1);
+      expect(error.message).toBe(
+        'service web: the bind mount ./htpasswd:/etc/nginx/htpasswd: ./htpasswd does not exist in the project folder',
+      );
+      expect(error.hint).toBe(
+        'create ./htpasswd (Stagecraft uploads it to the hosts), or mount an absolute path that exists on every host, or use a named volume',
+      );
+    });
+
+    it('07: a relative source outside the project is refused, never shipped as this machine’s path', async () => {
+      const error = (await planProject(join(cases, '07-bind-mount-outside-project/app'), 'production').catch(
+        (caught: unknown) => caught,
+      )) as UserError;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toBe(
+        'service web: the bind mount ../shared/ovens.conf:/etc/bakery/ovens.conf is outside the project folder, so it cannot be uploaded to the hosts',
+      );
+    });
+
+    it('an absolute host path stays a host path', async () => {
+      const dir = copyCase('07-bind-mount-outside-project');
+      writeFileSync(
+        join(dir, 'app/docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes:\n      - /srv/bakery/ovens.conf:/etc/bakery/ovens.conf:ro\n',
+      );
+      const { plan } = await planProject(join(dir, 'app'), 'production');
+      expect(uploadedCompose(plan, 'web-1').services['web']?.['volumes']).toMatchObject([
+        { type: 'bind', source: '/srv/bakery/ovens.conf', target: '/etc/bakery/ovens.conf' },
+      ]);
+    });
+
+    it('10: a compose secret from environment: becomes a 0600 file on the host', async () => {
+      const { plan } = await planProject(join(cases, '10-compose-secret-from-environment'), 'production');
+      expect(uploads(plan, 'web-1')).toEqual([
+        ['compose.yml', '644'],
+        ['secrets/payment_key.secret', '600'],
+      ]);
+      expect(uploadedText(plan, 'web-1', 'secrets/payment_key.secret')).toBe('pk-sourdough-0123456789');
+      const document = uploadedCompose(plan, 'web-1');
+      expect(document['secrets']).toEqual({ payment_key: { file: './secrets/payment_key.secret' } });
+      expect(JSON.stringify(document)).not.toContain('pk-sourdough');
+    });
+  },
+);

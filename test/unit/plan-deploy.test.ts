@@ -43,7 +43,7 @@ function plan(overrides: Partial<DeployPlanInput> = {}): Plan {
     secretValues: ['pg-S3cret$value'],
     secretNames: ['POSTGRES_PASSWORD'],
     projectDir: '/path/to/shop',
-    readProjectFile: () => Buffer.from(''),
+    readProjectPath: (path) => [{ path, content: Buffer.from(''), mode: 0o644 }],
     migrations: [{ database: 'main', strategy: 'pre_deploy', engine: 'raw', service: 'db', needs: ['db'] }],
     message: 'deploy abc123',
     ...overrides,
