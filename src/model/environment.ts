@@ -13,6 +13,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
+import { crossServiceFindings } from './validate.js';
 
 export interface HostModel {
   name: string;
@@ -226,6 +227,16 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
       healthTimeoutMs: configuredHealthTimeout ?? Math.max(DEFAULT_HEALTH_TIMEOUT_MS, budget),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
     });
+  }
+  {
+    const findings = crossServiceFindings(services, compose);
+    // On one machine (driver local) every service is on the same host: no cross-host rule applies.
+    problems.push(
+      ...(env.driver === 'local'
+        ? findings.problems.filter((problem) => !problem.includes(' on '))
+        : findings.problems),
+    );
+    warnings.push(...findings.warnings);
   }
   if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
     problems.push(

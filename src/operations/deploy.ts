@@ -33,6 +33,7 @@ import { migrationRunner, plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
+import { validateRenderedCompose } from './validate-render.js';
 import { resolveVersion } from './version.js';
 
 export interface DeployOptions {
@@ -278,9 +279,12 @@ async function planRelease(
     ...(onlyHosts ? { onlyHosts } : {}),
     ...(session.globals.services ? { onlyServices: session.globals.services } : {}),
   };
+  const plan = planDeploy(input);
+  // A rollback deploys the files of a release that was checked when it was planned.
+  if (!target) await validateRenderedCompose(plan, env.model.composeProject);
   return {
     env,
-    plan: planDeploy(input),
+    plan,
     commit,
     ledger,
     hostAddresses: inputs.hostAddresses,

@@ -243,3 +243,109 @@ describe.skipIf(!composeAvailable)(
     });
   },
 );
+
+describe.skipIf(!composeAvailable)(
+  'compose fidelity: plan validates what it renders (kind 4)',
+  { timeout: 60_000 },
+  () => {
+    const refusal = async (dir: string) =>
+      (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+
+    it('09: replicas with a fixed container_name is refused at plan', async () => {
+      const error = await refusal(join(cases, '09-container-name-with-replicas'));
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.details).toEqual([
+        'service web: replicas 2 with container_name bakery-web cannot run (container names are unique): remove container_name or run 1 replica',
+      ]);
+    });
+
+    it('the rendered file must pass docker compose config -q (volumes_from a service on another host)', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes_from: [files]\n  files:\n    image: busybox:1.36\n',
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        [
+          'project: { name: bakery }',
+          'services:',
+          '  web: { role: web, port: 80, domains: [bakery.example.test] }',
+          '  files: { role: files }',
+          'environments:',
+          '  production:',
+          '    driver: ssh',
+          '    hosts:',
+          '      web: [{ name: web-1, address: 192.0.2.10 }]',
+          '      files: [{ name: files-1, address: 192.0.2.11 }]',
+          '',
+        ].join('\n'),
+      );
+      const error = await refusal(dir);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(
+        /^the compose file rendered for web-1 does not pass docker compose config: .*files/,
+      );
+    });
+
+    it('cross-service rules: image references, one domain per service, fixed ports start-first, unpublished remote ports', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        [
+          'services:',
+          '  web:',
+          '    image: Nginx:1.25',
+          '  shop:',
+          '    image: nginx:1.25',
+          '    ports: ["8080:80"]',
+          '    environment: { DB_URL: "postgres://db:5432/shop" }',
+          '  db:',
+          '    image: postgres:16',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        [
+          'project: { name: bakery }',
+          'services:',
+          '  web: { role: web, port: 80, domains: [bakery.example.test] }',
+          '  shop: { role: web, port: 80, domains: [bakery.example.test], rollout: start-first }',
+          '  db: { role: db }',
+          'environments:',
+          '  production:',
+          '    driver: ssh',
+          '    hosts:',
+          '      web: [{ name: web-1, address: 192.0.2.10 }]',
+          '      db: [{ name: db-1, address: 192.0.2.11 }]',
+          '',
+        ].join('\n'),
+      );
+      const error = await refusal(dir);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.details).toEqual([
+        'service shop publishes host port 8080, so a new container cannot start beside the old one: set services.shop.rollout: stop-first, or publish no fixed host port',
+        'service web: image "Nginx:1.25" is not a valid image reference (lowercase name, optional registry, :tag or @digest)',
+        'domain bakery.example.test is claimed by services shop and web: give each domain to one service',
+        'service shop on web-1 reaches db:5432 on db-1, but db does not publish that port: add ports: ["5432:5432"] to db, or run both on one host',
+      ]);
+    });
+
+    it('a port without domains is a warning: the gateway never routes to it', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(
+          ', domains: [bakery.example.test], replicas: 2',
+          '',
+        ),
+      );
+      writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  web:\n    image: nginx:1.25\n');
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings).toEqual([
+        'service web has port 80 but no domains, so the gateway routes no request to it: add services.web.domains, or remove port',
+      ]);
+    });
+  },
+);
