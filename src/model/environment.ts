@@ -47,6 +47,12 @@ export interface ServiceModel {
   domains: string[];
   hasHealthcheck: boolean;
   /**
+   * A one-shot service (a migration or seed job): `restart: "no"` in the compose file, or another
+   * service waits for it with `condition: service_completed_successfully`. It runs to completion on
+   * every deploy (exit 0 = success) instead of being rolled out.
+   */
+  job: boolean;
+  /**
    * How long the rollout waits for new containers to be healthy: rollout.health_timeout when set,
    * else the longer of 2 minutes and what the compose health check allows (healthVerdictBudgetMs).
    */
@@ -210,9 +216,15 @@ export function buildEnvironmentModel(loaded: LoadedConfig, compose: ComposeProj
         `rollout.health_timeout ${env.rollout?.health_timeout} is shorter than the ${formatDurationSetting(budget)} the health check of ${name} may take (start_period ${formatDurationSetting(timings!.startPeriodMs)} + interval ${formatDurationSetting(timings!.intervalMs)} + ${timings!.retries} × (interval + timeout ${formatDurationSetting(timings!.timeoutMs)})): a slow start fails the deploy`,
       );
     }
+    const job =
+      composeService['restart'] === 'no' ||
+      Object.values(compose.services).some(
+        (other) => other.depends_on?.[name]?.condition === 'service_completed_successfully',
+      );
     services.push({
       name,
       role,
+      job,
       hosts:
         env.driver === 'local'
           ? [LOCAL_HOST]

@@ -1,7 +1,7 @@
 import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
 import type { ComposeProject, HostCompose } from '../compose/types.js';
-import { composePullArgs } from '../docker/compose.js';
+import { composeArgs, composePullArgs } from '../docker/compose.js';
 import {
   buildArgs,
   imageExistsArgs,
@@ -506,6 +506,34 @@ function hostSteps(
   let last = steps[steps.length - 1]!.id;
   for (const service of services) {
     if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
+    if (service.job) {
+      // A rollback deploys images again without migrating: its jobs (migrations, seeds) do not run.
+      if (input.kind === 'rollback') continue;
+      const id = `job:${host.name}:${service.name}`;
+      steps.push({
+        id,
+        phase: 'rollout',
+        host: h,
+        title: `run job ${service.name} to completion (exit 0 = success; services after it wait for it)`,
+        action: {
+          kind: 'job',
+          service: service.name,
+          composeFile,
+          argv: composeArgs(
+            model.composeProject,
+            composeFile,
+            'run',
+            '--rm',
+            '--no-deps',
+            '-T',
+            service.name,
+          ),
+        },
+        dependsOn: [last],
+      });
+      last = id;
+      continue;
+    }
     const id = `rollout:${host.name}:${service.name}`;
     steps.push({
       id,
@@ -527,6 +555,18 @@ function hostSteps(
       dependsOn: [last],
     });
     last = id;
+  }
+  if (input.onlyServices === undefined && reused === undefined) {
+    // After every rollout here (the gateway routes only to this release's services by then).
+    const keep = services.map((service) => service.name);
+    steps.push({
+      id: `prune:${host.name}`,
+      phase: 'rollout',
+      host: h,
+      title: `stop and remove containers of services not in this release (${host.name} runs ${keep.join(', ')})`,
+      action: { kind: 'prune', keep },
+      dependsOn: [last],
+    });
   }
   return steps;
 }

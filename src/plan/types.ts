@@ -82,6 +82,18 @@ export type Action =
       health: HealthSpec;
       route?: RouteSpec;
     }
+  | {
+      /** Runs a one-shot service to completion (`docker compose run --rm --no-deps -T svc`), its output shown. */
+      kind: 'job';
+      service: string;
+      composeFile: string;
+      argv: string[];
+    }
+  | {
+      /** Stops and removes the project's containers of services this host no longer runs. */
+      kind: 'prune';
+      keep: string[];
+    }
   | { kind: 'record' };
 
 export type ActionKind = Action['kind'];

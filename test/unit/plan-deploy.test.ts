@@ -67,18 +67,21 @@ describe('planDeploy', () => {
         'rollout',
         null,
         [
+          'prune:h3',
           'prepare:h1',
           'secrets:h1:api',
           'pull:h1',
           'ingress:h1',
           'rollout:h1:api',
           'rollout:h1:web',
+          'prune:h1',
           'prepare:h2',
           'secrets:h2:api',
           'pull:h2',
           'ingress:h2',
           'rollout:h2:api',
           'rollout:h2:web',
+          'prune:h2',
         ],
       ],
       ['migrate_post', 'no post_deploy migrations', []],
@@ -269,9 +272,9 @@ describe('planDeploy', () => {
       'build',
       '  build:api                    build registry.example/shop/shop-api:abc123 from /path/to/shop/api',
     ]);
-    expect(text).toContain('\nrollout\n  h1\n    prepare:h1');
+    expect(text).toContain('\n    prune:h1                     stop and remove containers of services not in this release (h1 runs api, web)');
     expect(text).toContain('migrate_post skipped: no post_deploy migrations');
-    expect(text.endsWith('24 steps. Nothing has been changed; run `stagecraft deploy` to apply.')).toBe(true);
+    expect(text.endsWith('27 steps. Nothing has been changed; run `stagecraft deploy` to apply.')).toBe(true);
   });
 });
 
