@@ -272,7 +272,9 @@ describe('planDeploy', () => {
       'build',
       '  build:api                    build registry.example/shop/shop-api:abc123 from /path/to/shop/api',
     ]);
-    expect(text).toContain('\n    prune:h1                     stop and remove containers of services not in this release (h1 runs api, web)');
+    expect(text).toContain(
+      '\n    prune:h1                     stop and remove containers of services not in this release (h1 runs api, web)',
+    );
     expect(text).toContain('migrate_post skipped: no post_deploy migrations');
     expect(text.endsWith('27 steps. Nothing has been changed; run `stagecraft deploy` to apply.')).toBe(true);
   });
