@@ -349,3 +349,51 @@ describe.skipIf(!composeAvailable)(
     });
   },
 );
+
+describe.skipIf(!composeAvailable)(
+  'compose fidelity: jobs and removed services (kind 8)',
+  { timeout: 60_000 },
+  () => {
+    it('16: a one-shot service runs as a job to completion before the services that wait for it', async () => {
+      const { plan } = await planProject(join(cases, '16-one-shot-migration-service'), 'production');
+      const rollout = plan.phases.find((phase) => phase.name === 'rollout')!.steps;
+      expect(rollout.map((step) => step.id)).toEqual([
+        'prepare:web-1',
+        'pull:web-1',
+        'ingress:web-1',
+        'job:web-1:migrate',
+        'rollout:web-1:web',
+        'prune:web-1',
+      ]);
+      const job = rollout.find((step) => step.id === 'job:web-1:migrate')!;
+      expect(job.action).toMatchObject({
+        kind: 'job',
+        service: 'migrate',
+        argv: [
+          'docker',
+          'compose',
+          '-p',
+          'bakery-production',
+          '-f',
+          `.stagecraft/bakery-production/releases/${plan.releaseId}/compose.yml`,
+          'run',
+          '--rm',
+          '--no-deps',
+          '-T',
+          'migrate',
+        ],
+      });
+      expect(rollout.find((step) => step.id === 'rollout:web-1:web')!.dependsOn).toEqual([
+        'job:web-1:migrate',
+      ]);
+    });
+
+    it('18: a service removed from the compose file is stopped and removed as a planned step', async () => {
+      const { plan } = await planProject(join(cases, '18-removed-service-left-running'), 'production');
+      const prune = allSteps(plan).find((step) => step.id === 'prune:web-1')!;
+      expect(prune.title).toBe('stop and remove containers of services not in this release (web-1 runs web)');
+      expect(prune.action).toEqual({ kind: 'prune', keep: ['web'] });
+      expect(prune.dependsOn).toEqual(['rollout:web-1:web']);
+    });
+  },
+);
