@@ -32,6 +32,7 @@ export function createContext(globals: GlobalOptions): CommandContext {
         catalog: builtinProviders().catalog(),
       });
       output.debug(`config: ${loaded.file}${loaded.envName ? ` (environment ${loaded.envName})` : ''}`);
+      if (loaded.config.compose?.strict !== true) for (const warning of loaded.warnings) output.warn(warning);
       return loaded;
     },
   };

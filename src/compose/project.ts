@@ -51,6 +51,13 @@ export interface HostComposeInput {
    * (a plan, which reads nothing from hosts) the hash covers the secret names only.
    */
   specHashKey?: string;
+  /**
+   * Bind-mount sources (absolute, as compose printed them) that the compose file wrote as relative
+   * paths: one outside `projectDir` cannot be carried to a host and is refused.
+   */
+  relativeBindSources?: ReadonlySet<string>;
+  /** The environment's variables: compose secrets with `environment: NAME` take their value here. */
+  variables?: Record<string, string>;
 }
 
 /** Secret values shorter than this are moved out of environments but not searched for elsewhere. */
@@ -76,7 +83,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
   const secretValues = [...new Set(input.secretValues.filter((value) => value !== ''))];
   const secretNames = new Set(input.secretNames ?? []);
   const projectFiles = new Set<string>();
-  const secretFiles = new Set<string>();
+  const projectMounts: HostCompose['projectMounts'] = [];
+  const secretFiles: Record<string, string> = {};
 
   const services: Record<string, ComposeService> = {};
   const secretEnv: Record<string, Record<string, string>> = {};
@@ -143,8 +151,24 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
 
     if (input.projectDir !== undefined) {
       for (const mount of spec.volumes ?? []) {
-        if (mount.type === 'bind' && typeof mount.source === 'string') {
-          mount.source = localizePath(mount.source, input.projectDir, projectFiles);
+        if (mount.type !== 'bind' || typeof mount.source !== 'string') continue;
+        const source = mount.source;
+        mount.source = localizePath(source, input.projectDir, projectFiles);
+        if (mount.source !== source) {
+          projectMounts.push({
+            path: mount.source.slice(2),
+            service: name,
+            target: mount.target,
+            secret: false,
+          });
+        } else if (input.relativeBindSources?.has(source) === true) {
+          const shown = relative(input.projectDir, source).split(sep).join('/');
+          throw new UserError(
+            `service ${name}: the bind mount ${shown}:${mount.target} is outside the project folder, so it cannot be uploaded to the hosts`,
+            {
+              hint: `move ${shown} into the project folder (Stagecraft uploads files and folders under it), or mount an absolute path that exists on every host`,
+            },
+          );
         }
       }
     }
@@ -155,7 +179,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     for (const key of Object.keys(input.releaseLabels)) delete labels[key];
     if (Object.keys(labels).length > 0) spec.labels = labels;
     else delete spec.labels;
-    const hash = specHash(spec, secrets, input.specHashKey);
+    const hash = specHash(spec, { ...secrets, ...secretFileValues(spec, input) }, input.specHashKey);
     specHashes[name] = hash;
     spec.labels = { ...labels, ...input.releaseLabels, [SPEC_HASH_LABEL]: hash };
     services[name] = spec;
@@ -186,10 +210,29 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
         ) {
           delete record['name'];
         }
-        if (input.projectDir !== undefined && typeof record['file'] === 'string') {
-          record['file'] = localizePath(record['file'], input.projectDir, projectFiles);
-          const local = record['file'] as string;
-          if (kind === 'secrets' && local.startsWith('./')) secretFiles.add(local.slice(2));
+        if (kind === 'secrets' && typeof record['environment'] === 'string') {
+          // A secret from a variable of this machine's environment: a 0600 file beside the compose file.
+          const variable = record['environment'];
+          const value = input.variables?.[variable];
+          if (value === undefined) {
+            throw new UserError(`compose secret ${key} reads the variable ${variable}, which is not set`, {
+              hint: `set ${variable} in the environment's env_file or the shell`,
+            });
+          }
+          delete record['environment'];
+          record['file'] = `./secrets/${key}.secret`;
+          secretFiles[`secrets/${key}.secret`] = value;
+        } else if (input.projectDir !== undefined && typeof record['file'] === 'string') {
+          const before = record['file'];
+          record['file'] = localizePath(before, input.projectDir, projectFiles);
+          if (record['file'] !== before) {
+            projectMounts.push({
+              path: (record['file'] as string).slice(2),
+              service: '',
+              target: `${kind}.${key}`,
+              secret: kind === 'secrets',
+            });
+          }
         }
       }
       kept[key] = entry;
@@ -212,7 +255,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     secretEnv,
     specHashes,
     projectFiles: [...projectFiles].sort(compareStrings),
-    secretFiles: [...secretFiles].sort(compareStrings),
+    projectMounts,
+    secretFiles,
   };
 }
 
@@ -238,6 +282,20 @@ function specHash(spec: ComposeService, secrets: Record<string, string>, key: st
         ? '(resolved at deploy)'
         : createHmac('sha256', key).update(canonicalJson(pairs)).digest('hex');
   return sha256Hex(canonicalJson({ spec: hashed, secretNames: names, secretDigest: digest }));
+}
+
+/** The values of the environment-sourced compose secrets a service uses (their change is a new spec). */
+function secretFileValues(spec: ComposeService, input: HostComposeInput): Record<string, string> {
+  const declared = (input.compose['secrets'] ?? {}) as Record<string, { environment?: unknown }>;
+  const values: Record<string, string> = {};
+  for (const ref of spec.secrets ?? []) {
+    const key = typeof ref === 'string' ? ref : String((ref as { source?: unknown }).source);
+    const variable = declared[key]?.environment;
+    if (typeof variable === 'string' && input.variables?.[variable] !== undefined) {
+      values[`\0secret:${key}`] = input.variables[variable];
+    }
+  }
+  return values;
 }
 
 /** Compose's escape of a literal `$` is `$$`. */

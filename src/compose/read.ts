@@ -16,8 +16,13 @@ export interface ReadComposeOptions {
   file: string;
   /** The project folder: relative paths and `.env` are resolved from it (`--project-directory`). */
   projectDir: string;
-  /** The environment's resolved variables; they drive compose's `${VAR}` interpolation. */
+  /**
+   * Variables added to compose's environment (over this process's own), e.g. STAGECRAFT_VERSION.
+   * With `envFiles`, the files' values are left for compose to read.
+   */
   variables: Record<string, string>;
+  /** The environment's env files (`--env-file`, in order); [] = none (not even `.env`). */
+  envFiles?: string[];
   exec: ComposeExec;
   /** `--profile` for each (config `compose.profiles`). */
   profiles?: string[];
@@ -35,7 +40,12 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
   const file = isAbsolute(options.file) ? options.file : resolve(options.projectDir, options.file);
   const shown = relative(options.projectDir, file);
   guardComposeFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown);
-  const argv = composeConfigArgs({ file, projectDir: options.projectDir, profiles: options.profiles });
+  const argv = composeConfigArgs({
+    file,
+    projectDir: options.projectDir,
+    profiles: options.profiles,
+    ...(options.envFiles === undefined ? {} : { envFiles: options.envFiles }),
+  });
   let result: { exitCode: number; stdout: string; stderr: string };
   try {
     result = await options.exec(argv, { env: { ...options.variables }, allowFailure: true });
@@ -47,7 +57,7 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '');
-  const warnings = lines.filter(isWarning);
+  const warnings = [...new Set(lines.filter(isWarning))];
   const errors = lines.filter((line) => !isWarning(line));
   if (result.exitCode === 127) throw dockerMissing();
   if (result.exitCode !== 0) {
@@ -76,7 +86,7 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
       details: [...warnings, ...errors.slice(0, -1)],
     });
   }
-  for (const warning of warnings) options.onWarning?.(cleanWarning(warning));
+  for (const warning of [...new Set(warnings.map(cleanWarning))]) options.onWarning?.(warning);
   let parsed: unknown;
   try {
     parsed = JSON.parse(result.stdout);

@@ -62,3 +62,27 @@ function escapeEnvValue(value: string): string {
     }
   });
 }
+
+/**
+ * Renders `KEY=value` lines for Docker's own `docker run --env-file`, which takes each line's value
+ * verbatim (no quotes, no escapes, no comments): what is written is exactly what the container sees.
+ * A value with a newline cannot be written there and is a UserError naming the key (never the value).
+ */
+export function renderDockerEnvFile(pairs: Record<string, string>): string {
+  const lines: string[] = [];
+  for (const key of Object.keys(pairs).sort(compareStrings)) {
+    const value = pairs[key] ?? '';
+    if (!ENV_KEY.test(key)) {
+      throw new UserError(`environment variable name "${key}" cannot be written to an env file`, {
+        hint: 'use letters, digits and underscores in variable names',
+      });
+    }
+    if (/[\n\r]/.test(value)) {
+      throw new UserError(`the value of ${key} has a line break, which docker run --env-file cannot carry`, {
+        hint: `keep ${key} on one line (e.g. base64-encode it), or pass it to the service as a compose secret file`,
+      });
+    }
+    lines.push(`${key}=${value}`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}

@@ -69,6 +69,8 @@ export interface HostCompose {
    * sources, secret/config files under the project): upload them beside the compose file.
    */
   projectFiles: string[];
-  /** Of projectFiles, those that are compose `secrets:` sources: they are uploaded 0600. */
-  secretFiles: string[];
+  /** Where each project file or folder is used: a service's bind mount, or a top-level secret/config. */
+  projectMounts: { path: string; service: string; target: string; secret: boolean }[];
+  /** Files the environment's values fill (compose secrets with `environment:`), relative path → value: 0600. */
+  secretFiles: Record<string, string>;
 }

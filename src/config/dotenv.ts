@@ -1,58 +1,270 @@
+import { readFileSync, statSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
+import { type Lookup, SubstitutionError, substitute } from './substitute.js';
+
 /**
- * Parses an env file with the original design's rules (§1.5): `KEY=value` lines, optional `export `,
- * `#` comments outside quotes, double quotes with \\ \" \n \t \r escapes, single quotes verbatim,
- * later keys override earlier ones. No multi-line values and no `$VAR` expansion.
+ * Env files read with docker compose v2's rules (compose-spec/compose-go `dotenv`, the syntax
+ * documented at https://docs.docker.com/compose/environment-variables/variable-interpolation/#env-file-syntax):
+ *
+ * - `KEY=value`, `KEY: value`, `export KEY=value`; blank lines and lines starting with `#` are skipped;
+ *   a key is letters, digits, `_ . - [ ]`; a bare `KEY` line takes KEY from the lookup (if set);
+ * - unquoted values: up to the end of the line, cut at the first ` #` (a `#` with a space before
+ *   it; `abc#123` stays whole), trailing whitespace trimmed, variables expanded;
+ * - single-quoted values: literal, may span lines (only `\'` is unescaped);
+ * - double-quoted values: may span lines; `\n \r \t \\ \" \$ \a \b \f \v \0ooo` escapes, then
+ *   variables expanded (`\$` stays a literal `$`);
+ * - expansion (`${A}`, `$A`, `${A:-default}`, …, see substitute.ts) looks a name up in the lookup
+ *   first (the shell environment), then in the keys read so far; later keys override earlier ones.
  */
-export function parseDotenv(text: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const rawLine of text.split('\n')) {
-    let line = rawLine.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    if (line.startsWith('export ')) line = line.slice('export '.length).trimStart();
-    const equals = line.indexOf('=');
-    if (equals === -1) continue;
-    const key = line.slice(0, equals).trim();
-    if (key === '') continue;
-    values[key] = parseValue(line.slice(equals + 1).trim());
+
+/** A problem in an env file: compose refuses the file, and so does Stagecraft. */
+export class DotenvSyntaxError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(`line ${line}: ${message}`);
   }
-  return values;
 }
 
-function parseValue(raw: string): string {
-  const quote = raw[0];
-  if (quote === '"' || quote === "'") {
-    const end = findClosingQuote(raw, quote);
-    if (end !== -1) {
-      const inner = raw.slice(1, end);
-      return quote === "'" ? inner : unescapeDoubleQuoted(inner);
+export interface DotenvOptions {
+  /** Variables looked up before the file's own (compose: the process environment). */
+  lookup?: Lookup;
+  /** Keys already read (earlier files); the result includes them. */
+  into?: Record<string, string>;
+  /** Called for each `${NAME}` that is set nowhere (it becomes empty, as in compose). */
+  onUnset?: (name: string, line: number) => void;
+}
+
+/** Parses one env file's text; throws DotenvSyntaxError (with the line) where compose would refuse it. */
+export function parseDotenv(text: string, options: DotenvOptions = {}): Record<string, string> {
+  return new Parser(text, options).parse();
+}
+
+const SPACE = new Set(['\t', '\v', '\f', '\r', ' ', '\u0085', '\u00a0']);
+const isSpace = (char: string | undefined) => char !== undefined && SPACE.has(char);
+const isUnicodeSpace = (char: string) => isSpace(char) || char === '\n';
+const KEY_CHAR = /^[\p{L}\p{N}_.\-[\]]$/u;
+const ESCAPE = /\\(?:[abcfnrtv$"\\]|0\d{0,3})/g;
+
+class Parser {
+  private line = 1;
+  private readonly out: Record<string, string>;
+  private readonly lookup: Lookup;
+
+  constructor(
+    private readonly text: string,
+    private readonly options: DotenvOptions,
+  ) {
+    this.out = options.into ?? {};
+    this.lookup = options.lookup ?? (() => undefined);
+  }
+
+  parse(): Record<string, string> {
+    let at = 0;
+    for (;;) {
+      at = this.statementStart(at);
+      if (at === -1) break;
+      const key = this.key(at);
+      at = key.rest;
+      if (key.inherited) {
+        const value = this.lookup(key.name);
+        if (value !== undefined) this.out[key.name] = value;
+        continue;
+      }
+      const value = this.value(at);
+      this.out[key.name] = value.value;
+      at = value.rest;
+    }
+    return this.out;
+  }
+
+  /** The index where the next statement starts (comments and whitespace skipped), or -1 at the end. */
+  private statementStart(from: number): number {
+    let at = from;
+    for (;;) {
+      while (at < this.text.length && isUnicodeSpace(this.text[at]!)) {
+        if (this.text[at] === '\n') this.line++;
+        at++;
+      }
+      if (at >= this.text.length) return -1;
+      if (this.text[at] !== '#') return at;
+      const newline = this.text.indexOf('\n', at);
+      if (newline === -1) return -1;
+      at = newline;
     }
   }
-  const comment = raw.indexOf('#');
-  return (comment === -1 ? raw : raw.slice(0, comment)).trim();
+
+  private key(from: number): { name: string; rest: number; inherited: boolean } {
+    let at = from;
+    if (/^export\s+/.test(this.text.slice(at, at + 16))) {
+      at += 'export'.length;
+      while (isSpace(this.text[at])) at++;
+    }
+    const start = at;
+    let end = -1;
+    let inherited = false;
+    for (; at < this.text.length; at++) {
+      const char = this.text[at]!;
+      if (isSpace(char)) continue;
+      if (char === '=' || char === ':' || char === '\n') {
+        end = at;
+        inherited = char === '\n';
+        break;
+      }
+      if (!KEY_CHAR.test(char)) {
+        const line = this.text.slice(start).split('\n')[0];
+        throw new DotenvSyntaxError(this.line, `unexpected character "${char}" in variable name "${line}"`);
+      }
+    }
+    // Text that ends without `=` or a newline: compose reads it as the value of an empty key.
+    if (end === -1) return { name: '', rest: start, inherited: false };
+    const raw = this.text.slice(start, end);
+    const name = raw.replace(/\s+$/u, '');
+    if (name.includes(' ')) throw new DotenvSyntaxError(this.line, 'key cannot contain a space');
+    if (inherited && end < this.text.length) this.line++;
+    let rest = end + 1;
+    while (isSpace(this.text[rest])) rest++;
+    return { name, rest, inherited };
+  }
+
+  private value(from: number): { value: string; rest: number } {
+    const quote = this.text[from];
+    if (quote !== '"' && quote !== "'") {
+      const newline = this.text.indexOf('\n', from);
+      const end = newline === -1 ? this.text.length : newline;
+      const line = this.line;
+      this.line++;
+      let value = this.text.slice(from, end);
+      const comment = value.indexOf(' #');
+      if (comment !== -1) value = value.slice(0, comment);
+      value = value.replace(/[\s\u0085\u00a0]+$/u, '');
+      return { value: this.expand(value, line), rest: newline === -1 ? end : newline + 1 };
+    }
+    const line = this.line;
+    let chars = '';
+    let escaped = false;
+    for (let at = from + 1; at < this.text.length; at++) {
+      const char = this.text[at]!;
+      if (char === '\n') this.line++;
+      if (char !== quote) {
+        if (!escaped && char === '\\') {
+          escaped = true;
+          continue;
+        }
+        if (escaped) {
+          escaped = false;
+          chars += '\\';
+        }
+        chars += char;
+        continue;
+      }
+      if (escaped) {
+        escaped = false;
+        chars += char;
+        continue;
+      }
+      const value = quote === '"' ? this.expand(unescapeDoubleQuoted(chars), line) : chars;
+      return { value, rest: at + 1 };
+    }
+    const newline = this.text.indexOf('\n', from);
+    throw new DotenvSyntaxError(
+      line,
+      `unterminated quoted value ${this.text.slice(from, newline === -1 ? undefined : newline)}`,
+    );
+  }
+
+  private expand(value: string, line: number): string {
+    try {
+      return substitute(
+        value,
+        (name) => this.lookup(name) ?? this.out[name],
+        (name) => this.options.onUnset?.(name, line),
+      );
+    } catch (error) {
+      if (error instanceof SubstitutionError) throw new DotenvSyntaxError(line, error.message);
+      throw error;
+    }
+  }
 }
 
-function findClosingQuote(raw: string, quote: string): number {
-  for (let i = 1; i < raw.length; i++) {
-    if (quote === '"' && raw[i] === '\\') {
-      i++;
+const SIMPLE_ESCAPES: Record<string, string> = {
+  a: '\u0007',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '"': '"',
+  '\\': '\\',
+};
+
+/** Compose's escapes inside double quotes; `\$` becomes `$$`, which expansion turns into a literal `$`. */
+function unescapeDoubleQuoted(text: string): string {
+  return text.replace(ESCAPE, (match) => {
+    const char = match.slice(1);
+    if (char === '$') return '$$';
+    const simple = SIMPLE_ESCAPES[char];
+    if (simple !== undefined) return simple;
+    // `\0ooo`: three octal digits after the 0 (Go's \ooo); anything else stays as written.
+    const octal = char.slice(1);
+    if (/^[0-7]{3}$/.test(octal)) {
+      const code = Number.parseInt(octal, 8);
+      if (code <= 255) return String.fromCharCode(code);
+    }
+    return match;
+  });
+}
+
+/** A file the environment names that is not there: compose refuses it (`couldn't find env file`). */
+export function missingEnvFileError(file: string, path: string, setting: string): UserError {
+  return new UserError(`env file ${file} does not exist (${path})`, {
+    hint: `create it, or fix ${setting} in stagecraft.yml (docker compose refuses a missing env file too)`,
+  });
+}
+
+/**
+ * Reads env files in order as `docker compose --env-file a --env-file b` does: one map shared by the
+ * files, each value expanded with `processEnv` first and then the keys read so far. Returns only the
+ * files' keys (the caller overlays the process environment). A missing file is skipped when
+ * `missing(file)` returns undefined, else the UserError it returns is thrown. Throws UserError for a
+ * folder or a syntax error (`file:line: message`).
+ */
+export function readDotenvFiles(
+  files: { path: string; display: string }[],
+  processEnv: Record<string, string | undefined>,
+  missing: (file: { path: string; display: string }) => UserError | undefined,
+  onUnset?: (name: string, where: string) => void,
+): Record<string, string> {
+  const into: Record<string, string> = {};
+  for (const file of files) {
+    let text: string;
+    try {
+      if (statSync(file.path).isDirectory()) {
+        throw new UserError(`env file ${file.display} is a folder`, { hint: 'point env_file at a file' });
+      }
+      text = readFileSync(file.path, 'utf8');
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+      const refusal = missing(file);
+      if (refusal !== undefined) throw refusal;
       continue;
     }
-    if (raw[i] === quote) return i;
-  }
-  return -1;
-}
-
-function unescapeDoubleQuoted(inner: string): string {
-  return inner.replace(/\\([\\"ntr])/g, (_, char: string) => {
-    switch (char) {
-      case 'n':
-        return '\n';
-      case 't':
-        return '\t';
-      case 'r':
-        return '\r';
-      default:
-        return char;
+    try {
+      parseDotenv(text, {
+        into,
+        lookup: (name) => processEnv[name],
+        onUnset: (name, line) => onUnset?.(name, `${file.display}:${line}`),
+      });
+    } catch (error) {
+      if (error instanceof DotenvSyntaxError) {
+        throw new UserError(`${file.display}:${error.line}: ${error.message.replace(/^line \d+: /, '')}`, {
+          hint: 'fix the env file: see https://docs.docker.com/compose/environment-variables/variable-interpolation/#env-file-syntax',
+        });
+      }
+      throw error;
     }
-  });
+  }
+  return into;
 }

@@ -4,7 +4,7 @@ import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { looksSecretName, registerSecretValue } from '../util/secret.js';
 import type { ProviderCatalog } from './catalog.js';
-import { parseDotenv } from './dotenv.js';
+import { missingEnvFileError, readDotenvFiles } from './dotenv.js';
 import { chooseEnvironment, type EnvironmentPurpose } from './environment.js';
 import { interpolate, stripExtensionKeys } from './interpolate.js';
 import { type ConfigIssue, formatIssue, formatPath, type PathSegment, sortIssues } from './issues.js';
@@ -35,6 +35,10 @@ export interface LoadedConfig {
   envName: string | undefined;
   /** Variables of the selected environment: its env_file(s), then the process environment. */
   variables: Record<string, string>;
+  /** The selected environment's env files (absolute paths, in order): compose gets them as `--env-file`. */
+  envFiles: string[];
+  /** Warnings found while loading (e.g. `${NAME}` in an env file that nothing sets), as compose prints them. */
+  warnings: string[];
   /** Key paths whose values came from secret variables; printed redacted. */
   secretPaths: PathSegment[][];
   /** The providers the config was validated against: the core finds a selected provider's hooks here. */
@@ -59,17 +63,28 @@ function envFiles(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
-/** Reads an environment's env_file(s) (missing files are skipped) and overlays the process environment. */
+/**
+ * Reads an environment's env_file(s) with compose v2's rules (see dotenv.ts) and overlays the process
+ * environment, as `docker compose --env-file …` does. A file that does not exist is a UserError when
+ * `required` (the selected environment: compose refuses it too), else skipped (another environment's
+ * file, e.g. production's on a laptop). `onUnset` hears of `${NAME}` references nothing sets.
+ */
 export function environmentVariables(
   root: string,
   envFileSetting: unknown,
   processEnv: Record<string, string | undefined>,
+  options: { required?: boolean; setting?: string; onUnset?: (name: string, where: string) => void } = {},
 ): Record<string, string> {
-  const variables: Record<string, string> = {};
-  for (const file of envFiles(envFileSetting)) {
-    const path = resolvePath(root, file);
-    if (existsSync(path)) Object.assign(variables, parseDotenv(readFileSync(path, 'utf8')));
-  }
+  const files = envFiles(envFileSetting).map((file) => ({ path: resolvePath(root, file), display: file }));
+  const variables = readDotenvFiles(
+    files,
+    processEnv,
+    (file) =>
+      options.required === true
+        ? missingEnvFileError(file.display, file.path, options.setting ?? 'env_file')
+        : undefined,
+    options.onUnset,
+  );
   for (const [name, value] of Object.entries(processEnv)) if (value !== undefined) variables[name] = value;
   return variables;
 }
@@ -172,20 +187,49 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   const environments = rawEnvironments(raw);
   const envName = chooseEnvironment(Object.keys(environments), options.envName, options.purpose);
 
+  const warnings: string[] = [];
   const cache = new Map<string, Record<string, string>>();
   const variablesOf = (name: string | undefined): Record<string, string> => {
     const key = name ?? '';
     let variables = cache.get(key);
     if (variables === undefined) {
+      const selected = name !== undefined && name === envName;
       variables = environmentVariables(
         root,
         name === undefined ? undefined : environments[name]?.['env_file'],
         options.processEnv,
+        {
+          // Deploying with a missing env file is an error; config, dev and checks warn and go on.
+          required: selected && options.purpose === 'deploy',
+          setting: `environments.${name}.env_file`,
+          ...(selected
+            ? {
+                onUnset: (variable: string, where: string) =>
+                  warnings.push(
+                    `${where}: the "${variable}" variable is not set. Defaulting to a blank string.`,
+                  ),
+              }
+            : {}),
+        },
       );
       cache.set(key, variables);
     }
     return variables;
   };
+  // The selected environment's files are read first, so a missing one is reported before anything else.
+  const selectedEnvFiles: string[] = [];
+  if (envName !== undefined) {
+    variablesOf(envName);
+    for (const file of envFiles(environments[envName]?.['env_file'])) {
+      const path = resolvePath(root, file);
+      if (existsSync(path)) selectedEnvFiles.push(path);
+      // A local environment's `.env` is optional, as compose's own `.env` is.
+      else if (environments[envName]?.['driver'] !== 'local')
+        warnings.push(
+          `env file ${file} (environments.${envName}.env_file) does not exist; going on without it`,
+        );
+    }
+  }
   // What makes a variable secret is its declaration in secrets.keys (or from_env); the name heuristic
   // is the second net. Every such value is registered for redaction as soon as it is read.
   const declared = declaredSecretNames(raw);
@@ -236,6 +280,8 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     config: parsed.data,
     envName,
     variables: variablesOf(envName),
+    envFiles: selectedEnvFiles,
+    warnings,
     secretPaths: interpolated.secretPaths,
     catalog: options.catalog,
   };

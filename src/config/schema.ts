@@ -371,6 +371,12 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
             .optional()
             .describe('Canonical compose file; default docker-compose.yml or compose.yaml.'),
           profiles: z.array(z.string()).optional(),
+          strict: z
+            .boolean()
+            .optional()
+            .describe(
+              "Make compose's warnings (e.g. a variable that is not set) errors that stop plan and deploy; default false: they are shown.",
+            ),
         })
         .optional(),
       backend: section(catalog, 'backend').optional(),

@@ -42,16 +42,28 @@ function target(t: ComposeTarget, ...rest: string[]): string[] {
 export interface ComposeConfigOptions {
   file: string;
   projectDir: string;
+  /**
+   * `--env-file` for each, in order. Compose then reads only these (not `<projectDir>/.env`); an
+   * empty list becomes `--env-file /dev/null`, so no `.env` is read. Undefined: compose's default.
+   */
+  envFiles?: string[];
   /** Profiles to enable (`--profile`); services of other profiles are left out of the model. */
   profiles?: string[];
 }
 
 /**
- * `docker compose -f <file> --project-directory <dir> [--profile p…] config --format json`: the
- * normalised model (interpolated, `.env` applied, merges and `include` resolved).
+ * `docker compose -f <file> --project-directory <dir> [--env-file f…] [--profile p…] config --format
+ * json`: the normalised model (interpolated, env files applied, merges and `include` resolved).
  */
 export function composeConfigArgs(options: ComposeConfigOptions): string[] {
   const profiles = (options.profiles ?? []).flatMap((profile) => ['--profile', profile]);
+  const envFiles =
+    options.envFiles === undefined
+      ? []
+      : (options.envFiles.length === 0 ? ['/dev/null'] : options.envFiles).flatMap((file) => [
+          '--env-file',
+          file,
+        ]);
   return [
     'docker',
     'compose',
@@ -59,6 +71,7 @@ export function composeConfigArgs(options: ComposeConfigOptions): string[] {
     options.file,
     '--project-directory',
     options.projectDir,
+    ...envFiles,
     ...profiles,
     'config',
     '--format',

@@ -2,9 +2,10 @@ import { pickRepoDigest } from '../docker/image.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import type { Step } from '../plan/types.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
+import { pruneServices } from '../rollout/prune.js';
 import { rolloutService } from '../rollout/replace.js';
 import type { Runner } from '../runners/types.js';
-import { InternalError, UserError } from '../util/errors.js';
+import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import type { StepHandler } from './run.js';
 
 // What each kind of step does on its runner. The engine (run.ts) decides order and bookkeeping; this
@@ -58,7 +59,15 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           if (exists.exitCode === 0)
             return { status: 'unchanged', detail: `${action.image} exists; not rebuilt` };
         }
-        await runner.exec(action.argv, { onLine: log, signal });
+        const env = Object.fromEntries(
+          Object.entries(action.env ?? {}).map(([name, value]) => [name, value.reveal()]),
+        );
+        await runner.exec(action.argv, {
+          onLine: log,
+          signal,
+          ...(action.stdin === undefined ? {} : { stdin: action.stdin }),
+          ...(Object.keys(env).length > 0 ? { env } : {}),
+        });
         return { status: 'completed', detail: `built ${action.image}` };
       }
       case 'push': {
@@ -128,6 +137,26 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           action,
         );
         return { status: outcome.status, detail: `${action.service}: ${outcome.detail}` };
+      }
+      case 'job': {
+        const result = await runner.exec(action.argv, { onLine: log, signal, allowFailure: true });
+        if (result.exitCode !== 0) {
+          const last = `${result.stderr}${result.stdout}`.trim().split('\n').at(-1) ?? '';
+          throw new ExternalError(
+            `job ${action.service} on ${runner.name} failed with exit code ${result.exitCode}${last ? `: ${last}` : ''}`,
+            {
+              hint: `the services that wait for ${action.service} were not rolled out; fix it (output above) and deploy again`,
+            },
+          );
+        }
+        return { status: 'completed', detail: `${action.service}: ran to completion` };
+      }
+      case 'prune': {
+        const removed = await pruneServices(runner, deps.model.composeProject, action.keep, signal);
+        return {
+          status: removed.length === 0 ? 'unchanged' : 'completed',
+          detail: removed.length === 0 ? 'nothing to remove' : `removed ${removed.join(', ')}`,
+        };
       }
       case 'record':
         await needs(deps.record, step, 'a release to record')();

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { composeFileFor } from '../compose/read.js';
-import { parseDotenv } from '../config/dotenv.js';
+import { readDotenvFiles } from '../config/dotenv.js';
 import { formatIssue } from '../config/issues.js';
 import { environmentVariables, type LoadedConfig } from '../config/load.js';
 import { YamlSource } from '../config/yaml-source.js';
@@ -103,7 +103,9 @@ export function readGovInputs(
       : {};
 
   const dotenvPath = join(dirname(composePath), '.env');
-  const dotenv = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath, 'utf8')) : {};
+  const dotenv = existsSync(dotenvPath)
+    ? readDotenvFiles([{ path: dotenvPath, display: '.env' }], {}, () => undefined)
+    : {};
   const cache = new Map<string, Record<string, string>>();
   const variables = (env: string): Record<string, string> => {
     let found = cache.get(env);

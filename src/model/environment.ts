@@ -1,13 +1,19 @@
-import { defaultRolloutStrategy, dependencyOrder, healthcheckTimings } from '../compose/analyze.js';
+import {
+  defaultRolloutStrategy,
+  dependencyOrder,
+  healthcheckTimings,
+  healthVerdictBudgetMs,
+} from '../compose/analyze.js';
 import type { ComposeProject } from '../compose/types.js';
 import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config, EnvironmentConfig, HostEntry, ServiceConfig } from '../config/schema.js';
 import type { AppProvider } from '../providers/app.js';
 import { didYouMean } from '../util/did-you-mean.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
+import { crossServiceFindings } from './validate.js';
 
 export interface HostModel {
   name: string;
@@ -19,6 +25,8 @@ export interface HostModel {
 }
 
 export interface BuildSpec {
+  /** True for a compose `build:` section: built with `docker compose build`, every build key kept. */
+  fromCompose: boolean;
   context: string;
   dockerfile: string | undefined;
   target: string | undefined;
@@ -38,6 +46,16 @@ export interface ServiceModel {
   port: number | undefined;
   domains: string[];
   hasHealthcheck: boolean;
+  /**
+   * A one-shot service (a migration or seed job): `restart: "no"` in the compose file, or another
+   * service waits for it with `condition: service_completed_successfully`. It runs to completion on
+   * every deploy (exit 0 = success) instead of being rolled out.
+   */
+  job: boolean;
+  /**
+   * How long the rollout waits for new containers to be healthy: rollout.health_timeout when set,
+   * else the longer of 2 minutes and what the compose health check allows (healthVerdictBudgetMs).
+   */
   healthTimeoutMs: number;
   stableForMs: number;
   /** Names of the secrets the service declares (`services.<name>.secrets`): they go to its 0600 env file. */
@@ -80,9 +98,13 @@ export interface EnvironmentModel {
   lockExpiryMs: number;
   /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
   requireConfirmation: boolean;
+  /** Things plan shows but that do not stop it (e.g. a health_timeout shorter than the health check needs). */
+  warnings: string[];
 }
 
 const LOCAL_HOST = 'local';
+/** The rollout's health wait when neither rollout.health_timeout nor a longer health check says otherwise. */
+const DEFAULT_HEALTH_TIMEOUT_MS = 120_000;
 
 /** A host `infra up` made (state/infra.ts), for environments that list no hosts of their own. */
 export interface CloudHostEntry {
@@ -136,6 +158,7 @@ function buildSpecOf(
     for (const [key, value] of Object.entries(composeBuild.args ?? {})) if (value !== null) args[key] = value;
     const context = resolvePath(root, composeBuild.context);
     return {
+      fromCompose: true,
       context,
       dockerfile:
         composeBuild.dockerfile === undefined ? undefined : resolvePath(context, composeBuild.dockerfile),
@@ -148,7 +171,7 @@ function buildSpecOf(
     const build = (selected?.entry as AppProvider | undefined)?.build?.(selected?.config, root);
     if (build?.service === name) {
       const { service: _service, ...spec } = build;
-      return spec;
+      return { ...spec, fromCompose: false };
     }
   }
   return undefined;
@@ -176,6 +199,9 @@ export function buildEnvironmentModel(
   const env = config.environments[envName]!;
   const composeNames = Object.keys(compose.services);
   const problems: string[] = [];
+  const warnings: string[] = [];
+  const configuredHealthTimeout =
+    env.rollout?.health_timeout === undefined ? undefined : parseDuration(env.rollout.health_timeout);
 
   for (const name of Object.keys({ ...config.services, ...env.services })) {
     if (!composeNames.includes(name)) {
@@ -226,9 +252,21 @@ export function buildEnvironmentModel(
         `service ${name} has domains but no port: set services.${name}.port to the container port to route to`,
       );
     }
+    const budget = timings === undefined ? 0 : healthVerdictBudgetMs(timings);
+    if (configuredHealthTimeout !== undefined && configuredHealthTimeout < budget) {
+      warnings.push(
+        `rollout.health_timeout ${env.rollout?.health_timeout} is shorter than the ${formatDurationSetting(budget)} the health check of ${name} may take (start_period ${formatDurationSetting(timings!.startPeriodMs)} + interval ${formatDurationSetting(timings!.intervalMs)} + ${timings!.retries} × (interval + timeout ${formatDurationSetting(timings!.timeoutMs)})): a slow start fails the deploy`,
+      );
+    }
+    const job =
+      composeService['restart'] === 'no' ||
+      Object.values(compose.services).some(
+        (other) => other.depends_on?.[name]?.condition === 'service_completed_successfully',
+      );
     services.push({
       name,
       role,
+      job,
       hosts:
         env.driver === 'local'
           ? [LOCAL_HOST]
@@ -240,10 +278,20 @@ export function buildEnvironmentModel(
       port: settings.port,
       domains: settings.domains ?? [],
       hasHealthcheck: timings !== undefined,
-      healthTimeoutMs: parseDuration(env.rollout?.health_timeout ?? '2m'),
+      healthTimeoutMs: configuredHealthTimeout ?? Math.max(DEFAULT_HEALTH_TIMEOUT_MS, budget),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
       secrets: settings.secrets ?? [],
     });
+  }
+  {
+    const findings = crossServiceFindings(services, compose);
+    // On one machine (driver local) every service is on the same host: no cross-host rule applies.
+    problems.push(
+      ...(env.driver === 'local'
+        ? findings.problems.filter((problem) => !problem.includes(' on '))
+        : findings.problems),
+    );
+    warnings.push(...findings.warnings);
   }
   if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
     problems.push(
@@ -292,5 +340,6 @@ export function buildEnvironmentModel(
     },
     lockExpiryMs: parseDuration(env.lock_expiry ?? '30m'),
     requireConfirmation: env.require_confirmation === true,
+    warnings,
   };
 }

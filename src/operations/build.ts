@@ -21,10 +21,13 @@ export async function prepareBuild(
   session: Session,
   options: { push?: boolean; version?: string },
 ): Promise<PreparedBuild> {
-  const { env, version } = await loadVersioned(session, options.version);
+  const { env, version, immutable } = await loadVersioned(session, options.version);
   const plan = planBuild({
     model: env.model,
+    compose: env.compose,
+    variables: env.loaded.variables,
     version,
+    immutable,
     push: options.push === true,
     ...(session.globals.services ? { onlyServices: session.globals.services } : {}),
     hooks: findHooks(session, env.loaded.root),

@@ -41,8 +41,10 @@ import { redact, Secret } from '../util/secret.js';
 import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
+import { readProjectPath } from './project-files.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
+import { validateRenderedCompose } from './validate-render.js';
 import { resolveVersion } from './version.js';
 
 export interface DeployOptions {
@@ -229,6 +231,8 @@ interface ReleaseInputs {
   hostAddresses: Record<string, string>;
   version: string;
   commit: string;
+  /** The version names one state of the code (a clean commit): see ResolvedVersion.immutable. */
+  immutable: boolean;
 }
 
 /**
@@ -257,10 +261,13 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
 export async function loadVersioned(
   session: Session,
   version: string | undefined | { version: string; commit: string },
-): Promise<{ env: LoadedEnvironment; version: string; commit: string }> {
-  let resolved = { version: 'unknown', commit: '' };
+): Promise<{ env: LoadedEnvironment; version: string; commit: string; immutable: boolean }> {
+  let resolved = { version: 'unknown', commit: '', immutable: false };
   const env = await loadEnvironment(session, 'deploy', async (loaded) => {
-    resolved = typeof version === 'object' ? version : await resolveVersion(loaded.root, version);
+    resolved =
+      typeof version === 'object'
+        ? { ...version, immutable: true }
+        : await resolveVersion(loaded.root, version);
     return { STAGECRAFT_VERSION: resolved.version };
   });
   return { env, ...resolved };
@@ -284,6 +291,7 @@ async function planRelease(
     model: env.model,
     compose: env.compose,
     version,
+    immutableVersion: target ? true : inputs.immutable,
     releaseId: await ledger.newReleaseId(systemClock),
     kind: target ? 'rollback' : 'deploy',
     ...(target
@@ -296,13 +304,15 @@ async function planRelease(
         : undefined,
     hostAddresses: inputs.hostAddresses,
     secretValues: env.secretValues,
+    variables: env.loaded.variables,
     secretNames: secretNames(env.loaded),
     ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(session, env, planOnly) }),
     ...(specHashKey === undefined ? {} : { specHashKey }),
     hooks: findHooks(session, env.loaded.root),
     ingressTls: ingressTls(env),
     projectDir: env.loaded.root,
-    readProjectFile: (relative) => readFileSync(join(env.loaded.root, relative)),
+    readProjectPath: (relative) => readProjectPath(env.loaded.root, relative),
+    relativeBindSources: env.relativeBindSources,
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),
     message,
     ...(onlyHosts ? { onlyHosts } : {}),
@@ -320,9 +330,12 @@ async function planRelease(
       `build arg ${arg.name} of ${arg.service} holds a secret: it is shown redacted here and a deploy refuses it; ${buildSecretHint(arg)}`,
     );
   }
+  const plan = planDeploy(input);
+  // A rollback deploys the files of a release that was checked when it was planned.
+  if (!target) await validateRenderedCompose(plan, env.model.composeProject);
   return {
     env,
-    plan: planDeploy(input),
+    plan,
     commit,
     ledger,
     hostAddresses: inputs.hostAddresses,
@@ -678,6 +691,7 @@ async function rollBackSwitched(
       hostAddresses: failed.hostAddresses,
       version: target.version,
       commit: target.commit_sha,
+      immutable: true,
     },
     back,
   );

@@ -1,11 +1,13 @@
-import { composeFileFor, readCompose } from '../compose/read.js';
+import { type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
 import { buildEnvironmentModel, type EnvironmentModel } from '../model/environment.js';
 import { runLocal } from '../runners/local.js';
 import { readInfraState } from '../state/infra.js';
+import { UserError } from '../util/errors.js';
 import { looksSecretName } from '../util/secret.js';
+import { relativeBindSourcesOutside } from './project-files.js';
 import type { Session } from './session.js';
 
 export interface LoadedEnvironment {
@@ -14,6 +16,8 @@ export interface LoadedEnvironment {
   model: EnvironmentModel;
   /** Values of the environment's secret variables (declared in `secrets.keys`, or secret by name). */
   secretValues: string[];
+  /** Bind-mount sources written relative in the compose file that lie outside the project folder. */
+  relativeBindSources: Set<string>;
 }
 
 /** Names of the variables that hold secrets: `secrets.keys`, plus any whose name says so. */
@@ -24,9 +28,16 @@ export function secretNames(loaded: LoadedConfig): string[] {
   return [...new Set([...declared, ...Object.keys(loaded.variables).filter(looksSecretName)])].sort();
 }
 
+/** The variable a "… variable is not set …" warning is about, if it is one. */
+function unsetVariable(warning: string): string | undefined {
+  return /the "([^"]+)" variable is not set/i.exec(warning)?.[1];
+}
+
 /**
- * Loads stagecraft.yml and the compose file, and resolves the environment's model. Compose sees the
- * environment's variables plus STAGECRAFT_ENV and whatever `extraVariables` adds (STAGECRAFT_VERSION).
+ * Loads stagecraft.yml and the compose file, and resolves the environment's model. Compose reads the
+ * environment's env files itself (`--env-file`, never the project's `.env` unless it is one of them)
+ * and sees this process's environment plus STAGECRAFT_ENV and whatever `extraVariables` adds
+ * (STAGECRAFT_VERSION). Compose's warnings are shown; with `compose.strict` they are a UserError.
  */
 export async function loadEnvironment(
   context: Session,
@@ -35,25 +46,49 @@ export async function loadEnvironment(
 ): Promise<LoadedEnvironment> {
   const loaded = await context.loadConfig(purpose);
   const file = composeFileFor(loaded.root, loaded.config);
+  const warnings: string[] = [];
+  const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
+  const exec: ComposeExec = (argv, options) =>
+    runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true, ownProcessGroup: true });
   const compose = await readCompose({
     file,
     projectDir: loaded.root,
-    variables: {
-      ...loaded.variables,
-      STAGECRAFT_ENV: loaded.envName ?? '',
-      ...(await extraVariables(loaded)),
-    },
-    exec: (argv, options) =>
-      runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true, ownProcessGroup: true }),
+    envFiles: loaded.envFiles,
+    variables,
+    ...(loaded.config.compose?.profiles ? { profiles: loaded.config.compose.profiles } : {}),
+    exec,
+    onWarning: (warning) => warnings.push(warning),
   });
+  const relativeBindSources = await relativeBindSourcesOutside(compose, {
+    file,
+    root: loaded.root,
+    envFiles: loaded.envFiles,
+    exec,
+    variables,
+  });
+  // The env files' own warnings were shown with their file:line when the config was loaded.
+  const known = new Set(loaded.warnings.map(unsetVariable).filter((name) => name !== undefined));
+  const fresh = warnings.filter((warning) => {
+    const name = unsetVariable(warning);
+    return name === undefined || !known.has(name);
+  });
+  const composeName = file.startsWith(`${loaded.root}/`) ? file.slice(loaded.root.length + 1) : file;
+  if (loaded.config.compose?.strict === true && [...loaded.warnings, ...fresh].length > 0) {
+    throw new UserError(`compose.strict: ${composeName} resolves with warnings`, {
+      details: [...loaded.warnings, ...fresh.map((warning) => `${composeName}: ${warning}`)],
+      hint: "set the variables in the environment's env_file (or give them defaults), or turn compose.strict off",
+    });
+  }
+  for (const warning of fresh) context.output.warn(`${composeName}: ${warning}`);
   const envConfig = loaded.envName === undefined ? undefined : loaded.config.environments[loaded.envName];
   const cloudHosts =
     envConfig?.driver === 'ssh' && envConfig.hosts === undefined && loaded.envName !== undefined
       ? readInfraState(loaded.root, loaded.envName)?.hosts
       : undefined;
   const model = buildEnvironmentModel(loaded, compose, cloudHosts);
+  for (const warning of model.warnings) context.output.warn(warning);
   const secretValues = secretNames(loaded)
     .map((name) => loaded.variables[name])
     .filter((value): value is string => value !== undefined && value.length >= 4);
-  return { loaded, compose, model, secretValues };
+  return { loaded, compose, model, secretValues, relativeBindSources };
 }

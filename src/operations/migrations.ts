@@ -1,3 +1,4 @@
+import { renderDockerEnvFile } from '../compose/render.js';
 import { runContainerArgs } from '../docker/container.js';
 import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '../migrate/deploy.js';
 import { deployMigrationTargets, type MigrationTarget, migrationSettings } from '../migrate/targets.js';
@@ -101,7 +102,11 @@ export function migrationRunner(
 
     const dir = `${releaseDir(model, plan.releaseId)}/migrations/${target.database}`;
     const home = (await runner.exec(['pwd'])).stdout.trim();
-    await runner.upload(`${dir}/connection.env`, new Secret(`${target.connectionEnv}=${url}\n`), 0o600);
+    await runner.upload(
+      `${dir}/connection.env`,
+      new Secret(renderDockerEnvFile({ [target.connectionEnv]: url })),
+      0o600,
+    );
     let command: string[];
     let raw: ReturnType<typeof prepareRawDeployMigration> | undefined;
     if (target.kind === 'raw') {

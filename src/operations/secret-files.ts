@@ -1,11 +1,10 @@
 // The values and files of `stagecraft secrets sync`: where each secret's value comes from, which
 // `KEY="value"` pairs each service's env file holds, and how the release's compose file follows them.
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { sha256Hex } from '../compose/canonical.js';
 import { projectHostCompose, renderCompose, SPEC_HASH_LABEL } from '../compose/project.js';
 import type { ComposeProject } from '../compose/types.js';
-import { parseDotenv } from '../config/dotenv.js';
+import { readDotenvFiles } from '../config/dotenv.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { SecretKeyConfig } from '../config/schema.js';
 import { remoteDir } from '../plan/deploy.js';
@@ -67,16 +66,14 @@ export async function resolveSecretValues(
   let source: Record<string, string> = {};
   if (loaded.config.secrets?.provider === 'envfile' && sourceFile !== undefined) {
     const path = resolvePath(loaded.root, sourceFile);
-    try {
-      source = parseDotenv(readFileSync(path, 'utf8'));
-    } catch (error) {
-      throw new UserError(
-        `cannot read secrets.providers.envfile.source_file ${path}: ${(error as Error).message}`,
-        {
+    source = readDotenvFiles(
+      [{ path, display: sourceFile }],
+      processEnv,
+      () =>
+        new UserError(`cannot read secrets.providers.envfile.source_file ${path}: it does not exist`, {
           hint: 'create the file or fix the path in stagecraft.yml',
-        },
-      );
-    }
+        }),
+    );
   }
   const values = new Map<string, Secret>();
   const missing: string[] = [];

@@ -1,23 +1,90 @@
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { runLocal } from '../runners/local.js';
 
+export interface ResolvedVersion {
+  /** The release version; built images are tagged `<image>:<version>`. */
+  version: string;
+  /** The short git SHA of HEAD, '' outside git. */
+  commit: string;
+  /**
+   * True when the version names exactly one state of the code (a clean commit): an image with this
+   * tag that exists already is that code, so the build may be skipped. False for `--version`,
+   * uncommitted changes and code outside git: those tags are always rebuilt.
+   */
+  immutable: boolean;
+}
+
+/** Folders left out of the content hash of a folder outside git (dependencies, VCS, Stagecraft's state). */
+const SKIPPED = new Set(['.git', 'node_modules', '.stagecraft']);
+
 /**
- * The release version: `--version`, else the short git SHA of the project folder, with `-dirty` when
- * it has uncommitted changes; `unknown` outside git. Read-only: `plan` uses it too.
+ * The release version, read-only (`plan` uses it too):
+ * - `--version V` as given (not immutable: rebuilt every time);
+ * - a clean git tree: the 12-character SHA of HEAD (immutable);
+ * - uncommitted changes: `<sha>-dirty-<hash>`, where hash is the first 12 hex of the sha256 of the
+ *   uncommitted code (`git diff HEAD --binary` plus the untracked, not ignored files), so different
+ *   changes get different tags;
+ * - outside git: `local-<hash>` over every file of the project folder (paths, modes, contents;
+ *   .git, node_modules and .stagecraft left out).
  */
-export async function resolveVersion(
-  projectRoot: string,
-  explicit?: string,
-): Promise<{ version: string; commit: string }> {
+export async function resolveVersion(projectRoot: string, explicit?: string): Promise<ResolvedVersion> {
   const head = await runLocal(['git', 'rev-parse', '--short=12', 'HEAD'], {
     cwd: projectRoot,
     allowFailure: true,
   }).catch(() => undefined);
   const commit = head?.exitCode === 0 ? head.stdout.trim() : '';
-  if (explicit !== undefined && explicit !== '') return { version: explicit, commit };
-  if (commit === '') return { version: 'unknown', commit };
+  if (explicit !== undefined && explicit !== '') return { version: explicit, commit, immutable: false };
+  if (commit === '') return { version: `local-${folderHash(projectRoot)}`, commit, immutable: false };
   const status = await runLocal(['git', 'status', '--porcelain', '--', '.'], {
     cwd: projectRoot,
     allowFailure: true,
   });
-  return { version: status.stdout.trim() === '' ? commit : `${commit}-dirty`, commit };
+  if (status.stdout.trim() === '') return { version: commit, commit, immutable: true };
+  return { version: `${commit}-dirty-${await uncommittedHash(projectRoot)}`, commit, immutable: false };
+}
+
+/** sha256 (12 hex) of the uncommitted changes under `root`: the diff against HEAD and the untracked files. */
+async function uncommittedHash(root: string): Promise<string> {
+  const hash = createHash('sha256');
+  const diff = await runLocal(['git', 'diff', 'HEAD', '--binary', '--no-color', '--no-ext-diff', '--', '.'], {
+    cwd: root,
+  });
+  hash.update(diff.stdout);
+  const untracked = await runLocal(['git', 'ls-files', '--others', '--exclude-standard', '-z', '--', '.'], {
+    cwd: root,
+  });
+  for (const path of untracked.stdout
+    .split('\0')
+    .filter((entry) => entry !== '')
+    .sort()) {
+    hash.update(`\0untracked\0${path}\0`);
+    hashEntry(hash, join(root, path));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** sha256 (12 hex) of a folder's files, walked in name order. */
+export function folderHash(root: string): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string, prefix: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (SKIPPED.has(name)) continue;
+      const path = join(dir, name);
+      const stat = lstatSync(path);
+      hash.update(`\0${prefix}${name}\0${stat.isDirectory() ? 'd' : (stat.mode & 0o111).toString(8)}\0`);
+      if (stat.isDirectory()) walk(path, `${prefix}${name}/`);
+      else hashEntry(hash, path);
+    }
+  };
+  walk(root, '');
+  return hash.digest('hex').slice(0, 12);
+}
+
+function hashEntry(hash: ReturnType<typeof createHash>, path: string): void {
+  const stat = lstatSync(path, { throwIfNoEntry: false });
+  if (stat === undefined) hash.update('\0gone');
+  else if (stat.isSymbolicLink()) hash.update(`\0link\0${readlinkSync(path)}`);
+  else if (stat.isFile()) hash.update(readFileSync(path));
 }

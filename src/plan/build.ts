@@ -1,5 +1,6 @@
 // The `build` planner: the images a deploy would use, built (and with --push pushed) on this machine.
 // Pure: the same steps as a deploy's build and push phases, and nothing else — no lock, no release.
+import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import { PHASES } from '../state/types.js';
 import { UserError } from '../util/errors.js';
@@ -9,6 +10,12 @@ import type { PhasePlan, Plan } from './types.js';
 export interface BuildPlanInput {
   model: EnvironmentModel;
   version: string;
+  /** The version names one state of the code: builds whose tag exists are skipped (see ResolvedVersion). */
+  immutable?: boolean;
+  /** The normalised compose model: compose `build:` sections are built from it. */
+  compose: ComposeProject;
+  /** The environment's variables: build secrets with `environment:` read them. */
+  variables?: Record<string, string>;
   /** Push the images too (`build --push`), whatever the driver. */
   push: boolean;
   /** Limit to these services (`--services`). */
@@ -26,7 +33,14 @@ export interface BuildPlanInput {
 export function planBuild(input: BuildPlanInput): Plan {
   const { model } = input;
   const images = imageRefs(model, input.version);
-  const builds = buildSteps(model, images, input.onlyServices);
+  const builds = buildSteps(
+    model,
+    images,
+    input.immutable === true,
+    input.onlyServices,
+    input.compose,
+    input.variables,
+  );
   if (builds.length === 0 && input.onlyServices !== undefined) {
     throw new UserError(`no buildable service among ${input.onlyServices.join(', ')}`, {
       hint: 'services build when they have build: in the compose file',

@@ -1,6 +1,7 @@
+import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
-import type { ComposeProject } from '../compose/types.js';
-import { composePullArgs } from '../docker/compose.js';
+import type { ComposeProject, HostCompose } from '../compose/types.js';
+import { composeArgs, composePullArgs } from '../docker/compose.js';
 import {
   buildArgs,
   imageExistsArgs,
@@ -10,6 +11,8 @@ import {
 } from '../docker/image.js';
 import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environment.js';
 import { PHASES, type PhaseName } from '../state/types.js';
+import { formatDurationSetting } from '../util/duration.js';
+import { UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
 
@@ -30,6 +33,17 @@ export interface ReusedCompose {
   specHashes: Record<string, string>;
 }
 
+/** A file uploaded beside a host's compose file: path relative to the project folder. */
+export interface ProjectFile {
+  path: string;
+  content: Buffer;
+  /** Permission bits to keep (0644, or 0755 for an executable). */
+  mode: number;
+}
+
+/** The most a host's project files (bind-mounted files and folders) may weigh together, in bytes. */
+export const PROJECT_FILES_LIMIT_BYTES = 50 * 1024 * 1024;
+
 export const HOOKS = ['pre-build', 'pre-deploy', 'post-deploy'] as const;
 export type HookName = (typeof HOOKS)[number];
 
@@ -37,6 +51,11 @@ export interface DeployPlanInput {
   model: EnvironmentModel;
   compose: ComposeProject;
   version: string;
+  /**
+   * The version names one state of the code (a clean commit): a build whose tag exists already is
+   * skipped. Otherwise (`--version`, uncommitted changes, no git) every build runs.
+   */
+  immutableVersion?: boolean;
   releaseId: string;
   kind: 'deploy' | 'rollback';
   /** Service → image reference to deploy. Built services default to `<image>:<version>`. */
@@ -47,14 +66,22 @@ export interface DeployPlanInput {
   hostAddresses: Record<string, string>;
   /** Values that must never land in a compose file (they go to 0600 env files). */
   secretValues: string[];
+  /** The environment's variables (env files and process): build secrets from `environment:` read them. */
+  variables?: Record<string, string>;
   /** Names of the variables that hold secrets. */
   secretNames: string[];
   /** Service → the secrets it declares (`services.<name>.secrets`), resolved: they go to its 0600 env file. */
   serviceSecrets?: Record<string, Record<string, string>>;
   /** The project folder: bind mounts and files under it are uploaded beside the compose file. */
   projectDir: string;
-  /** Reads a project file the compose file references (bind-mount sources), by path relative to projectDir. */
-  readProjectFile: (relativePath: string) => Buffer;
+  /**
+   * The files of a project path the compose file references (a bind-mount source or secret file):
+   * the file itself, or every file under a folder, with paths relative to projectDir; undefined when
+   * nothing is there.
+   */
+  readProjectPath: (relativePath: string) => ProjectFile[] | undefined;
+  /** Bind-mount sources the compose file wrote as relative paths (absolute, as compose printed them). */
+  relativeBindSources?: ReadonlySet<string>;
   migrations: MigrationStep[];
   message: string;
   /** Executable hooks found in `.stagecraft/hooks/` (pre-build, pre-deploy, post-deploy), by name → path. */
@@ -107,11 +134,18 @@ function orderedHosts(model: EnvironmentModel): HostModel[] {
   return [...model.hosts].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
-/** A build step for each service Stagecraft builds (all, or those in `onlyServices`), in model order. */
+/**
+ * A build step for each service Stagecraft builds (all, or those in `onlyServices`), in model order.
+ * Compose `build:` sections are built with `docker compose build` on the section as `compose` has it;
+ * build secrets read from `variables`. Throws UserError for a build secret whose variable is not set.
+ */
 export function buildSteps(
   model: EnvironmentModel,
   images: Record<string, string>,
-  onlyServices?: string[],
+  immutable: boolean,
+  onlyServices: string[] | undefined,
+  compose: ComposeProject,
+  variables: Record<string, string> = {},
 ): Step[] {
   const needsRegistry = model.driver === 'ssh';
   return model.services
@@ -122,6 +156,37 @@ export function buildSteps(
     .filter((service) => onlyServices === undefined || onlyServices.includes(service.name))
     .map((service) => {
       const image = images[service.name]!;
+      const exists = immutable
+        ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
+        : {};
+      if (service.build.fromCompose) {
+        const file = renderBuildFile(compose, service.name, image);
+        const env: Record<string, Secret> = {};
+        for (const name of file.secretVariables) {
+          const value = variables[name];
+          if (value === undefined) {
+            throw new UserError(`a build secret of service ${service.name} reads ${name}, which is not set`, {
+              hint: `set ${name} in the environment's env_file or the shell`,
+            });
+          }
+          env[name] = new Secret(value);
+        }
+        return {
+          id: `build:${service.name}`,
+          phase: 'build',
+          title: `build ${image} from ${service.build.context}`,
+          action: {
+            kind: 'build',
+            service: service.name,
+            image,
+            argv: composeBuildArgs(service.name),
+            stdin: file.text,
+            ...(Object.keys(env).length > 0 ? { env } : {}),
+            ...exists,
+          },
+          dependsOn: [],
+        };
+      }
       return {
         id: `build:${service.name}`,
         phase: 'build',
@@ -137,7 +202,7 @@ export function buildSteps(
             target: service.build.target,
             buildArgs: service.build.args,
           }),
-          existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image),
+          ...exists,
         },
         dependsOn: [],
       };
@@ -195,6 +260,8 @@ function renderHostCompose(
     secretNames: input.secretNames,
     projectDir: input.projectDir,
     ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
+    ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
+    ...(input.variables ? { variables: input.variables } : {}),
     remoteServices,
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(
@@ -239,26 +306,25 @@ function renderedHostFiles(
     sha256: rendered.sha256,
     specHashes: hostCompose.specHashes,
     extra: (prepare) => [
-      ...hostCompose.projectFiles.map((file): Step => {
-        const relative = file.replace(/^\.\//, '');
-        return {
-          id: `file:${host.name}:${relative}`,
-          phase: 'rollout',
-          host: h,
-          title: `upload ${relative}`,
-          action: {
-            kind: 'upload',
-            path: `${dir}/${relative}`,
-            // A compose secret's source is secret material: 0600, its bytes a Secret (never shown).
-            content: hostCompose.secretFiles.includes(relative)
-              ? secretContent(input.readProjectFile(relative))
-              : input.readProjectFile(relative),
-            mode: hostCompose.secretFiles.includes(relative) ? 0o600 : 0o644,
-            file: 'project-file',
-          },
-          dependsOn: [prepare],
-        };
-      }),
+      ...projectFileSteps(input, host, hostCompose.projectMounts, dir, prepare),
+      ...Object.entries(hostCompose.secretFiles)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(
+          ([path, value]): Step => ({
+            id: `secrets:${host.name}:${path}`,
+            phase: 'rollout',
+            host: h,
+            title: `write ${path} (0600)`,
+            action: {
+              kind: 'upload',
+              path: `${dir}/${path}`,
+              content: new Secret(value),
+              mode: 0o600,
+              file: 'secrets',
+            },
+            dependsOn: [prepare],
+          }),
+        ),
       ...Object.entries(hostCompose.secretEnv)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(
@@ -279,6 +345,61 @@ function renderedHostFiles(
         ),
     ],
   };
+}
+
+/**
+ * Upload steps for the project files and folders a host's compose file uses (bind mounts, secret and
+ * config files), one per file. A source that is not there, or more than PROJECT_FILES_LIMIT_BYTES in
+ * all, is a UserError naming the service and the mount. Secret files are written 0600.
+ */
+function projectFileSteps(
+  input: DeployPlanInput,
+  host: HostModel,
+  mounts: HostCompose['projectMounts'],
+  dir: string,
+  prepare: string,
+): Step[] {
+  const steps = new Map<string, Step>();
+  let total = 0;
+  for (const mount of mounts) {
+    const where =
+      mount.service === ''
+        ? mount.target
+        : `service ${mount.service}: the bind mount ./${mount.path}:${mount.target}`;
+    const files = input.readProjectPath(mount.path);
+    if (files === undefined) {
+      throw new UserError(`${where}: ./${mount.path} does not exist in the project folder`, {
+        hint: `create ./${mount.path} (Stagecraft uploads it to the hosts), or mount an absolute path that exists on every host, or use a named volume`,
+      });
+    }
+    for (const file of files) {
+      if (steps.has(file.path)) continue;
+      total += file.content.length;
+      if (total > PROJECT_FILES_LIMIT_BYTES) {
+        throw new UserError(
+          `${where}: the project files for ${host.name} weigh more than ${PROJECT_FILES_LIMIT_BYTES / 1024 / 1024} MB`,
+          {
+            hint: `bind-mounted files are uploaded on every deploy: put large content in the image (COPY) or a named volume, and mount only small configuration`,
+          },
+        );
+      }
+      steps.set(file.path, {
+        id: `file:${host.name}:${file.path}`,
+        phase: 'rollout',
+        host: { name: host.name },
+        title: `upload ${file.path}${mount.secret ? ' (0600)' : ''}`,
+        action: {
+          kind: 'upload',
+          path: `${dir}/${file.path}`,
+          content: mount.secret ? secretContent(file.content) : file.content,
+          mode: mount.secret ? 0o600 : file.mode,
+          file: mount.secret ? 'secrets' : 'project-file',
+        },
+        dependsOn: [prepare],
+      });
+    }
+  }
+  return [...steps.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** The files a host gets for a rollback: the target release's own compose file and the files beside it. */
@@ -394,12 +515,40 @@ function hostSteps(
   let last = steps[steps.length - 1]!.id;
   for (const service of services) {
     if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
+    if (service.job) {
+      // A rollback deploys images again without migrating: its jobs (migrations, seeds) do not run.
+      if (input.kind === 'rollback') continue;
+      const id = `job:${host.name}:${service.name}`;
+      steps.push({
+        id,
+        phase: 'rollout',
+        host: h,
+        title: `run job ${service.name} to completion (exit 0 = success; services after it wait for it)`,
+        action: {
+          kind: 'job',
+          service: service.name,
+          composeFile,
+          argv: composeArgs(
+            model.composeProject,
+            composeFile,
+            'run',
+            '--rm',
+            '--no-deps',
+            '-T',
+            service.name,
+          ),
+        },
+        dependsOn: [last],
+      });
+      last = id;
+      continue;
+    }
     const id = `rollout:${host.name}:${service.name}`;
     steps.push({
       id,
       phase: 'rollout',
       host: h,
-      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.join(', ')}` : ''}`,
+      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.join(', ')}` : ''}; ${service.hasHealthcheck ? 'healthy' : `running ${formatDurationSetting(service.stableForMs)}`} within ${formatDurationSetting(service.healthTimeoutMs)}`,
       action: {
         kind: 'rollout',
         service: service.name,
@@ -415,6 +564,18 @@ function hostSteps(
       dependsOn: [last],
     });
     last = id;
+  }
+  if (input.onlyServices === undefined && reused === undefined) {
+    // After every rollout here (the gateway routes only to this release's services by then).
+    const keep = services.map((service) => service.name);
+    steps.push({
+      id: `prune:${host.name}`,
+      phase: 'rollout',
+      host: h,
+      title: `stop and remove containers of services not in this release (${host.name} runs ${keep.join(', ')})`,
+      action: { kind: 'prune', keep },
+      dependsOn: [last],
+    });
   }
   return steps;
 }
@@ -470,7 +631,17 @@ export function phase(name: PhaseName, steps: Step[], skipped?: string): PhasePl
 export function planDeploy(input: DeployPlanInput): Plan {
   const { model } = input;
   const images = imageRefs(model, input.version, input.images);
-  const builds = input.skipBuild === undefined ? buildSteps(model, images, input.onlyServices) : [];
+  const builds =
+    input.skipBuild === undefined
+      ? buildSteps(
+          model,
+          images,
+          input.immutableVersion === true,
+          input.onlyServices,
+          input.compose,
+          input.variables,
+        )
+      : [];
   const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };
   const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>

@@ -30,7 +30,18 @@ export type PlannedTls =
 export type UploadedFile = 'compose' | 'project-file' | 'secrets';
 
 export type Action =
-  | { kind: 'build'; service: string; image: string; argv: string[]; existsArgv?: string[] }
+  | {
+      kind: 'build';
+      service: string;
+      image: string;
+      argv: string[];
+      /** Only for immutable tags: exit 0 = the image exists, the build is skipped. */
+      existsArgv?: string[];
+      /** Sent on stdin (the rendered build compose file of `docker compose -f - build`). */
+      stdin?: string;
+      /** Variables build secrets read, with their values; set in the build's environment only. */
+      env?: Record<string, Secret>;
+    }
   | { kind: 'push'; service: string; image: string; argv: string[]; digestArgv: string[] }
   | { kind: 'lock-acquire'; message: string }
   | { kind: 'lock-release' }
@@ -70,6 +81,18 @@ export type Action =
       composeFile: string;
       health: HealthSpec;
       route?: RouteSpec;
+    }
+  | {
+      /** Runs a one-shot service to completion (`docker compose run --rm --no-deps -T svc`), its output shown. */
+      kind: 'job';
+      service: string;
+      composeFile: string;
+      argv: string[];
+    }
+  | {
+      /** Stops and removes the project's containers of services this host no longer runs. */
+      kind: 'prune';
+      keep: string[];
     }
   | { kind: 'record' };
 

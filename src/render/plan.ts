@@ -61,6 +61,12 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
     case 'migrate':
       Object.assign(detail, { database: action.database, strategy: action.strategy, engine: action.engine });
       break;
+    case 'job':
+      Object.assign(detail, { service: action.service, argv: action.argv });
+      break;
+    case 'prune':
+      detail['keep'] = action.keep;
+      break;
     case 'ingress':
       Object.assign(detail, {
         image: action.image,

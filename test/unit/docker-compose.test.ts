@@ -35,6 +35,17 @@ describe('docker compose argv', () => {
     );
   });
 
+  it('config passes the environment’s env files, and /dev/null when it has none (no .env)', () => {
+    expect(
+      line(composeConfigArgs({ file: 'c.yml', projectDir: '.', envFiles: ['/p/.env.a', '/p/.env.b'] })),
+    ).toBe(
+      'docker compose -f c.yml --project-directory . --env-file /p/.env.a --env-file /p/.env.b config --format json',
+    );
+    expect(line(composeConfigArgs({ file: 'c.yml', projectDir: '.', envFiles: [] }))).toBe(
+      'docker compose -f c.yml --project-directory . --env-file /dev/null config --format json',
+    );
+  });
+
   it('version', () => {
     expect(line(composeVersionArgs())).toBe('docker compose version --short');
   });

@@ -235,7 +235,7 @@ environments:
       secretValues: [],
       secretNames: [],
       projectDir: '/p',
-      readProjectFile: () => Buffer.from(''),
+      readProjectPath: (path) => [{ path, content: Buffer.from(''), mode: 0o644 }],
       migrations: [{ database: 'main', strategy: 'pre_deploy', engine: 'raw', service: 'db', needs: ['db'] }],
       message: 'deploy v1',
       hooks: { 'pre-build': '/p/h', 'pre-deploy': '/p/h', 'post-deploy': '/p/h' },

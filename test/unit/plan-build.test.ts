@@ -25,7 +25,13 @@ const model = (registry = '  registry: registry.example/shop\n') =>
 
 describe('planBuild', () => {
   it('plans the pre-build hook and a build per built service, nothing else', () => {
-    const plan = planBuild({ model: model(), version: 'v7', push: false, hooks: { 'pre-build': '/p/hook' } });
+    const plan = planBuild({
+      model: model(),
+      compose,
+      version: 'v7',
+      push: false,
+      hooks: { 'pre-build': '/p/hook' },
+    });
     expect(plan.kind).toBe('build');
     expect(plan.releaseId).toBe('');
     expect(
@@ -46,7 +52,7 @@ describe('planBuild', () => {
   });
 
   it('with push, pushes each image after its build, whatever the driver', () => {
-    const plan = planBuild({ model: model(), version: 'v7', push: true });
+    const plan = planBuild({ model: model(), compose, version: 'v7', push: true });
     expect(plan.phases[1]!.steps.map((s) => [s.id, s.dependsOn])).toEqual([
       ['push:api', ['build:api']],
       ['push:web', ['build:web']],
@@ -59,17 +65,21 @@ describe('planBuild', () => {
 
   it('limits to --services and refuses a scope with nothing to build, or a push with no registry', () => {
     expect(
-      planBuild({ model: model(), version: 'v7', push: false, onlyServices: ['web'] }).phases[0]!.steps.map(
-        (s) => s.id,
-      ),
+      planBuild({
+        model: model(),
+        compose,
+        version: 'v7',
+        push: false,
+        onlyServices: ['web'],
+      }).phases[0]!.steps.map((s) => s.id),
     ).toEqual(['build:web']);
-    expect(() => planBuild({ model: model(), version: 'v7', push: false, onlyServices: ['db'] })).toThrow(
-      UserError,
-    );
-    expect(() => planBuild({ model: model(), version: 'v7', push: false, onlyServices: ['db'] })).toThrow(
-      'no buildable service among db',
-    );
-    expect(() => planBuild({ model: model(''), version: 'v7', push: true })).toThrow(
+    expect(() =>
+      planBuild({ model: model(), compose, version: 'v7', push: false, onlyServices: ['db'] }),
+    ).toThrow(UserError);
+    expect(() =>
+      planBuild({ model: model(), compose, version: 'v7', push: false, onlyServices: ['db'] }),
+    ).toThrow('no buildable service among db');
+    expect(() => planBuild({ model: model(''), compose, version: 'v7', push: true })).toThrow(
       'nothing to push to: project.registry is not set',
     );
   });

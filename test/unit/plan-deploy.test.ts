@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { ComposeProject } from '../../src/compose/types.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
 import { type DeployPlanInput, planDeploy } from '../../src/plan/deploy.js';
@@ -34,6 +35,7 @@ function plan(overrides: Partial<DeployPlanInput> = {}): Plan {
     model,
     compose,
     version: 'abc123',
+    immutableVersion: true,
     releaseId: 'rel-20261121-120000000',
     kind: 'deploy',
     skipBuild: undefined,
@@ -41,7 +43,7 @@ function plan(overrides: Partial<DeployPlanInput> = {}): Plan {
     secretValues: ['pg-S3cret$value'],
     secretNames: ['POSTGRES_PASSWORD'],
     projectDir: '/path/to/shop',
-    readProjectFile: () => Buffer.from(''),
+    readProjectPath: (path) => [{ path, content: Buffer.from(''), mode: 0o644 }],
     migrations: [{ database: 'main', strategy: 'pre_deploy', engine: 'raw', service: 'db', needs: ['db'] }],
     message: 'deploy abc123',
     ...overrides,
@@ -65,18 +67,21 @@ describe('planDeploy', () => {
         'rollout',
         null,
         [
+          'prune:h3',
           'prepare:h1',
           'secrets:h1:api',
           'pull:h1',
           'ingress:h1',
           'rollout:h1:api',
           'rollout:h1:web',
+          'prune:h1',
           'prepare:h2',
           'secrets:h2:api',
           'pull:h2',
           'ingress:h2',
           'rollout:h2:api',
           'rollout:h2:web',
+          'prune:h2',
         ],
       ],
       ['migrate_post', 'no post_deploy migrations', []],
@@ -87,22 +92,37 @@ describe('planDeploy', () => {
   it('builds the exact docker argv: tagged by registry, project, service and version', () => {
     const steps = allSteps(plan());
     const build = steps.find((step) => step.id === 'build:api')!.action;
-    expect(build).toEqual({
+    expect(build).toMatchObject({
       kind: 'build',
       service: 'api',
       image: 'registry.example/shop/shop-api:abc123',
       argv: [
         'docker',
-        'build',
-        '-t',
-        'registry.example/shop/shop-api:abc123',
+        'compose',
+        '-p',
+        'stagecraft-build',
         '-f',
-        '/path/to/shop/api/Dockerfile',
-        '--build-arg',
-        'NODE_IMAGE=127.0.0.1:5000/stagecraft-test/node:20',
-        '/path/to/shop/api',
+        '-',
+        '--env-file',
+        '/dev/null',
+        'build',
+        'api',
       ],
       existsArgv: ['docker', 'manifest', 'inspect', 'registry.example/shop/shop-api:abc123'],
+    });
+    // The build file: the compose build section as compose printed it, and the image to tag.
+    expect(parse((build as { stdin: string }).stdin)).toEqual({
+      name: 'stagecraft-build',
+      services: {
+        api: {
+          image: 'registry.example/shop/shop-api:abc123',
+          build: {
+            context: '/path/to/shop/api',
+            dockerfile: 'Dockerfile',
+            args: { NODE_IMAGE: '127.0.0.1:5000/stagecraft-test/node:20' },
+          },
+        },
+      },
     });
     const pull = steps.find((step) => step.id === 'pull:h1')!.action;
     expect(pull).toEqual({
@@ -121,7 +141,7 @@ describe('planDeploy', () => {
       ],
     });
     const rollout = steps.find((step) => step.id === 'rollout:h2:web')!;
-    expect(rollout.title).toBe('start-first web (1 replica) → shop.example, *');
+    expect(rollout.title).toBe('start-first web (1 replica) → shop.example, *; running 3s within 2m');
     expect(rollout.action).toMatchObject({
       kind: 'rollout',
       strategy: 'start-first',
@@ -252,9 +272,11 @@ describe('planDeploy', () => {
       'build',
       '  build:api                    build registry.example/shop/shop-api:abc123 from /path/to/shop/api',
     ]);
-    expect(text).toContain('\nrollout\n  h1\n    prepare:h1');
+    expect(text).toContain(
+      '\n    prune:h1                     stop and remove containers of services not in this release (h1 runs api, web)',
+    );
     expect(text).toContain('migrate_post skipped: no post_deploy migrations');
-    expect(text.endsWith('24 steps. Nothing has been changed; run `stagecraft deploy` to apply.')).toBe(true);
+    expect(text.endsWith('27 steps. Nothing has been changed; run `stagecraft deploy` to apply.')).toBe(true);
   });
 });
 

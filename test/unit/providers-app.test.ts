@@ -131,6 +131,7 @@ describe('a provider registered outside the core', () => {
     const compose: ComposeProject = { services: { api: { image: 'p-api' } } };
     const model = buildEnvironmentModel(loaded, compose);
     expect(model.services.find((service) => service.name === 'api')?.build).toEqual({
+      fromCompose: false,
       context: join(loaded.root, 'api'),
       dockerfile: undefined,
       target: 'prod',

@@ -1,9 +1,9 @@
 // Backend provider `encore-ts`: `encore run --watch --listen …` in dev (secrets set first with
 // `encore secret set`, values on stdin), `encore build docker` for deploys.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
-import { parseDotenv } from '../../config/dotenv.js';
+import { readDotenvFiles } from '../../config/dotenv.js';
 import { UserError } from '../../util/errors.js';
 import { resolvePath } from '../../util/paths.js';
 import { registerSecretValue } from '../../util/secret.js';
@@ -60,7 +60,11 @@ export function encoreEnv(plan: DevProcessPlan, settings: DevProcessSettings): R
   const env: Record<string, string> = { ...settings.baseEnv };
   if (dev?.env_file !== undefined) {
     const file = resolve(plan.workdir, dev.env_file);
-    if (existsSync(file)) Object.assign(env, parseDotenv(readFileSync(file, 'utf8')));
+    if (existsSync(file))
+      Object.assign(
+        env,
+        readDotenvFiles([{ path: file, display: dev.env_file }], process.env, () => undefined),
+      );
     else
       settings.warn(`backend env_file ${dev.env_file} not found in ${plan.workdir}; continuing without it`);
   }

@@ -1,0 +1,137 @@
+import { publishesFixedHostPort } from '../compose/analyze.js';
+import type { ComposeProject, ComposeService } from '../compose/types.js';
+import type { ServiceModel } from './environment.js';
+
+/**
+ * Docker's image reference grammar (distribution/reference): [registry[:port]/]path[:tag][@digest],
+ * lowercase path components. From https://github.com/distribution/reference/blob/main/regexp.go.
+ */
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const DOMAIN =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?';
+const REFERENCE = new RegExp(
+  `^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
+/** True when `ref` is a valid Docker image reference (what `docker pull` accepts). */
+export function isImageReference(ref: string): boolean {
+  return ref.length <= 255 && REFERENCE.test(ref);
+}
+
+export interface CrossServiceFindings {
+  /** What cannot run: plan refuses (exit 1). */
+  problems: string[];
+  /** What runs but probably not as meant: plan shows it. */
+  warnings: string[];
+}
+
+function publishedPorts(service: ComposeService): string[] {
+  return (service.ports ?? [])
+    .filter(
+      (port) =>
+        port.published !== undefined && String(port.published) !== '' && String(port.published) !== '0',
+    )
+    .map((port) => String(port.published));
+}
+
+/** `name:1234` (or `name` followed by a non-name character) in a service's environment values. */
+function referencedPorts(values: string[], host: string): { referenced: boolean; ports: string[] } {
+  const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const name = new RegExp(`(^|[^A-Za-z0-9_.-])${escaped}($|[^A-Za-z0-9_.-])`);
+  const withPort = new RegExp(`(?:^|[^A-Za-z0-9_.-])${escaped}:(\\d+)`, 'g');
+  const ports: string[] = [];
+  let referenced = false;
+  for (const value of values) {
+    if (name.test(value)) referenced = true;
+    for (const match of value.matchAll(withPort)) ports.push(match[1]!);
+  }
+  return { referenced, ports };
+}
+
+/**
+ * Stagecraft's rules across services, checked at plan time before anything changes:
+ * - every image that runs is a valid image reference;
+ * - no domain is claimed by two services;
+ * - `replicas` > 1 with a fixed `container_name` cannot run (names are unique);
+ * - a service that publishes a fixed host port or uses `network_mode: host` cannot roll out
+ *   start-first (the new container cannot bind the port while the old one holds it);
+ * - a service reached from another host (depends_on, or its name in an environment value) must
+ *   publish the port it is reached on;
+ * - a service with a `port` but no `domains` is never routed by the gateway: a warning.
+ */
+export function crossServiceFindings(
+  services: ServiceModel[],
+  compose: ComposeProject,
+): CrossServiceFindings {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const domains = new Map<string, string>();
+  for (const service of services) {
+    const spec = compose.services[service.name] as ComposeService;
+    if (service.build === undefined && !isImageReference(service.image)) {
+      problems.push(
+        `service ${service.name}: image "${service.image}" is not a valid image reference (lowercase name, optional registry, :tag or @digest)`,
+      );
+    } else if (service.build !== undefined && !isImageReference(`${service.image}:latest`)) {
+      problems.push(
+        `service ${service.name}: the image name Stagecraft builds, "${service.image}", is not a valid image reference: use a lowercase service name and project.registry`,
+      );
+    }
+    for (const domain of service.domains) {
+      const other = domains.get(domain);
+      if (other !== undefined)
+        problems.push(
+          `domain ${domain} is claimed by services ${other} and ${service.name}: give each domain to one service`,
+        );
+      else domains.set(domain, service.name);
+    }
+    if (service.replicas > 1 && typeof spec.container_name === 'string' && spec.container_name !== '') {
+      problems.push(
+        `service ${service.name}: replicas ${service.replicas} with container_name ${spec.container_name} cannot run (container names are unique): remove container_name or run 1 replica`,
+      );
+    }
+    if (service.strategy === 'start-first') {
+      if (spec.network_mode === 'host') {
+        problems.push(
+          `service ${service.name} uses network_mode: host, so a new container cannot start beside the old one: set services.${service.name}.rollout: stop-first`,
+        );
+      } else if (publishesFixedHostPort(spec)) {
+        problems.push(
+          `service ${service.name} publishes host port ${publishedPorts(spec).join(', ')}, so a new container cannot start beside the old one: set services.${service.name}.rollout: stop-first, or publish no fixed host port`,
+        );
+      }
+    }
+    if (service.port !== undefined && service.domains.length === 0) {
+      warnings.push(
+        `service ${service.name} has port ${service.port} but no domains, so the gateway routes no request to it: add services.${service.name}.domains, or remove port`,
+      );
+    }
+  }
+  // Reaching a service on another host goes through that host's published ports.
+  for (const service of services) {
+    const spec = compose.services[service.name] as ComposeService;
+    const values = Object.values(spec.environment ?? {}).filter(
+      (value): value is string => typeof value === 'string',
+    );
+    const dependsOn = Object.keys(spec.depends_on ?? {});
+    for (const other of services) {
+      if (other.name === service.name || other.hosts.length === 0) continue;
+      const remoteHosts = service.hosts.filter((host) => !other.hosts.includes(host));
+      if (remoteHosts.length === 0) continue;
+      const { referenced, ports } = referencedPorts(values, other.name);
+      if (!referenced && !dependsOn.includes(other.name)) continue;
+      const published = publishedPorts(compose.services[other.name] as ComposeService);
+      const unpublished = ports.filter((port) => !published.includes(port));
+      if (unpublished.length > 0) {
+        problems.push(
+          `service ${service.name} on ${remoteHosts.join(', ')} reaches ${other.name}:${unpublished.join(', ')} on ${other.hosts.join(', ')}, but ${other.name} does not publish ${unpublished.length === 1 ? 'that port' : 'those ports'}: add ports: ["${unpublished[0]}:${unpublished[0]}"] to ${other.name}, or run both on one host`,
+        );
+      } else if (ports.length === 0 && referenced && published.length === 0) {
+        problems.push(
+          `service ${service.name} on ${remoteHosts.join(', ')} reaches ${other.name} on ${other.hosts.join(', ')}, but ${other.name} publishes no port: publish the port it is reached on, or run both on one host`,
+        );
+      }
+    }
+  }
+  return { problems, warnings };
+}

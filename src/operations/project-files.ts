@@ -1,0 +1,82 @@
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { ComposeExec } from '../compose/read.js';
+import type { ComposeProject } from '../compose/types.js';
+import { composeConfigArgs } from '../docker/compose.js';
+import type { ProjectFile } from '../plan/deploy.js';
+
+/**
+ * The files of `relativePath` under `root`: the file, or every file under the folder (name order,
+ * symlinks to files followed, `.git` left out), paths relative to root with `/`. Undefined when
+ * nothing is there. Modes: 0755 for executables, else 0644.
+ */
+export function readProjectPath(root: string, relativePath: string): ProjectFile[] | undefined {
+  const start = join(root, relativePath);
+  const stat = lstatSync(start, { throwIfNoEntry: false });
+  if (stat === undefined) return undefined;
+  const files: ProjectFile[] = [];
+  const visit = (path: string) => {
+    const info = lstatSync(path, { throwIfNoEntry: false });
+    if (info === undefined) return;
+    if (info.isDirectory()) {
+      for (const name of readdirSync(path).sort()) if (name !== '.git') visit(join(path, name));
+      return;
+    }
+    const content = readFileSync(path);
+    files.push({
+      path: relative(root, path).split(sep).join('/'),
+      content,
+      mode: (info.mode & 0o111) !== 0 ? 0o755 : 0o644,
+    });
+  };
+  visit(start);
+  return files;
+}
+
+/**
+ * Bind-mount sources that the compose file writes as relative paths but that lie outside `root`
+ * (compose prints every source absolute, so `../shared/x` and a host path `/srv/x` look alike).
+ * Only when some source is absolute and outside root, it asks compose again with
+ * `--no-path-resolution` and returns those sources (absolute, as the first model printed them).
+ */
+export async function relativeBindSourcesOutside(
+  compose: ComposeProject,
+  options: {
+    file: string;
+    root: string;
+    envFiles: string[];
+    exec: ComposeExec;
+    variables: Record<string, string>;
+  },
+): Promise<Set<string>> {
+  const outside = new Map<string, string>();
+  for (const [service, spec] of Object.entries(compose.services)) {
+    for (const mount of spec.volumes ?? []) {
+      if (mount.type !== 'bind' || typeof mount.source !== 'string' || !isAbsolute(mount.source)) continue;
+      const rel = relative(options.root, mount.source);
+      if (rel.startsWith('..') || isAbsolute(rel)) outside.set(`${service}\0${mount.target}`, mount.source);
+    }
+  }
+  const found = new Set<string>();
+  if (outside.size === 0) return found;
+  const argv = composeConfigArgs({
+    file: options.file,
+    projectDir: options.root,
+    envFiles: options.envFiles,
+  });
+  argv.splice(argv.indexOf('config') + 1, 0, '--no-path-resolution');
+  const result = await options.exec(argv, { env: options.variables, allowFailure: true });
+  if (result.exitCode !== 0) return found;
+  const raw = JSON.parse(result.stdout) as ComposeProject;
+  for (const [service, spec] of Object.entries(raw.services ?? {})) {
+    for (const mount of spec.volumes ?? []) {
+      const resolved = outside.get(`${service}\0${mount.target}`);
+      if (resolved !== undefined && typeof mount.source === 'string' && !isAbsolute(mount.source)) {
+        // `~/x` is the laptop's home: also not on the hosts.
+        if (resolve(options.root, mount.source) === resolved || mount.source.startsWith('~'))
+          found.add(resolved);
+      }
+    }
+  }
+  return found;
+}

@@ -1,0 +1,55 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { composeArgs } from '../docker/compose.js';
+import { allSteps, type Plan } from '../plan/types.js';
+import { runLocal } from '../runners/local.js';
+import { UserError } from '../util/errors.js';
+
+/**
+ * Every compose file the plan uploads passes `docker compose -p <project> -f compose.yml config -q`
+ * on its exact bytes, beside empty stand-ins of the files uploaded with it (secret env files and
+ * secret files hold no value here), in a scratch folder of this machine that is removed at once.
+ * Throws a UserError naming the host and compose's message, before anything changes anywhere.
+ */
+export async function validateRenderedCompose(plan: Plan, project: string): Promise<void> {
+  const hosts = new Map<string, { compose: string; others: string[] }>();
+  const prefix = `/releases/${plan.releaseId}/`;
+  for (const step of allSteps(plan)) {
+    const { action } = step;
+    if (action.kind !== 'upload' || step.host === undefined) continue;
+    const at = action.path.indexOf(prefix);
+    if (at === -1) continue;
+    const relative = action.path.slice(at + prefix.length);
+    const entry = hosts.get(step.host.name) ?? { compose: '', others: [] };
+    if (relative === 'compose.yml' && typeof action.content === 'string') entry.compose = action.content;
+    else entry.others.push(relative);
+    hosts.set(step.host.name, entry);
+  }
+  for (const [host, files] of hosts) {
+    if (files.compose === '') continue;
+    const scratch = mkdtempSync(join(tmpdir(), 'stagecraft-validate-'));
+    try {
+      writeFileSync(join(scratch, 'compose.yml'), files.compose);
+      for (const other of files.others) {
+        mkdirSync(dirname(join(scratch, other)), { recursive: true });
+        writeFileSync(join(scratch, other), '', { mode: 0o600 });
+      }
+      const argv = [...composeArgs(project, join(scratch, 'compose.yml'), 'config', '-q')];
+      argv.splice(2, 0, '--env-file', '/dev/null');
+      const result = await runLocal(argv, { cwd: scratch, allowFailure: true });
+      if (result.exitCode !== 0) {
+        const message =
+          `${result.stderr}${result.stdout}`.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`;
+        throw new UserError(
+          `the compose file rendered for ${host} does not pass docker compose config: ${message}`,
+          {
+            hint: 'fix the compose file or stagecraft.yml as the message says; nothing was changed on the hosts',
+          },
+        );
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { type ShopProject, stagecraftIn } from './support/shop.js';
+
+// Issue 11 on the harness: a bind-mounted folder served from the container (kind 3) and a build with
+// `platform` + `dockerfile_inline` (kind 5), deployed over SSH to h1 and read back through the gateway.
+
+let harness: HarnessEnv;
+let project: ShopProject;
+const BUSYBOX = '127.0.0.1:5000/stagecraft-test/busybox:latest';
+
+function get(hostHeader: string): Promise<{ status: number; body: string }> {
+  const address = harness.hosts.find((host) => host.name === 'h1')!.address;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: address, port: 8080, path: '/', headers: { host: hostHeader }, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  harness = await requireHarness();
+  await sshRun(
+    harness,
+    'h1',
+    'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft; true',
+  );
+  const root = mkdtempSync(join(tmpdir(), 'stagecraft-fidelity-'));
+  mkdirSync(join(root, 'www'));
+  writeFileSync(join(root, 'www', 'index.html'), 'fresh bread\n');
+  mkdirSync(join(root, 'inline'));
+  writeFileSync(
+    join(root, 'docker-compose.yml'),
+    `services:
+  site:
+    image: ${BUSYBOX}
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    volumes:
+      - ./www:/www:ro
+  inline:
+    platform: linux/amd64
+    build:
+      context: ./inline
+      platforms: [linux/amd64]
+      dockerfile_inline: |
+        FROM ${BUSYBOX}
+        RUN mkdir /www && echo "inline build" > /www/index.html
+        CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+`,
+  );
+  const address = harness.hosts.find((host) => host.name === 'h1')!.address;
+  writeFileSync(
+    join(root, 'stagecraft.yml'),
+    `project:
+  name: fidelity
+  registry: 127.0.0.1:5000/fidelity-e2e
+services:
+  site: { role: web, port: 8080, domains: [site.fidelity.localhost] }
+  inline: { role: web, port: 8080, domains: [inline.fidelity.localhost] }
+ingress:
+  image: 127.0.0.1:5000/stagecraft-test/caddy:2
+  http_port: 8080
+environments:
+  production:
+    driver: ssh
+    ssh:
+      user: root
+      identity_file: ${harness.identity_file}
+      known_hosts_file: ${harness.known_hosts}
+    hosts:
+      web:
+        - { name: h1, address: ${address} }
+    rollout:
+      health_timeout: 60s
+`,
+  );
+  project = {
+    root,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '/root',
+      NO_COLOR: '1',
+      DOCKER_HOST: harness.build_docker_host,
+      STAGECRAFT_STATE_FILE: join(root, '.stagecraft', 'releases.json'),
+    },
+  };
+});
+
+afterAll(async () => {
+  if (harness) {
+    await sshRun(
+      harness,
+      'h1',
+      'docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=fidelity-production) fidelity-production-ingress >/dev/null 2>&1; true',
+    );
+  }
+  if (project) rmSync(project.root, { recursive: true, force: true });
+});
+
+describe('compose fidelity on the harness', () => {
+  it('serves a bind-mounted folder and an inline-Dockerfile image built for the compose platform', async () => {
+    const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f1']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'fresh bread\n' });
+    expect(await get('inline.fidelity.localhost')).toEqual({ status: 200, body: 'inline build\n' });
+    const image = (
+      await dockerOn(harness, 'h1', [
+        'ps',
+        '--filter',
+        'label=com.docker.compose.service=inline',
+        '--format',
+        '{{.Image}}',
+      ])
+    ).trim();
+    expect(image).toMatch(/^127\.0\.0\.1:5000\/fidelity-e2e\/fidelity-inline(:f1|@sha256:[0-9a-f]{64})$/);
+    expect(
+      (
+        await dockerOn(harness, 'h1', ['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}}', image])
+      ).trim(),
+    ).toBe('linux/amd64');
+  });
+});

@@ -1,0 +1,399 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { allSteps, type Plan, type Step } from '../../src/plan/types.js';
+import { UserError } from '../../src/util/errors.js';
+import { planProject, uploadedCompose, uploadedText } from '../support/prepare.js';
+
+// Issue 11, kinds 3-8, on the inputs of test/fixtures/compose-fidelity, planned in-process with the
+// real docker compose: what plan says and what a deploy would upload and run.
+
+const cases = resolve(import.meta.dirname, '../fixtures/compose-fidelity');
+const scratch = mkdtempSync(join(tmpdir(), 'stagecraft-fidelity-plan-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A copy of a case folder, so a test can change files. */
+export function copyCase(name: string): string {
+  const dir = join(scratch, `${name}-${Math.random().toString(36).slice(2, 8)}`);
+  cpSync(join(cases, name), dir, { recursive: true });
+  return dir;
+}
+
+const composeAvailable = spawnSync('docker', ['compose', 'version']).status === 0;
+if (!composeAvailable && process.env['CI'] === 'true') {
+  it('docker compose is installed', () => expect.fail('CI must install the compose v2 plugin'));
+}
+
+describe.skipIf(!composeAvailable)('compose fidelity: health timing (kind 7)', { timeout: 60_000 }, () => {
+  it('14: the wait covers start_period + probes, and plan shows it', async () => {
+    const { plan, output } = await planProject(
+      join(cases, '14-healthcheck-start-period-ignored'),
+      'production',
+    );
+    const step = allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:ledger');
+    // start_period 4m + interval 15s + 4 × (interval 15s + timeout 5s) = 5m35s
+    expect(step?.action).toMatchObject({ kind: 'rollout', health: { timeoutMs: 335_000 } });
+    expect(step?.title).toBe(
+      'start-first ledger (1 replica) → ledger.bakery.example.test; healthy within 5m35s',
+    );
+    expect(output.warnings).toEqual([]);
+  });
+
+  it('14: an explicit health_timeout shorter than the health check is kept, with a warning', async () => {
+    const dir = copyCase('14-healthcheck-start-period-ignored');
+    const file = join(dir, 'stagecraft.yml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('driver: ssh', 'driver: ssh\n    rollout: { health_timeout: 2m }'),
+    );
+    const { plan, output } = await planProject(dir, 'production');
+    const step = allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:ledger');
+    expect(step?.action).toMatchObject({ kind: 'rollout', health: { timeoutMs: 120_000 } });
+    expect(output.warnings).toEqual([
+      'rollout.health_timeout 2m is shorter than the 5m35s the health check of ledger may take (start_period 4m + interval 15s + 4 × (interval + timeout 5s)): a slow start fails the deploy',
+    ]);
+  });
+
+  it('a service without a health check waits the default 2m for 3s of running', async () => {
+    const { plan } = await planProject(join(cases, '01-envfile-hash-in-value'), 'production');
+    expect(allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:web')?.title).toBe(
+      'start-first web (1 replica) → bakery.example.test; running 3s within 2m',
+    );
+  });
+});
+
+describe.skipIf(!composeAvailable)('compose fidelity: build keys (kind 5)', { timeout: 60_000 }, () => {
+  const buildOf = (plan: Plan, service: string) => {
+    const step = allSteps(plan).find((candidate) => candidate.id === `build:${service}`);
+    if (step?.action.kind !== 'build') throw new Error(`no build of ${service}`);
+    return step.action;
+  };
+
+  it('11: platform and build.platforms reach the build (docker compose build on the build section)', async () => {
+    const dir = join(cases, '11-build-platform-ignored');
+    const { plan } = await planProject(dir, 'production');
+    const build = buildOf(plan, 'api');
+    expect(build.argv).toEqual([
+      'docker',
+      'compose',
+      '-p',
+      'stagecraft-build',
+      '-f',
+      '-',
+      '--env-file',
+      '/dev/null',
+      'build',
+      'api',
+    ]);
+    expect(parse(build.stdin ?? '')).toEqual({
+      name: 'stagecraft-build',
+      services: {
+        api: {
+          image: 'registry.example.test/bakery/bakery-api:v1',
+          platform: 'linux/amd64',
+          build: { context: join(dir, 'api'), dockerfile: 'Dockerfile', platforms: ['linux/amd64'] },
+        },
+      },
+    });
+  });
+
+  it('11: dockerfile_inline is built, not a Dockerfile that is not there', async () => {
+    const dir = join(cases, '11-build-platform-ignored/inline-dockerfile');
+    const { plan } = await planProject(dir, 'production');
+    expect(parse(buildOf(plan, 'api').stdin ?? '').services.api.build).toEqual({
+      context: join(dir, 'api'),
+      dockerfile_inline: 'FROM nginx:1.25\nRUN echo "inline build" > /usr/share/nginx/html/index.html\n',
+    });
+  });
+
+  it('build secrets travel as BuildKit secrets: a file stays a path, an environment value only in the env', async () => {
+    const dir = copyCase('11-build-platform-ignored');
+    writeFileSync(join(dir, 'npmrc.txt'), 'token\n');
+    writeFileSync(join(dir, '.env.production'), 'NPM_TOKEN=npm-s3cr3t-token\n');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      secrets: [npmrc, npm_token]\n      ssh: [default]\n      cache_from: ["type=registry,ref=registry.example.test/cache"]\n      additional_contexts: { shared: ./api }\nsecrets:\n  npmrc: { file: ./npmrc.txt }\n  npm_token: { environment: NPM_TOKEN }\n',
+    );
+    const file = join(dir, 'stagecraft.yml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('driver: ssh', 'driver: ssh\n    env_file: .env.production'),
+    );
+    const { plan } = await planProject(dir, 'production');
+    const build = buildOf(plan, 'api');
+    expect(build.stdin).not.toContain('npm-s3cr3t-token');
+    expect(parse(build.stdin ?? '')).toEqual({
+      name: 'stagecraft-build',
+      services: {
+        api: {
+          image: 'registry.example.test/bakery/bakery-api:v1',
+          build: {
+            context: join(dir, 'api'),
+            dockerfile: 'Dockerfile',
+            secrets: [{ source: 'npmrc' }, { source: 'npm_token' }],
+            ssh: ['default'],
+            cache_from: ['type=registry,ref=registry.example.test/cache'],
+            additional_contexts: { shared: join(dir, 'api') },
+          },
+        },
+      },
+      secrets: { npm_token: { environment: 'NPM_TOKEN' }, npmrc: { file: join(dir, 'npmrc.txt') } },
+    });
+    expect(Object.fromEntries(Object.entries(build.env ?? {}).map(([k, v]) => [k, v.reveal()]))).toEqual({
+      NPM_TOKEN: 'npm-s3cr3t-token',
+    });
+  });
+
+  it('more than one build platform is refused at plan, naming the service', async () => {
+    const dir = copyCase('11-build-platform-ignored');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      platforms: [linux/amd64, linux/arm64]\n',
+    );
+    const error = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe(
+      'service api: build.platforms lists 2 platforms (linux/amd64, linux/arm64); Stagecraft builds one image per service',
+    );
+  });
+});
+
+describe.skipIf(!composeAvailable)(
+  'compose fidelity: local files reach the hosts (kind 3)',
+  { timeout: 60_000 },
+  () => {
+    const uploads = (plan: Plan, host: string) =>
+      allSteps(plan)
+        .filter((step) => step.host?.name === host && step.action.kind === 'upload')
+        .map((step) => {
+          const action = step.action as Extract<Step['action'], { kind: 'upload' }>;
+          return [action.path.replace(/^.*\/releases\/[^/]+\//, ''), action.mode.toString(8)];
+        });
+
+    it('06: a bind-mounted folder is uploaded file by file beside the compose file', async () => {
+      const { plan } = await planProject(join(cases, '06-bind-mount-directory'), 'production');
+      expect(uploads(plan, 'web-1')).toEqual([
+        ['compose.yml', '644'],
+        ['conf.d/default.conf', '644'],
+      ]);
+      expect(uploadedText(plan, 'web-1', 'conf.d/default.conf')).toBe(
+        'server { listen 80; location / { return 200 "fresh bread\\n"; } }\n',
+      );
+      expect(uploadedCompose(plan, 'web-1').services['web']?.['volumes']).toEqual([
+        {
+          type: 'bind',
+          source: './conf.d',
+          target: '/etc/nginx/conf.d',
+          read_only: true,
+          bind: { create_host_path: true },
+        },
+      ]);
+    });
+
+    it('06: a source that does not exist is a user error naming the service, the mount and what to do', async () => {
+      const error = (await planProject(
+        join(cases, '06-bind-mount-directory/missing-source'),
+        'production',
+      ).catch((caught: unknown) => caught)) as UserError;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.exitCode).toBe(1);
+      expect(error.message).toBe(
+        'service web: the bind mount ./htpasswd:/etc/nginx/htpasswd: ./htpasswd does not exist in the project folder',
+      );
+      expect(error.hint).toBe(
+        'create ./htpasswd (Stagecraft uploads it to the hosts), or mount an absolute path that exists on every host, or use a named volume',
+      );
+    });
+
+    it('07: a relative source outside the project is refused, never shipped as this machine’s path', async () => {
+      const error = (await planProject(join(cases, '07-bind-mount-outside-project/app'), 'production').catch(
+        (caught: unknown) => caught,
+      )) as UserError;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toBe(
+        'service web: the bind mount ../shared/ovens.conf:/etc/bakery/ovens.conf is outside the project folder, so it cannot be uploaded to the hosts',
+      );
+    });
+
+    it('an absolute host path stays a host path', async () => {
+      const dir = copyCase('07-bind-mount-outside-project');
+      writeFileSync(
+        join(dir, 'app/docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes:\n      - /srv/bakery/ovens.conf:/etc/bakery/ovens.conf:ro\n',
+      );
+      const { plan } = await planProject(join(dir, 'app'), 'production');
+      expect(uploadedCompose(plan, 'web-1').services['web']?.['volumes']).toMatchObject([
+        { type: 'bind', source: '/srv/bakery/ovens.conf', target: '/etc/bakery/ovens.conf' },
+      ]);
+    });
+
+    it('10: a compose secret from environment: becomes a 0600 file on the host', async () => {
+      const { plan } = await planProject(join(cases, '10-compose-secret-from-environment'), 'production');
+      expect(uploads(plan, 'web-1')).toEqual([
+        ['compose.yml', '644'],
+        ['secrets/payment_key.secret', '600'],
+      ]);
+      expect(uploadedText(plan, 'web-1', 'secrets/payment_key.secret')).toBe('pk-sourdough-0123456789');
+      const document = uploadedCompose(plan, 'web-1');
+      expect(document['secrets']).toEqual({ payment_key: { file: './secrets/payment_key.secret' } });
+      expect(JSON.stringify(document)).not.toContain('pk-sourdough');
+    });
+  },
+);
+
+describe.skipIf(!composeAvailable)(
+  'compose fidelity: plan validates what it renders (kind 4)',
+  { timeout: 60_000 },
+  () => {
+    const refusal = async (dir: string) =>
+      (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+
+    it('09: replicas with a fixed container_name is refused at plan', async () => {
+      const error = await refusal(join(cases, '09-container-name-with-replicas'));
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.details).toEqual([
+        'service web: replicas 2 with container_name bakery-web cannot run (container names are unique): remove container_name or run 1 replica',
+      ]);
+    });
+
+    it('the rendered file must pass docker compose config -q (volumes_from a service on another host)', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes_from: [files]\n  files:\n    image: busybox:1.36\n',
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        [
+          'project: { name: bakery }',
+          'services:',
+          '  web: { role: web, port: 80, domains: [bakery.example.test] }',
+          '  files: { role: files }',
+          'environments:',
+          '  production:',
+          '    driver: ssh',
+          '    hosts:',
+          '      web: [{ name: web-1, address: 192.0.2.10 }]',
+          '      files: [{ name: files-1, address: 192.0.2.11 }]',
+          '',
+        ].join('\n'),
+      );
+      const error = await refusal(dir);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(
+        /^the compose file rendered for web-1 does not pass docker compose config: .*files/,
+      );
+    });
+
+    it('cross-service rules: image references, one domain per service, fixed ports start-first, unpublished remote ports', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        [
+          'services:',
+          '  web:',
+          '    image: Nginx:1.25',
+          '  shop:',
+          '    image: nginx:1.25',
+          '    ports: ["8080:80"]',
+          '    environment: { DB_URL: "postgres://db:5432/shop" }',
+          '  db:',
+          '    image: postgres:16',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        [
+          'project: { name: bakery }',
+          'services:',
+          '  web: { role: web, port: 80, domains: [bakery.example.test] }',
+          '  shop: { role: web, port: 80, domains: [bakery.example.test], rollout: start-first }',
+          '  db: { role: db }',
+          'environments:',
+          '  production:',
+          '    driver: ssh',
+          '    hosts:',
+          '      web: [{ name: web-1, address: 192.0.2.10 }]',
+          '      db: [{ name: db-1, address: 192.0.2.11 }]',
+          '',
+        ].join('\n'),
+      );
+      const error = await refusal(dir);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.details).toEqual([
+        'service shop publishes host port 8080, so a new container cannot start beside the old one: set services.shop.rollout: stop-first, or publish no fixed host port',
+        'service web: image "Nginx:1.25" is not a valid image reference (lowercase name, optional registry, :tag or @digest)',
+        'domain bakery.example.test is claimed by services shop and web: give each domain to one service',
+        'service shop on web-1 reaches db:5432 on db-1, but db does not publish that port: add ports: ["5432:5432"] to db, or run both on one host',
+      ]);
+    });
+
+    it('a port without domains is a warning: the gateway never routes to it', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(
+          ', domains: [bakery.example.test], replicas: 2',
+          '',
+        ),
+      );
+      writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  web:\n    image: nginx:1.25\n');
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings).toEqual([
+        'service web has port 80 but no domains, so the gateway routes no request to it: add services.web.domains, or remove port',
+      ]);
+    });
+  },
+);
+
+describe.skipIf(!composeAvailable)(
+  'compose fidelity: jobs and removed services (kind 8)',
+  { timeout: 60_000 },
+  () => {
+    it('16: a one-shot service runs as a job to completion before the services that wait for it', async () => {
+      const { plan } = await planProject(join(cases, '16-one-shot-migration-service'), 'production');
+      const rollout = plan.phases.find((phase) => phase.name === 'rollout')!.steps;
+      expect(rollout.map((step) => step.id)).toEqual([
+        'prepare:web-1',
+        'pull:web-1',
+        'ingress:web-1',
+        'job:web-1:migrate',
+        'rollout:web-1:web',
+        'prune:web-1',
+      ]);
+      const job = rollout.find((step) => step.id === 'job:web-1:migrate')!;
+      expect(job.action).toMatchObject({
+        kind: 'job',
+        service: 'migrate',
+        argv: [
+          'docker',
+          'compose',
+          '-p',
+          'bakery-production',
+          '-f',
+          `.stagecraft/bakery-production/releases/${plan.releaseId}/compose.yml`,
+          'run',
+          '--rm',
+          '--no-deps',
+          '-T',
+          'migrate',
+        ],
+      });
+      expect(rollout.find((step) => step.id === 'rollout:web-1:web')!.dependsOn).toEqual([
+        'job:web-1:migrate',
+      ]);
+    });
+
+    it('18: a service removed from the compose file is stopped and removed as a planned step', async () => {
+      const { plan } = await planProject(join(cases, '18-removed-service-left-running'), 'production');
+      const prune = allSteps(plan).find((step) => step.id === 'prune:web-1')!;
+      expect(prune.title).toBe('stop and remove containers of services not in this release (web-1 runs web)');
+      expect(prune.action).toEqual({ kind: 'prune', keep: ['web'] });
+      expect(prune.dependsOn).toEqual(['rollout:web-1:web']);
+    });
+  },
+);
