@@ -63,6 +63,11 @@ export interface DeployOptions {
    * nothing from hosts. Values that need one of those show as "(resolved at deploy)".
    */
   planOnly?: boolean;
+  /**
+   * Runs once the environment is loaded and before anything reaches a host (the spec-hash key, the
+   * addresses): `deploy` confirms there, and sets up or checks the hosts. What it throws stops the deploy.
+   */
+  beforeHosts?: (env: LoadedEnvironment, version: string) => Promise<void>;
 }
 
 /** What a plan shows for a value that only a deploy resolves (a secret command, a DNS answer). */
@@ -247,6 +252,7 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
     target ? { version: target.version, commit: target.commit_sha } : options.version,
   );
   const ledger = new Ledger({ projectRoot: loaded.env.loaded.root, env: session.env });
+  await options.beforeHosts?.(loaded.env, loaded.version);
   return planRelease(
     session,
     { ...loaded, ledger, hostAddresses: await hostAddresses(loaded.env, options.planOnly === true) },

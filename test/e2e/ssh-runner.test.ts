@@ -82,7 +82,9 @@ describe('SshRunner on the harness hosts', () => {
     console.log(
       `ssh timings: first command (connect + exec) ${firstMs.toFixed(0)} ms; 20 muxed commands ${twentyMs.toFixed(0)} ms (${(twentyMs / 20).toFixed(1)} ms each)`,
     );
-    expect(twentyMs).toBeLessThan(3000);
+    // 20 new connections would cost about 20 first commands; muxed they cost far less (3 s on a quiet
+    // machine, or a few first commands on a loaded one).
+    expect(twentyMs).toBeLessThan(Math.max(3000, 8 * firstMs));
     // The master is up on the control socket until close(), and gone after it.
     const checkArgv = ['ssh', ...h1.commandArgv(['true']).slice(1, -3), '-O', 'check', 'h1'];
     expect((await runLocal(checkArgv, { allowFailure: true })).stderr).toMatch(/Master running/);
@@ -266,7 +268,7 @@ describe('state over ssh', () => {
         `^deploy lock for ${tag}-production is held by alice@laptop since .* \\(version v1, "first"\\); expires `,
       ),
     );
-    expect(await lockStatus(second, target)).toEqual(held);
+    expect(await lockStatus(second, target)).toEqual({ ...held, expired: false });
     expect(await sshRun(env, 'h1', `cat .stagecraft/${tag}-production/lock/info.json`)).toContain(
       '"holder": "alice"',
     );

@@ -1,4 +1,5 @@
 import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
+import type { LoadedEnvironment } from '../../operations/environment.js';
 import { hostsInScope } from '../../operations/fleet.js';
 import { checkHostsReady, notSetUpError, runSetup } from '../../operations/setup.js';
 import { runnerFor } from '../../runners/factory.js';
@@ -37,33 +38,48 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
     printPlan(context, planned.plan, 'text');
     return 0;
   }
-  const prepared = await prepareDeploy(context, options);
-  if (prepared.env.model.requireConfirmation) {
-    await confirm(
-      context,
-      `Deploy ${prepared.plan.project} ${prepared.plan.version} to ${prepared.plan.environment}?`,
-    );
-  }
-  const { env: loadedEnv } = prepared;
-  const hosts = hostsInScope(loadedEnv.model, context.globals);
-  if (flags.setup === true && loadedEnv.model.driver !== 'local') {
-    await runSetup(context, loadedEnv, { dryRun: false, hosts });
-  } else {
-    const runners: Runner[] = [];
-    try {
-      const notReady = await checkHostsReady(
-        loadedEnv,
-        (host) => {
-          const runner = runnerFor(loadedEnv.model, host.name);
-          runners.push(runner);
-          return runner;
-        },
-        hosts,
-      );
-      if (notReady.length > 0) throw notSetUpError(loadedEnv.model, notReady);
-    } finally {
-      await Promise.all(runners.map((runner) => runner.close().catch(() => undefined)));
-    }
+  const question = (project: string, version: string, environment: string) =>
+    `Deploy ${project} ${version} to ${environment}?`;
+  let confirmed = false;
+  const prepared = await prepareDeploy(context, {
+    ...options,
+    // Before the deploy reads anything from the hosts: a new host has no deploy user to log in as yet.
+    beforeHosts: async (loadedEnv, version) => {
+      const { model } = loadedEnv;
+      // `--setup` changes the hosts: ask first. A deploy alone asks once its plan is built.
+      if (flags.setup === true && model.requireConfirmation) {
+        await confirm(context, question(model.project, version, model.environment));
+        confirmed = true;
+      }
+      await prepareHosts(context, loadedEnv, flags.setup === true);
+    },
+  });
+  if (prepared.env.model.requireConfirmation && !confirmed) {
+    await confirm(context, question(prepared.plan.project, prepared.plan.version, prepared.plan.environment));
   }
   return executeDeploy(context, prepared, options);
+}
+
+/** `--setup`: set the hosts in scope up; otherwise check each has Docker and compose v2 running. */
+async function prepareHosts(context: CommandContext, env: LoadedEnvironment, setup: boolean): Promise<void> {
+  const hosts = hostsInScope(env.model, context.globals);
+  if (setup && env.model.driver !== 'local') {
+    await runSetup(context, env, { dryRun: false, hosts });
+    return;
+  }
+  const runners: Runner[] = [];
+  try {
+    const notReady = await checkHostsReady(
+      env,
+      (host) => {
+        const runner = runnerFor(env.model, host.name);
+        runners.push(runner);
+        return runner;
+      },
+      hosts,
+    );
+    if (notReady.length > 0) throw notSetUpError(env.model, notReady);
+  } finally {
+    await Promise.all(runners.map((runner) => runner.close().catch(() => undefined)));
+  }
 }
