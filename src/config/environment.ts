@@ -2,7 +2,11 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { UserError } from '../util/errors.js';
 
 /** What a command needs an environment for; it decides the default when --env is not given. */
-export type EnvironmentPurpose = 'dev' | 'deploy' | 'any';
+/**
+ * What the environment is loaded for: `plan` is a deploy's preview (the same environment is chosen,
+ * but a missing env file is a warning, not an error).
+ */
+export type EnvironmentPurpose = 'dev' | 'deploy' | 'plan' | 'any';
 
 /**
  * Picks the environment: the requested one (which must exist); for `dev`, `dev`; for deploy-type
@@ -22,7 +26,7 @@ export function chooseEnvironment(
     );
   }
   if (purpose === 'dev') return names.includes('dev') ? 'dev' : names.length === 1 ? names[0] : undefined;
-  if (purpose === 'deploy') {
+  if (purpose === 'deploy' || purpose === 'plan') {
     const candidates = names.filter((name) => name !== 'dev');
     if (candidates.length === 1) return candidates[0];
     throw new UserError(

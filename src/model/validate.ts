@@ -55,8 +55,9 @@ function referencedPorts(values: string[], host: string): { referenced: boolean;
  * - `replicas` > 1 with a fixed `container_name` cannot run (names are unique);
  * - a service that publishes a fixed host port or uses `network_mode: host` cannot roll out
  *   start-first (the new container cannot bind the port while the old one holds it);
- * - a service reached from another host (depends_on, or its name in an environment value) must
- *   publish the port it is reached on;
+ * - a service reached from another host (its name in an environment value) should publish the port
+ *   it is reached on: a warning, since only the app knows whether it really connects (a name in a
+ *   value may be a label, and depends_on alone only orders start-up);
  * - a service with a `port` but no `domains` is never routed by the gateway: a warning.
  */
 export function crossServiceFindings(
@@ -113,21 +114,20 @@ export function crossServiceFindings(
     const values = Object.values(spec.environment ?? {}).filter(
       (value): value is string => typeof value === 'string',
     );
-    const dependsOn = Object.keys(spec.depends_on ?? {});
     for (const other of services) {
       if (other.name === service.name || other.hosts.length === 0) continue;
       const remoteHosts = service.hosts.filter((host) => !other.hosts.includes(host));
       if (remoteHosts.length === 0) continue;
       const { referenced, ports } = referencedPorts(values, other.name);
-      if (!referenced && !dependsOn.includes(other.name)) continue;
+      if (!referenced) continue;
       const published = publishedPorts(compose.services[other.name] as ComposeService);
       const unpublished = ports.filter((port) => !published.includes(port));
       if (unpublished.length > 0) {
-        problems.push(
+        warnings.push(
           `service ${service.name} on ${remoteHosts.join(', ')} reaches ${other.name}:${unpublished.join(', ')} on ${other.hosts.join(', ')}, but ${other.name} does not publish ${unpublished.length === 1 ? 'that port' : 'those ports'}: add ports: ["${unpublished[0]}:${unpublished[0]}"] to ${other.name}, or run both on one host`,
         );
       } else if (ports.length === 0 && referenced && published.length === 0) {
-        problems.push(
+        warnings.push(
           `service ${service.name} on ${remoteHosts.join(', ')} reaches ${other.name} on ${other.hosts.join(', ')}, but ${other.name} publishes no port: publish the port it is reached on, or run both on one host`,
         );
       }

@@ -250,6 +250,7 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
   const loaded = await loadVersioned(
     session,
     target ? { version: target.version, commit: target.commit_sha } : options.version,
+    options.planOnly === true ? 'plan' : 'deploy',
   );
   const ledger = new Ledger({ projectRoot: loaded.env.loaded.root, env: session.env });
   await options.beforeHosts?.(loaded.env, loaded.version);
@@ -262,14 +263,16 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
 
 /**
  * Loads the environment for a version: `--version`, else resolved from git (or given, for a rollback);
- * compose sees it as STAGECRAFT_VERSION. Throws what loadEnvironment and resolveVersion throw.
+ * compose sees it as STAGECRAFT_VERSION. `purpose` plan (a preview) warns of a missing env file where
+ * deploy refuses it. Throws what loadEnvironment and resolveVersion throw.
  */
 export async function loadVersioned(
   session: Session,
   version: string | undefined | { version: string; commit: string },
+  purpose: 'deploy' | 'plan' = 'deploy',
 ): Promise<{ env: LoadedEnvironment; version: string; commit: string; immutable: boolean }> {
   let resolved = { version: 'unknown', commit: '', immutable: false };
-  const env = await loadEnvironment(session, 'deploy', async (loaded) => {
+  const env = await loadEnvironment(session, purpose, async (loaded) => {
     resolved =
       typeof version === 'object'
         ? { ...version, immutable: true }

@@ -71,10 +71,14 @@ describe.skipIf(!composeAvailable)('compose fidelity: env files and variables', 
     expect(uploadedCompose(plan, 'web-1').services['web']?.environment?.['PAYMENTS_MODE']).toBe('live');
   });
 
-  it('05: a configured env_file that does not exist is an error naming it', async () => {
-    const error = await planProject(join(cases, '05-env-file-missing-silently'), 'production').catch(
-      (caught: unknown) => caught,
+  it('05: a configured env_file that does not exist: deploy refuses it naming it, plan warns', async () => {
+    const { output } = await planProject(join(cases, '05-env-file-missing-silently'), 'production');
+    expect(output.warnings).toContain(
+      'env file .env.prodution (environments.production.env_file) does not exist; going on without it',
     );
+    const error = await planProject(join(cases, '05-env-file-missing-silently'), 'production', {
+      planOnly: false,
+    }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UserError);
     expect((error as UserError).message).toBe(
       `env file .env.prodution does not exist (${join(cases, '05-env-file-missing-silently', '.env.prodution')})`,

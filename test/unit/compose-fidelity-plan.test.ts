@@ -288,7 +288,7 @@ describe.skipIf(!composeAvailable)(
       );
     });
 
-    it('cross-service rules: image references, one domain per service, fixed ports start-first, unpublished remote ports', async () => {
+    it('cross-service rules: image references, one domain per service, fixed ports start-first', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(
         join(dir, 'docker-compose.yml'),
@@ -328,6 +328,21 @@ describe.skipIf(!composeAvailable)(
         'service shop publishes host port 8080, so a new container cannot start beside the old one: set services.shop.rollout: stop-first, or publish no fixed host port',
         'service web: image "Nginx:1.25" is not a valid image reference (lowercase name, optional registry, :tag or @digest)',
         'domain bakery.example.test is claimed by services shop and web: give each domain to one service',
+      ]);
+    });
+
+    it('a remote service reached on a port it does not publish is a warning naming both hosts', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  shop:\n    image: nginx:1.25\n    environment: { DB_URL: "postgres://db:5432/shop" }\n    depends_on: [db]\n  db:\n    image: postgres:16\n',
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        'project: { name: bakery }\nservices:\n  shop: { role: web }\n  db: { role: db }\nenvironments:\n  production:\n    driver: ssh\n    hosts:\n      web: [{ name: web-1, address: 192.0.2.10 }]\n      db: [{ name: db-1, address: 192.0.2.11 }]\n',
+      );
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings).toEqual([
         'service shop on web-1 reaches db:5432 on db-1, but db does not publish that port: add ports: ["5432:5432"] to db, or run both on one host',
       ]);
     });
