@@ -53,7 +53,11 @@ describe('release output', () => {
     expect(lines).toContain('Deployed by:      eve\\x1b]0;pwned\\x07@laptop\\u{202e}');
     expect(lines).toContain('  api: reg/api:v1\\x07');
     expect(lines.filter((line) => ESC.test(line))).toEqual([]);
-    expect(listRows([hostile], status).flat().filter((cell) => ESC.test(cell))).toEqual([]);
+    expect(
+      listRows([hostile], status)
+        .flat()
+        .filter((cell) => ESC.test(cell)),
+    ).toEqual([]);
   });
 
   it('shows a release of an older ledger format with ? for what it lacks, and says so', () => {
