@@ -179,7 +179,11 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     for (const key of Object.keys(input.releaseLabels)) delete labels[key];
     if (Object.keys(labels).length > 0) spec.labels = labels;
     else delete spec.labels;
-    const hash = specHash(spec, { ...secrets, ...secretFileValues(spec, input) }, input.specHashKey);
+    const hash = specHash(
+      spec,
+      { ...secrets, ...secretFileValues(spec, input.compose, input.variables) },
+      input.specHashKey,
+    );
     specHashes[name] = hash;
     spec.labels = { ...labels, ...input.releaseLabels, [SPEC_HASH_LABEL]: hash };
     services[name] = spec;
@@ -284,15 +288,44 @@ function specHash(spec: ComposeService, secrets: Record<string, string>, key: st
   return sha256Hex(canonicalJson({ spec: hashed, secretNames: names, secretDigest: digest }));
 }
 
+/**
+ * The spec hash a deploy records for a service, recomputed from the service as a rendered host
+ * compose file holds it (`renderCompose` output parsed back; its spec-hash label is ignored) and the
+ * pairs its secret env file holds now: what `secrets sync` writes after changing that file, so that
+ * the label equals the one a deploy of the same release with these values would give. `compose` and
+ * `variables` are the project's (compose secrets read from variables are part of the hash); `key` is
+ * the environment's spec-hash key (state/spec-key.ts). Pure.
+ */
+export function renderedServiceSpecHash(
+  rendered: ComposeService,
+  secretEnv: Record<string, string>,
+  inputs: { compose: ComposeProject; variables?: Record<string, string>; specHashKey: string },
+): string {
+  const spec = structuredClone(rendered);
+  const labels: Record<string, string> = { ...(spec.labels ?? {}) };
+  delete labels[SPEC_HASH_LABEL];
+  if (Object.keys(labels).length > 0) spec.labels = labels;
+  else delete spec.labels;
+  return specHash(
+    spec,
+    { ...secretEnv, ...secretFileValues(spec, inputs.compose, inputs.variables) },
+    inputs.specHashKey,
+  );
+}
+
 /** The values of the environment-sourced compose secrets a service uses (their change is a new spec). */
-function secretFileValues(spec: ComposeService, input: HostComposeInput): Record<string, string> {
-  const declared = (input.compose['secrets'] ?? {}) as Record<string, { environment?: unknown }>;
+function secretFileValues(
+  spec: ComposeService,
+  compose: ComposeProject,
+  variables: Record<string, string> | undefined,
+): Record<string, string> {
+  const declared = (compose['secrets'] ?? {}) as Record<string, { environment?: unknown }>;
   const values: Record<string, string> = {};
   for (const ref of spec.secrets ?? []) {
     const key = typeof ref === 'string' ? ref : String((ref as { source?: unknown }).source);
     const variable = declared[key]?.environment;
-    if (typeof variable === 'string' && input.variables?.[variable] !== undefined) {
-      values[`\0secret:${key}`] = input.variables[variable];
+    if (typeof variable === 'string' && variables?.[variable] !== undefined) {
+      values[`\0secret:${key}`] = variables[variable];
     }
   }
   return values;

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, open, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalError, UserError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
 
 /**
  * The hosts file, edited the way the original design describes (§5.3) but byte-exact: Stagecraft adds
@@ -117,17 +120,39 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code;
 }
 
-/** Reads and rewrites one hosts file; errors become clear messages with what to do next. */
+/** True when a process with this id runs (signal 0 probes without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM';
+  }
+}
+
+/**
+ * Reads and rewrites one hosts file; errors become clear messages with what to do next.
+ *
+ * The file is read and written as bytes (latin1 maps each byte to one character and back), so bytes
+ * that are not UTF-8 are kept exactly. A hosts file that is a symlink is followed: the file it points
+ * to is edited (atomically in its own folder) and the link stays, as `echo … >> /etc/hosts` would do;
+ * replacing the link by a plain file would silently detach the system's real hosts file. A write is a
+ * temp file in the same folder with the file's mode and owner, renamed over it. A read-modify-write
+ * runs under a lock (a file in the temp folder named by the hosts file's path, holding the pid), so
+ * two `stagecraft dev` at once cannot lose each other's line; a lock whose process is gone is taken.
+ */
 export class HostsFile {
   readonly path: string;
+  readonly #lockWaitMs: number;
 
-  constructor(path: string) {
+  constructor(path: string, options: { lockWaitMs?: number } = {}) {
     this.path = path;
+    this.#lockWaitMs = options.lockWaitMs ?? 10_000;
   }
 
   async read(): Promise<string> {
     try {
-      return await readFile(this.path, 'utf8');
+      return await readFile(this.path, 'latin1');
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return '';
       throw this.#explain(error, 'read');
@@ -137,44 +162,81 @@ export class HostsFile {
   /** Adds the managed entry for `domains`; returns whether the file changed. */
   async add(domains: readonly string[]): Promise<boolean> {
     if (domains.length === 0) return false;
-    const before = await this.read();
-    const after = addManagedEntry(before, domains);
-    if (after === before) return false;
-    await this.#write(after);
-    return true;
+    return this.#edit((before) => addManagedEntry(before, domains));
   }
 
   /** Removes managed entries naming `domains`; returns whether the file changed. */
   async remove(domains: readonly string[]): Promise<boolean> {
     if (domains.length === 0) return false;
-    const before = await this.read();
-    const after = removeManagedEntries(before, domains);
-    if (after === before) return false;
-    await this.#write(after);
-    return true;
+    return this.#edit((before) => removeManagedEntries(before, domains));
+  }
+
+  /** The lock file of this hosts file (in the temp folder: nothing is added beside /etc/hosts). */
+  lockPath(): string {
+    return join(tmpdir(), `stagecraft-hosts-${sha256Hex(this.path).slice(0, 16)}.lock`);
+  }
+
+  async #edit(change: (before: string) => string): Promise<boolean> {
+    const lock = this.lockPath();
+    const deadline = Date.now() + this.#lockWaitMs;
+    for (;;) {
+      try {
+        const handle = await open(lock, 'wx', 0o644);
+        await handle.writeFile(String(process.pid));
+        await handle.close();
+        break;
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') throw this.#explain(error, 'write');
+        const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+        if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+          await unlink(lock).catch(() => undefined);
+          continue;
+        }
+        if (Date.now() > deadline) {
+          throw new ExternalError(`another stagecraft dev (pid ${holder || '?'}) is editing ${this.path}`, {
+            hint: `wait for it, or remove ${lock} if no such process runs`,
+          });
+        }
+        await sleep(20);
+      }
+    }
+    try {
+      const before = await this.read();
+      const after = change(before);
+      if (after === before) return false;
+      await this.#write(after);
+      return true;
+    } finally {
+      await unlink(lock).catch(() => undefined);
+    }
   }
 
   async #write(content: string): Promise<void> {
     let mode = 0o644;
+    let owner: { uid: number; gid: number } | undefined;
+    // A symlinked hosts file: the file it points to is the one written.
+    const target = await realpath(this.path).catch(() => this.path);
     try {
-      mode = (await stat(this.path)).mode & 0o7777;
+      const info = await stat(target);
+      mode = info.mode & 0o7777;
+      owner = { uid: info.uid, gid: info.gid };
     } catch {
       // a new file
     }
-    const temp = join(
-      dirname(this.path),
-      `.${basename(this.path)}.stagecraft-${randomBytes(4).toString('hex')}`,
-    );
+    const temp = join(dirname(target), `.${basename(target)}.stagecraft-${randomBytes(4).toString('hex')}`);
     try {
       const handle = await open(temp, 'wx', mode);
       try {
-        await handle.writeFile(content);
+        await handle.writeFile(content, 'latin1');
         await handle.sync();
       } finally {
         await handle.close();
       }
       await chmod(temp, mode);
-      await rename(temp, this.path);
+      if (owner !== undefined && (process.getuid?.() === 0 || owner.uid === process.getuid?.())) {
+        await chown(temp, owner.uid, owner.gid).catch(() => undefined);
+      }
+      await rename(temp, target);
       return;
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
@@ -185,9 +247,9 @@ export class HostsFile {
       }
     }
     try {
-      const handle = await open(this.path, 'w', mode);
+      const handle = await open(target, 'w', mode);
       try {
-        await handle.writeFile(content);
+        await handle.writeFile(content, 'latin1');
       } finally {
         await handle.close();
       }

@@ -57,6 +57,14 @@ async function caRoot(options: EnsureCertificateOptions): Promise<string | undef
 }
 
 /**
+ * The argv that makes one certificate for `domains`: options first, then `--` (Go's flag parsing stops
+ * there), so that no domain can be read as an option whatever it starts with.
+ */
+export function mkcertArgv(mkcert: string, certFile: string, keyFile: string, domains: string[]): string[] {
+  return [mkcert, '-cert-file', certFile, '-key-file', keyFile, '--', ...domains];
+}
+
+/**
  * Reuses `.stagecraft/dev/certs/dev-local.pem` when it covers every domain, else asks mkcert for a
  * new one (mkcert creates its local CA on first use; `mkcert -install` trusts it in browsers).
  */
@@ -73,7 +81,7 @@ export async function ensureCertificate(options: EnsureCertificateOptions): Prom
     return { certFile, keyFile, caFile: await caRoot(options), reused: true };
   }
   await mkdir(options.certDir, { recursive: true, mode: 0o755 });
-  const result = await runLocal([options.mkcert, '-cert-file', certFile, '-key-file', keyFile, ...domains], {
+  const result = await runLocal(mkcertArgv(options.mkcert, certFile, keyFile, domains), {
     cwd: options.certDir,
     env: options.env,
     signal: options.signal,
@@ -84,7 +92,7 @@ export async function ensureCertificate(options: EnsureCertificateOptions): Prom
     const output = `${result.stderr}${result.stdout}`.trim().split('\n').slice(-5);
     throw new ExternalError(`mkcert failed (exit ${result.exitCode})`, {
       details: output,
-      command: `mkcert -cert-file ${certFile} -key-file ${keyFile} ${domains.join(' ')}`,
+      command: `mkcert -cert-file ${certFile} -key-file ${keyFile} -- ${domains.join(' ')}`,
       hint: 'check that mkcert works (`mkcert -install`), or run `stagecraft dev --no-https`',
     });
   }

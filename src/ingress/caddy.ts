@@ -151,11 +151,18 @@ export function readConfigArgv(): string[] {
   return ['wget', '-q', '-O', '-', `${CADDY_ADMIN}/config/`];
 }
 
-/** argv run inside the ingress container to load a new config sent on stdin (POST /load). */
+/**
+ * argv run inside the ingress container to load a new config sent on stdin (POST /load). The config
+ * can hold the custom TLS key, so it is written under umask 077 (a 0700 folder, a 0600 file) in
+ * Caddy's own config folder (`$XDG_CONFIG_HOME`, where Caddy keeps its 0600 autosave), never /tmp,
+ * and removed once posted, whatever the outcome.
+ */
 export function loadConfigArgv(): string[] {
   return [
     'sh',
     '-c',
-    `cat > /tmp/stagecraft-caddy.json && wget -q -O - --header 'Content-Type: application/json' --post-file /tmp/stagecraft-caddy.json ${CADDY_ADMIN}/load`,
+    'umask 077 && d="${XDG_CONFIG_HOME:-/config}/stagecraft" && mkdir -p "$d" && f="$d/load.json" && ' +
+      `cat > "$f" && wget -q -O - --header 'Content-Type: application/json' --post-file "$f" ${CADDY_ADMIN}/load; ` +
+      's=$?; rm -f "$f"; exit $s',
   ];
 }

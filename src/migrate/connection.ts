@@ -69,14 +69,77 @@ export function resolveConnection(source: ConnectionSource): DatabaseConnection 
       { hint: 'use a postgres://user:password@host:5432/db URL (the raw engine supports PostgreSQL only)' },
     );
   }
+  const decode = (part: string, what: string) => decodeUrlPart(part, what, source.connectionEnv);
   const queryHost = parsed.searchParams.get('host');
-  const host = decodeURIComponent(parsed.hostname) || queryHost || 'localhost';
+  const host = decode(parsed.hostname, 'host') || queryHost || 'localhost';
   const port = Number(parsed.port || parsed.searchParams.get('port') || 5432);
   const database =
-    decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username);
-  const user = decodeURIComponent(parsed.username) || 'postgres';
+    decode(parsed.pathname.replace(/^\//, ''), 'database name') || decode(parsed.username, 'user name');
+  const user = decode(parsed.username, 'user name') || 'postgres';
   const hostDisplay = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   return { url, target: { host, port, database, user, display: `${hostDisplay}:${port}/${database}` } };
+}
+
+/**
+ * Percent-decodes one part of a connection URL. A malformed escape (`%zz`, a lone `%`) is the user's
+ * input, so it is a UserError naming the variable and the part (never the value).
+ */
+function decodeUrlPart(part: string, what: string, connectionEnv: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new UserError(`${connectionEnv} has a malformed %-escape in its ${what}`, {
+      hint: 'write a literal % as %25; every % must start an escape of two hex digits (%40 is @)',
+    });
+  }
+}
+
+/** The variable psql's `-d` reads in the one-off container: the URL without its password. */
+export const PSQL_URL_ENV = 'STAGECRAFT_PSQL_URL';
+
+/**
+ * The environment that lets psql connect with a `postgres://` URL while no argv carries the password
+ * (`ps` on the host shows a container's processes): `STAGECRAFT_PSQL_URL` is the URL with the password
+ * removed from its user info and from a `password=` query parameter, `PGPASSWORD` the password
+ * (percent-decoded), which libpq reads from the environment. `connectionEnv` names the variable, for
+ * messages. Throws UserError for a value that is not a postgres:// or postgresql:// URL (a key=value
+ * conninfo would have to be passed whole) or has a malformed %-escape in the password.
+ */
+export function psqlConnectionEnv(url: string, connectionEnv: string): Record<string, string> {
+  const match = /^(postgres(?:ql)?:\/\/)(?:([^@/]*)@)?([^?#]*)(\?[^#]*)?(#.*)?$/s.exec(url);
+  if (match === null) {
+    throw new UserError(`${connectionEnv} is not a postgres:// URL, which raw migrations need`, {
+      hint: 'set it to a URL such as postgres://user:password@host:5432/db (percent-encode special characters)',
+    });
+  }
+  const [, scheme, userInfo, rest, query, fragment] = match as unknown as [
+    string,
+    string,
+    string | undefined,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
+  let password: string | undefined;
+  let user = userInfo ?? '';
+  const colon = user.indexOf(':');
+  if (colon !== -1) {
+    password = decodeUrlPart(user.slice(colon + 1), 'password', connectionEnv);
+    user = user.slice(0, colon);
+  }
+  const params = (query ?? '')
+    .replace(/^\?/, '')
+    .split('&')
+    .filter((param) => param !== '');
+  const kept: string[] = [];
+  for (const param of params) {
+    if (param.split('=', 1)[0] === 'password') {
+      password = decodeUrlPart(param.slice('password='.length), 'password', connectionEnv);
+    } else kept.push(param);
+  }
+  const bare = `${scheme}${user === '' ? '' : `${user}@`}${rest}${kept.length > 0 ? `?${kept.join('&')}` : ''}${fragment ?? ''}`;
+  if (password !== undefined) registerSecretValue(password);
+  return { [PSQL_URL_ENV]: bare, ...(password === undefined ? {} : { PGPASSWORD: password }) };
 }
 
 const UNREACHABLE: Record<string, string> = {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ExternalError, type StagecraftError, UserError } from '../util/errors.js';
+import { PSQL_URL_ENV } from './connection.js';
 import {
   type PsqlRunReport,
   parsePsqlError,
@@ -39,7 +40,10 @@ export interface RawDeployMigration {
   script: string;
   /** Ids of the selected files in run order (the pending ones among them will be applied). */
   ids: string[];
-  /** argv for the container: `sh -c 'exec psql … -d "$<connection_env>" -f <mount>/run.sql'`. */
+  /**
+   * argv for the container: `sh -c 'exec psql … -d "$STAGECRAFT_PSQL_URL" -f <mount>/run.sql'`, the URL
+   * without its password, which psql reads from PGPASSWORD (psqlConnectionEnv gives both).
+   */
   command(mountDir: string): string[];
 }
 
@@ -80,7 +84,7 @@ export function prepareRawDeployMigration(
     uploads,
     script: SCRIPT,
     ids: files.filter((file) => isSelected(file, selection)).map((file) => file.id),
-    command: (mountDir) => psqlCommand(target.connectionEnv, `${mountDir.replace(/\/$/, '')}/${SCRIPT}`),
+    command: (mountDir) => psqlCommand(PSQL_URL_ENV, `${mountDir.replace(/\/$/, '')}/${SCRIPT}`),
   };
 }
 

@@ -1,5 +1,6 @@
 import { renderDockerEnvFile } from '../compose/render.js';
 import { runContainerArgs } from '../docker/container.js';
+import { psqlConnectionEnv } from '../migrate/connection.js';
 import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '../migrate/deploy.js';
 import { deployMigrationTargets, type MigrationTarget, migrationSettings } from '../migrate/targets.js';
 import { imageRefs, type MigrationStep, releaseDir } from '../plan/deploy.js';
@@ -102,11 +103,11 @@ export function migrationRunner(
 
     const dir = `${releaseDir(model, plan.releaseId)}/migrations/${target.database}`;
     const home = (await runner.exec(['pwd'])).stdout.trim();
-    await runner.upload(
-      `${dir}/connection.env`,
-      new Secret(renderDockerEnvFile({ [target.connectionEnv]: url })),
-      0o600,
-    );
+    // psql gets the URL without its password (its argv is visible in `ps` on the host) and the
+    // password as PGPASSWORD; a migration command gets the URL in its own variable.
+    const connection =
+      target.kind === 'raw' ? psqlConnectionEnv(url, target.connectionEnv) : { [target.connectionEnv]: url };
+    await runner.upload(`${dir}/connection.env`, new Secret(renderDockerEnvFile(connection)), 0o600);
     let command: string[];
     let raw: ReturnType<typeof prepareRawDeployMigration> | undefined;
     if (target.kind === 'raw') {

@@ -1,8 +1,12 @@
 // The values and files of `stagecraft secrets sync`: where each secret's value comes from, which
 // `KEY="value"` pairs each service's env file holds, and how the release's compose file follows them.
 import { parse } from 'yaml';
-import { sha256Hex } from '../compose/canonical.js';
-import { projectHostCompose, renderCompose, SPEC_HASH_LABEL } from '../compose/project.js';
+import {
+  projectHostCompose,
+  renderCompose,
+  renderedServiceSpecHash,
+  SPEC_HASH_LABEL,
+} from '../compose/project.js';
 import type { ComposeProject } from '../compose/types.js';
 import { readDotenvFiles } from '../config/dotenv.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -179,19 +183,20 @@ export function allKeysPath(env: LoadedEnvironment): string {
   return target ?? `${remoteDir(env.model)}/secrets.env`;
 }
 
-/** A service's label in compose.yml after its env file changed: a new spec hash, so it rolls out. */
-export function nextSpecHash(previous: string | undefined, fileSha256: string): string {
-  return sha256Hex(`${previous ?? ''}\n${fileSha256}`);
-}
-
 /**
- * Points the release's compose file at the new env files: each changed service reads
- * `secrets/<service>.env` and gets a new spec hash (its containers now run outdated secrets, which
- * `status` shows and `--restart` or the next deploy replaces).
+ * Points the release's compose file at the new env files: each changed service (service → the pairs
+ * its env file holds now) reads `secrets/<service>.env` and gets the spec hash a deploy of this
+ * release with these values records (keyed with the environment's spec-hash key, never a plain hash
+ * of the file), so its containers show as outdated until `--restart` or the next deploy replaces
+ * them, and a deploy after `--restart` finds them current.
  */
-export function patchCompose(text: string, changed: Record<string, string>): string {
+export function patchCompose(
+  text: string,
+  changed: Record<string, Record<string, string>>,
+  hashInputs: { compose: ComposeProject; variables?: Record<string, string>; specHashKey: string },
+): string {
   const document = parse(text) as ComposeProject;
-  for (const [service, fileSha] of Object.entries(changed)) {
+  for (const [service, pairs] of Object.entries(changed)) {
     const spec = document.services?.[service];
     if (spec === undefined) continue;
     const envFile = `secrets/${service}.env`;
@@ -202,9 +207,10 @@ export function patchCompose(text: string, changed: Record<string, string>): str
         (typeof entry === 'object' && entry !== null && (entry as { path?: string }).path === envFile),
     );
     if (!present) spec.env_file = [...files, envFile];
-    const labels = { ...(spec.labels ?? {}) };
-    labels[SPEC_HASH_LABEL] = nextSpecHash(labels[SPEC_HASH_LABEL], fileSha);
-    spec.labels = labels;
+    spec.labels = {
+      ...(spec.labels ?? {}),
+      [SPEC_HASH_LABEL]: renderedServiceSpecHash(spec, pairs, hashInputs),
+    };
   }
   return renderCompose(document).text;
 }

@@ -20,6 +20,7 @@ import { formatTable } from '../render/table.js';
 import { rolloutService } from '../rollout/replace.js';
 import type { Runner } from '../runners/types.js';
 import { acquireLock, releaseLock } from '../state/lock.js';
+import { readSpecKey } from '../state/spec-key.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
@@ -55,6 +56,8 @@ function secretsProvider(id: string, catalogEntries: readonly { id: string }[]):
 
 interface HostPlan extends HostFiles {
   model: HostModel;
+  /** Service → every pair its env file holds after the sync (what its spec hash covers). */
+  servicePairs: Record<string, Record<string, string>>;
 }
 
 function planHostFiles(
@@ -73,8 +76,9 @@ function planHostFiles(
       { path: allKeysPath(env), service: undefined, content: new Secret(renderEnvFile(allKeys)), merge },
     ];
     const services = release?.hosts[host.name]?.services ?? [];
+    let pairs: Record<string, Record<string, string>> = {};
     if (release !== undefined && services.length > 0) {
-      const pairs = serviceSecretPairs(env, compose, services, values, release.images);
+      pairs = serviceSecretPairs(env, compose, services, values, release.images);
       for (const service of Object.keys(pairs).sort()) {
         const wanted = merge ? pairsForKeys(pairs[service]!, keys, values) : pairs[service]!;
         if (Object.keys(wanted).length === 0) continue;
@@ -86,16 +90,30 @@ function planHostFiles(
         });
       }
     }
-    return { host: host.name, runner: runners.get(host.name), files, model: host };
+    return { host: host.name, runner: runners.get(host.name), files, model: host, servicePairs: pairs };
   });
 }
 
-/** After the files: the compose file of the release on the host, updated for the services whose file changed. */
-async function updateCompose(runner: Runner, file: string, changed: Record<string, string>): Promise<void> {
+/**
+ * After the files: the compose file of the release on the host, updated for the services whose file
+ * changed (service → its pairs now), their spec hashes keyed as a deploy keys them.
+ */
+async function updateCompose(
+  env: LoadedEnvironment,
+  runner: Runner,
+  file: string,
+  changed: Record<string, Record<string, string>>,
+  specHashKey: () => Promise<string>,
+): Promise<void> {
   if (Object.keys(changed).length === 0) return;
   const text = await runner.read(file);
   if (text === undefined) return;
-  await runner.upload(file, patchCompose(text, changed), 0o644);
+  const hashInputs = {
+    compose: env.compose,
+    variables: env.loaded.variables,
+    specHashKey: await specHashKey(),
+  };
+  await runner.upload(file, patchCompose(text, changed, hashInputs), 0o644);
 }
 
 interface Restarted {
@@ -291,21 +309,27 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
     if (outcome.destination !== 'hosts') throw new Error('secrets provider returned a store outcome');
 
     // The release's compose file follows the new env files (spec hash, env_file), host by host.
+    let specKey: Promise<string> | undefined;
+    const specHashKey = () =>
+      (specKey ??= readSpecKey(runners.get(model.lockHost), model.project, model.environment));
     const failed = new Map<string, string>();
     const toRestart: { host: string; services: string[] }[] = [];
     for (const result of outcome.hosts) {
       if (result.error !== undefined) failed.set(result.host, result.error);
-      const changed: Record<string, string> = {};
+      const pairs = plans.find((plan) => plan.host === result.host)?.servicePairs ?? {};
+      const changed: Record<string, Record<string, string>> = {};
       for (const file of result.files) {
-        if (file.service !== undefined && file.written && file.sha256 !== undefined)
-          changed[file.service] = file.sha256;
+        if (file.service !== undefined && file.written && pairs[file.service] !== undefined)
+          changed[file.service] = pairs[file.service]!;
       }
       if (release !== undefined) {
         try {
           await updateCompose(
+            env,
             runners.get(result.host),
             `${releaseDir(model, release.id)}/compose.yml`,
             changed,
+            specHashKey,
           );
         } catch (error) {
           failed.set(result.host, oneLine(error));

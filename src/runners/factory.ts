@@ -102,7 +102,7 @@ export function runnerHost(host: RunnerEnvironment['hosts'][number]): RunnerHost
 export async function resolveSshHostname(host: RunnerHost, settings: RunnerSettings): Promise<string> {
   if (settings.driver === 'local') return host.address ?? host.name;
   const options = sshRunnerOptions(host, settings);
-  const argv = ['ssh', ...buildSshOptions(options, '/tmp'), '-G', options.host];
+  const argv = ['ssh', ...buildSshOptions(options, '/tmp'), '-G', '--', options.host];
   const result = await runLocal(argv, { timeoutMs: 10_000 });
   const line = result.stdout.split('\n').find((candidate) => candidate.startsWith('hostname '));
   const hostname = line?.slice('hostname '.length).trim();

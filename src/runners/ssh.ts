@@ -128,7 +128,8 @@ function optionValue(value: string): string {
 
 /**
  * The ssh options of a target, without host and command: config file, multiplexing, host key
- * checking (always strict), identity, port, jump host, user, keep-alive and connect timeout.
+ * checking (always strict), identity, port, jump hosts (a ProxyCommand with the same checks: see
+ * jumpProxyCommand), user, keep-alive and connect timeout.
  */
 export function buildSshOptions(options: SshRunnerOptions, controlDir: string): string[] {
   const args: string[] = [];
@@ -152,10 +153,56 @@ export function buildSshOptions(options: SshRunnerOptions, controlDir: string): 
     args.push('-i', sshPath(options.identityFile), '-o', 'IdentitiesOnly=yes');
   }
   if (options.port !== undefined) args.push('-p', String(options.port));
-  if (options.proxyJump !== undefined) args.push('-J', options.proxyJump);
+  if (options.proxyJump !== undefined) {
+    args.push('-o', `ProxyCommand=${jumpProxyCommand(options, options.proxyJump.split(','))}`);
+  }
   if (options.user !== undefined) args.push('-l', options.user);
   args.push('-o', 'ServerAliveInterval=15', '-o', `ConnectTimeout=${options.connectTimeoutSeconds ?? 10}`);
   return args;
+}
+
+/** One jump of `proxy_jump`: `[user@]host[:port]`, the host possibly a bracketed IPv6 address. */
+export function parseJump(hop: string): { user?: string; host: string; port?: number } {
+  const match = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hop);
+  if (match === null || match[2]!.startsWith('-') || /\s/.test(hop)) {
+    throw new UserError(`invalid proxy_jump host "${hop}"`, {
+      hint: 'write [user@]host[:port], comma-separated for several jumps (no spaces, not starting with "-")',
+    });
+  }
+  return {
+    ...(match[1] !== undefined ? { user: match[1] } : {}),
+    host: match[2]!.replace(/^\[(.*)\]$/, '$1'),
+    ...(match[3] !== undefined ? { port: Number(match[3]) } : {}),
+  };
+}
+
+/**
+ * The ProxyCommand that reaches the target through the last of `hops` (the ones before it reached
+ * the same way, nested): an ssh with the target's own config file, known_hosts, identity, strict host
+ * key checking and BatchMode, forwarding stdin/stdout to `%h:%p`. `ssh -J` would not do this: the
+ * jump's ssh gets only -l/-p/-F, so it would ask or accept keys by the user's defaults. ssh expands
+ * `%` tokens in a ProxyCommand once, so every literal `%` is doubled at each level of nesting.
+ */
+function jumpProxyCommand(options: SshRunnerOptions, hops: string[]): string {
+  const hop = parseJump(hops.at(-1)!);
+  const literal = (value: string) => value.replaceAll('%', '%%');
+  const argv = ['ssh'];
+  if (options.configFile !== undefined) argv.push('-F', literal(options.configFile));
+  argv.push('-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes');
+  if (options.knownHostsFile !== undefined) {
+    argv.push('-o', literal(`UserKnownHostsFile=${optionValue(sshPath(options.knownHostsFile))}`));
+  }
+  if (options.identityFile !== undefined) {
+    argv.push('-i', literal(sshPath(options.identityFile)), '-o', 'IdentitiesOnly=yes');
+  }
+  if (hop.port !== undefined) argv.push('-p', String(hop.port));
+  if (hop.user !== undefined) argv.push('-l', literal(hop.user));
+  argv.push('-o', `ConnectTimeout=${options.connectTimeoutSeconds ?? 10}`);
+  if (hops.length > 1) {
+    argv.push('-o', literal(`ProxyCommand=${jumpProxyCommand(options, hops.slice(0, -1))}`));
+  }
+  argv.push('-W', '[%h]:%p', '--', literal(hop.host));
+  return quoteArgv(argv);
 }
 
 /** The whole ssh argv for one remote command: `ssh <options> host -- '<quoted argv>'`. */
@@ -381,7 +428,10 @@ export class SshRunner implements Runner {
       case 'unreachable':
         return new ExternalError(`could not reach ${where}: ${failure.line}`, {
           command,
-          hint: 'check that the host is up and that its address, port and firewall allow SSH from this machine',
+          hint:
+            this.options.proxyJump === undefined
+              ? 'check that the host is up and that its address, port and firewall allow SSH from this machine'
+              : `check the jump host (proxy_jump ${this.options.proxyJump}): its key must be in ${this.options.knownHostsFile ?? '~/.ssh/known_hosts'} and it must accept the same identity (ssh does not show the jump's own error); then that the host is up and reachable from it`,
         });
       case 'disconnected':
         return new ExternalError(`lost the ssh connection to ${where}: ${failure.line}`, {

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PSQL_URL_ENV, psqlConnectionEnv } from '../../src/migrate/connection.js';
 import { prepareRawDeployMigration, rawDeployOutcome } from '../../src/migrate/deploy.js';
 import { applyRawMigrations, planRawMigrations } from '../../src/migrate/postgres.js';
 import { parsePsqlOutput, psqlCommand, renderPsqlScript } from '../../src/migrate/psql-script.js';
@@ -59,11 +60,14 @@ interface Run {
   stderr: string;
 }
 
-/** Runs argv with DATABASE_URL in the environment (as the one-off container would) and the server's psql on PATH. */
+/**
+ * Runs argv with the connection in the environment as the one-off container gets it (the URL without
+ * its password, and PGPASSWORD) and the server's psql on PATH.
+ */
 function run(argv: string[], url: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: `${server.binDir}:${process.env['PATH']}`, DATABASE_URL: url },
+      env: { PATH: `${server.binDir}:${process.env['PATH']}`, ...psqlConnectionEnv(url, 'DATABASE_URL') },
     });
     let stdout = '';
     let stderr = '';
@@ -254,7 +258,7 @@ describe('psql script', () => {
     const scriptPath = join(project.root, 'inline.sql');
     writeFileSync(scriptPath, script);
     const [psqlRun, engineRun] = await Promise.all([
-      run(psqlCommand('DATABASE_URL', scriptPath), db.url),
+      run(psqlCommand(PSQL_URL_ENV, scriptPath), db.url),
       new Promise((resolve) => setTimeout(resolve, 50)).then(() =>
         applyRawMigrations(engineOptions(project, db.url)),
       ),

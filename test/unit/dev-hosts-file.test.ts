@@ -1,4 +1,14 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -135,6 +145,57 @@ describe('HostsFile on disk', () => {
     writeFileSync(path, 'x\n');
     expect(await new HostsFile(path).add([])).toBe(false);
     expect(readFileSync(path, 'utf8')).toBe('x\n');
+  });
+
+  it('keeps bytes that are not UTF-8 exactly, and the owner', async () => {
+    const path = join(dir(), 'hosts');
+    const original = Buffer.concat([
+      Buffer.from('127.0.0.1 localhost\n# '),
+      Buffer.from([0xff, 0xfe, 0xe9, 0x80]),
+      Buffer.from(' latin1 caf\xe9\n', 'latin1'),
+      Buffer.from('127.0.0.1 café.test\n'),
+    ]);
+    writeFileSync(path, original);
+    chownSync(path, 4321, 4322);
+    const hosts = new HostsFile(path);
+    expect(await hosts.add(['api.shop.test'])).toBe(true);
+    expect(readFileSync(path)).toEqual(
+      Buffer.concat([original, Buffer.from(`${managedLine(['api.shop.test'])}\n`)]),
+    );
+    expect([statSync(path).uid, statSync(path).gid]).toEqual([4321, 4322]);
+    expect(await hosts.remove(['api.shop.test'])).toBe(true);
+    expect(readFileSync(path)).toEqual(original);
+  });
+
+  it('follows a symlinked hosts file: the target is edited, the link stays', async () => {
+    const folder = dir();
+    const target = join(folder, 'real-hosts');
+    const link = join(folder, 'hosts');
+    writeFileSync(target, '127.0.0.1 localhost\n');
+    symlinkSync(target, link);
+    expect(await new HostsFile(link).add(['a.test'])).toBe(true);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(`127.0.0.1 localhost\n${managedLine(['a.test'])}\n`);
+  });
+
+  it('edits under a lock: concurrent edits lose no line; a stale lock is taken, a live one waited for', async () => {
+    const path = join(dir(), 'hosts');
+    writeFileSync(path, '127.0.0.1 localhost\n');
+    const domains = Array.from({ length: 8 }, (_, index) => `app${index}.test`);
+    await Promise.all(domains.map((domain) => new HostsFile(path).add([domain])));
+    const text = readFileSync(path, 'utf8');
+    expect(domains.filter((domain) => !text.includes(managedLine([domain])))).toEqual([]);
+
+    const hosts = new HostsFile(path, { lockWaitMs: 200 });
+    writeFileSync(hosts.lockPath(), '999999999');
+    expect(await hosts.remove(['app0.test'])).toBe(true);
+    writeFileSync(hosts.lockPath(), String(process.pid));
+    const error = await hosts.remove(['app1.test']).catch((caught: unknown) => caught);
+    rmSync(hosts.lockPath(), { force: true });
+    expect((error as ExternalError).message).toBe(
+      `another stagecraft dev (pid ${process.pid}) is editing ${path}`,
+    );
+    expect(readFileSync(path, 'utf8')).toContain(managedLine(['app1.test']));
   });
 
   it('reports a hosts file it cannot write with a hint', async () => {

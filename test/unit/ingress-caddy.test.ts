@@ -1,6 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   caddyConfig,
+  loadConfigArgv,
   routesFromConfig,
   sameRoutes,
   tlsOfConfig,
@@ -85,5 +90,38 @@ describe('caddyConfig', () => {
       tlsOfConfig(caddyConfig([], { mode: 'custom', certificate: 'A2', key: 'B' })),
     );
     expect(tlsOfConfig(live)).not.toBe(tlsOfConfig(caddyConfig([])));
+  });
+});
+
+describe('loadConfigArgv', () => {
+  it("writes the config (it may hold the TLS key) 0600 in a 0700 folder of Caddy's config home, never /tmp, and removes it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-caddy-load-'));
+    try {
+      // A wget that reports what it was given to post: the file's path relative to the config home, its
+      // mode, its folder's mode and its content; it fails for content "fail".
+      const home = join(dir, 'config');
+      writeFileSync(
+        join(dir, 'wget'),
+        '#!/bin/sh\nwhile [ "$1" != --post-file ]; do shift; done\n' +
+          'echo "${2#$XDG_CONFIG_HOME/} $(stat -c %a "$2") $(stat -c %a "$(dirname "$2")") $(cat "$2")"\n' +
+          '[ "$(cat "$2")" != fail ]\n',
+      );
+      chmodSync(join(dir, 'wget'), 0o755);
+      const [command, ...args] = loadConfigArgv();
+      const run = (input: string) =>
+        spawnSync(command!, args, {
+          input,
+          encoding: 'utf8',
+          env: { PATH: `${dir}:${process.env['PATH']}`, XDG_CONFIG_HOME: home },
+        });
+      const ok = run('{"key":"PEM"}');
+      expect([ok.status, ok.stdout]).toEqual([0, 'stagecraft/load.json 600 700 {"key":"PEM"}\n']);
+      expect(readdirSync(join(home, 'stagecraft'))).toEqual([]);
+      const failed = run('fail');
+      expect(failed.status).toBe(1);
+      expect(readdirSync(join(home, 'stagecraft'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ConnectionSource, resolveConnection } from '../../src/migrate/connection.js';
+import { type ConnectionSource, psqlConnectionEnv, resolveConnection } from '../../src/migrate/connection.js';
 import { migrationFileFromBytes, type SqlMigrationFile } from '../../src/migrate/sql-files.js';
 import {
   advisoryLockKey,
@@ -123,5 +123,61 @@ describe('connection URL', () => {
     expect(() => resolveConnection(source('not a url with-secret-inside'))).toThrow(
       'DATABASE_URL is not a valid URL (database main)',
     );
+  });
+
+  it('a malformed %-escape is a user error (exit 1) naming the part, never the value', () => {
+    for (const [url, part] of [
+      ['postgres://shop:pw@db/sh%zzop', 'database name'],
+      ['postgres://sh%op:pw-long-one@db/shop', 'user name'],
+    ] as const) {
+      let error: unknown;
+      try {
+        resolveConnection(source(url));
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isStagecraftError(error) && error.exitCode).toBe(1);
+      expect((error as Error).message).toBe(`DATABASE_URL has a malformed %-escape in its ${part}`);
+    }
+  });
+});
+
+describe('psql connection environment', () => {
+  it('moves the password out of the URL into PGPASSWORD (decoded), from user info and query', () => {
+    expect(
+      psqlConnectionEnv('postgres://shop:p%40ss-w0rd-xyz@db:5432/shop?sslmode=disable', 'DATABASE_URL'),
+    ).toEqual({
+      STAGECRAFT_PSQL_URL: 'postgres://shop@db:5432/shop?sslmode=disable',
+      PGPASSWORD: 'p@ss-w0rd-xyz',
+    });
+    expect(
+      psqlConnectionEnv(
+        'postgresql://shop@h1:5432,h2:5433/shop?password=q%2Fz-secret&application_name=x',
+        'DB',
+      ),
+    ).toEqual({
+      STAGECRAFT_PSQL_URL: 'postgresql://shop@h1:5432,h2:5433/shop?application_name=x',
+      PGPASSWORD: 'q/z-secret',
+    });
+    expect(psqlConnectionEnv('postgres://db/shop', 'DATABASE_URL')).toEqual({
+      STAGECRAFT_PSQL_URL: 'postgres://db/shop',
+    });
+    expect(redact('q/z-secret')).toBe('[redacted]');
+  });
+
+  it('refuses a conninfo string and a malformed escape in the password (exit 1, no value shown)', () => {
+    for (const [url, message] of [
+      ['host=db password=hunter2-long', 'DATABASE_URL is not a postgres:// URL, which raw migrations need'],
+      ['postgres://shop:hun%ter2@db/shop', 'DATABASE_URL has a malformed %-escape in its password'],
+    ] as const) {
+      let error: unknown;
+      try {
+        psqlConnectionEnv(url, 'DATABASE_URL');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isStagecraftError(error) && error.exitCode).toBe(1);
+      expect((error as Error).message).toBe(message);
+    }
   });
 });

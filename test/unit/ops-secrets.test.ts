@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { renderCompose, renderEnvFile } from '../../src/compose/project.js';
+import { projectHostCompose, renderCompose, renderEnvFile } from '../../src/compose/project.js';
+import type { ComposeProject } from '../../src/compose/types.js';
 import {
   commandValue,
-  nextSpecHash,
   pairsForKeys,
   patchCompose,
   resolveSecretValues,
@@ -200,23 +200,75 @@ describe('per-service pairs for --keys', () => {
 });
 
 describe('patchCompose', () => {
-  const compose = renderCompose({
-    name: 'shop-production',
+  const key = 'a1'.repeat(32);
+  const local: ComposeProject = {
+    name: 'shop',
     services: {
-      api: { image: 'reg/api:v1', labels: { 'stagecraft.spec-hash': 'aaa' }, env_file: ['secrets/api.env'] },
-      web: { image: 'reg/web:v1', labels: { 'stagecraft.spec-hash': 'bbb' } },
+      api: { image: 'reg/api:v1', environment: { API_TOKEN: 'old-token-1', PORT: '3000' } },
+      web: { image: 'reg/web:v1', labels: { team: 'shop' }, secrets: ['session_key'] },
     },
-  }).text;
+    secrets: { session_key: { environment: 'SESSION_KEY' } },
+  };
+  const variables = { SESSION_KEY: 'session-key-value' };
+  /** What a deploy with these values renders and records. */
+  const deployed = (token: string, withWebSecret: boolean) =>
+    projectHostCompose({
+      compose: {
+        ...local,
+        services: {
+          ...local.services,
+          api: { ...local.services['api']!, environment: { API_TOKEN: token, PORT: '3000' } },
+        },
+      },
+      composeProjectName: 'shop-production',
+      services: ['api', 'web'],
+      images: {},
+      secretValues: [token],
+      secretNames: ['API_TOKEN', 'WEB_TOKEN'],
+      remoteServices: {},
+      releaseLabels: {},
+      stagecraftServices: withWebSecret ? { web: { environment: { WEB_TOKEN: 'web-token-2' } } } : {},
+      variables,
+      specHashKey: key,
+    });
+  const before = deployed('old-token-1', false);
+  const text = renderCompose(before.document).text;
+  const hashInputs = { compose: local, variables, specHashKey: key };
 
-  it('gives changed services a new spec hash and their env file; others stay byte for byte', () => {
-    const patched = parse(patchCompose(compose, { api: 'f'.repeat(64), web: 'e'.repeat(64) })) as {
-      services: Record<string, { labels: Record<string, string>; env_file?: string[] }>;
-    };
-    expect(patched.services['api']!.labels['stagecraft.spec-hash']).toBe(nextSpecHash('aaa', 'f'.repeat(64)));
+  it('gives changed services the keyed spec hash a deploy with the new values records; others stay byte for byte', () => {
+    const after = deployed('new-token-9', true);
+    const patched = parse(
+      patchCompose(
+        text,
+        { api: { API_TOKEN: 'new-token-9' }, web: { WEB_TOKEN: 'web-token-2' } },
+        hashInputs,
+      ),
+    ) as { services: Record<string, { labels: Record<string, string>; env_file?: string[] }> };
+    expect(patched.services['api']!.labels['stagecraft.spec-hash']).toBe(after.specHashes['api']);
+    expect(patched.services['web']!.labels['stagecraft.spec-hash']).toBe(after.specHashes['web']);
+    expect(patched.services['api']!.labels['stagecraft.spec-hash']).not.toBe(before.specHashes['api']);
+    expect(patched.services['web']!.labels).toEqual({
+      team: 'shop',
+      'stagecraft.spec-hash': after.specHashes['web'],
+    });
     expect(patched.services['api']!.env_file).toEqual(['secrets/api.env']);
     expect(patched.services['web']!.env_file).toEqual(['secrets/web.env']);
-    expect(patched.services['web']!.labels['stagecraft.spec-hash']).not.toBe('bbb');
-    expect(patchCompose(compose, {})).toBe(compose);
+    expect(patchCompose(text, {}, hashInputs)).toBe(text);
+  });
+
+  it('with the same values the hash is the one already recorded; another key gives another hash', () => {
+    const same = parse(patchCompose(text, { api: { API_TOKEN: 'old-token-1' } }, hashInputs)) as {
+      services: Record<string, { labels: Record<string, string> }>;
+    };
+    expect(same.services['api']!.labels['stagecraft.spec-hash']).toBe(before.specHashes['api']);
+    const other = parse(
+      patchCompose(
+        text,
+        { api: { API_TOKEN: 'old-token-1' } },
+        { ...hashInputs, specHashKey: 'b2'.repeat(32) },
+      ),
+    ) as { services: Record<string, { labels: Record<string, string> }> };
+    expect(other.services['api']!.labels['stagecraft.spec-hash']).not.toBe(before.specHashes['api']);
   });
 });
 

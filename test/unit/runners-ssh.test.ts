@@ -74,11 +74,40 @@ describe('buildSshArgv', () => {
     expect(argv.join(' ')).toBe(
       'ssh -F /etc/stagecraft/ssh_config -o ControlMaster=auto -o ControlPath=/tmp/sc-100%%/%C -o ControlPersist=30 ' +
         '-o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="/my dir/known_hosts" ' +
-        '-i /keys/id 25519 -o IdentitiesOnly=yes -p 2222 -J bastion@jump:22 -l deploy ' +
+        '-i /keys/id 25519 -o IdentitiesOnly=yes -p 2222 ' +
+        "-o ProxyCommand=ssh -F /etc/stagecraft/ssh_config -o 'BatchMode=yes' -o 'StrictHostKeyChecking=yes' " +
+        `-o 'UserKnownHostsFile="/my dir/known_hosts"' -i '/keys/id 25519' -o 'IdentitiesOnly=yes' ` +
+        "-p 22 -l bastion -o 'ConnectTimeout=3' -W '[%h]:%p' -- jump -l deploy " +
         '-o ServerAliveInterval=15 -o ConnectTimeout=3 web-1 -- true',
     );
     expect(argv).toContain('/keys/id 25519');
     expect(argv.join(' ')).not.toMatch(/StrictHostKeyChecking=(no|accept-new)/);
+  });
+
+  it('reaches every jump with the same known_hosts, identity, strict checking and BatchMode (nested, % escaped per level)', () => {
+    const argv = buildSshArgv(
+      {
+        name: 'h1',
+        host: 'web-1',
+        identityFile: '/keys/id%1',
+        knownHostsFile: '/kh',
+        proxyJump: 'a@j1,[::1]:2200',
+      },
+      '/tmp/sc',
+      ['true'],
+    );
+    const proxy = argv.find((arg) => arg.startsWith('ProxyCommand='));
+    expect(proxy).toBe(
+      "ProxyCommand=ssh -o 'BatchMode=yes' -o 'StrictHostKeyChecking=yes' -o 'UserKnownHostsFile=/kh' " +
+        "-i /keys/id%%%%1 -o 'IdentitiesOnly=yes' -p 2200 -o 'ConnectTimeout=10' " +
+        "-o 'ProxyCommand=ssh -o '\\''BatchMode=yes'\\'' -o '\\''StrictHostKeyChecking=yes'\\'' " +
+        "-o '\\''UserKnownHostsFile=/kh'\\'' -i /keys/id%%%%%%%%1 -o '\\''IdentitiesOnly=yes'\\'' -l a " +
+        "-o '\\''ConnectTimeout=10'\\'' -W '\\''[%%h]:%%p'\\'' -- j1' -W '[%h]:%p' -- ::1",
+    );
+    expect(argv).not.toContain('-J');
+    expect(() =>
+      buildSshArgv({ name: 'h1', host: 'web-1', proxyJump: '-oX=y' }, '/tmp/sc', ['true']),
+    ).toThrow('invalid proxy_jump host "-oX=y"');
   });
 
   it('rejects hosts that would be read as options, and control folders too long for a socket', () => {

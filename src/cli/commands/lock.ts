@@ -1,8 +1,9 @@
 import { hostname, userInfo } from 'node:os';
 import { loadEnvironment } from '../../operations/environment.js';
 import { lockHostRunner } from '../../operations/history.js';
-import { acquireLock, lockStatus, releaseLock } from '../../state/lock.js';
+import { acquireLock, defaultHolder, describeLock, lockStatus, releaseLock } from '../../state/lock.js';
 import { systemClock } from '../../util/clock.js';
+import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { lockWaitMs } from './deploy.js';
 
@@ -71,6 +72,14 @@ export async function acquire(
 
 export async function release(context: CommandContext): Promise<number> {
   return withLockHost(context, async (env, runner) => {
+    if (env.model.requireConfirmation) {
+      // Removing someone else's lock lets a second deploy run beside theirs: ask first.
+      const info = await lockStatus(runner, { project: env.model.project, env: env.model.environment });
+      const me = defaultHolder();
+      if (info !== undefined && (info.holder !== me.holder || info.machine !== me.machine)) {
+        await confirm(context, `Release the deploy lock of ${describeLock(info)}?`);
+      }
+    }
     await releaseLock(runner, { project: env.model.project, env: env.model.environment, force: true });
     context.output.result(`Lock released on ${runner.name} for ${env.model.composeProject}`);
     return 0;

@@ -6,6 +6,7 @@ import { migrationSettings, migrationTargets } from '../../migrate/targets.js';
 import { builtinProviders } from '../../providers/index.js';
 import { isStagecraftError, UserError } from '../../util/errors.js';
 import type { Output } from '../../util/output.js';
+import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 
 export interface MigrateFlags {
@@ -73,6 +74,9 @@ async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode
     }
   }
 
+  if (mode === 'run' && loaded.config.environments[envName]?.require_confirmation === true) {
+    await confirm(context, `Apply the pending migrations of ${envName}?`);
+  }
   const applied = new Map<string, AppliedFile[]>();
   const reports: DatabaseReport[] = [];
   try {

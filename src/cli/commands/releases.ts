@@ -1,14 +1,11 @@
 import { loadEnvironment } from '../../operations/environment.js';
 import { releaseHistory, releaseStatus } from '../../operations/history.js';
+import { auditRows, listRows, showLines } from '../../render/releases.js';
 import { formatTable } from '../../render/table.js';
-import { PHASES, type ReleaseRecord } from '../../state/types.js';
-import { formatDuration } from '../../util/duration.js';
+import type { ReleaseRecord } from '../../state/types.js';
 import { UserError } from '../../util/errors.js';
+import { printable } from '../../util/printable.js';
 import type { CommandContext } from '../context.js';
-
-function when(record: ReleaseRecord): string {
-  return record.timestamp.replace('T', ' ').slice(0, 19);
-}
 
 function find(history: ReleaseRecord[], id: string): ReleaseRecord {
   const record = history.find((candidate) => candidate.id === id);
@@ -31,17 +28,7 @@ export async function list(context: CommandContext): Promise<number> {
     context.output.result('No releases found');
     return 0;
   }
-  const rows = [['RELEASE ID', 'VERSION', 'KIND', 'STATUS', 'TIMESTAMP', 'BY']];
-  for (const record of history) {
-    rows.push([
-      record.id,
-      record.version,
-      record.kind ?? 'deploy',
-      releaseStatus(record),
-      when(record),
-      `${record.deployer?.user ?? '?'}@${record.deployer?.machine ?? '?'}`,
-    ]);
-  }
+  const rows = listRows(history, releaseStatus);
   context.output.result(formatTable(rows));
   return 0;
 }
@@ -53,42 +40,7 @@ export async function show(context: CommandContext, id: string): Promise<number>
     context.output.json({ ...record, status: releaseStatus(record) });
     return 0;
   }
-  const lines = [
-    `Release ID:       ${record.id}`,
-    `Environment:      ${record.environment}`,
-    `Version:          ${record.version}`,
-    `Commit SHA:       ${record.commit_sha || 'N/A'}`,
-    `Kind:             ${record.kind}${record.rollback_of ? ` of ${record.rollback_of}` : ''}`,
-    `Timestamp:        ${record.timestamp}`,
-    `Previous Release: ${record.previous_id ?? 'N/A'}`,
-    `Deployed by:      ${record.deployer.user}@${record.deployer.machine}${record.deployer.ci ? ' (CI)' : ''}`,
-    `Duration:         ${record.duration_ms === undefined ? 'N/A' : formatDuration(record.duration_ms)}`,
-    `Status:           ${releaseStatus(record)}`,
-    '',
-    'Phases:',
-    ...PHASES.map((phase) => `  ${`${phase}:`.padEnd(14)} ${record.phases[phase] ?? 'pending'}`),
-    '',
-    'Images:',
-    ...Object.entries(record.images)
-      .sort()
-      .map(([service, image]) => `  ${service}: ${image}`),
-    '',
-    'Hosts:',
-    ...Object.entries(record.hosts)
-      .sort()
-      .map(
-        ([host, info]) =>
-          `  ${host}: compose sha256 ${info.compose_sha256.slice(0, 12)} (${info.services.join(', ')})`,
-      ),
-    ...(record.migrations
-      ? [
-          '',
-          'Migrations:',
-          ...Object.entries(record.migrations).map(([db, ids]) => `  ${db}: ${ids.join(', ') || 'none'}`),
-        ]
-      : []),
-    ...(record.error ? ['', `Error: ${record.error}`] : []),
-  ];
+  const lines = showLines(record, releaseStatus(record));
   context.output.result(lines.join('\n'));
   return 0;
 }
@@ -100,12 +52,14 @@ export async function diff(context: CommandContext, a: string, b: string): Promi
   const changes: { kind: string; name: string; from: string; to: string }[] = [];
   if (from.version !== to.version)
     changes.push({ kind: 'version', name: 'version', from: from.version, to: to.version });
-  for (const service of [...new Set([...Object.keys(from.images), ...Object.keys(to.images)])].sort()) {
-    const [x, y] = [from.images[service] ?? '-', to.images[service] ?? '-'];
+  const images = (record: ReleaseRecord) => (record.images ?? {}) as Record<string, string>;
+  const hosts = (record: ReleaseRecord) => (record.hosts ?? {}) as ReleaseRecord['hosts'];
+  for (const service of [...new Set([...Object.keys(images(from)), ...Object.keys(images(to))])].sort()) {
+    const [x, y] = [images(from)[service] ?? '-', images(to)[service] ?? '-'];
     if (x !== y) changes.push({ kind: 'image', name: service, from: x, to: y });
   }
-  for (const host of [...new Set([...Object.keys(from.hosts), ...Object.keys(to.hosts)])].sort()) {
-    const [x, y] = [from.hosts[host]?.compose_sha256 ?? '-', to.hosts[host]?.compose_sha256 ?? '-'];
+  for (const host of [...new Set([...Object.keys(hosts(from)), ...Object.keys(hosts(to))])].sort()) {
+    const [x, y] = [hosts(from)[host]?.compose_sha256 ?? '-', hosts(to)[host]?.compose_sha256 ?? '-'];
     if (x !== y) changes.push({ kind: 'compose', name: host, from: x.slice(0, 12), to: y.slice(0, 12) });
   }
   if (context.globals.json) {
@@ -117,7 +71,9 @@ export async function diff(context: CommandContext, a: string, b: string): Promi
       ? `No differences between ${from.id} and ${to.id}`
       : [
           `${from.id} → ${to.id}`,
-          ...changes.map((change) => `  ${change.kind} ${change.name}: ${change.from} → ${change.to}`),
+          ...changes.map((change) =>
+            printable(`  ${change.kind} ${change.name}: ${String(change.from)} → ${String(change.to)}`),
+          ),
         ].join('\n'),
   );
   return 0;
@@ -140,18 +96,7 @@ export async function audit(context: CommandContext): Promise<number> {
     );
     return 0;
   }
-  const rows = [['TIMESTAMP', 'WHO', 'FROM', 'WHAT', 'VERSION', 'STATUS', 'MESSAGE']];
-  for (const record of history) {
-    rows.push([
-      when(record),
-      record.deployer.user,
-      `${record.deployer.machine}${record.deployer.ci ? ' (CI)' : ''}`,
-      record.kind,
-      record.version,
-      releaseStatus(record),
-      record.message ?? '',
-    ]);
-  }
+  const rows = auditRows(history, releaseStatus);
   context.output.result(history.length === 0 ? 'No releases found' : formatTable(rows));
   return 0;
 }

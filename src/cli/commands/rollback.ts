@@ -4,6 +4,7 @@ import { releaseHistory, releaseStatus } from '../../operations/history.js';
 import { currentRelease, previousRelease } from '../../state/ledger.js';
 import type { ReleaseRecord } from '../../state/types.js';
 import { UserError } from '../../util/errors.js';
+import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { lockWaitMs } from './deploy.js';
 
@@ -80,6 +81,12 @@ export async function run(context: CommandContext, flags: RollbackFlags): Promis
   const env = await loadEnvironment(context, 'deploy');
   const target = pickTarget(await releaseHistory(context, env), flags, env.model.environment);
   const options = { rollbackOf: target, lockWaitMs: lockWaitMs(flags.lockWait) };
+  if (env.model.requireConfirmation && !context.globals.dryRun) {
+    await confirm(
+      context,
+      `Roll back ${env.model.project} ${env.model.environment} to release ${target.id} (version ${target.version})?`,
+    );
+  }
   const prepared = await prepareDeploy(context, options);
   if (context.globals.dryRun) {
     context.output.info(

@@ -1,5 +1,6 @@
 import { syncSecrets } from '../../operations/secrets.js';
 import { UserError } from '../../util/errors.js';
+import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 
 export interface SyncFlags {
@@ -20,7 +21,15 @@ function keyList(value: string | undefined): string[] | undefined {
 
 /** `stagecraft secrets sync [--keys a,b] [--restart]`. */
 export async function sync(context: CommandContext, flags: SyncFlags): Promise<number> {
-  return syncSecrets(context, { keys: keyList(flags.keys), restart: flags.restart === true });
+  const keys = keyList(flags.keys);
+  if (flags.restart === true && !context.globals.dryRun) {
+    // --restart replaces running containers: an environment that asks before a deploy asks here too.
+    const loaded = await context.loadConfig('deploy');
+    if (loaded.config.environments[loaded.envName ?? '']?.require_confirmation === true) {
+      await confirm(context, `Sync the secrets of ${loaded.envName} and restart the services that use them?`);
+    }
+  }
+  return syncSecrets(context, { keys, restart: flags.restart === true });
 }
 
 export const run = sync;
