@@ -1,7 +1,7 @@
 // The release ledger: `.stagecraft/releases.json` on this machine (rewritten atomically on every
 // change) and `~/.stagecraft/<project>-<env>/releases.jsonl` on the lock host (appended), merged for
 // `releases`. Format and rules: reference/original-design.md §4.3, SPEC §3 (State).
-import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runner } from '../runners/types.js';
@@ -349,8 +349,8 @@ const FILE_LOCK_WAIT_MS = 60_000;
 /**
  * Runs `fn` holding `lockPath` (created with O_EXCL, holding our pid) against other processes that
  * rewrite the same ledger. A lock is stale only when the process it names is gone (or it stayed empty
- * for 10 s); pid and inode are read through one file handle, and a stale lock is moved aside and
- * checked to be that same inode before it is deleted, so a writer that finished and exited in between
+ * for 10 s); pid and inode are read through one file handle, and a stale lock is deleted only while
+ * the path still names that inode (removeStaleFileLock), so a writer that finished and exited in between
  * can never make another writer's fresh lock look stale (which lost releases under 15 concurrent writers).
  */
 async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
@@ -427,20 +427,32 @@ async function staleFileLock(lockPath: string): Promise<number | undefined> {
   }
 }
 
-/** Moves a stale lock aside and deletes it if it is the inode judged stale; else puts it back. */
+/**
+ * Deletes the stale lock `ino`, under a short break lock (`<lock>.break`, O_EXCL) so breakers take
+ * turns: with it held, the lock path can only still name `ino` (its owner is gone, and no other
+ * breaker runs) or a fresh lock, which is never touched. Moving the lock aside and back instead let a
+ * third writer take the empty path in between, and two writers then held the ledger at once.
+ */
 async function removeStaleFileLock(lockPath: string, ino: number): Promise<void> {
-  const aside = `${lockPath}.stale-${process.pid}-${Math.random().toString(16).slice(2)}`;
+  const breakPath = `${lockPath}.break`;
   try {
-    await rename(lockPath, aside);
+    const handle = await open(breakPath, 'wx', 0o644);
+    await handle.close();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another breaker is at work; one that died leaves its break lock: after 10 s it is removed.
+    const info = await stat(breakPath).catch(() => undefined);
+    if (info !== undefined && Date.now() - info.mtimeMs > FILE_LOCK_EMPTY_STALE_MS) {
+      await rm(breakPath, { force: true });
+    }
+    return;
   }
-  if ((await stat(aside)).ino !== ino) {
-    // Another process's fresh lock took its place in between: give it back.
-    await link(aside, lockPath).catch(() => undefined);
+  try {
+    const current = await stat(lockPath).catch(() => undefined);
+    if (current?.ino === ino) await rm(lockPath, { force: true });
+  } finally {
+    await rm(breakPath, { force: true });
   }
-  await rm(aside, { force: true });
 }
 
 // ---------------------------------------------------------------------------------------------------
