@@ -199,8 +199,9 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
         name === undefined ? undefined : environments[name]?.['env_file'],
         options.processEnv,
         {
-          // Deploying with a missing env file is an error; config, dev and checks warn and go on.
-          required: selected && options.purpose === 'deploy',
+          // Deploying to hosts with a missing env file is an error; config, plan, dev and a local
+          // environment (optional, as compose's own `.env` is) go on without it.
+          required: selected && options.purpose === 'deploy' && environments[name]?.['driver'] !== 'local',
           setting: `environments.${name}.env_file`,
           ...(selected
             ? {

@@ -79,7 +79,9 @@ environments:
 ${hostsYaml}
     rollout:
       parallel_hosts: 3
-      health_timeout: 40s
+      # At least what db's health check may take (start_period 5s + interval 2s + 15 × 4s = 67s):
+      # shorter is a plan warning, and deploy.test expects a plan without warnings.
+      health_timeout: 70s
 `;
   writeFileSync(join(root, 'stagecraft.yml'), config);
   return {
