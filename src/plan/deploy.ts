@@ -706,6 +706,14 @@ export function planDeploy(input: DeployPlanInput): Plan {
     )
       early.add(step.id);
   }
+  // A host whose every step runs early (a database host) prunes early too: a rollout-phase step there
+  // would count the host as switched, and a failed rollout elsewhere would roll it back for nothing.
+  for (const step of planned) {
+    if (step.action.kind !== 'prune') continue;
+    const hostName = step.host?.name ?? '';
+    const others = planned.filter((other) => other.host?.name === hostName && other.id !== step.id);
+    if (others.length > 0 && others.every((other) => early.has(other.id))) early.add(step.id);
+  }
   // An early step keeps only the dependencies that run before it (the lock, earlier early steps); one
   // that depended on a later step (the ingress of its host) follows the previous early step there.
   const lastEarly = new Map<string, string>();

@@ -70,7 +70,8 @@ async function underLoad<T>(
       path: '/version',
       hostHeader: 'shop.localhost',
       connections: 4,
-      durationMs: 45_000,
+      // Stopped by stopWhen once the deploy is done; a 3-host rollout takes over a minute here.
+      durationMs: 170_000,
       maxRequests: 400_000,
       stopWhen: () => controller.stop,
     }),
@@ -280,15 +281,14 @@ describe('deploy to three hosts', () => {
         'error: deploy failed on h2: the ingress container shop-production-ingress on h2 did not start its admin API',
       );
       expect(run.stderr).toMatch(
-        // h3 took the release's files for db (unchanged) before the rollout phase: it returns too.
-        / {2}h3, h1 switched first and were rolled back to rel-\d{8}-\d{9} \(version v2\)/,
+        / {2}h1 switched first and were rolled back to rel-\d{8}-\d{9} \(version v2\)/,
       );
       expect(await get('h1', 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v2' });
       const [failed, rollback] = ledger().releases.slice(-2);
       expect(failed).toMatchObject({ version: 'v5-partial' });
       expect(failed!.phases['rollout']).toBe('failed');
       expect(rollback).toMatchObject({ kind: 'rollback', version: 'v2' });
-      expect(Object.keys(rollback!.hosts).sort()).toEqual(['h1', 'h3']);
+      expect(Object.keys(rollback!.hosts)).toEqual(['h1']);
     } finally {
       await dockerOn(harness, 'h2', ['rm', '-f', 'shop-production-ingress']);
     }

@@ -61,13 +61,20 @@ describe('planDeploy', () => {
       [
         'migrate_pre',
         null,
-        ['lock:acquire', 'prepare:h3', 'secrets:h3:db', 'pull:h3', 'rollout:h3:db', 'migrate:main:pre'],
+        [
+          'lock:acquire',
+          'prepare:h3',
+          'secrets:h3:db',
+          'pull:h3',
+          'rollout:h3:db',
+          'prune:h3',
+          'migrate:main:pre',
+        ],
       ],
       [
         'rollout',
         null,
         [
-          'prune:h3',
           'prepare:h1',
           'secrets:h1:api',
           'pull:h1',
