@@ -148,6 +148,14 @@ const sshSettings = z
 
 const rolloutSettings = z.strictObject({
   parallel_hosts: z.number().int().min(1).optional().describe('How many hosts roll out at once (default 4).'),
+  parallel_services: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "How many services roll out at once on one host when depends_on allows (default 8); each holds an SSH session: stay below sshd's MaxSessions (10).",
+    ),
   canary: z.boolean().optional().describe('Roll out to the first host alone, then to the rest.'),
   auto_rollback: z.boolean().optional().describe('Switch hosts back when another host fails (default true).'),
   health_timeout: duration
