@@ -162,7 +162,11 @@ const rolloutSettings = z.strictObject({
     .optional()
     .describe('How long new containers may take to become healthy (default 2m).'),
   stable_for: duration.optional(),
-  drain_timeout: duration.optional().describe('How long old containers drain after the switch (default 1s).'),
+  drain_timeout: duration
+    .optional()
+    .describe(
+      'The longest old containers drain after the switch: they stop as soon as the gateway has no request in flight to them (default 1s).',
+    ),
 });
 
 const strategy = z.enum(['pre_deploy', 'post_deploy', 'manual']);

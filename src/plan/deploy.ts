@@ -1,3 +1,4 @@
+import { healthcheckTimings } from '../compose/analyze.js';
 import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
 import type { ComposeProject, HostCompose } from '../compose/types.js';
@@ -431,6 +432,13 @@ function reusedHostFiles(
   };
 }
 
+/** `{ intervalMs }` of a service's compose health check, or nothing when it has none. */
+function healthInterval(compose: ComposeProject, service: string): { intervalMs?: number } {
+  const definition = compose.services[service];
+  const timings = definition === undefined ? undefined : healthcheckTimings(definition);
+  return timings === undefined ? {} : { intervalMs: timings.intervalMs };
+}
+
 /**
  * Each service → the services it waits for on a host: its compose `depends_on`, followed through
  * services the host does not roll out (so a dependency two hops away still orders them). Services
@@ -609,7 +617,11 @@ function hostSteps(
         replicas: service.replicas,
         specHash: files.specHashes[service.name]!,
         composeFile,
-        health: { timeoutMs: service.healthTimeoutMs, stableForMs: service.stableForMs },
+        health: {
+          timeoutMs: service.healthTimeoutMs,
+          stableForMs: service.stableForMs,
+          ...healthInterval(input.compose, service.name),
+        },
         ...(service.port !== undefined && service.domains.length > 0
           ? { route: { domains: service.domains, port: service.port } }
           : {}),
