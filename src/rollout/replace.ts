@@ -14,6 +14,7 @@ import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
 import { decideRollout } from './decide.js';
+import { composeOnce } from './first-up.js';
 import { nextPollMs } from './health-poll.js';
 import { addUpstreams, drainUpstreams, type IngressTarget } from './ingress.js';
 
@@ -186,11 +187,13 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
         await ctx.runner.exec(removeContainersArgs(op.containers, { force: true }));
         break;
       case 'recreate': {
-        await ctx.runner.exec(
-          composeUpArgs(target, [action.service], {
-            forceRecreate: true,
-            scale: { [action.service]: op.replicas },
-          }),
+        await composeOnce(ctx.runner, ctx.project, () =>
+          ctx.runner.exec(
+            composeUpArgs(target, [action.service], {
+              forceRecreate: true,
+              scale: { [action.service]: op.replicas },
+            }),
+          ),
         );
         const after = await containersOf(ctx.runner, ctx.project, action.service);
         seen = after;
@@ -200,11 +203,13 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
       }
       case 'scale-up': {
         const before = new Set(ids(existing));
-        await ctx.runner.exec(
-          composeUpArgs(target, [action.service], {
-            noRecreate: true,
-            scale: { [action.service]: op.scale },
-          }),
+        await composeOnce(ctx.runner, ctx.project, () =>
+          ctx.runner.exec(
+            composeUpArgs(target, [action.service], {
+              noRecreate: true,
+              scale: { [action.service]: op.scale },
+            }),
+          ),
         );
         const after = await containersOf(ctx.runner, ctx.project, action.service);
         seen = after;
