@@ -26,6 +26,8 @@ const rounds = Number(process.argv[2] ?? 3);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'bin/stagecraft.js');
 const dockerRollout = process.env.DOCKER_ROLLOUT;
+/** BENCH_PARTS=2,3 runs only those parts (part 2 then compares with the 1-service app deployed alone). */
+const parts = (process.env.BENCH_PARTS ?? '1,2,3').split(',').map(Number);
 
 /** Runs a command; resolves with its exit code, output and wall time (ms). Never throws. */
 function run(command, args, options = {}) {
@@ -266,7 +268,7 @@ networks:
 const report = {};
 
 // 1. Per service: Stagecraft against docker-rollout on the same host, under load.
-{
+if (parts.includes(1)) {
   await cleanHosts();
   const dir = webApp('solo', 1);
   const versions = Array.from({ length: rounds * 3 + 1 }, (_, i) => `s${i}`);
@@ -330,7 +332,17 @@ const report = {};
 }
 
 // 2. Ten services on one host against one.
-{
+if (parts.includes(2)) {
+  if (report.solo === undefined) {
+    await cleanHosts();
+    const dir = webApp('solo', 1);
+    const versions = Array.from({ length: rounds + 1 }, (_, i) => `s${i}`);
+    await prepare(dir, versions);
+    const totals = [];
+    for (let round = 0; round < rounds; round++)
+      totals.push((await stagecraft(dir, deployArgs(versions[round + 1]))).ms);
+    report.solo = { total: median(totals) };
+  }
   await cleanHosts();
   const dir = webApp('ten', 10);
   const versions = Array.from({ length: rounds + 1 }, (_, i) => `t${i}`);
@@ -351,7 +363,7 @@ const report = {};
 }
 
 // 3. 3 hosts against 1 host (the shop), each against the hand-written baseline.
-{
+if (parts.includes(3)) {
   const results = {};
   for (const [name, roles, webHosts] of [
     ['one', { web: ['h1'], db: ['h1'] }, ['h1']],
