@@ -148,13 +148,25 @@ const sshSettings = z
 
 const rolloutSettings = z.strictObject({
   parallel_hosts: z.number().int().min(1).optional().describe('How many hosts roll out at once (default 4).'),
+  parallel_services: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "How many services roll out at once on one host when depends_on allows (default 8); each holds an SSH session: stay below sshd's MaxSessions (10).",
+    ),
   canary: z.boolean().optional().describe('Roll out to the first host alone, then to the rest.'),
   auto_rollback: z.boolean().optional().describe('Switch hosts back when another host fails (default true).'),
   health_timeout: duration
     .optional()
     .describe('How long new containers may take to become healthy (default 2m).'),
   stable_for: duration.optional(),
-  drain_timeout: duration.optional().describe('How long old containers drain after the switch (default 1s).'),
+  drain_timeout: duration
+    .optional()
+    .describe(
+      'The longest old containers drain after the switch: they stop as soon as the gateway has no request in flight to them (default 1s).',
+    ),
 });
 
 const strategy = z.enum(['pre_deploy', 'post_deploy', 'manual']);

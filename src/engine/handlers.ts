@@ -1,6 +1,7 @@
 import { pickRepoDigest } from '../docker/image.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import type { Step } from '../plan/types.js';
+import { composeOnce } from '../rollout/first-up.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
 import { pruneServices } from '../rollout/prune.js';
 import { rolloutService } from '../rollout/replace.js';
@@ -139,7 +140,9 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         return { status: outcome.status, detail: `${action.service}: ${outcome.detail}` };
       }
       case 'job': {
-        const result = await runner.exec(action.argv, { onLine: log, signal, allowFailure: true });
+        const result = await composeOnce(runner, deps.model.composeProject, () =>
+          runner.exec(action.argv, { onLine: log, signal, allowFailure: true }),
+        );
         if (result.exitCode !== 0) {
           const last = `${result.stderr}${result.stdout}`.trim().split('\n').at(-1) ?? '';
           throw new ExternalError(

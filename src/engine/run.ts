@@ -37,6 +37,11 @@ export interface EngineOptions {
   /** Persists a phase's status (the release ledger) before the engine goes on. */
   onPhase: (phase: PhaseName, status: PhaseStatus) => Promise<void>;
   parallelHosts: number;
+  /**
+   * Steps run at once on one host in the `rollout` phase (at least 1; default 1): a step starts once
+   * every step it depends on has completed, so independent services roll out together.
+   */
+  parallelSteps?: number;
   canary: boolean;
   signal: AbortSignal;
 }
@@ -94,8 +99,45 @@ export function checkDependencies(plan: Plan): void {
 }
 
 /**
+ * Runs one host's steps as the graph their `dependsOn` draws: a step starts once every dependency
+ * among `steps` has completed (dependencies outside them ran in an earlier phase), at most
+ * `parallel` at a time, in plan order when more are ready than may run. After a failure no further
+ * step starts; the ones running finish, then the first error is thrown. The order is checked first
+ * (checkDependencies), so every dependency precedes its dependent in `steps`.
+ */
+async function runGraph(steps: Step[], parallel: number, run: (step: Step) => Promise<void>): Promise<void> {
+  const limit = pLimit(parallel);
+  const done = new Map<string, Promise<void>>();
+  let failed = false;
+  let firstError: unknown;
+  for (const step of steps) {
+    const dependencies = step.dependsOn
+      .map((id) => done.get(id))
+      .filter((promise): promise is Promise<void> => promise !== undefined);
+    done.set(
+      step.id,
+      Promise.all(dependencies).then(() =>
+        limit(async () => {
+          if (failed) throw new Error('not started: an earlier step failed');
+          try {
+            await run(step);
+          } catch (error) {
+            if (!failed) firstError = error;
+            failed = true;
+            throw error;
+          }
+        }),
+      ),
+    );
+  }
+  await Promise.allSettled(done.values());
+  if (failed) throw firstError;
+}
+
+/**
  * Runs a plan: phases in their fixed order; within `rollout`, hosts in parallel (bounded, canary
- * first) and each host's steps in order; everywhere else one step after another. `dependsOn` is
+ * first) and each host's steps as their dependency graph (runGraph: independent steps at once, up to
+ * `parallelSteps`); everywhere else one step after another. `dependsOn` is
  * honoured: the order is checked against it before anything runs (checkDependencies: InternalError),
  * and a step runs only once each of its dependencies has completed. A failure marks the phase failed
  * and later phases skipped; `lock:release` runs whatever happened.
@@ -167,7 +209,7 @@ export async function runPlan(plan: Plan, options: EngineOptions): Promise<RunRe
     const runHost = async (host: string) => {
       if (firstError !== undefined) return;
       try {
-        for (const step of byHost.get(host)!) await runStep(step);
+        await runGraph(byHost.get(host)!, Math.max(1, options.parallelSteps ?? 1), runStep);
         result.hostsDone.push(host);
       } catch (error) {
         result.hostsFailed.push(host);

@@ -4,13 +4,22 @@
  * Caddy's HTTP server, whose idle keep-alive client connections are then closed under clients that
  * are about to reuse them (measured: 12 resets in 37k requests per switch). Instead each route's
  * upstreams are the containers that carry the route's DNS alias on the ingress network; the rollout
- * gives a new container that alias once it is healthy, and Caddy re-reads the A records every second.
+ * gives a new container that alias once it is healthy, and Caddy re-reads the A records every
+ * UPSTREAM_REFRESH_MS. (Setting upstreams explicitly through the admin API would be a config change
+ * too: Caddy applies every change by loading the whole config again, with the same resets.) The
+ * admin API's `/reverse_proxy/upstreams` tells how many requests each upstream has in flight: old
+ * containers are stopped once theirs reach 0.
  */
 
 export const CADDY_ADMIN = 'http://127.0.0.1:2019';
 const ROUTE_PREFIX = 'stagecraft-';
-/** How often Caddy re-reads a route's A records; the rollout waits this (plus a margin) after a switch. */
-export const UPSTREAM_REFRESH_MS = 1000;
+/**
+ * How often Caddy re-reads a route's A records (from Docker's DNS on the host, when a request comes):
+ * the rollout waits this plus SWITCH_MARGIN_MS after a switch before stopping old containers.
+ */
+export const UPSTREAM_REFRESH_MS = 200;
+/** Margin after UPSTREAM_REFRESH_MS for Caddy to have re-read the alias, in ms. */
+export const SWITCH_MARGIN_MS = 100;
 
 export interface CaddyRoute {
   service: string;
@@ -131,6 +140,53 @@ export function routesFromConfig(config: unknown): CaddyRoute[] {
     });
   }
   return out;
+}
+
+/**
+ * The proxy settings of a live or desired config's Stagecraft routes that a deploy does not read as
+ * routes (the upstream refresh): when they differ from this version's, the config is loaded again.
+ */
+export function proxySettingsOfConfig(config: unknown): string {
+  const servers = (
+    config as { apps?: { http?: { servers?: Record<string, { routes?: unknown[] }> } } } | null
+  )?.apps?.http?.servers;
+  const refresh = (servers?.['stagecraft']?.routes ?? [])
+    .map((raw) => raw as { '@id'?: string; handle?: { dynamic_upstreams?: { refresh?: string } }[] })
+    .filter((route) => route['@id']?.startsWith(ROUTE_PREFIX))
+    .map((route) => route.handle?.[0]?.dynamic_upstreams?.refresh ?? '');
+  return JSON.stringify([...new Set(refresh)].sort());
+}
+
+/** One upstream as Caddy's admin API reports it: `host:port`, requests in flight, recent failures. */
+export interface UpstreamStatus {
+  address: string;
+  numRequests: number;
+  fails: number;
+}
+
+/**
+ * Parses `GET /reverse_proxy/upstreams` (a JSON array of {address, num_requests, fails}). Throws
+ * SyntaxError on output that is not JSON; entries without an address are left out.
+ */
+export function parseUpstreams(text: string): UpstreamStatus[] {
+  const parsed = JSON.parse(text) as unknown;
+  if (!Array.isArray(parsed)) return [];
+  return parsed.flatMap((raw) => {
+    const entry = raw as { address?: unknown; num_requests?: unknown; fails?: unknown };
+    if (typeof entry.address !== 'string') return [];
+    return [
+      {
+        address: entry.address,
+        numRequests: typeof entry.num_requests === 'number' ? entry.num_requests : 0,
+        fails: typeof entry.fails === 'number' ? entry.fails : 0,
+      },
+    ];
+  });
+}
+
+/** argv run inside the ingress container to read its upstreams' requests in flight. */
+export function upstreamsArgv(): string[] {
+  return ['wget', '-q', '-O', '-', `${CADDY_ADMIN}/reverse_proxy/upstreams`];
 }
 
 /** Replaces (or adds) one service's route in a route list. */

@@ -94,7 +94,14 @@ export interface EnvironmentModel {
     network: string;
     tls: IngressTlsModel;
   };
-  rollout: { parallelHosts: number; canary: boolean; autoRollback: boolean; drainMs: number };
+  rollout: {
+    parallelHosts: number;
+    /** Steps (service rollouts, uploads) run at once on one host when the dependency graph allows. */
+    parallelServices: number;
+    canary: boolean;
+    autoRollback: boolean;
+    drainMs: number;
+  };
   lockExpiryMs: number;
   /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
   requireConfirmation: boolean;
@@ -103,6 +110,12 @@ export interface EnvironmentModel {
 }
 
 const LOCAL_HOST = 'local';
+/**
+ * Services rolled out at once on one host by default. Each runs one command at a time over the host's
+ * multiplexed SSH connection, and OpenSSH allows 10 sessions per connection (MaxSessions): 8 leaves
+ * room for the lock's heartbeat and the gateway.
+ */
+const DEFAULT_PARALLEL_SERVICES = 8;
 /** The rollout's health wait when neither rollout.health_timeout nor a longer health check says otherwise. */
 const DEFAULT_HEALTH_TIMEOUT_MS = 120_000;
 
@@ -334,6 +347,7 @@ export function buildEnvironmentModel(
     },
     rollout: {
       parallelHosts: env.rollout?.parallel_hosts ?? 4,
+      parallelServices: env.rollout?.parallel_services ?? DEFAULT_PARALLEL_SERVICES,
       canary: env.rollout?.canary ?? false,
       autoRollback: env.rollout?.auto_rollback ?? true,
       drainMs: parseDuration(env.rollout?.drain_timeout ?? '1s'),

@@ -555,6 +555,7 @@ export async function runRelease(
         await ledger.setPhase(record.id, phase, status);
       },
       parallelHosts: model.rollout.parallelHosts,
+      parallelSteps: model.rollout.parallelServices,
       canary: model.rollout.canary,
       signal: abort.signal,
     });

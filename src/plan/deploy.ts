@@ -1,3 +1,4 @@
+import { healthcheckTimings } from '../compose/analyze.js';
 import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
 import type { ComposeProject, HostCompose } from '../compose/types.js';
@@ -431,6 +432,56 @@ function reusedHostFiles(
   };
 }
 
+/** `{ intervalMs }` of a service's compose health check, or nothing when it has none. */
+function healthInterval(compose: ComposeProject, service: string): { intervalMs?: number } {
+  const definition = compose.services[service];
+  const timings = definition === undefined ? undefined : healthcheckTimings(definition);
+  return timings === undefined ? {} : { intervalMs: timings.intervalMs };
+}
+
+/**
+ * Each service → the services it waits for on a host: its compose `depends_on`, followed through
+ * services the host does not roll out (so a dependency two hops away still orders them). Services
+ * with no path between them are independent: the engine rolls them out at the same time.
+ */
+function rolloutOrder(input: DeployPlanInput, services: ServiceModel[]): Map<string, Set<string>> {
+  const here = new Set(services.map((service) => service.name));
+  const direct = (name: string) => Object.keys(input.compose.services[name]?.depends_on ?? {}).sort();
+  const order = new Map<string, Set<string>>();
+  for (const service of services) {
+    const needs = new Set<string>();
+    const seen = new Set<string>([service.name]);
+    const queue = direct(service.name);
+    while (queue.length > 0) {
+      const name = queue.shift()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      if (here.has(name)) needs.add(name);
+      else queue.push(...direct(name));
+    }
+    order.set(service.name, needs);
+  }
+  return order;
+}
+
+/**
+ * The step ids a service's rollout waits for: those of the services it needs (rolloutOrder) that have
+ * a step on this host already (the model lists services in dependency order). Dependencies already
+ * reached through another one are left out, so each edge of the graph is listed once.
+ */
+function serviceDeps(
+  order: Map<string, Set<string>>,
+  service: string,
+  serviceStep: Map<string, string>,
+): string[] {
+  const needs = [...(order.get(service) ?? [])].filter((name) => serviceStep.has(name));
+  const implied = new Set(needs.flatMap((name) => [...(order.get(name) ?? [])]));
+  return needs
+    .filter((name) => !implied.has(name))
+    .map((name) => serviceStep.get(name)!)
+    .sort();
+}
+
 function hostSteps(
   input: DeployPlanInput,
   host: HostModel,
@@ -469,6 +520,7 @@ function hostSteps(
     },
     ...files.extra(prepare),
   ];
+  const extraIds = steps.slice(1).map((step) => step.id);
   const pulled = services
     .filter((service) => model.driver === 'ssh' || service.build === undefined)
     .map((service) => service.name);
@@ -482,7 +534,8 @@ function hostSteps(
         kind: 'exec',
         argv: composePullArgs({ project: model.composeProject, file: composeFile }, pulled),
       },
-      dependsOn: [prepare],
+      // compose reads the env files the secrets steps write: it pulls once they are there.
+      dependsOn: [prepare, ...extraIds],
     });
   }
   const routed = services.filter((service) => service.port !== undefined && service.domains.length > 0);
@@ -512,7 +565,15 @@ function hostSteps(
       dependsOn: [prepare],
     });
   }
-  let last = steps[steps.length - 1]!.id;
+  // What every service's rollout waits for: the files (and images) on the host; routed ones, the gateway.
+  const ready = pulled.length > 0 ? [`pull:${host.name}`] : [prepare, ...extraIds];
+  const ingressId = routed.length > 0 ? [`ingress:${host.name}`] : [];
+  const order = rolloutOrder(input, services);
+  // A service that waits for another one's step waits for `ready` through it: listed once.
+  const after = (services: string[], gateway: string[] = []) =>
+    services.length > 0 ? [...gateway, ...services] : [...ready, ...gateway];
+  /** Service → the id of the step that rolls it out (or runs it, for a job) on this host. */
+  const serviceStep = new Map<string, string>();
   for (const service of services) {
     if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
     if (service.job) {
@@ -538,9 +599,9 @@ function hostSteps(
             service.name,
           ),
         },
-        dependsOn: [last],
+        dependsOn: after(serviceDeps(order, service.name, serviceStep)),
       });
-      last = id;
+      serviceStep.set(service.name, id);
       continue;
     }
     const id = `rollout:${host.name}:${service.name}`;
@@ -556,14 +617,21 @@ function hostSteps(
         replicas: service.replicas,
         specHash: files.specHashes[service.name]!,
         composeFile,
-        health: { timeoutMs: service.healthTimeoutMs, stableForMs: service.stableForMs },
+        health: {
+          timeoutMs: service.healthTimeoutMs,
+          stableForMs: service.stableForMs,
+          ...healthInterval(input.compose, service.name),
+        },
         ...(service.port !== undefined && service.domains.length > 0
           ? { route: { domains: service.domains, port: service.port } }
           : {}),
       },
-      dependsOn: [last],
+      dependsOn: after(
+        serviceDeps(order, service.name, serviceStep),
+        service.port !== undefined && service.domains.length > 0 ? ingressId : [],
+      ),
     });
-    last = id;
+    serviceStep.set(service.name, id);
   }
   if (input.onlyServices === undefined && reused === undefined) {
     // After every rollout here (the gateway routes only to this release's services by then).
@@ -574,7 +642,7 @@ function hostSteps(
       host: h,
       title: `stop and remove containers of services not in this release (${host.name} runs ${keep.join(', ')})`,
       action: { kind: 'prune', keep },
-      dependsOn: [last],
+      dependsOn: serviceStep.size > 0 ? [...serviceStep.values()] : [...ready, ...ingressId],
     });
   }
   return steps;

@@ -13,6 +13,8 @@ export interface HealthSpec {
   timeoutMs: number;
   /** Without a health check: how long a container must keep running to count as ready. */
   stableForMs: number;
+  /** The compose health check's interval (none without one): the wait polls at it, capped at 1 s. */
+  intervalMs?: number;
 }
 
 export interface RouteSpec {

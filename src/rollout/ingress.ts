@@ -18,12 +18,16 @@ import {
   caddyConfig,
   type IngressTls,
   loadConfigArgv,
+  parseUpstreams,
+  proxySettingsOfConfig,
   readConfigArgv,
   routesFromConfig,
+  SWITCH_MARGIN_MS,
   sameRoutes,
   tlsOfConfig,
   UPSTREAM_REFRESH_MS,
   upstreamAlias,
+  upstreamsArgv,
   withRoute,
 } from '../ingress/caddy.js';
 import type { Runner } from '../runners/types.js';
@@ -59,7 +63,9 @@ export async function ensureProjectNetwork(runner: Runner, project: string, netw
 }
 
 /** The live config's routes and TLS fingerprint, or undefined while the admin API does not answer. */
-async function readLive(target: IngressTarget): Promise<{ routes: CaddyRoute[]; tls: string } | undefined> {
+async function readLive(
+  target: IngressTarget,
+): Promise<{ routes: CaddyRoute[]; tls: string; proxy: string } | undefined> {
   const result = await target.runner.exec(
     execArgs(target.container, readConfigArgv(), { interactive: false }),
     {
@@ -69,9 +75,13 @@ async function readLive(target: IngressTarget): Promise<{ routes: CaddyRoute[]; 
   if (result.exitCode !== 0) return undefined;
   try {
     const config = JSON.parse(result.stdout) as unknown;
-    return { routes: routesFromConfig(config), tls: tlsOfConfig(config) };
+    return {
+      routes: routesFromConfig(config),
+      tls: tlsOfConfig(config),
+      proxy: proxySettingsOfConfig(config),
+    };
   } catch {
-    return { routes: [], tls: '' };
+    return { routes: [], tls: '', proxy: '' };
   }
 }
 
@@ -136,7 +146,9 @@ export async function ensureIngress(
     if (live !== undefined) {
       const wanted = routes.reduce(withRoute, live.routes);
       const tlsChanged = live.tls !== tlsOfConfig(caddyConfig([], tls));
-      if (!sameRoutes(live.routes, wanted) || tlsChanged || outcome === 'created') {
+      // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
+      const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
+      if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome === 'created') {
         await loadRoutes(target, wanted, tls);
         if (outcome === 'running') outcome = 'reconfigured';
       }
@@ -154,7 +166,8 @@ export async function ensureIngress(
 
 /**
  * Puts containers behind a service's route: they join the ingress network under the route's alias,
- * and Caddy sends them traffic once it re-reads the alias (waited for here).
+ * and Caddy sends them traffic once it re-reads the alias (UPSTREAM_REFRESH_MS plus a margin, waited
+ * for here).
  */
 export async function addUpstreams(
   target: IngressTarget,
@@ -164,5 +177,43 @@ export async function addUpstreams(
   for (const id of containerIds) {
     await target.runner.exec(networkConnectArgs(target.network, id, { aliases: [upstreamAlias(service)] }));
   }
-  if (containerIds.length > 0) await sleep(UPSTREAM_REFRESH_MS + 500);
+  if (containerIds.length > 0) await sleep(UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS);
+}
+
+/** Pause between two reads of the gateway's upstreams while old containers drain, in ms. */
+const DRAIN_POLL_MS = 50;
+
+/**
+ * Waits until the gateway has no request in flight to any of `addresses` (`ip:port` on the ingress
+ * network, as Caddy's `/reverse_proxy/upstreams` names them), or `graceMs` has passed. Returns how
+ * it ended and after how many ms. An upstream Caddy does not list has nothing in flight; a gateway
+ * whose admin API does not answer ends the wait (the containers' own stop grace period still lets
+ * their requests finish).
+ */
+export async function drainUpstreams(
+  target: IngressTarget,
+  addresses: string[],
+  graceMs: number,
+  signal?: AbortSignal,
+): Promise<{ drained: boolean; waitedMs: number }> {
+  const started = Date.now();
+  const wanted = new Set(addresses);
+  for (;;) {
+    signal?.throwIfAborted();
+    const result = await target.runner.exec(
+      execArgs(target.container, upstreamsArgv(), { interactive: false }),
+      { allowFailure: true, ...(signal ? { signal } : {}) },
+    );
+    let inFlight = 0;
+    try {
+      if (result.exitCode !== 0) return { drained: false, waitedMs: Date.now() - started };
+      for (const upstream of parseUpstreams(result.stdout))
+        if (wanted.has(upstream.address)) inFlight += upstream.numRequests;
+    } catch {
+      return { drained: false, waitedMs: Date.now() - started };
+    }
+    if (inFlight === 0) return { drained: true, waitedMs: Date.now() - started };
+    if (Date.now() - started >= graceMs) return { drained: false, waitedMs: Date.now() - started };
+    await sleep(DRAIN_POLL_MS);
+  }
 }

@@ -14,7 +14,9 @@ import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
 import { decideRollout } from './decide.js';
-import { addUpstreams, type IngressTarget } from './ingress.js';
+import { composeOnce } from './first-up.js';
+import { nextPollMs } from './health-poll.js';
+import { addUpstreams, drainUpstreams, type IngressTarget } from './ingress.js';
 
 type RolloutAction = Extract<Action, { kind: 'rollout' }>;
 
@@ -54,16 +56,26 @@ function ready(container: ContainerFacts, stableForMs: number, now: number): boo
   return now - Date.parse(container.startedAt) >= stableForMs;
 }
 
-/** Waits until every container is healthy (or running and stable without a health check). */
+/**
+ * Waits until every container is healthy (or running and stable without a health check). `known`
+ * are the containers as inspected when they started: the first look waits for their first probe
+ * (nextPollMs), and every later one for the next.
+ */
 async function waitReady(
   ctx: RolloutContext,
   ids: string[],
   action: RolloutAction,
+  known: ContainerFacts[],
 ): Promise<ContainerFacts[]> {
   const deadline = Date.now() + action.health.timeoutMs;
+  let facts = known.filter((container) => ids.includes(container.id));
+  const done = (list: ContainerFacts[]) =>
+    list.length === ids.length &&
+    list.every((container) => ready(container, action.health.stableForMs, Date.now()));
+  if (!done(facts)) await sleep(nextPollMs(facts, action.health, Date.now()));
   for (;;) {
     ctx.signal?.throwIfAborted();
-    const facts = parseContainerInspect((await ctx.runner.exec(inspectContainersArgs(ids))).stdout);
+    facts = parseContainerInspect((await ctx.runner.exec(inspectContainersArgs(ids))).stdout);
     const broken = facts.find(
       (container) =>
         container.health === 'unhealthy' || (!container.running && container.status !== 'created'),
@@ -75,15 +87,11 @@ async function waitReady(
         `${broken.name} is ${broken.health === 'unhealthy' ? 'unhealthy' : `${broken.status} (exit code ${broken.exitCode})`}`,
       );
     }
-    if (
-      facts.length === ids.length &&
-      facts.every((container) => ready(container, action.health.stableForMs, Date.now()))
-    )
-      return facts;
+    if (done(facts)) return facts;
     if (Date.now() > deadline) {
       throw await failure(ctx, ids, `not healthy after ${Math.round(action.health.timeoutMs / 1000)}s`);
     }
-    await sleep(250);
+    await sleep(nextPollMs(facts, action.health, Date.now()));
   }
 }
 
@@ -113,15 +121,31 @@ async function routeTo(ctx: RolloutContext, action: RolloutAction, facts: Contai
 }
 
 /**
- * Stops the old containers after the drain time. They stay reachable until they exit, so requests in
- * flight finish; a stopping app refuses new connections, and the gateway retries those elsewhere.
+ * Stops the old containers once the gateway has no request in flight to them, or after the drain
+ * time (`rollout.drain_timeout`) at the most. They stay reachable until they exit, so requests that
+ * come meanwhile finish too; a stopping app refuses new connections, and the gateway retries those
+ * on the new containers. A service without a route has nothing to drain: its containers stop at once.
  */
-async function retire(ctx: RolloutContext, old: ContainerFacts[]): Promise<void> {
+async function retire(ctx: RolloutContext, action: RolloutAction, old: ContainerFacts[]): Promise<void> {
   if (old.length === 0) return;
-  const running = old.filter((container) => container.running).map((container) => container.id);
+  const running = old.filter((container) => container.running);
   if (running.length > 0) {
-    if (ctx.drainMs > 0) await sleep(ctx.drainMs);
-    await ctx.runner.exec(stopContainersArgs(running));
+    if (ctx.ingress !== undefined && action.route !== undefined && ctx.drainMs > 0) {
+      const network = ctx.ingress.network;
+      const port = action.route.port;
+      const addresses = running.flatMap((container) =>
+        container.ips[network] === undefined ? [] : [`${container.ips[network]}:${port}`],
+      );
+      if (addresses.length > 0) {
+        const drain = await drainUpstreams(ctx.ingress, addresses, ctx.drainMs, ctx.signal);
+        ctx.log(
+          drain.drained
+            ? `old containers drained in ${drain.waitedMs} ms`
+            : `old containers still busy after ${drain.waitedMs} ms: stopping them (their stop grace period lets requests finish)`,
+        );
+      }
+    }
+    await ctx.runner.exec(stopContainersArgs(ids(running)));
   }
   await ctx.runner.exec(
     removeContainersArgs(
@@ -153,6 +177,8 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
   if (decision.status === 'unchanged')
     return { status: 'unchanged', detail: 'unchanged', containers: ids(fresh) };
   let facts = fresh;
+  /** The service's containers as last inspected (the new ones' StartedAt times the health wait). */
+  let seen: ContainerFacts[] = existing;
   let leftovers: ContainerFacts[] = [];
   let retired = 0;
   for (const op of decision.ops) {
@@ -161,31 +187,37 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
         await ctx.runner.exec(removeContainersArgs(op.containers, { force: true }));
         break;
       case 'recreate': {
-        await ctx.runner.exec(
-          composeUpArgs(target, [action.service], {
-            forceRecreate: true,
-            scale: { [action.service]: op.replicas },
-          }),
+        await composeOnce(ctx.runner, ctx.project, () =>
+          ctx.runner.exec(
+            composeUpArgs(target, [action.service], {
+              forceRecreate: true,
+              scale: { [action.service]: op.replicas },
+            }),
+          ),
         );
         const after = await containersOf(ctx.runner, ctx.project, action.service);
+        seen = after;
         fresh = after.filter(atSpec);
         leftovers = after.filter((container) => !fresh.includes(container));
         break;
       }
       case 'scale-up': {
         const before = new Set(ids(existing));
-        await ctx.runner.exec(
-          composeUpArgs(target, [action.service], {
-            noRecreate: true,
-            scale: { [action.service]: op.scale },
-          }),
+        await composeOnce(ctx.runner, ctx.project, () =>
+          ctx.runner.exec(
+            composeUpArgs(target, [action.service], {
+              noRecreate: true,
+              scale: { [action.service]: op.scale },
+            }),
+          ),
         );
         const after = await containersOf(ctx.runner, ctx.project, action.service);
+        seen = after;
         fresh = [...fresh, ...after.filter((container) => !before.has(container.id))];
         break;
       }
       case 'wait':
-        facts = await waitReady(ctx, ids(fresh), action);
+        facts = await waitReady(ctx, ids(fresh), action, seen);
         break;
       case 'route':
         await routeTo(ctx, action, facts);
@@ -196,7 +228,7 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
         break;
       case 'retire': {
         const old = existing.filter((container) => op.containers.includes(container.id));
-        await retire(ctx, old);
+        await retire(ctx, action, old);
         retired = old.length;
         break;
       }

@@ -159,9 +159,9 @@ describe('deploy to three hosts', () => {
       'json',
     ]);
     expect(plan.code).toBe(0);
-    const planned: { id: string; host: string | null }[] = JSON.parse(plan.stdout).phases.flatMap(
-      (phase: { steps: unknown[] }) => phase.steps,
-    );
+    const planned: { id: string; host: string | null; depends_on: string[] }[] = JSON.parse(
+      plan.stdout,
+    ).phases.flatMap((phase: { steps: unknown[] }) => phase.steps);
 
     const { result, load: loads } = await underLoad(() =>
       stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v2', '--json']),
@@ -170,10 +170,19 @@ describe('deploy to three hosts', () => {
     expect(result.code).toBe(0);
     const ran = events(result.stdout).filter((event) => event.event === 'step-done');
     expect(ran.map((event) => event.step).sort()).toEqual(planned.map((step) => step.id).sort());
-    for (const host of [null, 'h1', 'h2', 'h3']) {
-      expect(ran.filter((event) => event.host === host).map((event) => event.step)).toEqual(
-        planned.filter((step) => step.host === host).map((step) => step.id),
-      );
+    // Each step finished after every step it depends on.
+    const doneAt = (id: string) => ran.findIndex((event) => event.step === id);
+    for (const step of planned) {
+      for (const dependency of step.depends_on) expect(doneAt(dependency)).toBeLessThan(doneAt(step.id));
+    }
+    // api and web (independent on h1: api's db is on h3) rolled out at the same time.
+    const seen = events(result.stdout).map((event) => `${event.event} ${event.step}`);
+    for (const service of ['api', 'web']) {
+      for (const other of ['api', 'web']) {
+        expect(seen.indexOf(`step-start rollout:h1:${service}`)).toBeLessThan(
+          seen.indexOf(`step-done rollout:h1:${other}`),
+        );
+      }
     }
     for (const outcome of loads) {
       expect(outcome.failureSamples).toEqual([]);
@@ -193,9 +202,10 @@ describe('deploy to three hosts', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('new containers failed their health check');
     expect(result.stderr).toContain('hint: the previous containers are still serving');
+    // api's old containers keep serving; web does not depend on api, so it rolled out beside it.
     for (const outcome of loads) {
       expect(outcome.failures).toBe(0);
-      expect(Object.keys(outcome.bodies)).toEqual(['v2']);
+      expect(Object.keys(outcome.bodies).filter((body) => body !== 'v3-broken')).toEqual(['v2']);
     }
     expect(JSON.parse((await get('h1', 'api.shop.localhost', '/api/status')).body).version).toBe('v2');
     const failed = ledger().releases.at(-1)!;

@@ -399,6 +399,7 @@ describe.skipIf(!composeAvailable)(
         ],
       });
       expect(rollout.find((step) => step.id === 'rollout:web-1:web')!.dependsOn).toEqual([
+        'ingress:web-1',
         'job:web-1:migrate',
       ]);
     });

@@ -52,7 +52,7 @@ function fixturePlan(hosts: string[]): Plan {
 async function run(
   plan: Plan,
   handle: StepHandler,
-  options: { canary?: boolean; parallelHosts?: number } = {},
+  options: { canary?: boolean; parallelHosts?: number; parallelSteps?: number } = {},
 ) {
   const events: EngineEvent[] = [];
   const phases: string[] = [];
@@ -63,6 +63,7 @@ async function run(
       phases.push(`${phase}:${status}`);
     },
     parallelHosts: options.parallelHosts ?? 4,
+    ...(options.parallelSteps === undefined ? {} : { parallelSteps: options.parallelSteps }),
     canary: options.canary ?? false,
     signal: new AbortController().signal,
   });
@@ -182,6 +183,110 @@ describe('runPlan', () => {
       }),
     ).rejects.toThrow(InternalError);
     expect(ran).toEqual([]);
+  });
+});
+
+/** One host's rollout: prepare, then api, web and worker independent, then db-using jobs after api. */
+function graphPlan(): Plan {
+  const plan = fixturePlan(['h1']);
+  plan.phases[3] = {
+    name: 'rollout',
+    steps: [
+      step('prepare:h1', 'rollout', 'h1', ['lock:acquire']),
+      step('rollout:h1:api', 'rollout', 'h1', ['prepare:h1']),
+      step('rollout:h1:web', 'rollout', 'h1', ['prepare:h1']),
+      step('rollout:h1:worker', 'rollout', 'h1', ['prepare:h1']),
+      step('rollout:h1:admin', 'rollout', 'h1', ['rollout:h1:api']),
+      step('prune:h1', 'rollout', 'h1', [
+        'rollout:h1:admin',
+        'rollout:h1:api',
+        'rollout:h1:web',
+        'rollout:h1:worker',
+      ]),
+    ],
+  };
+  return plan;
+}
+
+/** A handler that records starts and ends and keeps each step running until it is released. */
+function gated() {
+  const log: string[] = [];
+  let running = 0;
+  let most = 0;
+  const handle: StepHandler = async (s) => {
+    running += 1;
+    most = Math.max(most, running);
+    log.push(`start ${s.id}`);
+    await new Promise((resolve) => setTimeout(resolve, s.id.startsWith('rollout:h1:api') ? 30 : 10));
+    log.push(`end ${s.id}`);
+    running -= 1;
+    if (s.id === 'rollout:h1:web' && failWeb) throw new ExternalError('web broke');
+    return { status: 'completed' };
+  };
+  let failWeb = false;
+  return {
+    log,
+    handle,
+    most: () => most,
+    failWeb: () => {
+      failWeb = true;
+    },
+  };
+}
+
+describe('runPlan: steps of one host as a graph', () => {
+  it('starts independent steps together, up to parallelSteps, and each after its dependencies', async () => {
+    const handler = gated();
+    const { result } = await run(graphPlan(), handler.handle, { parallelSteps: 3 });
+    expect(result.ok).toBe(true);
+    const rollout = handler.log.filter((line) => line.includes(':h1'));
+    // api, web and worker start before any of them ends; admin waits for api; prune for all.
+    expect(rollout.slice(0, 5)).toEqual([
+      'start prepare:h1',
+      'end prepare:h1',
+      'start rollout:h1:api',
+      'start rollout:h1:web',
+      'start rollout:h1:worker',
+    ]);
+    expect(rollout.indexOf('start rollout:h1:admin')).toBeGreaterThan(rollout.indexOf('end rollout:h1:api'));
+    expect(rollout.indexOf('start prune:h1')).toBe(rollout.indexOf('end rollout:h1:admin') + 1);
+    expect(handler.most()).toBe(3);
+  });
+
+  it('runs at most parallelSteps at once (1: one after another, in plan order)', async () => {
+    const two = gated();
+    await run(graphPlan(), two.handle, { parallelSteps: 2 });
+    expect(two.most()).toBe(2);
+    const one = gated();
+    await run(graphPlan(), one.handle);
+    expect(one.most()).toBe(1);
+    expect(one.log.filter((line) => line.startsWith('start') && line.includes(':h1'))).toEqual([
+      'start prepare:h1',
+      'start rollout:h1:api',
+      'start rollout:h1:web',
+      'start rollout:h1:worker',
+      'start rollout:h1:admin',
+      'start prune:h1',
+    ]);
+  });
+
+  it('after a failure starts nothing more, lets the running steps finish, and fails the host', async () => {
+    const handler = gated();
+    handler.failWeb();
+    const { result } = await run(graphPlan(), handler.handle, { parallelSteps: 3 });
+    expect(result.ok).toBe(false);
+    expect(result.hostsFailed).toEqual(['h1']);
+    expect((result.error as Error).message).toBe('web broke');
+    // api (30 ms) was running when web failed (10 ms): it finishes; admin and prune never start.
+    expect(handler.log).toContain('end rollout:h1:api');
+    expect(handler.log.filter((line) => line.includes('admin') || line.includes('prune'))).toEqual([]);
+    expect(result.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
+      'lock:acquire:completed',
+      'prepare:h1:completed',
+      'rollout:h1:web:failed',
+      'rollout:h1:worker:completed',
+      'rollout:h1:api:completed',
+    ]);
   });
 });
 

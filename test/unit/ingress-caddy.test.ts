@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import {
   caddyConfig,
   loadConfigArgv,
+  parseUpstreams,
+  proxySettingsOfConfig,
   routesFromConfig,
   sameRoutes,
   tlsOfConfig,
@@ -51,7 +53,7 @@ describe('caddyConfig', () => {
       source: 'a',
       name: 'live-api',
       port: '3000',
-      refresh: '1000ms',
+      refresh: '200ms',
     });
     expect(upstreamAlias('api')).toBe('live-api');
     expect(config.apps.tls).toBeUndefined();
@@ -123,5 +125,32 @@ describe('loadConfigArgv', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('proxySettingsOfConfig', () => {
+  it("tells a gateway configured with another upstream refresh (an older version's) from this one", () => {
+    const current = caddyConfig(routes) as unknown as Config;
+    expect(proxySettingsOfConfig(current)).toBe('["200ms"]');
+    const older = structuredClone(current);
+    for (const route of older.apps.http.servers.stagecraft.routes)
+      (route.handle[0]!.dynamic_upstreams as { refresh: string }).refresh = '1000ms';
+    expect(proxySettingsOfConfig(older)).toBe('["1000ms"]');
+    expect(proxySettingsOfConfig(caddyConfig([]))).toBe('[]');
+  });
+});
+
+describe('parseUpstreams', () => {
+  it("reads Caddy's /reverse_proxy/upstreams: address, requests in flight, fails", () => {
+    expect(
+      parseUpstreams(
+        '[{"address":"172.20.0.5:3000","num_requests":2,"fails":0},{"address":"172.20.0.6:3000","num_requests":0,"fails":1},{"num_requests":1}]\n',
+      ),
+    ).toEqual([
+      { address: '172.20.0.5:3000', numRequests: 2, fails: 0 },
+      { address: '172.20.0.6:3000', numRequests: 0, fails: 1 },
+    ]);
+    expect(parseUpstreams('[]')).toEqual([]);
+    expect(() => parseUpstreams('<html>')).toThrow(SyntaxError);
   });
 });

@@ -287,6 +287,84 @@ describe('planDeploy', () => {
   });
 });
 
+/** [id, dependsOn] of a plan's rollout steps on one host. */
+function graph(result: Plan, host: string): [string, string[]][] {
+  return result.phases
+    .flatMap((phase) => phase.steps)
+    .filter((step) => step.host?.name === host && step.phase === 'rollout')
+    .map((step) => [step.id, step.dependsOn]);
+}
+
+describe('planDeploy: rollout order from the compose graph', () => {
+  it('rolls out services of one host that do not depend on each other together (api needs db on another host)', () => {
+    expect(graph(plan(), 'h1')).toEqual([
+      ['prepare:h1', ['lock:acquire', 'migrate:main:pre']],
+      ['secrets:h1:api', ['prepare:h1', 'migrate:main:pre']],
+      ['pull:h1', ['prepare:h1', 'secrets:h1:api', 'migrate:main:pre']],
+      ['ingress:h1', ['prepare:h1', 'migrate:main:pre']],
+      ['rollout:h1:api', ['pull:h1', 'ingress:h1', 'migrate:main:pre']],
+      ['rollout:h1:web', ['pull:h1', 'ingress:h1', 'migrate:main:pre']],
+      ['prune:h1', ['rollout:h1:api', 'rollout:h1:web', 'migrate:main:pre']],
+    ]);
+  });
+
+  it('orders by depends_on on one host: stateful db before api, worker after api, web and cache free', () => {
+    const oneHost = structuredClone(compose);
+    const services = oneHost.services as Record<string, Record<string, unknown>>;
+    services['worker'] = { ...services['web'], depends_on: { api: { condition: 'service_started' } } };
+    services['cache'] = { image: 'redis:7', networks: { default: null } };
+    services['admin'] = {
+      ...services['web'],
+      depends_on: {
+        worker: { condition: 'service_started' },
+        db: { condition: 'service_healthy' },
+        api: { condition: 'service_started' },
+      },
+    };
+    const loaded = load(
+      `project: { name: shop, registry: registry.example/shop }
+services:
+  api: { port: 3000, domains: [api.shop.example] }
+  web: { port: 8080, domains: [shop.example] }
+  admin: { port: 8080, domains: [admin.shop.example] }
+environments:
+  production:
+    driver: ssh
+    hosts: { app: [{ name: h1, address: 10.0.0.1 }] }
+`,
+      { envName: 'production' },
+    );
+    const model = buildEnvironmentModel(loaded, oneHost);
+    expect(model.services.find((service) => service.name === 'db')!.strategy).toBe('stop-first');
+    const result = plan({ model, compose: oneHost, migrations: [], hostAddresses: { h1: '10.0.0.1' } });
+    expect(graph(result, 'h1')).toEqual([
+      ['prepare:h1', ['lock:acquire']],
+      ['secrets:h1:api', ['prepare:h1']],
+      ['secrets:h1:db', ['prepare:h1']],
+      ['pull:h1', ['prepare:h1', 'secrets:h1:api', 'secrets:h1:db']],
+      ['ingress:h1', ['prepare:h1']],
+      ['rollout:h1:cache', ['pull:h1']],
+      ['rollout:h1:db', ['pull:h1']],
+      ['rollout:h1:api', ['ingress:h1', 'rollout:h1:db']],
+      ['rollout:h1:web', ['pull:h1', 'ingress:h1']],
+      // worker has no route: it waits for api only; admin needs worker, api and db: worker implies them.
+      ['rollout:h1:worker', ['rollout:h1:api']],
+      ['rollout:h1:admin', ['ingress:h1', 'rollout:h1:worker']],
+      [
+        'prune:h1',
+        [
+          'rollout:h1:cache',
+          'rollout:h1:db',
+          'rollout:h1:api',
+          'rollout:h1:web',
+          'rollout:h1:worker',
+          'rollout:h1:admin',
+        ],
+      ],
+    ]);
+  });
+});
+
 describe('buildEnvironmentModel', () => {
   it('reports every disagreement between stagecraft.yml and the compose file at once', () => {
     const loaded = load(
