@@ -43,7 +43,11 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
     .map((row) => ({
       id: String(row['ID'] ?? ''),
       name: String(row['Names'] ?? ''),
-      running: String(row['State'] ?? '') === 'running',
+      // `State` is in docker 20.10+'s JSON; older clients only have `Status` ("Up 3 minutes").
+      running:
+        row['State'] !== undefined
+          ? row['State'] === 'running'
+          : String(row['Status'] ?? '').startsWith('Up'),
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
   const gateways = lines(
