@@ -142,6 +142,23 @@ export function buildProgram(): Command {
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
     .action(action(() => import('./commands/rollback.js')));
 
+  program
+    .command('prune')
+    .description(
+      'keep the last `releases.retain` releases: remove older release folders, unused images, stopped containers and old build cache; report space freed per host',
+    )
+    .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
+    .action(action(() => import('./commands/prune.js')));
+
+  program
+    .command('remove')
+    .description(
+      'take the app off its hosts: containers, networks, its gateway, files; volumes only with --volumes (asks first; --yes)',
+    )
+    .option('--volumes', "also remove the app's named volumes and their data (named in the confirmation)")
+    .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
+    .action(action(() => import('./commands/remove.js')));
+
   const releases = program
     .command('releases')
     .description('release history of an environment (local and on the lock host)');

@@ -169,6 +169,25 @@ const rolloutSettings = z.strictObject({
     ),
 });
 
+const releaseSettings = z
+  .strictObject({
+    retain: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe(
+        'Releases kept per environment (default 5): at the end of each deploy and by `stagecraft prune`, release folders, images and stopped containers of older releases are removed from the hosts and the build machine, unless a kept release or a container uses them.',
+      ),
+    build_cache: duration
+      .optional()
+      .describe(
+        'Build cache on the build machine unused for this long is removed with the releases (`docker builder prune --filter until=…`, default 168h).',
+      ),
+  })
+  .describe('Retention: how many releases stay on the hosts to roll back to (`stagecraft prune`).');
+
 const strategy = z.enum(['pre_deploy', 'post_deploy', 'manual']);
 
 const environmentSchema = z
@@ -185,6 +204,7 @@ const environmentSchema = z
     services: z.record(z.string().regex(SERVICE_NAME), serviceSchema).optional(),
     databases: z.record(z.string().regex(NAME), z.strictObject({ strategy: strategy.optional() })).optional(),
     rollout: rolloutSettings.optional(),
+    releases: releaseSettings.optional(),
     require_confirmation: z.boolean().optional(),
     lock_expiry: duration
       .optional()

@@ -5,6 +5,7 @@ import { composeOnce } from '../rollout/first-up.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
 import { pruneServices } from '../rollout/prune.js';
 import { rolloutService } from '../rollout/replace.js';
+import { describeRetain, type RetainReport, retainOnHost } from '../rollout/retain.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import type { StepHandler } from './run.js';
@@ -26,6 +27,8 @@ export interface HandlerDeps {
   migrate?(step: Step, runner: Runner, log: (line: string) => void): Promise<string>;
   /** Records the release (the `record` step); absent for plans that record none (build). */
   record?(): Promise<void>;
+  /** Told what each `retain` step removed and freed (`stagecraft prune` reports it). */
+  onRetain?(report: RetainReport): void;
 }
 
 /** The injected dependency a step needs, or InternalError: the plan has a step its runner cannot run. */
@@ -160,6 +163,12 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           status: removed.length === 0 ? 'unchanged' : 'completed',
           detail: removed.length === 0 ? 'nothing to remove' : `removed ${removed.join(', ')}`,
         };
+      }
+      case 'retain': {
+        const report = await retainOnHost(runner, deps.model.composeProject, action, log, signal);
+        deps.onRetain?.(report);
+        const removed = Object.values(report.removed).some((list) => list.length > 0);
+        return { status: removed ? 'completed' : 'unchanged', detail: describeRetain(report) };
       }
       case 'record':
         await needs(deps.record, step, 'a release to record')();

@@ -103,6 +103,8 @@ export interface EnvironmentModel {
     drainMs: number;
   };
   lockExpiryMs: number;
+  /** `releases`: how many releases stay on the hosts, and how old unused build cache may get (ms). */
+  releases: { retain: number; buildCacheMaxAgeMs: number };
   /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
   requireConfirmation: boolean;
   /** Things plan shows but that do not stop it (e.g. a health_timeout shorter than the health check needs). */
@@ -353,6 +355,10 @@ export function buildEnvironmentModel(
       drainMs: parseDuration(env.rollout?.drain_timeout ?? '1s'),
     },
     lockExpiryMs: parseDuration(env.lock_expiry ?? '30m'),
+    releases: {
+      retain: env.releases?.retain ?? 5,
+      buildCacheMaxAgeMs: parseDuration(env.releases?.build_cache ?? '168h'),
+    },
     requireConfirmation: env.require_confirmation === true,
     warnings,
   };

@@ -42,6 +42,7 @@ import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-a
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
+import { retentionFor } from './retention.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
 import { validateRenderedCompose } from './validate-render.js';
@@ -296,12 +297,24 @@ async function planRelease(
   const message = options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`);
   const planOnly = options.planOnly === true;
   const specHashKey = planOnly ? undefined : await lockHostSpecKey(env);
+  const releaseId = await ledger.newReleaseId(systemClock);
+  // Retention (the last steps) for whole-environment releases only; a scoped one leaves old releases be.
+  const scoped = onlyHosts !== undefined || session.globals.services !== undefined;
+  const retention = scoped
+    ? undefined
+    : await retentionFor(
+        session,
+        env,
+        { id: releaseId, images: target?.images ?? imageRefs(env.model, version) },
+        { planOnly },
+      );
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
     version,
     immutableVersion: target ? true : inputs.immutable,
-    releaseId: await ledger.newReleaseId(systemClock),
+    releaseId,
+    ...(retention === undefined ? {} : { retention }),
     kind: target ? 'rollback' : 'deploy',
     ...(target
       ? { images: target.images, reuse: await reusedComposeFiles(session, env, target, onlyHosts) }
@@ -405,7 +418,8 @@ export async function readRolloutDecisions(
 
 function newRecord(prepared: PreparedDeploy, previousId: string | undefined): ReleaseRecord {
   const { plan, env } = prepared;
-  if (plan.kind === 'build') throw new InternalError('a build plan records no release');
+  if (plan.kind === 'build' || plan.kind === 'prune')
+    throw new InternalError(`a ${plan.kind} plan records no release`);
   const hosts: ReleaseRecord['hosts'] = {};
   for (const step of allSteps(plan)) {
     if (step.action.kind === 'upload' && step.action.file === 'compose' && step.host) {

@@ -15,6 +15,7 @@ import { PHASES, type PhaseName } from '../state/types.js';
 import { formatDurationSetting } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
+import { type Retention, retainSteps } from './prune.js';
 import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
 
 export interface MigrationStep {
@@ -96,6 +97,11 @@ export interface DeployPlanInput {
   /** Limit the rollout to these hosts / services (scope flags); others are left as they are. */
   onlyHosts?: string[];
   onlyServices?: string[];
+  /**
+   * What the environment keeps (plan/prune.ts retention, with this release): the last steps remove
+   * the rest on every host and the build machine. Absent, or with a scope flag: no retention steps.
+   */
+  retention?: Retention;
 }
 
 /** A secret file's bytes as a Secret (registered for redaction); bytes that are not UTF-8 stay bytes. */
@@ -811,6 +817,14 @@ export function planDeploy(input: DeployPlanInput): Plan {
       action: { kind: 'record' },
       dependsOn: [],
     },
+    ...(input.retention === undefined || input.onlyHosts !== undefined || input.onlyServices !== undefined
+      ? []
+      : retainSteps(model, input.retention, {
+          phase: 'finalize',
+          after: ['record'],
+          bestEffort: true,
+          measure: false,
+        })),
     ...hook('post-deploy', 'finalize', ['record']),
     {
       id: 'lock:release',

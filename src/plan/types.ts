@@ -96,6 +96,26 @@ export type Action =
       kind: 'prune';
       keep: string[];
     }
+  | {
+      /**
+       * Retention on one host (or the build machine, no host): removes release folders, images and
+       * stopped containers that no kept release and no container uses (plan/prune.ts decides).
+       */
+      kind: 'retain';
+      keepReleases: string[];
+      keepImages: string[];
+      removeImages: string[];
+      /** The environment's `releases/` folder; absent on the build machine. */
+      releasesDir?: string;
+      /** Remove the project's stopped containers. */
+      containers: boolean;
+      /** `docker builder prune --filter until=<N>h` (the build machine). */
+      buildCacheUntilHours?: number;
+      /** A deploy's last steps: failures are reported in the step's detail, not thrown. */
+      bestEffort: boolean;
+      /** Measure the space used before and after (`docker system df`, `du`). */
+      measure: boolean;
+    }
   | { kind: 'record' };
 
 export type ActionKind = Action['kind'];
@@ -127,10 +147,11 @@ export interface PhasePlan {
 }
 
 /**
- * What a plan does: a release (`deploy`, `rollback`, `restart`: lock, rollout, record) or a `build`
- * (images only, no lock, no release).
+ * What a plan does: a release (`deploy`, `rollback`, `restart`: lock, rollout, record), a `build`
+ * (images only, no lock, no release), a `prune` (retention on demand: lock, retain steps) or a `remove`
+ * (the app taken off its hosts: lock, removals, a record).
  */
-export type PlanKind = 'deploy' | 'rollback' | 'restart' | 'build';
+export type PlanKind = 'deploy' | 'rollback' | 'restart' | 'build' | 'prune' | 'remove';
 
 export interface Plan {
   kind: PlanKind;

@@ -67,6 +67,18 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
     case 'prune':
       detail['keep'] = action.keep;
       break;
+    case 'retain':
+      Object.assign(detail, {
+        keep_releases: action.keepReleases,
+        keep_images: action.keepImages,
+        remove_images: action.removeImages,
+        ...(action.releasesDir === undefined ? {} : { releases_dir: action.releasesDir }),
+        stopped_containers: action.containers,
+        ...(action.buildCacheUntilHours === undefined
+          ? {}
+          : { build_cache_until: `${action.buildCacheUntilHours}h` }),
+      });
+      break;
     case 'ingress':
       Object.assign(detail, {
         image: action.image,
@@ -96,9 +108,10 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
 export function planToText(plan: Plan, colors: Colors, decisions?: RolloutDecisions): string {
   const lines: string[] = [];
   const hostCount = plan.hosts.length;
+  const maintenance = plan.kind === 'prune' || plan.kind === 'remove';
   lines.push(
-    colors.bold(`Plan: ${plan.kind} ${plan.project} to ${plan.environment}`) +
-      ` (version ${plan.version}, ${hostCount} host${hostCount === 1 ? '' : 's'}: ${plan.hosts.map((host) => `${host.name} [${host.roles.join(', ')}]`).join(', ')})`,
+    colors.bold(`Plan: ${plan.kind} ${plan.project} ${maintenance ? 'in' : 'to'} ${plan.environment}`) +
+      ` (${maintenance ? '' : `version ${plan.version}, `}${hostCount} host${hostCount === 1 ? '' : 's'}: ${plan.hosts.map((host) => `${host.name} [${host.roles.join(', ')}]`).join(', ')})`,
   );
   let count = 0;
   let rollouts = 0;
@@ -136,6 +149,9 @@ export function planToText(plan: Plan, colors: Colors, decisions?: RolloutDecisi
       ),
     );
   }
-  lines.push('', `${count} steps. Nothing has been changed; run \`stagecraft deploy\` to apply.`);
+  lines.push(
+    '',
+    `${count} steps. Nothing has been changed; run \`stagecraft ${maintenance ? plan.kind : 'deploy'}\` to apply.`,
+  );
   return lines.join('\n');
 }

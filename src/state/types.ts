@@ -16,8 +16,8 @@ export interface ReleaseRecord {
   timestamp: string;
   phases: Record<PhaseName, PhaseStatus>;
   previous_id?: string;
-  /** deploy; rollback (reuses an earlier release); restart (`secrets sync`: the current release's images, its compose file with new secret files). */
-  kind: 'deploy' | 'rollback' | 'restart';
+  /** remove (`stagecraft remove`: the app taken off its hosts, no images, no hosts); deploy; rollback (reuses an earlier release); restart (`secrets sync`: the current release's images, its compose file with new secret files). */
+  kind: 'deploy' | 'rollback' | 'restart' | 'remove';
   /** For a rollback: the release whose images and compose files it reuses. */
   rollback_of?: string;
   /** Service → image reference, pinned by digest where the registry gave one. */

@@ -1,0 +1,246 @@
+import { hostname, userInfo } from 'node:os';
+import { parseJsonLines } from '../docker/container.js';
+import { INGRESS_LABEL } from '../docker/labels.js';
+import { environmentFolder, type RemoveInventory, removeSteps, volumesByHost } from '../plan/remove.js';
+import type { Plan } from '../plan/types.js';
+import { runnerFor } from '../runners/factory.js';
+import type { Runner } from '../runners/types.js';
+import { appendRemoteLedger, Ledger } from '../state/ledger.js';
+import type { ReleaseRecord } from '../state/types.js';
+import { systemClock } from '../util/clock.js';
+import { printPlan } from './deploy.js';
+import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import { lockSteps, maintenanceError, maintenancePlan, runMaintenance } from './prune.js';
+import { retentionFor } from './retention.js';
+import type { Session } from './session.js';
+
+const lines = (stdout: string) =>
+  stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+
+/**
+ * What one host has of the environment (read-only: docker ps, network and volume ls, network
+ * inspect, test -d): the project's containers, its gateway and who else is on the gateway's network,
+ * its networks and named volumes, and whether its folder exists. Throws what the runner throws.
+ */
+export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment): Promise<RemoveInventory> {
+  const { model } = env;
+  const project = model.composeProject;
+  const listed = await runner.exec([
+    'docker',
+    'ps',
+    '-a',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--format',
+    '{{json .}}',
+  ]);
+  const containers = parseJsonLines(listed.stdout)
+    .map((raw) => raw as Record<string, unknown>)
+    .map((row) => ({
+      id: String(row['ID'] ?? ''),
+      name: String(row['Names'] ?? ''),
+      // `State` is in docker 20.10+'s JSON; older clients only have `Status` ("Up 3 minutes").
+      running:
+        row['State'] !== undefined
+          ? row['State'] === 'running'
+          : String(row['Status'] ?? '').startsWith('Up'),
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const gateways = lines(
+    (
+      await runner.exec([
+        'docker',
+        'ps',
+        '-a',
+        '--filter',
+        `label=${INGRESS_LABEL}=${project}`,
+        '--format',
+        '{{.Names}}',
+      ])
+    ).stdout,
+  );
+  const projectNetworks = lines(
+    (
+      await runner.exec([
+        'docker',
+        'network',
+        'ls',
+        '--filter',
+        `label=com.docker.compose.project=${project}`,
+        '--format',
+        '{{.Name}}',
+      ])
+    ).stdout,
+  );
+  const ingress = await runner.exec(
+    ['docker', 'network', 'inspect', '--format', '{{json .Containers}}', model.ingress.network],
+    { allowFailure: true },
+  );
+  const ours = new Set([...containers.map((container) => container.name), ...gateways]);
+  let sharedWith: string[] = [];
+  if (ingress.exitCode === 0) {
+    const attached = (JSON.parse(ingress.stdout.trim() || 'null') ?? {}) as Record<string, { Name?: string }>;
+    sharedWith = Object.values(attached)
+      .map((entry) => String(entry.Name ?? ''))
+      .filter((name) => name !== '' && !ours.has(name))
+      .sort();
+  }
+  const volumes = lines(
+    (
+      await runner.exec([
+        'docker',
+        'volume',
+        'ls',
+        '--filter',
+        `label=com.docker.compose.project=${project}`,
+        '--format',
+        '{{.Name}}',
+      ])
+    ).stdout,
+  ).sort();
+  const folder = await runner.exec(['test', '-d', environmentFolder(model)], { allowFailure: true });
+  return {
+    host: runner.name,
+    containers,
+    ...(gateways[0] === undefined ? {} : { gateway: gateways[0] }),
+    gatewaySharedWith: sharedWith,
+    networks: [
+      ...new Set([...projectNetworks, ...(ingress.exitCode === 0 ? [model.ingress.network] : [])]),
+    ].sort(),
+    volumes,
+    folder: folder.exitCode === 0,
+  };
+}
+
+/** The removal record: no images, no hosts (nothing runs), phases as the plan ran them. */
+function removalRecord(plan: Plan, previous: string | undefined, message: string): ReleaseRecord {
+  return {
+    id: plan.releaseId,
+    environment: plan.environment,
+    version: plan.version,
+    commit_sha: '',
+    timestamp: systemClock.now().toISOString(),
+    phases: Object.fromEntries(
+      plan.phases.map((phase) => [phase.name, phase.skipped === undefined ? 'completed' : 'skipped']),
+    ) as ReleaseRecord['phases'],
+    ...(previous === undefined ? {} : { previous_id: previous }),
+    kind: 'remove',
+    images: {},
+    hosts: {},
+    deployer: { user: userInfo().username, machine: hostname(), ci: process.env['CI'] === 'true' },
+    message,
+  };
+}
+
+/**
+ * `stagecraft remove`: reads every host (read-only), plans the removal (plan/remove.ts), prints it with
+ * `--dry-run`; otherwise asks (`confirm`: names the hosts, and with `volumes` every volume; `--yes`
+ * answers), then runs it under the deploy lock and records the removal in the ledger (here and on the
+ * lock host). Returns the exit code; throws UserError (refused, bad config), ExternalError (a host).
+ */
+export async function runRemove(
+  session: Session,
+  options: { volumes: boolean; lockWaitMs?: number; confirm: (question: string) => Promise<void> },
+): Promise<number> {
+  const env = await loadEnvironment(session, 'deploy');
+  const { model } = env;
+  const inventories = await Promise.all(
+    model.hosts.map(async (host) => {
+      const runner = runnerFor(model, host.name);
+      try {
+        return await readRemoveInventory(runner, env);
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+    }),
+  );
+  const images = (await retentionFor(session, env, undefined, { planOnly: false, retain: 0 })) ?? {
+    keepReleases: [],
+    keepImages: [],
+    removeImages: [],
+  };
+  const ledger = new Ledger({ projectRoot: env.loaded.root, env: session.env });
+  const releaseId = await ledger.newReleaseId(systemClock);
+  const message = `remove ${model.composeProject}${options.volumes ? ' with its volumes' : ''}`;
+  const lock = lockSteps(env, message);
+  const steps = removeSteps({ model, inventories, volumes: options.volumes, images }, [lock.acquire.id]);
+  const record = {
+    id: 'record',
+    phase: 'finalize' as const,
+    title: `record the removal of ${model.composeProject} (${releaseId})`,
+    action: { kind: 'record' as const },
+    dependsOn: [],
+  };
+  const plan = maintenancePlan(
+    env,
+    'remove',
+    { migrate_pre: [lock.acquire], rollout: steps, finalize: [record, lock.release] },
+    releaseId,
+  );
+  const volumes = volumesByHost(inventories);
+  if (session.globals.dryRun) {
+    printPlan(session, plan, 'text');
+    if (!session.globals.json && volumes.length > 0) {
+      session.output.info(
+        options.volumes
+          ? `With --volumes these volumes and their data are deleted: ${volumes.join('; ')}`
+          : `Volumes kept (pass --volumes to delete them): ${volumes.join('; ')}`,
+      );
+    }
+    return 0;
+  }
+  const hosts = model.hosts.map((host) => host.name).join(', ');
+  await options.confirm(
+    options.volumes && volumes.length > 0
+      ? `Remove ${model.project} ${model.environment} from ${hosts}, and DELETE the volumes ${volumes.join('; ')} with their data?`
+      : `Remove ${model.project} ${model.environment} from ${hosts} (containers, networks, gateway, files${volumes.length > 0 ? '; volumes are kept' : ''})?`,
+  );
+  session.output.info(`Removing ${model.project} ${model.environment} from ${hosts}`);
+  const started = Date.now();
+  const result = await runMaintenance(session, env, plan, {
+    record: async () => {
+      const previous = (await ledger.list(model.environment))[0]?.id;
+      const entry = removalRecord(plan, previous, message);
+      await ledger.create({ ...entry, duration_ms: Date.now() - started });
+      const runner = runnerFor(model, model.lockHost);
+      try {
+        await appendRemoteLedger(runner, model.project, model.environment, entry);
+      } catch (error) {
+        session.output.warn(
+          `could not append the removal to the ledger on ${model.lockHost}: ${(error as Error).message}`,
+        );
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+    },
+    ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+  });
+  if (!result.ok) throw maintenanceError(plan, result);
+  if (session.globals.json) {
+    // One line after the step events (JSON lines), as `deploy --json` ends with its release event.
+    session.output.result(
+      JSON.stringify({
+        event: 'remove',
+        environment: model.environment,
+        removal: releaseId,
+        hosts: inventories.map((inventory) => ({
+          host: inventory.host,
+          containers: inventory.containers.map((container) => container.name),
+          gateway: inventory.gatewaySharedWith.length === 0 ? (inventory.gateway ?? null) : null,
+          networks: inventory.networks,
+          volumes_removed: options.volumes ? inventory.volumes : [],
+          volumes_kept: options.volumes ? [] : inventory.volumes,
+        })),
+      }),
+    );
+  } else {
+    session.output.result(
+      `✓ Removed ${model.project} ${model.environment} from ${hosts} (recorded as ${releaseId})${volumes.length > 0 && !options.volumes ? `; volumes kept: ${volumes.join('; ')}` : ''}`,
+    );
+  }
+  return 0;
+}
