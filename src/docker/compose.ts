@@ -130,28 +130,6 @@ export function composeUpArgs(
   return target(t, ...args, ...services);
 }
 
-/**
- * Start-first: `up -d --no-deps --no-recreate --scale svc=N svc`. With N = old + new replicas, the
- * old containers keep running untouched and the new ones (new spec) start beside them.
- */
-export function composeScaleUpArgs(t: ComposeTarget, service: string, replicas: number): string[] {
-  return composeUpArgs(t, [service], { noRecreate: true, scale: { [service]: replicas } });
-}
-
-/** Stop-first / recreate: `up -d --no-deps --force-recreate svc`; compose stops the old, starts the new. */
-export function composeRecreateArgs(t: ComposeTarget, service: string): string[] {
-  return composeUpArgs(t, [service], { forceRecreate: true });
-}
-
-/** `up -d --wait [--wait-timeout N] --no-deps svc…`: start (or converge) and wait until healthy. */
-export function composeUpWaitArgs(
-  t: ComposeTarget,
-  services: string[],
-  waitTimeoutSeconds?: number,
-): string[] {
-  return composeUpArgs(t, services, { wait: true, waitTimeoutSeconds });
-}
-
 /** `pull [--quiet] [--ignore-buildable] svc…` */
 export function composePullArgs(
   t: ComposeTarget,
@@ -164,17 +142,6 @@ export function composePullArgs(
   return target(t, ...args, ...services);
 }
 
-/** `ps --format json [--all] svc…`: one JSON object per line (compose ≥ 2.21; older ones print an array). */
-export function composePsArgs(
-  t: ComposeTarget,
-  services: string[] = [],
-  options: { all?: boolean } = {},
-): string[] {
-  const args = ['ps', '--format', 'json'];
-  if (options.all === true) args.push('--all');
-  return target(t, ...args, ...services);
-}
-
 /** `stop [-t N] svc…`; without a timeout each container uses its own `stop_grace_period`. */
 export function composeStopArgs(
   t: ComposeTarget,
@@ -184,29 +151,6 @@ export function composeStopArgs(
   const args = ['stop'];
   if (options.timeoutSeconds !== undefined) args.push('-t', String(options.timeoutSeconds));
   return target(t, ...args, ...services);
-}
-
-/** `rm -f [-s] svc…`: remove (optionally stopping first) a service's containers. */
-export function composeRmArgs(
-  t: ComposeTarget,
-  services: string[],
-  options: { stop?: boolean } = {},
-): string[] {
-  const args = ['rm', '-f'];
-  if (options.stop === true) args.push('-s');
-  return target(t, ...args, ...services);
-}
-
-/** `down [--remove-orphans] [-v] [-t N]`; named volumes are kept unless `volumes`. */
-export function composeDownArgs(
-  t: ComposeTarget,
-  options: { removeOrphans?: boolean; volumes?: boolean; timeoutSeconds?: number } = {},
-): string[] {
-  const args = ['down'];
-  if (options.removeOrphans ?? true) args.push('--remove-orphans');
-  if (options.volumes === true) args.push('-v');
-  if (options.timeoutSeconds !== undefined) args.push('-t', String(options.timeoutSeconds));
-  return target(t, ...args);
 }
 
 export interface ComposeRunOptions {
@@ -236,25 +180,4 @@ export function composeRunArgs(
   if (options.entrypoint !== undefined) args.push('--entrypoint', options.entrypoint);
   for (const name of [...(options.envNames ?? [])].sort()) args.push('-e', name);
   return target(t, ...args, service, ...argv);
-}
-
-export interface ComposeLogsOptions {
-  follow?: boolean;
-  tail?: number;
-  since?: string;
-  timestamps?: boolean;
-}
-
-/** `logs --no-color [-f] [--tail N] [--since S] [-t] svc…` */
-export function composeLogsArgs(
-  t: ComposeTarget,
-  services: string[],
-  options: ComposeLogsOptions = {},
-): string[] {
-  const args = ['logs', '--no-color'];
-  if (options.follow === true) args.push('-f');
-  if (options.tail !== undefined) args.push('--tail', String(options.tail));
-  if (options.since !== undefined) args.push('--since', options.since);
-  if (options.timestamps === true) args.push('-t');
-  return target(t, ...args, ...services);
 }

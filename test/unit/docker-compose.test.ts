@@ -2,17 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   composeArgs,
   composeConfigArgs,
-  composeDownArgs,
-  composeLogsArgs,
-  composePsArgs,
   composePullArgs,
-  composeRecreateArgs,
-  composeRmArgs,
   composeRunArgs,
-  composeScaleUpArgs,
   composeStopArgs,
   composeUpArgs,
-  composeUpWaitArgs,
   composeVersionArgs,
 } from '../../src/docker/compose.js';
 
@@ -50,20 +43,22 @@ describe('docker compose argv', () => {
     expect(line(composeVersionArgs())).toBe('docker compose version --short');
   });
 
+  // The forms the house runs: rollout/replace.ts (start-first, stop-first/recreate) and dev/stack.ts.
   it('start-first scale-up keeps the old containers', () => {
-    expect(line(composeScaleUpArgs(t, 'api', 4))).toBe(
+    expect(line(composeUpArgs(t, ['api'], { noRecreate: true, scale: { api: 4 } }))).toBe(
       `${base} up -d --no-deps --no-recreate --scale api=4 api`,
     );
   });
 
-  it('stop-first recreate', () => {
-    expect(line(composeRecreateArgs(t, 'db'))).toBe(`${base} up -d --no-deps --force-recreate db`);
+  it('stop-first recreate at the replica count', () => {
+    expect(line(composeUpArgs(t, ['db'], { forceRecreate: true, scale: { db: 1 } }))).toBe(
+      `${base} up -d --no-deps --force-recreate --scale db=1 db`,
+    );
   });
 
-  it('up --wait variants', () => {
-    expect(line(composeUpWaitArgs(t, ['db']))).toBe(`${base} up -d --wait --no-deps db`);
-    expect(line(composeUpWaitArgs(t, ['db', 'cache'], 120))).toBe(
-      `${base} up -d --wait --wait-timeout 120 --no-deps db cache`,
+  it('dev: up --wait with dependencies', () => {
+    expect(line(composeUpArgs(t, ['db', 'cache'], { wait: true, noDeps: false }))).toBe(
+      `${base} up -d --wait db cache`,
     );
   });
 
@@ -95,22 +90,10 @@ describe('docker compose argv', () => {
     );
   });
 
-  it('ps', () => {
-    expect(line(composePsArgs(t, ['api']))).toBe(`${base} ps --format json api`);
-    expect(line(composePsArgs(t, [], { all: true }))).toBe(`${base} ps --format json --all`);
-    expect(line(composePsArgs(t))).toBe(`${base} ps --format json`);
-  });
-
-  it('stop, rm and down', () => {
+  it('stop', () => {
     expect(line(composeStopArgs(t, ['api']))).toBe(`${base} stop api`);
     expect(line(composeStopArgs(t, ['api'], { timeoutSeconds: 30 }))).toBe(`${base} stop -t 30 api`);
     expect(line(composeStopArgs(t))).toBe(`${base} stop`);
-    expect(line(composeRmArgs(t, ['api']))).toBe(`${base} rm -f api`);
-    expect(line(composeRmArgs(t, ['api'], { stop: true }))).toBe(`${base} rm -f -s api`);
-    expect(line(composeDownArgs(t))).toBe(`${base} down --remove-orphans`);
-    expect(line(composeDownArgs(t, { removeOrphans: false, volumes: true, timeoutSeconds: 5 }))).toBe(
-      `${base} down -v -t 5`,
-    );
   });
 
   it('run: one-off container, env names only, never values', () => {
@@ -131,12 +114,5 @@ describe('docker compose argv', () => {
     ).toBe(
       `${base} run --rm --no-deps --name shop-migrate-1 --user node --workdir /app --entrypoint  -e A -e DATABASE_URL api sh -c echo ok`,
     );
-  });
-
-  it('logs', () => {
-    expect(line(composeLogsArgs(t, ['api']))).toBe(`${base} logs --no-color api`);
-    expect(
-      line(composeLogsArgs(t, ['api', 'web'], { follow: true, tail: 100, since: '10m', timestamps: true })),
-    ).toBe(`${base} logs --no-color -f --tail 100 --since 10m -t api web`);
   });
 });
