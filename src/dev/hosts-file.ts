@@ -16,12 +16,6 @@ export function defaultHostsFile(platform: NodeJS.Platform = process.platform): 
   return platform === 'win32' ? 'C:\\Windows\\System32\\drivers\\etc\\hosts' : '/etc/hosts';
 }
 
-/** Domains that need a hosts entry: everything not under `.localhost` (which resolves to loopback). */
-export function needsHostsEntry(domain: string): boolean {
-  const name = domain.toLowerCase().replace(/\.$/, '');
-  return name !== 'localhost' && !name.endsWith('.localhost');
-}
-
 function normalise(domains: readonly string[]): string[] {
   return [
     ...new Set(domains.map((domain) => domain.trim().toLowerCase()).filter((domain) => domain !== '')),

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type DevComposeModel, devComposeModel } from '../compose/dev-model.js';
 import { findComposeFile, readCompose } from '../compose/read.js';
 import type { LoadedConfig } from '../config/load.js';
 import { type ComposeTarget, composeStopArgs, composeUpArgs } from '../docker/compose.js';
@@ -10,7 +11,7 @@ import { CancelledError, ExternalError, UserError } from '../util/errors.js';
 import type { Output } from '../util/output.js';
 import { type Requirement, requireBinaries, STACK_REQUIREMENTS } from './binaries.js';
 import { formatCaddyLine, renderCaddyConfig } from './caddy-config.js';
-import { type ComposeModel, devComposeModel, renderDevOverride } from './compose.js';
+import { renderDevOverride } from './compose.js';
 import { HostsFile } from './hosts-file.js';
 import { LogMux } from './log-mux.js';
 import { ensureCertificate } from './mkcert.js';
@@ -317,7 +318,7 @@ export class DevStack {
     // 1. What runs: the compose model (through the compose CLI) and the pure topology.
     const file = findComposeFile(root, config);
     const onlyProcesses = this.#flags.only?.every((name) => name === 'backend' || name === 'frontend');
-    let compose: ComposeModel | undefined;
+    let compose: DevComposeModel | undefined;
     let docker: string | undefined;
     if (file !== undefined && !onlyProcesses) {
       docker = requireBinaries([STACK_REQUIREMENTS.docker], env).docker;

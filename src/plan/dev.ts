@@ -5,11 +5,14 @@
  * same output; no I/O.
  */
 import { resolve } from 'node:path';
+import {
+  type DevComposeModel,
+  type DevComposeService,
+  type PublishedPort,
+  wellKnownPort,
+} from '../compose/dev-model.js';
 import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
 import type { Config } from '../config/schema.js';
-import type { ComposeModel, ComposeService, PublishedPort } from '../dev/compose.js';
-import { wellKnownPort } from '../dev/compose.js';
-import { needsHostsEntry } from '../dev/hosts-file.js';
 import type {
   AppDevHooks,
   AppKind,
@@ -18,6 +21,7 @@ import type {
 } from '../providers/app.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { UserError } from '../util/errors.js';
+import { needsHostsEntry } from '../util/localhost.js';
 
 export type DevProcessName = AppKind;
 
@@ -62,7 +66,7 @@ export interface TopologyInput {
   /** The providers the config was loaded with (`loaded.catalog`): each app provider plans its own process. */
   catalog: ProviderCatalog;
   root: string;
-  compose: ComposeModel | undefined;
+  compose: DevComposeModel | undefined;
   /** --only: process names (backend, frontend), their compose aliases, or compose service names. */
   only: readonly string[] | undefined;
   /** Where published container ports are reachable from this machine (127.0.0.1 for a local engine). */
@@ -78,7 +82,7 @@ export const DEFAULT_DOMAINS: Record<DevProcessName, string> = {
   backend: 'api.localhost',
 };
 
-function builtFrom(compose: ComposeModel | undefined, workdir: string): string | undefined {
+function builtFrom(compose: DevComposeModel | undefined, workdir: string): string | undefined {
   return compose?.services.find(
     (service) => service.buildContext !== undefined && resolve(service.buildContext) === workdir,
   )?.name;
@@ -115,9 +119,9 @@ function planProcesses(input: TopologyInput, notes: string[]): DevProcessPlan[] 
 }
 
 type Classified =
-  | { kind: 'infra'; service: ComposeService }
-  | { kind: 'process'; service: ComposeService; process: DevProcessName }
-  | { kind: 'external'; service: ComposeService };
+  | { kind: 'infra'; service: DevComposeService }
+  | { kind: 'process'; service: DevComposeService; process: DevProcessName }
+  | { kind: 'external'; service: DevComposeService };
 
 function classify(input: TopologyInput, processes: readonly DevProcessPlan[]): Classified[] {
   return (input.compose?.services ?? []).map((service): Classified => {
@@ -130,11 +134,11 @@ function classify(input: TopologyInput, processes: readonly DevProcessPlan[]): C
   });
 }
 
-function containerPort(input: TopologyInput, service: ComposeService): number | undefined {
+function containerPort(input: TopologyInput, service: DevComposeService): number | undefined {
   return input.config.services?.[service.name]?.port ?? service.expose[0] ?? wellKnownPort(service.image);
 }
 
-function planInfra(input: TopologyInput, service: ComposeService): InfraPlan {
+function planInfra(input: TopologyInput, service: DevComposeService): InfraPlan {
   const port = containerPort(input, service);
   if (service.published.length > 0) {
     const main = service.published.find((published) => published.target === port) ?? service.published[0];

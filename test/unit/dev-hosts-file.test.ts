@@ -7,10 +7,10 @@ import {
   HOSTS_MARKER,
   HostsFile,
   managedLine,
-  needsHostsEntry,
   removeManagedEntries,
 } from '../../src/dev/hosts-file.js';
 import { ExternalError } from '../../src/util/errors.js';
+import { needsHostsEntry } from '../../src/util/localhost.js';
 
 const ORIGINALS: Record<string, string> = {
   'typical with final newline':

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderDevOverride, wellKnownPort } from '../../src/dev/compose.js';
+import { wellKnownPort } from '../../src/compose/dev-model.js';
+import { renderDevOverride } from '../../src/dev/compose.js';
 import { type ProcessSettings, processSpec } from '../../src/dev/processes.js';
 import { dockerAddress, resolveDevSettings } from '../../src/dev/settings.js';
 import { composeStopArgs, composeUpArgs } from '../../src/docker/compose.js';

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type ComposeModel, type ComposeService, parseComposeConfig } from '../../src/dev/compose.js';
+import {
+  type DevComposeModel,
+  type DevComposeService,
+  parseComposeConfig,
+} from '../../src/compose/dev-model.js';
 import { planDevTopology, type TopologyInput } from '../../src/plan/dev.js';
 import { UserError } from '../../src/util/errors.js';
 import { load } from '../support/config.js';
@@ -21,13 +25,13 @@ environments:
   dev: { driver: local }
 `;
 
-function service(name: string, fields: Partial<ComposeService> = {}): ComposeService {
+function service(name: string, fields: Partial<DevComposeService> = {}): DevComposeService {
   return { name, image: undefined, buildContext: undefined, published: [], expose: [], ...fields };
 }
 
-function input(yaml: string, compose: ComposeService[] | undefined, extra: Partial<TopologyInput> = {}) {
+function input(yaml: string, compose: DevComposeService[] | undefined, extra: Partial<TopologyInput> = {}) {
   const loaded = load(yaml);
-  const model: ComposeModel | undefined =
+  const model: DevComposeModel | undefined =
     compose === undefined ? undefined : { file: `${loaded.root}/docker-compose.yml`, services: compose };
   return {
     config: loaded.config,
@@ -42,7 +46,7 @@ function input(yaml: string, compose: ComposeService[] | undefined, extra: Parti
   };
 }
 
-function shopCompose(root: string): ComposeService[] {
+function shopCompose(root: string): DevComposeService[] {
   return [
     service('api', { buildContext: `${root}/api` }),
     service('db', { image: 'postgres:16-alpine' }),
