@@ -1,5 +1,6 @@
 // The values and files of `stagecraft secrets sync`: where each secret's value comes from, which
-// `KEY="value"` pairs each service's env file holds, and how the release's compose file follows them.
+// `KEY="value"` pairs each service's env file holds, and the compose file of the restart release that
+// writes them.
 import { parse } from 'yaml';
 import { sha256Hex } from '../compose/canonical.js';
 import { projectHostCompose, renderCompose, SPEC_HASH_LABEL } from '../compose/project.js';
@@ -185,9 +186,10 @@ export function nextSpecHash(previous: string | undefined, fileSha256: string): 
 }
 
 /**
- * Points the release's compose file at the new env files: each changed service reads
- * `secrets/<service>.env` and gets a new spec hash (its containers now run outdated secrets, which
- * `status` shows and `--restart` or the next deploy replaces).
+ * The compose file of a restart release: the current release's, with each changed service (service →
+ * sha256 of its new env file's lines) reading `secrets/<service>.env` and given a new spec hash (its
+ * containers then run outdated secrets, which `status` shows and `--restart` or the next deploy
+ * replaces). Other services stay byte for byte.
  */
 export function patchCompose(text: string, changed: Record<string, string>): string {
   const document = parse(text) as ComposeProject;

@@ -58,7 +58,7 @@ export async function show(context: CommandContext, id: string): Promise<number>
     `Environment:      ${record.environment}`,
     `Version:          ${record.version}`,
     `Commit SHA:       ${record.commit_sha || 'N/A'}`,
-    `Kind:             ${record.kind}${record.rollback_of ? ` of ${record.rollback_of}` : ''}`,
+    `Kind:             ${record.kind}${record.rollback_of ? ` of ${record.rollback_of}` : record.restart_of ? ` of ${record.restart_of}` : ''}`,
     `Timestamp:        ${record.timestamp}`,
     `Previous Release: ${record.previous_id ?? 'N/A'}`,
     `Deployed by:      ${record.deployer.user}@${record.deployer.machine}${record.deployer.ci ? ' (CI)' : ''}`,
