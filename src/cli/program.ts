@@ -292,9 +292,14 @@ export function buildProgram(): Command {
     .description('secrets of an environment (values are never printed)');
   secrets
     .command('sync')
-    .description('push secret values from env files, the environment or commands to the hosts or to Encore')
+    .description(
+      'push secret values from env files, the environment or commands to the hosts or to Encore; changed service env files are a new release (kind restart)',
+    )
     .option('--keys <list>', 'only these secrets (comma-separated names from secrets.keys)')
-    .option('--restart', 'replace the containers of services whose secrets changed (zero-downtime rollout)')
+    .option(
+      '--restart',
+      'also replace the containers of the services that read secrets (zero-downtime rollout); recorded as a restart release',
+    )
     .action(action(async () => ({ run: (await import('./commands/secrets.js')).sync })));
 
   const commit = program.command('commit').description('Conventional Commits messages for the staged change');

@@ -100,6 +100,7 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           onLine: log,
           signal,
           ...(action.env ? { env: action.env } : {}),
+          ...(action.stdin ? { stdin: action.stdin } : {}),
           allowFailure: step.allowFailure === true,
         });
         if (result.exitCode !== 0) {

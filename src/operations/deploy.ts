@@ -416,7 +416,12 @@ export async function readRolloutDecisions(
   return decisions;
 }
 
-function newRecord(prepared: PreparedDeploy, previousId: string | undefined): ReleaseRecord {
+/**
+ * The ledger record a release plan starts with (phases pending): its kind, the release it is based on
+ * (`rollback_of`, `restart_of`), images, and per host the sha256 of the compose file it uploads.
+ * Throws InternalError for a build plan.
+ */
+export function newRecord(prepared: PreparedDeploy, previousId: string | undefined): ReleaseRecord {
   const { plan, env } = prepared;
   if (plan.kind === 'build' || plan.kind === 'prune')
     throw new InternalError(`a ${plan.kind} plan records no release`);
@@ -441,6 +446,7 @@ function newRecord(prepared: PreparedDeploy, previousId: string | undefined): Re
     ...(previousId ? { previous_id: previousId } : {}),
     kind: plan.kind,
     ...(plan.kind === 'rollback' && prepared.basedOn ? { rollback_of: prepared.basedOn.id } : {}),
+    ...(plan.kind === 'restart' && prepared.basedOn ? { restart_of: prepared.basedOn.id } : {}),
     images: prepared.images,
     hosts,
     deployer: { user: userInfo().username, machine: hostname(), ci: process.env['CI'] === 'true' },
@@ -672,7 +678,7 @@ function reportDone(session: Session, prepared: PreparedDeploy, durationMs: numb
 }
 
 /** The error a failed release run is reported with: PartialFailure when hosts now differ. */
-function releaseError(plan: Plan, result: RunResult): Error {
+export function releaseError(plan: Plan, result: RunResult): Error {
   const error = result.error;
   if (result.hostsDone.length > 0 && result.hostsFailed.length > 0) {
     return new PartialFailure(

@@ -1,5 +1,6 @@
 // The values and files of `stagecraft secrets sync`: where each secret's value comes from, which
-// `KEY="value"` pairs each service's env file holds, and how the release's compose file follows them.
+// `KEY="value"` pairs each service's env file holds, and the compose file of the restart release that
+// writes them.
 import { parse } from 'yaml';
 import {
   projectHostCompose,
@@ -184,11 +185,11 @@ export function allKeysPath(env: LoadedEnvironment): string {
 }
 
 /**
- * Points the release's compose file at the new env files: each changed service (service → the pairs
- * its env file holds now) reads `secrets/<service>.env` and gets the spec hash a deploy of this
- * release with these values records (keyed with the environment's spec-hash key, never a plain hash
- * of the file), so its containers show as outdated until `--restart` or the next deploy replaces
- * them, and a deploy after `--restart` finds them current.
+ * The compose file of a restart release: the current release's, with each changed service (service →
+ * the pairs its env file holds now) reading `secrets/<service>.env` and given the spec hash a deploy of
+ * this release with these values records (keyed with the environment's spec-hash key, never a plain
+ * hash of the file), so its containers show as outdated until `--restart` or the next deploy replaces
+ * them, and a deploy after `--restart` finds them current. Other services stay byte for byte.
  */
 export function patchCompose(
   text: string,

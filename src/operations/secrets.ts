@@ -2,13 +2,14 @@
 // process environment, commands such as `op read …`) and hands them to the selected provider: env
 // files on every host (`envfile`) or a secret store (`encore`). Values only ever travel as Secret: on
 // stdin, into 0600 files; output names keys, never values.
-import { parse } from 'yaml';
-import { renderEnvFile, SPEC_HASH_LABEL } from '../compose/project.js';
-import type { ComposeProject } from '../compose/types.js';
+import { renderEnvFile } from '../compose/project.js';
 import type { HostModel } from '../model/environment.js';
 import { releaseDir } from '../plan/deploy.js';
+import { planRestart, type RestartHost, type RestartSecretFile, secretEnvPath } from '../plan/restart.js';
+import { allSteps, type Plan } from '../plan/types.js';
 import { selectedAppProvider } from '../providers/app.js';
 import {
+  type FileOutcome,
   type HostFiles,
   type HostOutcome,
   hasChanges,
@@ -16,17 +17,17 @@ import {
   type SecretFile,
   type SecretsProvider,
 } from '../providers/secrets/types.js';
+import { planToJson, planToText } from '../render/plan.js';
 import { formatTable } from '../render/table.js';
-import { rolloutService } from '../rollout/replace.js';
-import type { Runner } from '../runners/types.js';
-import { acquireLock, releaseLock } from '../state/lock.js';
+import { Ledger } from '../state/ledger.js';
 import { readSpecKey } from '../state/spec-key.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
-import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
+import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
+import { type ReleaseRun, releaseError, runRelease } from './deploy.js';
 import { type LoadedEnvironment, loadEnvironment } from './environment.js';
-import { HostRunners, hostsInScope, oneLine, readHistory } from './fleet.js';
+import { HostRunners, hostsInScope, readHistory } from './fleet.js';
 import {
   allKeysPath,
   keySpecs,
@@ -37,6 +38,7 @@ import {
   serviceSecretPairs,
 } from './secret-files.js';
 import type { Session } from './session.js';
+import { specHashesOf } from './status.js';
 
 export interface SecretsSyncOptions {
   /** Only these keys (names from secrets.keys); undefined: every key. */
@@ -54,66 +56,58 @@ function secretsProvider(id: string, catalogEntries: readonly { id: string }[]):
   return entry as SecretsProvider;
 }
 
-interface HostPlan extends HostFiles {
-  model: HostModel;
-  /** Service → every pair its env file holds after the sync (what its spec hash covers). */
-  servicePairs: Record<string, Record<string, string>>;
-}
-
-function planHostFiles(
+/** The all-keys file (`secrets.env`, or the provider's target_file) of every host in scope. */
+function allKeysFiles(
   env: LoadedEnvironment,
   runners: HostRunners,
   hosts: HostModel[],
-  release: ReleaseRecord | undefined,
-  compose: ComposeProject,
   values: ReadonlyMap<string, Secret>,
-  keys: string[] | undefined,
-): HostPlan[] {
-  const merge = keys !== undefined;
+  merge: boolean,
+): HostFiles[] {
   const allKeys = Object.fromEntries([...values].map(([name, value]) => [name, value.reveal()]));
-  return hosts.map((host) => {
-    const files: SecretFile[] = [
+  return hosts.map((host) => ({
+    host: host.name,
+    runner: runners.get(host.name),
+    files: [
       { path: allKeysPath(env), service: undefined, content: new Secret(renderEnvFile(allKeys)), merge },
-    ];
-    const services = release?.hosts[host.name]?.services ?? [];
-    let pairs: Record<string, Record<string, string>> = {};
-    if (release !== undefined && services.length > 0) {
-      pairs = serviceSecretPairs(env, compose, services, values, release.images);
-      for (const service of Object.keys(pairs).sort()) {
-        const wanted = merge ? pairsForKeys(pairs[service]!, keys, values) : pairs[service]!;
-        if (Object.keys(wanted).length === 0) continue;
-        files.push({
-          path: `${releaseDir(env.model, release.id)}/secrets/${service}.env`,
-          service,
-          content: new Secret(renderEnvFile(wanted)),
-          merge,
-        });
-      }
-    }
-    return { host: host.name, runner: runners.get(host.name), files, model: host, servicePairs: pairs };
-  });
+    ],
+  }));
 }
 
 /**
- * After the files: the compose file of the release on the host, updated for the services whose file
- * changed (service → its pairs now), their spec hashes keyed as a deploy keys them.
+ * The secret env file each service of a host in scope reads (`secrets/<service>.env`), as a deploy
+ * would write it now, at its path in `release`'s folder (the files a restart release compares with).
  */
-async function updateCompose(
+function serviceFiles(
   env: LoadedEnvironment,
-  runner: Runner,
-  file: string,
-  changed: Record<string, Record<string, string>>,
-  specHashKey: () => Promise<string>,
-): Promise<void> {
-  if (Object.keys(changed).length === 0) return;
-  const text = await runner.read(file);
-  if (text === undefined) return;
-  const hashInputs = {
-    compose: env.compose,
-    variables: env.loaded.variables,
-    specHashKey: await specHashKey(),
-  };
-  await runner.upload(file, patchCompose(text, changed, hashInputs), 0o644);
+  runners: HostRunners,
+  hosts: HostModel[],
+  release: ReleaseRecord,
+  values: ReadonlyMap<string, Secret>,
+  keys: string[] | undefined,
+): ServiceFiles[] {
+  return hosts.map((host) => {
+    const files: SecretFile[] = [];
+    const services = release.hosts[host.name]?.services ?? [];
+    const pairs =
+      services.length === 0 ? {} : serviceSecretPairs(env, env.compose, services, values, release.images);
+    for (const service of Object.keys(pairs).sort()) {
+      const wanted = keys !== undefined ? pairsForKeys(pairs[service]!, keys, values) : pairs[service]!;
+      if (Object.keys(wanted).length === 0) continue;
+      files.push({
+        path: secretEnvPath(env.model, release.id, service),
+        service,
+        content: new Secret(renderEnvFile(wanted)),
+        merge: keys !== undefined,
+      });
+    }
+    return { host: host.name, runner: runners.get(host.name), files, servicePairs: pairs };
+  });
+}
+
+interface ServiceFiles extends HostFiles {
+  /** Service → every pair its env file holds after the sync (what its keyed spec hash covers). */
+  servicePairs: Record<string, Record<string, string>>;
 }
 
 interface Restarted {
@@ -123,85 +117,109 @@ interface Restarted {
   outcome: string;
 }
 
-async function restartServices(
-  context: Session,
+/**
+ * The restart release of a sync: every host of `current` gets a new release folder (a copy of the
+ * current one) with the compose file pointing the changed services at their new env files (a new spec
+ * hash), the changed files, and with `restart` the services that read secrets rolled out again.
+ * Reads each host's current compose file; throws ExternalError for a host where it is gone.
+ */
+async function restartPlan(
   env: LoadedEnvironment,
   runners: HostRunners,
-  release: ReleaseRecord,
-  targets: { host: string; services: string[] }[],
-): Promise<{ restarted: Restarted[]; failed: { host: string; error: string }[] }> {
+  provider: SecretsProvider,
+  current: ReleaseRecord,
+  releaseId: string,
+  wanted: ServiceFiles[],
+  diffs: HostOutcome[],
+  options: { restart: boolean; message: string },
+): Promise<Plan> {
   const { model } = env;
-  const composeFile = `${releaseDir(model, release.id)}/compose.yml`;
-  const restarted: Restarted[] = [];
-  const failed: { host: string; error: string }[] = [];
-  const lockRunner = runners.get(model.lockHost);
-  const held = await acquireLock(lockRunner, {
-    project: model.project,
-    env: model.environment,
-    version: release.version,
-    message: 'secrets sync --restart',
-    expiryMs: model.lockExpiryMs,
-    clock: systemClock,
-    pid: process.pid,
-  });
-  try {
-    for (const target of targets) {
-      const runner = runners.get(target.host);
-      try {
-        const text = await runner.read(composeFile);
-        const document = text === undefined ? undefined : (parse(text) as ComposeProject);
-        for (const service of model.services.filter((candidate) =>
-          target.services.includes(candidate.name),
-        )) {
-          const specHash = document?.services?.[service.name]?.labels?.[SPEC_HASH_LABEL];
-          if (specHash === undefined) continue;
-          const routed = service.port !== undefined && service.domains.length > 0;
-          const outcome = await rolloutService(
-            {
-              runner,
-              project: model.composeProject,
-              ingress: routed
-                ? {
-                    runner,
-                    project: model.composeProject,
-                    container: model.ingress.container,
-                    network: model.ingress.network,
-                  }
-                : undefined,
-              drainMs: model.rollout.drainMs,
-              log: (line) => context.output.info(`  ${target.host} ${line}`),
-            },
-            {
-              kind: 'rollout',
-              service: service.name,
-              strategy: service.strategy,
-              replicas: service.replicas,
-              specHash,
-              composeFile,
-              health: { timeoutMs: service.healthTimeoutMs, stableForMs: service.stableForMs },
-              ...(routed ? { route: { domains: service.domains, port: service.port! } } : {}),
-            },
-          );
-          context.output.info(
-            `${outcome.status === 'unchanged' ? '·' : '✓'} ${target.host} ${service.name}: ${outcome.detail}`,
-          );
-          restarted.push({
-            host: target.host,
-            service: service.name,
-            status: outcome.status,
-            outcome: outcome.detail,
-          });
-        }
-      } catch (error) {
-        failed.push({ host: target.host, error: oneLine(error) });
+  let specKey: Promise<string> | undefined;
+  const specHashKey = () =>
+    (specKey ??= readSpecKey(runners.get(model.lockHost), model.project, model.environment));
+  const hosts = model.hosts.filter((host) => current.hosts[host.name] !== undefined);
+  const planned: RestartHost[] = await Promise.all(
+    hosts.map(async (host) => {
+      const composeFile = `${releaseDir(model, current.id)}/compose.yml`;
+      const text = await runners.get(host.name).read(composeFile);
+      if (text === undefined) {
+        throw new ExternalError(
+          `${host.name}: the compose file of release ${current.id} is gone (${composeFile})`,
+          {
+            hint: 'deploy again: it writes every file of a new release',
+          },
+        );
       }
-    }
-  } finally {
-    await releaseLock(lockRunner, { project: model.project, env: model.environment, held }).catch(
-      () => undefined,
-    );
+      const entry = wanted.find((candidate) => candidate.host === host.name);
+      const files = entry?.files ?? [];
+      const outcomes = diffs.find((entry) => entry.host === host.name)?.files ?? [];
+      const secretFiles: RestartSecretFile[] = [];
+      const changed: Record<string, Record<string, string>> = {};
+      for (const file of files) {
+        const outcome = outcomes.find((candidate) => candidate.path === file.path);
+        if (file.service === undefined || outcome === undefined || !hasChanges(outcome.changes)) continue;
+        changed[file.service] = entry?.servicePairs[file.service] ?? {};
+        if (!file.merge) {
+          secretFiles.push({ service: file.service, write: 'replace', content: file.content });
+          continue;
+        }
+        if (provider.mergeArgv === undefined)
+          throw new InternalError(`secrets provider ${provider.id} cannot set single keys (--keys)`);
+        secretFiles.push({
+          service: file.service,
+          write: 'merge',
+          content: file.content,
+          argv: provider.mergeArgv(secretEnvPath(model, releaseId, file.service), file.content),
+        });
+      }
+      const composeText =
+        Object.keys(changed).length === 0
+          ? text
+          : patchCompose(text, changed, {
+              compose: env.compose,
+              variables: env.loaded.variables,
+              specHashKey: await specHashKey(),
+            });
+      return {
+        name: host.name,
+        composeText,
+        specHashes: specHashesOf(composeText),
+        secretFiles,
+        restart: options.restart
+          ? files.flatMap((file) => (file.service === undefined ? [] : [file.service]))
+          : [],
+      };
+    }),
+  );
+  return planRestart({
+    model,
+    releaseId,
+    basedOn: { id: current.id, version: current.version },
+    hosts: planned,
+    message: options.message,
+  });
+}
+
+/** The rollouts of a restart release with their outcome, in plan order. */
+function restartedServices(
+  plan: Plan,
+  steps: { id: string; status: string; detail?: string }[],
+): Restarted[] {
+  const restarted: Restarted[] = [];
+  for (const step of allSteps(plan)) {
+    if (step.action.kind !== 'rollout' || step.host === undefined) continue;
+    const result = steps.find((candidate) => candidate.id === step.id);
+    if (result === undefined || (result.status !== 'completed' && result.status !== 'unchanged')) continue;
+    const prefix = `${step.action.service}: `;
+    const detail = result.detail ?? '';
+    restarted.push({
+      host: step.host.name,
+      service: step.action.service,
+      status: result.status,
+      outcome: detail.startsWith(prefix) ? detail.slice(prefix.length) : detail,
+    });
   }
-  return { restarted, failed };
+  return restarted;
 }
 
 /** A host path as a person reads it: `~/.stagecraft/…` for paths relative to the home folder. */
@@ -296,69 +314,98 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
         `no completed release of ${model.environment} yet: writing ${allKeysPath(env)} only`,
       );
     }
-    const plans = planHostFiles(
-      env,
-      runners,
-      hosts,
-      release,
-      env.compose,
-      values,
-      options.keys === undefined ? undefined : selected,
-    );
-    const outcome = await provider.sync({ ...request, hosts: plans });
-    if (outcome.destination !== 'hosts') throw new Error('secrets provider returned a store outcome');
+    const keys = options.keys === undefined ? undefined : selected;
+    // The all-keys file is the environment's (no release holds it): brought up to date in place.
+    const allKeys = await provider.sync({
+      ...request,
+      hosts: allKeysFiles(env, runners, hosts, values, keys !== undefined),
+    });
+    if (allKeys.destination !== 'hosts') throw new Error('secrets provider returned a store outcome');
+    // A service's env file belongs to a release: compared with the current release's, and written into
+    // a new release's folder by its plan (the current release's folder stays as it ran).
+    const wanted = release === undefined ? [] : serviceFiles(env, runners, hosts, release, values, keys);
+    const diffed = await provider.sync({ ...request, hosts: wanted, dryRun: true });
+    if (diffed.destination !== 'hosts') throw new Error('secrets provider returned a store outcome');
 
-    // The release's compose file follows the new env files (spec hash, env_file), host by host.
-    let specKey: Promise<string> | undefined;
-    const specHashKey = () =>
-      (specKey ??= readSpecKey(runners.get(model.lockHost), model.project, model.environment));
     const failed = new Map<string, string>();
-    const toRestart: { host: string; services: string[] }[] = [];
-    for (const result of outcome.hosts) {
-      if (result.error !== undefined) failed.set(result.host, result.error);
-      const pairs = plans.find((plan) => plan.host === result.host)?.servicePairs ?? {};
-      const changed: Record<string, Record<string, string>> = {};
-      for (const file of result.files) {
-        if (file.service !== undefined && file.written && pairs[file.service] !== undefined)
-          changed[file.service] = pairs[file.service]!;
-      }
-      if (release !== undefined) {
-        try {
-          await updateCompose(
-            env,
-            runners.get(result.host),
-            `${releaseDir(model, release.id)}/compose.yml`,
-            changed,
-            specHashKey,
-          );
-        } catch (error) {
-          failed.set(result.host, oneLine(error));
-        }
-        const services = result.files.flatMap((file) => (file.service === undefined ? [] : [file.service]));
-        if (services.length > 0 && !failed.has(result.host)) toRestart.push({ host: result.host, services });
-      }
+    for (const result of [...allKeys.hosts, ...diffed.hosts]) {
+      if (result.error !== undefined && !failed.has(result.host)) failed.set(result.host, result.error);
     }
+    const changedFiles = diffed.hosts.flatMap((result) =>
+      result.files.filter((file) => hasChanges(file.changes)),
+    );
 
-    let restarted: Restarted[] = [];
+    // A new release when service files change or --restart asks for one; none while a host failed.
+    let plan: Plan | undefined;
+    let run: ReleaseRun | undefined;
     let restartError: unknown;
-    if (options.restart && !dryRun && release !== undefined && toRestart.length > 0) {
+    if (release !== undefined && failed.size === 0 && (options.restart || changedFiles.length > 0)) {
+      const ledger = new Ledger({ projectRoot: loaded.root, env: context.env });
+      const changedServices = [...new Set(changedFiles.map((file) => file.service!))].sort();
+      const message = `secrets sync${options.restart ? ' --restart' : ''}: ${
+        changedServices.length === 0 ? 'secrets unchanged' : `new secrets for ${changedServices.join(', ')}`
+      }${options.restart ? '' : ' (containers not restarted)'}`;
       try {
-        const done = await restartServices(context, env, runners, release, toRestart);
-        restarted = done.restarted;
-        for (const failure of done.failed) failed.set(failure.host, failure.error);
+        plan = await restartPlan(
+          env,
+          runners,
+          provider,
+          release,
+          await ledger.newReleaseId(systemClock),
+          wanted,
+          diffed.hosts,
+          { restart: options.restart, message },
+        );
+        if (!dryRun) {
+          run = await runRelease(
+            context,
+            {
+              env,
+              plan,
+              commit: release.commit_sha,
+              ledger,
+              hostAddresses: {},
+              images: release.images,
+              basedOn: release,
+              message,
+            },
+            {},
+          );
+          if (!run.result.ok) restartError = releaseError(plan, run.result);
+        }
       } catch (error) {
-        // The files are written; say what changed before reporting why nothing was restarted.
+        // The all-keys files are written; say what changed before reporting why no release was made.
         restartError = error;
       }
     }
+    const recorded = run?.result.ok === true ? plan : undefined;
+    const restarted =
+      recorded === undefined || run === undefined ? [] : restartedServices(recorded, run.result.steps);
+    // Service files show at their path in the new release (the one recorded, or the one planned).
+    const shownAt = (file: FileOutcome): FileOutcome =>
+      file.service === undefined || plan === undefined || release === undefined
+        ? file
+        : {
+            ...file,
+            path: secretEnvPath(model, plan.releaseId, file.service),
+            written: recorded !== undefined && hasChanges(file.changes),
+          };
+    const hostOutcomes = hosts.map((host) => ({
+      host: host.name,
+      files: [
+        ...(allKeys.hosts.find((result) => result.host === host.name)?.files ?? []),
+        ...(diffed.hosts.find((result) => result.host === host.name)?.files ?? []).map(shownAt),
+      ],
+    }));
 
     if (context.globals.json) {
       context.output.json({
         provider: provider.id,
         environment: model.environment,
-        release: release?.id ?? null,
+        release: recorded?.releaseId ?? release?.id ?? null,
+        based_on: recorded === undefined ? null : (release?.id ?? null),
         dry_run: dryRun,
-        hosts: outcome.hosts.map((result) => ({
+        hosts: hostOutcomes.map((result) => ({
           host: result.host,
           ok: !failed.has(result.host),
           error: failed.get(result.host) ?? null,
@@ -370,20 +417,21 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
           })),
         })),
         restarted,
+        ...(dryRun && plan !== undefined ? { plan: planToJson(plan) } : {}),
       });
     } else {
       const rows = [['HOST', 'FOR', 'FILE', 'KEYS']];
-      for (const result of outcome.hosts) {
+      for (const result of hostOutcomes) {
         for (const file of result.files) {
           rows.push([result.host, file.service ?? 'all', displayPath(file.path), describeChanges(file)]);
         }
         if (failed.has(result.host)) rows.push([result.host, '-', '-', `FAILED: ${failed.get(result.host)}`]);
       }
-      const written = outcome.hosts.flatMap((result) => result.files.filter((file) => file.written));
-      const wouldWrite = outcome.hosts.flatMap((result) =>
+      const written = hostOutcomes.flatMap((result) => result.files.filter((file) => file.written));
+      const wouldWrite = hostOutcomes.flatMap((result) =>
         result.files.filter((file) => hasChanges(file.changes)),
       );
-      const pending = outcome.hosts.flatMap((result) =>
+      const pending = hostOutcomes.flatMap((result) =>
         result.files
           .filter((file) => file.written && file.service !== undefined)
           .map((file) => `${result.host}/${file.service}`),
@@ -399,6 +447,11 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
             ? 'Nothing changed.'
             : `${written.length} file${written.length === 1 ? '' : 's'} written (0600).`,
       ];
+      if (recorded !== undefined) {
+        lines.push(
+          `Recorded release ${recorded.releaseId} (restart of ${release!.id}, version ${recorded.version}).`,
+        );
+      }
       const replaced = restarted.filter((entry) => entry.status === 'completed');
       const current = restarted.filter((entry) => entry.status === 'unchanged');
       if (replaced.length > 0) {
@@ -416,6 +469,7 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
           `Containers still run the old values: ${pending.join(', ')}; apply them with \`stagecraft secrets sync -e ${model.environment} --restart\` or the next deploy.`,
         );
       }
+      if (dryRun && plan !== undefined) lines.push('', planToText(plan, context.output.colors));
       context.output.result(lines.join('\n'));
     }
 

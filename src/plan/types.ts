@@ -63,7 +63,13 @@ export type Action =
       /** What the file is: `compose` files are what a release records (their sha256, per host). */
       file: UploadedFile;
     }
-  | { kind: 'exec'; argv: string[]; env?: Record<string, string> }
+  | {
+      kind: 'exec';
+      argv: string[];
+      env?: Record<string, string>;
+      /** Sent on the command's stdin (lines of a secret env file): never in argv, plans or logs. */
+      stdin?: Secret;
+    }
   | {
       kind: 'ingress';
       image: string;

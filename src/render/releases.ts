@@ -104,7 +104,7 @@ export function showLines(record: ReleaseRecord, status: string): string[] {
     `Environment:      ${text(record.environment)}`,
     `Version:          ${text(record.version)}`,
     `Commit SHA:       ${text(record.commit_sha || undefined, 'N/A')}`,
-    `Kind:             ${text(record.kind, 'deploy')}${record.rollback_of ? ` of ${text(record.rollback_of)}` : ''}`,
+    `Kind:             ${text(record.kind, 'deploy')}${record.rollback_of ? ` of ${text(record.rollback_of)}` : record.restart_of ? ` of ${text(record.restart_of)}` : ''}`,
     `Timestamp:        ${text(record.timestamp)}`,
     `Previous Release: ${text(record.previous_id, 'N/A')}`,
     `Deployed by:      ${by.user}@${by.machine}`,

@@ -16,10 +16,12 @@ export interface ReleaseRecord {
   timestamp: string;
   phases: Record<PhaseName, PhaseStatus>;
   previous_id?: string;
-  /** remove (`stagecraft remove`: the app taken off its hosts, no images, no hosts); deploy; rollback (reuses an earlier release); restart (`secrets sync`: the current release's images, its compose file with new secret files). */
+  /** remove (`stagecraft remove`: the app taken off its hosts, no images, no hosts); deploy; rollback (reuses an earlier release); restart (`secrets sync`: the current release's images and files, with new secret env files). */
   kind: 'deploy' | 'rollback' | 'restart' | 'remove';
   /** For a rollback: the release whose images and compose files it reuses. */
   rollback_of?: string;
+  /** For a restart: the release whose images and files it runs again (with new secret env files). */
+  restart_of?: string;
   /** Service → image reference, pinned by digest where the registry gave one. */
   images: Record<string, string>;
   /** Host → sha256 of the compose file rendered for it. */

@@ -214,6 +214,12 @@ beforeAll(async () => {
     `{ name: h3, address: ${h3Address}, port: ${SSHD_PORT} }`,
   );
   await writeFile(join(project.root, 'stagecraft.yml'), config);
+  // Its api reaches its db on h3 through the port db publishes there (plan refuses an unpublished one).
+  const composeFile = join(project.root, 'docker-compose.yml');
+  await writeFile(
+    composeFile,
+    replaceOnce(await readFile(composeFile, 'utf8'), '@db:5432/shop', '@db:15432/shop'),
+  );
   await writeFile(join(project.root, 'api-token.txt'), 'tok-initial-value\n');
   project.env['DB_PUBLISH_PORT'] = '15432';
   // Its migrations reach its own database across hosts, through that published port (process env wins
@@ -541,7 +547,7 @@ describe('secrets sync', () => {
       const api = await remoteFile(host, `${release}/secrets/api.env`);
       expect(api.mode).toBe('600');
       expect(api.content).toBe(
-        `API_TOKEN="${TOKEN}"\nDATABASE_URL="postgres://shop:${PASSWORD}@db:5432/shop"\nPOSTGRES_PASSWORD="${PASSWORD}"\n`,
+        `API_TOKEN="${TOKEN}"\nDATABASE_URL="postgres://shop:${PASSWORD}@db:15432/shop"\nPOSTGRES_PASSWORD="${PASSWORD}"\n`,
       );
     }
     expect(await remoteFile('h3', `${release}/secrets/db.env`)).toEqual({
@@ -576,6 +582,59 @@ describe('secrets sync', () => {
       expect(text).not.toContain(TOKEN);
       expect(text).not.toContain(PASSWORD);
     }
+
+    // Each sync that wrote service files is a release of kind restart, based on the one before it; the
+    // compose file of each host is the one the ledger records.
+    const listed = JSON.parse((await cli(['releases', 'list', '--json'])).stdout) as {
+      releases: {
+        id: string;
+        kind: string;
+        version: string;
+        status: string;
+        restart_of?: string;
+        message: string;
+        hosts: Record<string, { compose_sha256: string }>;
+      }[];
+    };
+    const [deployed, synced, restartRelease] = [...listed.releases].sort((a, b) => a.id.localeCompare(b.id));
+    expect(listed.releases).toHaveLength(3);
+    expect(deployed).toMatchObject({ kind: 'deploy', version: 'v1', status: 'completed' });
+    expect(synced).toMatchObject({
+      kind: 'restart',
+      restart_of: deployed!.id,
+      status: 'completed',
+      message: 'secrets sync: new secrets for api (containers not restarted)',
+    });
+    expect(restartRelease).toMatchObject({
+      kind: 'restart',
+      restart_of: synced!.id,
+      version: 'v1',
+      status: 'completed',
+      message: 'secrets sync --restart: secrets unchanged',
+    });
+    expect(again.stdout).toContain(
+      `Recorded release ${restartRelease!.id} (restart of ${synced!.id}, version v1).`,
+    );
+    for (const host of ['h1', 'h2', 'h3']) {
+      const onHost = await sshRun(
+        harness,
+        host,
+        `sha256sum .stagecraft/${COMPOSE_PROJECT}/releases/${restartRelease!.id}/compose.yml`,
+      );
+      expect(onHost.split(' ')[0]).toBe(restartRelease!.hosts[host]!.compose_sha256);
+    }
+    // The deploy's folder is as it ran: a rollback to it reuses its compose file and brings back its values.
+    expect(
+      (await remoteFile('h1', `.stagecraft/${COMPOSE_PROJECT}/releases/${deployed!.id}/secrets/api.env`))
+        .content,
+    ).toContain('API_TOKEN="tok-initial-value"');
+    const back = await cli(['rollback', '--to-release', deployed!.id]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).not.toContain('rendering one from the current config');
+    const rolledBack = await cli(['exec', 'api', '--', 'sh', '-c', 'printf %s "$API_TOKEN" | sha256sum']);
+    expect(rolledBack.stdout.split(' ')[0]).toBe(
+      createHash('sha256').update('tok-initial-value').digest('hex'),
+    );
   });
 
   it('--keys updates only those keys and reports them as changed', async () => {

@@ -11,6 +11,7 @@ import {
 } from '../../src/runners/recording.js';
 import type { Runner } from '../../src/runners/types.js';
 import { ExternalError, UserError } from '../../src/util/errors.js';
+import { Secret } from '../../src/util/secret.js';
 import { load } from '../support/config.js';
 
 const compose = JSON.parse(
@@ -146,6 +147,20 @@ describe('stepHandler', () => {
     const h = harness({ cp: { exitCode: 1, stderr: 'No such file' } });
     const error = await h.run(step({ kind: 'exec', argv: ['cp', '-a', 'a', 'b'] })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExternalError);
+  });
+
+  it('sends an exec step’s stdin (a secret env file’s lines) to the command, never into argv', async () => {
+    const h = harness();
+    await h.run(
+      step({
+        kind: 'exec',
+        argv: ['set-lines', 'd/secrets/api.env', 'A'],
+        stdin: new Secret('A="s3cret"\n'),
+      }),
+    );
+    expect(h.log).toEqual([
+      { kind: 'exec', host: 'h1', argv: ['set-lines', 'd/secrets/api.env', 'A'], stdin: '[secret]' },
+    ]);
   });
 
   it('uploads to the step’s host with the planned mode', async () => {

@@ -21,6 +21,7 @@ import {
   HASH_SCRIPT,
   hasChanges,
   MERGE_SCRIPT,
+  mergeArgv,
   parseHashes,
   syncEnvFile,
 } from '../../src/providers/secrets/envfile.js';
@@ -90,7 +91,9 @@ describe('remote scripts (run with sh, as on a host)', () => {
     const path = join(dir, 'merge.env');
     await writeFile(path, renderEnvFile({ A: 'old', KEEP: 'kept' }), { mode: 0o644 });
     const lines = renderEnvFile({ A: 'new', B: 'added' });
-    const result = await runner().exec(['sh', '-c', MERGE_SCRIPT, 'sh', path, 'A,B'], {
+    // A plan's merge step runs the provider's command: the same script, only the names in argv.
+    expect(mergeArgv(path, new Secret(lines))).toEqual(['sh', '-c', MERGE_SCRIPT, 'sh', path, 'A,B']);
+    const result = await runner().exec(mergeArgv(path, new Secret(lines)), {
       stdin: new Secret(lines),
     });
     const text = await readFile(path, 'utf8');

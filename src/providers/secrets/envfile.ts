@@ -47,6 +47,14 @@ export const MERGE_SCRIPT =
 
 const sha256 = sha256Hex;
 
+/**
+ * The command that sets `lines` (sent on its stdin) in the env file at `path` and keeps its other keys
+ * (MERGE_SCRIPT); only the keys' names are in the command.
+ */
+export function mergeArgv(path: string, lines: Secret): string[] {
+  return ['sh', '-c', MERGE_SCRIPT, 'sh', path, [...envLineHashes(lines.reveal()).keys()].join(',')];
+}
+
 /** KEY → sha256 of its `KEY=…` line, for env file text (what HASH_SCRIPT prints on the host). */
 export function envLineHashes(content: string): Map<string, string> {
   const hashes = new Map<string, string>();
@@ -120,13 +128,10 @@ export async function syncEnvFile(runner: Runner, file: SecretFile, dryRun = fal
   };
   if ((!hasChanges(changes) && current !== undefined) || dryRun) return outcome;
   if (file.merge) {
-    const result = await runner.exec(
-      ['sh', '-c', MERGE_SCRIPT, 'sh', file.path, [...wanted.keys()].join(',')],
-      {
-        stdin: new Secret(content),
-        allowFailure: true,
-      },
-    );
+    const result = await runner.exec(mergeArgv(file.path, file.content), {
+      stdin: new Secret(content),
+      allowFailure: true,
+    });
     if (result.exitCode !== 0) {
       throw new Error(
         `could not write ${file.path}: ${result.stderr.trim().split('\n').at(-1) || `exit code ${result.exitCode}`}`,
@@ -167,4 +172,5 @@ export const envfileSecrets: SecretsProvider = {
   }),
   destination: 'hosts',
   sync,
+  mergeArgv,
 };

@@ -82,6 +82,12 @@ export interface SecretsProvider extends ProviderSchemaEntry {
   /** `hosts`: env files on every host (the core computes them); `store`: a secret store of its own. */
   destination: 'hosts' | 'store';
   sync(request: SecretsSyncRequest): Promise<SecretsSyncOutcome>;
+  /**
+   * For `hosts` providers: the command that sets `lines` (rendered `KEY="value"` lines, sent on its
+   * stdin; only their names go into the command) in the env file at `path` and keeps the file's other
+   * lines, as a release's plan runs it (`--keys`).
+   */
+  mergeArgv?(path: string, lines: Secret): string[];
 }
 
 export function isSecretsProvider(entry: ProviderSchemaEntry | undefined): entry is SecretsProvider {
