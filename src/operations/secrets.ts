@@ -44,6 +44,8 @@ export interface SecretsSyncOptions {
   /** Only these keys (names from secrets.keys); undefined: every key. */
   keys: string[] | undefined;
   restart: boolean;
+  /** Called with the environment's model before anything is read from or written to a host (e.g. to confirm); may throw to stop. */
+  beforeHosts?: (model: LoadedEnvironment['model']) => Promise<void>;
 }
 
 function secretsProvider(id: string, catalogEntries: readonly { id: string }[]): SecretsProvider {
@@ -256,6 +258,7 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
     return Object.fromEntries([...values].map(([name, value]) => [name, value.reveal()]));
   });
   const { model, loaded } = env;
+  await options.beforeHosts?.(model);
   const secrets = loaded.config.secrets!;
   const provider = secretsProvider(secrets.provider, loaded.catalog.providers.secrets);
   const providerConfig =

@@ -22,14 +22,19 @@ function keyList(value: string | undefined): string[] | undefined {
 /** `stagecraft secrets sync [--keys a,b] [--restart]`. */
 export async function sync(context: CommandContext, flags: SyncFlags): Promise<number> {
   const keys = keyList(flags.keys);
-  if (flags.restart === true && !context.globals.dryRun) {
+  const restart = flags.restart === true;
+  return syncSecrets(context, {
+    keys,
+    restart,
     // --restart replaces running containers: an environment that asks before a deploy asks here too.
-    const loaded = await context.loadConfig('deploy');
-    if (loaded.config.environments[loaded.envName ?? '']?.require_confirmation === true) {
-      await confirm(context, `Sync the secrets of ${loaded.envName} and restart the services that use them?`);
-    }
-  }
-  return syncSecrets(context, { keys, restart: flags.restart === true });
+    beforeHosts: async (model) => {
+      if (restart && !context.globals.dryRun && model.requireConfirmation)
+        await confirm(
+          context,
+          `Sync the secrets of ${model.environment} and restart the services that use them?`,
+        );
+    },
+  });
 }
 
 export const run = sync;
