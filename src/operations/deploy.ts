@@ -677,14 +677,22 @@ function reportDone(session: Session, prepared: PreparedDeploy, durationMs: numb
   }
 }
 
-/** The error a failed release run is reported with: PartialFailure when hosts now differ. */
-export function releaseError(plan: Plan, result: RunResult): Error {
+/**
+ * The error a failed release run is reported with: PartialFailure (exit 10) when hosts now differ,
+ * its hint ending with `recovery` (what returns every host to one release); the step's own error
+ * when it carries an exit code; else ExternalError.
+ */
+export function releaseError(
+  plan: Plan,
+  result: RunResult,
+  recovery = 'run `stagecraft rollback --to-previous` to return every host to the last good release',
+): Error {
   const error = result.error;
   if (result.hostsDone.length > 0 && result.hostsFailed.length > 0) {
     return new PartialFailure(
       `${plan.kind} failed on ${result.hostsFailed.join(', ')} after completing on ${result.hostsDone.join(', ')}: ${error instanceof Error ? error.message : String(error)}`,
       {
-        hint: 'the release is recorded as failed; run `stagecraft rollback --to-previous` to return every host to the last good release',
+        hint: `the release is recorded as failed; ${recovery}`,
         cause: error,
       },
     );

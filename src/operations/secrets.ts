@@ -374,7 +374,14 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
             },
             {},
           );
-          if (!run.result.ok) restartError = releaseError(plan, run.result);
+          if (!run.result.ok)
+            // --to-previous skips releases of the running version: the release the sync started from
+            // is named.
+            restartError = releaseError(
+              plan,
+              run.result,
+              `run \`stagecraft rollback --to-release ${release.id}\` to return every host to the release this sync started from`,
+            );
         }
       } catch (error) {
         // The all-keys files are written; say what changed before reporting why no release was made.

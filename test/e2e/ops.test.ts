@@ -561,7 +561,7 @@ describe('secrets sync', () => {
     expect(rows(pending.stdout, 'h3', 'db')[0]?.[6]).toBe('current');
 
     const again = await cli(['secrets', 'sync', '--restart']);
-    expect(again.code).toBe(0);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain('Nothing changed.');
     expect(again.stdout).toMatch(
       /Restarted: h1\/api \(start-first: 1 new, 1 retired\), h2\/api \(start-first: 1 new, 1 retired\)/,
