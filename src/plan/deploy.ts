@@ -18,6 +18,8 @@ import { Secret } from '../util/secret.js';
 import { type Retention, retainSteps } from './prune.js';
 import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
 
+type BuildAction = Extract<Step['action'], { kind: 'build' }>;
+
 export interface MigrationStep {
   database: string;
   strategy: 'pre_deploy' | 'post_deploy';
@@ -166,6 +168,7 @@ export function buildSteps(
       const exists = immutable
         ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
         : {};
+      let how: Pick<BuildAction, 'argv' | 'stdin' | 'env'>;
       if (service.build.fromCompose) {
         const file = renderBuildFile(compose, service.name, image);
         const env: Record<string, Secret> = {};
@@ -178,30 +181,13 @@ export function buildSteps(
           }
           env[name] = new Secret(value);
         }
-        return {
-          id: `build:${service.name}`,
-          phase: 'build',
-          title: `build ${image} from ${service.build.context}`,
-          action: {
-            kind: 'build',
-            service: service.name,
-            image,
-            argv: composeBuildArgs(service.name),
-            stdin: file.text,
-            ...(Object.keys(env).length > 0 ? { env } : {}),
-            ...exists,
-          },
-          dependsOn: [],
+        how = {
+          argv: composeBuildArgs(service.name),
+          stdin: file.text,
+          ...(Object.keys(env).length > 0 ? { env } : {}),
         };
-      }
-      return {
-        id: `build:${service.name}`,
-        phase: 'build',
-        title: `build ${image} from ${service.build.context}`,
-        action: {
-          kind: 'build',
-          service: service.name,
-          image,
+      } else {
+        how = {
           argv: buildArgs({
             tags: [image],
             context: service.build.context,
@@ -209,8 +195,13 @@ export function buildSteps(
             target: service.build.target,
             buildArgs: service.build.args,
           }),
-          ...exists,
-        },
+        };
+      }
+      return {
+        id: `build:${service.name}`,
+        phase: 'build',
+        title: `build ${image} from ${service.build.context}`,
+        action: { kind: 'build', service: service.name, image, ...how, ...exists },
         dependsOn: [],
       };
     });
@@ -219,7 +210,7 @@ export function buildSteps(
 /** A push step for each build step. */
 export function pushSteps(builds: Step[]): Step[] {
   return builds.map((build) => {
-    const action = build.action as Extract<Step['action'], { kind: 'build' }>;
+    const action = build.action as BuildAction;
     return {
       id: `push:${action.service}`,
       phase: 'push',
