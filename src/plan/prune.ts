@@ -131,7 +131,7 @@ export function resolveImageRef(ref: string, images: readonly ImageRow[]): strin
 /**
  * What retention removes on one host (pure): stopped containers of compose project `project` (when
  * `containers`); release folders under `releasesDir` that are not kept and that no remaining container
- * uses (its compose file or a mount lies in them); images that a removable reference names and that no
+ * mounts from; images that a removable reference names and that no
  * kept reference names and no remaining container runs (any project's).
  */
 export function decidePrune(
@@ -166,13 +166,14 @@ export function decidePrune(
   const folders: string[] = [];
   if (policy.releasesDir !== undefined) {
     const dir = policy.releasesDir;
+    // Only a mount pins a folder. A container's compose labels (config_files, working_dir) name the
+    // release that created it, and a service unchanged since then (a database) keeps that release's
+    // labels for ever; compose reads them from no file.
     const used = (name: string) =>
       remaining.some((container) =>
-        [
-          ...(container.labels['com.docker.compose.project.config_files'] ?? '').split(','),
-          container.labels['com.docker.compose.project.working_dir'] ?? '',
-          ...container.mountSources,
-        ].some((path) => path.includes(`${dir}/${name}/`) || path.endsWith(`${dir}/${name}`)),
+        container.mountSources.some(
+          (path) => path.includes(`${dir}/${name}/`) || path.endsWith(`${dir}/${name}`),
+        ),
       );
     for (const name of [...inventory.releaseFolders].sort()) {
       if (!isReleaseId(name) || policy.keepReleases.includes(name) || used(name)) continue;

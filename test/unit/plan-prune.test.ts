@@ -173,6 +173,17 @@ describe('decidePrune', () => {
             mountSources: ['/root/.stagecraft/shop-production/releases/rel-20261130-120200000/api.env'],
           }),
           container('other-app', 'sha256:pg', 'exited', { labels: { 'com.docker.compose.project': 'blog' } }),
+          // A database unchanged since the first release: its compose labels name that release's
+          // folder, which no file of it needs (it goes).
+          container('db-running', 'sha256:pg', 'running', {
+            labels: {
+              'com.docker.compose.project': 'shop-production',
+              'com.docker.compose.project.config_files':
+                '/root/.stagecraft/shop-production/releases/rel-20261130-120100000/compose.yml',
+              'com.docker.compose.project.working_dir':
+                '/root/.stagecraft/shop-production/releases/rel-20261130-120100000',
+            },
+          }),
         ],
         releaseFolders: [
           'rel-20261130-120100000',
