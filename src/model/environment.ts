@@ -13,6 +13,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
+import { type MigrationsModel, migrationsModel } from './migrations.js';
 import { crossServiceFindings } from './validate.js';
 
 export interface HostModel {
@@ -98,6 +99,8 @@ export interface EnvironmentModel {
   lockExpiryMs: number;
   /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
   requireConfirmation: boolean;
+  /** The environment's migrations: settings and one target per database with a `migrations` block. */
+  migrations: MigrationsModel;
   /** Things plan shows but that do not stop it (e.g. a health_timeout shorter than the health check needs). */
   warnings: string[];
 }
@@ -340,6 +343,12 @@ export function buildEnvironmentModel(
     },
     lockExpiryMs: parseDuration(env.lock_expiry ?? '30m'),
     requireConfirmation: env.require_confirmation === true,
+    migrations: migrationsModel({
+      config,
+      root: loaded.root,
+      envName,
+      engines: loaded.catalog.migrationEngines,
+    }),
     warnings,
   };
 }
