@@ -1,6 +1,7 @@
-// Compose fixtures shared by tests. What the planners build with, as the tests expect it: the `docker compose build` argv of one
-// service, and the compose file that argv reads on stdin (the service's `build:` section and the image
-// to tag). Literal on purpose: the tests compare the plan against these, not against src/.
+// Compose fixtures shared by tests: what the planners build with as the tests expect it (the `docker
+// compose build` argv of one service and the compose file it reads on stdin: the service's `build:`
+// section and the image to tag; literal on purpose, the tests compare the plan against these, not
+// against src/), copies of the compose-fidelity cases, and whether the compose CLI is here.
 
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
