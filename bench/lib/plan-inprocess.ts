@@ -17,7 +17,7 @@ export interface PlanTiming {
 export async function planOnce(config: string, env: string): Promise<PlanTiming> {
   const started = performance.now();
   const context = createContext(resolveGlobals({ config, env, quiet: true, color: false }, {}));
-  const prepared = await prepareDeploy(context, { version: 'bench1', skipMigrations: true });
+  const prepared = await prepareDeploy(context, { version: 'bench1', skipMigrations: true, planOnly: true });
   const rendering = performance.now();
   const text = planToText(prepared.plan, context.output.colors);
   const done = performance.now();

@@ -134,7 +134,13 @@ function rawDeployError(
     const path = `${prepared.displayDir}/${failed.name}`;
     let where = path;
     const upload = prepared.uploads.find((entry) => entry.path === `files/${failed.name}`);
-    if (error !== undefined && upload !== undefined && error.file.endsWith(`/files/${failed.name}`)) {
+    // A line only where PostgreSQL gave a position (`LINE n:`), as `stagecraft migrate` does (the pg
+    // engine runs a file as one query, so without a position it knows the file, not the statement).
+    if (
+      error?.statementLine !== undefined &&
+      upload !== undefined &&
+      error.file.endsWith(`/files/${failed.name}`)
+    ) {
       where = `${path}:${psqlErrorLine(upload.content.toString('utf8'), error.line, error.statementLine)}`;
     }
     return new UserError(

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { MigrationSelection } from '../model/migrations.js';
 import { compareMigrationNames, type SqlMigrationFile } from './sql-files.js';
 
 /**
@@ -28,12 +29,8 @@ export interface MigrationStatus {
   durationMs?: number | null;
 }
 
-/** Which migrations a run includes (the global `migrations.selection`, per-env overrides applied). */
-export interface MigrationSelection {
-  all: boolean;
-  ids: string[];
-  tags: string[];
-}
+/** Which migrations a run includes: resolved in model/migrations.ts. */
+export type { MigrationSelection };
 
 export const SELECT_ALL: MigrationSelection = { all: true, ids: [], tags: [] };
 

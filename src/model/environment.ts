@@ -13,6 +13,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
+import { type MigrationsModel, migrationsModel } from './migrations.js';
 import { crossServiceFindings } from './validate.js';
 
 export interface HostModel {
@@ -107,6 +108,8 @@ export interface EnvironmentModel {
   releases: { retain: number; buildCacheMaxAgeMs: number };
   /** `require_confirmation`: deploys to this environment ask first (unless --yes). */
   requireConfirmation: boolean;
+  /** The environment's migrations: settings and one target per database with a `migrations` block. */
+  migrations: MigrationsModel;
   /** Things plan shows but that do not stop it (e.g. a health_timeout shorter than the health check needs). */
   warnings: string[];
 }
@@ -360,6 +363,12 @@ export function buildEnvironmentModel(
       buildCacheMaxAgeMs: parseDuration(env.releases?.build_cache ?? '168h'),
     },
     requireConfirmation: env.require_confirmation === true,
+    migrations: migrationsModel({
+      config,
+      root: loaded.root,
+      envName,
+      engines: loaded.catalog.migrationEngines,
+    }),
     warnings,
   };
 }

@@ -2,10 +2,9 @@ import { renderDockerEnvFile } from '../compose/render.js';
 import { runContainerArgs } from '../docker/container.js';
 import { psqlConnectionEnv } from '../migrate/connection.js';
 import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '../migrate/deploy.js';
-import { deployMigrationTargets, type MigrationTarget, migrationSettings } from '../migrate/targets.js';
+import { deployMigrationTargets, type MigrationTarget } from '../migrate/targets.js';
 import { imageRefs, type MigrationStep, releaseDir } from '../plan/deploy.js';
 import type { Plan, Step } from '../plan/types.js';
-import { builtinProviders } from '../providers/index.js';
 import { ensureProjectNetwork } from '../rollout/ingress.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
@@ -15,15 +14,7 @@ import type { LoadedEnvironment } from './environment.js';
 const MOUNT = '/stagecraft-migrations';
 
 function targetsOf(env: LoadedEnvironment, strategy: 'pre_deploy' | 'post_deploy'): MigrationTarget[] {
-  return deployMigrationTargets(
-    {
-      config: env.loaded.config,
-      root: env.loaded.root,
-      envName: env.model.environment,
-      engines: builtinProviders().catalog().migrationEngines,
-    },
-    strategy,
-  );
+  return deployMigrationTargets(env.model.migrations, strategy);
 }
 
 /**
@@ -97,7 +88,7 @@ export function migrationRunner(
     const url = env.loaded.variables[target.connectionEnv];
     if (url === undefined || url === '') {
       throw new UserError(`${target.connectionEnv} is not set for environment ${model.environment}`, {
-        hint: `set it in the environment's env_file (${String(env.loaded.config.environments[model.environment]?.env_file ?? 'env_file')}) or the shell`,
+        hint: `set it in the environment's env_file (${String(model.migrations.envFile ?? 'env_file')}) or the shell`,
       });
     }
 
@@ -111,11 +102,7 @@ export function migrationRunner(
     let command: string[];
     let raw: ReturnType<typeof prepareRawDeployMigration> | undefined;
     if (target.kind === 'raw') {
-      raw = prepareRawDeployMigration(
-        target,
-        env.loaded.root,
-        migrationSettings(env.loaded.config, model.environment).selection,
-      );
+      raw = prepareRawDeployMigration(target, env.loaded.root, model.migrations.selection);
       for (const upload of raw.uploads)
         await runner.upload(`${dir}/${upload.path}`, upload.content, upload.mode);
       command = raw.command(MOUNT);

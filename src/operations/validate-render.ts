@@ -9,7 +9,8 @@ import { UserError } from '../util/errors.js';
 /**
  * Every compose file the plan uploads passes `docker compose -p <project> -f compose.yml config -q`
  * on its exact bytes, beside empty stand-ins of the files uploaded with it (secret env files and
- * secret files hold no value here), in a scratch folder of this machine that is removed at once.
+ * secret files hold no value here), in a scratch folder of this machine that is removed at once; a
+ * file rendered alike for several hosts is checked once (50 hosts of two roles: two compose calls).
  * Throws a UserError naming the host and compose's message, before anything changes anywhere.
  */
 export async function validateRenderedCompose(plan: Plan, project: string): Promise<void> {
@@ -26,8 +27,14 @@ export async function validateRenderedCompose(plan: Plan, project: string): Prom
     else entry.others.push(relative);
     hosts.set(step.host.name, entry);
   }
+  // Hosts of one role usually get the same bytes: each distinct file (with the same files beside it)
+  // is checked once, for the first host that has it, so the error names the first failing host.
+  const checked = new Set<string>();
   for (const [host, files] of hosts) {
     if (files.compose === '') continue;
+    const key = JSON.stringify([files.compose, [...files.others].sort()]);
+    if (checked.has(key)) continue;
+    checked.add(key);
     const scratch = mkdtempSync(join(tmpdir(), 'stagecraft-validate-'));
     try {
       writeFileSync(join(scratch, 'compose.yml'), files.compose);

@@ -1,7 +1,7 @@
 // The embedded templates of `stagecraft new`: name → the files of a new project. Pure: the caller
 // gives the project name and the password source, and writes the files.
-import { GITIGNORE_LINES, hookSamples, type ScaffoldFile } from './templates/common.js';
-import { nodeApiTemplate, type TemplateInput } from './templates/node-api.js';
+import { GITIGNORE_LINES, hookSamples, type ScaffoldFile, type TemplateInput } from './templates/common.js';
+import { nodeApiTemplate } from './templates/node-api.js';
 import { platformTemplate } from './templates/platform.js';
 
 export type { ScaffoldFile, TemplateInput };

@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { gatewayGet, resetHosts } from './support/preamble.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
 // Issue 11 on the harness: a bind-mounted folder served from the container (kind 3) and a build with
@@ -14,31 +14,12 @@ let project: ShopProject;
 const BUSYBOX = '127.0.0.1:5000/stagecraft-test/busybox:latest';
 
 function get(hostHeader: string): Promise<{ status: number; body: string }> {
-  const address = harness.hosts.find((host) => host.name === 'h1')!.address;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: address, port: 8080, path: '/', headers: { host: hostHeader }, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return gatewayGet(harness.hosts.find((host) => host.name === 'h1')!.address, hostHeader, '/');
 }
 
 beforeAll(async () => {
   harness = await requireHarness();
-  await sshRun(
-    harness,
-    'h1',
-    'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft; true',
-  );
+  await resetHosts(harness, ['h1']);
   const root = mkdtempSync(join(tmpdir(), 'stagecraft-fidelity-'));
   mkdirSync(join(root, 'www'));
   writeFileSync(join(root, 'www', 'index.html'), 'fresh bread\n');

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../bench/lib/load.mjs';
 import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { gatewayGet, resetHosts } from './support/preamble.js';
 import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
 let harness: HarnessEnv;
@@ -16,23 +16,14 @@ async function names(host: string): Promise<string[]> {
   return out.trim().split('\n').filter(Boolean).sort();
 }
 
-/** GET through a host's ingress with a Host header (fetch would drop it: Host is a forbidden header). */
-function get(host: string, hostHeader: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: address(host), port: 8080, path, headers: { host: hostHeader }, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+/** GET through a host's ingress with a Host header; the body trimmed. */
+async function get(
+  host: string,
+  hostHeader: string,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  const response = await gatewayGet(address(host), hostHeader, path);
+  return { status: response.status, body: response.body.trim() };
 }
 
 function ledger(): {
@@ -85,13 +76,7 @@ async function underLoad<T>(
 
 beforeAll(async () => {
   harness = await requireHarness();
-  for (const host of ['h1', 'h2', 'h3']) {
-    await sshRun(
-      harness,
-      host,
-      'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker volume rm $(docker volume ls -q) >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft; true',
-    );
-  }
+  await resetHosts(harness, ['h1', 'h2', 'h3'], { volumes: true });
   project = shopProject(harness);
 });
 

@@ -5,7 +5,6 @@
 // The harness engine lives in its own network namespace (10.231.0.10), so published container ports
 // are reached there, not at 127.0.0.1: the test sets STAGECRAFT_DEV_DOCKER_ADDRESS (where `dev` binds
 // and reaches published ports) and gives the backend a DATABASE_URL at that address.
-import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -32,9 +31,9 @@ import {
   runCli,
   startCli,
   stopStartedClis,
-  which,
 } from '../support/dev.js';
 import { dockerOn, type HarnessEnv, requireHarness, run } from './support/harness.js';
+import { devPrerequisites } from './support/preamble.js';
 
 const SHOP = fileURLToPath(new URL('../../examples/shop/', import.meta.url));
 const HOSTS_BEFORE = '127.0.0.1\tlocalhost\n# keep this comment   exactly\n\n::1 localhost ip6-localhost';
@@ -51,12 +50,8 @@ let httpsPort: number;
 let dev: DevRun;
 let startupMs: number;
 let databaseImage: string;
-
-function engineAddress(h: HarnessEnv): string {
-  // The build engine ("local") is .10 on the harness network (test/harness/lib.sh); hN is .(10+N).
-  const first = h.hosts[0]?.address ?? '10.231.0.11';
-  return first.replace(/\.\d+$/, '.10');
-}
+/** The build engine's address: where `dev` reaches published container ports. */
+let engine: string;
 
 async function registryHas(h: HarnessEnv, repository: string, tag: string): Promise<boolean> {
   try {
@@ -68,18 +63,6 @@ async function registryHas(h: HarnessEnv, repository: string, tag: string): Prom
   } catch {
     return false;
   }
-}
-
-function ensureVite(): void {
-  const web = join(SHOP, 'web');
-  if (existsSync(join(web, 'node_modules', 'vite', 'package.json'))) return;
-  // `npm install` (not `npm ci`): the lockfile was made against a mirror that only carries this
-  // platform's optional rollup binaries, which `npm ci` rejects as out of sync.
-  execFileSync('npm', ['install', '--no-audit', '--no-fund'], {
-    cwd: web,
-    stdio: 'ignore',
-    timeout: 180_000,
-  });
 }
 
 /** A copy of examples/shop with test ports, a test hosts file and a unique compose project. */
@@ -142,7 +125,7 @@ async function prepareProject(): Promise<void> {
   writeFileSync(hostsFile, HOSTS_BEFORE);
   const caroot = join(root, 'mkcert-ca');
   mkdirSync(caroot);
-  const address = engineAddress(harness);
+  const address = engine;
   env = cliEnv({
     DOCKER_HOST: harness.build_docker_host,
     STAGECRAFT_DEV_DOCKER_ADDRESS: address,
@@ -179,11 +162,7 @@ function devState(): {
 
 beforeAll(async () => {
   harness = await requireHarness();
-  for (const tool of ['mkcert', 'caddy', 'docker']) {
-    if (which(tool) === undefined)
-      throw new Error(`${tool} is not installed; the dev e2e tests need it (see .ci/run)`);
-  }
-  ensureVite();
+  engine = devPrerequisites(harness, 'the dev e2e tests (see .ci/run)');
   await prepareProject();
   const started = Date.now();
   dev = startCli(['dev'], { cwd: root, env });

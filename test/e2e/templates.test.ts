@@ -7,7 +7,6 @@
 // base images (NODE_IMAGE, POSTGRES_IMAGE, INGRESS_IMAGE from the harness registry), where the engine's
 // published ports are reached (STAGECRAFT_DEV_DOCKER_ADDRESS, DATABASE_URL for the dev backend), a
 // private mkcert CA (CAROOT) and hosts file.
-import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -19,38 +18,23 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../bench/lib/load.mjs';
 import { parseDotenv } from '../../src/config/dotenv.js';
-import { cliEnv, get, runCli, stopStartedClis, which } from '../support/dev.js';
+import { cliEnv, get, runCli, stopStartedClis } from '../support/dev.js';
 import { dockerOn, type HarnessEnv, requireHarness, run } from './support/harness.js';
+import { devPrerequisites, SHOP_WEB } from './support/preamble.js';
 
-const SHOP_WEB = fileURLToPath(new URL('../../examples/shop/web/', import.meta.url));
 const HOSTS_BEFORE = '127.0.0.1\tlocalhost\n';
 
 let harness: HarnessEnv;
 let root: string;
 let engine: string;
 
-function ensureVite(): void {
-  if (existsSync(join(SHOP_WEB, 'node_modules', 'vite', 'package.json'))) return;
-  execFileSync('npm', ['install', '--no-audit', '--no-fund'], {
-    cwd: SHOP_WEB,
-    stdio: 'ignore',
-    timeout: 180_000,
-  });
-}
-
 beforeAll(async () => {
   harness = await requireHarness();
-  for (const tool of ['mkcert', 'caddy', 'docker']) {
-    if (which(tool) === undefined)
-      throw new Error(`${tool} is not installed; the template e2e tests need it`);
-  }
-  ensureVite();
+  engine = devPrerequisites(harness, 'the template e2e tests');
   root = mkdtempSync(join(tmpdir(), 'stagecraft-templates-'));
-  engine = harness.hosts[0]!.address.replace(/\.\d+$/, '.10');
 }, 300_000);
 
 afterAll(async () => {

@@ -1,12 +1,16 @@
 // Shared by the migration integration tests: a project folder with a migrations folder, and the engine
 // options for one database of the throwaway cluster.
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { resolveConnection } from '../../src/migrate/connection.js';
+import { dirname, join } from 'node:path';
+import { psqlConnectionEnv, resolveConnection } from '../../src/migrate/connection.js';
+import { prepareRawDeployMigration } from '../../src/migrate/deploy.js';
 import type { RawEngineEvent, RawEngineOptions } from '../../src/migrate/postgres.js';
+import { parsePsqlOutput } from '../../src/migrate/psql-script.js';
 import { readSqlMigrations } from '../../src/migrate/sql-files.js';
-import type { MigrationSelection } from '../../src/migrate/status.js';
+import { type MigrationSelection, SELECT_ALL } from '../../src/migrate/status.js';
+import type { MigrationTarget } from '../../src/migrate/targets.js';
 import type { PgServer } from '../support/postgres.js';
 
 export interface Project {
@@ -95,4 +99,64 @@ export async function publicTables(server: PgServer, database: string): Promise<
     database,
   );
   return rows.map((row) => row.name);
+}
+
+/** The raw target of database `main` over the project's migrations folder (as the model resolves it). */
+export function rawTarget(project: Project, table = 'stagecraft_migrations'): MigrationTarget {
+  return {
+    database: 'main',
+    connectionEnv: 'DATABASE_URL',
+    engine: 'raw',
+    kind: 'raw',
+    dir: project.dir,
+    displayDir: 'migrations',
+    strategy: 'pre_deploy',
+    table,
+    timeoutMs: 600_000,
+    service: 'api',
+    command: undefined,
+  };
+}
+
+export interface PsqlRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs argv with the connection in the environment as the one-off container gets it (the URL without
+ * its password, and PGPASSWORD) and the server's psql (from binDir) on PATH.
+ */
+export function runPsql(binDir: string, argv: string[], url: string): Promise<PsqlRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: `${binDir}:${process.env['PATH']}`, ...psqlConnectionEnv(url, 'DATABASE_URL') },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
+  });
+}
+
+/**
+ * What a deploy's migrate step does: uploads the files and the psql script into a folder (the mount)
+ * and runs psql on it; returns psql's result, the mount, the prepared migration and the parsed report.
+ */
+export async function deployRaw(binDir: string, project: Project, url: string, table?: string) {
+  const prepared = prepareRawDeployMigration(rawTarget(project, table), project.root, SELECT_ALL);
+  const mount = scratchDir('sc-upload-');
+  for (const upload of prepared.uploads) {
+    mkdirSync(dirname(join(mount, upload.path)), { recursive: true });
+    writeFileSync(join(mount, upload.path), upload.content, { mode: upload.mode });
+  }
+  const result = await runPsql(binDir, prepared.command(mount), url);
+  return { ...result, mount, prepared, report: parsePsqlOutput(result.stdout, result.stderr) };
 }

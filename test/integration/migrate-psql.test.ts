@@ -1,25 +1,23 @@
 // The deploy-time psql script (renderPsqlScript, via prepareRawDeployMigration) against a real
 // PostgreSQL server with the machine's psql: the same behaviours as the raw engine.
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PSQL_URL_ENV, psqlConnectionEnv } from '../../src/migrate/connection.js';
-import { prepareRawDeployMigration, rawDeployOutcome } from '../../src/migrate/deploy.js';
+import { PSQL_URL_ENV } from '../../src/migrate/connection.js';
+import { rawDeployOutcome } from '../../src/migrate/deploy.js';
 import { applyRawMigrations, planRawMigrations } from '../../src/migrate/postgres.js';
 import { parsePsqlOutput, psqlCommand, renderPsqlScript } from '../../src/migrate/psql-script.js';
 import { sha256Hex } from '../../src/migrate/sql-files.js';
-import { SELECT_ALL } from '../../src/migrate/status.js';
-import type { MigrationTarget } from '../../src/migrate/targets.js';
 import { isStagecraftError } from '../../src/util/errors.js';
 import { type PgServer, startPostgres } from '../support/postgres.js';
 import {
+  deployRaw,
   engineOptions,
   freshDatabase,
   type Project,
   publicTables,
   removeScratchDirs,
-  scratchDir,
+  runPsql,
   tempProject,
 } from './migrate-helpers.js';
 
@@ -38,60 +36,14 @@ function newDatabase() {
   return freshDatabase(server, 'psql');
 }
 
-function target(project: Project, table = 'stagecraft_migrations'): MigrationTarget {
-  return {
-    database: 'main',
-    connectionEnv: 'DATABASE_URL',
-    engine: 'raw',
-    kind: 'raw',
-    dir: project.dir,
-    displayDir: 'migrations',
-    strategy: 'pre_deploy',
-    table,
-    timeoutMs: 600_000,
-    service: 'api',
-    command: undefined,
-  };
-}
-
-interface Run {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs argv with the connection in the environment as the one-off container gets it (the URL without
- * its password, and PGPASSWORD) and the server's psql on PATH.
- */
-function run(argv: string[], url: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: `${server.binDir}:${process.env['PATH']}`, ...psqlConnectionEnv(url, 'DATABASE_URL') },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
-  });
+/** Runs argv as the one-off container does (see runPsql), with this server's psql. */
+function run(argv: string[], url: string) {
+  return runPsql(server.binDir, argv, url);
 }
 
 /** Does what the pipeline does: upload the files and the script into a folder, run psql on it. */
-async function deploy(project: Project, url: string, table?: string) {
-  const prepared = prepareRawDeployMigration(target(project, table), project.root, SELECT_ALL);
-  const mount = scratchDir('sc-upload-');
-  for (const upload of prepared.uploads) {
-    mkdirSync(dirname(join(mount, upload.path)), { recursive: true });
-    writeFileSync(join(mount, upload.path), upload.content, { mode: upload.mode });
-  }
-  const result = await run(prepared.command(mount), url);
-  return { ...result, mount, prepared, report: parsePsqlOutput(result.stdout, result.stderr) };
+function deploy(project: Project, url: string, table?: string) {
+  return deployRaw(server.binDir, project, url, table);
 }
 
 async function tracked(database: string) {

@@ -1,30 +1,18 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: literal ${…} in env files and compose files is what is under test
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/util/errors.js';
+import { COMPOSE_FIDELITY_CASES, caseCopies, composeCliAvailable } from '../support/compose-fixtures.js';
 import { planProject, uploadedCompose, uploadedText } from '../support/prepare.js';
 
 // Kinds 1 and 2 of issue 11 on the inputs of test/fixtures/compose-fidelity (real docker compose):
 // env files read with compose v2's rules, the environment's files passed as --env-file, warnings shown.
 
-const cases = resolve(import.meta.dirname, '../fixtures/compose-fidelity');
-const scratch = mkdtempSync(join(tmpdir(), 'stagecraft-fidelity-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
+const cases = COMPOSE_FIDELITY_CASES;
 /** A copy of a case folder, so a test can change files. */
-function copyCase(name: string): string {
-  const dir = join(scratch, `${name}-${Math.random().toString(36).slice(2, 8)}`);
-  cpSync(join(cases, name), dir, { recursive: true });
-  return dir;
-}
-
-const composeAvailable = spawnSync('docker', ['compose', 'version']).status === 0;
-if (!composeAvailable && process.env['CI'] === 'true') {
-  it('docker compose is installed', () => expect.fail('CI must install the compose v2 plugin'));
-}
+const copyCase = caseCopies('stagecraft-fidelity-');
+const composeAvailable = composeCliAvailable();
 
 describe.skipIf(!composeAvailable)('compose fidelity: env files and variables', { timeout: 60_000 }, () => {
   it('01: a # inside an unquoted value is kept, in the compose file and the secret env file', async () => {

@@ -1,31 +1,25 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { allSteps, type Plan, type Step } from '../../src/plan/types.js';
 import { UserError } from '../../src/util/errors.js';
+import {
+  COMPOSE_FIDELITY_CASES,
+  caseCopies,
+  composeBuildArgv,
+  composeBuildFile,
+  composeCliAvailable,
+} from '../support/compose-fixtures.js';
 import { planProject, uploadedCompose, uploadedText } from '../support/prepare.js';
 
 // Issue 11, kinds 3-8, on the inputs of test/fixtures/compose-fidelity, planned in-process with the
 // real docker compose: what plan says and what a deploy would upload and run.
 
-const cases = resolve(import.meta.dirname, '../fixtures/compose-fidelity');
-const scratch = mkdtempSync(join(tmpdir(), 'stagecraft-fidelity-plan-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
+const cases = COMPOSE_FIDELITY_CASES;
 /** A copy of a case folder, so a test can change files. */
-export function copyCase(name: string): string {
-  const dir = join(scratch, `${name}-${Math.random().toString(36).slice(2, 8)}`);
-  cpSync(join(cases, name), dir, { recursive: true });
-  return dir;
-}
-
-const composeAvailable = spawnSync('docker', ['compose', 'version']).status === 0;
-if (!composeAvailable && process.env['CI'] === 'true') {
-  it('docker compose is installed', () => expect.fail('CI must install the compose v2 plugin'));
-}
+const copyCase = caseCopies('stagecraft-fidelity-plan-');
+const composeAvailable = composeCliAvailable();
 
 describe.skipIf(!composeAvailable)('compose fidelity: health timing (kind 7)', { timeout: 60_000 }, () => {
   it('14: the wait covers start_period + probes, and plan shows it', async () => {
@@ -76,28 +70,15 @@ describe.skipIf(!composeAvailable)('compose fidelity: build keys (kind 5)', { ti
     const dir = join(cases, '11-build-platform-ignored');
     const { plan } = await planProject(dir, 'production');
     const build = buildOf(plan, 'api');
-    expect(build.argv).toEqual([
-      'docker',
-      'compose',
-      '-p',
-      'stagecraft-build',
-      '-f',
-      '-',
-      '--env-file',
-      '/dev/null',
-      'build',
-      'api',
-    ]);
-    expect(parse(build.stdin ?? '')).toEqual({
-      name: 'stagecraft-build',
-      services: {
-        api: {
-          image: 'registry.example.test/bakery/bakery-api:v1',
-          platform: 'linux/amd64',
-          build: { context: join(dir, 'api'), dockerfile: 'Dockerfile', platforms: ['linux/amd64'] },
-        },
-      },
-    });
+    expect(build.argv).toEqual(composeBuildArgv('api'));
+    expect(parse(build.stdin ?? '')).toEqual(
+      composeBuildFile(
+        'api',
+        'registry.example.test/bakery/bakery-api:v1',
+        { context: join(dir, 'api'), dockerfile: 'Dockerfile', platforms: ['linux/amd64'] },
+        { platform: 'linux/amd64' },
+      ),
+    );
   });
 
   it('11: dockerfile_inline is built, not a Dockerfile that is not there', async () => {
@@ -126,20 +107,14 @@ describe.skipIf(!composeAvailable)('compose fidelity: build keys (kind 5)', { ti
     const build = buildOf(plan, 'api');
     expect(build.stdin).not.toContain('npm-s3cr3t-token');
     expect(parse(build.stdin ?? '')).toEqual({
-      name: 'stagecraft-build',
-      services: {
-        api: {
-          image: 'registry.example.test/bakery/bakery-api:v1',
-          build: {
-            context: join(dir, 'api'),
-            dockerfile: 'Dockerfile',
-            secrets: [{ source: 'npmrc' }, { source: 'npm_token' }],
-            ssh: ['default'],
-            cache_from: ['type=registry,ref=registry.example.test/cache'],
-            additional_contexts: { shared: join(dir, 'api') },
-          },
-        },
-      },
+      ...composeBuildFile('api', 'registry.example.test/bakery/bakery-api:v1', {
+        context: join(dir, 'api'),
+        dockerfile: 'Dockerfile',
+        secrets: [{ source: 'npmrc' }, { source: 'npm_token' }],
+        ssh: ['default'],
+        cache_from: ['type=registry,ref=registry.example.test/cache'],
+        additional_contexts: { shared: join(dir, 'api') },
+      }),
       secrets: { npm_token: { environment: 'NPM_TOKEN' }, npmrc: { file: join(dir, 'npmrc.txt') } },
     });
     expect(Object.fromEntries(Object.entries(build.env ?? {}).map(([k, v]) => [k, v.reveal()]))).toEqual({

@@ -8,6 +8,7 @@ import {
   migrationSettings,
   migrationTargets,
 } from '../../src/migrate/targets.js';
+import { migrationsModel } from '../../src/model/migrations.js';
 import { migrationEngines } from '../../src/providers/migration/engines.js';
 import { parseDuration } from '../../src/util/duration.js';
 
@@ -59,12 +60,13 @@ function config(extra: Partial<Config> = {}): Config {
   } as Config;
 }
 
-const input = (envName: string, cfg = config()) => ({
-  config: cfg,
-  root: '/srv/shop',
-  envName,
-  engines: migrationEngines,
-});
+const input = (envName: string, cfg = config()) =>
+  migrationsModel({
+    config: cfg,
+    root: '/srv/shop',
+    envName,
+    engines: migrationEngines,
+  });
 
 describe('migration targets', () => {
   it('migrate: every database with migrations, in name order, with resolved settings', () => {
@@ -136,6 +138,28 @@ describe('migration targets', () => {
       enabled: true,
       selection: { all: true, ids: [], tags: [] },
     });
+  });
+
+  it('the model carries what migrate reads of the environment: env_file, confirmation, database names', () => {
+    const cfg = config();
+    cfg.environments['production'] = {
+      ...cfg.environments['production']!,
+      env_file: '.env.production',
+      require_confirmation: true,
+    };
+    expect(input('production', cfg)).toMatchObject({
+      environment: 'production',
+      envFile: '.env.production',
+      requireConfirmation: true,
+      enabled: true,
+      databases: ['analytics', 'cache', 'main', 'reports'],
+    });
+    expect(input('dev', cfg)).toMatchObject({ envFile: undefined, requireConfirmation: false });
+    expect(input('production', cfg).targets.map((target) => [target.database, target.strategy])).toEqual([
+      ['analytics', 'post_deploy'],
+      ['main', 'pre_deploy'],
+      ['reports', 'post_deploy'],
+    ]);
   });
 
   it('parses durations', () => {

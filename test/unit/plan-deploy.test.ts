@@ -7,6 +7,7 @@ import { type DeployPlanInput, planDeploy } from '../../src/plan/deploy.js';
 import { allSteps, type Plan } from '../../src/plan/types.js';
 import { planToJson, planToText } from '../../src/render/plan.js';
 import { Output } from '../../src/util/output.js';
+import { composeBuildArgv, composeBuildFile } from '../support/compose-fixtures.js';
 import { load } from '../support/config.js';
 
 const compose = JSON.parse(
@@ -103,34 +104,17 @@ describe('planDeploy', () => {
       kind: 'build',
       service: 'api',
       image: 'registry.example/shop/shop-api:abc123',
-      argv: [
-        'docker',
-        'compose',
-        '-p',
-        'stagecraft-build',
-        '-f',
-        '-',
-        '--env-file',
-        '/dev/null',
-        'build',
-        'api',
-      ],
+      argv: composeBuildArgv('api'),
       existsArgv: ['docker', 'manifest', 'inspect', 'registry.example/shop/shop-api:abc123'],
     });
     // The build file: the compose build section as compose printed it, and the image to tag.
-    expect(parse((build as { stdin: string }).stdin)).toEqual({
-      name: 'stagecraft-build',
-      services: {
-        api: {
-          image: 'registry.example/shop/shop-api:abc123',
-          build: {
-            context: '/path/to/shop/api',
-            dockerfile: 'Dockerfile',
-            args: { NODE_IMAGE: '127.0.0.1:5000/stagecraft-test/node:20' },
-          },
-        },
-      },
-    });
+    expect(parse((build as { stdin: string }).stdin)).toEqual(
+      composeBuildFile('api', 'registry.example/shop/shop-api:abc123', {
+        context: '/path/to/shop/api',
+        dockerfile: 'Dockerfile',
+        args: { NODE_IMAGE: '127.0.0.1:5000/stagecraft-test/node:20' },
+      }),
+    );
     const pull = steps.find((step) => step.id === 'pull:h1')!.action;
     expect(pull).toEqual({
       kind: 'exec',

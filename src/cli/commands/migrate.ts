@@ -1,10 +1,9 @@
-import type { LoadedConfig } from '../../config/load.js';
 import type { AppliedFile } from '../../migrate/postgres.js';
 import { type DatabaseReport, type MigrateEvent, migrate } from '../../migrate/run.js';
 import { type MigrationStatus, summarize } from '../../migrate/status.js';
-import { migrationSettings, migrationTargets } from '../../migrate/targets.js';
-import { builtinProviders } from '../../providers/index.js';
-import { isStagecraftError, UserError } from '../../util/errors.js';
+import { migrationTargets } from '../../migrate/targets.js';
+import { loadedMigrationsModel } from '../../model/migrations.js';
+import { isStagecraftError } from '../../util/errors.js';
 import type { Output } from '../../util/output.js';
 import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
@@ -27,29 +26,13 @@ export async function run(
   return migrateCommand(context, flags, mode);
 }
 
-function environmentOf(loaded: LoadedConfig): string {
-  if (loaded.envName !== undefined) return loaded.envName;
-  const names = Object.keys(loaded.config.environments);
-  throw new UserError(`choose an environment with --env: ${names.join(', ')}`, {
-    hint: 'migrate acts on one environment’s database; pass --env (or set STAGECRAFT_ENV)',
-  });
-}
-
 async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode: 'plan' | 'run') {
   const { output } = context;
   const loaded = await context.loadConfig('any');
-  const envName = environmentOf(loaded);
-  const settings = migrationSettings(loaded.config, envName);
-  const targets = migrationTargets(
-    {
-      config: loaded.config,
-      root: loaded.root,
-      envName,
-      engines: builtinProviders().catalog().migrationEngines,
-    },
-    flags.database,
-  );
-  if (!settings.enabled) {
+  const model = loadedMigrationsModel(loaded);
+  const envName = model.environment;
+  const targets = migrationTargets(model, flags.database);
+  if (!model.enabled) {
     if (context.globals.json) {
       output.json({ mode, environment: envName, ok: true, disabled: true, databases: [] });
     } else {
@@ -59,10 +42,10 @@ async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode
     }
     return 0;
   }
-  if (!settings.selection.all) {
+  if (!model.selection.all) {
     const selected = [
-      ...settings.selection.ids.map((id) => `id ${id}`),
-      ...settings.selection.tags.map((t) => `tag ${t}`),
+      ...model.selection.ids.map((id) => `id ${id}`),
+      ...model.selection.tags.map((t) => `tag ${t}`),
     ];
     output.info(`selection (migrations.selection): ${selected.join(', ') || 'nothing'}`);
     for (const target of targets) {
@@ -74,7 +57,7 @@ async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode
     }
   }
 
-  if (mode === 'run' && loaded.config.environments[envName]?.require_confirmation === true) {
+  if (mode === 'run' && model.requireConfirmation) {
     await confirm(context, `Apply the pending migrations of ${envName}?`);
   }
   const applied = new Map<string, AppliedFile[]>();
@@ -85,9 +68,9 @@ async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode
       targets,
       root: loaded.root,
       envName,
-      envFile: loaded.config.environments[envName]?.env_file,
+      envFile: model.envFile,
       variables: loaded.variables,
-      selection: settings.selection,
+      selection: model.selection,
       streamOutput: !context.globals.json && !context.globals.quiet,
       onEvent: (event) => {
         if (event.type === 'done') reports.push(event.report);

@@ -1,5 +1,5 @@
-// Pieces every scaffold shares: the hook samples, the .gitignore block, the Node API server and its
-// Dockerfile. Plain text with `{{...}}`-free substitutions done by the caller; `\${` is compose or
+// Pieces every scaffold shares: the hook samples, the .gitignore block, the parts of stagecraft.yml every
+// template writes, the Node API (server, Dockerfile, package files) and the README. Plain text with `{{...}}`-free substitutions done by the caller; `\${` is compose or
 // shell interpolation kept as it is.
 import { HOOKS, type HookName } from '../../plan/deploy.js';
 
@@ -9,6 +9,13 @@ export interface ScaffoldFile {
   content: string;
   /** File mode; 0o644 unless said. */
   mode?: number;
+}
+
+/** What a template is given: the project name, and the source of the generated env files' passwords. */
+export interface TemplateInput {
+  projectName: string;
+  /** Generates the passwords of the generated env files. */
+  password: () => string;
 }
 
 /** Lines Stagecraft needs in .gitignore (state and env files out, hooks and the schema in). */
@@ -179,3 +186,100 @@ export function apiPackageJson(projectName: string): string {
 
 /** A random password for generated env files (hex: safe in URLs and compose files). */
 export type PasswordSource = () => string;
+
+/**
+ * The start of every template's stagecraft.yml: the schema line, `comment` (the project in a few lines,
+ * each starting with `#`), the project and compose blocks and the generic backend that runs ./api.
+ */
+export function configHead(name: string, comment: string): string {
+  return `# yaml-language-server: $schema=./.stagecraft/stagecraft.schema.json
+${comment}
+project:
+  name: ${name}
+  registry: ghcr.io/your-org/${name} # where images are pushed: set yours before deploying to production
+
+compose:
+  file: docker-compose.yml
+
+backend:
+  provider: generic
+  providers:
+    generic:
+      dev:
+        command: [node, --watch, src/server.js]
+        workdir: ./api
+        port: 3000
+        ready_pattern: listening on
+        env:
+          PORT: "3000"
+      build:
+        service: api
+        context: ./api
+`;
+}
+
+/** The `api` entry under `services:` (routed at api.<name>.localhost unless API_DOMAIN says otherwise). */
+export function apiServiceConfig(name: string): string {
+  return `  api:
+    role: web
+    port: 3000
+    domains: ["\${API_DOMAIN:-api.${name}.localhost}"]
+`;
+}
+
+/**
+ * The end of every template's stagecraft.yml: the gateway, and the dev, local and production
+ * environments; `hosts` is production's `hosts:` block (lines indented by four spaces).
+ */
+export function configTail(hosts: string): string {
+  return `ingress:
+  provider: caddy
+  image: \${INGRESS_IMAGE:-caddy:2}
+  http_port: 80 # the gateway on each host (and on this machine for -e local)
+
+environments:
+  dev:
+    driver: local
+    env_file: .env
+  local:
+    driver: local
+    env_file: .env.local
+  production:
+    driver: ssh
+    env_file: .env.production
+    require_confirmation: true # CI passes --yes; a person types yes
+    ssh:
+      user: deploy
+${hosts}`;
+}
+
+/** The files of the Node API in ./api: server, package.json, tsconfig, Dockerfile, .dockerignore. */
+export function apiFiles(name: string): ScaffoldFile[] {
+  return [
+    { path: 'api/src/server.js', content: apiServer(name) },
+    { path: 'api/package.json', content: apiPackageJson(name) },
+    { path: 'api/tsconfig.json', content: API_TSCONFIG },
+    {
+      path: 'api/Dockerfile',
+      content: nodeDockerfile(['package.json'], ['src'], 3000, ['node', 'src/server.js']),
+    },
+    { path: 'api/.dockerignore', content: 'node_modules\n' },
+  ];
+}
+
+/** The README every template writes: what is where, and the commands in order. */
+export function readme(name: string, what: string): string {
+  return `# ${name}
+
+${what}, deployed with [Stagecraft](https://www.npmjs.com/package/stagecraft): one compose file from this
+laptop to servers.
+
+    stagecraft dev                     # the stack here, over HTTPS (Ctrl+C stops all of it)
+    stagecraft deploy -e local         # a release on this machine's Docker engine, zero downtime
+    stagecraft plan -e production      # what a deploy would do (fill in environments.production first)
+    stagecraft ci init                 # GitHub Actions: plan on pull requests, deploy on pushes
+
+\`stagecraft.yml\` describes the environments; \`docker-compose.yml\` the services; hooks live in
+\`.stagecraft/hooks/\` (rename a \`.sample\` to enable it).
+`;
+}

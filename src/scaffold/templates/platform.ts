@@ -2,36 +2,24 @@
 // raw SQL migrations, one compose file, and a stagecraft.yml with dev, a local environment and a
 // production environment to fill in. Encore.ts is the other backend Stagecraft knows; the template
 // uses the plain Node API because its images must build without network access to a package registry.
-import { API_TSCONFIG, apiPackageJson, apiServer, nodeDockerfile, type ScaffoldFile } from './common.js';
-import { readme, type TemplateInput } from './node-api.js';
+import {
+  apiFiles,
+  apiServiceConfig,
+  configHead,
+  configTail,
+  nodeDockerfile,
+  readme,
+  type ScaffoldFile,
+  type TemplateInput,
+} from './common.js';
 
 function config(name: string): string {
-  return `# yaml-language-server: $schema=./.stagecraft/stagecraft.schema.json
-# ${name}: a Node API, a Vite frontend and PostgreSQL. \`stagecraft dev\` runs them at https://app.localhost
+  return `${configHead(
+    name,
+    `# ${name}: a Node API, a Vite frontend and PostgreSQL. \`stagecraft dev\` runs them at https://app.localhost
 # and https://api.localhost; \`stagecraft deploy -e local\` deploys to this machine's Docker engine; fill in
-# environments.production, then \`stagecraft plan -e production\`.
-project:
-  name: ${name}
-  registry: ghcr.io/your-org/${name} # where images are pushed: set yours before deploying to production
-
-compose:
-  file: docker-compose.yml
-
-backend:
-  provider: generic
-  providers:
-    generic:
-      dev:
-        command: [node, --watch, src/server.js]
-        workdir: ./api
-        port: 3000
-        ready_pattern: listening on
-        env:
-          PORT: "3000"
-      build:
-        service: api
-        context: ./api
-
+# environments.production, then \`stagecraft plan -e production\`.`,
+  )}
 frontend:
   provider: generic
   providers:
@@ -49,11 +37,7 @@ dev:
     backend: api.localhost
 
 services:
-  api:
-    role: web
-    port: 3000
-    domains: ["\${API_DOMAIN:-api.${name}.localhost}"]
-    secrets: [POSTGRES_PASSWORD]
+${apiServiceConfig(name)}    secrets: [POSTGRES_PASSWORD]
   web:
     role: web
     port: 8080
@@ -75,28 +59,10 @@ secrets:
   provider: envfile
   keys: [POSTGRES_PASSWORD]
 
-ingress:
-  provider: caddy
-  image: \${INGRESS_IMAGE:-caddy:2}
-  http_port: 80 # the gateway on each host (and on this machine for -e local)
-
-environments:
-  dev:
-    driver: local
-    env_file: .env
-  local:
-    driver: local
-    env_file: .env.local
-  production:
-    driver: ssh
-    env_file: .env.production
-    require_confirmation: true # CI passes --yes; a person types yes
-    ssh:
-      user: deploy
-    hosts: # your servers
+${configTail(`    hosts: # your servers
       web: [{ name: web1, address: 203.0.113.10 }]
       db: [{ name: db1, address: 203.0.113.11 }]
-`;
+`)}`;
 }
 
 function compose(name: string): string {
@@ -267,14 +233,7 @@ export function platformTemplate(input: TemplateInput): ScaffoldFile[] {
   return [
     { path: 'stagecraft.yml', content: config(name) },
     { path: 'docker-compose.yml', content: compose(name) },
-    { path: 'api/src/server.js', content: apiServer(name) },
-    { path: 'api/package.json', content: apiPackageJson(name) },
-    { path: 'api/tsconfig.json', content: API_TSCONFIG },
-    {
-      path: 'api/Dockerfile',
-      content: nodeDockerfile(['package.json'], ['src'], 3000, ['node', 'src/server.js']),
-    },
-    { path: 'api/.dockerignore', content: 'node_modules\n' },
+    ...apiFiles(name),
     { path: 'web/index.html', content: indexHtml(name) },
     { path: 'web/src/main.js', content: MAIN_JS },
     { path: 'web/vite.config.js', content: VITE_CONFIG },
