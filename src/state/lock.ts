@@ -81,14 +81,17 @@ const END = '@@END@@';
 /**
  * Shell prelude of every changing script: $1 is `.stagecraft/<project>-<env>`. Takes the mutex
  * `$1/lock.mutex` (atomic mkdir; one left by a killed script is removed after 30 s by the host's
- * clock) and gives it back on exit. Defines `iso EPOCH` (UTC RFC 3339) and `exp_of` (the lease's
+ * clock; a mkdir that fails three times in a row with no mutex there is an error) and gives it back on
+ * exit. Defines `iso EPOCH` (UTC RFC 3339) and `exp_of` (the lease's
  * expiry in host epoch seconds: `expires_epoch`, else `expires_at` parsed, else empty).
  */
 const PRELUDE =
   'P="$1"; L="$P/lock"; M="$P/lock.mutex"; umask 077; mkdir -p "$P" || exit 1; ' +
   'mt() { stat -c %Y "$1" 2>/dev/null || stat -f %m "$1" 2>/dev/null || echo 0; }; ' +
   'iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }; ' +
-  'n=0; until mkdir "$M" 2>/dev/null; do [ -d "$M" ] || exit 1; n=$((n+1)); ' +
+  // A failed mkdir with no mutex there is an error only when it repeats: the holder may have removed
+  // the mutex between our mkdir and the check (racing acquirers saw "could not create the deploy lock").
+  'n=0; f=0; until mkdir "$M" 2>/dev/null; do if [ ! -d "$M" ]; then f=$((f+1)); [ "$f" -lt 3 ] || exit 1; continue; fi; f=0; n=$((n+1)); ' +
   'if [ "$n" -ge 100 ]; then [ $(( $(date +%s) - $(mt "$M") )) -gt 30 ] && rmdir "$M" 2>/dev/null; n=0; fi; sleep 0.05; done; ' +
   "trap 'rmdir \"$M\" 2>/dev/null' EXIT; trap 'exit 130' INT TERM HUP; " +
   'exp_of() { e=$(sed -n \'s/^ *"expires_epoch": *\\([0-9][0-9]*\\).*/\\1/p\' "$L/info.json" 2>/dev/null | head -n 1); ' +

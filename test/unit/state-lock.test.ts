@@ -248,6 +248,32 @@ describe('deploy lock', { timeout: 30_000 }, () => {
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(7);
   });
 
+  it('serialises many workers that each wait for the lock, take it and give it back: none errs', {
+    timeout: 90_000,
+  }, async () => {
+    // Each change runs under the host-side mutex; a worker whose mkdir of the mutex failed just before
+    // its holder removed it once took that for an error ("could not create the deploy lock").
+    const order: string[] = [];
+    const workers = Array.from({ length: 6 }, async (_, i) => {
+      const worker = new LocalRunner({ cwd: root, name: `w${i}` });
+      for (let round = 0; round < 2; round++) {
+        const held = await acquire(worker, {
+          ...target,
+          ...bob,
+          holder: `w${i}`,
+          expiryMs: MINUTE,
+          waitMs: 60_000,
+          pollMs: 10,
+        });
+        order.push(held.holder);
+        expect(await release(worker, { ...target, held })).toBe(true);
+      }
+    });
+    await Promise.all(workers);
+    expect(order).toHaveLength(12);
+    expect(await status(runner, target)).toBeUndefined();
+  });
+
   it("lets exactly one of many racing acquirers take over an expired lease, and keeps the winner's lock", async () => {
     await acquire(runner, { ...target, ...alice, expiryMs: 1000 });
     await sleep(2100);
