@@ -172,6 +172,22 @@ export function isLockExpired(info: LockInfo, nowEpochSeconds: number): boolean 
   return Number.isNaN(expires) || expires <= nowEpochSeconds;
 }
 
+/**
+ * The line to print for a lock event: `waiting for the deploy lock held by …` (info), or the takeover
+ * warning `TOOK OVER the deploy lock of …: <why>` that nobody may miss. Safe to print on a terminal.
+ */
+export function lockEventMessage(event: LockEvent): string {
+  if (event.kind === 'waiting') return `waiting for the deploy lock held by ${describeLock(event.holder)}`;
+  const previous = event.previous === undefined ? 'an unfinished acquire' : describeLock(event.previous);
+  const why =
+    event.reason === 'expired'
+      ? 'its lease expired by the lock host’s clock'
+      : event.reason === 'holder-gone'
+        ? 'its deploy process is gone from this machine'
+        : 'the lock folder was left without info for over a minute';
+  return `TOOK OVER the deploy lock of ${previous}: ${why}`;
+}
+
 /** `alice@laptop since <time> (version abc, "message"); expires <time>`, safe to print on a terminal. */
 export function describeLock(info: LockInfo): string {
   const details = [
