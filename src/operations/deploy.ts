@@ -26,9 +26,9 @@ import type { Runner } from '../runners/types.js';
 import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
 import {
   acquireLock,
-  describeLock,
   type LeaseHeartbeat,
   type LockEvent,
+  lockEventMessage,
   releaseLock,
   startLeaseHeartbeat,
 } from '../state/lock.js';
@@ -456,18 +456,8 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
 
 /** Says what happened to the deploy lock; a takeover is a warning nobody can miss. */
 export function reportLockEvent(session: Session, event: LockEvent): void {
-  if (event.kind === 'waiting') {
-    session.output.info(`waiting for the deploy lock held by ${describeLock(event.holder)}`);
-    return;
-  }
-  const previous = event.previous === undefined ? 'an unfinished acquire' : describeLock(event.previous);
-  const why =
-    event.reason === 'expired'
-      ? 'its lease expired by the lock host’s clock'
-      : event.reason === 'holder-gone'
-        ? 'its deploy process is gone from this machine'
-        : 'the lock folder was left without info for over a minute';
-  session.output.warn(`TOOK OVER the deploy lock of ${previous}: ${why}`);
+  if (event.kind === 'waiting') session.output.info(lockEventMessage(event));
+  else session.output.warn(lockEventMessage(event));
 }
 
 /** How a release ran: the engine's result and the record as written to the ledger. */

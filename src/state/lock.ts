@@ -81,14 +81,17 @@ const END = '@@END@@';
 /**
  * Shell prelude of every changing script: $1 is `.stagecraft/<project>-<env>`. Takes the mutex
  * `$1/lock.mutex` (atomic mkdir; one left by a killed script is removed after 30 s by the host's
- * clock) and gives it back on exit. Defines `iso EPOCH` (UTC RFC 3339) and `exp_of` (the lease's
+ * clock; a mkdir that fails three times in a row with no mutex there is an error) and gives it back on
+ * exit. Defines `iso EPOCH` (UTC RFC 3339) and `exp_of` (the lease's
  * expiry in host epoch seconds: `expires_epoch`, else `expires_at` parsed, else empty).
  */
 const PRELUDE =
   'P="$1"; L="$P/lock"; M="$P/lock.mutex"; umask 077; mkdir -p "$P" || exit 1; ' +
   'mt() { stat -c %Y "$1" 2>/dev/null || stat -f %m "$1" 2>/dev/null || echo 0; }; ' +
   'iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }; ' +
-  'n=0; until mkdir "$M" 2>/dev/null; do [ -d "$M" ] || exit 1; n=$((n+1)); ' +
+  // A failed mkdir with no mutex there is an error only when it repeats: the holder may have removed
+  // the mutex between our mkdir and the check (racing acquirers saw "could not create the deploy lock").
+  'n=0; f=0; until mkdir "$M" 2>/dev/null; do if [ ! -d "$M" ]; then f=$((f+1)); [ "$f" -lt 3 ] || exit 1; continue; fi; f=0; n=$((n+1)); ' +
   'if [ "$n" -ge 100 ]; then [ $(( $(date +%s) - $(mt "$M") )) -gt 30 ] && rmdir "$M" 2>/dev/null; n=0; fi; sleep 0.05; done; ' +
   "trap 'rmdir \"$M\" 2>/dev/null' EXIT; trap 'exit 130' INT TERM HUP; " +
   'exp_of() { e=$(sed -n \'s/^ *"expires_epoch": *\\([0-9][0-9]*\\).*/\\1/p\' "$L/info.json" 2>/dev/null | head -n 1); ' +
@@ -167,6 +170,22 @@ export function serializeLockInfo(info: LockInfo): string {
 export function isLockExpired(info: LockInfo, nowEpochSeconds: number): boolean {
   const expires = info.expires_epoch ?? Math.floor(Date.parse(info.expires_at) / 1000);
   return Number.isNaN(expires) || expires <= nowEpochSeconds;
+}
+
+/**
+ * The line to print for a lock event: `waiting for the deploy lock held by …` (info), or the takeover
+ * warning `TOOK OVER the deploy lock of …: <why>` that nobody may miss. Safe to print on a terminal.
+ */
+export function lockEventMessage(event: LockEvent): string {
+  if (event.kind === 'waiting') return `waiting for the deploy lock held by ${describeLock(event.holder)}`;
+  const previous = event.previous === undefined ? 'an unfinished acquire' : describeLock(event.previous);
+  const why =
+    event.reason === 'expired'
+      ? 'its lease expired by the lock host’s clock'
+      : event.reason === 'holder-gone'
+        ? 'its deploy process is gone from this machine'
+        : 'the lock folder was left without info for over a minute';
+  return `TOOK OVER the deploy lock of ${previous}: ${why}`;
 }
 
 /** `alice@laptop since <time> (version abc, "message"); expires <time>`, safe to print on a terminal. */

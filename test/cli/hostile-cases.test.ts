@@ -177,12 +177,14 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
 
   it('38: config redacts a value declared in secrets.keys whatever its name', () => {
     const folder = caseFolder('38-secret-declared-key-in-config');
+    const before = snapshot(folder);
     const result = stagecraft(['config', '-e', 'staging'], { cwd: folder });
     expect(result.code).toBe(0);
     expect(result.stdout).not.toContain('sk_live_51Habc123SECRET');
     expect(result.stdout).toContain('STRIPE: "[redacted]"');
     const json = stagecraft(['config', '-e', 'staging', '--json'], { cwd: folder });
     expect(json.stdout).not.toContain('sk_live_51Habc123SECRET');
+    expect(snapshot(folder)).toEqual(before);
   });
 
   it('41: plan runs no secrets.keys[].command', () => {
@@ -196,6 +198,7 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
 
   it('42: the published spec_hash says nothing about the secret values', () => {
     const folder = caseFolder('42-spec-hash-oracle');
+    const before = snapshot(folder);
     const hashOf = (env: Record<string, string>) =>
       steps(planJson(folder, env).plan).find(
         (step) => step.action.spec_hash !== undefined && step.id.includes('db'),
@@ -204,13 +207,16 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
     expect(first).toMatch(/^[0-9a-f]{64}$/);
     // Another password gives the same published hash: it cannot be tested against a wordlist.
     expect(hashOf({ DB_PASSWORD: 'hunter2-guess' })).toBe(first);
+    expect(snapshot(folder)).toEqual(before);
   });
 
   it('43: a compose secrets: file: source is uploaded 0600', () => {
     const folder = caseFolder('43-compose-file-secret-mode');
+    const before = snapshot(folder);
     const result = planJson(folder);
     const upload = steps(result.plan).find((step) => step.id === 'file:h3:db_password.txt');
     expect(upload?.action.mode).toBe('0600');
     expect(result.stdout).not.toContain('SuperSecretFilePassword');
+    expect(snapshot(folder)).toEqual(before);
   });
 });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalRunner } from '../../src/runners/local.js';
 import {
   acquireLock as acquire,
@@ -10,6 +10,7 @@ import {
   describeLock,
   type LockEvent,
   lockDir,
+  lockEventMessage,
   releaseLock as release,
   renewLease,
   startLeaseHeartbeat,
@@ -27,6 +28,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -79,6 +81,9 @@ describe('deploy lock', { timeout: 30_000 }, () => {
   it("cannot be taken over by a client whose clock is 31 minutes ahead (times are the host's)", async () => {
     await acquire(runner, { ...target, ...alice, expiryMs: 30 * MINUTE });
     const ahead = fixedClock(new Date(Date.now() + 31 * MINUTE).toISOString());
+    // This process's own clock (Date) is 31 minutes ahead too; the host's (`date` in the script) is not.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 31 * MINUTE);
     const events: LockEvent[] = [];
     await expect(
       acquire(runner, {
@@ -90,13 +95,18 @@ describe('deploy lock', { timeout: 30_000 }, () => {
       }),
     ).rejects.toThrow(/is held by alice@laptop/);
     expect(events).toEqual([]);
-    expect((await status(runner, target))?.holder).toBe('alice');
+    expect(await status(runner, target)).toMatchObject({ holder: 'alice', expired: false });
   });
 
   it("takes over a lease only once it has expired by the host's clock, and reports it", async () => {
     await acquire(runner, { ...target, ...alice, expiryMs: 1000 });
     const events: LockEvent[] = [];
     await sleep(2100);
+    // This process's clock is 31 minutes behind: the lease is expired by the host's clock all the same,
+    // and the new one is written in the host's time.
+    const hostNow = Math.floor(Date.now() / 1000);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() - 31 * MINUTE);
     const info = await acquire(runner, {
       ...target,
       ...bob,
@@ -106,9 +116,15 @@ describe('deploy lock', { timeout: 30_000 }, () => {
       onEvent: (event) => events.push(event),
     });
     expect(info.holder).toBe('bob');
+    expect(Date.parse(info.acquired_at) / 1000).toBeGreaterThanOrEqual(hostNow);
+    expect(Date.parse(info.acquired_at) / 1000).toBeLessThanOrEqual(hostNow + 5);
+    expect(info.expires_epoch).toBe(Date.parse(info.acquired_at) / 1000 + 30 * 60);
     expect(events).toEqual([
       { kind: 'broken', reason: 'expired', previous: expect.objectContaining({ holder: 'alice' }) },
     ]);
+    expect(lockEventMessage(events[0]!)).toMatch(
+      /^TOOK OVER the deploy lock of alice@laptop since \S+Z \(version abc, "hotfix"\); expires \S+Z: its lease expired by the lock host’s clock$/,
+    );
     expect((await status(runner, target))?.holder).toBe('bob');
   });
 
@@ -171,6 +187,9 @@ describe('deploy lock', { timeout: 30_000 }, () => {
     });
     expect(info.holder).toBe('bob');
     expect(events).toEqual([{ kind: 'broken', reason: 'no-info', previous: undefined }]);
+    expect(lockEventMessage(events[0]!)).toBe(
+      'TOOK OVER the deploy lock of an unfinished acquire: the lock folder was left without info for over a minute',
+    );
   });
 
   it('waits for a lock with waitMs and gets it once the holder releases', async () => {
@@ -190,6 +209,7 @@ describe('deploy lock', { timeout: 30_000 }, () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(events).toEqual([{ kind: 'waiting', holder: held }]);
+    expect(lockEventMessage(events[0]!)).toBe(`waiting for the deploy lock held by ${describeLock(held)}`);
   });
 
   it('gives up after waitMs', async () => {
@@ -246,6 +266,32 @@ describe('deploy lock', { timeout: 30_000 }, () => {
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(7);
+  });
+
+  it('serialises many workers that each wait for the lock, take it and give it back: none errs', {
+    timeout: 90_000,
+  }, async () => {
+    // Each change runs under the host-side mutex; a worker whose mkdir of the mutex failed just before
+    // its holder removed it once took that for an error ("could not create the deploy lock").
+    const order: string[] = [];
+    const workers = Array.from({ length: 6 }, async (_, i) => {
+      const worker = new LocalRunner({ cwd: root, name: `w${i}` });
+      for (let round = 0; round < 2; round++) {
+        const held = await acquire(worker, {
+          ...target,
+          ...bob,
+          holder: `w${i}`,
+          expiryMs: MINUTE,
+          waitMs: 60_000,
+          pollMs: 10,
+        });
+        order.push(held.holder);
+        expect(await release(worker, { ...target, held })).toBe(true);
+      }
+    });
+    await Promise.all(workers);
+    expect(order).toHaveLength(12);
+    expect(await status(runner, target)).toBeUndefined();
   });
 
   it("lets exactly one of many racing acquirers take over an expired lease, and keeps the winner's lock", async () => {

@@ -1,8 +1,16 @@
 import { hostname, userInfo } from 'node:os';
 import { loadEnvironment } from '../../operations/environment.js';
 import { lockHostRunner } from '../../operations/history.js';
-import { acquireLock, defaultHolder, describeLock, lockStatus, releaseLock } from '../../state/lock.js';
+import {
+  acquireLock,
+  defaultHolder,
+  describeLock,
+  lockEventMessage,
+  lockStatus,
+  releaseLock,
+} from '../../state/lock.js';
 import { systemClock } from '../../util/clock.js';
+import { printable } from '../../util/printable.js';
 import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { lockWaitMs } from './deploy.js';
@@ -39,11 +47,11 @@ export async function status(context: CommandContext): Promise<number> {
       context.output.result(
         [
           `${env.model.composeProject}: locked on ${runner.name}`,
-          `  holder:   ${info.holder}@${info.machine}`,
-          `  since:    ${info.acquired_at}`,
-          `  expires:  ${info.expires_at}`,
-          `  version:  ${info.version}`,
-          `  message:  ${info.message}`,
+          `  holder:   ${printable(info.holder)}@${printable(info.machine)}`,
+          `  since:    ${printable(info.acquired_at)}`,
+          `  expires:  ${printable(info.expires_at)}${info.expired === true ? ` (expired by ${runner.name}'s clock: the next acquire takes it over)` : ''}`,
+          `  version:  ${printable(info.version)}`,
+          `  message:  ${printable(info.message)}`,
         ].join('\n'),
       );
     }
@@ -64,6 +72,11 @@ export async function acquire(
       expiryMs: env.model.lockExpiryMs,
       waitMs: lockWaitMs(options.lockWait),
       clock: systemClock,
+      // A takeover of an expired lease is as loud here as in a deploy.
+      onEvent: (event) =>
+        event.kind === 'waiting'
+          ? context.output.info(lockEventMessage(event))
+          : context.output.warn(lockEventMessage(event)),
     });
     context.output.result(`Lock acquired on ${runner.name} for ${env.model.composeProject}`);
     return 0;
