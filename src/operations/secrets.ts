@@ -25,7 +25,7 @@ import type { ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
-import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment, refuseOnSwarm } from './environment.js';
 import { HostRunners, hostsInScope, oneLine, readHistory } from './fleet.js';
 import {
   allKeysPath,
@@ -237,6 +237,7 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
     values = await resolveSecretValues(loaded, selected, context.env);
     return Object.fromEntries([...values].map(([name, value]) => [name, value.reveal()]));
   });
+  refuseOnSwarm(env, 'secrets sync', 'a deploy writes the secrets into the stack: run `stagecraft deploy`');
   const { model, loaded } = env;
   const secrets = loaded.config.secrets!;
   const provider = secretsProvider(secrets.provider, loaded.catalog.providers.secrets);

@@ -147,7 +147,8 @@ export function buildSteps(
   compose: ComposeProject,
   variables: Record<string, string> = {},
 ): Step[] {
-  const needsRegistry = model.driver === 'ssh';
+  // Remote hosts (ssh, swarm nodes) pull from the registry: an existing tag is looked up there.
+  const needsRegistry = model.driver !== 'local';
   return model.services
     .filter(
       (service): service is ServiceModel & { build: NonNullable<ServiceModel['build']> } =>
@@ -352,7 +353,7 @@ function renderedHostFiles(
  * config files), one per file. A source that is not there, or more than PROJECT_FILES_LIMIT_BYTES in
  * all, is a UserError naming the service and the mount. Secret files are written 0600.
  */
-function projectFileSteps(
+export function projectFileSteps(
   input: DeployPlanInput,
   host: HostModel,
   mounts: HostCompose['projectMounts'],
@@ -470,7 +471,7 @@ function hostSteps(
     ...files.extra(prepare),
   ];
   const pulled = services
-    .filter((service) => model.driver === 'ssh' || service.build === undefined)
+    .filter((service) => model.driver !== 'local' || service.build === undefined)
     .map((service) => service.name);
   if (pulled.length > 0) {
     steps.push({
@@ -642,7 +643,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
           input.variables,
         )
       : [];
-  const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
+  const pushes = model.driver !== 'local' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };
   const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>
     hookSteps(
