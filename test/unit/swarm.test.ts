@@ -374,7 +374,10 @@ describe('planSwarmDeploy', () => {
         { host: 'w3', address: '10.0.0.3', roles: ['db'] },
       ],
     });
-    const text = planToText(result, new Output({ color: false, quiet: false, verbose: false, json: false }).colors);
+    const text = planToText(
+      result,
+      new Output({ color: false, quiet: false, verbose: false, json: false }).colors,
+    );
     expect(text).toContain('stack:m1');
     expect(text).not.toContain('pg-S3cret');
   });
