@@ -38,6 +38,11 @@ export interface StackService {
   strategy: 'start-first' | 'stop-first' | 'recreate';
   /** A one-shot service: it runs as `mode: replicated-job` in a job stack, not in the app stack. */
   job: boolean;
+  /**
+   * A job that depends on services of the stack: it joins the app stack's networks (external in its
+   * job stack); otherwise its job stack has networks of its own.
+   */
+  needsStack?: boolean;
 }
 
 /** The gateway in the stack: Caddy, one task per node, its HTTP port published in host mode. */
@@ -207,11 +212,16 @@ export function swarmStack(input: StackInput, stackName: string): SwarmStack {
         deploy['restart_policy'] = { condition: 'none' };
       swarm.deploy = deploy as ComposeService['deploy'];
       delete swarm.ports;
-      const networks: Record<string, unknown> = {};
-      for (const key of serviceNetworks(spec)) {
-        // The app stack creates the network; the job joins it by its full name.
-        used.add(key);
-        networks[key] = { external: true, name: `${stackName}_${key}` };
+      let networks: Record<string, unknown> = {};
+      if (service.needsStack === true) {
+        for (const key of serviceNetworks(spec)) {
+          // The app stack (deployed first with what the job needs) creates the network; the job joins it by name.
+          used.add(key);
+          networks[key] = { external: true, name: `${stackName}_${key}` };
+        }
+      } else {
+        // A job that needs no service of the stack runs on networks of its own job stack.
+        networks = overlayNetworks(input.document, new Set(serviceNetworks(spec)));
       }
       jobs[service.name] = rendered({
         ...structuredClone(top),

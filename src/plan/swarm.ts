@@ -126,12 +126,14 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
       hint: 'set ingress.tls.mode: off for a swarm environment (TLS in front of the swarm, e.g. a load balancer)',
     });
   }
+  const jobNames = model.services.filter((service) => service.job).map((service) => service.name);
   const stackServices: StackService[] = model.services.map((service) => ({
     name: service.name,
     role: service.role,
     replicas: service.replicas,
     strategy: service.strategy,
     job: service.job,
+    needsStack: service.job && dependencies(input.compose, [service.name], new Set(jobNames)).length > 0,
   }));
   const stack = swarmStack(
     {
@@ -274,9 +276,8 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     );
   const rollout: Step[] = [...files, labels];
   let last = labels.id;
-  const jobNames = model.services.filter((service) => service.job).map((service) => service.name);
-  if (jobNames.length > 0) {
-    const needed = dependencies(input.compose, jobNames, new Set(jobNames));
+  const needed = dependencies(input.compose, jobNames, new Set(jobNames));
+  if (needed.length > 0) {
     const early: ComposeProject = {
       ...stack.stack.document,
       services: Object.fromEntries(needed.map((name) => [name, stack.stack.document.services[name]!])),
@@ -287,7 +288,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
         id: `file:${swarm.manager}:stack.early.yml`,
         phase: 'rollout',
         host: manager,
-        title: `upload stack.early.yml (${needed.length > 0 ? `${needed.join(', ')}, which the jobs need` : 'the networks the jobs join'})`,
+        title: `upload stack.early.yml (${needed.join(', ')}, which the jobs need)`,
         action: {
           kind: 'upload',
           path: `${dir}/stack.early.yml`,
@@ -301,7 +302,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
         id: `stack:${swarm.manager}:early`,
         phase: 'rollout',
         host: manager,
-        title: `docker stack deploy ${swarm.stack} (${needed.length > 0 ? needed.join(', ') : 'networks only'}) before the jobs; running within ${formatDurationSetting(timeoutOf(needed))}`,
+        title: `docker stack deploy ${swarm.stack} (${needed.join(', ')}) before the jobs; running within ${formatDurationSetting(timeoutOf(needed))}`,
         action: {
           kind: 'stack-deploy',
           stack: swarm.stack,
@@ -314,26 +315,26 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
       },
     );
     last = `stack:${swarm.manager}:early`;
-    for (const name of [...jobNames].sort(compareStrings)) {
-      const jobStack = jobStackName(swarm.stack, name);
-      const id = `job:${swarm.manager}:${name}`;
-      rollout.push({
-        id,
-        phase: 'rollout',
-        host: manager,
-        title: `run job ${name} as a replicated job (stack ${jobStack}) to completion (exit 0 = success)`,
-        action: {
-          kind: 'swarm-job',
-          service: name,
-          stack: jobStack,
-          file: `${dir}/jobs/${name}.yml`,
-          argv: stackDeployArgs(jobStack, `${dir}/jobs/${name}.yml`, { prune: false }),
-          timeoutMs: timeoutOf([name]),
-        },
-        dependsOn: [last, `file:${swarm.manager}:jobs/${name}.yml`],
-      });
-      last = id;
-    }
+  }
+  for (const name of [...jobNames].sort(compareStrings)) {
+    const jobStack = jobStackName(swarm.stack, name);
+    const id = `job:${swarm.manager}:${name}`;
+    rollout.push({
+      id,
+      phase: 'rollout',
+      host: manager,
+      title: `run job ${name} as a replicated job (stack ${jobStack}) to completion (exit 0 = success)`,
+      action: {
+        kind: 'swarm-job',
+        service: name,
+        stack: jobStack,
+        file: `${dir}/jobs/${name}.yml`,
+        argv: stackDeployArgs(jobStack, `${dir}/jobs/${name}.yml`, { prune: false }),
+        timeoutMs: timeoutOf([name]),
+      },
+      dependsOn: [last, `file:${swarm.manager}:jobs/${name}.yml`],
+    });
+    last = id;
   }
   const describe = model.services
     .filter((service) => !service.job)

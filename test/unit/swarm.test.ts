@@ -13,12 +13,13 @@ import {
   stackDeployArgs,
   taskState,
 } from '../../src/docker/swarm.js';
-import { serviceProgress } from '../../src/engine/swarm.js';
+import { deployStack, ensureNodeLabels, runSwarmJob, serviceProgress } from '../../src/engine/swarm.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
 import type { DeployPlanInput } from '../../src/plan/deploy.js';
 import { planSwarmDeploy } from '../../src/plan/swarm.js';
 import { allSteps, type Plan } from '../../src/plan/types.js';
 import { planToText } from '../../src/render/plan.js';
+import { RecordingRunner } from '../../src/runners/recording.js';
 import { Output } from '../../src/util/output.js';
 import { load, problems } from '../support/config.js';
 
@@ -263,7 +264,7 @@ describe('compose → stack file', () => {
         document: projected(source).document,
         services: [
           ...services,
-          { name: 'seed', role: 'db', replicas: 1, strategy: 'start-first', job: true },
+          { name: 'seed', role: 'db', replicas: 1, strategy: 'start-first', job: true, needsStack: true },
         ],
       },
       'shop-production',
@@ -527,6 +528,143 @@ describe('swarm argv and parsers', () => {
       service: 'api',
       state: 'stopped',
       detail: 'update paused: update paused due to failure',
+    });
+  });
+});
+
+describe('swarm handlers (a scripted manager)', () => {
+  const signal = new AbortController().signal;
+  const deployAction = {
+    kind: 'stack-deploy' as const,
+    stack: 's',
+    file: 'r/stack.yml',
+    argv: stackDeployArgs('s', 'r/stack.yml', { prune: true }),
+    services: ['api'],
+    timeoutMs: 60_000,
+  };
+  const service = (update: string | null) =>
+    `{"id":"x1","name":"s_api","mode":{"Replicated":{"Replicas":1}},"update":${update},"labels":{"stagecraft.spec-hash":"new"}}\n`;
+
+  it('labels each host’s node by role, found by address, and removes a role it lost', async () => {
+    const runner = new RecordingRunner({
+      name: 'm1',
+      script: {
+        'docker node ls --quiet': { stdout: 'n1\nn2\n' },
+        'docker node inspect': {
+          stdout:
+            '{"id":"n1","hostname":"m1","addr":"10.0.0.1","state":"ready","labels":{"stagecraft.role.web":"true"}}\n{"id":"n2","hostname":"other","addr":"10.0.0.2","state":"ready","labels":{"stagecraft.role.db":"true"}}\n',
+        },
+      },
+    });
+    const lines: string[] = [];
+    const outcome = await ensureNodeLabels(
+      runner,
+      {
+        kind: 'swarm-labels',
+        nodes: [
+          { host: 'm1', address: '10.0.0.1', roles: ['web'] },
+          { host: 'w2', address: '10.0.0.2', roles: ['web'] },
+        ],
+      },
+      (line) => lines.push(line),
+      signal,
+    );
+    expect(outcome).toEqual({ status: 'completed', detail: 'labelled 1 node' });
+    expect(runner.commands.at(-1)!.join(' ')).toBe(
+      'docker node update --label-add stagecraft.role.web=true --label-rm stagecraft.role.db n2',
+    );
+    expect(lines).toEqual(['w2: +stagecraft.role.web -stagecraft.role.db']);
+    await expect(
+      ensureNodeLabels(
+        runner,
+        { kind: 'swarm-labels', nodes: [{ host: 'w9', address: '10.0.0.9', roles: [] }] },
+        () => {},
+        signal,
+      ),
+    ).rejects.toThrow(
+      'host w9 (10.0.0.9) is not a node of the swarm that m1 manages (nodes: m1 10.0.0.1, other 10.0.0.2)',
+    );
+  });
+
+  it('deploys the stack and returns once every task runs this release', async () => {
+    const runner = new RecordingRunner({
+      name: 'm1',
+      script: {
+        'docker service inspect': { stdout: service('{"State":"completed"}') },
+        'docker service ps --quiet': { stdout: 't1\n' },
+        'docker inspect --type task': {
+          stdout:
+            '{"id":"t1","service":"x1","node":"n1","state":"running","error":null,"labels":{"stagecraft.spec-hash":"new"}}\n',
+        },
+      },
+    });
+    const outcome = await deployStack(runner, deployAction, () => {}, signal);
+    expect(outcome).toEqual({ status: 'completed', detail: 's: api 1/1 tasks running this release' });
+    expect(runner.commands[0]!.join(' ')).toBe(
+      'docker stack deploy --compose-file r/stack.yml --prune --with-registry-auth --detach=true s',
+    );
+  });
+
+  it('fails (exit 2) when Swarm pauses the update, after showing the service’s output', async () => {
+    const runner = new RecordingRunner({
+      name: 'm1',
+      script: {
+        'docker service inspect': {
+          stdout: service(
+            '{"State":"paused","Message":"update paused due to failure or early termination of task t2"}',
+          ),
+        },
+        'docker service ps --quiet': { stdout: '' },
+        'docker service logs': { stdout: 'api v3 listening on :3000\n' },
+      },
+    });
+    const lines: string[] = [];
+    const failure = deployStack(runner, deployAction, (line) => lines.push(line), signal);
+    await expect(failure).rejects.toThrow(
+      'the swarm stopped the update of api: update paused: update paused due to failure or early termination of task t2; its old tasks keep serving',
+    );
+    await expect(failure).rejects.toMatchObject({ exitCode: 2 });
+    expect(lines).toContain('s_api: api v3 listening on :3000');
+  });
+
+  it('runs a job stack to completion, shows its output and removes it; a failed job is exit 2', async () => {
+    const job = {
+      kind: 'swarm-job' as const,
+      service: 'seed',
+      stack: 's-job-seed',
+      file: 'r/jobs/seed.yml',
+      argv: stackDeployArgs('s-job-seed', 'r/jobs/seed.yml', { prune: false }),
+      timeoutMs: 60_000,
+    };
+    const task = (state: string, error = '') =>
+      `{"id":"t","name":"s-job-seed_seed.1","node":"n1","desired":"Complete","current":"${state} 1 second ago","error":"${error}","image":"i"}\n`;
+    const ok = new RecordingRunner({
+      name: 'm1',
+      script: {
+        'docker service ps': { stdout: task('Complete') },
+        'docker service logs': { stdout: 'seeded\n' },
+      },
+    });
+    const lines: string[] = [];
+    expect(await runSwarmJob(ok, job, (line) => lines.push(line), signal)).toEqual({
+      status: 'completed',
+      detail: 'seed: ran to completion',
+    });
+    expect(lines).toEqual(['s-job-seed_seed: seeded']);
+    expect(ok.commands.map((argv) => argv.slice(0, 3).join(' '))).toEqual([
+      'docker stack rm',
+      'docker stack deploy',
+      'docker service ps',
+      'docker service logs',
+      'docker stack rm',
+    ]);
+    const failed = new RecordingRunner({
+      name: 'm1',
+      script: { 'docker service ps': { stdout: task('Failed', 'task: non-zero exit (1)') } },
+    });
+    await expect(runSwarmJob(failed, job, () => {}, signal)).rejects.toMatchObject({
+      message: 'job seed failed: task: non-zero exit (1)',
+      exitCode: 2,
     });
   });
 });
