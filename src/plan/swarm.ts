@@ -267,13 +267,14 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     },
     dependsOn: [lock.id],
   };
-  const timeoutOf = (names: string[]) =>
-    Math.max(
-      120_000,
-      ...model.services
-        .filter((service) => names.includes(service.name))
-        .map((service) => service.healthTimeoutMs),
-    );
+  // How long the swarm gets to run a set of services: the longest health wait among them
+  // (rollout.health_timeout, else what their health checks allow; at least 2m).
+  const timeoutOf = (names: string[]) => {
+    const waits = model.services
+      .filter((service) => names.includes(service.name))
+      .map((service) => service.healthTimeoutMs);
+    return waits.length > 0 ? Math.max(...waits) : 120_000;
+  };
   const rollout: Step[] = [...files, labels];
   let last = labels.id;
   const needed = dependencies(input.compose, jobNames, new Set(jobNames));
