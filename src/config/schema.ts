@@ -190,11 +190,68 @@ const releaseSettings = z
 
 const strategy = z.enum(['pre_deploy', 'post_deploy', 'manual']);
 
+/**
+ * What driver swarm cannot do, as config errors at the key: Swarm schedules tasks itself (no
+ * per-host canary or parallel_hosts: its `update_config.parallelism` says how many tasks update at
+ * once), updates start-first or stop-first only (no recreate), stops tasks with their
+ * stop_grace_period (no drain_timeout), and a failed update pauses (auto_rollback is not supported).
+ */
+function swarmRefinements(
+  env: {
+    manager?: string | undefined;
+    hosts?: Record<string, z.output<typeof hostEntry>[]> | undefined;
+    rollout?: z.output<typeof rolloutSettings> | undefined;
+    services?: Record<string, z.output<typeof serviceSchema>> | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const names = Object.values(env.hosts ?? {})
+    .flat()
+    .map((entry) => (typeof entry === 'string' ? entry : entry.name));
+  if (env.manager !== undefined && env.hosts !== undefined && !names.includes(env.manager)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['manager'],
+      message: `manager ${env.manager} is not one of this environment's hosts (${[...new Set(names)].join(', ')}); name a host listed under hosts`,
+    });
+  }
+  const refused: Record<string, string> = {
+    canary:
+      'driver swarm: Swarm updates task by task; set deploy.update_config.parallelism in the compose file instead of rollout.canary',
+    parallel_hosts:
+      'driver swarm: Swarm schedules tasks, not hosts; set deploy.update_config.parallelism in the compose file instead of rollout.parallel_hosts',
+    drain_timeout:
+      'driver swarm: Swarm stops a task with its stop_grace_period; set that in the compose file instead of rollout.drain_timeout',
+    auto_rollback:
+      'driver swarm: a failed update pauses and leaves the old tasks serving; roll back with `stagecraft rollback` (rollout.auto_rollback is not supported on swarm)',
+  };
+  for (const [key, message] of Object.entries(refused)) {
+    if (env.rollout?.[key as keyof typeof env.rollout] !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['rollout', key], message });
+  }
+  for (const [name, service] of Object.entries(env.services ?? {})) {
+    if (service.rollout === 'recreate') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['services', name, 'rollout'],
+        message: 'driver swarm updates start-first or stop-first; recreate is not a Swarm update order',
+      });
+    }
+  }
+}
+
 const environmentSchema = z
   .strictObject({
     driver: z
-      .enum(['local', 'ssh'])
-      .describe("local: this machine's Docker engine, no SSH; ssh: the hosts below."),
+      .enum(['local', 'ssh', 'swarm'])
+      .describe(
+        "local: this machine's Docker engine, no SSH; ssh: the hosts below; swarm: a Docker Swarm of the hosts below, driven through its manager.",
+      ),
+    manager: hostName
+      .optional()
+      .describe(
+        'driver swarm: the host (a name under hosts) Stagecraft reaches over SSH to run the swarm; default the first host listed.',
+      ),
     hosts: z
       .record(z.string().regex(NAME), z.array(hostEntry).min(1))
       .optional()
@@ -211,8 +268,20 @@ const environmentSchema = z
       .describe('How long a deploy lock lives before it may be broken (default 30m).'),
   })
   .superRefine((env, ctx) => {
-    if (env.driver === 'ssh' && env.hosts !== undefined && Object.keys(env.hosts).length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'driver ssh needs at least one host role' });
+    if (env.driver !== 'local' && env.hosts !== undefined && Object.keys(env.hosts).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hosts'],
+        message: `driver ${env.driver} needs at least one host role`,
+      });
+    }
+    if (env.driver === 'swarm') swarmRefinements(env, ctx);
+    else if (env.manager !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['manager'],
+        message: `manager belongs to driver swarm; driver ${env.driver} reaches every host itself`,
+      });
     }
     if (env.driver === 'local' && env.hosts !== undefined) {
       ctx.addIssue({
@@ -521,6 +590,24 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
             path: ['environments', name, 'hosts'],
             message: 'driver ssh needs at least one host role',
           });
+        }
+        if (env.driver === 'swarm' && env.hosts === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['environments', name, 'hosts'],
+            message: 'driver swarm needs its hosts (role → hosts): the swarm nodes, labelled by role',
+          });
+        }
+        if (env.driver === 'swarm') {
+          for (const [service, settings] of Object.entries(config.services ?? {})) {
+            if (settings.rollout === 'recreate' && env.services?.[service]?.rollout === undefined) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['services', service, 'rollout'],
+                message: `environment ${name} uses driver swarm, which updates start-first or stop-first; recreate is not a Swarm update order (override it under environments.${name}.services.${service}.rollout)`,
+              });
+            }
+          }
         }
       }
     })

@@ -9,6 +9,7 @@ import { describeRetain, type RetainReport, retainOnHost } from '../rollout/reta
 import type { Runner } from '../runners/types.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import type { StepHandler } from './run.js';
+import { deployStack, ensureNodeLabels, runSwarmJob } from './swarm.js';
 
 // What each kind of step does on its runner. The engine (run.ts) decides order and bookkeeping; this
 // module decides effects. What belongs to one command's run (the lock, migrations, the release
@@ -171,6 +172,12 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         const removed = Object.values(report.removed).some((list) => list.length > 0);
         return { status: removed ? 'completed' : 'unchanged', detail: describeRetain(report) };
       }
+      case 'swarm-labels':
+        return ensureNodeLabels(runner, action, log, signal);
+      case 'stack-deploy':
+        return deployStack(runner, action, log, signal);
+      case 'swarm-job':
+        return runSwarmJob(runner, action, log, signal);
       case 'record':
         await needs(deps.record, step, 'a release to record')();
         return { status: 'completed' };

@@ -25,6 +25,8 @@ export interface CaddyRoute {
   service: string;
   domains: string[];
   port: number;
+  /** The DNS name whose A records are the upstreams; default `upstreamAlias(service)` (driver swarm: `tasks.<service>`). */
+  upstream?: string;
 }
 
 /** The DNS alias on the ingress network that names the containers serving a service. */
@@ -43,7 +45,7 @@ function routeJson(route: CaddyRoute): Record<string, unknown> {
         handler: 'reverse_proxy',
         dynamic_upstreams: {
           source: 'a',
-          name: upstreamAlias(route.service),
+          name: route.upstream ?? upstreamAlias(route.service),
           port: String(route.port),
           refresh: `${UPSTREAM_REFRESH_MS}ms`,
         },

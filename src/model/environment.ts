@@ -14,6 +14,7 @@ import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { type MigrationsModel, migrationsModel } from './migrations.js';
+import { swarmProblems } from './swarm.js';
 import { crossServiceFindings } from './validate.js';
 
 export interface HostModel {
@@ -72,13 +73,19 @@ export type IngressTlsModel =
 export interface EnvironmentModel {
   project: string;
   environment: string;
-  driver: 'local' | 'ssh';
+  /** local: this machine; ssh: each host over SSH; swarm: a Docker Swarm of the hosts, through its manager. */
+  driver: 'local' | 'ssh' | 'swarm';
   composeProject: string;
   registry: string | undefined;
   hosts: HostModel[];
   /** Services in dependency order. */
   services: ServiceModel[];
   lockHost: string;
+  /**
+   * driver swarm: the manager host (reached over SSH; it holds the lock and the ledger) and the stack
+   * name (`<project>-<env>`, as the compose project). Undefined for the other drivers.
+   */
+  swarm: { manager: string; stack: string } | undefined;
   /** How runners reach the hosts: the driver, the environment's `ssh:` block, the project root (for relative key paths). */
   connection: {
     driver: 'local' | 'ssh';
@@ -237,7 +244,7 @@ export function buildEnvironmentModel(
       : env.hosts !== undefined
         ? Object.keys(env.hosts)
         : [...new Set(hosts.flatMap((host) => host.roles))];
-  if (env.driver === 'ssh' && hosts.length === 0) {
+  if (env.driver !== 'local' && hosts.length === 0) {
     throw new UserError(`environment ${envName} has no hosts yet`, {
       hint: `create them with \`stagecraft infra up -e ${envName}\`, or list them under environments.${envName}.hosts`,
     });
@@ -313,9 +320,12 @@ export function buildEnvironmentModel(
   }
   if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
     problems.push(
-      `environment ${envName} deploys over ssh, so built images need a registry: set project.registry`,
+      env.driver === 'swarm'
+        ? `environment ${envName} deploys to a swarm, whose nodes pull every image from a registry: set project.registry`
+        : `environment ${envName} deploys over ssh, so built images need a registry: set project.registry`,
     );
   }
+  if (env.driver === 'swarm') problems.push(...swarmProblems(services, compose, hosts));
   if (problems.length > 0) {
     throw new UserError(
       `environment ${envName} cannot be deployed as configured (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
@@ -339,8 +349,13 @@ export function buildEnvironmentModel(
     registry: config.project.registry,
     hosts: modelHosts,
     services,
-    lockHost: modelHosts[0]!.name,
-    connection: { driver: env.driver, ssh: env.ssh, rootDir: loaded.root },
+    lockHost: env.driver === 'swarm' ? (env.manager ?? modelHosts[0]!.name) : modelHosts[0]!.name,
+    swarm:
+      env.driver === 'swarm'
+        ? { manager: env.manager ?? modelHosts[0]!.name, stack: `${config.project.name}-${envName}` }
+        : undefined,
+    // The swarm is driven over SSH through its manager: the same connection as driver ssh.
+    connection: { driver: env.driver === 'local' ? 'local' : 'ssh', ssh: env.ssh, rootDir: loaded.root },
     ingress: {
       provider: ingress?.provider ?? 'caddy',
       image: ingress?.image ?? 'caddy:2',

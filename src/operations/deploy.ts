@@ -15,6 +15,7 @@ import {
   type ReusedCompose,
   releaseDir,
 } from '../plan/deploy.js';
+import { planSwarmDeploy } from '../plan/swarm.js';
 import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
 import { planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
@@ -352,7 +353,7 @@ async function planRelease(
       `build arg ${arg.name} of ${arg.service} holds a secret: it is shown redacted here and a deploy refuses it; ${buildSecretHint(arg)}`,
     );
   }
-  const plan = planDeploy(input);
+  const plan = env.model.driver === 'swarm' ? planSwarmDeploy(input) : planDeploy(input);
   // A rollback deploys the files of a release that was checked when it was planned.
   if (!target) await validateRenderedCompose(plan, env.model.composeProject);
   return {

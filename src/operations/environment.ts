@@ -92,3 +92,20 @@ export async function loadEnvironment(
     .filter((value): value is string => value !== undefined && value.length >= 4);
   return { loaded, compose, model, secretValues, relativeBindSources };
 }
+
+/**
+ * Refuses a command that driver swarm does not support yet: a UserError (exit 1, nothing changed)
+ * naming the command, so no command runs a compose-host code path against a swarm. Returns when the
+ * environment is not a swarm.
+ */
+export function refuseOnSwarm(env: LoadedEnvironment, command: string, hint?: string): void {
+  if (env.model.driver !== 'swarm') return;
+  throw new UserError(
+    `not yet supported on driver swarm: \`stagecraft ${command}\` (environment ${env.model.environment})`,
+    {
+      hint:
+        hint ??
+        `run it against the swarm's manager ${env.model.swarm?.manager} with docker itself (\`stagecraft ssh ${env.model.swarm?.manager}\`); \`plan\`, \`deploy\`, \`build\`, \`releases\` and \`lock\` support driver swarm`,
+    },
+  );
+}

@@ -8,7 +8,7 @@ import { cloudProvider } from '../providers/cloud/index.js';
 import type { CloudContext, CloudProvider, InfraPlan } from '../providers/cloud/types.js';
 import { readInfraState, removeInfraState, writeInfraState } from '../state/infra.js';
 import { ExternalError, UserError } from '../util/errors.js';
-import { loadEnvironment } from './environment.js';
+import { loadEnvironment, refuseOnSwarm } from './environment.js';
 import type { Session as CommandContext } from './session.js';
 import { runSetup, setupSettings } from './setup.js';
 
@@ -187,6 +187,7 @@ export async function infraUp(
   if (!options.setup) return { plan, changed: changes };
   await waitReachable(context, hosts);
   const loaded = await loadEnvironment(context, 'deploy');
+  refuseOnSwarm(loaded, 'infra up --setup');
   await runSetup(context, loaded, { dryRun: false, hosts: loaded.model.hosts });
   return { plan, changed: changes };
 }

@@ -13,7 +13,7 @@ import { PHASES, type PhaseName } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError } from '../util/errors.js';
 import { reportLockEvent } from './deploy.js';
-import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment, refuseOnSwarm } from './environment.js';
 import { retentionFor } from './retention.js';
 import type { Session } from './session.js';
 
@@ -211,6 +211,7 @@ async function wouldRemove(env: LoadedEnvironment, kept: Retention): Promise<str
  */
 export async function runPrune(session: Session, options: { lockWaitMs?: number }): Promise<number> {
   const env = await loadEnvironment(session, 'deploy');
+  refuseOnSwarm(env, 'prune');
   const { model } = env;
   const kept = await retentionFor(session, env, undefined, { planOnly: false });
   if (kept === undefined) {

@@ -9,7 +9,7 @@ import { appendRemoteLedger, Ledger } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { printPlan } from './deploy.js';
-import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment, refuseOnSwarm } from './environment.js';
 import { lockSteps, maintenanceError, maintenancePlan, runMaintenance } from './prune.js';
 import { retentionFor } from './retention.js';
 import type { Session } from './session.js';
@@ -147,6 +147,11 @@ export async function runRemove(
   options: { volumes: boolean; lockWaitMs?: number; confirm: (question: string) => Promise<void> },
 ): Promise<number> {
   const env = await loadEnvironment(session, 'deploy');
+  refuseOnSwarm(
+    env,
+    'remove',
+    'remove the stack on the manager with `docker stack rm <project>-<env>` (`stagecraft ssh` reaches it)',
+  );
   const { model } = env;
   const inventories = await Promise.all(
     model.hosts.map(async (host) => {

@@ -26,7 +26,7 @@ import { systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import { type ReleaseRun, releaseError, runRelease } from './deploy.js';
-import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment, refuseOnSwarm } from './environment.js';
 import { HostRunners, hostsInScope, readHistory } from './fleet.js';
 import {
   allKeysPath,
@@ -257,6 +257,7 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
     values = await resolveSecretValues(loaded, selected, context.env);
     return Object.fromEntries([...values].map(([name, value]) => [name, value.reveal()]));
   });
+  refuseOnSwarm(env, 'secrets sync', 'a deploy writes the secrets into the stack: run `stagecraft deploy`');
   const { model, loaded } = env;
   await options.beforeHosts?.(model);
   const secrets = loaded.config.secrets!;

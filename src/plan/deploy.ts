@@ -156,7 +156,8 @@ export function buildSteps(
   compose: ComposeProject,
   variables: Record<string, string> = {},
 ): Step[] {
-  const needsRegistry = model.driver === 'ssh';
+  // Remote hosts (ssh, swarm nodes) pull from the registry: an existing tag is looked up there.
+  const needsRegistry = model.driver !== 'local';
   return model.services
     .filter(
       (service): service is ServiceModel & { build: NonNullable<ServiceModel['build']> } =>
@@ -350,7 +351,7 @@ function renderedHostFiles(
  * config files), one per file. A source that is not there, or more than PROJECT_FILES_LIMIT_BYTES in
  * all, is a UserError naming the service and the mount. Secret files are written 0600.
  */
-function projectFileSteps(
+export function projectFileSteps(
   input: DeployPlanInput,
   host: HostModel,
   mounts: HostCompose['projectMounts'],
@@ -519,7 +520,7 @@ function hostSteps(
   ];
   const extraIds = steps.slice(1).map((step) => step.id);
   const pulled = services
-    .filter((service) => model.driver === 'ssh' || service.build === undefined)
+    .filter((service) => model.driver !== 'local' || service.build === undefined)
     .map((service) => service.name);
   if (pulled.length > 0) {
     steps.push({
@@ -707,7 +708,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
           input.variables,
         )
       : [];
-  const pushes = model.driver === 'ssh' ? pushSteps(builds) : [];
+  const pushes = model.driver !== 'local' ? pushSteps(builds) : [];
   const lockHost = { name: model.lockHost };
   const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>
     hookSteps(

@@ -122,6 +122,41 @@ export type Action =
       /** Measure the space used before and after (`docker system df`, `du`). */
       measure: boolean;
     }
+  | {
+      /**
+       * driver swarm, on the manager: puts the label `stagecraft.role.<role>=true` on the node of each
+       * host (found by address, else hostname) for each of its roles, and removes stale role labels.
+       */
+      kind: 'swarm-labels';
+      nodes: { host: string; address: string; roles: string[] }[];
+    }
+  | {
+      /**
+       * driver swarm, on the manager: `docker stack deploy` of a stack file, then polls the stack's
+       * services (`docker service ps`) until every one runs its desired tasks of this spec, or fails
+       * when an update pauses, a task keeps failing, or `timeoutMs` passes.
+       */
+      kind: 'stack-deploy';
+      stack: string;
+      file: string;
+      argv: string[];
+      /** The compose services the file deploys (the gateway included); the poll watches these. */
+      services: string[];
+      timeoutMs: number;
+    }
+  | {
+      /**
+       * driver swarm, on the manager: deploys a one-shot service as its own stack (`mode:
+       * replicated-job`), polls its task until complete (success) or failed, shows its output, and
+       * removes the job stack so the next release runs it again.
+       */
+      kind: 'swarm-job';
+      service: string;
+      stack: string;
+      file: string;
+      argv: string[];
+      timeoutMs: number;
+    }
   | { kind: 'record' };
 
 export type ActionKind = Action['kind'];

@@ -42,11 +42,15 @@ export function progressRenderer(output: Output): (event: EngineEvent) => void {
         else if (event.status === 'failed') output.info(colors.red(`✗ ${event.phase} failed`));
         break;
       case 'step-start':
-        if (['build', 'rollout', 'migrate', 'push'].includes(event.step.action.kind))
+        if (
+          ['build', 'rollout', 'migrate', 'push', 'stack-deploy', 'swarm-job'].includes(
+            event.step.action.kind,
+          )
+        )
           output.info(colors.dim(`  … ${event.step.id}  ${event.step.title}`));
         break;
       case 'step-output':
-        if (event.step.action.kind === 'rollout' || event.step.action.kind === 'migrate')
+        if (['rollout', 'migrate', 'stack-deploy', 'swarm-job'].includes(event.step.action.kind))
           output.info(colors.dim(`    ${event.line}`));
         else output.debug(`    ${event.line}`);
         break;

@@ -61,7 +61,7 @@ describe('stagecraft basics', () => {
       [
         'error: stagecraft.yml has 2 problems',
         '  stagecraft.yml:2:9 project.name: expected lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters, found "Shop"',
-        '  stagecraft.yml:5:13 environments.dev.driver: expected one of "local", "ssh", found "lokal" (did you mean "local"?)',
+        '  stagecraft.yml:5:13 environments.dev.driver: expected one of "local", "ssh", "swarm", found "lokal" (did you mean "local"?)',
         'hint: fix the keys above; `stagecraft schema` prints every key with its type',
         '',
       ].join('\n'),

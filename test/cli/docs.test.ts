@@ -8,6 +8,6 @@ describe('docs/config.md', () => {
     const schema = JSON.parse(stagecraft(['schema']).stdout);
     const current = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
     expect(current).toBe(renderConfigDocs(schema));
-    expect(current).toContain('| `environments.<name>.driver` | `"local"` \\| `"ssh"` | yes |');
+    expect(current).toContain('| `environments.<name>.driver` | `"local"` \\| `"ssh"` \\| `"swarm"` | yes |');
   });
 });

@@ -8,6 +8,8 @@
 #
 # Additive to the running harness: needs it up (bridge, registry), touches none of its nodes.
 #   bare.sh up [N]    start bare1..bareN (default 1), fresh from the cached rootfs; prints the JSON of bare.json
+#   bare.sh swarm     on the running bare hosts: install Docker from the package source and form a Docker Swarm,
+#                     bare1 the manager, the others workers (driver swarm tests); prints the JSON of bare.json
 #   bare.sh down      stop them (called by down.sh too)
 # Cache (kept across runs, so CI reruns are fast): /var/cache/stagecraft-harness/bare/{rootfs-*.tar,repo-*}.
 set -euo pipefail
@@ -231,8 +233,53 @@ down() {
   rm -f "$SC_RUN/bare-repo.pid" "$SC_RUN/bare-nodes" "$BARE_JSON"
 }
 
+# Docker on every bare host (what `setup` installs: docker.io, docker-cli, docker-compose from the package
+# source), then one swarm: bare1 inits it on its address, the others join as workers with the token read
+# from bare1 over ssh (never printed). Idempotent: a host that is already in the swarm is left alone.
+swarm() {
+  [ -f "$BARE_JSON" ] && [ -f "$SC_RUN/bare-nodes" ] || die "no bare hosts: run \`harness bare up N\` first"
+  local nodes=() n pids=() status=0
+  mapfile -t nodes <"$SC_RUN/bare-nodes"
+  for n in "${nodes[@]}"; do
+    bare_ssh "$n" 'command -v dockerd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io docker-cli docker-compose; } >/var/log/harness/apt-docker.log 2>&1 || exit 1
+      docker info >/dev/null 2>&1 || service docker start >/dev/null 2>&1
+      for i in $(seq 100); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1' &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  [ $status = 0 ] || die "installing or starting Docker on the bare hosts failed (logs: $BARE_STATE/<host>/log/apt-docker.log)"
+  local manager=${nodes[0]} ip token
+  ip=$(bare_ip "$manager")
+  if [ "$(bare_ssh "$manager" "docker info --format '{{.Swarm.LocalNodeState}}'")" != active ]; then
+    bare_ssh "$manager" "docker swarm init --advertise-addr $ip >/dev/null" || die "docker swarm init on $manager failed"
+  fi
+  token=$(bare_ssh "$manager" 'docker swarm join-token -q worker')
+  for n in "${nodes[@]:1}"; do
+    [ "$(bare_ssh "$n" "docker info --format '{{.Swarm.LocalNodeState}}'")" = active ] && continue
+    bare_ssh "$n" "docker swarm join --advertise-addr $(bare_ip "$n") --token $token $ip:2377 >/dev/null" ||
+      die "$n could not join the swarm of $manager"
+  done
+  local ready
+  for i in $(seq 100); do
+    ready=$(bare_ssh "$manager" "docker node ls --format '{{.Status}}' | grep -c Ready" || true)
+    [ "$ready" = "${#nodes[@]}" ] && break
+    sleep 0.2
+  done
+  [ "$ready" = "${#nodes[@]}" ] || die "the swarm of $manager has $ready of ${#nodes[@]} nodes ready"
+  cat "$BARE_JSON"
+  log "swarm: $manager manages ${nodes[*]}"
+}
+
+bare_ssh() {
+  local n=$1
+  shift
+  ssh -i "$SC_STATE/id_ed25519" -o IdentitiesOnly=yes -o "UserKnownHostsFile=$BARE_STATE/known_hosts" \
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 "root@$(bare_ip "$n")" "$@"
+}
+
 case "${1:-}" in
 up) up "${2:-1}" ;;
+swarm) swarm ;;
 down) down ;;
-*) die "usage: bare.sh up [N] | down" ;;
+*) die "usage: bare.sh up [N] | swarm | down" ;;
 esac

@@ -23,6 +23,8 @@ const USAGE = `usage: npm run harness -- <command> [options]
   bare up [N]      optional bare hosts bare1..bareN (default 1) for \`setup\` tests: Debian 13 with sshd
                    and no Docker, apt from a package source on this machine; needs \`up\` first;
                    prints their JSON (also in /run/stagecraft-harness/bare.json)
+  bare swarm       install Docker on the bare hosts and form a Docker Swarm (bare1 the manager, the
+                   others workers) for driver swarm tests; needs \`bare up\` first; prints their JSON
   bare down        stop the bare hosts (down stops them too)`;
 
 const NOT_ROOT =
@@ -131,17 +133,18 @@ function down(args) {
 function bare(args) {
   const [verb, count] = args;
   requireRoot();
-  if (verb !== 'up' && verb !== 'down') fail('usage: harness bare up [N] | bare down');
+  if (verb !== 'up' && verb !== 'down' && verb !== 'swarm')
+    fail('usage: harness bare up [N] | bare swarm | bare down');
   withLock(['bare', ...args]);
   if (verb === 'down') return mustRun('bare.sh', ['down']);
   const started = Date.now();
-  const result = spawnSync('bash', [join(HERE, 'bare.sh'), 'up', count ?? '1'], {
+  const result = spawnSync('bash', [join(HERE, 'bare.sh'), verb, ...(verb === 'up' ? [count ?? '1'] : [])], {
     stdio: ['ignore', 'pipe', 2],
     env: { ...process.env, SC_NODE_BIN: process.execPath },
     encoding: 'utf8',
   });
-  if (result.status !== 0) fail(`bare.sh up failed (exit ${result.status}); see the messages above`);
-  log(`bare hosts ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (result.status !== 0) fail(`bare.sh ${verb} failed (exit ${result.status}); see the messages above`);
+  log(`bare ${verb === 'up' ? 'hosts' : 'swarm'} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.stdout.write(result.stdout);
 }
 

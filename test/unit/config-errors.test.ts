@@ -106,7 +106,7 @@ describe('config errors name file:line:column, key path, expected and found', ()
     expect(found).toEqual([
       'stagecraft.yml:2:9 project.name: expected lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters, found "Shop"',
       'stagecraft.yml:3:3 project.registy: unknown key "registy" (did you mean "registry"?)',
-      'stagecraft.yml:6:13 environments.dev.driver: expected one of "local", "ssh", found "lokal" (did you mean "local"?)',
+      'stagecraft.yml:6:13 environments.dev.driver: expected one of "local", "ssh", "swarm", found "lokal" (did you mean "local"?)',
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { loadEnvironment } from '../../operations/environment.js';
+import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
 import { HostRunners, hostsInScope, requireService } from '../../operations/fleet.js';
 import {
   followLogs,
@@ -31,6 +31,7 @@ export async function run(context: CommandContext, service: string, flags: LogsF
     format: { timestamps: flags.timestamps === true, grep: grepPattern(flags.grep) },
   };
   const env = await loadEnvironment(context, 'deploy');
+  refuseOnSwarm(env, 'logs');
   requireService(env.model, service);
   const hosts = hostsInScope(env.model, context.globals);
   const runners = new HostRunners(env);

@@ -1,5 +1,5 @@
 import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
-import { loadEnvironment } from '../../operations/environment.js';
+import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
 import { releaseHistory, releaseStatus } from '../../operations/history.js';
 import { currentRelease, previousRelease } from '../../state/ledger.js';
 import type { ReleaseRecord } from '../../state/types.js';
@@ -79,6 +79,11 @@ export async function run(context: CommandContext, flags: RollbackFlags): Promis
       hint: 'pick one of --to-previous, --to-release, --to-version',
     });
   const env = await loadEnvironment(context, 'deploy');
+  refuseOnSwarm(
+    env,
+    'rollback',
+    'deploy the earlier version again with `stagecraft deploy --version <version>` (it reuses the image when the tag exists)',
+  );
   const target = pickTarget(await releaseHistory(context, env), flags, env.model.environment);
   const options = { rollbackOf: target, lockWaitMs: lockWaitMs(flags.lockWait) };
   if (env.model.requireConfirmation && !context.globals.dryRun) {

@@ -1,4 +1,4 @@
-import { loadEnvironment } from '../../operations/environment.js';
+import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
 import { hostsInScope } from '../../operations/fleet.js';
 import { runSetup, setupPlanJson, setupPlanText } from '../../operations/setup.js';
 import { UserError } from '../../util/errors.js';
@@ -7,6 +7,11 @@ import type { CommandContext } from '../context.js';
 /** `stagecraft setup`: bring the environment's hosts to what a deploy needs; `--dry-run` prints the plan. */
 export async function run(context: CommandContext): Promise<number> {
   const env = await loadEnvironment(context, 'deploy');
+  refuseOnSwarm(
+    env,
+    'setup',
+    'install Docker on the hosts, `docker swarm init` on the manager and `docker swarm join` on the others; deploy labels the nodes by role itself',
+  );
   if (env.model.driver === 'local') {
     throw new UserError(
       `environment ${env.model.environment} uses driver local: there are no hosts to set up`,

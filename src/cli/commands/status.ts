@@ -1,4 +1,4 @@
-import { loadEnvironment } from '../../operations/environment.js';
+import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
 import { globMatch, HostRunners, hostsInScope } from '../../operations/fleet.js';
 import { collectStatus, renderStatus, type StatusReport, statusJson } from '../../operations/status.js';
 import { ExternalError, PartialFailure } from '../../util/errors.js';
@@ -19,6 +19,7 @@ function onlyServices(report: StatusReport, patterns: string[] | undefined): Sta
 
 export async function run(context: CommandContext): Promise<number> {
   const env = await loadEnvironment(context, 'deploy');
+  refuseOnSwarm(env, 'status');
   const hosts = hostsInScope(env.model, context.globals);
   const runners = new HostRunners(env);
   let report: StatusReport;

@@ -1,0 +1,241 @@
+import { roleLabel } from '../compose/stack.js';
+import { SPEC_HASH_LABEL } from '../docker/labels.js';
+import {
+  nodeIdsArgs,
+  nodeInspectArgs,
+  nodeLabelArgs,
+  parseNodes,
+  parseServices,
+  parseTaskSpecs,
+  parseTasks,
+  type SwarmServiceState,
+  type SwarmTaskSpec,
+  serviceInspectArgs,
+  serviceLogsArgs,
+  servicePsArgs,
+  serviceRunningTaskIdsArgs,
+  stackRmArgs,
+  stackServiceName,
+  taskInspectArgs,
+  taskState,
+} from '../docker/swarm.js';
+import type { Action } from '../plan/types.js';
+import type { Runner } from '../runners/types.js';
+import { ExternalError } from '../util/errors.js';
+import type { StepOutcome } from './run.js';
+
+// What the swarm steps do on the manager's runner: node labels, `docker stack deploy` polled until
+// the stack runs this release, and one-shot services run as replicated jobs. Stagecraft polls the
+// tasks itself: `docker stack deploy --detach=false` never returns on a replicated job.
+
+/** How often the swarm is asked for its tasks while waiting. */
+const POLL_MS = 1000;
+/** How many lines of a failed task's or job's output are shown. */
+const LOG_TAIL = 30;
+/** Update states in which Swarm has stopped an update and left the old tasks serving. */
+const STOPPED_UPDATE = new Set(['paused', 'rollback_started', 'rollback_paused', 'rollback_completed']);
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+type Labels = Extract<Action, { kind: 'swarm-labels' }>;
+type StackDeploy = Extract<Action, { kind: 'stack-deploy' }>;
+type SwarmJob = Extract<Action, { kind: 'swarm-job' }>;
+
+/**
+ * Puts `stagecraft.role.<role>=true` on each host's node for its roles and removes role labels it no
+ * longer has. A node is found by its address (`Status.Addr`), else its hostname. Throws
+ * ExternalError when a host is not a node of the swarm. Returns 'unchanged' when every label was right.
+ */
+export async function ensureNodeLabels(
+  runner: Runner,
+  action: Labels,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<StepOutcome> {
+  const ids = (await runner.exec(nodeIdsArgs(), { signal })).stdout.split('\n').filter(Boolean);
+  const nodes = parseNodes((await runner.exec(nodeInspectArgs(ids), { signal })).stdout);
+  let changed = 0;
+  for (const wanted of action.nodes) {
+    const node =
+      nodes.find((candidate) => candidate.addr === wanted.address) ??
+      nodes.find((candidate) => candidate.hostname === wanted.host);
+    if (node === undefined) {
+      throw new ExternalError(
+        `host ${wanted.host} (${wanted.address}) is not a node of the swarm that ${runner.name} manages (nodes: ${nodes.map((candidate) => `${candidate.hostname} ${candidate.addr}`).join(', ')})`,
+        {
+          hint: `join ${wanted.host} to the swarm (\`docker swarm join\` with a token from \`docker swarm join-token worker\` on ${runner.name})`,
+        },
+      );
+    }
+    const add: Record<string, string> = {};
+    for (const role of wanted.roles)
+      if (node.labels[roleLabel(role)] !== 'true') add[roleLabel(role)] = 'true';
+    const remove = Object.keys(node.labels).filter(
+      (key) => key.startsWith('stagecraft.role.') && !wanted.roles.some((role) => roleLabel(role) === key),
+    );
+    if (Object.keys(add).length === 0 && remove.length === 0) continue;
+    await runner.exec(nodeLabelArgs(node.id, add, remove), { signal });
+    log(
+      `${wanted.host}: ${[...Object.keys(add).map((key) => `+${key}`), ...remove.map((key) => `-${key}`)].join(' ')}`,
+    );
+    changed += 1;
+  }
+  return changed === 0
+    ? { status: 'unchanged', detail: 'every node carries its role labels' }
+    : { status: 'completed', detail: `labelled ${changed} node${changed === 1 ? '' : 's'}` };
+}
+
+/** Where a service stands against its spec: converged, still going, or stopped by Swarm. */
+export interface ServiceProgress {
+  service: string;
+  state: 'converged' | 'updating' | 'stopped';
+  /** What a person reads: `2/2 tasks running this release`, Swarm's update message, a task error. */
+  detail: string;
+}
+
+/**
+ * Pure: where one service stands, from its state (`docker service inspect`) and the tasks Swarm
+ * means to run (`docker inspect --type task`). Converged = no update in progress, as many tasks as
+ * replicas (a global service: at least one), every one `running` with the service's spec hash.
+ * Stopped = Swarm paused or rolled back the update (failure_action), with its message.
+ */
+export function serviceProgress(
+  service: string,
+  state: SwarmServiceState,
+  tasks: SwarmTaskSpec[],
+): ServiceProgress {
+  if (state.update !== undefined && STOPPED_UPDATE.has(state.update)) {
+    return {
+      service,
+      state: 'stopped',
+      detail: `update ${state.update.replace('_', ' ')}${state.updateMessage ? `: ${state.updateMessage}` : ''}`,
+    };
+  }
+  const hash = state.labels[SPEC_HASH_LABEL];
+  const own = tasks.filter((task) => task.service === state.id);
+  const current = own.filter((task) => task.state === 'running' && task.labels[SPEC_HASH_LABEL] === hash);
+  const wanted = state.replicas ?? Math.max(1, own.length);
+  const lastError = own.map((task) => task.error).find((error) => error !== '');
+  const detail = `${current.length}/${wanted} tasks running this release${lastError ? ` (${lastError})` : ''}`;
+  const converged = state.update !== 'updating' && current.length === own.length && current.length === wanted;
+  return { service, state: converged ? 'converged' : 'updating', detail };
+}
+
+async function lastLogs(runner: Runner, name: string, log: (line: string) => void, signal: AbortSignal) {
+  const logs = await runner.exec(serviceLogsArgs(name, LOG_TAIL), { allowFailure: true, signal });
+  for (const line of `${logs.stdout}${logs.stderr}`.trim().split('\n').filter(Boolean))
+    log(`${name}: ${line}`);
+}
+
+/**
+ * Runs `docker stack deploy` (the action's argv) and polls the stack's services until every one is
+ * converged (serviceProgress). Throws ExternalError, after showing the service's last output, when
+ * Swarm stops an update (failure_action pause: the old tasks keep serving) or when `timeoutMs` passes.
+ */
+export async function deployStack(
+  runner: Runner,
+  action: StackDeploy,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<StepOutcome> {
+  await runner.exec(action.argv, { onLine: log, signal });
+  if (action.services.length === 0) return { status: 'completed', detail: `${action.stack}: networks` };
+  const names = action.services.map((service) => stackServiceName(action.stack, service));
+  const deadline = Date.now() + action.timeoutMs;
+  let reported = '';
+  for (;;) {
+    const states = parseServices((await runner.exec(serviceInspectArgs(names), { signal })).stdout);
+    const ids = (await runner.exec(serviceRunningTaskIdsArgs(names), { signal })).stdout
+      .split('\n')
+      .filter(Boolean);
+    const tasks =
+      ids.length === 0 ? [] : parseTaskSpecs((await runner.exec(taskInspectArgs(ids), { signal })).stdout);
+    const progress = action.services.map((service) => {
+      const state = states.find((candidate) => candidate.name === stackServiceName(action.stack, service));
+      return state === undefined
+        ? ({ service, state: 'updating', detail: 'not created yet' } as ServiceProgress)
+        : serviceProgress(service, state, tasks);
+    });
+    const line = progress.map((item) => `${item.service} ${item.detail}`).join('; ');
+    if (line !== reported) {
+      log(line);
+      reported = line;
+    }
+    const stopped = progress.find((item) => item.state === 'stopped');
+    if (stopped !== undefined) {
+      await lastLogs(runner, stackServiceName(action.stack, stopped.service), log, signal);
+      throw new ExternalError(
+        `the swarm stopped the update of ${stopped.service}: ${stopped.detail}; its old tasks keep serving`,
+        {
+          hint: `see the output above; fix ${stopped.service} and deploy again (\`docker service ps ${stackServiceName(action.stack, stopped.service)}\` on ${runner.name} shows its tasks)`,
+        },
+      );
+    }
+    if (progress.every((item) => item.state === 'converged'))
+      return { status: 'completed', detail: `${action.stack}: ${line}` };
+    if (signal.aborted) throw new ExternalError(`deploy of stack ${action.stack} interrupted`);
+    if (Date.now() > deadline) {
+      const late = progress.filter((item) => item.state !== 'converged');
+      for (const item of late)
+        await lastLogs(runner, stackServiceName(action.stack, item.service), log, signal);
+      throw new ExternalError(
+        `the swarm did not run ${late.map((item) => `${item.service} (${item.detail})`).join(', ')} within ${Math.round(action.timeoutMs / 1000)} s`,
+        {
+          hint: 'see the output above; a task that cannot start (image, health check, placement on the role’s nodes) is retried by Swarm until it runs',
+        },
+      );
+    }
+    await sleep(POLL_MS, signal);
+  }
+}
+
+/**
+ * Runs a one-shot service as its own stack (`mode: replicated-job`): removes what an earlier release
+ * left, deploys the job stack, polls its task until it completes (exit 0) or fails, shows its output,
+ * and removes the job stack. Throws ExternalError when the job fails or outlives `timeoutMs`.
+ */
+export async function runSwarmJob(
+  runner: Runner,
+  action: SwarmJob,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<StepOutcome> {
+  const name = stackServiceName(action.stack, action.service);
+  await runner.exec(stackRmArgs(action.stack), { allowFailure: true, signal });
+  await runner.exec(action.argv, { signal });
+  const deadline = Date.now() + action.timeoutMs;
+  let outcome: 'complete' | 'failed' | undefined;
+  let error = '';
+  while (outcome === undefined) {
+    const tasks = parseTasks(
+      (await runner.exec(servicePsArgs([name]), { allowFailure: true, signal })).stdout,
+    );
+    const states = tasks.map(taskState);
+    if (states.includes('complete')) outcome = 'complete';
+    else if (
+      tasks.length > 0 &&
+      tasks.every((_task, index) => ['failed', 'rejected'].includes(states[index]!))
+    )
+      outcome = 'failed';
+    error = tasks.map((task) => task.error).find((message) => message !== '') ?? '';
+    if (outcome !== undefined) break;
+    if (signal.aborted || Date.now() > deadline) break;
+    await sleep(POLL_MS, signal);
+  }
+  await lastLogs(runner, name, log, signal);
+  await runner.exec(stackRmArgs(action.stack), { allowFailure: true, signal });
+  if (outcome === 'complete') return { status: 'completed', detail: `${action.service}: ran to completion` };
+  throw new ExternalError(
+    outcome === 'failed'
+      ? `job ${action.service} failed${error ? `: ${error}` : ''}`
+      : `job ${action.service} did not finish within ${Math.round(action.timeoutMs / 1000)} s`,
+    { hint: `the stack was not updated; fix ${action.service} (output above) and deploy again` },
+  );
+}

@@ -1,0 +1,404 @@
+import { compareStrings } from '../compose/canonical.js';
+import { projectHostCompose, renderEnvFile } from '../compose/project.js';
+import { renderCompose } from '../compose/render.js';
+import { GATEWAY_SERVICE, type StackService, swarmStack } from '../compose/stack.js';
+import type { ComposeProject } from '../compose/types.js';
+import { stackDeployArgs } from '../docker/swarm.js';
+import { PHASES, type PhaseName } from '../state/types.js';
+import { formatDurationSetting } from '../util/duration.js';
+import { UserError } from '../util/errors.js';
+import { Secret } from '../util/secret.js';
+import {
+  buildSteps,
+  type DeployPlanInput,
+  type HookName,
+  hookSteps,
+  imageRefs,
+  phase,
+  projectFileSteps,
+  pushSteps,
+  releaseDir,
+} from './deploy.js';
+import type { PhasePlan, Plan, Step } from './types.js';
+
+/** The stack a one-shot service runs in: `<stack>-job-<service>`, removed once the job is done. */
+export function jobStackName(stack: string, service: string): string {
+  return `${stack}-job-${service}`;
+}
+
+/** Services a set of services depend on (compose depends_on), transitively, jobs excluded. */
+function dependencies(compose: ComposeProject, roots: string[], jobs: Set<string>): string[] {
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    for (const dep of Object.keys(compose.services[name]?.depends_on ?? {})) {
+      if (seen.has(dep) || jobs.has(dep)) continue;
+      seen.add(dep);
+      visit(dep);
+    }
+  };
+  for (const root of roots) visit(root);
+  return [...seen].sort(compareStrings);
+}
+
+/**
+ * The exact steps of a deploy to a swarm (driver swarm), all on the manager: build and push as for
+ * driver ssh (every node pulls from the registry); the lock; the release's files uploaded to the
+ * manager (the stack file, 0600 env files of secrets, the gateway's config, one file per job); node
+ * labels by role; when the compose file has one-shot services, the services they depend on are
+ * deployed first (`stack.early.yml`, the same specs) and each job runs as a `replicated-job` stack,
+ * polled to completion; then `docker stack deploy --prune` of the whole stack, polled until every
+ * service runs its new tasks (or an update pauses); the release is recorded. Pure. Throws UserError
+ * for what this driver cannot do yet (deploy-time database migrations, a rollback, scope flags) or at
+ * all (a bind mount of project files, which the nodes do not have).
+ */
+export function planSwarmDeploy(input: DeployPlanInput): Plan {
+  const { model } = input;
+  const swarm = model.swarm;
+  if (swarm === undefined) throw new UserError(`environment ${model.environment} is not a swarm`);
+  if (input.kind !== 'deploy' || input.reuse !== undefined) {
+    throw new UserError('not yet supported on driver swarm: rollback', {
+      hint: 'deploy the earlier version again with `stagecraft deploy --version <version>`',
+    });
+  }
+  if (input.migrations.length > 0) {
+    throw new UserError(
+      `not yet supported on driver swarm: deploy-time migrations (databases ${[...new Set(input.migrations.map((m) => m.database))].join(', ')})`,
+      {
+        hint: 'run them with `stagecraft migrate`, or as a one-shot compose service (restart: "no"), which a swarm deploy runs as a replicated job before the update; `deploy --skip-migrations` deploys without them',
+      },
+    );
+  }
+  if (input.onlyHosts !== undefined || input.onlyServices !== undefined) {
+    throw new UserError('not yet supported on driver swarm: --hosts and --services', {
+      hint: 'Swarm places tasks on nodes itself: deploy the whole stack',
+    });
+  }
+  const images = imageRefs(model, input.version, input.images);
+  const builds =
+    input.skipBuild === undefined
+      ? buildSteps(model, images, input.immutableVersion === true, undefined, input.compose, input.variables)
+      : [];
+  const pushes = pushSteps(builds);
+  const manager = { name: swarm.manager };
+  const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>
+    hookSteps(
+      { model, hooks: input.hooks, kind: input.kind, version: input.version, releaseId: input.releaseId },
+      name,
+      phaseName,
+      after,
+    );
+
+  const projected = projectHostCompose({
+    compose: input.compose,
+    composeProjectName: swarm.stack,
+    services: model.services.map((service) => service.name),
+    images,
+    secretValues: [
+      ...input.secretValues,
+      ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
+    ],
+    secretNames: input.secretNames,
+    projectDir: input.projectDir,
+    ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
+    ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
+    ...(input.variables ? { variables: input.variables } : {}),
+    remoteServices: {},
+    releaseLabels: {},
+    stagecraftServices: Object.fromEntries(
+      model.services.map((service) => [
+        service.name,
+        { replicas: service.replicas, environment: input.serviceSecrets?.[service.name] ?? {} },
+      ]),
+    ),
+  });
+  const bindMount = projected.projectMounts.find((mount) => mount.service !== '');
+  if (bindMount !== undefined) {
+    throw new UserError(
+      `service ${bindMount.service}: the bind mount ./${bindMount.path}:${bindMount.target} needs the project's files on every node of the swarm, which only the manager gets`,
+      {
+        hint: `put ./${bindMount.path} in the image (COPY), or declare it under configs: (a Swarm config every node gets) and use configs: in the service`,
+      },
+    );
+  }
+  const routed = model.services.filter((service) => service.port !== undefined && service.domains.length > 0);
+  if (routed.length > 0 && (input.ingressTls?.mode ?? 'off') !== 'off') {
+    throw new UserError('not yet supported on driver swarm: ingress.tls', {
+      hint: 'set ingress.tls.mode: off for a swarm environment (TLS in front of the swarm, e.g. a load balancer)',
+    });
+  }
+  const jobNames = model.services.filter((service) => service.job).map((service) => service.name);
+  const stackServices: StackService[] = model.services.map((service) => ({
+    name: service.name,
+    role: service.role,
+    replicas: service.replicas,
+    strategy: service.strategy,
+    job: service.job,
+    needsStack: service.job && dependencies(input.compose, [service.name], new Set(jobNames)).length > 0,
+  }));
+  const stack = swarmStack(
+    {
+      document: projected.document,
+      services: stackServices,
+      ...(routed.length > 0
+        ? {
+            gateway: {
+              image: model.ingress.image,
+              httpPort: model.ingress.httpPort,
+              routes: routed.map((service) => ({
+                service: service.name,
+                domains: service.domains,
+                port: service.port!,
+              })),
+            },
+          }
+        : {}),
+    },
+    swarm.stack,
+  );
+
+  const dir = releaseDir(model, input.releaseId);
+  const lock: Step = {
+    id: 'lock:acquire',
+    phase: 'migrate_pre',
+    host: manager,
+    title: `acquire the deploy lock ${model.composeProject} on ${swarm.manager}`,
+    action: { kind: 'lock-acquire', message: input.message },
+    dependsOn: [],
+  };
+  const prepare = `prepare:${swarm.manager}`;
+  const stackFile = `${dir}/stack.yml`;
+  const appServices = Object.keys(stack.stack.document.services).sort(compareStrings);
+  const upload = (
+    id: string,
+    path: string,
+    content: string | Secret,
+    mode: number,
+    file: 'project-file' | 'secrets',
+    title: string,
+  ): Step => ({
+    id,
+    phase: 'rollout',
+    host: manager,
+    title,
+    action: { kind: 'upload', path: `${dir}/${path}`, content, mode, file },
+    dependsOn: [prepare],
+  });
+  const files: Step[] = [
+    {
+      id: prepare,
+      phase: 'rollout',
+      host: manager,
+      title: `upload stack.yml (sha256 ${stack.stack.sha256.slice(0, 12)}) for ${appServices.join(', ')}`,
+      action: {
+        kind: 'upload',
+        path: stackFile,
+        content: stack.stack.text,
+        mode: 0o644,
+        sha256: stack.stack.sha256,
+        file: 'compose',
+      },
+      dependsOn: [lock.id],
+    },
+    ...projectFileSteps(
+      input,
+      { name: swarm.manager, target: '', user: undefined, port: undefined, roles: [] },
+      projected.projectMounts,
+      dir,
+      prepare,
+    ),
+    ...Object.entries(projected.secretFiles)
+      .sort(([a], [b]) => compareStrings(a, b))
+      .map(([path, value]) =>
+        upload(
+          `secrets:${swarm.manager}:${path}`,
+          path,
+          new Secret(value),
+          0o600,
+          'secrets',
+          `write ${path} (0600)`,
+        ),
+      ),
+    ...Object.entries(projected.secretEnv)
+      .sort(([a], [b]) => compareStrings(a, b))
+      .map(([service, pairs]) => {
+        const count = Object.keys(pairs).length;
+        return upload(
+          `secrets:${swarm.manager}:${service}`,
+          `secrets/${service}.env`,
+          new Secret(renderEnvFile(pairs)),
+          0o600,
+          'secrets',
+          `write secrets/${service}.env (0600, ${count} ${count === 1 ? 'key' : 'keys'})`,
+        );
+      }),
+    ...Object.entries(stack.files)
+      .sort(([a], [b]) => compareStrings(a, b))
+      .map(([path, content]) =>
+        upload(`file:${swarm.manager}:${path}`, path, content, 0o644, 'project-file', `upload ${path}`),
+      ),
+    ...Object.entries(stack.jobs)
+      .sort(([a], [b]) => compareStrings(a, b))
+      .map(([service, job]) =>
+        upload(
+          `file:${swarm.manager}:jobs/${service}.yml`,
+          `jobs/${service}.yml`,
+          job.text,
+          0o644,
+          'project-file',
+          `upload jobs/${service}.yml (replicated job ${service})`,
+        ),
+      ),
+  ];
+  const labels: Step = {
+    id: `labels:${swarm.manager}`,
+    phase: 'rollout',
+    host: manager,
+    title: `label the swarm's nodes by role (${[...new Set(model.hosts.flatMap((host) => host.roles))]
+      .sort(compareStrings)
+      .map((role) => `stagecraft.role.${role}`)
+      .join(', ')})`,
+    action: {
+      kind: 'swarm-labels',
+      nodes: model.hosts.map((host) => ({
+        host: host.name,
+        address: input.hostAddresses[host.name] ?? host.target,
+        roles: [...host.roles].sort(compareStrings),
+      })),
+    },
+    dependsOn: [lock.id],
+  };
+  // How long the swarm gets to run a set of services: the longest health wait among them
+  // (rollout.health_timeout, else what their health checks allow; at least 2m).
+  const timeoutOf = (names: string[]) => {
+    const waits = model.services
+      .filter((service) => names.includes(service.name))
+      .map((service) => service.healthTimeoutMs);
+    return waits.length > 0 ? Math.max(...waits) : 120_000;
+  };
+  const rollout: Step[] = [...files, labels];
+  let last = labels.id;
+  const needed = dependencies(input.compose, jobNames, new Set(jobNames));
+  if (needed.length > 0) {
+    const early: ComposeProject = {
+      ...stack.stack.document,
+      services: Object.fromEntries(needed.map((name) => [name, stack.stack.document.services[name]!])),
+    };
+    const earlyFile = renderCompose(early);
+    rollout.push(
+      {
+        id: `file:${swarm.manager}:stack.early.yml`,
+        phase: 'rollout',
+        host: manager,
+        title: `upload stack.early.yml (${needed.join(', ')}, which the jobs need)`,
+        action: {
+          kind: 'upload',
+          path: `${dir}/stack.early.yml`,
+          content: earlyFile.text,
+          mode: 0o644,
+          file: 'project-file',
+        },
+        dependsOn: [prepare],
+      },
+      {
+        id: `stack:${swarm.manager}:early`,
+        phase: 'rollout',
+        host: manager,
+        title: `docker stack deploy ${swarm.stack} (${needed.join(', ')}) before the jobs; running within ${formatDurationSetting(timeoutOf(needed))}`,
+        action: {
+          kind: 'stack-deploy',
+          stack: swarm.stack,
+          file: `${dir}/stack.early.yml`,
+          argv: stackDeployArgs(swarm.stack, `${dir}/stack.early.yml`, { prune: false }),
+          services: needed,
+          timeoutMs: timeoutOf(needed),
+        },
+        dependsOn: [`file:${swarm.manager}:stack.early.yml`, labels.id],
+      },
+    );
+    last = `stack:${swarm.manager}:early`;
+  }
+  for (const name of [...jobNames].sort(compareStrings)) {
+    const jobStack = jobStackName(swarm.stack, name);
+    const id = `job:${swarm.manager}:${name}`;
+    rollout.push({
+      id,
+      phase: 'rollout',
+      host: manager,
+      title: `run job ${name} as a replicated job (stack ${jobStack}) to completion (exit 0 = success)`,
+      action: {
+        kind: 'swarm-job',
+        service: name,
+        stack: jobStack,
+        file: `${dir}/jobs/${name}.yml`,
+        argv: stackDeployArgs(jobStack, `${dir}/jobs/${name}.yml`, { prune: false }),
+        timeoutMs: timeoutOf([name]),
+      },
+      dependsOn: [last, `file:${swarm.manager}:jobs/${name}.yml`],
+    });
+    last = id;
+  }
+  const describe = model.services
+    .filter((service) => !service.job)
+    .map(
+      (service) =>
+        `${service.name} ${service.replicas}× ${service.strategy === 'start-first' ? 'start-first' : 'stop-first'}`,
+    );
+  if (stack.stack.document.services[GATEWAY_SERVICE] !== undefined)
+    describe.push(`${GATEWAY_SERVICE} on every node :${model.ingress.httpPort}`);
+  const allFiles = files.map((step) => step.id).filter((id) => id !== prepare);
+  rollout.push({
+    id: `stack:${swarm.manager}`,
+    phase: 'rollout',
+    host: manager,
+    title: `docker stack deploy ${swarm.stack} --prune (${describe.join('; ')}); updated, failure pauses; converged within ${formatDurationSetting(timeoutOf(appServices))}`,
+    action: {
+      kind: 'stack-deploy',
+      stack: swarm.stack,
+      file: stackFile,
+      argv: stackDeployArgs(swarm.stack, stackFile, { prune: true }),
+      services: appServices,
+      timeoutMs: timeoutOf(appServices),
+    },
+    dependsOn: [prepare, ...allFiles, last],
+  });
+
+  const finalize: Step[] = [
+    {
+      id: 'record',
+      phase: 'finalize',
+      title: `record release ${input.releaseId} (version ${input.version})`,
+      action: { kind: 'record' },
+      dependsOn: [],
+    },
+    ...hook('post-deploy', 'finalize', ['record']),
+    {
+      id: 'lock:release',
+      phase: 'finalize',
+      host: manager,
+      title: 'release the deploy lock',
+      action: { kind: 'lock-release' },
+      dependsOn: ['record'],
+    },
+  ];
+  const byPhase: Record<PhaseName, PhasePlan> = {
+    build: phase(
+      'build',
+      builds.length > 0 ? [...hook('pre-build', 'build', []), ...builds] : [],
+      input.skipBuild,
+    ),
+    push: phase('push', pushes, input.skipBuild),
+    migrate_pre: phase('migrate_pre', [lock, ...hook('pre-deploy', 'migrate_pre', [lock.id])]),
+    rollout: phase('rollout', rollout),
+    migrate_post: phase('migrate_post', [], 'no post_deploy migrations'),
+    finalize: phase('finalize', finalize),
+  };
+  return {
+    kind: input.kind,
+    project: model.project,
+    environment: model.environment,
+    version: input.version,
+    releaseId: input.releaseId,
+    hosts: model.hosts.map((host) => ({ name: host.name, roles: host.roles })),
+    phases: PHASES.map((name) => byPhase[name]),
+  };
+}
