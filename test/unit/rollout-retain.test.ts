@@ -23,7 +23,10 @@ const CONTAINERS = [
           '/root/.stagecraft/shop-production/releases/rel-20261130-120200000/compose.yml',
       },
     },
-    Mounts: [],
+    // A file of its release mounted: that folder stays (its compose label alone would not keep it).
+    Mounts: [
+      { Type: 'bind', Source: '/root/.stagecraft/shop-production/releases/rel-20261130-120200000/web.conf' },
+    ],
   },
   {
     Id: 'c-dead',

@@ -234,7 +234,7 @@ describe('compose → stack file', () => {
       source: 'a',
       name: 'tasks.web',
       port: '8080',
-      refresh: '1000ms',
+      refresh: '200ms',
     });
     const configName = (gateway.configs as { source: string }[])[0]!.source;
     expect(configName).toMatch(/^stagecraft-gateway-[0-9a-f]{12}$/);
