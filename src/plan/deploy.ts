@@ -15,6 +15,7 @@ import { PHASES, type PhaseName } from '../state/types.js';
 import { formatDurationSetting } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
+import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import { type Retention, retainSteps } from './prune.js';
 import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
 
@@ -718,14 +719,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
       after,
     );
 
-  const lock: Step = {
-    id: 'lock:acquire',
-    phase: 'migrate_pre',
-    host: lockHost,
-    title: `acquire the deploy lock ${model.composeProject} on ${model.lockHost}`,
-    action: { kind: 'lock-acquire', message: input.message },
-    dependsOn: [],
-  };
+  const lock = lockAcquireStep(lockHost, model.composeProject, input.message);
   const migrationSteps = (
     strategy: 'pre_deploy' | 'post_deploy',
     phaseName: PhaseName,
@@ -802,13 +796,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
     rollout.length > 0 ? [rollout[rollout.length - 1]!.id] : [lock.id],
   );
   const finalize: Step[] = [
-    {
-      id: 'record',
-      phase: 'finalize',
-      title: `record release ${input.releaseId} (version ${input.version})`,
-      action: { kind: 'record' },
-      dependsOn: [],
-    },
+    recordStep(`record release ${input.releaseId} (version ${input.version})`),
     ...(input.retention === undefined || input.onlyHosts !== undefined || input.onlyServices !== undefined
       ? []
       : retainSteps(model, input.retention, {
@@ -818,14 +806,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
           measure: false,
         })),
     ...hook('post-deploy', 'finalize', ['record']),
-    {
-      id: 'lock:release',
-      phase: 'finalize',
-      host: lockHost,
-      title: 'release the deploy lock',
-      action: { kind: 'lock-release' },
-      dependsOn: ['record'],
-    },
+    lockReleaseStep(lockHost),
   ];
 
   const byPhase: Record<PhaseName, PhasePlan> = {

@@ -7,6 +7,7 @@ import { PHASES, type PhaseName } from '../state/types.js';
 import { sha256Hex } from '../util/hash.js';
 import type { Secret } from '../util/secret.js';
 import { phase, releaseDir } from './deploy.js';
+import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import type { PhasePlan, Plan, Step } from './types.js';
 
 /** One secret env file of the new release (`secrets/<service>.env`) that differs from the current one. */
@@ -151,14 +152,7 @@ function hostSteps(input: RestartPlanInput, host: RestartHost, lockId: string): 
 export function planRestart(input: RestartPlanInput): Plan {
   const { model } = input;
   const lockHost = { name: model.lockHost };
-  const lock: Step = {
-    id: 'lock:acquire',
-    phase: 'migrate_pre',
-    host: lockHost,
-    title: `acquire the deploy lock ${model.composeProject} on ${model.lockHost}`,
-    action: { kind: 'lock-acquire', message: input.message },
-    dependsOn: [],
-  };
+  const lock = lockAcquireStep(lockHost, model.composeProject, input.message);
   const rollout = input.hosts.flatMap((host) => hostSteps(input, host, lock.id));
   const reused = `a restart runs the images of release ${input.basedOn.id}`;
   const byPhase: Record<PhaseName, PhasePlan> = {
@@ -168,21 +162,10 @@ export function planRestart(input: RestartPlanInput): Plan {
     rollout: phase('rollout', rollout),
     migrate_post: phase('migrate_post', [], 'a restart runs no migrations'),
     finalize: phase('finalize', [
-      {
-        id: 'record',
-        phase: 'finalize',
-        title: `record release ${input.releaseId} (restart of ${input.basedOn.id}, version ${input.basedOn.version})`,
-        action: { kind: 'record' },
-        dependsOn: [],
-      },
-      {
-        id: 'lock:release',
-        phase: 'finalize',
-        host: lockHost,
-        title: 'release the deploy lock',
-        action: { kind: 'lock-release' },
-        dependsOn: ['record'],
-      },
+      recordStep(
+        `record release ${input.releaseId} (restart of ${input.basedOn.id}, version ${input.basedOn.version})`,
+      ),
+      lockReleaseStep(lockHost),
     ]),
   };
   return {

@@ -19,6 +19,7 @@ import {
   pushSteps,
   releaseDir,
 } from './deploy.js';
+import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import type { PhasePlan, Plan, Step } from './types.js';
 
 /** The stack a one-shot service runs in: `<stack>-job-<service>`, removed once the job is done. */
@@ -157,14 +158,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
   );
 
   const dir = releaseDir(model, input.releaseId);
-  const lock: Step = {
-    id: 'lock:acquire',
-    phase: 'migrate_pre',
-    host: manager,
-    title: `acquire the deploy lock ${model.composeProject} on ${swarm.manager}`,
-    action: { kind: 'lock-acquire', message: input.message },
-    dependsOn: [],
-  };
+  const lock = lockAcquireStep(manager, model.composeProject, input.message);
   const prepare = `prepare:${swarm.manager}`;
   const stackFile = `${dir}/stack.yml`;
   const appServices = Object.keys(stack.stack.document.services).sort(compareStrings);
@@ -363,22 +357,9 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
   });
 
   const finalize: Step[] = [
-    {
-      id: 'record',
-      phase: 'finalize',
-      title: `record release ${input.releaseId} (version ${input.version})`,
-      action: { kind: 'record' },
-      dependsOn: [],
-    },
+    recordStep(`record release ${input.releaseId} (version ${input.version})`),
     ...hook('post-deploy', 'finalize', ['record']),
-    {
-      id: 'lock:release',
-      phase: 'finalize',
-      host: manager,
-      title: 'release the deploy lock',
-      action: { kind: 'lock-release' },
-      dependsOn: ['record'],
-    },
+    lockReleaseStep(manager),
   ];
   const byPhase: Record<PhaseName, PhasePlan> = {
     build: phase(
