@@ -93,7 +93,7 @@ beforeAll(async () => {
       '    stop_grace_period: 10s\n    healthcheck: { interval: 2s, timeout: 10s, retries: 10, start_period: 5s }\n',
     ),
   );
-}, 900_000);
+}, 1_500_000);
 
 afterAll(() => {
   if (project) removeProject(project);

@@ -110,7 +110,7 @@ beforeAll(async () => {
   await run(process.execPath, [HARNESS_CLI, 'bare', 'swarm'], { timeoutMs: 600_000 });
   console.log(`swarm of 3 bare hosts formed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   project = swarmProject();
-}, 900_000);
+}, 1_800_000);
 
 afterAll(async () => {
   if (project) rmSync(project.root, { recursive: true, force: true });

@@ -69,7 +69,14 @@ function withLock(argv) {
   if (process.env.STAGECRAFT_HARNESS_LOCKED === '1') return false;
   const result = spawnSync(
     'flock',
-    ['-w', '600', LOCK_FILE, process.execPath, fileURLToPath(import.meta.url), ...argv],
+    [
+      '-w',
+      argv[0] === 'bare' ? '1500' : '600',
+      LOCK_FILE,
+      process.execPath,
+      fileURLToPath(import.meta.url),
+      ...argv,
+    ],
     {
       stdio: 'inherit',
       env: { ...process.env, STAGECRAFT_HARNESS_LOCKED: '1' },

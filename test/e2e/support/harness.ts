@@ -135,6 +135,8 @@ export interface BareEnv {
  * returns them. Needs root and the running harness; ~5 s with the rootfs and packages cached.
  */
 export async function freshBareHosts(count = 1): Promise<BareEnv> {
-  const { stdout } = await run(process.execPath, [CLI, 'bare', 'up', String(count)], { timeoutMs: 900_000 });
+  const { stdout } = await run(process.execPath, [CLI, 'bare', 'up', String(count)], {
+    timeoutMs: 1_500_000,
+  });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as BareEnv;
 }
