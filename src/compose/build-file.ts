@@ -19,10 +19,17 @@ export interface BuildFile {
  * printed it (absolute context, dockerfile_inline, platforms, secrets, ssh, additional_contexts,
  * cache_from/to, labels, network, shm_size, extra_hosts, tags, target, args, …), its `platform`,
  * `image: <ref>` and the top-level secrets the build uses. Building it with compose passes every
- * build key to BuildKit as compose itself would. Refuses (UserError) a build for more than one
- * platform: a deploy runs one image per service, loaded into the engine before it is pushed.
+ * build key to BuildKit as compose itself would. With `cacheRef`, a build that sets neither cache_from
+ * nor cache_to reads its cache from that image and writes it inline into the image it builds (the
+ * push then carries it). Refuses (UserError) a build for more than one platform: a deploy runs one
+ * image per service, loaded into the engine before it is pushed.
  */
-export function renderBuildFile(compose: ComposeProject, service: string, image: string): BuildFile {
+export function renderBuildFile(
+  compose: ComposeProject,
+  service: string,
+  image: string,
+  cacheRef?: string,
+): BuildFile {
   const spec = compose.services[service] as ComposeService | undefined;
   const build = spec?.build;
   if (spec === undefined || build === undefined) {
@@ -38,6 +45,14 @@ export function renderBuildFile(compose: ComposeProject, service: string, image:
     );
   }
   const out: ComposeService = { image, build: structuredClone(build) };
+  const keys = build as Record<string, unknown>;
+  const ownCache = keys['cache_from'] !== undefined || keys['cache_to'] !== undefined;
+  if (cacheRef !== undefined && !ownCache) {
+    Object.assign(out.build as Record<string, unknown>, {
+      cache_from: [cacheRef],
+      cache_to: ['type=inline'],
+    });
+  }
   if (typeof spec.platform === 'string') out['platform'] = spec.platform;
   const document: ComposeProject = { name: 'stagecraft-build', services: { [service]: out } };
   const used = ((build as { secrets?: unknown[] }).secrets ?? []).map((entry) =>

@@ -462,6 +462,12 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
             message: 'expected a registry prefix such as ghcr.io/acme/shop or 127.0.0.1:5000/shop',
           })
           .optional(),
+        registry_cache: z
+          .boolean()
+          .optional()
+          .describe(
+            "Default true (with a registry and remote hosts): each build reuses the layers of the last build from `<image>:buildcache` in the registry (BuildKit inline cache), so a fresh CI runner or build machine rebuilds only what changed. false: only the build machine's own cache. A build whose compose file sets cache_from or cache_to keeps its own.",
+          ),
         type: z.string().optional(),
       }),
       compose: z
@@ -555,10 +561,33 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
               email_env: envVarName.optional(),
               cert_file: filePath.optional(),
               key_file: filePath.optional(),
+              acme_ca: z
+                .string()
+                .regex(/^https:\/\/[^\s/]+(\/\S*)?$/, {
+                  message: 'expected the https:// URL of an ACME directory',
+                })
+                .optional()
+                .describe(
+                  "mode acme: the ACME directory the certificates come from (default Let's Encrypt, with ZeroSSL as fallback), e.g. https://acme-staging-v02.api.letsencrypt.org/directory or a private ACME CA.",
+                ),
+              acme_ca_root: filePath
+                .optional()
+                .describe(
+                  "mode acme: a PEM file (relative to the project folder) of the CA that signs the ACME directory's own HTTPS certificate, for a private ACME CA.",
+                ),
             })
             .superRefine((tls, ctx) => {
               if (tls.mode === 'custom' && (tls.cert_file === undefined || tls.key_file === undefined)) {
                 ctx.addIssue({ code: 'custom', message: 'tls mode custom needs cert_file and key_file' });
+              }
+              for (const key of ['acme_ca', 'acme_ca_root'] as const) {
+                if (tls.mode !== 'acme' && tls[key] !== undefined) {
+                  ctx.addIssue({
+                    code: 'custom',
+                    path: [key],
+                    message: `${key} applies only to mode acme (this tls block has mode ${tls.mode})`,
+                  });
+                }
               }
             })
             .optional(),

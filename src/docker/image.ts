@@ -18,6 +18,10 @@ export interface BuildOptions {
   noCache?: boolean;
   /** `--iidfile`: where docker writes the built image id. */
   iidfile?: string;
+  /** `--cache-from`: an image whose inline cache the build may reuse. */
+  cacheFrom?: string;
+  /** `--cache-to`, e.g. `type=inline` (the cache travels inside the pushed image). */
+  cacheTo?: string;
 }
 
 /** `docker build -t ref… [-f dockerfile] [--build-arg K=V…] [--target T] [--label k=v…] … context` */
@@ -32,8 +36,25 @@ export function buildArgs(options: BuildOptions): string[] {
   if (options.pull === true) args.push('--pull');
   if (options.noCache === true) args.push('--no-cache');
   if (options.iidfile !== undefined) args.push('--iidfile', options.iidfile);
+  if (options.cacheFrom !== undefined) args.push('--cache-from', options.cacheFrom);
+  if (options.cacheTo !== undefined) args.push('--cache-to', options.cacheTo);
   args.push(options.context);
   return args;
+}
+
+/** The tag that holds a repository's build cache. */
+export const BUILD_CACHE_TAG = 'buildcache';
+
+/**
+ * The build-cache reference of an image: its repository with tag `buildcache`, e.g.
+ * `ghcr.io/acme/shop-api:v1` → `ghcr.io/acme/shop-api:buildcache` (a digest is dropped too).
+ */
+export function buildCacheRef(image: string): string {
+  const withoutDigest = image.split('@')[0]!;
+  const slash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  const repository = colon > slash ? withoutDigest.slice(0, colon) : withoutDigest;
+  return `${repository}:${BUILD_CACHE_TAG}`;
 }
 
 /** `docker push ref` */

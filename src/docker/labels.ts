@@ -6,5 +6,8 @@ export const SPEC_HASH_LABEL = 'stagecraft.spec-hash';
 /** On the gateway container and network: the compose project it routes for. */
 export const INGRESS_LABEL = 'stagecraft.ingress';
 
+/** On the gateway container: the named volume mounted at its data folder (certificates, ACME account). */
+export const INGRESS_DATA_LABEL = 'stagecraft.ingress-data';
+
 /** On the gateway container: the ports it publishes (`8080:80,8443:443`); a change needs a new gateway. */
 export const INGRESS_PORTS_LABEL = 'stagecraft.ingress-ports';

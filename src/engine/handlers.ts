@@ -77,6 +77,7 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
       }
       case 'push': {
         await runner.exec(action.argv, { onLine: log, signal });
+        for (const argv of action.cacheArgv ?? []) await runner.exec(argv, { onLine: log, signal });
         const inspected = await runner.exec(action.digestArgv, { allowFailure: true, signal });
         const digest = pickRepoDigest(inspected.stdout, action.image);
         deps.pushed[action.service] = digest ?? action.image;

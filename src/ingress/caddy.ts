@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The Caddy gateway on a deploy host. Routes are loaded through Caddy's admin API (inside the
  * container) only when the set of routes changes. A deploy never reloads the config: a reload restarts
@@ -74,7 +75,14 @@ function sortRoutes(routes: CaddyRoute[]): CaddyRoute[] {
 export type IngressTls =
   | { mode: 'off' }
   | { mode: 'custom'; certificate: string; key: string }
-  | { mode: 'acme'; email?: string };
+  | {
+      mode: 'acme';
+      email?: string;
+      /** ACME directory URL (Caddy's default when absent). */
+      ca?: string;
+      /** PEM of the CA that signs the directory's HTTPS certificate (a private ACME CA). */
+      caRoot?: string;
+    };
 
 /**
  * The whole config for a set of routes; routes with host matchers first, catch-alls (domain `*`) last.
@@ -97,16 +105,42 @@ export function caddyConfig(
     apps['tls'] = { certificates: { load_pem: [{ certificate: tls.certificate, key: tls.key }] } };
   } else {
     Object.assign(server, { listen: [':443'] });
+    const issuer: Record<string, unknown> = { module: 'acme' };
+    if (tls.ca !== undefined) issuer['ca'] = tls.ca;
+    if (tls.email) issuer['email'] = tls.email;
+    if (tls.caRoot !== undefined) issuer['trusted_roots_pem_files'] = [acmeCaRootPath(tls.caRoot)];
+    // Named explicitly: a route that also takes every other host (`*`) has no host matcher, from
+    // which Caddy would otherwise learn the names to obtain certificates for.
+    const names = [...new Set(routes.flatMap((route) => route.domains))]
+      .filter((name) => name !== '*')
+      .sort();
     apps['tls'] = {
-      automation: {
-        policies: [{ issuers: [{ module: 'acme', ...(tls.email ? { email: tls.email } : {}) }] }],
-      },
+      ...(names.length > 0 ? { certificates: { automate: names } } : {}),
+      automation: { policies: [{ issuers: [issuer] }] },
     };
   }
   return {
     admin: { listen: '127.0.0.1:2019' },
     apps: { http: { http_port: 80, https_port: 443, servers: { stagecraft: server } }, ...apps },
   };
+}
+
+/** Where the gateway keeps its certificates and ACME account (`$XDG_DATA_HOME` of the Caddy image): a volume. */
+export const GATEWAY_DATA_DIR = '/data';
+
+/**
+ * Path inside the gateway of the PEM that `acme_ca_root` names, e.g.
+ * `/data/stagecraft/acme-ca-root-1a2b3c4d5e6f.pem`: named by the first 12 hex digits of its sha256,
+ * so a changed root is a changed config and Caddy reloads its issuer.
+ */
+export function acmeCaRootPath(pem: string): string {
+  const digest = createHash('sha256').update(pem, 'utf8').digest('hex').slice(0, 12);
+  return `${GATEWAY_DATA_DIR}/stagecraft/acme-ca-root-${digest}.pem`;
+}
+
+/** argv run inside the gateway to write stdin to `path` (0644; a CA certificate is public), folders included. */
+export function writeFileArgv(path: string): string[] {
+  return ['sh', '-c', 'umask 022 && mkdir -p "$(dirname "$1")" && cat > "$1"', 'sh', path];
 }
 
 /** A fingerprint of the TLS part of a live or desired config, to tell whether it must be reloaded. */

@@ -67,7 +67,14 @@ export interface ServiceModel {
 /** `ingress.tls` as configured (files not read: paths relative to the project folder). */
 export type IngressTlsModel =
   | { mode: 'off' }
-  | { mode: 'acme'; emailEnv: string | undefined }
+  | {
+      mode: 'acme';
+      emailEnv: string | undefined;
+      /** The ACME directory URL; undefined: Caddy's default (Let's Encrypt, ZeroSSL as fallback). */
+      ca: string | undefined;
+      /** PEM file of the CA behind the directory's HTTPS (a private ACME CA), relative to the project. */
+      caRootFile: string | undefined;
+    }
   | { mode: 'custom'; certFile: string; keyFile: string };
 
 export interface EnvironmentModel {
@@ -77,6 +84,8 @@ export interface EnvironmentModel {
   driver: 'local' | 'ssh' | 'swarm';
   composeProject: string;
   registry: string | undefined;
+  /** `project.registry_cache`: builds read and refresh `<image>:buildcache` (default with a registry and remote hosts). */
+  registryCache: boolean;
   hosts: HostModel[];
   /** Services in dependency order. */
   services: ServiceModel[];
@@ -204,7 +213,9 @@ function buildSpecOf(
 
 function tlsModel(tls: NonNullable<Config['ingress']>['tls']): IngressTlsModel {
   if (tls === undefined || tls.mode === 'off') return { mode: 'off' };
-  if (tls.mode === 'acme') return { mode: 'acme', emailEnv: tls.email_env };
+  if (tls.mode === 'acme') {
+    return { mode: 'acme', emailEnv: tls.email_env, ca: tls.acme_ca, caRootFile: tls.acme_ca_root };
+  }
   // The schema requires both files for mode custom.
   return { mode: 'custom', certFile: tls.cert_file!, keyFile: tls.key_file! };
 }
@@ -347,6 +358,10 @@ export function buildEnvironmentModel(
     driver: env.driver,
     composeProject: `${config.project.name}-${envName}`,
     registry: config.project.registry,
+    registryCache:
+      config.project.registry !== undefined &&
+      env.driver !== 'local' &&
+      config.project.registry_cache !== false,
     hosts: modelHosts,
     services,
     lockHost: env.driver === 'swarm' ? (env.manager ?? modelHosts[0]!.name) : modelHosts[0]!.name,

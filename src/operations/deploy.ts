@@ -188,12 +188,7 @@ export function findHooks(context: Session, root: string): Partial<Record<HookNa
 function ingressTls(env: LoadedEnvironment): PlannedTls {
   const tls = env.model.ingress.tls;
   if (tls.mode === 'off') return { mode: 'off' };
-  if (tls.mode === 'acme') {
-    const email = tls.emailEnv === undefined ? undefined : env.loaded.variables[tls.emailEnv];
-    return { mode: 'acme', ...(email ? { email } : {}) };
-  }
-  const read = (key: 'cert_file' | 'key_file') => {
-    const file = key === 'cert_file' ? tls.certFile : tls.keyFile;
+  const read = (key: 'cert_file' | 'key_file' | 'acme_ca_root', file: string) => {
     const path = resolvePath(env.loaded.root, file);
     try {
       return readFileSync(path, 'utf8');
@@ -203,7 +198,20 @@ function ingressTls(env: LoadedEnvironment): PlannedTls {
       });
     }
   };
-  return { mode: 'custom', certificate: read('cert_file'), key: new Secret(read('key_file')) };
+  if (tls.mode === 'acme') {
+    const email = tls.emailEnv === undefined ? undefined : env.loaded.variables[tls.emailEnv];
+    return {
+      mode: 'acme',
+      ...(email ? { email } : {}),
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.caRootFile === undefined ? {} : { caRoot: read('acme_ca_root', tls.caRootFile) }),
+    };
+  }
+  return {
+    mode: 'custom',
+    certificate: read('cert_file', tls.certFile),
+    key: new Secret(read('key_file', tls.keyFile)),
+  };
 }
 
 /** The environment's spec-hash key, from (or created on) the lock host. */

@@ -89,19 +89,16 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
       .filter((name) => name !== '' && !ours.has(name))
       .sort();
   }
-  const volumes = lines(
-    (
-      await runner.exec([
-        'docker',
-        'volume',
-        'ls',
-        '--filter',
-        `label=com.docker.compose.project=${project}`,
-        '--format',
-        '{{.Name}}',
-      ])
-    ).stdout,
-  ).sort();
+  const volumesLabelled = async (label: string) =>
+    lines(
+      (await runner.exec(['docker', 'volume', 'ls', '--filter', `label=${label}`, '--format', '{{.Name}}']))
+        .stdout,
+    );
+  // The gateway's data volume (its certificates) goes with the gateway, never while other apps use it.
+  const volumes = [
+    ...(await volumesLabelled(`com.docker.compose.project=${project}`)),
+    ...(sharedWith.length === 0 ? await volumesLabelled(`${INGRESS_LABEL}=${project}`) : []),
+  ].sort();
   const folder = await runner.exec(['test', '-d', environmentFolder(model)], { allowFailure: true });
   return {
     host: runner.name,

@@ -5,10 +5,12 @@ import type { ComposeProject, HostCompose } from '../compose/types.js';
 import { composeArgs, composePullArgs } from '../docker/compose.js';
 import {
   buildArgs,
+  buildCacheRef,
   imageExistsArgs,
   inspectRepoDigestArgs,
   manifestInspectArgs,
   pushArgs,
+  tagArgs,
 } from '../docker/image.js';
 import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environment.js';
 import { PHASES, type PhaseName } from '../state/types.js';
@@ -167,12 +169,13 @@ export function buildSteps(
     .filter((service) => onlyServices === undefined || onlyServices.includes(service.name))
     .map((service) => {
       const image = images[service.name]!;
+      const cacheRef = model.registryCache ? buildCacheRef(image) : undefined;
       const exists = immutable
         ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
         : {};
       let how: Pick<BuildAction, 'argv' | 'stdin' | 'env'>;
       if (service.build.fromCompose) {
-        const file = renderBuildFile(compose, service.name, image);
+        const file = renderBuildFile(compose, service.name, image, cacheRef);
         const env: Record<string, Secret> = {};
         for (const name of file.secretVariables) {
           const value = variables[name];
@@ -196,6 +199,7 @@ export function buildSteps(
             dockerfile: service.build.dockerfile,
             target: service.build.target,
             buildArgs: service.build.args,
+            ...(cacheRef === undefined ? {} : { cacheFrom: cacheRef, cacheTo: 'type=inline' }),
           }),
         };
       }
@@ -203,7 +207,14 @@ export function buildSteps(
         id: `build:${service.name}`,
         phase: 'build',
         title: `build ${image} from ${service.build.context}`,
-        action: { kind: 'build', service: service.name, image, ...how, ...exists },
+        action: {
+          kind: 'build',
+          service: service.name,
+          image,
+          ...how,
+          ...exists,
+          ...(cacheRef === undefined ? {} : { cacheRef }),
+        },
         dependsOn: [],
       };
     });
@@ -213,16 +224,19 @@ export function buildSteps(
 export function pushSteps(builds: Step[]): Step[] {
   return builds.map((build) => {
     const action = build.action as BuildAction;
+    const cache = action.cacheRef;
     return {
       id: `push:${action.service}`,
       phase: 'push',
-      title: `push ${action.image}`,
+      title:
+        cache === undefined ? `push ${action.image}` : `push ${action.image}, and as ${cache} (build cache)`,
       action: {
         kind: 'push',
         service: action.service,
         image: action.image,
         argv: pushArgs(action.image),
         digestArgv: inspectRepoDigestArgs(action.image),
+        ...(cache === undefined ? {} : { cacheArgv: [tagArgs(action.image, cache), pushArgs(cache)] }),
       },
       dependsOn: [build.id],
     };

@@ -26,7 +26,7 @@ export interface RouteSpec {
 export type PlannedTls =
   | { mode: 'off' }
   | { mode: 'custom'; certificate: string; key: Secret }
-  | { mode: 'acme'; email?: string };
+  | { mode: 'acme'; email?: string; ca?: string; caRoot?: string };
 
 /** What an uploaded file is: the release's compose file, a project file beside it, or a 0600 secrets file. */
 export type UploadedFile = 'compose' | 'project-file' | 'secrets';
@@ -43,8 +43,18 @@ export type Action =
       stdin?: string;
       /** Variables build secrets read, with their values; set in the build's environment only. */
       env?: Record<string, Secret>;
+      /** The registry build cache the build reads and its push refreshes (`<repository>:buildcache`). */
+      cacheRef?: string;
     }
-  | { kind: 'push'; service: string; image: string; argv: string[]; digestArgv: string[] }
+  | {
+      kind: 'push';
+      service: string;
+      image: string;
+      argv: string[];
+      digestArgv: string[];
+      /** Run after the push: tag and push the image as the build cache of the next build. */
+      cacheArgv?: string[][];
+    }
   | { kind: 'lock-acquire'; message: string }
   | { kind: 'lock-release' }
   | {

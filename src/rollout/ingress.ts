@@ -6,7 +6,7 @@ import {
   runContainerArgs,
   startContainersArgs,
 } from '../docker/container.js';
-import { INGRESS_LABEL, INGRESS_PORTS_LABEL } from '../docker/labels.js';
+import { INGRESS_DATA_LABEL, INGRESS_LABEL, INGRESS_PORTS_LABEL } from '../docker/labels.js';
 import {
   networkConnectArgs,
   networkCreateArgs,
@@ -14,8 +14,10 @@ import {
   networkExistsArgs,
 } from '../docker/network.js';
 import {
+  acmeCaRootPath,
   type CaddyRoute,
   caddyConfig,
+  GATEWAY_DATA_DIR,
   type IngressTls,
   loadConfigArgv,
   parseUpstreams,
@@ -29,6 +31,7 @@ import {
   upstreamAlias,
   upstreamsArgv,
   withRoute,
+  writeFileArgv,
 } from '../ingress/caddy.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
@@ -85,6 +88,25 @@ async function readLive(
   }
 }
 
+/** The named volume holding a gateway's certificates and ACME account: `<container>-data`. */
+export function gatewayDataVolume(container: string): string {
+  return `${container}-data`;
+}
+
+/** Puts the private ACME CA's root where the config's `trusted_roots_pem_files` points (idempotent). */
+async function writeCaRoot(target: IngressTarget, pem: string): Promise<void> {
+  const result = await target.runner.exec(execArgs(target.container, writeFileArgv(acmeCaRootPath(pem))), {
+    stdin: pem,
+    allowFailure: true,
+  });
+  if (result.exitCode !== 0) {
+    throw new ExternalError(
+      `cannot write the ACME CA root into the ingress on ${target.runner.name}: ${result.stderr.trim() || result.stdout.trim()}`,
+      { hint: `the gateway image must have sh, mkdir and cat; check \`docker logs ${target.container}\`` },
+    );
+  }
+}
+
 async function loadRoutes(target: IngressTarget, routes: CaddyRoute[], tls: IngressTls): Promise<void> {
   // The config may hold a private key: it travels only on stdin, as a Secret.
   const result = await target.runner.exec(execArgs(target.container, loadConfigArgv()), {
@@ -117,13 +139,29 @@ export async function ensureIngress(
   });
   let facts = inspected.exitCode === 0 ? parseContainerInspect(inspected.stdout)[0] : undefined;
   const published = tls.mode === 'off' ? [`${ports.http}:80`] : [`${ports.http}:80`, `${ports.https}:443`];
-  if (facts !== undefined && facts.labels[INGRESS_PORTS_LABEL] !== published.join(',')) {
-    // Published ports are fixed when a container is created: a changed port or TLS mode needs a new gateway.
+  const dataVolume = gatewayDataVolume(target.container);
+  if (
+    facts !== undefined &&
+    (facts.labels[INGRESS_PORTS_LABEL] !== published.join(',') ||
+      // ACME certificates must outlive the container (CA rate limits): a gateway made before its data
+      // volume existed is made again once, with it.
+      (tls.mode === 'acme' && facts.labels[INGRESS_DATA_LABEL] !== dataVolume))
+  ) {
+    // Published ports and mounts are fixed when a container is created: a change needs a new gateway.
     await target.runner.exec(removeContainersArgs([target.container], { force: true }));
     facts = undefined;
   }
   let outcome: 'created' | 'reconfigured' | 'running' = 'running';
   if (facts === undefined) {
+    // Labelled, so `stagecraft remove --volumes` finds it with the project's own volumes.
+    await target.runner.exec([
+      'docker',
+      'volume',
+      'create',
+      '--label',
+      `${INGRESS_LABEL}=${target.project}`,
+      dataVolume,
+    ]);
     await target.runner.exec(
       runContainerArgs(image, ['caddy', 'run', '--resume'], {
         detach: true,
@@ -131,8 +169,10 @@ export async function ensureIngress(
         restart: 'unless-stopped',
         network: target.network,
         publish: published,
+        volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
         labels: [
           [INGRESS_LABEL, target.project],
+          [INGRESS_DATA_LABEL, dataVolume],
           [INGRESS_PORTS_LABEL, published.join(',')],
         ],
       }),
@@ -144,8 +184,9 @@ export async function ensureIngress(
   for (let attempt = 0; attempt < 100; attempt++) {
     const live = await readLive(target);
     if (live !== undefined) {
+      if (tls.mode === 'acme' && tls.caRoot !== undefined) await writeCaRoot(target, tls.caRoot);
       const wanted = routes.reduce(withRoute, live.routes);
-      const tlsChanged = live.tls !== tlsOfConfig(caddyConfig([], tls));
+      const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
       // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
       const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
       if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome === 'created') {

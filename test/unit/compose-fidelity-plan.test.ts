@@ -75,7 +75,14 @@ describe.skipIf(!composeAvailable)('compose fidelity: build keys (kind 5)', { ti
       composeBuildFile(
         'api',
         'registry.example.test/bakery/bakery-api:v1',
-        { context: join(dir, 'api'), dockerfile: 'Dockerfile', platforms: ['linux/amd64'] },
+        {
+          context: join(dir, 'api'),
+          dockerfile: 'Dockerfile',
+          platforms: ['linux/amd64'],
+          // The registry build cache (project.registry_cache defaults to true).
+          cache_from: ['registry.example.test/bakery/bakery-api:buildcache'],
+          cache_to: ['type=inline'],
+        },
         { platform: 'linux/amd64' },
       ),
     );
@@ -87,6 +94,8 @@ describe.skipIf(!composeAvailable)('compose fidelity: build keys (kind 5)', { ti
     expect(parse(buildOf(plan, 'api').stdin ?? '').services.api.build).toEqual({
       context: join(dir, 'api'),
       dockerfile_inline: 'FROM nginx:1.25\nRUN echo "inline build" > /usr/share/nginx/html/index.html\n',
+      cache_from: ['registry.example.test/bakery/bakery-api:buildcache'],
+      cache_to: ['type=inline'],
     });
   });
 

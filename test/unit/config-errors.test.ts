@@ -30,6 +30,21 @@ describe('config errors name file:line:column, key path, expected and found', ()
     );
   });
 
+  it('names an ACME setting given to another TLS mode, and a directory that is not https', () => {
+    expect(
+      problems(
+        `${minimal}ingress:\n  tls:\n    mode: custom\n    cert_file: c.pem\n    key_file: k.pem\n    acme_ca_root: ca.pem\n`,
+      ),
+    ).toEqual([
+      'stagecraft.yml:11:19 ingress.tls.acme_ca_root: acme_ca_root applies only to mode acme (this tls block has mode custom)',
+    ]);
+    expect(
+      problems(`${minimal}ingress:\n  tls: { mode: acme, acme_ca: "http://ca.internal/dir" }\n`),
+    ).toEqual([
+      'stagecraft.yml:7:31 ingress.tls.acme_ca: expected the https:// URL of an ACME directory, found "http://ca.internal/dir"',
+    ]);
+  });
+
   it('allows x- keys anywhere for YAML anchors', () => {
     const loaded = load(
       `x-ssh: &ssh\n  user: deploy\n${minimal}  prod:\n    driver: ssh\n    x-note: anything\n    ssh: *ssh\n    hosts:\n      app: [h1]\n`,

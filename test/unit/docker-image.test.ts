@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildArgs,
+  buildCacheRef,
   imageExistsArgs,
   inspectRepoDigestArgs,
   isLoopbackRegistry,
@@ -133,5 +134,23 @@ describe('image argv', () => {
     expect(pickRepoDigest('null', ref)).toBeUndefined();
     expect(pickRepoDigest('', ref)).toBeUndefined();
     expect(pickRepoDigest('not json', ref)).toBeUndefined();
+  });
+});
+
+describe('buildCacheRef', () => {
+  it('is the repository with tag buildcache, whatever the tag, digest or registry port', () => {
+    expect(buildCacheRef('127.0.0.1:5000/shop/shop-api:v1')).toBe('127.0.0.1:5000/shop/shop-api:buildcache');
+    expect(buildCacheRef('127.0.0.1:5000/shop/shop-api')).toBe('127.0.0.1:5000/shop/shop-api:buildcache');
+    expect(buildCacheRef(`ghcr.io/acme/shop-api:v2@sha256:${'a'.repeat(64)}`)).toBe(
+      'ghcr.io/acme/shop-api:buildcache',
+    );
+  });
+
+  it('adds --cache-from and --cache-to to a docker build', () => {
+    expect(
+      line(buildArgs({ tags: [ref], context: 'api', cacheFrom: buildCacheRef(ref), cacheTo: 'type=inline' })),
+    ).toBe(
+      `docker build -t ${ref} --cache-from 127.0.0.1:5000/shop/shop-api:buildcache --cache-to type=inline api`,
+    );
   });
 });

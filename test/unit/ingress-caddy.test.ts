@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  acmeCaRootPath,
   caddyConfig,
   loadConfigArgv,
   parseUpstreams,
@@ -12,6 +13,7 @@ import {
   sameRoutes,
   tlsOfConfig,
   upstreamAlias,
+  writeFileArgv,
 } from '../../src/ingress/caddy.js';
 
 interface Route {
@@ -76,9 +78,48 @@ describe('caddyConfig', () => {
     const config = caddyConfig(routes, { mode: 'acme', email: 'ops@shop.example' }) as unknown as Config;
     expect(config.apps.http.servers.stagecraft.listen).toEqual([':443']);
     expect(config.apps.http.servers.stagecraft.automatic_https).toBeUndefined();
+    // shop.example is named although its route also takes every other host (no host matcher).
     expect(config.apps.tls).toEqual({
+      certificates: { automate: ['api.shop.example', 'shop.example'] },
       automation: { policies: [{ issuers: [{ module: 'acme', email: 'ops@shop.example' }] }] },
     });
+  });
+
+  it('uses a private ACME directory, trusting its root from a file in the data volume named by its hash', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const config = caddyConfig(routes, {
+      mode: 'acme',
+      ca: 'https://10.231.0.1:14000/dir',
+      caRoot: pem,
+    }) as unknown as Config;
+    const path = acmeCaRootPath(pem);
+    expect(path).toMatch(/^\/data\/stagecraft\/acme-ca-root-[0-9a-f]{12}\.pem$/);
+    expect(config.apps.tls).toEqual({
+      certificates: { automate: ['api.shop.example', 'shop.example'] },
+      automation: {
+        policies: [
+          {
+            issuers: [
+              { module: 'acme', ca: 'https://10.231.0.1:14000/dir', trusted_roots_pem_files: [path] },
+            ],
+          },
+        ],
+      },
+    });
+    // Another root is another file, so the TLS part differs and the gateway reloads its issuer.
+    expect(acmeCaRootPath(`${pem}\n`)).not.toBe(path);
+    expect(tlsOfConfig(config)).not.toBe(
+      tlsOfConfig(
+        caddyConfig(routes, { mode: 'acme', ca: 'https://10.231.0.1:14000/dir', caRoot: `${pem}\n` }),
+      ),
+    );
+    expect(writeFileArgv(path)).toEqual([
+      'sh',
+      '-c',
+      'umask 022 && mkdir -p "$(dirname "$1")" && cat > "$1"',
+      'sh',
+      path,
+    ]);
   });
 
   it('reads its routes back from a live config, and compares them and the TLS part', () => {

@@ -56,5 +56,20 @@ describe('buildEnvironmentModel: what later layers need from the config', () => 
       compose,
     );
     expect(acme.ingress.tls).toEqual({ mode: 'acme', emailEnv: 'ACME_EMAIL' });
+    const privateCa = buildEnvironmentModel(
+      load(
+        config(
+          'ingress:\n  tls: { mode: acme, acme_ca: "https://ca.internal/acme/directory", acme_ca_root: tls/ca.pem }\n',
+        ),
+        { envName: 'production' },
+      ),
+      compose,
+    );
+    expect(privateCa.ingress.tls).toStrictEqual({
+      mode: 'acme',
+      emailEnv: undefined,
+      ca: 'https://ca.internal/acme/directory',
+      caRootFile: 'tls/ca.pem',
+    });
   });
 });

@@ -97,6 +97,30 @@ describe('planDeploy', () => {
     ]);
   });
 
+  it('project.registry_cache: false builds with the build machine cache only and pushes no buildcache tag', () => {
+    const loaded = load(
+      CONFIG.replace(
+        '  registry: registry.example/shop\n',
+        '  registry: registry.example/shop\n  registry_cache: false\n',
+      ),
+      {
+        envName: 'production',
+      },
+    );
+    const model = buildEnvironmentModel(loaded, compose);
+    expect(model.registryCache).toBe(false);
+    const steps = allSteps(plan({ model }));
+    const build = steps.find((step) => step.id === 'build:api')!.action as {
+      stdin: string;
+      cacheRef?: string;
+    };
+    expect(build.cacheRef).toBeUndefined();
+    expect(parse(build.stdin).services.api.build.cache_from).toBeUndefined();
+    const push = steps.find((step) => step.id === 'push:api')!;
+    expect(push.title).toBe('push registry.example/shop/shop-api:abc123');
+    expect(push.action).not.toHaveProperty('cacheArgv');
+  });
+
   it('builds the exact docker argv: tagged by registry, project, service and version', () => {
     const steps = allSteps(plan());
     const build = steps.find((step) => step.id === 'build:api')!.action;
@@ -113,8 +137,26 @@ describe('planDeploy', () => {
         context: '/path/to/shop/api',
         dockerfile: 'Dockerfile',
         args: { NODE_IMAGE: '127.0.0.1:5000/stagecraft-test/node:20' },
+        // The registry build cache: read from the last build's image, written inline into this one.
+        cache_from: ['registry.example/shop/shop-api:buildcache'],
+        cache_to: ['type=inline'],
       }),
     );
+    const push = steps.find((step) => step.id === 'push:api')!;
+    expect(push.title).toBe(
+      'push registry.example/shop/shop-api:abc123, and as registry.example/shop/shop-api:buildcache (build cache)',
+    );
+    expect(push.action).toMatchObject({
+      cacheArgv: [
+        [
+          'docker',
+          'tag',
+          'registry.example/shop/shop-api:abc123',
+          'registry.example/shop/shop-api:buildcache',
+        ],
+        ['docker', 'push', 'registry.example/shop/shop-api:buildcache'],
+      ],
+    });
     const pull = steps.find((step) => step.id === 'pull:h1')!.action;
     expect(pull).toEqual({
       kind: 'exec',
