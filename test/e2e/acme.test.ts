@@ -132,5 +132,5 @@ describe('ACME with Pebble', () => {
     const volumes = (await dockerOn(harness, 'h2', ['volume', 'ls', '--format', '{{.Name}}'])).split('\n');
     expect(volumes).not.toContain(`${GATEWAY}-data`);
     expect(volumes.filter((name) => name.startsWith('shopacme-production'))).toEqual([]);
-  });
+  }, 360_000);
 });
