@@ -92,7 +92,12 @@ export class SetupRunners {
         | RunnerSshSettings
         | undefined;
       runner = createRunner(
-        { name: host.name, address: host.target, user: this.user, ...(host.port ? { port: host.port } : {}) },
+        {
+          name: host.name,
+          address: host.setupTarget ?? host.target,
+          user: this.user,
+          ...(host.port ? { port: host.port } : {}),
+        },
         { driver: 'ssh', ssh, rootDir: this.env.loaded.root },
       );
       this.#runners.set(host.name, runner);
