@@ -13,7 +13,9 @@ import type { Runner } from '../runners/types.js';
 import { formatDuration } from '../util/duration.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
+import { redact } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
+import { meshAuthKey, meshWantedOf } from './mesh.js';
 import type { Session as CommandContext } from './session.js';
 
 export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
@@ -188,7 +190,9 @@ export async function runSetup(
   env: LoadedEnvironment,
   options: SetupOptions,
 ): Promise<SetupOutcome> {
-  const settings = setupSettings(env.loaded, env.model.environment);
+  const base = setupSettings(env.loaded, env.model.environment);
+  const mesh = meshWantedOf(env.model);
+  const settings = { ...base, wanted: { ...base.wanted, ...(mesh ? { mesh } : {}) } };
   const runners = new SetupRunners(env, settings.sshUser);
   const { output } = context;
   try {
@@ -205,6 +209,9 @@ export async function runSetup(
         output.info(output.colors.green(`✓ ${host.host}: already set up; nothing changed`));
     }
     if (steps.length === 0) return { plan, changed: 0 };
+    const authKey = steps.some((step) => step.action.stdinSecret === 'mesh-auth-key')
+      ? await meshAuthKey(env.model, context.env)
+      : undefined;
     const result = await runHostSteps<SetupStep>(
       plan.hosts.filter((host) => host.steps.length > 0).map((host) => host.host),
       steps,
@@ -214,7 +221,7 @@ export async function runSetup(
         emit: (event) => {
           if (event.type === 'step-start')
             output.info(output.colors.dim(`  … ${event.step.id}  ${event.step.title}`));
-          else if (event.type === 'step-output') output.debug(`    ${event.line}`);
+          else if (event.type === 'step-output') output.debug(`    ${redact(event.line)}`);
           else if (event.type === 'step-done') {
             const took = output.colors.dim(`(${formatDuration(event.durationMs)})`);
             if (event.status === 'completed')
@@ -225,14 +232,17 @@ export async function runSetup(
         handle: async (step, log, signal) => {
           const host = options.hosts.find((candidate) => candidate.name === step.host)!;
           const run = await runners.for(host).exec(step.action.argv, {
-            onLine: log,
+            onLine: (line: string) => log(redact(line)),
             signal,
             allowFailure: true,
             timeoutMs: 15 * 60_000,
             ...(step.action.stdin !== undefined ? { stdin: step.action.stdin } : {}),
+            ...(step.action.stdinSecret !== undefined && authKey !== undefined
+              ? { stdin: `${authKey.reveal()}\n` }
+              : {}),
           });
           if (run.exitCode !== 0) {
-            const last = `${run.stderr}\n${run.stdout}`.trim().split('\n').slice(-3).join(' | ');
+            const last = redact(`${run.stderr}\n${run.stdout}`.trim().split('\n').slice(-3).join(' | '));
             throw new ExternalError(
               `${step.title} failed on ${step.host} (exit ${run.exitCode})${last ? `: ${last}` : ''}`,
             );

@@ -1,0 +1,49 @@
+// The mesh for operations: what setup wants from the environment model, and the auth key a join needs
+// (from the environment variable named by auth_key_env; never stored, never in argv).
+import type { EnvironmentModel } from '../model/environment.js';
+import type { MeshWanted } from '../plan/setup-mesh.js';
+import { UserError } from '../util/errors.js';
+import { Secret } from '../util/secret.js';
+
+/** What setup wants for the mesh of `model`, or undefined without one. Tags per host from the model. */
+export function meshWantedOf(model: EnvironmentModel): MeshWanted | undefined {
+  const mesh = model.mesh;
+  if (mesh === undefined) return undefined;
+  return {
+    provider: mesh.provider,
+    tailnetDomain: mesh.tailnetDomain,
+    loginServer: mesh.loginServer,
+    install: mesh.install,
+    tags: Object.fromEntries(model.hosts.map((host) => [host.name, host.mesh?.tags ?? []])),
+    configKey: `network.providers.${mesh.provider}`,
+  };
+}
+
+/**
+ * The auth key hosts join with, as a Secret (registered for redaction the moment it is read), from the
+ * variable `auth_key_env` names in `env` (the process environment). Throws a UserError naming the
+ * variable when it is not set or empty, before any host is changed.
+ */
+export async function meshAuthKey(
+  model: EnvironmentModel,
+  env: Record<string, string | undefined>,
+): Promise<Secret> {
+  const mesh = model.mesh;
+  if (mesh === undefined) throw new UserError('this environment has no mesh (network.provider is none)');
+  const key = `network.providers.${mesh.provider}.auth_key_env`;
+  if (mesh.authKeyEnv === undefined) {
+    throw new UserError(`${key} is not set: setup has no auth key to join hosts with`, {
+      hint: `set ${key} to the name of an environment variable holding an auth key`,
+    });
+  }
+  const value = env[mesh.authKeyEnv]?.trim();
+  if (value === undefined || value === '') {
+    throw new UserError(
+      `${mesh.authKeyEnv} is not set: setup needs an auth key to join hosts to ${mesh.tailnetDomain}`,
+      {
+        hint: `export ${mesh.authKeyEnv}=<auth key> (${key}); create one in the ${mesh.provider === 'headscale' ? 'Headscale server (`headscale preauthkeys create`)' : 'Tailscale admin console (Settings → Keys)'}`,
+      },
+    );
+  }
+  return new Secret(value);
+}
