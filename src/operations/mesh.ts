@@ -2,7 +2,8 @@
 // (from the environment variable named by auth_key_env; never stored, never in argv).
 import type { EnvironmentModel } from '../model/environment.js';
 import type { MeshWanted } from '../plan/setup-mesh.js';
-import { UserError } from '../util/errors.js';
+import type { Runner } from '../runners/types.js';
+import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 
 /** What setup wants for the mesh of `model`, or undefined without one. Tags per host from the model. */
@@ -46,4 +47,28 @@ export async function meshAuthKey(
     );
   }
   return new Secret(value);
+}
+
+/** 100.64.0.0/10, the CGNAT range Tailscale and Headscale give nodes their IPv4 addresses from. */
+export function isMeshAddress(address: string): boolean {
+  const parts = address.split('.').map(Number);
+  return parts.length === 4 && parts[0] === 100 && (parts[1] ?? 0) >= 64 && (parts[1] ?? 0) <= 127;
+}
+
+/**
+ * The mesh address of a host, from `tailscale ip -4` run on it (one round trip): its first line, which
+ * must be in 100.64.0.0/10. Throws an ExternalError naming the host when tailscale is missing, the host
+ * has not joined, or the answer is not a mesh address.
+ */
+export async function meshAddressOf(runner: Runner): Promise<string> {
+  const result = await runner.exec(['tailscale', 'ip', '-4'], { allowFailure: true, timeoutMs: 30_000 });
+  const address = result.stdout.trim().split('\n')[0]?.trim() ?? '';
+  if (result.exitCode !== 0 || !isMeshAddress(address)) {
+    const why =
+      result.exitCode !== 0 ? result.stderr.trim() || `exit ${result.exitCode}` : `answered "${address}"`;
+    throw new ExternalError(`${runner.name} has no mesh address (tailscale ip -4: ${why})`, {
+      hint: `join it with \`stagecraft setup\` (network.provider is set), then deploy again`,
+    });
+  }
+  return address;
 }
