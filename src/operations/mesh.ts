@@ -1,6 +1,7 @@
 // The mesh for operations: what setup wants from the environment model, and the auth key a join needs
 // (from the environment variable named by auth_key_env; never stored, never in argv).
 import type { EnvironmentModel } from '../model/environment.js';
+import { tailscaleStatusOf, versionOf } from '../plan/host-facts.js';
 import type { MeshWanted } from '../plan/setup-mesh.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
@@ -71,4 +72,39 @@ export async function meshAddressOf(runner: Runner): Promise<string> {
     });
   }
   return address;
+}
+
+/** One host's mesh state as `doctor` shows it. */
+export interface MeshState {
+  /** True when the host runs on `tailnetDomain` under its own name. */
+  joined: boolean;
+  /** e.g. "joined acme.ts.net as h1 (100.64.0.1), tags tag:web, tailscale 1.76.1" or "tailscale is NeedsLogin". */
+  detail: string;
+}
+
+/**
+ * Reads a host's mesh state (`tailscale version` and `tailscale status --json`, one round trip) and
+ * says whether it is online on `tailnetDomain` as `host`. Never throws for what the host answers.
+ */
+export async function meshStateOf(runner: Runner, host: string, tailnetDomain: string): Promise<MeshState> {
+  const result = await runner.exec(
+    ['sh', '-c', 'tailscale version 2>/dev/null | head -n 1; echo ---; tailscale status --json 2>/dev/null'],
+    { allowFailure: true, timeoutMs: 30_000 },
+  );
+  const lines = result.stdout.split('\n');
+  const at = lines.indexOf('---');
+  const versionText = at < 0 ? '' : lines.slice(0, at).join('\n');
+  const statusText = at < 0 ? '' : lines.slice(at + 1).join('\n');
+  const version = versionOf(versionText);
+  if (version === undefined) return { joined: false, detail: 'tailscale is not installed' };
+  const status = tailscaleStatusOf(statusText);
+  if (status?.BackendState !== 'Running')
+    return { joined: false, detail: `tailscale ${version} is ${status?.BackendState ?? 'not answering'}` };
+  const tailnet = (status.CurrentTailnet?.MagicDNSSuffix ?? status.MagicDNSSuffix ?? '').replace(/\.+$/, '');
+  const name = status.Self?.HostName ?? '';
+  const address = status.Self?.TailscaleIPs?.[0];
+  const tags = status.Self?.Tags ?? [];
+  const where = `${tailnet || 'an unknown tailnet'} as ${name || 'no name'}${address ? ` (${address})` : ''}${tags.length > 0 ? `, tags ${tags.join(', ')}` : ''}, tailscale ${version}`;
+  const joined = tailnet === tailnetDomain && name === host;
+  return { joined, detail: joined ? `joined ${where}` : `on ${where}, not ${tailnetDomain} as ${host}` };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EnvironmentModel } from '../../src/model/environment.js';
-import { meshAuthKey, meshWantedOf } from '../../src/operations/mesh.js';
+import { meshAddressOf, meshAuthKey, meshStateOf, meshWantedOf } from '../../src/operations/mesh.js';
+import { RecordingRunner } from '../../src/runners/recording.js';
 import { redact } from '../../src/util/secret.js';
 
 const model = {
@@ -58,5 +59,52 @@ describe('the mesh for setup', () => {
       name: 'UserError',
       message: 'TS_AUTHKEY is not set: setup needs an auth key to join hosts to acme.ts.net',
     });
+  });
+});
+
+describe('a host’s mesh address and state, as the host answers', () => {
+  const status = (suffix: string, name: string) =>
+    JSON.stringify({
+      BackendState: 'Running',
+      Self: { HostName: name, TailscaleIPs: ['100.64.0.3'], Tags: ['tag:db'] },
+      MagicDNSSuffix: suffix,
+      CurrentTailnet: { Name: suffix, MagicDNSSuffix: suffix },
+    });
+
+  it('reads the mesh address from tailscale ip -4 and refuses anything outside 100.64.0.0/10', async () => {
+    const ok = new RecordingRunner({ name: 'h3', script: { 'tailscale ip -4': { stdout: '100.64.0.3\n' } } });
+    expect(await meshAddressOf(ok)).toBe('100.64.0.3');
+    expect(ok.commands).toEqual([['tailscale', 'ip', '-4']]);
+    const off = new RecordingRunner({
+      name: 'h3',
+      script: { 'tailscale ip -4': { exitCode: 1, stderr: 'no current Tailscale IPs; state: NeedsLogin\n' } },
+    });
+    await expect(meshAddressOf(off)).rejects.toMatchObject({
+      name: 'ExternalError',
+      message: 'h3 has no mesh address (tailscale ip -4: no current Tailscale IPs; state: NeedsLogin)',
+    });
+  });
+
+  it('says whether a host is joined to the tailnet under its name, with address, tags and version', async () => {
+    const answer = (text: string) => new RecordingRunner({ name: 'h3', script: () => ({ stdout: text }) });
+    expect(
+      await meshStateOf(answer(`1.76.1\n---\n${status('acme.ts.net', 'h3')}\n`), 'h3', 'acme.ts.net'),
+    ).toEqual({
+      joined: true,
+      detail: 'joined acme.ts.net as h3 (100.64.0.3), tags tag:db, tailscale 1.76.1',
+    });
+    expect(
+      await meshStateOf(answer(`1.76.1\n---\n${status('other.ts.net', 'h3')}\n`), 'h3', 'acme.ts.net'),
+    ).toEqual({
+      joined: false,
+      detail: 'on other.ts.net as h3 (100.64.0.3), tags tag:db, tailscale 1.76.1, not acme.ts.net as h3',
+    });
+    expect(await meshStateOf(answer('---\n'), 'h3', 'acme.ts.net')).toEqual({
+      joined: false,
+      detail: 'tailscale is not installed',
+    });
+    expect(
+      await meshStateOf(answer('1.76.1\n---\n{"BackendState":"NeedsLogin"}\n'), 'h3', 'acme.ts.net'),
+    ).toEqual({ joined: false, detail: 'tailscale 1.76.1 is NeedsLogin' });
   });
 });
