@@ -13,6 +13,8 @@ export interface MeshModel {
   loginServer: string | undefined;
   /** Headscale only: env var holding an API key to create a pre-auth key for the run. */
   apiKeyEnv: string | undefined;
+  /** Headscale only: the user created pre-auth keys belong to. */
+  user: string | undefined;
   install: { method: 'auto' | 'skip'; minVersion: string | undefined };
   defaultTags: string[];
   roleTags: Record<string, string[]>;
@@ -21,6 +23,7 @@ export interface MeshModel {
 interface MeshProviderConfig {
   auth_key_env?: string;
   api_key_env?: string;
+  user?: string;
   tailnet_domain: string;
   login_server?: string;
   default_tags?: string[];
@@ -46,6 +49,7 @@ export function meshModel(config: Pick<Config, 'network'>): MeshModel | undefine
     authKeyEnv: settings.auth_key_env,
     loginServer: settings.login_server,
     apiKeyEnv: settings.api_key_env,
+    user: settings.user,
     install: { method: settings.install?.method ?? 'auto', minVersion: settings.install?.min_version },
     defaultTags: settings.default_tags ?? [],
     roleTags: settings.role_tags ?? {},

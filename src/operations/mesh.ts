@@ -3,6 +3,7 @@
 import type { EnvironmentModel } from '../model/environment.js';
 import { tailscaleStatusOf, versionOf } from '../plan/host-facts.js';
 import type { MeshWanted } from '../plan/setup-mesh.js';
+import { createPreAuthKey } from '../providers/network/headscale-api.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
@@ -35,7 +36,7 @@ export async function meshAuthKey(
   const key = `network.providers.${mesh.provider}.auth_key_env`;
   if (mesh.authKeyEnv === undefined) {
     throw new UserError(`${key} is not set: setup has no auth key to join hosts with`, {
-      hint: `set ${key} to the name of an environment variable holding an auth key`,
+      hint: `set ${key} to the name of an environment variable holding an auth key${mesh.provider === 'headscale' ? ', or api_key_env and user' : ''}`,
     });
   }
   const value = env[mesh.authKeyEnv]?.trim();
@@ -107,4 +108,52 @@ export async function meshStateOf(runner: Runner, host: string, tailnetDomain: s
   const where = `${tailnet || 'an unknown tailnet'} as ${name || 'no name'}${address ? ` (${address})` : ''}${tags.length > 0 ? `, tags ${tags.join(', ')}` : ''}, tailscale ${version}`;
   const joined = tailnet === tailnetDomain && name === host;
   return { joined, detail: joined ? `joined ${where}` : `on ${where}, not ${tailnetDomain} as ${host}` };
+}
+
+/** How long a pre-auth key created for one setup run stays valid. */
+export const RUN_KEY_LIFETIME_MS = 15 * 60_000;
+
+/**
+ * The auth key each of `hosts` joins with: the one from auth_key_env for all of them, or (headscale
+ * without auth_key_env) a single-use pre-auth key per host with its tags, created through Headscale's
+ * API with the API key from api_key_env, expiring RUN_KEY_LIFETIME_MS after `now`. Throws UserError
+ * for a missing variable, ExternalError when Headscale refuses.
+ */
+export async function meshAuthKeys(
+  model: EnvironmentModel,
+  env: Record<string, string | undefined>,
+  hosts: string[],
+  now: Date = new Date(),
+): Promise<Map<string, Secret>> {
+  const mesh = model.mesh;
+  const keys = new Map<string, Secret>();
+  if (mesh === undefined || hosts.length === 0) return keys;
+  if (mesh.provider !== 'headscale' || mesh.authKeyEnv !== undefined || mesh.apiKeyEnv === undefined) {
+    const key = await meshAuthKey(model, env);
+    for (const host of hosts) keys.set(host, key);
+    return keys;
+  }
+  const apiValue = env[mesh.apiKeyEnv]?.trim();
+  if (apiValue === undefined || apiValue === '') {
+    throw new UserError(
+      `${mesh.apiKeyEnv} is not set: setup needs a Headscale API key to create pre-auth keys`,
+      {
+        hint: `export ${mesh.apiKeyEnv}=<API key> (network.providers.headscale.api_key_env; \`headscale apikeys create\`)`,
+      },
+    );
+  }
+  const apiKey = new Secret(apiValue);
+  for (const host of hosts) {
+    keys.set(
+      host,
+      await createPreAuthKey({
+        server: mesh.loginServer!,
+        apiKey,
+        user: mesh.user!,
+        tags: model.hosts.find((candidate) => candidate.name === host)?.mesh?.tags ?? [],
+        expiresAt: new Date(now.getTime() + RUN_KEY_LIFETIME_MS),
+      }),
+    );
+  }
+  return keys;
 }

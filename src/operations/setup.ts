@@ -15,7 +15,7 @@ import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { redact } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
-import { meshAuthKey, meshWantedOf } from './mesh.js';
+import { meshAuthKeys, meshWantedOf } from './mesh.js';
 import type { Session as CommandContext } from './session.js';
 
 export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
@@ -209,9 +209,11 @@ export async function runSetup(
         output.info(output.colors.green(`✓ ${host.host}: already set up; nothing changed`));
     }
     if (steps.length === 0) return { plan, changed: 0 };
-    const authKey = steps.some((step) => step.action.stdinSecret === 'mesh-auth-key')
-      ? await meshAuthKey(env.model, context.env)
-      : undefined;
+    const authKeys = await meshAuthKeys(
+      env.model,
+      context.env,
+      steps.filter((step) => step.action.stdinSecret === 'mesh-auth-key').map((step) => step.host),
+    );
     const result = await runHostSteps<SetupStep>(
       plan.hosts.filter((host) => host.steps.length > 0).map((host) => host.host),
       steps,
@@ -237,8 +239,8 @@ export async function runSetup(
             allowFailure: true,
             timeoutMs: 15 * 60_000,
             ...(step.action.stdin !== undefined ? { stdin: step.action.stdin } : {}),
-            ...(step.action.stdinSecret !== undefined && authKey !== undefined
-              ? { stdin: `${authKey.reveal()}\n` }
+            ...(step.action.stdinSecret !== undefined && authKeys.has(step.host)
+              ? { stdin: `${authKeys.get(step.host)!.reveal()}\n` }
               : {}),
           });
           if (run.exitCode !== 0) {

@@ -65,6 +65,7 @@ describe('the mesh model', () => {
       authKeyEnv: 'TS_AUTHKEY',
       loginServer: undefined,
       apiKeyEnv: undefined,
+      user: undefined,
       install: { method: 'auto', minVersion: undefined },
       defaultTags: ['tag:stagecraft'],
       roleTags: { web: ['tag:web'], db: ['tag:db', 'tag:stagecraft'] },
@@ -177,6 +178,22 @@ describe('mesh config errors name file:line:column', () => {
       ),
     ).toEqual([
       'stagecraft.yml:15:14 network.providers.tailscale.role_tags.wbe: "wbe" is not a host role of any environment (roles: db, web)',
+    ]);
+  });
+  it('asks headscale for a key source: auth_key_env, or api_key_env with user', () => {
+    expect(
+      problems(
+        `${project}network:\n  provider: headscale\n  providers:\n    headscale:\n      tailnet_domain: mesh.example.com\n      login_server: https://hs.example.com\n${hosts}`,
+      ),
+    ).toEqual([
+      'stagecraft.yml:12:7 network.providers.headscale: set auth_key_env (a pre-auth key) or api_key_env and user (setup creates keys through the API)',
+    ]);
+    expect(
+      problems(
+        `${project}network:\n  provider: headscale\n  providers:\n    headscale:\n      tailnet_domain: mesh.example.com\n      login_server: https://hs.example.com\n      api_key_env: HEADSCALE_API_KEY\n${hosts}`,
+      ),
+    ).toEqual([
+      'stagecraft.yml:12:7 network.providers.headscale.user: api_key_env needs user: the Headscale user the pre-auth keys are created for',
     ]);
   });
 });
