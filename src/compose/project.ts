@@ -37,6 +37,11 @@ export interface HostComposeInput {
   secretNames?: string[];
   /** Service on another host → that host's address, added as extra_hosts to the services that use it. */
   remoteServices: Record<string, string>;
+  /**
+   * With the mesh: each host's MagicDNS name → its mesh address, added as extra_hosts to every service so
+   * containers resolve `<host>.<tailnet_domain>` without MagicDNS inside Docker's resolver.
+   */
+  meshHosts?: Record<string, string>;
   /** Labels of the release (e.g. stagecraft.release, stagecraft.version); not part of the spec hash. */
   releaseLabels: Record<string, string>;
   stagecraftServices: Record<string, StagecraftServiceOverrides>;
@@ -138,6 +143,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
       .filter((other) => dependsOn.includes(other) || referencesHost(Object.values(environment), other))
       .sort(compareStrings);
     if (remote.length > 0) spec.extra_hosts = addExtraHosts(spec.extra_hosts, remote, input.remoteServices);
+    const meshNames = Object.keys(input.meshHosts ?? {}).sort(compareStrings);
+    if (meshNames.length > 0) spec.extra_hosts = addExtraHosts(spec.extra_hosts, meshNames, input.meshHosts!);
 
     if (spec.depends_on !== undefined) {
       const local = Object.fromEntries(Object.entries(spec.depends_on).filter(([dep]) => onHostSet.has(dep)));

@@ -640,7 +640,49 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
         }
       }
     })
+    .superRefine((config, ctx) => meshRoleTagProblems(config, ctx))
     .describe('Stagecraft configuration (stagecraft.yml).');
+}
+
+type SectionShape = { provider: string; providers?: Record<string, unknown> | undefined };
+
+/**
+ * `network.providers.<tailscale|headscale>.role_tags`: each key must be a host role of some
+ * environment (environments.<env>.hosts, or a cloud host's role), else the tags would never apply.
+ */
+function meshRoleTagProblems(
+  config: {
+    network?: Record<string, unknown> | undefined;
+    cloud?: Record<string, unknown> | undefined;
+    environments: Record<string, { hosts?: Record<string, unknown> | undefined }>;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const network = config.network as SectionShape | undefined;
+  const cloudSection = config.cloud as SectionShape | undefined;
+  const provider = network?.provider;
+  if (provider !== 'tailscale' && provider !== 'headscale') return;
+  const roleTags = (network?.providers?.[provider] as { role_tags?: Record<string, unknown> } | undefined)
+    ?.role_tags;
+  if (roleTags === undefined) return;
+  const roles = new Set<string>();
+  for (const env of Object.values(config.environments))
+    for (const role of Object.keys(env.hosts ?? {})) roles.add(role);
+  const cloud = (
+    cloudSection?.providers?.[cloudSection.provider] as
+      | { hosts?: Record<string, Record<string, { role?: string }>> }
+      | undefined
+  )?.hosts;
+  for (const hosts of Object.values(cloud ?? {}))
+    for (const host of Object.values(hosts)) roles.add(host.role ?? 'app');
+  for (const role of Object.keys(roleTags)) {
+    if (roles.has(role)) continue;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['network', 'providers', provider, 'role_tags', role],
+      message: `"${role}" is not a host role of any environment (roles: ${[...roles].sort().join(', ') || 'none'})`,
+    });
+  }
 }
 
 export type ConfigSchema = ReturnType<typeof buildConfigSchema>;

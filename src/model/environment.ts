@@ -13,6 +13,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
+import { hostTarget, type MeshModel, magicDnsName, meshModel, meshTags } from './mesh.js';
 import { type MigrationsModel, migrationsModel } from './migrations.js';
 import { swarmProblems } from './swarm.js';
 import { crossServiceFindings } from './validate.js';
@@ -24,6 +25,13 @@ export interface HostModel {
   user: string | undefined;
   port: number | undefined;
   roles: string[];
+  /**
+   * With the mesh on: where `setup` connects before the host has joined (the environment's or the cloud's
+   * address, else the name), when it differs from `target`.
+   */
+  setupTarget?: string;
+  /** With the mesh on: the host's MagicDNS name and the tags it advertises. */
+  mesh?: { name: string; tags: string[] };
 }
 
 export interface BuildSpec {
@@ -126,6 +134,8 @@ export interface EnvironmentModel {
   requireConfirmation: boolean;
   /** The environment's migrations: settings and one target per database with a `migrations` block. */
   migrations: MigrationsModel;
+  /** The mesh hosts join (network.provider tailscale or headscale); undefined without one or for driver local. */
+  mesh?: MeshModel;
   /** Things plan shows but that do not stop it (e.g. a health_timeout shorter than the health check needs). */
   warnings: string[];
 }
@@ -147,12 +157,23 @@ export interface CloudHostEntry {
   address: string;
 }
 
-function hostsOf(env: EnvironmentConfig, cloudHosts: CloudHostEntry[] | undefined): HostModel[] {
+function hostsOf(
+  env: EnvironmentConfig,
+  cloudHosts: CloudHostEntry[] | undefined,
+  mesh: MeshModel | undefined,
+): HostModel[] {
   const byName = new Map<string, HostModel>();
   const roles: Record<string, HostEntry[]> = env.hosts ?? {};
+  /** Cloud hosts' public addresses: setup's way in; with the mesh, deploys use the MagicDNS name. */
+  const cloudAddress = new Map<string, string>();
   if (env.hosts === undefined) {
-    for (const host of cloudHosts ?? [])
-      roles[host.role] = [...(roles[host.role] ?? []), { name: host.name, address: host.address }];
+    for (const host of cloudHosts ?? []) {
+      cloudAddress.set(host.name, host.address);
+      roles[host.role] = [
+        ...(roles[host.role] ?? []),
+        mesh === undefined ? { name: host.name, address: host.address } : { name: host.name },
+      ];
+    }
   }
   for (const [role, entries] of Object.entries(roles)) {
     for (const entry of entries as HostEntry[]) {
@@ -162,16 +183,26 @@ function hostsOf(env: EnvironmentConfig, cloudHosts: CloudHostEntry[] | undefine
         if (!existing.roles.includes(role)) existing.roles.push(role);
         continue;
       }
+      const target = hostTarget(spec, mesh);
+      const setupTarget = spec.address ?? cloudAddress.get(spec.name) ?? spec.name;
       byName.set(spec.name, {
         name: spec.name,
-        target: spec.address ?? spec.name,
+        target,
         user: spec.user ?? env.ssh?.user,
         port: spec.port ?? env.ssh?.port,
         roles: [role],
+        ...(mesh === undefined
+          ? {}
+          : {
+              mesh: { name: magicDnsName(spec.name, mesh.tailnetDomain), tags: [] },
+              ...(setupTarget !== target ? { setupTarget } : {}),
+            }),
       });
     }
   }
-  return [...byName.values()];
+  const all = [...byName.values()];
+  if (mesh !== undefined) for (const host of all) host.mesh!.tags = meshTags(mesh, host.roles);
+  return all;
 }
 
 function serviceSettings(config: Config, env: EnvironmentConfig, name: string): ServiceConfig {
@@ -248,7 +279,8 @@ export function buildEnvironmentModel(
     }
   }
 
-  const hosts = env.driver === 'local' ? [] : hostsOf(env, cloudHosts);
+  const mesh = env.driver === 'local' ? undefined : meshModel(config);
+  const hosts = env.driver === 'local' ? [] : hostsOf(env, cloudHosts, mesh);
   const roleNames =
     env.driver === 'local'
       ? undefined
@@ -399,6 +431,7 @@ export function buildEnvironmentModel(
       envName,
       engines: loaded.catalog.migrationEngines,
     }),
+    ...(mesh === undefined ? {} : { mesh }),
     warnings,
   };
 }

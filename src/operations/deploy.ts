@@ -41,6 +41,7 @@ import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
+import { meshAddressOf } from './mesh.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
 import { retentionFor } from './retention.js';
@@ -77,12 +78,25 @@ export const RESOLVED_AT_DEPLOY = '(resolved at deploy)';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-/** IPs of the hosts, for services that reach a service on another host (compose extra_hosts). */
+/**
+ * IPs of the hosts, for services that reach a service on another host (compose extra_hosts): with the
+ * mesh each host's mesh address (`tailscale ip -4` on the host), else the address or its DNS answer.
+ */
 async function hostAddresses(env: LoadedEnvironment, planOnly: boolean): Promise<Record<string, string>> {
   const { model } = env;
   if (model.driver === 'local') return {};
   const entries = await Promise.all(
     model.hosts.map(async (host) => {
+      // With the mesh, services reach other hosts over it: each host's 100.64 address, asked of the host.
+      if (model.mesh !== undefined) {
+        if (planOnly) return [host.name, RESOLVED_AT_DEPLOY] as const;
+        const runner = runnerFor(model, host.name);
+        try {
+          return [host.name, await meshAddressOf(runner)] as const;
+        } finally {
+          await runner.close().catch(() => undefined);
+        }
+      }
       if (IPV4.test(host.target)) return [host.name, host.target] as const;
       // A plan looks nothing up.
       if (planOnly) return [host.name, RESOLVED_AT_DEPLOY] as const;

@@ -6,11 +6,13 @@ import type { LoadedConfig } from '../config/load.js';
 import type { EnvironmentConfig, HostEntry } from '../config/schema.js';
 import { composeVersionArgs } from '../docker/compose.js';
 import { dockerServerVersionArgs } from '../docker/container.js';
+import { type MeshModel, magicDnsName, meshModel } from '../model/mesh.js';
 import { createRunner } from '../runners/factory.js';
 import { runLocal } from '../runners/local.js';
 import { isStagecraftError } from '../util/errors.js';
 import { TOOLS, type ToolName } from '../util/tools.js';
 import { oneLine } from './fleet.js';
+import { meshStateOf } from './mesh.js';
 import type { Session } from './session.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -159,8 +161,15 @@ interface DoctorHost {
   port: number | undefined;
 }
 
-/** The hosts of an ssh environment straight from the config (no compose needed: docker may be missing). */
-export function environmentHosts(name: string, env: EnvironmentConfig): DoctorHost[] {
+/**
+ * The hosts of an ssh environment straight from the config (no compose needed: docker may be missing);
+ * with the mesh, a host without an address gets its MagicDNS name.
+ */
+export function environmentHosts(
+  name: string,
+  env: EnvironmentConfig,
+  mesh?: Pick<MeshModel, 'tailnetDomain'>,
+): DoctorHost[] {
   if (env.driver !== 'ssh') return [];
   const seen = new Map<string, DoctorHost>();
   for (const entries of Object.values(env.hosts ?? {})) {
@@ -170,7 +179,9 @@ export function environmentHosts(name: string, env: EnvironmentConfig): DoctorHo
       seen.set(spec.name, {
         environment: name,
         name: spec.name,
-        address: spec.address,
+        // With the mesh, a host without an address is reached by its MagicDNS name.
+        address:
+          spec.address ?? (mesh === undefined ? undefined : magicDnsName(spec.name, mesh.tailnetDomain)),
         user: spec.user,
         port: spec.port,
       });
@@ -216,12 +227,23 @@ async function hostCheck(loaded: LoadedConfig, host: DoctorHost): Promise<Check>
         fix: `install the compose v2 plugin on ${host.name}: \`sudo apt-get install docker-compose-plugin\``,
       };
     }
-    return {
-      name,
-      status: 'ok',
-      required: true,
-      detail: `ssh ok (${elapsed} ms), docker ${firstLine(docker.stdout)}, compose v${firstLine(compose.stdout).replace(/^v/, '')}`,
-    };
+    const detail = `ssh ok (${elapsed} ms), docker ${firstLine(docker.stdout)}, compose v${firstLine(compose.stdout).replace(/^v/, '')}`;
+    const mesh = meshModel(loaded.config);
+    if (mesh !== undefined) {
+      const state = await meshStateOf(runner, host.name, mesh.tailnetDomain);
+      return {
+        name,
+        status: state.joined ? 'ok' : 'warn',
+        required: true,
+        detail: `${detail}, mesh: ${state.detail}`,
+        ...(state.joined
+          ? {}
+          : {
+              fix: `join ${host.name} to ${mesh.tailnetDomain}: \`stagecraft setup -e ${host.environment}\``,
+            }),
+      };
+    }
+    return { name, status: 'ok', required: true, detail };
   } catch (error) {
     return {
       name,
@@ -278,7 +300,9 @@ export async function runDoctor(context: Session): Promise<DoctorReport> {
       : context.globals.env !== undefined && loaded?.envName !== undefined
         ? [loaded.envName]
         : Object.keys(config.environments);
-  const hosts = environments.flatMap((name) => environmentHosts(name, config!.environments[name]!));
+  const hosts = environments.flatMap((name) =>
+    environmentHosts(name, config!.environments[name]!, meshModel(config!)),
+  );
   const usesSsh = hosts.length > 0;
   // Tools the selected providers need (e.g. encore for an Encore backend, tailscale for a mesh).
   const needs = new Map<ToolName, string>();

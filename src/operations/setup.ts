@@ -13,7 +13,9 @@ import type { Runner } from '../runners/types.js';
 import { formatDuration } from '../util/duration.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
+import { redact } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
+import { meshAuthKeys, meshWantedOf } from './mesh.js';
 import type { Session as CommandContext } from './session.js';
 
 export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
@@ -92,7 +94,12 @@ export class SetupRunners {
         | RunnerSshSettings
         | undefined;
       runner = createRunner(
-        { name: host.name, address: host.target, user: this.user, ...(host.port ? { port: host.port } : {}) },
+        {
+          name: host.name,
+          address: host.setupTarget ?? host.target,
+          user: this.user,
+          ...(host.port ? { port: host.port } : {}),
+        },
         { driver: 'ssh', ssh, rootDir: this.env.loaded.root },
       );
       this.#runners.set(host.name, runner);
@@ -183,7 +190,9 @@ export async function runSetup(
   env: LoadedEnvironment,
   options: SetupOptions,
 ): Promise<SetupOutcome> {
-  const settings = setupSettings(env.loaded, env.model.environment);
+  const base = setupSettings(env.loaded, env.model.environment);
+  const mesh = meshWantedOf(env.model);
+  const settings = { ...base, wanted: { ...base.wanted, ...(mesh ? { mesh } : {}) } };
   const runners = new SetupRunners(env, settings.sshUser);
   const { output } = context;
   try {
@@ -200,6 +209,11 @@ export async function runSetup(
         output.info(output.colors.green(`✓ ${host.host}: already set up; nothing changed`));
     }
     if (steps.length === 0) return { plan, changed: 0 };
+    const authKeys = await meshAuthKeys(
+      env.model,
+      context.env,
+      steps.filter((step) => step.action.stdinSecret === 'mesh-auth-key').map((step) => step.host),
+    );
     const result = await runHostSteps<SetupStep>(
       plan.hosts.filter((host) => host.steps.length > 0).map((host) => host.host),
       steps,
@@ -209,7 +223,7 @@ export async function runSetup(
         emit: (event) => {
           if (event.type === 'step-start')
             output.info(output.colors.dim(`  … ${event.step.id}  ${event.step.title}`));
-          else if (event.type === 'step-output') output.debug(`    ${event.line}`);
+          else if (event.type === 'step-output') output.debug(`    ${redact(event.line)}`);
           else if (event.type === 'step-done') {
             const took = output.colors.dim(`(${formatDuration(event.durationMs)})`);
             if (event.status === 'completed')
@@ -220,14 +234,17 @@ export async function runSetup(
         handle: async (step, log, signal) => {
           const host = options.hosts.find((candidate) => candidate.name === step.host)!;
           const run = await runners.for(host).exec(step.action.argv, {
-            onLine: log,
+            onLine: (line: string) => log(redact(line)),
             signal,
             allowFailure: true,
             timeoutMs: 15 * 60_000,
             ...(step.action.stdin !== undefined ? { stdin: step.action.stdin } : {}),
+            ...(step.action.stdinSecret !== undefined && authKeys.has(step.host)
+              ? { stdin: `${authKeys.get(step.host)!.reveal()}\n` }
+              : {}),
           });
           if (run.exitCode !== 0) {
-            const last = `${run.stderr}\n${run.stdout}`.trim().split('\n').slice(-3).join(' | ');
+            const last = redact(`${run.stderr}\n${run.stdout}`.trim().split('\n').slice(-3).join(' | '));
             throw new ExternalError(
               `${step.title} failed on ${step.host} (exit ${run.exitCode})${last ? `: ${last}` : ''}`,
             );

@@ -252,6 +252,19 @@ interface HostFiles {
   extra: (prepare: string) => Step[];
 }
 
+/** With the mesh: every host's MagicDNS name → its mesh address (as deploy found it). */
+export function meshHostsOf(
+  model: EnvironmentModel,
+  addresses: Record<string, string>,
+): Record<string, string> {
+  const names: Record<string, string> = {};
+  for (const host of model.hosts) {
+    const address = addresses[host.name];
+    if (host.mesh !== undefined && address !== undefined) names[host.mesh.name] = address;
+  }
+  return names;
+}
+
 /** Per plan input: rendered host files by (services, remote addresses, images). */
 const renderCache = new WeakMap<DeployPlanInput, Map<string, ReturnType<typeof renderHostCompose>>>();
 
@@ -277,6 +290,7 @@ function renderHostCompose(
     ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
     ...(input.variables ? { variables: input.variables } : {}),
     remoteServices,
+    ...(model.mesh === undefined ? {} : { meshHosts: meshHostsOf(model, input.hostAddresses) }),
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(
       services.map((service) => [

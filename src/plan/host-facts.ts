@@ -35,6 +35,25 @@ export interface HostFacts {
     /** `nft list ruleset` text ('' when nft is absent or empty). */
     nftRuleset: string;
   };
+  /**
+   * The Tailscale client: `tailscale version`'s first line as x.y.z (undefined when it is not installed
+   * or does not answer) and `tailscale status --json` parsed (undefined when it printed no JSON).
+   * Absent when the probe predates the mesh.
+   */
+  tailscale?: { version: string | undefined; status: TailscaleStatus | undefined };
+}
+
+/**
+ * The part of `tailscale status --json` (ipnstate.Status) setup reads. Field names are Tailscale's;
+ * see tailscale.com/kb/1080/cli#status and ipn/ipnstate in tailscale's source.
+ */
+export interface TailscaleStatus {
+  /** "NoState", "NeedsLogin", "NeedsMachineAuth", "Stopped", "Starting" or "Running". */
+  BackendState: string;
+  Self?: { HostName?: string; DNSName?: string; TailscaleIPs?: string[]; Tags?: string[]; Online?: boolean };
+  /** The tailnet's MagicDNS suffix, e.g. "acme.ts.net". */
+  MagicDNSSuffix?: string;
+  CurrentTailnet?: { Name?: string; MagicDNSSuffix?: string; MagicDNSEnabled?: boolean } | null;
 }
 
 /**
@@ -70,6 +89,10 @@ if command -v ufw >/dev/null 2>&1; then
   echo "$st" | grep -E 'ALLOW' | while IFS= read -r r; do echo "ufw_rule=$r"; done
 fi
 if command -v nft >/dev/null 2>&1; then echo "nft=$($S nft list ruleset 2>/dev/null | base64 -w0)"; fi
+if command -v tailscale >/dev/null 2>&1; then
+  echo "tailscale_version=$(tailscale version 2>/dev/null | head -n 1)"
+  echo "tailscale_status=$($S tailscale status --json 2>/dev/null | base64 -w0)"
+fi
 echo probe=done
 `;
 
@@ -147,5 +170,22 @@ export function parseHostFacts(stdout: string): HostFacts {
       ufwRules: all('ufw_rule').map((rule) => rule.replace(/\s+/g, ' ').trim()),
       nftRuleset: fromBase64(one('nft')) ?? '',
     },
+    tailscale: {
+      version: versionOf(one('tailscale_version')),
+      status: tailscaleStatusOf(fromBase64(one('tailscale_status'))),
+    },
   };
+}
+
+/** `tailscale status --json` output parsed, or undefined when it is empty or not a status object. */
+export function tailscaleStatusOf(text: string | undefined): TailscaleStatus | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const status = parsed as TailscaleStatus;
+    return typeof status.BackendState === 'string' ? status : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,6 +2,7 @@
 // steps that close the gap, and nothing for what is already right. No I/O here.
 import { UserError } from '../util/errors.js';
 import { type HostFacts, versionBelow } from './host-facts.js';
+import { type MeshWanted, meshSetup } from './setup-mesh.js';
 
 /** What a host must offer a deploy. */
 export interface SetupWanted {
@@ -16,6 +17,8 @@ export interface SetupWanted {
   /** TCP ports the gateway listens on, opened where a host firewall is active. */
   ports: number[];
   minimum: { docker: string; compose: string };
+  /** The mesh hosts join (network.provider tailscale or headscale); undefined without one. */
+  mesh?: MeshWanted;
 }
 
 /** A command on the host, run as the connecting user (root, or through `sudo -n`). */
@@ -24,6 +27,11 @@ export interface HostCommand {
   argv: string[];
   /** Sent on stdin (a file's content, a public key): never in argv. */
   stdin?: string;
+  /**
+   * A secret the operation sends on stdin when it runs the step (the mesh auth key): the plan never
+   * holds its value, so plan output, JSON and the ledger cannot show it.
+   */
+  stdinSecret?: 'mesh-auth-key';
 }
 
 /** One change setup makes to one host. */
@@ -65,7 +73,7 @@ export interface SetupContext {
   /** argv as root: unchanged for root, `sudo -n …` for a sudoer. */
   asRoot(argv: string[]): string[];
   /** Decisions of earlier modules for this host (e.g. docker is being installed). */
-  state: { installsDocker: boolean; dockerConfigChanges: boolean };
+  state: { installsDocker: boolean; dockerConfigChanges: boolean; aptUpdated: boolean };
 }
 
 /** One concern of setup (packages, docker service, deploy user…): checks and steps for one host. */
@@ -144,6 +152,7 @@ const packages: SetupModule = ({ facts, wanted, asRoot, state, host }) => {
     ]),
   ];
   state.installsDocker = needEngine;
+  state.aptUpdated = true;
   const found = [
     needEngine ? 'no Docker Engine' : '',
     needCli && !needEngine ? 'no docker client' : '',
@@ -453,7 +462,14 @@ const firewall: SetupModule = ({ facts, wanted, asRoot }) => {
 };
 
 /** The modules in the order their steps run. Later concerns (a mesh join) append their own. */
-export const SETUP_MODULES: SetupModule[] = [packages, dockerConfig, dockerService, deployUser, firewall];
+export const SETUP_MODULES: SetupModule[] = [
+  packages,
+  dockerConfig,
+  dockerService,
+  deployUser,
+  firewall,
+  meshSetup,
+];
 
 /**
  * Plans setup for one host: throws a UserError when the host cannot be set up (unsupported system,
@@ -475,7 +491,7 @@ export function planSetupHost(
     facts,
     wanted,
     asRoot: (argv) => (facts.user.uid === 0 ? argv : ['sudo', '-n', ...argv]),
-    state: { installsDocker: false, dockerConfigChanges: false },
+    state: { installsDocker: false, dockerConfigChanges: false, aptUpdated: false },
   };
   const checks: SetupCheck[] = [];
   const steps: SetupStep[] = [];

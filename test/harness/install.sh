@@ -8,7 +8,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(docker.io openssh-server openssh-client docker-registry caddy busybox-static socat wrk curl iproute2 util-linux postgresql-15)
+# wireguard-go + wireguard-tools: the mesh test's fake tailscale brings up userspace WireGuard (no kernel module here).
+PKGS=(docker.io openssh-server openssh-client docker-registry caddy busybox-static socat wrk curl iproute2 util-linux postgresql-15 wireguard-go wireguard-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do
