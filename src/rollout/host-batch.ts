@@ -8,6 +8,8 @@ import {
   listProjectContainersArgs,
   parseContainerInspect,
   parseJsonLines,
+  removeContainersArgs,
+  stopContainersArgs,
 } from '../docker/container.js';
 import { displayArgv, exitError } from '../runners/common.js';
 import type { ExecResult, Runner } from '../runners/types.js';
@@ -37,6 +39,13 @@ export interface HostBatch {
    * that ask at the same time. Throws what the runner throws (every service of that call gets the error).
    */
   scaleUp(composeFile: string, service: string, scale: number): Promise<void>;
+  /**
+   * Stops the containers `stop` (each with its own stop signal and grace period), then removes them and
+   * `remove` (`docker rm -f`), with one `docker stop` and one `docker rm` for the calls made within
+   * READ_WINDOW_MS (docker stops a list of containers side by side). When the shared command fails,
+   * each call runs its own, so an error names only the caller's containers. Throws what the runner throws.
+   */
+  stopAndRemove(stop: string[], remove: string[]): Promise<void>;
   /** The gateway's `/reverse_proxy/upstreams` as `readUpstream` returns it, one read for the callers waiting. */
   upstreams(readUpstream: () => Promise<ExecResult>): Promise<ExecResult>;
 }
@@ -91,8 +100,35 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
     },
     { windowMs: 0, oneInFlight: true },
   );
+  type Retirement = { stop: string[]; remove: string[] };
+  const alone = async (item: Retirement): Promise<void> => {
+    if (item.stop.length > 0) await runner.exec(stopContainersArgs(item.stop));
+    if (item.remove.length > 0) await runner.exec(removeContainersArgs(item.remove, { force: true }));
+  };
+  const succeeds = async (argv: string[]) => (await runner.exec(argv, { allowFailure: true })).exitCode === 0;
+  const retires = new Coalescer<Retirement, unknown>(
+    async (items) => {
+      const stop = items.flatMap((item) => item.stop);
+      const remove = items.flatMap((item) => item.remove);
+      const together =
+        (stop.length === 0 || (await succeeds(stopContainersArgs(stop)))) &&
+        (remove.length === 0 || (await succeeds(removeContainersArgs(remove, { force: true }))));
+      if (together) return items.map(() => undefined);
+      // One of them failed: each caller runs its own commands, and gets its own error.
+      const outcomes = await Promise.allSettled(items.map(alone));
+      return outcomes.map((outcome) =>
+        outcome.status === 'rejected' ? { error: outcome.reason } : undefined,
+      );
+    },
+    { windowMs: READ_WINDOW_MS, oneInFlight: false },
+  );
   return {
     containersOf: (service) => lists.call(service),
+    async stopAndRemove(stop, remove) {
+      if (stop.length === 0 && remove.length === 0) return;
+      const answer = await retires.call({ stop, remove });
+      if (answer !== undefined) throw (answer as { error: unknown }).error;
+    },
     async inspect(ids) {
       if (ids.length === 0) return [];
       const answer = await inspects.call(ids);

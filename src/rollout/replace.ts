@@ -7,7 +7,6 @@ import {
   parseContainerInspect,
   parseJsonLines,
   removeContainersArgs,
-  stopContainersArgs,
 } from '../docker/container.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import type { Action } from '../plan/types.js';
@@ -150,14 +149,8 @@ async function retire(ctx: RolloutContext, action: RolloutAction, old: Container
         );
       }
     }
-    await ctx.runner.exec(stopContainersArgs(ids(running)));
   }
-  await ctx.runner.exec(
-    removeContainersArgs(
-      old.map((container) => container.id),
-      { force: true },
-    ),
-  );
+  await ctx.batch.stopAndRemove(ids(running), ids(old));
 }
 
 function ids(containers: ContainerFacts[]): string[] {

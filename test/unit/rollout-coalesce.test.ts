@@ -156,3 +156,42 @@ describe('hostBatch', () => {
     ]);
   });
 });
+
+describe('hostBatch.stopAndRemove', () => {
+  const commands = (log: RecordedCall[]) =>
+    log.map((call) => (call.kind === 'exec' ? call.argv.join(' ') : call.kind));
+
+  it('stops and removes the old containers of services retiring together with one stop and one rm', async () => {
+    const log: RecordedCall[] = [];
+    const batch = hostBatch(new RecordingRunner({ name: 'h1', log }), 'shop');
+    await Promise.all([batch.stopAndRemove(['a1'], ['a1', 'a0']), batch.stopAndRemove(['b1'], ['b1'])]);
+    expect(commands(log)).toEqual(['docker stop a1 b1', 'docker rm -f a1 a0 b1']);
+  });
+
+  it('when the shared command fails, runs each caller alone: only the failing one gets an error', async () => {
+    const log: RecordedCall[] = [];
+    const runner = new RecordingRunner({
+      name: 'h1',
+      log,
+      script: (argv) =>
+        argv.includes('gone')
+          ? { exitCode: 1, stderr: 'Error response from daemon: No such container: gone' }
+          : undefined,
+    });
+    const batch = hostBatch(runner, 'shop');
+    const [ok, failed] = await Promise.allSettled([
+      batch.stopAndRemove(['a1'], ['a1']),
+      batch.stopAndRemove(['gone'], ['gone']),
+    ]);
+    expect(ok.status).toBe('fulfilled');
+    expect(failed.status === 'rejected' && String(failed.reason)).toBe(
+      'ExternalError: docker stop gone exited with code 1 on h1: Error response from daemon: No such container: gone',
+    );
+    expect(commands(log)).toEqual([
+      'docker stop a1 gone',
+      'docker stop a1',
+      'docker stop gone',
+      'docker rm -f a1',
+    ]);
+  });
+});
