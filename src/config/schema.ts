@@ -154,7 +154,7 @@ const rolloutSettings = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      "How many services roll out at once on one host when depends_on allows (default 8); each holds an SSH session: stay below sshd's MaxSessions (10).",
+      "How many services roll out at once on one host when depends_on allows (default 16); they share one compose up and their reads, and at most 8 commands run at once over the host's SSH connection.",
     ),
   canary: z.boolean().optional().describe('Roll out to the first host alone, then to the rest.'),
   auto_rollback: z.boolean().optional().describe('Switch hosts back when another host fails (default true).'),

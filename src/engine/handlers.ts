@@ -2,6 +2,7 @@ import { pickRepoDigest } from '../docker/image.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import type { Step } from '../plan/types.js';
 import { composeOnce } from '../rollout/first-up.js';
+import { type HostBatch, hostBatch } from '../rollout/host-batch.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
 import { pruneServices } from '../rollout/prune.js';
 import { rolloutService } from '../rollout/replace.js';
@@ -54,6 +55,16 @@ function ingressTarget(
  * at spec).
  */
 export function stepHandler(deps: HandlerDeps): StepHandler {
+  /** Per host, the commands its services rolling out together share. */
+  const batches = new Map<Runner, HostBatch>();
+  const batchOf = (runner: Runner): HostBatch => {
+    let batch = batches.get(runner);
+    if (batch === undefined) {
+      batch = hostBatch(runner, deps.model.composeProject);
+      batches.set(runner, batch);
+    }
+    return batch;
+  };
   return async (step, log, signal) => {
     const runner = deps.runner(step.host?.name);
     const { action } = step;
@@ -136,6 +147,7 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           {
             runner,
             project: deps.model.composeProject,
+            batch: batchOf(runner),
             ingress: action.route ? ingressTarget(deps, runner) : undefined,
             drainMs: deps.model.rollout.drainMs,
             log,

@@ -142,11 +142,11 @@ export interface EnvironmentModel {
 
 const LOCAL_HOST = 'local';
 /**
- * Services rolled out at once on one host by default. Each runs one command at a time over the host's
- * multiplexed SSH connection, and OpenSSH allows 10 sessions per connection (MaxSessions): 8 leaves
- * room for the lock's heartbeat and the gateway.
+ * Services rolled out at once on one host by default. Services that roll out together share their
+ * reads and their `compose up` (rollout/host-batch.ts); the SSH runner runs at most SSH_SESSIONS
+ * commands at once over the host's connection (sshd's MaxSessions is 10), whatever this says.
  */
-const DEFAULT_PARALLEL_SERVICES = 8;
+const DEFAULT_PARALLEL_SERVICES = 16;
 /** The rollout's health wait when neither rollout.health_timeout nor a longer health check says otherwise. */
 const DEFAULT_HEALTH_TIMEOUT_MS = 120_000;
 

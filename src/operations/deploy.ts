@@ -319,18 +319,21 @@ async function planRelease(
   const onlyHosts = options.onlyHosts ?? session.globals.hosts;
   const message = options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`);
   const planOnly = options.planOnly === true;
-  const specHashKey = planOnly ? undefined : await lockHostSpecKey(env);
   const releaseId = await ledger.newReleaseId(systemClock);
   // Retention (the last steps) for whole-environment releases only; a scoped one leaves old releases be.
   const scoped = onlyHosts !== undefined || session.globals.services !== undefined;
-  const retention = scoped
-    ? undefined
-    : await retentionFor(
-        session,
-        env,
-        { id: releaseId, images: target?.images ?? imageRefs(env.model, version) },
-        { planOnly },
-      );
+  // Two reads of the lock host that do not depend on each other: side by side.
+  const [specHashKey, retention] = await Promise.all([
+    planOnly ? undefined : lockHostSpecKey(env),
+    scoped
+      ? undefined
+      : retentionFor(
+          session,
+          env,
+          { id: releaseId, images: target?.images ?? imageRefs(env.model, version) },
+          { planOnly },
+        ),
+  ]);
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,

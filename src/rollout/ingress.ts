@@ -33,7 +33,7 @@ import {
   withRoute,
   writeFileArgv,
 } from '../ingress/caddy.js';
-import type { Runner } from '../runners/types.js';
+import type { ExecResult, Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 
@@ -229,22 +229,25 @@ const DRAIN_POLL_MS = 50;
  * network, as Caddy's `/reverse_proxy/upstreams` names them), or `graceMs` has passed. Returns how
  * it ended and after how many ms. An upstream Caddy does not list has nothing in flight; a gateway
  * whose admin API does not answer ends the wait (the containers' own stop grace period still lets
- * their requests finish).
+ * their requests finish). `share` runs each read (default: at once); the rollout passes its host's
+ * shared reader (host-batch.ts) so that services draining together read the gateway once.
  */
 export async function drainUpstreams(
   target: IngressTarget,
   addresses: string[],
   graceMs: number,
   signal?: AbortSignal,
+  share: (read: () => Promise<ExecResult>) => Promise<ExecResult> = (read) => read(),
 ): Promise<{ drained: boolean; waitedMs: number }> {
   const started = Date.now();
   const wanted = new Set(addresses);
+  const read = () =>
+    target.runner.exec(execArgs(target.container, upstreamsArgv(), { interactive: false }), {
+      allowFailure: true,
+    });
   for (;;) {
     signal?.throwIfAborted();
-    const result = await target.runner.exec(
-      execArgs(target.container, upstreamsArgv(), { interactive: false }),
-      { allowFailure: true, ...(signal ? { signal } : {}) },
-    );
+    const result = await share(read);
     let inFlight = 0;
     try {
       if (result.exitCode !== 0) return { drained: false, waitedMs: Date.now() - started };

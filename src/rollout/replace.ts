@@ -7,7 +7,6 @@ import {
   parseContainerInspect,
   parseJsonLines,
   removeContainersArgs,
-  stopContainersArgs,
 } from '../docker/container.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import type { Action } from '../plan/types.js';
@@ -16,6 +15,7 @@ import { ExternalError } from '../util/errors.js';
 import { decideRollout } from './decide.js';
 import { composeOnce } from './first-up.js';
 import { nextPollMs } from './health-poll.js';
+import type { HostBatch } from './host-batch.js';
 import { addUpstreams, drainUpstreams, type IngressTarget } from './ingress.js';
 
 type RolloutAction = Extract<Action, { kind: 'rollout' }>;
@@ -23,6 +23,8 @@ type RolloutAction = Extract<Action, { kind: 'rollout' }>;
 export interface RolloutContext {
   runner: Runner;
   project: string;
+  /** The host's commands shared with the services rolling out beside this one (host-batch.ts). */
+  batch: HostBatch;
   ingress: IngressTarget | undefined;
   drainMs: number;
   log: (line: string) => void;
@@ -75,7 +77,7 @@ async function waitReady(
   if (!done(facts)) await sleep(nextPollMs(facts, action.health, Date.now()));
   for (;;) {
     ctx.signal?.throwIfAborted();
-    facts = parseContainerInspect((await ctx.runner.exec(inspectContainersArgs(ids))).stdout);
+    facts = await ctx.batch.inspect(ids);
     const broken = facts.find(
       (container) =>
         container.health === 'unhealthy' || (!container.running && container.status !== 'created'),
@@ -137,7 +139,9 @@ async function retire(ctx: RolloutContext, action: RolloutAction, old: Container
         container.ips[network] === undefined ? [] : [`${container.ips[network]}:${port}`],
       );
       if (addresses.length > 0) {
-        const drain = await drainUpstreams(ctx.ingress, addresses, ctx.drainMs, ctx.signal);
+        const drain = await drainUpstreams(ctx.ingress, addresses, ctx.drainMs, ctx.signal, (read) =>
+          ctx.batch.upstreams(read),
+        );
         ctx.log(
           drain.drained
             ? `old containers drained in ${drain.waitedMs} ms`
@@ -145,14 +149,8 @@ async function retire(ctx: RolloutContext, action: RolloutAction, old: Container
         );
       }
     }
-    await ctx.runner.exec(stopContainersArgs(ids(running)));
   }
-  await ctx.runner.exec(
-    removeContainersArgs(
-      old.map((container) => container.id),
-      { force: true },
-    ),
-  );
+  await ctx.batch.stopAndRemove(ids(running), ids(old));
 }
 
 function ids(containers: ContainerFacts[]): string[] {
@@ -169,7 +167,7 @@ function ids(containers: ContainerFacts[]): string[] {
  */
 export async function rolloutService(ctx: RolloutContext, action: RolloutAction): Promise<RolloutOutcome> {
   const target = { project: ctx.project, file: action.composeFile };
-  const existing = await containersOf(ctx.runner, ctx.project, action.service);
+  const existing = await ctx.batch.containersOf(action.service);
   const decision = decideRollout(existing, action, ctx.ingress?.network);
   const atSpec = (container: ContainerFacts) => container.labels[SPEC_HASH_LABEL] === action.specHash;
   // The new containers: those already running at spec, then those the operations start.
@@ -195,7 +193,7 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
             }),
           ),
         );
-        const after = await containersOf(ctx.runner, ctx.project, action.service);
+        const after = await ctx.batch.containersOf(action.service);
         seen = after;
         fresh = after.filter(atSpec);
         leftovers = after.filter((container) => !fresh.includes(container));
@@ -203,15 +201,8 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
       }
       case 'scale-up': {
         const before = new Set(ids(existing));
-        await composeOnce(ctx.runner, ctx.project, () =>
-          ctx.runner.exec(
-            composeUpArgs(target, [action.service], {
-              noRecreate: true,
-              scale: { [action.service]: op.scale },
-            }),
-          ),
-        );
-        const after = await containersOf(ctx.runner, ctx.project, action.service);
+        await ctx.batch.scaleUp(action.composeFile, action.service, op.scale);
+        const after = await ctx.batch.containersOf(action.service);
         seen = after;
         fresh = [...fresh, ...after.filter((container) => !before.has(container.id))];
         break;

@@ -3,6 +3,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { ExternalError, UserError } from '../util/errors.js';
 import type { Secret } from '../util/secret.js';
 import { quoteArgv } from '../util/shell-quote.js';
@@ -40,7 +41,15 @@ export interface SshRunnerOptions {
   controlDir?: string;
   /** Seconds the master connection stays up after its last command (default 60). */
   controlPersistSeconds?: number;
+  /**
+   * Commands running at once over the connection (default SSH_SESSIONS); more wait their turn. Each
+   * is one session of the master connection, and sshd refuses sessions past its MaxSessions (10).
+   */
+  maxSessions?: number;
 }
+
+/** Commands run at once over one master connection by default: below sshd's MaxSessions (10). */
+export const SSH_SESSIONS = 8;
 
 /** Longest control folder: folder + "/" + %C (40) + the 17-character suffix ssh adds while binding < 104. */
 export const MAX_CONTROL_DIR_LENGTH = 45;
@@ -255,12 +264,14 @@ export class SshRunner implements Runner {
   #ownsControlDir = false;
   #connecting: Promise<void> | undefined;
   #connected = false;
+  readonly #sessions: LimitFunction;
 
   constructor(options: SshRunnerOptions) {
     validate(options);
     this.name = options.name;
     this.options = { ...options };
     this.#controlDir = options.controlDir;
+    this.#sessions = pLimit(Math.max(1, options.maxSessions ?? SSH_SESSIONS));
   }
 
   /** Opens the master connection (once; concurrent callers share the attempt, a failure is retried next time). */
@@ -314,7 +325,7 @@ export class SshRunner implements Runner {
     if (argv.length === 0 || argv[0] === '') throw new RangeError('SshRunner.exec needs a non-empty argv');
     await this.connect();
     const sshArgv = this.commandArgv(argv);
-    const outcome = await this.#spawn(sshArgv, options, input);
+    const outcome = await this.#sessions(() => this.#spawn(sshArgv, options, input));
     if (
       outcome.exitCode === 255 &&
       !outcome.timedOut &&

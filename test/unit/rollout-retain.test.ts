@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retainOnHost } from '../../src/rollout/retain.js';
+import { readInventory, retainOnHost } from '../../src/rollout/retain.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
 
 const R = '127.0.0.1:5000/shop';
@@ -136,5 +136,33 @@ describe('retainOnHost', () => {
       '--filter',
       'until=168h',
     ]);
+  });
+
+  it('reads images, containers and release folders side by side: the three start before any answers', async () => {
+    const started: string[] = [];
+    let answered = false;
+    const runner = new RecordingRunner({
+      name: 'h1',
+      script: async (argv) => {
+        const command = argv.slice(0, 3).join(' ');
+        started.push(answered ? `${command} (after an answer)` : command);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        answered = true;
+        if (command === 'docker image ls') return { stdout: IMAGES };
+        if (command === 'docker ps -aq') return { stdout: 'c-web\n' };
+        if (command === 'docker container inspect') return { stdout: CONTAINERS };
+        return { stdout: 'rel-20261130-120100000\n' };
+      },
+    });
+    const inventory = await readInventory(runner, '.stagecraft/shop-production/releases');
+    expect(started).toEqual([
+      'docker image ls',
+      'docker ps -aq',
+      'ls -1 -A',
+      'docker container inspect (after an answer)',
+    ]);
+    expect(inventory.images.map((image) => image.id)).toEqual(['sha256:old', 'sha256:new', 'sha256:pg']);
+    expect(inventory.containers.map((container) => container.id)).toEqual(['c-web', 'c-dead']);
+    expect(inventory.releaseFolders).toEqual(['rel-20261130-120100000']);
   });
 });

@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { Coalescer } from '../../src/rollout/coalesce.js';
+import { hostBatch } from '../../src/rollout/host-batch.js';
+import { type RecordedCall, RecordingRunner } from '../../src/runners/recording.js';
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('Coalescer', () => {
+  it('answers the calls made within the window with one run, each with its own entry', async () => {
+    const runs: string[][] = [];
+    const batch = new Coalescer<string, string>(
+      async (items) => {
+        runs.push(items);
+        return items.map((item) => item.toUpperCase());
+      },
+      { windowMs: 5, oneInFlight: true },
+    );
+    const answers = await Promise.all([batch.call('a'), batch.call('b'), batch.call('c')]);
+    expect(answers).toEqual(['A', 'B', 'C']);
+    expect(runs).toEqual([['a', 'b', 'c']]);
+  });
+
+  it('with oneInFlight, gathers the calls made during a run into the next run', async () => {
+    const runs: string[][] = [];
+    const batch = new Coalescer<string, string>(
+      async (items) => {
+        runs.push(items);
+        await tick(30);
+        return items;
+      },
+      { windowMs: 0, oneInFlight: true },
+    );
+    const first = batch.call('a');
+    await tick(10);
+    const later = [batch.call('b'), batch.call('c')];
+    expect(await Promise.all([first, ...later])).toEqual(['a', 'b', 'c']);
+    expect(runs).toEqual([['a'], ['b', 'c']]);
+  });
+
+  it('without oneInFlight, a later batch does not wait for the one running', async () => {
+    const log: string[] = [];
+    const batch = new Coalescer<string, string>(
+      async (items) => {
+        log.push(`start ${items.join(',')}`);
+        await tick(items.includes('a') ? 40 : 5);
+        log.push(`end ${items.join(',')}`);
+        return items;
+      },
+      { windowMs: 0, oneInFlight: false },
+    );
+    const first = batch.call('a');
+    await tick(10);
+    await Promise.all([first, batch.call('b')]);
+    expect(log).toEqual(['start a', 'start b', 'end b', 'end a']);
+  });
+
+  it("rejects every call of a batch with the run's error, and runs the next batch", async () => {
+    let fail = true;
+    const batch = new Coalescer<string, string>(
+      async (items) => {
+        if (fail) throw new Error('compose up failed');
+        return items;
+      },
+      { windowMs: 0, oneInFlight: true },
+    );
+    const failing = [batch.call('a'), batch.call('b')];
+    await expect(failing[0]).rejects.toThrow('compose up failed');
+    await expect(failing[1]).rejects.toThrow('compose up failed');
+    fail = false;
+    await expect(batch.call('c')).resolves.toBe('c');
+  });
+
+  it('rejects with a RangeError when a run answers a different number of calls', async () => {
+    const batch = new Coalescer<string, string>(async () => ['x'], { windowMs: 0, oneInFlight: true });
+    const calls = [batch.call('a'), batch.call('b')];
+    await expect(calls[0]).rejects.toThrow('a batch of 2 calls got 1 answers');
+    await expect(calls[1]).rejects.toThrow(RangeError);
+  });
+});
+
+const inspected = (id: string, service: string) =>
+  JSON.stringify({
+    Id: id,
+    Name: `/shop-${service}-1`,
+    State: { Status: 'running', Running: true, StartedAt: '2026-11-30T19:00:00Z' },
+    Config: { Image: 'img', Labels: { 'com.docker.compose.service': service } },
+  });
+
+describe('hostBatch', () => {
+  it('reads the containers of services asking together with one docker ps and one inspect', async () => {
+    const log: RecordedCall[] = [];
+    const runner = new RecordingRunner({
+      name: 'h1',
+      log,
+      script: (argv) => {
+        if (argv[1] === 'ps') return { stdout: '{"ID":"c1"}\n{"ID":"c2"}\n{"ID":"c3"}\n' };
+        if (argv[2] === 'inspect')
+          return {
+            stdout: `${inspected('c1', 'api')}\n${inspected('c2', 'web')}\n${inspected('c3', 'api')}\n`,
+          };
+        return undefined;
+      },
+    });
+    const batch = hostBatch(runner, 'shop');
+    const [api, web, worker] = await Promise.all([
+      batch.containersOf('api'),
+      batch.containersOf('web'),
+      batch.containersOf('worker'),
+    ]);
+    expect(api.map((one) => one.id)).toEqual(['c1', 'c3']);
+    expect(web.map((one) => one.id)).toEqual(['c2']);
+    expect(worker).toEqual([]);
+    expect(log.map((call) => (call.kind === 'exec' ? call.argv.join(' ') : call.kind))).toEqual([
+      'docker ps -a --no-trunc --filter label=com.docker.compose.project=shop --format {{json .}}',
+      'docker container inspect --format {{json .}} c1 c2 c3',
+    ]);
+  });
+
+  it('inspects the containers of several health waits at once; a missing one fails only its own wait', async () => {
+    const log: RecordedCall[] = [];
+    const runner = new RecordingRunner({
+      name: 'h1',
+      log,
+      script: () => ({
+        exitCode: 1,
+        stdout: `${inspected('c1', 'api')}\n${inspected('c2', 'web')}\n`,
+        stderr: 'Error: No such container: gone',
+      }),
+    });
+    const batch = hostBatch(runner, 'shop');
+    const [api, web, broken] = await Promise.allSettled([
+      batch.inspect(['c1']),
+      batch.inspect(['c2', 'c1']),
+      batch.inspect(['gone']),
+    ]);
+    expect(api.status === 'fulfilled' && api.value.map((one) => one.id)).toEqual(['c1']);
+    expect(web.status === 'fulfilled' && web.value.map((one) => one.id)).toEqual(['c2', 'c1']);
+    expect(broken.status === 'rejected' && String(broken.reason)).toBe(
+      'ExternalError: docker container inspect … exited with code 1 on h1: Error: No such container: gone',
+    );
+    expect(log.map((call) => (call.kind === 'exec' ? call.argv.join(' ') : call.kind))).toEqual([
+      'docker container inspect --format {{json .}} c1 c2 gone',
+    ]);
+  });
+
+  it('starts the new containers of services asking together with one compose up', async () => {
+    const log: RecordedCall[] = [];
+    const runner = new RecordingRunner({ name: 'h1', log });
+    const batch = hostBatch(runner, 'shop');
+    await Promise.all([
+      batch.scaleUp('rel/compose.yml', 'web', 2),
+      batch.scaleUp('rel/compose.yml', 'api', 4),
+    ]);
+    expect(log.map((call) => (call.kind === 'exec' ? call.argv.join(' ') : call.kind))).toEqual([
+      'docker compose -p shop -f rel/compose.yml up -d --no-deps --no-recreate --scale api=4 --scale web=2 api web',
+    ]);
+  });
+});
+
+describe('hostBatch.stopAndRemove', () => {
+  const commands = (log: RecordedCall[]) =>
+    log.map((call) => (call.kind === 'exec' ? call.argv.join(' ') : call.kind));
+
+  it('stops and removes the old containers of services retiring together with one stop and one rm', async () => {
+    const log: RecordedCall[] = [];
+    const batch = hostBatch(new RecordingRunner({ name: 'h1', log }), 'shop');
+    await Promise.all([batch.stopAndRemove(['a1'], ['a1', 'a0']), batch.stopAndRemove(['b1'], ['b1'])]);
+    expect(commands(log)).toEqual(['docker stop a1 b1', 'docker rm -f a1 a0 b1']);
+  });
+
+  it('when the shared command fails, runs each caller alone: only the failing one gets an error', async () => {
+    const log: RecordedCall[] = [];
+    const runner = new RecordingRunner({
+      name: 'h1',
+      log,
+      script: (argv) =>
+        argv.includes('gone')
+          ? { exitCode: 1, stderr: 'Error response from daemon: No such container: gone' }
+          : undefined,
+    });
+    const batch = hostBatch(runner, 'shop');
+    const [ok, failed] = await Promise.allSettled([
+      batch.stopAndRemove(['a1'], ['a1']),
+      batch.stopAndRemove(['gone'], ['gone']),
+    ]);
+    expect(ok.status).toBe('fulfilled');
+    expect(failed.status === 'rejected' && String(failed.reason)).toBe(
+      'ExternalError: docker stop gone exited with code 1 on h1: Error response from daemon: No such container: gone',
+    );
+    expect(commands(log)).toEqual([
+      'docker stop a1 gone',
+      'docker stop a1',
+      'docker stop gone',
+      'docker rm -f a1',
+    ]);
+  });
+});
