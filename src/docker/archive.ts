@@ -112,7 +112,9 @@ function stackKey(diffIds: readonly string[], through: number): string {
  */
 export function hostLayerStacks(images: readonly (readonly string[])[]): Set<string> {
   const stacks = new Set<string>();
-  for (const diffIds of images) diffIds.forEach((_, index) => stacks.add(stackKey(diffIds, index)));
+  for (const diffIds of images) {
+    for (let index = 0; index < diffIds.length; index++) stacks.add(stackKey(diffIds, index));
+  }
   return stacks;
 }
 
