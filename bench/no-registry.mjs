@@ -107,7 +107,9 @@ try {
       bytes += chunk.length;
     });
     save.stdout.pipe(load.stdin);
-    load.on('close', (code) => (code === 0 ? resolve(bytes) : reject(new Error(`docker load exited ${code}`))));
+    load.on('close', (code) =>
+      code === 0 ? resolve(bytes) : reject(new Error(`docker load exited ${code}`)),
+    );
   });
   const fullMs = performance.now() - started;
 
