@@ -461,7 +461,10 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
           .regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, {
             message: 'expected a registry prefix such as ghcr.io/acme/shop or 127.0.0.1:5000/shop',
           })
-          .optional(),
+          .optional()
+          .describe(
+            'Prefix of the images Stagecraft builds, e.g. ghcr.io/acme/shop: builds are pushed there and hosts pull them. Unset or `none` (driver ssh): each host gets the images over its SSH connection, only the layers it lacks (docs/no-registry.md). driver swarm needs one.',
+          ),
         registry_cache: z
           .boolean()
           .optional()

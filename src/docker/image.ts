@@ -162,3 +162,28 @@ export function repositoryOf(ref: string): string {
 function sortedEntries(record: Record<string, string> | undefined): [string, string][] {
   return Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
+
+/**
+ * Writes the image to a tar archive on this machine: `docker save -o FILE ref`. The docker CLI
+ * receives the archive from its engine through the Docker API, so the engine may be anywhere
+ * (Docker Desktop's VM, a remote DOCKER_HOST). Engines before 25 write the legacy layout
+ * (`<id>/layer.tar`, `manifest.json`); 25 and later an OCI layout with `manifest.json` beside it.
+ */
+export function saveArgs(file: string, ref: string): string[] {
+  return ['docker', 'save', '-o', file, ref];
+}
+
+/** Loads an image archive from stdin: `docker load` (prints `Loaded image: ref`). */
+export function loadArgs(): string[] {
+  return ['docker', 'load'];
+}
+
+/** Every image of the engine, intermediate ones included, as full ids: `docker image ls -aq --no-trunc`. */
+export function imageIdsArgs(): string[] {
+  return ['docker', 'image', 'ls', '-aq', '--no-trunc'];
+}
+
+/** The layer diff ids of images, one JSON array per line: `docker image inspect --format {{json .RootFS.Layers}}`. */
+export function imageLayersArgs(ids: readonly string[]): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{json .RootFS.Layers}}', ...ids];
+}

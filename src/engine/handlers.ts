@@ -3,6 +3,7 @@ import type { EnvironmentModel } from '../model/environment.js';
 import type { Step } from '../plan/types.js';
 import { composeOnce } from '../rollout/first-up.js';
 import { type HostBatch, hostBatch } from '../rollout/host-batch.js';
+import { describeTransfer, type ImageArchives, transferImage } from '../rollout/image-transfer.js';
 import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
 import { pruneServices } from '../rollout/prune.js';
 import { rolloutService } from '../rollout/replace.js';
@@ -23,6 +24,8 @@ export interface HandlerDeps {
   runner(host: string | undefined): Runner;
   /** Filled in by push steps: service → image reference as pushed, pinned by digest when the registry gave one. */
   pushed: Record<string, string>;
+  /** Images saved on the build machine for hosts without a registry (`image-save`, `image-transfer` steps). */
+  archives?: ImageArchives;
   /** The deploy lock on the lock host (state/lock.ts); absent for plans that take none (build). */
   lock?: { acquire(runner: Runner, message: string): Promise<void>; release(runner: Runner): Promise<void> };
   /** Runs a migrate step on the lock host; returns the detail line ("2 applied"). Absent: no migrations. */
@@ -93,6 +96,25 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         const digest = pickRepoDigest(inspected.stdout, action.image);
         deps.pushed[action.service] = digest ?? action.image;
         return { status: 'completed', detail: `pushed ${digest ?? action.image}` };
+      }
+      case 'image-save': {
+        const saved = await needs(deps.archives, step, 'a folder for image archives').save(
+          action.service,
+          runner,
+          action.image,
+          signal,
+        );
+        return {
+          status: 'completed',
+          detail: `saved ${action.image} (${saved.id.slice(7, 19)}, ${(saved.bytes / 1e6).toFixed(1)} MB, ${saved.diffIds.length} layers)`,
+        };
+      }
+      case 'image-transfer': {
+        const saved = needs(deps.archives, step, 'a folder for image archives').get(action.service);
+        if (saved === undefined)
+          throw new InternalError(`step ${step.id} runs before the image of ${action.service} was saved`);
+        const report = await transferImage(runner, saved, log, signal);
+        return { status: 'completed', detail: `${action.image}: ${describeTransfer(report)}` };
       }
       case 'lock-acquire':
         await needs(deps.lock, step, 'the deploy lock').acquire(runner, action.message);

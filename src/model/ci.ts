@@ -112,7 +112,7 @@ function secretsOf(config: Config, warnings: string[]): CiSecret[] {
 
 /** `ghcr.io/acme/shop` → ghcr.io; `acme/shop` (no host part) → docker.io, as docker reads it. */
 export function registryOf(registry: string | undefined): CiRegistry | undefined {
-  if (registry === undefined || registry === '') return undefined;
+  if (registry === undefined || registry === '' || registry === 'none') return undefined;
   const first = registry.split('/')[0]!;
   const hasHost = registry.includes('/') && (/[.:]/.test(first) || first === 'localhost');
   const host = hasHost ? first : 'docker.io';

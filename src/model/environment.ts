@@ -91,6 +91,7 @@ export interface EnvironmentModel {
   /** local: this machine; ssh: each host over SSH; swarm: a Docker Swarm of the hosts, through its manager. */
   driver: 'local' | 'ssh' | 'swarm';
   composeProject: string;
+  /** Prefix of built images (`ghcr.io/acme`); undefined without one (unset or `none`): driver ssh sends images over SSH. */
   registry: string | undefined;
   /** `project.registry_cache`: builds read and refresh `<image>:buildcache` (default with a registry and remote hosts). */
   registryCache: boolean;
@@ -255,6 +256,11 @@ function tlsModel(tls: NonNullable<Config['ingress']>['tls']): IngressTlsModel {
  * Resolves one environment: which hosts run which services, how each rolls out, what is built.
  * Every reference between stagecraft.yml and the compose file is checked here, with all problems at once.
  */
+/** `project.registry` as the model uses it: undefined when unset or `none` (no registry). */
+export function registryPrefix(value: string | undefined): string | undefined {
+  return value === undefined || value === '' || value === 'none' ? undefined : value;
+}
+
 export function buildEnvironmentModel(
   loaded: LoadedConfig,
   compose: ComposeProject,
@@ -264,6 +270,7 @@ export function buildEnvironmentModel(
   const envName = loaded.envName;
   if (envName === undefined) throw new UserError('no environment selected', { hint: 'pass --env <name>' });
   const env = config.environments[envName]!;
+  const registry = registryPrefix(config.project.registry);
   const composeNames = Object.keys(compose.services);
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -310,7 +317,7 @@ export function buildEnvironmentModel(
     const build = buildSpecOf(config, compose, name, loaded.root, loaded.catalog);
     const replicas = settings.replicas ?? composeService.deploy?.replicas ?? 1;
     const timings = healthcheckTimings(composeService);
-    const repository = `${config.project.registry ? `${config.project.registry}/` : ''}${config.project.name}-${name}`;
+    const repository = `${registry ? `${registry}/` : ''}${config.project.name}-${name}`;
     if (build === undefined && composeService.image === undefined) {
       problems.push(`service ${name} has neither image nor build in the compose file`);
       continue;
@@ -361,11 +368,10 @@ export function buildEnvironmentModel(
     );
     warnings.push(...findings.warnings);
   }
-  if (env.driver !== 'local' && !config.project.registry && services.some((service) => service.build)) {
+  // driver ssh without a registry sends built images over SSH (plan/deploy.ts transfer steps).
+  if (env.driver === 'swarm' && registry === undefined && services.some((service) => service.build)) {
     problems.push(
-      env.driver === 'swarm'
-        ? `environment ${envName} deploys to a swarm, whose nodes pull every image from a registry: set project.registry`
-        : `environment ${envName} deploys over ssh, so built images need a registry: set project.registry`,
+      `environment ${envName} deploys to a swarm, whose nodes pull every image from a registry: set project.registry (registry: none works for driver ssh only)`,
     );
   }
   if (env.driver === 'swarm') problems.push(...swarmProblems(services, compose, hosts));
@@ -389,11 +395,9 @@ export function buildEnvironmentModel(
     environment: envName,
     driver: env.driver,
     composeProject: `${config.project.name}-${envName}`,
-    registry: config.project.registry,
+    registry,
     registryCache:
-      config.project.registry !== undefined &&
-      env.driver !== 'local' &&
-      config.project.registry_cache !== false,
+      registry !== undefined && env.driver !== 'local' && config.project.registry_cache !== false,
     hosts: modelHosts,
     services,
     lockHost: env.driver === 'swarm' ? (env.manager ?? modelHosts[0]!.name) : modelHosts[0]!.name,

@@ -20,6 +20,7 @@ import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.j
 import { planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
 import { decideRollout } from '../rollout/decide.js';
+import { ImageArchives } from '../rollout/image-transfer.js';
 import { containersOf } from '../rollout/replace.js';
 import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
 import { LocalRunner } from '../runners/local.js';
@@ -523,6 +524,7 @@ export async function runRelease(
   await ledger.create(record);
   const started = Date.now();
   const pushed: Record<string, string> = {};
+  const archives = new ImageArchives();
   const applied: Record<string, string[]> = {};
   const lockRunner = hostRunner(model.lockHost);
   const abort = new AbortController();
@@ -539,6 +541,7 @@ export async function runRelease(
         model,
         runner: hostRunner,
         pushed,
+        archives,
         lock: {
           acquire: async (runner, message) => {
             const lease = await acquireLock(runner, {
@@ -597,6 +600,7 @@ export async function runRelease(
     });
   } finally {
     heartbeat?.stop();
+    await archives.close().catch(() => undefined);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

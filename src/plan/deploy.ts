@@ -160,7 +160,8 @@ export function buildSteps(
   variables: Record<string, string> = {},
 ): Step[] {
   // Remote hosts (ssh, swarm nodes) pull from the registry: an existing tag is looked up there.
-  const needsRegistry = model.driver !== 'local';
+  // Without one the image goes from this machine's engine, so it is looked up there.
+  const needsRegistry = !sendsImagesOverSsh(model) && model.driver !== 'local';
   return model.services
     .filter(
       (service): service is ServiceModel & { build: NonNullable<ServiceModel['build']> } =>
@@ -241,6 +242,37 @@ export function pushSteps(builds: Step[]): Step[] {
       dependsOn: [build.id],
     };
   });
+}
+
+/**
+ * True when built images travel to the hosts over SSH (driver ssh, no `project.registry` or
+ * `registry: none`): save steps on the build machine, transfer steps per host, no push or pull.
+ */
+export function sendsImagesOverSsh(model: EnvironmentModel): boolean {
+  return model.driver === 'ssh' && model.registry === undefined;
+}
+
+/** A save step (`save:<service>`, push phase) for each built service when images go over SSH. */
+export function saveSteps(
+  model: EnvironmentModel,
+  images: Record<string, string>,
+  builds: Step[],
+  onlyServices: string[] | undefined,
+): Step[] {
+  return model.services
+    .filter((service) => service.build !== undefined)
+    .filter((service) => onlyServices === undefined || onlyServices.includes(service.name))
+    .map((service) => {
+      const build = builds.find((step) => step.id === `build:${service.name}`);
+      const image = images[service.name]!;
+      return {
+        id: `save:${service.name}`,
+        phase: 'push',
+        title: `save ${image} from the build engine (docker save) for the hosts, which have no registry`,
+        action: { kind: 'image-save', service: service.name, image },
+        dependsOn: build === undefined ? [] : [build.id],
+      };
+    });
 }
 
 interface HostFiles {
@@ -548,8 +580,27 @@ function hostSteps(
     ...files.extra(prepare),
   ];
   const extraIds = steps.slice(1).map((step) => step.id);
+  // Without a registry, built images come from the build machine (a rollback uses those on the host).
+  const overSsh = sendsImagesOverSsh(model);
+  const transfers: string[] = [];
+  if (overSsh && input.kind === 'deploy') {
+    for (const service of services) {
+      if (service.build === undefined) continue;
+      if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
+      const id = `transfer:${host.name}:${service.name}`;
+      steps.push({
+        id,
+        phase: 'rollout',
+        host: h,
+        title: `send ${images[service.name]} over SSH (docker load of the layers ${host.name} lacks)`,
+        action: { kind: 'image-transfer', service: service.name, image: images[service.name]! },
+        dependsOn: [...previous, `save:${service.name}`],
+      });
+      transfers.push(id);
+    }
+  }
   const pulled = services
-    .filter((service) => model.driver !== 'local' || service.build === undefined)
+    .filter((service) => (model.driver !== 'local' && !overSsh) || service.build === undefined)
     .map((service) => service.name);
   if (pulled.length > 0) {
     steps.push({
@@ -597,8 +648,12 @@ function hostSteps(
   const ingressId = routed.length > 0 ? [`ingress:${host.name}`] : [];
   const order = rolloutOrder(input, services);
   // A service that waits for another one's step waits for `ready` through it: listed once.
-  const after = (services: string[], gateway: string[] = []) =>
-    services.length > 0 ? [...gateway, ...services] : [...ready, ...gateway];
+  // Without a registry each built service also waits for its own image (not through another service:
+  // that one may run early, in migrate_pre, before the transfers).
+  const after = (service: string, services: string[], gateway: string[] = []) => [
+    ...(services.length > 0 ? [...gateway, ...services] : [...ready, ...gateway]),
+    ...transfers.filter((id) => id === `transfer:${host.name}:${service}`),
+  ];
   /** Service → the id of the step that rolls it out (or runs it, for a job) on this host. */
   const serviceStep = new Map<string, string>();
   for (const service of services) {
@@ -626,7 +681,7 @@ function hostSteps(
             service.name,
           ),
         },
-        dependsOn: after(serviceDeps(order, service.name, serviceStep)),
+        dependsOn: after(service.name, serviceDeps(order, service.name, serviceStep)),
       });
       serviceStep.set(service.name, id);
       continue;
@@ -654,6 +709,7 @@ function hostSteps(
           : {}),
       },
       dependsOn: after(
+        service.name,
         serviceDeps(order, service.name, serviceStep),
         service.port !== undefined && service.domains.length > 0 ? ingressId : [],
       ),
@@ -737,7 +793,14 @@ export function planDeploy(input: DeployPlanInput): Plan {
           input.variables,
         )
       : [];
-  const pushes = model.driver !== 'local' ? pushSteps(builds) : [];
+  const overSsh = sendsImagesOverSsh(model);
+  const pushes = overSsh
+    ? input.kind === 'deploy'
+      ? saveSteps(model, images, builds, input.onlyServices)
+      : []
+    : model.driver !== 'local'
+      ? pushSteps(builds)
+      : [];
   const lockHost = { name: model.lockHost };
   const hook = (name: HookName, phaseName: PhaseName, after: string[]): Step[] =>
     hookSteps(
@@ -788,7 +851,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
     );
     if (!hostNeedsIt) continue;
     if (
-      action.kind === 'rollout'
+      action.kind === 'rollout' || action.kind === 'image-transfer'
         ? needed.has(action.service)
         : action.kind === 'upload' || action.kind === 'exec'
     )
@@ -846,7 +909,12 @@ export function planDeploy(input: DeployPlanInput): Plan {
     push: phase(
       'push',
       pushes,
-      input.skipBuild ?? (model.driver === 'local' ? 'driver local: images stay in this engine' : undefined),
+      overSsh
+        ? input.kind === 'rollback'
+          ? 'no registry: the hosts keep the images of kept releases'
+          : undefined
+        : (input.skipBuild ??
+            (model.driver === 'local' ? 'driver local: images stay in this engine' : undefined)),
     ),
     migrate_pre: phase('migrate_pre', [
       lock,

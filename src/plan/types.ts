@@ -55,6 +55,24 @@ export type Action =
       /** Run after the push: tag and push the image as the build cache of the next build. */
       cacheArgv?: string[][];
     }
+  | {
+      /**
+       * No registry (driver ssh without project.registry): `docker save` of a built image on the
+       * build machine, once, into a temporary archive the transfer steps read.
+       */
+      kind: 'image-save';
+      service: string;
+      image: string;
+    }
+  | {
+      /**
+       * No registry: the saved image of `service` sent to the step's host over SSH into `docker load`,
+       * without the files of the layers the host has already (rollout/image-transfer.ts).
+       */
+      kind: 'image-transfer';
+      service: string;
+      image: string;
+    }
   | { kind: 'lock-acquire'; message: string }
   | { kind: 'lock-release' }
   | {

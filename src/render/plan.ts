@@ -67,6 +67,10 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
     case 'prune':
       detail['keep'] = action.keep;
       break;
+    case 'image-save':
+    case 'image-transfer':
+      Object.assign(detail, { service: action.service, image: action.image });
+      break;
     case 'retain':
       Object.assign(detail, {
         keep_releases: action.keepReleases,

@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { chmod, readFile } from 'node:fs/promises';
 import { homedir, constants as osConstants } from 'node:os';
 import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { ExternalError } from '../util/errors.js';
@@ -20,8 +22,10 @@ export interface SpawnRequest {
   cwd: string;
   /** Added to (not replacing) this process's environment. */
   env?: Record<string, string>;
-  /** Bytes for stdin; stdin is /dev/null when undefined. */
+  /** Bytes for stdin; stdin is /dev/null when undefined (and no inputStream). */
   input?: string | Buffer;
+  /** A stream piped to stdin instead of `input` (ExecOptions.stdinStream). */
+  inputStream?: Readable;
   timeoutMs?: number;
   onLine?: ExecOptions['onLine'];
   signal?: AbortSignal;
@@ -98,7 +102,11 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
     reject: false,
     stripFinalNewline: false,
     maxBuffer: 512 * 1024 * 1024,
-    ...(request.input === undefined ? { stdin: 'ignore' as const } : { input: request.input }),
+    ...(request.inputStream !== undefined
+      ? { stdin: 'pipe' as const }
+      : request.input === undefined
+        ? { stdin: 'ignore' as const }
+        : { input: request.input }),
     forceKillAfterDelay: 5_000,
     detached: request.ownProcessGroup === true,
   });
@@ -111,6 +119,10 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
       return false; // the group is gone
     }
   };
+  if (request.inputStream !== undefined && subprocess.stdin !== null) {
+    // A command that exits early (EPIPE) fails on its exit code; the stream's error is not ours to throw.
+    pipeline(request.inputStream, subprocess.stdin).catch(() => undefined);
+  }
   installExitHooks();
   const pid = subprocess.pid;
   if (pid !== undefined) liveChildren.set(pid, request.ownProcessGroup === true);
@@ -334,6 +346,7 @@ export async function runLocal(argv: readonly string[], options: RunLocalOptions
     cwd,
     env: options.env,
     input,
+    ...(options.stdinStream === undefined ? {} : { inputStream: options.stdinStream }),
     timeoutMs: options.timeoutMs,
     onLine: options.onLine,
     signal: options.signal,

@@ -393,6 +393,7 @@ export class SshRunner implements Runner {
       args,
       cwd: homedir(),
       input,
+      ...(options.stdinStream === undefined ? {} : { inputStream: options.stdinStream }),
       timeoutMs: options.timeoutMs,
       onLine: options.onLine,
       signal: options.signal,

@@ -1,8 +1,14 @@
+import type { Readable } from 'node:stream';
 import type { Secret } from '../util/secret.js';
 
 export interface ExecOptions {
   /** Sent on the command's stdin; a Secret is revealed only into the pipe, never into argv or logs. */
   stdin?: string | Secret;
+  /**
+   * Bytes streamed to the command's stdin as they are read (large payloads such as an image
+   * archive, never held in memory); used instead of `stdin`. Never a secret: it is not redacted.
+   */
+  stdinStream?: Readable;
   /** Extra environment for a local command (ignored by the ssh runner: put secrets in 0600 files). */
   env?: Record<string, string>;
   timeoutMs?: number;

@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerHostOf, type HarnessEnv, requireHarness } from './support/harness.js';
+import { dockerHostOf, dockerOn, type HarnessEnv, requireHarness } from './support/harness.js';
 import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
 // The registry build cache (project.registry_cache): a second build machine that never built the
@@ -27,7 +27,7 @@ function digestOf(stdout: string, service: string): string | undefined {
 }
 
 describe('build cache in the registry', () => {
-  it('a build machine with an empty cache rebuilds only the changed layer and gets the same image for the rest', async () => {
+  it('a build machine with an empty cache takes every unchanged layer from the registry and rebuilds only the changed one', async () => {
     const first = await stagecraftIn(project, ['build', '--push', '-e', 'production', '--version', 'c1']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain(
@@ -35,6 +35,8 @@ describe('build cache in the registry', () => {
     );
 
     appendFileSync(join(project.root, 'api', 'server.mjs'), '// a change to the API only\n');
+    // h3's engine stands in for a fresh CI runner: nothing in its own build cache.
+    await dockerOn(harness, 'h3', ['builder', 'prune', '-af']);
     const fresh = await stagecraftIn(
       project,
       ['build', '--push', '-e', 'production', '--version', 'c2', '-v'],
@@ -46,9 +48,10 @@ describe('build cache in the registry', () => {
     const output = `${fresh.stdout}${fresh.stderr}`;
     expect(output).toContain(`[web] importing cache manifest from ${REPOSITORY}-web:buildcache`);
     expect(output).toContain(`[api] importing cache manifest from ${REPOSITORY}-api:buildcache`);
+    // Every web layer came from the first machine's cache; the API's changed layer was built again.
+    expect(output).toMatch(/\[web 3\/4\] COPY index\.html serve\.mjs \.\/\n\s*#\d+ CACHED/);
     expect(output).toMatch(/\[web 4\/4\] COPY src \.\/src\n\s*#\d+ CACHED/);
-    // Every web layer came from the cache: the very same image as the first machine's.
-    expect(digestOf(fresh.stdout, 'web')).toBe(digestOf(first.stdout, 'web'));
+    expect(output).not.toMatch(/\[api 3\/3\] COPY package\.json server\.mjs \.\/\n\s*#\d+ CACHED/);
     expect(digestOf(fresh.stdout, 'api')).not.toBe(digestOf(first.stdout, 'api'));
   });
 });
