@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +35,8 @@ describe('build cache in the registry', () => {
       `push ${REPOSITORY}-web:c1, and as ${REPOSITORY}-web:buildcache (build cache)`,
     );
 
-    appendFileSync(join(project.root, 'api', 'server.mjs'), '// a change to the API only\n');
+    // A change no earlier run made (the harness registry keeps its data between runs).
+    appendFileSync(join(project.root, 'api', 'server.mjs'), `// a change to the API only: ${randomUUID()}\n`);
     // h3's engine stands in for a fresh CI runner: nothing in its own build cache.
     await dockerOn(harness, 'h3', ['builder', 'prune', '-af']);
     const fresh = await stagecraftIn(
