@@ -206,7 +206,8 @@ describe('remove', () => {
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('containers:h2');
     expect(dry.stderr).toContain(
-      `Volumes kept (pass --volumes to delete them): h2: ${COMPOSE_PROJECT}_db-data`,
+      // The gateway's data volume (its certificates) is kept with the app's own.
+      `Volumes kept (pass --volumes to delete them): h2: ${COMPOSE_PROJECT}-ingress-data, ${COMPOSE_PROJECT}_db-data`,
     );
     const refused = await cli(['remove']);
     expect(refused.code).toBe(1);
