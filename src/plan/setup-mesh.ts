@@ -2,6 +2,7 @@
 // from the distribution's packages, check its version, and join the host to the tailnet with its tags.
 // A joined host is left alone; a host on another tailnet is reported, never re-joined.
 import { UserError } from '../util/errors.js';
+import { APT_UPDATE_ARGV, aptInstallArgv } from './apt.js';
 import { versionBelow } from './host-facts.js';
 import type { SetupCheck, SetupModule, SetupStep } from './setup.js';
 
@@ -61,7 +62,7 @@ export const meshSetup: SetupModule = ({ host, facts, wanted, asRoot, state }) =
         id: 'mesh-apt-update',
         title: 'refresh the package lists (apt-get update)',
         found: 'no tailscale client',
-        action: { kind: 'exec', argv: asRoot(['apt-get', 'update', '-qq']) },
+        action: { kind: 'exec', argv: asRoot([...APT_UPDATE_ARGV]) },
       });
     }
     steps.push({
@@ -70,16 +71,7 @@ export const meshSetup: SetupModule = ({ host, facts, wanted, asRoot, state }) =
       found: 'no tailscale client',
       action: {
         kind: 'exec',
-        argv: asRoot([
-          'env',
-          'DEBIAN_FRONTEND=noninteractive',
-          'apt-get',
-          'install',
-          '-y',
-          '-qq',
-          '--no-install-recommends',
-          'tailscale',
-        ]),
+        argv: asRoot(aptInstallArgv(['tailscale'])),
       },
     });
   } else if (mesh.install.minVersion !== undefined && versionBelow(version, mesh.install.minVersion)) {

@@ -1,6 +1,7 @@
 // `stagecraft setup` as a pure planner: host facts (plan/host-facts.ts) + what a deploy needs → the
 // steps that close the gap, and nothing for what is already right. No I/O here.
 import { UserError } from '../util/errors.js';
+import { APT_UPDATE_ARGV, aptInstallArgv } from './apt.js';
 import { type HostFacts, versionBelow } from './host-facts.js';
 import { type MeshWanted, meshSetup } from './setup-mesh.js';
 
@@ -167,7 +168,7 @@ const packages: SetupModule = ({ facts, wanted, asRoot, state, host }) => {
         id: 'apt-update',
         title: 'refresh the package lists (apt-get update)',
         found,
-        action: { kind: 'exec', argv: asRoot(['apt-get', 'update', '-qq']) },
+        action: { kind: 'exec', argv: asRoot([...APT_UPDATE_ARGV]) },
       },
       {
         id: 'packages',
@@ -175,16 +176,7 @@ const packages: SetupModule = ({ facts, wanted, asRoot, state, host }) => {
         found,
         action: {
           kind: 'exec',
-          argv: asRoot([
-            'env',
-            'DEBIAN_FRONTEND=noninteractive',
-            'apt-get',
-            'install',
-            '-y',
-            '-qq',
-            '--no-install-recommends',
-            ...names,
-          ]),
+          argv: asRoot(aptInstallArgv(names)),
         },
       },
     ],
