@@ -15,12 +15,12 @@
 //    whole `stagecraft deploy` times.
 // 3. 3 hosts against 1 host (the shop: api, web, db), each deploy against a hand-written baseline
 //    (bench/baseline-deploy.sh: the same docker commands over one multiplexed ssh connection per host).
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load, percentile } from './lib/load.mjs';
+import { run } from './lib/run.mjs';
 
 const rounds = Number(process.argv[2] ?? 3);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -28,24 +28,6 @@ const cli = join(root, 'bin/stagecraft.js');
 const dockerRollout = process.env.DOCKER_ROLLOUT;
 /** BENCH_PARTS=2,3 runs only those parts (part 2 then compares with the 1-service app deployed alone). */
 const parts = (process.env.BENCH_PARTS ?? '1,2,3').split(',').map(Number);
-
-/** Runs a command; resolves with its exit code, output and wall time (ms). Never throws. */
-function run(command, args, options = {}) {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.stdin.end(options.input ?? '');
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
-  });
-}
 
 const harness = JSON.parse((await run(process.execPath, [join(root, 'test/harness/cli.mjs'), 'env'])).stdout);
 const address = (name) => harness.hosts.find((host) => host.name === name).address;

@@ -10,27 +10,11 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run } from './lib/run.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'bin/stagecraft.js');
 const NAME = 'benchnoreg';
-
-/** Runs a command; resolves with its exit code, output and wall time (ms). Never throws. */
-function run(command, args, options = {}) {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
-  });
-}
 
 const harness = JSON.parse((await run(process.execPath, [join(root, 'test/harness/cli.mjs'), 'env'])).stdout);
 const h1 = harness.hosts.find((host) => host.name === 'h1');
