@@ -108,6 +108,8 @@ async function writeCaRoot(target: IngressTarget, pem: string): Promise<void> {
 }
 
 async function loadRoutes(target: IngressTarget, routes: CaddyRoute[], tls: IngressTls): Promise<void> {
+  // The file the config's trusted_roots_pem_files names must exist before Caddy provisions the issuer.
+  if (tls.mode === 'acme' && tls.caRoot !== undefined) await writeCaRoot(target, tls.caRoot);
   // The config may hold a private key: it travels only on stdin, as a Secret.
   const result = await target.runner.exec(execArgs(target.container, loadConfigArgv()), {
     stdin: new Secret(JSON.stringify(caddyConfig(routes, tls))),
@@ -184,7 +186,6 @@ export async function ensureIngress(
   for (let attempt = 0; attempt < 100; attempt++) {
     const live = await readLive(target);
     if (live !== undefined) {
-      if (tls.mode === 'acme' && tls.caRoot !== undefined) await writeCaRoot(target, tls.caRoot);
       const wanted = routes.reduce(withRoute, live.routes);
       const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
       // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
