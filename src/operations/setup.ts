@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { runHostSteps } from '../engine/hosts.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
-import { type HostFacts, PROBE_SCRIPT, parseHostFacts, versionBelow } from '../plan/host-facts.js';
+import {
+  type HostFacts,
+  PROBE_SCRIPT,
+  parseHostFacts,
+  READY_PROBE_SCRIPT,
+  versionBelow,
+} from '../plan/host-facts.js';
 import { planSetup, type SetupPlan, type SetupStep, type SetupWanted } from '../plan/setup.js';
 import { createRunner, type RunnerSshSettings } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
@@ -120,6 +126,16 @@ export async function probeHost(
   const result = await runner.exec(['sh', '-c', PROBE_SCRIPT, 'sh', wanted.deployUser, ...wanted.folders], {
     timeoutMs: 60_000,
   });
+  try {
+    return parseHostFacts(result.stdout);
+  } catch (error) {
+    throw new ExternalError(`${runner.name}: could not read the host's facts`, { cause: error });
+  }
+}
+
+/** The light probe before a deploy (READY_PROBE_SCRIPT, one round trip). Throws ExternalError like probeHost. */
+async function probeReady(runner: Runner): Promise<HostFacts> {
+  const result = await runner.exec(['sh', '-c', READY_PROBE_SCRIPT], { timeoutMs: 60_000 });
   try {
     return parseHostFacts(result.stdout);
   } catch (error) {
@@ -307,12 +323,11 @@ export async function checkHostsReady(
   hosts: HostModel[] = env.model.hosts,
 ): Promise<{ host: string; reason: string }[]> {
   if (env.model.driver === 'local') return [];
-  const wanted = { deployUser: 'root', folders: [] };
   const probed = await Promise.all(
     hosts.map(async (host) => {
       let facts: HostFacts;
       try {
-        facts = await probeHost(runnerFor(host), wanted);
+        facts = await probeReady(runnerFor(host));
       } catch (error) {
         if (!(error instanceof ExternalError)) throw error;
         // A new host refuses the deploy user until setup has created it: say so next to ssh's own advice.

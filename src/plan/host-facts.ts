@@ -96,6 +96,28 @@ fi
 echo probe=done
 `;
 
+/**
+ * The probe a deploy runs before it touches a host (`sh -c READY_PROBE_SCRIPT`): only what
+ * notReadyReason needs — the engine's version as the running server reports it (else dockerd's, to
+ * tell "not installed" from "not running"), and compose's. Two docker CLI calls where PROBE_SCRIPT
+ * makes a dozen reads; the same `key=value` lines, read by parseHostFacts. Reads only.
+ */
+export const READY_PROBE_SCRIPT = `S=""; if [ "$(id -u)" != 0 ]; then S="sudo -n"; fi
+v=""
+if command -v docker >/dev/null 2>&1; then
+  echo docker_cli=yes
+  f='{{.Server.Version}}'
+  v=$(docker version --format "$f" 2>/dev/null || $S docker version --format "$f" 2>/dev/null) || v=""
+  echo "compose_version=$(docker compose version --short 2>/dev/null)"
+fi
+if [ -n "$v" ]; then echo "docker_version=$v"; echo docker_running=yes
+else
+  d=$(command -v dockerd || ls /usr/sbin/dockerd /usr/bin/dockerd /usr/local/bin/dockerd 2>/dev/null | head -n 1)
+  if [ -n "$d" ]; then echo "docker_version=$("$d" --version 2>/dev/null)"; fi
+fi
+echo probe=done
+`;
+
 function fromBase64(value: string | undefined): string | undefined {
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }
