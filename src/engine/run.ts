@@ -135,9 +135,22 @@ async function runGraph(steps: Step[], parallel: number, run: (step: Step) => Pr
 }
 
 /**
+ * `steps` with the lock's release made to wait for every step before it: whatever the plan's
+ * `dependsOn` says, nothing of a phase run as a graph may still be running once the lock is released.
+ */
+function lockReleaseLast(steps: Step[]): Step[] {
+  return steps.map((step, index) =>
+    step.action.kind === 'lock-release'
+      ? { ...step, dependsOn: [...new Set([...step.dependsOn, ...steps.slice(0, index).map((s) => s.id)])] }
+      : step,
+  );
+}
+
+/**
  * Runs a plan: phases in their fixed order; within `rollout`, hosts in parallel (bounded, canary
  * first) and each host's steps as their dependency graph (runGraph: independent steps at once, up to
- * `parallelSteps`); everywhere else one step after another. `dependsOn` is
+ * `parallelSteps`); `finalize` as its dependency graph (up to `parallelHosts` at once, the lock's
+ * release after every other step); everywhere else one step after another. `dependsOn` is
  * honoured: the order is checked against it before anything runs (checkDependencies: InternalError),
  * and a step runs only once each of its dependencies has completed. A failure marks the phase failed
  * and later phases skipped; `lock:release` runs whatever happened.
@@ -241,6 +254,8 @@ export async function runPlan(plan: Plan, options: EngineOptions): Promise<RunRe
     options.emit({ type: 'phase-start', phase: name });
     try {
       if (name === 'rollout') await runRollout(phasePlan.steps);
+      else if (name === 'finalize')
+        await runGraph(lockReleaseLast(phasePlan.steps), Math.max(1, options.parallelHosts), runStep);
       else for (const step of phasePlan.steps) await runStep(step);
       phases[name] = 'completed';
       await options.onPhase(name, 'completed');

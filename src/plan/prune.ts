@@ -197,9 +197,9 @@ export function releasesRoot(model: EnvironmentModel): string {
  * The `retain` steps: one per host of the environment (release folders, images, stopped containers
  * of the project), then one on the build machine (images of releases not kept, build cache unused
  * for `releases.build_cache`). With driver local the build machine is the host: one step does both.
- * Host steps in `rollout` each follow `after` (hosts run in parallel); elsewhere they run one after
- * another. The build machine's step goes to `buildPhase` (default: `phase`), after `buildAfter`
- * (default: the last host step). `bestEffort` (a deploy's last steps): a failure to remove is
+ * Host steps in `rollout` and `finalize` each follow `after` (the engine runs them in parallel);
+ * elsewhere they run one after another. The build machine's step goes to `buildPhase` (default:
+ * `phase`), after `buildAfter` (default: `after` when hosts run in parallel, else the last host step). `bestEffort` (a deploy's last steps): a failure to remove is
  * reported, never fails the release.
  */
 export function retainSteps(
@@ -226,6 +226,7 @@ export function retainSteps(
   };
   const summary = `keep ${kept.keepReleases.length} release${kept.keepReleases.length === 1 ? '' : 's'} (retain ${model.releases.retain})`;
   const local = model.driver === 'local';
+  const parallel = options.phase === 'rollout' || options.phase === 'finalize';
   for (const host of model.hosts) {
     const step: Step = {
       id: `retain:${host.name}`,
@@ -242,7 +243,7 @@ export function retainSteps(
       dependsOn: previous,
     };
     steps.push(step);
-    if (options.phase !== 'rollout') previous = [step.id];
+    if (!parallel) previous = [step.id];
   }
   if (!local) {
     steps.push({
@@ -250,7 +251,7 @@ export function retainSteps(
       phase: options.buildPhase ?? options.phase,
       title: `${summary} on the build machine: remove images of older releases, build cache unused for ${buildCacheHours}h`,
       action: { kind: 'retain', ...policy, containers: false, buildCacheUntilHours: buildCacheHours },
-      dependsOn: options.buildAfter ?? [steps[steps.length - 1]!.id],
+      dependsOn: options.buildAfter ?? (parallel ? options.after : [steps[steps.length - 1]!.id]),
     });
   }
   return steps;

@@ -290,6 +290,38 @@ describe('runPlan: steps of one host as a graph', () => {
   });
 });
 
+describe('runPlan: finalize as a graph', () => {
+  it('runs the retain steps of all hosts at once, and releases the lock only after every other step', async () => {
+    const plan = fixturePlan(['h1']);
+    plan.phases[5] = {
+      name: 'finalize',
+      steps: [
+        step('record', 'finalize'),
+        step('retain:h1', 'finalize', 'h1', ['record']),
+        step('retain:h2', 'finalize', 'h2', ['record']),
+        step('retain:h3', 'finalize', 'h3', ['record']),
+        // The plan lets the release follow the record alone: the engine still waits for the rest.
+        step('lock:release', 'finalize', 'h1', ['record']),
+      ],
+    };
+    const handler = gated();
+    const { result } = await run(plan, handler.handle, { parallelHosts: 2 });
+    expect(result.ok).toBe(true);
+    const log = handler.log.filter((line) => !line.includes('prepare') && !line.includes('rollout'));
+    expect(log.slice(0, 5)).toEqual([
+      'start lock:acquire',
+      'end lock:acquire',
+      'start record',
+      'end record',
+      'start retain:h1',
+    ]);
+    expect(log[5]).toBe('start retain:h2');
+    expect(handler.most()).toBe(2);
+    expect(log.slice(-2)).toEqual(['start lock:release', 'end lock:release']);
+    expect(log.indexOf('start lock:release')).toBeGreaterThan(log.indexOf('end retain:h3'));
+  });
+});
+
 describe('checkDependencies', () => {
   it('accepts earlier phases and earlier steps of the same host', () => {
     expect(() => checkDependencies(fixturePlan(['h1', 'h2']))).not.toThrow();

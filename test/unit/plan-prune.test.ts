@@ -251,7 +251,7 @@ describe('retain steps', () => {
     images: {},
   });
 
-  it('end a deploy: after the record, every host then the build machine, before the post-deploy hook and the unlock', () => {
+  it('end a deploy: after the record, every host and the build machine at once (the engine runs finalize as a graph), before the unlock', () => {
     const m = model('    releases: { retain: 5, build_cache: 48h }\n');
     const plan = planDeploy({
       model: m,
@@ -274,9 +274,9 @@ describe('retain steps', () => {
     expect(finalize.steps.map((step) => [step.id, step.dependsOn])).toEqual([
       ['record', []],
       ['retain:h1', ['record']],
-      ['retain:h2', ['retain:h1']],
-      ['retain:h3', ['retain:h2']],
-      ['retain:build', ['retain:h3']],
+      ['retain:h2', ['record']],
+      ['retain:h3', ['record']],
+      ['retain:build', ['record']],
       ['lock:release', ['record']],
     ]);
     expect(finalize.steps[1]!.action).toEqual({
