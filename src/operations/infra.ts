@@ -2,12 +2,22 @@
 // provider applies; the hosts it made are recorded for deploy, then `setup` runs over SSH to verify.
 import { connect } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
+import { meshModel } from '../model/mesh.js';
 import { cloudInitUserData } from '../plan/cloud-init.js';
-import { changingSteps, infraPlanText, planInfraDown, planInfraUp, volumeName } from '../plan/infra.js';
+import {
+  changingSteps,
+  infraPlanText,
+  type MeshNodesInput,
+  planInfraDown,
+  planInfraUp,
+  volumeName,
+} from '../plan/infra.js';
 import { cloudProvider } from '../providers/cloud/index.js';
 import type { CloudContext, CloudProvider, InfraPlan } from '../providers/cloud/types.js';
+import { deleteNode, listNodes } from '../providers/network/headscale-api.js';
 import { readInfraState, removeInfraState, writeInfraState } from '../state/infra.js';
 import { ExternalError, UserError } from '../util/errors.js';
+import { Secret } from '../util/secret.js';
 import { loadEnvironment, refuseOnSwarm } from './environment.js';
 import type { Session as CommandContext } from './session.js';
 import { runSetup, setupSettings } from './setup.js';
@@ -192,6 +202,49 @@ export async function infraUp(
   return { plan, changed: changes };
 }
 
+/** How Tailscale's own nodes are removed: Stagecraft does not hold a Tailscale API key. */
+export const TAILSCALE_KEEP_REASON =
+  "Tailscale's control plane keeps them: remove them in the admin console (Machines → Remove) or with its API (DELETE /api/v2/device/{id}); hosts joined with an ephemeral auth key leave by themselves";
+
+/**
+ * What the mesh has of the environment's hosts, for `infra down`: undefined without a mesh; Tailscale
+ * or Headscale without api_key_env: a `keep` with how to remove them by hand; Headscale with an API
+ * key: its nodes (read-only GET /api/v1/node). Throws a UserError when api_key_env names an unset
+ * variable, an ExternalError when Headscale refuses or cannot be reached. Returns the API key too, for
+ * the deletions.
+ */
+async function meshNodesOf(
+  session: InfraSession,
+  env: Record<string, string | undefined>,
+): Promise<{ nodes: MeshNodesInput; apiKey: Secret | undefined } | undefined> {
+  const mesh = meshModel(session.loaded.config);
+  if (mesh === undefined) return undefined;
+  if (mesh.provider === 'tailscale')
+    return { nodes: { kind: 'keep', reason: TAILSCALE_KEEP_REASON }, apiKey: undefined };
+  if (mesh.apiKeyEnv === undefined || mesh.loginServer === undefined) {
+    return {
+      nodes: {
+        kind: 'keep',
+        reason:
+          'network.providers.headscale has no api_key_env, so Stagecraft cannot delete them: run `headscale nodes delete --identifier <id>` on the server (ids from `headscale nodes list`)',
+      },
+      apiKey: undefined,
+    };
+  }
+  const value = env[mesh.apiKeyEnv]?.trim();
+  if (value === undefined || value === '') {
+    throw new UserError(
+      `${mesh.apiKeyEnv} is not set: infra down deletes the hosts' nodes from Headscale through its API`,
+      {
+        hint: `export ${mesh.apiKeyEnv}=<API key> (network.providers.headscale.api_key_env; \`headscale apikeys create\`); nothing was deleted`,
+      },
+    );
+  }
+  const apiKey = new Secret(value);
+  const nodes = await listNodes({ server: mesh.loginServer, apiKey });
+  return { nodes: { kind: 'headscale', server: mesh.loginServer, user: mesh.user, nodes }, apiKey };
+}
+
 /** `infra down`: deletes the environment's droplets and firewall (volumes with deleteVolumes), after confirmation. */
 export async function infraDown(
   context: CommandContext,
@@ -201,11 +254,14 @@ export async function infraDown(
 ): Promise<InfraPlan> {
   const { provider, cloud } = session;
   const inventory = await provider.inventory(cloud);
-  const volumeNames = provider
-    .desiredHosts(cloud)
-    .flatMap((host) =>
-      host.volumes.map((volume) => volumeName(cloud.project, session.environment, host.name, volume.name)),
-    );
+  const desired = provider.desiredHosts(cloud);
+  const volumeNames = desired.flatMap((host) =>
+    host.volumes.map((volume) => volumeName(cloud.project, session.environment, host.name, volume.name)),
+  );
+  const mesh = await meshNodesOf(session, context.env);
+  const hosts = [
+    ...new Set([...inventory.machines.map((machine) => machine.host), ...desired.map((host) => host.name)]),
+  ];
   const plan = planInfraDown(
     {
       provider: provider.id,
@@ -216,14 +272,36 @@ export async function infraDown(
     },
     options.deleteVolumes,
     volumeNames,
+    mesh === undefined ? undefined : { hosts, nodes: mesh.nodes },
   );
   printInfraPlan(context, plan);
   if (options.dryRun || changingSteps(plan).length === 0) return plan;
-  await confirm(
-    `Delete the droplets${options.deleteVolumes ? ', volumes' : ''} and firewall of ${session.environment}?`,
+  const nodeSteps = plan.steps.flatMap((step) =>
+    step.action.kind === 'delete-mesh-node' ? [step.action] : [],
   );
-  await provider.apply(cloud, plan, '');
+  await confirm(
+    `Delete the droplets${options.deleteVolumes ? ', volumes' : ''}${nodeSteps.length > 0 ? ', mesh nodes' : ''} and firewall of ${session.environment}?`,
+  );
+  // The cloud first: a node deleted while its droplet still runs would only be offline until then.
+  await provider.apply(
+    cloud,
+    { ...plan, steps: plan.steps.filter((step) => !step.action.kind.includes('mesh-node')) },
+    '',
+  );
   removeInfraState(session.loaded.root, session.environment);
+  for (const action of nodeSteps) {
+    const outcome = await deleteNode({
+      server: action.server,
+      apiKey: mesh!.apiKey!,
+      id: action.id,
+      name: action.name,
+    });
+    context.output.info(
+      context.output.colors.dim(
+        `  … mesh node ${action.name} (id ${action.id}) ${outcome === 'deleted' ? 'deleted' : 'was already gone'}`,
+      ),
+    );
+  }
   return plan;
 }
 
