@@ -1,7 +1,7 @@
 import { loadEnvironment } from '../../operations/environment.js';
-import { HostRunners, hostsInScope } from '../../operations/fleet.js';
+import { HostRunners, hostsInScope, throwIfUnreachable } from '../../operations/fleet.js';
 import { collectMeshStatus, meshStatusJson, renderMeshStatus } from '../../operations/mesh-status.js';
-import { ExternalError, PartialFailure, UserError } from '../../util/errors.js';
+import { UserError } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
 
 /**
@@ -29,10 +29,6 @@ export async function status(context: CommandContext): Promise<number> {
   }
   if (context.globals.json) context.output.json(meshStatusJson(report));
   else context.output.result(renderMeshStatus(report));
-  const failed = report.hosts.filter((host) => !host.reachable);
-  if (failed.length === 0) return 0;
-  const message = `could not read ${failed.length} of ${report.hosts.length} host${report.hosts.length === 1 ? '' : 's'}: ${failed.map((host) => host.name).join(', ')}`;
-  const hint = `check that ${failed.length === 1 ? 'the host is' : 'the hosts are'} up and reachable over ssh (\`stagecraft doctor -e ${env.model.environment}\`)`;
-  if (failed.length === report.hosts.length) throw new ExternalError(message, { hint });
-  throw new PartialFailure(message, { hint });
+  throwIfUnreachable(report.hosts, env.model.environment);
+  return 0;
 }
