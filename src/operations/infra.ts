@@ -8,6 +8,7 @@ import {
   changingSteps,
   infraPlanText,
   type MeshNodesInput,
+  meshNodeSteps,
   planInfraDown,
   planInfraUp,
   volumeName,
@@ -78,13 +79,19 @@ function gatewayPorts(loaded: LoadedConfig): number[] {
   return ports;
 }
 
-/** Reads the account and plans `up` (no change). */
-export async function planUp(session: InfraSession): Promise<InfraPlan> {
+/**
+ * Reads the account and plans `up` (no change). Droplets it deletes (no longer in the config) get their
+ * mesh steps as in `infra down` (Headscale's nodes read with the API key from `env`).
+ */
+export async function planUp(
+  session: InfraSession,
+  env: Record<string, string | undefined>,
+): Promise<InfraPlan> {
   const { provider, cloud } = session;
   const desired = provider.desiredHosts(cloud);
   const firewall = provider.desiredFirewall(cloud, { sshSources: [], ports: gatewayPorts(session.loaded) });
   const inventory = await provider.inventory(cloud);
-  return planInfraUp({
+  const plan = planInfraUp({
     provider: provider.id,
     project: cloud.project,
     environment: session.environment,
@@ -94,6 +101,11 @@ export async function planUp(session: InfraSession): Promise<InfraPlan> {
     sshKeyName: String(cloud.config['ssh_key_name'] ?? ''),
     configPath: session.configPath,
   });
+  const deleted = plan.steps.flatMap((step) =>
+    step.action.kind === 'delete-machine' ? [step.action.host] : [],
+  );
+  if (deleted.length === 0) return plan;
+  return { ...plan, steps: [...plan.steps, ...meshNodeSteps(deleted, await meshNodesOf(session, env))] };
 }
 
 export function printInfraPlan(context: CommandContext, plan: InfraPlan): void {
@@ -162,7 +174,7 @@ export async function infraUp(
   confirm: (question: string) => Promise<void>,
   options: { setup: boolean } = { setup: true },
 ): Promise<{ plan: InfraPlan; changed: number }> {
-  const plan = await planUp(session);
+  const plan = await planUp(session, context.env);
   printInfraPlan(context, plan);
   const refused = plan.steps.filter((step) => step.action.kind === 'refuse');
   if (refused.length > 0) {
@@ -177,13 +189,13 @@ export async function infraUp(
   const deletes = plan.steps.filter((step) => step.action.kind === 'delete-machine');
   if (deletes.length > 0) {
     await confirm(
-      `Delete ${deletes.length} droplet${deletes.length === 1 ? '' : 's'} of ${session.environment} (${deletes.map((step) => (step.action.kind === 'delete-machine' ? step.action.name : '')).join(', ')})?`,
+      `Delete ${deletes.length} droplet${deletes.length === 1 ? '' : 's'} of ${session.environment} (${deletes.map((step) => (step.action.kind === 'delete-machine' ? step.action.name : '')).join(', ')})${plan.steps.some((step) => step.action.kind === 'delete-mesh-node') ? ' and their mesh nodes' : ''}?`,
     );
   }
   const changes = changingSteps(plan).length;
   const { wanted } = setupSettings(session.loaded, session.environment);
   const userData = cloudInitUserData(wanted, session.provider.dockerPackages(session.cloud));
-  const hosts = await session.provider.apply(session.cloud, plan, userData);
+  const hosts = await session.provider.apply(session.cloud, cloudSteps(plan), userData);
   await writeInfraState(session.loaded.root, {
     schema: 'stagecraft.infra/v1',
     provider: session.provider.id,
@@ -191,6 +203,7 @@ export async function infraUp(
     hosts,
     updated_at: new Date().toISOString(),
   });
+  await deleteMeshNodes(context, session, plan);
   context.output.info(
     `hosts of ${session.environment}: ${hosts.map((host) => `${host.name} ${host.address} (${host.role})`).join(', ')}`,
   );
@@ -207,42 +220,77 @@ export const TAILSCALE_KEEP_REASON =
   "Tailscale's control plane keeps them: remove them in the admin console (Machines → Remove) or with its API (DELETE /api/v2/device/{id}); hosts joined with an ephemeral auth key leave by themselves";
 
 /**
- * What the mesh has of the environment's hosts, for `infra down`: undefined without a mesh; Tailscale
- * or Headscale without api_key_env: a `keep` with how to remove them by hand; Headscale with an API
- * key: its nodes (read-only GET /api/v1/node). Throws a UserError when api_key_env names an unset
- * variable, an ExternalError when Headscale refuses or cannot be reached. Returns the API key too, for
- * the deletions.
+ * The Headscale API key from the variable `api_key_env` names, or undefined when the mesh is not
+ * Headscale with api_key_env. Throws a UserError naming the variable when it is unset or empty.
  */
-async function meshNodesOf(
-  session: InfraSession,
-  env: Record<string, string | undefined>,
-): Promise<{ nodes: MeshNodesInput; apiKey: Secret | undefined } | undefined> {
+function headscaleApiKey(session: InfraSession, env: Record<string, string | undefined>): Secret | undefined {
   const mesh = meshModel(session.loaded.config);
-  if (mesh === undefined) return undefined;
-  if (mesh.provider === 'tailscale')
-    return { nodes: { kind: 'keep', reason: TAILSCALE_KEEP_REASON }, apiKey: undefined };
-  if (mesh.apiKeyEnv === undefined || mesh.loginServer === undefined) {
-    return {
-      nodes: {
-        kind: 'keep',
-        reason:
-          'network.providers.headscale has no api_key_env, so Stagecraft cannot delete them: run `headscale nodes delete --identifier <id>` on the server (ids from `headscale nodes list`)',
-      },
-      apiKey: undefined,
-    };
-  }
+  if (mesh?.provider !== 'headscale' || mesh.apiKeyEnv === undefined) return undefined;
   const value = env[mesh.apiKeyEnv]?.trim();
   if (value === undefined || value === '') {
     throw new UserError(
-      `${mesh.apiKeyEnv} is not set: infra down deletes the hosts' nodes from Headscale through its API`,
+      `${mesh.apiKeyEnv} is not set: infra deletes the destroyed hosts' nodes from Headscale through its API`,
       {
         hint: `export ${mesh.apiKeyEnv}=<API key> (network.providers.headscale.api_key_env; \`headscale apikeys create\`); nothing was deleted`,
       },
     );
   }
-  const apiKey = new Secret(value);
+  return new Secret(value);
+}
+
+/**
+ * What the mesh has of hosts whose machines go away: undefined without a mesh; Tailscale, or Headscale
+ * without api_key_env: a `keep` with how to remove them by hand; Headscale with an API key: its nodes
+ * (read-only GET /api/v1/node). Throws a UserError when api_key_env names an unset variable, an
+ * ExternalError when Headscale refuses or cannot be reached.
+ */
+async function meshNodesOf(
+  session: InfraSession,
+  env: Record<string, string | undefined>,
+): Promise<MeshNodesInput | undefined> {
+  const mesh = meshModel(session.loaded.config);
+  if (mesh === undefined) return undefined;
+  if (mesh.provider === 'tailscale') return { kind: 'keep', reason: TAILSCALE_KEEP_REASON };
+  const apiKey = headscaleApiKey(session, env);
+  if (apiKey === undefined || mesh.loginServer === undefined) {
+    return {
+      kind: 'keep',
+      reason:
+        'network.providers.headscale has no api_key_env, so Stagecraft cannot delete them: run `headscale nodes delete --identifier <id>` on the server (ids from `headscale nodes list`)',
+    };
+  }
   const nodes = await listNodes({ server: mesh.loginServer, apiKey });
-  return { nodes: { kind: 'headscale', server: mesh.loginServer, user: mesh.user, nodes }, apiKey };
+  return { kind: 'headscale', server: mesh.loginServer, user: mesh.user, nodes };
+}
+
+/** The plan without its mesh steps: what the cloud provider applies. */
+function cloudSteps(plan: InfraPlan): InfraPlan {
+  return { ...plan, steps: plan.steps.filter((step) => !step.action.kind.includes('mesh-node')) };
+}
+
+/**
+ * Runs the plan's `delete-mesh-node` steps in order through Headscale's API (after the cloud's steps:
+ * a node deleted while its droplet still runs would only be offline until then), one progress line
+ * each. Throws an ExternalError with the API's message on the first that fails.
+ */
+async function deleteMeshNodes(
+  context: CommandContext,
+  session: InfraSession,
+  plan: InfraPlan,
+): Promise<void> {
+  const actions = plan.steps.flatMap((step) =>
+    step.action.kind === 'delete-mesh-node' ? [step.action] : [],
+  );
+  if (actions.length === 0) return;
+  const apiKey = headscaleApiKey(session, context.env)!;
+  for (const action of actions) {
+    const outcome = await deleteNode({ server: action.server, apiKey, id: action.id, name: action.name });
+    context.output.info(
+      context.output.colors.dim(
+        `  … mesh node ${action.name} (id ${action.id}) ${outcome === 'deleted' ? 'deleted' : 'was already gone'}`,
+      ),
+    );
+  }
 }
 
 /** `infra down`: deletes the environment's droplets and firewall (volumes with deleteVolumes), after confirmation. */
@@ -272,36 +320,17 @@ export async function infraDown(
     },
     options.deleteVolumes,
     volumeNames,
-    mesh === undefined ? undefined : { hosts, nodes: mesh.nodes },
+    mesh === undefined ? undefined : { hosts, nodes: mesh },
   );
   printInfraPlan(context, plan);
   if (options.dryRun || changingSteps(plan).length === 0) return plan;
-  const nodeSteps = plan.steps.flatMap((step) =>
-    step.action.kind === 'delete-mesh-node' ? [step.action] : [],
-  );
+  const nodes = plan.steps.some((step) => step.action.kind === 'delete-mesh-node');
   await confirm(
-    `Delete the droplets${options.deleteVolumes ? ', volumes' : ''}${nodeSteps.length > 0 ? ', mesh nodes' : ''} and firewall of ${session.environment}?`,
+    `Delete the droplets${options.deleteVolumes ? ', volumes' : ''}${nodes ? ', mesh nodes' : ''} and firewall of ${session.environment}?`,
   );
-  // The cloud first: a node deleted while its droplet still runs would only be offline until then.
-  await provider.apply(
-    cloud,
-    { ...plan, steps: plan.steps.filter((step) => !step.action.kind.includes('mesh-node')) },
-    '',
-  );
+  await provider.apply(cloud, cloudSteps(plan), '');
   removeInfraState(session.loaded.root, session.environment);
-  for (const action of nodeSteps) {
-    const outcome = await deleteNode({
-      server: action.server,
-      apiKey: mesh!.apiKey!,
-      id: action.id,
-      name: action.name,
-    });
-    context.output.info(
-      context.output.colors.dim(
-        `  … mesh node ${action.name} (id ${action.id}) ${outcome === 'deleted' ? 'deleted' : 'was already gone'}`,
-      ),
-    );
-  }
+  await deleteMeshNodes(context, session, plan);
   return plan;
 }
 

@@ -440,6 +440,54 @@ describe('infra down and the mesh', { timeout: 180_000 }, () => {
     }
   });
 
+  it('infra up deleting a droplet that left the config deletes its Headscale node too', async () => {
+    const headscale = new FakeHeadscale(HS_KEY);
+    const server = await headscale.start();
+    try {
+      headscale.nodes.push(
+        { id: '4', name: 'web-1', givenName: 'web-1', ipAddresses: ['100.64.0.4'], tags: [], online: true },
+        { id: '5', name: 'web-2', givenName: 'web-2', ipAddresses: ['100.64.0.5'], tags: [], online: true },
+      );
+      const mesh = `network:
+  provider: headscale
+  providers:
+    headscale:
+      login_server: ${server}
+      tailnet_domain: mesh.example
+      api_key_env: HS_API_KEY
+      user: ops
+`;
+      writeProject(`          web-1: { role: web }\n          web-2: { role: web }\n`);
+      withMesh(mesh);
+      const env = { HS_API_KEY: HS_KEY };
+      expect((await cli(['infra', 'up', '-e', 'production', '--no-setup'], env)).code).toBe(0);
+      expect(headscale.requests).toEqual([]);
+      writeProject(`          web-1: { role: web }\n`);
+      withMesh(mesh);
+      const up = await cli(['infra', 'up', '-e', 'production', '--no-setup', '--yes'], env);
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stdout).toBe(
+        [
+          'infra production (digitalocean, project shop): 2 changes',
+          '  = keep droplet shop-production-web-1 (s-1vcpu-1gb, nyc3, active, 192.0.2.11)',
+          '  - delete droplet shop-production-web-2 (no longer in cloud.providers.digitalocean.hosts.production; its volumes are kept)',
+          '  = keep cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0',
+          `  - delete mesh node web-2 (id 5, 100.64.0.5) from Headscale at ${server}`,
+          'infra production: 2 changes applied',
+          '',
+        ].join('\n'),
+      );
+      expect(up.stderr).toContain('  … mesh node web-2 (id 5) deleted\n');
+      expect(headscale.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'GET /api/v1/node',
+        'DELETE /api/v1/node/5',
+      ]);
+      expect(headscale.nodes.map((node) => node.name)).toEqual(['web-1']);
+    } finally {
+      await headscale.stop();
+    }
+  });
+
   it('with Tailscale the plan says the nodes stay and how to remove them', async () => {
     withMesh(`network:
   provider: tailscale
