@@ -255,6 +255,16 @@ export function buildProgram(): Command {
     .description('per host and service: containers, state, health, version, uptime, restarts, release')
     .action(action(() => import('./commands/status.js')));
 
+  const mesh = program
+    .command('mesh')
+    .description('the private mesh between hosts (network.provider tailscale or headscale)');
+  mesh
+    .command('status', { isDefault: true })
+    .description(
+      'per host: backend state, mesh IP, MagicDNS name, tags and online (tailscale status --json) beside what the config wants; read-only',
+    )
+    .action(action(async () => ({ run: (await import('./commands/mesh.js')).status })));
+
   program
     .command('logs')
     .description(

@@ -17,7 +17,7 @@ import type { Runner } from '../runners/types.js';
 import { currentRelease, Ledger, mergeLedgers, readRemoteLedger } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { didYouMean } from '../util/did-you-mean.js';
-import { UserError } from '../util/errors.js';
+import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import type { LoadedEnvironment } from './environment.js';
 import type { Session } from './session.js';
 
@@ -223,4 +223,18 @@ export function imageRepository(ref: string): string {
 export function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0]!.trim();
+}
+
+/**
+ * Throws when some of the hosts a read-only command read (`status`, `mesh status`) could not be read:
+ * an ExternalError (exit 2) when none could, a PartialFailure (exit 10) when some could. Returns when
+ * every host was read.
+ */
+export function throwIfUnreachable(hosts: { name: string; reachable: boolean }[], environment: string): void {
+  const failed = hosts.filter((host) => !host.reachable);
+  if (failed.length === 0) return;
+  const message = `could not read ${failed.length} of ${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${failed.map((host) => host.name).join(', ')}`;
+  const hint = `check that ${failed.length === 1 ? 'the host is' : 'the hosts are'} up and reachable over ssh (\`stagecraft doctor -e ${environment}\`)`;
+  if (failed.length === hosts.length) throw new ExternalError(message, { hint });
+  throw new PartialFailure(message, { hint });
 }

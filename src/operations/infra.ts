@@ -2,12 +2,23 @@
 // provider applies; the hosts it made are recorded for deploy, then `setup` runs over SSH to verify.
 import { connect } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
+import { meshModel } from '../model/mesh.js';
 import { cloudInitUserData } from '../plan/cloud-init.js';
-import { changingSteps, infraPlanText, planInfraDown, planInfraUp, volumeName } from '../plan/infra.js';
+import {
+  changingSteps,
+  infraPlanText,
+  type MeshNodesInput,
+  meshNodeSteps,
+  planInfraDown,
+  planInfraUp,
+  volumeName,
+} from '../plan/infra.js';
 import { cloudProvider } from '../providers/cloud/index.js';
 import type { CloudContext, CloudProvider, InfraPlan } from '../providers/cloud/types.js';
+import { deleteNode, listNodes } from '../providers/network/headscale-api.js';
 import { readInfraState, removeInfraState, writeInfraState } from '../state/infra.js';
 import { ExternalError, UserError } from '../util/errors.js';
+import { Secret } from '../util/secret.js';
 import { loadEnvironment, refuseOnSwarm } from './environment.js';
 import type { Session as CommandContext } from './session.js';
 import { runSetup, setupSettings } from './setup.js';
@@ -68,13 +79,19 @@ function gatewayPorts(loaded: LoadedConfig): number[] {
   return ports;
 }
 
-/** Reads the account and plans `up` (no change). */
-export async function planUp(session: InfraSession): Promise<InfraPlan> {
+/**
+ * Reads the account and plans `up` (no change). Droplets it deletes (no longer in the config) get their
+ * mesh steps as in `infra down` (Headscale's nodes read with the API key from `env`).
+ */
+export async function planUp(
+  session: InfraSession,
+  env: Record<string, string | undefined>,
+): Promise<InfraPlan> {
   const { provider, cloud } = session;
   const desired = provider.desiredHosts(cloud);
   const firewall = provider.desiredFirewall(cloud, { sshSources: [], ports: gatewayPorts(session.loaded) });
   const inventory = await provider.inventory(cloud);
-  return planInfraUp({
+  const plan = planInfraUp({
     provider: provider.id,
     project: cloud.project,
     environment: session.environment,
@@ -84,6 +101,11 @@ export async function planUp(session: InfraSession): Promise<InfraPlan> {
     sshKeyName: String(cloud.config['ssh_key_name'] ?? ''),
     configPath: session.configPath,
   });
+  const deleted = plan.steps.flatMap((step) =>
+    step.action.kind === 'delete-machine' ? [step.action.host] : [],
+  );
+  if (deleted.length === 0) return plan;
+  return { ...plan, steps: [...plan.steps, ...meshNodeSteps(deleted, await meshNodesOf(session, env))] };
 }
 
 export function printInfraPlan(context: CommandContext, plan: InfraPlan): void {
@@ -152,7 +174,7 @@ export async function infraUp(
   confirm: (question: string) => Promise<void>,
   options: { setup: boolean } = { setup: true },
 ): Promise<{ plan: InfraPlan; changed: number }> {
-  const plan = await planUp(session);
+  const plan = await planUp(session, context.env);
   printInfraPlan(context, plan);
   const refused = plan.steps.filter((step) => step.action.kind === 'refuse');
   if (refused.length > 0) {
@@ -167,13 +189,13 @@ export async function infraUp(
   const deletes = plan.steps.filter((step) => step.action.kind === 'delete-machine');
   if (deletes.length > 0) {
     await confirm(
-      `Delete ${deletes.length} droplet${deletes.length === 1 ? '' : 's'} of ${session.environment} (${deletes.map((step) => (step.action.kind === 'delete-machine' ? step.action.name : '')).join(', ')})?`,
+      `Delete ${deletes.length} droplet${deletes.length === 1 ? '' : 's'} of ${session.environment} (${deletes.map((step) => (step.action.kind === 'delete-machine' ? step.action.name : '')).join(', ')})${plan.steps.some((step) => step.action.kind === 'delete-mesh-node') ? ' and their mesh nodes' : ''}?`,
     );
   }
   const changes = changingSteps(plan).length;
   const { wanted } = setupSettings(session.loaded, session.environment);
   const userData = cloudInitUserData(wanted, session.provider.dockerPackages(session.cloud));
-  const hosts = await session.provider.apply(session.cloud, plan, userData);
+  const hosts = await session.provider.apply(session.cloud, cloudSteps(plan), userData);
   await writeInfraState(session.loaded.root, {
     schema: 'stagecraft.infra/v1',
     provider: session.provider.id,
@@ -181,6 +203,7 @@ export async function infraUp(
     hosts,
     updated_at: new Date().toISOString(),
   });
+  await deleteMeshNodes(context, session, plan);
   context.output.info(
     `hosts of ${session.environment}: ${hosts.map((host) => `${host.name} ${host.address} (${host.role})`).join(', ')}`,
   );
@@ -192,6 +215,84 @@ export async function infraUp(
   return { plan, changed: changes };
 }
 
+/** How Tailscale's own nodes are removed: Stagecraft does not hold a Tailscale API key. */
+export const TAILSCALE_KEEP_REASON =
+  "Tailscale's control plane keeps them: remove them in the admin console (Machines → Remove) or with its API (DELETE /api/v2/device/{id}); hosts joined with an ephemeral auth key leave by themselves";
+
+/**
+ * The Headscale API key from the variable `api_key_env` names, or undefined when the mesh is not
+ * Headscale with api_key_env. Throws a UserError naming the variable when it is unset or empty.
+ */
+function headscaleApiKey(session: InfraSession, env: Record<string, string | undefined>): Secret | undefined {
+  const mesh = meshModel(session.loaded.config);
+  if (mesh?.provider !== 'headscale' || mesh.apiKeyEnv === undefined) return undefined;
+  const value = env[mesh.apiKeyEnv]?.trim();
+  if (value === undefined || value === '') {
+    throw new UserError(
+      `${mesh.apiKeyEnv} is not set: infra deletes the destroyed hosts' nodes from Headscale through its API`,
+      {
+        hint: `export ${mesh.apiKeyEnv}=<API key> (network.providers.headscale.api_key_env; \`headscale apikeys create\`); nothing was deleted`,
+      },
+    );
+  }
+  return new Secret(value);
+}
+
+/**
+ * What the mesh has of hosts whose machines go away: undefined without a mesh; Tailscale, or Headscale
+ * without api_key_env: a `keep` with how to remove them by hand; Headscale with an API key: its nodes
+ * (read-only GET /api/v1/node). Throws a UserError when api_key_env names an unset variable, an
+ * ExternalError when Headscale refuses or cannot be reached.
+ */
+async function meshNodesOf(
+  session: InfraSession,
+  env: Record<string, string | undefined>,
+): Promise<MeshNodesInput | undefined> {
+  const mesh = meshModel(session.loaded.config);
+  if (mesh === undefined) return undefined;
+  if (mesh.provider === 'tailscale') return { kind: 'keep', reason: TAILSCALE_KEEP_REASON };
+  const apiKey = headscaleApiKey(session, env);
+  if (apiKey === undefined || mesh.loginServer === undefined) {
+    return {
+      kind: 'keep',
+      reason:
+        'network.providers.headscale has no api_key_env, so Stagecraft cannot delete them: run `headscale nodes delete --identifier <id>` on the server (ids from `headscale nodes list`)',
+    };
+  }
+  const nodes = await listNodes({ server: mesh.loginServer, apiKey });
+  return { kind: 'headscale', server: mesh.loginServer, user: mesh.user, nodes };
+}
+
+/** The plan without its mesh steps: what the cloud provider applies. */
+function cloudSteps(plan: InfraPlan): InfraPlan {
+  return { ...plan, steps: plan.steps.filter((step) => !step.action.kind.includes('mesh-node')) };
+}
+
+/**
+ * Runs the plan's `delete-mesh-node` steps in order through Headscale's API (after the cloud's steps:
+ * a node deleted while its droplet still runs would only be offline until then), one progress line
+ * each. Throws an ExternalError with the API's message on the first that fails.
+ */
+async function deleteMeshNodes(
+  context: CommandContext,
+  session: InfraSession,
+  plan: InfraPlan,
+): Promise<void> {
+  const actions = plan.steps.flatMap((step) =>
+    step.action.kind === 'delete-mesh-node' ? [step.action] : [],
+  );
+  if (actions.length === 0) return;
+  const apiKey = headscaleApiKey(session, context.env)!;
+  for (const action of actions) {
+    const outcome = await deleteNode({ server: action.server, apiKey, id: action.id, name: action.name });
+    context.output.info(
+      context.output.colors.dim(
+        `  … mesh node ${action.name} (id ${action.id}) ${outcome === 'deleted' ? 'deleted' : 'was already gone'}`,
+      ),
+    );
+  }
+}
+
 /** `infra down`: deletes the environment's droplets and firewall (volumes with deleteVolumes), after confirmation. */
 export async function infraDown(
   context: CommandContext,
@@ -201,11 +302,14 @@ export async function infraDown(
 ): Promise<InfraPlan> {
   const { provider, cloud } = session;
   const inventory = await provider.inventory(cloud);
-  const volumeNames = provider
-    .desiredHosts(cloud)
-    .flatMap((host) =>
-      host.volumes.map((volume) => volumeName(cloud.project, session.environment, host.name, volume.name)),
-    );
+  const desired = provider.desiredHosts(cloud);
+  const volumeNames = desired.flatMap((host) =>
+    host.volumes.map((volume) => volumeName(cloud.project, session.environment, host.name, volume.name)),
+  );
+  const mesh = await meshNodesOf(session, context.env);
+  const hosts = [
+    ...new Set([...inventory.machines.map((machine) => machine.host), ...desired.map((host) => host.name)]),
+  ];
   const plan = planInfraDown(
     {
       provider: provider.id,
@@ -216,14 +320,17 @@ export async function infraDown(
     },
     options.deleteVolumes,
     volumeNames,
+    mesh === undefined ? undefined : { hosts, nodes: mesh },
   );
   printInfraPlan(context, plan);
   if (options.dryRun || changingSteps(plan).length === 0) return plan;
+  const nodes = plan.steps.some((step) => step.action.kind === 'delete-mesh-node');
   await confirm(
-    `Delete the droplets${options.deleteVolumes ? ', volumes' : ''} and firewall of ${session.environment}?`,
+    `Delete the droplets${options.deleteVolumes ? ', volumes' : ''}${nodes ? ', mesh nodes' : ''} and firewall of ${session.environment}?`,
   );
-  await provider.apply(cloud, plan, '');
+  await provider.apply(cloud, cloudSteps(plan), '');
   removeInfraState(session.loaded.root, session.environment);
+  await deleteMeshNodes(context, session, plan);
   return plan;
 }
 

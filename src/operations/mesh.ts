@@ -1,7 +1,7 @@
 // The mesh for operations: what setup wants from the environment model, and the auth key a join needs
 // (from the environment variable named by auth_key_env; never stored, never in argv).
 import type { EnvironmentModel } from '../model/environment.js';
-import { tailscaleStatusOf, versionOf } from '../plan/host-facts.js';
+import { type TailscaleStatus, tailscaleStatusOf, versionOf } from '../plan/host-facts.js';
 import type { MeshWanted } from '../plan/setup-mesh.js';
 import { createPreAuthKey } from '../providers/network/headscale-api.js';
 import type { Runner } from '../runners/types.js';
@@ -75,6 +75,35 @@ export async function meshAddressOf(runner: Runner): Promise<string> {
   return address;
 }
 
+/** What a host's Tailscale client answers: its version and `tailscale status --json`. */
+export interface TailscaleAnswer {
+  /** `tailscale version`'s first line as x.y.z; undefined when tailscale is not installed. */
+  version: string | undefined;
+  /** `tailscale status --json` parsed; undefined when it printed no status. */
+  status: TailscaleStatus | undefined;
+}
+
+/**
+ * Reads `tailscale version` and `tailscale status --json` on a host in one round trip (read-only, no
+ * root needed). Throws only what the runner throws when the host cannot be reached.
+ */
+export async function readTailscale(runner: Runner): Promise<TailscaleAnswer> {
+  const result = await runner.exec(
+    ['sh', '-c', 'tailscale version 2>/dev/null | head -n 1; echo ---; tailscale status --json 2>/dev/null'],
+    { allowFailure: true, timeoutMs: 30_000 },
+  );
+  const lines = result.stdout.split('\n');
+  const at = lines.indexOf('---');
+  const versionText = at < 0 ? '' : lines.slice(0, at).join('\n');
+  const statusText = at < 0 ? '' : lines.slice(at + 1).join('\n');
+  return { version: versionOf(versionText), status: tailscaleStatusOf(statusText) };
+}
+
+/** The MagicDNS suffix a status reports, without the trailing dot ("" when it gives none). */
+export function tailnetOf(status: TailscaleStatus): string {
+  return (status.CurrentTailnet?.MagicDNSSuffix ?? status.MagicDNSSuffix ?? '').replace(/\.+$/, '');
+}
+
 /** One host's mesh state as `doctor` shows it. */
 export interface MeshState {
   /** True when the host runs on `tailnetDomain` under its own name. */
@@ -88,20 +117,11 @@ export interface MeshState {
  * says whether it is online on `tailnetDomain` as `host`. Never throws for what the host answers.
  */
 export async function meshStateOf(runner: Runner, host: string, tailnetDomain: string): Promise<MeshState> {
-  const result = await runner.exec(
-    ['sh', '-c', 'tailscale version 2>/dev/null | head -n 1; echo ---; tailscale status --json 2>/dev/null'],
-    { allowFailure: true, timeoutMs: 30_000 },
-  );
-  const lines = result.stdout.split('\n');
-  const at = lines.indexOf('---');
-  const versionText = at < 0 ? '' : lines.slice(0, at).join('\n');
-  const statusText = at < 0 ? '' : lines.slice(at + 1).join('\n');
-  const version = versionOf(versionText);
+  const { version, status } = await readTailscale(runner);
   if (version === undefined) return { joined: false, detail: 'tailscale is not installed' };
-  const status = tailscaleStatusOf(statusText);
   if (status?.BackendState !== 'Running')
     return { joined: false, detail: `tailscale ${version} is ${status?.BackendState ?? 'not answering'}` };
-  const tailnet = (status.CurrentTailnet?.MagicDNSSuffix ?? status.MagicDNSSuffix ?? '').replace(/\.+$/, '');
+  const tailnet = tailnetOf(status);
   const name = status.Self?.HostName ?? '';
   const address = status.Self?.TailscaleIPs?.[0];
   const tags = status.Self?.Tags ?? [];

@@ -20,6 +20,13 @@ import {
   serviceOf,
   shortContainerName,
 } from './fleet.js';
+import {
+  hostMeshState,
+  type MeshHostState,
+  meshProblemLines,
+  meshRows,
+  meshStateJson,
+} from './mesh-status.js';
 import type { Session } from './session.js';
 
 /** Whether a container runs what the current release says: its spec hash (or image) matches. */
@@ -55,6 +62,8 @@ export interface HostStatus {
   reachable: boolean;
   error?: string;
   services: ServiceStatus[];
+  /** With the mesh on (network.provider tailscale or headscale): the host's mesh state. */
+  mesh?: MeshHostState;
 }
 
 export interface StatusReport {
@@ -64,6 +73,8 @@ export interface StatusReport {
   release: { id: string; version: string; timestamp: string } | undefined;
   /** Set when the lock host's history could not be read. */
   historyWarning: string | undefined;
+  /** With the mesh on: its provider and tailnet (each host's state is in `hosts[].mesh`). */
+  mesh?: { provider: string; tailnet: string };
   hosts: HostStatus[];
 }
 
@@ -148,10 +159,11 @@ async function hostStatus(
 ): Promise<HostStatus> {
   const { model } = env;
   try {
-    const [containers, gateways, current] = await Promise.all([
+    const [containers, gateways, current, mesh] = await Promise.all([
       projectContainers(runner, model.composeProject),
       ingressContainers(runner, model.composeProject),
       release,
+      model.mesh === undefined ? undefined : hostMeshState(runner, host, model.mesh),
     ]);
     const hashes = await readSpecHashes(runner, env, current);
     const expected = new Set([
@@ -188,7 +200,13 @@ async function hostStatus(
         containers: gateways.map((container) => toStatus(container, 'unknown', model.composeProject)),
       });
     }
-    return { name: host.name, roles: host.roles, reachable: true, services };
+    return {
+      name: host.name,
+      roles: host.roles,
+      reachable: true,
+      services,
+      ...(mesh === undefined ? {} : { mesh }),
+    };
   } catch (error) {
     return { name: host.name, roles: host.roles, reachable: false, error: oneLine(error), services: [] };
   }
@@ -220,6 +238,9 @@ export async function collectStatus(
         ? undefined
         : { id: current.id, version: current.version, timestamp: current.timestamp },
     historyWarning: remoteError,
+    ...(model.mesh === undefined
+      ? {}
+      : { mesh: { provider: model.mesh.provider, tailnet: model.mesh.tailnetDomain } }),
     hosts: results,
   };
 }
@@ -333,7 +354,20 @@ export function renderStatus(report: StatusReport, now: Date): string {
   const errors = report.hosts
     .filter((host) => !host.reachable)
     .map((host) => `${host.name}: ${host.error ?? 'could not be read'}`);
-  return [heading, '', formatTable(rows), '', summary, ...errors].join('\n');
+  return [heading, '', formatTable(rows), '', summary, ...errors, ...meshSection(report)].join('\n');
+}
+
+/** With the mesh on: a blank line, "mesh (tailscale, acme.ts.net): 2/3 hosts agree with the config", its table, the differences. */
+function meshSection(report: StatusReport): string[] {
+  if (report.mesh === undefined) return [];
+  const hosts = report.hosts.filter((host) => host.reachable);
+  const agree = hosts.filter((host) => host.mesh?.differences.length === 0).length;
+  return [
+    '',
+    `mesh (${report.mesh.provider}, ${report.mesh.tailnet}): ${agree}/${hosts.length} host${hosts.length === 1 ? '' : 's'} agree with the config`,
+    formatTable(meshRows(hosts)),
+    ...meshProblemLines(hosts),
+  ];
 }
 
 /** The `--json` document (stable schema: snake_case keys, nulls instead of absent values). */
@@ -347,6 +381,7 @@ export function statusJson(report: StatusReport, now: Date): unknown {
       roles: host.roles,
       reachable: host.reachable,
       error: host.error ?? null,
+      mesh: meshStateJson(host.mesh),
       services: host.services.map((service) => ({
         name: service.name,
         kind: service.kind,
@@ -369,6 +404,7 @@ export function statusJson(report: StatusReport, now: Date): unknown {
         })),
       })),
     })),
+    mesh: report.mesh ?? null,
     summary: countStatus(report),
   };
 }

@@ -8,6 +8,7 @@ import type {
   InfraPlan,
   InfraStep,
 } from '../providers/cloud/types.js';
+import type { HeadscaleNode } from '../providers/network/headscale-api.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { UserError } from '../util/errors.js';
 
@@ -185,11 +186,70 @@ export function planInfraUp(input: InfraPlanInput): InfraPlan {
   return { kind: 'infra', provider: input.provider, project, environment, steps };
 }
 
-/** The plan for `down`: delete the environment's machines and firewall; volumes only when asked. */
+/** What the mesh has of the hosts `infra down` destroys, read before planning (plan/ does no I/O). */
+export type MeshNodesInput =
+  | {
+      /** Headscale with an API key: its nodes (GET /api/v1/node); `user` limits them to that user's. */
+      kind: 'headscale';
+      server: string;
+      user: string | undefined;
+      nodes: HeadscaleNode[];
+    }
+  | {
+      /** Nodes Stagecraft cannot delete: Tailscale's control plane, or Headscale without api_key_env. */
+      kind: 'keep';
+      reason: string;
+    };
+
+/**
+ * The mesh steps for hosts whose machines go away: with Headscale, one `delete-mesh-node` per node whose
+ * name or MagicDNS label (givenName) is one of `hosts` (and of `user`, when given), in host order; with
+ * `keep`, one informational step naming the hosts. Nothing when no node matches: running again after
+ * the nodes were deleted plans nothing (idempotent).
+ */
+export function meshNodeSteps(hosts: string[], mesh: MeshNodesInput | undefined): InfraStep[] {
+  if (mesh === undefined || hosts.length === 0) return [];
+  if (mesh.kind === 'keep') {
+    return [
+      {
+        id: 'keep-mesh-nodes',
+        title: `keep the mesh nodes of ${hosts.join(', ')}: ${mesh.reason}`,
+        action: { kind: 'keep-mesh-nodes', hosts, reason: mesh.reason },
+      },
+    ];
+  }
+  const ofUser = (node: HeadscaleNode) =>
+    mesh.user === undefined ||
+    node.user === undefined ||
+    node.user.name === mesh.user ||
+    node.user.id === mesh.user;
+  return hosts.flatMap((host) =>
+    mesh.nodes
+      .filter((node) => (node.name === host || node.givenName === host) && ofUser(node))
+      .map((node) => ({
+        id: `delete-mesh-node:${host}:${node.id}`,
+        title: `delete mesh node ${node.givenName || node.name} (id ${node.id}${node.ipAddresses[0] ? `, ${node.ipAddresses[0]}` : ''}) from Headscale at ${new URL(mesh.server).origin}`,
+        action: {
+          kind: 'delete-mesh-node' as const,
+          host,
+          id: node.id,
+          name: node.givenName || node.name,
+          server: mesh.server,
+        },
+      })),
+  );
+}
+
+/**
+ * The plan for `down`: delete the environment's machines and firewall; volumes only when asked; then
+ * the mesh nodes of `hosts` (the environment's hosts, config and account together: a second run after
+ * the machines are gone still deletes nodes that are left).
+ */
 export function planInfraDown(
   input: Pick<InfraPlanInput, 'provider' | 'project' | 'environment' | 'inventory' | 'firewall'>,
   deleteVolumes: boolean,
   volumeNames: string[],
+  mesh?: { hosts: string[]; nodes: MeshNodesInput | undefined },
 ): InfraPlan {
   const { inventory, project, environment } = input;
   const steps: InfraStep[] = inventory.machines.map((machine) => {
@@ -222,6 +282,7 @@ export function planInfraDown(
           },
     );
   }
+  if (mesh !== undefined) steps.push(...meshNodeSteps(mesh.hosts, mesh.nodes));
   return { kind: 'infra', provider: input.provider, project, environment, steps };
 }
 
@@ -231,6 +292,7 @@ export function changingSteps(plan: InfraPlan): InfraStep[] {
     (step) =>
       step.action.kind !== 'keep-machine' &&
       step.action.kind !== 'keep-volume' &&
+      step.action.kind !== 'keep-mesh-nodes' &&
       !(step.action.kind === 'firewall' && step.action.change === 'keep'),
   );
 }
@@ -240,8 +302,14 @@ export function infraPlanText(plan: InfraPlan): string {
   const sign = (step: InfraStep) => {
     const { action } = step;
     if (action.kind === 'refuse') return '!';
-    if (action.kind === 'delete-machine' || action.kind === 'delete-volume') return '-';
-    if (action.kind === 'keep-machine' || action.kind === 'keep-volume') return '=';
+    if (
+      action.kind === 'delete-machine' ||
+      action.kind === 'delete-volume' ||
+      action.kind === 'delete-mesh-node'
+    )
+      return '-';
+    if (action.kind === 'keep-machine' || action.kind === 'keep-volume' || action.kind === 'keep-mesh-nodes')
+      return '=';
     if (action.kind === 'firewall')
       return { create: '+', update: '~', keep: '=', delete: '-' }[action.change];
     return '+';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI } from '../support/cli.js';
 import { FakeDigitalOcean } from '../support/fake-digitalocean.js';
+import { FakeHeadscale } from '../support/fake-headscale.js';
 
 const TOKEN = 'dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOPERATORKEY operator@laptop';
@@ -322,5 +323,187 @@ describe('infra up and down', { timeout: 180_000 }, () => {
     const volumes = await cli(['infra', 'down', '-e', 'production', '--yes', '--delete-volumes']);
     expect(volumes.code, volumes.stderr).toBe(0);
     expect(fake.volumes.size).toBe(0);
+  });
+});
+
+describe('infra down and the mesh', { timeout: 180_000 }, () => {
+  const HS_KEY = 'hs-api-Q8vT2mKx9Lr4Wn7Pz1';
+
+  function withMesh(network: string): void {
+    writeFileSync(
+      join(root, 'stagecraft.yml'),
+      `${readFileSync(join(root, 'stagecraft.yml'), 'utf8')}${network}`,
+    );
+  }
+
+  it('deletes the hosts’ Headscale nodes after the droplets, as planned steps; API errors exit 2 with the message; a rerun finishes the job', async () => {
+    const headscale = new FakeHeadscale(HS_KEY);
+    const server = await headscale.start();
+    try {
+      const node = (id: string, name: string, givenName: string, user: string) => ({
+        id,
+        name,
+        givenName,
+        ipAddresses: [`100.64.0.${id}`, `fd7a:115c:a1e0::${id}`],
+        tags: ['tag:web'],
+        online: true,
+        user: { id: user === 'ops' ? '1' : '2', name: user },
+      });
+      headscale.nodes.push(
+        node('7', 'web-1', 'web-1', 'ops'),
+        node('8', 'laptop', 'laptop', 'ops'),
+        node('9', 'web-1', 'web-1-q2x', 'someone-else'),
+      );
+      withMesh(`network:
+  provider: headscale
+  providers:
+    headscale:
+      login_server: ${server}
+      tailnet_domain: mesh.example
+      api_key_env: HS_API_KEY
+      user: ops
+`);
+      expect((await cli(['infra', 'up', '-e', 'production', '--no-setup'])).code).toBe(0);
+      fake.requests.length = 0;
+      const env = { HS_API_KEY: HS_KEY };
+
+      const planned = await cli(['infra', 'down', '-e', 'production', '--dry-run'], env);
+      expect(planned.code, planned.stderr).toBe(0);
+      const dropletAddress = '192.0.2.11';
+      const plan = [
+        'infra production (digitalocean, project shop): 3 changes',
+        `  - delete droplet shop-production-web-1 (${dropletAddress})`,
+        '  - delete cloud firewall stagecraft-shop-production',
+        '  = keep volume shop-production-web-1-data (10 GiB; --delete-volumes deletes it)',
+        `  - delete mesh node web-1 (id 7, 100.64.0.7) from Headscale at ${server}`,
+        '',
+      ].join('\n');
+      expect(planned.stdout).toBe(plan);
+      expect(headscale.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'GET /api/v1/node',
+      ]);
+
+      const refused = await cli(['infra', 'down', '-e', 'production', '--yes'], {
+        HS_API_KEY: 'hs-api-WRONGkey000',
+      });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('error: Headscale refused the API key (HTTP 401) listing nodes\n');
+      expect(`${refused.stdout}${refused.stderr}`).not.toContain('hs-api-WRONGkey000');
+      expect(fake.writes()).toEqual([]);
+
+      headscale.failures.set('DELETE /api/v1/node/7', {
+        status: 500,
+        message: 'failed to delete node: database is locked',
+      });
+      headscale.requests.length = 0;
+      const failed = await cli(['infra', 'down', '-e', 'production', '--yes'], env);
+      expect(failed.code).toBe(2);
+      expect(failed.stdout).toBe(plan);
+      expect(failed.stderr).toContain(
+        'error: Headscale answered HTTP 500 deleting node 7 (web-1): failed to delete node: database is locked\n',
+      );
+      expect(
+        fake.writes().map((request) => `${request.method} ${request.path.replace(/[0-9a-f-]{36}/, '<id>')}`),
+      ).toEqual([expect.stringMatching(/^DELETE \/v2\/droplets\/\d+$/), 'DELETE /v2/firewalls/<id>']);
+      expect(headscale.requests.every((request) => request.authorization === `Bearer ${HS_KEY}`)).toBe(true);
+      expect(`${failed.stdout}${failed.stderr}`).not.toContain(HS_KEY);
+
+      headscale.failures.clear();
+      headscale.requests.length = 0;
+      const rerun = await cli(['infra', 'down', '-e', 'production', '--yes'], env);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stdout).toBe(
+        [
+          'infra production (digitalocean, project shop): 1 change',
+          '  = keep volume shop-production-web-1-data (10 GiB; --delete-volumes deletes it)',
+          `  - delete mesh node web-1 (id 7, 100.64.0.7) from Headscale at ${server}`,
+          'infra production: deleted (1 step)',
+          '',
+        ].join('\n'),
+      );
+      expect(rerun.stderr).toContain('  … mesh node web-1 (id 7) deleted\n');
+      expect(headscale.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'GET /api/v1/node',
+        'DELETE /api/v1/node/7',
+      ]);
+      expect(headscale.nodes.map((left) => [left.id, left.givenName])).toEqual([
+        ['8', 'laptop'],
+        ['9', 'web-1-q2x'],
+      ]);
+
+      const again = await cli(['infra', 'down', '-e', 'production', '--yes'], env);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain('infra production: nothing to delete\n');
+      expect(headscale.requests.filter((request) => request.method === 'DELETE')).toHaveLength(1);
+    } finally {
+      await headscale.stop();
+    }
+  });
+
+  it('infra up deleting a droplet that left the config deletes its Headscale node too', async () => {
+    const headscale = new FakeHeadscale(HS_KEY);
+    const server = await headscale.start();
+    try {
+      headscale.nodes.push(
+        { id: '4', name: 'web-1', givenName: 'web-1', ipAddresses: ['100.64.0.4'], tags: [], online: true },
+        { id: '5', name: 'web-2', givenName: 'web-2', ipAddresses: ['100.64.0.5'], tags: [], online: true },
+      );
+      const mesh = `network:
+  provider: headscale
+  providers:
+    headscale:
+      login_server: ${server}
+      tailnet_domain: mesh.example
+      api_key_env: HS_API_KEY
+      user: ops
+`;
+      writeProject(`          web-1: { role: web }\n          web-2: { role: web }\n`);
+      withMesh(mesh);
+      const env = { HS_API_KEY: HS_KEY };
+      expect((await cli(['infra', 'up', '-e', 'production', '--no-setup'], env)).code).toBe(0);
+      expect(headscale.requests).toEqual([]);
+      writeProject(`          web-1: { role: web }\n`);
+      withMesh(mesh);
+      const up = await cli(['infra', 'up', '-e', 'production', '--no-setup', '--yes'], env);
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stdout).toBe(
+        [
+          'infra production (digitalocean, project shop): 2 changes',
+          '  = keep droplet shop-production-web-1 (s-1vcpu-1gb, nyc3, active, 192.0.2.11)',
+          '  - delete droplet shop-production-web-2 (no longer in cloud.providers.digitalocean.hosts.production; its volumes are kept)',
+          '  = keep cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0',
+          `  - delete mesh node web-2 (id 5, 100.64.0.5) from Headscale at ${server}`,
+          'infra production: 2 changes applied',
+          '',
+        ].join('\n'),
+      );
+      expect(up.stderr).toContain('  … mesh node web-2 (id 5) deleted\n');
+      expect(headscale.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+        'GET /api/v1/node',
+        'DELETE /api/v1/node/5',
+      ]);
+      expect(headscale.nodes.map((node) => node.name)).toEqual(['web-1']);
+    } finally {
+      await headscale.stop();
+    }
+  });
+
+  it('with Tailscale the plan says the nodes stay and how to remove them', async () => {
+    withMesh(`network:
+  provider: tailscale
+  providers:
+    tailscale:
+      auth_key_env: TS_AUTHKEY
+      tailnet_domain: acme.ts.net
+`);
+    const planned = await cli(['infra', 'down', '-e', 'production', '--dry-run']);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toBe(
+      [
+        'infra production (digitalocean, project shop): no changes',
+        "  = keep the mesh nodes of web-1: Tailscale's control plane keeps them: remove them in the admin console (Machines → Remove) or with its API (DELETE /api/v2/device/{id}); hosts joined with an ephemeral auth key leave by themselves",
+        '',
+      ].join('\n'),
+    );
   });
 });

@@ -26,6 +26,7 @@ export interface HeadscaleNode {
   ipAddresses: string[];
   tags: string[];
   online: boolean;
+  user?: { id: string; name: string };
 }
 
 export interface HeadscaleRequest {
@@ -39,6 +40,8 @@ export class FakeHeadscale {
   readonly requests: HeadscaleRequest[] = [];
   readonly keys: HeadscalePreAuthKey[] = [];
   readonly nodes: HeadscaleNode[] = [];
+  /** Answers to give instead, by "METHOD path" (e.g. "DELETE /api/v1/node/7"): Headscale's error body. */
+  readonly failures = new Map<string, { status: number; message: string }>();
   #server: Server | undefined;
   #next = 1;
 
@@ -74,6 +77,9 @@ export class FakeHeadscale {
       res.end('Unauthorized');
       return;
     }
+    const failure = this.failures.get(`${req.method} ${path}`);
+    if (failure !== undefined)
+      return json(failure.status, { code: 2, message: failure.message, details: [] });
     if (req.method === 'POST' && path === '/api/v1/preauthkey') {
       const key: HeadscalePreAuthKey = {
         id: String(this.#next++),

@@ -6,7 +6,7 @@ import type { CommandContext } from '../context.js';
 /** `stagecraft infra plan`: what `up` would create, keep, refuse or delete; reads the account, changes nothing. */
 export async function plan(context: CommandContext): Promise<number> {
   const session = await openInfra(context);
-  printInfraPlan(context, await planUp(session));
+  printInfraPlan(context, await planUp(session, context.env));
   return 0;
 }
 
@@ -14,7 +14,7 @@ export async function plan(context: CommandContext): Promise<number> {
 export async function up(context: CommandContext, flags: { setup?: boolean }): Promise<number> {
   const session = await openInfra(context);
   if (context.globals.dryRun) {
-    printInfraPlan(context, await planUp(session));
+    printInfraPlan(context, await planUp(session, context.env));
     return 0;
   }
   const outcome = await infraUp(context, session, (question) => confirm(context, question), {

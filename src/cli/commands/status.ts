@@ -1,7 +1,6 @@
 import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
-import { globMatch, HostRunners, hostsInScope } from '../../operations/fleet.js';
+import { globMatch, HostRunners, hostsInScope, throwIfUnreachable } from '../../operations/fleet.js';
 import { collectStatus, renderStatus, type StatusReport, statusJson } from '../../operations/status.js';
-import { ExternalError, PartialFailure } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
 
 function onlyServices(report: StatusReport, patterns: string[] | undefined): StatusReport {
@@ -37,10 +36,6 @@ export async function run(context: CommandContext): Promise<number> {
   if (context.globals.json) context.output.json(statusJson(report, now));
   else context.output.result(renderStatus(report, now));
 
-  const failed = report.hosts.filter((host) => !host.reachable);
-  if (failed.length === 0) return 0;
-  const message = `could not read ${failed.length} of ${report.hosts.length} host${report.hosts.length === 1 ? '' : 's'}: ${failed.map((host) => host.name).join(', ')}`;
-  const hint = `check that ${failed.length === 1 ? 'the host is' : 'the hosts are'} up and reachable over ssh (\`stagecraft doctor -e ${env.model.environment}\`)`;
-  if (failed.length === report.hosts.length) throw new ExternalError(message, { hint });
-  throw new PartialFailure(message, { hint });
+  throwIfUnreachable(report.hosts, env.model.environment);
+  return 0;
 }

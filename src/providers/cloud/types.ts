@@ -80,6 +80,10 @@ export type InfraStepAction =
   | { kind: 'attach-volume'; host: string; name: string }
   | { kind: 'keep-volume'; host: string; name: string; id: string }
   | { kind: 'delete-volume'; name: string; id: string }
+  /** Delete a destroyed host's node from the Headscale server (by its id, found by name). */
+  | { kind: 'delete-mesh-node'; host: string; id: string; name: string; server: string }
+  /** The mesh nodes of these hosts stay (Tailscale's control plane, or no Headscale API key): why and how. */
+  | { kind: 'keep-mesh-nodes'; hosts: string[]; reason: string }
   | {
       kind: 'firewall';
       change: 'create' | 'update' | 'keep' | 'delete';
