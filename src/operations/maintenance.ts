@@ -96,9 +96,9 @@ export async function runMaintenanceSwitch(session: Session, options: Maintenanc
     .flatMap((phase) => phase.steps)
     .filter((step) => step.action.kind === 'ingress')
     .map((step) => step.host!.name);
-  const where = routed.flatMap((service) =>
-    service.domains.map((domain) => `${domain}${service.path ?? ''}`),
-  );
+  const where = routed
+    .flatMap((service) => service.domains.map((domain) => `${domain}${service.path ?? ''}`))
+    .sort();
   if (session.globals.json) {
     session.output.result(
       JSON.stringify({
