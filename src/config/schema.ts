@@ -90,13 +90,12 @@ const routeDomain = z
     message: 'a domain name has at most 253 characters',
   });
 
-const byteSize = z
-  .union([
-    z.number().int().min(1),
-    z.string().regex(BYTE_SIZE, {
-      message: 'expected a size such as 10MB, 512KiB or 1GB (MB = 1000², MiB = 1024²), or a number of bytes',
-    }),
-  ]);
+const byteSize = z.union([
+  z.number().int().min(1),
+  z.string().regex(BYTE_SIZE, {
+    message: 'expected a size such as 10MB, 512KiB or 1GB (MB = 1000², MiB = 1024²), or a number of bytes',
+  }),
+]);
 
 export const domainName = z.string().min(1).max(253).regex(DOMAIN, {
   message:
