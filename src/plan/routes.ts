@@ -45,14 +45,3 @@ export function plannedRoute(service: ServiceModel, inputs: RouteInputs): Planne
   if (inputs.maintenance !== undefined) route.maintenance = { ...inputs.maintenance };
   return route;
 }
-
-/** A route in words for a step title: `example.com/api (basic auth, max body 10000000 bytes)`. */
-export function describeRoute(route: PlannedRoute): string {
-  const extras = [
-    route.path !== undefined && route.stripPath === false ? 'prefix kept' : undefined,
-    route.basicAuth === undefined ? undefined : `basic auth ${route.basicAuth.user}`,
-    route.maxBodyBytes === undefined ? undefined : `max body ${route.maxBodyBytes} bytes`,
-  ].filter((extra) => extra !== undefined);
-  const where = route.domains.map((domain) => `${domain}${route.path ?? ''}`).join(', ');
-  return extras.length === 0 ? where : `${where} (${extras.join(', ')})`;
-}
