@@ -159,6 +159,20 @@ export function buildProgram(): Command {
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
     .action(action(() => import('./commands/remove.js')));
 
+  program
+    .command('maintenance')
+    .description(
+      "switch the app's routes to a 503 maintenance page (on) and back (off); recorded on the lock host, so deploys keep it on",
+    )
+    .addArgument(new Argument('<state>', 'on or off').choices(['on', 'off'] as const))
+    .option(
+      '--retry-after <duration>',
+      'the Retry-After of the 503 answers while on (default 5m, or the last one set)',
+    )
+    .option('-m, --message <text>', 'a note recorded with the switch and the lock')
+    .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
+    .action(action(() => import('./commands/maintenance.js')));
+
   const releases = program
     .command('releases')
     .description('release history of an environment (local and on the lock host)');

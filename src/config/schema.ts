@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { VERSION_PATTERN } from '../util/build-info.js';
+import { BYTE_SIZE } from '../util/byte-size.js';
 import type { ProviderCatalog, ProviderKind } from './catalog.js';
 
 // A CLI validates one document per run: compiling zod's fast paths costs more than it saves.
@@ -60,6 +61,42 @@ const filePath = z
   .min(1)
   .max(4096)
   .refine((value) => !/[\0\n\r]/.test(value), { message: 'a path must not contain newlines or NUL' });
+/** A URL path prefix: one or more `/segment`, no trailing slash, no `*` (Caddy's wildcard). */
+const PATH_PREFIX = /^(\/[A-Za-z0-9._~%!$&'()+,;=:@-]+)+$/;
+/** A route's domain: `*` or a domain name, optionally followed by a path prefix (`example.com/api`). */
+const ROUTE_DOMAIN = new RegExp(`^(\\*|${DOMAIN.source.slice(1, -1)})(${PATH_PREFIX.source.slice(1, -1)})?$`);
+
+/** The host part and the path prefix of a route domain (`example.com/api` → example.com, /api). */
+export function splitRouteDomain(entry: string): { host: string; path: string | undefined } {
+  const slash = entry.indexOf('/');
+  return slash < 0
+    ? { host: entry, path: undefined }
+    : { host: entry.slice(0, slash), path: entry.slice(slash) };
+}
+
+const pathPrefix = z.string().min(1).max(1024).regex(PATH_PREFIX, {
+  message: 'expected a path prefix such as /api or /app/v2: "/" and segments, no trailing "/", no "*"',
+});
+
+const routeDomain = z
+  .string()
+  .min(1)
+  .max(1280)
+  .regex(ROUTE_DOMAIN, {
+    message:
+      'expected a domain name such as shop.test, optionally with a path prefix (shop.test/api), or "*" for every other request',
+  })
+  .refine((entry) => splitRouteDomain(entry).host.length <= 253, {
+    message: 'a domain name has at most 253 characters',
+  });
+
+const byteSize = z.union([
+  z.number().int().min(1),
+  z.string().regex(BYTE_SIZE, {
+    message: 'expected a size such as 10MB, 512KiB or 1GB (MB = 1000², MiB = 1024²), or a number of bytes',
+  }),
+]);
+
 export const domainName = z.string().min(1).max(253).regex(DOMAIN, {
   message:
     'expected a domain name such as shop.test or api.example.com (letters, digits, "-", "_" and dots; no spaces or newlines)',
@@ -112,17 +149,80 @@ const serviceFields = {
   url: z.url().optional().describe('In `stagecraft dev`, mode external: where the proxy sends requests.'),
   port: port.optional().describe('Container port the ingress routes to.'),
   domains: z
-    .array(z.union([z.literal('*'), domainName]))
+    .array(routeDomain)
     .max(100)
     .optional()
-    .describe('Domains the ingress serves for this service ("*": every other request).'),
+    .describe(
+      'Domains the ingress serves for this service ("*": every other request); `example.com/api` routes only /api and /api/… of example.com (see path).',
+    ),
+  path: pathPrefix
+    .optional()
+    .describe(
+      'Path prefix routed to this service on its domains, e.g. /api: the gateway sends /api and /api/… here, longer prefixes first (the same as writing the domains as example.com/api).',
+    ),
+  strip_path: z
+    .boolean()
+    .optional()
+    .describe(
+      "With a path prefix: remove it before the request reaches the service, so /api/users arrives as /users (default true, as Kamal's strip_path_prefix); false passes the path unchanged.",
+    ),
+  max_body: byteSize
+    .optional()
+    .describe(
+      'Largest request body the gateway lets through to this service, e.g. 10MB (MB = 1000², MiB = 1024²) or a number of bytes; a larger one is refused (413; Caddy 2.6 answers 502).',
+    ),
+  basic_auth: z
+    .strictObject({
+      user: z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[^:\s]+$/, { message: 'expected a user name without ":" or spaces' })
+        .describe('The user name asked for.'),
+      password_secret: envVarName.describe(
+        'The secret holding the password (a name of secrets.keys, or an environment variable): hashed with bcrypt on the deploying machine, never written anywhere else.',
+      ),
+    })
+    .optional()
+    .describe(
+      'HTTP basic auth in front of this service at the gateway (a staging site, say): requests without the user and password get 401.',
+    ),
   replicas: z.number().int().min(1).optional(),
   secrets: z.array(envVarName).optional().describe('Names from `secrets.keys` given to this service.'),
   environment: z.record(envVarName, z.string().max(65_536)).optional(),
   stop_timeout: duration.optional(),
 };
 
-const serviceSchema = z.strictObject(serviceFields);
+/**
+ * One service's route settings within one block of stagecraft.yml: its domains take one path prefix
+ * (all the same, and the same as `path`). The merged blocks (project and environment) are checked
+ * again by the model.
+ */
+function routeSettingsProblems(
+  service: { domains?: string[] | undefined; path?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const domains = service.domains ?? [];
+  const first = domains[0] === undefined ? undefined : splitRouteDomain(domains[0]).path;
+  domains.forEach((entry, index) => {
+    const { path } = splitRouteDomain(entry);
+    if (service.path !== undefined && path !== undefined && path !== service.path) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['domains', index],
+        message: `${entry} has path prefix ${path}, but path is ${service.path}: a service has one path prefix (route another prefix to another service)`,
+      });
+    } else if (service.path === undefined && path !== first) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['domains', index],
+        message: `${entry} has ${path === undefined ? 'no path prefix' : `path prefix ${path}`}, but ${domains[0]} has ${first === undefined ? 'none' : first}: every domain of a service takes the same path prefix (route another prefix to another service)`,
+      });
+    }
+  });
+}
+
+const serviceSchema = z.strictObject(serviceFields).superRefine(routeSettingsProblems);
 
 const hostEntry = z.union([
   hostName,

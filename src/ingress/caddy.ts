@@ -24,10 +24,24 @@ export const SWITCH_MARGIN_MS = 100;
 
 export interface CaddyRoute {
   service: string;
+  /** Host names the route answers (without a path), or `*` for every other request. */
   domains: string[];
   port: number;
   /** The DNS name whose A records are the upstreams; default `upstreamAlias(service)` (driver swarm: `tasks.<service>`). */
   upstream?: string;
+  /**
+   * A path prefix such as `/api`: the route takes `/api` and `/api/…` of its domains only. Routes with
+   * a longer prefix are tried first.
+   */
+  path?: string;
+  /** With `path`: false keeps the prefix in the request the service sees (default: stripped). */
+  stripPath?: boolean;
+  /** The largest request body in bytes; a larger one is refused with 413 before it reaches the service. */
+  maxBodyBytes?: number;
+  /** HTTP basic auth: the user name and the bcrypt hash of the password (never the password). */
+  basicAuth?: { user: string; hash: string };
+  /** While set, every request answers 503 with the maintenance page and `Retry-After` in seconds. */
+  maintenance?: { retryAfterSeconds: number };
 }
 
 /** The DNS alias on the ingress network that names the containers serving a service. */
@@ -35,39 +49,110 @@ export function upstreamAlias(service: string): string {
   return `live-${service}`;
 }
 
-/** One route's reverse proxy: upstreams from DNS; a failed dial (a replica that just stopped) is retried. */
-function routeJson(route: CaddyRoute): Record<string, unknown> {
+/** The page every request of a route in maintenance gets, with status 503. */
+export const MAINTENANCE_PAGE =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+  '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+  '<title>Down for maintenance</title></head>' +
+  '<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem; line-height: 1.5">' +
+  '<h1>Down for maintenance</h1><p>This site is being worked on and will be back shortly. Please try again in a few minutes.</p>' +
+  '</body></html>\n';
+
+/** The realm browsers show when they ask for the basic auth user and password. */
+const BASIC_AUTH_REALM = 'restricted';
+
+/** The path matcher of a prefix: the prefix itself and everything below it (`/api`, `/api/…`). */
+function pathMatcher(path: string): string[] {
+  return [path, `${path}/*`];
+}
+
+/** The matcher set of a route: its hosts (none for a catch-all) and its path prefix. */
+function routeMatch(route: CaddyRoute): Record<string, unknown>[] | undefined {
   const catchAll = route.domains.includes('*');
+  const match: Record<string, unknown> = {};
+  if (!catchAll) match['host'] = [...route.domains].sort();
+  if (route.path !== undefined) match['path'] = pathMatcher(route.path);
+  return Object.keys(match).length === 0 ? undefined : [match];
+}
+
+/**
+ * One route's handlers, in order: the maintenance page (answers 503 and ends the chain: the handlers
+ * after it stay in the config so `off` restores them as they were), basic auth, the body limit, the
+ * prefix stripped, and the reverse proxy, whose upstreams come from DNS; a failed dial (a replica that
+ * just stopped) is retried.
+ */
+function routeJson(route: CaddyRoute): Record<string, unknown> {
+  const match = routeMatch(route);
+  const handle: Record<string, unknown>[] = [];
+  if (route.maintenance !== undefined) {
+    handle.push({
+      handler: 'static_response',
+      status_code: 503,
+      headers: {
+        'Cache-Control': ['no-store'],
+        'Content-Type': ['text/html; charset=utf-8'],
+        'Retry-After': [String(route.maintenance.retryAfterSeconds)],
+      },
+      body: MAINTENANCE_PAGE,
+    });
+  }
+  if (route.basicAuth !== undefined) {
+    handle.push({
+      handler: 'authentication',
+      providers: {
+        http_basic: {
+          accounts: [{ username: route.basicAuth.user, password: route.basicAuth.hash }],
+          hash: { algorithm: 'bcrypt' },
+          // bcrypt is slow on purpose: Caddy remembers a checked user/password pair instead of
+          // hashing again on every request.
+          hash_cache: {},
+          realm: BASIC_AUTH_REALM,
+        },
+      },
+    });
+  }
+  if (route.maxBodyBytes !== undefined)
+    handle.push({ handler: 'request_body', max_size: route.maxBodyBytes });
+  if (route.path !== undefined && route.stripPath !== false) {
+    handle.push({ handler: 'rewrite', strip_path_prefix: route.path });
+  }
+  handle.push({
+    handler: 'reverse_proxy',
+    dynamic_upstreams: {
+      source: 'a',
+      name: route.upstream ?? upstreamAlias(route.service),
+      port: String(route.port),
+      refresh: `${UPSTREAM_REFRESH_MS}ms`,
+    },
+    load_balancing: {
+      selection_policy: { policy: 'round_robin' },
+      try_duration: '5s',
+      try_interval: '50ms',
+      retry_match: [{ method: ['GET', 'HEAD', 'OPTIONS'] }],
+    },
+    transport: { protocol: 'http', dial_timeout: '200ms' },
+  });
   return {
     '@id': `${ROUTE_PREFIX}${route.service}`,
-    ...(catchAll ? {} : { match: [{ host: [...route.domains].sort() }] }),
-    handle: [
-      {
-        handler: 'reverse_proxy',
-        dynamic_upstreams: {
-          source: 'a',
-          name: route.upstream ?? upstreamAlias(route.service),
-          port: String(route.port),
-          refresh: `${UPSTREAM_REFRESH_MS}ms`,
-        },
-        load_balancing: {
-          selection_policy: { policy: 'round_robin' },
-          try_duration: '5s',
-          try_interval: '50ms',
-          retry_match: [{ method: ['GET', 'HEAD', 'OPTIONS'] }],
-        },
-        transport: { protocol: 'http', dial_timeout: '200ms' },
-      },
-    ],
+    ...(match === undefined ? {} : { match }),
+    handle,
     terminal: true,
   };
 }
 
+/**
+ * Caddy tries routes in order and the first match answers: routes with host names before catch-alls
+ * (`*`), and within each, longer path prefixes before shorter ones and before routes without one.
+ */
 function sortRoutes(routes: CaddyRoute[]): CaddyRoute[] {
   return [...routes].sort((a, b) => {
     const aCatchAll = a.domains.includes('*') ? 1 : 0;
     const bCatchAll = b.domains.includes('*') ? 1 : 0;
-    return aCatchAll - bCatchAll || a.service.localeCompare(b.service);
+    return (
+      aCatchAll - bCatchAll ||
+      (b.path?.length ?? 0) - (a.path?.length ?? 0) ||
+      a.service.localeCompare(b.service)
+    );
   });
 }
 
@@ -154,28 +239,59 @@ export function tlsOfConfig(config: unknown): string {
   ]);
 }
 
-/** Reads back the routes Stagecraft put into a running Caddy's config (from `GET /config/`). */
-export function routesFromConfig(config: unknown): CaddyRoute[] {
+type RawHandler = {
+  handler?: string;
+  dynamic_upstreams?: { port?: string; name?: string; refresh?: string };
+  status_code?: number | string;
+  headers?: Record<string, string[]>;
+  providers?: { http_basic?: { accounts?: { username?: string; password?: string }[] } };
+  max_size?: number;
+  strip_path_prefix?: string;
+};
+type RawRoute = { '@id'?: string; match?: { host?: string[]; path?: string[] }[]; handle?: RawHandler[] };
+
+/** The Stagecraft routes of a live or desired config, raw. */
+function rawRoutes(config: unknown): RawRoute[] {
   const servers = (
     config as { apps?: { http?: { servers?: Record<string, { routes?: unknown[] }> } } } | null
   )?.apps?.http?.servers;
-  const out: CaddyRoute[] = [];
-  for (const raw of servers?.['stagecraft']?.routes ?? []) {
-    const route = raw as {
-      '@id'?: string;
-      match?: { host?: string[] }[];
-      handle?: { dynamic_upstreams?: { port?: string } }[];
-    };
-    const id = route['@id'];
-    if (typeof id !== 'string' || !id.startsWith(ROUTE_PREFIX)) continue;
+  return (servers?.['stagecraft']?.routes ?? [])
+    .map((raw) => raw as RawRoute)
+    .filter((route) => typeof route['@id'] === 'string' && route['@id'].startsWith(ROUTE_PREFIX));
+}
+
+/**
+ * Reads back the routes Stagecraft put into a running Caddy's config (from `GET /config/`), with
+ * everything `sameRoutes` compares: path prefix, body limit, basic auth (its hash), maintenance.
+ */
+export function routesFromConfig(config: unknown): CaddyRoute[] {
+  return rawRoutes(config).map((route) => {
+    const handlers = route.handle ?? [];
+    const find = (name: string) => handlers.find((handler) => handler.handler === name);
     const hosts = route.match?.[0]?.host ?? [];
-    out.push({
-      service: id.slice(ROUTE_PREFIX.length),
+    const paths = route.match?.[0]?.path ?? [];
+    const path = paths[0];
+    const out: CaddyRoute = {
+      service: route['@id']!.slice(ROUTE_PREFIX.length),
       domains: hosts.length > 0 ? hosts : ['*'],
-      port: Number(route.handle?.[0]?.dynamic_upstreams?.port ?? 0),
-    });
-  }
-  return out;
+      port: Number(find('reverse_proxy')?.dynamic_upstreams?.port ?? 0),
+    };
+    if (path !== undefined) {
+      out.path = path;
+      out.stripPath = find('rewrite')?.strip_path_prefix === path;
+    }
+    const maxSize = find('request_body')?.max_size;
+    if (typeof maxSize === 'number') out.maxBodyBytes = maxSize;
+    const account = find('authentication')?.providers?.http_basic?.accounts?.[0];
+    if (account?.username !== undefined && account.password !== undefined) {
+      out.basicAuth = { user: account.username, hash: account.password };
+    }
+    const first = handlers[0];
+    if (first?.handler === 'static_response' && Number(first.status_code) === 503) {
+      out.maintenance = { retryAfterSeconds: Number(first.headers?.['Retry-After']?.[0] ?? 0) };
+    }
+    return out;
+  });
 }
 
 /**
@@ -183,13 +299,11 @@ export function routesFromConfig(config: unknown): CaddyRoute[] {
  * routes (the upstream refresh): when they differ from this version's, the config is loaded again.
  */
 export function proxySettingsOfConfig(config: unknown): string {
-  const servers = (
-    config as { apps?: { http?: { servers?: Record<string, { routes?: unknown[] }> } } } | null
-  )?.apps?.http?.servers;
-  const refresh = (servers?.['stagecraft']?.routes ?? [])
-    .map((raw) => raw as { '@id'?: string; handle?: { dynamic_upstreams?: { refresh?: string } }[] })
-    .filter((route) => route['@id']?.startsWith(ROUTE_PREFIX))
-    .map((route) => route.handle?.[0]?.dynamic_upstreams?.refresh ?? '');
+  const refresh = rawRoutes(config).map(
+    (route) =>
+      (route.handle ?? []).find((handler) => handler.handler === 'reverse_proxy')?.dynamic_upstreams
+        ?.refresh ?? '',
+  );
   return JSON.stringify([...new Set(refresh)].sort());
 }
 
@@ -230,11 +344,23 @@ export function withRoute(routes: CaddyRoute[], route: CaddyRoute): CaddyRoute[]
   return [...routes.filter((existing) => existing.service !== route.service), route];
 }
 
+/** What of a route configures Caddy, in a fixed order (the key `sameRoutes` compares). */
+function routeKey(route: CaddyRoute): unknown[] {
+  return [
+    route.service,
+    route.domains.includes('*') ? ['*'] : [...route.domains].sort(),
+    route.port,
+    route.path ?? null,
+    route.path === undefined ? null : route.stripPath !== false,
+    route.maxBodyBytes ?? null,
+    route.basicAuth === undefined ? null : [route.basicAuth.user, route.basicAuth.hash],
+    route.maintenance?.retryAfterSeconds ?? null,
+  ];
+}
+
 /** True when two route lists configure Caddy identically. */
 export function sameRoutes(a: CaddyRoute[], b: CaddyRoute[]): boolean {
-  const domains = (route: CaddyRoute) => (route.domains.includes('*') ? ['*'] : [...route.domains].sort());
-  const key = (routes: CaddyRoute[]) =>
-    JSON.stringify(sortRoutes(routes).map((route) => [route.service, domains(route), route.port]));
+  const key = (routes: CaddyRoute[]) => JSON.stringify(sortRoutes(routes).map(routeKey));
   return key(a) === key(b);
 }
 

@@ -7,8 +7,15 @@ import {
 import type { ComposeProject } from '../compose/types.js';
 import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { Config, EnvironmentConfig, HostEntry, ServiceConfig } from '../config/schema.js';
+import {
+  type Config,
+  type EnvironmentConfig,
+  type HostEntry,
+  type ServiceConfig,
+  splitRouteDomain,
+} from '../config/schema.js';
 import type { AppProvider } from '../providers/app.js';
+import { parseByteSize } from '../util/byte-size.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { formatDurationSetting, parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
@@ -54,7 +61,16 @@ export interface ServiceModel {
   strategy: 'start-first' | 'stop-first' | 'recreate';
   replicas: number;
   port: number | undefined;
+  /** Host names the gateway routes to the service (`*`: every other request), without path prefixes. */
   domains: string[];
+  /** The path prefix of its route (`/api`), from `path` or domains written as `example.com/api`. */
+  path?: string;
+  /** With `path`: whether the gateway strips the prefix before the service sees the request (default true). */
+  stripPath?: boolean;
+  /** `max_body` in bytes: the gateway answers 413 to a larger request body. */
+  maxBodyBytes?: number;
+  /** `basic_auth`: the user and the name of the secret holding the password (never the value). */
+  basicAuth?: { user: string; passwordSecret: string };
   hasHealthcheck: boolean;
   /**
    * A one-shot service (a migration or seed job): `restart: "no"` in the compose file, or another
@@ -210,6 +226,51 @@ function serviceSettings(config: Config, env: EnvironmentConfig, name: string): 
   return { ...config.services?.[name], ...env.services?.[name] };
 }
 
+/**
+ * A service's route beyond its port (issue 15.4), from its merged settings: the domains without path
+ * prefixes, the one prefix they take (or `path`), strip_path, max_body in bytes and basic_auth. The
+ * problems name the keys (a prefix that differs between the project's block and the environment's).
+ */
+export function routeSettings(
+  name: string,
+  settings: ServiceConfig,
+): {
+  domains: string[];
+  options: Pick<ServiceModel, 'path' | 'stripPath' | 'maxBodyBytes' | 'basicAuth'>;
+  problems: string[];
+} {
+  const problems: string[] = [];
+  const entries = (settings.domains ?? []).map(splitRouteDomain);
+  const prefixes = [...new Set(entries.map((entry) => entry.path ?? ''))];
+  const path = settings.path ?? entries[0]?.path;
+  const conflicting =
+    settings.path !== undefined &&
+    entries.some((entry) => entry.path !== undefined && entry.path !== settings.path);
+  if (settings.path === undefined ? prefixes.length > 1 : conflicting) {
+    problems.push(
+      `service ${name}: its domains (${(settings.domains ?? []).join(', ')})${settings.path === undefined ? '' : ` and path ${settings.path}`} do not take one path prefix: a service has one (route another prefix to another service)`,
+    );
+  }
+  if (settings.strip_path !== undefined && path === undefined) {
+    problems.push(
+      `service ${name}: strip_path applies to a path prefix: set services.${name}.path (or write its domains as example.com/api), or remove strip_path`,
+    );
+  }
+  const options: Pick<ServiceModel, 'path' | 'stripPath' | 'maxBodyBytes' | 'basicAuth'> = {};
+  if (path !== undefined) {
+    options.path = path;
+    options.stripPath = settings.strip_path ?? true;
+  }
+  if (settings.max_body !== undefined) options.maxBodyBytes = parseByteSize(settings.max_body);
+  if (settings.basic_auth !== undefined) {
+    options.basicAuth = {
+      user: settings.basic_auth.user,
+      passwordSecret: settings.basic_auth.password_secret,
+    };
+  }
+  return { domains: [...new Set(entries.map((entry) => entry.host))], options, problems };
+}
+
 /** The build of a service: its compose `build:`, or a backend/frontend provider's build section. */
 function buildSpecOf(
   config: Config,
@@ -327,6 +388,8 @@ export function buildEnvironmentModel(
         `service ${name} has domains but no port: set services.${name}.port to the container port to route to`,
       );
     }
+    const routing = routeSettings(name, settings);
+    problems.push(...routing.problems);
     const budget = timings === undefined ? 0 : healthVerdictBudgetMs(timings);
     if (configuredHealthTimeout !== undefined && configuredHealthTimeout < budget) {
       warnings.push(
@@ -351,7 +414,8 @@ export function buildEnvironmentModel(
       strategy: settings.rollout ?? defaultRolloutStrategy(composeService, replicas),
       replicas,
       port: settings.port,
-      domains: settings.domains ?? [],
+      domains: routing.domains,
+      ...routing.options,
       hasHealthcheck: timings !== undefined,
       healthTimeoutMs: configuredHealthTimeout ?? Math.max(DEFAULT_HEALTH_TIMEOUT_MS, budget),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),

@@ -41,6 +41,12 @@ export function swarmProblems(
       if (spec[key] === undefined) continue;
       problems.push(`service ${service.name}: ${key} is not supported by Docker Swarm: ${instead}`);
     }
+    if (service.basicAuth !== undefined) {
+      // The gateway's config is a file of the stack there: the password's hash would be written on the manager.
+      problems.push(
+        `service ${service.name}: basic_auth is not supported on driver swarm yet (the gateway's config is a stack file); protect it in the app, or deploy with driver ssh`,
+      );
+    }
     const roleHosts = hosts.filter((host) => host.roles.includes(service.role));
     if (ownsNamedVolume(spec) && roleHosts.length > 1 && spec.deploy?.['mode'] !== 'global') {
       const volumes = (spec.volumes ?? [])

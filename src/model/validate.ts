@@ -78,13 +78,15 @@ export function crossServiceFindings(
         `service ${service.name}: the image name Stagecraft builds, "${service.image}", is not a valid image reference: use a lowercase service name and project.registry`,
       );
     }
+    // A domain may go to several services under different path prefixes (example.com, example.com/api).
     for (const domain of service.domains) {
-      const other = domains.get(domain);
+      const route = `${domain}${service.path ?? ''}`;
+      const other = domains.get(route);
       if (other !== undefined)
         problems.push(
-          `domain ${domain} is claimed by services ${other} and ${service.name}: give each domain to one service`,
+          `domain ${route} is claimed by services ${other} and ${service.name}: give each domain (and path prefix) to one service`,
         );
-      else domains.set(domain, service.name);
+      else domains.set(route, service.name);
     }
     if (service.replicas > 1 && typeof spec.container_name === 'string' && spec.container_name !== '') {
       problems.push(

@@ -46,6 +46,7 @@ import { meshAddressOf } from './mesh.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
 import { retentionFor } from './retention.js';
+import { maintenanceNotice, recordedMaintenance, routeInputs, routePasswords } from './routes.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
 import { validateRenderedCompose } from './validate-render.js';
@@ -200,7 +201,7 @@ export function findHooks(context: Session, root: string): Partial<Record<HookNa
 }
 
 /** `ingress.tls` with its files read: the certificate as text, the private key as a Secret. */
-function ingressTls(env: LoadedEnvironment): PlannedTls {
+export function ingressTls(env: LoadedEnvironment): PlannedTls {
   const tls = env.model.ingress.tls;
   if (tls.mode === 'off') return { mode: 'off' };
   const read = (key: 'cert_file' | 'key_file' | 'acme_ca_root', file: string) => {
@@ -323,8 +324,8 @@ async function planRelease(
   const releaseId = await ledger.newReleaseId(systemClock);
   // Retention (the last steps) for whole-environment releases only; a scoped one leaves old releases be.
   const scoped = onlyHosts !== undefined || session.globals.services !== undefined;
-  // Two reads of the lock host that do not depend on each other: side by side.
-  const [specHashKey, retention] = await Promise.all([
+  // Reads of the lock host that do not depend on each other: side by side.
+  const [specHashKey, retention, maintenance, passwords] = await Promise.all([
     planOnly ? undefined : lockHostSpecKey(env),
     scoped
       ? undefined
@@ -334,7 +335,11 @@ async function planRelease(
           { id: releaseId, images: target?.images ?? imageRefs(env.model, version) },
           { planOnly },
         ),
+    // A plan reads no host: it shows the routes as configured (a deploy says when maintenance is on).
+    planOnly ? undefined : recordedMaintenance(session, env, false),
+    routePasswords(session, env, planOnly),
   ]);
+  if (maintenance?.state === 'on') session.output.warn(maintenanceNotice(env, maintenance));
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
@@ -359,6 +364,7 @@ async function planRelease(
     ...(specHashKey === undefined ? {} : { specHashKey }),
     hooks: findHooks(session, env.loaded.root),
     ingressTls: ingressTls(env),
+    routes: routeInputs(passwords, maintenance),
     projectDir: env.loaded.root,
     readProjectPath: (relative) => readProjectPath(env.loaded.root, relative),
     relativeBindSources: env.relativeBindSources,
@@ -450,7 +456,7 @@ export async function readRolloutDecisions(
  */
 export function newRecord(prepared: PreparedDeploy, previousId: string | undefined): ReleaseRecord {
   const { plan, env } = prepared;
-  if (plan.kind === 'build' || plan.kind === 'prune')
+  if (plan.kind === 'build' || plan.kind === 'prune' || plan.kind === 'maintenance')
     throw new InternalError(`a ${plan.kind} plan records no release`);
   const hosts: ReleaseRecord['hosts'] = {};
   for (const step of allSteps(plan)) {

@@ -19,7 +19,8 @@ import { UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import { type Retention, retainSteps } from './prune.js';
-import type { PhasePlan, Plan, PlannedTls, Step } from './types.js';
+import { isRouted, plannedRoute, type RouteInputs } from './routes.js';
+import type { PhasePlan, Plan, PlannedTls, Step, StepHost } from './types.js';
 
 type BuildAction = Extract<Step['action'], { kind: 'build' }>;
 
@@ -53,6 +54,46 @@ export const PROJECT_FILES_LIMIT_BYTES = 50 * 1024 * 1024;
 
 export const HOOKS = ['pre-build', 'pre-deploy', 'post-deploy'] as const;
 export type HookName = (typeof HOOKS)[number];
+
+/**
+ * The gateway step of one host: the gateway runs, and its routes are those of `routed` (loaded only
+ * when they differ from the live ones). `deploy`, `rollback` and `maintenance` plan it alike.
+ */
+export function ingressStep(
+  model: EnvironmentModel,
+  host: StepHost,
+  routed: ServiceModel[],
+  tls: PlannedTls | undefined,
+  routeInputs: RouteInputs,
+  dependsOn: string[],
+): Step {
+  const ports =
+    (tls?.mode ?? 'off') === 'off'
+      ? `port ${model.ingress.httpPort}`
+      : `ports ${model.ingress.httpPort} → ${model.ingress.httpsPort} (TLS ${tls!.mode})`;
+  const routes = routed.map((service) => plannedRoute(service, routeInputs));
+  const maintenance =
+    routeInputs.maintenance === undefined
+      ? ''
+      : `; maintenance on: every route answers 503 (Retry-After ${routeInputs.maintenance.retryAfterSeconds} s)`;
+  return {
+    id: `ingress:${host.name}`,
+    phase: 'rollout',
+    host,
+    title: `ensure ${model.ingress.provider} ingress on ${ports}${maintenance}`,
+    action: {
+      kind: 'ingress',
+      image: model.ingress.image,
+      httpPort: model.ingress.httpPort,
+      container: model.ingress.container,
+      network: model.ingress.network,
+      routes,
+      httpsPort: model.ingress.httpsPort,
+      tls: tls ?? { mode: 'off' },
+    },
+    dependsOn,
+  };
+}
 
 export interface DeployPlanInput {
   model: EnvironmentModel;
@@ -95,6 +136,8 @@ export interface DeployPlanInput {
   hooks?: Partial<Record<HookName, string>>;
   /** TLS at the gateway (`ingress.tls`), with the certificate read and the key kept secret. */
   ingressTls?: PlannedTls;
+  /** The routes' basic auth passwords and the maintenance switch (plan/routes.ts). */
+  routes?: RouteInputs;
   /** Rollback: per host, the target release's compose file to deploy again as it was. */
   reuse?: Record<string, ReusedCompose>;
   /** The environment's spec-hash key (state/spec-key.ts); a plan has none (secrets hash as names only). */
@@ -616,32 +659,9 @@ function hostSteps(
       dependsOn: [prepare, ...extraIds],
     });
   }
-  const routed = services.filter((service) => service.port !== undefined && service.domains.length > 0);
+  const routed = services.filter(isRouted);
   if (routed.length > 0) {
-    steps.push({
-      id: `ingress:${host.name}`,
-      phase: 'rollout',
-      host: h,
-      title:
-        (input.ingressTls?.mode ?? 'off') === 'off'
-          ? `ensure ${model.ingress.provider} ingress on port ${model.ingress.httpPort}`
-          : `ensure ${model.ingress.provider} ingress on ports ${model.ingress.httpPort} → ${model.ingress.httpsPort} (TLS ${input.ingressTls!.mode})`,
-      action: {
-        kind: 'ingress',
-        image: model.ingress.image,
-        httpPort: model.ingress.httpPort,
-        container: model.ingress.container,
-        network: model.ingress.network,
-        routes: routed.map((service) => ({
-          service: service.name,
-          domains: service.domains,
-          port: service.port!,
-        })),
-        httpsPort: model.ingress.httpsPort,
-        tls: input.ingressTls ?? { mode: 'off' },
-      },
-      dependsOn: [prepare],
-    });
+    steps.push(ingressStep(model, h, routed, input.ingressTls, input.routes ?? {}, [prepare]));
   }
   // What every service's rollout waits for: the files (and images) on the host; routed ones, the gateway.
   const ready = pulled.length > 0 ? [`pull:${host.name}`] : [prepare, ...extraIds];
@@ -691,7 +711,7 @@ function hostSteps(
       id,
       phase: 'rollout',
       host: h,
-      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.join(', ')}` : ''}; ${service.hasHealthcheck ? 'healthy' : `running ${formatDurationSetting(service.stableForMs)}`} within ${formatDurationSetting(service.healthTimeoutMs)}`,
+      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.map((domain) => `${domain}${service.path ?? ''}`).join(', ')}` : ''}; ${service.hasHealthcheck ? 'healthy' : `running ${formatDurationSetting(service.stableForMs)}`} within ${formatDurationSetting(service.healthTimeoutMs)}`,
       action: {
         kind: 'rollout',
         service: service.name,

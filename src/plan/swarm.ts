@@ -149,6 +149,10 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
                 service: service.name,
                 domains: service.domains,
                 port: service.port!,
+                ...(service.path === undefined
+                  ? {}
+                  : { path: service.path, stripPath: service.stripPath !== false }),
+                ...(service.maxBodyBytes === undefined ? {} : { maxBodyBytes: service.maxBodyBytes }),
               })),
             },
           }

@@ -1,3 +1,4 @@
+import type { PlannedRoute } from '../ingress/basic-auth.js';
 import type { PhaseName } from '../state/types.js';
 import type { Secret } from '../util/secret.js';
 
@@ -104,7 +105,8 @@ export type Action =
       httpPort: number;
       container: string;
       network: string;
-      routes: { service: string; domains: string[]; port: number }[];
+      /** One per routed service; basic auth passwords are Secrets, hashed by the handler. */
+      routes: PlannedRoute[];
       httpsPort: number;
       tls: PlannedTls;
     }
@@ -217,10 +219,11 @@ export interface PhasePlan {
 
 /**
  * What a plan does: a release (`deploy`, `rollback`, `restart`: lock, rollout, record), a `build`
- * (images only, no lock, no release), a `prune` (retention on demand: lock, retain steps) or a `remove`
- * (the app taken off its hosts: lock, removals, a record).
+ * (images only, no lock, no release), a `prune` (retention on demand: lock, retain steps), a `remove`
+ * (the app taken off its hosts: lock, removals, a record) or a `maintenance` switch (lock, the
+ * gateways' routes, the switch recorded).
  */
-export type PlanKind = 'deploy' | 'rollback' | 'restart' | 'build' | 'prune' | 'remove';
+export type PlanKind = 'deploy' | 'rollback' | 'restart' | 'build' | 'prune' | 'remove' | 'maintenance';
 
 export interface Plan {
   kind: PlanKind;

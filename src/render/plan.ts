@@ -90,6 +90,18 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
         container: action.container,
         tls: action.tls.mode,
         ...(action.tls.mode === 'off' ? {} : { https_port: action.httpsPort }),
+        // Every route setting but the basic auth password (a Secret: only its user is shown).
+        routes: action.routes.map((route) => ({
+          service: route.service,
+          domains: route.domains,
+          port: route.port,
+          ...(route.path === undefined ? {} : { path: route.path, strip_path: route.stripPath !== false }),
+          ...(route.maxBodyBytes === undefined ? {} : { max_body_bytes: route.maxBodyBytes }),
+          ...(route.basicAuth === undefined ? {} : { basic_auth: { user: route.basicAuth.user } }),
+          ...(route.maintenance === undefined
+            ? {}
+            : { maintenance: { retry_after_seconds: route.maintenance.retryAfterSeconds } }),
+        })),
       });
       break;
     default:
@@ -112,7 +124,7 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
 export function planToText(plan: Plan, colors: Colors, decisions?: RolloutDecisions): string {
   const lines: string[] = [];
   const hostCount = plan.hosts.length;
-  const maintenance = plan.kind === 'prune' || plan.kind === 'remove';
+  const maintenance = plan.kind === 'prune' || plan.kind === 'remove' || plan.kind === 'maintenance';
   lines.push(
     colors.bold(`Plan: ${plan.kind} ${plan.project} ${maintenance ? 'in' : 'to'} ${plan.environment}`) +
       ` (${maintenance ? '' : `version ${plan.version}, `}${hostCount} host${hostCount === 1 ? '' : 's'}: ${plan.hosts.map((host) => `${host.name} [${host.roles.join(', ')}]`).join(', ')})`,

@@ -13,6 +13,7 @@ import {
   networkDisconnectArgs,
   networkExistsArgs,
 } from '../docker/network.js';
+import { type PlannedRoute, withPasswordHashes } from '../ingress/basic-auth.js';
 import {
   acmeCaRootPath,
   type CaddyRoute,
@@ -125,14 +126,15 @@ async function loadRoutes(target: IngressTarget, routes: CaddyRoute[], tls: Ingr
 
 /**
  * Makes sure the gateway container runs on the host, on the ingress network, publishing the HTTP port
- * (and HTTPS with TLS), with one route per service in `routes`. Its config survives restarts
- * (`caddy run --resume`) and is reloaded only when the routes or the TLS settings differ.
+ * (and HTTPS with TLS), with one route per service in `routes` (basic auth passwords hashed here with
+ * bcrypt). Its config survives restarts (`caddy run --resume`) and is reloaded only when the routes
+ * (path, body limit, basic auth user or password, maintenance included) or the TLS settings differ.
  */
 export async function ensureIngress(
   target: IngressTarget,
   image: string,
   ports: { http: number; https: number },
-  routes: CaddyRoute[],
+  routes: PlannedRoute[],
   tls: IngressTls,
 ): Promise<'created' | 'reconfigured' | 'running'> {
   await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.project });
@@ -186,7 +188,8 @@ export async function ensureIngress(
   for (let attempt = 0; attempt < 100; attempt++) {
     const live = await readLive(target);
     if (live !== undefined) {
-      const wanted = routes.reduce(withRoute, live.routes);
+      // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
+      const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
       const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
       // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
       const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));

@@ -311,7 +311,7 @@ describe.skipIf(!composeAvailable)(
       expect(error.details).toEqual([
         'service shop publishes host port 8080, so a new container cannot start beside the old one: set services.shop.rollout: stop-first, or publish no fixed host port',
         'service web: image "Nginx:1.25" is not a valid image reference (lowercase name, optional registry, :tag or @digest)',
-        'domain bakery.example.test is claimed by services shop and web: give each domain to one service',
+        'domain bakery.example.test is claimed by services shop and web: give each domain (and path prefix) to one service',
       ]);
     });
 

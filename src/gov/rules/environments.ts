@@ -1,3 +1,4 @@
+import { splitRouteDomain } from '../../config/schema.js';
 import { deployedServices, isDatabaseService, mountsOf, ownsNamedVolume, roleOf } from '../compose-facts.js';
 import type { Rule, RuleHit } from '../types.js';
 
@@ -66,7 +67,9 @@ export const statefulBackup: Rule = {
 };
 
 /** Domains that never get a public certificate: localhost names, the catch-all, IP addresses. */
-function isPublicDomain(domain: string): boolean {
+function isPublicDomain(entry: string): boolean {
+  // A route domain may carry a path prefix (example.com/api): the host decides.
+  const domain = splitRouteDomain(entry).host;
   return !(
     domain === '*' ||
     domain === 'localhost' ||
