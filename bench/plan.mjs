@@ -5,8 +5,11 @@
 //   - `stagecraft plan` as a subprocess (the built CLI: run `npm run build` first);
 //   - the same pipeline in this process (src/ bundled on the fly): the first run (cold: modules
 //     compiled) and the median of the warm runs, with planToText alone.
-// Both include the real `docker compose config` call that normalises the compose file.
+// Both include the real `docker compose config` calls (the project's read, the rendered files' checks).
+// With BENCH_BEFORE=<another checkout's bin/stagecraft.js> (built), its plan runs are interleaved too.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -34,22 +37,27 @@ function timed(args) {
 
 // The CLI, interleaved with bare Node.
 const planArgs = [cli, '-c', config, '-e', 'production', 'plan', '--version', 'bench1', '--skip-migrations'];
+const before = process.env.BENCH_BEFORE;
 const bare = [];
 const viaCli = [];
+const viaBefore = [];
 let steps = '';
 for (let i = 0; i < runs + 2; i++) {
   const b = timed(['-e', '0']);
+  const o = before ? timed([before, ...planArgs.slice(1)]) : undefined;
   const p = timed(planArgs);
   if (i >= 2) {
     bare.push(b.ms);
     viaCli.push(p.ms);
+    if (o) viaBefore.push(o.ms);
   }
   steps = /(\d+) steps\./.exec(p.stdout)?.[1] ?? '?';
 }
 
 // In process: bundle bench/lib/plan-inprocess.ts (and src/) next to node_modules (so the packages
-// resolve), import it, plan.
-const outdir = join(root, 'node_modules', '.cache', 'stagecraft-bench');
+// resolve), import it, plan. A folder of its own: checkouts may share one node_modules.
+mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
+const outdir = mkdtempSync(join(root, 'node_modules', '.cache', 'stagecraft-bench-'));
 await build({
   entryPoints: [join(root, 'bench/lib/plan-inprocess.ts')],
   outdir,
@@ -62,6 +70,7 @@ await build({
   logLevel: 'warning',
 });
 const { planOnce } = await import(pathToFileURL(join(outdir, 'plan-inprocess.mjs')).href);
+rmSync(outdir, { recursive: true, force: true });
 const cold = await planOnce(config, 'production');
 const warm = [];
 for (let i = 0; i < runs; i++) warm.push(await planOnce(config, 'production'));
@@ -70,9 +79,12 @@ const base = median(bare);
 const line = (name, ms) =>
   `${name.padEnd(34)} ${ms.toFixed(1).padStart(7)} ms  ${(ms / base).toFixed(2).padStart(5)}x node -e 0`;
 console.log(
-  `plan at ${hosts} hosts x ${services} services (${steps} steps); runs: ${runs}, medians, interleaved with node -e 0`,
+  `plan at ${hosts} hosts x ${services} services (${steps} steps); runs: ${runs}, medians, interleaved with node -e 0; Node ${process.version}, load average ${loadavg()
+    .map((load) => load.toFixed(1))
+    .join(' ')}`,
 );
 console.log(line('node -e 0 (baseline)', base));
+if (before) console.log(line('before: plan (CLI)', median(viaBefore)));
 console.log(line('stagecraft plan (CLI)', median(viaCli)));
 console.log(line('in process, first run (cold)', cold.totalMs));
 console.log(line('in process, warm', median(warm.map((run) => run.totalMs))));

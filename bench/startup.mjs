@@ -1,18 +1,25 @@
 #!/usr/bin/env node
 // CLI start-up against bare Node, side by side in one run: `node bench/startup.mjs [runs]`.
-// Prints medians and the ratio for `--help` and `config` on the shop example.
+// Prints medians and the ratio for `--help` and `config` on the shop example. With
+// BENCH_BEFORE=<another checkout's bin/stagecraft.js> (built), its runs are interleaved too ("before").
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const runs = Number(process.argv[2] ?? 30);
 const cli = fileURLToPath(new URL('../bin/stagecraft.js', import.meta.url));
 const example = fileURLToPath(new URL('../examples/shop/stagecraft.yml', import.meta.url));
 
+const before = process.env.BENCH_BEFORE;
+const commands = (bin, label) => [
+  { name: `${label}--help`, args: [bin, '--help'] },
+  { name: `${label}version`, args: [bin, 'version'] },
+  { name: `${label}config`, args: [bin, '-c', example, 'config'] },
+];
 const cases = [
   { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
-  { name: 'stagecraft --help', args: [cli, '--help'] },
-  { name: 'stagecraft version', args: [cli, 'version'] },
-  { name: 'stagecraft config', args: [cli, '-c', example, 'config'] },
+  ...(before ? commands(before, 'before: ') : []),
+  ...commands(cli, 'stagecraft '),
 ];
 
 function median(values) {
@@ -33,11 +40,13 @@ for (let i = 0; i < runs + 3; i++) {
 
 const baseline = median(timings.get(cases[0].name));
 console.log(
-  `runs: ${runs} (interleaved), NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}`,
+  `runs: ${runs} (interleaved), Node ${process.version}, NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}, load average ${loadavg()
+    .map((load) => load.toFixed(1))
+    .join(' ')}`,
 );
 for (const c of cases) {
   const m = median(timings.get(c.name));
   console.log(
-    `${c.name.padEnd(24)} median ${m.toFixed(1).padStart(6)} ms  ratio ${(m / baseline).toFixed(2)}x`,
+    `${c.name.padEnd(26)} median ${m.toFixed(1).padStart(6)} ms  ratio ${(m / baseline).toFixed(2)}x`,
   );
 }

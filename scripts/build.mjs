@@ -3,6 +3,7 @@
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 import { buildDefines } from './build-defines.mjs';
+import { lazyBuiltins } from './lazy-builtins.mjs';
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 
@@ -22,5 +23,6 @@ await build({
   banner: {
     js: "import { createRequire as __scCreateRequire } from 'node:module'; const require = __scCreateRequire(import.meta.url);",
   },
+  plugins: [lazyBuiltins],
   logLevel: 'warning',
 });

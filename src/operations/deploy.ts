@@ -50,7 +50,7 @@ import { maintenanceNotice, recordedMaintenance, routeInputs, routePasswords } f
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
 import { validateRenderedCompose } from './validate-render.js';
-import { resolveVersion } from './version.js';
+import { type ResolvedVersion, resolveVersion } from './version.js';
 
 export interface DeployOptions {
   version?: string;
@@ -298,13 +298,20 @@ export async function loadVersioned(
   purpose: 'deploy' | 'plan' = 'deploy',
 ): Promise<{ env: LoadedEnvironment; version: string; commit: string; immutable: boolean }> {
   let resolved = { version: 'unknown', commit: '', immutable: false };
+  // A version given as is needs git only for the commit: asked while compose reads the project.
+  let commitOfGiven: Promise<ResolvedVersion> | undefined;
   const env = await loadEnvironment(session, purpose, async (loaded) => {
+    if (typeof version === 'string' && version !== '') {
+      commitOfGiven = resolveVersion(loaded.root, version);
+      return { STAGECRAFT_VERSION: version };
+    }
     resolved =
       typeof version === 'object'
         ? { ...version, immutable: true }
         : await resolveVersion(loaded.root, version);
     return { STAGECRAFT_VERSION: resolved.version };
   });
+  if (commitOfGiven !== undefined) resolved = await commitOfGiven;
   return { env, ...resolved };
 }
 

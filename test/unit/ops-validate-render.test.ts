@@ -3,11 +3,18 @@ import type { Plan, Step } from '../../src/plan/types.js';
 
 // The compose CLI is replaced at the module boundary: these tests count and answer its calls.
 const calls: string[][] = [];
+// Compose processes running at once, and the most seen; a file with "slow" in it answers after 100 ms.
+const running = { now: 0, most: 0 };
 vi.mock('../../src/runners/local.js', () => ({
   runLocal: vi.fn(async (argv: string[], options: { cwd: string }) => {
     calls.push(argv);
+    running.now += 1;
+    running.most = Math.max(running.most, running.now);
     const { readFileSync } = await import('node:fs');
-    const bad = readFileSync(`${options.cwd}/compose.yml`, 'utf8').includes('bad');
+    const text = readFileSync(`${options.cwd}/compose.yml`, 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, text.includes('slow') ? 100 : 10));
+    running.now -= 1;
+    const bad = text.includes('bad');
     return bad
       ? { exitCode: 1, stdout: '', stderr: 'validating compose.yml: services.api additional property bad' }
       : { exitCode: 0, stdout: '', stderr: '' };
@@ -15,6 +22,7 @@ vi.mock('../../src/runners/local.js', () => ({
 }));
 
 const { validateRenderedCompose } = await import('../../src/operations/validate-render.js');
+const { availableParallelism } = await import('node:os');
 
 function upload(host: string, relative: string, content: string): Step {
   return {
@@ -81,6 +89,31 @@ describe('validateRenderedCompose', () => {
     ).rejects.toThrow(
       'the compose file rendered for h2 does not pass docker compose config: validating compose.yml: services.api additional property bad',
     );
+    expect(calls).toHaveLength(2);
+  });
+
+  it('checks distinct files side by side, one compose process per core at a time', async () => {
+    calls.length = 0;
+    running.most = 0;
+    const files = ['a', 'b', 'c', 'd'].map((name) => `services:\n  ${name}: { image: nginx }\n`);
+    await validateRenderedCompose(
+      plan(files.map((text, i) => upload(`h${i + 1}`, 'compose.yml', text))),
+      'shop-production',
+    );
+    expect(calls).toHaveLength(4);
+    expect(running.most).toBe(Math.min(4, availableParallelism()));
+  });
+
+  it('names the first failing host in host order, whichever check ends first', async () => {
+    calls.length = 0;
+    const slowBad = 'services:\n  api: { image: nginx, bad: slow }\n';
+    const fastBad = 'services:\n  web: { image: nginx, bad: 1 }\n';
+    await expect(
+      validateRenderedCompose(
+        plan([upload('h1', 'compose.yml', slowBad), upload('h2', 'compose.yml', fastBad)]),
+        'shop-production',
+      ),
+    ).rejects.toThrow('the compose file rendered for h1 does not pass docker compose config');
     expect(calls).toHaveLength(2);
   });
 });
