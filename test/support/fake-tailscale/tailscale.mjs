@@ -6,7 +6,7 @@
 // hosts really goes over the mesh. State lives in the host's private /run; the control plane's URL is
 // read from /opt/stagecraft-fake-tailscale/control-url (written by the test). Never prints the key.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 const VERSION = '1.76.1';
@@ -65,7 +65,9 @@ async function syncPeers(state) {
       peer.endpoint,
     ]);
   }
-  writeFileSync(`${DIR}/peers.json`, JSON.stringify(json.peers));
+  // The sync loop rewrites this every 200 ms while `status` reads it: replace it whole, never half-written.
+  writeFileSync(`${DIR}/peers.json.tmp`, JSON.stringify(json.peers));
+  renameSync(`${DIR}/peers.json.tmp`, `${DIR}/peers.json`);
   return json.peers;
 }
 
