@@ -19,9 +19,10 @@ export function createContext(globals: GlobalOptions): CommandContext {
     cwd,
     env: process.env,
     async loadConfig(purpose) {
-      const [{ loadConfig }, { builtinProviders }] = await Promise.all([
+      const [{ loadConfig }, { builtinProviders }, { projectModel }] = await Promise.all([
         import('../config/load.js'),
         import('../providers/index.js'),
+        import('../model/project.js'),
       ]);
       const loaded = loadConfig({
         cwd,
@@ -32,7 +33,7 @@ export function createContext(globals: GlobalOptions): CommandContext {
         catalog: builtinProviders().catalog(),
       });
       output.debug(`config: ${loaded.file}${loaded.envName ? ` (environment ${loaded.envName})` : ''}`);
-      if (loaded.config.compose?.strict !== true) for (const warning of loaded.warnings) output.warn(warning);
+      if (!projectModel(loaded).compose.strict) for (const warning of loaded.warnings) output.warn(warning);
       return loaded;
     },
   };

@@ -5,6 +5,7 @@ import { destructiveChanges } from '../commit/destructive.js';
 import { compareStrings } from '../compose/canonical.js';
 import type { LoadedConfig } from '../config/load.js';
 import { readGovInputs } from '../gov/inputs.js';
+import { projectModel } from '../model/project.js';
 import { ledgerPath, parseLedger } from '../state/ledger.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { looksSecretName, redact, registerSecretValue } from '../util/secret.js';
@@ -68,9 +69,8 @@ export async function buildContext(
   const root = loaded.root;
   const { project } = readGovInputs(loaded, undefined, processEnv);
 
-  const secretKeys = new Set(
-    (loaded.config.secrets?.keys ?? []).map((key) => (typeof key === 'string' ? key : key.name)),
-  );
+  const model = projectModel(loaded);
+  const secretKeys = new Set((model.secrets?.keys ?? []).map((key) => key.name));
   for (const env of project.environments) {
     for (const [name, value] of Object.entries(project.variables(env))) {
       if (looksSecretName(name) || secretKeys.has(name)) registerSecretValue(value);
@@ -86,9 +86,9 @@ export async function buildContext(
   if (project.compose !== undefined) addInput(join(root, project.compose.file));
 
   const migrationFiles: Record<string, MigrationFileFacts[]> = {};
-  for (const [name, database] of Object.entries(loaded.config.databases ?? {})) {
-    if (database.migrations === undefined) continue;
-    const folder = join(root, database.migrations.path);
+  for (const { name, migrationsPath } of model.databases) {
+    if (migrationsPath === undefined) continue;
+    const folder = join(root, migrationsPath);
     migrationFiles[name] = filesUnder(folder).map((file) => {
       const bytes = readFileSync(join(folder, file));
       addInput(join(folder, file));

@@ -1,6 +1,7 @@
 // What CI workflows need to know about a project, read from its validated stagecraft.yml by pure code:
 // the environments CI deploys and their hosts, the variables secrets come from, the registry, the
 // migrations. No I/O: the caller gives the config and where it sits in the repository.
+import type { LoadedConfig } from '../config/load.js';
 import type { Config, HostEntry } from '../config/schema.js';
 import { isLoopbackRegistry } from '../docker/image.js';
 import type {
@@ -133,6 +134,17 @@ function migrationsOf(config: Config): CiMigration[] {
  * The CI facts of a project. Throws UserError when the config has no environment CI can deploy
  * (driver ssh) or names a secret CI cannot hold.
  */
+/**
+ * The CI facts of a loaded config: `ciFacts` with the config taken from `loaded` (what operations
+ * call: past model/ nothing reads the config itself). Throws as ciFacts does.
+ */
+export function ciFactsOf(
+  loaded: Pick<LoadedConfig, 'config'>,
+  input: Omit<CiFactsInput, 'config'>,
+): CiFacts {
+  return ciFacts({ ...input, config: loaded.config });
+}
+
 export function ciFacts(input: CiFactsInput): CiFacts {
   const { config } = input;
   const warnings: string[] = [];

@@ -22,6 +22,7 @@ import { UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { hostTarget, type MeshModel, magicDnsName, meshModel, meshTags } from './mesh.js';
 import { type MigrationsModel, migrationsModel } from './migrations.js';
+import { ingressTlsModel } from './project.js';
 import { swarmProblems } from './swarm.js';
 import { crossServiceFindings } from './validate.js';
 
@@ -304,15 +305,6 @@ function buildSpecOf(
   return undefined;
 }
 
-function tlsModel(tls: NonNullable<Config['ingress']>['tls']): IngressTlsModel {
-  if (tls === undefined || tls.mode === 'off') return { mode: 'off' };
-  if (tls.mode === 'acme') {
-    return { mode: 'acme', emailEnv: tls.email_env, ca: tls.acme_ca, caRootFile: tls.acme_ca_root };
-  }
-  // The schema requires both files for mode custom.
-  return { mode: 'custom', certFile: tls.cert_file!, keyFile: tls.key_file! };
-}
-
 /**
  * Resolves one environment: which hosts run which services, how each rolls out, what is built.
  * Every reference between stagecraft.yml and the compose file is checked here, with all problems at once.
@@ -478,7 +470,7 @@ export function buildEnvironmentModel(
       httpsPort: ingress?.https_port ?? 443,
       container: `${config.project.name}-${envName}-ingress`,
       network: `${config.project.name}-${envName}_ingress`,
-      tls: tlsModel(ingress?.tls),
+      tls: ingressTlsModel(ingress?.tls),
     },
     rollout: {
       parallelHosts: env.rollout?.parallel_hosts ?? 4,

@@ -7,7 +7,8 @@ import { homedir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
-import { ciFacts } from '../model/ci.js';
+import { ciFactsOf } from '../model/ci.js';
+import { environmentSettings, projectModel } from '../model/project.js';
 import type {
   CiConnection,
   CiFacts,
@@ -42,7 +43,8 @@ export async function chooseCiProvider(
   const { builtinProviders } = await import('../providers/index.js');
   const registry = builtinProviders();
   const ids = registry.ids('ci');
-  const id = requested ?? loaded.config.ci?.provider ?? (ids.length === 1 ? ids[0] : undefined);
+  const ci = projectModel(loaded).ci;
+  const id = requested ?? ci.provider ?? (ids.length === 1 ? ids[0] : undefined);
   if (id === undefined) {
     throw new UserError('choose a CI provider with --provider', { hint: `available: ${ids.join(', ')}` });
   }
@@ -56,8 +58,7 @@ export async function chooseCiProvider(
       },
     );
   }
-  const config =
-    (loaded.config.ci?.providers as Record<string, Record<string, unknown>> | undefined)?.[id] ?? {};
+  const config = ci.providers[id] ?? {};
   return { provider: entry, config };
 }
 
@@ -120,8 +121,7 @@ export async function ciFiles(
   const loaded = await session.loadConfig('any');
   const { provider, config } = await chooseCiProvider(options.provider, loaded);
   const root = await repositoryRoot(loaded.root);
-  const facts = ciFacts({
-    config: loaded.config,
+  const facts = ciFactsOf(loaded, {
     stagecraftVersion: options.stagecraftVersion,
     workingDirectory: posix(relative(root, loaded.root)) || '.',
     configFile: posix(relative(loaded.root, loaded.file)),
@@ -279,9 +279,9 @@ export interface CiRunOptions extends CiConnectionOptions {
 
 /** The deploy environments CI knows (driver ssh), and the one asked for. */
 function deployEnvironment(loaded: LoadedConfig, requested: string | undefined): string {
-  const names = Object.entries(loaded.config.environments)
-    .filter(([, env]) => env.driver === 'ssh')
-    .map(([name]) => name);
+  const names = Object.values(projectModel(loaded).environments)
+    .filter((env) => env.driver === 'ssh')
+    .map((env) => env.name);
   if (requested !== undefined) {
     if (names.includes(requested)) return requested;
     const suggestion = didYouMean(requested, names);
@@ -355,7 +355,7 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
   const environment = deployEnvironment(loadedAny, options.env);
   const loaded = await session.loadConfig('deploy', environment);
   const env = facts.environments.find((candidate) => candidate.name === environment)!;
-  const envConfig = loaded.config.environments[environment]!;
+  const settings = environmentSettings(projectModel(loaded), environment);
   const values: CiSecretValue[] = [];
   const sources: Record<string, string> = {};
   const missing: string[] = [];
@@ -372,7 +372,7 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
   const [sshKeyName, knownHostsName] = [required[0]!.name, required[1]!.name];
 
   if (!has(sshKeyName)) {
-    const file = options.sshKey ?? envConfig.ssh?.identity_file;
+    const file = options.sshKey ?? settings.ssh?.identity_file;
     if (file === undefined)
       missing.push(
         `${sshKeyName} (pass --ssh-key FILE, or set environments.${environment}.ssh.identity_file)`,
@@ -442,7 +442,7 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
   }
   if (missing.length > 0) {
     throw new UserError(`no value for ${missing.join('; ')}`, {
-      hint: `set them in the environment or in ${typeof envConfig.env_file === 'string' ? envConfig.env_file : "the environment's env_file"}; nothing was sent`,
+      hint: `set them in the environment or in ${typeof settings.envFile === 'string' ? settings.envFile : "the environment's env_file"}; nothing was sent`,
     });
   }
   values.sort((a, b) => a.name.localeCompare(b.name));

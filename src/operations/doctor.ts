@@ -3,10 +3,11 @@
 
 import { PROVIDER_KINDS, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { EnvironmentConfig, HostEntry } from '../config/schema.js';
+import type { HostEntry } from '../config/schema.js';
 import { composeVersionArgs } from '../docker/compose.js';
 import { dockerServerVersionArgs } from '../docker/container.js';
-import { type MeshModel, magicDnsName, meshModel } from '../model/mesh.js';
+import { type MeshModel, magicDnsName } from '../model/mesh.js';
+import { type EnvironmentSettings, type ProjectModel, projectModel } from '../model/project.js';
 import { createRunner } from '../runners/factory.js';
 import { runLocal } from '../runners/local.js';
 import { isStagecraftError } from '../util/errors.js';
@@ -162,12 +163,13 @@ interface DoctorHost {
 }
 
 /**
- * The hosts of an ssh environment straight from the config (no compose needed: docker may be missing);
- * with the mesh, a host without an address gets its MagicDNS name.
+ * The hosts of an ssh environment as it lists them (the project model's settings, or an environment's
+ * config: no compose file needed, docker may be missing); with the mesh, a host without an address
+ * gets its MagicDNS name.
  */
 export function environmentHosts(
   name: string,
-  env: EnvironmentConfig,
+  env: { driver: EnvironmentSettings['driver']; hosts?: EnvironmentSettings['hosts'] },
   mesh?: Pick<MeshModel, 'tailnetDomain'>,
 ): DoctorHost[] {
   if (env.driver !== 'ssh') return [];
@@ -190,11 +192,10 @@ export function environmentHosts(
   return [...seen.values()];
 }
 
-async function hostCheck(loaded: LoadedConfig, host: DoctorHost): Promise<Check> {
-  const envConfig = loaded.config.environments[host.environment];
+async function hostCheck(project: ProjectModel, host: DoctorHost): Promise<Check> {
   const runner = createRunner(
     { name: host.name, address: host.address, user: host.user, port: host.port },
-    { driver: 'ssh', ssh: envConfig?.ssh, rootDir: loaded.root },
+    { driver: 'ssh', ssh: project.environments[host.environment]?.ssh, rootDir: project.root },
   );
   const name = `${host.environment}/${host.name}`;
   const started = Date.now();
@@ -228,7 +229,7 @@ async function hostCheck(loaded: LoadedConfig, host: DoctorHost): Promise<Check>
       };
     }
     const detail = `ssh ok (${elapsed} ms), docker ${firstLine(docker.stdout)}, compose v${firstLine(compose.stdout).replace(/^v/, '')}`;
-    const mesh = meshModel(loaded.config);
+    const { mesh } = project;
     if (mesh !== undefined) {
       const state = await meshStateOf(runner, host.name, mesh.tailnetDomain);
       return {
@@ -293,21 +294,21 @@ export async function runDoctor(context: Session): Promise<DoctorReport> {
     }
   }
 
-  const config = loaded?.config;
+  const project = loaded === undefined ? undefined : projectModel(loaded);
   const environments =
-    config === undefined
+    project === undefined
       ? []
       : context.globals.env !== undefined && loaded?.envName !== undefined
         ? [loaded.envName]
-        : Object.keys(config.environments);
+        : Object.keys(project.environments);
   const hosts = environments.flatMap((name) =>
-    environmentHosts(name, config!.environments[name]!, meshModel(config!)),
+    environmentHosts(name, project!.environments[name]!, project!.mesh),
   );
   const usesSsh = hosts.length > 0;
   // Tools the selected providers need (e.g. encore for an Encore backend, tailscale for a mesh).
   const needs = new Map<ToolName, string>();
   for (const kind of PROVIDER_KINDS) {
-    const section = config?.[kind] as Parameters<typeof selectedProvider>[2];
+    const section = project?.providers[kind];
     const selected = loaded === undefined ? undefined : selectedProvider(loaded.catalog, kind, section);
     for (const need of selected?.entry.doctorTools ?? [])
       if (!needs.has(need.tool)) needs.set(need.tool, need.why);
@@ -354,7 +355,7 @@ export async function runDoctor(context: Session): Promise<DoctorReport> {
   const [docker, toolResults, hostResults] = await Promise.all([
     dockerChecks(),
     Promise.all(tools.map(toolCheck)),
-    loaded === undefined ? Promise.resolve([]) : Promise.all(hosts.map((host) => hostCheck(loaded!, host))),
+    loaded === undefined ? Promise.resolve([]) : Promise.all(hosts.map((host) => hostCheck(project!, host))),
   ]);
   checks.push(...docker, toolResults[0]!, ...hostResults, ...toolResults.slice(1));
   return { checks, config: configNote };

@@ -3,6 +3,7 @@ import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
 import { buildEnvironmentModel, type EnvironmentModel } from '../model/environment.js';
+import { projectModel } from '../model/project.js';
 import { runLocal } from '../runners/local.js';
 import { readInfraState } from '../state/infra.js';
 import { UserError } from '../util/errors.js';
@@ -22,8 +23,8 @@ export interface LoadedEnvironment {
 
 /** Names of the variables that hold secrets: `secrets.keys`, plus any whose name says so. */
 export function secretNames(loaded: LoadedConfig): string[] {
-  const declared = (loaded.config.secrets?.keys ?? []).flatMap((key) =>
-    typeof key === 'string' ? [key] : key.from_env === undefined ? [key.name] : [key.name, key.from_env],
+  const declared = (projectModel(loaded).secrets?.keys ?? []).flatMap((key) =>
+    key.fromEnv === undefined ? [key.name] : [key.name, key.fromEnv],
   );
   return [...new Set([...declared, ...Object.keys(loaded.variables).filter(looksSecretName)])].sort();
 }
@@ -45,7 +46,8 @@ export async function loadEnvironment(
   extraVariables: (loaded: LoadedConfig) => Promise<Record<string, string>> = async () => ({}),
 ): Promise<LoadedEnvironment> {
   const loaded = await context.loadConfig(purpose);
-  const file = composeFileFor(loaded.root, loaded.config);
+  const project = projectModel(loaded);
+  const file = composeFileFor(loaded.root, project);
   const warnings: string[] = [];
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
   const exec: ComposeExec = (argv, options) =>
@@ -55,7 +57,7 @@ export async function loadEnvironment(
     projectDir: loaded.root,
     envFiles: loaded.envFiles,
     variables,
-    ...(loaded.config.compose?.profiles ? { profiles: loaded.config.compose.profiles } : {}),
+    ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
     exec,
     onWarning: (warning) => warnings.push(warning),
   });
@@ -73,16 +75,16 @@ export async function loadEnvironment(
     return name === undefined || !known.has(name);
   });
   const composeName = file.startsWith(`${loaded.root}/`) ? file.slice(loaded.root.length + 1) : file;
-  if (loaded.config.compose?.strict === true && [...loaded.warnings, ...fresh].length > 0) {
+  if (project.compose.strict && [...loaded.warnings, ...fresh].length > 0) {
     throw new UserError(`compose.strict: ${composeName} resolves with warnings`, {
       details: [...loaded.warnings, ...fresh.map((warning) => `${composeName}: ${warning}`)],
       hint: "set the variables in the environment's env_file (or give them defaults), or turn compose.strict off",
     });
   }
   for (const warning of fresh) context.output.warn(`${composeName}: ${warning}`);
-  const envConfig = loaded.envName === undefined ? undefined : loaded.config.environments[loaded.envName];
+  const settings = loaded.envName === undefined ? undefined : project.environments[loaded.envName];
   const cloudHosts =
-    envConfig?.driver === 'ssh' && envConfig.hosts === undefined && loaded.envName !== undefined
+    settings?.driver === 'ssh' && settings.hosts === undefined && loaded.envName !== undefined
       ? readInfraState(loaded.root, loaded.envName)?.hosts
       : undefined;
   const model = buildEnvironmentModel(loaded, compose, cloudHosts);

@@ -1,8 +1,7 @@
 // `stagecraft infra plan|up|down`: the cloud provider reads the account, plan/infra.ts decides, the
 // provider applies; the hosts it made are recorded for deploy, then `setup` runs over SSH to verify.
 import { connect } from 'node:net';
-import type { LoadedConfig } from '../config/load.js';
-import { meshModel } from '../model/mesh.js';
+import { type ProjectModel, projectModel } from '../model/project.js';
 import { cloudInitUserData } from '../plan/cloud-init.js';
 import {
   changingSteps,
@@ -20,11 +19,12 @@ import { readInfraState, removeInfraState, writeInfraState } from '../state/infr
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import { loadEnvironment, refuseOnSwarm } from './environment.js';
-import type { Session as CommandContext } from './session.js';
+import type { Session } from './session.js';
 import { runSetup, setupSettings } from './setup.js';
 
 export interface InfraSession {
-  loaded: LoadedConfig;
+  /** The project model: the cloud section, gateway ports, bootstrap, mesh and project folder. */
+  project: ProjectModel;
   environment: string;
   provider: CloudProvider;
   cloud: CloudContext;
@@ -32,23 +32,20 @@ export interface InfraSession {
 }
 
 /** Config, provider and token for the selected environment; every input error before any request. */
-export async function openInfra(context: CommandContext): Promise<InfraSession> {
+export async function openInfra(context: Session): Promise<InfraSession> {
   const loaded = await context.loadConfig('deploy');
   const environment = loaded.envName;
   if (environment === undefined)
     throw new UserError('no environment selected', { hint: 'pass --env <name>' });
-  const cloud = loaded.config.cloud;
+  const project = projectModel(loaded);
+  const cloud = project.cloud;
   if (cloud === undefined) {
     throw new UserError('infra: the cloud provider is not configured', {
       hint: 'add a cloud section to stagecraft.yml (cloud.provider: digitalocean, cloud.providers.digitalocean: …); see docs/digitalocean.md',
     });
   }
   const provider = cloudProvider(cloud.provider);
-  const config = (cloud.providers?.[cloud.provider as keyof typeof cloud.providers] ?? {}) as Record<
-    string,
-    unknown
-  >;
-  const configPath = `cloud.providers.${cloud.provider}`;
+  const { config, configPath } = cloud;
   const hosts = (config['hosts'] as Record<string, unknown> | undefined)?.[environment];
   if (hosts === undefined || Object.keys(hosts as object).length === 0) {
     throw new UserError(`infra: ${configPath}.hosts has no hosts for environment ${environment}`, {
@@ -57,12 +54,12 @@ export async function openInfra(context: CommandContext): Promise<InfraSession> 
   }
   const token = provider.token(config, context.env);
   return {
-    loaded,
+    project,
     environment,
     provider,
     configPath,
     cloud: {
-      project: loaded.config.project.name,
+      project: project.project,
       environment,
       config,
       token,
@@ -71,12 +68,10 @@ export async function openInfra(context: CommandContext): Promise<InfraSession> 
   };
 }
 
-function gatewayPorts(loaded: LoadedConfig): number[] {
-  const ingress = loaded.config.ingress;
-  const ports = [ingress?.http_port ?? 80];
-  if (ingress?.tls !== undefined && ingress.tls.mode !== 'off') ports.push(ingress.https_port ?? 443);
-  else ports.push(443);
-  return ports;
+/** The ports the firewall opens to the gateway: http, and https (443 when TLS is off). */
+function gatewayPorts(project: ProjectModel): number[] {
+  const { ingress } = project;
+  return [ingress.httpPort, ingress.tls.mode !== 'off' ? ingress.httpsPort : 443];
 }
 
 /**
@@ -89,7 +84,7 @@ export async function planUp(
 ): Promise<InfraPlan> {
   const { provider, cloud } = session;
   const desired = provider.desiredHosts(cloud);
-  const firewall = provider.desiredFirewall(cloud, { sshSources: [], ports: gatewayPorts(session.loaded) });
+  const firewall = provider.desiredFirewall(cloud, { sshSources: [], ports: gatewayPorts(session.project) });
   const inventory = await provider.inventory(cloud);
   const plan = planInfraUp({
     provider: provider.id,
@@ -108,7 +103,7 @@ export async function planUp(
   return { ...plan, steps: [...plan.steps, ...meshNodeSteps(deleted, await meshNodesOf(session, env))] };
 }
 
-export function printInfraPlan(context: CommandContext, plan: InfraPlan): void {
+export function printInfraPlan(context: Session, plan: InfraPlan): void {
   if (context.globals.json) {
     context.output.json({
       schema: 'stagecraft.infra-plan/v1',
@@ -125,7 +120,7 @@ export function printInfraPlan(context: CommandContext, plan: InfraPlan): void {
 
 /** Waits until TCP port 22 of each address answers (bounded), with progress. */
 async function waitReachable(
-  context: CommandContext,
+  context: Session,
   hosts: { name: string; address: string }[],
   timeoutMs = 300_000,
 ): Promise<void> {
@@ -169,7 +164,7 @@ async function waitReachable(
  * records the hosts, waits for SSH and runs `setup` on them. Returns the plan that was applied.
  */
 export async function infraUp(
-  context: CommandContext,
+  context: Session,
   session: InfraSession,
   confirm: (question: string) => Promise<void>,
   options: { setup: boolean } = { setup: true },
@@ -193,10 +188,10 @@ export async function infraUp(
     );
   }
   const changes = changingSteps(plan).length;
-  const { wanted } = setupSettings(session.loaded, session.environment);
+  const { wanted } = setupSettings(session.project, session.environment);
   const userData = cloudInitUserData(wanted, session.provider.dockerPackages(session.cloud));
   const hosts = await session.provider.apply(session.cloud, cloudSteps(plan), userData);
-  await writeInfraState(session.loaded.root, {
+  await writeInfraState(session.project.root, {
     schema: 'stagecraft.infra/v1',
     provider: session.provider.id,
     environment: session.environment,
@@ -224,7 +219,7 @@ export const TAILSCALE_KEEP_REASON =
  * Headscale with api_key_env. Throws a UserError naming the variable when it is unset or empty.
  */
 function headscaleApiKey(session: InfraSession, env: Record<string, string | undefined>): Secret | undefined {
-  const mesh = meshModel(session.loaded.config);
+  const mesh = session.project.mesh;
   if (mesh?.provider !== 'headscale' || mesh.apiKeyEnv === undefined) return undefined;
   const value = env[mesh.apiKeyEnv]?.trim();
   if (value === undefined || value === '') {
@@ -248,7 +243,7 @@ async function meshNodesOf(
   session: InfraSession,
   env: Record<string, string | undefined>,
 ): Promise<MeshNodesInput | undefined> {
-  const mesh = meshModel(session.loaded.config);
+  const mesh = session.project.mesh;
   if (mesh === undefined) return undefined;
   if (mesh.provider === 'tailscale') return { kind: 'keep', reason: TAILSCALE_KEEP_REASON };
   const apiKey = headscaleApiKey(session, env);
@@ -273,11 +268,7 @@ function cloudSteps(plan: InfraPlan): InfraPlan {
  * a node deleted while its droplet still runs would only be offline until then), one progress line
  * each. Throws an ExternalError with the API's message on the first that fails.
  */
-async function deleteMeshNodes(
-  context: CommandContext,
-  session: InfraSession,
-  plan: InfraPlan,
-): Promise<void> {
+async function deleteMeshNodes(context: Session, session: InfraSession, plan: InfraPlan): Promise<void> {
   const actions = plan.steps.flatMap((step) =>
     step.action.kind === 'delete-mesh-node' ? [step.action] : [],
   );
@@ -295,7 +286,7 @@ async function deleteMeshNodes(
 
 /** `infra down`: deletes the environment's droplets and firewall (volumes with deleteVolumes), after confirmation. */
 export async function infraDown(
-  context: CommandContext,
+  context: Session,
   session: InfraSession,
   options: { deleteVolumes: boolean; dryRun: boolean },
   confirm: (question: string) => Promise<void>,
@@ -329,7 +320,7 @@ export async function infraDown(
     `Delete the droplets${options.deleteVolumes ? ', volumes' : ''}${nodes ? ', mesh nodes' : ''} and firewall of ${session.environment}?`,
   );
   await provider.apply(cloud, cloudSteps(plan), '');
-  removeInfraState(session.loaded.root, session.environment);
+  removeInfraState(session.project.root, session.environment);
   await deleteMeshNodes(context, session, plan);
   return plan;
 }

@@ -90,7 +90,7 @@ export async function sshSession(
   target: string,
   words: readonly string[],
 ): Promise<number> {
-  const { model, loaded } = env;
+  const { model } = env;
   if (model.driver === 'local') {
     throw new UserError(
       `environment ${model.environment} runs on this machine (driver: local): there is no host to ssh to`,
@@ -102,7 +102,7 @@ export async function sshSession(
   const host = resolveHostOrRole(model, target);
   const remote = remoteCommand(words);
   const tty = remote === undefined ? process.stdin.isTTY === true : terminal();
-  if (loaded.config.network?.provider === 'tailscale') {
+  if (model.mesh?.provider === 'tailscale') {
     return runInteractive(tailscaleSshArgv(host.target, host.user, remote));
   }
   return runAttached(runners.get(host.name), remote, { tty });

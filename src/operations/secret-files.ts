@@ -11,7 +11,7 @@ import {
 import type { ComposeProject } from '../compose/types.js';
 import { readDotenvFiles } from '../config/dotenv.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { SecretKeyConfig } from '../config/schema.js';
+import { projectModel, type SecretKeyModel } from '../model/project.js';
 import { remoteDir } from '../plan/deploy.js';
 import { runLocal } from '../runners/local.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -20,18 +20,9 @@ import { resolvePath } from '../util/paths.js';
 import { Secret } from '../util/secret.js';
 import { type LoadedEnvironment, secretNames } from './environment.js';
 
-interface KeySpec {
-  name: string;
-  fromEnv: string | undefined;
-  command: string[] | undefined;
-}
-
-export function keySpecs(loaded: LoadedConfig): KeySpec[] {
-  return (loaded.config.secrets?.keys ?? []).map((key: SecretKeyConfig) =>
-    typeof key === 'string'
-      ? { name: key, fromEnv: undefined, command: undefined }
-      : { name: key.name, fromEnv: key.from_env, command: key.command },
-  );
+/** `secrets.keys` of the loaded config (the project model's): each name and where its value comes from. */
+export function keySpecs(loaded: LoadedConfig): SecretKeyModel[] {
+  return projectModel(loaded).secrets?.keys ?? [];
 }
 
 /** The keys to sync: every declared key, or those of --keys (each must be declared). */
@@ -65,11 +56,11 @@ export async function resolveSecretValues(
   processEnv: Record<string, string | undefined>,
   options: { commands: 'run' | 'placeholder'; placeholder?: string } = { commands: 'run' },
 ): Promise<Map<string, Secret>> {
-  const specs = new Map(keySpecs(loaded).map((spec) => [spec.name, spec]));
-  const sourceFile = (loaded.config.secrets?.providers as { envfile?: { source_file?: string } } | undefined)
-    ?.envfile?.source_file;
+  const project = projectModel(loaded);
+  const specs = new Map((project.secrets?.keys ?? []).map((spec) => [spec.name, spec]));
+  const sourceFile = project.secrets?.sourceFile;
   let source: Record<string, string> = {};
-  if (loaded.config.secrets?.provider === 'envfile' && sourceFile !== undefined) {
+  if (sourceFile !== undefined) {
     const path = resolvePath(loaded.root, sourceFile);
     source = readDotenvFiles(
       [{ path, display: sourceFile }],
@@ -115,7 +106,7 @@ export async function resolveSecretValues(
     else values.set(name, new Secret(value));
   }
   if (missing.length > 0) {
-    const envFile = loaded.config.environments[loaded.envName ?? '']?.env_file;
+    const envFile = project.environments[loaded.envName ?? '']?.envFile;
     throw new UserError(`no value for ${missing.length === 1 ? 'secret' : 'secrets'} ${missing.join(', ')}`, {
       hint: `set ${missing.length === 1 ? 'it' : 'them'} in the environment${typeof envFile === 'string' ? ` or ${envFile}` : ''}, or give the key a command in secrets.keys`,
     });
@@ -179,9 +170,7 @@ export function pairsForKeys(
 
 /** The all-keys file on every host: the provider's target_file, else `~/.stagecraft/<project>-<env>/secrets.env`. */
 export function allKeysPath(env: LoadedEnvironment): string {
-  const target = (env.loaded.config.secrets?.providers as { envfile?: { target_file?: string } } | undefined)
-    ?.envfile?.target_file;
-  return target ?? `${remoteDir(env.model)}/secrets.env`;
+  return projectModel(env.loaded).secrets?.targetFile ?? `${remoteDir(env.model)}/secrets.env`;
 }
 
 /**

@@ -4,6 +4,7 @@
 // stdin, into 0600 files; output names keys, never values.
 import { renderEnvFile } from '../compose/project.js';
 import type { HostModel } from '../model/environment.js';
+import { projectModel } from '../model/project.js';
 import { releaseDir } from '../plan/deploy.js';
 import { planRestart, type RestartHost, type RestartSecretFile, secretEnvPath } from '../plan/restart.js';
 import { allSteps, type Plan } from '../plan/types.js';
@@ -245,7 +246,7 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
   let selected: string[] = [];
   let values = new Map<string, Secret>();
   const env = await loadEnvironment(context, 'deploy', async (loaded) => {
-    if (loaded.config.secrets === undefined || (loaded.config.secrets.keys ?? []).length === 0) {
+    if ((projectModel(loaded).secrets?.keys ?? []).length === 0) {
       throw new UserError('this project declares no secrets', {
         hint: 'list them under secrets.keys in stagecraft.yml (with secrets.provider: envfile or encore)',
       });
@@ -260,14 +261,12 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
   refuseOnSwarm(env, 'secrets sync', 'a deploy writes the secrets into the stack: run `stagecraft deploy`');
   const { model, loaded } = env;
   await options.beforeHosts?.(model);
-  const secrets = loaded.config.secrets!;
+  const project = projectModel(loaded);
+  const secrets = project.secrets!;
   const provider = secretsProvider(secrets.provider, loaded.catalog.providers.secrets);
-  const providerConfig =
-    (secrets.providers as Record<string, Record<string, unknown> | undefined> | undefined)?.[
-      secrets.provider
-    ] ?? {};
+  const providerConfig = secrets.providerConfig;
   // A store's CLI runs in the backend's app folder when the backend provider has one (Encore's).
-  const backend = selectedAppProvider(loaded.catalog, 'backend', loaded.config.backend);
+  const backend = selectedAppProvider(loaded.catalog, 'backend', project.providers.backend);
   const appDir = backend?.provider.appDir?.(backend.config, loaded.root);
   const request = {
     environment: model.environment,

@@ -3,9 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { LoadedConfig } from '../config/load.js';
 import { runHostSteps } from '../engine/hosts.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
+import { environmentSettings, type ProjectModel, projectModel } from '../model/project.js';
 import {
   type HostFacts,
   PROBE_SCRIPT,
@@ -14,7 +14,7 @@ import {
   versionBelow,
 } from '../plan/host-facts.js';
 import { planSetup, type SetupPlan, type SetupStep, type SetupWanted } from '../plan/setup.js';
-import { createRunner, type RunnerSshSettings } from '../runners/factory.js';
+import { createRunner } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
 import { formatDuration } from '../util/duration.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
@@ -22,23 +22,22 @@ import { resolvePath } from '../util/paths.js';
 import { redact } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
 import { meshAuthKeys, meshWantedOf } from './mesh.js';
-import type { Session as CommandContext } from './session.js';
+import type { Session } from './session.js';
 
 export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
 
-/** Who setup connects as and what it wants on the hosts, from stagecraft.yml. */
+/** Who setup connects as and what it wants on the hosts (from the project model). */
 export interface SetupSettings {
   sshUser: string;
   wanted: SetupWanted;
 }
 
-function publicKeyOf(loaded: LoadedConfig, environment: string): string {
-  const bootstrap = loaded.config.infra?.bootstrap;
-  const identity = loaded.config.environments[environment]?.ssh?.identity_file;
-  const candidates = bootstrap?.public_key_file
-    ? [resolvePath(loaded.root, bootstrap.public_key_file)]
+function publicKeyOf(project: ProjectModel, environment: string): string {
+  const identity = environmentSettings(project, environment).ssh?.identity_file;
+  const candidates = project.bootstrap.publicKeyFile
+    ? [project.bootstrap.publicKeyFile]
     : identity
-      ? [`${resolvePath(loaded.root, identity)}.pub`]
+      ? [`${resolvePath(project.root, identity)}.pub`]
       : ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((name) => join(homedir(), '.ssh', name));
   for (const path of candidates) {
     if (existsSync(path)) {
@@ -54,31 +53,18 @@ function publicKeyOf(loaded: LoadedConfig, environment: string): string {
   });
 }
 
-/** The deploy user: infra.bootstrap.deploy_user, else the environment's non-root ssh user, else "deploy". */
-export function deployUserOf(loaded: LoadedConfig, environment: string): string {
-  const configured = loaded.config.infra?.bootstrap?.deploy_user;
-  if (configured) return configured;
-  const sshUser = loaded.config.environments[environment]?.ssh?.user;
-  return sshUser && sshUser !== 'root' ? sshUser : 'deploy';
-}
-
-/** Who setup connects as and what it wants on the hosts of `environment`, from stagecraft.yml. */
-export function setupSettings(loaded: LoadedConfig, environment: string): SetupSettings {
-  const { config } = loaded;
-  const bootstrap = config.infra?.bootstrap;
-  const ports = [config.ingress?.http_port ?? 80];
-  if (config.ingress?.tls !== undefined && config.ingress.tls.mode !== 'off')
-    ports.push(config.ingress.https_port ?? 443);
+/** Who setup connects as and what it wants on the hosts of `environment`, from the project model. */
+export function setupSettings(project: ProjectModel, environment: string): SetupSettings {
+  const { bootstrap, ingress } = project;
+  const ports = [ingress.httpPort];
+  if (ingress.tls.mode !== 'off') ports.push(ingress.httpsPort);
   return {
-    sshUser: bootstrap?.ssh_user ?? 'root',
+    sshUser: bootstrap.sshUser,
     wanted: {
-      deployUser: deployUserOf(loaded, environment),
-      publicKey: publicKeyOf(loaded, environment),
-      folders: [`.stagecraft/${config.project.name}-${environment}`],
-      logRotation: {
-        maxSize: bootstrap?.log_max_size ?? '10m',
-        maxFile: String(bootstrap?.log_max_file ?? 3),
-      },
+      deployUser: environmentSettings(project, environment).deployUser,
+      publicKey: publicKeyOf(project, environment),
+      folders: [`.stagecraft/${project.project}-${environment}`],
+      logRotation: { maxSize: bootstrap.logMaxSize, maxFile: bootstrap.logMaxFile },
       ports,
       minimum: MINIMUM_VERSIONS,
     },
@@ -96,9 +82,7 @@ export class SetupRunners {
   for(host: HostModel): Runner {
     let runner = this.#runners.get(host.name);
     if (runner === undefined) {
-      const ssh = this.env.loaded.config.environments[this.env.model.environment]?.ssh as
-        | RunnerSshSettings
-        | undefined;
+      const { ssh, rootDir } = this.env.model.connection;
       runner = createRunner(
         {
           name: host.name,
@@ -106,7 +90,7 @@ export class SetupRunners {
           user: this.user,
           ...(host.port ? { port: host.port } : {}),
         },
-        { driver: 'ssh', ssh, rootDir: this.env.loaded.root },
+        { driver: 'ssh', ssh, rootDir },
       );
       this.#runners.set(host.name, runner);
     }
@@ -202,11 +186,11 @@ export interface SetupOutcome {
  * empty did not converge (an ExternalError). Returns the plan that ran and how many steps changed a host.
  */
 export async function runSetup(
-  context: CommandContext,
+  context: Session,
   env: LoadedEnvironment,
   options: SetupOptions,
 ): Promise<SetupOutcome> {
-  const base = setupSettings(env.loaded, env.model.environment);
+  const base = setupSettings(projectModel(env.loaded), env.model.environment);
   const mesh = meshWantedOf(env.model);
   const settings = { ...base, wanted: { ...base.wanted, ...(mesh ? { mesh } : {}) } };
   const runners = new SetupRunners(env, settings.sshUser);
