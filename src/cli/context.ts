@@ -19,10 +19,9 @@ export function createContext(globals: GlobalOptions): CommandContext {
     cwd,
     env: process.env,
     async loadConfig(purpose) {
-      const [{ loadConfig }, { builtinProviders }, { projectModel }] = await Promise.all([
+      const [{ loadConfig }, { builtinProviders }] = await Promise.all([
         import('../config/load.js'),
         import('../providers/index.js'),
-        import('../model/project.js'),
       ]);
       const loaded = loadConfig({
         cwd,
@@ -33,7 +32,7 @@ export function createContext(globals: GlobalOptions): CommandContext {
         catalog: builtinProviders().catalog(),
       });
       output.debug(`config: ${loaded.file}${loaded.envName ? ` (environment ${loaded.envName})` : ''}`);
-      if (!projectModel(loaded).compose.strict) for (const warning of loaded.warnings) output.warn(warning);
+      if (loaded.config.compose?.strict !== true) for (const warning of loaded.warnings) output.warn(warning);
       return loaded;
     },
   };
