@@ -16,7 +16,7 @@
 // 3. 3 hosts against 1 host (the shop: api, web, db), each deploy against a hand-written baseline
 //    (bench/baseline-deploy.sh: the same docker commands over one multiplexed ssh connection per host).
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load, percentile } from './lib/load.mjs';
@@ -28,6 +28,16 @@ const cli = join(root, 'bin/stagecraft.js');
 const dockerRollout = process.env.DOCKER_ROLLOUT;
 /** BENCH_PARTS=2,3 runs only those parts (part 2 then compares with the 1-service app deployed alone). */
 const parts = (process.env.BENCH_PARTS ?? '1,2,3').split(',').map(Number);
+/**
+ * BENCH_BEFORE=<another checkout's bin/stagecraft.js> (built): in parts 2 and 3 each round also deploys
+ * with that build (interleaved with this one, same hosts and load), so before and after are compared
+ * in one run.
+ */
+const before = process.env.BENCH_BEFORE;
+const loadAverage = () =>
+  loadavg()
+    .map((n) => n.toFixed(1))
+    .join(', ');
 
 const harness = JSON.parse((await run(process.execPath, [join(root, 'test/harness/cli.mjs'), 'env'])).stdout);
 const address = (name) => harness.hosts.find((host) => host.name === name).address;
@@ -42,8 +52,8 @@ const env = {
   POSTGRES_IMAGE: '127.0.0.1:5000/stagecraft-test/postgres:15',
 };
 
-async function stagecraft(dir, args) {
-  const result = await run(process.execPath, [cli, ...args], {
+async function stagecraft(dir, args, bin = cli) {
+  const result = await run(process.execPath, [bin, ...args], {
     cwd: dir,
     env: { ...env, STAGECRAFT_STATE_FILE: join(dir, 'releases.json') },
   });
@@ -318,59 +328,83 @@ if (parts.includes(2)) {
   if (report.solo === undefined) {
     await cleanHosts();
     const dir = webApp('solo', 1);
-    const versions = Array.from({ length: rounds + 1 }, (_, i) => `s${i}`);
+    const versions = Array.from({ length: 2 * rounds + 1 }, (_, i) => `s${i}`);
     await prepare(dir, versions);
     const totals = [];
-    for (let round = 0; round < rounds; round++)
-      totals.push((await stagecraft(dir, deployArgs(versions[round + 1]))).ms);
-    report.solo = { total: median(totals) };
+    const beforeTotals = [];
+    for (let round = 0; round < rounds; round++) {
+      totals.push((await stagecraft(dir, deployArgs(versions[2 * round + 1]))).ms);
+      if (before) beforeTotals.push((await stagecraft(dir, deployArgs(versions[2 * round + 2]), before)).ms);
+    }
+    report.solo = { total: median(totals), ...(before ? { before: median(beforeTotals) } : {}) };
   }
   await cleanHosts();
   const dir = webApp('ten', 10);
-  const versions = Array.from({ length: rounds + 1 }, (_, i) => `t${i}`);
+  const versions = Array.from({ length: 2 * rounds + 1 }, (_, i) => `t${i}`);
   await prepare(dir, versions);
   const base = await steady('h1');
   const totals = [];
   const loads = [];
+  const beforeTotals = [];
   for (let round = 0; round < rounds; round++) {
-    const deployed = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[round + 1])));
+    const deployed = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[2 * round + 1])));
     totals.push(deployed.value.ms);
     loads.push(deployed.load);
+    if (before) {
+      const old = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[2 * round + 2]), before));
+      beforeTotals.push(old.value.ms);
+      loads.push(old.load);
+    }
   }
   console.log('2. ten services on h1 against one (whole deploys, medians)');
   console.log(
     `  10 services ${s(median(totals))}, 1 service ${s(report.solo.total)} -> ${(median(totals) / report.solo.total).toFixed(2)}x (rounds ${totals.map(s).join(', ')})`,
   );
-  console.log(loadLine('during the 10-service deploy', loads, base));
+  if (before && report.solo.before !== undefined)
+    console.log(
+      `  before: 10 services ${s(median(beforeTotals))}, 1 service ${s(report.solo.before)} -> ${(median(beforeTotals) / report.solo.before).toFixed(2)}x (rounds ${beforeTotals.map(s).join(', ')})`,
+    );
+  console.log(loadLine('during the 10-service deploys', loads, base));
+  console.log(`  load average now ${loadAverage()}`);
 }
 
 // 3. 3 hosts against 1 host (the shop), each against the hand-written baseline.
 if (parts.includes(3)) {
   const results = {};
+  const beforeResults = {};
   for (const [name, roles, webHosts] of [
     ['one', { web: ['h1'], db: ['h1'] }, ['h1']],
     ['three', { web: ['h1', 'h2'], db: ['h3'] }, ['h1', 'h2']],
   ]) {
     await cleanHosts();
     const dir = shopApp(name, roles);
-    const versions = Array.from({ length: rounds * 2 + 1 }, (_, i) => `b${i}`);
+    const each = before ? 3 : 2;
+    const versions = Array.from({ length: rounds * each + 1 }, (_, i) => `b${i}`);
     await prepare(dir, versions);
     const base = await steady('h1');
     const ours = [];
     const theirs = [];
+    const olds = [];
     const loads = [];
     for (let round = 0; round < rounds; round++) {
       const deployed = await underLoad('h1', () =>
-        stagecraft(dir, [...deployArgs(versions[round * 2 + 1]), '--skip-migrations']),
+        stagecraft(dir, [...deployArgs(versions[round * each + 1]), '--skip-migrations']),
       );
       ours.push(deployed.value.ms);
       loads.push(deployed.load);
+      if (before) {
+        const old = await underLoad('h1', () =>
+          stagecraft(dir, [...deployArgs(versions[round * each + 3]), '--skip-migrations'], before),
+        );
+        olds.push(old.value.ms);
+        loads.push(old.load);
+      }
       const baseline = await run('bash', [
         join(root, 'bench/baseline-deploy.sh'),
         harness.ssh_config,
         `${name}-bench`,
         `127.0.0.1:5000/bench/${name}`,
-        versions[round * 2 + 2],
+        versions[round * each + 2],
         ...webHosts,
       ]);
       if (baseline.code !== 0) throw new Error(`baseline failed:\n${baseline.stderr}`);
@@ -380,8 +414,17 @@ if (parts.includes(3)) {
     console.log(
       `3. ${name === 'one' ? '1 host ' : '3 hosts'}: stagecraft ${s(median(ours))}, hand-written baseline ${s(median(theirs))}, ratio ${(median(ours) / median(theirs)).toFixed(2)}x (rounds ${ours.map(s).join(', ')} / ${theirs.map(s).join(', ')})`,
     );
+    if (before) {
+      beforeResults[name] = median(olds);
+      console.log(
+        `   before: ${s(median(olds))}, ratio to the baseline ${(median(olds) / median(theirs)).toFixed(2)}x (rounds ${olds.map(s).join(', ')})`,
+      );
+    }
     console.log(loadLine(`during stagecraft (${name})`, loads, base));
   }
   console.log(`   3 hosts / 1 host (stagecraft): ${(results.three / results.one).toFixed(2)}x`);
+  if (before)
+    console.log(`   3 hosts / 1 host (before):     ${(beforeResults.three / beforeResults.one).toFixed(2)}x`);
+  console.log(`   load average now ${loadAverage()}`);
 }
 await cleanHosts();

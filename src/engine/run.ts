@@ -101,11 +101,17 @@ export function checkDependencies(plan: Plan): void {
 /**
  * Runs one host's steps as the graph their `dependsOn` draws: a step starts once every dependency
  * among `steps` has completed (dependencies outside them ran in an earlier phase), at most
- * `parallel` at a time, in plan order when more are ready than may run. After a failure no further
- * step starts; the ones running finish, then the first error is thrown. The order is checked first
- * (checkDependencies), so every dependency precedes its dependent in `steps`.
+ * `parallel` at a time (counting only the steps `bounded` accepts: by default all), in plan order when
+ * more are ready than may run. After a failure no further step starts; the ones running finish, then
+ * the first error is thrown. The order is checked first (checkDependencies), so every dependency
+ * precedes its dependent in `steps`.
  */
-async function runGraph(steps: Step[], parallel: number, run: (step: Step) => Promise<void>): Promise<void> {
+async function runGraph(
+  steps: Step[],
+  parallel: number,
+  run: (step: Step) => Promise<void>,
+  bounded: (step: Step) => boolean = () => true,
+): Promise<void> {
   const limit = pLimit(parallel);
   const done = new Map<string, Promise<void>>();
   let failed = false;
@@ -116,8 +122,8 @@ async function runGraph(steps: Step[], parallel: number, run: (step: Step) => Pr
       .filter((promise): promise is Promise<void> => promise !== undefined);
     done.set(
       step.id,
-      Promise.all(dependencies).then(() =>
-        limit(async () => {
+      Promise.all(dependencies).then(() => {
+        const task = async () => {
           if (failed) throw new Error('not started: an earlier step failed');
           try {
             await run(step);
@@ -126,8 +132,9 @@ async function runGraph(steps: Step[], parallel: number, run: (step: Step) => Pr
             failed = true;
             throw error;
           }
-        }),
-      ),
+        };
+        return bounded(step) ? limit(task) : task();
+      }),
     );
   }
   await Promise.allSettled(done.values());
@@ -149,7 +156,8 @@ function lockReleaseLast(steps: Step[]): Step[] {
 /**
  * Runs a plan: phases in their fixed order; within `rollout`, hosts in parallel (bounded, canary
  * first) and each host's steps as their dependency graph (runGraph: independent steps at once, up to
- * `parallelSteps`); `finalize` as its dependency graph (up to `parallelHosts` at once, the lock's
+ * `parallelSteps`); `finalize` as its dependency graph (the steps on hosts up to `parallelHosts` at
+ * once, this machine's beside them: `retain:build` does not wait for a host's slot; the lock's
  * release after every other step); everywhere else one step after another. `dependsOn` is
  * honoured: the order is checked against it before anything runs (checkDependencies: InternalError),
  * and a step runs only once each of its dependencies has completed. A failure marks the phase failed
@@ -255,7 +263,12 @@ export async function runPlan(plan: Plan, options: EngineOptions): Promise<RunRe
     try {
       if (name === 'rollout') await runRollout(phasePlan.steps);
       else if (name === 'finalize')
-        await runGraph(lockReleaseLast(phasePlan.steps), Math.max(1, options.parallelHosts), runStep);
+        await runGraph(
+          lockReleaseLast(phasePlan.steps),
+          Math.max(1, options.parallelHosts),
+          runStep,
+          (step) => step.host !== undefined,
+        );
       else for (const step of phasePlan.steps) await runStep(step);
       phases[name] = 'completed';
       await options.onPhase(name, 'completed');

@@ -24,6 +24,7 @@ import { ImageArchives } from '../rollout/image-transfer.js';
 import { containersOf } from '../rollout/replace.js';
 import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
 import { LocalRunner } from '../runners/local.js';
+import { borrowRunner, RunnerPool } from '../runners/pool.js';
 import type { Runner } from '../runners/types.js';
 import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
 import {
@@ -73,6 +74,12 @@ export interface DeployOptions {
    * addresses): `deploy` confirms there, and sets up or checks the hosts. What it throws stops the deploy.
    */
   beforeHosts?: (env: LoadedEnvironment, version: string) => Promise<void>;
+  /**
+   * The command's runners: every read of the hosts and every step shares one connection per host
+   * (the caller closes the pool). Without it each read opens and closes its own, and a release run
+   * its own per host.
+   */
+  runners?: RunnerPool;
 }
 
 /** What a plan shows for a value that only a deploy resolves (a secret command, a DNS answer). */
@@ -84,7 +91,11 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  * IPs of the hosts, for services that reach a service on another host (compose extra_hosts): with the
  * mesh each host's mesh address (`tailscale ip -4` on the host), else the address or its DNS answer.
  */
-async function hostAddresses(env: LoadedEnvironment, planOnly: boolean): Promise<Record<string, string>> {
+async function hostAddresses(
+  env: LoadedEnvironment,
+  planOnly: boolean,
+  runners: RunnerPool | undefined,
+): Promise<Record<string, string>> {
   const { model } = env;
   if (model.driver === 'local') return {};
   const entries = await Promise.all(
@@ -92,7 +103,7 @@ async function hostAddresses(env: LoadedEnvironment, planOnly: boolean): Promise
       // With the mesh, services reach other hosts over it: each host's 100.64 address, asked of the host.
       if (model.mesh !== undefined) {
         if (planOnly) return [host.name, RESOLVED_AT_DEPLOY] as const;
-        const runner = runnerFor(model, host.name);
+        const runner = borrowRunner(runners, model, host.name);
         try {
           return [host.name, await meshAddressOf(runner)] as const;
         } finally {
@@ -119,6 +130,7 @@ async function reusedComposeFiles(
   env: LoadedEnvironment,
   target: ReleaseRecord,
   onlyHosts: string[] | undefined,
+  runners: RunnerPool | undefined,
 ): Promise<Record<string, ReusedCompose>> {
   const { model } = env;
   const reused: Record<string, ReusedCompose> = {};
@@ -127,7 +139,7 @@ async function reusedComposeFiles(
       .filter(([host]) => onlyHosts === undefined || onlyHosts.includes(host))
       .map(async ([host, recorded]) => {
         if (!model.hosts.some((candidate) => candidate.name === host)) return;
-        const runner = runnerFor(model, host);
+        const runner = borrowRunner(runners, model, host);
         try {
           const text = await runner.read(`${releaseDir(model, target.id)}/compose.yml`);
           if (text === undefined || sha256Hex(text) !== recorded.compose_sha256) {
@@ -231,9 +243,9 @@ export function ingressTls(env: LoadedEnvironment): PlannedTls {
 }
 
 /** The environment's spec-hash key, from (or created on) the lock host. */
-async function lockHostSpecKey(env: LoadedEnvironment): Promise<string> {
+async function lockHostSpecKey(env: LoadedEnvironment, runners: RunnerPool | undefined): Promise<string> {
   const { model } = env;
-  const runner = runnerFor(model, model.lockHost);
+  const runner = borrowRunner(runners, model, model.lockHost);
   try {
     return await readSpecKey(runner, model.project, model.environment);
   } finally {
@@ -282,7 +294,11 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
   await options.beforeHosts?.(loaded.env, loaded.version);
   return planRelease(
     session,
-    { ...loaded, ledger, hostAddresses: await hostAddresses(loaded.env, options.planOnly === true) },
+    {
+      ...loaded,
+      ledger,
+      hostAddresses: await hostAddresses(loaded.env, options.planOnly === true, options.runners),
+    },
     options,
   );
 }
@@ -333,17 +349,17 @@ async function planRelease(
   const scoped = onlyHosts !== undefined || session.globals.services !== undefined;
   // Reads of the lock host that do not depend on each other: side by side.
   const [specHashKey, retention, maintenance, passwords] = await Promise.all([
-    planOnly ? undefined : lockHostSpecKey(env),
+    planOnly ? undefined : lockHostSpecKey(env, options.runners),
     scoped
       ? undefined
       : retentionFor(
           session,
           env,
           { id: releaseId, images: target?.images ?? imageRefs(env.model, version) },
-          { planOnly },
+          { planOnly, ...(options.runners === undefined ? {} : { runners: options.runners }) },
         ),
     // A plan reads no host: it shows the routes as configured (a deploy says when maintenance is on).
-    planOnly ? undefined : recordedMaintenance(session, env, false),
+    planOnly ? undefined : recordedMaintenance(session, env, false, options.runners),
     routePasswords(session, env, planOnly),
   ]);
   if (maintenance?.state === 'on') session.output.warn(maintenanceNotice(env, maintenance));
@@ -356,7 +372,10 @@ async function planRelease(
     ...(retention === undefined ? {} : { retention }),
     kind: target ? 'rollback' : 'deploy',
     ...(target
-      ? { images: target.images, reuse: await reusedComposeFiles(session, env, target, onlyHosts) }
+      ? {
+          images: target.images,
+          reuse: await reusedComposeFiles(session, env, target, onlyHosts, options.runners),
+        }
       : {}),
     skipBuild: target
       ? `rollback to ${target.id} reuses its images`
@@ -508,29 +527,37 @@ export interface ReleaseRun {
 }
 
 /**
- * Runs a release plan (deploy, rollback, restart) through the engine: one runner per host, the lock
- * and the migrations and the record injected into the step handlers, SIGINT/SIGTERM cancelling, the
- * ledger updated phase by phase (here and, when done, on the lock host). Prints progress events only;
- * the caller reports the outcome. Never throws for a failed step: see `result.ok`.
+ * Runs a release plan (deploy, rollback, restart) through the engine: one runner per host (the
+ * pool's shared ones when `options.runners` is given, else its own, closed when it returns), the
+ * lock and the migrations and the record injected into the step handlers, SIGINT/SIGTERM cancelling,
+ * the ledger updated phase by phase (here and, when done, on the lock host). Prints progress events
+ * only; the caller reports the outcome. Never throws for a failed step: see `result.ok`.
  */
 export async function runRelease(
   session: Session,
   prepared: PreparedDeploy,
+  options: { lockWaitMs?: number; runners?: RunnerPool },
+): Promise<ReleaseRun> {
+  const own = options.runners === undefined ? new RunnerPool() : undefined;
+  const runners = options.runners ?? own!;
+  try {
+    return await runReleaseWith(session, prepared, options, runners);
+  } finally {
+    await own?.close();
+  }
+}
+
+async function runReleaseWith(
+  session: Session,
+  prepared: PreparedDeploy,
   options: { lockWaitMs?: number },
+  runners: RunnerPool,
 ): Promise<ReleaseRun> {
   const { plan, env, ledger } = prepared;
   const { model, loaded } = env;
-  const runners = new Map<string, Runner>();
   const local = new LocalRunner({ cwd: loaded.root });
-  const hostRunner = (host: string | undefined): Runner => {
-    if (host === undefined) return local;
-    let runner = runners.get(host);
-    if (runner === undefined) {
-      runner = runnerFor(model, host);
-      runners.set(host, runner);
-    }
-    return runner;
-  };
+  const hostRunner = (host: string | undefined): Runner =>
+    host === undefined ? local : runners.get(model, host);
 
   const previous = (await ledger.list(model.environment))[0];
   const record = newRecord(prepared, previous?.id);
@@ -549,68 +576,71 @@ export async function runRelease(
   let result: RunResult;
   let heartbeat: LeaseHeartbeat | undefined;
   try {
-    result = await runPlan(plan, {
-      handle: stepHandler({
-        model,
-        runner: hostRunner,
-        pushed,
-        archives,
-        lock: {
-          acquire: async (runner, message) => {
-            const lease = await acquireLock(runner, {
-              project: model.project,
-              env: model.environment,
-              version: plan.version,
-              message,
-              expiryMs: model.lockExpiryMs,
-              waitMs: options.lockWaitMs ?? 0,
-              clock: systemClock,
-              pid: process.pid,
-              onEvent: (event) => reportLockEvent(session, event),
-            });
-            // Renewed while the deploy runs; a lost lease stops it before its next step.
-            heartbeat = startLeaseHeartbeat(runner, lease, {
-              project: model.project,
-              env: model.environment,
-              expiryMs: model.lockExpiryMs,
-              onLost: (error) => {
-                session.output.error(error.message);
-                abort.abort(error);
-              },
-            });
+    // While the plan runs, SIGINT/SIGTERM cancel it (onSignal), not the pool: the lock is released.
+    result = await runners.handlingInterrupts(() =>
+      runPlan(plan, {
+        handle: stepHandler({
+          model,
+          runner: hostRunner,
+          pushed,
+          archives,
+          lock: {
+            acquire: async (runner, message) => {
+              const lease = await acquireLock(runner, {
+                project: model.project,
+                env: model.environment,
+                version: plan.version,
+                message,
+                expiryMs: model.lockExpiryMs,
+                waitMs: options.lockWaitMs ?? 0,
+                clock: systemClock,
+                pid: process.pid,
+                onEvent: (event) => reportLockEvent(session, event),
+              });
+              // Renewed while the deploy runs; a lost lease stops it before its next step.
+              heartbeat = startLeaseHeartbeat(runner, lease, {
+                project: model.project,
+                env: model.environment,
+                expiryMs: model.lockExpiryMs,
+                onLost: (error) => {
+                  session.output.error(error.message);
+                  abort.abort(error);
+                },
+              });
+            },
+            release: async (runner) => {
+              heartbeat?.stop();
+              heartbeat = undefined;
+              await releaseLock(runner, { project: model.project, env: model.environment });
+            },
           },
-          release: async (runner) => {
-            heartbeat?.stop();
-            heartbeat = undefined;
-            await releaseLock(runner, { project: model.project, env: model.environment });
+          migrate: migrationRunner(env, plan, prepared.hostAddresses, applied),
+          record: async () => {
+            const images = { ...record.images, ...pushed };
+            const migrations = Object.keys(applied).length > 0 ? { migrations: applied } : {};
+            await ledger.update(record.id, { images, ...migrations });
+            await appendRemoteLedger(lockRunner, model.project, model.environment, {
+              ...record,
+              images,
+              ...migrations,
+            }).catch((error: Error) =>
+              session.output.warn(
+                `could not append the release to the ledger on ${lockRunner.name}: ${error.message}`,
+              ),
+            );
           },
+        }),
+        emit: progressRenderer(session.output),
+        onPhase: async (phase: PhaseName, status) => {
+          record.phases[phase] = status;
+          await ledger.setPhase(record.id, phase, status);
         },
-        migrate: migrationRunner(env, plan, prepared.hostAddresses, applied),
-        record: async () => {
-          const images = { ...record.images, ...pushed };
-          const migrations = Object.keys(applied).length > 0 ? { migrations: applied } : {};
-          await ledger.update(record.id, { images, ...migrations });
-          await appendRemoteLedger(lockRunner, model.project, model.environment, {
-            ...record,
-            images,
-            ...migrations,
-          }).catch((error: Error) =>
-            session.output.warn(
-              `could not append the release to the ledger on ${lockRunner.name}: ${error.message}`,
-            ),
-          );
-        },
+        parallelHosts: model.rollout.parallelHosts,
+        parallelSteps: model.rollout.parallelServices,
+        canary: model.rollout.canary,
+        signal: abort.signal,
       }),
-      emit: progressRenderer(session.output),
-      onPhase: async (phase: PhaseName, status) => {
-        record.phases[phase] = status;
-        await ledger.setPhase(record.id, phase, status);
-      },
-      parallelHosts: model.rollout.parallelHosts,
-      parallelSteps: model.rollout.parallelServices,
-      canary: model.rollout.canary,
-      signal: abort.signal,
-    });
+    );
   } finally {
     heartbeat?.stop();
     await archives.close().catch(() => undefined);
@@ -634,7 +664,6 @@ export async function runRelease(
       () => undefined,
     );
   }
-  await Promise.all([...runners.values()].map((runner) => runner.close().catch(() => undefined)));
   return { result, record: { ...record, ...final }, durationMs: Date.now() - started };
 }
 
@@ -753,6 +782,7 @@ async function rollBackSwitched(
     onlyHosts: hosts,
     message: `automatic rollback of ${hosts.join(', ')} after ${failed.plan.releaseId} failed`,
     ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+    ...(options.runners !== undefined ? { runners: options.runners } : {}),
   };
   const prepared = await planRelease(
     session,

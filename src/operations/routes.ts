@@ -2,7 +2,7 @@
 // `maintenance`: the basic auth passwords (resolved from their secrets) and the maintenance switch
 // (read from the lock host).
 import type { RouteInputs } from '../plan/routes.js';
-import { runnerFor } from '../runners/factory.js';
+import { borrowRunner, type RunnerPool } from '../runners/pool.js';
 import { type MaintenanceRecord, readMaintenance } from '../state/maintenance.js';
 import type { Secret } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
@@ -38,16 +38,18 @@ export async function routePasswords(
 
 /**
  * The maintenance switch as recorded on the lock host (undefined: off, or driver swarm, which has no
- * switch). A plan that cannot read it warns and assumes off; a deploy throws ExternalError.
+ * switch). A plan that cannot read it warns and assumes off; a deploy throws ExternalError. `runners`:
+ * the command's pool (the lock host's shared connection), else a connection of its own.
  */
 export async function recordedMaintenance(
   session: Session,
   env: LoadedEnvironment,
   planOnly: boolean,
+  runners?: RunnerPool,
 ): Promise<MaintenanceRecord | undefined> {
   const { model } = env;
   if (model.driver === 'swarm') return undefined;
-  const runner = runnerFor(model, model.lockHost);
+  const runner = borrowRunner(runners, model, model.lockHost);
   try {
     return await readMaintenance(runner, model.project, model.environment);
   } catch (error) {

@@ -151,7 +151,7 @@ export async function measureUsage(
 
 /**
  * Runs a retain step on its runner: reads the host, removes what decidePrune says (containers, then
- * images, then folders), prunes build cache when asked, and measures before and after when asked.
+ * the images and the folders side by side), prunes build cache when asked, and measures before and after when asked.
  * Throws what the runner throws, unless `bestEffort`: then every failure lands in `errors`.
  */
 export async function retainOnHost(
@@ -196,18 +196,27 @@ export async function retainOnHost(
         report.removed.containers.push(...decision.containers);
       });
     }
-    for (const image of decision.images) {
-      await attempt(`image ${image.refs.join(', ')}`, async () => {
+    // Once the containers are gone, the images and the folders go side by side (one round trip's
+    // time, not one per image); removed images are reported in the decision's order.
+    const removedImages = new Set<(typeof decision.images)[number]>();
+    const removals = decision.images.map((image) =>
+      attempt(`image ${image.refs.join(', ')}`, async () => {
         await runner.exec(['docker', 'image', 'rm', ...image.refs], { signal });
-        report.removed.images.push(image);
-      });
-    }
+        removedImages.add(image);
+      }),
+    );
     if (decision.folders.length > 0) {
-      await attempt(`folders ${decision.folders.join(', ')}`, async () => {
-        await runner.exec(['rm', '-rf', '--', ...decision.folders], { signal });
-        report.removed.folders.push(...decision.folders);
-      });
+      removals.push(
+        attempt(`folders ${decision.folders.join(', ')}`, async () => {
+          await runner.exec(['rm', '-rf', '--', ...decision.folders], { signal });
+          report.removed.folders.push(...decision.folders);
+        }),
+      );
     }
+    const settled = await Promise.allSettled(removals);
+    report.removed.images.push(...decision.images.filter((image) => removedImages.has(image)));
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   });
   if (action.buildCacheUntilHours !== undefined) {
     await attempt('build cache', async () => {

@@ -322,6 +322,55 @@ describe('runPlan: finalize as a graph', () => {
   });
 });
 
+describe('runPlan: finalize counts hosts, not this machine', () => {
+  it("runs retain:build beside the hosts' retain steps: parallelHosts 3 with three hosts runs all four at once", async () => {
+    const plan = fixturePlan(['h1']);
+    plan.phases[5] = {
+      name: 'finalize',
+      steps: [
+        step('record', 'finalize'),
+        step('retain:h1', 'finalize', 'h1', ['record']),
+        step('retain:h2', 'finalize', 'h2', ['record']),
+        step('retain:h3', 'finalize', 'h3', ['record']),
+        step('retain:build', 'finalize', undefined, ['record']),
+        step('lock:release', 'finalize', 'h1', ['record']),
+      ],
+    };
+    const handler = gated();
+    const { result } = await run(plan, handler.handle, { parallelHosts: 3 });
+    expect(result.ok).toBe(true);
+    const log = handler.log.filter((line) => !line.includes('prepare') && !line.includes('rollout'));
+    expect(log.slice(4, 8).sort()).toEqual([
+      'start retain:build',
+      'start retain:h1',
+      'start retain:h2',
+      'start retain:h3',
+    ]);
+    expect(handler.most()).toBe(4);
+    expect(log.slice(-2)).toEqual(['start lock:release', 'end lock:release']);
+  });
+
+  it('still holds the host steps to parallelHosts', async () => {
+    const plan = fixturePlan(['h1']);
+    plan.phases[5] = {
+      name: 'finalize',
+      steps: [
+        step('record', 'finalize'),
+        step('retain:h1', 'finalize', 'h1', ['record']),
+        step('retain:h2', 'finalize', 'h2', ['record']),
+        step('retain:h3', 'finalize', 'h3', ['record']),
+        step('retain:build', 'finalize', undefined, ['record']),
+        step('lock:release', 'finalize', 'h1', ['record']),
+      ],
+    };
+    const handler = gated();
+    await run(plan, handler.handle, { parallelHosts: 2 });
+    const log = handler.log.filter((line) => !line.includes('prepare') && !line.includes('rollout'));
+    expect(log.slice(4, 7).sort()).toEqual(['start retain:build', 'start retain:h1', 'start retain:h2']);
+    expect(handler.most()).toBe(3);
+  });
+});
+
 describe('checkDependencies', () => {
   it('accepts earlier phases and earlier steps of the same host', () => {
     expect(() => checkDependencies(fixturePlan(['h1', 'h2']))).not.toThrow();

@@ -165,4 +165,44 @@ describe('retainOnHost', () => {
     expect(inventory.containers.map((container) => container.id)).toEqual(['c-web', 'c-dead']);
     expect(inventory.releaseFolders).toEqual(['rel-20261130-120100000']);
   });
+  it('removes the images and the release folders side by side once the containers are gone', async () => {
+    let running = 0;
+    let most = 0;
+    const runner = new RecordingRunner({
+      name: 'h1',
+      script: async (argv) => {
+        const command = argv.join(' ');
+        if (command.startsWith('docker image ls')) return { stdout: IMAGES };
+        if (command.startsWith('ls -1 -A')) return { stdout: 'rel-20261130-120100000\n' };
+        if (!command.startsWith('docker image rm') && !command.startsWith('rm -rf')) return undefined;
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+        return undefined;
+      },
+    });
+    const report = await retainOnHost(
+      runner,
+      'shop-production',
+      {
+        kind: 'retain',
+        keepReleases: ['rel-20261130-120300000'],
+        keepImages: [],
+        removeImages: [`${R}-web:v1`, `${R}-web:v2`],
+        releasesDir: '.stagecraft/shop-production/releases',
+        containers: false,
+        bestEffort: false,
+        measure: false,
+      },
+      () => undefined,
+    );
+    // Two images and one folder: all three removals at once.
+    expect(most).toBe(3);
+    expect(report.removed.images.map((image) => image.refs)).toEqual(
+      runner.commands.filter((argv) => argv[1] === 'image' && argv[2] === 'rm').map((argv) => argv.slice(3)),
+    );
+    expect(report.removed.images).toHaveLength(2);
+    expect(report.removed.folders).toEqual(['.stagecraft/shop-production/releases/rel-20261130-120100000']);
+  });
 });

@@ -2,8 +2,7 @@ import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy
 import type { LoadedEnvironment } from '../../operations/environment.js';
 import { hostsInScope } from '../../operations/fleet.js';
 import { checkHostsReady, notSetUpError, runSetup } from '../../operations/setup.js';
-import { runnerFor } from '../../runners/factory.js';
-import type { Runner } from '../../runners/types.js';
+import { RunnerPool } from '../../runners/pool.js';
 import { parseDuration } from '../../util/duration.js';
 import { UserError } from '../../util/errors.js';
 import { confirm } from '../confirm.js';
@@ -38,6 +37,22 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
     printPlan(context, planned.plan, 'text');
     return 0;
   }
+  // One connection per host for the whole deploy: the ready check, the reads before the plan and
+  // every step share it; closed once at the end, on errors and on Ctrl+C too.
+  const runners = new RunnerPool();
+  runners.closeOnInterrupt();
+  try {
+    return await deploy(context, flags, { ...options, runners });
+  } finally {
+    await runners.close();
+  }
+}
+
+async function deploy(
+  context: CommandContext,
+  flags: DeployFlags,
+  options: DeployFlags & { lockWaitMs: number; runners: RunnerPool },
+): Promise<number> {
   const question = (project: string, version: string, environment: string) =>
     `Deploy ${project} ${version} to ${environment}?`;
   let confirmed = false;
@@ -51,7 +66,7 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
         await confirm(context, question(model.project, version, model.environment));
         confirmed = true;
       }
-      await prepareHosts(context, loadedEnv, flags.setup === true);
+      await prepareHosts(context, loadedEnv, flags.setup === true, options.runners);
     },
   });
   if (prepared.env.model.requireConfirmation && !confirmed) {
@@ -60,26 +75,21 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
   return executeDeploy(context, prepared, options);
 }
 
-/** `--setup`: set the hosts in scope up; otherwise check each has Docker and compose v2 running. */
-async function prepareHosts(context: CommandContext, env: LoadedEnvironment, setup: boolean): Promise<void> {
+/**
+ * `--setup`: set the hosts in scope up; otherwise check each has Docker and compose v2 running,
+ * over the deploy's shared connections (`runners`).
+ */
+async function prepareHosts(
+  context: CommandContext,
+  env: LoadedEnvironment,
+  setup: boolean,
+  runners: RunnerPool,
+): Promise<void> {
   const hosts = hostsInScope(env.model, context.globals);
   if (setup && env.model.driver !== 'local') {
     await runSetup(context, env, { dryRun: false, hosts });
     return;
   }
-  const runners: Runner[] = [];
-  try {
-    const notReady = await checkHostsReady(
-      env,
-      (host) => {
-        const runner = runnerFor(env.model, host.name);
-        runners.push(runner);
-        return runner;
-      },
-      hosts,
-    );
-    if (notReady.length > 0) throw notSetUpError(env.model, notReady);
-  } finally {
-    await Promise.all(runners.map((runner) => runner.close().catch(() => undefined)));
-  }
+  const notReady = await checkHostsReady(env, (host) => runners.get(env.model, host.name), hosts);
+  if (notReady.length > 0) throw notSetUpError(env.model, notReady);
 }

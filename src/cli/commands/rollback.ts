@@ -1,6 +1,7 @@
 import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
 import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
 import { releaseHistory, releaseStatus } from '../../operations/history.js';
+import { RunnerPool } from '../../runners/pool.js';
 import { currentRelease, previousRelease } from '../../state/ledger.js';
 import type { ReleaseRecord } from '../../state/types.js';
 import { UserError } from '../../util/errors.js';
@@ -85,23 +86,30 @@ export async function run(context: CommandContext, flags: RollbackFlags): Promis
     'deploy the earlier version again with `stagecraft deploy --version <version>` (it reuses the image when the tag exists)',
   );
   const target = pickTarget(await releaseHistory(context, env), flags, env.model.environment);
-  const options = { rollbackOf: target, lockWaitMs: lockWaitMs(flags.lockWait) };
   if (env.model.requireConfirmation && !context.globals.dryRun) {
     await confirm(
       context,
       `Roll back ${env.model.project} ${env.model.environment} to release ${target.id} (version ${target.version})?`,
     );
   }
-  const prepared = await prepareDeploy(context, options);
-  if (context.globals.dryRun) {
+  // One connection per host for the reads of the hosts and every step, closed once at the end.
+  const runners = new RunnerPool();
+  runners.closeOnInterrupt();
+  try {
+    const options = { rollbackOf: target, lockWaitMs: lockWaitMs(flags.lockWait), runners };
+    const prepared = await prepareDeploy(context, options);
+    if (context.globals.dryRun) {
+      context.output.info(
+        `Would roll back ${env.model.environment} to release ${target.id} (version ${target.version})`,
+      );
+      printPlan(context, prepared.plan, 'text');
+      return 0;
+    }
     context.output.info(
-      `Would roll back ${env.model.environment} to release ${target.id} (version ${target.version})`,
+      `Rolling back environment "${env.model.environment}" to release ${target.id} (version ${target.version})`,
     );
-    printPlan(context, prepared.plan, 'text');
-    return 0;
+    return await executeDeploy(context, prepared, options);
+  } finally {
+    await runners.close();
   }
-  context.output.info(
-    `Rolling back environment "${env.model.environment}" to release ${target.id} (version ${target.version})`,
-  );
-  return executeDeploy(context, prepared, options);
 }
