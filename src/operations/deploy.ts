@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
 import { stepHandler } from '../engine/handlers.js';
+import { interruptOnSignals } from '../engine/interrupt.js';
 import { type RunResult, runPlan } from '../engine/run.js';
 import {
   type DeployPlanInput,
@@ -567,16 +568,12 @@ async function runReleaseWith(
   const archives = new ImageArchives();
   const applied: Record<string, string[]> = {};
   const lockRunner = hostRunner(model.lockHost);
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new UserError('interrupted'));
-  // `on`, not `once`: execa's signal-exit handler re-raises a signal when no other listener is left.
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = interruptOnSignals();
 
   let result: RunResult;
   let heartbeat: LeaseHeartbeat | undefined;
   try {
-    // While the plan runs, SIGINT/SIGTERM cancel it (onSignal), not the pool: the lock is released.
+    // While the plan runs, SIGINT/SIGTERM cancel it (interrupt), not the pool: the lock is released.
     result = await runners.handlingInterrupts(() =>
       runPlan(plan, {
         handle: stepHandler({
@@ -604,7 +601,7 @@ async function runReleaseWith(
                 expiryMs: model.lockExpiryMs,
                 onLost: (error) => {
                   session.output.error(error.message);
-                  abort.abort(error);
+                  interrupt.abort(error);
                 },
               });
             },
@@ -638,14 +635,13 @@ async function runReleaseWith(
         parallelHosts: model.rollout.parallelHosts,
         parallelSteps: model.rollout.parallelServices,
         canary: model.rollout.canary,
-        signal: abort.signal,
+        signal: interrupt.signal,
       }),
     );
   } finally {
     heartbeat?.stop();
     await archives.close().catch(() => undefined);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
 
   const final: Partial<ReleaseRecord> = {

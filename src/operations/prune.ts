@@ -1,4 +1,5 @@
 import { stepHandler } from '../engine/handlers.js';
+import { interruptOnSignals } from '../engine/interrupt.js';
 import { type RunResult, runPlan } from '../engine/run.js';
 import { phase } from '../plan/deploy.js';
 import { decidePrune, type Retention, releasesRoot, retainSteps } from '../plan/prune.js';
@@ -102,10 +103,7 @@ export async function runMaintenance(
     }
     return runner;
   };
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = interruptOnSignals();
   try {
     return await runPlan(plan, {
       handle: stepHandler({
@@ -137,11 +135,10 @@ export async function runMaintenance(
       onPhase: async () => undefined,
       parallelHosts: model.rollout.parallelHosts,
       canary: false,
-      signal: abort.signal,
+      signal: interrupt.signal,
     });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
     await Promise.all([...runners.values()].map((runner) => runner.close().catch(() => undefined)));
   }
 }
