@@ -117,7 +117,13 @@ const relativePath = (what: string) =>
 
 const healthOverride = z
   .strictObject({
-    path: z.string().startsWith('/').optional().describe('HTTP path probed inside the container.'),
+    path: z
+      .string()
+      .startsWith('/')
+      .optional()
+      .describe(
+        'HTTP path probed inside the container on 127.0.0.1 (wget, curl or node in the image; a 2xx answer is healthy), every 2s unless interval says otherwise; replaces the compose health check.',
+      ),
     port: port.optional().describe('Container port probed; defaults to the service port.'),
     interval: duration.optional(),
     timeout: duration.optional(),

@@ -223,8 +223,13 @@ function hostsOf(
   return all;
 }
 
-function serviceSettings(config: Config, env: EnvironmentConfig, name: string): ServiceConfig {
-  return { ...config.services?.[name], ...env.services?.[name] };
+/** A service's settings: the project's `services.<name>` with the environment's block over it (shallow). */
+export function serviceSettings(
+  config: Config,
+  env: EnvironmentConfig | undefined,
+  name: string,
+): ServiceConfig {
+  return { ...config.services?.[name], ...env?.services?.[name] };
 }
 
 /**

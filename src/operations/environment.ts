@@ -1,8 +1,9 @@
+import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
-import { buildEnvironmentModel, type EnvironmentModel } from '../model/environment.js';
+import { buildEnvironmentModel, type EnvironmentModel, serviceSettings } from '../model/environment.js';
 import { projectModel } from '../model/project.js';
 import { runLocal } from '../runners/local.js';
 import { readInfraState } from '../state/infra.js';
@@ -52,7 +53,7 @@ export async function loadEnvironment(
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
   const exec: ComposeExec = (argv, options) =>
     runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true, ownProcessGroup: true });
-  const compose = await readCompose({
+  const resolved = await readCompose({
     file,
     projectDir: loaded.root,
     envFiles: loaded.envFiles,
@@ -61,6 +62,10 @@ export async function loadEnvironment(
     exec,
     onWarning: (warning) => warnings.push(warning),
   });
+  const envSettings = loaded.envName === undefined ? undefined : loaded.config.environments?.[loaded.envName];
+  const compose = withConfiguredHealthchecks(resolved, (name) =>
+    serviceSettings(loaded.config, envSettings, name),
+  );
   const relativeBindSources = await relativeBindSourcesOutside(compose, {
     file,
     root: loaded.root,

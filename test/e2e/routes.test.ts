@@ -71,7 +71,7 @@ beforeAll(async () => {
     `project:
   name: routes
 services:
-  site: { role: web, port: 8080, domains: [${DOMAIN}], health: { stable_for: 1s } }
+  site: { role: web, port: 8080, domains: [${DOMAIN}], health: { path: /index.html } }
   admin:
     role: web
     port: 8080
@@ -127,8 +127,19 @@ describe('routes through the real gateway', () => {
       expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
       return run;
     };
+    const plan = await cli(['plan', '--version', 'r1']);
     await cli(['deploy', '--version', 'r1']);
     expect(await get('/')).toMatchObject({ status: 200, body: 'the site\n' });
+    // health.path is a real probe: the rollout waited for Docker to call the container healthy.
+    expect(plan.stdout).toMatch(/start-first site \(1 replica\) → routes\.localhost; healthy within 2m\b/);
+    const health = await sshRun(
+      harness,
+      'h1',
+      'docker inspect --format "{{.State.Health.Status}} {{json .Config.Healthcheck.Test}}" $(docker ps -q --filter label=com.docker.compose.project=routes-staging --filter label=com.docker.compose.service=site)',
+    );
+    expect(health.trim()).toBe(
+      `healthy ["CMD-SHELL","wget -q -O /dev/null 'http://127.0.0.1:8080/index.html' 2\u003e/dev/null || curl -fsS -o /dev/null 'http://127.0.0.1:8080/index.html' 2\u003e/dev/null || node -e 'fetch(process.argv[1]).then((r) =\u003e process.exit(r.ok ? 0 : 1), () =\u003e process.exit(1))' 'http://127.0.0.1:8080/index.html'"]`,
+    );
     expect(await get('/admin/')).toMatchObject({ status: 401, authenticate: 'Basic realm="restricted"' });
     expect(await get('/admin/', 'admin:wrong')).toMatchObject({ status: 401 });
     expect(await get('/admin/', `admin:${PASSWORD}`)).toMatchObject({

@@ -41,7 +41,8 @@ export const webHealthcheck: Rule = {
       const settings = configServices[name];
       const routed =
         settings !== undefined && (settings.port !== undefined || (settings.domains ?? []).length > 0);
-      if (!routed || settings.health !== undefined) continue;
+      // Only health.path supplies a check (compose/health.ts); timings alone tune an existing one.
+      if (!routed || settings.health?.path !== undefined) continue;
       const compose = composeHealthcheck(service);
       if (compose === true) continue;
       if (compose === undefined && service['build'] !== undefined) {
