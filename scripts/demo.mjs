@@ -10,7 +10,9 @@ import { load } from '../bench/lib/load.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const example = fileURLToPath(new URL('../examples/shop', import.meta.url));
 const cli = fileURLToPath(new URL('../bin/stagecraft.js', import.meta.url));
-const say = (text) => process.stderr.write(`\n\u001b[1m== ${text}\u001b[0m\n`);
+// Bold headings only on a terminal that wants colour (https://no-color.org).
+const bold = process.stderr.isTTY === true && !process.env.NO_COLOR;
+const say = (text) => process.stderr.write(bold ? `\n\u001b[1m== ${text}\u001b[0m\n` : `\n== ${text}\n`);
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, {
@@ -94,9 +96,13 @@ const measured = load({
   path: '/version',
   hostHeader: 'shop.localhost',
   connections: 8,
-  durationMs: 60_000,
+  // Until the deploy has ended (stopWhen); the bound only ends a loop whose deploy hangs.
+  durationMs: 900_000,
+  maxRequests: 10_000_000,
   stopWhen: () => traffic.stop,
 });
+const loadStarted = performance.now();
+const loadEnded = measured.then(() => performance.now());
 // Not spawnSync: the load loop runs in this process and must keep running during the deploy.
 const second = await new Promise((resolve) => {
   setTimeout(() => {
@@ -105,26 +111,40 @@ const second = await new Promise((resolve) => {
       env,
       stdio: 'inherit',
     });
-    child.on('close', (status) => resolve({ status }));
+    child.on('close', (status) => resolve({ status, endedMs: performance.now() }));
   }, 1000);
 });
 await new Promise((resolve) => setTimeout(resolve, 1000));
 traffic.stop = true;
 const result = await measured;
+const loadEndedMs = await loadEnded;
 if (second.status !== 0) process.exit(2);
+if (loadEndedMs < second.endedMs) {
+  console.error('The load stopped before the deploy ended: the result does not cover the whole rollout.');
+  process.exit(2);
+}
 
 say('stagecraft releases list -e local');
 stagecraft(['releases', 'list', '-e', 'local']);
 
+// What the demo set for itself (the harness's engine and offline images), for the commands it prints.
+const set = (names) =>
+  names
+    .filter((name) => env[name] !== process.env[name])
+    .map((name) => `${name}=${env[name]} `)
+    .join('');
+const dockerHost = set(['DOCKER_HOST']);
+const stopCommand = `${dockerHost}docker compose -p shop-local down && ${dockerHost}docker rm -f shop-local-ingress`;
+const rollbackCommand = `${set(['DOCKER_HOST', 'NODE_IMAGE', 'POSTGRES_IMAGE', 'INGRESS_IMAGE'])}node ../../bin/stagecraft.js rollback -e local --to-previous`;
 const versions = Object.entries(result.bodies)
   .map(([version, count]) => `${count} from ${version}`)
   .join(', ');
 console.log(`
-During the second deploy: ${result.requests} requests, ${result.failures} failed (${versions}).
+During the second deploy (load for ${((loadEndedMs - loadStarted) / 1000).toFixed(0)} s, from before it started until after it ended): ${result.requests} requests, ${result.failures} failed (${versions}).
 
 The shop is running:
   http://${host}:8080/                                  the frontend (any host name)
   curl -H 'Host: api.shop.localhost' http://${host}:8080/api/status   the API
-Try: cd examples/shop && node ../../bin/stagecraft.js rollback -e local --to-previous
-Stop it: docker compose -p shop-local down && docker rm -f shop-local-ingress`);
+Try: cd examples/shop && ${rollbackCommand}
+Stop it: ${stopCommand}`);
 process.exit(result.failures === 0 ? 0 : 2);

@@ -15,7 +15,7 @@ export async function load(options) {
     throw new Error(`refusing to load ${options.host}: loopback and harness addresses only`);
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
   const result = { requests: 0, failures: 0, failureSamples: [], bodies: {}, latenciesMs: [] };
-  const deadline = Date.now() + Math.min(options.durationMs, 180_000);
+  const deadline = Date.now() + Math.min(options.durationMs, 900_000);
   const max = options.maxRequests ?? 500_000;
   const fail = (why) => {
     result.failures++;

@@ -205,11 +205,17 @@ export async function attachProject(options: AttachOptions): Promise<AttachResul
         image: undefined,
         hasBuild: true,
         role: 'app',
+        ...(service.port === undefined ? {} : { port: service.port }),
+        // A rollout needs to know when a new container is ready; `/` is a guess the next steps name.
+        ...(service.port === undefined || service.hasHealthcheck ? {} : { healthPath: '/' }),
       })),
     };
   }
   const config = renderConfig(detection, projectName);
   checkConfig(config, 'attach');
+  const guessedHealth = detection.services
+    .filter((service) => service.healthPath !== undefined)
+    .map((service) => service.name);
   files.push({ path: 'stagecraft.yml', content: config }, schemaFile(), ...hookSamples());
   const existing = refuseExisting(root, files, options.force, 'stagecraft attach');
   const gitignore = missingGitignoreLines(root);
@@ -224,6 +230,10 @@ export async function attachProject(options: AttachOptions): Promise<AttachResul
       ...(proposedCompose === undefined
         ? []
         : [`review ${COMPOSE_FILE_NAMES[0]} (proposed from your Dockerfiles)`]),
+      ...guessedHealth.map(
+        (name) =>
+          `check services.${name}.health.path in stagecraft.yml: a path ${name} answers 2xx on (/ is a guess)`,
+      ),
       'stagecraft config              # check stagecraft.yml',
       'stagecraft plan -e production  # what a deploy would do',
       'give environments.production hosts (driver: ssh) and project.registry to deploy to servers',

@@ -2,7 +2,7 @@
 // Dockerfiles, one service per Dockerfile, built from its folder. Pure: Dockerfile texts in, YAML out.
 import { posix } from 'node:path';
 import { stringify } from 'yaml';
-import { sanitizeProjectName } from './detect.js';
+import { hasHealthcheck, sanitizeProjectName } from './detect.js';
 
 export interface DockerfileInfo {
   /** Path of the Dockerfile relative to the project root, POSIX (e.g. `api/Dockerfile`). */
@@ -15,6 +15,8 @@ export interface ProposedService {
   context: string;
   /** The first port the Dockerfile EXPOSEs, if any. */
   port: number | undefined;
+  /** Whether the Dockerfile has a HEALTHCHECK (other than NONE). */
+  hasHealthcheck: boolean;
 }
 
 /** The first `EXPOSE` port of a Dockerfile (`EXPOSE 3000`, `EXPOSE 3000/tcp 9000`); undefined if none. */
@@ -36,7 +38,12 @@ export function proposeServices(dockerfiles: DockerfileInfo[], projectName: stri
     let name = base;
     for (let index = 2; used.has(name); index++) name = `${base}-${index}`;
     used.add(name);
-    return { name, context: dir === '.' ? '.' : `./${dir}`, port: exposedPort(file.content) };
+    return {
+      name,
+      context: dir === '.' ? '.' : `./${dir}`,
+      port: exposedPort(file.content),
+      hasHealthcheck: hasHealthcheck(file.content),
+    };
   });
 }
 
@@ -47,7 +54,14 @@ export function renderProposedCompose(services: ProposedService[], projectName: 
     services: Object.fromEntries(
       services.map((service) => [
         service.name,
-        { build: { context: service.context }, init: true, stop_grace_period: '10s' },
+        {
+          build: { context: service.context },
+          // Documents the container port (publishes nothing); `attach` reads it back from here.
+          ...(service.port === undefined ? {} : { expose: [String(service.port)] }),
+          init: true,
+          restart: 'unless-stopped',
+          stop_grace_period: '10s',
+        },
       ]),
     ),
   };

@@ -8,6 +8,10 @@ export interface DetectedComposeService {
   image: string | undefined;
   hasBuild: boolean;
   role: 'db' | 'app';
+  /** The container port it listens on: the first of `expose`, else of `ports` (its target). */
+  port?: number;
+  /** A health check path to propose (`attach`, for a Dockerfile without HEALTHCHECK). */
+  healthPath?: string;
 }
 
 export interface DetectedPackage {
@@ -46,6 +50,48 @@ export function guessRole(name: string, image: string | undefined): 'db' | 'app'
     : 'app';
 }
 
+/**
+ * The container port of the first entry of a compose `expose` or `ports` list: `3000`, `"3000/tcp"`,
+ * `"8080:3000"`, `"127.0.0.1:8080:3000"`, `{target: 3000}` (compose spec, services.ports); undefined for
+ * anything else, ranges and interpolations among them.
+ */
+export function containerPort(entries: unknown): number | undefined {
+  if (!Array.isArray(entries) || entries.length === 0) return undefined;
+  const first: unknown = entries[0];
+  const text =
+    typeof first === 'number'
+      ? String(first)
+      : typeof first === 'string'
+        ? (first.split(':').pop() ?? '').replace(/\/(tcp|udp)$/, '')
+        : typeof first === 'object' && first !== null && 'target' in first
+          ? String((first as { target: unknown }).target)
+          : '';
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/**
+ * Whether the Dockerfile a compose `build` (a context string, or `{context, dockerfile}`) names has a
+ * HEALTHCHECK other than NONE; undefined when there is no build or the file cannot be read.
+ */
+function dockerfileHealthcheck(root: string, build: unknown): boolean | undefined {
+  const spec =
+    typeof build === 'string' ? { context: build } : (build as { context?: unknown; dockerfile?: unknown });
+  if (spec === null || typeof spec !== 'object' || typeof spec.context !== 'string') return undefined;
+  const file = typeof spec.dockerfile === 'string' ? spec.dockerfile : 'Dockerfile';
+  try {
+    return hasHealthcheck(readFileSync(join(root, spec.context, file), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a Dockerfile's text has a HEALTHCHECK instruction other than `HEALTHCHECK NONE`. */
+export function hasHealthcheck(dockerfile: string): boolean {
+  return /^\s*HEALTHCHECK\s+(?!NONE\b)/im.test(dockerfile);
+}
+
 function readCompose(root: string): { file: string | undefined; services: DetectedComposeService[] } {
   const file = COMPOSE_FILE_NAMES.find((name) => existsSync(join(root, name)));
   if (file === undefined) return { file, services: [] };
@@ -56,13 +102,35 @@ function readCompose(root: string): { file: string | undefined; services: Detect
     return { file, services: [] };
   }
   const services =
-    (document as { services?: Record<string, { image?: unknown; build?: unknown }> } | null)?.services ?? {};
+    (
+      document as {
+        services?: Record<
+          string,
+          { image?: unknown; build?: unknown; expose?: unknown; ports?: unknown; healthcheck?: unknown }
+        >;
+      } | null
+    )?.services ?? {};
   return {
     file,
     services: Object.entries(services)
       .map(([name, spec]) => {
         const image = typeof spec?.image === 'string' ? spec.image : undefined;
-        return { name, image, hasBuild: spec?.build !== undefined, role: guessRole(name, image) };
+        const port = containerPort(spec?.expose) ?? containerPort(spec?.ports);
+        const role = guessRole(name, image);
+        // A routed service built here with no health check anywhere: propose probing `/`.
+        const guessHealth =
+          role === 'app' &&
+          port !== undefined &&
+          spec?.healthcheck === undefined &&
+          dockerfileHealthcheck(root, spec?.build) === false;
+        return {
+          name,
+          image,
+          hasBuild: spec?.build !== undefined,
+          role,
+          ...(port === undefined ? {} : { port }),
+          ...(guessHealth ? { healthPath: '/' } : {}),
+        };
       })
       .sort((a, b) => a.name.localeCompare(b.name)),
   };

@@ -55,7 +55,14 @@ export function renderConfig(detection: Detection, projectName: string): string 
   if (frontendConfig) config['frontend'] = frontendConfig;
   if (detection.services.length > 0) {
     config['services'] = Object.fromEntries(
-      detection.services.map((service) => [service.name, { role: service.role }]),
+      detection.services.map((service) => [
+        service.name,
+        {
+          role: service.role,
+          ...(service.role === 'app' && service.port !== undefined ? { port: service.port } : {}),
+          ...(service.healthPath === undefined ? {} : { health: { path: service.healthPath } }),
+        },
+      ]),
     );
   }
   if (postgres !== undefined) {
@@ -76,7 +83,8 @@ export function renderConfig(detection: Detection, projectName: string): string 
   }
   config['environments'] = {
     dev: { driver: 'local', env_file: '.env' },
-    production: { driver: 'local', env_file: '.env.production' },
+    // `stagecraft gov` (and the pull-request workflow of `ci init`) requires it of production.
+    production: { driver: 'local', env_file: '.env.production', require_confirmation: true },
   };
 
   const body = stringify(config, { lineWidth: 0, flowCollectionPadding: false });

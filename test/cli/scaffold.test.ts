@@ -182,15 +182,41 @@ describe('stagecraft attach', () => {
     expect(compose).toEqual({
       name: 'legacy-app',
       services: {
-        api: { build: { context: './api' }, init: true, stop_grace_period: '10s' },
-        worker: { build: { context: './worker' }, init: true, stop_grace_period: '10s' },
+        api: {
+          build: { context: './api' },
+          expose: ['3000'],
+          init: true,
+          restart: 'unless-stopped',
+          stop_grace_period: '10s',
+        },
+        worker: {
+          build: { context: './worker' },
+          init: true,
+          restart: 'unless-stopped',
+          stop_grace_period: '10s',
+        },
       },
     });
     expect(readFileSync(join(dir, 'docker-compose.yml'), 'utf8')).toContain('(api listens on 3000)');
-    expect(parse(readFileSync(join(dir, 'stagecraft.yml'), 'utf8')).services).toEqual({
-      api: { role: 'app' },
+    const config = parse(readFileSync(join(dir, 'stagecraft.yml'), 'utf8'));
+    // The EXPOSEd port is the one the gateway routes to; without a HEALTHCHECK, `/` is probed (a
+    // guess the next steps name); the worker exposes nothing, so it is not routed.
+    expect(config.services).toEqual({
+      api: { role: 'app', port: 3000, health: { path: '/' } },
       worker: { role: 'app' },
     });
+    expect(result.stdout).toContain(
+      'check services.api.health.path in stagecraft.yml: a path api answers 2xx on (/ is a guess)',
+    );
+    expect(config.environments.production).toEqual({
+      driver: 'local',
+      env_file: '.env.production',
+      require_confirmation: true,
+    });
+    // What `ci init`'s pull-request workflow runs first: the deploy policy passes as attached.
+    const gov = stagecraft(['gov'], { cwd: dir });
+    expect(gov.stdout + gov.stderr).toContain('no findings');
+    expect(gov.code).toBe(0);
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe(
       'node_modules\ndist\n# Stagecraft\n.stagecraft/*\n!.stagecraft/hooks/\n!.stagecraft/stagecraft.schema.json\n.env\n.env.*\n!.env.example\n',
     );
@@ -222,14 +248,17 @@ describe('stagecraft attach', () => {
 
   it('keeps an existing compose file and writes none', () => {
     const dir = fixture('with-compose');
-    const composeText = 'services:\n  api:\n    build: ./api\n  db:\n    image: postgres:16-alpine\n';
+    const composeText =
+      'services:\n  api:\n    build: ./api\n    ports: ["127.0.0.1:8080:3000"]\n  db:\n    image: postgres:16-alpine\n    expose: [5432]\n';
     writeFileSync(join(dir, 'compose.yaml'), composeText);
     const result = stagecraft(['attach'], { cwd: dir });
     expect(result.code, result.stderr).toBe(0);
     expect(readFileSync(join(dir, 'compose.yaml'), 'utf8')).toBe(composeText);
     expect(readdirSync(dir)).not.toContain('docker-compose.yml');
+    // The container port of `ports` (the target), `/` probed as its Dockerfile has no HEALTHCHECK; a
+    // database gets neither (it is not routed).
     expect(parse(readFileSync(join(dir, 'stagecraft.yml'), 'utf8')).services).toEqual({
-      api: { role: 'app' },
+      api: { role: 'app', port: 3000, health: { path: '/' } },
       db: { role: 'db' },
     });
     expect(stagecraft(['plan', '-e', 'production', '--version', 'v1'], { cwd: dir }).code).toBe(0);

@@ -35,8 +35,18 @@ describe('npm run demo (the README main command)', () => {
     expect(result.stderr).toContain('✓ Deployed shop demo-1 to local');
     expect(result.stderr).toContain('✓ Deployed shop demo-2 to local');
     expect(result.stdout).toMatch(
-      /During the second deploy: \d+ requests, 0 failed \(\d+ from demo-1, \d+ from demo-2\)\./,
+      /During the second deploy \(load for \d+ s, from before it started until after it ended\): \d+ requests, 0 failed \(\d+ from demo-1, \d+ from demo-2\)\./,
     );
+    // The harness's engine is not the default one: the printed commands must name it.
+    expect(result.stdout).toContain(
+      'Stop it: DOCKER_HOST=unix:///run/stagecraft-harness/local/docker.sock docker compose -p shop-local down',
+    );
+    expect(result.stdout).toMatch(
+      /Try: cd examples\/shop && DOCKER_HOST=\S+ NODE_IMAGE=\S+ POSTGRES_IMAGE=\S+ INGRESS_IMAGE=\S+ node /,
+    );
+    // NO_COLOR (and no terminal): plain headings.
+    expect(result.stderr).toContain('\n== stagecraft deploy -e local --version demo-1\n');
+    expect(result.stderr).not.toContain('\u001b[1m');
     expect(result.stdout).toMatch(/rel-\d{8}-\d{9}\s+demo-2\s+deploy\s+completed/);
     expect(result.stdout).toContain('http://10.231.0.10:8080/');
     expect(result.status).toBe(0);
