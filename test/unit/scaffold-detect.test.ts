@@ -10,6 +10,7 @@ describe('containerPort (compose expose / ports, first entry)', () => {
     [['127.0.0.1:8080:3000/udp'], 3000],
     [[{ target: 5432, published: '15432' }], 5432],
     [['5000-5010'], undefined],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an uninterpolated compose variable
     [['${PORT}'], undefined],
     [['0'], undefined],
     [['70000'], undefined],
