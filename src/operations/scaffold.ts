@@ -17,7 +17,13 @@ import { detectProject, sanitizeProjectName } from '../scaffold/detect.js';
 import { missingGitignoreLines, withGitignoreLines } from '../scaffold/gitignore.js';
 import { renderConfig, SCHEMA_PATH } from '../scaffold/render-config.js';
 import { hookSamples } from '../scaffold/templates/common.js';
-import { isTemplateName, type ScaffoldFile, TEMPLATE_NAMES, templateFiles } from '../scaffold/templates.js';
+import {
+  isTemplateName,
+  type ScaffoldFile,
+  TEMPLATE_NAMES,
+  templateDevUrls,
+  templateFiles,
+} from '../scaffold/templates.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
@@ -120,7 +126,7 @@ export async function newProject(
       ...(options.install || packages.length === 0
         ? []
         : packages.map((dir) => `npm install --prefix ${dir}`)),
-      'stagecraft dev                 # https://app.localhost and https://api.localhost',
+      `stagecraft dev                 # ${templateDevUrls(options.template)}`,
       'stagecraft deploy -e local     # a release on this machine’s Docker engine',
       'edit environments.production in stagecraft.yml, then `stagecraft plan -e production`',
       'stagecraft ci init             # GitHub Actions workflows',

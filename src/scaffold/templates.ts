@@ -9,9 +9,10 @@ export type { ScaffoldFile, TemplateInput };
 const TEMPLATES = {
   platform: {
     description: 'Node API + Vite frontend + PostgreSQL with raw SQL migrations',
+    devUrls: 'https://app.localhost and https://api.localhost',
     files: platformTemplate,
   },
-  'node-api': { description: 'a minimal Node API', files: nodeApiTemplate },
+  'node-api': { description: 'a minimal Node API', devUrls: 'https://api.localhost', files: nodeApiTemplate },
 } as const;
 
 export type TemplateName = keyof typeof TEMPLATES;
@@ -23,6 +24,11 @@ export function isTemplateName(name: string): name is TemplateName {
 
 export function templateDescription(name: TemplateName): string {
   return TEMPLATES[name].description;
+}
+
+/** Where `stagecraft dev` serves a new project of template `name` (e.g. `https://api.localhost`). */
+export function templateDevUrls(name: TemplateName): string {
+  return TEMPLATES[name].devUrls;
 }
 
 /**

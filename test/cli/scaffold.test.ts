@@ -84,7 +84,9 @@ describe('stagecraft new --template', () => {
     expect(plan.stdout).not.toContain(PLAN_PLACEHOLDER);
     const steps = JSON.stringify(JSON.parse(plan.stdout));
     expect(steps).toContain('"web1"');
-    expect(steps).toContain('"db1"');
+    // Every service where the others can reach it: nothing on a host the app has no path to.
+    expect(plan.stderr).not.toContain('reaches');
+    expect(plan.stderr).not.toContain('publish');
     const local = stagecraft(['plan', '-e', 'local', '--version', 'v1'], { cwd: dir });
     expect(local.code, local.stderr).toBe(0);
     // Fresh random passwords, different for dev and local, and only in the (ignored) env files.
@@ -109,6 +111,9 @@ describe('stagecraft new --template', () => {
     const result = stagecraft(['new', 'api-only', '--template', 'node-api', '--name', 'svc'], { cwd: root });
     expect(result.code, result.stderr).toBe(0);
     const dir = join(root, 'api-only');
+    // No frontend in this template: the next steps name only the API's address.
+    expect(result.stdout).toContain('stagecraft dev                 # https://api.localhost\n');
+    expect(result.stdout).not.toContain('app.localhost');
     expect(parse(readFileSync(join(dir, 'stagecraft.yml'), 'utf8')).project.name).toBe('svc');
     expect(stagecraft(['plan', '-e', 'production', '--version', 'v1'], { cwd: dir }).code).toBe(0);
     expect(stagecraft(['plan', '-e', 'local', '--version', 'v1'], { cwd: dir }).code).toBe(0);

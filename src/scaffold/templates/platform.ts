@@ -59,9 +59,9 @@ secrets:
   provider: envfile
   keys: [POSTGRES_PASSWORD]
 
-${configTail(`    hosts: # your servers
+${configTail(`    hosts: # your server: the database beside the app, which reaches it as db:5432
       web: [{ name: web1, address: 203.0.113.10 }]
-      db: [{ name: db1, address: 203.0.113.11 }]
+      db: [web1] # on a server of its own, db must publish 5432 on a private network or the mesh (docs/mesh.md#services-across-hosts)
 `)}`;
 }
 
