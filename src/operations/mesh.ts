@@ -1,6 +1,7 @@
 // The mesh for operations: what setup wants from the environment model, and the auth key a join needs
 // (from the environment variable named by auth_key_env; never stored, never in argv).
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
+import type { MeshModel } from '../model/mesh.js';
 import { type TailscaleStatus, tailnetOf, tailscaleStatusOf, versionOf } from '../plan/host-facts.js';
 import { type LocalMeshStatus, type MeshHost, reachedOverMesh } from '../plan/mesh-ssh.js';
 import type { MeshWanted } from '../plan/setup-mesh.js';
@@ -201,14 +202,13 @@ export async function localMeshStatus(runner: Runner = new LocalRunner()): Promi
 /**
  * The hosts among `hosts` this machine reaches over the mesh (online peers under their MagicDNS name,
  * with their tags; plan/mesh-ssh.ts), read from this machine's `tailscale status --json` only when one
- * of them has a setupTarget (a way in besides the mesh name). Empty without a mesh.
+ * of them has a setupTarget (a way in besides the mesh name). Empty without a mesh. Never throws.
  */
 export async function hostsReachedOverMesh(
-  model: EnvironmentModel,
+  mesh: Pick<MeshModel, 'tailnetDomain'> | undefined,
   hosts: HostModel[],
   runner?: Runner,
 ): Promise<Set<string>> {
-  const mesh = model.mesh;
   if (mesh === undefined || !hosts.some((host) => host.setupTarget !== undefined)) return new Set();
   const named: MeshHost[] = hosts.flatMap((host) =>
     host.mesh === undefined ? [] : [{ name: host.name, dnsName: host.mesh.name, tags: host.mesh.tags }],

@@ -2,7 +2,8 @@
 // environment's hosts (plan/mesh-ssh.ts), the firewall DigitalOcean then wants, the note on the plan,
 // and how the status is read on this machine (operations/mesh.ts).
 import { describe, expect, it } from 'vitest';
-import { localMeshStatus } from '../../src/operations/mesh.js';
+import type { HostModel } from '../../src/model/environment.js';
+import { hostsReachedOverMesh, localMeshStatus } from '../../src/operations/mesh.js';
 import type { TailscalePeer, TailscaleStatus } from '../../src/plan/host-facts.js';
 import { infraPlanText, planInfraUp } from '../../src/plan/infra.js';
 import { type LocalMeshStatus, type MeshHost, meshHosts, meshSsh } from '../../src/plan/mesh-ssh.js';
@@ -299,5 +300,38 @@ describe('localMeshStatus (this machine)', () => {
       problem:
         '`tailscale status --json` printed no status: failed to connect to local tailscaled; it doesn’t appear to be running',
     });
+  });
+});
+
+describe('hostsReachedOverMesh (setup’s way in)', () => {
+  const host = (name: string, tags: string[], setupTarget?: string): HostModel => ({
+    name,
+    target: `${name}.acme.ts.net`,
+    user: undefined,
+    port: undefined,
+    roles: ['web'],
+    mesh: { name: `${name}.acme.ts.net`, tags },
+    ...(setupTarget === undefined ? {} : { setupTarget }),
+  });
+
+  it('names the hosts that are online peers, so setup connects to them by MagicDNS name', async () => {
+    const runner = new RecordingRunner({
+      script: { 'tailscale status --json': { stdout: JSON.stringify(ALL_ONLINE.status) } },
+    });
+    const hosts = [
+      host('web-1', ['tag:stagecraft'], '192.0.2.11'),
+      host('db-1', ['tag:stagecraft', 'tag:db'], '192.0.2.12'),
+      host('web-2', [], '192.0.2.13'),
+    ];
+    expect([...(await hostsReachedOverMesh(MESH, hosts, runner))]).toEqual(['web-1', 'db-1']);
+  });
+
+  it('reads nothing without a mesh or when no host has another way in', async () => {
+    const runner = new RecordingRunner({
+      script: { 'tailscale status --json': { stdout: JSON.stringify(ALL_ONLINE.status) } },
+    });
+    expect((await hostsReachedOverMesh(undefined, [host('web-1', [], '192.0.2.11')], runner)).size).toBe(0);
+    expect((await hostsReachedOverMesh(MESH, [host('web-1', ['tag:stagecraft'])], runner)).size).toBe(0);
+    expect(runner.commands).toEqual([]);
   });
 });
