@@ -12,13 +12,15 @@ import {
   planInfraUp,
   volumeName,
 } from '../plan/infra.js';
+import { type LocalMeshStatus, type MeshSshDecision, meshHosts, meshSsh } from '../plan/mesh-ssh.js';
 import { cloudProvider } from '../providers/cloud/index.js';
-import type { CloudContext, CloudProvider, InfraPlan } from '../providers/cloud/types.js';
+import type { CloudContext, CloudProvider, DesiredHost, InfraPlan } from '../providers/cloud/types.js';
 import { deleteNode, listNodes } from '../providers/network/headscale-api.js';
 import { readInfraState, removeInfraState, writeInfraState } from '../state/infra.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import { loadEnvironment, refuseOnSwarm } from './environment.js';
+import { localMeshStatus } from './mesh.js';
 import type { Session } from './session.js';
 import { runSetup, setupSettings } from './setup.js';
 
@@ -75,16 +77,42 @@ function gatewayPorts(project: ProjectModel): number[] {
 }
 
 /**
- * Reads the account and plans `up` (no change). Droplets it deletes (no longer in the config) get their
- * mesh steps as in `infra down` (Headscale's nodes read with the API key from `env`).
+ * Whether the firewall may close public SSH (plan/mesh-ssh.ts), from this machine's `tailscale status
+ * --json`, read only when the environment has a mesh and the provider's config does not keep SSH public.
  */
-export async function planUp(
+async function sshOverMesh(session: InfraSession, desired: DesiredHost[]): Promise<MeshSshDecision> {
+  const { project, provider, cloud } = session;
+  const mesh = project.mesh;
+  const publicSsh = provider.publicSsh(cloud);
+  const hosts =
+    mesh === undefined
+      ? []
+      : meshHosts(
+          mesh,
+          desired.map((host) => ({ name: host.name, roles: [host.role] })),
+        );
+  const local: LocalMeshStatus =
+    mesh === undefined || publicSsh ? { status: undefined, problem: 'not read' } : await localMeshStatus();
+  return meshSsh({ mesh, hosts, local, publicSsh });
+}
+
+/**
+ * Reads the account and plans `up` (no change), with the SSH decision the firewall follows. Droplets it
+ * deletes (no longer in the config) get their mesh steps as in `infra down` (Headscale's nodes read
+ * with the API key from `env`).
+ */
+async function planUpWithSsh(
   session: InfraSession,
   env: Record<string, string | undefined>,
-): Promise<InfraPlan> {
+): Promise<{ plan: InfraPlan; ssh: MeshSshDecision }> {
   const { provider, cloud } = session;
   const desired = provider.desiredHosts(cloud);
-  const firewall = provider.desiredFirewall(cloud, { sshSources: [], ports: gatewayPorts(session.project) });
+  const ssh = await sshOverMesh(session, desired);
+  const firewall = provider.desiredFirewall(cloud, {
+    sshSources: [],
+    ports: gatewayPorts(session.project),
+    sshOverMesh: ssh.closePublicSsh,
+  });
   const inventory = await provider.inventory(cloud);
   const plan = planInfraUp({
     provider: provider.id,
@@ -93,14 +121,26 @@ export async function planUp(
     desired,
     inventory,
     firewall,
+    firewallNote: ssh.note,
     sshKeyName: String(cloud.config['ssh_key_name'] ?? ''),
     configPath: session.configPath,
   });
   const deleted = plan.steps.flatMap((step) =>
     step.action.kind === 'delete-machine' ? [step.action.host] : [],
   );
-  if (deleted.length === 0) return plan;
-  return { ...plan, steps: [...plan.steps, ...meshNodeSteps(deleted, await meshNodesOf(session, env))] };
+  if (deleted.length === 0) return { plan, ssh };
+  return {
+    plan: { ...plan, steps: [...plan.steps, ...meshNodeSteps(deleted, await meshNodesOf(session, env))] },
+    ssh,
+  };
+}
+
+/** Reads the account and plans `up` (no change); see planUpWithSsh. */
+export async function planUp(
+  session: InfraSession,
+  env: Record<string, string | undefined>,
+): Promise<InfraPlan> {
+  return (await planUpWithSsh(session, env)).plan;
 }
 
 export function printInfraPlan(context: Session, plan: InfraPlan): void {
@@ -111,7 +151,12 @@ export function printInfraPlan(context: Session, plan: InfraPlan): void {
       project: plan.project,
       environment: plan.environment,
       changes: changingSteps(plan).length,
-      steps: plan.steps.map((step) => ({ id: step.id, title: step.title, kind: step.action.kind })),
+      steps: plan.steps.map((step) => ({
+        id: step.id,
+        title: step.title,
+        kind: step.action.kind,
+        ...(step.note === undefined ? {} : { note: step.note }),
+      })),
     });
   } else {
     context.output.result(infraPlanText(plan));
@@ -169,7 +214,7 @@ export async function infraUp(
   confirm: (question: string) => Promise<void>,
   options: { setup: boolean } = { setup: true },
 ): Promise<{ plan: InfraPlan; changed: number }> {
-  const plan = await planUp(session, context.env);
+  const { plan, ssh } = await planUpWithSsh(session, context.env);
   printInfraPlan(context, plan);
   const refused = plan.steps.filter((step) => step.action.kind === 'refuse');
   if (refused.length > 0) {
@@ -203,7 +248,16 @@ export async function infraUp(
     `hosts of ${session.environment}: ${hosts.map((host) => `${host.name} ${host.address} (${host.role})`).join(', ')}`,
   );
   if (!options.setup) return { plan, changed: changes };
-  await waitReachable(context, hosts);
+  // With public SSH closed every host is an online peer: wait on its mesh address, as setup connects.
+  await waitReachable(
+    context,
+    ssh.closePublicSsh
+      ? hosts.map((host) => {
+          const route = ssh.reachedOverMesh.get(host.name);
+          return { name: host.name, address: route?.address ?? route?.dnsName ?? host.address };
+        })
+      : hosts,
+  );
   const loaded = await loadEnvironment(context, 'deploy');
   refuseOnSwarm(loaded, 'infra up --setup');
   await runSetup(context, loaded, { dryRun: false, hosts: loaded.model.hosts });

@@ -3,11 +3,12 @@
 // online) beside what the config wants (tailnet, name, tags), and whether the two agree. Read-only.
 import type { HostModel } from '../model/environment.js';
 import { type MeshModel, magicDnsName } from '../model/mesh.js';
+import { tailnetOf } from '../plan/host-facts.js';
 import { formatTable } from '../render/table.js';
 import type { Runner } from '../runners/types.js';
 import type { LoadedEnvironment } from './environment.js';
 import { type HostRunners, oneLine } from './fleet.js';
-import { readTailscale, type TailscaleAnswer, tailnetOf } from './mesh.js';
+import { readTailscale, type TailscaleAnswer } from './mesh.js';
 
 /** What the config wants of a host on the mesh. */
 export interface MeshWantedHost {

@@ -1,9 +1,12 @@
 // The mesh for operations: what setup wants from the environment model, and the auth key a join needs
 // (from the environment variable named by auth_key_env; never stored, never in argv).
-import type { EnvironmentModel } from '../model/environment.js';
-import { type TailscaleStatus, tailscaleStatusOf, versionOf } from '../plan/host-facts.js';
+import type { EnvironmentModel, HostModel } from '../model/environment.js';
+import type { MeshModel } from '../model/mesh.js';
+import { type TailscaleStatus, tailnetOf, tailscaleStatusOf, versionOf } from '../plan/host-facts.js';
+import { type LocalMeshStatus, type MeshHost, reachedOverMesh } from '../plan/mesh-ssh.js';
 import type { MeshWanted } from '../plan/setup-mesh.js';
 import { createPreAuthKey } from '../providers/network/headscale-api.js';
+import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
@@ -99,11 +102,6 @@ export async function readTailscale(runner: Runner): Promise<TailscaleAnswer> {
   return { version: versionOf(versionText), status: tailscaleStatusOf(statusText) };
 }
 
-/** The MagicDNS suffix a status reports, without the trailing dot ("" when it gives none). */
-export function tailnetOf(status: TailscaleStatus): string {
-  return (status.CurrentTailnet?.MagicDNSSuffix ?? status.MagicDNSSuffix ?? '').replace(/\.+$/, '');
-}
-
 /** One host's mesh state as `doctor` shows it. */
 export interface MeshState {
   /** True when the host runs on `tailnetDomain` under its own name. */
@@ -176,4 +174,45 @@ export async function meshAuthKeys(
     );
   }
   return keys;
+}
+
+/**
+ * This machine's (the operator's) `tailscale status --json`, run without a shell through `runner`
+ * (default: a LocalRunner; 10 s), or why there is none: tailscale not on PATH, a timeout, or no status
+ * JSON (e.g. tailscaled not running). Never throws.
+ */
+export async function localMeshStatus(runner: Runner = new LocalRunner()): Promise<LocalMeshStatus> {
+  try {
+    const result = await runner.exec(['tailscale', 'status', '--json'], {
+      allowFailure: true,
+      timeoutMs: 10_000,
+    });
+    const status = tailscaleStatusOf(result.stdout);
+    if (status !== undefined) return { status };
+    const said = result.stderr.trim().split('\n')[0]?.trim();
+    return {
+      status: undefined,
+      problem: `\`tailscale status --json\` printed no status${said ? `: ${said}` : ` (exit ${result.exitCode})`}`,
+    };
+  } catch (error) {
+    return { status: undefined, problem: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/**
+ * The hosts among `hosts` this machine reaches over the mesh (online peers under their MagicDNS name,
+ * with their tags; plan/mesh-ssh.ts), read from this machine's `tailscale status --json` only when one
+ * of them has a setupTarget (a way in besides the mesh name). Empty without a mesh. Never throws.
+ */
+export async function hostsReachedOverMesh(
+  mesh: Pick<MeshModel, 'tailnetDomain'> | undefined,
+  hosts: HostModel[],
+  runner?: Runner,
+): Promise<Set<string>> {
+  if (mesh === undefined || !hosts.some((host) => host.setupTarget !== undefined)) return new Set();
+  const named: MeshHost[] = hosts.flatMap((host) =>
+    host.mesh === undefined ? [] : [{ name: host.name, dnsName: host.mesh.name, tags: host.mesh.tags }],
+  );
+  const { routes } = reachedOverMesh(await localMeshStatus(runner), mesh.tailnetDomain, named);
+  return new Set(routes.keys());
 }

@@ -21,7 +21,7 @@ import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { redact } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
-import { meshAuthKeys, meshWantedOf } from './mesh.js';
+import { hostsReachedOverMesh, meshAuthKeys, meshWantedOf } from './mesh.js';
 import type { Session } from './session.js';
 
 export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
@@ -71,12 +71,17 @@ export function setupSettings(project: ProjectModel, environment: string): Setup
   };
 }
 
-/** Runners that connect as the setup user (root or a sudoer), one multiplexed connection per host. */
+/**
+ * Runners that connect as the setup user (root or a sudoer), one multiplexed connection per host: to
+ * the host's setupTarget (its way in before it joined the mesh), except for the hosts in `overMesh`
+ * (online peers of this machine's tailnet), which are reached like deploys reach them (their target).
+ */
 export class SetupRunners {
   readonly #runners = new Map<string, Runner>();
   constructor(
     private readonly env: LoadedEnvironment,
     private readonly user: string,
+    private readonly overMesh: ReadonlySet<string> = new Set(),
   ) {}
 
   for(host: HostModel): Runner {
@@ -86,7 +91,7 @@ export class SetupRunners {
       runner = createRunner(
         {
           name: host.name,
-          address: host.setupTarget ?? host.target,
+          address: this.overMesh.has(host.name) ? host.target : (host.setupTarget ?? host.target),
           user: this.user,
           ...(host.port ? { port: host.port } : {}),
         },
@@ -193,8 +198,14 @@ export async function runSetup(
   const base = setupSettings(projectModel(env.loaded), env.model.environment);
   const mesh = meshWantedOf(env.model);
   const settings = { ...base, wanted: { ...base.wanted, ...(mesh ? { mesh } : {}) } };
-  const runners = new SetupRunners(env, settings.sshUser);
+  // Once a host is an online peer, its public SSH may be closed (infra up's firewall): go over the mesh.
+  const overMesh = await hostsReachedOverMesh(env.model.mesh, options.hosts);
+  const runners = new SetupRunners(env, settings.sshUser, overMesh);
   const { output } = context;
+  if (overMesh.size > 0)
+    output.info(
+      output.colors.dim(`  … over the mesh (this machine's tailnet): ${[...overMesh].sort().join(', ')}`),
+    );
   try {
     const plan = planSetup(
       env.model.environment,

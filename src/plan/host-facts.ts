@@ -50,10 +50,29 @@ export interface HostFacts {
 export interface TailscaleStatus {
   /** "NoState", "NeedsLogin", "NeedsMachineAuth", "Stopped", "Starting" or "Running". */
   BackendState: string;
-  Self?: { HostName?: string; DNSName?: string; TailscaleIPs?: string[]; Tags?: string[]; Online?: boolean };
+  Self?: TailscalePeer;
+  /** The other nodes this one sees, by node key ("nodekey:…"); null when it has none. */
+  Peer?: Record<string, TailscalePeer> | null;
   /** The tailnet's MagicDNS suffix, e.g. "acme.ts.net". */
   MagicDNSSuffix?: string;
   CurrentTailnet?: { Name?: string; MagicDNSSuffix?: string; MagicDNSEnabled?: boolean } | null;
+}
+
+/** A node of a status (ipnstate.PeerStatus): Self, or one of Peer's values. */
+export interface TailscalePeer {
+  HostName?: string;
+  /** The MagicDNS name with a trailing dot, e.g. "h1.acme.ts.net."; "" when MagicDNS gives none. */
+  DNSName?: string;
+  /** Mesh addresses, IPv4 (100.64.0.0/10) first. */
+  TailscaleIPs?: string[] | null;
+  Tags?: string[] | null;
+  /** Connected to the control plane now. */
+  Online?: boolean;
+}
+
+/** The MagicDNS suffix a status reports, without the trailing dot ("" when it gives none). */
+export function tailnetOf(status: TailscaleStatus): string {
+  return (status.CurrentTailnet?.MagicDNSSuffix ?? status.MagicDNSSuffix ?? '').replace(/\.+$/, '');
 }
 
 /**

@@ -19,6 +19,8 @@ export interface InfraPlanInput {
   desired: DesiredHost[];
   inventory: CloudInventory;
   firewall: { name: string; inbound: FirewallRule[] } | undefined;
+  /** Said under the firewall step, e.g. why public SSH stays open (plan/mesh-ssh.ts). */
+  firewallNote?: string | undefined;
   sshKeyName: string;
   /** Config path of the provider's section, for messages (e.g. cloud.providers.digitalocean). */
   configPath: string;
@@ -181,6 +183,7 @@ export function planInfraUp(input: InfraPlanInput): InfraPlan {
       id: 'firewall',
       title: `${change} cloud firewall ${input.firewall.name}: ${rules}`,
       action: { kind: 'firewall', change, name: input.firewall.name, inbound: input.firewall.inbound },
+      ...(input.firewallNote === undefined ? {} : { note: input.firewallNote }),
     });
   }
   return { kind: 'infra', provider: input.provider, project, environment, steps };
@@ -297,7 +300,10 @@ export function changingSteps(plan: InfraPlan): InfraStep[] {
   );
 }
 
-/** The plan as text: one line per step, `+` create, `~` update, `-` delete, `=` keep, `!` refused. */
+/**
+ * The plan as text: one line per step, `+` create, `~` update, `-` delete, `=` keep, `!` refused; a
+ * step's note on the next line, indented under it (`    note: …`).
+ */
 export function infraPlanText(plan: InfraPlan): string {
   const sign = (step: InfraStep) => {
     const { action } = step;
@@ -317,7 +323,10 @@ export function infraPlanText(plan: InfraPlan): string {
   const changes = changingSteps(plan).length;
   const lines = [
     `infra ${plan.environment} (${plan.provider}, project ${plan.project}): ${changes === 0 ? 'no changes' : `${changes} change${changes === 1 ? '' : 's'}`}`,
-    ...plan.steps.map((step) => `  ${sign(step)} ${step.title}`),
+    ...plan.steps.flatMap((step) => [
+      `  ${sign(step)} ${step.title}`,
+      ...(step.note === undefined ? [] : [`    note: ${step.note}`]),
+    ]),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -113,6 +113,32 @@ function expectNoToken(...texts: string[]): void {
   for (const text of texts) expect(text).not.toContain(TOKEN);
 }
 
+/**
+ * A `tailscale` first on PATH that answers `status --json` with `status`, as the real CLI does, and
+ * records each argv line in tailscale-calls. Returns the env that puts it there.
+ */
+function fakeTailscale(status: unknown): Record<string, string> {
+  const bin = join(root, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const answer = join(root, 'tailscale-status.json');
+  writeFileSync(answer, `${JSON.stringify(status, null, 2)}\n`);
+  writeFileSync(
+    join(bin, 'tailscale'),
+    `#!/bin/sh
+printf '%s\\n' "$*" >> '${join(root, 'tailscale-calls')}'
+if [ "$1 $2" = "status --json" ]; then cat '${answer}'; exit 0; fi
+echo "tailscale (test): unexpected $*" >&2; exit 2
+`,
+    { mode: 0o755 },
+  );
+  return { PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+}
+
+function calls(): string[] {
+  const file = join(root, 'tailscale-calls');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+}
+
 describe('infra plan', { timeout: 120_000 }, () => {
   it('reads the account (every list page) and prints what up would do, changing nothing', async () => {
     const plan = await cli(['infra', 'plan', '-e', 'production']);
@@ -464,7 +490,10 @@ describe('infra down and the mesh', { timeout: 180_000 }, () => {
       expect(headscale.requests).toEqual([]);
       writeProject(`          web-1: { role: web }\n`);
       withMesh(mesh);
-      const up = await cli(['infra', 'up', '-e', 'production', '--no-setup', '--yes'], env);
+      const up = await cli(['infra', 'up', '-e', 'production', '--no-setup', '--yes'], {
+        ...env,
+        ...fakeTailscale({ BackendState: 'NeedsLogin' }),
+      });
       expect(up.code, up.stderr).toBe(0);
       expect(up.stdout).toBe(
         [
@@ -472,6 +501,7 @@ describe('infra down and the mesh', { timeout: 180_000 }, () => {
           '  = keep droplet shop-production-web-1 (s-1vcpu-1gb, nyc3, active, 192.0.2.11)',
           '  - delete droplet shop-production-web-2 (no longer in cloud.providers.digitalocean.hosts.production; its volumes are kept)',
           '  = keep cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0',
+          '    note: SSH stays open to ssh_sources: this machine is not on the tailnet mesh.example (tailscale is NeedsLogin); join it (`tailscale up`), then `stagecraft infra up` again closes public SSH',
           `  - delete mesh node web-2 (id 5, 100.64.0.5) from Headscale at ${server}`,
           'infra production: 2 changes applied',
           '',
@@ -505,5 +535,159 @@ describe('infra down and the mesh', { timeout: 180_000 }, () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('infra and SSH over the mesh', { timeout: 180_000 }, () => {
+  const TAILSCALE = `network:
+  provider: tailscale
+  providers:
+    tailscale:
+      auth_key_env: TS_AUTHKEY
+      tailnet_domain: acme.ts.net
+      default_tags: [tag:stagecraft]
+      role_tags:
+        web: [tag:web]
+`;
+  const ANYWHERE = ['0.0.0.0/0', '::/0'];
+  const SSH_OPEN = [
+    { protocol: 'tcp', ports: '22', sources: { addresses: ['198.51.100.7/32'] } },
+    { protocol: 'tcp', ports: '80', sources: { addresses: ANYWHERE } },
+    { protocol: 'tcp', ports: '443', sources: { addresses: ANYWHERE } },
+  ];
+  const AGAIN = '`stagecraft infra up` again closes public SSH';
+
+  /** This machine's `tailscale status --json` (ipnstate.Status), with web-1 as a peer when `web1` is given. */
+  function statusOf(state: string, web1?: { online: boolean; tags: string[] }): unknown {
+    const laptop = {
+      HostName: 'laptop',
+      DNSName: 'laptop.acme.ts.net.',
+      TailscaleIPs: ['100.64.0.1', 'fd7a:115c:a1e0::1'],
+      Tags: null,
+      Online: true,
+    };
+    return {
+      Version: '1.76.1',
+      BackendState: state,
+      TailscaleIPs: state === 'Running' ? ['100.64.0.1'] : null,
+      Self: state === 'Running' ? laptop : { HostName: 'laptop', DNSName: '', TailscaleIPs: null },
+      Peer:
+        web1 === undefined
+          ? null
+          : {
+              'nodekey:5e0f': {
+                HostName: 'web-1',
+                DNSName: 'web-1.acme.ts.net.',
+                TailscaleIPs: ['100.64.0.11', 'fd7a:115c:a1e0::b'],
+                Tags: web1.tags,
+                Online: web1.online,
+                OS: 'linux',
+              },
+            },
+      MagicDNSSuffix: state === 'Running' ? 'acme.ts.net' : '',
+      CurrentTailnet:
+        state === 'Running' ? { Name: 'acme', MagicDNSSuffix: 'acme.ts.net', MagicDNSEnabled: true } : null,
+    };
+  }
+
+  function writeMeshProject(firewall = ''): void {
+    writeProject(ONE_HOST);
+    const text = readFileSync(join(root, 'stagecraft.yml'), 'utf8').replace(
+      'ssh_sources: [198.51.100.7/32]\n',
+      `ssh_sources: [198.51.100.7/32]\n${firewall}`,
+    );
+    writeFileSync(join(root, 'stagecraft.yml'), `${text}${TAILSCALE}`);
+  }
+
+  const firewallPut = () =>
+    fake.writes().filter((request) => request.method === 'PUT' && request.path.startsWith('/v2/firewalls/'));
+
+  it('keeps tcp/22 with a note until this machine reaches every host over the mesh, then closes it', async () => {
+    writeMeshProject();
+    const loggedOut = await cli(
+      ['infra', 'up', '-e', 'production', '--no-setup'],
+      fakeTailscale(statusOf('NeedsLogin')),
+    );
+    expect(loggedOut.code, loggedOut.stderr).toBe(0);
+    expect(loggedOut.stdout).toContain(
+      [
+        '  + create cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0',
+        `    note: SSH stays open to ssh_sources: this machine is not on the tailnet acme.ts.net (tailscale is NeedsLogin); join it (\`tailscale up\`), then ${AGAIN}`,
+        'infra production: 4 changes applied',
+      ].join('\n'),
+    );
+    const created = fake.writes().find((request) => request.path === '/v2/firewalls');
+    expect((created!.body as { inbound_rules: unknown }).inbound_rules).toEqual(SSH_OPEN);
+    expect(calls()).toEqual(['status --json']);
+
+    const offline = await cli(
+      ['infra', 'up', '-e', 'production', '--dry-run'],
+      fakeTailscale(statusOf('Running', { online: false, tags: ['tag:stagecraft', 'tag:web'] })),
+    );
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toBe(
+      [
+        'infra production (digitalocean, project shop): no changes',
+        '  = keep droplet shop-production-web-1 (s-1vcpu-1gb, nyc3, active, 192.0.2.11)',
+        '  = keep volume shop-production-web-1-data (10 GiB, attached)',
+        '  = keep cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0',
+        `    note: SSH stays open to ssh_sources: web-1 (web-1.acme.ts.net) is offline; once every host is an online peer (\`stagecraft setup\` joins them), ${AGAIN}`,
+        '',
+      ].join('\n'),
+    );
+    const json = await cli(
+      ['infra', 'plan', '-e', 'production', '--json'],
+      fakeTailscale(statusOf('Running', { online: true, tags: ['tag:stagecraft'] })),
+    );
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout).steps.find((step: { id: string }) => step.id === 'firewall')).toEqual({
+      id: 'firewall',
+      title:
+        'keep cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0',
+      kind: 'firewall',
+      note: `SSH stays open to ssh_sources: web-1.acme.ts.net lacks web-1's tags tag:stagecraft, tag:web (it has tag:stagecraft); once every host is an online peer (\`stagecraft setup\` joins them), ${AGAIN}`,
+    });
+    expect(firewallPut()).toEqual([]);
+
+    const online = fakeTailscale(statusOf('Running', { online: true, tags: ['tag:web', 'tag:stagecraft'] }));
+    const closed = await cli(['infra', 'up', '-e', 'production', '--no-setup'], online);
+    expect(closed.code, closed.stderr).toBe(0);
+    expect(closed.stdout).toBe(
+      [
+        'infra production (digitalocean, project shop): 1 change',
+        '  = keep droplet shop-production-web-1 (s-1vcpu-1gb, nyc3, active, 192.0.2.11)',
+        '  = keep volume shop-production-web-1-data (10 GiB, attached)',
+        '  ~ update cloud firewall stagecraft-shop-production: tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0; udp/41641 from 0.0.0.0/0 ::/0',
+        'infra production: 1 change applied',
+        '',
+      ].join('\n'),
+    );
+    expect(
+      firewallPut().map((request) => (request.body as { inbound_rules: unknown }).inbound_rules),
+    ).toEqual([
+      [
+        { protocol: 'tcp', ports: '80', sources: { addresses: ANYWHERE } },
+        { protocol: 'tcp', ports: '443', sources: { addresses: ANYWHERE } },
+        { protocol: 'udp', ports: '41641', sources: { addresses: ANYWHERE } },
+      ],
+    ]);
+    const again = await cli(['infra', 'plan', '-e', 'production'], online);
+    expect(again.stdout).toContain(
+      '  = keep cloud firewall stagecraft-shop-production: tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0; udp/41641 from 0.0.0.0/0 ::/0\n',
+    );
+    expect(again.stdout).not.toContain('note:');
+    expect(calls()).toEqual(Array(5).fill('status --json'));
+  });
+
+  it('firewall.public_ssh: true keeps SSH public without asking tailscale', async () => {
+    writeMeshProject('        public_ssh: true\n');
+    const online = fakeTailscale(statusOf('Running', { online: true, tags: ['tag:web', 'tag:stagecraft'] }));
+    const plan = await cli(['infra', 'plan', '-e', 'production'], online);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain(
+      '  + create cloud firewall stagecraft-shop-production: tcp/22 from 198.51.100.7/32; tcp/80 from 0.0.0.0/0 ::/0; tcp/443 from 0.0.0.0/0 ::/0\n',
+    );
+    expect(plan.stdout).not.toContain('note:');
+    expect(calls()).toEqual([]);
   });
 });

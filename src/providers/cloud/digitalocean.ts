@@ -2,6 +2,7 @@
 // changes droplets, volumes and a cloud firewall through the API v2 (digitalocean-api.ts).
 import * as z from 'zod';
 import { machineName, machineTags } from '../../plan/infra.js';
+import { TAILSCALE_DIRECT_PORT } from '../../plan/mesh-ssh.js';
 import { ExternalError, UserError } from '../../util/errors.js';
 import { Secret } from '../../util/secret.js';
 import { DigitalOceanApi } from './digitalocean-api.js';
@@ -60,6 +61,12 @@ const schema = z
           .array(z.string().min(1))
           .optional()
           .describe('Addresses or CIDRs allowed to reach SSH (your address, e.g. 203.0.113.7/32).'),
+        public_ssh: z
+          .boolean()
+          .optional()
+          .describe(
+            'Keep SSH open to ssh_sources even when every host is reached over the mesh (default false: with a mesh, `infra up` closes it once this machine reaches every host as an online peer).',
+          ),
       })
       .optional(),
     hosts: z
@@ -326,9 +333,25 @@ export const digitalOceanProvider: CloudProvider = {
     return inventory;
   },
 
+  publicSsh(context) {
+    return (context.config as DigitalOceanConfig).firewall?.public_ssh === true;
+  },
+
   desiredFirewall(context, options) {
     const config = context.config as DigitalOceanConfig;
     if (config.firewall?.enabled === false) return undefined;
+    const ports = [...new Set(options.ports)].sort((a, b) => a - b);
+    const gateway = ports.map((port) => ({
+      protocol: 'tcp' as const,
+      ports: String(port),
+      addresses: ANYWHERE,
+    }));
+    if (options.sshOverMesh === true && config.firewall?.public_ssh !== true) {
+      return {
+        name: firewallName(context),
+        inbound: [...gateway, { protocol: 'udp', ports: String(TAILSCALE_DIRECT_PORT), addresses: ANYWHERE }],
+      };
+    }
     const sources = config.firewall?.ssh_sources ?? options.sshSources;
     if (sources.length === 0) {
       throw new UserError(
@@ -338,13 +361,9 @@ export const digitalOceanProvider: CloudProvider = {
         },
       );
     }
-    const ports = [...new Set(options.ports)].sort((a, b) => a - b);
     return {
       name: firewallName(context),
-      inbound: [
-        { protocol: 'tcp', ports: '22', addresses: sources },
-        ...ports.map((port) => ({ protocol: 'tcp' as const, ports: String(port), addresses: ANYWHERE })),
-      ],
+      inbound: [{ protocol: 'tcp', ports: '22', addresses: sources }, ...gateway],
     };
   },
 

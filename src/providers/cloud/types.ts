@@ -96,6 +96,8 @@ export interface InfraStep {
   id: string;
   title: string;
   action: InfraStepAction;
+  /** Why the step is as it is when the title cannot say it, e.g. why public SSH stays open. */
+  note?: string;
 }
 
 export interface InfraPlan {
@@ -124,10 +126,17 @@ export interface CloudProvider {
   desiredHosts(context: CloudContext): DesiredHost[];
   /** Reads the account (no change). Throws ExternalError when the API cannot be reached. */
   inventory(context: CloudContext): Promise<CloudInventory>;
-  /** The firewall the environment wants (undefined: none). */
+  /** True when the provider's config keeps SSH open to its sources whatever the mesh (an escape hatch). */
+  publicSsh(context: CloudContext): boolean;
+  /**
+   * The firewall the environment wants (undefined: none): the gateway's `ports` (tcp) from anywhere, and
+   * SSH (tcp/22) from the configured sources — or, with `sshOverMesh` (plan/mesh-ssh.ts decided every
+   * host is reached over the mesh), no tcp/22 and udp/41641 from anywhere for the mesh's direct
+   * connections. Throws a UserError when SSH needs sources and the config gives none.
+   */
   desiredFirewall(
     context: CloudContext,
-    options: { sshSources: string[]; ports: number[] },
+    options: { sshSources: string[]; ports: number[]; sshOverMesh?: boolean },
   ): { name: string; inbound: FirewallRule[] } | undefined;
   /** Runs the plan's steps in order; `userData` is the cloud-init for new machines. Returns the hosts. */
   apply(context: CloudContext, plan: InfraPlan, userData: string): Promise<CloudHost[]>;
