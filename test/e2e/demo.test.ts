@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireHarness } from './support/harness.js';
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.mjs', import.meta.url));
@@ -25,6 +25,15 @@ function apiStatus(): Promise<{ version: string; database: boolean }> {
 
 beforeAll(async () => {
   await requireHarness();
+});
+
+// The demo leaves the shop running for the reader; the tests after this one need its ports (8080, 5432).
+afterAll(async () => {
+  const harness = await requireHarness();
+  const env = { ...process.env, DOCKER_HOST: harness.build_docker_host };
+  spawnSync('docker', ['compose', '-p', 'shop-local', 'down', '--volumes'], { env, stdio: 'ignore' });
+  spawnSync('docker', ['rm', '-f', 'shop-local-ingress'], { env, stdio: 'ignore' });
+  spawnSync('docker', ['volume', 'rm', 'shop-local-ingress-data'], { env, stdio: 'ignore' });
 });
 
 describe('npm run demo (the README main command)', () => {
