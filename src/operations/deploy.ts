@@ -28,14 +28,7 @@ import { LocalRunner } from '../runners/local.js';
 import { borrowRunner, RunnerPool } from '../runners/pool.js';
 import type { Runner } from '../runners/types.js';
 import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
-import {
-  acquireLock,
-  type LeaseHeartbeat,
-  type LockEvent,
-  lockEventMessage,
-  releaseLock,
-  startLeaseHeartbeat,
-} from '../state/lock.js';
+import { acquireLock, type LeaseHeartbeat, releaseLock, startLeaseHeartbeat } from '../state/lock.js';
 import { readSpecKey } from '../state/spec-key.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
@@ -44,6 +37,7 @@ import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
+import { releaseLockRequest } from './lock-request.js';
 import { meshAddressOf } from './mesh.js';
 import { migrationRunner, plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
@@ -514,12 +508,6 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
   };
 }
 
-/** Says what happened to the deploy lock; a takeover is a warning nobody can miss. */
-export function reportLockEvent(session: Session, event: LockEvent): void {
-  if (event.kind === 'waiting') session.output.info(lockEventMessage(event));
-  else session.output.warn(lockEventMessage(event));
-}
-
 /** How a release ran: the engine's result and the record as written to the ledger. */
 export interface ReleaseRun {
   result: RunResult;
@@ -583,17 +571,14 @@ async function runReleaseWith(
           archives,
           lock: {
             acquire: async (runner, message) => {
-              const lease = await acquireLock(runner, {
-                project: model.project,
-                env: model.environment,
-                version: plan.version,
-                message,
-                expiryMs: model.lockExpiryMs,
-                waitMs: options.lockWaitMs ?? 0,
-                clock: systemClock,
-                pid: process.pid,
-                onEvent: (event) => reportLockEvent(session, event),
-              });
+              const lease = await acquireLock(
+                runner,
+                releaseLockRequest(session, model, {
+                  version: plan.version,
+                  message,
+                  waitMs: options.lockWaitMs,
+                }),
+              );
               // Renewed while the deploy runs; a lost lease stops it before its next step.
               heartbeat = startLeaseHeartbeat(runner, lease, {
                 project: model.project,

@@ -11,10 +11,9 @@ import { LocalRunner } from '../runners/local.js';
 import type { Runner } from '../runners/types.js';
 import { acquireLock, releaseLock } from '../state/lock.js';
 import { PHASES, type PhaseName } from '../state/types.js';
-import { systemClock } from '../util/clock.js';
 import { ExternalError } from '../util/errors.js';
-import { reportLockEvent } from './deploy.js';
 import { type LoadedEnvironment, loadEnvironment, refuseOnSwarm } from './environment.js';
+import { releaseLockRequest } from './lock-request.js';
 import { retentionFor } from './retention.js';
 import type { Session } from './session.js';
 
@@ -112,17 +111,14 @@ export async function runMaintenance(
         pushed: {},
         lock: {
           acquire: async (runner, message) => {
-            await acquireLock(runner, {
-              project: model.project,
-              env: model.environment,
-              version: plan.version,
-              message,
-              expiryMs: model.lockExpiryMs,
-              waitMs: extra.lockWaitMs ?? 0,
-              clock: systemClock,
-              pid: process.pid,
-              onEvent: (event) => reportLockEvent(session, event),
-            });
+            await acquireLock(
+              runner,
+              releaseLockRequest(session, model, {
+                version: plan.version,
+                message,
+                waitMs: extra.lockWaitMs,
+              }),
+            );
           },
           release: async (runner) => {
             await releaseLock(runner, { project: model.project, env: model.environment });

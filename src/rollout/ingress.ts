@@ -7,12 +7,7 @@ import {
   startContainersArgs,
 } from '../docker/container.js';
 import { INGRESS_DATA_LABEL, INGRESS_LABEL, INGRESS_PORTS_LABEL } from '../docker/labels.js';
-import {
-  networkConnectArgs,
-  networkCreateArgs,
-  networkDisconnectArgs,
-  networkExistsArgs,
-} from '../docker/network.js';
+import { networkConnectArgs, networkCreateArgs, networkExistsArgs } from '../docker/network.js';
 import { type PlannedRoute, withPasswordHashes } from '../ingress/basic-auth.js';
 import {
   acmeCaRootPath,
