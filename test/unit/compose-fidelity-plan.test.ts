@@ -51,6 +51,34 @@ describe.skipIf(!composeAvailable)('compose fidelity: health timing (kind 7)', {
     ]);
   });
 
+  it('14: health.path in stagecraft.yml replaces the compose check, and its start_period sets the wait', async () => {
+    const dir = copyCase('14-healthcheck-start-period-ignored');
+    const file = join(dir, 'stagecraft.yml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'domains: [ledger.bakery.example.test] }',
+        'domains: [ledger.bakery.example.test], health: { path: /up, start_period: 3m } }',
+      ),
+    );
+    const { plan } = await planProject(dir, 'production');
+    const step = allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:ledger');
+    // start_period 3m + interval 2s + 3 × (interval 2s + timeout 5s) = 3m23s
+    expect(step?.title).toBe(
+      'start-first ledger (1 replica) → ledger.bakery.example.test; healthy within 3m23s',
+    );
+    expect(uploadedCompose(plan, 'web-1').services['ledger']!['healthcheck']).toEqual({
+      test: [
+        'CMD-SHELL',
+        "wget -q -O /dev/null 'http://127.0.0.1:8080/up' 2>/dev/null || curl -fsS -o /dev/null 'http://127.0.0.1:8080/up' 2>/dev/null || node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' 'http://127.0.0.1:8080/up'",
+      ],
+      interval: '2s',
+      timeout: '5s',
+      retries: 3,
+      start_period: '3m',
+    });
+  });
+
   it('a service without a health check waits the default 2m for 3s of running', async () => {
     const { plan } = await planProject(join(cases, '01-envfile-hash-in-value'), 'production');
     expect(allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:web')?.title).toBe(
