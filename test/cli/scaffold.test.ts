@@ -2,7 +2,16 @@
 // written, the config loading and the plan validating (`docker compose config` included), and the
 // refusal to overwrite anything without --force.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +152,71 @@ describe('stagecraft new --template', () => {
     expect(readdirSync(root)).not.toContain('x');
   });
 
+  it('an empty directory name: exit 1, "a directory name is required", nothing written here', () => {
+    const dir = join(root, 'empty-name');
+    mkdirSync(dir);
+    const result = stagecraft(['new', '', '--template', 'node-api'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: a directory name is required: stagecraft new <dir> --template <name>\n' +
+        'hint: e.g. `stagecraft new my-app --template node-api`, or `stagecraft new . --template node-api` for this folder\n',
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a path under a regular file: exit 1 naming the file, nothing written', () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'mine\n');
+    const result = stagecraft(['new', 'a-file/sub', '--template', 'node-api'], { cwd: root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `error: cannot write the project in ${file}/sub: ${file} is not a directory\n` +
+        `hint: ${file} is a file: choose another path, or move it away\n`,
+    );
+    expect(readFileSync(file, 'utf8')).toBe('mine\n');
+  });
+
+  it('a file where the template needs a folder (api/), even with --force: exit 1, nothing written', () => {
+    const dir = join(root, 'api-is-a-file');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'api'), 'mine\n');
+    const result = stagecraft(['new', 'api-is-a-file', '--template', 'node-api', '--force'], { cwd: root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `error: cannot write the project in ${dir}: ${join(dir, 'api')} is not a directory\n`,
+    );
+    expect(readdirSync(dir)).toEqual(['api']);
+  });
+
+  it('/sys, /proc and /dev: exit 1 at once (no endless mkdir under /proc), nothing written', () => {
+    for (const [path, fs] of [
+      ['/sys/stagecraft-x', '/sys'],
+      ['/proc/stagecraft-x', '/proc'],
+      ['/dev/stagecraft-x/app', '/dev'],
+    ] as const) {
+      const started = Date.now();
+      const result = stagecraft(['new', path, '--template', 'node-api'], { cwd: root });
+      expect(result.code, path).toBe(1);
+      expect(result.stderr).toBe(
+        `error: cannot write the project in ${path}: ${fs} is a kernel pseudo-filesystem, not a folder for files\n` +
+          'hint: choose a folder you can write to, e.g. under your home directory\n',
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'procfs reached through a symlink: recognised by its file system, exit 1',
+    () => {
+      symlinkSync('/proc/self', join(root, 'to-proc'));
+      const result = stagecraft(['new', 'to-proc/app', '--template', 'node-api'], { cwd: root });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        `error: cannot write the project in ${join(root, 'to-proc/app')}: ${join(root, 'to-proc')} is on proc, a kernel pseudo-filesystem\n`,
+      );
+    },
+  );
+
   it('every template’s stagecraft.yml is the same bytes for the same name (passwords live in env files)', () => {
     for (const name of TEMPLATE_NAMES) {
       const a = templateFiles(name, { projectName: 'p', password: () => 'a' });
@@ -233,6 +307,19 @@ describe('stagecraft attach', () => {
       db: { role: 'db' },
     });
     expect(stagecraft(['plan', '-e', 'production', '--version', 'v1'], { cwd: dir }).code).toBe(0);
+  });
+
+  it('a file where .stagecraft/ must be a folder: exit 1 naming it, nothing written', () => {
+    const dir = fixture('stagecraft-is-a-file');
+    writeFileSync(join(dir, '.stagecraft'), 'mine\n');
+    const before = readdirSync(dir).sort();
+    const result = stagecraft(['attach'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `error: cannot write the project in ${dir}: ${join(dir, '.stagecraft')} is not a directory\n`,
+    );
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe('node_modules\ndist');
   });
 
   it('a folder with nothing to run: exit 1, nothing written', () => {
