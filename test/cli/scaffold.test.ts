@@ -123,6 +123,22 @@ describe('stagecraft new --template', () => {
     expect(stagecraft(['plan', '-e', 'local', '--version', 'v1'], { cwd: dir }).code).toBe(0);
   });
 
+  it("plan's last line is the deploy command with the -c, -e and flags it was given", () => {
+    const dir = join(root, 'api-only');
+    const plan = stagecraft(['-c', 'stagecraft.yml', 'plan', '-e', 'production', '--version', 'v1'], {
+      cwd: dir,
+    });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      /^\d+ steps\. Nothing has been changed; run `stagecraft deploy -c stagecraft\.yml -e production --version v1` to apply\.$/,
+    );
+    const local = stagecraft(['plan', '--skip-build'], { cwd: dir, env: { STAGECRAFT_ENV: 'local' } });
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      /; run `stagecraft deploy -e local --skip-build` to apply\.$/,
+    );
+  });
+
   it('refuses to overwrite an existing project without --force, and changes nothing', () => {
     const dir = join(root, 'my-platform');
     const before = readFileSync(join(dir, '.env'), 'utf8');
