@@ -3,6 +3,7 @@
 // recording shims on PATH, so the token is shown to be in no argv as well as in no output.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -398,6 +399,50 @@ describe('stagecraft ci run', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('no github token: GITHUB_TOKEN and GH_TOKEN are unset');
     expect(fake.requests).toEqual([]);
+  });
+
+  it('a malformed GITHUB_API_URL: exit 1 naming it and the expected form, no request', async () => {
+    for (const [value, why] of [
+      ['not a url', '"not a url" is not a URL'],
+      ['ftp://github.example', 'ftp://github.example is not an http(s) URL'],
+    ]) {
+      const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+        GITHUB_TOKEN: TOKEN,
+        GITHUB_API_URL: value!,
+      });
+      expect(result.code, result.all).toBe(1);
+      expect(result.stderr).toBe(
+        `error: GITHUB_API_URL ${why}: expected https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server\n` +
+          'hint: fix GITHUB_API_URL, or unset it to use https://api.github.com\n',
+      );
+    }
+  });
+
+  it('a port fetch refuses (http://127.0.0.1:1): exit 1 naming GITHUB_API_URL', async () => {
+    const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_API_URL: 'http://127.0.0.1:1',
+    });
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr).toContain(
+      'error: GITHUB_API_URL http://127.0.0.1:1 uses a port that fetch refuses to connect to (a blocked port)\n',
+    );
+  });
+
+  it('nothing listening at GITHUB_API_URL: exit 2, "could not reach" the URL, not an outage', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_API_URL: `http://127.0.0.1:${port}/`,
+    });
+    expect(result.code, result.all).toBe(2);
+    expect(result.stderr).toBe(
+      `error: could not reach http://127.0.0.1:${port} (from GITHUB_API_URL) to list the runs of stagecraft-deploy.yml: connect ECONNREFUSED 127.0.0.1:${port}\n` +
+        'hint: check GITHUB_API_URL (https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server) and the network\n',
+    );
   });
 
   it('refuses an environment CI does not deploy', async () => {
