@@ -511,6 +511,92 @@ describe('stagecraft ci secrets', () => {
     expect(fake.requests).toEqual([]);
   });
 
+  it('refuses a public key as the deploy key (file or variable), before anything is sent', async () => {
+    const fake = await startGitHub();
+    const env = { GITHUB_API_URL: fake.url, GITHUB_TOKEN: TOKEN };
+    const publicKey = readFileSync(join(project, 'deploy_key.pub'), 'utf8');
+    const fromFile = await stagecraft(
+      ['ci', 'secrets', '-e', 'production', '--ssh-key', 'deploy_key.pub'],
+      env,
+    );
+    expect(fromFile.code, fromFile.all).toBe(1);
+    expect(fromFile.stderr).toBe(
+      `error: ${project}/deploy_key.pub is a public key, not the SSH private key the deploy workflow needs\n` +
+        `hint: pass --ssh-key ${project}/deploy_key (the same name without .pub)\n`,
+    );
+    const fromVariable = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+      ...env,
+      STAGECRAFT_SSH_PRIVATE_KEY: publicKey,
+    });
+    expect(fromVariable.code, fromVariable.all).toBe(1);
+    expect(fromVariable.stderr).toContain(
+      'error: $STAGECRAFT_SSH_PRIVATE_KEY is a public key, not the SSH private key the deploy workflow needs\n',
+    );
+    writeFileSync(join(root, 'not-a-key'), 'hello\n');
+    const other = await stagecraft(
+      ['ci', 'secrets', '-e', 'production', '--ssh-key', join(root, 'not-a-key')],
+      env,
+    );
+    expect(other.code, other.all).toBe(1);
+    expect(other.stderr).toContain(
+      `error: ${join(root, 'not-a-key')} is not an SSH private key: it has no "-----BEGIN ... PRIVATE KEY-----" line\n`,
+    );
+    for (const result of [fromFile, fromVariable, other])
+      expect(result.all).not.toContain(publicKey.split(' ')[1]);
+    expect(fake.requests).toEqual([]);
+  });
+
+  it('STAGECRAFT_SSH_KNOWN_HOSTS without a key for every deploy host: exit 1 naming them, nothing sent', async () => {
+    const fake = await startGitHub();
+    const lines = readFileSync(join(project, 'known_hosts'), 'utf8').split('\n');
+    const result = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+      GITHUB_API_URL: fake.url,
+      GITHUB_TOKEN: TOKEN,
+      STAGECRAFT_SSH_KNOWN_HOSTS: `${lines[0]}\n`,
+    });
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr).toBe(
+      'error: $STAGECRAFT_SSH_KNOWN_HOSTS has no host key for h2, h3\n' +
+        "hint: add them with `ssh-keyscan -H h2 >> known_hosts`, `ssh-keyscan -H h3 >> known_hosts`, check the fingerprints (`ssh-keygen -lf known_hosts`) against each host's own, then set STAGECRAFT_SSH_KNOWN_HOSTS from that file (or unset it to read the environment's known_hosts_file) and run this again\n",
+    );
+    expect(fake.requests).toEqual([]);
+
+    const complete = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+      GITHUB_API_URL: fake.url,
+      GITHUB_TOKEN: TOKEN,
+      STAGECRAFT_SSH_KNOWN_HOSTS: lines.slice(0, 3).join('\n'),
+    });
+    expect(complete.code, complete.all).toBe(0);
+    expect(fake.decrypted('STAGECRAFT_SSH_KNOWN_HOSTS')).toBe(lines.slice(0, 3).join('\n'));
+  });
+
+  it('a known_hosts file without a key for a deploy host: exit 1 with the ssh-keyscan line to add it', async () => {
+    const fake = await startGitHub();
+    const file = join(project, 'known_hosts');
+    const saved = readFileSync(file, 'utf8');
+    writeFileSync(
+      file,
+      saved
+        .split('\n')
+        .filter((line) => !line.startsWith('h3 '))
+        .join('\n'),
+    );
+    try {
+      const result = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+        GITHUB_API_URL: fake.url,
+        GITHUB_TOKEN: TOKEN,
+      });
+      expect(result.code, result.all).toBe(1);
+      expect(result.stderr).toBe(
+        `error: ${file} has no host key for h3\n` +
+          `hint: add it with \`ssh-keyscan -H h3 >> ${file}\`, check the fingerprints (\`ssh-keygen -lf ${file}\`) against each host's own, then run this again\n`,
+      );
+      expect(fake.requests).toEqual([]);
+    } finally {
+      writeFileSync(file, saved);
+    }
+  });
+
   it('a missing value stops everything before anything is sent', async () => {
     const fake = await startGitHub();
     const envFile = join(project, '.env.production');
