@@ -2,7 +2,6 @@
 // renders from them, and the provider's API calls with a token found here. The provider is chosen
 // through the registry; nothing here knows which CI it is.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import type { EnvironmentPurpose } from '../config/environment.js';
@@ -22,6 +21,8 @@ import { runLocal } from '../runners/local.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { UserError } from '../util/errors.js';
+import { unifiedDiff } from '../util/line-diff.js';
+import { makeDirectory } from '../util/make-dir.js';
 import { resolvePath } from '../util/paths.js';
 import { registerSecretValue, Secret } from '../util/secret.js';
 import {
@@ -108,7 +109,15 @@ export type FileAction = 'created' | 'updated' | 'unchanged' | 'refused';
 export interface CiInitResult {
   provider: string;
   root: string;
-  files: { path: string; description: string; action: FileAction; reason?: string }[];
+  files: {
+    path: string;
+    description: string;
+    action: FileAction;
+    reason?: string;
+    /** With dry-run: the lines it would write (created), or the unified diff from what is there. */
+    lines?: number;
+    diff?: string;
+  }[];
   secrets: RequiredSecret[];
   warnings: string[];
 }
@@ -157,7 +166,11 @@ export function fileAction(
   return { action: 'updated' };
 }
 
-/** `ci init`: renders the workflows and writes those it may; refused files are reported, not written. */
+/**
+ * `ci init`: renders the workflows and writes those it may. A file it may not replace (edited, or not
+ * its own) is a UserError, unless dry-run: then every file is reported with what would happen, the
+ * lines of a new file and the unified diff of a changed or refused one, and nothing is written.
+ */
 export async function ciInit(session: CiSession, options: CiInitOptions): Promise<CiInitResult> {
   const { facts, files, provider, root } = await ciFiles(session, options);
   const { recordedHash } = await import('../providers/ci/github-workflows.js');
@@ -166,14 +179,21 @@ export async function ciInit(session: CiSession, options: CiInitOptions): Promis
     const path = join(root, file.path);
     const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
     const decision = fileAction(existing, file.content, options.force === true, recordedHash);
-    results.push({ path: file.path, description: file.description, ...decision });
+    const preview = !options.dryRun
+      ? {}
+      : existing === undefined
+        ? { lines: file.content.split('\n').length - (file.content.endsWith('\n') ? 1 : 0) }
+        : existing === file.content
+          ? {}
+          : { diff: unifiedDiff(existing, file.content, file.path) };
+    results.push({ path: file.path, description: file.description, ...decision, ...preview });
   }
   const refused = results.filter((file) => file.action === 'refused');
-  if (refused.length > 0) {
+  if (refused.length > 0 && !options.dryRun) {
     throw new UserError(
       `not overwriting ${refused.map((file) => `${file.path} (${file.reason})`).join(', ')}`,
       {
-        hint: 'pass --force to replace it with the generated workflow (see the difference with --dry-run first)',
+        hint: 'pass --force to replace it with the generated workflow (`stagecraft ci init --dry-run` shows the difference)',
       },
     );
   }
@@ -181,7 +201,7 @@ export async function ciInit(session: CiSession, options: CiInitOptions): Promis
     for (const [index, file] of files.entries()) {
       if (results[index]!.action === 'unchanged') continue;
       const path = join(root, file.path);
-      await mkdir(dirname(path), { recursive: true });
+      await makeDirectory(dirname(path));
       await writeFileAtomic(path, file.content);
     }
   }

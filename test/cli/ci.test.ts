@@ -2,7 +2,16 @@
 // speaks the GitHub REST API (test/support/github-api.ts). Every command a run starts goes through
 // recording shims on PATH, so the token is shown to be in no argv as well as in no output.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +143,30 @@ describe('stagecraft ci init', () => {
   const plan = () => join(project, '.github/workflows/stagecraft-plan.yml');
   const deploy = () => join(project, '.github/workflows/stagecraft-deploy.yml');
 
+  it('--dry-run lists the files it would create with their lines, and writes nothing', async () => {
+    const dry = await stagecraft(['ci', 'init', '--dry-run']);
+    expect(dry.code, dry.all).toBe(0);
+    expect(existsSync(join(project, '.github'))).toBe(false);
+    const counts = [...dry.stdout.matchAll(/^✓ (\S+) would be created \((\d+) lines\): /gm)].map((match) => [
+      match[1],
+      Number(match[2]),
+    ]);
+    expect(counts.map(([path]) => path)).toEqual([
+      '.github/workflows/stagecraft-plan.yml',
+      '.github/workflows/stagecraft-deploy.yml',
+    ]);
+    expect(dry.stderr).toContain(
+      'nothing was written (--dry-run); run it without --dry-run to write the files\n',
+    );
+    expect((await stagecraft(['ci', 'init'])).code).toBe(0);
+    for (const [path, lines] of counts) {
+      expect(readFileSync(join(project, path as string), 'utf8').split('\n')).toHaveLength(
+        (lines as number) + 1,
+      );
+    }
+    rmSync(join(project, '.github'), { recursive: true });
+  });
+
   it('writes both workflows at the repository root and lists the secrets to create', async () => {
     const result = await stagecraft(['ci', 'init']);
     expect(result.code, result.all).toBe(0);
@@ -174,6 +207,34 @@ describe('stagecraft ci init', () => {
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain('✓ .github/workflows/stagecraft-deploy.yml updated');
     expect(readFileSync(deploy(), 'utf8')).toContain('timeout-minutes: 30');
+  });
+
+  it('--dry-run shows the unified diff of an edited workflow it would refuse, and changes nothing', async () => {
+    const generated = readFileSync(deploy(), 'utf8');
+    const lines = generated.split('\n');
+    const at = lines.indexOf('    timeout-minutes: 30');
+    expect(at).toBeGreaterThan(3);
+    const edited = generated.replace('    timeout-minutes: 30', '    timeout-minutes: 45');
+    writeFileSync(deploy(), edited);
+    const result = await stagecraft(['ci', 'init', '--dry-run']);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toContain(
+      [
+        '= .github/workflows/stagecraft-plan.yml would be unchanged: pull requests: config check and deploy plan per environment',
+        '✗ .github/workflows/stagecraft-deploy.yml would be refused (edited since `stagecraft ci init` wrote it): pass --force to replace it with the diff below',
+        '--- a/.github/workflows/stagecraft-deploy.yml',
+        '+++ b/.github/workflows/stagecraft-deploy.yml',
+        `@@ -${at - 2},7 +${at - 2},7 @@`,
+        ...lines.slice(at - 3, at).map((line) => ` ${line}`),
+        '-    timeout-minutes: 45',
+        '+    timeout-minutes: 30',
+        ...lines.slice(at + 1, at + 4).map((line) => ` ${line}`),
+        '',
+      ].join('\n'),
+    );
+    expect(result.stderr).toContain(', with --force to replace the refused ones\n');
+    expect(readFileSync(deploy(), 'utf8')).toBe(edited);
+    writeFileSync(deploy(), generated);
   });
 
   it('rewrites an unedited workflow when the config changed (here: the deploy branch)', async () => {
