@@ -506,6 +506,20 @@ describe('stagecraft ci run', () => {
     );
   });
 
+  it('a 5xx from the API at GITHUB_API_URL: exit 2, and no githubstatus.com hint for a server that is not github.com', async () => {
+    const fake = await startGitHub();
+    fake.failures.push({ status: 502, headers: {}, body: { message: 'Bad Gateway' } });
+    const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+      GITHUB_API_URL: fake.url,
+      GITHUB_TOKEN: TOKEN,
+    });
+    expect(result.code, result.all).toBe(2);
+    expect(result.stderr).toBe(
+      'error: the GitHub API failed to list the runs of stagecraft-deploy.yml (502: Bad Gateway)\n' +
+        `hint: try again later; the API at ${fake.url} comes from GITHUB_API_URL: its administrators know its state\n`,
+    );
+  });
+
   it('refuses an environment CI does not deploy', async () => {
     const result = await stagecraft(['ci', 'run', '-e', 'local'], {
       GITHUB_TOKEN: TOKEN,

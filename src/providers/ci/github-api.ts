@@ -124,7 +124,7 @@ export function apiError(
         hint:
           connection.baseUrl === PUBLIC_API
             ? 'try again later; https://www.githubstatus.com shows incidents'
-            : `try again later; ${connection.baseUrl} (GITHUB_API_URL) is your GitHub Enterprise Server: its administrators can tell`,
+            : `try again later; the API at ${connection.baseUrl} comes from GITHUB_API_URL: its administrators know its state`,
       });
   }
 }
