@@ -21,7 +21,12 @@ export async function writeFileAtomic(path: string, content: string | Buffer, mo
     throw error;
   }
   await handle.close();
-  await rename(temp, path);
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
   const dir = await open(folder, 'r');
   try {
     await dir.sync();

@@ -54,6 +54,15 @@ describe('makeDirectory', () => {
   );
 });
 
+describe('writeFileAtomic', () => {
+  it('a rename that fails (a directory in the way) leaves no temporary file behind', async () => {
+    const dir = join(root, 'atomic');
+    await makeDirectory(join(dir, 'taken'));
+    await expect(writeFileAtomic(join(dir, 'taken'), 'x')).rejects.toMatchObject({ code: 'EISDIR' });
+    expect(readdirSync(dir)).toEqual(['taken']);
+  });
+});
+
 describe('fileSystemError', () => {
   const errno = (code: string, path?: string) => Object.assign(new Error(code), { code, path });
 
