@@ -82,7 +82,7 @@ async function undoWrites(written: Written[], created: string[]): Promise<void> 
  * files written are removed (or restored) and the folders created removed, and the failure is a
  * UserError or ExternalError naming the path.
  */
-async function writeFiles(root: string, files: ScaffoldFile[]): Promise<void> {
+export async function writeFiles(root: string, files: ScaffoldFile[]): Promise<void> {
   const written: Written[] = [];
   const created: string[] = [];
   let current = root;

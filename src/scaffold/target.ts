@@ -35,7 +35,7 @@ function lstatOrUndefined(path: string): Stats | undefined {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw fileSystemError(error, path, 'look at');
+    throw fileSystemError(error, path, 'inspect');
   }
 }
 

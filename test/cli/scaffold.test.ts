@@ -1,8 +1,10 @@
 // `stagecraft new --template` and `stagecraft attach`, the built CLI in temporary folders: the files
 // written, the config loading and the plan validating (`docker compose config` included), and the
 // refusal to overwrite anything without --force.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -19,7 +21,7 @@ import { parse } from 'yaml';
 import { parseDotenv } from '../../src/config/dotenv.js';
 import { PLAN_PLACEHOLDER } from '../../src/providers/ci/github-workflows.js';
 import { TEMPLATE_NAMES, templateFiles } from '../../src/scaffold/templates.js';
-import { stagecraft } from '../support/cli.js';
+import { CLI, stagecraft } from '../support/cli.js';
 
 let root: string;
 
@@ -220,6 +222,37 @@ describe('stagecraft new --template', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
     }
   });
+
+  // Root writes anywhere, so the refusal is shown as another user (nobody), when setpriv is there.
+  it.runIf(process.getuid?.() === 0 && existsSync('/usr/bin/setpriv'))(
+    'a folder the user cannot write to: exit 1, permission denied, nothing written',
+    () => {
+      chmodSync(root, 0o755);
+      const dir = join(root, 'read-only');
+      mkdirSync(dir, { mode: 0o755 });
+      const result = spawnSync(
+        '/usr/bin/setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          CLI,
+          'new',
+          'app',
+          '-t',
+          'node-api',
+        ],
+        { cwd: dir, env: { PATH: process.env['PATH'] ?? '', HOME: dir, NO_COLOR: '1' }, encoding: 'utf8' },
+      );
+      expect(result.status, result.stderr).toBe(1);
+      expect(result.stderr).toBe(
+        `error: cannot write the project in ${join(dir, 'app')}: permission denied to write in ${dir}\n` +
+          `hint: choose a folder you can write to, e.g. under your home directory, or change the permissions of ${dir}\n`,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
 
   it.runIf(process.platform === 'linux')(
     'procfs reached through a symlink: recognised by its file system, exit 1',
