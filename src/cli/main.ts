@@ -25,8 +25,12 @@ async function main(): Promise<void> {
         verbose: false,
         json: false,
       });
+      // Set by program.ts on every command's parse errors: "ci init" for `stagecraft ci init`.
+      const path = (error as { commandPath?: string }).commandPath;
       process.stderr.write(
-        `${output.colors.dim('hint:')} run \`stagecraft --help\` for the list of commands and flags\n`,
+        path === undefined || path === ''
+          ? `${output.colors.dim('hint:')} run \`stagecraft --help\` for the list of commands and flags\n`
+          : `${output.colors.dim('hint:')} run \`stagecraft ${path} --help\` for its usage\n`,
       );
       process.exitCode = code === 0 ? 0 : 1;
       return;

@@ -1,4 +1,4 @@
-import { Argument, Command } from '@commander-js/extra-typings';
+import { Argument, Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { Output } from '../util/output.js';
 import type { CommandContext } from './context.js';
 import type { RawGlobalFlags } from './globals.js';
@@ -43,6 +43,27 @@ function action(load: Loader) {
       );
     }
   };
+}
+
+/** The words after `stagecraft` that name a command: "ci init" for `stagecraft ci init`, "" for the program. */
+function commandPath(command: CommandUnknownOpts): string {
+  const names: string[] = [];
+  for (let current: CommandUnknownOpts | null = command; current?.parent; current = current.parent) {
+    names.unshift(current.name());
+  }
+  return names.join(' ');
+}
+
+/**
+ * Makes every command's parse errors (unknown option, missing argument, …) carry the command they
+ * belong to as `commandPath`, so that the hint can point at that command's --help.
+ */
+function tagUsageErrors(command: CommandUnknownOpts): void {
+  const path = commandPath(command);
+  command.exitOverride((error) => {
+    throw Object.assign(error, { commandPath: path });
+  });
+  for (const sub of command.commands) tagUsageErrors(sub);
 }
 
 export function buildProgram(): Command {
@@ -414,5 +435,6 @@ export function buildProgram(): Command {
     )
     .action(action(() => import('./commands/doctor.js')));
 
+  tagUsageErrors(program as unknown as CommandUnknownOpts);
   return program;
 }

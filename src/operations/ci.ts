@@ -2,7 +2,6 @@
 // renders from them, and the provider's API calls with a token found here. The provider is chosen
 // through the registry; nothing here knows which CI it is.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import type { EnvironmentPurpose } from '../config/environment.js';
@@ -22,8 +21,17 @@ import { runLocal } from '../runners/local.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { UserError } from '../util/errors.js';
+import { unifiedDiff } from '../util/line-diff.js';
+import { makeDirectory } from '../util/make-dir.js';
 import { resolvePath } from '../util/paths.js';
 import { registerSecretValue, Secret } from '../util/secret.js';
+import {
+  checkPrivateKey,
+  knownHostsLookup,
+  missingHostKeysError,
+  readKnownHosts,
+  readKnownHostsText,
+} from './ci-ssh.js';
 import { resolveSecretValues } from './secret-files.js';
 
 /** What the ci operations need from the caller (the CLI gives its context). */
@@ -101,7 +109,15 @@ export type FileAction = 'created' | 'updated' | 'unchanged' | 'refused';
 export interface CiInitResult {
   provider: string;
   root: string;
-  files: { path: string; description: string; action: FileAction; reason?: string }[];
+  files: {
+    path: string;
+    description: string;
+    action: FileAction;
+    reason?: string;
+    /** With dry-run: the lines it would write (created), or the unified diff from what is there. */
+    lines?: number;
+    diff?: string;
+  }[];
   secrets: RequiredSecret[];
   warnings: string[];
 }
@@ -150,7 +166,11 @@ export function fileAction(
   return { action: 'updated' };
 }
 
-/** `ci init`: renders the workflows and writes those it may; refused files are reported, not written. */
+/**
+ * `ci init`: renders the workflows and writes those it may. A file it may not replace (edited, or not
+ * its own) is a UserError, unless dry-run: then every file is reported with what would happen, the
+ * lines of a new file and the unified diff of a changed or refused one, and nothing is written.
+ */
 export async function ciInit(session: CiSession, options: CiInitOptions): Promise<CiInitResult> {
   const { facts, files, provider, root } = await ciFiles(session, options);
   const { recordedHash } = await import('../providers/ci/github-workflows.js');
@@ -159,14 +179,21 @@ export async function ciInit(session: CiSession, options: CiInitOptions): Promis
     const path = join(root, file.path);
     const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
     const decision = fileAction(existing, file.content, options.force === true, recordedHash);
-    results.push({ path: file.path, description: file.description, ...decision });
+    const preview = !options.dryRun
+      ? {}
+      : existing === undefined
+        ? { lines: file.content.split('\n').length - (file.content.endsWith('\n') ? 1 : 0) }
+        : existing === file.content
+          ? {}
+          : { diff: unifiedDiff(existing, file.content, file.path) };
+    results.push({ path: file.path, description: file.description, ...decision, ...preview });
   }
   const refused = results.filter((file) => file.action === 'refused');
-  if (refused.length > 0) {
+  if (refused.length > 0 && !options.dryRun) {
     throw new UserError(
       `not overwriting ${refused.map((file) => `${file.path} (${file.reason})`).join(', ')}`,
       {
-        hint: 'pass --force to replace it with the generated workflow (see the difference with --dry-run first)',
+        hint: 'pass --force to replace it with the generated workflow (`stagecraft ci init --dry-run` shows the difference)',
       },
     );
   }
@@ -174,7 +201,7 @@ export async function ciInit(session: CiSession, options: CiInitOptions): Promis
     for (const [index, file] of files.entries()) {
       if (results[index]!.action === 'unchanged') continue;
       const path = join(root, file.path);
-      await mkdir(dirname(path), { recursive: true });
+      await makeDirectory(dirname(path));
       await writeFileAtomic(path, file.content);
     }
   }
@@ -324,23 +351,6 @@ export interface CiSecretsOptions extends CiConnectionOptions {
   stagecraftVersion: string;
 }
 
-function readKnownHosts(file: string, lookups: string[]): Promise<{ lines: string[]; missing: string[] }> {
-  return (async () => {
-    const lines: string[] = [];
-    const missing: string[] = [];
-    for (const lookup of lookups) {
-      const result = await runLocal(['ssh-keygen', '-F', lookup, '-f', file], {
-        allowFailure: true,
-        timeoutMs: 10_000,
-      });
-      const found = result.stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
-      if (result.exitCode !== 0 || found.length === 0) missing.push(lookup);
-      else for (const line of found) if (!lines.includes(line)) lines.push(line);
-    }
-    return { lines, missing };
-  })();
-}
-
 /**
  * `ci secrets`: the value of every secret the workflows read, from this machine (identity file,
  * known_hosts, env files, the environment, secret commands), stored through the provider's API.
@@ -369,7 +379,33 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
     }
   }
   const has = (name: string) => values.some((value) => value.name === name);
+  const valueFor = (name: string) => values.find((value) => value.name === name)?.value.reveal();
   const [sshKeyName, knownHostsName] = [required[0]!.name, required[1]!.name];
+  // Every host the workflows deploy to: the known_hosts secret serves all their jobs.
+  const allHosts = facts.environments.flatMap((candidate) => candidate.hosts);
+  const lookups = [...new Set(allHosts.map(knownHostsLookup))];
+
+  const keyFromEnv = valueFor(sshKeyName);
+  if (keyFromEnv !== undefined) {
+    checkPrivateKey(
+      keyFromEnv,
+      `$${sshKeyName}`,
+      `set ${sshKeyName} to the content of the deploy key's private key file (not the .pub), or unset it to read --ssh-key`,
+    );
+  }
+  const knownHostsFromEnv = valueFor(knownHostsName);
+  if (knownHostsFromEnv !== undefined) {
+    const { missing: unknown } = await readKnownHostsText(knownHostsFromEnv, lookups);
+    if (unknown.length > 0) {
+      throw missingHostKeysError(
+        `$${knownHostsName}`,
+        unknown,
+        allHosts,
+        'known_hosts',
+        `set ${knownHostsName} from that file (or unset it to read the environment's known_hosts_file) and run this again`,
+      );
+    }
+  }
 
   if (!has(sshKeyName)) {
     const file = options.sshKey ?? settings.ssh?.identity_file;
@@ -379,30 +415,25 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
       );
     else {
       const path = resolvePath(session.cwd, file);
+      let text: string;
       try {
-        values.push({ name: sshKeyName, value: new Secret(readFileSync(path, 'utf8')) });
-        sources[sshKeyName] = path;
+        text = readFileSync(path, 'utf8');
       } catch (error) {
         throw new UserError(`cannot read the SSH private key ${path}: ${(error as Error).message}`, {
           hint: 'pass --ssh-key with the deploy key file',
         });
       }
+      checkPrivateKey(text, path, 'pass --ssh-key with the private key file (the one without .pub)');
+      values.push({ name: sshKeyName, value: new Secret(text) });
+      sources[sshKeyName] = path;
     }
   }
   if (!has(knownHostsName)) {
     const file = resolvePath(loaded.root, env.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts'));
-    const allHosts = facts.environments.flatMap((candidate) => candidate.hosts);
-    const lookups = [
-      ...new Set(allHosts.map((host) => (host.port === 22 ? host.target : `[${host.target}]:${host.port}`))),
-    ];
     if (!existsSync(file)) missing.push(`${knownHostsName} (no known_hosts file at ${file})`);
     else {
       const { lines, missing: unknown } = await readKnownHosts(file, lookups);
-      if (unknown.length > 0) {
-        throw new UserError(`${file} has no host key for ${unknown.join(', ')}`, {
-          hint: 'connect once with `ssh` and check the fingerprint (or add verified `ssh-keyscan` lines), then run this again',
-        });
-      }
+      if (unknown.length > 0) throw missingHostKeysError(file, unknown, allHosts, file);
       values.push({ name: knownHostsName, value: new Secret(`${lines.join('\n')}\n`) });
       sources[knownHostsName] = `${file} (${lookups.length} host${lookups.length === 1 ? '' : 's'})`;
     }

@@ -18,7 +18,7 @@ import {
 } from '../plan/deploy.js';
 import { planSwarmDeploy } from '../plan/swarm.js';
 import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
-import { planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
+import { applyVerb, planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
 import { progressRenderer } from '../render/progress.js';
 import { decideRollout } from '../rollout/decide.js';
 import { ImageArchives } from '../rollout/image-transfer.js';
@@ -421,18 +421,64 @@ async function planRelease(
   };
 }
 
+/** How to apply a printed plan: the command (default: its verb) and the flags that shaped the plan. */
+export interface ApplyHint {
+  /** The words after `stagecraft` before the flags, e.g. ['rollback']. */
+  command?: string[];
+  flags?: string[];
+}
+
 /**
- * Prints a plan: text (grouped by phase, then host) or the stable JSON form; with `decisions`
- * (`plan --refresh`), the rollout operations decided from the hosts instead of assumed ones.
+ * The command that applies `plan` as the one printed: the config file and the targets (--hosts,
+ * --roles, --services) given to this command, `-e` with the plan's environment, then `hint.flags`.
+ */
+export function applyCommand(session: Session, plan: Plan, hint: ApplyHint = {}): string[] {
+  const { globals } = session;
+  const targets: [string, string[] | undefined][] = [
+    ['--hosts', globals.hosts],
+    ['--roles', globals.roles],
+    ['--services', globals.services],
+  ];
+  return [
+    ...(hint.command ?? [applyVerb(plan)]),
+    ...(globals.config === undefined ? [] : ['-c', globals.config]),
+    '-e',
+    plan.environment,
+    ...targets.flatMap(([flag, list]) => (list === undefined ? [] : [flag, list.join(',')])),
+    ...(hint.flags ?? []),
+  ];
+}
+
+/** The flags of `plan` and `deploy` that change what a deploy does, as given: `--version v1`, … */
+export function deployShapeFlags(options: {
+  version?: string;
+  skipBuild?: boolean;
+  skipMigrations?: boolean;
+}): string[] {
+  return [
+    ...(options.version === undefined ? [] : ['--version', options.version]),
+    ...(options.skipBuild === true ? ['--skip-build'] : []),
+    ...(options.skipMigrations === true ? ['--skip-migrations'] : []),
+  ];
+}
+
+/**
+ * Prints a plan: text (grouped by phase, then host; its last line the command that applies it, see
+ * applyCommand) or the stable JSON form; with `decisions` (`plan --refresh`), the rollout operations
+ * decided from the hosts instead of assumed ones.
  */
 export function printPlan(
   session: Session,
   plan: Plan,
   format: 'text' | 'json',
   decisions?: RolloutDecisions,
+  apply?: ApplyHint,
 ): void {
   if (format === 'json' || session.globals.json) session.output.json(planToJson(plan, decisions));
-  else session.output.result(planToText(plan, session.output.colors, decisions));
+  else
+    session.output.result(
+      planToText(plan, session.output.colors, decisions, applyCommand(session, plan, apply)),
+    );
 }
 
 /**

@@ -61,7 +61,7 @@ export async function runMaintenanceSwitch(session: Session, options: Maintenanc
     message,
   });
   if (dryRun) {
-    printPlan(session, plan, 'text');
+    printPlan(session, plan, 'text', undefined, { command: ['maintenance', options.state] });
     return 0;
   }
   if (model.requireConfirmation && options.state === 'on') {

@@ -2,8 +2,8 @@
 // embedded template, or Stagecraft added to an existing repository. Both check every file they would
 // write first and refuse to overwrite any without `force`; the config they write always validates.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { COMPOSE_FILE_NAMES } from '../compose/read.js';
@@ -16,6 +16,7 @@ import { proposeServices, renderProposedCompose } from '../scaffold/compose-prop
 import { detectProject, sanitizeProjectName } from '../scaffold/detect.js';
 import { missingGitignoreLines, withGitignoreLines } from '../scaffold/gitignore.js';
 import { renderConfig, SCHEMA_PATH } from '../scaffold/render-config.js';
+import { checkWriteTarget, fileSystemError } from '../scaffold/target.js';
 import { hookSamples } from '../scaffold/templates/common.js';
 import {
   isTemplateName,
@@ -27,6 +28,7 @@ import {
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
+import { makeDirectory } from '../util/make-dir.js';
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -59,11 +61,48 @@ function refuseExisting(root: string, files: ScaffoldFile[], force: boolean, com
   return existing;
 }
 
-async function writeFiles(root: string, files: ScaffoldFile[]): Promise<void> {
-  for (const file of files) {
-    const path = join(root, file.path);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomic(path, file.content, file.mode ?? 0o644);
+interface Written {
+  path: string;
+  /** What was there before (a file replaced with --force). */
+  previous: { content: Buffer; mode: number } | undefined;
+}
+
+function previousFile(path: string): Written['previous'] {
+  if (!existsSync(path)) return undefined;
+  return { content: readFileSync(path), mode: statSync(path).mode & 0o7777 };
+}
+
+/** Puts back what `writeFiles` changed before it failed; best effort, the failure is what is reported. */
+async function undoWrites(written: Written[], created: string[]): Promise<void> {
+  for (const file of written.reverse()) {
+    await (file.previous === undefined
+      ? rm(file.path, { force: true })
+      : writeFileAtomic(file.path, file.previous.content, file.previous.mode)
+    ).catch(() => undefined);
+  }
+  for (const directory of created.reverse()) await rmdir(directory).catch(() => undefined);
+}
+
+/**
+ * Writes `files` under `root` (checked with checkWriteTarget first). When a write fails anyway, the
+ * files written are removed (or restored) and the folders created removed, and the failure is a
+ * UserError or ExternalError naming the path.
+ */
+export async function writeFiles(root: string, files: ScaffoldFile[]): Promise<void> {
+  const written: Written[] = [];
+  const created: string[] = [];
+  let current = root;
+  try {
+    for (const file of files) {
+      current = join(root, file.path);
+      created.push(...(await makeDirectory(dirname(current))));
+      const previous = previousFile(current);
+      await writeFileAtomic(current, file.content, file.mode ?? 0o644);
+      written.push({ path: current, previous });
+    }
+  } catch (error) {
+    await undoWrites(written, created);
+    throw fileSystemError(error, current, 'write');
   }
 }
 
@@ -98,8 +137,12 @@ export async function newProject(
       { hint: `templates: ${TEMPLATE_NAMES.join(', ')}` },
     );
   }
+  if (options.dir.trim() === '') {
+    throw new UserError('a directory name is required: stagecraft new <dir> --template <name>', {
+      hint: 'e.g. `stagecraft new my-app --template node-api`, or `stagecraft new . --template node-api` for this folder',
+    });
+  }
   const root = resolve(cwd, options.dir);
-  if (existsSync(root) && !existsSync(join(root, '.'))) throw new UserError(`${root} is not a folder`);
   const projectName = options.projectName ?? sanitizeProjectName(basename(root));
   if (!PROJECT_NAME.test(projectName)) {
     throw new UserError(
@@ -114,6 +157,10 @@ export async function newProject(
     schemaFile(),
   ];
   checkConfig(files.find((file) => file.path === 'stagecraft.yml')!.content, `template ${options.template}`);
+  checkWriteTarget(
+    root,
+    files.map((file) => file.path),
+  );
   const existing = refuseExisting(root, files, options.force, 'stagecraft new');
   const packages = files.filter((file) => file.path === 'web/package.json').map((file) => dirname(file.path));
   const result: ScaffoldResult = {
@@ -223,8 +270,12 @@ export async function attachProject(options: AttachOptions): Promise<AttachResul
     .filter((service) => service.healthPath !== undefined)
     .map((service) => service.name);
   files.push({ path: 'stagecraft.yml', content: config }, schemaFile(), ...hookSamples());
-  const existing = refuseExisting(root, files, options.force, 'stagecraft attach');
   const gitignore = missingGitignoreLines(root);
+  checkWriteTarget(root, [
+    ...files.map((file) => file.path),
+    ...(gitignore.length > 0 ? ['.gitignore'] : []),
+  ]);
+  const existing = refuseExisting(root, files, options.force, 'stagecraft attach');
   const result: AttachResult = {
     root,
     projectName,
@@ -247,12 +298,18 @@ export async function attachProject(options: AttachOptions): Promise<AttachResul
     ],
   };
   if (options.dryRun) return result;
-  await writeFiles(root, files);
-  if (gitignore.length > 0) {
-    const path = join(root, '.gitignore');
-    const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
-    await writeFileAtomic(path, withGitignoreLines(current, gitignore));
-  }
+  const ignore = join(root, '.gitignore');
+  await writeFiles(root, [
+    ...files,
+    ...(gitignore.length > 0
+      ? [
+          {
+            path: '.gitignore',
+            content: withGitignoreLines(existsSync(ignore) ? readFileSync(ignore, 'utf8') : '', gitignore),
+          },
+        ]
+      : []),
+  ]);
   return result;
 }
 

@@ -1,6 +1,7 @@
 import type { Plan, Step } from '../plan/types.js';
 import { assumedRollout, describeRolloutOp, type RolloutDecision } from '../rollout/decide.js';
 import type { Colors } from '../util/output.js';
+import { quoteArgv } from '../util/shell-quote.js';
 
 /** Rollout decisions by step id, from the containers on the hosts (`plan --refresh`). */
 export type RolloutDecisions = Record<string, RolloutDecision>;
@@ -117,11 +118,24 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
   };
 }
 
+/** The command that applies a plan of this kind, without its flags: `prune`, `deploy`, … */
+export function applyVerb(plan: Plan): string {
+  return plan.kind === 'prune' || plan.kind === 'remove' || plan.kind === 'maintenance'
+    ? plan.kind
+    : 'deploy';
+}
+
 /**
  * Text grouped by phase, then host, with the exact step ids `deploy` will report; under each rollout
- * step its operations (decided from the hosts with `decisions`, else assumed, and said so).
+ * step its operations (decided from the hosts with `decisions`, else assumed, and said so). The last
+ * line names the command that applies it: `apply` (the words after `stagecraft`), else its verb.
  */
-export function planToText(plan: Plan, colors: Colors, decisions?: RolloutDecisions): string {
+export function planToText(
+  plan: Plan,
+  colors: Colors,
+  decisions?: RolloutDecisions,
+  apply?: readonly string[],
+): string {
   const lines: string[] = [];
   const hostCount = plan.hosts.length;
   const maintenance = plan.kind === 'prune' || plan.kind === 'remove' || plan.kind === 'maintenance';
@@ -167,7 +181,7 @@ export function planToText(plan: Plan, colors: Colors, decisions?: RolloutDecisi
   }
   lines.push(
     '',
-    `${count} steps. Nothing has been changed; run \`stagecraft ${maintenance ? plan.kind : 'deploy'}\` to apply.`,
+    `${count} steps. Nothing has been changed; run \`${quoteArgv(['stagecraft', ...(apply ?? [applyVerb(plan)])])}\` to apply.`,
   );
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makeDirectory } from './make-dir.js';
 
 /**
  * Writes a file so that a crash at any moment leaves either the old content or the new one:
@@ -8,7 +9,7 @@ import { dirname, join } from 'node:path';
  */
 export async function writeFileAtomic(path: string, content: string | Buffer, mode = 0o644): Promise<void> {
   const folder = dirname(path);
-  await mkdir(folder, { recursive: true });
+  await makeDirectory(folder);
   const temp = join(folder, `.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'w', mode);
   try {
@@ -20,7 +21,12 @@ export async function writeFileAtomic(path: string, content: string | Buffer, mo
     throw error;
   }
   await handle.close();
-  await rename(temp, path);
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
   const dir = await open(folder, 'r');
   try {
     await dir.sync();

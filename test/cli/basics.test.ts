@@ -42,6 +42,29 @@ describe('stagecraft basics', () => {
     expect(result.stderr).toContain('run `stagecraft --help`');
   });
 
+  it("a subcommand's usage error hints that subcommand's --help, not the top-level one", () => {
+    const unknown = stagecraft(['ci', 'init', '--bogus']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe(
+      "error: unknown option '--bogus'\nhint: run `stagecraft ci init --help` for its usage\n",
+    );
+    const missing = stagecraft(['plan', '--format']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      "error: option '--format <format>' argument missing\nhint: run `stagecraft plan --help` for its usage\n",
+    );
+    const argument = stagecraft(['new', '--template', 'node-api']);
+    expect(argument.code).toBe(1);
+    expect(argument.stderr).toBe(
+      "error: missing required argument 'dir'\nhint: run `stagecraft new --help` for its usage\n",
+    );
+    const top = stagecraft(['--bogus']);
+    expect(top.code).toBe(1);
+    expect(top.stderr).toBe(
+      "error: unknown option '--bogus'\nhint: run `stagecraft --help` for the list of commands and flags\n",
+    );
+  });
+
   it('reports a missing config with exit 1 and what to do', () => {
     const result = stagecraft(['config'], { cwd: projectWith({}) });
     expect(result.code).toBe(1);

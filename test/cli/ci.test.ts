@@ -2,7 +2,17 @@
 // speaks the GitHub REST API (test/support/github-api.ts). Every command a run starts goes through
 // recording shims on PATH, so the token is shown to be in no argv as well as in no output.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +143,30 @@ describe('stagecraft ci init', () => {
   const plan = () => join(project, '.github/workflows/stagecraft-plan.yml');
   const deploy = () => join(project, '.github/workflows/stagecraft-deploy.yml');
 
+  it('--dry-run lists the files it would create with their lines, and writes nothing', async () => {
+    const dry = await stagecraft(['ci', 'init', '--dry-run']);
+    expect(dry.code, dry.all).toBe(0);
+    expect(existsSync(join(project, '.github'))).toBe(false);
+    const counts = [...dry.stdout.matchAll(/^✓ (\S+) would be created \((\d+) lines\): /gm)].map((match) => [
+      match[1],
+      Number(match[2]),
+    ]);
+    expect(counts.map(([path]) => path)).toEqual([
+      '.github/workflows/stagecraft-plan.yml',
+      '.github/workflows/stagecraft-deploy.yml',
+    ]);
+    expect(dry.stderr).toContain(
+      'nothing was written (--dry-run); run it without --dry-run to write the files\n',
+    );
+    expect((await stagecraft(['ci', 'init'])).code).toBe(0);
+    for (const [path, lines] of counts) {
+      expect(readFileSync(join(project, path as string), 'utf8').split('\n')).toHaveLength(
+        (lines as number) + 1,
+      );
+    }
+    rmSync(join(project, '.github'), { recursive: true });
+  });
+
   it('writes both workflows at the repository root and lists the secrets to create', async () => {
     const result = await stagecraft(['ci', 'init']);
     expect(result.code, result.all).toBe(0);
@@ -173,6 +207,34 @@ describe('stagecraft ci init', () => {
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain('✓ .github/workflows/stagecraft-deploy.yml updated');
     expect(readFileSync(deploy(), 'utf8')).toContain('timeout-minutes: 30');
+  });
+
+  it('--dry-run shows the unified diff of an edited workflow it would refuse, and changes nothing', async () => {
+    const generated = readFileSync(deploy(), 'utf8');
+    const lines = generated.split('\n');
+    const at = lines.indexOf('    timeout-minutes: 30');
+    expect(at).toBeGreaterThan(3);
+    const edited = generated.replace('    timeout-minutes: 30', '    timeout-minutes: 45');
+    writeFileSync(deploy(), edited);
+    const result = await stagecraft(['ci', 'init', '--dry-run']);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toContain(
+      [
+        '= .github/workflows/stagecraft-plan.yml would be unchanged: pull requests: config check and deploy plan per environment',
+        '✗ .github/workflows/stagecraft-deploy.yml would be refused (edited since `stagecraft ci init` wrote it): pass --force to replace it with the diff below',
+        '--- a/.github/workflows/stagecraft-deploy.yml',
+        '+++ b/.github/workflows/stagecraft-deploy.yml',
+        `@@ -${at - 2},7 +${at - 2},7 @@`,
+        ...lines.slice(at - 3, at).map((line) => ` ${line}`),
+        '-    timeout-minutes: 45',
+        '+    timeout-minutes: 30',
+        ...lines.slice(at + 1, at + 4).map((line) => ` ${line}`),
+        '',
+      ].join('\n'),
+    );
+    expect(result.stderr).toContain(', with --force to replace the refused ones\n');
+    expect(readFileSync(deploy(), 'utf8')).toBe(edited);
+    writeFileSync(deploy(), generated);
   });
 
   it('rewrites an unedited workflow when the config changed (here: the deploy branch)', async () => {
@@ -400,6 +462,64 @@ describe('stagecraft ci run', () => {
     expect(fake.requests).toEqual([]);
   });
 
+  it('a malformed GITHUB_API_URL: exit 1 naming it and the expected form, no request', async () => {
+    for (const [value, why] of [
+      ['not a url', '"not a url" is not a URL'],
+      ['ftp://github.example', 'ftp://github.example is not an http(s) URL'],
+    ]) {
+      const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+        GITHUB_TOKEN: TOKEN,
+        GITHUB_API_URL: value!,
+      });
+      expect(result.code, result.all).toBe(1);
+      expect(result.stderr).toBe(
+        `error: GITHUB_API_URL ${why}: expected https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server\n` +
+          'hint: fix GITHUB_API_URL, or unset it to use https://api.github.com\n',
+      );
+    }
+  });
+
+  it('a port fetch refuses (http://127.0.0.1:1): exit 1 naming GITHUB_API_URL', async () => {
+    const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_API_URL: 'http://127.0.0.1:1',
+    });
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr).toContain(
+      'error: GITHUB_API_URL http://127.0.0.1:1 uses a port that fetch refuses to connect to (a blocked port)\n',
+    );
+  });
+
+  it('nothing listening at GITHUB_API_URL: exit 2, "could not reach" the URL, not an outage', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+      GITHUB_TOKEN: TOKEN,
+      GITHUB_API_URL: `http://127.0.0.1:${port}/`,
+    });
+    expect(result.code, result.all).toBe(2);
+    expect(result.stderr).toBe(
+      `error: could not reach http://127.0.0.1:${port} (from GITHUB_API_URL) to list the runs of stagecraft-deploy.yml: connect ECONNREFUSED 127.0.0.1:${port}\n` +
+        'hint: check GITHUB_API_URL (https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server) and the network\n',
+    );
+  });
+
+  it('a 5xx from the API at GITHUB_API_URL: exit 2, and no githubstatus.com hint for a server that is not github.com', async () => {
+    const fake = await startGitHub();
+    fake.failures.push({ status: 502, headers: {}, body: { message: 'Bad Gateway' } });
+    const result = await stagecraft(['ci', 'run', '-e', 'production'], {
+      GITHUB_API_URL: fake.url,
+      GITHUB_TOKEN: TOKEN,
+    });
+    expect(result.code, result.all).toBe(2);
+    expect(result.stderr).toBe(
+      'error: the GitHub API failed to list the runs of stagecraft-deploy.yml (502: Bad Gateway)\n' +
+        `hint: try again later; the API at ${fake.url} comes from GITHUB_API_URL: its administrators know its state\n`,
+    );
+  });
+
   it('refuses an environment CI does not deploy', async () => {
     const result = await stagecraft(['ci', 'run', '-e', 'local'], {
       GITHUB_TOKEN: TOKEN,
@@ -464,6 +584,92 @@ describe('stagecraft ci secrets', () => {
       /✓ DATABASE_URL +would set +from DATABASE_URL \(production env_file or environment\)/,
     );
     expect(fake.requests).toEqual([]);
+  });
+
+  it('refuses a public key as the deploy key (file or variable), before anything is sent', async () => {
+    const fake = await startGitHub();
+    const env = { GITHUB_API_URL: fake.url, GITHUB_TOKEN: TOKEN };
+    const publicKey = readFileSync(join(project, 'deploy_key.pub'), 'utf8');
+    const fromFile = await stagecraft(
+      ['ci', 'secrets', '-e', 'production', '--ssh-key', 'deploy_key.pub'],
+      env,
+    );
+    expect(fromFile.code, fromFile.all).toBe(1);
+    expect(fromFile.stderr).toBe(
+      `error: ${project}/deploy_key.pub is a public key, not the SSH private key the deploy workflow needs\n` +
+        `hint: pass --ssh-key ${project}/deploy_key (the same name without .pub)\n`,
+    );
+    const fromVariable = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+      ...env,
+      STAGECRAFT_SSH_PRIVATE_KEY: publicKey,
+    });
+    expect(fromVariable.code, fromVariable.all).toBe(1);
+    expect(fromVariable.stderr).toContain(
+      'error: $STAGECRAFT_SSH_PRIVATE_KEY is a public key, not the SSH private key the deploy workflow needs\n',
+    );
+    writeFileSync(join(root, 'not-a-key'), 'hello\n');
+    const other = await stagecraft(
+      ['ci', 'secrets', '-e', 'production', '--ssh-key', join(root, 'not-a-key')],
+      env,
+    );
+    expect(other.code, other.all).toBe(1);
+    expect(other.stderr).toContain(
+      `error: ${join(root, 'not-a-key')} is not an SSH private key: it has no "-----BEGIN ... PRIVATE KEY-----" line\n`,
+    );
+    for (const result of [fromFile, fromVariable, other])
+      expect(result.all).not.toContain(publicKey.split(' ')[1]);
+    expect(fake.requests).toEqual([]);
+  });
+
+  it('STAGECRAFT_SSH_KNOWN_HOSTS without a key for every deploy host: exit 1 naming them, nothing sent', async () => {
+    const fake = await startGitHub();
+    const lines = readFileSync(join(project, 'known_hosts'), 'utf8').split('\n');
+    const result = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+      GITHUB_API_URL: fake.url,
+      GITHUB_TOKEN: TOKEN,
+      STAGECRAFT_SSH_KNOWN_HOSTS: `${lines[0]}\n`,
+    });
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr).toBe(
+      'error: $STAGECRAFT_SSH_KNOWN_HOSTS has no host key for h2, h3\n' +
+        "hint: add them with `ssh-keyscan -H h2 >> known_hosts`, `ssh-keyscan -H h3 >> known_hosts`, check the fingerprints (`ssh-keygen -lf known_hosts`) against each host's own, then set STAGECRAFT_SSH_KNOWN_HOSTS from that file (or unset it to read the environment's known_hosts_file) and run this again\n",
+    );
+    expect(fake.requests).toEqual([]);
+
+    const complete = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+      GITHUB_API_URL: fake.url,
+      GITHUB_TOKEN: TOKEN,
+      STAGECRAFT_SSH_KNOWN_HOSTS: lines.slice(0, 3).join('\n'),
+    });
+    expect(complete.code, complete.all).toBe(0);
+    expect(fake.decrypted('STAGECRAFT_SSH_KNOWN_HOSTS')).toBe(lines.slice(0, 3).join('\n'));
+  });
+
+  it('a known_hosts file without a key for a deploy host: exit 1 with the ssh-keyscan line to add it', async () => {
+    const fake = await startGitHub();
+    const file = join(project, 'known_hosts');
+    const saved = readFileSync(file, 'utf8');
+    writeFileSync(
+      file,
+      saved
+        .split('\n')
+        .filter((line) => !line.startsWith('h3 '))
+        .join('\n'),
+    );
+    try {
+      const result = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+        GITHUB_API_URL: fake.url,
+        GITHUB_TOKEN: TOKEN,
+      });
+      expect(result.code, result.all).toBe(1);
+      expect(result.stderr).toBe(
+        `error: ${file} has no host key for h3\n` +
+          `hint: add it with \`ssh-keyscan -H h3 >> ${file}\`, check the fingerprints (\`ssh-keygen -lf ${file}\`) against each host's own, then run this again\n`,
+      );
+      expect(fake.requests).toEqual([]);
+    } finally {
+      writeFileSync(file, saved);
+    }
   });
 
   it('a missing value stops everything before anything is sent', async () => {

@@ -1,8 +1,19 @@
 // `stagecraft new --template` and `stagecraft attach`, the built CLI in temporary folders: the files
 // written, the config loading and the plan validating (`docker compose config` included), and the
 // refusal to overwrite anything without --force.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +21,7 @@ import { parse } from 'yaml';
 import { parseDotenv } from '../../src/config/dotenv.js';
 import { PLAN_PLACEHOLDER } from '../../src/providers/ci/github-workflows.js';
 import { TEMPLATE_NAMES, templateFiles } from '../../src/scaffold/templates.js';
-import { stagecraft } from '../support/cli.js';
+import { CLI, stagecraft } from '../support/cli.js';
 
 let root: string;
 
@@ -119,6 +130,22 @@ describe('stagecraft new --template', () => {
     expect(stagecraft(['plan', '-e', 'local', '--version', 'v1'], { cwd: dir }).code).toBe(0);
   });
 
+  it("plan's last line is the deploy command with the -c, -e and flags it was given", () => {
+    const dir = join(root, 'api-only');
+    const plan = stagecraft(['-c', 'stagecraft.yml', 'plan', '-e', 'production', '--version', 'v1'], {
+      cwd: dir,
+    });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      /^\d+ steps\. Nothing has been changed; run `stagecraft deploy -c stagecraft\.yml -e production --version v1` to apply\.$/,
+    );
+    const local = stagecraft(['plan', '--skip-build'], { cwd: dir, env: { STAGECRAFT_ENV: 'local' } });
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      /; run `stagecraft deploy -e local --skip-build` to apply\.$/,
+    );
+  });
+
   it('refuses to overwrite an existing project without --force, and changes nothing', () => {
     const dir = join(root, 'my-platform');
     const before = readFileSync(join(dir, '.env'), 'utf8');
@@ -147,6 +174,102 @@ describe('stagecraft new --template', () => {
     expect(result.stderr).toContain('templates: platform, node-api');
     expect(readdirSync(root)).not.toContain('x');
   });
+
+  it('an empty directory name: exit 1, "a directory name is required", nothing written here', () => {
+    const dir = join(root, 'empty-name');
+    mkdirSync(dir);
+    const result = stagecraft(['new', '', '--template', 'node-api'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: a directory name is required: stagecraft new <dir> --template <name>\n' +
+        'hint: e.g. `stagecraft new my-app --template node-api`, or `stagecraft new . --template node-api` for this folder\n',
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a path under a regular file: exit 1 naming the file, nothing written', () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'mine\n');
+    const result = stagecraft(['new', 'a-file/sub', '--template', 'node-api'], { cwd: root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `error: cannot write the project in ${file}/sub: ${file} is not a directory\n` +
+        `hint: ${file} is a file: choose another path, or move it away\n`,
+    );
+    expect(readFileSync(file, 'utf8')).toBe('mine\n');
+  });
+
+  it('a file where the template needs a folder (api/), even with --force: exit 1, nothing written', () => {
+    const dir = join(root, 'api-is-a-file');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'api'), 'mine\n');
+    const result = stagecraft(['new', 'api-is-a-file', '--template', 'node-api', '--force'], { cwd: root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `error: cannot write the project in ${dir}: ${join(dir, 'api')} is not a directory\n`,
+    );
+    expect(readdirSync(dir)).toEqual(['api']);
+  });
+
+  it('/sys, /proc and /dev: exit 1 at once (no endless mkdir under /proc), nothing written', () => {
+    for (const [path, fs] of [
+      ['/sys/stagecraft-x', '/sys'],
+      ['/proc/stagecraft-x', '/proc'],
+      ['/dev/stagecraft-x/app', '/dev'],
+    ] as const) {
+      const started = Date.now();
+      const result = stagecraft(['new', path, '--template', 'node-api'], { cwd: root });
+      expect(result.code, path).toBe(1);
+      expect(result.stderr).toBe(
+        `error: cannot write the project in ${path}: ${fs} is a kernel pseudo-filesystem, not a folder for files\n` +
+          'hint: choose a folder you can write to, e.g. under your home directory\n',
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+  });
+
+  // Root writes anywhere, so the refusal is shown as another user (nobody), when setpriv is there.
+  it.runIf(process.getuid?.() === 0 && existsSync('/usr/bin/setpriv'))(
+    'a folder the user cannot write to: exit 1, permission denied, nothing written',
+    () => {
+      chmodSync(root, 0o755);
+      const dir = join(root, 'read-only');
+      mkdirSync(dir, { mode: 0o755 });
+      const result = spawnSync(
+        '/usr/bin/setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          CLI,
+          'new',
+          'app',
+          '-t',
+          'node-api',
+        ],
+        { cwd: dir, env: { PATH: process.env['PATH'] ?? '', HOME: dir, NO_COLOR: '1' }, encoding: 'utf8' },
+      );
+      expect(result.status, result.stderr).toBe(1);
+      expect(result.stderr).toBe(
+        `error: cannot write the project in ${join(dir, 'app')}: permission denied to write in ${dir}\n` +
+          `hint: choose a folder you can write to, e.g. under your home directory, or change the permissions of ${dir}\n`,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
+
+  it.runIf(process.platform === 'linux')(
+    'procfs reached through a symlink: recognised by its file system, exit 1',
+    () => {
+      symlinkSync('/proc/self', join(root, 'to-proc'));
+      const result = stagecraft(['new', 'to-proc/app', '--template', 'node-api'], { cwd: root });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        `error: cannot write the project in ${join(root, 'to-proc/app')}: ${join(root, 'to-proc')} is on proc, a kernel pseudo-filesystem\n`,
+      );
+    },
+  );
 
   it('every template’s stagecraft.yml is the same bytes for the same name (passwords live in env files)', () => {
     for (const name of TEMPLATE_NAMES) {
@@ -267,6 +390,19 @@ describe('stagecraft attach', () => {
       db: { role: 'db' },
     });
     expect(stagecraft(['plan', '-e', 'production', '--version', 'v1'], { cwd: dir }).code).toBe(0);
+  });
+
+  it('a file where .stagecraft/ must be a folder: exit 1 naming it, nothing written', () => {
+    const dir = fixture('stagecraft-is-a-file');
+    writeFileSync(join(dir, '.stagecraft'), 'mine\n');
+    const before = readdirSync(dir).sort();
+    const result = stagecraft(['attach'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `error: cannot write the project in ${dir}: ${join(dir, '.stagecraft')} is not a directory\n`,
+    );
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe('node_modules\ndist');
   });
 
   it('a folder with nothing to run: exit 1, nothing written', () => {

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { ComposeProject } from '../../src/compose/types.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
+import { applyCommand, deployShapeFlags } from '../../src/operations/deploy.js';
+import type { Session } from '../../src/operations/session.js';
 import { type DeployPlanInput, planDeploy } from '../../src/plan/deploy.js';
 import { allSteps, type Plan } from '../../src/plan/types.js';
 import { planToJson, planToText } from '../../src/render/plan.js';
@@ -310,6 +312,48 @@ describe('planDeploy', () => {
     );
     expect(text).toContain('migrate_post skipped: no post_deploy migrations');
     expect(text.endsWith('27 steps. Nothing has been changed; run `stagecraft deploy` to apply.')).toBe(true);
+  });
+
+  it("ends with the command that applies the plan: the given config, the plan's environment, the targets and flags", () => {
+    const globals = {
+      config: 'conf/my stagecraft.yml',
+      env: undefined,
+      hosts: ['h1', 'h2'],
+      roles: undefined,
+      services: ['web'],
+    } as unknown as Session['globals'];
+    const apply = applyCommand({ globals } as Session, plan(), {
+      flags: deployShapeFlags({ version: 'v1', skipMigrations: true }),
+    });
+    expect(apply).toEqual([
+      'deploy',
+      '-c',
+      'conf/my stagecraft.yml',
+      '-e',
+      'production',
+      '--hosts',
+      'h1,h2',
+      '--services',
+      'web',
+      '--version',
+      'v1',
+      '--skip-migrations',
+    ]);
+    const text = planToText(
+      plan(),
+      new Output({ color: false, quiet: false, verbose: false, json: false }).colors,
+      undefined,
+      apply,
+    );
+    expect(text.split('\n').at(-1)).toBe(
+      "27 steps. Nothing has been changed; run `stagecraft deploy -c 'conf/my stagecraft.yml' -e production --hosts h1,h2 --services web --version v1 --skip-migrations` to apply.",
+    );
+    const bare = applyCommand(
+      { globals: { ...globals, config: undefined, hosts: undefined, services: undefined } } as Session,
+      plan(),
+      { command: ['rollback'], flags: ['--to-release', 'r7'] },
+    );
+    expect(bare).toEqual(['rollback', '-e', 'production', '--to-release', 'r7']);
   });
 });
 

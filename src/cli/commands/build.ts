@@ -9,7 +9,13 @@ export async function run(
 ): Promise<number> {
   const prepared = await prepareBuild(context, options);
   if (context.globals.dryRun) {
-    printPlan(context, prepared.plan, 'text');
+    printPlan(context, prepared.plan, 'text', undefined, {
+      command: ['build'],
+      flags: [
+        ...(options.version === undefined ? [] : ['--version', options.version]),
+        ...(options.push === true ? ['--push'] : []),
+      ],
+    });
     return 0;
   }
   const images = await executeBuild(context, prepared);

@@ -56,11 +56,20 @@ export async function init(context: CommandContext, options: InitOptions): Promi
     context.output.json({ dryRun: context.globals.dryRun, ...result });
     return 0;
   }
-  const verb = context.globals.dryRun ? 'would be ' : '';
+  const dryRun = context.globals.dryRun;
+  const verb = dryRun ? 'would be ' : '';
   for (const file of result.files) {
-    context.output.result(
-      `${file.action === 'unchanged' ? '=' : '✓'} ${file.path} ${verb}${file.action}: ${file.description}`,
-    );
+    if (file.action === 'refused') {
+      context.output.result(
+        `✗ ${file.path} would be refused (${file.reason}): pass --force to replace it with the diff below`,
+      );
+    } else {
+      const lines = file.lines === undefined ? '' : ` (${file.lines} lines)`;
+      context.output.result(
+        `${file.action === 'unchanged' ? '=' : '✓'} ${file.path} ${verb}${file.action}${lines}: ${file.description}`,
+      );
+    }
+    if (file.diff !== undefined) context.output.result(file.diff.trimEnd());
   }
   for (const warning of result.warnings) context.output.warn(warning);
   context.output.result(
@@ -69,8 +78,11 @@ export async function init(context: CommandContext, options: InitOptions): Promi
   const width = Math.max(...result.secrets.map((secret) => secret.name.length));
   for (const secret of result.secrets)
     context.output.result(`  ${secret.name.padEnd(width)}  ${secret.description}`);
+  const refused = result.files.some((file) => file.action === 'refused');
   context.output.info(
-    '\nnext: commit .github/workflows, push, and protect the GitHub environments (Settings → Environments)',
+    dryRun
+      ? `\nnothing was written (--dry-run); run it without --dry-run to write the files${refused ? ', with --force to replace the refused ones' : ''}`
+      : '\nnext: commit .github/workflows, push, and protect the GitHub environments (Settings → Environments)',
   );
   return 0;
 }

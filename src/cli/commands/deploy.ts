@@ -1,4 +1,4 @@
-import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
+import { deployShapeFlags, executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
 import type { LoadedEnvironment } from '../../operations/environment.js';
 import { hostsInScope } from '../../operations/fleet.js';
 import { checkHostsReady, notSetUpError, runSetup } from '../../operations/setup.js';
@@ -34,7 +34,7 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
   };
   if (context.globals.dryRun) {
     const planned = await prepareDeploy(context, { ...options, planOnly: true });
-    printPlan(context, planned.plan, 'text');
+    printPlan(context, planned.plan, 'text', undefined, { flags: deployShapeFlags(flags) });
     return 0;
   }
   // One connection per host for the whole deploy: the ready check, the reads before the plan and

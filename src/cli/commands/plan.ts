@@ -1,4 +1,4 @@
-import { prepareDeploy, printPlan, readRolloutDecisions } from '../../operations/deploy.js';
+import { deployShapeFlags, prepareDeploy, printPlan, readRolloutDecisions } from '../../operations/deploy.js';
 import { UserError } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
 
@@ -20,6 +20,6 @@ export async function run(
   }
   const prepared = await prepareDeploy(context, { ...options, planOnly: true });
   const decisions = options.refresh === true ? await readRolloutDecisions(context, prepared) : undefined;
-  printPlan(context, prepared.plan, format, decisions);
+  printPlan(context, prepared.plan, format, decisions, { flags: deployShapeFlags(options) });
   return 0;
 }

@@ -102,7 +102,10 @@ export async function run(context: CommandContext, flags: RollbackFlags): Promis
       context.output.info(
         `Would roll back ${env.model.environment} to release ${target.id} (version ${target.version})`,
       );
-      printPlan(context, prepared.plan, 'text');
+      printPlan(context, prepared.plan, 'text', undefined, {
+        command: ['rollback'],
+        flags: ['--to-release', target.id],
+      });
       return 0;
     }
     context.output.info(

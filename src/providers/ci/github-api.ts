@@ -5,6 +5,7 @@
 import { Octokit } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { ExternalError, UserError } from '../../util/errors.js';
+import { PUBLIC_API } from './github.js';
 import type { CiConnection, CiRunOutcome, CiRunRequest, CiSecretValue } from './types.js';
 
 const GitHub = Octokit.plugin(paginateRest);
@@ -22,6 +23,8 @@ interface HttpFailure {
   status: number;
   headers: Record<string, string | number | undefined>;
   message: string;
+  /** False when no answer came back (Octokit reports a failed fetch as status 500 without a response). */
+  responded?: boolean;
 }
 
 function failureOf(error: unknown): HttpFailure | undefined {
@@ -36,6 +39,7 @@ function failureOf(error: unknown): HttpFailure | undefined {
     status: candidate.status,
     headers: candidate.response?.headers ?? {},
     message: typeof data?.message === 'string' ? data.message : (candidate.message ?? ''),
+    responded: candidate.response !== undefined,
   };
 }
 
@@ -60,6 +64,31 @@ export function rateLimitWaitMs(failure: HttpFailure, nowMs: number): number | u
   return undefined;
 }
 
+/**
+ * No answer from the API (refused, no such host, TLS, …): an ExternalError naming the URL, or a
+ * UserError when no request can ever leave for it (a port fetch refuses).
+ */
+function unreachable(error: unknown, what: string, baseUrl: string): Error {
+  const reason = (error as { message?: unknown } | undefined)?.message;
+  const because = typeof reason === 'string' && reason !== '' ? `: ${reason}` : '';
+  const source = baseUrl === PUBLIC_API ? '' : ' (from GITHUB_API_URL)';
+  if (because === ': bad port') {
+    return new UserError(
+      `GITHUB_API_URL ${baseUrl} uses a port that fetch refuses to connect to (a blocked port)`,
+      {
+        hint: 'use the port the API listens on (https: 443), or unset GITHUB_API_URL for https://api.github.com',
+      },
+    );
+  }
+  return new ExternalError(`could not reach ${baseUrl}${source} to ${what}${because}`, {
+    hint:
+      source === ''
+        ? 'check the network connection (and proxy settings), then try again'
+        : 'check GITHUB_API_URL (https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server) and the network',
+    cause: error,
+  });
+}
+
 /** Turns a failed API call into an error a person can act on; the token is never part of it. */
 export function apiError(
   error: unknown,
@@ -67,15 +96,8 @@ export function apiError(
   connection: Pick<CiConnection, 'baseUrl' | 'repository'>,
 ): Error {
   const failure = failureOf(error);
-  if (
-    failure === undefined ||
-    (failure.status === 500 && /fetch failed|ECONNREFUSED|ENOTFOUND/i.test(failure.message))
-  ) {
-    return new ExternalError(`cannot reach the GitHub API at ${connection.baseUrl} (${what})`, {
-      hint: 'check the network, or GITHUB_API_URL for GitHub Enterprise Server',
-      cause: error,
-    });
-  }
+  if (failure === undefined || failure.responded === false)
+    return unreachable(error, what, connection.baseUrl);
   const detail = failure.message === '' ? '' : `: ${failure.message}`;
   switch (failure.status) {
     case 401:
@@ -99,7 +121,10 @@ export function apiError(
       });
     default:
       return new ExternalError(`the GitHub API failed to ${what} (${failure.status}${detail})`, {
-        hint: 'try again later; https://www.githubstatus.com shows incidents',
+        hint:
+          connection.baseUrl === PUBLIC_API
+            ? 'try again later; https://www.githubstatus.com shows incidents'
+            : `try again later; the API at ${connection.baseUrl} comes from GITHUB_API_URL: its administrators know its state`,
       });
   }
 }

@@ -1,0 +1,178 @@
+// Where `new` and `attach` write, checked before the first file is written: every folder they need
+// must be creatable (its first existing ancestor a writable directory on an ordinary file system),
+// and a file they replace must be a file. A path that cannot hold a project is a UserError that
+// names it and why, instead of an errno from the middle of the writes.
+import { accessSync, constants, lstatSync, type Stats, statfsSync, statSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import { ExternalError, UserError } from '../util/errors.js';
+
+/** Kernel pseudo-filesystems mounted here on Linux (and /dev on macOS): never a project's place. */
+const PSEUDO_ROOTS = ['/proc', '/sys', '/dev'];
+
+/** statfs(2) magic numbers of Linux pseudo-filesystems (linux/magic.h), wherever they are mounted. */
+const PSEUDO_FILESYSTEMS = new Map<number, string>([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x1cd1, 'devpts'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0xcafe4a11, 'bpf'],
+]);
+
+const CHOOSE_ANOTHER = 'choose a folder you can write to, e.g. under your home directory';
+
+function pseudoRoot(path: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  return PSEUDO_ROOTS.find((root) => path === root || path.startsWith(`${root}${sep}`));
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw fileSystemError(error, path, 'inspect');
+  }
+}
+
+/** The nearest existing entry at or above `path`, which must be a directory (a symlink to one). */
+function existingAncestor(path: string, target: string): string {
+  let current = path;
+  for (;;) {
+    const found = lstatOrUndefined(current);
+    if (found !== undefined) {
+      let resolved: Stats;
+      try {
+        resolved = found.isSymbolicLink() ? statSync(current) : found;
+      } catch {
+        throw new UserError(
+          `cannot write the project in ${target}: ${current} is a symbolic link to nothing`,
+          {
+            hint: `point ${current} at an existing folder, or ${CHOOSE_ANOTHER}`,
+          },
+        );
+      }
+      if (!resolved.isDirectory()) {
+        throw new UserError(`cannot write the project in ${target}: ${current} is not a directory`, {
+          hint: `${current} is a file: choose another path, or move it away`,
+        });
+      }
+      return current;
+    }
+    const parent = dirname(current);
+    if (parent === current) return current;
+    current = parent;
+  }
+}
+
+/** The folder must be on an ordinary file system and writable by us. */
+function checkWritable(directory: string, target: string): void {
+  let type: number | undefined;
+  try {
+    type = statfsSync(directory).type;
+  } catch {
+    type = undefined;
+  }
+  const name = type === undefined ? undefined : PSEUDO_FILESYSTEMS.get(type);
+  if (name !== undefined) {
+    throw new UserError(
+      `cannot write the project in ${target}: ${directory} is on ${name}, a kernel pseudo-filesystem`,
+      {
+        hint: CHOOSE_ANOTHER,
+      },
+    );
+  }
+  try {
+    accessSync(directory, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') {
+      throw new UserError(
+        `cannot write the project in ${target}: ${directory} is on a read-only file system`,
+        {
+          hint: CHOOSE_ANOTHER,
+        },
+      );
+    }
+    throw new UserError(`cannot write the project in ${target}: permission denied to write in ${directory}`, {
+      hint: `${CHOOSE_ANOTHER}, or change the permissions of ${directory}`,
+    });
+  }
+}
+
+/**
+ * Checks, without changing anything, that `files` (relative paths) can be written under `root`:
+ * not under /proc, /sys or /dev; every folder's first existing ancestor a writable directory on an
+ * ordinary file system; no file to write already there as a directory. Errors: UserError.
+ */
+export function checkWriteTarget(root: string, files: readonly string[]): void {
+  const pseudo = pseudoRoot(root);
+  if (pseudo !== undefined) {
+    throw new UserError(
+      `cannot write the project in ${root}: ${pseudo} is a kernel pseudo-filesystem, not a folder for files`,
+      {
+        hint: CHOOSE_ANOTHER,
+      },
+    );
+  }
+  const checked = new Set<string>();
+  for (const folder of new Set([root, ...files.map((file) => dirname(join(root, file)))])) {
+    const ancestor = existingAncestor(folder, root);
+    if (checked.has(ancestor)) continue;
+    checked.add(ancestor);
+    checkWritable(ancestor, root);
+  }
+  for (const file of files) {
+    const path = join(root, file);
+    if (lstatOrUndefined(path)?.isDirectory() === true) {
+      throw new UserError(`cannot write ${path}: it exists and is a directory`, {
+        hint: `move ${path} away, or choose another folder`,
+      });
+    }
+  }
+}
+
+const USER_CODES: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is not a directory',
+  EROFS: 'read-only file system',
+  ENOENT: 'cannot create it there',
+  EISDIR: 'it is a directory',
+  EEXIST: 'something else is already there',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+};
+
+const EXTERNAL_CODES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+};
+
+/**
+ * A file-system failure at `path` as an error a person can act on: UserError for a path that cannot
+ * be written (permissions, not a directory, read-only, …), ExternalError for a full or failing disk;
+ * anything else is returned as it is (a bug).
+ */
+export function fileSystemError(error: unknown, path: string, verb: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const failing = (error as NodeJS.ErrnoException | undefined)?.path ?? path;
+  if (code !== undefined && code in USER_CODES) {
+    return new UserError(`cannot ${verb} ${failing}: ${USER_CODES[code]} (${code})`, {
+      hint: CHOOSE_ANOTHER,
+      cause: error,
+    });
+  }
+  if (code !== undefined && code in EXTERNAL_CODES) {
+    return new ExternalError(`cannot ${verb} ${failing}: ${EXTERNAL_CODES[code]} (${code})`, {
+      hint: 'free some space (or fix the disk), then run this again',
+      cause: error,
+    });
+  }
+  return error;
+}
