@@ -5,7 +5,9 @@
 //
 // `stagecraft setup` itself is not run here: the harness hosts share the operator's /etc and /usr, so
 // setup's other steps (deploy user, /etc/docker/daemon.json, restarting dockerd) would change the
-// machine and the harness. The planner's mesh decisions are asserted on the hosts' real probe output.
+// machine and the harness (setup's join is run for real on the bare host, in setup.test.ts). The
+// planner's mesh decisions are asserted on the hosts' real probe output. Once joined, the built CLI runs
+// `mesh status`, `status` and a real `deploy` whose web service on h1 reaches db on h3 by h3.mesh.test.
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
