@@ -228,9 +228,14 @@ describe('joining the harness hosts to a mesh', () => {
         .filter(Boolean)
         .reduce((sum, line) => sum + Number(line.split('\t')[1]), 0);
     expect(received(after)).toBeGreaterThan(received(before));
-    // Not over the harness network: h3's underlay address does not serve port 7000.
-    const direct = await onHost('h1', 'busybox wget -qO- -T 2 http://10.231.0.13:7000/ || echo refused');
-    expect(direct.stdout.trim()).toBe('refused');
+    // Not over the harness network: h3's underlay address does not serve port 7000 (curl's exit 7: could
+    // not connect). Not `busybox wget … || echo refused`: this machine's busybox wget segfaults (exit
+    // 139), which passed whatever the port did.
+    const direct = await onHost(
+      'h1',
+      'curl -sS -m 2 -o /dev/null http://10.231.0.13:7000/; echo "curl exit $?"',
+    );
+    expect(direct.stdout.trim()).toBe('curl exit 7');
   }, 120_000);
 
   it('`mesh status` and `status` (the built CLI) show each host’s mesh state beside the config', async () => {
@@ -482,7 +487,10 @@ environments:
     // The requests crossed h3's WireGuard interface …
     expect(await received()).toBeGreaterThan(before);
     // … and db is not served on h3's harness address: only the mesh reaches it.
-    const direct = await onHost('h1', 'busybox wget -qO- -T 2 http://10.231.0.13:7100/ || echo refused');
-    expect(direct.stdout.trim()).toBe('refused');
+    const direct = await onHost(
+      'h1',
+      'curl -sS -m 2 -o /dev/null http://10.231.0.13:7100/; echo "curl exit $?"',
+    );
+    expect(direct.stdout.trim()).toBe('curl exit 7');
   }, 360_000);
 });
