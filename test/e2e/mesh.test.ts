@@ -5,7 +5,9 @@
 //
 // `stagecraft setup` itself is not run here: the harness hosts share the operator's /etc and /usr, so
 // setup's other steps (deploy user, /etc/docker/daemon.json, restarting dockerd) would change the
-// machine and the harness. The planner's mesh decisions are asserted on the hosts' real probe output.
+// machine and the harness (setup's join is run for real on the bare host, in setup.test.ts). The
+// planner's mesh decisions are asserted on the hosts' real probe output. Once joined, the built CLI runs
+// `mesh status`, `status` and a real `deploy` whose web service on h1 reaches db on h3 by h3.mesh.test.
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { JOIN_SCRIPT, type MeshWanted, meshSetup, tailscaleUpFlags } from '../..
 import { quoteArgv } from '../../src/util/shell-quote.js';
 import { FakeTailnet } from '../support/fake-tailnet.js';
 import { dockerOn, type HarnessEnv, requireHarness, sshArgs, sshRun } from './support/harness.js';
+import { gatewayGet } from './support/preamble.js';
 import { stagecraftIn } from './support/shop.js';
 
 const FAKE = fileURLToPath(new URL('../support/fake-tailscale/tailscale.mjs', import.meta.url));
@@ -43,6 +46,9 @@ const mesh: MeshWanted = {
 let harness: HarnessEnv;
 let tailnet: FakeTailnet;
 let stateDir: string;
+/** The deploy test's project folder and its compose project on the hosts. */
+let deployRoot: string | undefined;
+const DEPLOYED = 'meshdeploy-production';
 
 /** Runs a command on a host with `stdin`; resolves with its exit code and output (never rejects). */
 function onHost(
@@ -109,6 +115,16 @@ afterAll(async () => {
     HOSTS.map((host) => onHost(host, 'mountpoint -q /usr/local/sbin && umount /usr/local/sbin; true')),
   );
   await Promise.all([dockerOn(harness, 'h3', ['rm', '-f', 'mesh-e2e-httpd']).catch(() => undefined)]);
+  // What the deploy test put on h1 and h3: its containers, gateway, networks and the environment's folder.
+  await Promise.all(
+    ['h1', 'h3'].map((host) =>
+      onHost(
+        host,
+        `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=${DEPLOYED}) ${DEPLOYED}-ingress >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft/${DEPLOYED}; true`,
+      ),
+    ),
+  );
+  if (deployRoot !== undefined) rmSync(deployRoot, { recursive: true, force: true });
   for (const host of HOSTS)
     rmSync(join(stateDir, 'nodes', host, 'opt', 'stagecraft-fake-tailscale'), {
       recursive: true,
@@ -212,9 +228,14 @@ describe('joining the harness hosts to a mesh', () => {
         .filter(Boolean)
         .reduce((sum, line) => sum + Number(line.split('\t')[1]), 0);
     expect(received(after)).toBeGreaterThan(received(before));
-    // Not over the harness network: h3's underlay address does not serve port 7000.
-    const direct = await onHost('h1', 'busybox wget -qO- -T 2 http://10.231.0.13:7000/ || echo refused');
-    expect(direct.stdout.trim()).toBe('refused');
+    // Not over the harness network: h3's underlay address does not serve port 7000 (curl's exit 7: could
+    // not connect). Not `busybox wget … || echo refused`: this machine's busybox wget segfaults (exit
+    // 139), which passed whatever the port did.
+    const direct = await onHost(
+      'h1',
+      'curl -sS -m 2 -o /dev/null http://10.231.0.13:7000/; echo "curl exit $?"',
+    );
+    expect(direct.stdout.trim()).toBe('curl exit 7');
   }, 120_000);
 
   it('`mesh status` and `status` (the built CLI) show each host’s mesh state beside the config', async () => {
@@ -339,4 +360,137 @@ environments:
       rmSync(root, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('`stagecraft deploy`: the web role on h1 reaches the db role on h3 by h3.mesh.test, over the mesh', async () => {
+    const ip = (host: string) => tailnet.nodes.find((node) => node.hostname === host)!.ip;
+    const address = (name: string) => harness.hosts.find((host) => host.name === name)!.address;
+    deployRoot = mkdtempSync(join(tmpdir(), 'stagecraft-meshdeploy-'));
+    // web answers each request with what it fetched from db: by h3's MagicDNS name (/), or by the service
+    // name db (/service). db publishes its port on h3's mesh address only, as a user keeping it off the
+    // public interface would; the harness address 10.231.0.13 does not serve it.
+    const server = [
+      "require('http').createServer(async (req, res) => {",
+      "  const url = req.url === '/service' ? process.env.DB_BY_SERVICE : process.env.DB_BY_NAME;",
+      '  try {',
+      '    const answer = await fetch(url, { signal: AbortSignal.timeout(5000) });',
+      "    res.end('web got: ' + (await answer.text()));",
+      '  } catch (error) {',
+      '    res.statusCode = 502;',
+      '    res.end(String((error && error.cause) || error));',
+      '  }',
+      '}).listen(8080);',
+    ].join('\n');
+    writeFileSync(
+      join(deployRoot, 'docker-compose.yml'),
+      `services:
+  web:
+    image: 127.0.0.1:5000/stagecraft-test/node:20
+    command: ["node", "-e", ${JSON.stringify(server)}]
+    environment:
+      DB_BY_NAME: http://h3.mesh.test:7100/
+      DB_BY_SERVICE: http://db:7100/
+  db:
+    image: 127.0.0.1:5000/stagecraft-test/busybox
+    command: ["sh", "-c", "mkdir -p /w && echo rows from db on h3 > /w/index.html && exec httpd -f -p 7100 -h /w"]
+    ports: ["${ip('h3')}:7100:7100"]
+`,
+    );
+    writeFileSync(
+      join(deployRoot, 'stagecraft.yml'),
+      `project:
+  name: meshdeploy
+services:
+  web: { role: web, port: 8080, domains: [app.meshdeploy.localhost] }
+  db: { role: db }
+ingress:
+  image: 127.0.0.1:5000/stagecraft-test/caddy:2
+  http_port: 8080
+network:
+  provider: tailscale
+  providers:
+    tailscale:
+      auth_key_env: TS_AUTHKEY
+      tailnet_domain: mesh.test
+      default_tags: ["tag:stagecraft"]
+      role_tags: { web: ["tag:web"], db: ["tag:db"] }
+      install: { method: skip }
+environments:
+  production:
+    driver: ssh
+    ssh:
+      user: root
+      identity_file: ${harness.identity_file}
+      known_hosts_file: ${harness.known_hosts}
+    hosts:
+      web: [{ name: h1, address: ${address('h1')} }]
+      db: [{ name: h3, address: ${address('h3')} }]
+    rollout:
+      health_timeout: 60s
+`,
+    );
+    const project = {
+      root: deployRoot,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '/root',
+        NO_COLOR: '1',
+        DOCKER_HOST: harness.build_docker_host,
+        STAGECRAFT_STATE_FILE: join(deployRoot, '.stagecraft', 'releases.json'),
+      },
+    };
+    // Deploy asks each host for its mesh address (`tailscale ip -4`): the fake on the hosts' PATH, as above.
+    await Promise.all(
+      ['h1', 'h3'].map((host) => sshRun(harness, host, `mount --bind ${BIN} /usr/local/sbin`)),
+    );
+    try {
+      const deploy = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'm1'], {
+        timeoutMs: 300_000,
+      });
+      expect(deploy.code, deploy.stderr).toBe(0);
+    } finally {
+      await Promise.all(['h1', 'h3'].map((host) => sshRun(harness, host, 'umount /usr/local/sbin')));
+    }
+
+    // The names deploy gave web's container: every host's MagicDNS name and db, at their mesh addresses.
+    const web = (
+      await dockerOn(harness, 'h1', [
+        'ps',
+        '-q',
+        '--filter',
+        `label=com.docker.compose.project=${DEPLOYED}`,
+        '--filter',
+        'label=com.docker.compose.service=web',
+      ])
+    ).trim();
+    expect(web).toMatch(/^[0-9a-f]{12}$/);
+    const extraHosts = JSON.parse(
+      await dockerOn(harness, 'h1', ['inspect', '--format', '{{json .HostConfig.ExtraHosts}}', web]),
+    ) as string[];
+    expect([...extraHosts].sort()).toEqual(
+      [`db:${ip('h3')}`, `h1.mesh.test:${ip('h1')}`, `h3.mesh.test:${ip('h3')}`].sort(),
+    );
+
+    const received = async () =>
+      (await sshRun(harness, 'h3', 'wg show tailscale0 transfer'))
+        .split('\n')
+        .filter(Boolean)
+        .reduce((sum, line) => sum + Number(line.split('\t')[1]), 0);
+    const before = await received();
+    expect(await gatewayGet(address('h1'), 'app.meshdeploy.localhost', '/')).toEqual({
+      status: 200,
+      body: 'web got: rows from db on h3\n',
+    });
+    expect(await gatewayGet(address('h1'), 'app.meshdeploy.localhost', '/service')).toEqual({
+      status: 200,
+      body: 'web got: rows from db on h3\n',
+    });
+    // The requests crossed h3's WireGuard interface …
+    expect(await received()).toBeGreaterThan(before);
+    // … and db is not served on h3's harness address: only the mesh reaches it.
+    const direct = await onHost(
+      'h1',
+      'curl -sS -m 2 -o /dev/null http://10.231.0.13:7100/; echo "curl exit $?"',
+    );
+    expect(direct.stdout.trim()).toBe('curl exit 7');
+  }, 360_000);
 });
