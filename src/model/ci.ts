@@ -23,26 +23,41 @@ export interface CiFactsInput {
   branch: string;
 }
 
+/**
+ * The CI secret holding the content of an environment's `index`-th env file (0-based):
+ * `STAGECRAFT_ENV_FILE_PRODUCTION`, then `…_2`, `…_3` for a list; other characters become `_`.
+ */
+export function envFileSecretName(environment: string, index: number): string {
+  const base = `STAGECRAFT_ENV_FILE_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  return index === 0 ? base : `${base}_${index + 1}`;
+}
+
 /** A variable name → the CI secret name that holds it: upper-cased, as GitHub stores secret names. */
 export function secretNameFor(variable: string): string {
   return variable.toUpperCase();
 }
 
+/**
+ * An environment's hosts, once each: a host listed under several roles counts once, and a bare name
+ * (`db: [web1]`) is the host an entry with that name describes (`web: [{name: web1, address: …}]`),
+ * as the environment model reads it.
+ */
 function hostsOf(config: Config, envName: string): CiHost[] {
   const env = config.environments[envName]!;
-  const byTarget = new Map<string, CiHost>();
-  for (const entries of Object.values(env.hosts ?? {})) {
-    for (const entry of entries as HostEntry[]) {
-      const spec = typeof entry === 'string' ? { name: entry } : entry;
-      const host = {
-        name: spec.name,
-        target: spec.address ?? spec.name,
-        port: spec.port ?? env.ssh?.port ?? 22,
-      };
-      byTarget.set(`${host.target}:${host.port}`, host);
-    }
+  const entries = Object.values(env.hosts ?? {}).flat() as HostEntry[];
+  const described = new Map<string, Exclude<HostEntry, string>>();
+  for (const entry of entries) if (typeof entry !== 'string') described.set(entry.name, entry);
+  const byName = new Map<string, CiHost>();
+  for (const entry of entries) {
+    const spec = typeof entry === 'string' ? (described.get(entry) ?? { name: entry }) : entry;
+    if (byName.has(spec.name)) continue;
+    byName.set(spec.name, {
+      name: spec.name,
+      target: spec.address ?? spec.name,
+      port: spec.port ?? env.ssh?.port ?? 22,
+    });
   }
-  return [...byTarget.values()];
+  return [...byName.values()];
 }
 
 function environmentsOf(config: Config, warnings: string[]): CiEnvironment[] {
@@ -67,7 +82,10 @@ function environmentsOf(config: Config, warnings: string[]): CiEnvironment[] {
         );
       }
     }
-    result.push({ name, hosts, knownHostsFile: env.ssh?.known_hosts_file });
+    const envFiles = (
+      env.env_file === undefined ? [] : Array.isArray(env.env_file) ? env.env_file : [env.env_file]
+    ).map((path, index) => ({ path, secretName: envFileSecretName(name, index) }));
+    result.push({ name, hosts, knownHostsFile: env.ssh?.known_hosts_file, envFiles });
   }
   return result;
 }

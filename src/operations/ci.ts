@@ -465,8 +465,23 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
         ? `${secret.source} (${environment})`
         : `${secret.variable} (${environment} env_file or environment)`;
   }
+  // The environment's env files, whole (they are git-ignored: the deploy job writes them back).
+  for (const file of env.envFiles) {
+    if (has(file.secretName)) continue;
+    const path = resolvePath(loaded.root, file.path);
+    if (!existsSync(path)) {
+      missing.push(`${file.secretName} (no env file at ${path})`);
+      continue;
+    }
+    values.push({ name: file.secretName, value: new Secret(readFileSync(path, 'utf8')) });
+    sources[file.secretName] = path;
+  }
+  const envFileSecrets = new Set(
+    facts.environments.flatMap((candidate) => candidate.envFiles.map((file) => file.secretName)),
+  );
   // Registry credentials come from the environment only.
   for (const secret of required.slice(2)) {
+    if (envFileSecrets.has(secret.name)) continue;
     if (!has(secret.name) && !facts.secrets.some((candidate) => candidate.secretName === secret.name)) {
       missing.push(`${secret.name} (set it in the environment)`);
     }

@@ -173,7 +173,11 @@ describe('stagecraft ci init', () => {
     expect(result.stdout).toContain('✓ .github/workflows/stagecraft-plan.yml created');
     expect(result.stdout).toContain('✓ .github/workflows/stagecraft-deploy.yml created');
     expect(result.stdout).toMatch(/^ {2}STAGECRAFT_SSH_PRIVATE_KEY {2}/m);
-    expect(result.stdout).toMatch(/^ {2}STAGECRAFT_SSH_KNOWN_HOSTS {2}known_hosts lines of h1, h2, h3$/m);
+    expect(result.stdout).toMatch(/^ {2}STAGECRAFT_SSH_KNOWN_HOSTS +known_hosts lines of h1, h2, h3$/m);
+    // The env file is git-ignored: the deploy job writes it back from this secret.
+    expect(result.stdout).toMatch(
+      /^ {2}STAGECRAFT_ENV_FILE_PRODUCTION +content of \.env\.production \(environments\.production\.env_file; git-ignored\)$/m,
+    );
     expect(result.stdout).toMatch(/^ {2}POSTGRES_PASSWORD +POSTGRES_PASSWORD \(secrets\.keys\[0\]\)$/m);
     expect(result.stdout).toMatch(/^ {2}DATABASE_URL +DATABASE_URL \(databases\.main\.connection_env\)$/m);
     expect(result.stderr).toContain('project.registry 127.0.0.1:5000/shop is on this machine');
@@ -542,10 +546,14 @@ describe('stagecraft ci secrets', () => {
       'GET /repos/acme/shop/actions/secrets/public-key',
       'PUT /repos/acme/shop/actions/secrets/DATABASE_URL',
       'PUT /repos/acme/shop/actions/secrets/POSTGRES_PASSWORD',
+      'PUT /repos/acme/shop/actions/secrets/STAGECRAFT_ENV_FILE_PRODUCTION',
       'PUT /repos/acme/shop/actions/secrets/STAGECRAFT_SSH_KNOWN_HOSTS',
       'PUT /repos/acme/shop/actions/secrets/STAGECRAFT_SSH_PRIVATE_KEY',
     ]);
     expect(fake.decrypted('POSTGRES_PASSWORD')).toBe('shop-demo-password');
+    expect(fake.decrypted('STAGECRAFT_ENV_FILE_PRODUCTION')).toBe(
+      readFileSync(join(project, '.env.production'), 'utf8'),
+    );
     expect(fake.decrypted('DATABASE_URL')).toBe('postgres://shop:shop-demo-password@db:5432/shop');
     expect(fake.decrypted('STAGECRAFT_SSH_PRIVATE_KEY')).toBe(
       readFileSync(join(project, 'deploy_key'), 'utf8'),

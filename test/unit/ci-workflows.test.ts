@@ -278,6 +278,9 @@ describe('workflows of every template', { timeout: 60_000 }, () => {
       const config = files.find((file) => file.path === 'stagecraft.yml')!.content;
       const facts = factsFor(configFrom(config));
       expect(facts.environments.map((env) => env.name)).toEqual(['production']);
+      // web1 carries every role (the platform template lists it by name under db too): one host.
+      expect(facts.environments[0]!.hosts).toEqual([{ name: 'web1', target: '203.0.113.10', port: 22 }]);
+      expect(facts.warnings).toEqual([]);
       expect(problems(`${name}-plan.yml`, planWorkflow(facts))).toEqual([]);
       expect(problems(`${name}-deploy.yml`, deployWorkflow(facts))).toEqual([]);
     });

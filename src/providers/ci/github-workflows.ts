@@ -228,6 +228,26 @@ export function planWorkflow(facts: CiFacts): string {
   return withHeader(head, render(workflow));
 }
 
+/**
+ * The environment's env files (git-ignored, so not in the checkout) written from their secrets, 0600,
+ * before the deploy reads them; a secret that is not set stops the job naming it.
+ */
+function envFilesSetup(env: CiEnvironment): Step[] {
+  if (env.envFiles.length === 0) return [];
+  const script = ['umask 077'];
+  const variables: Record<string, string> = {};
+  for (const [index, file] of env.envFiles.entries()) {
+    const variable = `ENV_FILE_${index + 1}`;
+    variables[variable] = expr(`secrets.${file.secretName}`);
+    script.push(
+      `[ -n "$${variable}" ] || { echo "::error::secret ${file.secretName} is not set (stagecraft ci secrets -e ${env.name} sets it from ${file.path})"; exit 1; }`,
+      `mkdir -p "$(dirname ${quoteArg(file.path)})"`,
+      `printf '%s\\n' "$${variable}" > ${quoteArg(file.path)}`,
+    );
+  }
+  return [{ name: 'Environment files', env: variables, run: `${script.join('\n')}\n` }];
+}
+
 function deployJob(facts: CiFacts, env: CiEnvironment): Record<string, unknown> {
   const config = configFlag(facts);
   const secretEnv = Object.fromEntries(
@@ -247,6 +267,7 @@ function deployJob(facts: CiFacts, env: CiEnvironment): Record<string, unknown> 
       setupNode(),
       install(facts),
       sshSetup(env),
+      ...envFilesSetup(env),
       ...(login === undefined ? [] : [login]),
       {
         name: `Deploy to ${env.name}`,
@@ -329,6 +350,14 @@ export function requiredSecrets(facts: CiFacts): RequiredSecret[] {
   }
   for (const secret of facts.secrets) {
     list.push({ name: secret.secretName, description: `${secret.variable} (${secret.source})` });
+  }
+  for (const env of facts.environments) {
+    for (const file of env.envFiles) {
+      list.push({
+        name: file.secretName,
+        description: `content of ${file.path} (environments.${env.name}.env_file; git-ignored)`,
+      });
+    }
   }
   return list;
 }

@@ -18,6 +18,11 @@ export interface CiEnvironment {
   hosts: CiHost[];
   /** The env's `ssh.known_hosts_file` as written in stagecraft.yml, when it sets one. */
   knownHostsFile: string | undefined;
+  /**
+   * The env's `env_file`s as written (relative to stagecraft.yml), each with the CI secret holding its
+   * content: the files are git-ignored, so the deploy job writes them from these secrets.
+   */
+  envFiles: { path: string; secretName: string }[];
 }
 
 /** One variable a deploy reads a secret from, and the CI secret that holds it. */
