@@ -30,7 +30,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import { makeDirectory } from '../util/make-dir.js';
 
-const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function checkConfig(text: string, what: string): void {
   const check = buildConfigSchema(builtinProviders().catalog()).safeParse(
@@ -146,7 +146,7 @@ export async function newProject(
   const projectName = options.projectName ?? sanitizeProjectName(basename(root));
   if (!PROJECT_NAME.test(projectName)) {
     throw new UserError(
-      `invalid project name "${projectName}": expected lowercase letters, digits, "-" and "_"`,
+      `invalid project name "${projectName}": expected lowercase letters, digits, "-" and "_", at most 63 characters`,
       {
         hint: `pass --name ${sanitizeProjectName(projectName)}`,
       },
@@ -291,6 +291,12 @@ export async function attachProject(options: AttachOptions): Promise<AttachResul
         (name) =>
           `check services.${name}.health.path in stagecraft.yml: a path ${name} answers 2xx on (/ is a guess)`,
       ),
+      ...detection.services
+        .filter((service) => service.unroutedPort !== undefined)
+        .map(
+          (service) =>
+            `${service.name} listens on ${service.unroutedPort}: to route it, set services.${service.name}.port and health.path in stagecraft.yml`,
+        ),
       'stagecraft config              # check stagecraft.yml',
       'stagecraft plan -e production  # what a deploy would do',
       'give environments.production hosts (driver: ssh) and project.registry to deploy to servers',

@@ -12,6 +12,8 @@ export interface DetectedComposeService {
   port?: number;
   /** A health check path to propose (`attach`, for a Dockerfile without HEALTHCHECK). */
   healthPath?: string;
+  /** The port an app service listens on when it is not routed (an image whose health check is unknown). */
+  unroutedPort?: number;
 }
 
 export interface DetectedPackage {
@@ -35,12 +37,16 @@ const DATA_IMAGES =
   /(^|\/)(postgres|postgis|timescaledb|mysql|mariadb|mongo|redis|valkey|keydb|memcached|rabbitmq|nats|kafka|zookeeper|elasticsearch|opensearch|minio|clickhouse|cassandra|couchdb|etcd)(:|$|-)/i;
 const PACKAGE_DIRS = ['.', 'backend', 'api', 'server', 'frontend', 'web', 'client', 'app'];
 
-/** A project name Docker Compose accepts, from a folder name. */
+/** A project name Docker Compose and stagecraft.yml accept (at most 63 characters), from a folder name: `Über Shop` → uber-shop. */
 export function sanitizeProjectName(name: string): string {
   const cleaned = name
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '-')
-    .replace(/^[-_]+|[-_]+$/g, '');
+    .replace(/^[-_]+|[-_]+$/g, '')
+    .slice(0, 63)
+    .replace(/[-_]+$/, '');
   return cleaned === '' ? 'app' : cleaned;
 }
 
@@ -53,7 +59,7 @@ export function guessRole(name: string, image: string | undefined): 'db' | 'app'
 /**
  * The container port of the first entry of a compose `expose` or `ports` list: `3000`, `"3000/tcp"`,
  * `"8080:3000"`, `"127.0.0.1:8080:3000"`, `{target: 3000}` (compose spec, services.ports); undefined for
- * anything else, ranges and interpolations among them.
+ * anything else: UDP ports (the gateway speaks HTTP), ranges and interpolations among them.
  */
 export function containerPort(entries: unknown): number | undefined {
   if (!Array.isArray(entries) || entries.length === 0) return undefined;
@@ -62,9 +68,13 @@ export function containerPort(entries: unknown): number | undefined {
     typeof first === 'number'
       ? String(first)
       : typeof first === 'string'
-        ? (first.split(':').pop() ?? '').replace(/\/(tcp|udp)$/, '')
+        ? /\/udp$/.test(first)
+          ? ''
+          : (first.split(':').pop() ?? '').replace(/\/tcp$/, '')
         : typeof first === 'object' && first !== null && 'target' in first
-          ? String((first as { target: unknown }).target)
+          ? (first as { protocol?: unknown }).protocol === 'udp'
+            ? ''
+            : String((first as { target: unknown }).target)
           : '';
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const port = Number(text);
@@ -115,21 +125,22 @@ function readCompose(root: string): { file: string | undefined; services: Detect
     services: Object.entries(services)
       .map(([name, spec]) => {
         const image = typeof spec?.image === 'string' ? spec.image : undefined;
-        const port = containerPort(spec?.expose) ?? containerPort(spec?.ports);
+        const listens = containerPort(spec?.expose) ?? containerPort(spec?.ports);
         const role = guessRole(name, image);
-        // A routed service built here with no health check anywhere: propose probing `/`.
-        const guessHealth =
-          role === 'app' &&
-          port !== undefined &&
-          spec?.healthcheck === undefined &&
-          dockerfileHealthcheck(root, spec?.build) === false;
+        const composeCheck = spec?.healthcheck !== undefined;
+        const dockerfileCheck = dockerfileHealthcheck(root, spec?.build);
+        // Routed only where a rollout can tell when a container is ready: a check in the compose file
+        // or the Dockerfile, or `/` probed for a Dockerfile without one (an image's own is unknown here).
+        const routed =
+          role === 'app' && listens !== undefined && (composeCheck || dockerfileCheck !== undefined);
         return {
           name,
           image,
           hasBuild: spec?.build !== undefined,
           role,
-          ...(port === undefined ? {} : { port }),
-          ...(guessHealth ? { healthPath: '/' } : {}),
+          ...(routed ? { port: listens } : {}),
+          ...(routed && !composeCheck && dockerfileCheck === false ? { healthPath: '/' } : {}),
+          ...(role === 'app' && listens !== undefined && !routed ? { unroutedPort: listens } : {}),
         };
       })
       .sort((a, b) => a.name.localeCompare(b.name)),

@@ -106,10 +106,15 @@ function checkWritable(directory: string, target: string): void {
 
 /**
  * Checks, without changing anything, that `files` (relative paths) can be written under `root`:
- * not under /proc, /sys or /dev; every folder's first existing ancestor a writable directory on an
+ * not the file system's root, not under /proc, /sys or /dev; every folder's first existing ancestor a writable directory on an
  * ordinary file system; no file to write already there as a directory. Errors: UserError.
  */
 export function checkWriteTarget(root: string, files: readonly string[]): void {
+  if (dirname(root) === root) {
+    throw new UserError(`cannot write the project in ${root}: it is the root of the file system`, {
+      hint: CHOOSE_ANOTHER,
+    });
+  }
   const pseudo = pseudoRoot(root);
   if (pseudo !== undefined) {
     throw new UserError(

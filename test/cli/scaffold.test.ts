@@ -228,6 +228,15 @@ describe('stagecraft new --template', () => {
     }
   });
 
+  it('the root of the file system: exit 1, even for root (--dry-run checks it too)', () => {
+    const result = stagecraft(['new', '/', '--template', 'node-api', '--dry-run'], { cwd: root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: cannot write the project in /: it is the root of the file system\n' +
+        'hint: choose a folder you can write to, e.g. under your home directory\n',
+    );
+  });
+
   // Root writes anywhere, so the refusal is shown as another user (nobody), when setpriv is there.
   it.runIf(process.getuid?.() === 0 && existsSync('/usr/bin/setpriv'))(
     'a folder the user cannot write to: exit 1, permission denied, nothing written',
@@ -403,6 +412,26 @@ describe('stagecraft attach', () => {
     );
     expect(readdirSync(dir).sort()).toEqual(before);
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe('node_modules\ndist');
+  });
+
+  it('an image whose health check it cannot read is not routed: gov passes, the next steps say how', () => {
+    const dir = join(root, 'image-only');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    image: ghcr.io/acme/api:1.2.3\n    ports: ["8080:3000"]\n    restart: unless-stopped\n',
+    );
+    const result = stagecraft(['attach'], { cwd: dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(parse(readFileSync(join(dir, 'stagecraft.yml'), 'utf8')).services).toEqual({
+      api: { role: 'app' },
+    });
+    expect(result.stdout).toContain(
+      'api listens on 3000: to route it, set services.api.port and health.path in stagecraft.yml',
+    );
+    const gov = stagecraft(['gov'], { cwd: dir });
+    expect(gov.stdout + gov.stderr).not.toContain('web-healthcheck');
+    expect(gov.stdout + gov.stderr).not.toMatch(/\d+ errors?/);
   });
 
   it('a folder with nothing to run: exit 1, nothing written', () => {

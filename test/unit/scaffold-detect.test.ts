@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { containerPort, hasHealthcheck } from '../../src/scaffold/detect.js';
+import { parse } from 'yaml';
+import { containerPort, hasHealthcheck, sanitizeProjectName } from '../../src/scaffold/detect.js';
+import { yamlName } from '../../src/scaffold/templates/common.js';
 
 describe('containerPort (compose expose / ports, first entry)', () => {
   it.each([
@@ -7,7 +9,9 @@ describe('containerPort (compose expose / ports, first entry)', () => {
     [['3000'], 3000],
     [['3000/tcp'], 3000],
     [['8080:3000'], 3000],
-    [['127.0.0.1:8080:3000/udp'], 3000],
+    [['127.0.0.1:8080:3000/tcp'], 3000],
+    [['127.0.0.1::53/udp'], undefined],
+    [[{ target: 53, protocol: 'udp' }], undefined],
     [[{ target: 5432, published: '15432' }], 5432],
     [['5000-5010'], undefined],
     // biome-ignore lint/suspicious/noTemplateCurlyInString: an uninterpolated compose variable
@@ -31,5 +35,33 @@ describe('hasHealthcheck (Dockerfile)', () => {
     ['FROM node\nCMD ["node"]\n', false],
   ])('%j → %s', (text, expected) => {
     expect(hasHealthcheck(text)).toBe(expected);
+  });
+});
+
+describe('sanitizeProjectName (a folder name → a project name)', () => {
+  it.each([
+    ['Über Shop', 'uber-shop'],
+    ['café_app', 'cafe_app'],
+    ['--My.App--', 'my-app'],
+    ['日本', 'app'],
+    ['b'.repeat(100), 'b'.repeat(63)],
+    [`${'a'.repeat(62)}-x`, `${'a'.repeat(62)}`],
+  ])('%s → %s', (folder, name) => {
+    expect(sanitizeProjectName(folder)).toBe(name);
+  });
+});
+
+describe('yamlName (a project name as a YAML scalar)', () => {
+  it.each([
+    ['shop', 'shop'],
+    ['123', '"123"'],
+    ['true', '"true"'],
+    ['null', '"null"'],
+    ['1e3', '"1e3"'],
+    ['0x1f', '"0x1f"'],
+    ['my-app', 'my-app'],
+  ])('%s → %s, which reads back as the name', (name, scalar) => {
+    expect(yamlName(name)).toBe(scalar);
+    expect(parse(`name: ${scalar}`)).toEqual({ name });
   });
 });

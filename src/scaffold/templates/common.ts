@@ -1,6 +1,7 @@
 // Pieces every scaffold shares: the hook samples, the .gitignore block, the parts of stagecraft.yml every
 // template writes, the Node API (server, Dockerfile, package files) and the README. Plain text with `{{...}}`-free substitutions done by the caller; `\${` is compose or
 // shell interpolation kept as it is.
+import { parse } from 'yaml';
 import { HOOKS, type HookName } from '../../plan/deploy.js';
 
 export interface ScaffoldFile {
@@ -188,6 +189,14 @@ export function apiPackageJson(projectName: string): string {
 export type PasswordSource = () => string;
 
 /**
+ * A project name as a YAML scalar that reads back as that string: `123`, `true`, `null`, `1e3` and
+ * `0x1f` are quoted (YAML would read a number, a boolean or null), other names are written as they are.
+ */
+export function yamlName(name: string): string {
+  return parse(name) === name ? name : JSON.stringify(name);
+}
+
+/**
  * The start of every template's stagecraft.yml: the schema line, `comment` (the project in a few lines,
  * each starting with `#`), the project and compose blocks and the generic backend that runs ./api.
  */
@@ -195,7 +204,7 @@ export function configHead(name: string, comment: string): string {
   return `# yaml-language-server: $schema=./.stagecraft/stagecraft.schema.json
 ${comment}
 project:
-  name: ${name}
+  name: ${yamlName(name)}
   registry: ghcr.io/your-org/${name} # where images are pushed: set yours before deploying to production
 
 compose:

@@ -8,6 +8,7 @@ import {
   readme,
   type ScaffoldFile,
   type TemplateInput,
+  yamlName,
 } from './common.js';
 
 function config(name: string): string {
@@ -42,7 +43,7 @@ export function nodeApiTemplate(input: TemplateInput): ScaffoldFile[] {
   const name = input.projectName;
   return [
     { path: 'stagecraft.yml', content: config(name) },
-    { path: 'docker-compose.yml', content: `name: ${name}\n\n${COMPOSE}` },
+    { path: 'docker-compose.yml', content: `name: ${yamlName(name)}\n\n${COMPOSE}` },
     ...apiFiles(name),
     {
       path: '.env.example',

@@ -11,6 +11,7 @@ import {
   readme,
   type ScaffoldFile,
   type TemplateInput,
+  yamlName,
 } from './common.js';
 
 function config(name: string): string {
@@ -66,7 +67,7 @@ ${configTail(`    hosts: # your server: the database beside the app, which reach
 }
 
 function compose(name: string): string {
-  return `name: ${name}
+  return `name: ${yamlName(name)}
 
 x-node-build: &node-build
   args:
