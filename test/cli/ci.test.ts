@@ -12,6 +12,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -592,6 +593,31 @@ describe('stagecraft ci secrets', () => {
       /✓ DATABASE_URL +would set +from DATABASE_URL \(production env_file or environment\)/,
     );
     expect(fake.requests).toEqual([]);
+  });
+
+  it('an API that answers 200 without a public key: exit 2 naming GITHUB_API_URL, nothing stored', async () => {
+    const requests: string[] = [];
+    const server = createHttpServer((request, response) => {
+      requests.push(`${request.method} ${request.url}`);
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"message":"not GitHub"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const result = await stagecraft(['ci', 'secrets', '-e', 'production'], {
+        GITHUB_API_URL: url,
+        GITHUB_TOKEN: TOKEN,
+      });
+      expect(result.code, result.all).toBe(2);
+      expect(result.stderr).toContain(
+        `error: the API at ${url} answered the repository public key request without a key (expected {key_id, key})`,
+      );
+      expect(requests).toEqual(['GET /repos/acme/shop/actions/secrets/public-key']);
+      for (const value of SECRET_VALUES) expect(result.all).not.toContain(value);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses a public key as the deploy key (file or variable), before anything is sent', async () => {

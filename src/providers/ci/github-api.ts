@@ -344,6 +344,19 @@ export async function putSecrets(
   } catch (error) {
     throw apiError(error, 'read the repository public key for secrets', connection);
   }
+  // A 32-byte Curve25519 key in base64 and its id, as the API documents; anything else is not GitHub.
+  if (
+    typeof key?.key_id !== 'string' ||
+    typeof key.key !== 'string' ||
+    Buffer.from(key.key, 'base64').length !== 32
+  ) {
+    throw new ExternalError(
+      `the API at ${connection.baseUrl} answered the repository public key request without a key (expected {key_id, key})`,
+      {
+        hint: 'check GITHUB_API_URL: it must be the GitHub REST API (https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise)',
+      },
+    );
+  }
   const created: string[] = [];
   const updated: string[] = [];
   for (const secret of secrets) {
