@@ -175,7 +175,7 @@ export async function newProject(
         : packages.map((dir) => `npm install --prefix ${dir}`)),
       `stagecraft dev                 # ${templateDevUrls(options.template)}`,
       'stagecraft deploy -e local     # a release on this machine’s Docker engine',
-      'edit environments.production in stagecraft.yml, then `stagecraft plan -e production`',
+      'edit environments.production in stagecraft.yml and put its values in .env.production (see .env.example), then `stagecraft plan -e production`',
       'stagecraft ci init             # GitHub Actions workflows',
     ],
   };

@@ -421,6 +421,9 @@ describe('stagecraft attach', () => {
       join(dir, 'docker-compose.yml'),
       'services:\n  api:\n    image: ghcr.io/acme/api:1.2.3\n    ports: ["8080:3000"]\n    restart: unless-stopped\n',
     );
+    const dry = stagecraft(['attach', '--dry-run'], { cwd: dir });
+    expect(dry.stdout).toContain(`✓ Would attach Stagecraft to image-only in ${dir}`);
+    expect(existsSync(join(dir, 'stagecraft.yml'))).toBe(false);
     const result = stagecraft(['attach'], { cwd: dir });
     expect(result.code, result.stderr).toBe(0);
     expect(parse(readFileSync(join(dir, 'stagecraft.yml'), 'utf8')).services).toEqual({

@@ -24,7 +24,11 @@ export async function run(context: CommandContext, options: AttachOptions): Prom
     return 0;
   }
   const verb = context.globals.dryRun ? 'would write' : 'wrote';
-  context.output.result(`✓ Stagecraft attached to ${result.projectName} in ${result.root}`);
+  context.output.result(
+    context.globals.dryRun
+      ? `✓ Would attach Stagecraft to ${result.projectName} in ${result.root}`
+      : `✓ Stagecraft attached to ${result.projectName} in ${result.root}`,
+  );
   for (const file of result.files)
     context.output.info(`  ${verb} ${file.path}${file.overwritten ? ' (overwritten)' : ''}`);
   if (result.gitignore.length > 0)
