@@ -18,6 +18,11 @@ export interface ResolvedVersion {
 
 /** Folders left out of the content hash of a folder outside git (dependencies, VCS, Stagecraft's state). */
 const SKIPPED = new Set(['.git', 'node_modules', '.stagecraft']);
+/**
+ * Env files (`.env`, `.env.production`, …) are left out too: they hold secrets, and a version is
+ * published (image tags, labels, plan, the ledger), so it must not change with a secret's value.
+ */
+const ENV_FILE = /^\.env(\..+)?$/;
 
 /**
  * The release version, read-only (`plan` uses it too):
@@ -27,7 +32,7 @@ const SKIPPED = new Set(['.git', 'node_modules', '.stagecraft']);
  *   uncommitted code (`git diff HEAD --binary` plus the untracked, not ignored files), so different
  *   changes get different tags;
  * - outside git: `local-<hash>` over every file of the project folder (paths, modes, contents;
- *   .git, node_modules and .stagecraft left out).
+ *   .git, node_modules, .stagecraft and env files left out).
  */
 export async function resolveVersion(projectRoot: string, explicit?: string): Promise<ResolvedVersion> {
   const head = await runLocal(['git', 'rev-parse', '--short=12', 'HEAD'], {
@@ -70,7 +75,7 @@ export function folderHash(root: string): string {
   const hash = createHash('sha256');
   const walk = (dir: string, prefix: string) => {
     for (const name of readdirSync(dir).sort()) {
-      if (SKIPPED.has(name)) continue;
+      if (SKIPPED.has(name) || ENV_FILE.test(name)) continue;
       const path = join(dir, name);
       const stat = lstatSync(path);
       hash.update(`\0${prefix}${name}\0${stat.isDirectory() ? 'd' : (stat.mode & 0o111).toString(8)}\0`);

@@ -58,6 +58,12 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     const second = await resolveVersion(dir);
     expect(second.version).toMatch(/^local-[0-9a-f]{12}$/);
     expect(second.version).not.toBe(first.version);
+    // Env files hold secrets and the version is published: a secret's value does not change it.
+    writeFileSync(join(dir, '.env.staging'), 'DB_PASSWORD=one-value\n');
+    const withSecret = await resolveVersion(dir);
+    writeFileSync(join(dir, '.env.staging'), 'DB_PASSWORD=another-value\n');
+    expect((await resolveVersion(dir)).version).toBe(withSecret.version);
+    expect(withSecret.version).toBe(second.version);
   });
 
   it('--version is kept but never treated as immutable', async () => {
