@@ -124,7 +124,12 @@ async function smoke(
   expect(plan.stdout).toContain('Nothing has been changed');
 
   projects.push(`${options.name}-production`);
-  const deploy = expectOk(cli(['deploy', '-e', 'production', '--version', 'v1'], 240_000), 'deploy');
+  // `init` makes production require confirmation (gov's production-confirmation rule): without a
+  // terminal and without --yes, the deploy refuses before it changes anything.
+  const unconfirmed = cli(['deploy', '-e', 'production', '--version', 'v1']);
+  expect(unconfirmed.code, unconfirmed.stderr).toBe(1);
+  expect(unconfirmed.stderr).toContain('This environment requires confirmation');
+  const deploy = expectOk(cli(['deploy', '-e', 'production', '--version', 'v1', '--yes'], 240_000), 'deploy');
   expect(deploy.stderr).toContain(`✓ Deployed ${options.name} v1 to production`);
   expect(await fetchBody(options.port)).toBe(`hello from ${options.name}\n`);
 }
