@@ -94,6 +94,22 @@ export function listLabeledContainersArgs(key: string, value: string): string[] 
   return ['docker', 'ps', '-a', '--no-trunc', '--filter', `label=${key}=${value}`, '--format', '{{json .}}'];
 }
 
+/**
+ * `docker ps -a` of the containers with exactly these names (one JSON object per line). Docker matches
+ * the filter against the name with its leading slash on some engine versions: the pattern allows both.
+ */
+export function listNamedContainersArgs(names: string[]): string[] {
+  return [
+    'docker',
+    'ps',
+    '-a',
+    '--no-trunc',
+    ...names.flatMap((name) => ['--filter', `name=^/?${name}$`]),
+    '--format',
+    '{{json .}}',
+  ];
+}
+
 /** `docker start id…` */
 export function startContainersArgs(ids: string[]): string[] {
   return ['docker', 'start', ...ids];

@@ -4,7 +4,7 @@ import type { Step } from '../plan/types.js';
 import { composeOnce } from '../rollout/first-up.js';
 import { type HostBatch, hostBatch } from '../rollout/host-batch.js';
 import { describeTransfer, type ImageArchives, transferImage } from '../rollout/image-transfer.js';
-import { ensureIngress, type IngressTarget } from '../rollout/ingress.js';
+import { ensureIngress, type IngressTarget, removeAppRoutes } from '../rollout/ingress.js';
 import { pruneServices } from '../rollout/prune.js';
 import { rolloutService } from '../rollout/replace.js';
 import { describeRetain, type RetainReport, retainOnHost } from '../rollout/retain.js';
@@ -48,7 +48,13 @@ function ingressTarget(
   runner: Runner,
   names: { container: string; network: string } = deps.model.ingress,
 ): IngressTarget {
-  return { runner, project: deps.model.composeProject, container: names.container, network: names.network };
+  return {
+    runner,
+    project: deps.model.composeProject,
+    container: names.container,
+    network: names.network,
+    legacy: deps.model.ingress.legacy,
+  };
 }
 
 /**
@@ -163,6 +169,13 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           tls,
         );
         return { status: outcome === 'running' ? 'unchanged' : 'completed', detail: `ingress ${outcome}` };
+      }
+      case 'unroute': {
+        const left = await removeAppRoutes(ingressTarget(deps, runner, action));
+        return {
+          status: 'completed',
+          detail: `routes removed; the gateway serves ${left.join(', ') || 'no other app'}`,
+        };
       }
       case 'rollout': {
         const outcome = await rolloutService(

@@ -6,7 +6,7 @@
 import bcrypt from 'bcryptjs';
 import { UserError } from '../util/errors.js';
 import type { Secret } from '../util/secret.js';
-import type { CaddyRoute } from './caddy.js';
+import { type CaddyRoute, sameOwner } from './caddy.js';
 
 /**
  * bcrypt's cost: 2^10 rounds (OWASP's minimum for bcrypt), 0.1–0.3 s in plain JavaScript on a small
@@ -47,7 +47,7 @@ function checkPassword(service: string, password: string): void {
 
 /**
  * Planned routes as the gateway's routes: each basic auth password becomes a bcrypt hash, the hash of
- * the live route of the same service when its user is the same and the password still matches it
+ * the live route of the same app and service when its user is the same and the password still matches it
  * (so an unchanged password leaves the config unchanged), else a new one. Pure but for the hashing.
  */
 export async function withPasswordHashes(
@@ -60,7 +60,7 @@ export async function withPasswordHashes(
       if (basicAuth === undefined) return rest;
       const password = basicAuth.password.reveal();
       checkPassword(route.service, password);
-      const current = live.find((candidate) => candidate.service === route.service)?.basicAuth;
+      const current = live.find((candidate) => sameOwner(candidate, route))?.basicAuth;
       const keep =
         current !== undefined &&
         current.user === basicAuth.user &&

@@ -23,6 +23,11 @@ export const UPSTREAM_REFRESH_MS = 200;
 export const SWITCH_MARGIN_MS = 100;
 
 export interface CaddyRoute {
+  /**
+   * The app that owns the route on a gateway shared by several: its compose project
+   * (`<project>-<environment>`). Absent on a gateway of one app (driver swarm's, dev).
+   */
+  app?: string;
   service: string;
   /** Host names the route answers (without a path), or `*` for every other request. */
   domains: string[];
@@ -44,9 +49,33 @@ export interface CaddyRoute {
   maintenance?: { retryAfterSeconds: number };
 }
 
-/** The DNS alias on the ingress network that names the containers serving a service. */
-export function upstreamAlias(service: string): string {
-  return `live-${service}`;
+/** A DNS label's longest length (RFC 1035); Caddy's resolver refuses longer names. */
+const MAX_DNS_LABEL = 63;
+
+/**
+ * The DNS alias on the ingress network that names the containers serving a service: `live-<service>`,
+ * or on a shared gateway's network `live-<service>-<8 hex>`, the hex digits from the sha256 of
+ * `<app>/<service>` so that two apps' services of one name never share an alias. At most 63 characters
+ * (a long service name is cut).
+ */
+export function upstreamAlias(service: string, app?: string): string {
+  if (app === undefined) return `live-${service}`;
+  const digest = createHash('sha256').update(`${app}/${service}`, 'utf8').digest('hex').slice(0, 8);
+  const room = MAX_DNS_LABEL - 'live-'.length - digest.length - 1;
+  return `live-${service.slice(0, room).replace(/[-.]+$/, '')}-${digest}`;
+}
+
+/** The `@id` of a route in Caddy's config: `stagecraft-<service>`, or `stagecraft-<app>/<service>` for an app's. */
+function routeId(route: Pick<CaddyRoute, 'app' | 'service'>): string {
+  return `${ROUTE_PREFIX}${route.app === undefined ? '' : `${route.app}/`}${route.service}`;
+}
+
+/** True when two routes are the same app's route of the same service. */
+export function sameOwner(
+  a: Pick<CaddyRoute, 'app' | 'service'>,
+  b: Pick<CaddyRoute, 'app' | 'service'>,
+): boolean {
+  return a.app === b.app && a.service === b.service;
 }
 
 /** The page every request of a route in maintenance gets, with status 503. */
@@ -120,7 +149,7 @@ function routeJson(route: CaddyRoute): Record<string, unknown> {
     handler: 'reverse_proxy',
     dynamic_upstreams: {
       source: 'a',
-      name: route.upstream ?? upstreamAlias(route.service),
+      name: route.upstream ?? upstreamAlias(route.service, route.app),
       port: String(route.port),
       refresh: `${UPSTREAM_REFRESH_MS}ms`,
     },
@@ -133,7 +162,7 @@ function routeJson(route: CaddyRoute): Record<string, unknown> {
     transport: { protocol: 'http', dial_timeout: '200ms' },
   });
   return {
-    '@id': `${ROUTE_PREFIX}${route.service}`,
+    '@id': routeId(route),
     ...(match === undefined ? {} : { match }),
     handle,
     terminal: true,
@@ -151,7 +180,8 @@ function sortRoutes(routes: CaddyRoute[]): CaddyRoute[] {
     return (
       aCatchAll - bCatchAll ||
       (b.path?.length ?? 0) - (a.path?.length ?? 0) ||
-      a.service.localeCompare(b.service)
+      a.service.localeCompare(b.service) ||
+      (a.app ?? '').localeCompare(b.app ?? '')
     );
   });
 }
@@ -271,8 +301,11 @@ export function routesFromConfig(config: unknown): CaddyRoute[] {
     const hosts = route.match?.[0]?.host ?? [];
     const paths = route.match?.[0]?.path ?? [];
     const path = paths[0];
+    const id = route['@id']!.slice(ROUTE_PREFIX.length);
+    const slash = id.lastIndexOf('/');
     const out: CaddyRoute = {
-      service: route['@id']!.slice(ROUTE_PREFIX.length),
+      ...(slash === -1 ? {} : { app: id.slice(0, slash) }),
+      service: id.slice(slash + 1),
       domains: hosts.length > 0 ? hosts : ['*'],
       port: Number(find('reverse_proxy')?.dynamic_upstreams?.port ?? 0),
     };
@@ -339,14 +372,15 @@ export function upstreamsArgv(): string[] {
   return ['wget', '-q', '-O', '-', `${CADDY_ADMIN}/reverse_proxy/upstreams`];
 }
 
-/** Replaces (or adds) one service's route in a route list. */
+/** Replaces (or adds) one app's route of one service in a route list. */
 export function withRoute(routes: CaddyRoute[], route: CaddyRoute): CaddyRoute[] {
-  return [...routes.filter((existing) => existing.service !== route.service), route];
+  return [...routes.filter((existing) => !sameOwner(existing, route)), route];
 }
 
 /** What of a route configures Caddy, in a fixed order (the key `sameRoutes` compares). */
 function routeKey(route: CaddyRoute): unknown[] {
   return [
+    route.app ?? null,
     route.service,
     route.domains.includes('*') ? ['*'] : [...route.domains].sort(),
     route.port,
@@ -362,6 +396,56 @@ function routeKey(route: CaddyRoute): unknown[] {
 export function sameRoutes(a: CaddyRoute[], b: CaddyRoute[]): boolean {
   const key = (routes: CaddyRoute[]) => JSON.stringify(sortRoutes(routes).map(routeKey));
   return key(a) === key(b);
+}
+
+/** The folder whose creation (mkdir is atomic) takes the gateway's config lock; in /tmp, so it dies with the container. */
+const CONFIG_LOCK_DIR = '/tmp/stagecraft-config.lock';
+
+/**
+ * argv run inside the gateway to take its config lock: exit 0 when taken, 1 when another holds it. A
+ * lock older than a minute (a change takes seconds) was left by a change that died: it is released so
+ * that the next try takes it.
+ */
+export function configLockArgv(): string[] {
+  return [
+    'sh',
+    '-c',
+    'mkdir "$1" 2>/dev/null && exit 0; [ -n "$(find "$1" -maxdepth 0 -mmin +1 2>/dev/null)" ] && rmdir "$1"; exit 1',
+    'sh',
+    CONFIG_LOCK_DIR,
+  ];
+}
+
+/** argv run inside the gateway to release its config lock. */
+export function configUnlockArgv(): string[] {
+  return ['rmdir', CONFIG_LOCK_DIR];
+}
+
+/**
+ * A live config (from `GET /config/`) without one app's routes: the other routes, the TLS settings and
+ * everything else as they are, and the names Caddy obtains certificates for (`certificates.automate`)
+ * only those the remaining routes serve. Pure; the input is not changed.
+ */
+export function withoutApp(config: unknown, app: string): unknown {
+  const copy = structuredClone(config) as {
+    apps?: {
+      http?: { servers?: Record<string, { routes?: RawRoute[] }> };
+      tls?: { certificates?: { automate?: string[] } };
+    };
+  } | null;
+  const server = copy?.apps?.http?.servers?.['stagecraft'];
+  if (server?.routes === undefined) return copy;
+  const prefix = `${ROUTE_PREFIX}${app}/`;
+  server.routes = server.routes.filter(
+    (route) => !(typeof route['@id'] === 'string' && route['@id'].startsWith(prefix)),
+  );
+  const certificates = copy?.apps?.tls?.certificates;
+  if (certificates?.automate !== undefined) {
+    const served = new Set(routesFromConfig(copy).flatMap((route) => route.domains));
+    certificates.automate = certificates.automate.filter((name) => served.has(name));
+    if (certificates.automate.length === 0) delete certificates.automate;
+  }
+  return copy;
 }
 
 /** argv run inside the ingress container to read the live config. */

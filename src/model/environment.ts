@@ -14,6 +14,7 @@ import {
   type ServiceConfig,
   splitRouteDomain,
 } from '../config/schema.js';
+import { gatewayName } from '../ingress/gateway-name.js';
 import type { AppProvider } from '../providers/app.js';
 import { parseByteSize } from '../util/byte-size.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -127,7 +128,11 @@ export interface EnvironmentModel {
     ssh: EnvironmentConfig['ssh'];
     rootDir: string;
   };
-  /** The gateway: `container` and `network` are the names it runs under on every host. */
+  /**
+   * The gateway: `container` and `network` are the names it runs under on every host, shared by every
+   * app and environment that listens on the same ports there (`gatewayName`). `legacy` names the
+   * gateway of one app and environment that versions before the shared gateway ran.
+   */
   ingress: {
     provider: string;
     image: string;
@@ -135,6 +140,7 @@ export interface EnvironmentModel {
     httpsPort: number;
     container: string;
     network: string;
+    legacy: { container: string; network: string };
     tls: IngressTlsModel;
   };
   rollout: {
@@ -473,8 +479,12 @@ export function buildEnvironmentModel(
       image: ingress?.image ?? 'caddy:2',
       httpPort: ingress?.http_port ?? 80,
       httpsPort: ingress?.https_port ?? 443,
-      container: `${config.project.name}-${envName}-ingress`,
-      network: `${config.project.name}-${envName}_ingress`,
+      container: gatewayName(ingress?.http_port ?? 80, ingress?.https_port ?? 443),
+      network: gatewayName(ingress?.http_port ?? 80, ingress?.https_port ?? 443),
+      legacy: {
+        container: `${config.project.name}-${envName}-ingress`,
+        network: `${config.project.name}-${envName}_ingress`,
+      },
       tls: ingressTlsModel(ingress?.tls),
     },
     rollout: {

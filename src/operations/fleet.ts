@@ -4,13 +4,12 @@
 import {
   type ContainerFacts,
   inspectContainersArgs,
-  listLabeledContainersArgs,
+  listNamedContainersArgs,
   listProjectContainersArgs,
   listServiceContainersArgs,
   parseContainerInspect,
   parseJsonLines,
 } from '../docker/container.js';
-import { INGRESS_LABEL } from '../docker/labels.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
@@ -158,9 +157,15 @@ export async function projectContainers(
   return inspectListed(runner, listProjectContainersArgs(project), signal);
 }
 
-/** The gateway container(s) Stagecraft started for the project on a host (label stagecraft.ingress). */
-export async function ingressContainers(runner: Runner, project: string): Promise<ContainerFacts[]> {
-  return inspectListed(runner, listLabeledContainersArgs(INGRESS_LABEL, project));
+/**
+ * The gateway container(s) serving the environment on a host: the shared gateway on its ports and,
+ * until the next deploy replaces it, its own gateway from an older version (names from the model).
+ */
+export async function ingressContainers(
+  runner: Runner,
+  ingress: { container: string; legacy: { container: string } },
+): Promise<ContainerFacts[]> {
+  return inspectListed(runner, listNamedContainersArgs([ingress.container, ingress.legacy.container]));
 }
 
 async function inspectListed(

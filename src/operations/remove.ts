@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
-import { parseJsonLines } from '../docker/container.js';
+import { execArgs, inspectContainersArgs, parseJsonLines } from '../docker/container.js';
 import { INGRESS_LABEL } from '../docker/labels.js';
+import { readConfigArgv, routesFromConfig } from '../ingress/caddy.js';
 import { environmentFolder, type RemoveInventory, removeSteps, volumesByHost } from '../plan/remove.js';
 import type { Plan } from '../plan/types.js';
 import { runnerFor } from '../runners/factory.js';
@@ -21,9 +22,11 @@ const lines = (stdout: string) =>
     .filter((line) => line !== '');
 
 /**
- * What one host has of the environment (read-only: docker ps, network and volume ls, network
- * inspect, test -d): the project's containers, its gateway and who else is on the gateway's network,
- * its networks and named volumes, and whether its folder exists. Throws what the runner throws.
+ * What one host has of the environment (read-only: docker ps, container and network inspect,
+ * network and volume ls, the gateway's live config, test -d): the project's containers, the shared
+ * gateway and which other apps use it (their routes, their containers on its network), the legacy
+ * gateway of the environment, its networks and named volumes, and whether its folder exists. Throws
+ * what the runner throws.
  */
 export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment): Promise<RemoveInventory> {
   const { model } = env;
@@ -50,19 +53,13 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
           : String(row['Status'] ?? '').startsWith('Up'),
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
-  const gateways = lines(
-    (
-      await runner.exec([
-        'docker',
-        'ps',
-        '-a',
-        '--filter',
-        `label=${INGRESS_LABEL}=${project}`,
-        '--format',
-        '{{.Names}}',
-      ])
-    ).stdout,
-  );
+  const exists = async (argv: string[]) => (await runner.exec(argv, { allowFailure: true })).exitCode === 0;
+  const gateway = (await exists(inspectContainersArgs([model.ingress.container])))
+    ? model.ingress.container
+    : undefined;
+  const legacyGateway = (await exists(inspectContainersArgs([model.ingress.legacy.container])))
+    ? model.ingress.legacy.container
+    : undefined;
   const projectNetworks = lines(
     (
       await runner.exec([
@@ -80,33 +77,62 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
     ['docker', 'network', 'inspect', '--format', '{{json .Containers}}', model.ingress.network],
     { allowFailure: true },
   );
-  const ours = new Set([...containers.map((container) => container.name), ...gateways]);
-  let sharedWith: string[] = [];
+  const ours = new Set([...containers.map((container) => container.name), model.ingress.container]);
+  const attached: string[] = [];
   if (ingress.exitCode === 0) {
-    const attached = (JSON.parse(ingress.stdout.trim() || 'null') ?? {}) as Record<string, { Name?: string }>;
-    sharedWith = Object.values(attached)
-      .map((entry) => String(entry.Name ?? ''))
-      .filter((name) => name !== '' && !ours.has(name))
-      .sort();
+    const entries = (JSON.parse(ingress.stdout.trim() || 'null') ?? {}) as Record<string, { Name?: string }>;
+    for (const entry of Object.values(entries)) {
+      const name = String(entry.Name ?? '');
+      if (name !== '' && !ours.has(name)) attached.push(name);
+    }
   }
+  const routed = new Set<string>();
+  if (gateway !== undefined) {
+    const config = await runner.exec(execArgs(gateway, readConfigArgv(), { interactive: false }), {
+      allowFailure: true,
+    });
+    if (config.exitCode === 0) {
+      for (const route of routesFromConfig(JSON.parse(config.stdout || 'null') as unknown)) {
+        if (route.app !== undefined && route.app !== project) routed.add(route.app);
+      }
+    }
+  }
+  // Other apps by their routes, and containers on the network of no app with routes (compose names a
+  // container `<app>-<service>-<n>`).
+  const sharedWith = [
+    ...routed,
+    ...attached.filter((name) => ![...routed].some((app) => name.startsWith(`${app}-`))),
+  ].sort();
+  const legacyNetwork = await exists(['docker', 'network', 'inspect', model.ingress.legacy.network]);
   const volumesLabelled = async (label: string) =>
     lines(
       (await runner.exec(['docker', 'volume', 'ls', '--filter', `label=${label}`, '--format', '{{.Name}}']))
         .stdout,
     );
   // The gateway's data volume (its certificates) goes with the gateway, never while other apps use it.
+  // Versions before the shared gateway labelled the app's own gateway volume with the compose project.
   const volumes = [
-    ...(await volumesLabelled(`com.docker.compose.project=${project}`)),
-    ...(sharedWith.length === 0 ? await volumesLabelled(`${INGRESS_LABEL}=${project}`) : []),
+    ...new Set([
+      ...(await volumesLabelled(`com.docker.compose.project=${project}`)),
+      ...(await volumesLabelled(`${INGRESS_LABEL}=${project}`)),
+      ...(gateway !== undefined && sharedWith.length === 0
+        ? await volumesLabelled(`${INGRESS_LABEL}=${gateway}`)
+        : []),
+    ]),
   ].sort();
   const folder = await runner.exec(['test', '-d', environmentFolder(model)], { allowFailure: true });
   return {
     host: runner.name,
     containers,
-    ...(gateways[0] === undefined ? {} : { gateway: gateways[0] }),
+    ...(gateway === undefined ? {} : { gateway }),
     gatewaySharedWith: sharedWith,
+    ...(legacyGateway === undefined ? {} : { legacyGateway }),
     networks: [
-      ...new Set([...projectNetworks, ...(ingress.exitCode === 0 ? [model.ingress.network] : [])]),
+      ...new Set([
+        ...projectNetworks,
+        ...(ingress.exitCode === 0 ? [model.ingress.network] : []),
+        ...(legacyNetwork ? [model.ingress.legacy.network] : []),
+      ]),
     ].sort(),
     volumes,
     folder: folder.exitCode === 0,

@@ -161,7 +161,7 @@ async function hostStatus(
   try {
     const [containers, gateways, current, mesh] = await Promise.all([
       projectContainers(runner, model.composeProject),
-      ingressContainers(runner, model.composeProject),
+      ingressContainers(runner, model.ingress),
       release,
       model.mesh === undefined ? undefined : hostMeshState(runner, host, model.mesh),
     ]);

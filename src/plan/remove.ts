@@ -10,11 +10,16 @@ export interface RemoveInventory {
   host: string;
   /** Containers of the compose project (running or not). */
   containers: { id: string; name: string; running: boolean }[];
-  /** The environment's gateway container, when the host has one. */
+  /** The host's shared gateway (the one on the environment's ports), when the host has one. */
   gateway?: string;
-  /** Containers of other apps on the gateway's network: the gateway stays while there are any. */
+  /**
+   * Other apps with routes on the gateway, and containers of other apps on its network: the gateway
+   * stays while there are any, and only this app's routes leave it.
+   */
   gatewaySharedWith: string[];
-  /** Networks of the compose project and the gateway's network, as they exist. */
+  /** The environment's own gateway from a version before the shared gateway, when it is still there. */
+  legacyGateway?: string;
+  /** Networks of the compose project, the gateway's network and the legacy gateway's, as they exist. */
   networks: string[];
   /** Named volumes of the compose project. */
   volumes: string[];
@@ -83,10 +88,21 @@ export function removeSteps(input: RemovePlanInput, after: string[]): Step[] {
       });
     }
     const gatewayShared = inventory.gatewaySharedWith.length > 0;
-    if (inventory.gateway !== undefined && !gatewayShared) {
-      add('gateway', `remove the gateway ${inventory.gateway}`, {
+    if (inventory.gateway !== undefined && gatewayShared) {
+      add(
+        'routes',
+        `take ${model.composeProject}'s routes off the gateway ${inventory.gateway} (it keeps serving ${inventory.gatewaySharedWith.join(', ')})`,
+        { kind: 'unroute', container: inventory.gateway, network: model.ingress.network },
+      );
+    }
+    const gateways = [
+      ...(inventory.gateway !== undefined && !gatewayShared ? [inventory.gateway] : []),
+      ...(inventory.legacyGateway === undefined ? [] : [inventory.legacyGateway]),
+    ];
+    if (gateways.length > 0) {
+      add('gateway', `remove the gateway ${gateways.join(', ')}`, {
         kind: 'exec',
-        argv: ['docker', 'rm', '-f', inventory.gateway],
+        argv: ['docker', 'rm', '-f', ...gateways],
       });
     }
     const networks = inventory.networks.filter(

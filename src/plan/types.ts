@@ -100,6 +100,12 @@ export type Action =
       stdin?: Secret;
     }
   | {
+      /** Takes the app's routes off a gateway other apps still use (`stagecraft remove`). */
+      kind: 'unroute';
+      container: string;
+      network: string;
+    }
+  | {
       kind: 'ingress';
       image: string;
       httpPort: number;

@@ -84,6 +84,9 @@ function stepToJson(step: Step, decisions: RolloutDecisions | undefined): Record
           : { build_cache_until: `${action.buildCacheUntilHours}h` }),
       });
       break;
+    case 'unroute':
+      detail['container'] = action.container;
+      break;
     case 'ingress':
       Object.assign(detail, {
         image: action.image,

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { dockerHostOf, dockerOn, type HarnessEnv, requireHarness, run } from './support/harness.js';
 import { type Pebble, startPebble } from './support/pebble.js';
 import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
@@ -11,7 +12,7 @@ import { removeProject, type ShopProject, shopProject, stagecraftIn } from './su
 const HTTP_PORT = 29080;
 const HTTPS_PORT = 29443;
 const DOMAIN = 'shop.pebble.test';
-const GATEWAY = 'shopacme-production-ingress';
+const GATEWAY = gatewayName(HTTP_PORT, HTTPS_PORT);
 let harness: HarnessEnv;
 let project: ShopProject;
 let pebble: Pebble;

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
 import { gatewayGet, resetHosts } from './support/preamble.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
@@ -86,7 +87,7 @@ afterAll(async () => {
     await sshRun(
       harness,
       'h1',
-      'docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=fidelity-production) fidelity-production-ingress >/dev/null 2>&1; true',
+      `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=fidelity-production) ${gatewayName(8080, 443)} >/dev/null 2>&1; true`,
     );
   }
   if (project) rmSync(project.root, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { requireHarness } from './support/harness.js';
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.mjs', import.meta.url));
@@ -32,8 +33,8 @@ afterAll(async () => {
   const harness = await requireHarness();
   const env = { ...process.env, DOCKER_HOST: harness.build_docker_host };
   spawnSync('docker', ['compose', '-p', 'shop-local', 'down', '--volumes'], { env, stdio: 'ignore' });
-  spawnSync('docker', ['rm', '-f', 'shop-local-ingress'], { env, stdio: 'ignore' });
-  spawnSync('docker', ['volume', 'rm', 'shop-local-ingress-data'], { env, stdio: 'ignore' });
+  spawnSync('docker', ['rm', '-f', gatewayName(8080, 443)], { env, stdio: 'ignore' });
+  spawnSync('docker', ['volume', 'rm', `${gatewayName(8080, 443)}-data`], { env, stdio: 'ignore' });
 });
 
 describe('npm run demo (the README main command)', () => {

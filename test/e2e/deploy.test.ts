@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../bench/lib/load.mjs';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
 import { gatewayGet, resetHosts } from './support/preamble.js';
 import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
@@ -9,6 +10,7 @@ import { removeProject, type ShopProject, shopProject, stagecraftIn } from './su
 let harness: HarnessEnv;
 let project: ShopProject;
 
+const GATEWAY = gatewayName(8080, 443);
 const address = (host: string) => harness.hosts.find((candidate) => candidate.name === host)!.address;
 
 async function names(host: string): Promise<string[]> {
@@ -90,16 +92,9 @@ describe('deploy to three hosts', () => {
     expect(run.stderr).toContain('✓ Deployed shop v1 to production');
     expect(run.code, run.stderr).toBe(0);
 
-    expect(await names('h1')).toEqual([
-      'shop-production-api-1',
-      'shop-production-ingress',
-      'shop-production-web-1',
-    ]);
-    expect(await names('h2')).toEqual([
-      'shop-production-api-1',
-      'shop-production-ingress',
-      'shop-production-web-1',
-    ]);
+    // The gateway is the host's, shared by every app on its ports: named by them, not by the app.
+    expect(await names('h1')).toEqual(['shop-production-api-1', 'shop-production-web-1', GATEWAY]);
+    expect(await names('h2')).toEqual(['shop-production-api-1', 'shop-production-web-1', GATEWAY]);
     expect(await names('h3')).toEqual(['shop-production-db-1']);
     for (const host of ['h1', 'h2']) {
       const api = await get(host, 'api.shop.localhost', '/api/status');
@@ -257,12 +252,12 @@ describe('deploy to three hosts', () => {
   it('rolls hosts that already switched back when another host fails', async () => {
     // h2's gateway is replaced by a container that never answers (labelled with the gateway's ports, so
     // it is taken for the gateway rather than recreated), so only h2 fails.
-    await dockerOn(harness, 'h2', ['rm', '-f', 'shop-production-ingress']);
+    await dockerOn(harness, 'h2', ['rm', '-f', GATEWAY]);
     await dockerOn(harness, 'h2', [
       'run',
       '-d',
       '--name',
-      'shop-production-ingress',
+      GATEWAY,
       '--label',
       'stagecraft.ingress-ports=8080:80',
       '127.0.0.1:5000/stagecraft-test/busybox:latest',
@@ -273,7 +268,7 @@ describe('deploy to three hosts', () => {
       const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v5-partial']);
       expect(run.code, run.stderr).toBe(2);
       expect(run.stderr).toContain(
-        'error: deploy failed on h2: the ingress container shop-production-ingress on h2 did not start its admin API',
+        `error: deploy failed on h2: the ingress container ${GATEWAY} on h2 did not start its admin API`,
       );
       expect(run.stderr).toMatch(
         / {2}h1 switched first and were rolled back to rel-\d{8}-\d{9} \(version v2\)/,
@@ -285,7 +280,7 @@ describe('deploy to three hosts', () => {
       expect(rollback).toMatchObject({ kind: 'rollback', version: 'v2' });
       expect(Object.keys(rollback!.hosts)).toEqual(['h1']);
     } finally {
-      await dockerOn(harness, 'h2', ['rm', '-f', 'shop-production-ingress']);
+      await dockerOn(harness, 'h2', ['rm', '-f', GATEWAY]);
     }
   });
 

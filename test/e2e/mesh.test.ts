@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { PROBE_SCRIPT, parseHostFacts } from '../../src/plan/host-facts.js';
 import { planSetupHost, type SetupWanted } from '../../src/plan/setup.js';
 import { JOIN_SCRIPT, type MeshWanted, meshSetup, tailscaleUpFlags } from '../../src/plan/setup-mesh.js';
@@ -120,7 +121,7 @@ afterAll(async () => {
     ['h1', 'h3'].map((host) =>
       onHost(
         host,
-        `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=${DEPLOYED}) ${DEPLOYED}-ingress >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft/${DEPLOYED}; true`,
+        `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=${DEPLOYED}) ${gatewayName(8080, 443)} >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft/${DEPLOYED}; true`,
       ),
     ),
   );

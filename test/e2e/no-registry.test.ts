@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness, run, sshRun } from './support/harness.js';
 import { type CliRun, removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
@@ -80,10 +81,12 @@ async function cleanup(): Promise<void> {
     ...(await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${COMPOSE_PROJECT}`])).split(
       '\n',
     ),
-    ...(await docker(['ps', '-aq', '--filter', `label=stagecraft.ingress=${COMPOSE_PROJECT}`])).split('\n'),
+    ...(await docker(['ps', '-aq', '--filter', `label=stagecraft.ingress=${gatewayName(PORT, 443)}`])).split(
+      '\n',
+    ),
   ].filter((id) => id.trim() !== '');
   if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-  await docker(['network', 'rm', `${COMPOSE_PROJECT}_default`, `${COMPOSE_PROJECT}_ingress`]);
+  await docker(['network', 'rm', `${COMPOSE_PROJECT}_default`, gatewayName(PORT, 443)]);
   await docker(['volume', 'rm', `${COMPOSE_PROJECT}_db-data`]);
   const images = (await docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']))
     .split('\n')

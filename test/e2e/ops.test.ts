@@ -13,6 +13,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
 import { type CliRun, removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
@@ -165,12 +166,12 @@ async function cleanup(): Promise<void> {
         ...(
           await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${COMPOSE_PROJECT}`])
         ).split('\n'),
-        ...(await docker(['ps', '-aq', '--filter', `label=stagecraft.ingress=${COMPOSE_PROJECT}`])).split(
-          '\n',
-        ),
+        ...(
+          await docker(['ps', '-aq', '--filter', `label=stagecraft.ingress=${gatewayName(18080, 443)}`])
+        ).split('\n'),
       ].filter((id) => id.trim() !== '');
       if (ids.length > 0) await docker(['rm', '-f', '-v', ...ids]);
-      await docker(['network', 'rm', `${COMPOSE_PROJECT}_default`, `${COMPOSE_PROJECT}_ingress`]);
+      await docker(['network', 'rm', `${COMPOSE_PROJECT}_default`, gatewayName(18080, 443)]);
       await docker(['volume', 'rm', `${COMPOSE_PROJECT}_db-data`]);
       await sshRun(harness, host.name, `rm -rf .stagecraft/${COMPOSE_PROJECT}`).catch(() => undefined);
     }),

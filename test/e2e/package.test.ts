@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness } from './support/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,7 +34,7 @@ let work: string;
 let tarball: string;
 let prefix: string;
 let sea: string;
-const projects: string[] = [];
+const projects: { project: string; port: number }[] = [];
 
 interface Result {
   code: number;
@@ -123,7 +124,7 @@ async function smoke(
   expect(plan.stdout).toContain(`build ${options.name}-web:v1`);
   expect(plan.stdout).toContain('Nothing has been changed');
 
-  projects.push(`${options.name}-production`);
+  projects.push({ project: `${options.name}-production`, port: options.port });
   // `init` makes production require confirmation (gov's production-confirmation rule): without a
   // terminal and without --yes, the deploy refuses before it changes anything.
   const unconfirmed = cli(['deploy', '-e', 'production', '--version', 'v1']);
@@ -173,7 +174,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  for (const project of projects) {
+  for (const { project, port } of projects) {
     const containers = (
       await dockerOn(harness, 'local', [
         'ps',
@@ -184,8 +185,8 @@ afterAll(async () => {
     )
       .split('\n')
       .filter(Boolean);
-    await dockerOn(harness, 'local', ['rm', '-f', ...containers, `${project}-ingress`]).catch(() => '');
-    await dockerOn(harness, 'local', ['network', 'rm', `${project}_default`, `${project}_ingress`]).catch(
+    await dockerOn(harness, 'local', ['rm', '-f', ...containers, gatewayName(port, 443)]).catch(() => '');
+    await dockerOn(harness, 'local', ['network', 'rm', `${project}_default`, gatewayName(port, 443)]).catch(
       () => '',
     );
   }

@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness, run, sshRun } from './support/harness.js';
 import { type CliRun, removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
@@ -77,10 +78,12 @@ async function cleanup(): Promise<void> {
     ...(await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${COMPOSE_PROJECT}`])).split(
       '\n',
     ),
-    ...(await docker(['ps', '-aq', '--filter', `label=stagecraft.ingress=${COMPOSE_PROJECT}`])).split('\n'),
+    ...(await docker(['ps', '-aq', '--filter', `label=stagecraft.ingress=${gatewayName(PORT, 443)}`])).split(
+      '\n',
+    ),
   ].filter((id) => id.trim() !== '');
   if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-  await docker(['network', 'rm', `${COMPOSE_PROJECT}_default`, `${COMPOSE_PROJECT}_ingress`]);
+  await docker(['network', 'rm', `${COMPOSE_PROJECT}_default`, gatewayName(PORT, 443)]);
   await docker(['volume', 'rm', `${COMPOSE_PROJECT}_db-data`]);
   await sshRun(harness, 'h2', `rm -rf ${FOLDER}`).catch(() => undefined);
 }
@@ -207,7 +210,7 @@ describe('remove', () => {
     expect(dry.stdout).toContain('containers:h2');
     expect(dry.stderr).toContain(
       // The gateway's data volume (its certificates) is kept with the app's own.
-      `Volumes kept (pass --volumes to delete them): h2: ${COMPOSE_PROJECT}-ingress-data, ${COMPOSE_PROJECT}_db-data`,
+      `Volumes kept (pass --volumes to delete them): h2: ${COMPOSE_PROJECT}_db-data, ${gatewayName(PORT, 443)}-data`,
     );
     const refused = await cli(['remove']);
     expect(refused.code).toBe(1);

@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
@@ -112,7 +113,7 @@ afterAll(async () => {
     await sshRun(
       harness,
       'h1',
-      'docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=routes-staging) routes-staging-ingress >/dev/null 2>&1; docker volume rm routes-staging-ingress-data >/dev/null 2>&1; rm -rf ~/.stagecraft/routes-staging; true',
+      `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=routes-staging) ${gatewayName(28180, 443)} >/dev/null 2>&1; docker volume rm ${gatewayName(28180, 443)}-data >/dev/null 2>&1; rm -rf ~/.stagecraft/routes-staging; true`,
     );
   }
   if (project) rmSync(project.root, { recursive: true, force: true });
@@ -185,7 +186,7 @@ describe('routes through the real gateway', () => {
     const labels = await sshRun(
       harness,
       'h1',
-      'docker inspect --format "{{json .Config.Labels}}" $(docker ps -q --filter label=com.docker.compose.project=routes-staging) routes-staging-ingress',
+      `docker inspect --format "{{json .Config.Labels}}" $(docker ps -q --filter label=com.docker.compose.project=routes-staging) ${gatewayName(28180, 443)}`,
     );
     for (const text of [
       ...outputs,

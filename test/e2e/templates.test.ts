@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../bench/lib/load.mjs';
 import { parseDotenv } from '../../src/config/dotenv.js';
+import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { cliEnv, get, runCli, stopStartedClis } from '../support/dev.js';
 import { dockerOn, type HarnessEnv, requireHarness, run } from './support/harness.js';
 import { devPrerequisites, SHOP_WEB } from './support/preamble.js';
@@ -128,7 +129,7 @@ for (const testCase of cases) {
           timeoutMs: 60_000,
         }).catch(() => undefined);
       }
-      await run('docker', ['-H', harness.build_docker_host, 'rm', '-f', `${name}-local-ingress`], {
+      await run('docker', ['-H', harness.build_docker_host, 'rm', '-f', gatewayName(80, 443)], {
         timeoutMs: 30_000,
       }).catch(() => undefined);
     }, 120_000);
@@ -226,7 +227,7 @@ for (const testCase of cases) {
       await run('docker', ['-H', harness.build_docker_host, 'compose', '-p', `${name}-local`, 'down', '-v'], {
         timeoutMs: 60_000,
       });
-      await run('docker', ['-H', harness.build_docker_host, 'rm', '-f', `${name}-local-ingress`], {
+      await run('docker', ['-H', harness.build_docker_host, 'rm', '-f', gatewayName(80, 443)], {
         timeoutMs: 30_000,
       });
       await run('docker', ['-H', harness.build_docker_host, 'compose', '-p', `${name}-dev`, 'down', '-v'], {

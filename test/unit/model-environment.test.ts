@@ -36,8 +36,10 @@ describe('buildEnvironmentModel: what later layers need from the config', () => 
     );
     expect(model.connection).toMatchObject({ driver: 'ssh', ssh: { user: 'deploy', port: 2222 } });
     expect(model.ingress).toMatchObject({
-      container: 'shop-production-ingress',
-      network: 'shop-production_ingress',
+      // One gateway per host on the default ports, shared by every app there.
+      container: 'stagecraft-gateway',
+      network: 'stagecraft-gateway',
+      legacy: { container: 'shop-production-ingress', network: 'shop-production_ingress' },
       tls: { mode: 'custom', certFile: 'certs/a.pem', keyFile: 'certs/a.key' },
     });
     expect(model.requireConfirmation).toBe(true);
@@ -46,6 +48,17 @@ describe('buildEnvironmentModel: what later layers need from the config', () => 
       web: ['SESSION_KEY'],
       db: [],
     });
+  });
+
+  it('names the gateway by its ports: apps on the same ports share it', () => {
+    const other = buildEnvironmentModel(
+      load(config('ingress:\n  http_port: 8080\n  https_port: 8443\n'), { envName: 'production' }),
+      compose,
+    );
+    expect([other.ingress.container, other.ingress.network]).toEqual([
+      'stagecraft-gateway-8080-8443',
+      'stagecraft-gateway-8080-8443',
+    ]);
   });
 
   it('TLS off without ingress.tls; acme keeps the name of the e-mail variable', () => {

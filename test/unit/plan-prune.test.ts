@@ -348,18 +348,20 @@ describe('removeSteps', () => {
         { id: 'c1', name: 'shop-production-api-1', running: true },
         { id: 'c2', name: 'shop-production-web-1', running: false },
       ],
-      gateway: 'shop-production-ingress',
+      gateway: 'stagecraft-gateway',
       gatewaySharedWith: [],
-      networks: ['shop-production_default', 'shop-production_ingress'],
+      // Left by a version before the shared gateway: it goes too.
+      legacyGateway: 'shop-production-ingress',
+      networks: ['shop-production_default', 'shop-production_ingress', 'stagecraft-gateway'],
       volumes: [],
       folder: true,
     },
     {
       host: 'h3',
       containers: [{ id: 'c3', name: 'shop-production-db-1', running: true }],
-      gatewaySharedWith: ['blog-production-web-1'],
-      gateway: 'shop-production-ingress',
-      networks: ['shop-production_default', 'shop-production_ingress'],
+      gatewaySharedWith: ['blog-production'],
+      gateway: 'stagecraft-gateway',
+      networks: ['shop-production_default', 'stagecraft-gateway'],
       volumes: ['shop-production_db-data'],
       folder: true,
     },
@@ -376,10 +378,21 @@ describe('removeSteps', () => {
     ).toEqual([
       ['stop:h1', ['docker', 'stop', 'c1'], ['lock:acquire']],
       ['containers:h1', ['docker', 'rm', '-f', 'c1', 'c2'], ['stop:h1']],
-      ['gateway:h1', ['docker', 'rm', '-f', 'shop-production-ingress'], ['containers:h1']],
+      [
+        'gateway:h1',
+        ['docker', 'rm', '-f', 'stagecraft-gateway', 'shop-production-ingress'],
+        ['containers:h1'],
+      ],
       [
         'networks:h1',
-        ['docker', 'network', 'rm', 'shop-production_default', 'shop-production_ingress'],
+        [
+          'docker',
+          'network',
+          'rm',
+          'shop-production_default',
+          'shop-production_ingress',
+          'stagecraft-gateway',
+        ],
         ['gateway:h1'],
       ],
       // h1 is the lock host: its release history (where the removal is recorded) and the lock stay.
@@ -409,11 +422,17 @@ describe('removeSteps', () => {
       ],
       ['stop:h3', ['docker', 'stop', 'c3'], ['lock:acquire']],
       ['containers:h3', ['docker', 'rm', '-f', 'c3'], ['stop:h3']],
-      // Another app is on h3's gateway network: the gateway and its network stay.
-      ['networks:h3', ['docker', 'network', 'rm', 'shop-production_default'], ['containers:h3']],
+      // Another app has routes on h3's gateway: only this app's routes leave it; it and its network stay.
+      ['routes:h3', 'unroute', ['containers:h3']],
+      ['networks:h3', ['docker', 'network', 'rm', 'shop-production_default'], ['routes:h3']],
       ['files:h3', ['rm', '-rf', '--', '.stagecraft/shop-production'], ['networks:h3']],
     ]);
     expect(m.lockHost).toBe('h1');
+    expect(steps.find((step) => step.id === 'routes:h3')).toMatchObject({
+      title:
+        "take shop-production's routes off the gateway stagecraft-gateway (it keeps serving blog-production)",
+      action: { kind: 'unroute', container: 'stagecraft-gateway', network: 'stagecraft-gateway' },
+    });
   });
 
   it('with --volumes removes anonymous volumes with the containers and the named volumes, and names them', () => {

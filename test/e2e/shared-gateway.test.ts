@@ -1,0 +1,197 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { load } from '../../bench/lib/load.mjs';
+import { type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { type ShopProject, stagecraftIn } from './support/shop.js';
+
+// Issue 15.4 on the harness: two apps on one host share its one gateway on port 80 (`stagecraft-gateway`),
+// each owning its routes by domain. One is redeployed under load while the other is under load too,
+// and one is removed while the other keeps serving.
+
+let harness: HarnessEnv;
+let h1: string;
+const BUSYBOX = '127.0.0.1:5000/stagecraft-test/busybox:latest';
+const GATEWAY = 'stagecraft-gateway';
+const apps: Record<string, ShopProject> = {};
+
+/** GET / of `domain` through h1's port 80. */
+function get(domain: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: h1, port: 80, path: '/', headers: { host: domain }, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A one-service app on h1 (environment `staging`) answering `$BODY` on `domain`, on the default ports. */
+function app(name: string, domain: string): ShopProject {
+  const root = mkdtempSync(join(tmpdir(), `stagecraft-${name}-`));
+  writeFileSync(
+    join(root, 'docker-compose.yml'),
+    `services:
+  site:
+    image: ${BUSYBOX}
+    # httpd, as PID 1, ignores SIGTERM: a short grace period keeps the test quick.
+    stop_grace_period: 1s
+    environment:
+      BODY: \${BODY:-v1}
+    command: ["sh", "-c", "mkdir -p /www && echo \\"$$BODY\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+`,
+  );
+  writeFileSync(
+    join(root, 'stagecraft.yml'),
+    `project:
+  name: ${name}
+services:
+  site: { role: web, port: 8080, domains: [${domain}], health: { path: /index.html } }
+ingress:
+  image: 127.0.0.1:5000/stagecraft-test/caddy:2
+environments:
+  staging:
+    driver: ssh
+    ssh:
+      user: root
+      identity_file: ${harness.identity_file}
+      known_hosts_file: ${harness.known_hosts}
+    hosts:
+      web:
+        - { name: h1, address: ${h1} }
+`,
+  );
+  return {
+    root,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '/root',
+      NO_COLOR: '1',
+      DOCKER_HOST: harness.build_docker_host,
+      STAGECRAFT_STATE_FILE: join(root, '.stagecraft', 'releases.json'),
+    },
+  };
+}
+
+const cli = (name: string, args: string[], body = 'v1') =>
+  stagecraftIn(apps[name]!, [...args, '-e', 'staging'], { env: { BODY: `${name}-${body}` } });
+
+/** Load on `domain` through h1's port 80 until stopped. */
+function loadOn(domain: string, controller: { stop: boolean }) {
+  return load({
+    host: h1,
+    port: 80,
+    path: '/',
+    hostHeader: domain,
+    connections: 2,
+    durationMs: 170_000,
+    maxRequests: 400_000,
+    stopWhen: () => controller.stop,
+  });
+}
+
+const gateways = async () =>
+  (await sshRun(harness, 'h1', `docker ps -a --filter label=stagecraft.ingress --format '{{.Names}}'`))
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .sort();
+
+async function cleanup(): Promise<void> {
+  await sshRun(
+    harness,
+    'h1',
+    `for p in gwa-staging gwb-staging gwc-staging; do docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; rm -rf ~/.stagecraft/$p; done; docker rm -f ${GATEWAY} >/dev/null 2>&1; docker volume rm ${GATEWAY}-data >/dev/null 2>&1; true`,
+  );
+}
+
+beforeAll(async () => {
+  harness = await requireHarness();
+  h1 = harness.hosts.find((host) => host.name === 'h1')!.address;
+  await cleanup();
+  apps['gwa'] = app('gwa', 'a.localhost');
+  apps['gwb'] = app('gwb', 'b.localhost');
+  // Asks for a domain gwa routes.
+  apps['gwc'] = app('gwc', 'a.localhost');
+});
+
+afterAll(async () => {
+  if (harness) await cleanup();
+  for (const project of Object.values(apps)) rmSync(project.root, { recursive: true, force: true });
+});
+
+describe('one gateway per host, shared by two apps', () => {
+  it('serves two apps on port 80 by domain through one gateway', async () => {
+    for (const name of ['gwa', 'gwb']) {
+      const run = await cli(name, ['deploy', '--version', 'v1']);
+      expect(run.code, run.stderr).toBe(0);
+    }
+    expect(await get('a.localhost')).toEqual({ status: 200, body: 'gwa-v1\n' });
+    expect(await get('b.localhost')).toEqual({ status: 200, body: 'gwb-v1\n' });
+    expect(await gateways()).toEqual([GATEWAY]);
+  });
+
+  it('redeploys one app under load while the other is under load: 0 failed requests on both', async () => {
+    const controller = { stop: false };
+    const loads = [loadOn('a.localhost', controller), loadOn('b.localhost', controller)];
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const run = await cli('gwa', ['deploy', '--version', 'v2'], 'v2');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    controller.stop = true;
+    const [a, b] = await Promise.all(loads);
+    expect(run.code, run.stderr).toBe(0);
+    expect(a!.failureSamples).toEqual([]);
+    expect(a!.failures).toBe(0);
+    expect(Object.keys(a!.bodies).sort()).toEqual(['gwa-v1', 'gwa-v2']);
+    expect(b!.failureSamples).toEqual([]);
+    expect(b!.failures).toBe(0);
+    expect(b!.requests).toBeGreaterThan(100);
+    expect(Object.keys(b!.bodies)).toEqual(['gwb-v1']);
+  });
+
+  it('refuses a domain another app routes there, and the first app keeps it', async () => {
+    const run = await cli('gwc', ['deploy', '--version', 'v1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      'a.localhost of site is already routed by gwa-staging (service site) on the gateway stagecraft-gateway on h1',
+    );
+    expect(await get('a.localhost')).toEqual({ status: 200, body: 'gwa-v2\n' });
+    const removed = await cli('gwc', ['remove', '--yes']);
+    expect(removed.code, removed.stderr).toBe(0);
+  });
+
+  it('removes one app while the other keeps serving, and the gateway goes with the last app', async () => {
+    const dry = await cli('gwa', ['remove', '--dry-run']);
+    expect(dry.stdout).toContain(
+      "take gwa-staging's routes off the gateway stagecraft-gateway (it keeps serving gwb-staging)",
+    );
+    const controller = { stop: false };
+    const during = loadOn('b.localhost', controller);
+    const removed = await cli('gwa', ['remove', '--yes']);
+    controller.stop = true;
+    const b = await during;
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(b.failures).toBe(0);
+    expect(Object.keys(b.bodies)).toEqual(['gwb-v1']);
+    // No route answers a.localhost any more; b.localhost is as it was.
+    expect((await get('a.localhost')).body).not.toContain('gwa');
+    expect(await get('b.localhost')).toEqual({ status: 200, body: 'gwb-v1\n' });
+    expect(await gateways()).toEqual([GATEWAY]);
+
+    const last = await cli('gwb', ['remove', '--yes']);
+    expect(last.code, last.stderr).toBe(0);
+    expect(await gateways()).toEqual([]);
+    const networks = await sshRun(harness, 'h1', `docker network ls --format '{{.Name}}'`);
+    expect(networks.split('\n')).not.toContain(GATEWAY);
+  });
+});
