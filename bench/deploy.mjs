@@ -24,6 +24,8 @@ import { run } from './lib/run.mjs';
 
 const rounds = Number(process.argv[2] ?? 3);
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The shared gateway's network on the bench hosts (the projects' ingress is on port 8080). */
+const GATEWAY_NETWORK = 'stagecraft-gateway-8080-443';
 const cli = join(root, 'bin/stagecraft.js');
 const dockerRollout = process.env.DOCKER_ROLLOUT;
 /** BENCH_PARTS=2,3 runs only those parts (part 2 then compares with the 1-service app deployed alone). */
@@ -121,6 +123,21 @@ async function cleanHosts() {
       ),
     ),
   );
+}
+
+/**
+ * The upstream alias Stagecraft gave `service` of compose project `project` on the gateway network of
+ * `host`, read from one of its running containers (`live-…`). Throws when none has one.
+ */
+async function upstreamAliasOn(host, project, service) {
+  const result = await ssh(
+    host,
+    `docker inspect --format '{{range $name, $net := .NetworkSettings.Networks}}{{if eq $name "${GATEWAY_NETWORK}"}}{{range $net.Aliases}}{{println .}}{{end}}{{end}}{{end}}' $(docker ps -q --filter label=com.docker.compose.project=${project} --filter label=com.docker.compose.service=${service} | head -1)`,
+  );
+  const alias = result.stdout.split('\n').find((line) => line.startsWith('live-'));
+  if (alias === undefined)
+    throw new Error(`no upstream alias for ${project}/${service} on ${host}: ${result.stderr}`);
+  return alias;
 }
 
 const sshBlock = `    ssh: { user: root, identity_file: ${harness.identity_file}, known_hosts_file: ${harness.known_hosts} }`;
@@ -230,9 +247,9 @@ async function rolloutOutside(name, service, version, script, override) {
   ${service}:
     networks:
       default: {}
-      ingress: { aliases: [live-${service}] }
+      ingress: { aliases: [${await upstreamAliasOn('h1', projectName, service)}] }
 networks:
-  ingress: { external: true, name: ${projectName}_ingress }
+  ingress: { external: true, name: ${GATEWAY_NETWORK} }
 `;
   const setup = await ssh(
     'h1',
@@ -405,6 +422,9 @@ if (parts.includes(3)) {
         `${name}-bench`,
         `127.0.0.1:5000/bench/${name}`,
         versions[round * each + 2],
+        GATEWAY_NETWORK,
+        await upstreamAliasOn(webHosts[0], `${name}-bench`, 'api'),
+        await upstreamAliasOn(webHosts[0], `${name}-bench`, 'web'),
         ...webHosts,
       ]);
       if (baseline.code !== 0) throw new Error(`baseline failed:\n${baseline.stderr}`);

@@ -134,8 +134,9 @@ const set = (names) =>
     .map((name) => `${name}=${env[name]} `)
     .join('');
 const dockerHost = set(['DOCKER_HOST']);
-const stopCommand = `${dockerHost}docker compose -p shop-local down && ${dockerHost}docker rm -f shop-local-ingress`;
-const rollbackCommand = `${set(['DOCKER_HOST', 'NODE_IMAGE', 'POSTGRES_IMAGE', 'INGRESS_IMAGE'])}node ../../bin/stagecraft.js rollback -e local --to-previous`;
+const cli = `${set(['DOCKER_HOST', 'NODE_IMAGE', 'POSTGRES_IMAGE', 'INGRESS_IMAGE'])}node ../../bin/stagecraft.js`;
+const rollbackCommand = `${cli} rollback -e local --to-previous`;
+const stopCommand = `${cli} remove -e local --yes`;
 const versions = Object.entries(result.bodies)
   .map(([version, count]) => `${count} from ${version}`)
   .join(', ');
@@ -146,5 +147,5 @@ The shop is running:
   http://${host}:8080/                                  the frontend (any host name)
   curl -H 'Host: api.shop.localhost' http://${host}:8080/api/status   the API
 Try: cd examples/shop && ${rollbackCommand}
-Stop it: ${stopCommand}`);
+Stop it: cd examples/shop && ${stopCommand}`);
 process.exit(result.failures === 0 ? 0 : 2);

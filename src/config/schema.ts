@@ -177,6 +177,36 @@ const serviceFields = {
     .describe(
       'Largest request body the gateway lets through to this service, e.g. 10MB (MB = 1000², MiB = 1024²) or a number of bytes; a larger one is refused (413; Caddy 2.6 answers 502).',
     ),
+  routes: z
+    .array(
+      z
+        .strictObject({
+          port: port.describe('Container port this route sends requests to.'),
+          domains: z
+            .array(routeDomain)
+            .min(1)
+            .max(100)
+            .describe(
+              'Domains of this route ("*": every other request); `example.com/ws` routes only /ws and /ws/….',
+            ),
+          path: pathPrefix
+            .optional()
+            .describe('Path prefix of this route on its domains (see the service’s path).'),
+          strip_path: z
+            .boolean()
+            .optional()
+            .describe('With a path prefix: remove it before the request reaches the port (default true).'),
+          max_body: byteSize
+            .optional()
+            .describe('Largest request body on this route (see the service’s max_body).'),
+        })
+        .superRefine(routeSettingsProblems),
+    )
+    .max(20)
+    .optional()
+    .describe(
+      'More routes to other container ports of this service (an admin port, a websocket server), each with its own domains; the main route is port and domains, and basic_auth protects every route of the service.',
+    ),
   basic_auth: z
     .strictObject({
       user: z

@@ -29,6 +29,11 @@ export interface CaddyRoute {
    */
   app?: string;
   service: string;
+  /**
+   * Set on a service's other routes (`services.<name>.routes`): the route is named by its port too,
+   * `<service>:<port>`, beside the service's main route.
+   */
+  extra?: boolean;
   /** Host names the route answers (without a path), or `*` for every other request. */
   domains: string[];
   port: number;
@@ -65,17 +70,24 @@ export function upstreamAlias(service: string, app?: string): string {
   return `live-${service.slice(0, room).replace(/[-.]+$/, '')}-${digest}`;
 }
 
-/** The `@id` of a route in Caddy's config: `stagecraft-<service>`, or `stagecraft-<app>/<service>` for an app's. */
-function routeId(route: Pick<CaddyRoute, 'app' | 'service'>): string {
-  return `${ROUTE_PREFIX}${route.app === undefined ? '' : `${route.app}/`}${route.service}`;
+type RouteOwner = Pick<CaddyRoute, 'app' | 'service' | 'extra' | 'port'>;
+
+/** A route's name within its app: the service, or `<service>:<port>` for one of its other routes. */
+function routeName(route: RouteOwner): string {
+  return route.extra === true ? `${route.service}:${route.port}` : route.service;
 }
 
-/** True when two routes are the same app's route of the same service. */
-export function sameOwner(
-  a: Pick<CaddyRoute, 'app' | 'service'>,
-  b: Pick<CaddyRoute, 'app' | 'service'>,
-): boolean {
-  return a.app === b.app && a.service === b.service;
+/**
+ * The `@id` of a route in Caddy's config: `stagecraft-<name>`, or `stagecraft-<app>/<name>` for an
+ * app's (the name as `routeName` makes it).
+ */
+function routeId(route: RouteOwner): string {
+  return `${ROUTE_PREFIX}${route.app === undefined ? '' : `${route.app}/`}${routeName(route)}`;
+}
+
+/** True when two routes are the same route of the same app (service, and port for an other route). */
+export function sameOwner(a: RouteOwner, b: RouteOwner): boolean {
+  return a.app === b.app && routeName(a) === routeName(b);
 }
 
 /** The page every request of a route in maintenance gets, with status 503. */
@@ -180,7 +192,7 @@ function sortRoutes(routes: CaddyRoute[]): CaddyRoute[] {
     return (
       aCatchAll - bCatchAll ||
       (b.path?.length ?? 0) - (a.path?.length ?? 0) ||
-      a.service.localeCompare(b.service) ||
+      routeName(a).localeCompare(routeName(b)) ||
       (a.app ?? '').localeCompare(b.app ?? '')
     );
   });
@@ -303,9 +315,12 @@ export function routesFromConfig(config: unknown): CaddyRoute[] {
     const path = paths[0];
     const id = route['@id']!.slice(ROUTE_PREFIX.length);
     const slash = id.lastIndexOf('/');
+    const name = id.slice(slash + 1);
+    const colon = name.indexOf(':');
     const out: CaddyRoute = {
       ...(slash === -1 ? {} : { app: id.slice(0, slash) }),
-      service: id.slice(slash + 1),
+      service: colon === -1 ? name : name.slice(0, colon),
+      ...(colon === -1 ? {} : { extra: true }),
       domains: hosts.length > 0 ? hosts : ['*'],
       port: Number(find('reverse_proxy')?.dynamic_upstreams?.port ?? 0),
     };
@@ -381,7 +396,7 @@ export function withRoute(routes: CaddyRoute[], route: CaddyRoute): CaddyRoute[]
 function routeKey(route: CaddyRoute): unknown[] {
   return [
     route.app ?? null,
-    route.service,
+    routeName(route),
     route.domains.includes('*') ? ['*'] : [...route.domains].sort(),
     route.port,
     route.path ?? null,
@@ -401,24 +416,53 @@ export function sameRoutes(a: CaddyRoute[], b: CaddyRoute[]): boolean {
 /** The folder whose creation (mkdir is atomic) takes the gateway's config lock; in /tmp, so it dies with the container. */
 const CONFIG_LOCK_DIR = '/tmp/stagecraft-config.lock';
 
+/** A config lock held longer than this was left by a change that died (a change takes seconds), in s. */
+export const CONFIG_LOCK_STALE_S = 30;
+
+/** Exit status of `configLockArgv` when the lock is held by another change. */
+export const CONFIG_LOCK_HELD = 1;
+/** Exit status of `configLockArgv` when the admin API did not answer (the lock was released again). */
+export const CONFIG_LOCK_NO_ADMIN = 3;
+
 /**
- * argv run inside the gateway to take its config lock: exit 0 when taken, 1 when another holds it. A
- * lock older than a minute (a change takes seconds) was left by a change that died: it is released so
- * that the next try takes it.
+ * argv run inside the gateway to take its config lock (`dir`) for `token` (a fresh random word per
+ * change) and print the live config (`GET /config/`): exit 0 with the config when taken,
+ * CONFIG_LOCK_HELD when another holds it, CONFIG_LOCK_NO_ADMIN (lock released) while the admin API does
+ * not answer. The holder writes the time it took it and its token (`<epoch s> <token>`) into the lock;
+ * a lock older than `staleSeconds`, or without a time after a minute (its holder died before writing
+ * it), is released so that the next try takes it.
  */
-export function configLockArgv(): string[] {
+export function configLockArgv(
+  token: string,
+  dir = CONFIG_LOCK_DIR,
+  staleSeconds = CONFIG_LOCK_STALE_S,
+): string[] {
   return [
     'sh',
     '-c',
-    'mkdir "$1" 2>/dev/null && exit 0; [ -n "$(find "$1" -maxdepth 0 -mmin +1 2>/dev/null)" ] && rmdir "$1"; exit 1',
+    'if mkdir "$1" 2>/dev/null; then echo "$(date +%s) $3" > "$1/at"; ' +
+      `wget -q -O - "$4" || { rm -rf "$1"; exit ${CONFIG_LOCK_NO_ADMIN}; }; exit 0; fi; ` +
+      'at=$(cut -d" " -f1 "$1/at" 2>/dev/null) || at=; now=$(date +%s); ' +
+      'if [ -n "$at" ] && [ $((now - at)) -gt "$2" ]; then rm -rf "$1"; ' +
+      `elif [ -z "$at" ] && [ -n "$(find "$1" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then rm -rf "$1"; fi; exit ${CONFIG_LOCK_HELD}`,
     'sh',
-    CONFIG_LOCK_DIR,
+    dir,
+    String(staleSeconds),
+    token,
+    `${CADDY_ADMIN}/config/`,
   ];
 }
 
-/** argv run inside the gateway to release its config lock. */
-export function configUnlockArgv(): string[] {
-  return ['rmdir', CONFIG_LOCK_DIR];
+/** argv run inside the gateway to release its config lock, only while `token` still holds it. */
+export function configUnlockArgv(token: string, dir = CONFIG_LOCK_DIR): string[] {
+  return [
+    'sh',
+    '-c',
+    '[ "$(cut -d" " -f2 "$1/at" 2>/dev/null)" = "$2" ] && rm -rf "$1"; exit 0',
+    'sh',
+    dir,
+    token,
+  ];
 }
 
 /**

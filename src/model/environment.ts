@@ -52,6 +52,15 @@ export interface BuildSpec {
   args: Record<string, string>;
 }
 
+/** One of a service's `routes`: another container port, with its own domains and route settings. */
+export interface ExtraRouteModel {
+  port: number;
+  domains: string[];
+  path?: string;
+  stripPath?: boolean;
+  maxBodyBytes?: number;
+}
+
 export interface ServiceModel {
   name: string;
   role: string;
@@ -73,6 +82,8 @@ export interface ServiceModel {
   maxBodyBytes?: number;
   /** `basic_auth`: the user and the name of the secret holding the password (never the value). */
   basicAuth?: { user: string; passwordSecret: string };
+  /** `routes`: more routes to other container ports of the service, besides `port` and `domains`. */
+  extraRoutes: ExtraRouteModel[];
   hasHealthcheck: boolean;
   /**
    * A one-shot service (a migration or seed job): `restart: "no"` in the compose file, or another
@@ -393,6 +404,23 @@ export function buildEnvironmentModel(
     }
     const routing = routeSettings(name, settings);
     problems.push(...routing.problems);
+    const extraRoutes = (settings.routes ?? []).map((extra, index): ExtraRouteModel => {
+      const extraRouting = routeSettings(`${name} (routes[${index}])`, extra);
+      problems.push(...extraRouting.problems);
+      return { port: extra.port, domains: extraRouting.domains, ...extraRouting.options };
+    });
+    if (extraRoutes.length > 0 && (settings.port === undefined || (settings.domains?.length ?? 0) === 0)) {
+      problems.push(
+        `service ${name} has routes but no main route: set services.${name}.port and domains (the port its health check probes), then add the other ports under routes`,
+      );
+    }
+    const ports = [settings.port, ...extraRoutes.map((extra) => extra.port)];
+    const repeated = ports.find((value, index) => value !== undefined && ports.indexOf(value) !== index);
+    if (repeated !== undefined) {
+      problems.push(
+        `service ${name} routes port ${repeated} twice: give one route all of its domains (a route per container port)`,
+      );
+    }
     const budget = timings === undefined ? 0 : healthVerdictBudgetMs(timings);
     if (configuredHealthTimeout !== undefined && configuredHealthTimeout < budget) {
       warnings.push(
@@ -419,6 +447,7 @@ export function buildEnvironmentModel(
       port: settings.port,
       domains: routing.domains,
       ...routing.options,
+      extraRoutes,
       hasHealthcheck: timings !== undefined,
       healthTimeoutMs: configuredHealthTimeout ?? Math.max(DEFAULT_HEALTH_TIMEOUT_MS, budget),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),

@@ -79,14 +79,18 @@ export function crossServiceFindings(
       );
     }
     // A domain may go to several services under different path prefixes (example.com, example.com/api).
-    for (const domain of service.domains) {
-      const route = `${domain}${service.path ?? ''}`;
-      const other = domains.get(route);
-      if (other !== undefined)
-        problems.push(
-          `domain ${route} is claimed by services ${other} and ${service.name}: give each domain (and path prefix) to one service`,
-        );
-      else domains.set(route, service.name);
+    for (const routed of [service, ...service.extraRoutes]) {
+      for (const domain of routed.domains) {
+        const route = `${domain}${routed.path ?? ''}`;
+        const other = domains.get(route);
+        if (other !== undefined)
+          problems.push(
+            other === service.name
+              ? `domain ${route} is claimed by two routes of service ${other}: give each domain (and path prefix) to one route`
+              : `domain ${route} is claimed by services ${other} and ${service.name}: give each domain (and path prefix) to one service`,
+          );
+        else domains.set(route, service.name);
+      }
     }
     if (service.replicas > 1 && typeof spec.container_name === 'string' && spec.container_name !== '') {
       problems.push(

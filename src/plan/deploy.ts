@@ -19,7 +19,7 @@ import { UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import { type Retention, retainSteps } from './prune.js';
-import { isRouted, plannedRoute, type RouteInputs } from './routes.js';
+import { isRouted, plannedRoutes, type RouteInputs } from './routes.js';
 import type { PhasePlan, Plan, PlannedTls, Step, StepHost } from './types.js';
 
 type BuildAction = Extract<Step['action'], { kind: 'build' }>;
@@ -71,7 +71,7 @@ export function ingressStep(
     (tls?.mode ?? 'off') === 'off'
       ? `port ${model.ingress.httpPort}`
       : `ports ${model.ingress.httpPort} → ${model.ingress.httpsPort} (TLS ${tls!.mode})`;
-  const routes = routed.map((service) => plannedRoute(service, routeInputs));
+  const routes = routed.flatMap((service) => plannedRoutes(service, routeInputs));
   const maintenance =
     routeInputs.maintenance === undefined
       ? ''

@@ -2,6 +2,7 @@
 // needs travels with it (domains, port, path prefix, body limit, basic auth, maintenance), so the same
 // routes can later be handed to a gateway shared by several apps.
 import type { PlannedRoute } from '../ingress/basic-auth.js';
+import type { CaddyRoute } from '../ingress/caddy.js';
 import type { ServiceModel } from '../model/environment.js';
 import { InternalError } from '../util/errors.js';
 import type { Secret } from '../util/secret.js';
@@ -24,24 +25,52 @@ export function isRouted(service: ServiceModel): boolean {
   return service.port !== undefined && service.domains.length > 0;
 }
 
+/** The route settings beside domains and port, as a route carries them. */
+function routeOptions(settings: {
+  path?: string | undefined;
+  stripPath?: boolean | undefined;
+  maxBodyBytes?: number | undefined;
+}): Pick<CaddyRoute, 'path' | 'stripPath' | 'maxBodyBytes'> {
+  return {
+    ...(settings.path === undefined ? {} : { path: settings.path, stripPath: settings.stripPath !== false }),
+    ...(settings.maxBodyBytes === undefined ? {} : { maxBodyBytes: settings.maxBodyBytes }),
+  };
+}
+
 /**
- * The route of one routed service. Throws InternalError when its basic auth password was not
- * resolved (the operation that plans must resolve every `password_secret`).
+ * The routes of a routed service without basic auth or maintenance: its main route (`port`,
+ * `domains`), then one per other port (`routes`, flagged `extra`). Pure.
  */
-export function plannedRoute(service: ServiceModel, inputs: RouteInputs): PlannedRoute {
-  const route: PlannedRoute = { service: service.name, domains: service.domains, port: service.port! };
-  if (service.path !== undefined) {
-    route.path = service.path;
-    route.stripPath = service.stripPath !== false;
-  }
-  if (service.maxBodyBytes !== undefined) route.maxBodyBytes = service.maxBodyBytes;
+export function serviceRoutes(service: ServiceModel): CaddyRoute[] {
+  return [
+    { service: service.name, domains: service.domains, port: service.port!, ...routeOptions(service) },
+    ...service.extraRoutes.map((extra) => ({
+      service: service.name,
+      extra: true,
+      domains: extra.domains,
+      port: extra.port,
+      ...routeOptions(extra),
+    })),
+  ];
+}
+
+/**
+ * The routes of one routed service as a plan carries them: `serviceRoutes`, each with the service's
+ * basic auth (its password a Secret) and the maintenance switch. Throws InternalError when the basic
+ * auth password was not resolved (the operation that plans must resolve every `password_secret`).
+ */
+export function plannedRoutes(service: ServiceModel, inputs: RouteInputs): PlannedRoute[] {
+  let basicAuth: PlannedRoute['basicAuth'];
   if (service.basicAuth !== undefined) {
     const password = inputs.passwords?.[service.name];
     if (password === undefined) {
       throw new InternalError(`the basic_auth password of ${service.name} was not resolved before planning`);
     }
-    route.basicAuth = { user: service.basicAuth.user, password };
+    basicAuth = { user: service.basicAuth.user, password };
   }
-  if (inputs.maintenance !== undefined) route.maintenance = { ...inputs.maintenance };
-  return route;
+  return serviceRoutes(service).map(({ basicAuth: _none, ...route }) => ({
+    ...route,
+    ...(basicAuth === undefined ? {} : { basicAuth }),
+    ...(inputs.maintenance === undefined ? {} : { maintenance: { ...inputs.maintenance } }),
+  }));
 }

@@ -20,6 +20,7 @@ import {
   releaseDir,
 } from './deploy.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
+import { serviceRoutes } from './routes.js';
 import type { PhasePlan, Plan, Step } from './types.js';
 
 /** The stack a one-shot service runs in: `<stack>-job-<service>`, removed once the job is done. */
@@ -145,15 +146,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
             gateway: {
               image: model.ingress.image,
               httpPort: model.ingress.httpPort,
-              routes: routed.map((service) => ({
-                service: service.name,
-                domains: service.domains,
-                port: service.port!,
-                ...(service.path === undefined
-                  ? {}
-                  : { path: service.path, stripPath: service.stripPath !== false }),
-                ...(service.maxBodyBytes === undefined ? {} : { maxBodyBytes: service.maxBodyBytes }),
-              })),
+              routes: routed.flatMap(serviceRoutes),
             },
           }
         : {}),

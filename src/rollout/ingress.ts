@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   execArgs,
   inspectContainersArgs,
@@ -12,6 +13,7 @@ import { type PlannedRoute, withPasswordHashes } from '../ingress/basic-auth.js'
 import {
   acmeCaRootPath,
   type CaddyRoute,
+  CONFIG_LOCK_HELD,
   caddyConfig,
   configLockArgv,
   configUnlockArgv,
@@ -68,6 +70,11 @@ export async function ensureProjectNetwork(runner: Runner, project: string, netw
   });
 }
 
+/** The routes, TLS fingerprint and proxy settings of a live config. */
+function liveOf(config: unknown): { routes: CaddyRoute[]; tls: string; proxy: string } {
+  return { routes: routesFromConfig(config), tls: tlsOfConfig(config), proxy: proxySettingsOfConfig(config) };
+}
+
 /** The live config's routes and TLS fingerprint, or undefined while the admin API does not answer. */
 async function readLive(
   target: IngressTarget,
@@ -80,12 +87,7 @@ async function readLive(
   );
   if (result.exitCode !== 0) return undefined;
   try {
-    const config = JSON.parse(result.stdout) as unknown;
-    return {
-      routes: routesFromConfig(config),
-      tls: tlsOfConfig(config),
-      proxy: proxySettingsOfConfig(config),
-    };
+    return liveOf(JSON.parse(result.stdout) as unknown);
   } catch {
     return { routes: [], tls: '', proxy: '' };
   }
@@ -150,13 +152,12 @@ export async function ensureIngress(
   tls: IngressTls,
 ): Promise<'created' | 'reconfigured' | 'running'> {
   routes = routes.map((route) => ({ ...route, app: target.project }));
-  const inspect = async () => {
-    const inspected = await target.runner.exec(inspectContainersArgs([target.container]), {
-      allowFailure: true,
-    });
-    return inspected.exitCode === 0 ? parseContainerInspect(inspected.stdout)[0] : undefined;
-  };
-  let facts = await inspect();
+  // One inspect for the shared gateway and the app's gateway from an older version.
+  const names = [target.container, ...(target.legacy === undefined ? [] : [target.legacy.container])];
+  const inspected = await target.runner.exec(inspectContainersArgs(names), { allowFailure: true });
+  const found = inspected.stdout.trim() === '' ? [] : parseContainerInspect(inspected.stdout);
+  let facts = found.find((candidate) => candidate.name === target.container);
+  const legacy = found.some((candidate) => candidate.name === target.legacy?.container);
   const published = tls.mode === 'off' ? [`${ports.http}:80`] : [`${ports.http}:80`, `${ports.https}:443`];
   const dataVolume = gatewayDataVolume(target.container);
   // Only TLS on or off changes the ports a gateway publishes (its name holds the port numbers).
@@ -166,15 +167,17 @@ export async function ensureIngress(
     // ACME certificates must outlive the container (CA rate limits): a gateway made before its data
     // volume existed is made again once, with it.
     (facts !== undefined && tls.mode === 'acme' && facts.labels[INGRESS_DATA_LABEL] !== dataVolume);
-  // Refused before anything changes: the other apps' routes and TLS as the gateway has them now.
-  const before = facts?.running === true ? await readLive(target) : undefined;
-  if (before !== undefined) {
-    checkSharing(target, before, routes, tls);
-    const others = othersOn(before.routes, target.project);
-    if (portsChange && others.length > 0) throw tlsConflict(target, others);
+  if ((recreate || legacy) && facts?.running === true) {
+    // Refused before anything changes: the other apps' routes and TLS as the gateway has them now
+    // (checked again under the lock below).
+    const before = await readLive(target);
+    if (before !== undefined) {
+      checkSharing(target, before, routes, tls);
+      const others = othersOn(before.routes, target.project);
+      if (portsChange && others.length > 0) throw tlsConflict(target, others);
+    }
   }
-  if (target.legacy !== undefined) await removeLegacyGateway(target.runner, target.legacy.container);
-  await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.container });
+  if (legacy) await target.runner.exec(removeContainersArgs([target.legacy!.container], { force: true }));
   if (recreate) {
     // Published ports and mounts are fixed when a container is created: a change needs a new gateway.
     await target.runner.exec(removeContainersArgs([target.container], { force: true }));
@@ -182,6 +185,7 @@ export async function ensureIngress(
   }
   let outcome: 'created' | 'reconfigured' | 'running' = 'running';
   if (facts === undefined) {
+    await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.container });
     // Labelled, so `stagecraft remove --volumes` finds it with the gateway.
     await target.runner.exec([
       'docker',
@@ -213,31 +217,20 @@ export async function ensureIngress(
   } else if (!facts.running) {
     await target.runner.exec(startContainersArgs([target.container]));
   }
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if ((await readLive(target)) !== undefined) {
-      return withConfigLock(target, async () => {
-        const live = (await readLive(target)) ?? { routes: [], tls: '', proxy: '' };
-        checkSharing(target, live, routes, tls);
-        // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
-        const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
-        const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
-        // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
-        const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
-        if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome === 'created') {
-          await loadRoutes(target, wanted, tls);
-          if (outcome === 'running') outcome = 'reconfigured';
-        }
-        return outcome;
-      });
+  return withConfigLock(target, async (config) => {
+    const live = liveOf(config);
+    checkSharing(target, live, routes, tls);
+    // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
+    const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
+    const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
+    // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
+    const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
+    if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome === 'created') {
+      await loadRoutes(target, wanted, tls);
+      if (outcome === 'running') outcome = 'reconfigured';
     }
-    await sleep(100);
-  }
-  throw new ExternalError(
-    `the ingress container ${target.container} on ${target.runner.name} did not start its admin API`,
-    {
-      hint: `check \`docker logs ${target.container}\` on ${target.runner.name}; the image must contain caddy and busybox wget`,
-    },
-  );
+    return outcome;
+  });
 }
 
 function gatewayStartError(target: IngressTarget, run: ExecResult): ExternalError {
@@ -250,12 +243,6 @@ function gatewayStartError(target: IngressTarget, run: ExecResult): ExternalErro
         : `check the gateway image and \`docker info\` on ${target.runner.name}`,
     },
   );
-}
-
-/** Removes an app's own gateway from a version before the shared one, when it is there. */
-async function removeLegacyGateway(runner: Runner, container: string): Promise<void> {
-  const found = await runner.exec(inspectContainersArgs([container]), { allowFailure: true });
-  if (found.exitCode === 0) await runner.exec(removeContainersArgs([container], { force: true }));
 }
 
 /** The apps other than `app` that have routes in a gateway's config, sorted. */
@@ -307,36 +294,60 @@ function checkSharing(
 const CONFIG_LOCK_POLL_MS = 200;
 /** How long a deploy waits for another app's change to the gateway's config, in ms. */
 const CONFIG_LOCK_WAIT_MS = 90_000;
+/** Pause between two tries while the gateway's admin API does not answer yet, in ms. */
+const ADMIN_POLL_MS = 100;
+/** Tries before a gateway whose admin API never answers is an error. */
+const ADMIN_TRIES = 100;
 
 /**
- * Runs `change` while holding the gateway's config lock (a folder made with mkdir inside the gateway,
- * which is atomic; one left by a change that died is taken over after a minute), and releases it
- * whatever the outcome. Throws ExternalError when the lock stays held CONFIG_LOCK_WAIT_MS.
+ * Runs `change` on the live config while holding the gateway's config lock (a folder made with mkdir
+ * inside the gateway, which is atomic, holding a fresh token; one left by a change that died is taken
+ * over after CONFIG_LOCK_STALE_S), taken and read in one command, and releases it whatever the
+ * outcome (only if the token still holds it). Waits for the admin API of a gateway that is starting.
+ * Throws ExternalError when the lock stays held CONFIG_LOCK_WAIT_MS or the admin API never answers.
  */
-async function withConfigLock<T>(target: IngressTarget, change: () => Promise<T>): Promise<T> {
+async function withConfigLock<T>(target: IngressTarget, change: (config: unknown) => Promise<T>): Promise<T> {
   const started = Date.now();
+  const token = randomBytes(8).toString('hex');
+  let noAdmin = 0;
   for (;;) {
     const taken = await target.runner.exec(
-      execArgs(target.container, configLockArgv(), { interactive: false }),
-      {
-        allowFailure: true,
-      },
+      execArgs(target.container, configLockArgv(token), { interactive: false }),
+      { allowFailure: true },
     );
-    if (taken.exitCode === 0) break;
-    if (Date.now() - started >= CONFIG_LOCK_WAIT_MS) {
+    if (taken.exitCode === 0) {
+      try {
+        return await change(JSON.parse(taken.stdout.trim() || 'null') as unknown);
+      } finally {
+        await target.runner.exec(
+          execArgs(target.container, configUnlockArgv(token), { interactive: false }),
+          {
+            allowFailure: true,
+          },
+        );
+      }
+    }
+    // Held by another change: `sh` answered 1. Anything else (the admin API, or the container, not up
+    // yet) is waited for a moment.
+    if (taken.exitCode === CONFIG_LOCK_HELD && taken.stderr.trim() === '') {
+      if (Date.now() - started >= CONFIG_LOCK_WAIT_MS) {
+        throw new ExternalError(
+          `the config of the gateway ${target.container} on ${target.runner.name} stayed locked by another deploy for ${CONFIG_LOCK_WAIT_MS / 1000} s`,
+          { hint: "wait for the other app's deploy to end and run this again" },
+        );
+      }
+      await sleep(CONFIG_LOCK_POLL_MS);
+      continue;
+    }
+    if (++noAdmin >= ADMIN_TRIES) {
       throw new ExternalError(
-        `the config of the gateway ${target.container} on ${target.runner.name} stayed locked by another deploy for ${CONFIG_LOCK_WAIT_MS / 1000} s`,
-        { hint: "wait for the other app's deploy to end and run this again" },
+        `the ingress container ${target.container} on ${target.runner.name} did not start its admin API`,
+        {
+          hint: `check \`docker logs ${target.container}\` on ${target.runner.name}; the image must contain caddy and busybox wget`,
+        },
       );
     }
-    await sleep(CONFIG_LOCK_POLL_MS);
-  }
-  try {
-    return await change();
-  } finally {
-    await target.runner.exec(execArgs(target.container, configUnlockArgv(), { interactive: false }), {
-      allowFailure: true,
-    });
+    await sleep(ADMIN_POLL_MS);
   }
 }
 
@@ -346,14 +357,9 @@ async function withConfigLock<T>(target: IngressTarget, change: () => Promise<T>
  * A gateway that is not running has nothing to take off. Throws ExternalError for the host.
  */
 export async function removeAppRoutes(target: IngressTarget): Promise<string[]> {
-  if ((await readLive(target)) === undefined) return [];
-  return withConfigLock(target, async () => {
-    const result = await target.runner.exec(
-      execArgs(target.container, readConfigArgv(), { interactive: false }),
-      { allowFailure: true },
-    );
-    if (result.exitCode !== 0) return [];
-    const config = JSON.parse(result.stdout) as unknown;
+  const running = await target.runner.exec(inspectContainersArgs([target.container]), { allowFailure: true });
+  if (running.exitCode !== 0 || parseContainerInspect(running.stdout)[0]?.running !== true) return [];
+  return withConfigLock(target, async (config) => {
     const kept = withoutApp(config, target.project);
     if (JSON.stringify(kept) !== JSON.stringify(config)) await loadConfig(target, kept);
     return othersOn(routesFromConfig(kept), target.project);

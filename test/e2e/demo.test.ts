@@ -6,6 +6,9 @@ import { gatewayName } from '../../src/ingress/gateway-name.js';
 import { requireHarness } from './support/harness.js';
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The demo's output, whose last line says how to stop it. */
+let stopLine = '';
 
 function apiStatus(): Promise<{ version: string; database: boolean }> {
   return new Promise((resolve, reject) => {
@@ -42,14 +45,15 @@ describe('npm run demo (the README main command)', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env['DOCKER_HOST'];
     const result = spawnSync(process.execPath, [DEMO], { env, encoding: 'utf8', timeout: 240_000 });
+    stopLine = result.stdout;
     expect(result.stderr).toContain('✓ Deployed shop demo-1 to local');
     expect(result.stderr).toContain('✓ Deployed shop demo-2 to local');
     expect(result.stdout).toMatch(
       /During the second deploy \(load for \d+ s, from before it started until after it ended\): \d+ requests, 0 failed \(\d+ from demo-1, \d+ from demo-2\)\./,
     );
     // The harness's engine is not the default one: the printed commands must name it.
-    expect(result.stdout).toContain(
-      'Stop it: DOCKER_HOST=unix:///run/stagecraft-harness/local/docker.sock docker compose -p shop-local down',
+    expect(result.stdout).toMatch(
+      /Stop it: cd examples\/shop && DOCKER_HOST=unix:\/\/\/run\/stagecraft-harness\/local\/docker.sock \S+ node \.\.\/\.\.\/bin\/stagecraft\.js remove -e local --yes\n/,
     );
     expect(result.stdout).toMatch(
       /Try: cd examples\/shop && DOCKER_HOST=\S+ NODE_IMAGE=\S+ POSTGRES_IMAGE=\S+ INGRESS_IMAGE=\S+ node /,
@@ -65,4 +69,19 @@ describe('npm run demo (the README main command)', () => {
   it('leaves the second version serving, connected to its database', async () => {
     expect(await apiStatus()).toMatchObject({ version: 'demo-2', database: true });
   });
+
+  it('stops with the command it prints: no container of the shop and no gateway left', async () => {
+    const harness = await requireHarness();
+    const printed = /Stop it: (.+)\n/.exec(stopLine)?.[1];
+    expect(printed).toBeDefined();
+    const stopped = spawnSync('sh', ['-c', printed!], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(stopped.status, stopped.stderr).toBe(0);
+    const left = spawnSync('docker', ['ps', '-a', '--format', '{{.Names}}'], {
+      env: { ...process.env, DOCKER_HOST: harness.build_docker_host },
+      encoding: 'utf8',
+    }).stdout;
+    expect(
+      left.split('\n').filter((name) => name.startsWith('shop-local') || name === gatewayName(8080, 443)),
+    ).toEqual([]);
+  }, 120_000);
 });

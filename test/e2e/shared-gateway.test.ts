@@ -38,7 +38,7 @@ function get(domain: string): Promise<{ status: number; body: string }> {
 }
 
 /** A one-service app on h1 (environment `staging`) answering `$BODY` on `domain`, on the default ports. */
-function app(name: string, domain: string): ShopProject {
+function app(name: string, domain: string, secondPort = false): ShopProject {
   const root = mkdtempSync(join(tmpdir(), `stagecraft-${name}-`));
   writeFileSync(
     join(root, 'docker-compose.yml'),
@@ -49,7 +49,7 @@ function app(name: string, domain: string): ShopProject {
     stop_grace_period: 1s
     environment:
       BODY: \${BODY:-v1}
-    command: ["sh", "-c", "mkdir -p /www && echo \\"$$BODY\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www /www2 && echo \\"$$BODY\\" > /www/index.html && echo \\"$$BODY on 9090\\" > /www2/index.html && httpd -p 9090 -h /www2 && exec httpd -f -p 8080 -h /www"]
 `,
   );
   writeFileSync(
@@ -57,7 +57,12 @@ function app(name: string, domain: string): ShopProject {
     `project:
   name: ${name}
 services:
-  site: { role: web, port: 8080, domains: [${domain}], health: { path: /index.html } }
+  site:
+    role: web
+    port: 8080
+    domains: [${domain}]
+    health: { path: /index.html }
+${secondPort ? `    routes: [{ port: 9090, domains: [ws.${domain}] }]\n` : ''}
 ingress:
   image: 127.0.0.1:5000/stagecraft-test/caddy:2
 environments:
@@ -120,7 +125,8 @@ beforeAll(async () => {
   h1 = harness.hosts.find((host) => host.name === 'h1')!.address;
   await cleanup();
   apps['gwa'] = app('gwa', 'a.localhost');
-  apps['gwb'] = app('gwb', 'b.localhost');
+  // A second routed port of its one service.
+  apps['gwb'] = app('gwb', 'b.localhost', true);
   // Asks for a domain gwa routes.
   apps['gwc'] = app('gwc', 'a.localhost');
 });
@@ -138,6 +144,7 @@ describe('one gateway per host, shared by two apps', () => {
     }
     expect(await get('a.localhost')).toEqual({ status: 200, body: 'gwa-v1\n' });
     expect(await get('b.localhost')).toEqual({ status: 200, body: 'gwb-v1\n' });
+    expect(await get('ws.b.localhost')).toEqual({ status: 200, body: 'gwb-v1 on 9090\n' });
     expect(await gateways()).toEqual([GATEWAY]);
   });
 

@@ -1,7 +1,14 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PlannedRoute } from '../../src/ingress/basic-auth.js';
 import {
+  CONFIG_LOCK_NO_ADMIN,
   caddyConfig,
+  configLockArgv,
+  configUnlockArgv,
   type IngressTls,
   routesFromConfig,
   upstreamAlias,
@@ -30,9 +37,11 @@ function host(options: { ports?: string; busyLocks?: number; legacy?: string } =
     script: (argv, stdin) => {
       const text = argv.join(' ');
       if (text.startsWith('docker container inspect')) {
+        // One line per container found; a missing one fails the command, as docker does.
+        const lines: string[] = [];
         if (argv.includes(GATEWAY)) {
-          return {
-            stdout: `${JSON.stringify({
+          lines.push(
+            JSON.stringify({
               Id: 'gw',
               Name: `/${GATEWAY}`,
               State: { Status: 'running', Running: true },
@@ -42,13 +51,16 @@ function host(options: { ports?: string; busyLocks?: number; legacy?: string } =
                   'stagecraft.ingress-data': `${GATEWAY}-data`,
                 },
               },
-            })}\n`,
-          };
+            }),
+          );
         }
-        if (options.legacy !== undefined && argv.includes(options.legacy)) return { stdout: '[{}]\n' };
-        return { exitCode: 1, stderr: 'Error: No such container' };
+        const legacy = options.legacy !== undefined && argv.includes(options.legacy);
+        if (legacy)
+          lines.push(JSON.stringify({ Id: 'old', Name: `/${options.legacy}`, State: { Running: true } }));
+        const missing = argv.length - 5 - lines.length;
+        return { stdout: lines.map((line) => `${line}\n`).join(''), exitCode: missing > 0 ? 1 : 0 };
       }
-      if (text.includes('stagecraft-config.lock') && text.includes('mkdir')) {
+      if (text.includes('stagecraft-config.lock') && text.includes('mkdir "$1"')) {
         if (busy > 0) {
           busy--;
           return { exitCode: 1 };
@@ -56,9 +68,9 @@ function host(options: { ports?: string; busyLocks?: number; legacy?: string } =
         if (locked) return { exitCode: 1 };
         locked = true;
         events.push('lock');
-        return undefined;
+        return { stdout: JSON.stringify(live) };
       }
-      if (text.includes('rmdir /tmp/stagecraft-config.lock')) {
+      if (text.includes('stagecraft-config.lock') && text.includes('rm -rf "$1"; exit 0')) {
         locked = false;
         events.push('unlock');
         return undefined;
@@ -204,5 +216,47 @@ describe('upstreamAlias and withoutApp', () => {
       { app: 'blog-production', service: 'web', domains: ['blog.example'], port: 80 },
     ]);
     expect(withoutApp(config, 'shop-production')).toEqual(config);
+  });
+});
+
+describe('the gateway config lock, run by a real sh', () => {
+  const work = mkdtempSync(join(tmpdir(), 'stagecraft-lock-'));
+  const dir = join(work, 'config.lock');
+  // The gateway's admin API, as the lock reads it: a `wget` that prints a config.
+  mkdirSync(join(work, 'bin'));
+  writeFileSync(join(work, 'bin', 'wget'), '#!/bin/sh\necho \'{"apps":{}}\'\n', { mode: 0o755 });
+  const env = { ...process.env, PATH: `${join(work, 'bin')}:${process.env['PATH'] ?? ''}` };
+  // …and one that fails, as wget does while Caddy is not listening yet.
+  mkdirSync(join(work, 'down'));
+  writeFileSync(join(work, 'down', 'wget'), '#!/bin/sh\nexit 4\n', { mode: 0o755 });
+  const run = (argv: string[]) => spawnSync(argv[0]!, argv.slice(1), { env }).status;
+
+  it('prints the live config when taken, and releases it when the admin API does not answer', () => {
+    const taken = spawnSync('sh', configLockArgv('zzz', dir, 1).slice(1), { env, encoding: 'utf8' });
+    expect([taken.status, taken.stdout]).toEqual([0, '{"apps":{}}\n']);
+    expect(run(configUnlockArgv('zzz', dir))).toBe(0);
+    const down = spawnSync('sh', configLockArgv('zzz', dir, 1).slice(1), {
+      env: { ...env, PATH: `${join(work, 'down')}:${process.env['PATH'] ?? ''}` },
+      encoding: 'utf8',
+    });
+    expect(down.status).toBe(CONFIG_LOCK_NO_ADMIN);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('is taken once, released only by its holder, and taken over once stale', async () => {
+    expect(run(configLockArgv('aaa', dir, 1))).toBe(0);
+    expect(run(configLockArgv('bbb', dir, 1))).toBe(1);
+    // Not the holder: nothing released.
+    expect(run(configUnlockArgv('bbb', dir))).toBe(0);
+    expect(run(configLockArgv('bbb', dir, 1))).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    // Stale: the first try releases it, the next takes it.
+    expect(run(configLockArgv('bbb', dir, 1))).toBe(1);
+    expect(run(configLockArgv('bbb', dir, 1))).toBe(0);
+    // The old holder's release leaves the new holder's lock.
+    expect(run(configUnlockArgv('aaa', dir))).toBe(0);
+    expect(run(configLockArgv('ccc', dir, 1))).toBe(1);
+    expect(run(configUnlockArgv('bbb', dir))).toBe(0);
+    expect(run(configLockArgv('ccc', dir, 1))).toBe(0);
   });
 });

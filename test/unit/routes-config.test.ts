@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ComposeProject } from '../../src/compose/types.js';
+import {
+  type CaddyRoute,
+  caddyConfig,
+  routesFromConfig,
+  sameRoutes,
+  upstreamAlias,
+} from '../../src/ingress/caddy.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
 import { planDeploy } from '../../src/plan/deploy.js';
 import { planMaintenance } from '../../src/plan/maintenance.js';
@@ -286,5 +293,110 @@ describe('the recorded maintenance switch', () => {
       'the last line of ~/.stagecraft/shop-staging/maintenance.jsonl on h1 is not a maintenance record',
     );
     expect(maintenancePath('shop', 'staging')).toBe('.stagecraft/shop-staging/maintenance.jsonl');
+  });
+});
+
+describe('more than one routed port per service (services.<name>.routes)', () => {
+  const withRoutes = `${head}services:
+  web:
+    role: web
+    port: 8080
+    domains: [shop.example]
+    basic_auth: { user: admin, password_secret: STAGING_PASSWORD }
+    routes:
+      - { port: 9000, domains: [admin.shop.example], max_body: 1KB }
+      - { port: 8081, domains: [shop.example/ws], strip_path: false }
+  api: { role: web }
+  db: { role: db }
+${envs}`;
+
+  it('plans one route per port, all to the service’s containers, each with the service’s basic auth', () => {
+    const password = new Secret('r0utes-pw');
+    const plan = planDeploy({
+      model: model(withRoutes),
+      compose,
+      version: 'abc123',
+      immutableVersion: true,
+      releaseId: 'rel-20261201-000000000',
+      kind: 'deploy',
+      skipBuild: 'test',
+      hostAddresses: { h1: '10.0.0.1', h2: '10.0.0.2', h3: '10.0.0.3' },
+      secretValues: [],
+      secretNames: ['STAGING_PASSWORD'],
+      projectDir: '/p',
+      readProjectPath: () => undefined,
+      migrations: [],
+      message: 'deploy',
+      routes: { passwords: { web: password } },
+    });
+    const auth = { user: 'admin', password };
+    expect(ingressRoutes(plan).routes).toEqual([
+      { service: 'web', domains: ['shop.example'], port: 8080, basicAuth: auth },
+      {
+        service: 'web',
+        extra: true,
+        domains: ['admin.shop.example'],
+        port: 9000,
+        maxBodyBytes: 1000,
+        basicAuth: auth,
+      },
+      {
+        service: 'web',
+        extra: true,
+        domains: ['shop.example'],
+        port: 8081,
+        path: '/ws',
+        stripPath: false,
+        basicAuth: auth,
+      },
+    ]);
+  });
+
+  it('names each route in Caddy by its port, with the service’s upstream alias, and reads them back', () => {
+    const routes: CaddyRoute[] = [
+      { app: 'shop-staging', service: 'web', domains: ['shop.example'], port: 8080 },
+      { app: 'shop-staging', service: 'web', extra: true, domains: ['admin.shop.example'], port: 9000 },
+    ];
+    const config = caddyConfig(routes);
+    const raw = JSON.stringify(config);
+    expect(raw).toContain('"@id":"stagecraft-shop-staging/web"');
+    expect(raw).toContain('"@id":"stagecraft-shop-staging/web:9000"');
+    const alias = upstreamAlias('web', 'shop-staging');
+    expect(raw.split(`"name":"${alias}"`)).toHaveLength(3);
+    expect(sameRoutes(routesFromConfig(config), routes)).toBe(true);
+    expect(routesFromConfig(config)[1]).toEqual(routes[1]);
+  });
+
+  it('refuses a repeated port, routes without a main route, and one domain on two routes', () => {
+    expect(() =>
+      model(
+        `${head}services:\n  web:\n    role: web\n    port: 8080\n    domains: [a.example]\n    routes: [{ port: 8080, domains: [b.example] }, { port: 9000, domains: [a.example] }]\n  api: { role: web }\n  db: { role: db }\n${envs}`,
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        details: [
+          'service web routes port 8080 twice: give one route all of its domains (a route per container port)',
+          'domain a.example is claimed by two routes of service web: give each domain (and path prefix) to one route',
+        ],
+      }),
+    );
+    expect(() =>
+      model(
+        `${head}services:\n  web:\n    role: web\n    routes: [{ port: 9000, domains: [a.example] }]\n  api: { role: web }\n  db: { role: db }\n${envs}`,
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        details: [
+          'service web has routes but no main route: set services.web.port and domains (the port its health check probes), then add the other ports under routes',
+        ],
+      }),
+    );
+    expect(
+      problems(
+        `${head}services:\n  web:\n    routes: [{ port: 9000, domains: [a.example/x, b.example] }]\n${envs}`,
+      ),
+    ).toEqual([
+      'stagecraft.yml:6:51 services.web.routes[0].domains[1]: b.example has no path prefix, but a.example/x has /x: every domain of a service takes the same path prefix (route another prefix to another service)',
+    ]);
   });
 });
