@@ -133,10 +133,9 @@ const set = (names) =>
     .filter((name) => env[name] !== process.env[name])
     .map((name) => `${name}=${env[name]} `)
     .join('');
-const dockerHost = set(['DOCKER_HOST']);
-const cli = `${set(['DOCKER_HOST', 'NODE_IMAGE', 'POSTGRES_IMAGE', 'INGRESS_IMAGE'])}node ../../bin/stagecraft.js`;
-const rollbackCommand = `${cli} rollback -e local --to-previous`;
-const stopCommand = `${cli} remove -e local --yes`;
+const command = `${set(['DOCKER_HOST', 'NODE_IMAGE', 'POSTGRES_IMAGE', 'INGRESS_IMAGE'])}node ../../bin/stagecraft.js`;
+const rollbackCommand = `${command} rollback -e local --to-previous`;
+const stopCommand = `${command} remove -e local --yes`;
 const versions = Object.entries(result.bodies)
   .map(([version, count]) => `${count} from ${version}`)
   .join(', ');

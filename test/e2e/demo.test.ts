@@ -53,7 +53,7 @@ describe('npm run demo (the README main command)', () => {
     );
     // The harness's engine is not the default one: the printed commands must name it.
     expect(result.stdout).toMatch(
-      /Stop it: cd examples\/shop && DOCKER_HOST=unix:\/\/\/run\/stagecraft-harness\/local\/docker.sock \S+ node \.\.\/\.\.\/bin\/stagecraft\.js remove -e local --yes\n/,
+      /Stop it: cd examples\/shop && DOCKER_HOST=unix:\/\/\/run\/stagecraft-harness\/local\/docker.sock (\S+ )*node \.\.\/\.\.\/bin\/stagecraft\.js remove -e local --yes\n/,
     );
     expect(result.stdout).toMatch(
       /Try: cd examples\/shop && DOCKER_HOST=\S+ NODE_IMAGE=\S+ POSTGRES_IMAGE=\S+ INGRESS_IMAGE=\S+ node /,

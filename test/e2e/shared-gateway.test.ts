@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../bench/lib/load.mjs';
-import { type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { type HarnessEnv, harnessSshYaml, projectEnv, requireHarness, sshRun } from './support/harness.js';
+import { gatewayGet } from './support/preamble.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
 // Issue 15.4 on the harness: two apps on one host share its one gateway on port 80 (`stagecraft-gateway`),
@@ -18,24 +18,7 @@ const GATEWAY = 'stagecraft-gateway';
 const apps: Record<string, ShopProject> = {};
 
 /** GET / of `domain` through h1's port 80. */
-function get(domain: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: h1, port: 80, path: '/', headers: { host: domain }, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (domain: string) => gatewayGet(h1, domain, '/', 80);
 
 /** A one-service app on h1 (environment `staging`) answering `$BODY` on `domain`, on the default ports. */
 function app(name: string, domain: string, secondPort = false): ShopProject {
@@ -68,25 +51,12 @@ ingress:
 environments:
   staging:
     driver: ssh
-    ssh:
-      user: root
-      identity_file: ${harness.identity_file}
-      known_hosts_file: ${harness.known_hosts}
-    hosts:
+${harnessSshYaml(harness)}    hosts:
       web:
         - { name: h1, address: ${h1} }
 `,
   );
-  return {
-    root,
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '/root',
-      NO_COLOR: '1',
-      DOCKER_HOST: harness.build_docker_host,
-      STAGECRAFT_STATE_FILE: join(root, '.stagecraft', 'releases.json'),
-    },
-  };
+  return { root, env: projectEnv(harness, root) };
 }
 
 const cli = (name: string, args: string[], body = 'v1') =>
@@ -107,7 +77,14 @@ function loadOn(domain: string, controller: { stop: boolean }) {
 }
 
 const gateways = async () =>
-  (await sshRun(harness, 'h1', `docker ps -a --filter label=stagecraft.ingress --format '{{.Names}}'`))
+  // The gateways on port 80 (other suites leave theirs on their own ports).
+  (
+    await sshRun(
+      harness,
+      'h1',
+      `docker ps -a --filter label=stagecraft.ingress-ports=80:80 --format '{{.Names}}'`,
+    )
+  )
     .split('\n')
     .filter((line) => line.trim() !== '')
     .sort();

@@ -140,3 +140,32 @@ export async function freshBareHosts(count = 1): Promise<BareEnv> {
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as BareEnv;
 }
+
+/**
+ * The `ssh:` block of a stagecraft.yml environment that reaches the harness hosts as root with the
+ * harness's key and known_hosts, each line indented by `indent` (the environment's own indent).
+ */
+export function harnessSshYaml(env: HarnessEnv, indent = '    '): string {
+  return [
+    'ssh:',
+    '  user: root',
+    `  identity_file: ${env.identity_file}`,
+    `  known_hosts_file: ${env.known_hosts}`,
+  ]
+    .map((line) => `${indent}${line}\n`)
+    .join('');
+}
+
+/**
+ * The environment the built CLI runs with in an e2e project at `root`: PATH and HOME of this process,
+ * NO_COLOR, the harness's build engine as DOCKER_HOST and the release history kept in the project.
+ */
+export function projectEnv(env: HarnessEnv, root: string): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '',
+    HOME: process.env['HOME'] ?? '/root',
+    NO_COLOR: '1',
+    DOCKER_HOST: env.build_docker_host,
+    STAGECRAFT_STATE_FILE: `${root}/.stagecraft/releases.json`,
+  };
+}

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HarnessEnv } from './harness.js';
+import { type HarnessEnv, harnessSshYaml, projectEnv } from './harness.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../examples/shop', import.meta.url));
 const CLI = fileURLToPath(new URL('../../../bin/stagecraft.js', import.meta.url));
@@ -71,11 +71,7 @@ environments:
   production:
     driver: ssh
     env_file: .env.production
-    ssh:
-      user: root
-      identity_file: ${harness.identity_file}
-      known_hosts_file: ${harness.known_hosts}
-    hosts:
+${harnessSshYaml(harness)}    hosts:
 ${hostsYaml}
     rollout:
       parallel_hosts: 3
@@ -87,13 +83,9 @@ ${hostsYaml}
   return {
     root,
     env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '/root',
-      NO_COLOR: '1',
-      DOCKER_HOST: harness.build_docker_host,
+      ...projectEnv(harness, root),
       NODE_IMAGE: '127.0.0.1:5000/stagecraft-test/node:20',
       POSTGRES_IMAGE: '127.0.0.1:5000/stagecraft-test/postgres:15',
-      STAGECRAFT_STATE_FILE: join(root, '.stagecraft', 'releases.json'),
     },
   };
 }
