@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
-import { stepHandler } from '../engine/handlers.js';
-import { interruptOnSignals } from '../engine/interrupt.js';
-import { type RunResult, runPlan } from '../engine/run.js';
+import type { RunResult } from '../engine/run.js';
 import {
   type DeployPlanInput,
   HOOKS,
@@ -19,16 +17,11 @@ import {
 import { planSwarmDeploy } from '../plan/swarm.js';
 import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
 import { applyVerb, planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
-import { progressRenderer } from '../render/progress.js';
-import { decideRollout } from '../rollout/decide.js';
-import { ImageArchives } from '../rollout/image-transfer.js';
-import { containersOf } from '../rollout/replace.js';
 import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
-import { LocalRunner } from '../runners/local.js';
 import { borrowRunner, RunnerPool } from '../runners/pool.js';
 import type { Runner } from '../runners/types.js';
-import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
-import { acquireLock, type LeaseHeartbeat, releaseLock, startLeaseHeartbeat } from '../state/lock.js';
+import { isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
+import type { LeaseHeartbeat } from '../state/lock.js';
 import { readSpecKey } from '../state/spec-key.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
@@ -37,9 +30,8 @@ import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
-import { releaseLockRequest } from './lock-request.js';
 import { meshAddressOf } from './mesh.js';
-import { migrationRunner, plannedMigrations } from './migrations.js';
+import { plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
 import { retentionFor } from './retention.js';
 import { maintenanceNotice, recordedMaintenance, routeInputs, routePasswords } from './routes.js';
@@ -490,6 +482,10 @@ export async function readRolloutDecisions(
   session: Session,
   prepared: PreparedDeploy,
 ): Promise<RolloutDecisions> {
+  const [{ decideRollout }, { containersOf }] = await Promise.all([
+    import('../rollout/decide.js'),
+    import('../rollout/replace.js'),
+  ]);
   const { model } = prepared.env;
   const decisions: RolloutDecisions = {};
   const byHost = new Map<string, Step[]>();
@@ -588,6 +584,30 @@ async function runReleaseWith(
   options: { lockWaitMs?: number },
   runners: RunnerPool,
 ): Promise<ReleaseRun> {
+  // What only running a release needs is loaded here, not with the module: `plan` never loads it.
+  const [
+    { stepHandler },
+    { interruptOnSignals },
+    { runPlan },
+    { progressRenderer },
+    { ImageArchives },
+    { LocalRunner },
+    { appendRemoteLedger },
+    { acquireLock, releaseLock, startLeaseHeartbeat },
+    { releaseLockRequest },
+    { migrationRunner },
+  ] = await Promise.all([
+    import('../engine/handlers.js'),
+    import('../engine/interrupt.js'),
+    import('../engine/run.js'),
+    import('../render/progress.js'),
+    import('../rollout/image-transfer.js'),
+    import('../runners/local.js'),
+    import('../state/ledger.js'),
+    import('../state/lock.js'),
+    import('./lock-request.js'),
+    import('./migrations.js'),
+  ]);
   const { plan, env, ledger } = prepared;
   const { model, loaded } = env;
   const local = new LocalRunner({ cwd: loaded.root });
