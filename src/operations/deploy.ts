@@ -80,8 +80,6 @@ export interface DeployOptions {
   runners?: RunnerPool;
 }
 
-export { loadVersioned };
-
 /** What a plan shows for a value that only a deploy resolves (a secret command, a DNS answer). */
 export const RESOLVED_AT_DEPLOY = '(resolved at deploy)';
 
