@@ -6,13 +6,16 @@
 //   - the same pipeline in this process (src/ bundled on the fly): the first run (cold: modules
 //     compiled) and the median of the warm runs, with planToText alone.
 // Both include the real `docker compose config` calls (the project's read, the rendered files' checks).
+// Compose's own share is shown apart: `docker compose config` on the project alone, and the CLI's plan
+// with `docker` replaced by bench/lib/compose-stub.mjs (the project read replayed, the checks skipped).
 // With BENCH_BEFORE=<another checkout's bin/stagecraft.js> (built), its plan runs are interleaved too.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { writeComposeStub } from './lib/compose-stub.mjs';
 import { writePlanFixture } from './lib/plan-fixture.mjs';
 
 const runs = Number(process.argv[2] ?? 15);
@@ -27,9 +30,16 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function timed(args) {
+const stub = writeComposeStub();
+const stubEnv = { ...process.env, PATH: `${stub}:${process.env.PATH}` };
+
+function timed(args, options = {}) {
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const result = spawnSync(options.file ?? process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    ...(options.env ? { env: options.env } : {}),
+  });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   return { ms, stdout: result.stdout };
@@ -41,15 +51,32 @@ const before = process.env.BENCH_BEFORE;
 const bare = [];
 const viaCli = [];
 const viaBefore = [];
+const stubbed = [];
+const stubbedBefore = [];
+const composeAlone = [];
+const composeArgs = [
+  'compose',
+  '-f',
+  join(dirname(config), 'docker-compose.yml'),
+  'config',
+  '--format',
+  'json',
+];
 let steps = '';
 for (let i = 0; i < runs + 2; i++) {
   const b = timed(['-e', '0']);
   const o = before ? timed([before, ...planArgs.slice(1)]) : undefined;
   const p = timed(planArgs);
+  const c = timed(composeArgs, { file: 'docker' });
+  const s = timed(planArgs, { env: stubEnv });
+  const so = before ? timed([before, ...planArgs.slice(1)], { env: stubEnv }) : undefined;
   if (i >= 2) {
     bare.push(b.ms);
     viaCli.push(p.ms);
     if (o) viaBefore.push(o.ms);
+    composeAlone.push(c.ms);
+    stubbed.push(s.ms);
+    if (so) stubbedBefore.push(so.ms);
   }
   steps = /(\d+) steps\./.exec(p.stdout)?.[1] ?? '?';
 }
@@ -71,6 +98,7 @@ await build({
 });
 const { planOnce } = await import(pathToFileURL(join(outdir, 'plan-inprocess.mjs')).href);
 rmSync(outdir, { recursive: true, force: true });
+rmSync(stub, { recursive: true, force: true });
 const cold = await planOnce(config, 'production');
 const warm = [];
 for (let i = 0; i < runs; i++) warm.push(await planOnce(config, 'production'));
@@ -86,6 +114,9 @@ console.log(
 console.log(line('node -e 0 (baseline)', base));
 if (before) console.log(line('before: plan (CLI)', median(viaBefore)));
 console.log(line('stagecraft plan (CLI)', median(viaCli)));
+console.log(line('docker compose config, alone', median(composeAlone)));
+if (before) console.log(line('before: plan, compose stubbed', median(stubbedBefore)));
+console.log(line('stagecraft plan, compose stubbed', median(stubbed)));
 console.log(line('in process, first run (cold)', cold.totalMs));
 console.log(line('in process, warm', median(warm.map((run) => run.totalMs))));
 console.log(line('  of which planToText (warm)', median(warm.map((run) => run.renderMs))));

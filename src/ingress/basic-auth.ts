@@ -3,7 +3,6 @@
 // config sent on stdin (rollout/ingress.ts). bcrypt salts every hash anew, so a config made twice
 // from one password differs: a route keeps the hash its gateway already has while the password still
 // matches it (bcrypt.compare), and the config is not reloaded for nothing.
-import bcrypt from 'bcryptjs';
 import { UserError } from '../util/errors.js';
 import type { Secret } from '../util/secret.js';
 import { type CaddyRoute, sameOwner } from './caddy.js';
@@ -19,6 +18,11 @@ export const BCRYPT_COST = 10;
 /** bcrypt reads at most 72 bytes of a password; Go's bcrypt (Caddy) refuses longer ones. */
 const MAX_PASSWORD_BYTES = 72;
 
+/** bcryptjs, loaded on first use: only a deploy to routes with basic auth hashes (start-up time). */
+async function bcrypt() {
+  return (await import('bcryptjs')).default;
+}
+
 /** A route as planned: a CaddyRoute whose basic auth holds the password (a Secret) instead of its hash. */
 export type PlannedRoute = Omit<CaddyRoute, 'basicAuth'> & {
   basicAuth?: { user: string; password: Secret };
@@ -30,7 +34,7 @@ export type PlannedRoute = Omit<CaddyRoute, 'basicAuth'> & {
  */
 export async function hashPassword(service: string, password: string): Promise<string> {
   checkPassword(service, password);
-  return bcrypt.hash(password, BCRYPT_COST);
+  return (await bcrypt()).hash(password, BCRYPT_COST);
 }
 
 function checkPassword(service: string, password: string): void {
@@ -64,7 +68,7 @@ export async function withPasswordHashes(
       const keep =
         current !== undefined &&
         current.user === basicAuth.user &&
-        (await bcrypt.compare(password, current.hash).catch(() => false));
+        (await (await bcrypt()).compare(password, current.hash).catch(() => false));
       return {
         ...rest,
         basicAuth: {

@@ -7,9 +7,10 @@ import type { Plan } from '../plan/types.js';
 import { progressRenderer } from '../render/progress.js';
 import { LocalRunner } from '../runners/local.js';
 import { ExternalError } from '../util/errors.js';
-import { findHooks, loadVersioned } from './deploy.js';
+import { findHooks } from './deploy.js';
 import type { LoadedEnvironment } from './environment.js';
 import type { Session } from './session.js';
+import { loadVersioned } from './versioned.js';
 
 export interface PreparedBuild {
   env: LoadedEnvironment;

@@ -16,7 +16,7 @@ import type {
   CiSecretValue,
   RequiredSecret,
 } from '../providers/ci/types.js';
-import { isCiProvider } from '../providers/ci/types.js';
+import { isCiProviderEntry } from '../providers/ci/types.js';
 import { runLocal } from '../runners/local.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -57,7 +57,7 @@ export async function chooseCiProvider(
     throw new UserError('choose a CI provider with --provider', { hint: `available: ${ids.join(', ')}` });
   }
   const entry = registry.catalog().providers.ci.find((candidate) => candidate.id === id);
-  if (!isCiProvider(entry)) {
+  if (!isCiProviderEntry(entry)) {
     const suggestion = didYouMean(id, ids);
     throw new UserError(
       `unknown CI provider "${id}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
@@ -67,7 +67,7 @@ export async function chooseCiProvider(
     );
   }
   const config = ci.providers[id] ?? {};
-  return { provider: entry, config };
+  return { provider: await entry.ci(), config };
 }
 
 async function git(cwd: string, args: string[]): Promise<string | undefined> {

@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
-import { stepHandler } from '../engine/handlers.js';
-import { interruptOnSignals } from '../engine/interrupt.js';
-import { type RunResult, runPlan } from '../engine/run.js';
+import type { RunResult } from '../engine/run.js';
 import {
   type DeployPlanInput,
   HOOKS,
@@ -19,16 +17,11 @@ import {
 import { planSwarmDeploy } from '../plan/swarm.js';
 import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
 import { applyVerb, planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
-import { progressRenderer } from '../render/progress.js';
-import { decideRollout } from '../rollout/decide.js';
-import { ImageArchives } from '../rollout/image-transfer.js';
-import { containersOf } from '../rollout/replace.js';
 import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
-import { LocalRunner } from '../runners/local.js';
 import { borrowRunner, RunnerPool } from '../runners/pool.js';
 import type { Runner } from '../runners/types.js';
-import { appendRemoteLedger, isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
-import { acquireLock, type LeaseHeartbeat, releaseLock, startLeaseHeartbeat } from '../state/lock.js';
+import { isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
+import type { LeaseHeartbeat } from '../state/lock.js';
 import { readSpecKey } from '../state/spec-key.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
@@ -36,17 +29,16 @@ import { ExternalError, InternalError, PartialFailure, UserError } from '../util
 import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
-import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
-import { releaseLockRequest } from './lock-request.js';
+import { type LoadedEnvironment, secretNames } from './environment.js';
 import { meshAddressOf } from './mesh.js';
-import { migrationRunner, plannedMigrations } from './migrations.js';
+import { plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
 import { retentionFor } from './retention.js';
 import { maintenanceNotice, recordedMaintenance, routeInputs, routePasswords } from './routes.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
 import { validateRenderedCompose } from './validate-render.js';
-import { type ResolvedVersion, resolveVersion } from './version.js';
+import { loadVersioned, type Versioned } from './versioned.js';
 
 export interface DeployOptions {
   version?: string;
@@ -69,6 +61,17 @@ export interface DeployOptions {
    * addresses): `deploy` confirms there, and sets up or checks the hosts. What it throws stops the deploy.
    */
   beforeHosts?: (env: LoadedEnvironment, version: string) => Promise<void>;
+  /**
+   * The environment and version, already being loaded (loadVersioned with purpose `plan` for a plan):
+   * `plan` starts it before loading this module, so that compose reads the project while the rest of
+   * the code compiles. Not for a rollback (it loads the target's version).
+   */
+  loading?: Promise<Versioned>;
+  /**
+   * Runs with the plan while compose checks its rendered files (subprocesses): `plan` renders its
+   * output there, side by side with them. Nothing is shown before the checks pass.
+   */
+  whileChecking?: (plan: Plan) => void;
   /**
    * The command's runners: every read of the hosts and every step shares one connection per host
    * (the caller closes the pool). Without it each read opens and closes its own, and a release run
@@ -280,11 +283,14 @@ interface ReleaseInputs {
  */
 export async function prepareDeploy(session: Session, options: DeployOptions): Promise<PreparedDeploy> {
   const target = options.rollbackOf;
-  const loaded = await loadVersioned(
-    session,
-    target ? { version: target.version, commit: target.commit_sha } : options.version,
-    options.planOnly === true ? 'plan' : 'deploy',
-  );
+  const loaded =
+    options.loading !== undefined && target === undefined
+      ? await options.loading
+      : await loadVersioned(
+          session,
+          target ? { version: target.version, commit: target.commit_sha } : options.version,
+          options.planOnly === true ? 'plan' : 'deploy',
+        );
   const ledger = new Ledger({ projectRoot: loaded.env.loaded.root, env: session.env });
   await options.beforeHosts?.(loaded.env, loaded.version);
   return planRelease(
@@ -296,34 +302,6 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
     },
     options,
   );
-}
-
-/**
- * Loads the environment for a version: `--version`, else resolved from git (or given, for a rollback);
- * compose sees it as STAGECRAFT_VERSION. `purpose` plan (a preview) warns of a missing env file where
- * deploy refuses it. Throws what loadEnvironment and resolveVersion throw.
- */
-export async function loadVersioned(
-  session: Session,
-  version: string | undefined | { version: string; commit: string },
-  purpose: 'deploy' | 'plan' = 'deploy',
-): Promise<{ env: LoadedEnvironment; version: string; commit: string; immutable: boolean }> {
-  let resolved = { version: 'unknown', commit: '', immutable: false };
-  // A version given as is needs git only for the commit: asked while compose reads the project.
-  let commitOfGiven: Promise<ResolvedVersion> | undefined;
-  const env = await loadEnvironment(session, purpose, async (loaded) => {
-    if (typeof version === 'string' && version !== '') {
-      commitOfGiven = resolveVersion(loaded.root, version);
-      return { STAGECRAFT_VERSION: version };
-    }
-    resolved =
-      typeof version === 'object'
-        ? { ...version, immutable: true }
-        : await resolveVersion(loaded.root, version);
-    return { STAGECRAFT_VERSION: resolved.version };
-  });
-  if (commitOfGiven !== undefined) resolved = await commitOfGiven;
-  return { env, ...resolved };
 }
 
 /** The plan of a deploy or rollback from inputs already loaded (no second config or compose read). */
@@ -408,7 +386,21 @@ async function planRelease(
   }
   const plan = env.model.driver === 'swarm' ? planSwarmDeploy(input) : planDeploy(input);
   // A rollback deploys the files of a release that was checked when it was planned.
-  if (!target) await validateRenderedCompose(plan, env.model.composeProject);
+  if (!target) {
+    const checking = validateRenderedCompose(plan, env.model.composeProject);
+    if (options.whileChecking !== undefined) {
+      // The checks' compose processes start first (a turn of the event loop), then the caller's work
+      // runs beside them. A failing check is still the error reported first.
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        options.whileChecking(plan);
+      } catch (error) {
+        await checking;
+        throw error;
+      }
+    }
+    await checking;
+  }
   return {
     env,
     plan,
@@ -474,11 +466,23 @@ export function printPlan(
   decisions?: RolloutDecisions,
   apply?: ApplyHint,
 ): void {
-  if (format === 'json' || session.globals.json) session.output.json(planToJson(plan, decisions));
-  else
-    session.output.result(
-      planToText(plan, session.output.colors, decisions, applyCommand(session, plan, apply)),
-    );
+  renderPlan(session, plan, format, decisions, apply)();
+}
+
+/** The plan rendered as printPlan prints it; the function returned prints it. */
+export function renderPlan(
+  session: Session,
+  plan: Plan,
+  format: 'text' | 'json',
+  decisions?: RolloutDecisions,
+  apply?: ApplyHint,
+): () => void {
+  if (format === 'json' || session.globals.json) {
+    const json = planToJson(plan, decisions);
+    return () => session.output.json(json);
+  }
+  const text = planToText(plan, session.output.colors, decisions, applyCommand(session, plan, apply));
+  return () => session.output.result(text);
 }
 
 /**
@@ -490,6 +494,10 @@ export async function readRolloutDecisions(
   session: Session,
   prepared: PreparedDeploy,
 ): Promise<RolloutDecisions> {
+  const [{ decideRollout }, { containersOf }] = await Promise.all([
+    import('../rollout/decide.js'),
+    import('../rollout/replace.js'),
+  ]);
   const { model } = prepared.env;
   const decisions: RolloutDecisions = {};
   const byHost = new Map<string, Step[]>();
@@ -588,6 +596,30 @@ async function runReleaseWith(
   options: { lockWaitMs?: number },
   runners: RunnerPool,
 ): Promise<ReleaseRun> {
+  // What only running a release needs is loaded here, not with the module: `plan` never loads it.
+  const [
+    { stepHandler },
+    { interruptOnSignals },
+    { runPlan },
+    { progressRenderer },
+    { ImageArchives },
+    { LocalRunner },
+    { appendRemoteLedger },
+    { acquireLock, releaseLock, startLeaseHeartbeat },
+    { releaseLockRequest },
+    { migrationRunner },
+  ] = await Promise.all([
+    import('../engine/handlers.js'),
+    import('../engine/interrupt.js'),
+    import('../engine/run.js'),
+    import('../render/progress.js'),
+    import('../rollout/image-transfer.js'),
+    import('../runners/local.js'),
+    import('../state/ledger.js'),
+    import('../state/lock.js'),
+    import('./lock-request.js'),
+    import('./migrations.js'),
+  ]);
   const { plan, env, ledger } = prepared;
   const { model, loaded } = env;
   const local = new LocalRunner({ cwd: loaded.root });

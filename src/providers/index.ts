@@ -1,7 +1,7 @@
 import { encoreTsBackend } from './backend/encore-ts.js';
 import { genericBackend } from './backend/generic.js';
-import { githubCi } from './ci/github.js';
-import { digitalOceanCloud } from './cloud/digitalocean.js';
+import { githubCiEntry } from './ci/github-schema.js';
+import { digitalOceanCloudEntry } from './cloud/digitalocean-schema.js';
 import { genericFrontend } from './frontend/generic.js';
 import { caddyIngress } from './ingress/caddy.js';
 import { migrationEngines } from './migration/engines.js';
@@ -21,8 +21,8 @@ export function builtinProviders(): ProviderRegistry {
   registry.register('network', noNetwork);
   registry.register('network', tailscaleNetwork);
   registry.register('network', headscaleNetwork);
-  registry.register('cloud', digitalOceanCloud);
-  registry.register('ci', githubCi);
+  registry.register('cloud', digitalOceanCloudEntry);
+  registry.register('ci', githubCiEntry);
   registry.register('secrets', envfileSecrets);
   registry.register('secrets', encoreSecrets);
   registry.register('ingress', caddyIngress);

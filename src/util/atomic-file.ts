@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { makeDirectory } from './make-dir.js';
 
@@ -8,6 +6,11 @@ import { makeDirectory } from './make-dir.js';
  * write a temp file beside it, fsync, rename over, fsync the folder.
  */
 export async function writeFileAtomic(path: string, content: string | Buffer, mode = 0o644): Promise<void> {
+  // Loaded here, not at the top: commands that only read state (config) never pay for them.
+  const [{ randomBytes }, { open, rename, rm }] = await Promise.all([
+    import('node:crypto'),
+    import('node:fs/promises'),
+  ]);
   const folder = dirname(path);
   await makeDirectory(folder);
   const temp = join(folder, `.${randomBytes(6).toString('hex')}.tmp`);

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-
 /** Lowercase hex sha256 of text (as UTF-8) or bytes: the one content hash of the house. */
 export function sha256Hex(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  // node:crypto is taken on first use, not imported: loading it costs every command's start-up
+  // (~8 ms), and most (config, --help) never hash anything.
+  return process.getBuiltinModule('node:crypto').createHash('sha256').update(bytes).digest('hex');
 }

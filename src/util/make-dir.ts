@@ -3,7 +3,6 @@
 // with ENOENT (procfs: `mkdir /proc/x`), it alternates between the two forever and never returns.
 // Here each missing level is created once, from the top down, and its error is final.
 import type { Stats } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 function errnoError(code: string, message: string, path: string): NodeJS.ErrnoException {
@@ -17,6 +16,8 @@ function errnoError(code: string, message: string, path: string): NodeJS.ErrnoEx
  * could not be created.
  */
 export async function makeDirectory(path: string, mode?: number): Promise<string[]> {
+  // Loaded here, not at the top: node:fs/promises brings readline and streams into start-up.
+  const { mkdir, stat } = await import('node:fs/promises');
   const missing: string[] = [];
   let current = resolve(path);
   for (;;) {

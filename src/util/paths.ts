@@ -1,5 +1,7 @@
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+
+/** The home folder; node:os is taken on first use (start-up: most commands expand no `~`). */
+const homedir = (): string => process.getBuiltinModule('node:os').homedir();
 
 /** Resolves `~/x` and relative paths against `base`. */
 export function resolvePath(base: string, path: string): string {

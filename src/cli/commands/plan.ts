@@ -1,4 +1,3 @@
-import { deployShapeFlags, prepareDeploy, printPlan, readRolloutDecisions } from '../../operations/deploy.js';
 import { UserError } from '../../util/errors.js';
 import type { CommandContext } from '../context.js';
 
@@ -18,8 +17,40 @@ export async function run(
       hint: 'pass --format text or --format json',
     });
   }
-  const prepared = await prepareDeploy(context, { ...options, planOnly: true });
-  const decisions = options.refresh === true ? await readRolloutDecisions(context, prepared) : undefined;
-  printPlan(context, prepared.plan, format, decisions, { flags: deployShapeFlags(options) });
+  // Compose reads the project (a subprocess, most of a plan's wait) while the deploy code loads: the
+  // environment is loaded first, and the rest of the plan's modules once stagecraft.yml is read.
+  const { loadVersioned } = await import('../../operations/versioned.js');
+  let configRead: () => void = () => undefined;
+  const configReady = new Promise<void>((resolve) => {
+    configRead = resolve;
+  });
+  const loading = loadVersioned(
+    {
+      ...context,
+      loadConfig: (purpose) => context.loadConfig(purpose).finally(() => configRead()),
+    },
+    options.version,
+    'plan',
+  );
+  const [{ deployShapeFlags, prepareDeploy, renderPlan, readRolloutDecisions }] = await Promise.all([
+    configReady.then(() => import('../../operations/deploy.js')),
+    loading,
+  ]);
+  const apply = { flags: deployShapeFlags(options) };
+  // Without --refresh the output is known once the plan is: rendered while compose checks the files.
+  let print: (() => void) | undefined;
+  const prepared = await prepareDeploy(context, {
+    ...options,
+    planOnly: true,
+    loading,
+    ...(options.refresh === true
+      ? {}
+      : { whileChecking: (plan) => (print = renderPlan(context, plan, format, undefined, apply)) }),
+  });
+  if (print === undefined) {
+    const decisions = options.refresh === true ? await readRolloutDecisions(context, prepared) : undefined;
+    print = renderPlan(context, prepared.plan, format, decisions, apply);
+  }
+  print();
   return 0;
 }

@@ -26,7 +26,6 @@ export const REGISTRY_PASSWORD_SECRET = 'REGISTRY_PASSWORD';
 export const PLAN_WORKFLOW = 'stagecraft-plan.yml';
 /** The value of every declared secret in the plan job: plans are made without secrets. */
 export const PLAN_PLACEHOLDER = 'placeholder-not-a-secret';
-export const DEFAULT_DEPLOY_WORKFLOW = 'stagecraft-deploy.yml';
 
 /** The line that records the sha256 of what `ci init` wrote below the header, to tell edits apart. */
 export const HASH_MARKER = '# stagecraft-ci-sha256: ';

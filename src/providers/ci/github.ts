@@ -1,9 +1,10 @@
 // Provider `github`: GitHub Actions. Workflows rendered by github-workflows.ts, the REST API reached
 // through github-api.ts (Octokit), secret values sealed by sealed-box.ts (libsodium), both loaded only
-// when a command needs them.
-import * as z from 'zod';
+// when a command needs them. The config schema is github-schema.ts (the registry's entry, loaded by
+// every command); this module is loaded by the `ci` commands through the entry's ci().
 import { UserError } from '../../util/errors.js';
-import { DEFAULT_DEPLOY_WORKFLOW, githubWorkflowFiles, requiredSecrets } from './github-workflows.js';
+import { DEFAULT_DEPLOY_WORKFLOW, type GithubConfig, githubCiEntry } from './github-schema.js';
+import { githubWorkflowFiles, requiredSecrets } from './github-workflows.js';
 import type { CiConnection, CiProvider } from './types.js';
 
 declare const __STAGECRAFT_VERSION__: string;
@@ -49,28 +50,6 @@ export function githubApiBaseUrl(env: Record<string, string | undefined>): strin
   return raw.replace(/\/+$/, '');
 }
 
-const schema = z.strictObject({
-  workflow_file: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: 'expected a file name such as deploy.yml' })
-    .optional()
-    .describe(`File name of the deploy workflow in .github/workflows (default ${DEFAULT_DEPLOY_WORKFLOW}).`),
-  token_env: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-    .optional()
-    .describe(
-      'Variable holding the GitHub token (default GITHUB_TOKEN, then GH_TOKEN, then `gh auth token`).',
-    ),
-  repository: z
-    .string()
-    .regex(/^[^/\s]+\/[^/\s]+$/, { message: 'expected owner/name' })
-    .optional()
-    .describe('owner/name of the repository (default: from the origin remote).'),
-});
-
-type GithubConfig = z.output<typeof schema>;
-
 /**
  * owner/name from a GitHub remote URL (https, ssh or scp-like, any host: GitHub Enterprise too);
  * undefined when the URL has no owner/name path.
@@ -89,9 +68,9 @@ async function client(connection: CiConnection) {
 }
 
 export const githubCi: CiProvider = {
-  id: 'github',
-  description: 'GitHub Actions workflows.',
-  schema,
+  id: githubCiEntry.id,
+  description: githubCiEntry.description,
+  schema: githubCiEntry.schema,
   workflows: (facts, config) =>
     githubWorkflowFiles(facts, (config as GithubConfig).workflow_file ?? DEFAULT_DEPLOY_WORKFLOW),
   requiredSecrets,

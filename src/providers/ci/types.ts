@@ -148,12 +148,14 @@ export interface CiProvider extends ProviderSchemaEntry {
   ): Promise<{ created: string[]; updated: string[] }>;
 }
 
-export function isCiProvider(entry: ProviderSchemaEntry | undefined): entry is CiProvider {
-  const candidate = entry as Partial<CiProvider> | undefined;
-  return (
-    candidate !== undefined &&
-    typeof candidate.workflows === 'function' &&
-    typeof candidate.run === 'function' &&
-    typeof candidate.setSecrets === 'function'
-  );
+/**
+ * A CI provider's entry in the registry: its config schema (every command validates stagecraft.yml)
+ * and its behaviour, loaded on first use (only the `ci` commands need it: start-up time).
+ */
+export interface CiProviderEntry extends ProviderSchemaEntry {
+  ci(): Promise<CiProvider>;
+}
+
+export function isCiProviderEntry(entry: ProviderSchemaEntry | undefined): entry is CiProviderEntry {
+  return typeof (entry as Partial<CiProviderEntry> | undefined)?.ci === 'function';
 }

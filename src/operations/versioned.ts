@@ -1,0 +1,41 @@
+// The environment of a command loaded for one version (STAGECRAFT_VERSION in compose's environment).
+// Apart from operations/deploy.ts so that `plan` can start it (and compose's read of the project)
+// before the rest of the deploy code is loaded.
+import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import type { Session } from './session.js';
+import { type ResolvedVersion, resolveVersion } from './version.js';
+
+export interface Versioned {
+  env: LoadedEnvironment;
+  version: string;
+  commit: string;
+  immutable: boolean;
+}
+
+/**
+ * Loads the environment for a version: `--version`, else resolved from git (or given, for a rollback);
+ * compose sees it as STAGECRAFT_VERSION. `purpose` plan (a preview) warns of a missing env file where
+ * deploy refuses it. Throws what loadEnvironment and resolveVersion throw.
+ */
+export async function loadVersioned(
+  session: Session,
+  version: string | undefined | { version: string; commit: string },
+  purpose: 'deploy' | 'plan' = 'deploy',
+): Promise<Versioned> {
+  let resolved = { version: 'unknown', commit: '', immutable: false };
+  // A version given as is needs git only for the commit: asked while compose reads the project.
+  let commitOfGiven: Promise<ResolvedVersion> | undefined;
+  const env = await loadEnvironment(session, purpose, async (loaded) => {
+    if (typeof version === 'string' && version !== '') {
+      commitOfGiven = resolveVersion(loaded.root, version);
+      return { STAGECRAFT_VERSION: version };
+    }
+    resolved =
+      typeof version === 'object'
+        ? { ...version, immutable: true }
+        : await resolveVersion(loaded.root, version);
+    return { STAGECRAFT_VERSION: resolved.version };
+  });
+  if (commitOfGiven !== undefined) resolved = await commitOfGiven;
+  return { env, ...resolved };
+}
