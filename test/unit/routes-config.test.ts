@@ -45,6 +45,27 @@ function model(yaml = CONFIG) {
   return buildEnvironmentModel(load(yaml, { envName: 'staging' }), compose);
 }
 
+/** The deploy plan of `m` on staging, web's basic auth password being `password`. */
+function stagingPlan(m: ReturnType<typeof model>, password: Secret): Plan {
+  return planDeploy({
+    model: m,
+    compose,
+    version: 'abc123',
+    immutableVersion: true,
+    releaseId: 'rel-20261201-000000000',
+    kind: 'deploy',
+    skipBuild: 'test',
+    hostAddresses: { h1: '10.0.0.1', h2: '10.0.0.2', h3: '10.0.0.3' },
+    secretValues: [],
+    secretNames: ['STAGING_PASSWORD'],
+    projectDir: '/p',
+    readProjectPath: () => undefined,
+    migrations: [],
+    message: 'deploy',
+    routes: { passwords: { web: password } },
+  });
+}
+
 function ingressRoutes(plan: Plan, host = 'h1') {
   const step = allSteps(plan).find((candidate) => candidate.id === `ingress:${host}`)!;
   return { step, routes: step.action.kind === 'ingress' ? step.action.routes : [] };
@@ -123,23 +144,7 @@ describe('the model and the plan', () => {
 
   it("the gateway step carries each route's settings, the password as a Secret, and JSON shows the user only", () => {
     const password = new Secret('pl4n-pw-never-shown');
-    const plan = planDeploy({
-      model: model(),
-      compose,
-      version: 'abc123',
-      immutableVersion: true,
-      releaseId: 'rel-20261201-000000000',
-      kind: 'deploy',
-      skipBuild: 'test',
-      hostAddresses: { h1: '10.0.0.1', h2: '10.0.0.2', h3: '10.0.0.3' },
-      secretValues: [],
-      secretNames: ['STAGING_PASSWORD'],
-      projectDir: '/p',
-      readProjectPath: () => undefined,
-      migrations: [],
-      message: 'deploy',
-      routes: { passwords: { web: password } },
-    });
+    const plan = stagingPlan(model(), password);
     const { step, routes } = ingressRoutes(plan);
     expect(routes).toEqual([
       {
@@ -312,23 +317,7 @@ ${envs}`;
 
   it('plans one route per port, all to the service’s containers, each with the service’s basic auth', () => {
     const password = new Secret('r0utes-pw');
-    const plan = planDeploy({
-      model: model(withRoutes),
-      compose,
-      version: 'abc123',
-      immutableVersion: true,
-      releaseId: 'rel-20261201-000000000',
-      kind: 'deploy',
-      skipBuild: 'test',
-      hostAddresses: { h1: '10.0.0.1', h2: '10.0.0.2', h3: '10.0.0.3' },
-      secretValues: [],
-      secretNames: ['STAGING_PASSWORD'],
-      projectDir: '/p',
-      readProjectPath: () => undefined,
-      migrations: [],
-      message: 'deploy',
-      routes: { passwords: { web: password } },
-    });
+    const plan = stagingPlan(model(withRoutes), password);
     const auth = { user: 'admin', password };
     expect(ingressRoutes(plan).routes).toEqual([
       { service: 'web', domains: ['shop.example'], port: 8080, basicAuth: auth },
