@@ -239,3 +239,234 @@ export function parseNodes(stdout: string): SwarmNode[] {
     };
   });
 }
+
+// ─── Operating a stack: status, logs, exec, remove ──────────────────────────────────────────────
+
+/** `docker service ls --quiet --filter label=com.docker.stack.namespace=STACK`: ids of the stack's services. */
+export function stackServiceIdsArgs(stack: string): string[] {
+  return ['docker', 'service', 'ls', '--quiet', '--filter', `label=${STACK_NAMESPACE_LABEL}=${stack}`];
+}
+
+const SERVICE_STATUS_FORMAT =
+  '{"id":{{json .ID}},"name":{{json .Spec.Name}},"mode":{{json .Spec.Mode}},"image":{{json .Spec.TaskTemplate.ContainerSpec.Image}},"update":{{json .UpdateStatus}},"updated":{{json .UpdatedAt}}}';
+
+/**
+ * `docker service inspect --format <one JSON line per service: id, name, mode, image, update status,
+ * last change> ID…` (status). Never the spec's environment.
+ */
+export function serviceStatusArgs(ids: string[]): string[] {
+  return ['docker', 'service', 'inspect', '--format', SERVICE_STATUS_FORMAT, ...ids];
+}
+
+/** `docker stack ps --quiet --no-trunc STACK`: ids of every task of the stack, the old ones Swarm keeps too. */
+export function stackTaskIdsArgs(stack: string): string[] {
+  return ['docker', 'stack', 'ps', '--quiet', '--no-trunc', stack];
+}
+
+
+const TASK_STATUS_FORMAT =
+  '{"id":{{json .ID}},"service":{{json .ServiceID}},"slot":{{json .Slot}},"node":{{json .NodeID}},"desired":{{json .DesiredState}},"state":{{json .Status.State}},"since":{{json .Status.Timestamp}},"error":{{json .Status.Err}},"container":{{json .Status.ContainerStatus}},"image":{{json .Spec.ContainerSpec.Image}},"labels":{{json .Spec.ContainerSpec.Labels}}}';
+
+/**
+ * `docker inspect --type task --format <one JSON line per task: service, slot, node, desired and
+ * current state, since, error, container, image, container labels> ID…` (status, exec). The
+ * container status is printed whole: it is null before a node starts the task.
+ */
+export function taskStatusArgs(ids: string[]): string[] {
+  return ['docker', 'inspect', '--type', 'task', '--format', TASK_STATUS_FORMAT, ...ids];
+}
+
+/** A stack's service as `serviceStatusArgs` prints it. */
+export interface SwarmServiceStatus {
+  id: string;
+  /** `<stack>_<service>`. */
+  name: string;
+  mode: SwarmServiceState['mode'];
+  /** Replicated: the desired replicas; otherwise undefined. */
+  replicas: number | undefined;
+  image: string;
+  /** Swarm's UpdateStatus.State, undefined before the first update. */
+  update: string | undefined;
+  updateMessage: string | undefined;
+  /** RFC 3339: when the spec last changed. */
+  updatedAt: string;
+}
+
+function modeOf(mode: {
+  Replicated?: unknown;
+  Global?: unknown;
+  ReplicatedJob?: unknown;
+  GlobalJob?: unknown;
+}): SwarmServiceState['mode'] {
+  if (mode.Global !== undefined) return 'global';
+  if (mode.ReplicatedJob !== undefined) return 'replicated-job';
+  if (mode.GlobalJob !== undefined) return 'global-job';
+  return 'replicated';
+}
+
+/** Parses `serviceStatusArgs` output. Throws SyntaxError on a line that is not JSON. */
+export function parseServiceStatus(stdout: string): SwarmServiceStatus[] {
+  return lines(stdout).map((raw) => {
+    const item = raw as {
+      id?: string;
+      name?: string;
+      mode?: {
+        Replicated?: { Replicas?: number };
+        Global?: unknown;
+        ReplicatedJob?: unknown;
+        GlobalJob?: unknown;
+      };
+      image?: string;
+      update?: { State?: string; Message?: string } | null;
+      updated?: string;
+    };
+    const mode = item.mode ?? {};
+    return {
+      id: item.id ?? '',
+      name: item.name ?? '',
+      mode: modeOf(mode),
+      replicas: mode.Replicated?.Replicas,
+      image: item.image ?? '',
+      update: item.update?.State || undefined,
+      updateMessage: item.update?.Message || undefined,
+      updatedAt: item.updated ?? '',
+    };
+  });
+}
+
+/** A task as `taskStatusArgs` prints it. */
+export interface SwarmTaskStatus {
+  id: string;
+  /** The service's id. */
+  service: string;
+  /** Replicated: 1, 2, …; global: 0 (a global task is known by its node). */
+  slot: number;
+  /** The node's id; empty before the task is assigned. */
+  node: string;
+  /** `running` for the tasks Swarm means to run; `shutdown`, `complete` for the others. */
+  desired: string;
+  /** `new`, `pending`, `assigned`, `preparing`, `starting`, `running`, `complete`, `failed`, `rejected`, `shutdown`, … */
+  state: string;
+  /** RFC 3339: when the task reached its state. */
+  since: string;
+  error: string;
+  /** The container's id on the node, once the node created it. */
+  container: string | undefined;
+  /** The container's exit code, once it exited. */
+  exitCode: number | undefined;
+  image: string;
+  labels: Record<string, string>;
+}
+
+/** Parses `taskStatusArgs` output. Throws SyntaxError on a line that is not JSON. */
+export function parseTaskStatus(stdout: string): SwarmTaskStatus[] {
+  return lines(stdout).map((raw) => {
+    const item = raw as {
+      id?: string;
+      service?: string;
+      slot?: number;
+      node?: string;
+      desired?: string;
+      state?: string;
+      since?: string;
+      error?: string | null;
+      container?: { ContainerID?: string; ExitCode?: number } | null;
+      image?: string;
+      labels?: Record<string, string> | null;
+    };
+    return {
+      id: item.id ?? '',
+      service: item.service ?? '',
+      slot: item.slot ?? 0,
+      node: item.node ?? '',
+      desired: item.desired ?? '',
+      state: item.state ?? '',
+      since: item.since ?? '',
+      error: item.error ?? '',
+      container: item.container?.ContainerID || undefined,
+      exitCode: item.container?.ExitCode,
+      image: item.image ?? '',
+      labels: item.labels ?? {},
+    };
+  });
+}
+
+/**
+ * The configured host a node is: the one whose address is the node's `Status.Addr`, else the one
+ * named as the node's hostname (as deploy finds nodes to label them). Undefined: not one of the hosts.
+ */
+export function hostOfNode<H extends { name: string; target: string }>(
+  node: Pick<SwarmNode, 'addr' | 'hostname'>,
+  hosts: readonly H[],
+): H | undefined {
+  return hosts.find((host) => host.target === node.addr) ?? hosts.find((host) => host.name === node.hostname);
+}
+
+/**
+ * `docker service logs --timestamps --no-task-ids [--tail N] [--since T] [--follow] NAME`. Each line is
+ * `<RFC 3339> <name>.<slot>@<node hostname><padding>    | <text>` (parseServiceLogLine).
+ */
+export function serviceLogsFollowArgs(
+  name: string,
+  options: { tail?: number; since?: string; follow?: boolean },
+): string[] {
+  const args = ['docker', 'service', 'logs', '--timestamps', '--no-task-ids'];
+  if (options.tail !== undefined) args.push('--tail', String(options.tail));
+  if (options.since !== undefined) args.push('--since', options.since);
+  if (options.follow === true) args.push('--follow');
+  return [...args, name];
+}
+
+/** One line of `serviceLogsFollowArgs` output: when, which task (`<name>.<slot>`), on which node, what. */
+export interface ServiceLogLine {
+  timestamp: string;
+  /** `<stack>_<service>.<slot>`; a global service's tasks all have slot 0. */
+  task: string;
+  /** The node's hostname. */
+  node: string;
+  text: string;
+}
+
+const SERVICE_LOG_LINE =
+  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (\S+)@(\S+?) *\| ?(.*)$/s;
+
+/** Parses one line of `docker service logs --timestamps`; undefined for a line that is not one. */
+export function parseServiceLogLine(raw: string): ServiceLogLine | undefined {
+  const match = SERVICE_LOG_LINE.exec(raw);
+  if (match === null) return undefined;
+  return { timestamp: match[1]!, task: match[2]!, node: match[3]!, text: match[4]! };
+}
+
+/** The kinds of swarm objects a stack owns, each listed with `docker <kind> ls`. */
+export type StackObjectKind = 'service' | 'network' | 'config' | 'secret' | 'volume';
+
+/** `docker <kind> ls --filter label=com.docker.stack.namespace=STACK --format {{.Name}}`. */
+export function stackObjectsArgs(kind: StackObjectKind, stack: string): string[] {
+  return [
+    'docker',
+    kind,
+    'ls',
+    '--filter',
+    `label=${STACK_NAMESPACE_LABEL}=${stack}`,
+    '--format',
+    '{{.Name}}',
+  ];
+}
+
+/** `docker stack ls --format {{.Name}}`: the swarm's stacks. */
+export function stackNamesArgs(): string[] {
+  return ['docker', 'stack', 'ls', '--format', '{{.Name}}'];
+}
+
+/** `docker ps [-a] --quiet --no-trunc --filter label=com.docker.stack.namespace=STACK`: a node's containers of a stack. */
+export function stackContainersArgs(stack: string, options: { all: boolean }): string[] {
+  return [
+    'docker',
+    'ps',
+    ...(options.all ? ['-a'] : []),
+    '--quiet',
+    '--no-trunc',
+    '--filter',
+    `label=${STACK_NAMESPACE_LABEL}=${stack}`,
+  ];
+}

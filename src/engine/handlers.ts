@@ -12,6 +12,7 @@ import type { Runner } from '../runners/types.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import type { StepHandler } from './run.js';
 import { deployStack, ensureNodeLabels, runSwarmJob } from './swarm.js';
+import { drainStacks, removeStacks } from './swarm-remove.js';
 
 // What each kind of step does on its runner. The engine (run.ts) decides order and bookkeeping; this
 // module decides effects. What belongs to one command's run (the lock, migrations, the release
@@ -226,6 +227,10 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
         return deployStack(runner, action, log, signal);
       case 'swarm-job':
         return runSwarmJob(runner, action, log, signal);
+      case 'stack-remove':
+        return removeStacks(runner, action, log, signal);
+      case 'stack-drain':
+        return drainStacks(runner, action, log, signal);
       case 'record':
         await needs(deps.record, step, 'a release to record')();
         return { status: 'completed' };

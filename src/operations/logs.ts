@@ -134,7 +134,7 @@ interface Source {
 
 const COLORS = ['cyan', 'magenta', 'yellow', 'green', 'blue'] as const;
 
-class Printer {
+export class Printer {
   width = 0;
   readonly #context: Session;
   readonly #format: LogFormat;

@@ -178,6 +178,18 @@ export async function execInService(
   const hosts = hostsInScope(model, context.globals);
   const tty = options.interactive && terminal();
   const attached = { tty, noStdin: !options.interactive };
+  if (model.driver === 'swarm') {
+    if (options.new) {
+      throw new UserError('exec --new is not supported on driver swarm yet', {
+        hint: `exec into a running task: stagecraft exec -e ${model.environment} ${service} -- …`,
+      });
+    }
+    const { findSwarmTask } = await import('./swarm-exec.js');
+    const target = await findSwarmTask(env, runners, hosts, service);
+    context.output.debug(`exec in ${target.name} on ${target.host.name}`);
+    const argv = execArgs(target.container, [...words], { interactive: options.interactive, tty });
+    return runAttached(runners.get(target.host.name), argv, attached);
+  }
   if (!options.new) {
     const target = await findRunningContainer(env, runners, hosts, service);
     context.output.debug(`exec in ${target.name} on ${target.host.name}`);

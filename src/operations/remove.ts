@@ -10,7 +10,7 @@ import { appendRemoteLedger, Ledger } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { printPlan } from './deploy.js';
-import { type LoadedEnvironment, loadEnvironment, refuseOnSwarm } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment } from './environment.js';
 import { lockSteps, maintenanceError, maintenancePlan, runMaintenance } from './prune.js';
 import { retentionFor } from './retention.js';
 import type { Session } from './session.js';
@@ -140,7 +140,7 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
 }
 
 /** The removal record: no images, no hosts (nothing runs), phases as the plan ran them. */
-function removalRecord(plan: Plan, previous: string | undefined, message: string): ReleaseRecord {
+export function removalRecord(plan: Plan, previous: string | undefined, message: string): ReleaseRecord {
   return {
     id: plan.releaseId,
     environment: plan.environment,
@@ -160,21 +160,46 @@ function removalRecord(plan: Plan, previous: string | undefined, message: string
 }
 
 /**
+ * Records a removal in the ledger here and appends it to the lock host's (a warning when that fails:
+ * the local record stands).
+ */
+export async function recordRemoval(
+  session: Session,
+  env: LoadedEnvironment,
+  ledger: Ledger,
+  plan: Plan,
+  message: string,
+  started: number,
+): Promise<void> {
+  const { model } = env;
+  const previous = (await ledger.list(model.environment))[0]?.id;
+  const entry = removalRecord(plan, previous, message);
+  await ledger.create({ ...entry, duration_ms: Date.now() - started });
+  const runner = runnerFor(model, model.lockHost);
+  try {
+    await appendRemoteLedger(runner, model.project, model.environment, entry);
+  } catch (error) {
+    session.output.warn(
+      `could not append the removal to the ledger on ${model.lockHost}: ${(error as Error).message}`,
+    );
+  } finally {
+    await runner.close().catch(() => undefined);
+  }
+}
+
+/**
  * `stagecraft remove`: reads every host (read-only), plans the removal (plan/remove.ts), prints it with
  * `--dry-run`; otherwise asks (`confirm`: names the hosts, and with `volumes` every volume; `--yes`
  * answers), then runs it under the deploy lock and records the removal in the ledger (here and on the
- * lock host). Returns the exit code; throws UserError (refused, bad config), ExternalError (a host).
+ * lock host). On driver swarm, operations/swarm-remove.ts does it. Returns the exit code; throws UserError (refused, bad config), ExternalError (a host).
  */
 export async function runRemove(
   session: Session,
   options: { volumes: boolean; lockWaitMs?: number; confirm: (question: string) => Promise<void> },
 ): Promise<number> {
   const env = await loadEnvironment(session, 'deploy');
-  refuseOnSwarm(
-    env,
-    'remove',
-    'remove the stack on the manager with `docker stack rm <project>-<env>` (`stagecraft ssh` reaches it)',
-  );
+  if (env.model.driver === 'swarm')
+    return (await import('./swarm-remove.js')).runSwarmRemove(session, env, options);
   const { model } = env;
   const inventories = await Promise.all(
     model.hosts.map(async (host) => {
@@ -230,21 +255,7 @@ export async function runRemove(
   session.output.info(`Removing ${model.project} ${model.environment} from ${hosts}`);
   const started = Date.now();
   const result = await runMaintenance(session, env, plan, {
-    record: async () => {
-      const previous = (await ledger.list(model.environment))[0]?.id;
-      const entry = removalRecord(plan, previous, message);
-      await ledger.create({ ...entry, duration_ms: Date.now() - started });
-      const runner = runnerFor(model, model.lockHost);
-      try {
-        await appendRemoteLedger(runner, model.project, model.environment, entry);
-      } catch (error) {
-        session.output.warn(
-          `could not append the removal to the ledger on ${model.lockHost}: ${(error as Error).message}`,
-        );
-      } finally {
-        await runner.close().catch(() => undefined);
-      }
-    },
+    record: () => recordRemoval(session, env, ledger, plan, message, started),
     ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
   });
   if (!result.ok) throw maintenanceError(plan, result);

@@ -28,6 +28,7 @@ import {
   meshStateJson,
 } from './mesh-status.js';
 import type { Session } from './session.js';
+import type { SwarmStatusSection } from './swarm-status.js';
 
 /** Whether a container runs what the current release says: its spec hash (or image) matches. */
 export type ReleaseMatch = 'current' | 'outdated' | 'unknown';
@@ -76,6 +77,8 @@ export interface StatusReport {
   /** With the mesh on: its provider and tailnet (each host's state is in `hosts[].mesh`). */
   mesh?: { provider: string; tailnet: string };
   hosts: HostStatus[];
+  /** driver swarm: the stack's services and the nodes (hosts are nodes, containers are tasks). */
+  swarm?: SwarmStatusSection;
 }
 
 /** The spec hash per service in a rendered compose file (the `stagecraft.spec-hash` labels). */
@@ -309,8 +312,20 @@ export function renderStatus(report: StatusReport, now: Date): string {
       ? 'no completed release recorded'
       : `release ${report.release.id} (${report.release.version}, ${formatAge(now.getTime() - Date.parse(report.release.timestamp))} ago)`
   }`;
+  const swarm = report.swarm;
+  const unit = swarm === undefined ? 'containers' : 'tasks';
   const rows = [
-    ['HOST', 'SERVICE', 'CONTAINER', 'STATE', 'HEALTH', 'VERSION', 'UPTIME', 'RESTARTS', 'RELEASE'],
+    [
+      swarm === undefined ? 'HOST' : 'NODE',
+      'SERVICE',
+      swarm === undefined ? 'CONTAINER' : 'TASK',
+      'STATE',
+      'HEALTH',
+      'VERSION',
+      swarm === undefined ? 'UPTIME' : 'SINCE',
+      'RESTARTS',
+      'RELEASE',
+    ],
   ];
   for (const host of report.hosts) {
     if (!host.reachable) {
@@ -318,7 +333,7 @@ export function renderStatus(report: StatusReport, now: Date): string {
       continue;
     }
     if (host.services.length === 0) {
-      rows.push([host.name, '-', '-', 'no containers', '-', '-', '-', '-', '-']);
+      rows.push([host.name, '-', '-', `no ${unit}`, '-', '-', '-', '-', '-']);
       continue;
     }
     for (const service of host.services) {
@@ -334,7 +349,7 @@ export function renderStatus(report: StatusReport, now: Date): string {
           stateText(container),
           container.health ?? '-',
           container.version,
-          uptimeOf(container, now),
+          swarm === undefined ? uptimeOf(container, now) : sinceOf(container, now),
           String(container.restarts),
           container.release === 'unknown' ? '-' : container.release,
         ]);
@@ -343,7 +358,7 @@ export function renderStatus(report: StatusReport, now: Date): string {
   }
   const counts = countStatus(report);
   const summary = [
-    `${counts.running}/${counts.containers} containers running`,
+    `${counts.running}/${counts.containers} ${unit} running`,
     ...(counts.down > 0 ? [`${counts.down} down`] : []),
     ...(counts.missing > 0 ? [`${counts.missing} missing`] : []),
     ...(counts.outdated > 0 ? [`${counts.outdated} not on the current release`] : []),
@@ -354,7 +369,55 @@ export function renderStatus(report: StatusReport, now: Date): string {
   const errors = report.hosts
     .filter((host) => !host.reachable)
     .map((host) => `${host.name}: ${host.error ?? 'could not be read'}`);
-  return [heading, '', formatTable(rows), '', summary, ...errors, ...meshSection(report)].join('\n');
+  return [
+    heading,
+    ...swarmSection(swarm),
+    '',
+    formatTable(rows),
+    '',
+    summary,
+    ...errors,
+    ...meshSection(report),
+  ].join('\n');
+}
+
+/** A task's state for how long: `3m` (a task that is not running too, unlike a container's uptime). */
+function sinceOf(container: ContainerStatus, now: Date): string {
+  const since = Date.parse(container.startedAt);
+  return Number.isNaN(since) ? '-' : formatAge(now.getTime() - since);
+}
+
+/** `2/2`, with what Swarm says of an update that is not complete: `paused: update paused due to …`. */
+function updateText(service: SwarmStatusSection['services'][number]): string {
+  if (service.update === undefined || service.update === 'completed') return '-';
+  const state = service.update.replace('_', ' ');
+  return service.updateMessage ? `${state}: ${service.updateMessage}` : state;
+}
+
+/** driver swarm: the stack line, its services (mode, running/desired, image version, update) and the nodes. */
+function swarmSection(swarm: SwarmStatusSection | undefined): string[] {
+  if (swarm === undefined) return [];
+  const rows = [['SERVICE', 'MODE', 'REPLICAS', 'IMAGE', 'UPDATE']];
+  for (const service of swarm.services) {
+    rows.push([
+      service.name,
+      service.mode,
+      `${service.running}/${service.desired}`,
+      service.version,
+      updateText(service),
+    ]);
+  }
+  const nodes = swarm.nodes
+    .map(
+      (node) =>
+        `${node.host ?? node.hostname}${node.host === undefined ? ' (not in stagecraft.yml)' : ''} ${node.state}`,
+    )
+    .join(', ');
+  return [
+    `stack ${swarm.stack} (manager ${swarm.manager}); nodes: ${nodes || 'none'}`,
+    '',
+    swarm.services.length === 0 ? `no service of the stack ${swarm.stack} runs` : formatTable(rows),
+  ];
 }
 
 /** With the mesh on: a blank line, "mesh (tailscale, acme.ts.net): 2/3 hosts agree with the config", its table, the differences. */
@@ -405,6 +468,30 @@ export function statusJson(report: StatusReport, now: Date): unknown {
       })),
     })),
     mesh: report.mesh ?? null,
+    swarm:
+      report.swarm === undefined
+        ? null
+        : {
+            manager: report.swarm.manager,
+            stack: report.swarm.stack,
+            services: report.swarm.services.map((service) => ({
+              name: service.name,
+              kind: service.kind,
+              mode: service.mode,
+              running: service.running,
+              desired: service.desired,
+              image: service.image,
+              version: service.version,
+              update: service.update ?? null,
+              update_message: service.updateMessage ?? null,
+            })),
+            nodes: report.swarm.nodes.map((node) => ({
+              host: node.host ?? null,
+              hostname: node.hostname,
+              address: node.address,
+              state: node.state,
+            })),
+          },
     summary: countStatus(report),
   };
 }

@@ -193,6 +193,25 @@ export type Action =
       argv: string[];
       timeoutMs: number;
     }
+  | {
+      /**
+       * driver swarm, on the manager (`stagecraft remove`): `docker stack rm` of each stack, then
+       * waits until none of their services, networks, configs and secrets is left (removing what
+       * `docker stack rm` could not yet), or fails after `timeoutMs`.
+       */
+      kind: 'stack-remove';
+      stacks: string[];
+      timeoutMs: number;
+    }
+  | {
+      /**
+       * driver swarm, on a node (`stagecraft remove`): waits until no container of the stacks runs
+       * there (Swarm stops them with their grace period), then removes their stopped containers.
+       */
+      kind: 'stack-drain';
+      stacks: string[];
+      timeoutMs: number;
+    }
   | { kind: 'record' };
 
 export type ActionKind = Action['kind'];

@@ -168,8 +168,218 @@ describe('driver swarm on a three-node swarm', () => {
     for (const host of bare.hosts) {
       expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v2');
     }
-    const status = await stagecraftIn(project, ['status', '-e', 'production']);
-    expect(status.code).toBe(1);
-    expect(status.stderr).toContain('not yet supported on driver swarm: `stagecraft status`');
   }, 840_000);
+
+  it('status, logs and exec read the stack through the manager and reach the task on its node', async () => {
+    const serving = JSON.parse((await get(bare.hosts[0]!.address, '/api/status')).body).version as string;
+    const names = bare.hosts.map((host) => host.name);
+    // Where Swarm runs api now, as the manager says it: "<slot> <node>" per running task.
+    const apiTasks = (
+      await onManager([
+        'service',
+        'ps',
+        '--filter',
+        'desired-state=running',
+        '--format',
+        '{{.Name}} {{.Node}} {{.CurrentState}}',
+        'swarmshop-production_api',
+      ])
+    )
+      .split('\n')
+      .filter((line) => / Running /.test(line))
+      .map((line) => line.split(' ').slice(0, 2).join(' ').replace('swarmshop-production_', ''))
+      .sort();
+    expect(apiTasks).toHaveLength(2);
+    const update = await onManager([
+      'service',
+      'inspect',
+      '--format',
+      '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}',
+      'swarmshop-production_api',
+    ]);
+
+    const started = Date.now();
+    const json = await stagecraftIn(project, ['status', '-e', 'production', '--json']);
+    console.log(`swarm status --json: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as {
+      release: { version: string } | null;
+      hosts: {
+        name: string;
+        reachable: boolean;
+        services: {
+          name: string;
+          kind: string;
+          containers: { name: string; state: string; version: string }[];
+        }[];
+      }[];
+      swarm: {
+        manager: string;
+        stack: string;
+        services: { name: string; mode: string; running: number; desired: number; update: string | null }[];
+        nodes: { host: string | null; state: string }[];
+      };
+      summary: { containers: number; running: number };
+    };
+    expect(report.release?.version).toBe(serving);
+    expect(report.swarm.manager).toBe('bare1');
+    expect(report.swarm.stack).toBe('swarmshop-production');
+    expect(
+      report.swarm.services.map(({ name, mode, running, desired }) => ({ name, mode, running, desired })),
+    ).toEqual([
+      { name: 'api', mode: 'replicated', running: 2, desired: 2 },
+      { name: 'stagecraft-gateway', mode: 'global', running: 3, desired: 3 },
+    ]);
+    expect(report.swarm.services[0]!.update ?? '').toBe(update);
+    expect(report.swarm.nodes).toEqual(
+      names.map((host) => ({ host, hostname: host, address: expect.any(String), state: 'ready' })),
+    );
+    expect(report.hosts.map((host) => host.name)).toEqual(names);
+    const tasks = report.hosts.flatMap((host) =>
+      host.services.flatMap((service) =>
+        service.containers.map((task) => ({ host: host.name, service: service.name, ...task })),
+      ),
+    );
+    expect(
+      tasks
+        .filter((task) => task.service === 'api')
+        .map((task) => `${task.name} ${task.host}`)
+        .sort(),
+    ).toEqual(apiTasks);
+    for (const task of tasks.filter((candidate) => candidate.service === 'api')) {
+      expect(task).toMatchObject({ state: 'running', version: serving });
+    }
+    expect(
+      tasks
+        .filter((task) => task.service === 'stagecraft-gateway')
+        .map((task) => `${task.host} ${task.state}`),
+    ).toEqual(names.map((name) => `${name} running`));
+    expect(report.summary).toMatchObject({ containers: 5, running: 5 });
+
+    const text = await stagecraftIn(project, ['status', '-e', 'production']);
+    expect(text.code, text.stderr).toBe(0);
+    console.log(text.stdout);
+    expect(text.stdout).toContain(
+      'stack swarmshop-production (manager bare1); nodes: bare1 ready, bare2 ready, bare3 ready',
+    );
+    expect(text.stdout).toMatch(/^api +replicated +2\/2 +v\d /m);
+    expect(text.stdout).toMatch(/^stagecraft-gateway +global +3\/3 /m);
+    expect(text.stdout).toMatch(/^NODE +SERVICE +TASK +STATE/m);
+    expect(text.stdout).toContain('5/5 tasks running');
+
+    const logs = await stagecraftIn(project, ['logs', '-e', 'production', 'api', '--lines', '20']);
+    expect(logs.code, logs.stderr).toBe(0);
+    // Every task's lines, prefixed by node and task like `host container |` on driver ssh.
+    for (const task of apiTasks) {
+      const [slot = '', node = ''] = task.split(' ');
+      expect(logs.stdout).toMatch(
+        new RegExp(`^${node} ${slot.replace('.', '\\.')} +\\| api ${serving} listening on :3000$`, 'm'),
+      );
+    }
+    const scoped = await stagecraftIn(project, ['logs', '-e', 'production', 'api', '--hosts', 'bare9']);
+    expect(scoped.code).toBe(1);
+    const job = await stagecraftIn(project, ['logs', '-e', 'production', 'seed']);
+    expect(job.code).toBe(1);
+    expect(job.stderr).toContain('seed is a job');
+
+    const exec = await stagecraftIn(project, [
+      'exec',
+      '-e',
+      'production',
+      '-v',
+      'api',
+      '--',
+      'node',
+      '-e',
+      'console.log(process.env.APP_VERSION)',
+    ]);
+    expect(exec.code, exec.stderr).toBe(0);
+    expect(exec.stdout.trim()).toBe(serving);
+    const ranOn = /exec in (api\.\d) on (bare\d)/.exec(exec.stderr);
+    expect(ranOn, exec.stderr).not.toBeNull();
+    expect(apiTasks).toContain(`${ranOn![1]} ${ranOn![2]}`);
+    const failing = await stagecraftIn(project, [
+      'exec',
+      '-e',
+      'production',
+      'api',
+      '--',
+      'sh',
+      '-c',
+      'exit 7',
+    ]);
+    expect(failing.code).toBe(7);
+    const none = await stagecraftIn(project, ['exec', '-e', 'production', 'seed', '--', 'true']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no service seed in the stack swarmshop-production');
+  }, 240_000);
+
+  // Keep this the last test: it takes the stack off the swarm.
+  it('remove plans first, then leaves no service, network, config, secret, job stack or file of the stack, and the gateway port is closed', async () => {
+    const dry = await stagecraftIn(project, ['remove', '-e', 'production', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('stack-rm:bare1');
+    expect(dry.stdout).toContain('docker stack rm swarmshop-production');
+    for (const host of bare.hosts) expect(dry.stdout).toContain(`drain:${host.name}`);
+    const refused = await stagecraftIn(project, ['remove', '-e', 'production']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('pass --yes');
+    expect((await get(bare.hosts[0]!.address, '/api/status')).status).toBe(200);
+
+    const started = Date.now();
+    const removed = await stagecraftIn(
+      project,
+      ['remove', '-e', 'production', '--volumes', '--yes', '--json'],
+      {
+        timeoutMs: 400_000,
+      },
+    );
+    console.log(`swarm remove: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(removed.code, removed.stderr).toBe(0);
+    const summary = JSON.parse(removed.stdout.trim().split('\n').at(-1)!) as {
+      event: string;
+      removal: string;
+      swarm: { stacks: string[]; services: string[] };
+    };
+    expect(summary).toMatchObject({ event: 'remove', swarm: { stacks: ['swarmshop-production'] } });
+    expect(summary.swarm.services).toEqual([
+      'swarmshop-production_api',
+      'swarmshop-production_stagecraft-gateway',
+    ]);
+
+    const label = 'label=com.docker.stack.namespace=swarmshop-production';
+    for (const kind of ['service', 'network', 'config', 'secret']) {
+      expect(await onManager([kind, 'ls', '--quiet', '--filter', label]), kind).toBe('');
+    }
+    expect(await onManager(['stack', 'ls', '--format', '{{.Name}}'])).toBe('');
+    // The manager keeps only the release history, where the removal is recorded (as on driver ssh).
+    const folder = await run('ssh', [
+      '-i',
+      bare.identity_file,
+      '-o',
+      `UserKnownHostsFile=${bare.known_hosts}`,
+      '-o',
+      'BatchMode=yes',
+      `root@${bare.hosts[0]!.address}`,
+      'ls -A .stagecraft/swarmshop-production',
+    ]);
+    expect(folder.stdout).toBe('releases.jsonl\n');
+    const releases = await stagecraftIn(project, ['releases', '-e', 'production', '--json']);
+    expect(releases.code, releases.stderr).toBe(0);
+    const removal = (
+      JSON.parse(releases.stdout) as { releases: { id: string; kind?: string }[] }
+    ).releases.find((record) => record.id === summary.removal);
+    expect(removal?.kind).toBe('remove');
+    for (const host of bare.hosts) {
+      await expect(get(host.address, '/api/status')).rejects.toThrow(/ECONNREFUSED|timeout/);
+      const left = await run('docker', ['-H', host.docker_host, 'ps', '-a', '--quiet', '--filter', label]);
+      expect(left.stdout.trim(), host.name).toBe('');
+    }
+    // The role labels stay: every stack on the swarm places its tasks with them.
+    const labels = await onManager(['node', 'inspect', '--format', '{{json .Spec.Labels}}', 'bare2']);
+    expect(JSON.parse(labels)).toEqual({ 'stagecraft.role.web': 'true' });
+    const status = await stagecraftIn(project, ['status', '-e', 'production']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('no service of the stack swarmshop-production runs');
+  }, 420_000);
 });

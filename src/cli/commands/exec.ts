@@ -1,4 +1,4 @@
-import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
+import { loadEnvironment } from '../../operations/environment.js';
 import { HostRunners } from '../../operations/fleet.js';
 import { execInService } from '../../operations/remote.js';
 import type { CommandContext } from '../context.js';
@@ -16,7 +16,6 @@ export async function run(
   flags: ExecFlags,
 ): Promise<number> {
   const env = await loadEnvironment(context, 'deploy');
-  refuseOnSwarm(env, 'exec');
   const runners = new HostRunners(env);
   try {
     return await execInService(context, env, runners, service, command, {

@@ -1,4 +1,4 @@
-import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
+import { loadEnvironment } from '../../operations/environment.js';
 import { HostRunners, hostsInScope, requireService } from '../../operations/fleet.js';
 import {
   followLogs,
@@ -31,19 +31,25 @@ export async function run(context: CommandContext, service: string, flags: LogsF
     format: { timestamps: flags.timestamps === true, grep: grepPattern(flags.grep) },
   };
   const env = await loadEnvironment(context, 'deploy');
-  refuseOnSwarm(env, 'logs');
   requireService(env.model, service);
   const hosts = hostsInScope(env.model, context.globals);
   const runners = new HostRunners(env);
+  const swarm = env.model.driver === 'swarm' ? await import('../../operations/swarm-logs.js') : undefined;
   try {
-    if (!options.follow) return await printLogs(context, env, runners, hosts, service, options);
+    if (!options.follow) {
+      return swarm === undefined
+        ? await printLogs(context, env, runners, hosts, service, options)
+        : await swarm.printSwarmLogs(context, env, runners, hosts, service, options);
+    }
     const abort = new AbortController();
     // `on`, not `once`: execa's signal-exit handler re-raises a signal that no other listener is left for.
     const stop = () => abort.abort();
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     try {
-      return await followLogs(context, env, runners, hosts, service, options, abort.signal);
+      return swarm === undefined
+        ? await followLogs(context, env, runners, hosts, service, options, abort.signal)
+        : await swarm.followSwarmLogs(context, env, runners, hosts, service, options, abort.signal);
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

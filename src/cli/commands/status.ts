@@ -1,12 +1,21 @@
-import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
+import { loadEnvironment } from '../../operations/environment.js';
 import { globMatch, HostRunners, hostsInScope, throwIfUnreachable } from '../../operations/fleet.js';
 import { collectStatus, renderStatus, type StatusReport, statusJson } from '../../operations/status.js';
 import type { CommandContext } from '../context.js';
 
 function onlyServices(report: StatusReport, patterns: string[] | undefined): StatusReport {
   if (patterns === undefined) return report;
+  const matches = (name: string) => patterns.some((pattern) => globMatch(pattern, name));
   return {
     ...report,
+    ...(report.swarm === undefined
+      ? {}
+      : {
+          swarm: {
+            ...report.swarm,
+            services: report.swarm.services.filter((service) => matches(service.name)),
+          },
+        }),
     hosts: report.hosts.map((host) => ({
       ...host,
       services: host.services.filter((service) =>
@@ -18,12 +27,20 @@ function onlyServices(report: StatusReport, patterns: string[] | undefined): Sta
 
 export async function run(context: CommandContext): Promise<number> {
   const env = await loadEnvironment(context, 'deploy');
-  refuseOnSwarm(env, 'status');
   const hosts = hostsInScope(env.model, context.globals);
   const runners = new HostRunners(env);
   let report: StatusReport;
   try {
-    report = onlyServices(await collectStatus(context, env, runners, hosts), context.globals.services);
+    const collected =
+      env.model.driver === 'swarm'
+        ? await (await import('../../operations/swarm-status.js')).collectSwarmStatus(
+            context,
+            env,
+            runners,
+            hosts,
+          )
+        : await collectStatus(context, env, runners, hosts);
+    report = onlyServices(collected, context.globals.services);
   } finally {
     await runners.closeAll();
   }

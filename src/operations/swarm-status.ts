@@ -1,0 +1,309 @@
+// `stagecraft status` on driver swarm: everything is read from the manager (the stack's services, its
+// tasks, the nodes) and mapped onto the report driver ssh prints, so one renderer serves both: a node
+// is a host (by address, else hostname), a task is a container, the gateway service is the ingress.
+import { GATEWAY_SERVICE } from '../compose/stack.js';
+import { SPEC_HASH_LABEL } from '../docker/labels.js';
+import {
+  hostOfNode,
+  nodeIdsArgs,
+  nodeInspectArgs,
+  parseNodes,
+  parseServiceStatus,
+  parseTaskStatus,
+  type SwarmNode,
+  type SwarmServiceStatus,
+  type SwarmTaskStatus,
+  serviceStatusArgs,
+  stackServiceIdsArgs,
+  stackTaskIdsArgs,
+  taskStatusArgs,
+} from '../docker/swarm.js';
+import type { EnvironmentModel, HostModel } from '../model/environment.js';
+import { releaseDir } from '../plan/deploy.js';
+import type { Runner } from '../runners/types.js';
+import type { ReleaseRecord } from '../state/types.js';
+import type { LoadedEnvironment } from './environment.js';
+import { type HostRunners, imageVersion, readHistory } from './fleet.js';
+import type { Session } from './session.js';
+import {
+  type ContainerStatus,
+  type HostStatus,
+  type ReleaseMatch,
+  type ServiceStatus,
+  type StatusReport,
+  specHashesOf,
+} from './status.js';
+
+/** One service of the stack, as status shows it above the tasks. */
+export interface SwarmServiceSummary {
+  /** The compose service (`api`), or `stagecraft-gateway`. */
+  name: string;
+  kind: 'service' | 'ingress';
+  mode: SwarmServiceStatus['mode'];
+  /** Tasks in state running. */
+  running: number;
+  /** Replicated: the replicas; global: the tasks Swarm means to run (one per eligible node). */
+  desired: number;
+  image: string;
+  version: string;
+  /** Swarm's update state (`updating`, `paused`, `completed`, `rollback_completed`, …), undefined before any update. */
+  update: string | undefined;
+  updateMessage: string | undefined;
+}
+
+/** A node of the swarm as status shows it: the configured host it is, when it is one. */
+export interface SwarmNodeSummary {
+  host: string | undefined;
+  hostname: string;
+  address: string;
+  /** `ready`, `down`, `unknown`, `disconnected`. */
+  state: string;
+}
+
+/** What status adds on driver swarm: the manager, the stack, its services and the nodes. */
+export interface SwarmStatusSection {
+  manager: string;
+  stack: string;
+  services: SwarmServiceSummary[];
+  nodes: SwarmNodeSummary[];
+}
+
+/** What was read from the manager: the stack's services, every task of the stack, the nodes. */
+export interface SwarmReadings {
+  services: SwarmServiceStatus[];
+  tasks: SwarmTaskStatus[];
+  nodes: SwarmNode[];
+}
+
+const FAILED = new Set(['failed', 'rejected']);
+
+/** `api` for `shop-production_api`; the name unchanged when it is not the stack's. */
+function composeName(stack: string, serviceName: string): string {
+  return serviceName.startsWith(`${stack}_`) ? serviceName.slice(stack.length + 1) : serviceName;
+}
+
+/** A task's short name: `api.1`, or the service's name for a global task (slot 0: one per node). */
+function taskName(service: string, task: SwarmTaskStatus): string {
+  return task.slot > 0 ? `${service}.${task.slot}` : service;
+}
+
+/**
+ * Pure: the status report of a swarm environment from what the manager said. Hosts are the
+ * configured hosts in config order, then nodes that are none of them (by hostname); each lists the
+ * tasks Swarm means to run there (desired state running), grouped by service in the model's order,
+ * the gateway last. A task's restarts are the failed or rejected earlier tasks of its slot (a global
+ * task: of its node) that Swarm still keeps; its release is `current` when it carries the spec hash
+ * of the current release's stack file. Nodes are all reachable: the manager answered for them.
+ */
+export function swarmStatusReport(
+  model: EnvironmentModel,
+  readings: SwarmReadings,
+  release: ReleaseRecord | undefined,
+  specHashes: Record<string, string>,
+  historyWarning: string | undefined,
+): StatusReport {
+  const stack = model.swarm?.stack ?? model.composeProject;
+  const byId = new Map(readings.services.map((service) => [service.id, service]));
+  const nodeHost = new Map<string, string>();
+  const extraHosts: string[] = [];
+  for (const node of readings.nodes) {
+    const host = hostOfNode(node, model.hosts);
+    const name = host?.name ?? node.hostname;
+    nodeHost.set(node.id, name);
+    if (host === undefined && !extraHosts.includes(name)) extraHosts.push(name);
+  }
+  const current = readings.tasks.filter((task) => task.desired === 'running' && byId.has(task.service));
+  const slotKey = (task: SwarmTaskStatus) => `${task.service}/${task.slot > 0 ? task.slot : task.node}`;
+  const failures = new Map<string, number>();
+  for (const task of readings.tasks) {
+    if (task.desired === 'running' || !FAILED.has(task.state)) continue;
+    failures.set(slotKey(task), (failures.get(slotKey(task)) ?? 0) + 1);
+  }
+  const order = model.services.map((service) => service.name);
+  const rank = (name: string) => {
+    if (name === GATEWAY_SERVICE) return order.length + 1;
+    const index = order.indexOf(name);
+    return index === -1 ? order.length : index;
+  };
+  const toContainer = (task: SwarmTaskStatus, service: string): ContainerStatus => {
+    const hash = specHashes[service];
+    const match: ReleaseMatch =
+      release === undefined || hash === undefined
+        ? 'unknown'
+        : task.labels[SPEC_HASH_LABEL] === hash
+          ? 'current'
+          : 'outdated';
+    return {
+      id: task.container ?? task.id,
+      name: taskName(service, task),
+      state: task.state,
+      exitCode: task.exitCode ?? 0,
+      health: undefined,
+      image: task.image,
+      version: imageVersion(task.image),
+      startedAt: task.since,
+      restarts: failures.get(slotKey(task)) ?? 0,
+      release: match,
+    };
+  };
+  const hostStatus = (name: string, roles: string[]): HostStatus => {
+    const here = current.filter((task) => nodeHost.get(task.node) === name);
+    const names = [...new Set(here.map((task) => composeName(stack, byId.get(task.service)!.name)))].sort(
+      (a, b) => rank(a) - rank(b) || a.localeCompare(b),
+    );
+    const services: ServiceStatus[] = names.map((service) => ({
+      name: service,
+      kind: service === GATEWAY_SERVICE ? 'ingress' : 'service',
+      expected: true,
+      containers: here
+        .filter((task) => composeName(stack, byId.get(task.service)!.name) === service)
+        .sort((a, b) => a.slot - b.slot)
+        .map((task) => toContainer(task, service)),
+    }));
+    return { name, roles, reachable: true, services };
+  };
+  const unassigned = current.filter((task) => task.node === '' || !nodeHost.has(task.node));
+  const hosts = [
+    ...model.hosts.map((host) => hostStatus(host.name, host.roles)),
+    ...extraHosts.map((name) => hostStatus(name, [])),
+  ];
+  if (unassigned.length > 0) {
+    // Tasks no node took yet (no node fits the placement, or none is up): shown, not lost.
+    hosts.push({
+      name: '(unassigned)',
+      roles: [],
+      reachable: true,
+      services: [...new Set(unassigned.map((task) => composeName(stack, byId.get(task.service)!.name)))].map(
+        (service) => ({
+          name: service,
+          kind: service === GATEWAY_SERVICE ? 'ingress' : 'service',
+          expected: true,
+          containers: unassigned
+            .filter((task) => composeName(stack, byId.get(task.service)!.name) === service)
+            .map((task) => toContainer(task, service)),
+        }),
+      ),
+    });
+  }
+  const services: SwarmServiceSummary[] = readings.services
+    .map((service) => {
+      const name = composeName(stack, service.name);
+      const tasks = current.filter((task) => task.service === service.id);
+      return {
+        name,
+        kind: name === GATEWAY_SERVICE ? ('ingress' as const) : ('service' as const),
+        mode: service.mode,
+        running: tasks.filter((task) => task.state === 'running').length,
+        desired: service.replicas ?? tasks.length,
+        image: service.image,
+        version: imageVersion(service.image),
+        update: service.update,
+        updateMessage: service.updateMessage,
+      };
+    })
+    .sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+  const configured = new Set(model.hosts.map((host) => host.name));
+  return {
+    project: model.project,
+    environment: model.environment,
+    composeProject: model.composeProject,
+    release:
+      release === undefined
+        ? undefined
+        : { id: release.id, version: release.version, timestamp: release.timestamp },
+    historyWarning,
+    hosts,
+    swarm: {
+      manager: model.swarm?.manager ?? model.lockHost,
+      stack,
+      services,
+      nodes: readings.nodes
+        .map((node) => {
+          const host = nodeHost.get(node.id);
+          return {
+            host: host !== undefined && configured.has(host) ? host : undefined,
+            hostname: node.hostname,
+            address: node.addr,
+            state: node.state,
+          };
+        })
+        .sort((a, b) => a.hostname.localeCompare(b.hostname)),
+    },
+  };
+}
+
+const ids = (stdout: string) =>
+  stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+
+/**
+ * Reads the stack from the manager: its services (`docker service ls` + `inspect`), every task Swarm
+ * keeps of it (`docker stack ps` + `docker inspect --type task`) and the nodes (`docker node ls` +
+ * `inspect`). Throws what the runner throws (the manager cannot be reached, docker fails).
+ */
+export async function readSwarm(runner: Runner, stack: string): Promise<SwarmReadings> {
+  const [serviceIds, taskIds, nodeIds] = await Promise.all([
+    runner.exec(stackServiceIdsArgs(stack)).then((result) => ids(result.stdout)),
+    // "nothing found in stack" once the stack is gone: no tasks.
+    runner.exec(stackTaskIdsArgs(stack), { allowFailure: true }).then((result) => ids(result.stdout)),
+    runner.exec(nodeIdsArgs()).then((result) => ids(result.stdout)),
+  ]);
+  const [services, tasks, nodes] = await Promise.all([
+    serviceIds.length === 0
+      ? []
+      : runner.exec(serviceStatusArgs(serviceIds)).then((result) => parseServiceStatus(result.stdout)),
+    // A task Swarm forgets between the two commands makes inspect fail for it only: keep the others.
+    taskIds.length === 0
+      ? []
+      : runner
+          .exec(taskStatusArgs(taskIds), { allowFailure: true })
+          .then((result) => parseTaskStatus(result.stdout)),
+    nodeIds.length === 0
+      ? []
+      : runner.exec(nodeInspectArgs(nodeIds)).then((result) => parseNodes(result.stdout)),
+  ]);
+  return { services, tasks, nodes };
+}
+
+/** The spec hash per service in the current release's stack file on the manager ({} without one). */
+async function releaseSpecHashes(
+  runner: Runner,
+  model: EnvironmentModel,
+  release: ReleaseRecord | undefined,
+): Promise<Record<string, string>> {
+  if (release === undefined) return {};
+  const text = await runner.read(`${releaseDir(model, release.id)}/stack.yml`).catch(() => undefined);
+  if (text === undefined) return {};
+  try {
+    return specHashesOf(text);
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * `status` on driver swarm: the stack read from the manager over one connection, with the release
+ * history (the ledger lives on the manager too). `hosts`: the hosts in scope (`--hosts`, `--roles`);
+ * nodes that are no configured host are shown only without a scope. Throws ExternalError when the
+ * manager cannot be read.
+ */
+export async function collectSwarmStatus(
+  context: Session,
+  env: LoadedEnvironment,
+  runners: HostRunners,
+  hosts: HostModel[],
+): Promise<StatusReport> {
+  const { model } = env;
+  const runner = runners.get(model.swarm?.manager ?? model.lockHost);
+  const [readings, history] = await Promise.all([
+    readSwarm(runner, model.swarm?.stack ?? model.composeProject),
+    readHistory(context, env, runners),
+  ]);
+  const hashes = await releaseSpecHashes(runner, model, history.current);
+  const report = swarmStatusReport(model, readings, history.current, hashes, history.remoteError);
+  if (hosts.length === model.hosts.length) return report;
+  const inScope = new Set(hosts.map((host) => host.name));
+  return { ...report, hosts: report.hosts.filter((host) => inScope.has(host.name)) };
+}
