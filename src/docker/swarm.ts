@@ -263,7 +263,6 @@ export function stackTaskIdsArgs(stack: string): string[] {
   return ['docker', 'stack', 'ps', '--quiet', '--no-trunc', stack];
 }
 
-
 const TASK_STATUS_FORMAT =
   '{"id":{{json .ID}},"service":{{json .ServiceID}},"slot":{{json .Slot}},"node":{{json .NodeID}},"desired":{{json .DesiredState}},"state":{{json .Status.State}},"since":{{json .Status.Timestamp}},"error":{{json .Status.Err}},"container":{{json .Status.ContainerStatus}},"image":{{json .Spec.ContainerSpec.Image}},"labels":{{json .Spec.ContainerSpec.Labels}}}';
 
