@@ -174,7 +174,7 @@ export function buildProgram(): Command {
   program
     .command('remove')
     .description(
-      'take the app off its hosts: containers, networks, its gateway, files; volumes only with --volumes (asks first; --yes)',
+      'take the app off its hosts: containers, networks, its gateway, files (driver swarm: the stack and its job stacks, waited on; node role labels stay); volumes only with --volumes (asks first; --yes)',
     )
     .option('--volumes', "also remove the app's named volumes and their data (named in the confirmation)")
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
@@ -287,7 +287,9 @@ export function buildProgram(): Command {
   // Operating what is deployed: status, logs, ssh, exec, secrets sync, doctor.
   program
     .command('status')
-    .description('per host and service: containers, state, health, version, uptime, restarts, release')
+    .description(
+      "per host and service: containers, state, health, version, uptime, restarts, release (driver swarm: the stack's services, update state and tasks per node, from the manager)",
+    )
     .action(action(() => import('./commands/status.js')));
 
   const mesh = program
@@ -303,7 +305,7 @@ export function buildProgram(): Command {
   program
     .command('logs')
     .description(
-      'logs of a service from every host that runs it, merged and prefixed with host and container',
+      'logs of a service from every host that runs it, merged and prefixed with host and container (driver swarm: every task, through the manager, prefixed with node and task)',
     )
     .argument('<service>', 'compose service')
     .option('-f, --follow', 'keep printing new lines from every host until Ctrl+C')
@@ -311,7 +313,7 @@ export function buildProgram(): Command {
       '--since <time>',
       'only lines since a time (2025-05-01T10:00:00Z) or a duration ago (10m, 2h, 1d)',
     )
-    .option('-n, --lines <n>', 'last lines per container (default 100, all with --since)')
+    .option('-n, --lines <n>', 'last lines per container or task (default 100, all with --since)')
     .option('--grep <regex>', 'only lines matching this regular expression')
     .option('-t, --timestamps', 'show the timestamp of each line')
     .action(action(() => import('./commands/logs.js')));
@@ -325,7 +327,9 @@ export function buildProgram(): Command {
 
   program
     .command('exec')
-    .description('run a command in a running container of a service (first host that has one)')
+    .description(
+      'run a command in a running container of a service (first host that has one; driver swarm: a running task, on its node)',
+    )
     .argument('<service>', 'compose service')
     .argument('[command...]', 'after --: the command and its arguments')
     .option('-i, --interactive', 'keep stdin open (and a terminal when this is one), e.g. for a shell')

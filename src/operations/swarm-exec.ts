@@ -90,7 +90,7 @@ export async function findSwarmTask(
   ]);
   if (listed.exitCode !== 0) {
     const why = oneLine(listed.stderr) || `exit code ${listed.exitCode}`;
-    if (/no such service|not found/i.test(listed.stderr)) {
+    if (/no such (task or )?service|not found/i.test(listed.stderr)) {
       const job = model.services.find((candidate) => candidate.name === service)?.job === true;
       throw new UserError(`no service ${service} in the stack ${swarm.stack} on ${swarm.manager}: ${why}`, {
         hint: job

@@ -78,7 +78,7 @@ function noService(env: LoadedEnvironment, service: string, why: string): UserEr
 
 function failed(env: LoadedEnvironment, service: string, exitCode: number, stderr: string): Error {
   const why = oneLine(stderr) || `exit code ${exitCode}`;
-  if (/no such service|not found/i.test(stderr)) return noService(env, service, why);
+  if (/no such (task or )?service|not found/i.test(stderr)) return noService(env, service, why);
   return new ExternalError(
     `docker service logs failed for ${service} on ${env.model.swarm!.manager}: ${why}`,
     {

@@ -2,9 +2,11 @@
 // stacks a deploy left, their objects on the manager, their volumes on every node), plans the removal
 // (plan/swarm-remove.ts), asks, runs it under the deploy lock and records it like remove on driver ssh.
 import { stackNamesArgs, stackObjectsArgs } from '../docker/swarm.js';
+import type { Retention } from '../plan/prune.js';
 import { environmentFolder } from '../plan/remove.js';
 import { jobStackName } from '../plan/swarm.js';
 import { type SwarmRemoveInventory, swarmRemoveSteps, swarmVolumesByHost } from '../plan/swarm-remove.js';
+import type { Plan, Step } from '../plan/types.js';
 import { Ledger } from '../state/ledger.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError } from '../util/errors.js';
@@ -104,6 +106,42 @@ export async function readSwarmRemoveInventory(
 }
 
 /**
+ * The removal plan: the lock (migrate_pre), `docker stack rm` and the files on the manager (rollout),
+ * each node's steps, the record once they are done, the unlock (finalize). Pure.
+ */
+export function swarmRemovePlan(
+  env: LoadedEnvironment,
+  inventory: SwarmRemoveInventory,
+  options: { volumes: boolean; images: Retention; releaseId: string; message: string },
+): Plan {
+  const { model } = env;
+  const lock = lockSteps(env, options.message);
+  const steps = swarmRemoveSteps(
+    { model, inventory, volumes: options.volumes, images: options.images, timeoutMs: REMOVE_TIMEOUT_MS },
+    [lock.acquire.id],
+  );
+  const nodeSteps = steps.filter((step) => step.phase === 'finalize');
+  const record: Step = {
+    id: 'record',
+    phase: 'finalize',
+    title: `record the removal of ${model.composeProject} (${options.releaseId})`,
+    action: { kind: 'record' },
+    // Once every node is done: finalize runs as a graph.
+    dependsOn: nodeSteps.map((step) => step.id),
+  };
+  return maintenancePlan(
+    env,
+    'remove',
+    {
+      migrate_pre: [lock.acquire],
+      rollout: steps.filter((step) => step.phase === 'rollout'),
+      finalize: [...nodeSteps, record, lock.release],
+    },
+    options.releaseId,
+  );
+}
+
+/**
  * `stagecraft remove` on driver swarm: the inventory, the plan (printed with `--dry-run`), the
  * confirmation (naming the volumes with `--volumes`), the run under the deploy lock on the manager,
  * the removal recorded. Node role labels are left: other stacks on the swarm use them.
@@ -130,24 +168,7 @@ export async function runSwarmRemove(
   const ledger = new Ledger({ projectRoot: env.loaded.root, env: session.env });
   const releaseId = await ledger.newReleaseId(systemClock);
   const message = `remove ${model.composeProject}${options.volumes ? ' with its volumes' : ''}`;
-  const lock = lockSteps(env, message);
-  const steps = swarmRemoveSteps(
-    { model, inventory, volumes: options.volumes, images, timeoutMs: REMOVE_TIMEOUT_MS },
-    [lock.acquire.id],
-  );
-  const record = {
-    id: 'record',
-    phase: 'finalize' as const,
-    title: `record the removal of ${model.composeProject} (${releaseId})`,
-    action: { kind: 'record' as const },
-    dependsOn: [],
-  };
-  const plan = maintenancePlan(
-    env,
-    'remove',
-    { migrate_pre: [lock.acquire], rollout: steps, finalize: [record, lock.release] },
-    releaseId,
-  );
+  const plan = swarmRemovePlan(env, inventory, { volumes: options.volumes, images, releaseId, message });
   const volumes = swarmVolumesByHost(inventory);
   if (session.globals.dryRun) {
     printPlan(session, plan, 'text');

@@ -35,11 +35,13 @@ export interface SwarmRemovePlanInput {
 }
 
 /**
- * The removal steps, after `after` (the lock): on the manager `docker stack rm` of every stack, waited
- * on until their services, networks, configs and secrets are gone; then on every node, in parallel,
- * a wait until no container of the stacks is left (so the gateway's port is free), the volumes (only
- * with `volumes`) and the release images no container uses; on the manager the environment's folder
- * except its history (`releases.jsonl`, where the removal is recorded) and the lock.
+ * The removal steps, after `after` (the lock). In `rollout`, on the manager: `docker stack rm` of every
+ * stack, waited on until their services, networks, configs and secrets are gone, then the
+ * environment's folder except its history (`releases.jsonl`, where the removal is recorded) and the
+ * lock. In `finalize`, on every node in parallel (the engine runs a host's `rollout` steps after no
+ * other host's, so the nodes' steps that wait for the manager's come in the next phase): a wait until
+ * no container of the stacks is left (so the gateway's port is free), the volumes (only with
+ * `volumes`) and the release images no container uses.
  */
 export function swarmRemoveSteps(input: SwarmRemovePlanInput, after: string[]): Step[] {
   const { model, inventory } = input;
@@ -64,46 +66,6 @@ export function swarmRemoveSteps(input: SwarmRemovePlanInput, after: string[]): 
       dependsOn: after,
     });
     stacksGone = [`stack-rm:${inventory.manager}`];
-  }
-  for (const host of model.hosts) {
-    let previous = stacksGone;
-    const add = (id: string, title: string, action: Step['action']) => {
-      const step: Step = {
-        id: `${id}:${host.name}`,
-        phase: 'rollout',
-        host: { name: host.name },
-        title,
-        action,
-        dependsOn: previous,
-      };
-      steps.push(step);
-      previous = [step.id];
-    };
-    if (inventory.stacks.length > 0) {
-      add('drain', `wait until no container of ${inventory.stacks.join(', ')} is left on ${host.name}`, {
-        kind: 'stack-drain',
-        stacks: inventory.stacks,
-        timeoutMs: input.timeoutMs,
-      });
-    }
-    const volumes = inventory.volumes[host.name] ?? [];
-    if (input.volumes && volumes.length > 0) {
-      add('volumes', `remove volumes ${volumes.join(', ')} and their data`, {
-        kind: 'exec',
-        argv: ['docker', 'volume', 'rm', ...volumes],
-      });
-    }
-    if (input.images.removeImages.length > 0) {
-      add('images', `remove images of ${model.environment}'s releases that no container uses`, {
-        kind: 'retain',
-        keepReleases: [],
-        keepImages: input.images.keepImages,
-        removeImages: input.images.removeImages,
-        containers: false,
-        bestEffort: true,
-        measure: false,
-      });
-    }
   }
   if (inventory.folder) {
     const folder = environmentFolder(model);
@@ -137,6 +99,46 @@ export function swarmRemoveSteps(input: SwarmRemovePlanInput, after: string[]): 
       },
       dependsOn: stacksGone,
     });
+  }
+  for (const host of model.hosts) {
+    let previous = stacksGone;
+    const add = (id: string, title: string, action: Step['action']) => {
+      const step: Step = {
+        id: `${id}:${host.name}`,
+        phase: 'finalize',
+        host: { name: host.name },
+        title,
+        action,
+        dependsOn: previous,
+      };
+      steps.push(step);
+      previous = [step.id];
+    };
+    if (inventory.stacks.length > 0) {
+      add('drain', `wait until no container of ${inventory.stacks.join(', ')} is left on ${host.name}`, {
+        kind: 'stack-drain',
+        stacks: inventory.stacks,
+        timeoutMs: input.timeoutMs,
+      });
+    }
+    const volumes = inventory.volumes[host.name] ?? [];
+    if (input.volumes && volumes.length > 0) {
+      add('volumes', `remove volumes ${volumes.join(', ')} and their data`, {
+        kind: 'exec',
+        argv: ['docker', 'volume', 'rm', ...volumes],
+      });
+    }
+    if (input.images.removeImages.length > 0) {
+      add('images', `remove images of ${model.environment}'s releases that no container uses`, {
+        kind: 'retain',
+        keepReleases: [],
+        keepImages: input.images.keepImages,
+        removeImages: input.images.removeImages,
+        containers: false,
+        bestEffort: true,
+        measure: false,
+      });
+    }
   }
   return steps;
 }

@@ -17,11 +17,14 @@ import {
   stackTaskIdsArgs,
   taskStatusArgs,
 } from '../../src/docker/swarm.js';
+import { checkDependencies } from '../../src/engine/run.js';
 import { drainStacks, removeStacks } from '../../src/engine/swarm-remove.js';
 import { buildEnvironmentModel, type EnvironmentModel } from '../../src/model/environment.js';
+import type { LoadedEnvironment } from '../../src/operations/environment.js';
 import { renderStatus, statusJson } from '../../src/operations/status.js';
 import { pickSwarmTask } from '../../src/operations/swarm-exec.js';
 import { sourcedServiceLine } from '../../src/operations/swarm-logs.js';
+import { swarmRemovePlan } from '../../src/operations/swarm-remove.js';
 import { swarmStatusReport } from '../../src/operations/swarm-status.js';
 import { swarmRemoveSteps, swarmVolumesByHost } from '../../src/plan/swarm-remove.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
@@ -511,6 +514,7 @@ describe('remove on driver swarm', () => {
     ]);
     expect(steps.map((step) => `${step.id} <- ${step.dependsOn.join(',')}: ${step.title}`)).toEqual([
       'stack-rm:m1 <- lock:acquire: docker stack rm shop-production shop-production-job-seed (services shop-production_api, shop-production_stagecraft-gateway; networks shop-production_default; configs stagecraft-gateway-0123456789ab); wait until they are gone',
+      'files:m1 <- stack-rm:m1: remove .stagecraft/shop-production except its release history (releases.jsonl) and the lock',
       'drain:m1 <- stack-rm:m1: wait until no container of shop-production, shop-production-job-seed is left on m1',
       "images:m1 <- drain:m1: remove images of production's releases that no container uses",
       'drain:w2 <- stack-rm:m1: wait until no container of shop-production, shop-production-job-seed is left on w2',
@@ -518,18 +522,22 @@ describe('remove on driver swarm', () => {
       'drain:w3 <- stack-rm:m1: wait until no container of shop-production, shop-production-job-seed is left on w3',
       'volumes:w3 <- drain:w3: remove volumes shop-production_db-data and their data',
       "images:w3 <- volumes:w3: remove images of production's releases that no container uses",
-      'files:m1 <- stack-rm:m1: remove .stagecraft/shop-production except its release history (releases.jsonl) and the lock',
+    ]);
+    expect(steps.map((step) => step.phase)).toEqual([
+      'rollout',
+      'rollout',
+      ...Array.from({ length: 7 }, () => 'finalize'),
     ]);
     expect(steps[0]!.action).toEqual({
       kind: 'stack-remove',
       stacks: ['shop-production', 'shop-production-job-seed'],
       timeoutMs: 180_000,
     });
-    expect(steps[6]!.action).toEqual({
+    expect(steps[7]!.action).toEqual({
       kind: 'exec',
       argv: ['docker', 'volume', 'rm', 'shop-production_db-data'],
     });
-    expect((steps[8]!.action as { argv: string[] }).argv.join(' ')).toBe(
+    expect((steps[1]!.action as { argv: string[] }).argv.join(' ')).toBe(
       'find .stagecraft/shop-production -mindepth 1 -maxdepth 1 ! -name releases.jsonl ! -name lock -exec rm -rf -- {} +',
     );
     expect(swarmVolumesByHost(inventory)).toEqual(['w3: shop-production_db-data']);
@@ -542,10 +550,10 @@ describe('remove on driver swarm', () => {
     );
     expect(kept.map((step) => step.id)).toEqual([
       'stack-rm:m1',
+      'files:m1',
       'drain:m1',
       'drain:w2',
       'drain:w3',
-      'files:m1',
     ]);
     const gone = swarmRemoveSteps(
       {
@@ -559,6 +567,46 @@ describe('remove on driver swarm', () => {
     );
     expect(gone.map((step) => `${step.id} <- ${step.dependsOn.join(',')}`)).toEqual([
       'files:m1 <- lock:acquire',
+    ]);
+  });
+
+  it('is a plan the engine runs: the lock, the manager, then every node, the record, the unlock', () => {
+    const plan = swarmRemovePlan({ model: model() } as LoadedEnvironment, inventory, {
+      volumes: true,
+      images,
+      releaseId: 'rel-1',
+      message: 'remove shop-production',
+    });
+    expect(() => checkDependencies(plan)).not.toThrow();
+    expect(
+      Object.fromEntries(plan.phases.map((phase) => [phase.name, phase.steps.map((step) => step.id)])),
+    ).toEqual({
+      build: [],
+      push: [],
+      migrate_pre: ['lock:acquire'],
+      rollout: ['stack-rm:m1', 'files:m1'],
+      migrate_post: [],
+      finalize: [
+        'drain:m1',
+        'images:m1',
+        'drain:w2',
+        'images:w2',
+        'drain:w3',
+        'volumes:w3',
+        'images:w3',
+        'record',
+        'lock:release',
+      ],
+    });
+    const record = plan.phases.at(-1)!.steps.find((step) => step.id === 'record')!;
+    expect(record.dependsOn).toEqual([
+      'drain:m1',
+      'images:m1',
+      'drain:w2',
+      'images:w2',
+      'drain:w3',
+      'volumes:w3',
+      'images:w3',
     ]);
   });
 
