@@ -314,6 +314,7 @@ export function buildProgram(): Command {
       'only lines since a time (2025-05-01T10:00:00Z) or a duration ago (10m, 2h, 1d)',
     )
     .option('-n, --lines <n>', 'last lines per container or task (default 100, all with --since)')
+    .option('--tail <n>', "the same as --lines (docker's name for it)")
     .option('--grep <regex>', 'only lines matching this regular expression')
     .option('-t, --timestamps', 'show the timestamp of each line')
     .action(action(() => import('./commands/logs.js')));

@@ -272,9 +272,23 @@ export function uptimeOf(container: ContainerStatus, now: Date): string {
   return Number.isNaN(started) ? '-' : formatAge(now.getTime() - started);
 }
 
+/** Swarm task states on the way to running (a container is never in one of these). */
+const TASK_STARTING = new Set([
+  'new',
+  'allocated',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+]);
+
 export interface StatusCounts {
   containers: number;
   running: number;
+  /** driver swarm: tasks on the way to running (pending, preparing, starting, …); 0 on the other drivers. */
+  starting: number;
   down: number;
   missing: number;
   outdated: number;
@@ -285,6 +299,7 @@ export function countStatus(report: StatusReport): StatusCounts {
   const counts: StatusCounts = {
     containers: 0,
     running: 0,
+    starting: 0,
     down: 0,
     missing: 0,
     outdated: 0,
@@ -297,6 +312,7 @@ export function countStatus(report: StatusReport): StatusCounts {
       for (const container of service.containers) {
         counts.containers++;
         if (container.state === 'running') counts.running++;
+        else if (TASK_STARTING.has(container.state)) counts.starting++;
         else counts.down++;
         if (container.release === 'outdated') counts.outdated++;
       }
@@ -359,6 +375,7 @@ export function renderStatus(report: StatusReport, now: Date): string {
   const counts = countStatus(report);
   const summary = [
     `${counts.running}/${counts.containers} ${unit} running`,
+    ...(counts.starting > 0 ? [`${counts.starting} starting`] : []),
     ...(counts.down > 0 ? [`${counts.down} down`] : []),
     ...(counts.missing > 0 ? [`${counts.missing} missing`] : []),
     ...(counts.outdated > 0 ? [`${counts.outdated} not on the current release`] : []),

@@ -202,6 +202,7 @@ describe('statusJson', () => {
     expect(json.summary).toEqual({
       containers: 3,
       running: 2,
+      starting: 0,
       down: 1,
       missing: 1,
       outdated: 1,

@@ -358,7 +358,7 @@ describe('status on driver swarm', () => {
         'w3     stagecraft-gateway  stagecraft-gateway  preparing  -       2        2m59s  0         outdated',
         'spare  -                   -                   no tasks   -       -        -      -         -',
         '',
-        '4/5 tasks running, 1 down, 3 not on the current release',
+        '4/5 tasks running, 1 starting, 3 not on the current release',
       ].join('\n'),
     );
   });

@@ -14,6 +14,8 @@ export interface LogsFlags {
   follow?: boolean;
   since?: string;
   lines?: string;
+  /** docker's name for --lines. */
+  tail?: string;
   grep?: string;
   timestamps?: boolean;
 }
@@ -23,7 +25,7 @@ const DEFAULT_LINES = 100;
 
 export async function run(context: CommandContext, service: string, flags: LogsFlags): Promise<number> {
   const since = flags.since === undefined ? undefined : sinceArgument(flags.since);
-  const lines = linesArgument(flags.lines) ?? (since === undefined ? DEFAULT_LINES : undefined);
+  const lines = linesArgument(flags.lines ?? flags.tail) ?? (since === undefined ? DEFAULT_LINES : undefined);
   const options: LogsOptions = {
     follow: flags.follow === true,
     since,
