@@ -75,7 +75,49 @@ export interface SwarmReadings {
   nodes: SwarmNode[];
 }
 
-const FAILED = new Set(['failed', 'rejected']);
+/** Task states on the way to running: such a task has not ended. */
+const STARTING = new Set([
+  'new',
+  'allocated',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+]);
+
+/** What tells two tasks' specs apart: the spec hash Stagecraft labels them with, else the image. */
+function specOf(task: SwarmTaskStatus): string {
+  return task.labels[SPEC_HASH_LABEL] ?? task.image;
+}
+
+/**
+ * How often Swarm replaced a task: the ended tasks of its slot (a global task: of its node) with the
+ * same spec, newest first, up to the first of another spec (an update), not counting tasks on their
+ * way to running. Swarm keeps only a few tasks per slot (task history, 5 by default).
+ */
+function restartsOf(
+  task: SwarmTaskStatus,
+  tasks: readonly SwarmTaskStatus[],
+  slotKey: (task: SwarmTaskStatus) => string,
+): number {
+  const earlier = tasks
+    .filter(
+      (other) =>
+        other.id !== task.id &&
+        other.desired !== 'running' &&
+        slotKey(other) === slotKey(task) &&
+        !STARTING.has(other.state),
+    )
+    .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
+  let count = 0;
+  for (const other of earlier) {
+    if (specOf(other) !== specOf(task)) break;
+    count += 1;
+  }
+  return count;
+}
 
 /** `api` for `shop-production_api`; the name unchanged when it is not the stack's. */
 function composeName(stack: string, serviceName: string): string {
@@ -91,8 +133,8 @@ function taskName(service: string, task: SwarmTaskStatus): string {
  * Pure: the status report of a swarm environment from what the manager said. Hosts are the
  * configured hosts in config order, then nodes that are none of them (by hostname); each lists the
  * tasks Swarm means to run there (desired state running), grouped by service in the model's order,
- * the gateway last. A task's restarts are the failed or rejected earlier tasks of its slot (a global
- * task: of its node) that Swarm still keeps; its release is `current` when it carries the spec hash
+ * the gateway last. A task's restarts are the ended tasks of its slot with its spec that Swarm still
+ * keeps (restartsOf); its release is `current` when it carries the spec hash
  * of the current release's stack file. Nodes are all reachable: the manager answered for them.
  */
 export function swarmStatusReport(
@@ -114,11 +156,7 @@ export function swarmStatusReport(
   }
   const current = readings.tasks.filter((task) => task.desired === 'running' && byId.has(task.service));
   const slotKey = (task: SwarmTaskStatus) => `${task.service}/${task.slot > 0 ? task.slot : task.node}`;
-  const failures = new Map<string, number>();
-  for (const task of readings.tasks) {
-    if (task.desired === 'running' || !FAILED.has(task.state)) continue;
-    failures.set(slotKey(task), (failures.get(slotKey(task)) ?? 0) + 1);
-  }
+  const restarts = (task: SwarmTaskStatus) => restartsOf(task, readings.tasks, slotKey);
   const order = model.services.map((service) => service.name);
   const rank = (name: string) => {
     if (name === GATEWAY_SERVICE) return order.length + 1;
@@ -142,7 +180,7 @@ export function swarmStatusReport(
       image: task.image,
       version: imageVersion(task.image),
       startedAt: task.since,
-      restarts: failures.get(slotKey(task)) ?? 0,
+      restarts: restarts(task),
       release: match,
     };
   };

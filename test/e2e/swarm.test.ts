@@ -271,6 +271,21 @@ describe('driver swarm on a three-node swarm', () => {
         new RegExp(`^${node} ${slot.replace('.', '\\.')} +\\| api ${serving} listening on :3000$`, 'm'),
       );
     }
+    // -f follows every task through the manager until Ctrl+C, which ends it with exit 0.
+    let followed = '';
+    const follow = await stagecraftIn(project, ['logs', '-e', 'production', 'api', '-f', '--tail', '5'], {
+      timeoutMs: 60_000,
+      onStart: (child) => {
+        child.stdout?.on('data', (chunk) => {
+          followed += String(chunk);
+          if (followed.includes(`api ${serving} listening`)) child.kill('SIGINT');
+        });
+      },
+    });
+    expect(follow.code, follow.stderr).toBe(0);
+    expect(follow.stdout).toMatch(
+      new RegExp(`^bare\\d api\\.\\d +\\| api ${serving} listening on :3000$`, 'm'),
+    );
     const scoped = await stagecraftIn(project, ['logs', '-e', 'production', 'api', '--hosts', 'bare9']);
     expect(scoped.code).toBe(1);
     const job = await stagecraftIn(project, ['logs', '-e', 'production', 'seed']);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ComposeProject } from '../../src/compose/types.js';
 import {
   hostOfNode,
+  parseNodes,
   parseServiceLogLine,
   parseServiceStatus,
   parseTaskStatus,
@@ -275,7 +276,7 @@ describe('status on driver swarm', () => {
       undefined,
     );
 
-  it('maps nodes to hosts and tasks to containers, with restarts from failed tasks of the slot', () => {
+  it('maps nodes to hosts and tasks to containers', () => {
     const built = report();
     expect(built.hosts.map((host) => [host.name, host.services.map((service) => service.name)])).toEqual([
       ['m1', ['api', 'stagecraft-gateway']],
@@ -293,7 +294,7 @@ describe('status on driver swarm', () => {
         image: 'registry.example/shop/shop-api:v2@sha256:2222',
         version: 'v2',
         startedAt: '2026-12-01T11:57:00.5Z',
-        restarts: 1,
+        restarts: 0,
         release: 'current',
       },
     ]);
@@ -351,7 +352,7 @@ describe('status on driver swarm', () => {
         'stagecraft-gateway  global      2/3       2      -',
         '',
         'NODE   SERVICE             TASK                STATE      HEALTH  VERSION  SINCE  RESTARTS  RELEASE',
-        'm1     api                 api.1               running    -       v2       2m59s  1         current',
+        'm1     api                 api.1               running    -       v2       2m59s  0         current',
         'm1     stagecraft-gateway  stagecraft-gateway  running    -       2        2m59s  0         outdated',
         'w2     api                 api.2               running    -       v2       2m59s  0         current',
         'w2     stagecraft-gateway  stagecraft-gateway  running    -       2        2m59s  0         outdated',
@@ -432,6 +433,95 @@ describe('status on driver swarm', () => {
       '',
       'no service of the stack shop-production runs',
     ]);
+  });
+});
+
+// Captured from the e2e swarm (Docker 26.1.5, three nodes) after a v3 update paused: api.1 runs v2
+// beside a v3 task Swarm holds ready, api.2's v3 task is starting again after one that completed.
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/swarm/${name}`, import.meta.url), 'utf8');
+const E2E_CONFIG = `project:
+  name: swarmshop
+  registry: 127.0.0.1:5000/swarm-e2e
+services:
+  api: { role: web, port: 3000, domains: ["*"], replicas: 2 }
+environments:
+  production:
+    driver: swarm
+    manager: bare1
+    hosts:
+      web: [{ name: bare1, address: 10.231.0.41 }, { name: bare2, address: 10.231.0.42 }, { name: bare3, address: 10.231.0.43 }]
+`;
+
+describe('status of a real swarm', () => {
+  it('parses docker’s output and reports the running tasks, the paused update and the retried task', () => {
+    const compose: ComposeProject = {
+      name: 'swarmshop-production',
+      services: { api: { image: 'api', environment: {} } },
+    } as unknown as ComposeProject;
+    const real = buildEnvironmentModel(load(E2E_CONFIG, { envName: 'production' }), compose);
+    const readings = {
+      services: parseServiceStatus(fixture('service-status.jsonl')),
+      tasks: parseTaskStatus(fixture('task-status.jsonl')),
+      nodes: parseNodes(fixture('nodes.jsonl')),
+    };
+    expect(readings.tasks).toHaveLength(11);
+    expect(readings.tasks[0]).toMatchObject({ desired: 'ready', state: 'ready', container: undefined });
+    const built = swarmStatusReport(real, readings, undefined, {}, undefined);
+    const rows = built.hosts.flatMap((host) =>
+      host.services.flatMap((service) =>
+        service.containers.map(
+          (task) => `${host.name} ${task.name} ${task.state} ${task.version} restarts ${task.restarts}`,
+        ),
+      ),
+    );
+    expect(rows).toEqual([
+      'bare1 api.1 running v2 restarts 0',
+      'bare1 stagecraft-gateway running 2 restarts 0',
+      'bare2 api.2 running v2 restarts 0',
+      'bare2 stagecraft-gateway running 2 restarts 0',
+      'bare3 api.2 starting v3 restarts 1',
+      'bare3 stagecraft-gateway running 2 restarts 0',
+    ]);
+    expect(
+      built.swarm!.services.map((service) => [
+        service.name,
+        service.running,
+        service.desired,
+        service.version,
+        service.update,
+      ]),
+    ).toEqual([
+      ['api', 2, 2, 'v3', 'paused'],
+      ['stagecraft-gateway', 3, 3, '2', undefined],
+    ]);
+    expect(built.swarm!.nodes.map((node) => `${node.host} ${node.state}`)).toEqual([
+      'bare1 ready',
+      'bare2 ready',
+      'bare3 ready',
+    ]);
+  });
+
+  it('parses docker service logs of a replicated and a global service', () => {
+    const nodes = new Map<string, string>();
+    const api = fixture('service-logs-api.txt')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => sourcedServiceLine(parseServiceLogLine(line)!, 'swarmshop-production', nodes));
+    expect(api).toHaveLength(11);
+    expect(api[0]).toEqual({
+      timestamp: '2026-12-01T17:34:00.538896288Z',
+      text: 'api v1 listening on :3000',
+      host: 'bare1',
+      container: 'api.2',
+    });
+    const gateway = fixture('service-logs-gateway.txt')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => sourcedServiceLine(parseServiceLogLine(line)!, 'swarmshop-production', nodes));
+    expect(new Set(gateway.map((line) => `${line.host} ${line.container}`))).toEqual(
+      new Set(['bare1 stagecraft-gateway', 'bare2 stagecraft-gateway', 'bare3 stagecraft-gateway']),
+    );
+    expect(JSON.parse(gateway[0]!.text)).toMatchObject({ msg: 'server running' });
   });
 });
 
