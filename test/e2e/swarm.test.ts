@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoadResult, load, percentile } from '../../bench/lib/load.mjs';
-import { type BareEnv, freshBareHosts, type HarnessEnv, requireHarness, run } from './support/harness.js';
+import {
+  type BareEnv,
+  bareSshArgs,
+  freshBareHosts,
+  type HarnessEnv,
+  requireHarness,
+  run,
+} from './support/harness.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
 // driver swarm on a real three-node Docker Swarm: the bare hosts (Debian 13, Docker 26 from the package
@@ -350,21 +357,7 @@ describe('driver swarm on a three-node swarm', () => {
     const victim = bare.hosts.slice(1).find((host) => before.includes(host.name))!;
     expect(victim).toBeDefined();
     const survivors = bare.hosts.filter((host) => host !== victim);
-    const ssh = (command: string) =>
-      run('ssh', [
-        '-i',
-        bare.identity_file,
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        `UserKnownHostsFile=${bare.known_hosts}`,
-        '-o',
-        'StrictHostKeyChecking=yes',
-        '-o',
-        'BatchMode=yes',
-        `root@${victim.address}`,
-        command,
-      ]);
+    const ssh = (command: string) => run('ssh', bareSshArgs(bare, 'root', victim.address, command));
     const started = Date.now();
     let rescheduled = 0;
     const outage = await underLoad(survivors, async () => {
