@@ -307,8 +307,10 @@ export function migrationJobStack(input: MigrationJobInput): RenderedFile & { do
   const configs: Record<string, unknown> = {};
   const mounts: { source: string; target: string; mode: number }[] = [];
   for (const [path, sha256] of Object.entries(input.files).sort(([a], [b]) => compareStrings(a, b))) {
-    const name = `${jobStack}-${sha256Hex(`${path}\n${sha256}`).slice(0, 12)}`;
-    configs[name] = { file: `./${path}` };
+    // Named explicitly (`docker stack deploy` would prefix the stack's name, and a name has at most
+    // 64 characters).
+    const name = `stagecraft-migration-${sha256Hex(`${jobStack}\n${path}\n${sha256}`).slice(0, 16)}`;
+    configs[name] = { name, file: `./${path}` };
     mounts.push({ source: name, target: `${input.mount}/${path}`, mode: 0o444 });
   }
   const networks = serviceNetworks(input.spec);

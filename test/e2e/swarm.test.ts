@@ -133,7 +133,7 @@ function swarmProject(): ShopProject {
       test: ["CMD", "pg_isready", "-U", "shop", "-d", "shop"]
       interval: 2s
       timeout: 3s
-      retries: 30
+      retries: 10
 volumes:
   db-data: {}
 `,

@@ -504,7 +504,7 @@ describe('planSwarmDeploy', () => {
     });
     expect(migrationJobStackName('shop-production', 'main')).toBe('shop-production-migrate-main');
     const config = (path: string, sha: string) =>
-      `shop-production-migrate-main-${createHash('sha256').update(`${path}\n${sha}`).digest('hex').slice(0, 12)}`;
+      `stagecraft-migration-${createHash('sha256').update(`shop-production-migrate-main\n${path}\n${sha}`).digest('hex').slice(0, 16)}`;
     expect(job.document).toEqual({
       services: {
         'migrate-main': {
@@ -534,8 +534,11 @@ describe('planSwarmDeploy', () => {
         backend: { external: true, name: 'shop-production_backend' },
       },
       configs: {
-        [config('files/001_init.sql', 'a'.repeat(64))]: { file: './files/001_init.sql' },
-        [config('run.sql', 'b'.repeat(64))]: { file: './run.sql' },
+        [config('files/001_init.sql', 'a'.repeat(64))]: {
+          name: config('files/001_init.sql', 'a'.repeat(64)),
+          file: './files/001_init.sql',
+        },
+        [config('run.sql', 'b'.repeat(64))]: { name: config('run.sql', 'b'.repeat(64)), file: './run.sql' },
       },
     });
   });
