@@ -21,6 +21,7 @@ import {
   releaseDir,
 } from './deploy.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
+import { retainSteps } from './prune.js';
 import { serviceRoutes } from './routes.js';
 import type { PhasePlan, Plan, Step } from './types.js';
 
@@ -408,6 +409,16 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
 
   const finalize: Step[] = [
     recordStep(`record release ${input.releaseId} (version ${input.version})`),
+    // Every node: images of releases not kept (Swarm itself keeps a few stopped tasks per slot); the
+    // manager: release folders. The build machine: images and build cache, as for driver ssh.
+    ...(input.retention === undefined
+      ? []
+      : retainSteps(model, input.retention, {
+          phase: 'finalize',
+          after: ['record'],
+          bestEffort: true,
+          measure: false,
+        })),
     ...hook('post-deploy', 'finalize', ['record']),
     lockReleaseStep(manager),
   ];

@@ -168,6 +168,7 @@ environments:
       db: [{ name: ${bare.hosts[0]!.name}, address: ${bare.hosts[0]!.address} }]
     rollout:
       health_timeout: 90s
+    releases: { retain: 3 }
 `,
   );
   return {
@@ -332,6 +333,18 @@ describe('driver swarm on a three-node swarm', () => {
       '{{.Spec.TaskTemplate.ContainerSpec.Image}}',
       'swarmshop-production_api',
     ]);
+    // retain: 3 — the manager keeps the folders of the rollback, v4 and v2 (v1's went once the
+    // rollback had copied it; the failed v3's went with v4's deploy).
+    const kept = history
+      .filter((record) => record.kind === 'rollback' || ['v4', 'v2'].includes(record.version))
+      .filter((record) => record.kind === 'rollback' || record.kind === 'deploy')
+      .map((record) => record.id)
+      .sort();
+    const folders = await run(
+      'ssh',
+      bareSshArgs(bare, 'root', bare.hosts[0]!.address, 'ls .stagecraft/swarmshop-production/releases'),
+    );
+    expect(folders.stdout.trim().split('\n').sort()).toEqual(kept);
     // `docker stack deploy` pins the tag it was given to its digest (`repo:tag@sha256:…`).
     expect(image).toMatch(new RegExp(`@${first.images['api']!.split('@')[1]}$`));
   }, 900_000);

@@ -543,6 +543,32 @@ describe('planSwarmDeploy', () => {
     });
   });
 
+  it('keeps the last releases: retain on every node (release folders on the manager) and the build machine', () => {
+    const result = plan({
+      retention: {
+        keepReleases: ['rel-20261130-120000000', 'rel-20261129-090000000'],
+        keepImages: ['registry.example/api@sha256:aaa'],
+        removeImages: ['registry.example/api@sha256:old'],
+      },
+    });
+    const finalize = result.phases.find((phase) => phase.name === 'finalize')!.steps;
+    expect(finalize.map((step) => [step.id, step.host?.name ?? null, step.dependsOn])).toEqual([
+      ['record', null, []],
+      ['retain:m1', 'm1', ['record']],
+      ['retain:w2', 'w2', ['record']],
+      ['retain:w3', 'w3', ['record']],
+      ['retain:build', null, ['record']],
+      ['lock:release', 'm1', expect.any(Array)],
+    ]);
+    expect(finalize.find((step) => step.id === 'retain:w2')!.action).toMatchObject({
+      kind: 'retain',
+      keepReleases: ['rel-20261130-120000000', 'rel-20261129-090000000'],
+      removeImages: ['registry.example/api@sha256:old'],
+      releasesDir: '.stagecraft/shop-production/releases',
+      bestEffort: true,
+    });
+  });
+
   it('rolls back with the target release’s own stack file and files, and runs no job', () => {
     const source = compose();
     source.services['seed'] = { image: 'registry.example/seed:1', restart: 'no' };
