@@ -18,6 +18,7 @@ import {
   phase,
   projectFileSteps,
   pushSteps,
+  type ReusedCompose,
   releaseDir,
 } from './deploy.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
@@ -172,105 +173,83 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     action: { kind: 'upload', path: `${dir}/${path}`, content, mode, file },
     dependsOn: [prepare],
   });
-  const renderedFiles = (): Step[] => {
-    return [
-      {
-        id: prepare,
-        phase: 'rollout',
-        host: manager,
-        title: `upload stack.yml (sha256 ${stack.stack.sha256.slice(0, 12)}) for ${appServices.join(', ')}`,
-        action: {
-          kind: 'upload',
-          path: stackFile,
-          content: stack.stack.text,
-          mode: 0o644,
-          sha256: stack.stack.sha256,
-          file: 'compose',
-        },
-        dependsOn: [lock.id],
-      },
-      ...projectFileSteps(
-        input,
-        { name: swarm.manager, target: '', user: undefined, port: undefined, roles: [] },
-        projected.projectMounts,
-        dir,
-        prepare,
-      ),
-      ...Object.entries(projected.secretFiles)
-        .sort(([a], [b]) => compareStrings(a, b))
-        .map(([path, value]) =>
-          upload(
-            `secrets:${swarm.manager}:${path}`,
-            path,
-            new Secret(value),
-            0o600,
-            'secrets',
-            `write ${path} (0600)`,
-          ),
-        ),
-      ...Object.entries(projected.secretEnv)
-        .sort(([a], [b]) => compareStrings(a, b))
-        .map(([service, pairs]) => {
-          const count = Object.keys(pairs).length;
-          return upload(
-            `secrets:${swarm.manager}:${service}`,
-            `secrets/${service}.env`,
-            new Secret(renderEnvFile(pairs)),
-            0o600,
-            'secrets',
-            `write secrets/${service}.env (0600, ${count} ${count === 1 ? 'key' : 'keys'})`,
-          );
-        }),
-      ...Object.entries(stack.files)
-        .sort(([a], [b]) => compareStrings(a, b))
-        .map(([path, content]) =>
-          upload(`file:${swarm.manager}:${path}`, path, content, 0o644, 'project-file', `upload ${path}`),
-        ),
-      ...Object.entries(stack.jobs)
-        .sort(([a], [b]) => compareStrings(a, b))
-        .map(([service, job]) =>
-          upload(
-            `file:${swarm.manager}:jobs/${service}.yml`,
-            `jobs/${service}.yml`,
-            job.text,
-            0o644,
-            'project-file',
-            `upload jobs/${service}.yml (replicated job ${service})`,
-          ),
-        ),
-    ];
-  };
   // A rollback deploys the target release's own stack file again, with the files beside it (secrets,
   // the gateway's config); without one (gone, or changed on the manager) it renders from today's
   // config with the target's images.
-  const files: Step[] = reused
-    ? [
-        {
-          id: prepare,
-          phase: 'rollout',
-          host: manager,
-          title: `upload stack.yml (sha256 ${reused.sha256.slice(0, 12)}, from release ${reused.releaseId}) for ${appServices.join(', ')}`,
-          action: {
-            kind: 'upload',
-            path: stackFile,
-            content: reused.text,
-            mode: 0o644,
-            sha256: reused.sha256,
-            file: 'compose',
+  const files: Step[] =
+    reused !== undefined
+      ? reusedStackFiles(model, reused, {
+          manager: swarm.manager,
+          dir,
+          after: lock.id,
+          services: appServices,
+        })
+      : [
+          {
+            id: prepare,
+            phase: 'rollout',
+            host: manager,
+            title: `upload stack.yml (sha256 ${stack.stack.sha256.slice(0, 12)}) for ${appServices.join(', ')}`,
+            action: {
+              kind: 'upload',
+              path: stackFile,
+              content: stack.stack.text,
+              mode: 0o644,
+              sha256: stack.stack.sha256,
+              file: 'compose',
+            },
+            dependsOn: [lock.id],
           },
-          dependsOn: [lock.id],
-        },
-        {
-          id: `copy:${swarm.manager}`,
-          phase: 'rollout',
-          host: manager,
-          title: `copy the secrets and files of release ${reused.releaseId}`,
-          // stack.yml comes along too: the same bytes `prepare` wrote.
-          action: { kind: 'exec', argv: ['cp', '-a', `${releaseDir(model, reused.releaseId)}/.`, `${dir}/`] },
-          dependsOn: [prepare],
-        },
-      ]
-    : renderedFiles();
+          ...projectFileSteps(
+            input,
+            { name: swarm.manager, target: '', user: undefined, port: undefined, roles: [] },
+            projected.projectMounts,
+            dir,
+            prepare,
+          ),
+          ...Object.entries(projected.secretFiles)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([path, value]) =>
+              upload(
+                `secrets:${swarm.manager}:${path}`,
+                path,
+                new Secret(value),
+                0o600,
+                'secrets',
+                `write ${path} (0600)`,
+              ),
+            ),
+          ...Object.entries(projected.secretEnv)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([service, pairs]) => {
+              const count = Object.keys(pairs).length;
+              return upload(
+                `secrets:${swarm.manager}:${service}`,
+                `secrets/${service}.env`,
+                new Secret(renderEnvFile(pairs)),
+                0o600,
+                'secrets',
+                `write secrets/${service}.env (0600, ${count} ${count === 1 ? 'key' : 'keys'})`,
+              );
+            }),
+          ...Object.entries(stack.files)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([path, content]) =>
+              upload(`file:${swarm.manager}:${path}`, path, content, 0o644, 'project-file', `upload ${path}`),
+            ),
+          ...Object.entries(stack.jobs)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([service, job]) =>
+              upload(
+                `file:${swarm.manager}:jobs/${service}.yml`,
+                `jobs/${service}.yml`,
+                job.text,
+                0o644,
+                'project-file',
+                `upload jobs/${service}.yml (replicated job ${service})`,
+              ),
+            ),
+        ];
   const labels: Step = {
     id: `labels:${swarm.manager}`,
     phase: 'rollout',
@@ -448,4 +427,43 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     hosts: model.hosts.map((host) => ({ name: host.name, roles: host.roles })),
     phases: PHASES.map((name) => byPhase[name]),
   };
+}
+
+/**
+ * The files of a rollback on the manager: `prepare:<manager>` uploads the target release's own stack
+ * file (recorded sha256) into the new release folder, `copy:<manager>` copies the files beside it
+ * there (secrets' env files, the gateway's config). Pure.
+ */
+function reusedStackFiles(
+  model: DeployPlanInput['model'],
+  reused: ReusedCompose,
+  at: { manager: string; dir: string; after: string; services: string[] },
+): Step[] {
+  const prepare = `prepare:${at.manager}`;
+  return [
+    {
+      id: prepare,
+      phase: 'rollout',
+      host: { name: at.manager },
+      title: `upload stack.yml (sha256 ${reused.sha256.slice(0, 12)}, from release ${reused.releaseId}) for ${at.services.join(', ')}`,
+      action: {
+        kind: 'upload',
+        path: `${at.dir}/stack.yml`,
+        content: reused.text,
+        mode: 0o644,
+        sha256: reused.sha256,
+        file: 'compose',
+      },
+      dependsOn: [at.after],
+    },
+    {
+      id: `copy:${at.manager}`,
+      phase: 'rollout',
+      host: { name: at.manager },
+      title: `copy the secrets and files of release ${reused.releaseId}`,
+      // stack.yml comes along too: the same bytes `prepare` wrote.
+      action: { kind: 'exec', argv: ['cp', '-a', `${releaseDir(model, reused.releaseId)}/.`, `${at.dir}/`] },
+      dependsOn: [prepare],
+    },
+  ];
 }
