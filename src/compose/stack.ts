@@ -2,6 +2,7 @@ import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import { caddyConfig } from '../ingress/caddy.js';
 import { UserError } from '../util/errors.js';
 import { compareStrings, sha256Hex } from './canonical.js';
+import { escapeDollars } from './project.js';
 import { type RenderedFile, renderCompose } from './render.js';
 import type { ComposePort, ComposeProject, ComposeService } from './types.js';
 
@@ -318,8 +319,9 @@ export function migrationJobStack(input: MigrationJobInput): RenderedFile & { do
     services: {
       [`migrate-${input.database}`]: {
         image: input.image,
-        entrypoint: [input.entrypoint],
-        command: input.command,
+        // Literal argv: `docker stack deploy` would interpolate `$STAGECRAFT_PSQL_URL` in psql's script.
+        entrypoint: [escapeDollars(input.entrypoint)],
+        command: input.command.map(escapeDollars),
         env_file: [`./${input.envFile}`],
         ...(mounts.length > 0 ? { configs: mounts } : {}),
         networks,

@@ -497,7 +497,7 @@ describe('planSwarmDeploy', () => {
       spec: { image: 'postgres:16', networks: { default: null, backend: null } },
       image: 'postgres:16',
       entrypoint: 'sh',
-      command: ['-c', 'exec psql -f /stagecraft-migrations/run.sql'],
+      command: ['-c', 'exec psql -d "$STAGECRAFT_PSQL_URL" -f /stagecraft-migrations/run.sql'],
       envFile: 'connection.env',
       files: { 'files/001_init.sql': 'a'.repeat(64), 'run.sql': 'b'.repeat(64) },
       mount: '/stagecraft-migrations',
@@ -510,7 +510,7 @@ describe('planSwarmDeploy', () => {
         'migrate-main': {
           image: 'postgres:16',
           entrypoint: ['sh'],
-          command: ['-c', 'exec psql -f /stagecraft-migrations/run.sql'],
+          command: ['-c', 'exec psql -d "$$STAGECRAFT_PSQL_URL" -f /stagecraft-migrations/run.sql'],
           env_file: ['./connection.env'],
           configs: [
             {
