@@ -343,7 +343,8 @@ function unescapeDollars(value: string): string {
   return value.replace(/\$\$/g, '$');
 }
 
-function escapeDollars(value: string): string {
+/** A literal string as a compose file must spell it: each `$` as `$$` (else it is interpolated). */
+export function escapeDollars(value: string): string {
   return value.replace(/\$/g, '$$$$');
 }
 

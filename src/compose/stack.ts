@@ -2,6 +2,7 @@ import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import { caddyConfig } from '../ingress/caddy.js';
 import { UserError } from '../util/errors.js';
 import { compareStrings, sha256Hex } from './canonical.js';
+import { escapeDollars } from './project.js';
 import { type RenderedFile, renderCompose } from './render.js';
 import type { ComposePort, ComposeProject, ComposeService } from './types.js';
 
@@ -270,4 +271,68 @@ export function swarmStack(input: StackInput, stackName: string): SwarmStack {
   const stack: ComposeProject = { ...top, services };
   if (used.size > 0) stack.networks = overlayNetworks(input.document, used);
   return { stack: rendered(stack), files, jobs };
+}
+
+/** What a deploy-time migration runs as on a swarm (operations/migrations.ts). */
+export interface MigrationJobInput {
+  /** The app stack, whose networks the job joins (external in the job stack). */
+  stack: string;
+  /** The database the migrations are of: the job's service is `migrate-<database>`. */
+  database: string;
+  /** The compose service whose image and networks the job uses (its spec in the rendered document). */
+  spec: ComposeService;
+  image: string;
+  entrypoint: string;
+  command: string[];
+  /** The 0600 file beside the job file with the connection's variables (`docker stack deploy` reads it). */
+  envFile: string;
+  /** Files beside the job file, path → sha256, mounted read-only under `mount` as Swarm configs. */
+  files: Record<string, string>;
+  mount: string;
+}
+
+/** The stack a deploy-time migration runs in: `<stack>-migrate-<database>`, removed once it is done. */
+export function migrationJobStackName(stack: string, database: string): string {
+  return `${stack}-migrate-${database}`;
+}
+
+/**
+ * The stack file of a deploy-time migration on a swarm: one service `migrate-<database>`, `mode:
+ * replicated-job` with no restart, the migration service's image, on the app stack's networks (so the
+ * database answers by its service name), the connection from an env file, and the migration files as
+ * Swarm configs (every node gets them; a config cannot change, so each is named by a hash of its
+ * path and content). Pure. Reference: docs.docker.com/reference/compose-file/deploy (mode), …/configs.
+ */
+export function migrationJobStack(input: MigrationJobInput): RenderedFile & { document: ComposeProject } {
+  const jobStack = migrationJobStackName(input.stack, input.database);
+  const configs: Record<string, unknown> = {};
+  const mounts: { source: string; target: string; mode: number }[] = [];
+  for (const [path, sha256] of Object.entries(input.files).sort(([a], [b]) => compareStrings(a, b))) {
+    // Named explicitly (`docker stack deploy` would prefix the stack's name, and a name has at most
+    // 64 characters).
+    const name = `stagecraft-migration-${sha256Hex(`${jobStack}\n${path}\n${sha256}`).slice(0, 16)}`;
+    configs[name] = { name, file: `./${path}` };
+    mounts.push({ source: name, target: `${input.mount}/${path}`, mode: 0o444 });
+  }
+  const networks = serviceNetworks(input.spec);
+  const document: ComposeProject = {
+    services: {
+      [`migrate-${input.database}`]: {
+        image: input.image,
+        // Literal argv: `docker stack deploy` would interpolate `$STAGECRAFT_PSQL_URL` in psql's script.
+        entrypoint: [escapeDollars(input.entrypoint)],
+        command: input.command.map(escapeDollars),
+        env_file: [`./${input.envFile}`],
+        ...(mounts.length > 0 ? { configs: mounts } : {}),
+        networks,
+        labels: { 'stagecraft.migration': input.stack },
+        deploy: { mode: 'replicated-job', restart_policy: { condition: 'none' } },
+      },
+    },
+    networks: Object.fromEntries(
+      networks.map((key) => [key, { external: true, name: `${input.stack}_${key}` }]),
+    ),
+    ...(mounts.length > 0 ? { configs } : {}),
+  };
+  return rendered(document);
 }

@@ -99,8 +99,8 @@ export function parseTaskSpecs(stdout: string): SwarmTaskSpec[] {
   });
 }
 
-/** `docker service logs --raw --tail N NAME`: a failed task's or a job's output. */
-export function serviceLogsArgs(name: string, tail: number): string[] {
+/** `docker service logs --raw --tail N NAME`: a failed task's or a job's output (stdout and stderr apart). */
+export function serviceLogsArgs(name: string, tail: number | 'all'): string[] {
   return ['docker', 'service', 'logs', '--raw', '--tail', String(tail), name];
 }
 

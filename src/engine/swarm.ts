@@ -196,10 +196,62 @@ export async function deployStack(
   }
 }
 
+/** What a job stack's task did, with its whole output. */
+export interface JobRun {
+  outcome: 'complete' | 'failed' | 'timeout';
+  /** Swarm's error for a failed task (`task: non-zero exit (3)`), or ''. */
+  error: string;
+  /** The task's exit code: 0 when complete, the one in Swarm's error when failed, else -1. */
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 /**
- * Runs a one-shot service as its own stack (`mode: replicated-job`): removes what an earlier release
- * left, deploys the job stack, polls its task until it completes (exit 0) or fails, shows its output,
- * and removes the job stack. Throws ExternalError when the job fails or outlives `timeoutMs`.
+ * Runs a job stack on the manager: removes what an earlier run left, deploys it (`argv`, a `docker
+ * stack deploy` of one `replicated-job` service), polls the task until it completes or fails, reads
+ * its whole output (`docker service logs --raw`: its stdout and stderr apart) and removes the job
+ * stack. Returns the outcome ('timeout' after `timeoutMs` or an interrupt); throws ExternalError when
+ * docker itself fails.
+ */
+export async function runJobStack(
+  runner: Runner,
+  job: { stack: string; service: string; argv: string[]; timeoutMs: number },
+  signal: AbortSignal,
+): Promise<JobRun> {
+  const name = stackServiceName(job.stack, job.service);
+  await runner.exec(stackRmArgs(job.stack), { allowFailure: true, signal });
+  await runner.exec(job.argv, { signal });
+  const deadline = Date.now() + job.timeoutMs;
+  let outcome: JobRun['outcome'] = 'timeout';
+  let error = '';
+  for (;;) {
+    const tasks = parseTasks(
+      (await runner.exec(servicePsArgs([name]), { allowFailure: true, signal })).stdout,
+    );
+    const states = tasks.map(taskState);
+    error = tasks.map((task) => task.error).find((message) => message !== '') ?? '';
+    if (states.includes('complete')) outcome = 'complete';
+    else if (tasks.length > 0 && states.every((state) => state === 'failed' || state === 'rejected'))
+      outcome = 'failed';
+    if (outcome !== 'timeout' || signal.aborted || Date.now() > deadline) break;
+    await sleep(POLL_MS, signal);
+  }
+  const logs = await runner.exec(serviceLogsArgs(name, 'all'), { allowFailure: true, signal });
+  await runner.exec(stackRmArgs(job.stack), { allowFailure: true, signal });
+  const exit = /exit \((\d+)\)/.exec(error);
+  return {
+    outcome,
+    error,
+    exitCode: outcome === 'complete' ? 0 : exit ? Number(exit[1]) : -1,
+    stdout: logs.stdout,
+    stderr: logs.stderr,
+  };
+}
+
+/**
+ * Runs a one-shot service as its own stack (`mode: replicated-job`, runJobStack), shows the last
+ * lines of its output, and throws ExternalError when the job fails or outlives `timeoutMs`.
  */
 export async function runSwarmJob(
   runner: Runner,
@@ -208,33 +260,14 @@ export async function runSwarmJob(
   signal: AbortSignal,
 ): Promise<StepOutcome> {
   const name = stackServiceName(action.stack, action.service);
-  await runner.exec(stackRmArgs(action.stack), { allowFailure: true, signal });
-  await runner.exec(action.argv, { signal });
-  const deadline = Date.now() + action.timeoutMs;
-  let outcome: 'complete' | 'failed' | undefined;
-  let error = '';
-  while (outcome === undefined) {
-    const tasks = parseTasks(
-      (await runner.exec(servicePsArgs([name]), { allowFailure: true, signal })).stdout,
-    );
-    const states = tasks.map(taskState);
-    if (states.includes('complete')) outcome = 'complete';
-    else if (
-      tasks.length > 0 &&
-      tasks.every((_task, index) => ['failed', 'rejected'].includes(states[index]!))
-    )
-      outcome = 'failed';
-    error = tasks.map((task) => task.error).find((message) => message !== '') ?? '';
-    if (outcome !== undefined) break;
-    if (signal.aborted || Date.now() > deadline) break;
-    await sleep(POLL_MS, signal);
-  }
-  await lastLogs(runner, name, log, signal);
-  await runner.exec(stackRmArgs(action.stack), { allowFailure: true, signal });
-  if (outcome === 'complete') return { status: 'completed', detail: `${action.service}: ran to completion` };
+  const run = await runJobStack(runner, action, signal);
+  const output = `${run.stdout}${run.stderr}`.trim().split('\n').filter(Boolean).slice(-LOG_TAIL);
+  for (const line of output) log(`${name}: ${line}`);
+  if (run.outcome === 'complete')
+    return { status: 'completed', detail: `${action.service}: ran to completion` };
   throw new ExternalError(
-    outcome === 'failed'
-      ? `job ${action.service} failed${error ? `: ${error}` : ''}`
+    run.outcome === 'failed'
+      ? `job ${action.service} failed${run.error ? `: ${run.error}` : ''}`
       : `job ${action.service} did not finish within ${Math.round(action.timeoutMs / 1000)} s`,
     { hint: `the stack was not updated; fix ${action.service} (output above) and deploy again` },
   );

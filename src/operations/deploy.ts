@@ -119,8 +119,8 @@ async function hostAddresses(
 }
 
 /**
- * A rollback deploys the target release's own compose files again: read back from each host, checked
- * against the sha256 recorded in the release. A host whose file is gone or changed gets a compose file
+ * A rollback deploys the target release's own compose files (a swarm: its stack file on the manager)
+ * again: read back from each host, checked against the sha256 recorded in the release. A host whose file is gone or changed gets a compose file
  * rendered from today's config with the target's images instead (said in a warning).
  */
 async function reusedComposeFiles(
@@ -131,6 +131,8 @@ async function reusedComposeFiles(
   runners: RunnerPool | undefined,
 ): Promise<Record<string, ReusedCompose>> {
   const { model } = env;
+  // A swarm release's file on the manager is its stack file.
+  const file = model.driver === 'swarm' ? 'stack.yml' : 'compose.yml';
   const reused: Record<string, ReusedCompose> = {};
   await Promise.all(
     Object.entries(target.hosts)
@@ -139,10 +141,10 @@ async function reusedComposeFiles(
         if (!model.hosts.some((candidate) => candidate.name === host)) return;
         const runner = borrowRunner(runners, model, host);
         try {
-          const text = await runner.read(`${releaseDir(model, target.id)}/compose.yml`);
+          const text = await runner.read(`${releaseDir(model, target.id)}/${file}`);
           if (text === undefined || sha256Hex(text) !== recorded.compose_sha256) {
             context.output.warn(
-              `${host}: the compose file of ${target.id} is ${text === undefined ? 'gone' : 'changed'}; rendering one from the current config with its images`,
+              `${host}: the ${file} of ${target.id} is ${text === undefined ? 'gone' : 'changed'}; rendering one from the current config with its images`,
             );
             return;
           }
@@ -154,7 +156,13 @@ async function reusedComposeFiles(
             const hash = service.labels?.[SPEC_HASH_LABEL];
             if (hash !== undefined) specHashes[name] = hash;
           }
-          reused[host] = { releaseId: target.id, text, sha256: recorded.compose_sha256, specHashes };
+          reused[host] = {
+            releaseId: target.id,
+            text,
+            sha256: recorded.compose_sha256,
+            specHashes,
+            services: Object.keys(services),
+          };
         } finally {
           await runner.close().catch(() => undefined);
         }

@@ -1,5 +1,8 @@
 import { renderDockerEnvFile } from '../compose/render.js';
+import { migrationJobStack, migrationJobStackName } from '../compose/stack.js';
 import { runContainerArgs } from '../docker/container.js';
+import { stackDeployArgs } from '../docker/swarm.js';
+import { runJobStack } from '../engine/swarm.js';
 import { psqlConnectionEnv } from '../migrate/connection.js';
 import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '../migrate/deploy.js';
 import { deployMigrationTargets, type MigrationTarget } from '../migrate/targets.js';
@@ -110,25 +113,29 @@ export function migrationRunner(
       command = commandDeployArgv(target);
     }
 
-    const network = `${model.composeProject}_default`;
-    await ensureProjectNetwork(runner, model.composeProject, network);
-    const addHosts = model.services
-      .filter((candidate) => !candidate.hosts.includes(runner.name) && candidate.hosts.length > 0)
-      .flatMap((candidate) => {
-        const address = hostAddresses[candidate.hosts[0]!];
-        return address === undefined ? [] : [[candidate.name, address] as [string, string]];
-      });
-    const [entrypoint, ...args] = command;
-    const argv = runContainerArgs(image, args, {
-      remove: true,
-      network,
-      envFile: `${home}/${dir}/connection.env`,
-      volumes: [`${home}/${dir}:${MOUNT}:ro`],
-      labels: [['stagecraft.migration', model.composeProject]],
-      addHosts,
-      entrypoint: entrypoint!,
-    });
-    const result = await runner.exec(argv, { allowFailure: true, onLine: log, timeoutMs: target.timeoutMs });
+    const result =
+      model.swarm === undefined
+        ? await oneOffContainer(
+            env,
+            runner,
+            { image, command, dir, home, timeoutMs: target.timeoutMs },
+            hostAddresses,
+            log,
+          )
+        : await swarmJob(
+            env,
+            runner,
+            {
+              image,
+              command,
+              dir,
+              service,
+              database: target.database,
+              files: raw?.uploads ?? [],
+              timeoutMs: target.timeoutMs,
+            },
+            log,
+          );
     if (raw !== undefined) {
       const outcome = rawDeployOutcome(raw, result.exitCode, result.stdout, result.stderr);
       applied[target.database] = outcome.applied;
@@ -148,4 +155,105 @@ export function migrationRunner(
     applied[target.database] = [];
     return `${target.database}: ${target.engine} migrations ran`;
   };
+}
+
+interface MigrationRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * driver ssh: the migration as a one-off container (`docker run --rm`) on the lock host, on the
+ * project network, the connection from the 0600 env file, the migration folder mounted read-only.
+ */
+async function oneOffContainer(
+  env: LoadedEnvironment,
+  runner: Runner,
+  job: { image: string; command: string[]; dir: string; home: string; timeoutMs: number | undefined },
+  hostAddresses: Record<string, string>,
+  log: (line: string) => void,
+): Promise<MigrationRun> {
+  const { model } = env;
+  const { image, command, dir, home } = job;
+  const network = `${model.composeProject}_default`;
+  await ensureProjectNetwork(runner, model.composeProject, network);
+  const addHosts = model.services
+    .filter((candidate) => !candidate.hosts.includes(runner.name) && candidate.hosts.length > 0)
+    .flatMap((candidate) => {
+      const address = hostAddresses[candidate.hosts[0]!];
+      return address === undefined ? [] : [[candidate.name, address] as [string, string]];
+    });
+  const [entrypoint, ...args] = command;
+  const argv = runContainerArgs(image, args, {
+    remove: true,
+    network,
+    envFile: `${home}/${dir}/connection.env`,
+    volumes: [`${home}/${dir}:${MOUNT}:ro`],
+    labels: [['stagecraft.migration', model.composeProject]],
+    addHosts,
+    entrypoint: entrypoint!,
+  });
+  return runner.exec(argv, {
+    allowFailure: true,
+    onLine: log,
+    ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+  });
+}
+
+/**
+ * driver swarm: the migration as a job stack on the manager (compose/stack.ts migrationJobStack): a
+ * `replicated-job` of the migration service's image on the app stack's networks, the connection from
+ * the 0600 env file, the migration files as Swarm configs. Its output is shown once it is done.
+ * Throws ExternalError when the job does not finish in time.
+ */
+async function swarmJob(
+  env: LoadedEnvironment,
+  runner: Runner,
+  job: {
+    image: string;
+    command: string[];
+    dir: string;
+    service: string;
+    database: string;
+    files: { path: string; sha256: string }[];
+    timeoutMs: number | undefined;
+  },
+  log: (line: string) => void,
+): Promise<MigrationRun> {
+  const swarm = env.model.swarm!;
+  const [entrypoint, ...command] = job.command;
+  const rendered = migrationJobStack({
+    stack: swarm.stack,
+    database: job.database,
+    spec: env.compose.services[job.service] ?? {},
+    image: job.image,
+    entrypoint: entrypoint!,
+    command,
+    envFile: 'connection.env',
+    files: Object.fromEntries(job.files.map((file) => [file.path, file.sha256])),
+    mount: MOUNT,
+  });
+  const file = `${job.dir}/job.yml`;
+  await runner.upload(file, rendered.text, 0o644);
+  const stack = migrationJobStackName(swarm.stack, job.database);
+  const timeoutMs = job.timeoutMs ?? 600_000;
+  const run = await runJobStack(
+    runner,
+    {
+      stack,
+      service: `migrate-${job.database}`,
+      argv: stackDeployArgs(stack, file, { prune: false }),
+      timeoutMs,
+    },
+    new AbortController().signal,
+  );
+  for (const line of `${run.stdout}${run.stderr}`.trim().split('\n').filter(Boolean)) log(line);
+  if (run.outcome === 'timeout') {
+    throw new ExternalError(
+      `migrations of database ${job.database} did not finish within ${Math.round(timeoutMs / 1000)} s on the swarm`,
+      { hint: `see \`docker service ps ${stack}_migrate-${job.database}\` on ${runner.name}` },
+    );
+  }
+  return run;
 }

@@ -12,7 +12,7 @@ import type { Runner } from '../runners/types.js';
 import { acquireLock, releaseLock } from '../state/lock.js';
 import { PHASES, type PhaseName } from '../state/types.js';
 import { ExternalError } from '../util/errors.js';
-import { type LoadedEnvironment, loadEnvironment, refuseOnSwarm } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment } from './environment.js';
 import { releaseLockRequest } from './lock-request.js';
 import { retentionFor } from './retention.js';
 import type { Session } from './session.js';
@@ -204,7 +204,6 @@ async function wouldRemove(env: LoadedEnvironment, kept: Retention): Promise<str
  */
 export async function runPrune(session: Session, options: { lockWaitMs?: number }): Promise<number> {
   const env = await loadEnvironment(session, 'deploy');
-  refuseOnSwarm(env, 'prune');
   const { model } = env;
   const kept = await retentionFor(session, env, undefined, { planOnly: false });
   if (kept === undefined) {

@@ -39,6 +39,8 @@ export interface ReusedCompose {
   text: string;
   sha256: string;
   specHashes: Record<string, string>;
+  /** The compose services the file defines (a swarm stack file: the gateway included). */
+  services?: string[];
 }
 
 /** A file uploaded beside a host's compose file: path relative to the project folder. */
@@ -505,6 +507,33 @@ export function projectFileSteps(
   return [...steps.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
+/**
+ * The migrate steps of one strategy (`migrate:<database>:pre|post`), each run on `host` after `after`
+ * (a step id list). Pure.
+ */
+export function migrateSteps(
+  migrations: MigrationStep[],
+  strategy: 'pre_deploy' | 'post_deploy',
+  at: { phase: PhaseName; host: StepHost; after: string[] },
+): Step[] {
+  return migrations
+    .filter((migration) => migration.strategy === strategy)
+    .map((migration) => ({
+      id: `migrate:${migration.database}:${strategy === 'pre_deploy' ? 'pre' : 'post'}`,
+      phase: at.phase,
+      host: at.host,
+      title: `run ${strategy} ${migration.engine} migrations of database ${migration.database}`,
+      action: {
+        kind: 'migrate',
+        database: migration.database,
+        strategy: migration.strategy,
+        engine: migration.engine,
+        ...(migration.service ? { service: migration.service } : {}),
+      },
+      dependsOn: at.after,
+    }));
+}
+
 /** The files a host gets for a rollback: the target release's own compose file and the files beside it. */
 function reusedHostFiles(
   input: DeployPlanInput,
@@ -831,27 +860,8 @@ export function planDeploy(input: DeployPlanInput): Plan {
     );
 
   const lock = lockAcquireStep(lockHost, model.composeProject, input.message);
-  const migrationSteps = (
-    strategy: 'pre_deploy' | 'post_deploy',
-    phaseName: PhaseName,
-    after: string[],
-  ): Step[] =>
-    input.migrations
-      .filter((migration) => migration.strategy === strategy)
-      .map((migration) => ({
-        id: `migrate:${migration.database}:${strategy === 'pre_deploy' ? 'pre' : 'post'}`,
-        phase: phaseName,
-        host: lockHost,
-        title: `run ${strategy} ${migration.engine} migrations of database ${migration.database}`,
-        action: {
-          kind: 'migrate',
-          database: migration.database,
-          strategy: migration.strategy,
-          engine: migration.engine,
-          ...(migration.service ? { service: migration.service } : {}),
-        },
-        dependsOn: after,
-      }));
+  const migrationSteps = (strategy: 'pre_deploy' | 'post_deploy', phaseName: PhaseName, after: string[]) =>
+    migrateSteps(input.migrations, strategy, { phase: phaseName, host: lockHost, after });
   const planned: Step[] = [];
   for (const host of orderedHosts(model)) {
     if (input.onlyHosts !== undefined && !input.onlyHosts.includes(host.name)) continue;

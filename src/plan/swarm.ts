@@ -14,12 +14,15 @@ import {
   type HookName,
   hookSteps,
   imageRefs,
+  migrateSteps,
   phase,
   projectFileSteps,
   pushSteps,
+  type ReusedCompose,
   releaseDir,
 } from './deploy.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
+import { retainSteps } from './prune.js';
 import { serviceRoutes } from './routes.js';
 import type { PhasePlan, Plan, Step } from './types.js';
 
@@ -49,27 +52,20 @@ function dependencies(compose: ComposeProject, roots: string[], jobs: Set<string
  * labels by role; when the compose file has one-shot services, the services they depend on are
  * deployed first (`stack.early.yml`, the same specs) and each job runs as a `replicated-job` stack,
  * polled to completion; then `docker stack deploy --prune` of the whole stack, polled until every
- * service runs its new tasks (or an update pauses); the release is recorded. Pure. Throws UserError
- * for what this driver cannot do yet (deploy-time database migrations, a rollback, scope flags) or at
- * all (a bind mount of project files, which the nodes do not have).
+ * service runs its new tasks (or an update pauses); the release is recorded. A rollback
+ * (`input.kind: 'rollback'`) deploys the target release's stack file and the files beside it again
+ * when `input.reuse[manager]` has it (else a stack rendered with the target's images) and runs no job.
+ * Pre-deploy migrations run as jobs on the manager (`migrate:<db>:pre`) once the services they need
+ * run (those steps then move to migrate_pre); post-deploy ones after the stack converged. Pure.
+ * Throws UserError for what this driver cannot do yet (scope flags) or at all (a bind mount of project
+ * files, which the nodes do not have).
  */
 export function planSwarmDeploy(input: DeployPlanInput): Plan {
   const { model } = input;
   const swarm = model.swarm;
   if (swarm === undefined) throw new UserError(`environment ${model.environment} is not a swarm`);
-  if (input.kind !== 'deploy' || input.reuse !== undefined) {
-    throw new UserError('not yet supported on driver swarm: rollback', {
-      hint: 'deploy the earlier version again with `stagecraft deploy --version <version>`',
-    });
-  }
-  if (input.migrations.length > 0) {
-    throw new UserError(
-      `not yet supported on driver swarm: deploy-time migrations (databases ${[...new Set(input.migrations.map((m) => m.database))].join(', ')})`,
-      {
-        hint: 'run them with `stagecraft migrate`, or as a one-shot compose service (restart: "no"), which a swarm deploy runs as a replicated job before the update; `deploy --skip-migrations` deploys without them',
-      },
-    );
-  }
+  const rollback = input.kind === 'rollback';
+  const reused = rollback ? input.reuse?.[swarm.manager] : undefined;
   if (input.onlyHosts !== undefined || input.onlyServices !== undefined) {
     throw new UserError('not yet supported on driver swarm: --hosts and --services', {
       hint: 'Swarm places tasks on nodes itself: deploy the whole stack',
@@ -128,7 +124,10 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
       hint: 'set ingress.tls.mode: off for a swarm environment (TLS in front of the swarm, e.g. a load balancer)',
     });
   }
-  const jobNames = model.services.filter((service) => service.job).map((service) => service.name);
+  // A rollback runs no job, as on driver ssh: jobs are a release's migrations and seeds.
+  const jobNames = rollback
+    ? []
+    : model.services.filter((service) => service.job).map((service) => service.name);
   const stackServices: StackService[] = model.services.map((service) => ({
     name: service.name,
     role: service.role,
@@ -158,7 +157,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
   const lock = lockAcquireStep(manager, model.composeProject, input.message);
   const prepare = `prepare:${swarm.manager}`;
   const stackFile = `${dir}/stack.yml`;
-  const appServices = Object.keys(stack.stack.document.services).sort(compareStrings);
+  const appServices = (reused?.services ?? Object.keys(stack.stack.document.services)).sort(compareStrings);
   const upload = (
     id: string,
     path: string,
@@ -174,72 +173,83 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     action: { kind: 'upload', path: `${dir}/${path}`, content, mode, file },
     dependsOn: [prepare],
   });
-  const files: Step[] = [
-    {
-      id: prepare,
-      phase: 'rollout',
-      host: manager,
-      title: `upload stack.yml (sha256 ${stack.stack.sha256.slice(0, 12)}) for ${appServices.join(', ')}`,
-      action: {
-        kind: 'upload',
-        path: stackFile,
-        content: stack.stack.text,
-        mode: 0o644,
-        sha256: stack.stack.sha256,
-        file: 'compose',
-      },
-      dependsOn: [lock.id],
-    },
-    ...projectFileSteps(
-      input,
-      { name: swarm.manager, target: '', user: undefined, port: undefined, roles: [] },
-      projected.projectMounts,
-      dir,
-      prepare,
-    ),
-    ...Object.entries(projected.secretFiles)
-      .sort(([a], [b]) => compareStrings(a, b))
-      .map(([path, value]) =>
-        upload(
-          `secrets:${swarm.manager}:${path}`,
-          path,
-          new Secret(value),
-          0o600,
-          'secrets',
-          `write ${path} (0600)`,
-        ),
-      ),
-    ...Object.entries(projected.secretEnv)
-      .sort(([a], [b]) => compareStrings(a, b))
-      .map(([service, pairs]) => {
-        const count = Object.keys(pairs).length;
-        return upload(
-          `secrets:${swarm.manager}:${service}`,
-          `secrets/${service}.env`,
-          new Secret(renderEnvFile(pairs)),
-          0o600,
-          'secrets',
-          `write secrets/${service}.env (0600, ${count} ${count === 1 ? 'key' : 'keys'})`,
-        );
-      }),
-    ...Object.entries(stack.files)
-      .sort(([a], [b]) => compareStrings(a, b))
-      .map(([path, content]) =>
-        upload(`file:${swarm.manager}:${path}`, path, content, 0o644, 'project-file', `upload ${path}`),
-      ),
-    ...Object.entries(stack.jobs)
-      .sort(([a], [b]) => compareStrings(a, b))
-      .map(([service, job]) =>
-        upload(
-          `file:${swarm.manager}:jobs/${service}.yml`,
-          `jobs/${service}.yml`,
-          job.text,
-          0o644,
-          'project-file',
-          `upload jobs/${service}.yml (replicated job ${service})`,
-        ),
-      ),
-  ];
+  // A rollback deploys the target release's own stack file again, with the files beside it (secrets,
+  // the gateway's config); without one (gone, or changed on the manager) it renders from today's
+  // config with the target's images.
+  const files: Step[] =
+    reused !== undefined
+      ? reusedStackFiles(model, reused, {
+          manager: swarm.manager,
+          dir,
+          after: lock.id,
+          services: appServices,
+        })
+      : [
+          {
+            id: prepare,
+            phase: 'rollout',
+            host: manager,
+            title: `upload stack.yml (sha256 ${stack.stack.sha256.slice(0, 12)}) for ${appServices.join(', ')}`,
+            action: {
+              kind: 'upload',
+              path: stackFile,
+              content: stack.stack.text,
+              mode: 0o644,
+              sha256: stack.stack.sha256,
+              file: 'compose',
+            },
+            dependsOn: [lock.id],
+          },
+          ...projectFileSteps(
+            input,
+            { name: swarm.manager, target: '', user: undefined, port: undefined, roles: [] },
+            projected.projectMounts,
+            dir,
+            prepare,
+          ),
+          ...Object.entries(projected.secretFiles)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([path, value]) =>
+              upload(
+                `secrets:${swarm.manager}:${path}`,
+                path,
+                new Secret(value),
+                0o600,
+                'secrets',
+                `write ${path} (0600)`,
+              ),
+            ),
+          ...Object.entries(projected.secretEnv)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([service, pairs]) => {
+              const count = Object.keys(pairs).length;
+              return upload(
+                `secrets:${swarm.manager}:${service}`,
+                `secrets/${service}.env`,
+                new Secret(renderEnvFile(pairs)),
+                0o600,
+                'secrets',
+                `write secrets/${service}.env (0600, ${count} ${count === 1 ? 'key' : 'keys'})`,
+              );
+            }),
+          ...Object.entries(stack.files)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([path, content]) =>
+              upload(`file:${swarm.manager}:${path}`, path, content, 0o644, 'project-file', `upload ${path}`),
+            ),
+          ...Object.entries(stack.jobs)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([service, job]) =>
+              upload(
+                `file:${swarm.manager}:jobs/${service}.yml`,
+                `jobs/${service}.yml`,
+                job.text,
+                0o644,
+                'project-file',
+                `upload jobs/${service}.yml (replicated job ${service})`,
+              ),
+            ),
+        ];
   const labels: Step = {
     id: `labels:${swarm.manager}`,
     phase: 'rollout',
@@ -267,8 +277,17 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     return waits.length > 0 ? Math.max(...waits) : 120_000;
   };
   const rollout: Step[] = [...files, labels];
-  let last = labels.id;
-  const needed = dependencies(input.compose, jobNames, new Set(jobNames));
+  let last = [labels.id];
+  // The services the jobs and the pre-deploy migrations need run first (`stack.early.yml`).
+  const needed = [
+    ...new Set([
+      ...dependencies(input.compose, jobNames, new Set(jobNames)),
+      ...input.migrations
+        .filter((migration) => migration.strategy === 'pre_deploy')
+        .flatMap((migration) => migration.needs)
+        .filter((name) => !jobNames.includes(name)),
+    ]),
+  ].sort(compareStrings);
   if (needed.length > 0) {
     const early: ComposeProject = {
       ...stack.stack.document,
@@ -280,7 +299,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
         id: `file:${swarm.manager}:stack.early.yml`,
         phase: 'rollout',
         host: manager,
-        title: `upload stack.early.yml (${needed.join(', ')}, which the jobs need)`,
+        title: `upload stack.early.yml (${needed.join(', ')}, which the ${jobNames.length > 0 ? 'jobs' : 'migrations'} need)`,
         action: {
           kind: 'upload',
           path: `${dir}/stack.early.yml`,
@@ -294,7 +313,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
         id: `stack:${swarm.manager}:early`,
         phase: 'rollout',
         host: manager,
-        title: `docker stack deploy ${swarm.stack} (${needed.join(', ')}) before the jobs; running within ${formatDurationSetting(timeoutOf(needed))}`,
+        title: `docker stack deploy ${swarm.stack} (${needed.join(', ')}) before the ${jobNames.length > 0 ? 'jobs' : 'migrations'}; running within ${formatDurationSetting(timeoutOf(needed))}`,
         action: {
           kind: 'stack-deploy',
           stack: swarm.stack,
@@ -306,8 +325,17 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
         dependsOn: [`file:${swarm.manager}:stack.early.yml`, labels.id],
       },
     );
-    last = `stack:${swarm.manager}:early`;
+    last = [`stack:${swarm.manager}:early`];
   }
+  // Pre-deploy migrations run on the swarm once what they need runs: that part moves to migrate_pre.
+  const pre = migrateSteps(input.migrations, 'pre_deploy', {
+    phase: 'migrate_pre',
+    host: manager,
+    after: last,
+  });
+  const early =
+    pre.length > 0 ? rollout.splice(0).map((step) => ({ ...step, phase: 'migrate_pre' as const })) : [];
+  if (pre.length > 0) last = pre.map((step) => step.id);
   for (const name of [...jobNames].sort(compareStrings)) {
     const jobStack = jobStackName(swarm.stack, name);
     const id = `job:${swarm.manager}:${name}`;
@@ -324,9 +352,9 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
         argv: stackDeployArgs(jobStack, `${dir}/jobs/${name}.yml`, { prune: false }),
         timeoutMs: timeoutOf([name]),
       },
-      dependsOn: [last, `file:${swarm.manager}:jobs/${name}.yml`],
+      dependsOn: [...last, `file:${swarm.manager}:jobs/${name}.yml`],
     });
-    last = id;
+    last = [id];
   }
   const describe = model.services
     .filter((service) => !service.job)
@@ -334,7 +362,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
       (service) =>
         `${service.name} ${service.replicas}× ${service.strategy === 'start-first' ? 'start-first' : 'stop-first'}`,
     );
-  if (stack.stack.document.services[GATEWAY_SERVICE] !== undefined)
+  if (appServices.includes(GATEWAY_SERVICE))
     describe.push(`${GATEWAY_SERVICE} on every node :${model.ingress.httpPort}`);
   const allFiles = files.map((step) => step.id).filter((id) => id !== prepare);
   rollout.push({
@@ -350,11 +378,26 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
       services: appServices,
       timeoutMs: timeoutOf(appServices),
     },
-    dependsOn: [prepare, ...allFiles, last],
+    dependsOn: [...new Set([prepare, ...allFiles, ...last])],
+  });
+  const post = migrateSteps(input.migrations, 'post_deploy', {
+    phase: 'migrate_post',
+    host: manager,
+    after: [`stack:${swarm.manager}`],
   });
 
   const finalize: Step[] = [
     recordStep(`record release ${input.releaseId} (version ${input.version})`),
+    // Every node: images of releases not kept (Swarm itself keeps a few stopped tasks per slot); the
+    // manager: release folders. The build machine: images and build cache, as for driver ssh.
+    ...(input.retention === undefined
+      ? []
+      : retainSteps(model, input.retention, {
+          phase: 'finalize',
+          after: ['record'],
+          bestEffort: true,
+          measure: false,
+        })),
     ...hook('post-deploy', 'finalize', ['record']),
     lockReleaseStep(manager),
   ];
@@ -365,9 +408,14 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
       input.skipBuild,
     ),
     push: phase('push', pushes, input.skipBuild),
-    migrate_pre: phase('migrate_pre', [lock, ...hook('pre-deploy', 'migrate_pre', [lock.id])]),
+    migrate_pre: phase('migrate_pre', [
+      lock,
+      ...hook('pre-deploy', 'migrate_pre', [lock.id]),
+      ...early,
+      ...pre,
+    ]),
     rollout: phase('rollout', rollout),
-    migrate_post: phase('migrate_post', [], 'no post_deploy migrations'),
+    migrate_post: phase('migrate_post', post, post.length === 0 ? 'no post_deploy migrations' : undefined),
     finalize: phase('finalize', finalize),
   };
   return {
@@ -379,4 +427,43 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     hosts: model.hosts.map((host) => ({ name: host.name, roles: host.roles })),
     phases: PHASES.map((name) => byPhase[name]),
   };
+}
+
+/**
+ * The files of a rollback on the manager: `prepare:<manager>` uploads the target release's own stack
+ * file (recorded sha256) into the new release folder, `copy:<manager>` copies the files beside it
+ * there (secrets' env files, the gateway's config). Pure.
+ */
+function reusedStackFiles(
+  model: DeployPlanInput['model'],
+  reused: ReusedCompose,
+  at: { manager: string; dir: string; after: string; services: string[] },
+): Step[] {
+  const prepare = `prepare:${at.manager}`;
+  return [
+    {
+      id: prepare,
+      phase: 'rollout',
+      host: { name: at.manager },
+      title: `upload stack.yml (sha256 ${reused.sha256.slice(0, 12)}, from release ${reused.releaseId}) for ${at.services.join(', ')}`,
+      action: {
+        kind: 'upload',
+        path: `${at.dir}/stack.yml`,
+        content: reused.text,
+        mode: 0o644,
+        sha256: reused.sha256,
+        file: 'compose',
+      },
+      dependsOn: [at.after],
+    },
+    {
+      id: `copy:${at.manager}`,
+      phase: 'rollout',
+      host: { name: at.manager },
+      title: `copy the secrets and files of release ${reused.releaseId}`,
+      // stack.yml comes along too: the same bytes `prepare` wrote.
+      action: { kind: 'exec', argv: ['cp', '-a', `${releaseDir(model, reused.releaseId)}/.`, `${at.dir}/`] },
+      dependsOn: [prepare],
+    },
+  ];
 }

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDigitalOcean } from '../support/fake-digitalocean.js';
 import { FakeTailnet } from '../support/fake-tailnet.js';
-import { type BareEnv, freshBareHosts, type HarnessEnv, requireHarness, run } from './support/harness.js';
+import {
+  type BareEnv,
+  bareSshArgs,
+  freshBareHosts,
+  type HarnessEnv,
+  requireHarness,
+  run,
+} from './support/harness.js';
 import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
 let harness: HarnessEnv;
@@ -15,20 +22,7 @@ let address: string;
 /** Runs a command on bare1 as `user` with the operator's key (BatchMode, strict host keys). */
 async function sshAs(user: string, command: string): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run('ssh', [
-      '-i',
-      bare.identity_file,
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      `UserKnownHostsFile=${bare.known_hosts}`,
-      '-o',
-      'StrictHostKeyChecking=yes',
-      '-o',
-      'BatchMode=yes',
-      `${user}@${address}`,
-      command,
-    ]);
+    const { stdout } = await run('ssh', bareSshArgs(bare, user, address, command));
     return { code: 0, stdout };
   } catch (error) {
     return { code: 1, stdout: String(error) };

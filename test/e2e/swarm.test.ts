@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BareEnv, freshBareHosts, type HarnessEnv, requireHarness, run } from './support/harness.js';
+import { type LoadResult, load, percentile } from '../../bench/lib/load.mjs';
+import {
+  type BareEnv,
+  bareSshArgs,
+  freshBareHosts,
+  type HarnessEnv,
+  requireHarness,
+  run,
+} from './support/harness.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
 // driver swarm on a real three-node Docker Swarm: the bare hosts (Debian 13, Docker 26 from the package
@@ -14,6 +22,8 @@ import { type ShopProject, stagecraftIn } from './support/shop.js';
 
 const HARNESS_CLI = fileURLToPath(new URL('../harness/cli.mjs', import.meta.url));
 const API = fileURLToPath(new URL('../../examples/shop/api', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../examples/shop/migrations', import.meta.url));
+const PASSWORD = 'swarm-Pg-s3cret-9d1';
 
 let harness: HarnessEnv;
 let bare: BareEnv;
@@ -41,10 +51,59 @@ function get(address: string, path: string): Promise<{ status: number; body: str
   });
 }
 
+/** Load on the gateway of each of `hosts` while `during` runs (2 keep-alive connections each). */
+async function underLoad<T>(
+  hosts: { address: string }[],
+  during: () => Promise<T>,
+): Promise<{ result: T; loads: LoadResult[] }> {
+  const controller = { stop: false };
+  const loads = hosts.map((host) =>
+    load({
+      host: host.address,
+      port: 8080,
+      path: '/api/status',
+      hostHeader: 'swarmshop.localhost',
+      connections: 2,
+      durationMs: 400_000,
+      maxRequests: 400_000,
+      stopWhen: () => controller.stop,
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  try {
+    const result = await during();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    controller.stop = true;
+    return { result, loads: await Promise.all(loads) };
+  } finally {
+    controller.stop = true;
+  }
+}
+
+/** The versions that answered during a load, by count. */
+function versionsOf(loads: LoadResult[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const result of loads) {
+    for (const [body, count] of Object.entries(result.bodies)) {
+      const version = (JSON.parse(body) as { version: string }).version;
+      counts[version] = (counts[version] ?? 0) + count;
+    }
+  }
+  return counts;
+}
+
+function summary(loads: LoadResult[]): string {
+  const latencies = loads.flatMap((result) => result.latenciesMs);
+  const requests = loads.reduce((sum, result) => sum + result.requests, 0);
+  const failures = loads.reduce((sum, result) => sum + result.failures, 0);
+  return `${requests} requests, ${failures} failed, p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
+}
+
 function swarmProject(): ShopProject {
   const root = mkdtempSync(join(tmpdir(), 'stagecraft-swarm-'));
   mkdirSync(join(root, 'api'));
   cpSync(API, join(root, 'api'), { recursive: true, filter: (path) => !path.includes('node_modules') });
+  cpSync(MIGRATIONS, join(root, 'migrations'), { recursive: true });
   writeFileSync(
     join(root, 'docker-compose.yml'),
     `services:
@@ -62,6 +121,21 @@ function swarmProject(): ShopProject {
     image: 127.0.0.1:5000/stagecraft-test/busybox:latest
     command: ["sh", "-c", "echo seeded by a replicated job"]
     restart: "no"
+  db:
+    image: 127.0.0.1:5000/stagecraft-test/postgres:15
+    environment:
+      POSTGRES_USER: shop
+      POSTGRES_DB: shop
+      POSTGRES_PASSWORD: \${POSTGRES_PASSWORD}
+    volumes:
+      - db-data:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "shop", "-d", "shop"]
+      interval: 2s
+      timeout: 3s
+      retries: 10
+volumes:
+  db-data: {}
 `,
   );
   const hosts = bare.hosts.map((host) => `{ name: ${host.name}, address: ${host.address} }`).join(', ');
@@ -73,6 +147,11 @@ function swarmProject(): ShopProject {
 services:
   api: { role: web, port: 3000, domains: ["*"], replicas: 2 }
   seed: { role: web }
+  db: { role: db, secrets: [POSTGRES_PASSWORD] }
+databases:
+  main:
+    connection_env: DATABASE_URL
+    migrations: { engine: raw, path: ./migrations }
 ingress:
   image: 127.0.0.1:5000/stagecraft-test/caddy:2
   http_port: 8080
@@ -86,8 +165,10 @@ environments:
       known_hosts_file: ${bare.known_hosts}
     hosts:
       web: [${hosts}]
+      db: [{ name: ${bare.hosts[0]!.name}, address: ${bare.hosts[0]!.address} }]
     rollout:
       health_timeout: 90s
+    releases: { retain: 3 }
 `,
   );
   return {
@@ -99,6 +180,8 @@ environments:
       DOCKER_HOST: harness.build_docker_host,
       NODE_IMAGE: '127.0.0.1:5000/stagecraft-test/node:20',
       STAGECRAFT_STATE_FILE: join(root, '.stagecraft', 'releases.json'),
+      POSTGRES_PASSWORD: PASSWORD,
+      DATABASE_URL: `postgres://shop:${PASSWORD}@db:5432/shop`,
     },
   };
 }
@@ -136,11 +219,32 @@ describe('driver swarm on a three-node swarm', () => {
     console.log(`first swarm deploy: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(deploy.code, deploy.stderr).toBe(0);
     expect(deploy.stderr).toContain('seeded by a replicated job');
+    // The pre-deploy migrations ran as a job on the swarm once db ran, and the release records them.
+    expect(deploy.stderr).toContain('main: applied 001_create_products, 002_create_orders');
+    expect(`${deploy.stdout}${deploy.stderr}`).not.toContain(PASSWORD);
     const services = await onManager(['service', 'ls', '--format', '{{.Name}} {{.Mode}} {{.Replicas}}']);
     expect(services.split('\n').sort()).toEqual([
       'swarmshop-production_api replicated 2/2',
+      'swarmshop-production_db replicated 1/1',
       'swarmshop-production_stagecraft-gateway global 3/3',
     ]);
+    const tables = await onManager([
+      'exec',
+      await onManager([
+        'ps',
+        '--quiet',
+        '--filter',
+        'label=com.docker.swarm.service.name=swarmshop-production_db',
+      ]),
+      'psql',
+      '-U',
+      'shop',
+      '-d',
+      'shop',
+      '-Atc',
+      "select string_agg(id, ',' order by id) from stagecraft_migrations",
+    ]);
+    expect(tables).toBe('001_create_products,002_create_orders');
     for (const host of bare.hosts) {
       const page = await get(host.address, '/api/status');
       expect(page.status).toBe(200);
@@ -157,6 +261,7 @@ describe('driver swarm on a three-node swarm', () => {
       timeoutMs: 400_000,
     });
     expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('main: up to date');
     expect(JSON.parse((await get(bare.hosts[1]!.address, '/api/status')).body).version).toBe('v2');
 
     const failing = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v3'], {
@@ -228,6 +333,7 @@ describe('driver swarm on a three-node swarm', () => {
       report.swarm.services.map(({ name, mode, running, desired }) => ({ name, mode, running, desired })),
     ).toEqual([
       { name: 'api', mode: 'replicated', running: 2, desired: 2 },
+      { name: 'db', mode: 'replicated', running: 1, desired: 1 },
       { name: 'stagecraft-gateway', mode: 'global', running: 3, desired: 3 },
     ]);
     expect(report.swarm.services[0]!.update ?? '').toBe(update);
@@ -249,7 +355,7 @@ describe('driver swarm on a three-node swarm', () => {
         .filter((task) => task.service === 'stagecraft-gateway')
         .map((task) => `${task.host} ${task.state}`),
     ).toEqual(names.map((name) => `${name} running`));
-    expect(report.summary.running).toBe(5);
+    expect(report.summary.running).toBe(6);
 
     const text = await stagecraftIn(project, ['status', '-e', 'production']);
     expect(text.code, text.stderr).toBe(0);
@@ -325,6 +431,133 @@ describe('driver swarm on a three-node swarm', () => {
   }, 240_000);
 
   // Keep this the last test: it takes the stack off the swarm.
+  it('rolls a new version under load on every node: 0 failed requests; rollback returns to v1 the same way', async () => {
+    const steady = await underLoad(bare.hosts, () => new Promise((resolve) => setTimeout(resolve, 3000)));
+    console.log(`swarm steady state: ${summary(steady.loads)}`);
+
+    const rolled = await underLoad(bare.hosts, () =>
+      stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v4'], { timeoutMs: 400_000 }),
+    );
+    console.log(`swarm rollout v2 → v4 under load: ${summary(rolled.loads)}`);
+    expect(rolled.result.code, rolled.result.stderr).toBe(0);
+    expect(rolled.loads.flatMap((result) => result.failureSamples)).toEqual([]);
+    expect(rolled.loads.map((result) => result.failures)).toEqual([0, 0, 0]);
+    expect(Object.keys(versionsOf(rolled.loads)).sort()).toEqual(['v2', 'v4']);
+
+    const plan = await stagecraftIn(project, [
+      'rollback',
+      '-e',
+      'production',
+      '--to-version',
+      'v1',
+      '--dry-run',
+    ]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/upload stack\.yml \(sha256 [0-9a-f]{12}, from release rel-/);
+    expect(plan.stdout).toContain('copy:bare1');
+    expect(plan.stdout).not.toContain('job:bare1:seed');
+
+    const back = await underLoad(bare.hosts, () =>
+      stagecraftIn(project, ['rollback', '-e', 'production', '--to-version', 'v1'], { timeoutMs: 400_000 }),
+    );
+    console.log(`swarm rollback v4 → v1 under load: ${summary(back.loads)}`);
+    expect(back.result.code, back.result.stderr).toBe(0);
+    expect(back.result.stderr).not.toContain('seeded by a replicated job');
+    expect(back.loads.flatMap((result) => result.failureSamples)).toEqual([]);
+    expect(back.loads.map((result) => result.failures)).toEqual([0, 0, 0]);
+    for (const host of bare.hosts) {
+      expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v1');
+    }
+    // The rollback is a release of its own, of the v1 images: the swarm runs the digests v1 recorded.
+    const releases = await stagecraftIn(project, ['releases', 'list', '-e', 'production', '--json']);
+    expect(releases.code, releases.stderr).toBe(0);
+    const history = (
+      JSON.parse(releases.stdout) as {
+        releases: { id: string; kind: string; version: string; images: Record<string, string> }[];
+      }
+    ).releases;
+    const latest = [...history].sort((a, b) => a.id.localeCompare(b.id)).at(-1);
+    expect(latest).toMatchObject({ kind: 'rollback', version: 'v1' });
+    const first = history.find((record) => record.kind === 'deploy' && record.version === 'v1')!;
+    expect(latest!.images['api']).toBe(first.images['api']);
+    const image = await onManager([
+      'service',
+      'inspect',
+      '--format',
+      '{{.Spec.TaskTemplate.ContainerSpec.Image}}',
+      'swarmshop-production_api',
+    ]);
+    // retain: 3 — the manager keeps the folders of the rollback, v4 and v2 (v1's went once the
+    // rollback had copied it; the failed v3's went with v4's deploy).
+    const kept = history
+      .filter((record) => record.kind === 'rollback' || ['v4', 'v2'].includes(record.version))
+      .filter((record) => record.kind === 'rollback' || record.kind === 'deploy')
+      .map((record) => record.id)
+      .sort();
+    const folders = await run(
+      'ssh',
+      bareSshArgs(bare, 'root', bare.hosts[0]!.address, 'ls .stagecraft/swarmshop-production/releases'),
+    );
+    expect(folders.stdout.trim().split('\n').sort()).toEqual(kept);
+    // `docker stack deploy` pins the tag it was given to its digest (`repo:tag@sha256:…`).
+    expect(image).toMatch(new RegExp(`@${first.images['api']!.split('@')[1]}$`));
+  }, 900_000);
+
+  it('reschedules the tasks of a worker whose engine stops, and the app keeps answering', async () => {
+    const running = async () =>
+      (
+        await onManager([
+          'service',
+          'ps',
+          '--filter',
+          'desired-state=running',
+          '--format',
+          '{{.Node}} {{.CurrentState}}',
+          'swarmshop-production_api',
+        ])
+      )
+        .split('\n')
+        .filter((line) => line.includes(' Running'))
+        .map((line) => line.split(' ')[0]!);
+    // Two api tasks on three nodes: at least one runs on a worker.
+    const before = await running();
+    const victim = bare.hosts.slice(1).find((host) => before.includes(host.name))!;
+    expect(victim).toBeDefined();
+    const survivors = bare.hosts.filter((host) => host !== victim);
+    const ssh = (command: string) => run('ssh', bareSshArgs(bare, 'root', victim.address, command));
+    const started = Date.now();
+    let rescheduled = 0;
+    const outage = await underLoad(survivors, async () => {
+      // The worker's engine stops (its containers with it); the manager sees the node go down.
+      await ssh('service docker stop >/dev/null 2>&1; true');
+      for (;;) {
+        const state = await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name]);
+        const now = await running();
+        if (state === 'down' && now.length === 2 && !now.includes(victim.name)) break;
+        if (Date.now() - started > 180_000)
+          throw new Error(`${victim.name} is ${state}; api tasks run on ${now.join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      rescheduled = Date.now() - started;
+    });
+    console.log(
+      `swarm node failure: ${victim.name}'s engine stopped; api rescheduled in ${(rescheduled / 1000).toFixed(1)} s; load on the other nodes: ${summary(outage.loads)}`,
+    );
+    expect(outage.loads.flatMap((result) => result.failureSamples)).toEqual([]);
+    expect(outage.loads.map((result) => result.failures)).toEqual([0, 0]);
+    for (const host of survivors) {
+      expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v1');
+    }
+    // The engine comes back and the node rejoins (the tests after this one use every node).
+    await ssh('service docker start >/dev/null 2>&1; true');
+    for (;;) {
+      if ((await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name])) === 'ready')
+        break;
+      if (Date.now() - started > 300_000) throw new Error(`${victim.name} did not rejoin the swarm`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }, 600_000);
+
   it('remove plans first, then leaves no service, network, config, secret, job stack or file of the stack, and the gateway port is closed', async () => {
     const dry = await stagecraftIn(project, ['remove', '-e', 'production', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
@@ -354,6 +587,7 @@ describe('driver swarm on a three-node swarm', () => {
     expect(summary).toMatchObject({ event: 'remove', swarm: { stacks: ['swarmshop-production'] } });
     expect(summary.swarm.services).toEqual([
       'swarmshop-production_api',
+      'swarmshop-production_db',
       'swarmshop-production_stagecraft-gateway',
     ]);
 
@@ -363,16 +597,10 @@ describe('driver swarm on a three-node swarm', () => {
     }
     expect(await onManager(['stack', 'ls', '--format', '{{.Name}}'])).toBe('');
     // The manager keeps only the release history, where the removal is recorded (as on driver ssh).
-    const folder = await run('ssh', [
-      '-i',
-      bare.identity_file,
-      '-o',
-      `UserKnownHostsFile=${bare.known_hosts}`,
-      '-o',
-      'BatchMode=yes',
-      `root@${bare.hosts[0]!.address}`,
-      'ls -A .stagecraft/swarmshop-production',
-    ]);
+    const folder = await run(
+      'ssh',
+      bareSshArgs(bare, 'root', bare.hosts[0]!.address, 'ls -A .stagecraft/swarmshop-production'),
+    );
     expect(folder.stdout).toBe('releases.jsonl\n');
     const releases = await stagecraftIn(project, ['releases', '-e', 'production', '--json']);
     expect(releases.code, releases.stderr).toBe(0);
@@ -384,6 +612,17 @@ describe('driver swarm on a three-node swarm', () => {
       await expect(get(host.address, '/api/status')).rejects.toThrow(/ECONNREFUSED|timeout/);
       const left = await run('docker', ['-H', host.docker_host, 'ps', '-a', '--quiet', '--filter', label]);
       expect(left.stdout.trim(), host.name).toBe('');
+      // --volumes: db's volume on bare1 went too.
+      const volumes = await run('docker', [
+        '-H',
+        host.docker_host,
+        'volume',
+        'ls',
+        '--quiet',
+        '--filter',
+        label,
+      ]);
+      expect(volumes.stdout.trim(), host.name).toBe('');
     }
     // The role labels stay: every stack on the swarm places its tasks with them.
     const labels = await onManager(['node', 'inspect', '--format', '{{json .Spec.Labels}}', 'bare2']);

@@ -143,9 +143,14 @@ EOF
   echo $! >"$SC_RUN/$n.socat.pid"
   nsenter "--net=/run/netns/$ns" unshare --mount --uts --propagation private -- \
     "${SC_DAEMON_ENV[@]}" bash "$HERE/bare-init.sh" "$root" "$SC_RUN/$n" "$n" "$d/log"
-  wait_for 20 ssh -i "$SC_STATE/id_ed25519" -o IdentitiesOnly=yes -o "UserKnownHostsFile=$BARE_STATE/known_hosts" \
-    -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 "root@$ip" true ||
-    die "sshd of $n did not accept the operator key (log: $d/log/sshd.log)"
+  # 60 s: on a loaded 2-core machine the first handshakes of three fresh hosts can take a while.
+  wait_for 60 ssh -i "$SC_STATE/id_ed25519" -o IdentitiesOnly=yes -o "UserKnownHostsFile=$BARE_STATE/known_hosts" \
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 "root@$ip" true || {
+    local why
+    why=$(ssh -i "$SC_STATE/id_ed25519" -o IdentitiesOnly=yes -o "UserKnownHostsFile=$BARE_STATE/known_hosts" \
+      -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 "root@$ip" true 2>&1 | tail -3)
+    die "sshd of $n did not accept the operator key: ${why:-no output} (log: $d/log/sshd.log)"
+  }
 }
 
 up() {

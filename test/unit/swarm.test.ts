@@ -1,8 +1,14 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { projectHostCompose } from '../../src/compose/project.js';
-import { roleConstraint, swarmStack } from '../../src/compose/stack.js';
+import {
+  migrationJobStack,
+  migrationJobStackName,
+  roleConstraint,
+  swarmStack,
+} from '../../src/compose/stack.js';
 import type { ComposeProject } from '../../src/compose/types.js';
 import {
   nodeLabelArgs,
@@ -424,20 +430,219 @@ describe('planSwarmDeploy', () => {
   });
 
   it('says what is not yet supported instead of planning it', () => {
-    expect(() =>
-      plan({
-        migrations: [
-          { database: 'main', strategy: 'pre_deploy', engine: 'raw', service: 'db', needs: ['db'] },
-        ],
-      }),
-    ).toThrow('not yet supported on driver swarm: deploy-time migrations (databases main)');
-    expect(() => plan({ kind: 'rollback' })).toThrow('not yet supported on driver swarm: rollback');
     expect(() => plan({ onlyServices: ['api'] })).toThrow(
       'not yet supported on driver swarm: --hosts and --services',
     );
     expect(() => plan({ ingressTls: { mode: 'acme' } })).toThrow(
       'not yet supported on driver swarm: ingress.tls',
     );
+  });
+
+  it('runs pre-deploy migrations as jobs once their database runs, post-deploy ones after the update', () => {
+    const result = plan({
+      migrations: [
+        { database: 'main', strategy: 'pre_deploy', engine: 'raw', service: 'db', needs: ['db'] },
+        { database: 'main', strategy: 'post_deploy', engine: 'raw', service: 'db', needs: ['db'] },
+      ],
+    });
+    expect(result.phases.map((phase) => [phase.name, phase.steps.map((step) => step.id)])).toEqual([
+      ['build', ['build:api', 'build:web']],
+      ['push', ['push:api', 'push:web']],
+      [
+        'migrate_pre',
+        [
+          'lock:acquire',
+          'prepare:m1',
+          'secrets:m1:api',
+          'secrets:m1:db',
+          'file:m1:gateway.json',
+          'labels:m1',
+          'file:m1:stack.early.yml',
+          'stack:m1:early',
+          'migrate:main:pre',
+        ],
+      ],
+      ['rollout', ['stack:m1']],
+      ['migrate_post', ['migrate:main:post']],
+      ['finalize', ['record', 'lock:release']],
+    ]);
+    const steps = allSteps(result);
+    expect(steps.find((step) => step.id === 'stack:m1:early')!.action).toMatchObject({
+      kind: 'stack-deploy',
+      services: ['db'],
+    });
+    expect(steps.find((step) => step.id === 'migrate:main:pre')).toMatchObject({
+      host: { name: 'm1' },
+      dependsOn: ['stack:m1:early'],
+      action: { kind: 'migrate', database: 'main', strategy: 'pre_deploy', engine: 'raw', service: 'db' },
+    });
+    expect(steps.find((step) => step.id === 'stack:m1')!.dependsOn).toContain('migrate:main:pre');
+    expect(steps.find((step) => step.id === 'migrate:main:post')!.dependsOn).toEqual(['stack:m1']);
+    // A rollback migrates nothing.
+    expect(
+      allSteps(
+        plan({
+          kind: 'rollback',
+          migrations: [],
+          images: { api: 'registry.example/api@sha256:aaa', web: 'registry.example/web@sha256:bbb' },
+        }),
+      ).some((step) => step.action.kind === 'migrate'),
+    ).toBe(false);
+  });
+
+  it('renders a migration as a job stack: the service’s image on the app’s networks, files as configs', () => {
+    const job = migrationJobStack({
+      stack: 'shop-production',
+      database: 'main',
+      spec: { image: 'postgres:16', networks: { default: null, backend: null } },
+      image: 'postgres:16',
+      entrypoint: 'sh',
+      command: ['-c', 'exec psql -d "$STAGECRAFT_PSQL_URL" -f /stagecraft-migrations/run.sql'],
+      envFile: 'connection.env',
+      files: { 'files/001_init.sql': 'a'.repeat(64), 'run.sql': 'b'.repeat(64) },
+      mount: '/stagecraft-migrations',
+    });
+    expect(migrationJobStackName('shop-production', 'main')).toBe('shop-production-migrate-main');
+    const config = (path: string, sha: string) =>
+      `stagecraft-migration-${createHash('sha256').update(`shop-production-migrate-main\n${path}\n${sha}`).digest('hex').slice(0, 16)}`;
+    expect(job.document).toEqual({
+      services: {
+        'migrate-main': {
+          image: 'postgres:16',
+          entrypoint: ['sh'],
+          command: ['-c', 'exec psql -d "$$STAGECRAFT_PSQL_URL" -f /stagecraft-migrations/run.sql'],
+          env_file: ['./connection.env'],
+          configs: [
+            {
+              source: config('files/001_init.sql', 'a'.repeat(64)),
+              target: '/stagecraft-migrations/files/001_init.sql',
+              mode: 0o444,
+            },
+            {
+              source: config('run.sql', 'b'.repeat(64)),
+              target: '/stagecraft-migrations/run.sql',
+              mode: 0o444,
+            },
+          ],
+          networks: ['default', 'backend'],
+          labels: { 'stagecraft.migration': 'shop-production' },
+          deploy: { mode: 'replicated-job', restart_policy: { condition: 'none' } },
+        },
+      },
+      networks: {
+        default: { external: true, name: 'shop-production_default' },
+        backend: { external: true, name: 'shop-production_backend' },
+      },
+      configs: {
+        [config('files/001_init.sql', 'a'.repeat(64))]: {
+          name: config('files/001_init.sql', 'a'.repeat(64)),
+          file: './files/001_init.sql',
+        },
+        [config('run.sql', 'b'.repeat(64))]: { name: config('run.sql', 'b'.repeat(64)), file: './run.sql' },
+      },
+    });
+  });
+
+  it('keeps the last releases: retain on every node (release folders on the manager) and the build machine', () => {
+    const result = plan({
+      retention: {
+        keepReleases: ['rel-20261130-120000000', 'rel-20261129-090000000'],
+        keepImages: ['registry.example/api@sha256:aaa'],
+        removeImages: ['registry.example/api@sha256:old'],
+      },
+    });
+    const finalize = result.phases.find((phase) => phase.name === 'finalize')!.steps;
+    expect(finalize.map((step) => [step.id, step.host?.name ?? null, step.dependsOn])).toEqual([
+      ['record', null, []],
+      ['retain:m1', 'm1', ['record']],
+      ['retain:w2', 'w2', ['record']],
+      ['retain:w3', 'w3', ['record']],
+      ['retain:build', null, ['record']],
+      ['lock:release', 'm1', expect.any(Array)],
+    ]);
+    expect(finalize.find((step) => step.id === 'retain:w2')!.action).toMatchObject({
+      kind: 'retain',
+      keepReleases: ['rel-20261130-120000000', 'rel-20261129-090000000'],
+      removeImages: ['registry.example/api@sha256:old'],
+      releasesDir: '.stagecraft/shop-production/releases',
+      bestEffort: true,
+    });
+  });
+
+  it('rolls back with the target release’s own stack file and files, and runs no job', () => {
+    const source = compose();
+    source.services['seed'] = { image: 'registry.example/seed:1', restart: 'no' };
+    const text = 'services:\n  api: {}\n  stagecraft-gateway: {}\n';
+    const result = plan(
+      {
+        kind: 'rollback',
+        skipBuild: 'rollback to rel-20261129-090000000 reuses its images',
+        images: { api: 'registry.example/api@sha256:aaa', web: 'registry.example/web@sha256:bbb' },
+        reuse: {
+          m1: {
+            releaseId: 'rel-20261129-090000000',
+            text,
+            sha256: 'f00dfeed0123456789',
+            specHashes: {},
+            services: ['stagecraft-gateway', 'api'],
+          },
+        },
+      },
+      source,
+    );
+    expect(result.phases.map((phase) => [phase.name, phase.steps.map((step) => step.id)])).toEqual([
+      ['build', []],
+      ['push', []],
+      ['migrate_pre', ['lock:acquire']],
+      ['rollout', ['prepare:m1', 'copy:m1', 'labels:m1', 'stack:m1']],
+      ['migrate_post', []],
+      ['finalize', ['record', 'lock:release']],
+    ]);
+    const steps = allSteps(result);
+    expect(steps.find((step) => step.id === 'prepare:m1')!.action).toEqual({
+      kind: 'upload',
+      path: '.stagecraft/shop-production/releases/rel-20261130-120000000/stack.yml',
+      content: text,
+      mode: 0o644,
+      sha256: 'f00dfeed0123456789',
+      file: 'compose',
+    });
+    expect(steps.find((step) => step.id === 'copy:m1')!.action).toEqual({
+      kind: 'exec',
+      argv: [
+        'cp',
+        '-a',
+        '.stagecraft/shop-production/releases/rel-20261129-090000000/.',
+        '.stagecraft/shop-production/releases/rel-20261130-120000000/',
+      ],
+    });
+    const stack = steps.find((step) => step.id === 'stack:m1')!;
+    expect(stack.action).toMatchObject({
+      kind: 'stack-deploy',
+      file: '.stagecraft/shop-production/releases/rel-20261130-120000000/stack.yml',
+      services: ['api', 'stagecraft-gateway'],
+    });
+    expect(stack.title).toContain('stagecraft-gateway on every node :80');
+  });
+
+  it('rolls back without the target’s stack file by rendering one with the target’s images', () => {
+    const source = compose();
+    source.services['seed'] = { image: 'registry.example/seed:1', restart: 'no' };
+    const result = plan(
+      {
+        kind: 'rollback',
+        skipBuild: 'rollback to rel-20261129-090000000 reuses its images',
+        images: { api: 'registry.example/api@sha256:aaa', web: 'registry.example/web@sha256:bbb' },
+      },
+      source,
+    );
+    const steps = allSteps(result);
+    expect(steps.some((step) => step.id.startsWith('job:'))).toBe(false);
+    const prepare = steps.find((step) => step.id === 'prepare:m1')!.action;
+    expect(prepare.kind).toBe('upload');
+    const content = String((prepare as { content: unknown }).content);
+    expect(content).toContain('image: "registry.example/api@sha256:aaa"');
+    expect(content).not.toContain('seed');
   });
 
   it('refuses a bind mount of project files, which the nodes do not have', () => {

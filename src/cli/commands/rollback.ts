@@ -1,5 +1,5 @@
 import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy.js';
-import { loadEnvironment, refuseOnSwarm } from '../../operations/environment.js';
+import { loadEnvironment } from '../../operations/environment.js';
 import { releaseHistory, releaseStatus } from '../../operations/history.js';
 import { RunnerPool } from '../../runners/pool.js';
 import { currentRelease, previousRelease } from '../../state/ledger.js';
@@ -80,11 +80,6 @@ export async function run(context: CommandContext, flags: RollbackFlags): Promis
       hint: 'pick one of --to-previous, --to-release, --to-version',
     });
   const env = await loadEnvironment(context, 'deploy');
-  refuseOnSwarm(
-    env,
-    'rollback',
-    'deploy the earlier version again with `stagecraft deploy --version <version>` (it reuses the image when the tag exists)',
-  );
   const target = pickTarget(await releaseHistory(context, env), flags, env.model.environment);
   if (env.model.requireConfirmation && !context.globals.dryRun) {
     await confirm(

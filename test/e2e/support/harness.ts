@@ -142,6 +142,27 @@ export async function freshBareHosts(count = 1): Promise<BareEnv> {
 }
 
 /**
+ * argv of `ssh` to a bare host as `user` at `address` with the operator's key (IdentitiesOnly, strict
+ * host keys from the bare hosts' known_hosts, BatchMode), running `command`.
+ */
+export function bareSshArgs(bare: BareEnv, user: string, address: string, command: string): string[] {
+  return [
+    '-i',
+    bare.identity_file,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${bare.known_hosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    `${user}@${address}`,
+    command,
+  ];
+}
+
+/**
  * The `ssh:` block of a stagecraft.yml environment that reaches the harness hosts as root with the
  * harness's key and known_hosts, each line indented by `indent` (the environment's own indent).
  */
