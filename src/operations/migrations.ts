@@ -1,8 +1,8 @@
 import { renderDockerEnvFile } from '../compose/render.js';
 import { migrationJobStack, migrationJobStackName } from '../compose/stack.js';
+import { runContainerArgs } from '../docker/container.js';
 import { stackDeployArgs } from '../docker/swarm.js';
 import { runJobStack } from '../engine/swarm.js';
-import { runContainerArgs } from '../docker/container.js';
 import { psqlConnectionEnv } from '../migrate/connection.js';
 import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '../migrate/deploy.js';
 import { deployMigrationTargets, type MigrationTarget } from '../migrate/targets.js';
