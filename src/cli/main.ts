@@ -18,6 +18,11 @@ async function main(): Promise<void> {
       return;
     }
     if (typeof code === 'number' && commanderCode?.startsWith('commander.')) {
+      // `stagecraft help <command>` printed that command's help: nothing went wrong.
+      if (code === 0) {
+        process.exitCode = 0;
+        return;
+      }
       const { Output, shouldUseColor } = await import('../util/output.js');
       const output = new Output({
         color: shouldUseColor(process.stderr, false),
@@ -32,7 +37,7 @@ async function main(): Promise<void> {
           ? `${output.colors.dim('hint:')} run \`stagecraft --help\` for the list of commands and flags\n`
           : `${output.colors.dim('hint:')} run \`stagecraft ${path} --help\` for its usage\n`,
       );
-      process.exitCode = code === 0 ? 0 : 1;
+      process.exitCode = 1;
       return;
     }
     throw error;

@@ -89,11 +89,6 @@ export function execArgs(id: string, argv: string[], options: DockerExecOptions 
   return [...args, id, ...argv];
 }
 
-/** Every container (running or not) carrying label `key=value`: one JSON object per line. */
-export function listLabeledContainersArgs(key: string, value: string): string[] {
-  return ['docker', 'ps', '-a', '--no-trunc', '--filter', `label=${key}=${value}`, '--format', '{{json .}}'];
-}
-
 /**
  * `docker ps -a` of the containers with exactly these names (one JSON object per line). Docker matches
  * the filter against the name with its leading slash on some engine versions: the pattern allows both.

@@ -92,6 +92,27 @@ export async function defaultBranch(root: string): Promise<string> {
   return current !== undefined && current !== '' ? current : 'main';
 }
 
+/**
+ * Refuses a `--branch` that git would not take as a branch name (git-check-ref-format(1): empty, a
+ * space, `..`, `~^:?*[\\`, a control character, a leading `-` or `/`, a trailing `/`, `.` or `.lock`,
+ * `@{`, or a bare `@`). Throws UserError.
+ */
+export function checkBranchName(name: string): void {
+  const bad =
+    name === '' ||
+    name === '@' ||
+    /[\s~^:?*[\\\x00-\x1f\x7f]/.test(name) ||
+    name.includes('..') ||
+    name.includes('@{') ||
+    name.includes('//') ||
+    /^[-/.]|[/.]$|\.lock$|\/\./.test(name);
+  if (bad) {
+    throw new UserError(`--branch ${JSON.stringify(name)} is not a branch name`, {
+      hint: 'pass the branch whose pushes deploy, e.g. --branch main (or leave --branch out for the default branch)',
+    });
+  }
+}
+
 function posix(path: string): string {
   return path.split(sep).join('/');
 }
@@ -134,6 +155,7 @@ export async function ciFiles(
   root: string;
   loaded: LoadedConfig;
 }> {
+  if (options.branch !== undefined) checkBranchName(options.branch);
   const loaded = await session.loadConfig('any');
   const { provider, config } = await chooseCiProvider(options.provider, loaded);
   const root = await repositoryRoot(loaded.root);

@@ -19,6 +19,13 @@ describe('stagecraft basics', () => {
     expect(result.stdout).toContain('--force');
   });
 
+  it('`help <command>` prints that command’s help, exit 0, and no hint', () => {
+    const result = stagecraft(['help', 'plan']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: stagecraft plan [options]');
+    expect(result.stderr).toBe('');
+  });
+
   it('prints the version', () => {
     // The npm build (bin/ + dist/), the commit it was built from, and the Node it runs on.
     expect(stagecraft(['version']).stdout).toMatch(

@@ -168,6 +168,15 @@ describe('stagecraft ci init', () => {
     rmSync(join(project, '.github'), { recursive: true });
   });
 
+  it('refuses a --branch that is not a branch name, writing nothing', async () => {
+    for (const branch of ['', 'main..x', 'feature branch', '-main', 'main.lock']) {
+      const result = await stagecraft(['ci', 'init', '--branch', branch]);
+      expect(result.code, result.all).toBe(1);
+      expect(result.stderr).toContain(`error: --branch ${JSON.stringify(branch)} is not a branch name`);
+    }
+    expect(existsSync(join(project, '.github'))).toBe(false);
+  });
+
   it('writes both workflows at the repository root and lists the secrets to create', async () => {
     const result = await stagecraft(['ci', 'init']);
     expect(result.code, result.all).toBe(0);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayName } from '../../src/ingress/gateway-name.js';
-import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { dockerOn, type HarnessEnv, harnessSshYaml, requireHarness, sshRun } from './support/harness.js';
 import { gatewayGet, resetHosts } from './support/preamble.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
@@ -59,11 +59,7 @@ ingress:
 environments:
   production:
     driver: ssh
-    ssh:
-      user: root
-      identity_file: ${harness.identity_file}
-      known_hosts_file: ${harness.known_hosts}
-    hosts:
+${harnessSshYaml(harness)}    hosts:
       web:
         - { name: h1, address: ${address} }
     rollout:

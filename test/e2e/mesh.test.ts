@@ -20,7 +20,14 @@ import { planSetupHost, type SetupWanted } from '../../src/plan/setup.js';
 import { JOIN_SCRIPT, type MeshWanted, meshSetup, tailscaleUpFlags } from '../../src/plan/setup-mesh.js';
 import { quoteArgv } from '../../src/util/shell-quote.js';
 import { FakeTailnet } from '../support/fake-tailnet.js';
-import { dockerOn, type HarnessEnv, requireHarness, sshArgs, sshRun } from './support/harness.js';
+import {
+  dockerOn,
+  type HarnessEnv,
+  harnessSshYaml,
+  requireHarness,
+  sshArgs,
+  sshRun,
+} from './support/harness.js';
 import { gatewayGet } from './support/preamble.js';
 import { stagecraftIn } from './support/shop.js';
 
@@ -268,11 +275,7 @@ network:
 environments:
   production:
     driver: ssh
-    ssh:
-      user: root
-      identity_file: ${harness.identity_file}
-      known_hosts_file: ${harness.known_hosts}
-    hosts:
+${harnessSshYaml(harness)}    hosts:
       web: [{ name: h1, address: ${address('h1')} }]
       api: [{ name: h2, address: ${address('h2')} }]
       db: [{ name: h3, address: ${address('h3')} }]
@@ -418,11 +421,7 @@ network:
 environments:
   production:
     driver: ssh
-    ssh:
-      user: root
-      identity_file: ${harness.identity_file}
-      known_hosts_file: ${harness.known_hosts}
-    hosts:
+${harnessSshYaml(harness)}    hosts:
       web: [{ name: h1, address: ${address('h1')} }]
       db: [{ name: h3, address: ${address('h3')} }]
     rollout:

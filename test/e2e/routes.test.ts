@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayName } from '../../src/ingress/gateway-name.js';
-import { type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { type HarnessEnv, harnessSshYaml, requireHarness, sshRun } from './support/harness.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
 // Issue 15.4 on the harness, through the real gateway on h1 (a project of its own on port 28180):
@@ -86,11 +86,7 @@ ingress:
 environments:
   staging:
     driver: ssh
-    ssh:
-      user: root
-      identity_file: ${harness.identity_file}
-      known_hosts_file: ${harness.known_hosts}
-    hosts:
+${harnessSshYaml(harness)}    hosts:
       web:
         - { name: h1, address: ${h1} }
 `,
