@@ -64,8 +64,9 @@ function escapeEnvValue(value: string): string {
 }
 
 /**
- * Renders `KEY=value` lines for Docker's own `docker run --env-file`, which takes each line's value
- * verbatim (no quotes, no escapes, no comments): what is written is exactly what the container sees.
+ * Renders `KEY=value` lines for Docker's own env files (`docker run --env-file`, and `env_file:` as
+ * `docker stack deploy` reads it), which take each line's value verbatim (no quotes, no escapes, no
+ * comments): what is written is exactly what the container sees.
  * A value with a newline cannot be written there and is a UserError naming the key (never the value).
  */
 export function renderDockerEnvFile(pairs: Record<string, string>): string {
@@ -78,7 +79,7 @@ export function renderDockerEnvFile(pairs: Record<string, string>): string {
       });
     }
     if (/[\n\r]/.test(value)) {
-      throw new UserError(`the value of ${key} has a line break, which docker run --env-file cannot carry`, {
+      throw new UserError(`the value of ${key} has a line break, which Docker's env files cannot carry`, {
         hint: `keep ${key} on one line (e.g. base64-encode it), or pass it to the service as a compose secret file`,
       });
     }

@@ -1,6 +1,6 @@
 import { compareStrings } from '../compose/canonical.js';
-import { projectHostCompose, renderEnvFile } from '../compose/project.js';
-import { renderCompose } from '../compose/render.js';
+import { projectHostCompose } from '../compose/project.js';
+import { renderCompose, renderDockerEnvFile } from '../compose/render.js';
 import { GATEWAY_SERVICE, type StackService, swarmStack } from '../compose/stack.js';
 import type { ComposeProject } from '../compose/types.js';
 import { stackDeployArgs } from '../docker/swarm.js';
@@ -226,7 +226,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
               return upload(
                 `secrets:${swarm.manager}:${service}`,
                 `secrets/${service}.env`,
-                new Secret(renderEnvFile(pairs)),
+                new Secret(renderDockerEnvFile(pairs)),
                 0o600,
                 'secrets',
                 `write secrets/${service}.env (0600, ${count} ${count === 1 ? 'key' : 'keys'})`,

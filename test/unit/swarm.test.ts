@@ -27,6 +27,7 @@ import { allSteps, type Plan } from '../../src/plan/types.js';
 import { planToText } from '../../src/render/plan.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
 import { Output } from '../../src/util/output.js';
+import type { Secret } from '../../src/util/secret.js';
 import { load, problems } from '../support/config.js';
 
 const shop = JSON.parse(
@@ -387,6 +388,9 @@ describe('planSwarmDeploy', () => {
     );
     expect(text).toContain('stack:m1');
     expect(text).not.toContain('pg-S3cret');
+    // `docker stack deploy` reads env files as Docker does: each value verbatim, no quotes, no `$$`.
+    const secrets = steps.find((step) => step.id === 'secrets:m1:db')!.action as { content: Secret };
+    expect(secrets.content.reveal()).toBe('POSTGRES_PASSWORD=pg-S3cret$value\n');
   });
 
   it('runs one-shot services as replicated jobs after deploying what they need', () => {
