@@ -114,7 +114,10 @@ beforeAll(async () => {
   for (const id of ['swarm:init:bare1', 'swarm:join:bare2', 'swarm:join:bare3', 'swarm:labels:bare1'])
     expect(plan.stdout).toContain(`+ ${id} `);
   const started = Date.now();
-  const setup = await stagecraftIn(project, ['setup', '-e', 'production'], { timeoutMs: 600_000 });
+  // --verbose: every command's output is shown, and still no token (docker swarm init prints one).
+  const setup = await stagecraftIn(project, ['setup', '-e', 'production', '--verbose'], {
+    timeoutMs: 600_000,
+  });
   console.log(
     `swarm of 3 bare hosts formed by stagecraft setup in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
