@@ -222,10 +222,7 @@ export async function runSetup(
   env: LoadedEnvironment,
   options: SetupOptions,
 ): Promise<SetupOutcome> {
-  const base = setupSettings(projectModel(env.loaded), env.model.environment);
-  const mesh = meshWantedOf(env.model);
-  const swarm = await swarmWantedOf(env);
-  if (swarm !== undefined && options.hosts.length !== env.model.hosts.length) {
+  if (env.model.driver === 'swarm' && options.hosts.length !== env.model.hosts.length) {
     throw new UserError(
       'setup on driver swarm sets up every node of the swarm: --hosts and --roles do not apply',
       {
@@ -233,6 +230,9 @@ export async function runSetup(
       },
     );
   }
+  const swarm = await swarmWantedOf(env);
+  const base = setupSettings(projectModel(env.loaded), env.model.environment);
+  const mesh = meshWantedOf(env.model);
   const settings = {
     ...base,
     wanted: { ...base.wanted, ...(mesh ? { mesh } : {}), ...(swarm ? { swarm } : {}) },
