@@ -431,6 +431,15 @@ export function buildProgram(): Command {
     .description(
       'bring hosts to what a deploy needs: Docker + compose v2, a deploy user, log rotation, firewall ports (--dry-run: the plan)',
     )
+    .addHelpText(
+      'after',
+      `
+On a driver swarm environment, setup then forms the swarm: \`docker swarm init\` on the manager (unless it
+manages one), the other hosts join as workers (the join token is read on the manager and sent only on
+the worker's stdin, never in a command line, log or plan), and the nodes get their role labels. Where a
+host firewall is active, Swarm's ports (2377/tcp to the manager, 7946/tcp+udp, 4789/udp) are opened to
+the swarm's own hosts only. A host in another swarm stops setup before anything changes (exit 2).`,
+    )
     .action(action(() => import('./commands/setup.js')));
 
   program

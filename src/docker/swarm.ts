@@ -4,6 +4,7 @@
  * with only the fields Stagecraft reads: never a service's whole spec, whose environment may hold
  * secrets. Reference: docs.docker.com/reference/cli/docker/stack/deploy, …/service/ps, …/node/update.
  */
+import { Secret } from '../util/secret.js';
 
 /**
  * `docker stack deploy --compose-file FILE [--prune] --with-registry-auth --detach=true STACK`.
@@ -468,4 +469,121 @@ export function stackContainersArgs(stack: string, options: { all: boolean }): s
     '--filter',
     `label=${STACK_NAMESPACE_LABEL}=${stack}`,
   ];
+}
+
+// ─── Forming a swarm (`stagecraft setup`) ────────────────────────────────────────────────────────
+
+/** `docker info --format '{{json .Swarm}}'`: the engine's swarm state (one JSON object). */
+export function swarmInfoArgs(): string[] {
+  return ['docker', 'info', '--format', '{{json .Swarm}}'];
+}
+
+/**
+ * An engine's swarm state, from `docker info`'s `Swarm` (Docker's `swarm.Info`). `state` is
+ * LocalNodeState: `inactive` (in no swarm), `pending`, `active`, `error` or `locked`.
+ * `controlAvailable` is true on a manager. `clusterId` is set on managers only.
+ */
+export interface SwarmInfo {
+  nodeId: string;
+  nodeAddr: string;
+  state: string;
+  controlAvailable: boolean;
+  error: string;
+  clusterId: string | undefined;
+  /** The managers this node knows (a worker: the managers of its swarm). */
+  remoteManagers: { nodeId: string; addr: string }[];
+}
+
+/** Parses `swarmInfoArgs` output. Throws SyntaxError when it is not JSON. */
+export function parseSwarmInfo(stdout: string): SwarmInfo {
+  const raw = JSON.parse(stdout.trim()) as {
+    NodeID?: string;
+    NodeAddr?: string;
+    LocalNodeState?: string;
+    ControlAvailable?: boolean;
+    Error?: string;
+    Cluster?: { ID?: string } | null;
+    RemoteManagers?: { NodeID?: string; Addr?: string }[] | null;
+  };
+  return {
+    nodeId: raw.NodeID ?? '',
+    nodeAddr: raw.NodeAddr ?? '',
+    state: raw.LocalNodeState || 'inactive',
+    controlAvailable: raw.ControlAvailable === true,
+    error: raw.Error ?? '',
+    clusterId: raw.Cluster?.ID || undefined,
+    remoteManagers: (raw.RemoteManagers ?? []).map((manager) => ({
+      nodeId: manager.NodeID ?? '',
+      addr: manager.Addr ?? '',
+    })),
+  };
+}
+
+/** `docker swarm init --advertise-addr ADDR`: a new swarm with this engine its first manager. */
+export function swarmInitArgs(advertiseAddr: string): string[] {
+  return ['docker', 'swarm', 'init', '--advertise-addr', advertiseAddr];
+}
+
+/** `docker swarm join-token --quiet worker` (on a manager): prints the worker join token, a secret. */
+export function joinTokenArgs(): string[] {
+  return ['docker', 'swarm', 'join-token', '--quiet', 'worker'];
+}
+
+/**
+ * `docker system dial-stdio`: connects its stdin and stdout to the engine's API socket (the docker
+ * CLI's own transport for `DOCKER_HOST=ssh://`). A request written on stdin reaches the engine with
+ * nothing of it in any argv; on stdin's end the CLI half-closes and prints the whole response.
+ */
+export function dialStdioArgs(): string[] {
+  return ['docker', 'system', 'dial-stdio'];
+}
+
+/** The Engine API version the join request names: Docker 20.10's, which every later engine serves. */
+export const JOIN_API_VERSION = '1.41';
+
+/** The port managers listen on for the swarm's control plane. */
+export const SWARM_MANAGER_PORT = 2377;
+
+/**
+ * The raw HTTP request `POST /v1.41/swarm/join` of the Docker Engine API ("Join an existing swarm",
+ * docs.docker.com/reference/api/engine/version/v1.41/#tag/Swarm/operation/SwarmJoin): a JSON body
+ * with ListenAddr, AdvertiseAddr, RemoteAddrs (managers' `addr:2377`) and JoinToken, for
+ * `docker system dial-stdio`'s stdin. The same as `docker swarm join --token …`, whose token would sit
+ * in the worker's process list. Returned as a Secret: it holds the token.
+ */
+export function swarmJoinRequest(join: {
+  token: Secret;
+  advertiseAddr: string;
+  remoteAddrs: string[];
+  listenAddr?: string;
+}): Secret {
+  const body = JSON.stringify({
+    ListenAddr: join.listenAddr ?? `0.0.0.0:${SWARM_MANAGER_PORT}`,
+    AdvertiseAddr: join.advertiseAddr,
+    RemoteAddrs: join.remoteAddrs,
+    JoinToken: join.token.reveal(),
+  });
+  return new Secret(
+    `POST /v${JOIN_API_VERSION}/swarm/join HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * The status and message of a raw HTTP response from the engine (`{"message": …}` on an error).
+ * Throws an Error when the text does not start with an HTTP status line.
+ */
+export function parseEngineResponse(text: string): { status: number; message: string } {
+  const match = text.match(/^HTTP\/1\.[01] (\d{3})[^\n]*\n/);
+  if (!match) throw new Error('the engine did not answer with HTTP');
+  const status = Number(match[1]);
+  const body = text.slice(text.search(/\r?\n\r?\n/) + 1).trim();
+  let message = body;
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // not JSON: the body as it is
+  }
+  return { status, message };
 }

@@ -1,4 +1,3 @@
-import { roleLabel } from '../compose/stack.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import {
   nodeIdsArgs,
@@ -19,6 +18,7 @@ import {
   taskInspectArgs,
   taskState,
 } from '../docker/swarm.js';
+import { describeLabelChange, nodeLabelChanges } from '../plan/swarm-nodes.js';
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
@@ -61,32 +61,21 @@ export async function ensureNodeLabels(
 ): Promise<StepOutcome> {
   const ids = (await runner.exec(nodeIdsArgs(), { signal })).stdout.split('\n').filter(Boolean);
   const nodes = parseNodes((await runner.exec(nodeInspectArgs(ids), { signal })).stdout);
-  let changed = 0;
-  for (const wanted of action.nodes) {
-    const node =
-      nodes.find((candidate) => candidate.addr === wanted.address) ??
-      nodes.find((candidate) => candidate.hostname === wanted.host);
-    if (node === undefined) {
-      throw new ExternalError(
-        `host ${wanted.host} (${wanted.address}) is not a node of the swarm that ${runner.name} manages (nodes: ${nodes.map((candidate) => `${candidate.hostname} ${candidate.addr}`).join(', ')})`,
-        {
-          hint: `join ${wanted.host} to the swarm (\`docker swarm join\` with a token from \`docker swarm join-token worker\` on ${runner.name})`,
-        },
-      );
-    }
-    const add: Record<string, string> = {};
-    for (const role of wanted.roles)
-      if (node.labels[roleLabel(role)] !== 'true') add[roleLabel(role)] = 'true';
-    const remove = Object.keys(node.labels).filter(
-      (key) => key.startsWith('stagecraft.role.') && !wanted.roles.some((role) => roleLabel(role) === key),
+  const { changes, missing } = nodeLabelChanges(nodes, action.nodes);
+  const wanted = missing[0];
+  if (wanted !== undefined) {
+    throw new ExternalError(
+      `host ${wanted.host} (${wanted.address}) is not a node of the swarm that ${runner.name} manages (nodes: ${nodes.map((candidate) => `${candidate.hostname} ${candidate.addr}`).join(', ')})`,
+      {
+        hint: `run \`stagecraft setup\` for this environment: it joins ${wanted.host} to the swarm of ${runner.name}`,
+      },
     );
-    if (Object.keys(add).length === 0 && remove.length === 0) continue;
-    await runner.exec(nodeLabelArgs(node.id, add, remove), { signal });
-    log(
-      `${wanted.host}: ${[...Object.keys(add).map((key) => `+${key}`), ...remove.map((key) => `-${key}`)].join(' ')}`,
-    );
-    changed += 1;
   }
+  for (const change of changes) {
+    await runner.exec(nodeLabelArgs(change.node.id, change.add, change.remove), { signal });
+    log(`${change.host}: ${describeLabelChange(change)}`);
+  }
+  const changed = changes.length;
   return changed === 0
     ? { status: 'unchanged', detail: 'every node carries its role labels' }
     : { status: 'completed', detail: `labelled ${changed} node${changed === 1 ? '' : 's'}` };

@@ -112,7 +112,7 @@ export function refuseOnSwarm(env: LoadedEnvironment, command: string, hint?: st
     {
       hint:
         hint ??
-        `run it against the swarm's manager ${env.model.swarm?.manager} with docker itself (\`stagecraft ssh ${env.model.swarm?.manager}\`); \`plan\`, \`deploy\`, \`rollback\`, \`build\`, \`releases\`, \`lock\`, \`prune\`, \`status\`, \`logs\`, \`exec\` and \`remove\` support driver swarm`,
+        `run it against the swarm's manager ${env.model.swarm?.manager} with docker itself (\`stagecraft ssh ${env.model.swarm?.manager}\`); \`plan\`, \`deploy\`, \`setup\`, \`rollback\`, \`build\`, \`releases\`, \`lock\`, \`prune\`, \`status\`, \`logs\`, \`exec\` and \`remove\` support driver swarm`,
     },
   );
 }

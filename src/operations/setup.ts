@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { runHostSteps } from '../engine/hosts.js';
+import { type HostBoundStep, type HostStepEvent, runHostSteps } from '../engine/hosts.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { environmentSettings, type ProjectModel, projectModel } from '../model/project.js';
 import {
@@ -14,6 +14,7 @@ import {
   versionBelow,
 } from '../plan/host-facts.js';
 import { planSetup, type SetupPlan, type SetupStep, type SetupWanted } from '../plan/setup.js';
+import { planSwarmSetup } from '../plan/setup-swarm.js';
 import { createRunner } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
 import { formatDuration } from '../util/duration.js';
@@ -23,6 +24,7 @@ import { redact } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
 import { hostsReachedOverMesh, meshAuthKeys, meshWantedOf } from './mesh.js';
 import type { Session } from './session.js';
+import { asRootRunner, probeSwarm, runSwarmSteps, swarmWantedOf } from './setup-swarm.js';
 
 export const MINIMUM_VERSIONS = { docker: '20.10.0', compose: '2.20.0' } as const;
 
@@ -152,6 +154,14 @@ export function setupPlanText(plan: SetupPlan): string {
     for (const check of host.checks) lines.push(`  = ${check.name}: ${check.found}`);
     for (const step of host.steps) lines.push(`  + ${step.id}  ${step.title}  (found: ${step.found})`);
   }
+  if (plan.swarm !== undefined) {
+    const { steps, checks, manager } = plan.swarm;
+    lines.push(
+      `swarm (manager ${manager}): ${steps.length === 0 ? 'formed and labelled; nothing to change' : `${steps.length} change${steps.length === 1 ? '' : 's'}, after the hosts' own`}`,
+    );
+    for (const check of checks) lines.push(`  = ${check.name}: ${check.found}`);
+    for (const step of steps) lines.push(`  + ${step.id}  ${step.title}  (found: ${step.found})`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -172,6 +182,23 @@ export function setupPlanJson(plan: SetupPlan): Record<string, unknown> {
         argv: step.action.argv,
       })),
     })),
+    ...(plan.swarm === undefined
+      ? {}
+      : {
+          swarm: {
+            manager: plan.swarm.manager,
+            changes: plan.swarm.steps.length,
+            checks: plan.swarm.checks,
+            // The join token is never in a plan: a join's argv is `docker system dial-stdio`, its request is made when it runs.
+            steps: plan.swarm.steps.map((step) => ({
+              id: step.id,
+              host: step.host,
+              title: step.title,
+              found: step.found,
+              ...('argv' in step.action ? { argv: step.action.argv } : {}),
+            })),
+          },
+        }),
   };
 }
 
@@ -195,9 +222,21 @@ export async function runSetup(
   env: LoadedEnvironment,
   options: SetupOptions,
 ): Promise<SetupOutcome> {
+  if (env.model.driver === 'swarm' && options.hosts.length !== env.model.hosts.length) {
+    throw new UserError(
+      'setup on driver swarm sets up every node of the swarm: --hosts and --roles do not apply',
+      {
+        hint: `run \`stagecraft setup -e ${env.model.environment}\` without them; hosts already set up are left as they are`,
+      },
+    );
+  }
+  const swarm = await swarmWantedOf(env);
   const base = setupSettings(projectModel(env.loaded), env.model.environment);
   const mesh = meshWantedOf(env.model);
-  const settings = { ...base, wanted: { ...base.wanted, ...(mesh ? { mesh } : {}) } };
+  const settings = {
+    ...base,
+    wanted: { ...base.wanted, ...(mesh ? { mesh } : {}), ...(swarm ? { swarm } : {}) },
+  };
   // Once a host is an online peer, its public SSH may be closed (infra up's firewall): go over the mesh.
   const overMesh = await hostsReachedOverMesh(env.model.mesh, options.hosts);
   const runners = new SetupRunners(env, settings.sshUser, overMesh);
@@ -206,42 +245,60 @@ export async function runSetup(
     output.info(
       output.colors.dim(`  … over the mesh (this machine's tailnet): ${[...overMesh].sort().join(', ')}`),
     );
+  // driver swarm: the hosts' swarm state, read as root (as the swarm steps run), planned after their own steps.
+  const rootRunners = new Map<string, Runner>();
+  const rootRunnerOf = (host: string) => rootRunners.get(host)!;
+  const planAll = async (hosts: HostModel[]): Promise<SetupPlan> => {
+    const probed = await probeAll(hosts, runners, settings.wanted);
+    const plan = planSetup(env.model.environment, probed, settings.wanted);
+    if (swarm === undefined) return plan;
+    for (const { host, facts } of probed) {
+      const model = env.model.hosts.find((candidate) => candidate.name === host)!;
+      rootRunners.set(host, asRootRunner(runners.for(model), facts));
+    }
+    const swarmFacts = await probeSwarm(hosts, (host) => rootRunnerOf(host.name), swarm);
+    return { ...plan, swarm: { manager: swarm.manager, ...planSwarmSetup(swarmFacts, swarm) } };
+  };
   try {
-    const plan = planSetup(
-      env.model.environment,
-      await probeAll(options.hosts, runners, settings.wanted),
-      settings.wanted,
-    );
+    const plan = await planAll(options.hosts);
     if (options.dryRun) return { plan, changed: 0 };
     const steps = plan.hosts.flatMap((host) => host.steps);
+    const swarmSteps = plan.swarm?.steps ?? [];
     for (const host of plan.hosts) {
       for (const check of host.checks) output.info(`  = ${host.host} ${check.name}: ${check.found}`);
       if (host.steps.length === 0)
         output.info(output.colors.green(`✓ ${host.host}: already set up; nothing changed`));
     }
-    if (steps.length === 0) return { plan, changed: 0 };
+    for (const check of plan.swarm?.checks ?? []) output.info(`  = swarm ${check.name}: ${check.found}`);
+    if (plan.swarm !== undefined && swarmSteps.length === 0)
+      output.info(
+        output.colors.green(`✓ swarm of ${plan.swarm.manager}: formed and labelled; nothing changed`),
+      );
+    if (steps.length === 0 && swarmSteps.length === 0) return { plan, changed: 0 };
     const authKeys = await meshAuthKeys(
       env.model,
       context.env,
       steps.filter((step) => step.action.stdinSecret === 'mesh-auth-key').map((step) => step.host),
     );
+    const emit = <S extends HostBoundStep>(event: HostStepEvent<S>) => {
+      if (event.type === 'step-start')
+        output.info(output.colors.dim(`  … ${event.step.id}  ${event.step.title}`));
+      else if (event.type === 'step-output') output.debug(`    ${redact(event.line)}`);
+      else if (event.type === 'step-done') {
+        const took = output.colors.dim(`(${formatDuration(event.durationMs)})`);
+        if (event.status === 'completed')
+          output.info(`  ${output.colors.green('✓')} ${event.step.id}  ${event.step.title} ${took}`);
+        else
+          output.info(`  ${output.colors.red('✗')} ${event.step.id}  ${redact(event.error ?? '')} ${took}`);
+      }
+    };
     const result = await runHostSteps<SetupStep>(
       plan.hosts.filter((host) => host.steps.length > 0).map((host) => host.host),
       steps,
       {
         parallelHosts: 4,
         signal: new AbortController().signal,
-        emit: (event) => {
-          if (event.type === 'step-start')
-            output.info(output.colors.dim(`  … ${event.step.id}  ${event.step.title}`));
-          else if (event.type === 'step-output') output.debug(`    ${redact(event.line)}`);
-          else if (event.type === 'step-done') {
-            const took = output.colors.dim(`(${formatDuration(event.durationMs)})`);
-            if (event.status === 'completed')
-              output.info(`  ${output.colors.green('✓')} ${event.step.id}  ${event.step.title} ${took}`);
-            else output.info(`  ${output.colors.red('✗')} ${event.step.id}  ${event.error ?? ''} ${took}`);
-          }
-        },
+        emit,
         handle: async (step, log, signal) => {
           const host = options.hosts.find((candidate) => candidate.name === step.host)!;
           const run = await runners.for(host).exec(step.action.argv, {
@@ -263,25 +320,36 @@ export async function runSetup(
         },
       },
     );
+    const failed = Object.keys(result.hostsFailed);
+    // The swarm forms once every host is set up (the manager inits, the others join, then the labels).
+    if (failed.length === 0 && swarmSteps.length > 0) await runSwarmSteps(swarmSteps, rootRunnerOf, emit);
     // Verify: what setup did must leave nothing to do.
     const done = options.hosts.filter((host) => result.hostsDone.includes(host.name));
-    const again = planSetup(
-      env.model.environment,
-      await probeAll(done, runners, settings.wanted),
-      settings.wanted,
-    );
+    const again = await planAll(failed.length === 0 ? options.hosts : done);
     const left = again.hosts.filter((host) => host.steps.length > 0);
-    if (left.length > 0) {
-      throw new ExternalError(`setup did not converge on ${left.map((host) => host.host).join(', ')}`, {
-        details: left.flatMap((host) => host.steps.map((step) => `${host.host}: still ${step.found}`)),
-        hint: 'run with --verbose to see the commands’ output',
-      });
+    const swarmLeft = failed.length === 0 ? (again.swarm?.steps ?? []) : [];
+    if (left.length > 0 || swarmLeft.length > 0) {
+      throw new ExternalError(
+        `setup did not converge on ${[...left.map((host) => host.host), ...(swarmLeft.length > 0 ? [`the swarm of ${again.swarm!.manager}`] : [])].join(', ')}`,
+        {
+          details: [
+            ...left.flatMap((host) => host.steps.map((step) => `${host.host}: still ${step.found}`)),
+            ...swarmLeft.map((step) => `${step.id}: still ${step.found}`),
+          ],
+          hint: 'run with --verbose to see the commands’ output',
+        },
+      );
     }
     for (const host of done) output.info(output.colors.green(`✓ ${host.name}: set up`));
-    const failed = Object.keys(result.hostsFailed);
+    if (plan.swarm !== undefined && failed.length === 0)
+      output.info(
+        output.colors.green(
+          `✓ swarm of ${plan.swarm.manager}: ${env.model.hosts.length} nodes, labelled by role`,
+        ),
+      );
     if (failed.length > 0) {
       const first = result.hostsFailed[failed[0]!];
-      const message = `setup failed on ${failed.join(', ')}${done.length > 0 ? ` (done on ${done.map((h) => h.name).join(', ')})` : ''}`;
+      const message = `setup failed on ${failed.join(', ')}${done.length > 0 ? ` (done on ${done.map((h) => h.name).join(', ')})` : ''}${plan.swarm !== undefined ? '; the swarm was not formed' : ''}`;
       const hint = 'fix the failure above and run `stagecraft setup` again; it resumes where it stopped';
       if (
         done.length > 0 ||
@@ -290,7 +358,7 @@ export async function runSetup(
         throw new PartialFailure(message, { hint, cause: first });
       throw new ExternalError(message, { hint, cause: first });
     }
-    return { plan, changed: steps.length };
+    return { plan, changed: steps.length + swarmSteps.length };
   } finally {
     await runners.closeAll();
   }

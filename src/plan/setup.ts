@@ -4,6 +4,7 @@ import { UserError } from '../util/errors.js';
 import { APT_UPDATE_ARGV, aptInstallArgv } from './apt.js';
 import { type HostFacts, versionBelow } from './host-facts.js';
 import { type MeshWanted, meshSetup } from './setup-mesh.js';
+import { type SwarmSetupAction, type SwarmWanted, swarmFirewall } from './setup-swarm.js';
 
 /** What a host must offer a deploy. */
 export interface SetupWanted {
@@ -20,6 +21,8 @@ export interface SetupWanted {
   minimum: { docker: string; compose: string };
   /** The mesh hosts join (network.provider tailscale or headscale); undefined without one. */
   mesh?: MeshWanted;
+  /** driver swarm: the swarm the hosts form (its manager, every node's address and roles). */
+  swarm?: SwarmWanted;
 }
 
 /** A command on the host, run as the connecting user (root, or through `sudo -n`). */
@@ -35,8 +38,8 @@ export interface HostCommand {
   stdinSecret?: 'mesh-auth-key';
 }
 
-/** One change setup makes to one host. */
-export interface SetupStep {
+/** One change setup makes to one host (a command on it; the swarm phase's steps have their own actions). */
+export interface SetupStep<A = HostCommand> {
   /** Stable id, `setup:<host>:<name>`. */
   id: string;
   host: string;
@@ -44,7 +47,7 @@ export interface SetupStep {
   title: string;
   /** What the probe found that makes the step needed. */
   found: string;
-  action: HostCommand;
+  action: A;
 }
 
 /** A thing setup looked at on a host and found already right (printed so every check is visible). */
@@ -64,6 +67,11 @@ export interface SetupPlan {
   kind: 'setup';
   environment: string;
   hosts: SetupHostPlan[];
+  /**
+   * driver swarm: the swarm phase, after every host's own steps — init on the manager, joins, node
+   * labels (plan/setup-swarm.ts). Undefined for the other drivers.
+   */
+  swarm?: { manager: string; checks: SetupCheck[]; steps: SetupStep<SwarmSetupAction>[] };
 }
 
 /** What a setup module sees for one host. */
@@ -460,6 +468,7 @@ export const SETUP_MODULES: SetupModule[] = [
   dockerService,
   deployUser,
   firewall,
+  swarmFirewall,
   meshSetup,
 ];
 

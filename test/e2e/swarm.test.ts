@@ -189,10 +189,43 @@ environments:
 beforeAll(async () => {
   harness = await requireHarness();
   bare = await freshBareHosts(3);
-  const started = Date.now();
-  await run(process.execPath, [HARNESS_CLI, 'bare', 'swarm'], { timeoutMs: 600_000 });
-  console.log(`swarm of 3 bare hosts formed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   project = swarmProject();
+  // The product forms the swarm: `stagecraft setup` installs Docker on the fresh hosts (from the harness's
+  // package source), inits the swarm on bare1, joins bare2 and bare3 and labels the nodes.
+  const plan = await stagecraftIn(project, ['setup', '-e', 'production', '--dry-run']);
+  expect(plan.code, plan.stderr).toBe(0);
+  for (const id of ['swarm:init:bare1', 'swarm:join:bare2', 'swarm:join:bare3', 'swarm:labels:bare1'])
+    expect(plan.stdout).toContain(`+ ${id} `);
+  const started = Date.now();
+  // --verbose: every command's output is shown, and still no token (docker swarm init prints one).
+  const setup = await stagecraftIn(project, ['setup', '-e', 'production', '--verbose'], {
+    timeoutMs: 600_000,
+  });
+  console.log(
+    `swarm of 3 bare hosts formed by stagecraft setup in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  expect(setup.code, setup.stderr).toBe(0);
+  expect(setup.stdout).toContain('(4 to the swarm of bare1); every host verified');
+  const nodes = await onManager(['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}']);
+  expect(
+    nodes
+      .split('\n')
+      .map((line) => line.trim())
+      .sort(),
+  ).toEqual(['bare1 Ready Leader', 'bare2 Ready', 'bare3 Ready']);
+  // The join token never reached setup's output (nor its plan).
+  const token = await onManager(['swarm', 'join-token', '--quiet', 'worker']);
+  expect(token).toMatch(/^SWMTKN-1-/);
+  for (const text of [plan.stdout, plan.stderr, setup.stdout, setup.stderr]) {
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(token.split('-').at(-1));
+  }
+  const again = await stagecraftIn(project, ['setup', '-e', 'production'], { timeoutMs: 300_000 });
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout.trim()).toBe(
+    'setup: 3 hosts already set up, the swarm of bare1 formed and labelled; nothing changed',
+  );
+  expect(`${again.stdout}${again.stderr}`).not.toContain(token);
 }, 1_800_000);
 
 afterAll(async () => {

@@ -9,7 +9,8 @@
 # Additive to the running harness: needs it up (bridge, registry), touches none of its nodes.
 #   bare.sh up [N]    start bare1..bareN (default 1), fresh from the cached rootfs; prints the JSON of bare.json
 #   bare.sh swarm     on the running bare hosts: install Docker from the package source and form a Docker Swarm,
-#                     bare1 the manager, the others workers (driver swarm tests); prints the JSON of bare.json
+#                     bare1 the manager, the others workers (by hand; test/e2e/swarm.test.ts forms it with
+#                     `stagecraft setup`); prints the JSON of bare.json
 #   bare.sh down      stop them (called by down.sh too)
 # Cache (kept across runs, so CI reruns are fast): /var/cache/stagecraft-harness/bare/{rootfs-*.tar,repo-*}.
 set -euo pipefail
@@ -137,6 +138,9 @@ EOF
   ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$ip/24" dev eth0
   ip -n "$ns" link set eth0 up
+  # The operator may still hold the MAC of this address's previous veth (a bare host of an earlier run):
+  # forget it, or the first connections go to a MAC that is gone until the kernel's ARP probes time out.
+  ip neigh del "$ip" dev "$SC_UPLINK" 2>/dev/null || true
   # The registry at 127.0.0.1:5000 inside the node, as on every harness node (network namespace only).
   setsid nsenter "--net=/run/netns/$ns" "${SC_DAEMON_ENV[@]}" socat "TCP-LISTEN:$SC_REG_PORT,bind=127.0.0.1,reuseaddr,fork" \
     "UNIX-CONNECT:$SC_STATE/registry.sock" </dev/null >>"$d/log/socat-registry.log" 2>&1 &

@@ -24,7 +24,8 @@ const USAGE = `usage: npm run harness -- <command> [options]
                    and no Docker, apt from a package source on this machine; needs \`up\` first;
                    prints their JSON (also in /run/stagecraft-harness/bare.json)
   bare swarm       install Docker on the bare hosts and form a Docker Swarm (bare1 the manager, the
-                   others workers) for driver swarm tests; needs \`bare up\` first; prints their JSON
+                   others workers) without Stagecraft, for trying things by hand (the swarm e2e forms it
+                   with \`stagecraft setup\`); needs \`bare up\` first; prints their JSON
   bare down        stop the bare hosts (down stops them too)`;
 
 const NOT_ROOT =
