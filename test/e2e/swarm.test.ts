@@ -399,7 +399,7 @@ describe('driver swarm on a three-node swarm', () => {
     expect(text.stdout).toMatch(/^api +replicated +2\/2 +v\d /m);
     expect(text.stdout).toMatch(/^stagecraft-gateway +global +3\/3 /m);
     expect(text.stdout).toMatch(/^NODE +SERVICE +TASK +STATE/m);
-    expect(text.stdout).toMatch(/^5\/\d+ tasks running/m);
+    expect(text.stdout).toMatch(/^6\/\d+ tasks running/m);
 
     const logs = await stagecraftIn(project, ['logs', '-e', 'production', 'api', '--lines', '20']);
     expect(logs.code, logs.stderr).toBe(0);
