@@ -140,28 +140,7 @@ export function removeSteps(input: RemovePlanInput, after: string[]): Step[] {
           : `remove ${folder}`,
         {
           kind: 'exec',
-          argv: lockHost
-            ? [
-                'find',
-                folder,
-                '-mindepth',
-                '1',
-                '-maxdepth',
-                '1',
-                '!',
-                '-name',
-                'releases.jsonl',
-                '!',
-                '-name',
-                'lock',
-                '-exec',
-                'rm',
-                '-rf',
-                '--',
-                '{}',
-                '+',
-              ]
-            : ['rm', '-rf', '--', folder],
+          argv: lockHost ? removeAllButHistoryArgv(folder) : ['rm', '-rf', '--', folder],
         },
       );
     }
@@ -174,4 +153,32 @@ export function volumesByHost(inventories: readonly RemoveInventory[]): string[]
   return inventories
     .filter((inventory) => inventory.volumes.length > 0)
     .map((inventory) => `${inventory.host}: ${inventory.volumes.join(', ')}`);
+}
+
+/**
+ * `find FOLDER -mindepth 1 -maxdepth 1 ! -name releases.jsonl ! -name lock -exec rm -rf -- {} +`: empties
+ * an environment's folder on its lock host but for the release history (where the removal is recorded)
+ * and the lock.
+ */
+export function removeAllButHistoryArgv(folder: string): string[] {
+  return [
+    'find',
+    folder,
+    '-mindepth',
+    '1',
+    '-maxdepth',
+    '1',
+    '!',
+    '-name',
+    'releases.jsonl',
+    '!',
+    '-name',
+    'lock',
+    '-exec',
+    'rm',
+    '-rf',
+    '--',
+    '{}',
+    '+',
+  ];
 }

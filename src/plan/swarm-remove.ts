@@ -1,6 +1,6 @@
 import type { EnvironmentModel } from '../model/environment.js';
 import type { Retention } from './prune.js';
-import { environmentFolder } from './remove.js';
+import { environmentFolder, removeAllButHistoryArgv } from './remove.js';
 import type { Step } from './types.js';
 
 // `stagecraft remove` on driver swarm: the steps that take the stack (and the job stacks a deploy left)
@@ -76,26 +76,7 @@ export function swarmRemoveSteps(input: SwarmRemovePlanInput, after: string[]): 
       title: `remove ${folder} except its release history (releases.jsonl) and the lock`,
       action: {
         kind: 'exec',
-        argv: [
-          'find',
-          folder,
-          '-mindepth',
-          '1',
-          '-maxdepth',
-          '1',
-          '!',
-          '-name',
-          'releases.jsonl',
-          '!',
-          '-name',
-          'lock',
-          '-exec',
-          'rm',
-          '-rf',
-          '--',
-          '{}',
-          '+',
-        ],
+        argv: removeAllButHistoryArgv(folder),
       },
       dependsOn: stacksGone,
     });
