@@ -213,6 +213,18 @@ export function parseTasks(stdout: string): SwarmTask[] {
   });
 }
 
+/** Swarm task states on the way to running: such a task has not ended (a container is never in one). */
+export const TASK_STARTING_STATES: ReadonlySet<string> = new Set([
+  'new',
+  'allocated',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+]);
+
 /** A task's current state, lower case: `running`, `complete`, `failed`, `rejected`, `starting`, … */
 export function taskState(task: SwarmTask): string {
   return (task.current.split(' ')[0] ?? '').toLowerCase();

@@ -3,6 +3,7 @@
 import { parse } from 'yaml';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
 import type { ContainerFacts } from '../docker/container.js';
+import { TASK_STARTING_STATES } from '../docker/swarm.js';
 import type { HostModel } from '../model/environment.js';
 import { releaseDir } from '../plan/deploy.js';
 import { formatTable } from '../render/table.js';
@@ -272,18 +273,6 @@ export function uptimeOf(container: ContainerStatus, now: Date): string {
   return Number.isNaN(started) ? '-' : formatAge(now.getTime() - started);
 }
 
-/** Swarm task states on the way to running (a container is never in one of these). */
-const TASK_STARTING = new Set([
-  'new',
-  'allocated',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-]);
-
 export interface StatusCounts {
   containers: number;
   running: number;
@@ -312,7 +301,7 @@ export function countStatus(report: StatusReport): StatusCounts {
       for (const container of service.containers) {
         counts.containers++;
         if (container.state === 'running') counts.running++;
-        else if (TASK_STARTING.has(container.state)) counts.starting++;
+        else if (TASK_STARTING_STATES.has(container.state)) counts.starting++;
         else counts.down++;
         if (container.release === 'outdated') counts.outdated++;
       }

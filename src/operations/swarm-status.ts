@@ -16,6 +16,7 @@ import {
   serviceStatusArgs,
   stackServiceIdsArgs,
   stackTaskIdsArgs,
+  TASK_STARTING_STATES,
   taskStatusArgs,
 } from '../docker/swarm.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
@@ -75,18 +76,6 @@ export interface SwarmReadings {
   nodes: SwarmNode[];
 }
 
-/** Task states on the way to running: such a task has not ended. */
-const STARTING = new Set([
-  'new',
-  'allocated',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-]);
-
 /** What tells two tasks' specs apart: the spec hash Stagecraft labels them with, else the image. */
 function specOf(task: SwarmTaskStatus): string {
   return task.labels[SPEC_HASH_LABEL] ?? task.image;
@@ -108,7 +97,7 @@ function restartsOf(
         other.id !== task.id &&
         other.desired !== 'running' &&
         slotKey(other) === slotKey(task) &&
-        !STARTING.has(other.state),
+        !TASK_STARTING_STATES.has(other.state),
     )
     .sort((a, b) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0));
   let count = 0;
