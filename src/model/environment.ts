@@ -455,7 +455,7 @@ export function buildEnvironmentModel(
     });
   }
   {
-    const findings = crossServiceFindings(services, compose);
+    const findings = crossServiceFindings(services, compose, { overlay: env.driver === 'swarm' });
     // On one machine (driver local) every service is on the same host: no cross-host rule applies.
     problems.push(
       ...(env.driver === 'local'

@@ -57,12 +57,14 @@ function referencedPorts(values: string[], host: string): { referenced: boolean;
  *   start-first (the new container cannot bind the port while the old one holds it);
  * - a service reached from another host (its name in an environment value) should publish the port
  *   it is reached on: a warning, since only the app knows whether it really connects (a name in a
- *   value may be a label, and depends_on alone only orders start-up);
+ *   value may be a label, and depends_on alone only orders start-up); none with `overlay` (driver
+ *   swarm: the stack's overlay networks reach every service by name);
  * - a service with a `port` but no `domains` is never routed by the gateway: a warning.
  */
 export function crossServiceFindings(
   services: ServiceModel[],
   compose: ComposeProject,
+  options: { overlay?: boolean } = {},
 ): CrossServiceFindings {
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -114,8 +116,9 @@ export function crossServiceFindings(
       );
     }
   }
-  // Reaching a service on another host goes through that host's published ports.
-  for (const service of services) {
+  // Reaching a service on another host goes through that host's published ports; on an overlay
+  // network (driver swarm) every node reaches every service by its name, unpublished.
+  for (const service of options.overlay === true ? [] : services) {
     const spec = compose.services[service.name] as ComposeService;
     const values = Object.values(spec.environment ?? {}).filter(
       (value): value is string => typeof value === 'string',

@@ -106,6 +106,8 @@ describe('model: driver swarm', () => {
     expect(model.swarm).toEqual({ manager: 'm1', stack: 'shop-production' });
     expect(model.lockHost).toBe('m1');
     expect(model.connection.driver).toBe('ssh');
+    // api (web: m1, w2) reaches db (w3) over the stack's overlay network: no published-port warning.
+    expect(model.warnings.filter((warning) => warning.includes('reaches db'))).toEqual([]);
     expect(model.services.map((service) => [service.name, service.strategy])).toEqual([
       ['db', 'stop-first'],
       ['api', 'start-first'],
