@@ -375,7 +375,7 @@ async function planRelease(
     projectDir: env.loaded.root,
     readProjectPath: (relative) => readProjectPath(env.loaded.root, relative),
     relativeBindSources: env.relativeBindSources,
-    migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env),
+    migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env, !planOnly),
     message,
     ...(onlyHosts ? { onlyHosts } : {}),
     ...(session.globals.services ? { onlyServices: session.globals.services } : {}),

@@ -51,8 +51,36 @@ function neededServices(env: LoadedEnvironment, service: string): string[] {
   return [...needed].sort();
 }
 
-/** The pre/post-deploy migrations of the environment, for the planner. */
-export function plannedMigrations(env: LoadedEnvironment): MigrationStep[] {
+/**
+ * The connection URL of a migration target: its `connection_env` from the environment's env_file or
+ * the shell. Throws UserError naming the variable (never a value) when it is unset or empty.
+ */
+function connectionUrl(env: LoadedEnvironment, target: MigrationTarget): string {
+  const url = env.loaded.variables[target.connectionEnv];
+  if (url === undefined || url === '') {
+    throw new UserError(`${target.connectionEnv} is not set for environment ${env.model.environment}`, {
+      hint: `set it in the environment's env_file (${String(env.model.migrations.envFile ?? 'env_file')}) or the shell: the deploy-time migrations of database ${target.database} connect with it`,
+    });
+  }
+  return url;
+}
+
+/**
+ * Checks, before a deploy changes anything, that every deploy-time migration has its connection URL.
+ * Throws the UserError the migration step would throw later (connectionUrl).
+ */
+export function checkMigrationConnections(env: LoadedEnvironment): void {
+  for (const strategy of ['pre_deploy', 'post_deploy'] as const)
+    for (const target of targetsOf(env, strategy)) connectionUrl(env, target);
+}
+
+/**
+ * The pre/post-deploy migrations of the environment, for the planner. With `checkConnections` (a
+ * deploy, not a plan: CI plans run without secrets) a missing connection URL is a UserError now, before
+ * anything changes, rather than in the migration step.
+ */
+export function plannedMigrations(env: LoadedEnvironment, checkConnections = false): MigrationStep[] {
+  if (checkConnections) checkMigrationConnections(env);
   return (['pre_deploy', 'post_deploy'] as const).flatMap((strategy) =>
     targetsOf(env, strategy).map((target) => {
       const service = migrationService(env, target);
@@ -88,12 +116,7 @@ export function migrationRunner(
     const model = env.model;
     const image = imageRefs(model, plan.version)[service] ?? env.compose.services[service]?.image;
     if (image === undefined) throw new UserError(`migration service ${service} has no image`);
-    const url = env.loaded.variables[target.connectionEnv];
-    if (url === undefined || url === '') {
-      throw new UserError(`${target.connectionEnv} is not set for environment ${model.environment}`, {
-        hint: `set it in the environment's env_file (${String(model.migrations.envFile ?? 'env_file')}) or the shell`,
-      });
-    }
+    const url = connectionUrl(env, target);
 
     const dir = `${releaseDir(model, plan.releaseId)}/migrations/${target.database}`;
     const home = (await runner.exec(['pwd'])).stdout.trim();

@@ -242,6 +242,14 @@ describe('driver swarm on a three-node swarm', () => {
     }
     expect(plan.stdout).toContain('docker stack deploy swarmshop-production --prune (api 2× start-first');
     expect(await onManager(['stack', 'ls', '--format', '{{.Name}}'])).toBe('');
+    // A deploy whose migrations lack their connection URL stops before it changes anything.
+    const noUrl = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v0'], {
+      env: { DATABASE_URL: '' },
+    });
+    expect(noUrl.code, noUrl.stderr).toBe(1);
+    expect(noUrl.stderr).toContain('error: DATABASE_URL is not set for environment production');
+    expect(await onManager(['stack', 'ls', '--format', '{{.Name}}'])).toBe('');
+    expect(await onManager(['service', 'ls', '--quiet'])).toBe('');
   }, 60_000);
 
   it('deploys: the job runs to completion, api runs 2 tasks, the gateway on every node answers', async () => {
