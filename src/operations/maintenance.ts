@@ -35,7 +35,13 @@ export interface MaintenanceOptions {
  */
 export async function runMaintenanceSwitch(session: Session, options: MaintenanceOptions): Promise<number> {
   const env = await loadEnvironment(session, 'deploy');
-  refuseOnSwarm(env, `maintenance ${options.state}`);
+  refuseOnSwarm(
+    env,
+    `maintenance ${options.state}`,
+    options.state === 'on'
+      ? `a swarm's gateway has no maintenance switch yet: to stop serving a service, scale it to 0 on the manager (\`docker service scale ${env.model.swarm?.stack}_<service>=0\`), and back to its replicas after`
+      : 'a swarm is never in maintenance: nothing to switch off',
+  );
   const { model } = env;
   const routed = model.services.filter(isRouted);
   if (routed.length === 0) {
