@@ -471,7 +471,6 @@ describe('driver swarm on a three-node swarm', () => {
     expect(none.stderr).toContain('no service seed in the stack swarmshop-production');
   }, 240_000);
 
-  // Keep this the last test: it takes the stack off the swarm.
   it('rolls a new version under load on every node: 0 failed requests; rollback returns to v1 the same way', async () => {
     const steady = await underLoad(bare.hosts, () => new Promise((resolve) => setTimeout(resolve, 3000)));
     console.log(`swarm steady state: ${summary(steady.loads)}`);
@@ -599,6 +598,7 @@ describe('driver swarm on a three-node swarm', () => {
     }
   }, 600_000);
 
+  // Keep this the last test: it takes the stack off the swarm.
   it('remove plans first, then leaves no service, network, config, secret, job stack or file of the stack, and the gateway port is closed', async () => {
     const dry = await stagecraftIn(project, ['remove', '-e', 'production', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
