@@ -66,6 +66,26 @@ function tagUsageErrors(command: CommandUnknownOpts): void {
   for (const sub of command.commands) tagUsageErrors(sub);
 }
 
+/**
+ * Under a command with a default subcommand (`lock` runs `lock status`), a word that names no
+ * subcommand is an unknown command with the parent's subcommands listed, as `stagecraft deploi` is
+ * at the top; commander would hand it to the default as an excess argument. The default
+ * subcommands take no arguments. Throws commander's CommanderError (code
+ * `commander.unknownCommand`, exit 1) through the parent's `error`.
+ */
+function refuseUnknownSubcommands(parent: Command): void {
+  parent.hook('preSubcommand', (command, subcommand) => {
+    const typed = command.args[0];
+    if (typed === undefined || typed.startsWith('-')) return;
+    if (typed === subcommand.name() || subcommand.aliases().includes(typed)) return;
+    const names = command.commands.map((sub) => sub.name());
+    command.error(
+      `error: unknown command '${typed}' for 'stagecraft ${command.name()}' (its commands: ${names.join(', ')})`,
+      { code: 'commander.unknownCommand', exitCode: 1 },
+    );
+  });
+}
+
 export function buildProgram(): Command {
   const program = new Command('stagecraft')
     .description(
@@ -449,6 +469,7 @@ the swarm's own hosts only. A host in another swarm stops setup before anything 
     )
     .action(action(() => import('./commands/doctor.js')));
 
+  for (const parent of [releases, lock, mesh, infra]) refuseUnknownSubcommands(parent);
   tagUsageErrors(program as unknown as CommandUnknownOpts);
   return program;
 }

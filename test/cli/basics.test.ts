@@ -49,6 +49,25 @@ describe('stagecraft basics', () => {
     expect(result.stderr).toContain('run `stagecraft --help`');
   });
 
+  it('a word that names no subcommand of lock, releases, mesh or infra is an unknown command, not an argument of the default', () => {
+    const lock = stagecraft(['lock', 'bogus']);
+    expect(lock.code).toBe(1);
+    expect(lock.stderr).toBe(
+      "error: unknown command 'bogus' for 'stagecraft lock' (its commands: status, acquire, release)\nhint: run `stagecraft lock --help` for its usage\n",
+    );
+    const releases = stagecraft(['releases', 'lsit']);
+    expect(releases.code).toBe(1);
+    expect(releases.stderr).toBe(
+      "error: unknown command 'lsit' for 'stagecraft releases' (its commands: list, show, diff)\nhint: run `stagecraft releases --help` for its usage\n",
+    );
+    // The default still runs when nothing, or its own name, is typed: here it stops at the config.
+    for (const args of [['lock'], ['lock', 'status'], ['infra']]) {
+      const result = stagecraft(args, { cwd: projectWith({}) });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^error: stagecraft config not found/);
+    }
+  });
+
   it("a subcommand's usage error hints that subcommand's --help, not the top-level one", () => {
     const unknown = stagecraft(['ci', 'init', '--bogus']);
     expect(unknown.code).toBe(1);
