@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runLocal } from '../runners/local.js';
 import { ExternalError } from '../util/errors.js';
+import { makeDirectory } from '../util/make-dir.js';
 
 /** One certificate for every dev domain, from mkcert (original design §5.4). */
 export interface DevCertificate {
@@ -80,7 +80,7 @@ export async function ensureCertificate(options: EnsureCertificateOptions): Prom
   ) {
     return { certFile, keyFile, caFile: await caRoot(options), reused: true };
   }
-  await mkdir(options.certDir, { recursive: true, mode: 0o755 });
+  await makeDirectory(options.certDir, 0o755);
   const result = await runLocal(mkcertArgv(options.mkcert, certFile, keyFile, domains), {
     cwd: options.certDir,
     env: options.env,

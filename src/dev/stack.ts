@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DevComposeModel, devComposeModel } from '../compose/dev-model.js';
@@ -8,6 +8,7 @@ import { type ComposeTarget, composeStopArgs, composeUpArgs } from '../docker/co
 import { type DevTopology, planDevTopology } from '../plan/dev.js';
 import { LocalRunner, runLocal } from '../runners/local.js';
 import { CancelledError, ExternalError, UserError } from '../util/errors.js';
+import { makeDirectory } from '../util/make-dir.js';
 import type { Output } from '../util/output.js';
 import { type Requirement, requireBinaries, STACK_REQUIREMENTS } from './binaries.js';
 import { formatCaddyLine, renderCaddyConfig } from './caddy-config.js';
@@ -371,7 +372,7 @@ export class DevStack {
       ...(topology.infra.length > 0 ? [COMPOSE] : []),
       ...(topology.routes.length > 0 ? [PROXY] : []),
     ]);
-    await mkdir(devDir(root), { recursive: true });
+    await makeDirectory(devDir(root));
     await this.#saveState();
 
     // 3. Hosts entries (recorded before the edit, so a crash in between still cleans up).
@@ -466,7 +467,7 @@ export class DevStack {
     // 7. The front door.
     if (topology.routes.length > 0 && tools.caddy !== undefined) {
       const caddyDir = join(devDir(root), 'caddy');
-      await mkdir(caddyDir, { recursive: true });
+      await makeDirectory(caddyDir);
       const configFile = join(caddyDir, 'caddy.json');
       await writeFile(
         configFile,

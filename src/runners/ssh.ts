@@ -1,10 +1,11 @@
 // Runs commands on a host through the OpenSSH client, one multiplexed (ControlMaster) connection per
 // runner: the user's ssh config, agent, known_hosts and ProxyJump all work as they do for `ssh`.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { ExternalError, UserError } from '../util/errors.js';
+import { makeDirectory } from '../util/make-dir.js';
 import type { Secret } from '../util/secret.js';
 import { quoteArgv } from '../util/shell-quote.js';
 import {
@@ -302,7 +303,7 @@ export class SshRunner implements Runner {
       this.#controlDir = await mkdtemp(join(shortTempBase(), 'sc-'));
       this.#ownsControlDir = true;
     } else {
-      await mkdir(this.#controlDir, { recursive: true, mode: 0o700 });
+      await makeDirectory(this.#controlDir, 0o700);
     }
     return this.#controlDir;
   }

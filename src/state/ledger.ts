@@ -1,13 +1,14 @@
 // The release ledger: `.stagecraft/releases.json` on this machine (rewritten atomically on every
 // change) and `~/.stagecraft/<project>-<env>/releases.jsonl` on the lock host (appended), merged for
 // `releases`. Format and rules: reference/original-design.md §4.3, SPEC §3 (State).
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runner } from '../runners/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
+import { makeDirectory } from '../util/make-dir.js';
 import { PHASES, type PhaseName, type PhaseStatus, type ReleaseRecord } from './types.js';
 
 export const LEDGER_ENV_VAR = 'STAGECRAFT_STATE_FILE';
@@ -264,7 +265,7 @@ export class Ledger {
       withFileLock(`${path}.lock`, async () => {
         const releases = await readLedgerFile(path);
         const result = change(releases);
-        await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+        await makeDirectory(dirname(path), 0o750);
         await writeFileAtomic(path, serializeLedger(releases), 0o644);
         return result;
       });
@@ -354,7 +355,7 @@ const FILE_LOCK_WAIT_MS = 60_000;
  * can never make another writer's fresh lock look stale (which lost releases under 15 concurrent writers).
  */
 async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
-  await mkdir(dirname(lockPath), { recursive: true, mode: 0o750 });
+  await makeDirectory(dirname(lockPath), 0o750);
   const started = Date.now();
   let ownIno: number | undefined;
   let pause = 2;

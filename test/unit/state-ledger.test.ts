@@ -107,6 +107,18 @@ describe('Ledger file', () => {
     expect(await readdir(join(root, '.stagecraft'))).toEqual(['releases.json']);
   });
 
+  it.runIf(process.platform === 'linux')(
+    'a ledger under /proc (ENOENT although the parent exists) fails once instead of looping',
+    async () => {
+      const ledger = new Ledger({ projectRoot: root, path: '/proc/stagecraft-x/releases.json' });
+      await expect(ledger.create(release('rel-20250101-120000000'))).rejects.toMatchObject({
+        code: 'ENOENT',
+        path: '/proc/stagecraft-x',
+      });
+    },
+    5_000,
+  );
+
   it('updates only the fields of one release and merges phases; rejects unknown phases', async () => {
     const ledger = new Ledger({ projectRoot: root });
     const a = release('rel-20250101-120000000', { phases: pendingPhases() });

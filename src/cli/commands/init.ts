@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse } from 'yaml';
@@ -12,6 +11,7 @@ import { missingGitignoreLines, withGitignoreLines } from '../../scaffold/gitign
 import { renderConfig, SCHEMA_PATH } from '../../scaffold/render-config.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { InternalError, UserError } from '../../util/errors.js';
+import { makeDirectory } from '../../util/make-dir.js';
 import type { CommandContext } from '../context.js';
 
 interface InitOptions {
@@ -82,7 +82,7 @@ export async function run(context: CommandContext, options: InitOptions): Promis
     return 0;
   }
 
-  await mkdir(join(root, '.stagecraft', 'hooks'), { recursive: true });
+  await makeDirectory(join(root, '.stagecraft', 'hooks'));
   await writeFileAtomic(schemaFile, `${JSON.stringify(configJsonSchema(catalog), null, 2)}\n`);
   await writeFileAtomic(target, text);
   if (gitignoreAdditions.length > 0) {
