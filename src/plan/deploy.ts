@@ -20,7 +20,7 @@ import { Secret } from '../util/secret.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import { type Retention, retainSteps } from './prune.js';
 import { isRouted, plannedRoutes, type RouteInputs } from './routes.js';
-import type { PhasePlan, Plan, PlannedTls, Step, StepHost } from './types.js';
+import type { HealthSpec, PhasePlan, Plan, PlannedTls, Step, StepHost } from './types.js';
 
 type BuildAction = Extract<Step['action'], { kind: 'build' }>;
 
@@ -563,11 +563,19 @@ function reusedHostFiles(
   };
 }
 
-/** `{ intervalMs }` of a service's compose health check, or nothing when it has none. */
-function healthInterval(compose: ComposeProject, service: string): { intervalMs?: number } {
+/**
+ * `{ intervalMs, start? }` of a service's compose health check (`start` only when it sets
+ * `start_interval`), or nothing when it has none.
+ */
+function healthInterval(compose: ComposeProject, service: string): Pick<HealthSpec, 'intervalMs' | 'start'> {
   const definition = compose.services[service];
   const timings = definition === undefined ? undefined : healthcheckTimings(definition);
-  return timings === undefined ? {} : { intervalMs: timings.intervalMs };
+  if (timings === undefined) return {};
+  const start =
+    definition?.healthcheck?.start_interval !== undefined && timings.startPeriodMs > 0
+      ? { start: { intervalMs: timings.startIntervalMs, periodMs: timings.startPeriodMs } }
+      : {};
+  return { intervalMs: timings.intervalMs, ...start };
 }
 
 /**

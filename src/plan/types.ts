@@ -16,6 +16,12 @@ export interface HealthSpec {
   stableForMs: number;
   /** The compose health check's interval (none without one): the wait polls at it, capped at 1 s. */
   intervalMs?: number;
+  /**
+   * The compose health check's `start_interval` and `start_period`, when it sets `start_interval`:
+   * Docker ≥ 25 probes that often while the container is in its start period (older engines ignore
+   * it; the wait then looks more often than needed, which is harmless).
+   */
+  start?: { intervalMs: number; periodMs: number };
 }
 
 export interface RouteSpec {

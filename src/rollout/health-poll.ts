@@ -18,8 +18,9 @@ const clamp = (ms: number) => Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.r
 /**
  * Milliseconds to wait before the next look at `containers` (inspected, not all ready yet), at
  * `now` (ms since the epoch, the clock StartedAt is compared with). With a health check: until the
- * next probe of any container is due plus PROBE_SLACK_MS, or MIN_POLL_MS while a probe that just fell
- * due may still run; UNKNOWN_INTERVAL_POLL_MS for an image's own health check. Without: until the youngest container has run `stableForMs`. Always between
+ * next probe of any container is due plus PROBE_SLACK_MS (by `interval`, or by `start_interval` while
+ * the container is in its start period, whichever is sooner), or MIN_POLL_MS while a probe that just
+ * fell due may still run; UNKNOWN_INTERVAL_POLL_MS for an image's own health check. Without: until the youngest container has run `stableForMs`. Always between
  * MIN_POLL_MS and MAX_POLL_MS (a missing or odd StartedAt gives MIN_POLL_MS).
  */
 export function nextPollMs(containers: readonly ContainerFacts[], health: HealthSpec, now: number): number {
@@ -39,10 +40,17 @@ export function nextPollMs(containers: readonly ContainerFacts[], health: Health
       soonest = Math.min(soonest, UNKNOWN_INTERVAL_POLL_MS);
       continue;
     }
-    const sinceProbe = age % interval;
-    // A probe fell due less than a slack ago (or is due now): its result is about to show.
-    if (age >= interval && sinceProbe < PROBE_SLACK_MS) return MIN_POLL_MS;
-    soonest = Math.min(soonest, interval - sinceProbe + PROBE_SLACK_MS);
+    // In the start period a `start_interval` probes more often (Docker ≥ 25): the sooner schedule wins.
+    const every =
+      health.start !== undefined && age < health.start.periodMs
+        ? [interval, health.start.intervalMs]
+        : [interval];
+    for (const period of every) {
+      const sinceProbe = age % period;
+      // A probe fell due less than a slack ago (or is due now): its result is about to show.
+      if (age >= period && sinceProbe < PROBE_SLACK_MS) return MIN_POLL_MS;
+      soonest = Math.min(soonest, period - sinceProbe + PROBE_SLACK_MS);
+    }
   }
   return Number.isFinite(soonest) ? clamp(soonest) : MIN_POLL_MS;
 }

@@ -204,6 +204,29 @@ describe('planDeploy', () => {
     expect(secrets.mode).toBe(0o600);
   });
 
+  it("gives each rollout its compose health check's pace: the interval, and start_interval only when set", () => {
+    const health = (project: ComposeProject) =>
+      (
+        allSteps(plan({ compose: project })).find((step) => step.id === 'rollout:h3:db')!.action as {
+          health: unknown;
+        }
+      ).health;
+    expect(health(compose)).toEqual({
+      timeoutMs: expect.any(Number),
+      stableForMs: expect.any(Number),
+      intervalMs: 2000,
+    });
+    const db = compose.services['db']!;
+    const started = {
+      ...compose,
+      services: {
+        ...compose.services,
+        db: { ...db, healthcheck: { ...db.healthcheck, start_interval: '500ms' } },
+      },
+    } as ComposeProject;
+    expect(health(started)).toMatchObject({ intervalMs: 2000, start: { intervalMs: 500, periodMs: 5000 } });
+  });
+
   it('is deterministic: the same input gives the same bytes', () => {
     expect(JSON.stringify(planToJson(plan()))).toBe(JSON.stringify(planToJson(plan())));
   });

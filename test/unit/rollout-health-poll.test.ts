@@ -45,6 +45,15 @@ describe('nextPollMs', () => {
     expect(nextPollMs([container('healthy'), young], checked, STARTED + 450)).toBe(550);
   });
 
+  it('in the start period, a start_interval shorter than the interval sets the pace; after it, the interval', () => {
+    const started = { ...checked, intervalMs: 30_000, start: { intervalMs: 400, periodMs: 5_000 } };
+    expect(nextPollMs([container('starting')], started, STARTED + 50)).toBe(450);
+    expect(nextPollMs([container('starting')], started, STARTED + 810)).toBe(MIN_POLL_MS);
+    expect(nextPollMs([container('starting')], started, STARTED + 1_000)).toBe(300);
+    // Past the start period only the 30 s interval is left: capped at a second.
+    expect(nextPollMs([container('starting')], started, STARTED + 5_050)).toBe(MAX_POLL_MS);
+  });
+
   it('without a health check, waits until the youngest container has run stable_for', () => {
     const unchecked = { timeoutMs: 60_000, stableForMs: 800 };
     expect(nextPollMs([container(undefined)], unchecked, STARTED + 100)).toBe(700);
