@@ -924,6 +924,53 @@ export function planDeploy(input: DeployPlanInput): Plan {
     'migrate_post',
     rollout.length > 0 ? [rollout[rollout.length - 1]!.id] : [lock.id],
   );
+  return releasePlan(input, {
+    hook,
+    lockHost,
+    lock,
+    builds,
+    push: phase(
+      'push',
+      pushes,
+      overSsh
+        ? input.kind === 'rollback'
+          ? 'no registry: the hosts keep the images of kept releases'
+          : undefined
+        : (input.skipBuild ??
+            (model.driver === 'local' ? 'driver local: images stay in this engine' : undefined)),
+    ),
+    early: earlySteps,
+    pre,
+    rollout,
+    post,
+  });
+}
+
+/** The steps of a release plan, by phase, as planDeploy and planSwarmDeploy make them. */
+export interface ReleaseParts {
+  /** hookSteps bound to the release (its model, hooks, kind, version and id). */
+  hook: (name: HookName, phaseName: PhaseName, after: string[]) => Step[];
+  /** Where the lock is taken and released (the lock host; a swarm's manager). */
+  lockHost: StepHost;
+  lock: Step;
+  builds: Step[];
+  push: PhasePlan;
+  /** Steps moved before the pre-deploy migrations (the services those need, on a first deploy). */
+  early: Step[];
+  pre: Step[];
+  rollout: Step[];
+  post: Step[];
+}
+
+/**
+ * Assembles a release's plan from its parts: the `pre-build` hook before the builds, the lock and the
+ * `pre-deploy` hook first in migrate_pre, then `early` and `pre`; finalize records the release,
+ * applies retention (input.retention, not for a deploy limited by --hosts or --services), runs the
+ * `post-deploy` hook and releases the lock. Pure.
+ */
+export function releasePlan(input: DeployPlanInput, parts: ReleaseParts): Plan {
+  const { model } = input;
+  const { hook, lock } = parts;
   const finalize: Step[] = [
     recordStep(`record release ${input.releaseId} (version ${input.version})`),
     ...(input.retention === undefined || input.onlyHosts !== undefined || input.onlyServices !== undefined
@@ -935,33 +982,27 @@ export function planDeploy(input: DeployPlanInput): Plan {
           measure: false,
         })),
     ...hook('post-deploy', 'finalize', ['record']),
-    lockReleaseStep(lockHost),
+    lockReleaseStep(parts.lockHost),
   ];
-
   const byPhase: Record<PhaseName, PhasePlan> = {
     build: phase(
       'build',
-      builds.length > 0 ? [...hook('pre-build', 'build', []), ...builds] : [],
+      parts.builds.length > 0 ? [...hook('pre-build', 'build', []), ...parts.builds] : [],
       input.skipBuild,
     ),
-    push: phase(
-      'push',
-      pushes,
-      overSsh
-        ? input.kind === 'rollback'
-          ? 'no registry: the hosts keep the images of kept releases'
-          : undefined
-        : (input.skipBuild ??
-            (model.driver === 'local' ? 'driver local: images stay in this engine' : undefined)),
-    ),
+    push: parts.push,
     migrate_pre: phase('migrate_pre', [
       lock,
       ...hook('pre-deploy', 'migrate_pre', [lock.id]),
-      ...earlySteps,
-      ...pre,
+      ...parts.early,
+      ...parts.pre,
     ]),
-    rollout: phase('rollout', rollout),
-    migrate_post: phase('migrate_post', post, post.length === 0 ? 'no post_deploy migrations' : undefined),
+    rollout: phase('rollout', parts.rollout),
+    migrate_post: phase(
+      'migrate_post',
+      parts.post,
+      parts.post.length === 0 ? 'no post_deploy migrations' : undefined,
+    ),
     finalize: phase('finalize', finalize),
   };
   return {

@@ -4,7 +4,7 @@ import { renderCompose, renderDockerEnvFile } from '../compose/render.js';
 import { GATEWAY_SERVICE, type StackService, swarmStack } from '../compose/stack.js';
 import type { ComposeProject } from '../compose/types.js';
 import { stackDeployArgs } from '../docker/swarm.js';
-import { PHASES, type PhaseName } from '../state/types.js';
+import type { PhaseName } from '../state/types.js';
 import { formatDurationSetting } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
@@ -20,11 +20,11 @@ import {
   pushSteps,
   type ReusedCompose,
   releaseDir,
+  releasePlan,
 } from './deploy.js';
-import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
-import { retainSteps } from './prune.js';
+import { lockAcquireStep } from './lock-steps.js';
 import { serviceRoutes } from './routes.js';
-import type { PhasePlan, Plan, Step } from './types.js';
+import type { Plan, Step } from './types.js';
 
 /** The stack a one-shot service runs in: `<stack>-job-<service>`, removed once the job is done. */
 export function jobStackName(stack: string, service: string): string {
@@ -386,47 +386,19 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     after: [`stack:${swarm.manager}`],
   });
 
-  const finalize: Step[] = [
-    recordStep(`record release ${input.releaseId} (version ${input.version})`),
-    // Every node: images of releases not kept (Swarm itself keeps a few stopped tasks per slot); the
-    // manager: release folders. The build machine: images and build cache, as for driver ssh.
-    ...(input.retention === undefined
-      ? []
-      : retainSteps(model, input.retention, {
-          phase: 'finalize',
-          after: ['record'],
-          bestEffort: true,
-          measure: false,
-        })),
-    ...hook('post-deploy', 'finalize', ['record']),
-    lockReleaseStep(manager),
-  ];
-  const byPhase: Record<PhaseName, PhasePlan> = {
-    build: phase(
-      'build',
-      builds.length > 0 ? [...hook('pre-build', 'build', []), ...builds] : [],
-      input.skipBuild,
-    ),
+  // Retention on a swarm: every node's images of releases not kept (Swarm itself keeps a few stopped
+  // tasks per slot), the manager's release folders, and the build machine's images and build cache.
+  return releasePlan(input, {
+    hook,
+    lockHost: manager,
+    lock,
+    builds,
     push: phase('push', pushes, input.skipBuild),
-    migrate_pre: phase('migrate_pre', [
-      lock,
-      ...hook('pre-deploy', 'migrate_pre', [lock.id]),
-      ...early,
-      ...pre,
-    ]),
-    rollout: phase('rollout', rollout),
-    migrate_post: phase('migrate_post', post, post.length === 0 ? 'no post_deploy migrations' : undefined),
-    finalize: phase('finalize', finalize),
-  };
-  return {
-    kind: input.kind,
-    project: model.project,
-    environment: model.environment,
-    version: input.version,
-    releaseId: input.releaseId,
-    hosts: model.hosts.map((host) => ({ name: host.name, roles: host.roles })),
-    phases: PHASES.map((name) => byPhase[name]),
-  };
+    early,
+    pre,
+    rollout,
+    post,
+  });
 }
 
 /**
