@@ -9,6 +9,7 @@ import { LocalRunner } from '../runners/local.js';
 import { ExternalError } from '../util/errors.js';
 import { findHooks } from './deploy.js';
 import type { LoadedEnvironment } from './environment.js';
+import { serviceNamesInScope } from './fleet.js';
 import type { Session } from './session.js';
 import { loadVersioned } from './versioned.js';
 
@@ -30,7 +31,9 @@ export async function prepareBuild(
     version,
     immutable,
     push: options.push === true,
-    ...(session.globals.services ? { onlyServices: session.globals.services } : {}),
+    ...(session.globals.services
+      ? { onlyServices: serviceNamesInScope(env.model, session.globals.services) }
+      : {}),
     hooks: findHooks(session, env.loaded.root),
   });
   return { env, plan };

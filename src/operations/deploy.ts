@@ -30,6 +30,7 @@ import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
 import { type LoadedEnvironment, secretNames } from './environment.js';
+import { hostNamesInScope, serviceNamesInScope } from './fleet.js';
 import { meshAddressOf } from './mesh.js';
 import { plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
@@ -322,12 +323,13 @@ async function planRelease(
   const target = options.rollbackOf;
   const version = target ? target.version : inputs.version;
   const commit = target ? target.commit_sha : inputs.commit;
-  const onlyHosts = options.onlyHosts ?? session.globals.hosts;
+  const onlyHosts = options.onlyHosts ?? hostNamesInScope(env.model, session.globals);
+  const onlyServices = serviceNamesInScope(env.model, session.globals.services);
   const message = options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`);
   const planOnly = options.planOnly === true;
   const releaseId = await ledger.newReleaseId(systemClock);
   // Retention (the last steps) for whole-environment releases only; a scoped one leaves old releases be.
-  const scoped = onlyHosts !== undefined || session.globals.services !== undefined;
+  const scoped = onlyHosts !== undefined || onlyServices !== undefined;
   // Reads of the lock host that do not depend on each other: side by side.
   const [specHashKey, retention, maintenance, passwords] = await Promise.all([
     planOnly ? undefined : lockHostSpecKey(env, options.runners),
@@ -378,7 +380,7 @@ async function planRelease(
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env, !planOnly),
     message,
     ...(onlyHosts ? { onlyHosts } : {}),
-    ...(session.globals.services ? { onlyServices: session.globals.services } : {}),
+    ...(onlyServices ? { onlyServices } : {}),
   };
   const secretArgs = secretBuildArgs(env.model, input.secretNames, [
     ...env.secretValues,

@@ -67,6 +67,41 @@ export function hostsInScope(
   );
 }
 
+/**
+ * The names of the hosts `--hosts` and `--roles` leave in scope (hostsInScope: globs, both flags
+ * narrow), or undefined when neither is given: the whole environment. Throws UserError as
+ * hostsInScope for a pattern that matches nothing.
+ */
+export function hostNamesInScope(
+  model: EnvironmentModel,
+  scope: { hosts?: string[] | undefined; roles?: string[] | undefined },
+): string[] | undefined {
+  if (scope.hosts === undefined && scope.roles === undefined) return undefined;
+  return hostsInScope(model, scope).map((host) => host.name);
+}
+
+/**
+ * The names of the services `--services` leaves in scope (globs allowed), in model order, or
+ * undefined without the flag. Throws UserError naming the services there are when a pattern matches
+ * none (a typo must not silently mean "no service").
+ */
+export function serviceNamesInScope(
+  model: EnvironmentModel,
+  patterns: string[] | undefined,
+): string[] | undefined {
+  if (patterns === undefined) return undefined;
+  const names = model.services.map((service) => service.name);
+  for (const pattern of patterns) {
+    if (names.some((name) => globMatch(pattern, name))) continue;
+    const suggestion = didYouMean(pattern, names);
+    throw new UserError(
+      `no service matches "${pattern}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}; services of ${model.environment}: ${names.join(', ')}`,
+      { hint: 'check --services against the services of the compose file' },
+    );
+  }
+  return names.filter((name) => patterns.some((pattern) => globMatch(pattern, name)));
+}
+
 /** A service of the model by name, or a user error naming the services there are. */
 export function requireService(model: EnvironmentModel, name: string): EnvironmentModel['services'][number] {
   const service = model.services.find((candidate) => candidate.name === name);

@@ -67,7 +67,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
   const rollback = input.kind === 'rollback';
   const reused = rollback ? input.reuse?.[swarm.manager] : undefined;
   if (input.onlyHosts !== undefined || input.onlyServices !== undefined) {
-    throw new UserError('not yet supported on driver swarm: --hosts and --services', {
+    throw new UserError('not yet supported on driver swarm: --hosts, --roles and --services', {
       hint: 'Swarm places tasks on nodes itself: deploy the whole stack',
     });
   }

@@ -437,7 +437,7 @@ describe('planSwarmDeploy', () => {
 
   it('says what is not yet supported instead of planning it', () => {
     expect(() => plan({ onlyServices: ['api'] })).toThrow(
-      'not yet supported on driver swarm: --hosts and --services',
+      'not yet supported on driver swarm: --hosts, --roles and --services',
     );
     expect(() => plan({ ingressTls: { mode: 'acme' } })).toThrow(
       'not yet supported on driver swarm: ingress.tls',
