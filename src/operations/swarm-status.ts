@@ -30,9 +30,11 @@ import {
   type ContainerStatus,
   type HostStatus,
   type ReleaseMatch,
+  runningRelease,
   type ServiceStatus,
   type StatusReport,
   specHashesOf,
+  statusRelease,
 } from './status.js';
 
 /** One service of the stack, as status shows it above the tasks. */
@@ -124,16 +126,19 @@ function taskName(service: string, task: SwarmTaskStatus): string {
  * tasks Swarm means to run there (desired state running), grouped by service in the model's order,
  * the gateway last. A task's restarts are the ended tasks of its slot with its spec that Swarm still
  * keeps (restartsOf); its release is `current` when it carries the spec hash
- * of the current release's stack file. Nodes are all reachable: the manager answered for them.
+ * of the current release's stack file. `record` is the ledger's current record: a removal is shown as
+ * `removed`, and no task is compared with it. Nodes are all reachable: the manager answered for them.
  */
 export function swarmStatusReport(
   model: EnvironmentModel,
   readings: SwarmReadings,
-  release: ReleaseRecord | undefined,
+  record: ReleaseRecord | undefined,
   specHashes: Record<string, string>,
   historyWarning: string | undefined,
 ): StatusReport {
   const stack = model.swarm?.stack ?? model.composeProject;
+  const recorded = statusRelease(record);
+  const release = runningRelease(record);
   const byId = new Map(readings.services.map((service) => [service.id, service]));
   const nodeHost = new Map<string, string>();
   const extraHosts: string[] = [];
@@ -234,10 +239,7 @@ export function swarmStatusReport(
     project: model.project,
     environment: model.environment,
     composeProject: model.composeProject,
-    release:
-      release === undefined
-        ? undefined
-        : { id: release.id, version: release.version, timestamp: release.timestamp },
+    ...recorded,
     historyWarning,
     hosts,
     swarm: {
@@ -328,7 +330,7 @@ export async function collectSwarmStatus(
     readSwarm(runner, model.swarm?.stack ?? model.composeProject),
     readHistory(context, env, runners),
   ]);
-  const hashes = await releaseSpecHashes(runner, model, history.current);
+  const hashes = await releaseSpecHashes(runner, model, runningRelease(history.current));
   const report = swarmStatusReport(model, readings, history.current, hashes, history.remoteError);
   if (hosts.length === model.hosts.length) return report;
   const inScope = new Set(hosts.map((host) => host.name));
