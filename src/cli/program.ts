@@ -284,6 +284,10 @@ export function buildProgram(): Command {
     )
     .option('--database <name>', 'only this database (default: every database with migrations)')
     .option('--plan', 'same as `migrate plan`: read the state from the database, change nothing')
+    .addHelpText(
+      'after',
+      '\nOn driver swarm: migrate connects from this machine (the URL must reach the database from here); `deploy` runs pre_deploy/post_deploy migrations on the swarm as replicated jobs.',
+    )
     .action(action(() => import('./commands/migrate.js')));
 
   const dev = program
