@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stagecraft } from '../support/cli.js';
 import { projectWith } from '../support/config.js';
@@ -21,7 +22,37 @@ environments:
 `,
 });
 
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+// A bind mount of project files and a key Swarm ignores: refused at the key, `file:line:column`.
+const mounts = projectWith({
+  'docker-compose.yml': `services:
+  web:
+    image: nginx:1.27
+    volumes:
+      - ./conf:/etc/nginx/conf.d:ro
+  worker:
+    image: busybox:1.36
+    privileged: true
+`,
+  'stagecraft.yml': `project:
+  name: shop
+  registry: registry.example/shop
+services:
+  web: { role: web, port: 80, domains: [shop.example] }
+  worker: { role: web }
+environments:
+  production:
+    driver: swarm
+    manager: m1
+    hosts:
+      web: [{ name: m1, address: 192.0.2.1 }]
+`,
+});
+mkdirSync(join(mounts, 'conf'));
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(mounts, { recursive: true, force: true });
+});
 
 describe('driver swarm: maintenance', () => {
   it('`maintenance on` is refused with a way to stop serving a service instead', () => {
@@ -37,5 +68,49 @@ describe('driver swarm: maintenance', () => {
     const result = stagecraft(['maintenance', 'off', '-e', 'production'], { cwd: root });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('hint: a swarm is never in maintenance: nothing to switch off\n');
+  });
+});
+
+describe('driver swarm: compose refusals at their place in the compose file', () => {
+  it('names file:line:column of a key Swarm ignores', () => {
+    const result = stagecraft(['plan', '-e', 'production', '--version', 'v1'], { cwd: mounts });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain(
+      '  docker-compose.yml:8:5 service worker: privileged is not supported by Docker Swarm',
+    );
+  });
+
+  it('names file:line:column of a bind mount of project files', () => {
+    const compose = `services:
+  web:
+    image: nginx:1.27
+    volumes:
+      - ./conf:/etc/nginx/conf.d:ro
+`;
+    const fixed = projectWith({
+      'docker-compose.yml': compose,
+      'stagecraft.yml': `project:
+  name: shop
+  registry: registry.example/shop
+services:
+  web: { role: web, port: 80, domains: [shop.example] }
+environments:
+  production:
+    driver: swarm
+    manager: m1
+    hosts:
+      web: [{ name: m1, address: 192.0.2.1 }]
+`,
+    });
+    try {
+      mkdirSync(join(fixed, 'conf'));
+      const result = stagecraft(['plan', '-e', 'production', '--version', 'v1'], { cwd: fixed });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toContain(
+        "error: docker-compose.yml:5:9 service web: the bind mount ./conf:/etc/nginx/conf.d needs the project's files on every node of the swarm",
+      );
+    } finally {
+      rmSync(fixed, { recursive: true, force: true });
+    }
   });
 });
