@@ -114,3 +114,20 @@ environments:
     }
   });
 });
+
+describe('driver swarm: --help of what is refused or limited there says so', () => {
+  it.each([
+    [['maintenance'], 'On driver swarm: refused'],
+    [['secrets', 'sync'], 'On driver swarm: refused'],
+    [['deploy'], 'On driver swarm: --hosts, --roles and --services'],
+    [['plan'], 'On driver swarm: --hosts, --roles and --services'],
+    [['rollback'], 'On driver swarm: --hosts, --roles and --services'],
+    [['exec'], 'On driver swarm: --new is refused'],
+    [['setup'], 'On driver swarm: --hosts and --roles are refused'],
+    [['migrate'], 'On driver swarm: migrate connects from this machine'],
+  ])('%j', (command, line) => {
+    const result = stagecraft([...command, '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(line);
+  });
+});
