@@ -4,14 +4,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   hostOfNode,
-  nodeIdsArgs,
-  nodeInspectArgs,
-  parseNodes,
   parseServiceLogLine,
   type ServiceLogLine,
   serviceLogsFollowArgs,
   stackServiceName,
 } from '../docker/swarm.js';
+import { readSwarmNodes } from '../engine/swarm.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { jobStackName } from '../plan/swarm.js';
 import type { Runner } from '../runners/types.js';
@@ -51,9 +49,7 @@ export function sourcedServiceLine(
 async function nodeNames(runner: Runner, model: EnvironmentModel): Promise<Map<string, string>> {
   const names = new Map<string, string>();
   try {
-    const ids = (await runner.exec(nodeIdsArgs())).stdout.split('\n').filter((id) => id.trim() !== '');
-    if (ids.length === 0) return names;
-    for (const node of parseNodes((await runner.exec(nodeInspectArgs(ids))).stdout)) {
+    for (const node of await readSwarmNodes(runner)) {
       const host = hostOfNode(node, model.hosts);
       if (host !== undefined) names.set(node.hostname, host.name);
     }

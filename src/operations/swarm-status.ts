@@ -5,9 +5,6 @@ import { GATEWAY_SERVICE } from '../compose/stack.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import {
   hostOfNode,
-  nodeIdsArgs,
-  nodeInspectArgs,
-  parseNodes,
   parseServiceStatus,
   parseTaskStatus,
   type SwarmNode,
@@ -19,6 +16,7 @@ import {
   TASK_STARTING_STATES,
   taskStatusArgs,
 } from '../docker/swarm.js';
+import { readSwarmNodes } from '../engine/swarm.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { releaseDir } from '../plan/deploy.js';
 import type { Runner } from '../runners/types.js';
@@ -273,26 +271,19 @@ const ids = (stdout: string) =>
  * `inspect`). Throws what the runner throws (the manager cannot be reached, docker fails).
  */
 export async function readSwarm(runner: Runner, stack: string): Promise<SwarmReadings> {
-  const [serviceIds, taskIds, nodeIds] = await Promise.all([
-    runner.exec(stackServiceIdsArgs(stack)).then((result) => ids(result.stdout)),
+  const readServices = async () => {
+    const serviceIds = ids((await runner.exec(stackServiceIdsArgs(stack))).stdout);
+    if (serviceIds.length === 0) return [];
+    return parseServiceStatus((await runner.exec(serviceStatusArgs(serviceIds))).stdout);
+  };
+  const readTasks = async () => {
     // "nothing found in stack" once the stack is gone: no tasks.
-    runner.exec(stackTaskIdsArgs(stack), { allowFailure: true }).then((result) => ids(result.stdout)),
-    runner.exec(nodeIdsArgs()).then((result) => ids(result.stdout)),
-  ]);
-  const [services, tasks, nodes] = await Promise.all([
-    serviceIds.length === 0
-      ? []
-      : runner.exec(serviceStatusArgs(serviceIds)).then((result) => parseServiceStatus(result.stdout)),
+    const taskIds = ids((await runner.exec(stackTaskIdsArgs(stack), { allowFailure: true })).stdout);
+    if (taskIds.length === 0) return [];
     // A task Swarm forgets between the two commands makes inspect fail for it only: keep the others.
-    taskIds.length === 0
-      ? []
-      : runner
-          .exec(taskStatusArgs(taskIds), { allowFailure: true })
-          .then((result) => parseTaskStatus(result.stdout)),
-    nodeIds.length === 0
-      ? []
-      : runner.exec(nodeInspectArgs(nodeIds)).then((result) => parseNodes(result.stdout)),
-  ]);
+    return parseTaskStatus((await runner.exec(taskStatusArgs(taskIds), { allowFailure: true })).stdout);
+  };
+  const [services, tasks, nodes] = await Promise.all([readServices(), readTasks(), readSwarmNodes(runner)]);
   return { services, tasks, nodes };
 }
 
