@@ -18,7 +18,7 @@ import type { LoadedEnvironment } from './environment.js';
 import { type HostRunners, oneLine } from './fleet.js';
 import {
   FOLLOW_SCRIPT,
-  KEEPALIVE,
+  followLineHandler,
   type LogsOptions,
   mergeLogLines,
   Printer,
@@ -166,23 +166,21 @@ export async function followSwarmLogs(
       .exec(['sh', '-c', FOLLOW_SCRIPT, 'sh', ...argv], {
         allowFailure: true,
         signal,
-        onLine: (text, from) => {
-          if (text === KEEPALIVE) return;
-          const parsed = parseServiceLogLine(text);
-          if (parsed === undefined) {
-            if (from === 'stderr' && text.trim() !== '') diagnostics.push(text.trim());
-            return;
-          }
-          const line = sourcedServiceLine(parsed, swarm.stack, nodes);
-          if (!scoped && !inScope.has(line.host)) return;
-          const key = `${line.host}/${line.container}`;
-          const previous = last.get(key);
-          if (previous !== undefined && line.timestamp <= previous) return;
-          last.set(key, line.timestamp);
-          printer.widen(line.host, line.container);
-          printer.print(line);
-          printed = true;
-        },
+        onLine: followLineHandler(
+          parseServiceLogLine,
+          (parsed) => {
+            const line = sourcedServiceLine(parsed, swarm.stack, nodes);
+            if (!scoped && !inScope.has(line.host)) return;
+            const key = `${line.host}/${line.container}`;
+            const previous = last.get(key);
+            if (previous !== undefined && line.timestamp <= previous) return;
+            last.set(key, line.timestamp);
+            printer.widen(line.host, line.container);
+            printer.print(line);
+            printed = true;
+          },
+          diagnostics,
+        ),
       })
       .catch((error: unknown) => ({ exitCode: 255, stderr: oneLine(error), stdout: '' }));
     if (signal.aborted) break;
