@@ -2,30 +2,20 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stagecraft } from '../support/cli.js';
-import { projectWith } from '../support/config.js';
+import { swarmProject } from '../support/config.js';
 
 // `stagecraft migrate` connects from this machine on every driver; on a swarm that differs from the
 // migrations a deploy runs (replicated jobs on the swarm's network), and the output says so. The
 // database URL points at a closed local port: nothing is reached.
-const root = projectWith({
-  'docker-compose.yml': 'services:\n  web:\n    image: nginx:1.27\n  db:\n    image: postgres:16\n',
-  'stagecraft.yml': `project:
-  name: shop
-  registry: registry.example/shop
-services:
-  web: { role: web, port: 80, domains: [shop.example] }
-  db: { role: web }
-databases:
+const root = swarmProject({
+  compose: 'services:\n  web:\n    image: nginx:1.27\n  db:\n    image: postgres:16\n',
+  services: '  web: { role: web, port: 80, domains: [shop.example] }\n  db: { role: web }\n',
+  more: `databases:
   main:
     connection_env: DATABASE_URL
     migrations: { engine: raw, path: ./migrations }
-environments:
-  production:
-    driver: swarm
-    manager: m1
-    hosts:
-      web: [{ name: m1, address: 192.0.2.1 }]
-  staging:
+`,
+  environments: `  staging:
     driver: ssh
     hosts:
       web: [{ name: s1, address: 192.0.2.2 }]

@@ -2,50 +2,23 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stagecraft } from '../support/cli.js';
-import { projectWith } from '../support/config.js';
+import { swarmProject } from '../support/config.js';
 
 // What driver swarm does not do yet is refused, exit 1, with something to do instead; nothing is
 // contacted (the hosts below do not exist).
-const root = projectWith({
-  'docker-compose.yml': 'services:\n  web:\n    image: nginx:1.27\n',
-  'stagecraft.yml': `project:
-  name: shop
-  registry: registry.example/shop
-services:
-  web: { role: web, port: 80, domains: [shop.example] }
-environments:
-  production:
-    driver: swarm
-    manager: m1
-    hosts:
-      web: [{ name: m1, address: 192.0.2.1 }]
-`,
-});
+const WEB = '  web: { role: web, port: 80, domains: [shop.example] }\n';
+const root = swarmProject({ compose: 'services:\n  web:\n    image: nginx:1.27\n', services: WEB });
 
 // A bind mount of project files and a key Swarm ignores: refused at the key, `file:line:column`.
-const mounts = projectWith({
-  'docker-compose.yml': `services:
+const MOUNT = `services:
   web:
     image: nginx:1.27
     volumes:
       - ./conf:/etc/nginx/conf.d:ro
-  worker:
-    image: busybox:1.36
-    privileged: true
-`,
-  'stagecraft.yml': `project:
-  name: shop
-  registry: registry.example/shop
-services:
-  web: { role: web, port: 80, domains: [shop.example] }
-  worker: { role: web }
-environments:
-  production:
-    driver: swarm
-    manager: m1
-    hosts:
-      web: [{ name: m1, address: 192.0.2.1 }]
-`,
+`;
+const mounts = swarmProject({
+  compose: `${MOUNT}  worker:\n    image: busybox:1.36\n    privileged: true\n`,
+  services: `${WEB}  worker: { role: web }\n`,
 });
 mkdirSync(join(mounts, 'conf'));
 
@@ -81,27 +54,7 @@ describe('driver swarm: compose refusals at their place in the compose file', ()
   });
 
   it('names file:line:column of a bind mount of project files', () => {
-    const compose = `services:
-  web:
-    image: nginx:1.27
-    volumes:
-      - ./conf:/etc/nginx/conf.d:ro
-`;
-    const fixed = projectWith({
-      'docker-compose.yml': compose,
-      'stagecraft.yml': `project:
-  name: shop
-  registry: registry.example/shop
-services:
-  web: { role: web, port: 80, domains: [shop.example] }
-environments:
-  production:
-    driver: swarm
-    manager: m1
-    hosts:
-      web: [{ name: m1, address: 192.0.2.1 }]
-`,
-    });
+    const fixed = swarmProject({ compose: MOUNT, services: WEB });
     try {
       mkdirSync(join(fixed, 'conf'));
       const result = stagecraft(['plan', '-e', 'production', '--version', 'v1'], { cwd: fixed });
