@@ -86,6 +86,11 @@ function refuseUnknownSubcommands(parent: Command): void {
   });
 }
 
+/** One line after a command's help: what differs on a driver swarm environment. */
+function swarmNote(text: string): string {
+  return `\nOn driver swarm: ${text}`;
+}
+
 export function buildProgram(): Command {
   const program = new Command('stagecraft')
     .description(
@@ -160,6 +165,12 @@ export function buildProgram(): Command {
     .option('--skip-build', 'plan as if images already exist')
     .option('--skip-migrations', 'plan without pre/post-deploy migrations')
     .option('--refresh', "read the hosts' containers (read-only) to show each rollout's decided operations")
+    .addHelpText(
+      'after',
+      swarmNote(
+        '--hosts, --roles and --services are refused (Swarm places the tasks: the whole stack is deployed).',
+      ),
+    )
     .action(action(() => import('./commands/plan.js')));
 
   program
@@ -172,6 +183,12 @@ export function buildProgram(): Command {
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish (e.g. 5m)')
     .option('--no-auto-rollback', 'keep hosts that switched when another host fails')
     .option('--setup', 'run `setup` on the hosts first (install Docker, deploy user, …) when they need it')
+    .addHelpText(
+      'after',
+      swarmNote(
+        '--hosts, --roles and --services are refused (Swarm places the tasks: the whole stack is deployed).',
+      ),
+    )
     .action(action(() => import('./commands/deploy.js')));
 
   program
@@ -181,6 +198,12 @@ export function buildProgram(): Command {
     .option('--to-release <id>', 'a release id from `stagecraft releases list`')
     .option('--to-version <version>', 'the newest completed release of this version')
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
+    .addHelpText(
+      'after',
+      swarmNote(
+        '--hosts, --roles and --services are refused (Swarm places the tasks: the whole stack is deployed).',
+      ),
+    )
     .action(action(() => import('./commands/rollback.js')));
 
   program
@@ -212,6 +235,12 @@ export function buildProgram(): Command {
     )
     .option('-m, --message <text>', 'a note recorded with the switch and the lock')
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
+    .addHelpText(
+      'after',
+      swarmNote(
+        "refused (a swarm's gateway has no maintenance switch yet); to stop serving a service, scale it to 0 on the manager.",
+      ),
+    )
     .action(action(() => import('./commands/maintenance.js')));
 
   const releases = program
@@ -284,6 +313,12 @@ export function buildProgram(): Command {
     )
     .option('--database <name>', 'only this database (default: every database with migrations)')
     .option('--plan', 'same as `migrate plan`: read the state from the database, change nothing')
+    .addHelpText(
+      'after',
+      swarmNote(
+        'migrate connects from this machine (the URL must reach the database from here); `deploy` runs pre_deploy/post_deploy migrations on the swarm as replicated jobs.',
+      ),
+    )
     .action(action(() => import('./commands/migrate.js')));
 
   const dev = program
@@ -355,6 +390,10 @@ export function buildProgram(): Command {
     .argument('[command...]', 'after --: the command and its arguments')
     .option('-i, --interactive', 'keep stdin open (and a terminal when this is one), e.g. for a shell')
     .option('--new', "run in a one-off container of the current release's image (compose run --rm)")
+    .addHelpText(
+      'after',
+      swarmNote('--new is refused (no one-off container yet): exec enters a running task.'),
+    )
     .action(action(() => import('./commands/exec.js')));
 
   const secrets = program
@@ -369,6 +408,10 @@ export function buildProgram(): Command {
     .option(
       '--restart',
       'also replace the containers of the services that read secrets (zero-downtime rollout); recorded as a restart release',
+    )
+    .addHelpText(
+      'after',
+      swarmNote('refused; a deploy writes the secrets into the stack: run `stagecraft deploy`.'),
     )
     .action(action(async () => ({ run: (await import('./commands/secrets.js')).sync })));
 
@@ -458,7 +501,8 @@ On a driver swarm environment, setup then forms the swarm: \`docker swarm init\`
 manages one), the other hosts join as workers (the join token is read on the manager and sent only on
 the worker's stdin, never in a command line, log or plan), and the nodes get their role labels. Where a
 host firewall is active, Swarm's ports (2377/tcp to the manager, 7946/tcp+udp, 4789/udp) are opened to
-the swarm's own hosts only. A host in another swarm stops setup before anything changes (exit 2).`,
+the swarm's own hosts only. A host in another swarm stops setup before anything changes (exit 2).
+${swarmNote('--hosts and --roles are refused (setup sets up every node).').trimStart()}`,
     )
     .action(action(() => import('./commands/setup.js')));
 

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
+import { type ComposeLocator, located } from './locate.js';
 import type { ComposeProject, ComposeService, HostCompose } from './types.js';
 
 export { type RenderedFile, renderCompose, renderEnvFile } from './render.js';
@@ -61,6 +62,8 @@ export interface HostComposeInput {
    * paths: one outside `projectDir` cannot be carried to a host and is refused.
    */
   relativeBindSources?: ReadonlySet<string>;
+  /** Where keys are in the compose file as written: a refused mount is named `file:line:column`. */
+  locate?: ComposeLocator;
   /** The environment's variables: compose secrets with `environment: NAME` take their value here. */
   variables?: Record<string, string>;
 }
@@ -171,7 +174,10 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
         } else if (input.relativeBindSources?.has(source) === true) {
           const shown = relative(input.projectDir, source).split(sep).join('/');
           throw new UserError(
-            `service ${name}: the bind mount ${shown}:${mount.target} is outside the project folder, so it cannot be uploaded to the hosts`,
+            located(
+              input.locate?.mount(name, mount.target),
+              `service ${name}: the bind mount ${shown}:${mount.target} is outside the project folder, so it cannot be uploaded to the hosts`,
+            ),
             {
               hint: `move ${shown} into the project folder (Stagecraft uploads files and folders under it), or mount an absolute path that exists on every host`,
             },

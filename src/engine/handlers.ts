@@ -1,3 +1,4 @@
+import { localDaemonError } from '../docker/daemon.js';
 import { pickRepoDigest } from '../docker/image.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import type { Step } from '../plan/types.js';
@@ -75,7 +76,7 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
     }
     return batch;
   };
-  return async (step, log, signal) => {
+  const handle: StepHandler = async (step, log, signal) => {
     const runner = deps.runner(step.host?.name);
     const { action } = step;
     switch (action.kind) {
@@ -234,6 +235,14 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
       case 'record':
         await needs(deps.record, step, 'a release to record')();
         return { status: 'completed' };
+    }
+  };
+  return async (step, log, signal) => {
+    try {
+      return await handle(step, log, signal);
+    } catch (error) {
+      // On this machine (builds, pushes, image archives) a daemon that does not answer is named as such.
+      throw (step.host === undefined ? localDaemonError(error, step.id) : undefined) ?? error;
     }
   };
 }

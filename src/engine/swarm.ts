@@ -7,6 +7,7 @@ import {
   parseServices,
   parseTaskSpecs,
   parseTasks,
+  type SwarmNode,
   type SwarmServiceState,
   type SwarmTaskSpec,
   serviceInspectArgs,
@@ -20,7 +21,7 @@ import {
 } from '../docker/swarm.js';
 import { describeLabelChange, nodeLabelChanges } from '../plan/swarm-nodes.js';
 import type { Action } from '../plan/types.js';
-import type { Runner } from '../runners/types.js';
+import type { ExecOptions, Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
 import type { StepOutcome } from './run.js';
 
@@ -44,6 +45,24 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
+/**
+ * The swarm's nodes as the manager `runner` knows them (`docker node ls --quiet`, then `docker node
+ * inspect` of those ids): id, hostname, address (`Status.Addr`), state and labels; [] when it lists
+ * none. Throws what the runner throws (not a manager, docker fails, a non-JSON line: SyntaxError).
+ */
+export async function readSwarmNodes(
+  runner: Runner,
+  options: Pick<ExecOptions, 'signal' | 'timeoutMs'> = {},
+): Promise<SwarmNode[]> {
+  const listed = await runner.exec(nodeIdsArgs(), options);
+  const ids = listed.stdout
+    .split('\n')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
+  if (ids.length === 0) return [];
+  return parseNodes((await runner.exec(nodeInspectArgs(ids), options)).stdout);
+}
+
 type Labels = Extract<Action, { kind: 'swarm-labels' }>;
 type StackDeploy = Extract<Action, { kind: 'stack-deploy' }>;
 type SwarmJob = Extract<Action, { kind: 'swarm-job' }>;
@@ -59,8 +78,7 @@ export async function ensureNodeLabels(
   log: (line: string) => void,
   signal: AbortSignal,
 ): Promise<StepOutcome> {
-  const ids = (await runner.exec(nodeIdsArgs(), { signal })).stdout.split('\n').filter(Boolean);
-  const nodes = parseNodes((await runner.exec(nodeInspectArgs(ids), { signal })).stdout);
+  const nodes = await readSwarmNodes(runner, { signal });
   const { changes, missing } = nodeLabelChanges(nodes, action.nodes);
   const wanted = missing[0];
   if (wanted !== undefined) {

@@ -4,6 +4,7 @@ import {
   healthcheckTimings,
   healthVerdictBudgetMs,
 } from '../compose/analyze.js';
+import type { ComposeLocator } from '../compose/locate.js';
 import type { ComposeProject } from '../compose/types.js';
 import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -340,6 +341,7 @@ export function buildEnvironmentModel(
   loaded: LoadedConfig,
   compose: ComposeProject,
   cloudHosts?: CloudHostEntry[],
+  locateCompose?: ComposeLocator,
 ): EnvironmentModel {
   const { config } = loaded;
   const envName = loaded.envName;
@@ -470,7 +472,7 @@ export function buildEnvironmentModel(
       `environment ${envName} deploys to a swarm, whose nodes pull every image from a registry: set project.registry (registry: none works for driver ssh only)`,
     );
   }
-  if (env.driver === 'swarm') problems.push(...swarmProblems(services, compose, hosts));
+  if (env.driver === 'swarm') problems.push(...swarmProblems(services, compose, hosts, locateCompose));
   if (problems.length > 0) {
     throw new UserError(
       `environment ${envName} cannot be deployed as configured (${problems.length} problem${problems.length === 1 ? '' : 's'})`,

@@ -1,4 +1,5 @@
 import { ownsNamedVolume } from '../compose/analyze.js';
+import { type ComposeLocator, located } from '../compose/locate.js';
 import type { ComposeProject, ComposeService } from '../compose/types.js';
 import type { HostModel, ServiceModel } from './environment.js';
 
@@ -33,13 +34,19 @@ export function swarmProblems(
   services: ServiceModel[],
   compose: ComposeProject,
   hosts: HostModel[],
+  locate?: ComposeLocator,
 ): string[] {
   const problems: string[] = [];
   for (const service of services) {
     const spec = compose.services[service.name] as ComposeService;
     for (const [key, instead] of Object.entries(SWARM_UNSUPPORTED_KEYS)) {
       if (spec[key] === undefined) continue;
-      problems.push(`service ${service.name}: ${key} is not supported by Docker Swarm: ${instead}`);
+      problems.push(
+        located(
+          locate?.key(['services', service.name, key]),
+          `service ${service.name}: ${key} is not supported by Docker Swarm: ${instead}`,
+        ),
+      );
     }
     if (service.basicAuth !== undefined) {
       // The gateway's config is a file of the stack there: the password's hash would be written on the manager.
@@ -53,7 +60,10 @@ export function swarmProblems(
         .filter((mount) => mount.type === 'volume' && typeof mount.source === 'string')
         .map((mount) => mount.source);
       problems.push(
-        `service ${service.name} keeps data in the named volume ${volumes.join(', ')}, and its role ${service.role} has ${roleHosts.length} hosts (${roleHosts.map((host) => host.name).join(', ')}): Swarm may start it on another node, whose volume is empty; give ${service.name} a role with one host`,
+        located(
+          locate?.key(['services', service.name, 'volumes']),
+          `service ${service.name} keeps data in the named volume ${volumes.join(', ')}, and its role ${service.role} has ${roleHosts.length} hosts (${roleHosts.map((host) => host.name).join(', ')}): Swarm may start it on another node, whose volume is empty; give ${service.name} a role with one host`,
+        ),
       );
     }
   }

@@ -377,6 +377,7 @@ async function planRelease(
     projectDir: env.loaded.root,
     readProjectPath: (relative) => readProjectPath(env.loaded.root, relative),
     relativeBindSources: env.relativeBindSources,
+    locateCompose: env.locateCompose,
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env, !planOnly),
     message,
     ...(onlyHosts ? { onlyHosts } : {}),

@@ -1,4 +1,5 @@
 import { withConfiguredHealthchecks } from '../compose/health.js';
+import { type ComposeLocator, composeLocator } from '../compose/locate.js';
 import { type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
@@ -20,6 +21,8 @@ export interface LoadedEnvironment {
   secretValues: string[];
   /** Bind-mount sources written relative in the compose file that lie outside the project folder. */
   relativeBindSources: Set<string>;
+  /** Where keys are in the compose file as written (`file:line:column` for errors). */
+  locateCompose: ComposeLocator;
 }
 
 /** Names of the variables that hold secrets: `secrets.keys`, plus any whose name says so. */
@@ -92,12 +95,13 @@ export async function loadEnvironment(
     settings?.driver === 'ssh' && settings.hosts === undefined && loaded.envName !== undefined
       ? readInfraState(loaded.root, loaded.envName)?.hosts
       : undefined;
-  const model = buildEnvironmentModel(loaded, compose, cloudHosts);
+  const locateCompose = composeLocator(file, composeName);
+  const model = buildEnvironmentModel(loaded, compose, cloudHosts, locateCompose);
   for (const warning of model.warnings) context.output.warn(warning);
   const secretValues = secretNames(loaded)
     .map((name) => loaded.variables[name])
     .filter((value): value is string => value !== undefined && value.length >= 4);
-  return { loaded, compose, model, secretValues, relativeBindSources };
+  return { loaded, compose, model, secretValues, relativeBindSources, locateCompose };
 }
 
 /**

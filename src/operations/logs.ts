@@ -119,6 +119,24 @@ export const FOLLOW_SCRIPT =
   `while kill -0 "$p" 2>/dev/null; do sleep 1; ` +
   `printf '%s\\n' ${KEEPALIVE} || { kill "$p" 2>/dev/null; exit 141; }; done; wait "$p"`;
 
+/**
+ * The `onLine` of a follow command (run under FOLLOW_SCRIPT): drops the keep-alives, hands every line
+ * `parse` reads to `use`, and pushes the stderr lines it cannot read onto `diagnostics` (the last one
+ * says why the stream ended).
+ */
+export function followLineHandler<T>(
+  parse: (raw: string) => T | undefined,
+  use: (line: T) => void,
+  diagnostics: string[],
+): (raw: string, from: 'stdout' | 'stderr') => void {
+  return (raw, from) => {
+    if (raw === KEEPALIVE) return;
+    const parsed = parse(raw);
+    if (parsed !== undefined) use(parsed);
+    else if (from === 'stderr' && raw.trim() !== '') diagnostics.push(raw.trim());
+  };
+}
+
 export interface LogsOptions {
   follow: boolean;
   since: string | undefined;
@@ -337,17 +355,15 @@ export async function followLogs(
       .exec(remote, {
         allowFailure: true,
         signal,
-        onLine: (raw, from) => {
-          if (raw === KEEPALIVE) return;
-          const parsed = parseLogLine(raw);
-          if (parsed === undefined) {
-            if (from === 'stderr' && raw.trim() !== '') diagnostics.push(raw.trim());
-            return;
-          }
-          if (stream.last !== undefined && parsed.timestamp <= stream.last) return;
-          stream.last = parsed.timestamp;
-          printer.print({ ...parsed, host: host.name, container: stream.name });
-        },
+        onLine: followLineHandler(
+          parseLogLine,
+          (parsed) => {
+            if (stream.last !== undefined && parsed.timestamp <= stream.last) return;
+            stream.last = parsed.timestamp;
+            printer.print({ ...parsed, host: host.name, container: stream.name });
+          },
+          diagnostics,
+        ),
       })
       .then(
         (result) => {

@@ -2,6 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { execArgs, inspectContainersArgs, parseJsonLines } from '../docker/container.js';
 import { INGRESS_LABEL } from '../docker/labels.js';
 import { readConfigArgv, routesFromConfig } from '../ingress/caddy.js';
+import type { Retention } from '../plan/prune.js';
 import { environmentFolder, type RemoveInventory, removeSteps, volumesByHost } from '../plan/remove.js';
 import type { Plan } from '../plan/types.js';
 import { runnerFor } from '../runners/factory.js';
@@ -187,16 +188,81 @@ export async function recordRemoval(
   }
 }
 
+/** What `remove` takes from its command line, on every driver. */
+export interface RemoveOptions {
+  volumes: boolean;
+  lockWaitMs?: number;
+  confirm: (question: string) => Promise<void>;
+}
+
+/** One driver's removal, once it read what there is: where, what goes, the volumes, its plan. */
+export interface Removal {
+  /** `m1, m2`, or `the swarm of m1 (stack shop-production)`. */
+  where: string;
+  /** What goes besides the volumes, for the confirmation: `containers, networks, gateway, files`. */
+  objects: string;
+  /** Every named volume, `host: name, name`. */
+  volumes: string[];
+  /** The plan of the removal recorded as `releaseId`, with the images retention removes. */
+  plan(input: { releaseId: string; message: string; images: Retention }): Plan;
+}
+
+/**
+ * The course of a removal on every driver: its plan (printed with `--dry-run`, with the volumes kept
+ * or deleted, and then undefined), the confirmation (naming every volume with `--volumes`), the run
+ * under the deploy lock and the record here and on the lock host. Returns the removal's release id.
+ * Throws what the confirmation throws (declined), what the run fails with (maintenanceError).
+ */
+export async function runRemoval(
+  session: Session,
+  env: LoadedEnvironment,
+  options: RemoveOptions,
+  removal: Removal,
+): Promise<string | undefined> {
+  const { model } = env;
+  const images = (await retentionFor(session, env, undefined, { planOnly: false, retain: 0 })) ?? {
+    keepReleases: [],
+    keepImages: [],
+    removeImages: [],
+  };
+  const ledger = new Ledger({ projectRoot: env.loaded.root, env: session.env });
+  const releaseId = await ledger.newReleaseId(systemClock);
+  const message = `remove ${model.composeProject}${options.volumes ? ' with its volumes' : ''}`;
+  const plan = removal.plan({ releaseId, message, images });
+  const { volumes, where } = removal;
+  if (session.globals.dryRun) {
+    printPlan(session, plan, 'text');
+    if (!session.globals.json && volumes.length > 0) {
+      session.output.info(
+        options.volumes
+          ? `With --volumes these volumes and their data are deleted: ${volumes.join('; ')}`
+          : `Volumes kept (pass --volumes to delete them): ${volumes.join('; ')}`,
+      );
+    }
+    return undefined;
+  }
+  await options.confirm(
+    options.volumes && volumes.length > 0
+      ? `Remove ${model.project} ${model.environment} from ${where}, and DELETE the volumes ${volumes.join('; ')} with their data?`
+      : `Remove ${model.project} ${model.environment} from ${where} (${removal.objects}${volumes.length > 0 ? '; volumes are kept' : ''})?`,
+  );
+  session.output.info(`Removing ${model.project} ${model.environment} from ${where}`);
+  const started = Date.now();
+  const result = await runMaintenance(session, env, plan, {
+    record: () => recordRemoval(session, env, ledger, plan, message, started),
+    ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+  });
+  if (!result.ok) throw maintenanceError(plan, result);
+  return releaseId;
+}
+
 /**
  * `stagecraft remove`: reads every host (read-only), plans the removal (plan/remove.ts), prints it with
  * `--dry-run`; otherwise asks (`confirm`: names the hosts, and with `volumes` every volume; `--yes`
  * answers), then runs it under the deploy lock and records the removal in the ledger (here and on the
  * lock host). On driver swarm, operations/swarm-remove.ts does it. Returns the exit code; throws UserError (refused, bad config), ExternalError (a host).
  */
-export async function runRemove(
-  session: Session,
-  options: { volumes: boolean; lockWaitMs?: number; confirm: (question: string) => Promise<void> },
-): Promise<number> {
+export async function runRemove(session: Session, options: RemoveOptions): Promise<number> {
   const env = await loadEnvironment(session, 'deploy');
   if (env.model.driver === 'swarm')
     return (await import('./swarm-remove.js')).runSwarmRemove(session, env, options);
@@ -211,54 +277,31 @@ export async function runRemove(
       }
     }),
   );
-  const images = (await retentionFor(session, env, undefined, { planOnly: false, retain: 0 })) ?? {
-    keepReleases: [],
-    keepImages: [],
-    removeImages: [],
-  };
-  const ledger = new Ledger({ projectRoot: env.loaded.root, env: session.env });
-  const releaseId = await ledger.newReleaseId(systemClock);
-  const message = `remove ${model.composeProject}${options.volumes ? ' with its volumes' : ''}`;
-  const lock = lockSteps(env, message);
-  const steps = removeSteps({ model, inventories, volumes: options.volumes, images }, [lock.acquire.id]);
-  const record = {
-    id: 'record',
-    phase: 'finalize' as const,
-    title: `record the removal of ${model.composeProject} (${releaseId})`,
-    action: { kind: 'record' as const },
-    dependsOn: [],
-  };
-  const plan = maintenancePlan(
-    env,
-    'remove',
-    { migrate_pre: [lock.acquire], rollout: steps, finalize: [record, lock.release] },
-    releaseId,
-  );
-  const volumes = volumesByHost(inventories);
-  if (session.globals.dryRun) {
-    printPlan(session, plan, 'text');
-    if (!session.globals.json && volumes.length > 0) {
-      session.output.info(
-        options.volumes
-          ? `With --volumes these volumes and their data are deleted: ${volumes.join('; ')}`
-          : `Volumes kept (pass --volumes to delete them): ${volumes.join('; ')}`,
-      );
-    }
-    return 0;
-  }
   const hosts = model.hosts.map((host) => host.name).join(', ');
-  await options.confirm(
-    options.volumes && volumes.length > 0
-      ? `Remove ${model.project} ${model.environment} from ${hosts}, and DELETE the volumes ${volumes.join('; ')} with their data?`
-      : `Remove ${model.project} ${model.environment} from ${hosts} (containers, networks, gateway, files${volumes.length > 0 ? '; volumes are kept' : ''})?`,
-  );
-  session.output.info(`Removing ${model.project} ${model.environment} from ${hosts}`);
-  const started = Date.now();
-  const result = await runMaintenance(session, env, plan, {
-    record: () => recordRemoval(session, env, ledger, plan, message, started),
-    ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+  const volumes = volumesByHost(inventories);
+  const releaseId = await runRemoval(session, env, options, {
+    where: hosts,
+    objects: 'containers, networks, gateway, files',
+    volumes,
+    plan: ({ releaseId, message, images }) => {
+      const lock = lockSteps(env, message);
+      const steps = removeSteps({ model, inventories, volumes: options.volumes, images }, [lock.acquire.id]);
+      const record = {
+        id: 'record',
+        phase: 'finalize' as const,
+        title: `record the removal of ${model.composeProject} (${releaseId})`,
+        action: { kind: 'record' as const },
+        dependsOn: [],
+      };
+      return maintenancePlan(
+        env,
+        'remove',
+        { migrate_pre: [lock.acquire], rollout: steps, finalize: [record, lock.release] },
+        releaseId,
+      );
+    },
   });
-  if (!result.ok) throw maintenanceError(plan, result);
+  if (releaseId === undefined) return 0;
   if (session.globals.json) {
     // One line after the step events (JSON lines), as `deploy --json` ends with its release event.
     session.output.result(

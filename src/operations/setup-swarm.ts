@@ -10,16 +10,14 @@ import { isIP } from 'node:net';
 import {
   joinTokenArgs,
   nodeIdsArgs,
-  nodeInspectArgs,
   parseEngineResponse,
-  parseNodes,
   parseSwarmInfo,
   type SwarmInfo,
   swarmInfoArgs,
   swarmJoinRequest,
 } from '../docker/swarm.js';
 import { type HostStepEvent, runHostSteps } from '../engine/hosts.js';
-import { ensureNodeLabels } from '../engine/swarm.js';
+import { ensureNodeLabels, readSwarmNodes } from '../engine/swarm.js';
 import type { HostModel } from '../model/environment.js';
 import type { HostFacts } from '../plan/host-facts.js';
 import type { SetupStep } from '../plan/setup.js';
@@ -103,12 +101,7 @@ export async function probeSwarm(
       const runner = runnerFor(host);
       const info = await swarmInfoOf(runner);
       if (host.name !== wanted.manager || info?.controlAvailable !== true) return { host: host.name, info };
-      const ids = await nodeIdsOn(runner);
-      const nodes =
-        ids.length === 0
-          ? []
-          : parseNodes((await runner.exec(nodeInspectArgs(ids), { timeoutMs: 60_000 })).stdout);
-      return { host: host.name, info, nodes };
+      return { host: host.name, info, nodes: await readSwarmNodes(runner, { timeoutMs: 60_000 }) };
     }),
   );
 }

@@ -72,7 +72,10 @@ export interface StatusReport {
   project: string;
   environment: string;
   composeProject: string;
+  /** The release that runs: the newest completed record, unless that is a removal. */
   release: { id: string; version: string; timestamp: string } | undefined;
+  /** Set when the newest completed record is a removal (`stagecraft remove`): no release runs. */
+  removed?: { id: string; timestamp: string };
   /** Set when the lock host's history could not be read. */
   historyWarning: string | undefined;
   /** With the mesh on: its provider and tailnet (each host's state is in `hosts[].mesh`). */
@@ -80,6 +83,25 @@ export interface StatusReport {
   hosts: HostStatus[];
   /** driver swarm: the stack's services and the nodes (hosts are nodes, containers are tasks). */
   swarm?: SwarmStatusSection;
+}
+
+/**
+ * The report's `release` and `removed` from the ledger's current record: a removal (`stagecraft
+ * remove`, kind `remove`) is completed like a release but runs nothing, so it is `removed`, never
+ * `release`. Neither for undefined (nothing recorded).
+ */
+export function statusRelease(
+  record: ReleaseRecord | undefined,
+): Pick<StatusReport, 'release'> & Partial<Pick<StatusReport, 'removed'>> {
+  if (record === undefined) return { release: undefined };
+  if (record.kind === 'remove')
+    return { release: undefined, removed: { id: record.id, timestamp: record.timestamp } };
+  return { release: { id: record.id, version: record.version, timestamp: record.timestamp } };
+}
+
+/** The record whose spec hashes and images the containers are compared with: none after a removal. */
+export function runningRelease(record: ReleaseRecord | undefined): ReleaseRecord | undefined {
+  return record?.kind === 'remove' ? undefined : record;
 }
 
 /** The spec hash per service in a rendered compose file (the `stagecraft.spec-hash` labels). */
@@ -226,7 +248,7 @@ export async function collectStatus(
   const { model } = env;
   const history = readHistory(context, env, runners);
   const release = history.then(
-    (h) => h.current,
+    (h) => runningRelease(h.current),
     () => undefined,
   );
   const results = await Promise.all(
@@ -237,10 +259,7 @@ export async function collectStatus(
     project: model.project,
     environment: model.environment,
     composeProject: model.composeProject,
-    release:
-      current === undefined
-        ? undefined
-        : { id: current.id, version: current.version, timestamp: current.timestamp },
+    ...statusRelease(current),
     historyWarning: remoteError,
     ...(model.mesh === undefined
       ? {}
@@ -312,10 +331,13 @@ export function countStatus(report: StatusReport): StatusCounts {
 
 /** The human table of `stagecraft status`. Pure: `now` is given. */
 export function renderStatus(report: StatusReport, now: Date): string {
+  const ago = (timestamp: string) => `${formatAge(now.getTime() - Date.parse(timestamp))} ago`;
   const heading = `${report.project} ${report.environment}: ${
-    report.release === undefined
-      ? 'no completed release recorded'
-      : `release ${report.release.id} (${report.release.version}, ${formatAge(now.getTime() - Date.parse(report.release.timestamp))} ago)`
+    report.removed !== undefined
+      ? `removed by ${report.removed.id} (${ago(report.removed.timestamp)}); no release runs`
+      : report.release === undefined
+        ? 'no completed release recorded'
+        : `release ${report.release.id} (${report.release.version}, ${ago(report.release.timestamp)})`
   }`;
   const swarm = report.swarm;
   const unit = swarm === undefined ? 'containers' : 'tasks';
@@ -445,6 +467,7 @@ export function statusJson(report: StatusReport, now: Date): unknown {
     project: report.project,
     environment: report.environment,
     release: report.release ?? null,
+    removed: report.removed ?? null,
     hosts: report.hosts.map((host) => ({
       name: host.name,
       roles: host.roles,

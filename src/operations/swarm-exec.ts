@@ -3,9 +3,6 @@
 // then runs with `docker exec` on that node, over the node's own ssh connection, as on driver ssh.
 import {
   hostOfNode,
-  nodeIdsArgs,
-  nodeInspectArgs,
-  parseNodes,
   parseTaskStatus,
   type SwarmNode,
   type SwarmTaskStatus,
@@ -13,8 +10,10 @@ import {
   stackServiceName,
   taskStatusArgs,
 } from '../docker/swarm.js';
+import { readSwarmNodes } from '../engine/swarm.js';
 import type { HostModel } from '../model/environment.js';
 import { jobStackName } from '../plan/swarm.js';
+import type { Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import type { LoadedEnvironment } from './environment.js';
 import { type HostRunners, oneLine } from './fleet.js';
@@ -80,14 +79,25 @@ export async function findSwarmTask(
   hosts: HostModel[],
   service: string,
 ): Promise<SwarmExecTarget> {
+  const runner = runners.get(env.model.swarm!.manager);
+  const [tasks, nodes] = await Promise.all([runningTasks(env, runner, service), readSwarmNodes(runner)]);
+  return pickSwarmTask(service, tasks, nodes, hosts, env.model.environment);
+}
+
+/**
+ * The tasks of `service` Swarm means to run (`docker service ps` + `docker inspect --type task` on
+ * the manager). Throws UserError when the stack has no such service, ExternalError when the manager
+ * cannot list them.
+ */
+async function runningTasks(
+  env: LoadedEnvironment,
+  runner: Runner,
+  service: string,
+): Promise<SwarmTaskStatus[]> {
   const { model } = env;
   const swarm = model.swarm!;
-  const runner = runners.get(swarm.manager);
   const name = stackServiceName(swarm.stack, service);
-  const [listed, nodeIds] = await Promise.all([
-    runner.exec(serviceRunningTaskIdsArgs([name]), { allowFailure: true }),
-    runner.exec(nodeIdsArgs()),
-  ]);
+  const listed = await runner.exec(serviceRunningTaskIdsArgs([name]), { allowFailure: true });
   if (listed.exitCode !== 0) {
     const why = oneLine(listed.stderr) || `exit code ${listed.exitCode}`;
     if (/no such (task or )?service|not found/i.test(listed.stderr)) {
@@ -101,14 +111,6 @@ export async function findSwarmTask(
     throw new ExternalError(`could not list the tasks of ${service} on ${swarm.manager}: ${why}`);
   }
   const ids = listed.stdout.split('\n').filter((id) => id.trim() !== '');
-  const nodes = nodeIds.stdout.split('\n').filter((id) => id.trim() !== '');
-  const [tasks, nodeList] = await Promise.all([
-    ids.length === 0
-      ? []
-      : runner
-          .exec(taskStatusArgs(ids), { allowFailure: true })
-          .then((result) => parseTaskStatus(result.stdout)),
-    nodes.length === 0 ? [] : runner.exec(nodeInspectArgs(nodes)).then((result) => parseNodes(result.stdout)),
-  ]);
-  return pickSwarmTask(service, tasks, nodeList, hosts, model.environment);
+  if (ids.length === 0) return [];
+  return parseTaskStatus((await runner.exec(taskStatusArgs(ids), { allowFailure: true })).stdout);
 }

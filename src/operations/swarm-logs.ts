@@ -4,14 +4,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   hostOfNode,
-  nodeIdsArgs,
-  nodeInspectArgs,
-  parseNodes,
   parseServiceLogLine,
   type ServiceLogLine,
   serviceLogsFollowArgs,
   stackServiceName,
 } from '../docker/swarm.js';
+import { readSwarmNodes } from '../engine/swarm.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { jobStackName } from '../plan/swarm.js';
 import type { Runner } from '../runners/types.js';
@@ -20,7 +18,7 @@ import type { LoadedEnvironment } from './environment.js';
 import { type HostRunners, oneLine } from './fleet.js';
 import {
   FOLLOW_SCRIPT,
-  KEEPALIVE,
+  followLineHandler,
   type LogsOptions,
   mergeLogLines,
   Printer,
@@ -51,9 +49,7 @@ export function sourcedServiceLine(
 async function nodeNames(runner: Runner, model: EnvironmentModel): Promise<Map<string, string>> {
   const names = new Map<string, string>();
   try {
-    const ids = (await runner.exec(nodeIdsArgs())).stdout.split('\n').filter((id) => id.trim() !== '');
-    if (ids.length === 0) return names;
-    for (const node of parseNodes((await runner.exec(nodeInspectArgs(ids))).stdout)) {
+    for (const node of await readSwarmNodes(runner)) {
       const host = hostOfNode(node, model.hosts);
       if (host !== undefined) names.set(node.hostname, host.name);
     }
@@ -170,23 +166,21 @@ export async function followSwarmLogs(
       .exec(['sh', '-c', FOLLOW_SCRIPT, 'sh', ...argv], {
         allowFailure: true,
         signal,
-        onLine: (text, from) => {
-          if (text === KEEPALIVE) return;
-          const parsed = parseServiceLogLine(text);
-          if (parsed === undefined) {
-            if (from === 'stderr' && text.trim() !== '') diagnostics.push(text.trim());
-            return;
-          }
-          const line = sourcedServiceLine(parsed, swarm.stack, nodes);
-          if (!scoped && !inScope.has(line.host)) return;
-          const key = `${line.host}/${line.container}`;
-          const previous = last.get(key);
-          if (previous !== undefined && line.timestamp <= previous) return;
-          last.set(key, line.timestamp);
-          printer.widen(line.host, line.container);
-          printer.print(line);
-          printed = true;
-        },
+        onLine: followLineHandler(
+          parseServiceLogLine,
+          (parsed) => {
+            const line = sourcedServiceLine(parsed, swarm.stack, nodes);
+            if (!scoped && !inScope.has(line.host)) return;
+            const key = `${line.host}/${line.container}`;
+            const previous = last.get(key);
+            if (previous !== undefined && line.timestamp <= previous) return;
+            last.set(key, line.timestamp);
+            printer.widen(line.host, line.container);
+            printer.print(line);
+            printed = true;
+          },
+          diagnostics,
+        ),
       })
       .catch((error: unknown) => ({ exitCode: 255, stderr: oneLine(error), stdout: '' }));
     if (signal.aborted) break;

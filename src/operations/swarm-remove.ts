@@ -7,15 +7,11 @@ import { environmentFolder } from '../plan/remove.js';
 import { jobStackName } from '../plan/swarm.js';
 import { type SwarmRemoveInventory, swarmRemoveSteps, swarmVolumesByHost } from '../plan/swarm-remove.js';
 import type { Plan, Step } from '../plan/types.js';
-import { Ledger } from '../state/ledger.js';
-import { systemClock } from '../util/clock.js';
 import { ExternalError } from '../util/errors.js';
-import { printPlan } from './deploy.js';
 import type { LoadedEnvironment } from './environment.js';
 import { HostRunners, oneLine } from './fleet.js';
-import { lockSteps, maintenanceError, maintenancePlan, runMaintenance } from './prune.js';
-import { recordRemoval } from './remove.js';
-import { retentionFor } from './retention.js';
+import { lockSteps, maintenancePlan } from './prune.js';
+import { type RemoveOptions, runRemoval } from './remove.js';
 import type { Session } from './session.js';
 
 /** How long Swarm gets to stop the stacks' tasks and free their networks, on the manager and on each node. */
@@ -149,7 +145,7 @@ export function swarmRemovePlan(
 export async function runSwarmRemove(
   session: Session,
   env: LoadedEnvironment,
-  options: { volumes: boolean; lockWaitMs?: number; confirm: (question: string) => Promise<void> },
+  options: RemoveOptions,
 ): Promise<number> {
   const { model } = env;
   const swarm = model.swarm!;
@@ -160,40 +156,16 @@ export async function runSwarmRemove(
   } finally {
     await runners.closeAll();
   }
-  const images = (await retentionFor(session, env, undefined, { planOnly: false, retain: 0 })) ?? {
-    keepReleases: [],
-    keepImages: [],
-    removeImages: [],
-  };
-  const ledger = new Ledger({ projectRoot: env.loaded.root, env: session.env });
-  const releaseId = await ledger.newReleaseId(systemClock);
-  const message = `remove ${model.composeProject}${options.volumes ? ' with its volumes' : ''}`;
-  const plan = swarmRemovePlan(env, inventory, { volumes: options.volumes, images, releaseId, message });
-  const volumes = swarmVolumesByHost(inventory);
-  if (session.globals.dryRun) {
-    printPlan(session, plan, 'text');
-    if (!session.globals.json && volumes.length > 0) {
-      session.output.info(
-        options.volumes
-          ? `With --volumes these volumes and their data are deleted: ${volumes.join('; ')}`
-          : `Volumes kept (pass --volumes to delete them): ${volumes.join('; ')}`,
-      );
-    }
-    return 0;
-  }
   const where = `the swarm of ${swarm.manager} (stack ${swarm.stack})`;
-  await options.confirm(
-    options.volumes && volumes.length > 0
-      ? `Remove ${model.project} ${model.environment} from ${where}, and DELETE the volumes ${volumes.join('; ')} with their data?`
-      : `Remove ${model.project} ${model.environment} from ${where} (services, gateway, networks, configs, secrets, files${volumes.length > 0 ? '; volumes are kept' : ''})?`,
-  );
-  session.output.info(`Removing ${model.project} ${model.environment} from ${where}`);
-  const started = Date.now();
-  const result = await runMaintenance(session, env, plan, {
-    record: () => recordRemoval(session, env, ledger, plan, message, started),
-    ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+  const volumes = swarmVolumesByHost(inventory);
+  const releaseId = await runRemoval(session, env, options, {
+    where,
+    objects: 'services, gateway, networks, configs, secrets, files',
+    volumes,
+    plan: ({ releaseId, message, images }) =>
+      swarmRemovePlan(env, inventory, { volumes: options.volumes, images, releaseId, message }),
   });
-  if (!result.ok) throw maintenanceError(plan, result);
+  if (releaseId === undefined) return 0;
   if (session.globals.json) {
     session.output.result(
       JSON.stringify({

@@ -5,9 +5,6 @@ import { GATEWAY_SERVICE } from '../compose/stack.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import {
   hostOfNode,
-  nodeIdsArgs,
-  nodeInspectArgs,
-  parseNodes,
   parseServiceStatus,
   parseTaskStatus,
   type SwarmNode,
@@ -19,6 +16,7 @@ import {
   TASK_STARTING_STATES,
   taskStatusArgs,
 } from '../docker/swarm.js';
+import { readSwarmNodes } from '../engine/swarm.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { releaseDir } from '../plan/deploy.js';
 import type { Runner } from '../runners/types.js';
@@ -30,9 +28,11 @@ import {
   type ContainerStatus,
   type HostStatus,
   type ReleaseMatch,
+  runningRelease,
   type ServiceStatus,
   type StatusReport,
   specHashesOf,
+  statusRelease,
 } from './status.js';
 
 /** One service of the stack, as status shows it above the tasks. */
@@ -124,16 +124,19 @@ function taskName(service: string, task: SwarmTaskStatus): string {
  * tasks Swarm means to run there (desired state running), grouped by service in the model's order,
  * the gateway last. A task's restarts are the ended tasks of its slot with its spec that Swarm still
  * keeps (restartsOf); its release is `current` when it carries the spec hash
- * of the current release's stack file. Nodes are all reachable: the manager answered for them.
+ * of the current release's stack file. `record` is the ledger's current record: a removal is shown as
+ * `removed`, and no task is compared with it. Nodes are all reachable: the manager answered for them.
  */
 export function swarmStatusReport(
   model: EnvironmentModel,
   readings: SwarmReadings,
-  release: ReleaseRecord | undefined,
+  record: ReleaseRecord | undefined,
   specHashes: Record<string, string>,
   historyWarning: string | undefined,
 ): StatusReport {
   const stack = model.swarm?.stack ?? model.composeProject;
+  const recorded = statusRelease(record);
+  const release = runningRelease(record);
   const byId = new Map(readings.services.map((service) => [service.id, service]));
   const nodeHost = new Map<string, string>();
   const extraHosts: string[] = [];
@@ -234,10 +237,7 @@ export function swarmStatusReport(
     project: model.project,
     environment: model.environment,
     composeProject: model.composeProject,
-    release:
-      release === undefined
-        ? undefined
-        : { id: release.id, version: release.version, timestamp: release.timestamp },
+    ...recorded,
     historyWarning,
     hosts,
     swarm: {
@@ -271,26 +271,19 @@ const ids = (stdout: string) =>
  * `inspect`). Throws what the runner throws (the manager cannot be reached, docker fails).
  */
 export async function readSwarm(runner: Runner, stack: string): Promise<SwarmReadings> {
-  const [serviceIds, taskIds, nodeIds] = await Promise.all([
-    runner.exec(stackServiceIdsArgs(stack)).then((result) => ids(result.stdout)),
+  const readServices = async () => {
+    const serviceIds = ids((await runner.exec(stackServiceIdsArgs(stack))).stdout);
+    if (serviceIds.length === 0) return [];
+    return parseServiceStatus((await runner.exec(serviceStatusArgs(serviceIds))).stdout);
+  };
+  const readTasks = async () => {
     // "nothing found in stack" once the stack is gone: no tasks.
-    runner.exec(stackTaskIdsArgs(stack), { allowFailure: true }).then((result) => ids(result.stdout)),
-    runner.exec(nodeIdsArgs()).then((result) => ids(result.stdout)),
-  ]);
-  const [services, tasks, nodes] = await Promise.all([
-    serviceIds.length === 0
-      ? []
-      : runner.exec(serviceStatusArgs(serviceIds)).then((result) => parseServiceStatus(result.stdout)),
+    const taskIds = ids((await runner.exec(stackTaskIdsArgs(stack), { allowFailure: true })).stdout);
+    if (taskIds.length === 0) return [];
     // A task Swarm forgets between the two commands makes inspect fail for it only: keep the others.
-    taskIds.length === 0
-      ? []
-      : runner
-          .exec(taskStatusArgs(taskIds), { allowFailure: true })
-          .then((result) => parseTaskStatus(result.stdout)),
-    nodeIds.length === 0
-      ? []
-      : runner.exec(nodeInspectArgs(nodeIds)).then((result) => parseNodes(result.stdout)),
-  ]);
+    return parseTaskStatus((await runner.exec(taskStatusArgs(taskIds), { allowFailure: true })).stdout);
+  };
+  const [services, tasks, nodes] = await Promise.all([readServices(), readTasks(), readSwarmNodes(runner)]);
   return { services, tasks, nodes };
 }
 
@@ -328,7 +321,7 @@ export async function collectSwarmStatus(
     readSwarm(runner, model.swarm?.stack ?? model.composeProject),
     readHistory(context, env, runners),
   ]);
-  const hashes = await releaseSpecHashes(runner, model, history.current);
+  const hashes = await releaseSpecHashes(runner, model, runningRelease(history.current));
   const report = swarmStatusReport(model, readings, history.current, hashes, history.remoteError);
   if (hosts.length === model.hosts.length) return report;
   const inScope = new Set(hosts.map((host) => host.name));

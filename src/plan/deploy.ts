@@ -1,5 +1,6 @@
 import { healthcheckTimings } from '../compose/analyze.js';
 import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
+import { type ComposeLocator, located } from '../compose/locate.js';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
 import type { ComposeProject, HostCompose } from '../compose/types.js';
 import { composeArgs, composePullArgs } from '../docker/compose.js';
@@ -132,6 +133,8 @@ export interface DeployPlanInput {
   readProjectPath: (relativePath: string) => ProjectFile[] | undefined;
   /** Bind-mount sources the compose file wrote as relative paths (absolute, as compose printed them). */
   relativeBindSources?: ReadonlySet<string>;
+  /** Where keys are in the compose file as written, for errors about them (`file:line:column`). */
+  locateCompose?: ComposeLocator;
   migrations: MigrationStep[];
   message: string;
   /** Executable hooks found in `.stagecraft/hooks/` (pre-build, pre-deploy, post-deploy), by name → path. */
@@ -365,6 +368,7 @@ function renderHostCompose(
     projectDir: input.projectDir,
     ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
     ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
+    ...(input.locateCompose ? { locate: input.locateCompose } : {}),
     ...(input.variables ? { variables: input.variables } : {}),
     remoteServices,
     ...(model.mesh === undefined ? {} : { meshHosts: meshHostsOf(model, input.hostAddresses) }),
@@ -473,7 +477,8 @@ export function projectFileSteps(
         : `service ${mount.service}: the bind mount ./${mount.path}:${mount.target}`;
     const files = input.readProjectPath(mount.path);
     if (files === undefined) {
-      throw new UserError(`${where}: ./${mount.path} does not exist in the project folder`, {
+      const at = mount.service === '' ? undefined : input.locateCompose?.mount(mount.service, mount.target);
+      throw new UserError(located(at, `${where}: ./${mount.path} does not exist in the project folder`), {
         hint: `create ./${mount.path} (Stagecraft uploads it to the hosts), or mount an absolute path that exists on every host, or use a named volume`,
       });
     }

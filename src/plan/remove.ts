@@ -2,6 +2,42 @@ import type { EnvironmentModel } from '../model/environment.js';
 import type { Retention } from './prune.js';
 import type { Step } from './types.js';
 
+/**
+ * What a removal takes off a host once no container of the app is left, as `[id, title, action]` in
+ * order: its named `volumes` (only with `removeVolumes`), then the release images no container uses
+ * (`images.removeImages`, best effort). Pure.
+ */
+export function volumeAndImageSteps(
+  model: Pick<EnvironmentModel, 'environment'>,
+  volumes: readonly string[],
+  options: { volumes: boolean; images: Retention },
+): [string, string, Step['action']][] {
+  const steps: [string, string, Step['action']][] = [];
+  if (options.volumes && volumes.length > 0) {
+    steps.push([
+      'volumes',
+      `remove volumes ${volumes.join(', ')} and their data`,
+      { kind: 'exec', argv: ['docker', 'volume', 'rm', ...volumes] },
+    ]);
+  }
+  if (options.images.removeImages.length > 0) {
+    steps.push([
+      'images',
+      `remove images of ${model.environment}'s releases that no container uses`,
+      {
+        kind: 'retain',
+        keepReleases: [],
+        keepImages: options.images.keepImages,
+        removeImages: options.images.removeImages,
+        containers: false,
+        bestEffort: true,
+        measure: false,
+      },
+    ]);
+  }
+  return steps;
+}
+
 // `stagecraft remove`: the steps that take an environment of the app off its hosts, decided from what
 // each host reported (read-only) before anything changes. Pure.
 
@@ -114,22 +150,8 @@ export function removeSteps(input: RemovePlanInput, after: string[]): Step[] {
         argv: ['docker', 'network', 'rm', ...networks],
       });
     }
-    if (input.volumes && inventory.volumes.length > 0) {
-      add('volumes', `remove volumes ${inventory.volumes.join(', ')} and their data`, {
-        kind: 'exec',
-        argv: ['docker', 'volume', 'rm', ...inventory.volumes],
-      });
-    }
-    if (input.images.removeImages.length > 0) {
-      add('images', `remove images of ${model.environment}'s releases that no container uses`, {
-        kind: 'retain',
-        keepReleases: [],
-        keepImages: input.images.keepImages,
-        removeImages: input.images.removeImages,
-        containers: false,
-        bestEffort: true,
-        measure: false,
-      });
+    for (const [id, title, action] of volumeAndImageSteps(model, inventory.volumes, input)) {
+      add(id, title, action);
     }
     if (inventory.folder) {
       const lockHost = inventory.host === model.lockHost;

@@ -1,6 +1,6 @@
 import type { EnvironmentModel } from '../model/environment.js';
 import type { Retention } from './prune.js';
-import { environmentFolder, removeAllButHistoryArgv } from './remove.js';
+import { environmentFolder, removeAllButHistoryArgv, volumeAndImageSteps } from './remove.js';
 import type { Step } from './types.js';
 
 // `stagecraft remove` on driver swarm: the steps that take the stack (and the job stacks a deploy left)
@@ -102,23 +102,8 @@ export function swarmRemoveSteps(input: SwarmRemovePlanInput, after: string[]): 
         timeoutMs: input.timeoutMs,
       });
     }
-    const volumes = inventory.volumes[host.name] ?? [];
-    if (input.volumes && volumes.length > 0) {
-      add('volumes', `remove volumes ${volumes.join(', ')} and their data`, {
-        kind: 'exec',
-        argv: ['docker', 'volume', 'rm', ...volumes],
-      });
-    }
-    if (input.images.removeImages.length > 0) {
-      add('images', `remove images of ${model.environment}'s releases that no container uses`, {
-        kind: 'retain',
-        keepReleases: [],
-        keepImages: input.images.keepImages,
-        removeImages: input.images.removeImages,
-        containers: false,
-        bestEffort: true,
-        measure: false,
-      });
+    for (const [id, title, action] of volumeAndImageSteps(model, inventory.volumes[host.name] ?? [], input)) {
+      add(id, title, action);
     }
   }
   return steps;

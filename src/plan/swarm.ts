@@ -1,4 +1,5 @@
 import { compareStrings } from '../compose/canonical.js';
+import { located } from '../compose/locate.js';
 import { projectHostCompose } from '../compose/project.js';
 import { renderCompose, renderDockerEnvFile } from '../compose/render.js';
 import { GATEWAY_SERVICE, type StackService, swarmStack } from '../compose/stack.js';
@@ -99,6 +100,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     projectDir: input.projectDir,
     ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
     ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
+    ...(input.locateCompose ? { locate: input.locateCompose } : {}),
     ...(input.variables ? { variables: input.variables } : {}),
     remoteServices: {},
     releaseLabels: {},
@@ -112,7 +114,10 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
   const bindMount = projected.projectMounts.find((mount) => mount.service !== '');
   if (bindMount !== undefined) {
     throw new UserError(
-      `service ${bindMount.service}: the bind mount ./${bindMount.path}:${bindMount.target} needs the project's files on every node of the swarm, which only the manager gets`,
+      located(
+        input.locateCompose?.mount(bindMount.service, bindMount.target),
+        `service ${bindMount.service}: the bind mount ./${bindMount.path}:${bindMount.target} needs the project's files on every node of the swarm, which only the manager gets`,
+      ),
       {
         hint: `put ./${bindMount.path} in the image (COPY), or declare it under configs: (a Swarm config every node gets) and use configs: in the service`,
       },

@@ -11,6 +11,35 @@ export function projectWith(files: Record<string, string>): string {
   return root;
 }
 
+/**
+ * A project folder whose environment `production` is a swarm of one node m1 at 192.0.2.1 (which
+ * does not exist): `services` and `more` are YAML lines under `services:` and beside it (e.g.
+ * `databases:`), `environments` more environments; `files` go beside stagecraft.yml.
+ */
+export function swarmProject(options: {
+  compose: string;
+  services: string;
+  more?: string;
+  environments?: string;
+  files?: Record<string, string>;
+}): string {
+  return projectWith({
+    'docker-compose.yml': options.compose,
+    'stagecraft.yml': `project:
+  name: shop
+  registry: registry.example/shop
+services:
+${options.services}${options.more ?? ''}environments:
+  production:
+    driver: swarm
+    manager: m1
+    hosts:
+      web: [{ name: m1, address: 192.0.2.1 }]
+${options.environments ?? ''}`,
+    ...options.files,
+  });
+}
+
 export function load(
   yaml: string,
   options: { envName?: string; env?: Record<string, string>; files?: Record<string, string> } = {},

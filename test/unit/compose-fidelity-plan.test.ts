@@ -213,7 +213,7 @@ describe.skipIf(!composeAvailable)(
       expect(error).toBeInstanceOf(UserError);
       expect(error.exitCode).toBe(1);
       expect(error.message).toBe(
-        'service web: the bind mount ./htpasswd:/etc/nginx/htpasswd: ./htpasswd does not exist in the project folder',
+        'docker-compose.yml:6:9 service web: the bind mount ./htpasswd:/etc/nginx/htpasswd: ./htpasswd does not exist in the project folder',
       );
       expect(error.hint).toBe(
         'create ./htpasswd (Stagecraft uploads it to the hosts), or mount an absolute path that exists on every host, or use a named volume',
@@ -226,7 +226,7 @@ describe.skipIf(!composeAvailable)(
       )) as UserError;
       expect(error).toBeInstanceOf(UserError);
       expect(error.message).toBe(
-        'service web: the bind mount ../shared/ovens.conf:/etc/bakery/ovens.conf is outside the project folder, so it cannot be uploaded to the hosts',
+        'docker-compose.yml:6:9 service web: the bind mount ../shared/ovens.conf:/etc/bakery/ovens.conf is outside the project folder, so it cannot be uploaded to the hosts',
       );
     });
 

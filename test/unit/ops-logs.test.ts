@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FOLLOW_SCRIPT,
+  followLineHandler,
   formatLogLine,
   grepPattern,
   KEEPALIVE,
@@ -97,6 +98,21 @@ describe('flags', () => {
     expect(linesArgument(undefined)).toBeUndefined();
     expect(() => linesArgument('-3')).toThrow(/invalid --lines/);
     expect(() => grepPattern('(')).toThrow(/invalid --grep regular expression/);
+  });
+});
+
+describe('followLineHandler', () => {
+  it('hands on the lines it reads, drops keep-alives, keeps unreadable stderr as diagnostics', () => {
+    const used: string[] = [];
+    const diagnostics: string[] = [];
+    const onLine = followLineHandler(parseLogLine, (line) => used.push(line.text), diagnostics);
+    onLine('2025-06-01T12:00:00.000000000Z ready', 'stdout');
+    onLine(KEEPALIVE, 'stdout');
+    onLine('no timestamp on stdout', 'stdout');
+    onLine('  Error response from daemon: No such container  ', 'stderr');
+    onLine('   ', 'stderr');
+    expect(used).toEqual(['ready']);
+    expect(diagnostics).toEqual(['Error response from daemon: No such container']);
   });
 });
 

@@ -11,7 +11,9 @@ import {
   type StatusReport,
   specHashesOf,
   statusJson,
+  statusRelease,
 } from '../../src/operations/status.js';
+import type { ReleaseRecord } from '../../src/state/types.js';
 
 const NOW = new Date('2025-06-01T12:00:00Z');
 
@@ -161,6 +163,29 @@ describe('renderStatus', () => {
         'h2: could not reach h2 (10.0.0.2:22): Connection refused',
       ].join('\n'),
     );
+  });
+
+  it('says the app was removed, by which record, when the newest completed record is a removal', () => {
+    const removal = {
+      id: 'rel-20250601-115800000',
+      environment: 'production',
+      version: 'v7',
+      commit_sha: '',
+      timestamp: '2025-06-01T11:58:00Z',
+      phases: {},
+      kind: 'remove',
+      images: {},
+      hosts: {},
+    } as unknown as ReleaseRecord;
+    const removed = { ...report, ...statusRelease(removal), hosts: [] };
+    expect(renderStatus(removed, NOW).split('\n')[0]).toBe(
+      'shop production: removed by rel-20250601-115800000 (2m ago); no release runs',
+    );
+    expect(statusJson(removed, NOW)).toMatchObject({
+      release: null,
+      removed: { id: 'rel-20250601-115800000', timestamp: '2025-06-01T11:58:00Z' },
+    });
+    expect(statusJson(report, NOW)).toMatchObject({ removed: null });
   });
 
   it('says so when nothing has been released', () => {

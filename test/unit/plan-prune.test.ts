@@ -13,7 +13,7 @@ import {
   retainSteps,
   retention,
 } from '../../src/plan/prune.js';
-import { removeSteps, volumesByHost } from '../../src/plan/remove.js';
+import { removeSteps, volumeAndImageSteps, volumesByHost } from '../../src/plan/remove.js';
 import { allSteps } from '../../src/plan/types.js';
 import { formatBytes, parseDockerSize, parseImageRows } from '../../src/rollout/retain.js';
 import { pendingPhases } from '../../src/state/ledger.js';
@@ -335,6 +335,25 @@ describe('retain steps', () => {
       ['retain:h3', 'rollout', ['lock:acquire']],
       ['retain:build', 'finalize', ['lock:acquire']],
     ]);
+  });
+});
+
+describe('volumeAndImageSteps (remove on every driver)', () => {
+  const images = { keepReleases: [], keepImages: ['a:1'], removeImages: ['a:0'] };
+  it('removes the volumes only with --volumes, then the images no container uses', () => {
+    const model = { environment: 'production' };
+    expect(
+      volumeAndImageSteps(model, ['v1', 'v2'], { volumes: true, images }).map(([id, title]) => [id, title]),
+    ).toEqual([
+      ['volumes', 'remove volumes v1, v2 and their data'],
+      ['images', "remove images of production's releases that no container uses"],
+    ]);
+    expect(volumeAndImageSteps(model, ['v1'], { volumes: false, images }).map(([id]) => id)).toEqual([
+      'images',
+    ]);
+    expect(
+      volumeAndImageSteps(model, [], { volumes: true, images: { ...images, removeImages: [] } }),
+    ).toEqual([]);
   });
 });
 

@@ -404,6 +404,30 @@ describe('status on driver swarm', () => {
     expect(statusJson({ ...report(), swarm: undefined }, NOW)).toMatchObject({ swarm: null });
   });
 
+  it('after remove: the stack is removed by the removal record, which is no release the tasks run', () => {
+    const removal = {
+      ...release,
+      id: 'rel-20261201-115800000',
+      timestamp: '2026-12-01T11:58:00Z',
+      kind: 'remove',
+    };
+    const built = swarmStatusReport(
+      model(),
+      { services: [], tasks: [], nodes: [] },
+      removal as typeof release,
+      { api: 'h2' },
+      undefined,
+    );
+    expect(built.release).toBeUndefined();
+    expect(built.removed).toEqual({ id: 'rel-20261201-115800000', timestamp: '2026-12-01T11:58:00Z' });
+    expect(renderStatus(built, NOW).split('\n').slice(0, 4)).toEqual([
+      'shop production: removed by rel-20261201-115800000 (2m ago); no release runs',
+      'stack shop-production (manager m1); nodes: none',
+      '',
+      'no service of the stack shop-production runs',
+    ]);
+  });
+
   it('shows tasks no node took yet, and a stack with no services', () => {
     const pending = swarmStatusReport(
       model(),

@@ -19,7 +19,13 @@ import {
   stackDeployArgs,
   taskState,
 } from '../../src/docker/swarm.js';
-import { deployStack, ensureNodeLabels, runSwarmJob, serviceProgress } from '../../src/engine/swarm.js';
+import {
+  deployStack,
+  ensureNodeLabels,
+  readSwarmNodes,
+  runSwarmJob,
+  serviceProgress,
+} from '../../src/engine/swarm.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
 import type { DeployPlanInput } from '../../src/plan/deploy.js';
 import { planSwarmDeploy } from '../../src/plan/swarm.js';
@@ -755,6 +761,33 @@ describe('swarm handlers (a scripted manager)', () => {
   };
   const service = (update: string | null) =>
     `{"id":"x1","name":"s_api","mode":{"Replicated":{"Replicas":1}},"update":${update},"labels":{"stagecraft.spec-hash":"new"}}\n`;
+
+  it('reads the nodes in one place: the ids the manager lists, then their inspect; none without ids', async () => {
+    const runner = new RecordingRunner({
+      name: 'm1',
+      script: {
+        'docker node ls --quiet': { stdout: 'n1\n n2 \n\n' },
+        'docker node inspect': {
+          stdout:
+            '{"id":"n1","hostname":"m1","addr":"10.0.0.1","state":"ready","labels":null}\n{"id":"n2","hostname":"w2","addr":"10.0.0.2","state":"down","labels":{"a":"b"}}\n',
+        },
+      },
+    });
+    expect(await readSwarmNodes(runner)).toEqual([
+      { id: 'n1', hostname: 'm1', addr: '10.0.0.1', state: 'ready', labels: {} },
+      { id: 'n2', hostname: 'w2', addr: '10.0.0.2', state: 'down', labels: { a: 'b' } },
+    ]);
+    expect(runner.commands.at(-1)!.slice(0, 3).concat(runner.commands.at(-1)!.slice(-2))).toEqual([
+      'docker',
+      'node',
+      'inspect',
+      'n1',
+      'n2',
+    ]);
+    const empty = new RecordingRunner({ name: 'm1', script: { 'docker node ls --quiet': { stdout: '' } } });
+    expect(await readSwarmNodes(empty)).toEqual([]);
+    expect(empty.commands.map((argv) => argv.join(' '))).toEqual(['docker node ls --quiet']);
+  });
 
   it('labels each host’s node by role, found by address, and removes a role it lost', async () => {
     const runner = new RecordingRunner({

@@ -1,7 +1,7 @@
 import type { AppliedFile } from '../../migrate/postgres.js';
 import { type DatabaseReport, type MigrateEvent, migrate } from '../../migrate/run.js';
 import { type MigrationStatus, summarize } from '../../migrate/status.js';
-import { migrationTargets } from '../../migrate/targets.js';
+import { type MigrationTarget, migrationTargets } from '../../migrate/targets.js';
 import { loadedMigrationsModel } from '../../model/migrations.js';
 import { isStagecraftError } from '../../util/errors.js';
 import type { Output } from '../../util/output.js';
@@ -57,6 +57,9 @@ async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode
     }
   }
 
+  if (loaded.config.environments?.[envName]?.driver === 'swarm') {
+    output.info(swarmNote(envName, targets));
+  }
   if (mode === 'run' && model.requireConfirmation) {
     await confirm(context, `Apply the pending migrations of ${envName}?`);
   }
@@ -118,6 +121,15 @@ async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode
     }
   }
   return 0;
+}
+
+/**
+ * What `migrate` does on a swarm environment, which differs from a deploy's migrations: it connects
+ * from this machine, where the stack's service names do not resolve; a deploy runs them on the swarm.
+ */
+function swarmNote(envName: string, targets: readonly MigrationTarget[]): string {
+  const urls = [...new Set(targets.map((target) => target.connectionEnv))].join(', ');
+  return `${envName} is a swarm: \`stagecraft migrate\` connects to the database from this machine with ${urls}, not from the swarm, so that URL must reach the database from here (the stack's service names resolve only on the swarm's overlay networks); \`stagecraft deploy\` runs pre_deploy and post_deploy migrations on the swarm, as replicated jobs that need no such URL (docs/swarm.md)`;
 }
 
 function progress(output: Output, mode: 'plan' | 'run', event: MigrateEvent): void {

@@ -1,0 +1,69 @@
+// Where a key of the project's compose file is, as `file:line:column` (the form of the config's own
+// errors and the compose guard's), for errors about what compose resolved from it.
+import { readFileSync } from 'node:fs';
+import type { PathSegment } from '../config/issues.js';
+import { YamlSource } from '../config/yaml-source.js';
+
+/** Positions in the compose file as written (not as `docker compose config` resolved it). */
+export interface ComposeLocator {
+  /**
+   * `file:line:column` of a key path (`['services', 'web', 'container_name']`: the key itself), or
+   * undefined when the file does not have that path (it came from an included or extended file).
+   */
+  key(path: readonly PathSegment[]): string | undefined;
+  /** `file:line:column` of the entry of `services.<service>.volumes` that mounts at `target`. */
+  mount(service: string, target: string): string | undefined;
+}
+
+/** The target of a `volumes:` entry as written: `src:target[:mode]`, or the long form's `target`. */
+function mountTarget(entry: unknown): string | undefined {
+  if (typeof entry === 'string') {
+    const parts = entry.split(':');
+    return parts.length === 1 ? parts[0] : parts[1];
+  }
+  if (entry !== null && typeof entry === 'object') {
+    const target = (entry as { target?: unknown }).target;
+    return typeof target === 'string' ? target : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * A locator over the compose file at `path`, named `displayName` in what it returns. The file is read
+ * and parsed on the first question only; one that cannot be read or parsed locates nothing.
+ */
+export function composeLocator(path: string, displayName: string): ComposeLocator {
+  let source: YamlSource | null | undefined;
+  const parsed = (): YamlSource | null => {
+    if (source === undefined) {
+      try {
+        source = YamlSource.parse(displayName, readFileSync(path, 'utf8'));
+        if (source.syntaxIssues().length > 0 || source.guardIssues().length > 0) source = null;
+      } catch {
+        source = null;
+      }
+    }
+    return source;
+  };
+  const key = (keyPath: readonly PathSegment[]): string | undefined => {
+    const yaml = parsed();
+    if (yaml === null || !yaml.document.hasIn(keyPath)) return undefined;
+    const { line, column } = yaml.position(keyPath, { key: typeof keyPath.at(-1) === 'string' });
+    return `${displayName}:${line}:${column}`;
+  };
+  return {
+    key,
+    mount(service, target) {
+      const volumes = parsed()?.document.getIn(['services', service, 'volumes']) as unknown;
+      const list = (volumes as { toJSON?: () => unknown } | undefined)?.toJSON?.();
+      if (!Array.isArray(list)) return undefined;
+      const index = list.findIndex((entry) => mountTarget(entry) === target);
+      return index === -1 ? undefined : key(['services', service, 'volumes', index]);
+    },
+  };
+}
+
+/** `message` after its place when there is one: `compose.yml:5:9 message`, the form config errors take. */
+export function located(at: string | undefined, message: string): string {
+  return at === undefined ? message : `${at} ${message}`;
+}

@@ -1,0 +1,52 @@
+// Positions of keys in a compose file as written, for errors about what compose resolved from it.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { composeLocator, located } from '../../src/compose/locate.js';
+import { projectWith } from '../support/config.js';
+
+const root = projectWith({
+  'compose.yml': `services:
+  web:
+    image: nginx:1.27
+    container_name: shop-web
+    volumes:
+      - data:/data
+      - ./conf:/etc/nginx/conf.d:ro
+      - type: bind
+        source: ./static
+        target: /srv
+`,
+  'broken.yml': 'services: [\n',
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('composeLocator', () => {
+  const locate = composeLocator(join(root, 'compose.yml'), 'compose.yml');
+
+  it('places a key at the key itself, and a mount at its entry (short or long form) by target', () => {
+    expect(locate.key(['services', 'web', 'container_name'])).toBe('compose.yml:4:5');
+    expect(locate.mount('web', '/etc/nginx/conf.d')).toBe('compose.yml:7:9');
+    expect(locate.mount('web', '/srv')).toBe('compose.yml:8:9');
+  });
+
+  it('places nothing the file does not have (an included or extended file had it)', () => {
+    expect(locate.key(['services', 'api', 'container_name'])).toBeUndefined();
+    expect(locate.mount('web', '/nowhere')).toBeUndefined();
+    expect(composeLocator(join(root, 'broken.yml'), 'broken.yml').key(['services'])).toBeUndefined();
+    expect(composeLocator(join(root, 'missing.yml'), 'missing.yml').mount('web', '/srv')).toBeUndefined();
+  });
+
+  it('puts the place before the message, as config errors do', () => {
+    expect(located('compose.yml:4:5', 'service web: …')).toBe('compose.yml:4:5 service web: …');
+    expect(located(undefined, 'service web: …')).toBe('service web: …');
+  });
+
+  it('reads the file on the first question only', () => {
+    const path = join(root, 'late.yml');
+    const late = composeLocator(path, 'late.yml');
+    writeFileSync(path, 'services:\n  web:\n    privileged: true\n');
+    expect(late.key(['services', 'web', 'privileged'])).toBe('late.yml:3:5');
+  });
+});
