@@ -17,6 +17,7 @@ import type { Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import type { LoadedEnvironment } from './environment.js';
 import { type HostRunners, oneLine } from './fleet.js';
+import { onManager } from './swarm-manager.js';
 
 /** A running task to exec into: the host its node is, its container there, its name (`api.1`). */
 export interface SwarmExecTarget {
@@ -80,7 +81,9 @@ export async function findSwarmTask(
   service: string,
 ): Promise<SwarmExecTarget> {
   const runner = runners.get(env.model.swarm!.manager);
-  const [tasks, nodes] = await Promise.all([runningTasks(env, runner, service), readSwarmNodes(runner)]);
+  const [tasks, nodes] = await onManager(env.model, () =>
+    Promise.all([runningTasks(env, runner, service), readSwarmNodes(runner)]),
+  );
   return pickSwarmTask(service, tasks, nodes, hosts, env.model.environment);
 }
 

@@ -25,6 +25,7 @@ import {
   type SourcedLine,
 } from './logs.js';
 import type { Session } from './session.js';
+import { managerError, onManager } from './swarm-manager.js';
 
 /**
  * Pure: a `docker service logs` line as logs prints it: the node's configured host name (`nodes`:
@@ -74,6 +75,8 @@ function noService(env: LoadedEnvironment, service: string, why: string): UserEr
 
 function failed(env: LoadedEnvironment, service: string, exitCode: number, stderr: string): Error {
   const why = oneLine(stderr) || `exit code ${exitCode}`;
+  const manager = managerError(new Error(`exited with code ${exitCode}: ${stderr}`), env.model);
+  if (manager instanceof UserError) return manager;
   if (/no such (task or )?service|not found/i.test(stderr)) return noService(env, service, why);
   return new ExternalError(
     `docker service logs failed for ${service} on ${env.model.swarm!.manager}: ${why}`,
@@ -113,7 +116,7 @@ export async function printSwarmLogs(
         if (parsed !== undefined) raw.push(parsed);
       },
     }),
-    nodeNames(runner, model),
+    onManager(model, () => nodeNames(runner, model)),
   ]);
   if (result.exitCode !== 0 && raw.length === 0) throw failed(env, service, result.exitCode, result.stderr);
   const inScope = new Set(hosts.map((host) => host.name));

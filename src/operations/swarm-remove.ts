@@ -13,6 +13,7 @@ import { HostRunners, oneLine } from './fleet.js';
 import { lockSteps, maintenancePlan } from './prune.js';
 import { type RemoveOptions, runRemoval } from './remove.js';
 import type { Session } from './session.js';
+import { onManager } from './swarm-manager.js';
 
 /** How long Swarm gets to stop the stacks' tasks and free their networks, on the manager and on each node. */
 const REMOVE_TIMEOUT_MS = 180_000;
@@ -28,9 +29,19 @@ const names = (stdout: string) =>
  * secret ls` on the manager, `test -d` of the folder there, `docker volume ls` on every node). The
  * stacks are the environment's stack and its job stacks (`<stack>-job-<service>`: those of the
  * model's jobs, and any other such stack a deploy left). A node whose volumes cannot be read is an
- * ExternalError with `volumes` (its data would be left behind unsaid), a warning without.
+ * ExternalError with `volumes` (its data would be left behind unsaid), a warning without. A manager
+ * without Docker, outside a swarm or a worker: managerError's UserError.
  */
 export async function readSwarmRemoveInventory(
+  session: Session,
+  env: LoadedEnvironment,
+  runners: HostRunners,
+  volumes: boolean,
+): Promise<SwarmRemoveInventory> {
+  return onManager(env.model, () => readInventory(session, env, runners, volumes));
+}
+
+async function readInventory(
   session: Session,
   env: LoadedEnvironment,
   runners: HostRunners,

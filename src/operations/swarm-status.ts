@@ -34,6 +34,7 @@ import {
   specHashesOf,
   statusRelease,
 } from './status.js';
+import { onManager } from './swarm-manager.js';
 
 /** One service of the stack, as status shows it above the tasks. */
 export interface SwarmServiceSummary {
@@ -318,7 +319,7 @@ export async function collectSwarmStatus(
   const { model } = env;
   const runner = runners.get(model.swarm?.manager ?? model.lockHost);
   const [readings, history] = await Promise.all([
-    readSwarm(runner, model.swarm?.stack ?? model.composeProject),
+    onManager(model, () => readSwarm(runner, model.swarm?.stack ?? model.composeProject)),
     readHistory(context, env, runners),
   ]);
   const hashes = await releaseSpecHashes(runner, model, runningRelease(history.current));

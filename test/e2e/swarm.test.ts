@@ -190,6 +190,11 @@ beforeAll(async () => {
   harness = await requireHarness();
   bare = await freshBareHosts(3);
   project = swarmProject();
+  // Before setup the manager has no Docker Engine: status says so and what to do (exit 1).
+  const early = await stagecraftIn(project, ['status', '-e', 'production']);
+  expect(early.code, early.stderr).toBe(1);
+  expect(early.stderr).toContain('error: bare1, the manager of production, has no Docker Engine\n');
+  expect(early.stderr).toContain('hint: run `stagecraft setup -e production`');
   // The product forms the swarm: `stagecraft setup` installs Docker on the fresh hosts (from the harness's
   // package source), inits the swarm on bare1, joins bare2 and bare3 and labels the nodes.
   const plan = await stagecraftIn(project, ['setup', '-e', 'production', '--dry-run']);

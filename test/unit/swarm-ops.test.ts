@@ -25,10 +25,12 @@ import type { LoadedEnvironment } from '../../src/operations/environment.js';
 import { renderStatus, statusJson } from '../../src/operations/status.js';
 import { pickSwarmTask } from '../../src/operations/swarm-exec.js';
 import { sourcedServiceLine } from '../../src/operations/swarm-logs.js';
+import { managerError } from '../../src/operations/swarm-manager.js';
 import { swarmRemovePlan } from '../../src/operations/swarm-remove.js';
 import { swarmStatusReport } from '../../src/operations/swarm-status.js';
 import { swarmRemoveSteps, swarmVolumesByHost } from '../../src/plan/swarm-remove.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
+import { ExternalError, UserError } from '../../src/util/errors.js';
 import { load } from '../support/config.js';
 
 const shop = JSON.parse(
@@ -59,6 +61,43 @@ function model(): EnvironmentModel {
 
 const NOW = new Date('2026-12-01T12:00:00Z');
 const signal = new AbortController().signal;
+
+describe('managerError: a manager that cannot answer as one', () => {
+  const failed = (stderr: string, code: number) =>
+    new ExternalError(`docker service ls --quiet … exited with code ${code} on m1: ${stderr}`);
+
+  it('no Docker Engine, no swarm, a worker: what to do, exit 1', () => {
+    const none = managerError(failed('bash: line 1: docker: command not found', 127), model()) as UserError;
+    expect(none).toBeInstanceOf(UserError);
+    expect(none.exitCode).toBe(1);
+    expect(none.message).toBe('m1, the manager of production, has no Docker Engine');
+    expect(none.hint).toBe(
+      'run `stagecraft setup -e production`: it installs Docker and forms the swarm with m1 as its manager',
+    );
+    const alone = managerError(
+      failed(
+        'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.',
+        1,
+      ),
+      model(),
+    ) as UserError;
+    expect(alone.message).toBe('m1, the manager of production, is in no swarm');
+    const worker = managerError(
+      failed(
+        "Error response from daemon: This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.",
+        1,
+      ),
+      model(),
+    ) as UserError;
+    expect(worker.message).toBe('m1 is a worker of its swarm, not a manager');
+    expect(worker.hint).toContain('set environments.production.manager to a manager of that swarm');
+  });
+
+  it('any other failure is left as it is', () => {
+    const other = failed('Cannot connect to the Docker daemon at unix:///var/run/docker.sock', 1);
+    expect(managerError(other, model())).toBe(other);
+  });
+});
 
 describe('swarm argv builders', () => {
   it('reads the stack from the manager: services, tasks, nodes', () => {
