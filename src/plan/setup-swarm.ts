@@ -9,7 +9,7 @@ import {
   type SwarmNode,
   swarmInitArgs,
 } from '../docker/swarm.js';
-import { ExternalError } from '../util/errors.js';
+import { ExternalError, UserError } from '../util/errors.js';
 import { nftInputChain, type SetupCheck, type SetupModule, type SetupStep } from './setup.js';
 import { describeLabelChange, nodeLabelChanges, type WantedNode } from './swarm-nodes.js';
 
@@ -75,11 +75,31 @@ function otherSwarm(host: string, info: SwarmInfo, manager: string, managerAddr:
 }
 
 /**
+ * The manager is a worker of a swarm: a config mistake when another host of the environment manages
+ * that swarm (named in the message), else a node to promote. UserError: nothing was changed.
+ */
+function managerIsWorker(manager: string, info: SwarmInfo, nodes: WantedNode[]): UserError {
+  const managers = info.remoteManagers.map((remote) => remote.addr).filter(Boolean);
+  const hostOf = (addr: string) =>
+    nodes.find((node) => `${node.address}:${SWARM_MANAGER_PORT}` === addr)?.host;
+  const ours = managers.map(hostOf).filter((host) => host !== undefined);
+  return new UserError(
+    `${manager}, the manager in stagecraft.yml, is a worker of its swarm (managed by ${ours[0] ?? (managers.join(', ') || 'another node')})`,
+    {
+      hint:
+        ours.length > 0
+          ? `set manager: ${ours[0]} in this environment of stagecraft.yml (nothing was changed)`
+          : `promote ${manager} on a manager of that swarm (\`docker node promote\`), or set manager: to a host of this environment that manages it (nothing was changed)`,
+    },
+  );
+}
+
+/**
  * Plans the swarm of a `driver: swarm` environment: `swarm:init:<manager>` unless the manager already
  * manages a swarm, `swarm:join:<host>` for each host that is in no swarm, `swarm:labels:<manager>` when
- * a node's role labels are not right (or nodes join). Throws ExternalError, before anything changed,
- * when a host is in another swarm, the manager is only a worker, or an engine's swarm is locked or
- * failing.
+ * a node's role labels are not right (or nodes join). Throws, before anything changed: UserError when
+ * the manager is only a worker (managerIsWorker); ExternalError when a host is in another swarm or an
+ * engine's swarm is locked or failing.
  */
 export function planSwarmSetup(
   facts: SwarmFacts[],
@@ -106,7 +126,8 @@ export function planSwarmSetup(
   } else if (managerInfo.state !== 'active') {
     problems.push(stateProblem(manager, managerInfo));
   } else if (!managerInfo.controlAvailable) {
-    problems.push(otherSwarm(manager, managerInfo, manager, managerAddr));
+    // The other hosts' places follow from the right manager: this alone is the mistake to report.
+    throw managerIsWorker(manager, managerInfo, wanted.nodes);
   } else {
     nodes = factsOf(manager)?.nodes ?? [];
     checks.push({

@@ -24,7 +24,7 @@ import {
 } from '../../src/plan/setup-swarm.js';
 import { nodeLabelChanges } from '../../src/plan/swarm-nodes.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
-import { ExternalError } from '../../src/util/errors.js';
+import { ExternalError, UserError } from '../../src/util/errors.js';
 import { redact, Secret } from '../../src/util/secret.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/swarm/${name}`, import.meta.url), 'utf8');
@@ -247,25 +247,28 @@ describe('planSwarmSetup', () => {
     ).toThrow('bare2 is a worker of another swarm (managers: 10.231.0.41:2377)');
   });
 
-  it('the manager a worker elsewhere, an engine locked: both said at once', () => {
-    const run = () =>
-      planSwarmSetup(
-        [
-          { host: 'bare1', info: WORKER },
-          { host: 'bare2', info: { ...INACTIVE, state: 'locked' } },
-          { host: 'bare3', info: INACTIVE },
-        ],
-        swarm,
-      );
-    expect(run).toThrow('the swarm cannot be formed: 2 hosts are in the way');
+  it('the manager a worker of the swarm another host manages: that host named, exit 1, nothing else said', () => {
+    const facts = formed({});
+    const run = () => planSwarmSetup(facts, { ...swarm, manager: 'bare2' });
+    expect(run).toThrow(UserError);
+    expect(run).toThrow('bare2, the manager in stagecraft.yml, is a worker of its swarm (managed by bare1)');
     try {
       run();
     } catch (error) {
-      expect((error as ExternalError).details).toEqual([
-        expect.stringContaining('bare1 is a worker of another swarm'),
-        expect.stringContaining("bare2: its Docker Engine's swarm state is locked"),
-      ]);
+      expect((error as UserError).hint).toBe(
+        'set manager: bare1 in this environment of stagecraft.yml (nothing was changed)',
+      );
+      expect((error as UserError).details).toEqual([]);
     }
+    // A swarm managed from outside the environment: promote, or point at a host that manages it.
+    const outside = () =>
+      planSwarmSetup(
+        [{ host: 'bare1', info: { ...WORKER, remoteManagers: [{ nodeId: 'x', addr: '10.9.9.9:2377' }] } }],
+        swarm,
+      );
+    expect(outside).toThrow(
+      'bare1, the manager in stagecraft.yml, is a worker of its swarm (managed by 10.9.9.9:2377)',
+    );
   });
 
   it('label changes are computed once, for deploy and setup alike', () => {
