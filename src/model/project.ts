@@ -24,6 +24,8 @@ export interface EnvironmentSettings {
   driver: EnvironmentConfig['driver'];
   /** `environments.<name>.hosts` by role as written; undefined when it lists none (`infra up` makes them). */
   hosts: Record<string, HostEntry[]> | undefined;
+  /** driver swarm: `environments.<name>.manager` as written (the first host when absent). */
+  manager: string | undefined;
   /** `environments.<name>.ssh` (paths relative to the project folder, as written). */
   ssh: EnvironmentConfig['ssh'];
   /** `environments.<name>.env_file` as written (a file or a list). */
@@ -169,6 +171,7 @@ export function projectModel(loaded: Pick<LoadedConfig, 'config' | 'root'>): Pro
       name,
       driver: env.driver,
       hosts: env.hosts as Record<string, HostEntry[]> | undefined,
+      manager: env.manager,
       ssh: env.ssh,
       envFile: env.env_file,
       deployUser: deployUser(config, env),

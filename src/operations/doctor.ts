@@ -6,10 +6,12 @@ import type { LoadedConfig } from '../config/load.js';
 import type { HostEntry } from '../config/schema.js';
 import { composeVersionArgs } from '../docker/compose.js';
 import { dockerServerVersionArgs } from '../docker/container.js';
+import { parseSwarmInfo, swarmInfoArgs } from '../docker/swarm.js';
 import { type MeshModel, magicDnsName } from '../model/mesh.js';
 import { type EnvironmentSettings, type ProjectModel, projectModel } from '../model/project.js';
 import { createRunner } from '../runners/factory.js';
 import { runLocal } from '../runners/local.js';
+import type { Runner } from '../runners/types.js';
 import { isStagecraftError } from '../util/errors.js';
 import { TOOLS, type ToolName } from '../util/tools.js';
 import { oneLine } from './fleet.js';
@@ -160,24 +162,32 @@ interface DoctorHost {
   address: string | undefined;
   user: string | undefined;
   port: number | undefined;
+  /** driver swarm: whether this host is the environment's manager (`manager:`, else the first host). */
+  swarm?: { manager: boolean };
 }
 
 /**
- * The hosts of an ssh environment as it lists them (the project model's settings, or an environment's
- * config: no compose file needed, docker may be missing); with the mesh, a host without an address
- * gets its MagicDNS name.
+ * The hosts of an ssh or swarm environment as it lists them (the project model's settings, or an
+ * environment's config: no compose file needed, docker may be missing); with the mesh, a host without
+ * an address gets its MagicDNS name. A swarm's hosts say which is its manager.
  */
 export function environmentHosts(
   name: string,
-  env: { driver: EnvironmentSettings['driver']; hosts?: EnvironmentSettings['hosts'] },
+  env: {
+    driver: EnvironmentSettings['driver'];
+    hosts?: EnvironmentSettings['hosts'];
+    manager?: EnvironmentSettings['manager'];
+  },
   mesh?: Pick<MeshModel, 'tailnetDomain'>,
 ): DoctorHost[] {
-  if (env.driver !== 'ssh') return [];
+  if (env.driver !== 'ssh' && env.driver !== 'swarm') return [];
+  let manager = env.manager;
   const seen = new Map<string, DoctorHost>();
   for (const entries of Object.values(env.hosts ?? {})) {
     for (const entry of entries as HostEntry[]) {
       const spec = typeof entry === 'string' ? { name: entry } : entry;
       if (seen.has(spec.name)) continue;
+      manager ??= spec.name;
       seen.set(spec.name, {
         environment: name,
         name: spec.name,
@@ -186,10 +196,33 @@ export function environmentHosts(
           spec.address ?? (mesh === undefined ? undefined : magicDnsName(spec.name, mesh.tailnetDomain)),
         user: spec.user,
         port: spec.port,
+        ...(env.driver === 'swarm' ? { swarm: { manager: spec.name === manager } } : {}),
       });
     }
   }
   return [...seen.values()];
+}
+
+/**
+ * A swarm host's place in the swarm (`docker info`'s Swarm): the manager must manage a swarm, the
+ * others be nodes of one. Returns the detail and, when it is not so, the fix.
+ */
+async function swarmPlace(
+  runner: Runner,
+  host: DoctorHost & { swarm: { manager: boolean } },
+): Promise<{ detail: string; fix?: string }> {
+  const setup = `\`stagecraft setup -e ${host.environment}\` forms the swarm`;
+  const read = await runner.exec(swarmInfoArgs(), { allowFailure: true, timeoutMs: 30_000 });
+  if (read.exitCode !== 0) return { detail: `docker info failed: ${lastLine(read.stderr)}`, fix: setup };
+  const info = parseSwarmInfo(read.stdout);
+  if (info.state !== 'active') return { detail: `in no swarm (${info.state})`, fix: setup };
+  if (host.swarm.manager && !info.controlAvailable) {
+    return {
+      detail: 'a worker of its swarm, not a manager',
+      fix: `set manager: of ${host.environment} to a host that manages the swarm, or promote ${host.name} (\`docker node promote\`)`,
+    };
+  }
+  return { detail: `swarm ${info.controlAvailable ? 'manager' : 'worker'}` };
 }
 
 async function hostCheck(project: ProjectModel, host: DoctorHost): Promise<Check> {
@@ -216,6 +249,14 @@ async function hostCheck(project: ProjectModel, host: DoctorHost): Promise<Check
           ? `${TOOLS.docker.install} on ${host.name}`
           : `start Docker on ${host.name} and add the ssh user to the docker group (\`sudo usermod -aG docker <user>\`)`,
       };
+    }
+    if (host.swarm !== undefined) {
+      // Swarm nodes run stacks: no compose plugin needed, but each must be in the swarm.
+      const place = await swarmPlace(runner, { ...host, swarm: host.swarm });
+      const detail = `ssh ok (${elapsed} ms), docker ${firstLine(docker.stdout)}, ${place.detail}`;
+      return place.fix === undefined
+        ? { name, status: 'ok', required: true, detail }
+        : { name, status: 'fail', required: true, detail, fix: place.fix };
     }
     const compose = await runner.exec(composeVersionArgs(), { allowFailure: true, timeoutMs: 30_000 });
     const major = compose.exitCode === 0 ? composeMajor(firstLine(compose.stdout)) : undefined;

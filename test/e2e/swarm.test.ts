@@ -225,6 +225,16 @@ beforeAll(async () => {
     expect(text).not.toContain(token);
     expect(text).not.toContain(token.split('-').at(-1));
   }
+  // doctor checks every node of the swarm over ssh: the manager manages, the others are its workers.
+  const doctor = await stagecraftIn(project, ['doctor', '-e', 'production']);
+  for (const [host, place] of [
+    ['bare1', 'manager'],
+    ['bare2', 'worker'],
+    ['bare3', 'worker'],
+  ])
+    expect(doctor.stdout).toMatch(
+      new RegExp(`^ok +production/${host} +ssh ok \\(\\d+ ms\\), docker .*, swarm ${place}$`, 'm'),
+    );
   const again = await stagecraftIn(project, ['setup', '-e', 'production'], { timeoutMs: 300_000 });
   expect(again.code, again.stderr).toBe(0);
   expect(again.stdout.trim()).toBe(

@@ -1,5 +1,6 @@
 // `stagecraft doctor`: version rules, hosts read from the config alone, and the report a person reads.
 import { describe, expect, it } from 'vitest';
+import { projectModel } from '../../src/model/project.js';
 import { composeMajor, environmentHosts, nodeSupported, renderDoctor } from '../../src/operations/doctor.js';
 import { load } from '../support/config.js';
 
@@ -34,6 +35,33 @@ environments:
     expect(environmentHosts('production', loaded.config.environments['production']!)).toEqual([
       { environment: 'production', name: 'h1', address: undefined, user: undefined, port: undefined },
       { environment: 'production', name: 'h2', address: '10.0.0.2', user: 'deploy', port: 2222 },
+    ]);
+  });
+});
+
+describe('environmentHosts on a swarm', () => {
+  it('lists every node and marks the manager (manager:, else the first host)', () => {
+    const loaded = load(`project: { name: shop }
+environments:
+  production:
+    driver: swarm
+    manager: m2
+    hosts:
+      web: [{ name: m1, address: 10.0.0.1 }, { name: m2, address: 10.0.0.2 }]
+  staging:
+    driver: swarm
+    hosts:
+      web: [{ name: s1, address: 10.0.1.1 }, { name: s2, address: 10.0.1.2 }]
+`);
+    const flags = (env: string) =>
+      environmentHosts(env, projectModel(loaded).environments[env]!).map((host) => [host.name, host.swarm]);
+    expect(flags('production')).toEqual([
+      ['m1', { manager: false }],
+      ['m2', { manager: true }],
+    ]);
+    expect(flags('staging')).toEqual([
+      ['s1', { manager: true }],
+      ['s2', { manager: false }],
     ]);
   });
 });
