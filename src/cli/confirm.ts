@@ -2,11 +2,23 @@ import { createInterface } from 'node:readline/promises';
 import { UserError } from '../util/errors.js';
 import type { CommandContext } from './context.js';
 
-/** Asks for a yes on a TTY; --yes answers it; without a TTY and without --yes it refuses. */
-export async function confirm(context: CommandContext, question: string): Promise<void> {
+/**
+ * Asks for a yes on a TTY; --yes answers it; without a TTY and without --yes it refuses (UserError,
+ * exit 1) saying why it asks: `environment` when the environment's `require_confirmation: true` asks
+ * (deploy, rollback), `command` when the command always does (remove, lock release, …).
+ */
+export async function confirm(
+  context: CommandContext,
+  question: string,
+  asks: 'environment' | 'command' = 'command',
+): Promise<void> {
   if (context.globals.yes) return;
   if (process.stdin.isTTY !== true) {
-    throw new UserError(`${question} This environment requires confirmation`, {
+    const why =
+      asks === 'environment'
+        ? 'This environment requires confirmation (require_confirmation: true)'
+        : 'This asks for a yes, and there is no terminal to answer on';
+    throw new UserError(`${question} ${why}`, {
       hint: 'pass --yes (or STAGECRAFT_YES=true) to confirm',
     });
   }

@@ -63,14 +63,18 @@ async function deploy(
       const { model } = loadedEnv;
       // `--setup` changes the hosts: ask first. A deploy alone asks once its plan is built.
       if (flags.setup === true && model.requireConfirmation) {
-        await confirm(context, question(model.project, version, model.environment));
+        await confirm(context, question(model.project, version, model.environment), 'environment');
         confirmed = true;
       }
       await prepareHosts(context, loadedEnv, flags.setup === true, options.runners);
     },
   });
   if (prepared.env.model.requireConfirmation && !confirmed) {
-    await confirm(context, question(prepared.plan.project, prepared.plan.version, prepared.plan.environment));
+    await confirm(
+      context,
+      question(prepared.plan.project, prepared.plan.version, prepared.plan.environment),
+      'environment',
+    );
   }
   return executeDeploy(context, prepared, options);
 }

@@ -90,7 +90,7 @@ export async function release(context: CommandContext): Promise<number> {
       const info = await lockStatus(runner, { project: env.model.project, env: env.model.environment });
       const me = defaultHolder();
       if (info !== undefined && (info.holder !== me.holder || info.machine !== me.machine)) {
-        await confirm(context, `Release the deploy lock of ${describeLock(info)}?`);
+        await confirm(context, `Release the deploy lock of ${describeLock(info)}?`, 'environment');
       }
     }
     await releaseLock(runner, { project: env.model.project, env: env.model.environment, force: true });

@@ -34,6 +34,6 @@ export async function run(
     ...(seconds === undefined ? {} : { retryAfterSeconds: seconds }),
     ...(flags.message === undefined ? {} : { message: flags.message }),
     lockWaitMs: lockWaitMs(flags.lockWait),
-    confirm: (question) => confirm(context, question),
+    confirm: (question) => confirm(context, question, 'environment'),
   });
 }

@@ -61,7 +61,7 @@ async function migrateCommand(context: CommandContext, flags: MigrateFlags, mode
     output.info(swarmNote(envName, targets));
   }
   if (mode === 'run' && model.requireConfirmation) {
-    await confirm(context, `Apply the pending migrations of ${envName}?`);
+    await confirm(context, `Apply the pending migrations of ${envName}?`, 'environment');
   }
   const applied = new Map<string, AppliedFile[]>();
   const reports: DatabaseReport[] = [];

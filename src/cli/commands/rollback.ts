@@ -85,6 +85,7 @@ export async function run(context: CommandContext, flags: RollbackFlags): Promis
     await confirm(
       context,
       `Roll back ${env.model.project} ${env.model.environment} to release ${target.id} (version ${target.version})?`,
+      'environment',
     );
   }
   // One connection per host for the reads of the hosts and every step, closed once at the end.

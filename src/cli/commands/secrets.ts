@@ -32,6 +32,7 @@ export async function sync(context: CommandContext, flags: SyncFlags): Promise<n
         await confirm(
           context,
           `Sync the secrets of ${model.environment} and restart the services that use them?`,
+          'environment',
         );
     },
   });
