@@ -125,9 +125,12 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
   }
   const routed = model.services.filter((service) => service.port !== undefined && service.domains.length > 0);
   if (routed.length > 0 && (input.ingressTls?.mode ?? 'off') !== 'off') {
-    throw new UserError('not yet supported on driver swarm: ingress.tls', {
-      hint: 'set ingress.tls.mode: off for a swarm environment (TLS in front of the swarm, e.g. a load balancer)',
-    });
+    throw new UserError(
+      `not yet supported on driver swarm: ingress.tls (mode ${input.ingressTls?.mode}); the swarm's gateway serves HTTP only`,
+      {
+        hint: 'ingress.tls applies to every environment of the project: to deploy this one to a swarm, set ingress.tls.mode: off and terminate TLS in front of the swarm (a load balancer), or deploy it with driver ssh',
+      },
+    );
   }
   // A rollback runs no job, as on driver ssh: jobs are a release's migrations and seeds.
   const jobNames = rollback

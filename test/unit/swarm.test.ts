@@ -32,6 +32,7 @@ import { planSwarmDeploy } from '../../src/plan/swarm.js';
 import { allSteps, type Plan } from '../../src/plan/types.js';
 import { planToText } from '../../src/render/plan.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
+import type { UserError } from '../../src/util/errors.js';
 import { Output } from '../../src/util/output.js';
 import type { Secret } from '../../src/util/secret.js';
 import { load, problems } from '../support/config.js';
@@ -446,8 +447,13 @@ describe('planSwarmDeploy', () => {
       'not yet supported on driver swarm: --hosts, --roles and --services',
     );
     expect(() => plan({ ingressTls: { mode: 'acme' } })).toThrow(
-      'not yet supported on driver swarm: ingress.tls',
+      "not yet supported on driver swarm: ingress.tls (mode acme); the swarm's gateway serves HTTP only",
     );
+    try {
+      plan({ ingressTls: { mode: 'acme' } });
+    } catch (error) {
+      expect((error as UserError).hint).toMatch(/^ingress\.tls applies to every environment of the project/);
+    }
   });
 
   it('runs pre-deploy migrations as jobs once their database runs, post-deploy ones after the update', () => {
