@@ -135,10 +135,41 @@ export function serviceProgress(
   return { service, state: converged ? 'converged' : 'updating', detail };
 }
 
-async function lastLogs(runner: Runner, name: string, log: (line: string) => void, signal: AbortSignal) {
-  const logs = await runner.exec(serviceLogsArgs(name, LOG_TAIL), { allowFailure: true, signal });
+/**
+ * The last LOG_TAIL lines of a service or of one task (`docker service logs` takes either), each
+ * shown as `<label>: <line>`.
+ */
+async function lastLogs(
+  runner: Runner,
+  serviceOrTask: string,
+  log: (line: string) => void,
+  signal: AbortSignal,
+  label = serviceOrTask,
+) {
+  const logs = await runner.exec(serviceLogsArgs(serviceOrTask, LOG_TAIL), { allowFailure: true, signal });
   for (const line of `${logs.stdout}${logs.stderr}`.trim().split('\n').filter(Boolean))
-    log(`${name}: ${line}`);
+    log(`${label}: ${line}`);
+}
+
+/**
+ * The task a stopped update names ("update paused due to failure or early termination of task
+ * <id>"), inspected: its id, `<node hostname> task <id[:12]>` as its label, Swarm's state and error.
+ * Undefined when the message names no task or the task is gone.
+ */
+async function stoppedTask(
+  runner: Runner,
+  message: string,
+  signal: AbortSignal,
+): Promise<{ id: string; label: string; state: string; error: string } | undefined> {
+  const id = /\btask ([a-z0-9]{6,})\b/.exec(message)?.[1];
+  if (id === undefined) return undefined;
+  const [task] = parseTaskSpecs(
+    (await runner.exec(taskInspectArgs([id]), { allowFailure: true, signal })).stdout,
+  );
+  if (task === undefined) return undefined;
+  const nodes = await readSwarmNodes(runner, { signal }).catch(() => []);
+  const node = nodes.find((candidate) => candidate.id === task.node)?.hostname ?? task.node;
+  return { id, label: `${node} task ${id.slice(0, 12)}`, state: task.state, error: task.error };
 }
 
 /**
@@ -177,9 +208,12 @@ export async function deployStack(
     }
     const stopped = progress.find((item) => item.state === 'stopped');
     if (stopped !== undefined) {
-      await lastLogs(runner, stackServiceName(action.stack, stopped.service), log, signal);
+      const name = stackServiceName(action.stack, stopped.service);
+      // The task Swarm names in its message is the new one that failed: its own state and output.
+      const task = await stoppedTask(runner, stopped.detail, signal).catch(() => undefined);
+      await lastLogs(runner, task?.id ?? name, log, signal, task === undefined ? name : task.label);
       throw new ExternalError(
-        `the swarm stopped the update of ${stopped.service}: ${stopped.detail}; its old tasks keep serving`,
+        `the swarm stopped the update of ${stopped.service}: ${task === undefined ? stopped.detail : `its new task ${task.label} ${task.state}${task.error ? ` (${task.error})` : ''}`}; its old tasks keep serving`,
         {
           hint: `see the output above; fix ${stopped.service} and deploy again (\`docker service ps ${stackServiceName(action.stack, stopped.service)}\` on ${runner.name} shows its tasks)`,
         },

@@ -325,7 +325,10 @@ describe('driver swarm on a three-node swarm', () => {
       timeoutMs: 400_000,
     });
     expect(failing.code, failing.stderr).toBe(2);
-    expect(failing.stderr).toContain('the swarm stopped the update of api: update paused');
+    // The new task that failed: its node, state and error, and its own output (not the old tasks').
+    expect(failing.stderr).toMatch(
+      /the swarm stopped the update of api: its new task bare\d task [0-9a-z]{12} \w+( \([^)]*\))?; its old tasks keep serving/,
+    );
     for (const host of bare.hosts) {
       expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v2');
     }

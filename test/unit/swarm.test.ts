@@ -877,6 +877,39 @@ describe('swarm handlers (a scripted manager)', () => {
     expect(lines).toContain('s_api: api v3 listening on :3000');
   });
 
+  it('names the new task the update stopped on, its node and error, and shows that task’s output only', async () => {
+    const id = 'xk2m9q7r4t1v8w3y6z0a5b2c';
+    const runner = new RecordingRunner({
+      name: 'm1',
+      script: {
+        'docker service inspect': {
+          stdout: service(
+            `{"State":"paused","Message":"update paused due to failure or early termination of task ${id}"}`,
+          ),
+        },
+        'docker service ps --quiet': { stdout: '' },
+        [`docker inspect --type task --format`]: {
+          stdout: `{"id":"${id}","service":"x1","node":"n2","state":"failed","error":"task: non-zero exit (137)","labels":{}}\n`,
+        },
+        'docker node ls --quiet': { stdout: 'n1\nn2\n' },
+        'docker node inspect': {
+          stdout:
+            '{"id":"n1","hostname":"m1","addr":"10.0.0.1","state":"ready","labels":{}}\n{"id":"n2","hostname":"w2","addr":"10.0.0.2","state":"ready","labels":{}}\n',
+        },
+        [`docker service logs --raw --tail 30 ${id}`]: { stdout: 'api v3 listening on :3000\n' },
+      },
+    });
+    const lines: string[] = [];
+    const failure = deployStack(runner, deployAction, (line) => lines.push(line), signal);
+    await expect(failure).rejects.toThrow(
+      'the swarm stopped the update of api: its new task w2 task xk2m9q7r4t1v failed (task: non-zero exit (137)); its old tasks keep serving',
+    );
+    expect(lines).toEqual([
+      `api update paused: update paused due to failure or early termination of task ${id}`,
+      'w2 task xk2m9q7r4t1v: api v3 listening on :3000',
+    ]);
+  });
+
   it('runs a job stack to completion, shows its output and removes it; a failed job is exit 2', async () => {
     const job = {
       kind: 'swarm-job' as const,
