@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type ContainerFacts,
   execArgs,
   inspectContainersArgs,
   parseContainerInspect,
@@ -7,7 +8,13 @@ import {
   runContainerArgs,
   startContainersArgs,
 } from '../docker/container.js';
-import { INGRESS_DATA_LABEL, INGRESS_LABEL, INGRESS_PORTS_LABEL } from '../docker/labels.js';
+import { imageExistsArgs, pullArgs } from '../docker/image.js';
+import {
+  INGRESS_DATA_LABEL,
+  INGRESS_IMAGE_LABEL,
+  INGRESS_LABEL,
+  INGRESS_PORTS_LABEL,
+} from '../docker/labels.js';
 import { networkConnectArgs, networkCreateArgs, networkExistsArgs } from '../docker/network.js';
 import { type PlannedRoute, withPasswordHashes } from '../ingress/basic-auth.js';
 import {
@@ -20,11 +27,13 @@ import {
   GATEWAY_DATA_DIR,
   type IngressTls,
   loadConfigArgv,
+  othersOn,
   parseUpstreams,
   proxySettingsOfConfig,
   readConfigArgv,
   routesFromConfig,
   SWITCH_MARGIN_MS,
+  sameOwner,
   sameRoutes,
   tlsOfConfig,
   UPSTREAM_REFRESH_MS,
@@ -34,6 +43,7 @@ import {
   withRoute,
   writeFileArgv,
 } from '../ingress/caddy.js';
+import { gatewayImageChanged } from '../ingress/gateway-image.js';
 import type { ExecResult, Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
@@ -134,13 +144,22 @@ async function loadConfig(target: IngressTarget, config: unknown): Promise<void>
 }
 
 /**
- * Makes sure the host's shared gateway runs, on its network, publishing the HTTP port (and HTTPS with
- * TLS), and that it has the app's route for each service in `routes` (basic auth passwords hashed here
- * with bcrypt) beside the routes of every other app on it. The config survives restarts (`caddy run
- * --resume`) and is reloaded only when a route (path, body limit, basic auth user or password,
- * maintenance included) or the TLS settings differ; the read-change-load runs under the gateway's
- * config lock, so two apps deploying at once never drop each other's routes. The app's gateway from an
- * older version (`legacy`) is removed first: the shared one takes its ports.
+ * What `ensureIngress` did: `created` a gateway where none was, `replaced` one that ran another image
+ * (every app's routes carried over), `reconfigured` its routes, or left it `running` as it was.
+ */
+export type IngressOutcome = 'created' | 'replaced' | 'reconfigured' | 'running';
+
+/**
+ * Makes sure the host's shared gateway runs `image`, on its network, publishing the HTTP port (and
+ * HTTPS with TLS), and that it has the app's route for each service in `routes` (basic auth passwords
+ * hashed here with bcrypt) beside the routes of every other app on it. The config survives restarts
+ * (`caddy run --resume`) and is reloaded only when a route (path, body limit, basic auth user or
+ * password, maintenance included) or the TLS settings differ; the read-change-load runs under the
+ * gateway's config lock, so two apps deploying at once never drop each other's routes. The app's
+ * gateway from an older version (`legacy`) is removed first: the shared one takes its ports.
+ * A gateway running another image (gatewayImageChanged) is replaced: its live config (every app's
+ * routes, basic auth hashes and maintenance included) is read under its lock, it is removed, and the
+ * new one is loaded with those routes and the app's; requests to the host are refused in between.
  * Throws UserError when the app asks for other TLS settings than the apps already on the gateway, or
  * for a domain and path another app routes there (nothing changed); ExternalError for the host.
  */
@@ -150,7 +169,7 @@ export async function ensureIngress(
   ports: { http: number; https: number },
   routes: PlannedRoute[],
   tls: IngressTls,
-): Promise<'created' | 'reconfigured' | 'running'> {
+): Promise<IngressOutcome> {
   routes = routes.map((route) => ({ ...route, app: target.project }));
   // One inspect for the shared gateway and the app's gateway from an older version.
   const names = [target.container, ...(target.legacy === undefined ? [] : [target.legacy.container])];
@@ -162,8 +181,10 @@ export async function ensureIngress(
   const dataVolume = gatewayDataVolume(target.container);
   // Only TLS on or off changes the ports a gateway publishes (its name holds the port numbers).
   const portsChange = facts !== undefined && facts.labels[INGRESS_PORTS_LABEL] !== published.join(',');
+  const imageChange = facts !== undefined && gatewayImageChanged(facts, image);
   const recreate =
     portsChange ||
+    imageChange ||
     // ACME certificates must outlive the container (CA rate limits): a gateway made before its data
     // volume existed is made again once, with it.
     (facts !== undefined && tls.mode === 'acme' && facts.labels[INGRESS_DATA_LABEL] !== dataVolume);
@@ -178,59 +199,126 @@ export async function ensureIngress(
     }
   }
   if (legacy) await target.runner.exec(removeContainersArgs([target.legacy!.container], { force: true }));
-  if (recreate) {
+  // Every app's routes of a gateway replaced for its image, carried into the new one.
+  let carried: { routes: CaddyRoute[]; tls: string } | undefined;
+  if (imageChange) {
+    // Pulled while the old gateway still serves: the gap holds no download.
+    await pullImage(target, image);
+    carried = await takeDown(target, facts!, routes, tls, portsChange);
+    facts = undefined;
+  } else if (recreate) {
     // Published ports and mounts are fixed when a container is created: a change needs a new gateway.
     await target.runner.exec(removeContainersArgs([target.container], { force: true }));
     facts = undefined;
   }
-  let outcome: 'created' | 'reconfigured' | 'running' = 'running';
+  let outcome: IngressOutcome = 'running';
   if (facts === undefined) {
-    await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.container });
-    // Labelled, so `stagecraft remove --volumes` finds it with the gateway.
-    await target.runner.exec([
-      'docker',
-      'volume',
-      'create',
-      '--label',
-      `${INGRESS_LABEL}=${target.container}`,
-      dataVolume,
-    ]);
-    const run = await target.runner.exec(
-      runContainerArgs(image, ['caddy', 'run', '--resume'], {
-        detach: true,
-        name: target.container,
-        restart: 'unless-stopped',
-        network: target.network,
-        publish: published,
-        volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
-        labels: [
-          [INGRESS_LABEL, target.container],
-          [INGRESS_DATA_LABEL, dataVolume],
-          [INGRESS_PORTS_LABEL, published.join(',')],
-        ],
-      }),
-      { allowFailure: true },
-    );
-    if (run.exitCode === 0) outcome = 'created';
-    // Another app's deploy created it a moment ago: use that one.
-    else if (!/already in use/.test(run.stderr)) throw gatewayStartError(target, run);
+    if (await createGateway(target, image, published, dataVolume))
+      outcome = carried === undefined ? 'created' : 'replaced';
   } else if (!facts.running) {
     await target.runner.exec(startContainersArgs([target.container]));
   }
   return withConfigLock(target, async (config) => {
     const live = liveOf(config);
-    checkSharing(target, live, routes, tls);
+    // Routes another deploy loaded into the new gateway meanwhile are newer than the carried ones.
+    const base = [
+      ...live.routes,
+      ...(carried?.routes ?? []).filter((old) => !live.routes.some((route) => sameOwner(route, old))),
+    ];
+    // A new gateway's empty config has no TLS settings yet: the old one's are the other apps'.
+    const sharedTls = carried !== undefined && live.routes.length === 0 ? carried.tls : live.tls;
+    checkSharing(target, { routes: base, tls: sharedTls }, routes, tls);
     // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
-    const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
+    const wanted = (await withPasswordHashes(routes, base)).reduce(withRoute, base);
     const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
     // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
     const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
-    if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome === 'created') {
+    if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome !== 'running') {
       await loadRoutes(target, wanted, tls);
       if (outcome === 'running') outcome = 'reconfigured';
     }
     return outcome;
   });
+}
+
+/** Pulls the gateway image unless the host has it. Throws ExternalError when it cannot (nothing changed yet). */
+async function pullImage(target: IngressTarget, image: string): Promise<void> {
+  if ((await target.runner.exec(imageExistsArgs(image), { allowFailure: true })).exitCode === 0) return;
+  const pulled = await target.runner.exec(pullArgs(image), { allowFailure: true });
+  if (pulled.exitCode !== 0) {
+    throw new ExternalError(
+      `could not pull the gateway image ${image} on ${target.runner.name}: ${pulled.stderr.trim()}`,
+      { hint: 'check ingress.image (name, tag, registry login on the host); the old gateway keeps serving' },
+    );
+  }
+}
+
+/**
+ * Removes a gateway that runs another image, under its config lock (so no other app's change is lost
+ * in between), after the same refusals as before any change; a stopped one is started first, to read
+ * its config. Returns the routes (every app's) and TLS fingerprint of its live config. Throws UserError
+ * as ensureIngress.
+ */
+async function takeDown(
+  target: IngressTarget,
+  facts: ContainerFacts,
+  routes: PlannedRoute[],
+  tls: IngressTls,
+  portsChange: boolean,
+): Promise<{ routes: CaddyRoute[]; tls: string }> {
+  if (!facts.running) await target.runner.exec(startContainersArgs([target.container]));
+  return withConfigLock(target, async (config) => {
+    const live = liveOf(config);
+    checkSharing(target, live, routes, tls);
+    const others = othersOn(live.routes, target.project);
+    if (portsChange && others.length > 0) throw tlsConflict(target, others);
+    // The lock folder goes with the container; the release that follows finds nothing to release.
+    await target.runner.exec(removeContainersArgs([target.container], { force: true }));
+    return { routes: live.routes, tls: live.tls };
+  });
+}
+
+/**
+ * Creates the gateway container (and its network and data volume), labelled with its ports, data
+ * volume and image. Returns false when another app's deploy created it a moment ago (use that one).
+ * Throws ExternalError when it cannot start.
+ */
+async function createGateway(
+  target: IngressTarget,
+  image: string,
+  published: string[],
+  dataVolume: string,
+): Promise<boolean> {
+  await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.container });
+  // Labelled, so `stagecraft remove --volumes` finds it with the gateway.
+  await target.runner.exec([
+    'docker',
+    'volume',
+    'create',
+    '--label',
+    `${INGRESS_LABEL}=${target.container}`,
+    dataVolume,
+  ]);
+  const run = await target.runner.exec(
+    runContainerArgs(image, ['caddy', 'run', '--resume'], {
+      detach: true,
+      name: target.container,
+      restart: 'unless-stopped',
+      network: target.network,
+      publish: published,
+      volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
+      labels: [
+        [INGRESS_LABEL, target.container],
+        [INGRESS_DATA_LABEL, dataVolume],
+        [INGRESS_PORTS_LABEL, published.join(',')],
+        [INGRESS_IMAGE_LABEL, image],
+      ],
+    }),
+    { allowFailure: true },
+  );
+  if (run.exitCode === 0) return true;
+  if (/already in use/.test(run.stderr)) return false;
+  throw gatewayStartError(target, run);
 }
 
 function gatewayStartError(target: IngressTarget, run: ExecResult): ExternalError {
@@ -243,13 +331,6 @@ function gatewayStartError(target: IngressTarget, run: ExecResult): ExternalErro
         : `check the gateway image and \`docker info\` on ${target.runner.name}`,
     },
   );
-}
-
-/** The apps other than `app` that have routes in a gateway's config, sorted. */
-function othersOn(routes: CaddyRoute[], app: string): string[] {
-  return [
-    ...new Set(routes.flatMap((route) => (route.app !== undefined && route.app !== app ? [route.app] : []))),
-  ].sort();
 }
 
 function tlsConflict(target: IngressTarget, others: string[]): UserError {

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { parseContainerInspect } from '../../src/docker/container.js';
+import type { PlannedRoute } from '../../src/ingress/basic-auth.js';
+import { type CaddyRoute, caddyConfig, type IngressTls, routesFromConfig } from '../../src/ingress/caddy.js';
+import { gatewayImage, gatewayImageChanged } from '../../src/ingress/gateway-image.js';
+import { ensureIngress, type IngressTarget } from '../../src/rollout/ingress.js';
+import { RecordingRunner } from '../../src/runners/recording.js';
+import { UserError } from '../../src/util/errors.js';
+import type { Secret } from '../../src/util/secret.js';
+
+const GATEWAY = 'stagecraft-gateway';
+const HASH = '$2b$10$abcdefghijklmnopqrstuuQ3c8v2w9q1X6Zb7yJr0lTQkq0m0y5Wu';
+
+/** `docker container inspect` of a gateway: `Config.Image` and the image label as given. */
+function inspected(configImage: string | undefined, label: string | undefined): string {
+  return `${JSON.stringify({
+    Id: 'gw',
+    Name: `/${GATEWAY}`,
+    State: { Status: 'running', Running: true },
+    Config: {
+      ...(configImage === undefined ? {} : { Image: configImage }),
+      Labels: {
+        'stagecraft.ingress-ports': '80:80',
+        'stagecraft.ingress-data': `${GATEWAY}-data`,
+        ...(label === undefined ? {} : { 'stagecraft.ingress-image': label }),
+      },
+    },
+  })}\n`;
+}
+
+describe('which image a gateway runs', () => {
+  it('reads the label, else (a gateway from before the label) Config.Image, else nothing', () => {
+    const [labelled] = parseContainerInspect(inspected('caddy:2', 'caddy:2.8'));
+    expect(gatewayImage(labelled!)).toBe('caddy:2.8');
+    expect(gatewayImageChanged(labelled!, 'caddy:2.8')).toBe(false);
+    expect(gatewayImageChanged(labelled!, 'caddy:2')).toBe(true);
+    const [old] = parseContainerInspect(inspected('caddy:2', undefined));
+    expect(gatewayImage(old!)).toBe('caddy:2');
+    expect(gatewayImageChanged(old!, 'caddy:2')).toBe(false);
+    expect(gatewayImageChanged(old!, 'caddy:2.8')).toBe(true);
+    const [unknown] = parseContainerInspect(inspected(undefined, undefined));
+    expect(gatewayImage(unknown!)).toBeUndefined();
+    expect(gatewayImageChanged(unknown!, 'caddy:2.8')).toBe(false);
+  });
+});
+
+/**
+ * One host with a running gateway made from `configImage` (labelled `label`), holding `routes`: its
+ * config lock, admin API, removal (the config goes with the container) and creation, recorded.
+ */
+function host(configImage: string, label: string | undefined, routes: CaddyRoute[], tls: IngressTls) {
+  let live: unknown = caddyConfig(routes, tls);
+  let exists = true;
+  let locked = false;
+  const events: string[] = [];
+  const runner = new RecordingRunner({
+    name: 'h1',
+    script: (argv, stdin) => {
+      const text = argv.join(' ');
+      if (text.startsWith('docker container inspect')) return { stdout: inspected(configImage, label) };
+      if (text.startsWith('docker image inspect')) {
+        events.push('image inspect');
+        return { exitCode: 1 };
+      }
+      if (text.startsWith('docker pull')) events.push(text);
+      if (text.startsWith('docker exec') && !exists) return { exitCode: 1, stderr: 'No such container' };
+      if (text.includes('stagecraft-config.lock') && text.includes('mkdir "$1"')) {
+        if (locked) return { exitCode: 1 };
+        locked = true;
+        events.push('lock');
+        return { stdout: JSON.stringify(live) };
+      }
+      if (text.includes('stagecraft-config.lock') && text.includes('rm -rf "$1"; exit 0')) {
+        locked = false;
+        events.push('unlock');
+        return undefined;
+      }
+      if (text.includes('http://127.0.0.1:2019/config/')) return { stdout: JSON.stringify(live) };
+      if (text.includes('http://127.0.0.1:2019/load')) {
+        expect(locked).toBe(true);
+        live = JSON.parse((stdin.stdin as Secret).reveal());
+        events.push('load');
+      }
+      if (text === `docker rm -f ${GATEWAY}`) {
+        // A new container starts with an empty config and no lock.
+        exists = false;
+        locked = false;
+        live = null;
+        events.push('rm');
+      }
+      if (text.startsWith('docker run')) {
+        exists = true;
+        events.push(`run ${argv.find((arg) => arg.startsWith('stagecraft.ingress-image='))} ${argv.at(-4)}`);
+      }
+      return undefined;
+    },
+  });
+  const target: IngressTarget = { runner, project: 'shop-production', container: GATEWAY, network: GATEWAY };
+  return { runner, target, live: () => live, events };
+}
+
+const blog: CaddyRoute[] = [
+  {
+    app: 'blog-production',
+    service: 'web',
+    domains: ['blog.example'],
+    port: 8080,
+    basicAuth: { user: 'admin', hash: HASH },
+    maintenance: { retryAfterSeconds: 120 },
+  },
+];
+const shop: PlannedRoute[] = [{ service: 'web', domains: ['shop.example'], port: 8080 }];
+const shopLive: CaddyRoute = {
+  app: 'shop-production',
+  service: 'web',
+  domains: ['shop.example'],
+  port: 8080,
+};
+
+describe('a gateway whose image is not ingress.image', () => {
+  it('is replaced with every app’s routes (basic auth hash, maintenance), the hash on stdin only', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls);
+    expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('replaced');
+    expect(gw.events).toEqual([
+      'image inspect',
+      'docker pull --quiet caddy:2.8',
+      'lock',
+      // The lock went with the old container: its release finds nothing.
+      'rm',
+      'run stagecraft.ingress-image=caddy:2.8 caddy:2.8',
+      'lock',
+      'load',
+      'unlock',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
+    // The hash travels only in the config on stdin.
+    const argvs = gw.runner.calls.flatMap((call) => (call.kind === 'exec' ? [call.argv.join(' ')] : []));
+    expect(argvs.filter((argv) => argv.includes(HASH))).toEqual([]);
+  });
+
+  it('made before the image label, is replaced when its Config.Image differs and kept when it is the same', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const old = host('caddy:2', undefined, [shopLive], tls);
+    expect(await ensureIngress(old.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe(
+      'replaced',
+    );
+    expect(old.events).toContain('run stagecraft.ingress-image=caddy:2.8 caddy:2.8');
+    const same = host('caddy:2', undefined, [shopLive], tls);
+    expect(await ensureIngress(same.target, 'caddy:2', { http: 80, https: 443 }, shop, tls)).toBe('running');
+    // Unchanged: one lock, nothing pulled, removed, created or loaded.
+    expect(same.events).toEqual(['lock', 'unlock']);
+  });
+
+  it('keeps the custom TLS certificate and key across the replacement, the key only on stdin', async () => {
+    const key = '-----BEGIN PRIVATE KEY-----\nsecret-key-bytes\n-----END PRIVATE KEY-----\n';
+    const tls: IngressTls = { mode: 'custom', certificate: 'CERT', key };
+    const gw = host('caddy:2', 'caddy:2', [{ ...shopLive }], tls);
+    expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('replaced');
+    expect(JSON.stringify(gw.live())).toContain('secret-key-bytes');
+    const argvs = gw.runner.calls.flatMap((call) => (call.kind === 'exec' ? [call.argv.join(' ')] : []));
+    expect(argvs.filter((argv) => argv.includes('secret-key-bytes'))).toEqual([]);
+  });
+
+  it('is not replaced when the app asks for a domain another app routes there: refused before anything changes', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', blog, tls);
+    const error = await ensureIngress(
+      gw.target,
+      'caddy:2.8',
+      { http: 80, https: 443 },
+      [{ service: 'web', domains: ['blog.example'], port: 8080 }],
+      tls,
+    ).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe(
+      'blog.example of web is already routed by blog-production (service web) on the gateway stagecraft-gateway on h1',
+    );
+    expect(gw.events).toEqual([]);
+    expect(routesFromConfig(gw.live())).toEqual(blog);
+  });
+});
