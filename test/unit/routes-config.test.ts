@@ -208,6 +208,37 @@ describe('the model and the plan', () => {
     );
   });
 
+  it('says which gateways a deploy replaces for a changed ingress.image, and nothing where it is unchanged', () => {
+    const m = model(CONFIG.replace('environments:', 'ingress:\n  image: caddy:2.8\nenvironments:'));
+    const plan = planDeploy({
+      model: m,
+      compose,
+      version: 'abc123',
+      releaseId: 'rel-20261201-000000000',
+      kind: 'deploy',
+      skipBuild: 'test',
+      hostAddresses: {},
+      secretValues: [],
+      secretNames: [],
+      projectDir: '/p',
+      readProjectPath: () => undefined,
+      migrations: [],
+      message: 'deploy',
+      routes: { passwords: { web: new Secret('x') } },
+      gateways: {
+        h1: { image: 'caddy:2', others: ['blog-production'] },
+        h2: { image: 'caddy:2.8', others: [] },
+      },
+    });
+    expect(ingressRoutes(plan, 'h1').step.title).toBe(
+      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for about 1 s',
+    );
+    expect(ingressRoutes(plan, 'h2').step.title).toBe('ensure caddy ingress on port 80');
+    // Not read (a plan without --refresh): as before.
+    const unread = stagingPlan(model(), new Secret('x'));
+    expect(ingressRoutes(unread, 'h1').step.title).toBe('ensure caddy ingress on port 80');
+  });
+
   it('maintenance on is the lock, the gateway of each routing host, the record and the unlock', () => {
     const password = new Secret('m-pw');
     const plan = planMaintenance({
