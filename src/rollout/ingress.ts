@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { singleFileTar } from '../docker/archive.js';
 import {
   type ContainerFacts,
+  createContainerArgs,
   execArgs,
   inspectContainersArgs,
   parseContainerInspect,
+  type RunContainerOptions,
   removeContainersArgs,
   runContainerArgs,
   startContainersArgs,
@@ -157,9 +160,9 @@ export type IngressOutcome = 'created' | 'replaced' | 'reconfigured' | 'running'
  * password, maintenance included) or the TLS settings differ; the read-change-load runs under the
  * gateway's config lock, so two apps deploying at once never drop each other's routes. The app's
  * gateway from an older version (`legacy`) is removed first: the shared one takes its ports.
- * A gateway running another image (gatewayImageChanged) is replaced: its live config (every app's
- * routes, basic auth hashes and maintenance included) is read under its lock, it is removed, and the
- * new one is loaded with those routes and the app's; requests to the host are refused in between.
+ * A gateway running another image (gatewayImageChanged) is replaced (replaceGateway): the new one
+ * starts with the old one's live config (every app's routes, basic auth hashes and maintenance) and
+ * the app's routes; requests to the host are refused for the moment of the swap.
  * Throws UserError when the app asks for other TLS settings than the apps already on the gateway, or
  * for a domain and path another app routes there (nothing changed); ExternalError for the host.
  */
@@ -199,33 +202,30 @@ export async function ensureIngress(
     }
   }
   if (legacy) await target.runner.exec(removeContainersArgs([target.legacy!.container], { force: true }));
+  let outcome: IngressOutcome = 'running';
   // Every app's routes of a gateway replaced for its image, carried into the new one.
   let carried: { routes: CaddyRoute[]; tls: string } | undefined;
   if (imageChange) {
-    // Pulled while the old gateway still serves: the gap holds no download.
-    await pullImage(target, image);
-    carried = await takeDown(target, facts!, routes, tls, portsChange);
-    facts = undefined;
+    const gateway = { image, published, dataVolume };
+    carried = await replaceGateway(target, facts!, gateway, routes, tls, portsChange);
+    outcome = 'replaced';
   } else if (recreate) {
     // Published ports and mounts are fixed when a container is created: a change needs a new gateway.
     await target.runner.exec(removeContainersArgs([target.container], { force: true }));
     facts = undefined;
   }
-  let outcome: IngressOutcome = 'running';
   if (facts === undefined) {
-    if (await createGateway(target, image, published, dataVolume))
-      outcome = carried === undefined ? 'created' : 'replaced';
-  } else if (!facts.running) {
+    if (await createGateway(target, image, published, dataVolume)) outcome = 'created';
+  } else if (!facts.running && outcome !== 'replaced') {
     await target.runner.exec(startContainersArgs([target.container]));
   }
   return withConfigLock(target, async (config) => {
     const live = liveOf(config);
-    // Routes another deploy loaded into the new gateway meanwhile are newer than the carried ones.
+    // The new gateway started with the carried routes; a route another deploy loaded since is newer.
     const base = [
       ...live.routes,
       ...(carried?.routes ?? []).filter((old) => !live.routes.some((route) => sameOwner(route, old))),
     ];
-    // A new gateway's empty config has no TLS settings yet: the old one's are the other apps'.
     const sharedTls = carried !== undefined && live.routes.length === 0 ? carried.tls : live.tls;
     checkSharing(target, { routes: base, tls: sharedTls }, routes, tls);
     // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
@@ -233,7 +233,7 @@ export async function ensureIngress(
     const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
     // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
     const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
-    if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome !== 'running') {
+    if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome === 'created') {
       await loadRoutes(target, wanted, tls);
       if (outcome === 'running') outcome = 'reconfigured';
     }
@@ -253,35 +253,115 @@ async function pullImage(target: IngressTarget, image: string): Promise<void> {
   }
 }
 
+/** Where a replacing gateway finds its first config (`caddy run --config`), inside its container. */
+export const GATEWAY_SEED_CONFIG = '/etc/stagecraft/gateway.json';
+
+/** The container a replacing gateway is created as, beside the old one, until it takes the name. */
+function nextName(container: string): string {
+  return `${container}-next`;
+}
+
 /**
- * Removes a gateway that runs another image, under its config lock (so no other app's change is lost
- * in between), after the same refusals as before any change; a stopped one is started first, to read
- * its config. Returns the routes (every app's) and TLS fingerprint of its live config. Throws UserError
- * as ensureIngress.
+ * Replaces a gateway that runs another image, keeping the refusal gap short: pulls the image and
+ * creates the new container beside the old one (`<container>-next`) while the old one serves; then,
+ * under the old one's config lock (no other app's change lost) and after the same refusals as before
+ * any change, copies in the config the new one starts with (every app's live routes, basic auth hashes
+ * and maintenance included, with the app's; on stdin as a Secret: it can hold the custom TLS key) and,
+ * in one command, removes the old container, gives the new one its name and starts it. Requests to
+ * the host are refused from the removal until the new Caddy listens. A stopped gateway is started
+ * first, to read its config. Returns the old live routes and TLS fingerprint. Throws UserError as
+ * ensureIngress; ExternalError for the host (the old gateway is left serving unless the swap failed).
  */
-async function takeDown(
+async function replaceGateway(
   target: IngressTarget,
   facts: ContainerFacts,
+  gateway: { image: string; published: string[]; dataVolume: string },
   routes: PlannedRoute[],
   tls: IngressTls,
   portsChange: boolean,
 ): Promise<{ routes: CaddyRoute[]; tls: string }> {
-  if (!facts.running) await target.runner.exec(startContainersArgs([target.container]));
-  return withConfigLock(target, async (config) => {
-    const live = liveOf(config);
-    checkSharing(target, live, routes, tls);
-    const others = othersOn(live.routes, target.project);
-    if (portsChange && others.length > 0) throw tlsConflict(target, others);
-    // The lock folder goes with the container; the release that follows finds nothing to release.
-    await target.runner.exec(removeContainersArgs([target.container], { force: true }));
-    return { routes: live.routes, tls: live.tls };
-  });
+  const { runner } = target;
+  const next = nextName(target.container);
+  await pullImage(target, gateway.image);
+  if (!facts.running) await runner.exec(startContainersArgs([target.container]));
+  // Left by a replacement that failed: made again.
+  await runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
+  const created = await runner.exec(
+    createContainerArgs(
+      gateway.image,
+      ['caddy', 'run', '--config', GATEWAY_SEED_CONFIG, '--resume'],
+      gatewayOptions(target, gateway.image, gateway.published, gateway.dataVolume, next),
+    ),
+    { allowFailure: true },
+  );
+  if (created.exitCode !== 0) throw gatewayStartError(target, created);
+  try {
+    return await withConfigLock(target, async (config) => {
+      const live = liveOf(config);
+      checkSharing(target, live, routes, tls);
+      const others = othersOn(live.routes, target.project);
+      if (portsChange && others.length > 0) throw tlsConflict(target, others);
+      const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
+      // The data volume is shared: the CA root the new config names is there before it starts.
+      if (tls.mode === 'acme' && tls.caRoot !== undefined) await writeCaRoot(target, tls.caRoot);
+      const seed = singleFileTar(
+        GATEWAY_SEED_CONFIG.slice(1),
+        JSON.stringify(caddyConfig(wanted, tls)),
+        0o600,
+      );
+      const copied = await runner.exec(['docker', 'cp', '-', `${next}:/`], {
+        stdin: new Secret(seed),
+        allowFailure: true,
+      });
+      if (copied.exitCode !== 0) throw gatewayStartError(target, copied);
+      // The gap: from here until the new Caddy listens. One command, one round trip.
+      const swapped = await runner.exec(
+        [
+          'sh',
+          '-c',
+          'docker rm -f "$1" >/dev/null && docker rename "$2" "$1" && docker start "$1" >/dev/null',
+          'sh',
+          target.container,
+          next,
+        ],
+        { allowFailure: true },
+      );
+      if (swapped.exitCode !== 0) throw gatewayStartError(target, swapped);
+      return { routes: live.routes, tls: live.tls };
+    });
+  } catch (error) {
+    await runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
+    throw error;
+  }
+}
+
+/** The name, network, ports, data volume, restart policy and labels of a gateway container. */
+function gatewayOptions(
+  target: IngressTarget,
+  image: string,
+  published: string[],
+  dataVolume: string,
+  name = target.container,
+): RunContainerOptions {
+  return {
+    name,
+    restart: 'unless-stopped',
+    network: target.network,
+    publish: published,
+    volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
+    labels: [
+      [INGRESS_LABEL, target.container],
+      [INGRESS_DATA_LABEL, dataVolume],
+      [INGRESS_PORTS_LABEL, published.join(',')],
+      [INGRESS_IMAGE_LABEL, image],
+    ],
+  };
 }
 
 /**
- * Creates the gateway container (and its network and data volume), labelled with its ports, data
- * volume and image. Returns false when another app's deploy created it a moment ago (use that one).
- * Throws ExternalError when it cannot start.
+ * Creates and starts the gateway container (and its network and data volume), labelled with its
+ * ports, data volume and image. Returns false when another app's deploy created it a moment ago (use
+ * that one). Throws ExternalError when it cannot start.
  */
 async function createGateway(
   target: IngressTarget,
@@ -302,17 +382,7 @@ async function createGateway(
   const run = await target.runner.exec(
     runContainerArgs(image, ['caddy', 'run', '--resume'], {
       detach: true,
-      name: target.container,
-      restart: 'unless-stopped',
-      network: target.network,
-      publish: published,
-      volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
-      labels: [
-        [INGRESS_LABEL, target.container],
-        [INGRESS_DATA_LABEL, dataVolume],
-        [INGRESS_PORTS_LABEL, published.join(',')],
-        [INGRESS_IMAGE_LABEL, image],
-      ],
+      ...gatewayOptions(target, image, published, dataVolume),
     }),
     { allowFailure: true },
   );

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { parseTarHeader, singleFileTar } from '../../src/docker/archive.js';
 import { parseContainerInspect } from '../../src/docker/container.js';
 import type { PlannedRoute } from '../../src/ingress/basic-auth.js';
 import { type CaddyRoute, caddyConfig, type IngressTls, routesFromConfig } from '../../src/ingress/caddy.js';
@@ -50,7 +52,7 @@ describe('which image a gateway runs', () => {
  */
 function host(configImage: string, label: string | undefined, routes: CaddyRoute[], tls: IngressTls) {
   let live: unknown = caddyConfig(routes, tls);
-  let exists = true;
+  let seeded: unknown;
   let locked = false;
   const events: string[] = [];
   const runner = new RecordingRunner({
@@ -63,7 +65,6 @@ function host(configImage: string, label: string | undefined, routes: CaddyRoute
         return { exitCode: 1 };
       }
       if (text.startsWith('docker pull')) events.push(text);
-      if (text.startsWith('docker exec') && !exists) return { exitCode: 1, stderr: 'No such container' };
       if (text.includes('stagecraft-config.lock') && text.includes('mkdir "$1"')) {
         if (locked) return { exitCode: 1 };
         locked = true;
@@ -81,17 +82,25 @@ function host(configImage: string, label: string | undefined, routes: CaddyRoute
         live = JSON.parse((stdin.stdin as Secret).reveal());
         events.push('load');
       }
-      if (text === `docker rm -f ${GATEWAY}`) {
-        // A new container starts with an empty config and no lock.
-        exists = false;
+      if (text.startsWith('docker create')) {
+        events.push(
+          `create ${argv[argv.indexOf('--name') + 1]} ${argv.find((arg) => arg.startsWith('stagecraft.ingress-image='))} ${argv.slice(-6).join(' ')}`,
+        );
+      }
+      if (text.startsWith('docker cp - ')) {
+        // One file in a tar: its content from the first block to the padding.
+        const tar = Buffer.from((stdin.stdin as Secret).reveal(), 'utf8');
+        const header = parseTarHeader(tar.subarray(0, 512))!;
+        seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
+        events.push(`cp ${header.name} ${argv[3]}`);
+      }
+      if (text.startsWith('sh -c docker rm -f')) {
+        // The swap: the new container, started with the seeded config, takes the name.
+        live = seeded;
         locked = false;
-        live = null;
-        events.push('rm');
+        events.push(`swap ${argv.slice(-2).join(' ')}`);
       }
-      if (text.startsWith('docker run')) {
-        exists = true;
-        events.push(`run ${argv.find((arg) => arg.startsWith('stagecraft.ingress-image='))} ${argv.at(-4)}`);
-      }
+      if (text.startsWith('docker rm -f')) events.push(text);
       return undefined;
     },
   });
@@ -118,6 +127,22 @@ const shopLive: CaddyRoute = {
 };
 
 describe('a gateway whose image is not ingress.image', () => {
+  it('starts from a one-file tar that tar itself reads', () => {
+    const tar = singleFileTar('etc/stagecraft/gateway.json', '{"apps":{"é":1}}', 0o600);
+    const bytes = Buffer.from(tar, 'utf8');
+    expect(bytes.length).toBe(512 * 4);
+    expect(parseTarHeader(bytes.subarray(0, 512))).toEqual({
+      name: 'etc/stagecraft/gateway.json',
+      size: 17,
+      type: '0',
+    });
+    const listed = spawnSync('tar', ['-tvf', '-'], { input: bytes, encoding: 'utf8' });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/^-rw------- .* 17 .* etc\/stagecraft\/gateway\.json\n$/);
+    const content = spawnSync('tar', ['-xOf', '-'], { input: bytes, encoding: 'utf8' });
+    expect(content.stdout).toBe('{"apps":{"é":1}}');
+  });
+
   it('is replaced with every app’s routes (basic auth hash, maintenance), the hash on stdin only', async () => {
     const tls: IngressTls = { mode: 'off' };
     const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls);
@@ -125,12 +150,14 @@ describe('a gateway whose image is not ingress.image', () => {
     expect(gw.events).toEqual([
       'image inspect',
       'docker pull --quiet caddy:2.8',
+      'docker rm -f stagecraft-gateway-next',
+      'create stagecraft-gateway-next stagecraft.ingress-image=caddy:2.8 caddy:2.8 caddy run --config /etc/stagecraft/gateway.json --resume',
       'lock',
-      // The lock went with the old container: its release finds nothing.
-      'rm',
-      'run stagecraft.ingress-image=caddy:2.8 caddy:2.8',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next:/',
+      'swap stagecraft-gateway stagecraft-gateway-next',
+      'unlock',
+      // The new gateway started with every route: nothing to load.
       'lock',
-      'load',
       'unlock',
     ]);
     expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
@@ -145,7 +172,7 @@ describe('a gateway whose image is not ingress.image', () => {
     expect(await ensureIngress(old.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe(
       'replaced',
     );
-    expect(old.events).toContain('run stagecraft.ingress-image=caddy:2.8 caddy:2.8');
+    expect(old.events).toContain('swap stagecraft-gateway stagecraft-gateway-next');
     const same = host('caddy:2', undefined, [shopLive], tls);
     expect(await ensureIngress(same.target, 'caddy:2', { http: 80, https: 443 }, shop, tls)).toBe('running');
     // Unchanged: one lock, nothing pulled, removed, created or loaded.
