@@ -207,8 +207,9 @@ export async function ensureIngress(
   let carried: { routes: CaddyRoute[]; tls: string } | undefined;
   if (imageChange) {
     const gateway = { image, published, dataVolume };
-    carried = await replaceGateway(target, facts!, gateway, routes, tls, portsChange);
-    outcome = 'replaced';
+    const replaced = await replaceGateway(target, facts!, gateway, routes, tls, portsChange);
+    carried = replaced;
+    if (replaced.swapped) outcome = 'replaced';
   } else if (recreate) {
     // Published ports and mounts are fixed when a container is created: a change needs a new gateway.
     await target.runner.exec(removeContainersArgs([target.container], { force: true }));
@@ -216,7 +217,7 @@ export async function ensureIngress(
   }
   if (facts === undefined) {
     if (await createGateway(target, image, published, dataVolume)) outcome = 'created';
-  } else if (!facts.running && outcome !== 'replaced') {
+  } else if (!facts.running && !imageChange) {
     await target.runner.exec(startContainersArgs([target.container]));
   }
   return withConfigLock(target, async (config) => {
@@ -256,21 +257,25 @@ async function pullImage(target: IngressTarget, image: string): Promise<void> {
 /** Where a replacing gateway finds its first config (`caddy run --config`), inside its container. */
 export const GATEWAY_SEED_CONFIG = '/etc/stagecraft/gateway.json';
 
-/** The container a replacing gateway is created as, beside the old one, until it takes the name. */
+/**
+ * The container a replacing gateway is created as, beside the old one, until it takes the name:
+ * `<container>-next-<8 hex>`, one per deploy (two apps' deploys may replace it at once).
+ */
 function nextName(container: string): string {
-  return `${container}-next`;
+  return `${container}-next-${randomBytes(4).toString('hex')}`;
 }
 
 /**
  * Replaces a gateway that runs another image, keeping the refusal gap short: pulls the image and
- * creates the new container beside the old one (`<container>-next`) while the old one serves; then,
- * under the old one's config lock (no other app's change lost) and after the same refusals as before
- * any change, copies in the config the new one starts with (every app's live routes, basic auth hashes
+ * creates the new container beside the old one (nextName) while the old one serves; then, under
+ * the old one's config lock (no other app's change lost), unless another deploy replaced it
+ * meanwhile, and after the same refusals as before any change, copies in the config the new one starts with (every app's live routes, basic auth hashes
  * and maintenance included, with the app's; on stdin as a Secret: it can hold the custom TLS key) and,
  * in one command, removes the old container, gives the new one its name and starts it. Requests to
  * the host are refused from the removal until the new Caddy listens. A stopped gateway is started
- * first, to read its config. Returns the old live routes and TLS fingerprint. Throws UserError as
- * ensureIngress; ExternalError for the host (the old gateway is left serving unless the swap failed).
+ * first, to read its config. Returns the old live routes and TLS fingerprint, and whether this deploy
+ * swapped. The new container is removed unless it swapped. Throws UserError as ensureIngress;
+ * ExternalError for the host (the old gateway is left serving unless the swap itself failed).
  */
 async function replaceGateway(
   target: IngressTarget,
@@ -279,13 +284,11 @@ async function replaceGateway(
   routes: PlannedRoute[],
   tls: IngressTls,
   portsChange: boolean,
-): Promise<{ routes: CaddyRoute[]; tls: string }> {
+): Promise<{ routes: CaddyRoute[]; tls: string; swapped: boolean }> {
   const { runner } = target;
   const next = nextName(target.container);
   await pullImage(target, gateway.image);
   if (!facts.running) await runner.exec(startContainersArgs([target.container]));
-  // Left by a replacement that failed: made again.
-  await runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
   const created = await runner.exec(
     createContainerArgs(
       gateway.image,
@@ -295,9 +298,15 @@ async function replaceGateway(
     { allowFailure: true },
   );
   if (created.exitCode !== 0) throw gatewayStartError(target, created);
+  let swapped = false;
   try {
     return await withConfigLock(target, async (config) => {
       const live = liveOf(config);
+      const now = await runner.exec(inspectContainersArgs([target.container]), { allowFailure: true });
+      const current = now.exitCode === 0 ? parseContainerInspect(now.stdout)[0] : undefined;
+      // Another app's deploy replaced it while this one waited for the lock.
+      if (current !== undefined && !gatewayImageChanged(current, gateway.image))
+        return { routes: live.routes, tls: live.tls, swapped };
       checkSharing(target, live, routes, tls);
       const others = othersOn(live.routes, target.project);
       if (portsChange && others.length > 0) throw tlsConflict(target, others);
@@ -315,7 +324,7 @@ async function replaceGateway(
       });
       if (copied.exitCode !== 0) throw gatewayStartError(target, copied);
       // The gap: from here until the new Caddy listens. One command, one round trip.
-      const swapped = await runner.exec(
+      const swap = await runner.exec(
         [
           'sh',
           '-c',
@@ -326,12 +335,12 @@ async function replaceGateway(
         ],
         { allowFailure: true },
       );
-      if (swapped.exitCode !== 0) throw gatewayStartError(target, swapped);
-      return { routes: live.routes, tls: live.tls };
+      if (swap.exitCode !== 0) throw gatewayStartError(target, swap);
+      swapped = true;
+      return { routes: live.routes, tls: live.tls, swapped };
     });
-  } catch (error) {
-    await runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
-    throw error;
+  } finally {
+    if (!swapped) await runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
   }
 }
 

@@ -50,7 +50,14 @@ describe('which image a gateway runs', () => {
  * One host with a running gateway made from `configImage` (labelled `label`), holding `routes`: its
  * config lock, admin API, removal (the config goes with the container) and creation, recorded.
  */
-function host(configImage: string, label: string | undefined, routes: CaddyRoute[], tls: IngressTls) {
+function host(
+  configImage: string,
+  label: string | undefined,
+  routes: CaddyRoute[],
+  tls: IngressTls,
+  options: { replacedMeanwhile?: string } = {},
+) {
+  let inspections = 0;
   let live: unknown = caddyConfig(routes, tls);
   let seeded: unknown;
   let locked = false;
@@ -58,8 +65,13 @@ function host(configImage: string, label: string | undefined, routes: CaddyRoute
   const runner = new RecordingRunner({
     name: 'h1',
     script: (argv, stdin) => {
-      const text = argv.join(' ');
-      if (text.startsWith('docker container inspect')) return { stdout: inspected(configImage, label) };
+      // One name per deploy for the new container: `-next-X` here.
+      const text = argv.join(' ').replace(/-next-[0-9a-f]{8}\b/g, '-next-X');
+      if (text.startsWith('docker container inspect')) {
+        // The second is under the lock: another deploy may have replaced the gateway by then.
+        const replaced = ++inspections > 1 ? options.replacedMeanwhile : undefined;
+        return { stdout: inspected(replaced ?? configImage, replaced ?? label) };
+      }
       if (text.startsWith('docker image inspect')) {
         events.push('image inspect');
         return { exitCode: 1 };
@@ -84,7 +96,7 @@ function host(configImage: string, label: string | undefined, routes: CaddyRoute
       }
       if (text.startsWith('docker create')) {
         events.push(
-          `create ${argv[argv.indexOf('--name') + 1]} ${argv.find((arg) => arg.startsWith('stagecraft.ingress-image='))} ${argv.slice(-6).join(' ')}`,
+          `create ${argv[argv.indexOf('--name') + 1]!.replace(/-next-[0-9a-f]{8}$/, '-next-X')} ${argv.find((arg) => arg.startsWith('stagecraft.ingress-image='))} ${argv.slice(-6).join(' ')}`,
         );
       }
       if (text.startsWith('docker cp - ')) {
@@ -92,13 +104,13 @@ function host(configImage: string, label: string | undefined, routes: CaddyRoute
         const tar = Buffer.from((stdin.stdin as Secret).reveal(), 'utf8');
         const header = parseTarHeader(tar.subarray(0, 512))!;
         seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
-        events.push(`cp ${header.name} ${argv[3]}`);
+        events.push(`cp ${header.name} ${text.split(' ')[3]}`);
       }
       if (text.startsWith('sh -c docker rm -f')) {
         // The swap: the new container, started with the seeded config, takes the name.
         live = seeded;
         locked = false;
-        events.push(`swap ${argv.slice(-2).join(' ')}`);
+        events.push(`swap ${text.split(' ').slice(-2).join(' ')}`);
       }
       if (text.startsWith('docker rm -f')) events.push(text);
       return undefined;
@@ -150,11 +162,10 @@ describe('a gateway whose image is not ingress.image', () => {
     expect(gw.events).toEqual([
       'image inspect',
       'docker pull --quiet caddy:2.8',
-      'docker rm -f stagecraft-gateway-next',
-      'create stagecraft-gateway-next stagecraft.ingress-image=caddy:2.8 caddy:2.8 caddy run --config /etc/stagecraft/gateway.json --resume',
+      'create stagecraft-gateway-next-X stagecraft.ingress-image=caddy:2.8 caddy:2.8 caddy run --config /etc/stagecraft/gateway.json --resume',
       'lock',
-      'cp etc/stagecraft/gateway.json stagecraft-gateway-next:/',
-      'swap stagecraft-gateway stagecraft-gateway-next',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
+      'swap stagecraft-gateway stagecraft-gateway-next-X',
       'unlock',
       // The new gateway started with every route: nothing to load.
       'lock',
@@ -172,7 +183,7 @@ describe('a gateway whose image is not ingress.image', () => {
     expect(await ensureIngress(old.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe(
       'replaced',
     );
-    expect(old.events).toContain('swap stagecraft-gateway stagecraft-gateway-next');
+    expect(old.events).toContain('swap stagecraft-gateway stagecraft-gateway-next-X');
     const same = host('caddy:2', undefined, [shopLive], tls);
     expect(await ensureIngress(same.target, 'caddy:2', { http: 80, https: 443 }, shop, tls)).toBe('running');
     // Unchanged: one lock, nothing pulled, removed, created or loaded.
@@ -187,6 +198,20 @@ describe('a gateway whose image is not ingress.image', () => {
     expect(JSON.stringify(gw.live())).toContain('secret-key-bytes');
     const argvs = gw.runner.calls.flatMap((call) => (call.kind === 'exec' ? [call.argv.join(' ')] : []));
     expect(argvs.filter((argv) => argv.includes('secret-key-bytes'))).toEqual([]);
+  });
+
+  it('is left to the deploy that replaced it while this one waited for the lock (its own new container removed)', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { replacedMeanwhile: 'caddy:2.8' });
+    expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('running');
+    expect(gw.events.slice(3)).toEqual([
+      'lock',
+      'unlock',
+      'docker rm -f stagecraft-gateway-next-X',
+      'lock',
+      'unlock',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
   });
 
   it('is not replaced when the app asks for a domain another app routes there: refused before anything changes', async () => {
