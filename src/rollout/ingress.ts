@@ -257,6 +257,15 @@ async function pullImage(target: IngressTarget, image: string): Promise<void> {
 /** Where a replacing gateway finds its first config (`caddy run --config`), inside its container. */
 export const GATEWAY_SEED_CONFIG = '/etc/stagecraft/gateway.json';
 
+/** `sh -c SWAP_SCRIPT sh <old> <new>`: the new gateway takes the old one's ports, then its name. */
+const SWAP_SCRIPT =
+  'docker stop -t 0 "$1" >/dev/null || exit 1; ' +
+  'if ! docker start "$2" >/dev/null; then docker start "$1" >/dev/null; exit 1; fi; ' +
+  '{ docker rm -f "$1" >/dev/null && docker rename "$2" "$1"; } || exit 3';
+
+/** SWAP_SCRIPT's exit code when the new gateway serves but could not take the old one's name. */
+const SWAP_UNNAMED = 3;
+
 /**
  * The container a replacing gateway is created as, beside the old one, until it takes the name:
  * `<container>-next-<8 hex>`, one per deploy (two apps' deploys may replace it at once).
@@ -267,15 +276,16 @@ function nextName(container: string): string {
 
 /**
  * Replaces a gateway that runs another image, keeping the refusal gap short: pulls the image and
- * creates the new container beside the old one (nextName) while the old one serves; then, under
- * the old one's config lock (no other app's change lost), unless another deploy replaced it
- * meanwhile, and after the same refusals as before any change, copies in the config the new one starts with (every app's live routes, basic auth hashes
- * and maintenance included, with the app's; on stdin as a Secret: it can hold the custom TLS key) and,
- * in one command, removes the old container, gives the new one its name and starts it. Requests to
- * the host are refused from the removal until the new Caddy listens. A stopped gateway is started
- * first, to read its config. Returns the old live routes and TLS fingerprint, and whether this deploy
- * swapped. The new container is removed unless it swapped. Throws UserError as ensureIngress;
- * ExternalError for the host (the old gateway is left serving unless the swap itself failed).
+ * creates the new container beside the old one (nextName) while the old one serves; then, under the
+ * old one's config lock (no other app's change lost), unless another deploy replaced it meanwhile,
+ * and after the same refusals as before any change, copies in the config the new one starts with
+ * (every app's live routes, basic auth hashes and maintenance, with the app's; on stdin as a Secret:
+ * it can hold the custom TLS key) and runs SWAP_SCRIPT: stops the old container, starts the new one
+ * (the old one started again if it cannot), removes the old one and gives the new one its name.
+ * Requests to the host are refused from the stop until the new Caddy listens. A stopped gateway is
+ * started first, to read its config. Returns the old live routes and TLS fingerprint, and whether
+ * this deploy swapped; its new container is removed unless it did. Throws UserError as
+ * ensureIngress; ExternalError for the host (the old gateway serves again unless the new one does).
  */
 async function replaceGateway(
   target: IngressTarget,
@@ -323,18 +333,21 @@ async function replaceGateway(
         allowFailure: true,
       });
       if (copied.exitCode !== 0) throw gatewayStartError(target, copied);
-      // The gap: from here until the new Caddy listens. One command, one round trip.
-      const swap = await runner.exec(
-        [
-          'sh',
-          '-c',
-          'docker rm -f "$1" >/dev/null && docker rename "$2" "$1" && docker start "$1" >/dev/null',
-          'sh',
-          target.container,
-          next,
-        ],
-        { allowFailure: true },
-      );
+      // The gap: from the old one's stop until the new Caddy listens (published ports are released
+      // when a container stops). One command, one round trip; the removal and the rename come after
+      // it, and a new container that does not start gives the ports back to the old one.
+      const swap = await runner.exec(['sh', '-c', SWAP_SCRIPT, 'sh', target.container, next], {
+        allowFailure: true,
+      });
+      if (swap.exitCode === SWAP_UNNAMED) {
+        swapped = true;
+        throw new ExternalError(
+          `the new gateway ${next} on ${runner.name} serves, but could not take the name ${target.container}: ${swap.stderr.trim()}`,
+          {
+            hint: `on ${runner.name}: \`docker rm -f ${target.container} && docker rename ${next} ${target.container}\`, then deploy again`,
+          },
+        );
+      }
       if (swap.exitCode !== 0) throw gatewayStartError(target, swap);
       swapped = true;
       return { routes: live.routes, tls: live.tls, swapped };

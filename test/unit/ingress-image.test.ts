@@ -106,7 +106,7 @@ function host(
         seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
         events.push(`cp ${header.name} ${text.split(' ')[3]}`);
       }
-      if (text.startsWith('sh -c docker rm -f')) {
+      if (text.startsWith('sh -c docker stop -t 0')) {
         // The swap: the new container, started with the seeded config, takes the name.
         live = seeded;
         locked = false;
