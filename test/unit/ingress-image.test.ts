@@ -7,7 +7,7 @@ import { type CaddyRoute, caddyConfig, type IngressTls, routesFromConfig } from 
 import { gatewayImage, gatewayImageChanged } from '../../src/ingress/gateway-image.js';
 import { ensureIngress, type IngressTarget } from '../../src/rollout/ingress.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
-import { UserError } from '../../src/util/errors.js';
+import { ExternalError, UserError } from '../../src/util/errors.js';
 import type { Secret } from '../../src/util/secret.js';
 
 const GATEWAY = 'stagecraft-gateway';
@@ -55,7 +55,7 @@ function host(
   label: string | undefined,
   routes: CaddyRoute[],
   tls: IngressTls,
-  options: { replacedMeanwhile?: string } = {},
+  options: { replacedMeanwhile?: string; swapFails?: boolean } = {},
 ) {
   let inspections = 0;
   let live: unknown = caddyConfig(routes, tls);
@@ -105,6 +105,14 @@ function host(
         const header = parseTarHeader(tar.subarray(0, 512))!;
         seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
         events.push(`cp ${header.name} ${text.split(' ')[3]}`);
+      }
+      if (text.startsWith('sh -c docker stop -t 0') && options.swapFails === true) {
+        // The new container did not start: the script started the old one again.
+        events.push('swap failed');
+        return {
+          exitCode: 1,
+          stderr: 'Error response from daemon: driver failed programming external connectivity',
+        };
       }
       if (text.startsWith('sh -c docker stop -t 0')) {
         // The swap: the new container, started with the seeded config, takes the name.
@@ -210,6 +218,26 @@ describe('a gateway whose image is not ingress.image', () => {
       'docker rm -f stagecraft-gateway-next-X',
       'lock',
       'unlock',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
+  });
+
+  it('keeps the old gateway serving when the new one cannot start, and removes the new one', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { swapFails: true });
+    const error = await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(ExternalError);
+    expect((error as ExternalError).message).toBe(
+      'could not start the gateway stagecraft-gateway on h1: Error response from daemon: driver failed programming external connectivity',
+    );
+    expect(gw.events.slice(3)).toEqual([
+      'lock',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
+      'swap failed',
+      'unlock',
+      'docker rm -f stagecraft-gateway-next-X',
     ]);
     expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
   });
