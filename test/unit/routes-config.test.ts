@@ -231,7 +231,7 @@ describe('the model and the plan', () => {
       },
     });
     expect(ingressRoutes(plan, 'h1').step.title).toBe(
-      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for about 1 s',
+      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–2 s',
     );
     expect(ingressRoutes(plan, 'h2').step.title).toBe('ensure caddy ingress on port 80');
     // Not read (a plan without --refresh): as before.
