@@ -59,7 +59,8 @@ export async function runMaintenanceSwitch(session: Session, options: Maintenanc
     // The switch's gateway step replaces a gateway that runs another image than ingress.image too.
     runningGateways(session, env, routingHosts),
   ]);
-  for (const warning of gatewayImageWarnings(env, gateways)) session.output.warn(warning);
+  for (const warning of gatewayImageWarnings(env, gateways, `maintenance ${options.state}`))
+    session.output.warn(warning);
   const retryAfterSeconds =
     options.retryAfterSeconds ?? current?.retry_after_seconds ?? DEFAULT_RETRY_AFTER_SECONDS;
   const message = options.message ?? `maintenance ${options.state} ${model.composeProject}`;

@@ -1,6 +1,6 @@
 // What a plan's gateway routes need beyond the model, for `deploy`, `rollback`, `plan` and
-// `maintenance`: the basic auth passwords (resolved from their secrets) and the maintenance switch
-// (read from the lock host).
+// `maintenance`: the basic auth passwords (resolved from their secrets), the maintenance switch
+// (read from the lock host) and the image each host's gateway runs (read from each host).
 import { execArgs, inspectContainersArgs, parseContainerInspect } from '../docker/container.js';
 import { othersOn, readConfigArgv, routesFromConfig } from '../ingress/caddy.js';
 import { gatewayImage } from '../ingress/gateway-image.js';
@@ -130,12 +130,14 @@ export async function runningGateways(
 }
 
 /**
- * What a deploy says before it changes anything about the gateways it replaces for a new image:
- * the gap on each host, and the other apps that move to the new image too.
+ * What a deploy (`command`: "this deploy", or "maintenance on", …) says before it changes anything
+ * about the gateways it replaces for a new image: the gap on each host, and the other apps that move
+ * to the new image too.
  */
 export function gatewayImageWarnings(
   env: LoadedEnvironment,
   gateways: Record<string, RunningGateway>,
+  command = 'this deploy',
 ): string[] {
   const { model } = env;
   const { ingress } = model;
@@ -143,7 +145,7 @@ export function gatewayImageWarnings(
     .filter(([, gateway]) => gateway.image !== ingress.image)
     .sort(([a], [b]) => a.localeCompare(b))
     .flatMap(([host, gateway]) => [
-      `ingress.image changed: this deploy ${gatewayReplacement(model, { name: host }, gateway)}`,
+      `ingress.image changed: ${command} ${gatewayReplacement(model, { name: host }, gateway)}`,
       ...(gateway.others.length === 0
         ? []
         : [
