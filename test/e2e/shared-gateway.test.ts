@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../bench/lib/load.mjs';
 import {
-  dockerOn,
   type HarnessEnv,
   harnessSshYaml,
   projectEnv,
+  pushRetagged,
   requireHarness,
   sshRun,
 } from './support/harness.js';
@@ -156,9 +156,7 @@ describe('one gateway per host, shared by two apps', () => {
   });
 
   it("replaces the gateway when ingress.image changes: both apps' routes and maintenance kept, a bounded gap", async () => {
-    await dockerOn(harness, 'local', ['pull', CADDY]);
-    await dockerOn(harness, 'local', ['tag', CADDY, CADDY_NEXT]);
-    await dockerOn(harness, 'local', ['push', CADDY_NEXT]);
+    await pushRetagged(harness, CADDY, CADDY_NEXT);
     const on = await cli('gwb', ['maintenance', 'on', '--retry-after', '2m']);
     expect(on.code, on.stderr).toBe(0);
     const file = join(apps['gwa']!.root, 'stagecraft.yml');
