@@ -16,6 +16,8 @@ export interface LoadResult {
   failureSamples: string[];
   bodies: Record<string, number>;
   latenciesMs: number[];
+  /** When the first and the last failed request ended (Date.now()); absent without failures. */
+  failureSpan?: { first: number; last: number };
 }
 
 export function load(options: LoadOptions): Promise<LoadResult>;

@@ -8,7 +8,7 @@ const ALLOWED = /^(127\.|10\.231\.0\.)/;
  * @param {{host: string, port: number, path: string, hostHeader: string, connections: number,
  *   durationMs: number, maxRequests?: number, stopWhen?: () => boolean}} options
  * @returns {Promise<{requests: number, failures: number, failureSamples: string[],
- *   bodies: Record<string, number>, latenciesMs: number[]}>}
+ *   bodies: Record<string, number>, latenciesMs: number[], failureSpan?: {first: number, last: number}}>}
  */
 export async function load(options) {
   if (!ALLOWED.test(options.host))
@@ -19,6 +19,9 @@ export async function load(options) {
   const max = options.maxRequests ?? 500_000;
   const fail = (why) => {
     result.failures++;
+    // When the first and the last failure came (Date.now()): a refusal gap's length.
+    const now = Date.now();
+    result.failureSpan = { first: result.failureSpan?.first ?? now, last: now };
     if (result.failureSamples.length < 5) result.failureSamples.push(why);
   };
   const one = () =>

@@ -154,3 +154,32 @@ export function parseImageLayers(stdout: string): string[][] {
       return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
     });
 }
+
+/**
+ * A tar archive (POSIX ustar) of one regular file owned by root, for `docker cp - container:/`:
+ * `path` relative to `/` (at most 100 bytes; Docker makes the missing parent folders), `content` as
+ * UTF-8, `mode` its permission bits. Returned as text (every byte is ASCII or the content's UTF-8),
+ * so that it can travel on stdin as a Secret. Throws RangeError for a longer path.
+ */
+export function singleFileTar(path: string, content: string, mode: number): string {
+  if (Buffer.byteLength(path) > 100) throw new RangeError(`tar path over 100 bytes: ${path}`);
+  const data = Buffer.from(content, 'utf8');
+  const header = Buffer.alloc(TAR_BLOCK);
+  const put = (start: number, text: string) => header.write(text, start, 'ascii');
+  const octal = (value: number, length: number) => `${value.toString(8).padStart(length - 1, '0')}\0`;
+  put(0, path);
+  put(100, octal(mode, 8));
+  put(108, octal(0, 8));
+  put(116, octal(0, 8));
+  put(124, octal(data.length, 12));
+  put(136, octal(Math.floor(Date.now() / 1000), 12));
+  put(148, '        ');
+  put(156, '0');
+  put(257, 'ustar\0');
+  put(263, '00');
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  put(148, `${sum.toString(8).padStart(6, '0')}\0 `);
+  const padding = Buffer.alloc(paddedSize(data.length) - data.length);
+  return Buffer.concat([header, data, padding, Buffer.alloc(2 * TAR_BLOCK)]).toString('utf8');
+}

@@ -161,6 +161,15 @@ export function runContainerArgs(
   return [...args, image, ...command];
 }
 
+/** `docker create …`: as runContainerArgs without `-d`/`--rm` (a created container is started later). */
+export function createContainerArgs(
+  image: string,
+  command: string[],
+  options: Omit<RunContainerOptions, 'detach' | 'remove'> = {},
+): string[] {
+  return ['docker', 'create', ...runContainerArgs(image, command, options).slice(2)];
+}
+
 /** Parses output that is either one JSON value per line or a single JSON array (older compose `ps`). */
 export function parseJsonLines(stdout: string): unknown[] {
   const text = stdout.trim();

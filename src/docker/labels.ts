@@ -11,3 +11,9 @@ export const INGRESS_DATA_LABEL = 'stagecraft.ingress-data';
 
 /** On the gateway container: the ports it publishes (`8080:80,8443:443`); a change needs a new gateway. */
 export const INGRESS_PORTS_LABEL = 'stagecraft.ingress-ports';
+
+/**
+ * On the gateway container: the image configured for it (`ingress.image`) when it was created; a
+ * change needs a new gateway. Gateways made before this label: their container's `Config.Image`.
+ */
+export const INGRESS_IMAGE_LABEL = 'stagecraft.ingress-image';

@@ -170,7 +170,10 @@ export function stepHandler(deps: HandlerDeps): StepHandler {
           action.routes,
           tls,
         );
-        return { status: outcome === 'running' ? 'unchanged' : 'completed', detail: `ingress ${outcome}` };
+        return {
+          status: outcome === 'running' ? 'unchanged' : 'completed',
+          detail: outcome === 'replaced' ? `ingress replaced: runs ${action.image}` : `ingress ${outcome}`,
+        };
       }
       case 'unroute': {
         const left = await removeAppRoutes(ingressTarget(deps, runner, action));

@@ -512,3 +512,10 @@ export function loadConfigArgv(): string[] {
       's=$?; rm -f "$f"; exit $s',
   ];
 }
+
+/** The apps other than `app` that have routes in a gateway's config, sorted. */
+export function othersOn(routes: CaddyRoute[], app: string): string[] {
+  return [
+    ...new Set(routes.flatMap((route) => (route.app !== undefined && route.app !== app ? [route.app] : []))),
+  ].sort();
+}

@@ -14,6 +14,7 @@ import {
   type ReusedCompose,
   releaseDir,
 } from '../plan/deploy.js';
+import { isRouted } from '../plan/routes.js';
 import { planSwarmDeploy } from '../plan/swarm.js';
 import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
 import { applyVerb, planToJson, planToText, type RolloutDecisions } from '../render/plan.js';
@@ -35,7 +36,14 @@ import { meshAddressOf } from './mesh.js';
 import { plannedMigrations } from './migrations.js';
 import { readProjectPath } from './project-files.js';
 import { retentionFor } from './retention.js';
-import { maintenanceNotice, recordedMaintenance, routeInputs, routePasswords } from './routes.js';
+import {
+  gatewayImageWarnings,
+  maintenanceNotice,
+  recordedMaintenance,
+  routeInputs,
+  routePasswords,
+  runningGateways,
+} from './routes.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
 import { validateRenderedCompose } from './validate-render.js';
@@ -57,6 +65,11 @@ export interface DeployOptions {
    * nothing from hosts. Values that need one of those show as "(resolved at deploy)".
    */
   planOnly?: boolean;
+  /**
+   * Read each host's gateway before planning even with `planOnly` (`plan --refresh`): a gateway that
+   * runs another image than ingress.image shows as replaced. A deploy always reads them.
+   */
+  readGateways?: boolean;
   /**
    * Runs once the environment is loaded and before anything reaches a host (the spec-hash key, the
    * addresses): `deploy` confirms there, and sets up or checks the hosts. What it throws stops the deploy.
@@ -331,7 +344,7 @@ async function planRelease(
   // Retention (the last steps) for whole-environment releases only; a scoped one leaves old releases be.
   const scoped = onlyHosts !== undefined || onlyServices !== undefined;
   // Reads of the lock host that do not depend on each other: side by side.
-  const [specHashKey, retention, maintenance, passwords] = await Promise.all([
+  const [specHashKey, retention, maintenance, passwords, gateways] = await Promise.all([
     planOnly ? undefined : lockHostSpecKey(env, options.runners),
     scoped
       ? undefined
@@ -344,8 +357,13 @@ async function planRelease(
     // A plan reads no host: it shows the routes as configured (a deploy says when maintenance is on).
     planOnly ? undefined : recordedMaintenance(session, env, false, options.runners),
     routePasswords(session, env, planOnly),
+    // A plan reads no host unless refreshed; a gateway that must change its image shows in the plan.
+    planOnly && options.readGateways !== true
+      ? undefined
+      : runningGateways(session, env, gatewayHosts(env, onlyHosts), options.runners),
   ]);
   if (maintenance?.state === 'on') session.output.warn(maintenanceNotice(env, maintenance));
+  for (const warning of gatewayImageWarnings(env, gateways ?? {})) session.output.warn(warning);
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
@@ -374,6 +392,7 @@ async function planRelease(
     hooks: findHooks(session, env.loaded.root),
     ingressTls: ingressTls(env),
     routes: routeInputs(passwords, maintenance),
+    ...(gateways === undefined ? {} : { gateways }),
     projectDir: env.loaded.root,
     readProjectPath: (relative) => readProjectPath(env.loaded.root, relative),
     relativeBindSources: env.relativeBindSources,
@@ -422,6 +441,15 @@ async function planRelease(
     ...(target ? { basedOn: target } : {}),
     message,
   };
+}
+
+/** The hosts in scope (`onlyHosts`, as the plan filters them) that run a routed service: each has a gateway step. */
+function gatewayHosts(env: LoadedEnvironment, onlyHosts: string[] | undefined): string[] {
+  const { model } = env;
+  return model.hosts
+    .map((host) => host.name)
+    .filter((host) => onlyHosts === undefined || onlyHosts.includes(host))
+    .filter((host) => model.services.some((service) => isRouted(service) && service.hosts.includes(host)));
 }
 
 /** How to apply a printed plan: the command (default: its verb) and the flags that shaped the plan. */

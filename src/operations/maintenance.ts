@@ -12,7 +12,7 @@ import { UserError } from '../util/errors.js';
 import { ingressTls, printPlan } from './deploy.js';
 import { loadEnvironment, refuseOnSwarm } from './environment.js';
 import { maintenanceError, runMaintenance } from './prune.js';
-import { recordedMaintenance, routePasswords } from './routes.js';
+import { gatewayImageWarnings, recordedMaintenance, routePasswords, runningGateways } from './routes.js';
 import type { Session } from './session.js';
 
 /** Retry-After of the 503 answers when `--retry-after` is not given, in seconds. */
@@ -50,10 +50,17 @@ export async function runMaintenanceSwitch(session: Session, options: Maintenanc
     });
   }
   const dryRun = session.globals.dryRun;
-  const [current, passwords] = await Promise.all([
+  const routingHosts = model.hosts
+    .map((host) => host.name)
+    .filter((host) => routed.some((service) => service.hosts.includes(host)));
+  const [current, passwords, gateways] = await Promise.all([
     recordedMaintenance(session, env, dryRun),
     routePasswords(session, env, dryRun),
+    // The switch's gateway step replaces a gateway that runs another image than ingress.image too.
+    runningGateways(session, env, routingHosts),
   ]);
+  for (const warning of gatewayImageWarnings(env, gateways, `maintenance ${options.state}`))
+    session.output.warn(warning);
   const retryAfterSeconds =
     options.retryAfterSeconds ?? current?.retry_after_seconds ?? DEFAULT_RETRY_AFTER_SECONDS;
   const message = options.message ?? `maintenance ${options.state} ${model.composeProject}`;
@@ -65,6 +72,7 @@ export async function runMaintenanceSwitch(session: Session, options: Maintenanc
     passwords,
     recordPath: `~/${maintenancePath(model.project, model.environment)}`,
     message,
+    gateways,
   });
   if (dryRun) {
     printPlan(session, plan, 'text', undefined, { command: ['maintenance', options.state] });

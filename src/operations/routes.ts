@@ -1,6 +1,10 @@
 // What a plan's gateway routes need beyond the model, for `deploy`, `rollback`, `plan` and
-// `maintenance`: the basic auth passwords (resolved from their secrets) and the maintenance switch
-// (read from the lock host).
+// `maintenance`: the basic auth passwords (resolved from their secrets), the maintenance switch
+// (read from the lock host) and the image each host's gateway runs (read from each host).
+import { execArgs, inspectContainersArgs, parseContainerInspect } from '../docker/container.js';
+import { othersOn, readConfigArgv, routesFromConfig } from '../ingress/caddy.js';
+import { gatewayImage } from '../ingress/gateway-image.js';
+import { gatewayReplacement, type RunningGateway } from '../plan/deploy.js';
 import type { RouteInputs } from '../plan/routes.js';
 import { borrowRunner, type RunnerPool } from '../runners/pool.js';
 import { type MaintenanceRecord, readMaintenance } from '../state/maintenance.js';
@@ -78,4 +82,74 @@ export function routeInputs(
 export function maintenanceNotice(env: LoadedEnvironment, record: MaintenanceRecord): string {
   const { model } = env;
   return `maintenance is on for ${model.project} ${model.environment} since ${record.at} (${record.by.user}@${record.by.machine}): the routes keep answering 503 after this release; \`stagecraft maintenance off -e ${model.environment}\` restores them`;
+}
+
+/**
+ * Host → its gateway as it runs now (`docker container inspect`, one per host, side by side), for the
+ * hosts of `hosts` that have one whose image is known; the other apps on it are read (its live config)
+ * only when that image is not `ingress.image`. Driver swarm has none here (its gateway is a stack
+ * service). A host that cannot be read is a warning and is left out: the gateway step decides again.
+ */
+export async function runningGateways(
+  session: Session,
+  env: LoadedEnvironment,
+  hosts: string[],
+  runners?: RunnerPool,
+): Promise<Record<string, RunningGateway>> {
+  const { model } = env;
+  if (model.driver === 'swarm') return {};
+  const found: Record<string, RunningGateway> = {};
+  await Promise.all(
+    hosts.map(async (host) => {
+      const runner = borrowRunner(runners, model, host);
+      try {
+        const inspected = await runner.exec(inspectContainersArgs([model.ingress.container]), {
+          allowFailure: true,
+        });
+        const facts = inspected.exitCode === 0 ? parseContainerInspect(inspected.stdout)[0] : undefined;
+        const image = facts === undefined ? undefined : gatewayImage(facts);
+        if (facts === undefined || image === undefined) return;
+        let others: string[] = [];
+        if (image !== model.ingress.image && facts.running) {
+          const config = await runner.exec(
+            execArgs(model.ingress.container, readConfigArgv(), { interactive: false }),
+            { allowFailure: true },
+          );
+          if (config.exitCode === 0)
+            others = othersOn(routesFromConfig(JSON.parse(config.stdout) as unknown), model.composeProject);
+        }
+        found[host] = { image, others };
+      } catch (error) {
+        session.output.warn(`could not read the gateway on ${host}: ${(error as Error).message}`);
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+    }),
+  );
+  return found;
+}
+
+/**
+ * What a deploy (`command`: "this deploy", or "maintenance on", …) says before it changes anything
+ * about the gateways it replaces for a new image: the gap on each host, and the other apps that move
+ * to the new image too.
+ */
+export function gatewayImageWarnings(
+  env: LoadedEnvironment,
+  gateways: Record<string, RunningGateway>,
+  command = 'this deploy',
+): string[] {
+  const { model } = env;
+  const { ingress } = model;
+  return Object.entries(gateways)
+    .filter(([, gateway]) => gateway.image !== ingress.image)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([host, gateway]) => [
+      `ingress.image changed: ${command} ${gatewayReplacement(model, { name: host }, gateway)}`,
+      ...(gateway.others.length === 0
+        ? []
+        : [
+            `the gateway ${ingress.container} on ${host} also serves ${gateway.others.join(', ')}: it moves to ${ingress.image} for them too; give every app on this host the same ingress.image or the next deploy of another moves it back`,
+          ]),
+    ]);
 }

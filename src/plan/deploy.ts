@@ -59,8 +59,37 @@ export const HOOKS = ['pre-build', 'pre-deploy', 'post-deploy'] as const;
 export type HookName = (typeof HOOKS)[number];
 
 /**
+ * A host's gateway as a deploy read it before planning (`docker container inspect`): the image it was
+ * created from (rollout/ingress.ts gatewayImage) and the other apps whose routes its live config holds
+ * (read only when that image is not the configured one).
+ */
+export interface RunningGateway {
+  image: string;
+  others: string[];
+}
+
+/**
+ * How long requests to a host are refused while its gateway is replaced for a new image (the old
+ * container stopped, the new one started with its config), in words: 0.9–2.0 s measured on the
+ * harness under load, 1.5–1.6 s for the stop and start alone (docs/routes.md).
+ */
+export const GATEWAY_REPLACE_GAP = '1–2 s';
+
+/** The plan's words for a gateway replaced for its image, or '' when `running` has `image` (or is unknown). */
+export function gatewayReplacement(
+  model: EnvironmentModel,
+  host: StepHost,
+  running: RunningGateway | undefined,
+): string {
+  if (running === undefined || running.image === model.ingress.image) return '';
+  return `replaces the gateway ${model.ingress.container} (${running.image} → ${model.ingress.image}): requests to ${host.name} are refused for ${GATEWAY_REPLACE_GAP}`;
+}
+
+/**
  * The gateway step of one host: the gateway runs, and its routes are those of `routed` (loaded only
  * when they differ from the live ones). `deploy`, `rollback` and `maintenance` plan it alike.
+ * `running`: the host's gateway as read before the plan; when it runs another image than
+ * `ingress.image` the title says it is replaced and for how long requests are refused.
  */
 export function ingressStep(
   model: EnvironmentModel,
@@ -69,6 +98,7 @@ export function ingressStep(
   tls: PlannedTls | undefined,
   routeInputs: RouteInputs,
   dependsOn: string[],
+  running?: RunningGateway,
 ): Step {
   const ports =
     (tls?.mode ?? 'off') === 'off'
@@ -79,11 +109,12 @@ export function ingressStep(
     routeInputs.maintenance === undefined
       ? ''
       : `; maintenance on: every route answers 503 (Retry-After ${routeInputs.maintenance.retryAfterSeconds} s)`;
+  const replacement = gatewayReplacement(model, host, running);
   return {
     id: `ingress:${host.name}`,
     phase: 'rollout',
     host,
-    title: `ensure ${model.ingress.provider} ingress on ${ports}${maintenance}`,
+    title: `ensure ${model.ingress.provider} ingress on ${ports}${maintenance}${replacement === '' ? '' : `; ${replacement}`}`,
     action: {
       kind: 'ingress',
       image: model.ingress.image,
@@ -143,6 +174,8 @@ export interface DeployPlanInput {
   ingressTls?: PlannedTls;
   /** The routes' basic auth passwords and the maintenance switch (plan/routes.ts). */
   routes?: RouteInputs;
+  /** Host → its gateway as read before the plan (a deploy, `plan --refresh`); absent: not read. */
+  gateways?: Record<string, RunningGateway>;
   /** Rollback: per host, the target release's compose file to deploy again as it was. */
   reuse?: Record<string, ReusedCompose>;
   /** The environment's spec-hash key (state/spec-key.ts); a plan has none (secrets hash as names only). */
@@ -703,7 +736,17 @@ function hostSteps(
   }
   const routed = services.filter(isRouted);
   if (routed.length > 0) {
-    steps.push(ingressStep(model, h, routed, input.ingressTls, input.routes ?? {}, [prepare]));
+    steps.push(
+      ingressStep(
+        model,
+        h,
+        routed,
+        input.ingressTls,
+        input.routes ?? {},
+        [prepare],
+        input.gateways?.[host.name],
+      ),
+    );
   }
   // What every service's rollout waits for: the files (and images) on the host; routed ones, the gateway.
   const ready = pulled.length > 0 ? [`pull:${host.name}`] : [prepare, ...extraIds];

@@ -5,7 +5,7 @@
 import type { EnvironmentModel } from '../model/environment.js';
 import { PHASES } from '../state/types.js';
 import type { Secret } from '../util/secret.js';
-import { ingressStep, phase } from './deploy.js';
+import { ingressStep, phase, type RunningGateway } from './deploy.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import { isRouted } from './routes.js';
 import type { Plan, PlannedTls, Step } from './types.js';
@@ -23,6 +23,8 @@ export interface MaintenancePlanInput {
   recordPath: string;
   /** The lock's reason. */
   message: string;
+  /** Host → its gateway as read before the plan (plan/deploy.ts RunningGateway); absent: not read. */
+  gateways?: Record<string, RunningGateway>;
 }
 
 /**
@@ -46,6 +48,7 @@ export function planMaintenance(input: MaintenancePlanInput): Plan {
         input.tls,
         { passwords: input.passwords, ...(maintenance === undefined ? {} : { maintenance }) },
         [lock.id],
+        input.gateways?.[host.name],
       ),
     ];
   });

@@ -1,13 +1,23 @@
 import { randomBytes } from 'node:crypto';
+import { singleFileTar } from '../docker/archive.js';
 import {
+  type ContainerFacts,
+  createContainerArgs,
   execArgs,
   inspectContainersArgs,
   parseContainerInspect,
+  type RunContainerOptions,
   removeContainersArgs,
   runContainerArgs,
   startContainersArgs,
 } from '../docker/container.js';
-import { INGRESS_DATA_LABEL, INGRESS_LABEL, INGRESS_PORTS_LABEL } from '../docker/labels.js';
+import { imageExistsArgs, pullArgs } from '../docker/image.js';
+import {
+  INGRESS_DATA_LABEL,
+  INGRESS_IMAGE_LABEL,
+  INGRESS_LABEL,
+  INGRESS_PORTS_LABEL,
+} from '../docker/labels.js';
 import { networkConnectArgs, networkCreateArgs, networkExistsArgs } from '../docker/network.js';
 import { type PlannedRoute, withPasswordHashes } from '../ingress/basic-auth.js';
 import {
@@ -20,11 +30,13 @@ import {
   GATEWAY_DATA_DIR,
   type IngressTls,
   loadConfigArgv,
+  othersOn,
   parseUpstreams,
   proxySettingsOfConfig,
   readConfigArgv,
   routesFromConfig,
   SWITCH_MARGIN_MS,
+  sameOwner,
   sameRoutes,
   tlsOfConfig,
   UPSTREAM_REFRESH_MS,
@@ -34,6 +46,7 @@ import {
   withRoute,
   writeFileArgv,
 } from '../ingress/caddy.js';
+import { gatewayImageChanged } from '../ingress/gateway-image.js';
 import type { ExecResult, Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
@@ -134,13 +147,22 @@ async function loadConfig(target: IngressTarget, config: unknown): Promise<void>
 }
 
 /**
- * Makes sure the host's shared gateway runs, on its network, publishing the HTTP port (and HTTPS with
- * TLS), and that it has the app's route for each service in `routes` (basic auth passwords hashed here
- * with bcrypt) beside the routes of every other app on it. The config survives restarts (`caddy run
- * --resume`) and is reloaded only when a route (path, body limit, basic auth user or password,
- * maintenance included) or the TLS settings differ; the read-change-load runs under the gateway's
- * config lock, so two apps deploying at once never drop each other's routes. The app's gateway from an
- * older version (`legacy`) is removed first: the shared one takes its ports.
+ * What `ensureIngress` did: `created` a gateway where none was, `replaced` one that ran another image
+ * (every app's routes carried over), `reconfigured` its routes, or left it `running` as it was.
+ */
+export type IngressOutcome = 'created' | 'replaced' | 'reconfigured' | 'running';
+
+/**
+ * Makes sure the host's shared gateway runs `image`, on its network, publishing the HTTP port (and
+ * HTTPS with TLS), and that it has the app's route for each service in `routes` (basic auth passwords
+ * hashed here with bcrypt) beside the routes of every other app on it. The config survives restarts
+ * (`caddy run --resume`) and is reloaded only when a route (path, body limit, basic auth user or
+ * password, maintenance included) or the TLS settings differ; the read-change-load runs under the
+ * gateway's config lock, so two apps deploying at once never drop each other's routes. The app's
+ * gateway from an older version (`legacy`) is removed first: the shared one takes its ports.
+ * A gateway running another image (gatewayImageChanged) is replaced (replaceGateway): the new one
+ * starts with the old one's live config (every app's routes, basic auth hashes and maintenance) and
+ * the app's routes; requests to the host are refused for the moment of the swap.
  * Throws UserError when the app asks for other TLS settings than the apps already on the gateway, or
  * for a domain and path another app routes there (nothing changed); ExternalError for the host.
  */
@@ -150,7 +172,7 @@ export async function ensureIngress(
   ports: { http: number; https: number },
   routes: PlannedRoute[],
   tls: IngressTls,
-): Promise<'created' | 'reconfigured' | 'running'> {
+): Promise<IngressOutcome> {
   routes = routes.map((route) => ({ ...route, app: target.project }));
   // One inspect for the shared gateway and the app's gateway from an older version.
   const names = [target.container, ...(target.legacy === undefined ? [] : [target.legacy.container])];
@@ -162,8 +184,10 @@ export async function ensureIngress(
   const dataVolume = gatewayDataVolume(target.container);
   // Only TLS on or off changes the ports a gateway publishes (its name holds the port numbers).
   const portsChange = facts !== undefined && facts.labels[INGRESS_PORTS_LABEL] !== published.join(',');
+  const imageChange = facts !== undefined && gatewayImageChanged(facts, image);
   const recreate =
     portsChange ||
+    imageChange ||
     // ACME certificates must outlive the container (CA rate limits): a gateway made before its data
     // volume existed is made again once, with it.
     (facts !== undefined && tls.mode === 'acme' && facts.labels[INGRESS_DATA_LABEL] !== dataVolume);
@@ -178,50 +202,35 @@ export async function ensureIngress(
     }
   }
   if (legacy) await target.runner.exec(removeContainersArgs([target.legacy!.container], { force: true }));
-  if (recreate) {
+  let outcome: IngressOutcome = 'running';
+  // Every app's routes of a gateway replaced for its image, carried into the new one.
+  let carried: { routes: CaddyRoute[]; tls: string } | undefined;
+  if (imageChange) {
+    const gateway = { image, published, dataVolume };
+    const replaced = await replaceGateway(target, facts!, gateway, routes, tls, portsChange);
+    carried = replaced;
+    if (replaced.swapped) outcome = 'replaced';
+  } else if (recreate) {
     // Published ports and mounts are fixed when a container is created: a change needs a new gateway.
     await target.runner.exec(removeContainersArgs([target.container], { force: true }));
     facts = undefined;
   }
-  let outcome: 'created' | 'reconfigured' | 'running' = 'running';
   if (facts === undefined) {
-    await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.container });
-    // Labelled, so `stagecraft remove --volumes` finds it with the gateway.
-    await target.runner.exec([
-      'docker',
-      'volume',
-      'create',
-      '--label',
-      `${INGRESS_LABEL}=${target.container}`,
-      dataVolume,
-    ]);
-    const run = await target.runner.exec(
-      runContainerArgs(image, ['caddy', 'run', '--resume'], {
-        detach: true,
-        name: target.container,
-        restart: 'unless-stopped',
-        network: target.network,
-        publish: published,
-        volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
-        labels: [
-          [INGRESS_LABEL, target.container],
-          [INGRESS_DATA_LABEL, dataVolume],
-          [INGRESS_PORTS_LABEL, published.join(',')],
-        ],
-      }),
-      { allowFailure: true },
-    );
-    if (run.exitCode === 0) outcome = 'created';
-    // Another app's deploy created it a moment ago: use that one.
-    else if (!/already in use/.test(run.stderr)) throw gatewayStartError(target, run);
-  } else if (!facts.running) {
+    if (await createGateway(target, image, published, dataVolume)) outcome = 'created';
+  } else if (!facts.running && !imageChange) {
     await target.runner.exec(startContainersArgs([target.container]));
   }
   return withConfigLock(target, async (config) => {
     const live = liveOf(config);
-    checkSharing(target, live, routes, tls);
+    // The new gateway started with the carried routes; a route another deploy loaded since is newer.
+    const base = [
+      ...live.routes,
+      ...(carried?.routes ?? []).filter((old) => !live.routes.some((route) => sameOwner(route, old))),
+    ];
+    const sharedTls = carried !== undefined && live.routes.length === 0 ? carried.tls : live.tls;
+    checkSharing(target, { routes: base, tls: sharedTls }, routes, tls);
     // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
-    const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
+    const wanted = (await withPasswordHashes(routes, base)).reduce(withRoute, base);
     const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
     // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
     const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
@@ -231,6 +240,177 @@ export async function ensureIngress(
     }
     return outcome;
   });
+}
+
+/** Pulls the gateway image unless the host has it. Throws ExternalError when it cannot (nothing changed yet). */
+async function pullImage(target: IngressTarget, image: string): Promise<void> {
+  if ((await target.runner.exec(imageExistsArgs(image), { allowFailure: true })).exitCode === 0) return;
+  const pulled = await target.runner.exec(pullArgs(image), { allowFailure: true });
+  if (pulled.exitCode !== 0) {
+    throw new ExternalError(
+      `could not pull the gateway image ${image} on ${target.runner.name}: ${pulled.stderr.trim()}`,
+      { hint: 'check ingress.image (name, tag, registry login on the host); the old gateway keeps serving' },
+    );
+  }
+}
+
+/** Where a replacing gateway finds its first config (`caddy run --config`), inside its container. */
+export const GATEWAY_SEED_CONFIG = '/etc/stagecraft/gateway.json';
+
+/** `sh -c SWAP_SCRIPT sh <old> <new>`: the new gateway takes the old one's ports, then its name. */
+const SWAP_SCRIPT =
+  'docker stop -t 0 "$1" >/dev/null || exit 1; ' +
+  'if ! docker start "$2" >/dev/null; then docker start "$1" >/dev/null; exit 1; fi; ' +
+  '{ docker rm -f "$1" >/dev/null && docker rename "$2" "$1"; } || exit 3';
+
+/** SWAP_SCRIPT's exit code when the new gateway serves but could not take the old one's name. */
+const SWAP_UNNAMED = 3;
+
+/**
+ * The container a replacing gateway is created as, beside the old one, until it takes the name:
+ * `<container>-next-<8 hex>`, one per deploy (two apps' deploys may replace it at once).
+ */
+function nextName(container: string): string {
+  return `${container}-next-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Replaces a gateway that runs another image, keeping the refusal gap short: pulls the image and
+ * creates the new container beside the old one (nextName) while the old one serves; then, under the
+ * old one's config lock (no other app's change lost), unless another deploy replaced it meanwhile,
+ * and after the same refusals as before any change, copies in the config the new one starts with
+ * (every app's live routes, basic auth hashes and maintenance, with the app's; on stdin as a Secret:
+ * it can hold the custom TLS key) and runs SWAP_SCRIPT: stops the old container, starts the new one
+ * (the old one started again if it cannot), removes the old one and gives the new one its name.
+ * Requests to the host are refused from the stop until the new Caddy listens. A stopped gateway is
+ * started first, to read its config. Returns the old live routes and TLS fingerprint, and whether
+ * this deploy swapped; its new container is removed unless it did. Throws UserError as
+ * ensureIngress; ExternalError for the host (the old gateway serves again unless the new one does).
+ */
+async function replaceGateway(
+  target: IngressTarget,
+  facts: ContainerFacts,
+  gateway: { image: string; published: string[]; dataVolume: string },
+  routes: PlannedRoute[],
+  tls: IngressTls,
+  portsChange: boolean,
+): Promise<{ routes: CaddyRoute[]; tls: string; swapped: boolean }> {
+  const { runner } = target;
+  const next = nextName(target.container);
+  await pullImage(target, gateway.image);
+  if (!facts.running) await runner.exec(startContainersArgs([target.container]));
+  const created = await runner.exec(
+    createContainerArgs(
+      gateway.image,
+      ['caddy', 'run', '--config', GATEWAY_SEED_CONFIG, '--resume'],
+      gatewayOptions(target, gateway.image, gateway.published, gateway.dataVolume, next),
+    ),
+    { allowFailure: true },
+  );
+  if (created.exitCode !== 0) throw gatewayStartError(target, created);
+  let swapped = false;
+  try {
+    return await withConfigLock(target, async (config) => {
+      const live = liveOf(config);
+      const now = await runner.exec(inspectContainersArgs([target.container]), { allowFailure: true });
+      const current = now.exitCode === 0 ? parseContainerInspect(now.stdout)[0] : undefined;
+      // Another app's deploy replaced it while this one waited for the lock.
+      if (current !== undefined && !gatewayImageChanged(current, gateway.image))
+        return { routes: live.routes, tls: live.tls, swapped };
+      checkSharing(target, live, routes, tls);
+      const others = othersOn(live.routes, target.project);
+      if (portsChange && others.length > 0) throw tlsConflict(target, others);
+      const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
+      // The data volume is shared: the CA root the new config names is there before it starts.
+      if (tls.mode === 'acme' && tls.caRoot !== undefined) await writeCaRoot(target, tls.caRoot);
+      const seed = singleFileTar(
+        GATEWAY_SEED_CONFIG.slice(1),
+        JSON.stringify(caddyConfig(wanted, tls)),
+        0o600,
+      );
+      const copied = await runner.exec(['docker', 'cp', '-', `${next}:/`], {
+        stdin: new Secret(seed),
+        allowFailure: true,
+      });
+      if (copied.exitCode !== 0) throw gatewayStartError(target, copied);
+      // The gap: from the old one's stop until the new Caddy listens (published ports are released
+      // when a container stops). One command, one round trip; the removal and the rename come after
+      // it, and a new container that does not start gives the ports back to the old one.
+      const swap = await runner.exec(['sh', '-c', SWAP_SCRIPT, 'sh', target.container, next], {
+        allowFailure: true,
+      });
+      if (swap.exitCode === SWAP_UNNAMED) {
+        swapped = true;
+        throw new ExternalError(
+          `the new gateway ${next} on ${runner.name} serves, but could not take the name ${target.container}: ${swap.stderr.trim()}`,
+          {
+            hint: `on ${runner.name}: \`docker rm -f ${target.container} && docker rename ${next} ${target.container}\`, then deploy again`,
+          },
+        );
+      }
+      if (swap.exitCode !== 0) throw gatewayStartError(target, swap);
+      swapped = true;
+      return { routes: live.routes, tls: live.tls, swapped };
+    });
+  } finally {
+    if (!swapped) await runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
+  }
+}
+
+/** The name, network, ports, data volume, restart policy and labels of a gateway container. */
+function gatewayOptions(
+  target: IngressTarget,
+  image: string,
+  published: string[],
+  dataVolume: string,
+  name = target.container,
+): RunContainerOptions {
+  return {
+    name,
+    restart: 'unless-stopped',
+    network: target.network,
+    publish: published,
+    volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
+    labels: [
+      [INGRESS_LABEL, target.container],
+      [INGRESS_DATA_LABEL, dataVolume],
+      [INGRESS_PORTS_LABEL, published.join(',')],
+      [INGRESS_IMAGE_LABEL, image],
+    ],
+  };
+}
+
+/**
+ * Creates and starts the gateway container (and its network and data volume), labelled with its
+ * ports, data volume and image. Returns false when another app's deploy created it a moment ago (use
+ * that one). Throws ExternalError when it cannot start.
+ */
+async function createGateway(
+  target: IngressTarget,
+  image: string,
+  published: string[],
+  dataVolume: string,
+): Promise<boolean> {
+  await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.container });
+  // Labelled, so `stagecraft remove --volumes` finds it with the gateway.
+  await target.runner.exec([
+    'docker',
+    'volume',
+    'create',
+    '--label',
+    `${INGRESS_LABEL}=${target.container}`,
+    dataVolume,
+  ]);
+  const run = await target.runner.exec(
+    runContainerArgs(image, ['caddy', 'run', '--resume'], {
+      detach: true,
+      ...gatewayOptions(target, image, published, dataVolume),
+    }),
+    { allowFailure: true },
+  );
+  if (run.exitCode === 0) return true;
+  if (/already in use/.test(run.stderr)) return false;
+  throw gatewayStartError(target, run);
 }
 
 function gatewayStartError(target: IngressTarget, run: ExecResult): ExternalError {
@@ -243,13 +423,6 @@ function gatewayStartError(target: IngressTarget, run: ExecResult): ExternalErro
         : `check the gateway image and \`docker info\` on ${target.runner.name}`,
     },
   );
-}
-
-/** The apps other than `app` that have routes in a gateway's config, sorted. */
-function othersOn(routes: CaddyRoute[], app: string): string[] {
-  return [
-    ...new Set(routes.flatMap((route) => (route.app !== undefined && route.app !== app ? [route.app] : []))),
-  ].sort();
 }
 
 function tlsConflict(target: IngressTarget, others: string[]): UserError {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayName } from '../../src/ingress/gateway-name.js';
-import { type HarnessEnv, harnessSshYaml, requireHarness, sshRun } from './support/harness.js';
+import { type HarnessEnv, harnessSshYaml, pushRetagged, requireHarness, sshRun } from './support/harness.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
 // Issue 15.4 on the harness, through the real gateway on h1 (a project of its own on port 28180):
@@ -16,6 +16,8 @@ let h1: string;
 const BUSYBOX = '127.0.0.1:5000/stagecraft-test/busybox:latest';
 const PASSWORD = 'e2e-Staging-pw-71c3';
 const DOMAIN = 'routes.localhost';
+const CADDY = '127.0.0.1:5000/stagecraft-test/caddy:2';
+const CADDY_NEXT = '127.0.0.1:5000/stagecraft-test/caddy:2-next';
 
 interface Answer {
   status: number;
@@ -81,7 +83,7 @@ services:
     basic_auth: { user: admin, password_secret: ADMIN_PASSWORD }
     health: { stable_for: 1s }
 ingress:
-  image: 127.0.0.1:5000/stagecraft-test/caddy:2
+  image: ${CADDY}
   http_port: 28180
 environments:
   staging:
@@ -170,6 +172,24 @@ describe('routes through the real gateway', () => {
       status: 200,
       body: 'the admin area\n',
     });
+    // A new gateway image: the route and its password's hash come over into the new gateway (so the
+    // deploy after finds nothing to change).
+    await pushRetagged(harness, CADDY, CADDY_NEXT);
+    const file = join(project.root, 'stagecraft.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`image: ${CADDY}`, `image: ${CADDY_NEXT}`));
+    const moved = await cli(['deploy', '--version', 'r2']);
+    expect(moved.stderr).toContain(
+      `ingress.image changed: this deploy replaces the gateway ${gatewayName(28180, 443)} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–2 s`,
+    );
+    expect(moved.stderr).toContain(`ingress:h1  ingress replaced: runs ${CADDY_NEXT}`);
+    expect(await get('/admin/')).toMatchObject({ status: 401 });
+    expect(await get('/admin/', `admin:${PASSWORD}`)).toMatchObject({
+      status: 200,
+      body: 'the admin area\n',
+    });
+    const same = await cli(['deploy', '--version', 'r2']);
+    expect(same.stderr).toMatch(/ingress:h1 {2}ingress running/);
+    expect(same.stderr).not.toContain('ingress.image changed');
 
     const recorded = await sshRun(harness, 'h1', 'cat ~/.stagecraft/routes-staging/maintenance.jsonl');
     expect(

@@ -1,9 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../bench/lib/load.mjs';
-import { type HarnessEnv, harnessSshYaml, projectEnv, requireHarness, sshRun } from './support/harness.js';
+import {
+  type HarnessEnv,
+  harnessSshYaml,
+  projectEnv,
+  pushRetagged,
+  requireHarness,
+  sshRun,
+} from './support/harness.js';
 import { gatewayGet } from './support/preamble.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
@@ -15,6 +22,9 @@ let harness: HarnessEnv;
 let h1: string;
 const BUSYBOX = '127.0.0.1:5000/stagecraft-test/busybox:latest';
 const GATEWAY = 'stagecraft-gateway';
+const CADDY = '127.0.0.1:5000/stagecraft-test/caddy:2';
+/** The same image under another tag: an ingress.image change. */
+const CADDY_NEXT = '127.0.0.1:5000/stagecraft-test/caddy:2-next';
 const apps: Record<string, ShopProject> = {};
 /** Keep-alive connections of each load. */
 const CONNECTIONS = 2;
@@ -49,7 +59,7 @@ services:
     health: { path: /index.html }
 ${secondPort ? `    routes: [{ port: 9090, domains: [ws.${domain}] }]\n` : ''}
 ingress:
-  image: 127.0.0.1:5000/stagecraft-test/caddy:2
+  image: ${CADDY}
 environments:
   staging:
     driver: ssh
@@ -143,6 +153,76 @@ describe('one gateway per host, shared by two apps', () => {
     expect(b!.failures).toBe(0);
     expect(b!.requests).toBeGreaterThan(100);
     expect(Object.keys(b!.bodies)).toEqual(['gwb-v1']);
+  });
+
+  it("replaces the gateway when ingress.image changes: both apps' routes and maintenance kept, a bounded gap", async () => {
+    await pushRetagged(harness, CADDY, CADDY_NEXT);
+    const on = await cli('gwb', ['maintenance', 'on', '--retry-after', '2m']);
+    expect(on.code, on.stderr).toBe(0);
+    const file = join(apps['gwa']!.root, 'stagecraft.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`image: ${CADDY}`, `image: ${CADDY_NEXT}`));
+    // `plan` reads no host; `plan --refresh` reads the gateway and says what the deploy will do.
+    const plain = await cli('gwa', ['plan', '--version', 'v2'], 'v2');
+    expect(plain.stdout).not.toContain('replaces the gateway');
+    const plan = await cli('gwa', ['plan', '--refresh', '--version', 'v2'], 'v2');
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain(
+      `ensure caddy ingress on port 80; replaces the gateway ${GATEWAY} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–2 s`,
+    );
+
+    const controller = { stop: false };
+    const during = loadOn('a.localhost', controller);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const run = await cli('gwa', ['deploy', '--version', 'v2'], 'v2');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    controller.stop = true;
+    const a = await during;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(
+      `the gateway ${GATEWAY} on h1 also serves gwb-staging: it moves to ${CADDY_NEXT} for them too; give every app on this host the same ingress.image or the next deploy of another moves it back`,
+    );
+    expect(run.stdout + run.stderr).toContain(`ingress replaced: runs ${CADDY_NEXT}`);
+    const gapMs = a.failureSpan === undefined ? 0 : a.failureSpan.last - a.failureSpan.first;
+    console.log(
+      `gateway image change under load (${CONNECTIONS} keep-alive connections): ${a.failures} of ${a.requests} requests refused over ${gapMs} ms; samples ${JSON.stringify(a.failureSamples)}`,
+    );
+    expect(a.failures).toBeGreaterThan(0);
+    // The plan says 1–2 s (0.9–2.0 s measured here); a slower machine gets some room.
+    expect(gapMs).toBeLessThan(3000);
+    expect(a.failureSamples.filter((sample) => sample.startsWith('HTTP '))).toEqual([]);
+    expect(Object.keys(a.bodies)).toEqual(['gwa-v2']);
+    const inspected = await sshRun(
+      harness,
+      'h1',
+      `docker inspect --format '{{.Config.Image}} {{index .Config.Labels "stagecraft.ingress-image"}}' ${GATEWAY}`,
+    );
+    expect(inspected.trim()).toBe(`${CADDY_NEXT} ${CADDY_NEXT}`);
+    // Both apps' routes came over, gwb's still in maintenance.
+    expect(await get('a.localhost')).toEqual({ status: 200, body: 'gwa-v2\n' });
+    expect((await get('b.localhost')).status).toBe(503);
+    expect((await get('ws.b.localhost')).status).toBe(503);
+    // As the warning says: gwb's ingress.image too, else its next gateway step moves the gateway back.
+    const fileB = join(apps['gwb']!.root, 'stagecraft.yml');
+    writeFileSync(fileB, readFileSync(fileB, 'utf8').replace(`image: ${CADDY}`, `image: ${CADDY_NEXT}`));
+    const off = await cli('gwb', ['maintenance', 'off']);
+    expect(off.code, off.stderr).toBe(0);
+    expect(await get('b.localhost')).toEqual({ status: 200, body: 'gwb-v1\n' });
+    expect(await get('ws.b.localhost')).toEqual({ status: 200, body: 'gwb-v1 on 9090\n' });
+    expect(await gateways()).toEqual([GATEWAY]);
+
+    // The same image again: nothing replaced, nothing refused.
+    const same = { stop: false };
+    const after = loadOn('a.localhost', same);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const again = await cli('gwa', ['deploy', '--version', 'v2'], 'v2');
+    same.stop = true;
+    const b = await after;
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).not.toContain('replaces the gateway');
+    expect(again.stdout + again.stderr).toContain('ingress running');
+    expect(b.failureSamples).toEqual([]);
+    expect(b.failures).toBe(0);
+    expect(b.requests).toBeGreaterThan(100);
   });
 
   it('refuses a domain another app routes there, and the first app keeps it', async () => {

@@ -9,6 +9,8 @@ import {
   upstreamAlias,
 } from '../../src/ingress/caddy.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
+import type { LoadedEnvironment } from '../../src/operations/environment.js';
+import { gatewayImageWarnings } from '../../src/operations/routes.js';
 import { planDeploy } from '../../src/plan/deploy.js';
 import { planMaintenance } from '../../src/plan/maintenance.js';
 import { allSteps, type Plan } from '../../src/plan/types.js';
@@ -206,6 +208,57 @@ describe('the model and the plan', () => {
     expect(step.title).toBe(
       'ensure caddy ingress on port 80; maintenance on: every route answers 503 (Retry-After 300 s)',
     );
+  });
+
+  it('says which gateways a deploy replaces for a changed ingress.image, and nothing where it is unchanged', () => {
+    const m = model(CONFIG.replace('environments:', 'ingress:\n  image: caddy:2.8\nenvironments:'));
+    const plan = planDeploy({
+      model: m,
+      compose,
+      version: 'abc123',
+      releaseId: 'rel-20261201-000000000',
+      kind: 'deploy',
+      skipBuild: 'test',
+      hostAddresses: {},
+      secretValues: [],
+      secretNames: [],
+      projectDir: '/p',
+      readProjectPath: () => undefined,
+      migrations: [],
+      message: 'deploy',
+      routes: { passwords: { web: new Secret('x') } },
+      gateways: {
+        h1: { image: 'caddy:2', others: ['blog-production'] },
+        h2: { image: 'caddy:2.8', others: [] },
+      },
+    });
+    expect(ingressRoutes(plan, 'h1').step.title).toBe(
+      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–2 s',
+    );
+    expect(ingressRoutes(plan, 'h2').step.title).toBe('ensure caddy ingress on port 80');
+    // Not read (a plan without --refresh): as before.
+    const unread = stagingPlan(model(), new Secret('x'));
+    expect(ingressRoutes(unread, 'h1').step.title).toBe('ensure caddy ingress on port 80');
+  });
+
+  it('warns before a deploy or a switch of each gateway it replaces, naming the other apps that move with it', () => {
+    const env = {
+      model: model(CONFIG.replace('environments:', 'ingress:\n  image: caddy:2.8\nenvironments:')),
+    };
+    const gateways = {
+      h2: { image: 'caddy:2', others: [] },
+      h1: { image: 'caddy:2', others: ['blog-production', 'docs-production'] },
+      h3: { image: 'caddy:2.8', others: ['blog-production'] },
+    };
+    expect(gatewayImageWarnings(env as LoadedEnvironment, gateways)).toEqual([
+      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–2 s',
+      'the gateway stagecraft-gateway on h1 also serves blog-production, docs-production: it moves to caddy:2.8 for them too; give every app on this host the same ingress.image or the next deploy of another moves it back',
+      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–2 s',
+    ]);
+    expect(gatewayImageWarnings(env as LoadedEnvironment, { h2: gateways.h2 }, 'maintenance on')).toEqual([
+      'ingress.image changed: maintenance on replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–2 s',
+    ]);
+    expect(gatewayImageWarnings(env as LoadedEnvironment, { h3: gateways.h3 })).toEqual([]);
   });
 
   it('maintenance on is the lock, the gateway of each routing host, the record and the unlock', () => {

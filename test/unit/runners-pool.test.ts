@@ -156,7 +156,7 @@ describe.skipIf(!composeAvailable)('deploy reads before the plan', { timeout: 60
     return root;
   };
 
-  it('share one connection to the lock host with a pool (three without one)', async () => {
+  it('share one connection per host with a pool (one per read without one)', async () => {
     const root = project();
     const pool = new RunnerPool();
     const prepared = await prepareDeploy(projectContext(root, 'production'), {
@@ -164,16 +164,35 @@ describe.skipIf(!composeAvailable)('deploy reads before the plan', { timeout: 60
       runners: pool,
     });
     expect(prepared.env.model.lockHost).toBe('web-1');
-    // The spec-hash key, the release history (retention) and the maintenance switch: one connection.
-    expect(kinds('open')).toEqual(['192.0.2.10']);
-    expect(kinds('run')).toEqual(['192.0.2.10', '192.0.2.10', '192.0.2.10']);
+    // The spec-hash key, the release history (retention), the maintenance switch and its gateway: one
+    // connection to the lock host; the other host's gateway: one more.
+    expect(kinds('open').sort()).toEqual(['192.0.2.10', '192.0.2.11']);
+    expect(kinds('run').sort()).toEqual([
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.11',
+    ]);
     expect(kinds('exit')).toEqual([]);
     await pool.close();
-    expect(kinds('exit')).toEqual(['192.0.2.10']);
+    expect(kinds('exit').sort()).toEqual(['192.0.2.10', '192.0.2.11']);
 
     rmSync(log, { force: true });
     await prepareDeploy(projectContext(root, 'production'), { version: 'v1' });
-    expect(kinds('open')).toEqual(['192.0.2.10', '192.0.2.10', '192.0.2.10']);
-    expect(kinds('exit')).toEqual(['192.0.2.10', '192.0.2.10', '192.0.2.10']);
+    expect(kinds('open').sort()).toEqual([
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.11',
+    ]);
+    expect(kinds('exit').sort()).toEqual([
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.10',
+      '192.0.2.11',
+    ]);
   });
 });

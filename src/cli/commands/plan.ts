@@ -43,6 +43,7 @@ export async function run(
     ...options,
     planOnly: true,
     loading,
+    readGateways: options.refresh === true,
     ...(options.refresh === true
       ? {}
       : { whileChecking: (plan) => (print = renderPlan(context, plan, format, undefined, apply)) }),

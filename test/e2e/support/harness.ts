@@ -120,6 +120,16 @@ export async function dockerOn(
   return stdout;
 }
 
+/**
+ * The harness registry's `image` under another name too (`tag`, e.g. `…/caddy:2-next`): pulled, tagged
+ * and pushed on the build engine. The same image, so a test changes an image reference cheaply.
+ */
+export async function pushRetagged(env: HarnessEnv, image: string, tag: string): Promise<void> {
+  await dockerOn(env, 'local', ['pull', '-q', image]);
+  await dockerOn(env, 'local', ['tag', image, tag]);
+  await dockerOn(env, 'local', ['push', '-q', tag]);
+}
+
 /** The optional bare hosts (test/harness/bare.sh): Debian 13 with sshd and no Docker until `setup`. */
 export interface BareEnv {
   identity_file: string;

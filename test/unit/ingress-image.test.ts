@@ -1,0 +1,262 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { parseTarHeader, singleFileTar } from '../../src/docker/archive.js';
+import { parseContainerInspect } from '../../src/docker/container.js';
+import type { PlannedRoute } from '../../src/ingress/basic-auth.js';
+import { type CaddyRoute, caddyConfig, type IngressTls, routesFromConfig } from '../../src/ingress/caddy.js';
+import { gatewayImage, gatewayImageChanged } from '../../src/ingress/gateway-image.js';
+import { ensureIngress, type IngressTarget } from '../../src/rollout/ingress.js';
+import { RecordingRunner } from '../../src/runners/recording.js';
+import { ExternalError, UserError } from '../../src/util/errors.js';
+import type { Secret } from '../../src/util/secret.js';
+
+const GATEWAY = 'stagecraft-gateway';
+const HASH = '$2b$10$abcdefghijklmnopqrstuuQ3c8v2w9q1X6Zb7yJr0lTQkq0m0y5Wu';
+
+/** `docker container inspect` of a gateway: `Config.Image` and the image label as given. */
+function inspected(configImage: string | undefined, label: string | undefined): string {
+  return `${JSON.stringify({
+    Id: 'gw',
+    Name: `/${GATEWAY}`,
+    State: { Status: 'running', Running: true },
+    Config: {
+      ...(configImage === undefined ? {} : { Image: configImage }),
+      Labels: {
+        'stagecraft.ingress-ports': '80:80',
+        'stagecraft.ingress-data': `${GATEWAY}-data`,
+        ...(label === undefined ? {} : { 'stagecraft.ingress-image': label }),
+      },
+    },
+  })}\n`;
+}
+
+describe('which image a gateway runs', () => {
+  it('reads the label, else (a gateway from before the label) Config.Image, else nothing', () => {
+    const [labelled] = parseContainerInspect(inspected('caddy:2', 'caddy:2.8'));
+    expect(gatewayImage(labelled!)).toBe('caddy:2.8');
+    expect(gatewayImageChanged(labelled!, 'caddy:2.8')).toBe(false);
+    expect(gatewayImageChanged(labelled!, 'caddy:2')).toBe(true);
+    const [old] = parseContainerInspect(inspected('caddy:2', undefined));
+    expect(gatewayImage(old!)).toBe('caddy:2');
+    expect(gatewayImageChanged(old!, 'caddy:2')).toBe(false);
+    expect(gatewayImageChanged(old!, 'caddy:2.8')).toBe(true);
+    const [unknown] = parseContainerInspect(inspected(undefined, undefined));
+    expect(gatewayImage(unknown!)).toBeUndefined();
+    expect(gatewayImageChanged(unknown!, 'caddy:2.8')).toBe(false);
+  });
+});
+
+/**
+ * One host with a running gateway made from `configImage` (labelled `label`), holding `routes`: its
+ * config lock, admin API, removal (the config goes with the container) and creation, recorded.
+ */
+function host(
+  configImage: string,
+  label: string | undefined,
+  routes: CaddyRoute[],
+  tls: IngressTls,
+  options: { replacedMeanwhile?: string; swapFails?: boolean } = {},
+) {
+  let inspections = 0;
+  let live: unknown = caddyConfig(routes, tls);
+  let seeded: unknown;
+  let locked = false;
+  const events: string[] = [];
+  const runner = new RecordingRunner({
+    name: 'h1',
+    script: (argv, stdin) => {
+      // One name per deploy for the new container: `-next-X` here.
+      const text = argv.join(' ').replace(/-next-[0-9a-f]{8}\b/g, '-next-X');
+      if (text.startsWith('docker container inspect')) {
+        // The second is under the lock: another deploy may have replaced the gateway by then.
+        const replaced = ++inspections > 1 ? options.replacedMeanwhile : undefined;
+        return { stdout: inspected(replaced ?? configImage, replaced ?? label) };
+      }
+      if (text.startsWith('docker image inspect')) {
+        events.push('image inspect');
+        return { exitCode: 1 };
+      }
+      if (text.startsWith('docker pull')) events.push(text);
+      if (text.includes('stagecraft-config.lock') && text.includes('mkdir "$1"')) {
+        if (locked) return { exitCode: 1 };
+        locked = true;
+        events.push('lock');
+        return { stdout: JSON.stringify(live) };
+      }
+      if (text.includes('stagecraft-config.lock') && text.includes('rm -rf "$1"; exit 0')) {
+        locked = false;
+        events.push('unlock');
+        return undefined;
+      }
+      if (text.includes('http://127.0.0.1:2019/config/')) return { stdout: JSON.stringify(live) };
+      if (text.includes('http://127.0.0.1:2019/load')) {
+        expect(locked).toBe(true);
+        live = JSON.parse((stdin.stdin as Secret).reveal());
+        events.push('load');
+      }
+      if (text.startsWith('docker create')) {
+        events.push(
+          `create ${argv[argv.indexOf('--name') + 1]!.replace(/-next-[0-9a-f]{8}$/, '-next-X')} ${argv.find((arg) => arg.startsWith('stagecraft.ingress-image='))} ${argv.slice(-6).join(' ')}`,
+        );
+      }
+      if (text.startsWith('docker cp - ')) {
+        // One file in a tar: its content from the first block to the padding.
+        const tar = Buffer.from((stdin.stdin as Secret).reveal(), 'utf8');
+        const header = parseTarHeader(tar.subarray(0, 512))!;
+        seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
+        events.push(`cp ${header.name} ${text.split(' ')[3]}`);
+      }
+      if (text.startsWith('sh -c docker stop -t 0') && options.swapFails === true) {
+        // The new container did not start: the script started the old one again.
+        events.push('swap failed');
+        return {
+          exitCode: 1,
+          stderr: 'Error response from daemon: driver failed programming external connectivity',
+        };
+      }
+      if (text.startsWith('sh -c docker stop -t 0')) {
+        // The swap: the new container, started with the seeded config, takes the name.
+        live = seeded;
+        locked = false;
+        events.push(`swap ${text.split(' ').slice(-2).join(' ')}`);
+      }
+      if (text.startsWith('docker rm -f')) events.push(text);
+      return undefined;
+    },
+  });
+  const target: IngressTarget = { runner, project: 'shop-production', container: GATEWAY, network: GATEWAY };
+  return { runner, target, live: () => live, events };
+}
+
+const blog: CaddyRoute[] = [
+  {
+    app: 'blog-production',
+    service: 'web',
+    domains: ['blog.example'],
+    port: 8080,
+    basicAuth: { user: 'admin', hash: HASH },
+    maintenance: { retryAfterSeconds: 120 },
+  },
+];
+const shop: PlannedRoute[] = [{ service: 'web', domains: ['shop.example'], port: 8080 }];
+const shopLive: CaddyRoute = {
+  app: 'shop-production',
+  service: 'web',
+  domains: ['shop.example'],
+  port: 8080,
+};
+
+describe('a gateway whose image is not ingress.image', () => {
+  it('starts from a one-file tar that tar itself reads', () => {
+    const tar = singleFileTar('etc/stagecraft/gateway.json', '{"apps":{"é":1}}', 0o600);
+    const bytes = Buffer.from(tar, 'utf8');
+    expect(bytes.length).toBe(512 * 4);
+    expect(parseTarHeader(bytes.subarray(0, 512))).toEqual({
+      name: 'etc/stagecraft/gateway.json',
+      size: 17,
+      type: '0',
+    });
+    const listed = spawnSync('tar', ['-tvf', '-'], { input: bytes, encoding: 'utf8' });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/^-rw------- .* 17 .* etc\/stagecraft\/gateway\.json\n$/);
+    const content = spawnSync('tar', ['-xOf', '-'], { input: bytes, encoding: 'utf8' });
+    expect(content.stdout).toBe('{"apps":{"é":1}}');
+  });
+
+  it('is replaced with every app’s routes (basic auth hash, maintenance), the hash on stdin only', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls);
+    expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('replaced');
+    expect(gw.events).toEqual([
+      'image inspect',
+      'docker pull --quiet caddy:2.8',
+      'create stagecraft-gateway-next-X stagecraft.ingress-image=caddy:2.8 caddy:2.8 caddy run --config /etc/stagecraft/gateway.json --resume',
+      'lock',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
+      'swap stagecraft-gateway stagecraft-gateway-next-X',
+      'unlock',
+      // The new gateway started with every route: nothing to load.
+      'lock',
+      'unlock',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
+    // The hash travels only in the config on stdin.
+    const argvs = gw.runner.calls.flatMap((call) => (call.kind === 'exec' ? [call.argv.join(' ')] : []));
+    expect(argvs.filter((argv) => argv.includes(HASH))).toEqual([]);
+  });
+
+  it('made before the image label, is replaced when its Config.Image differs and kept when it is the same', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const old = host('caddy:2', undefined, [shopLive], tls);
+    expect(await ensureIngress(old.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe(
+      'replaced',
+    );
+    expect(old.events).toContain('swap stagecraft-gateway stagecraft-gateway-next-X');
+    const same = host('caddy:2', undefined, [shopLive], tls);
+    expect(await ensureIngress(same.target, 'caddy:2', { http: 80, https: 443 }, shop, tls)).toBe('running');
+    // Unchanged: one lock, nothing pulled, removed, created or loaded.
+    expect(same.events).toEqual(['lock', 'unlock']);
+  });
+
+  it('keeps the custom TLS certificate and key across the replacement, the key only on stdin', async () => {
+    const key = '-----BEGIN PRIVATE KEY-----\nsecret-key-bytes\n-----END PRIVATE KEY-----\n';
+    const tls: IngressTls = { mode: 'custom', certificate: 'CERT', key };
+    const gw = host('caddy:2', 'caddy:2', [{ ...shopLive }], tls);
+    expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('replaced');
+    expect(JSON.stringify(gw.live())).toContain('secret-key-bytes');
+    const argvs = gw.runner.calls.flatMap((call) => (call.kind === 'exec' ? [call.argv.join(' ')] : []));
+    expect(argvs.filter((argv) => argv.includes('secret-key-bytes'))).toEqual([]);
+  });
+
+  it('is left to the deploy that replaced it while this one waited for the lock (its own new container removed)', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { replacedMeanwhile: 'caddy:2.8' });
+    expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('running');
+    expect(gw.events.slice(3)).toEqual([
+      'lock',
+      'unlock',
+      'docker rm -f stagecraft-gateway-next-X',
+      'lock',
+      'unlock',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
+  });
+
+  it('keeps the old gateway serving when the new one cannot start, and removes the new one', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { swapFails: true });
+    const error = await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(ExternalError);
+    expect((error as ExternalError).message).toBe(
+      'could not start the gateway stagecraft-gateway on h1: Error response from daemon: driver failed programming external connectivity',
+    );
+    expect(gw.events.slice(3)).toEqual([
+      'lock',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
+      'swap failed',
+      'unlock',
+      'docker rm -f stagecraft-gateway-next-X',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
+  });
+
+  it('is not replaced when the app asks for a domain another app routes there: refused before anything changes', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', blog, tls);
+    const error = await ensureIngress(
+      gw.target,
+      'caddy:2.8',
+      { http: 80, https: 443 },
+      [{ service: 'web', domains: ['blog.example'], port: 8080 }],
+      tls,
+    ).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe(
+      'blog.example of web is already routed by blog-production (service web) on the gateway stagecraft-gateway on h1',
+    );
+    expect(gw.events).toEqual([]);
+    expect(routesFromConfig(gw.live())).toEqual(blog);
+  });
+});
