@@ -250,8 +250,8 @@ describe('deploy to three hosts', () => {
   });
 
   it('rolls hosts that already switched back when another host fails', async () => {
-    // h2's gateway is replaced by a container that never answers (labelled with the gateway's ports, so
-    // it is taken for the gateway rather than recreated), so only h2 fails.
+    // h2's gateway is replaced by a container that never answers (labelled with the gateway's ports
+    // and image, so it is taken for the gateway rather than recreated or replaced), so only h2 fails.
     await dockerOn(harness, 'h2', ['rm', '-f', GATEWAY]);
     await dockerOn(harness, 'h2', [
       'run',
@@ -260,6 +260,8 @@ describe('deploy to three hosts', () => {
       GATEWAY,
       '--label',
       'stagecraft.ingress-ports=8080:80',
+      '--label',
+      'stagecraft.ingress-image=127.0.0.1:5000/stagecraft-test/caddy:2',
       '127.0.0.1:5000/stagecraft-test/busybox:latest',
       'sleep',
       '600',

@@ -213,7 +213,7 @@ describe('stepHandler', () => {
       'h1: docker volume create --label stagecraft.ingress=gw-planned gw-planned-data',
     );
     expect(h.argv()).toContain(
-      'h1: docker run -d --name gw-planned --restart unless-stopped --network net-planned -p 8080:80 -v gw-planned-data:/data --label stagecraft.ingress=gw-planned --label stagecraft.ingress-data=gw-planned-data --label stagecraft.ingress-ports=8080:80 caddy:2 caddy run --resume',
+      'h1: docker run -d --name gw-planned --restart unless-stopped --network net-planned -p 8080:80 -v gw-planned-data:/data --label stagecraft.ingress=gw-planned --label stagecraft.ingress-data=gw-planned-data --label stagecraft.ingress-ports=8080:80 --label stagecraft.ingress-image=caddy:2 caddy:2 caddy run --resume',
     );
     expect(h.argv().some((line) => line.includes(model.ingress.container))).toBe(false);
   });
