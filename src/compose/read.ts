@@ -1,15 +1,40 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { composeConfigArgs } from '../docker/compose.js';
-import { ExternalError, UserError } from '../util/errors.js';
+import { ExternalError, TimedOutError, UserError } from '../util/errors.js';
 import { guardComposeFile } from './guard.js';
 import type { ComposeProject } from './types.js';
 
 /** Runs one command on this machine (the lead passes the local runner's `exec`). */
 export type ComposeExec = (
   argv: readonly string[],
-  options: { env?: Record<string, string>; allowFailure?: boolean },
+  options: { env?: Record<string, string>; allowFailure?: boolean; timeoutMs?: number },
 ) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
+
+/**
+ * How long one `docker compose config` may run (ms). It takes 0.2–1 s; once, on a loaded CI
+ * machine, one never returned, so a read that passes this is stopped and run once more.
+ */
+export const COMPOSE_CONFIG_TIMEOUT_MS = 20_000;
+
+/**
+ * Runs a `docker compose config` read (`argv`, which changes nothing) with COMPOSE_CONFIG_TIMEOUT_MS,
+ * and once more when it times out. Returns what `exec` returns; throws the second TimedOutError
+ * (exit 2), or whatever else `exec` throws.
+ */
+export async function runComposeConfig(
+  exec: ComposeExec,
+  argv: readonly string[],
+  options: { env?: Record<string, string> },
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const once = () => exec(argv, { ...options, allowFailure: true, timeoutMs: COMPOSE_CONFIG_TIMEOUT_MS });
+  try {
+    return await once();
+  } catch (error) {
+    if (!(error instanceof TimedOutError)) throw error;
+    return await once();
+  }
+}
 
 export interface ReadComposeOptions {
   /** The compose file; relative paths are taken from `projectDir`. */
@@ -48,7 +73,7 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
   });
   let result: { exitCode: number; stdout: string; stderr: string };
   try {
-    result = await options.exec(argv, { env: { ...options.variables }, allowFailure: true });
+    result = await runComposeConfig(options.exec, argv, { env: { ...options.variables } });
   } catch (error) {
     if (isNotFound(error)) throw dockerMissing(error);
     throw error;

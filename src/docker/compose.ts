@@ -52,8 +52,18 @@ export interface ComposeConfigOptions {
 }
 
 /**
- * `docker compose -f <file> --project-directory <dir> [--env-file f…] [--profile p…] config --format
- * json`: the normalised model (interpolated, env files applied, merges and `include` resolved).
+ * The Docker host given to `docker compose config` (`docker -H`): an address nothing can listen on,
+ * so the read never reaches a daemon. Compose's model does not depend on one, yet the docker CLI
+ * and compose each ping the daemon first: against a busy engine that costs seconds, against a
+ * `DOCKER_HOST=ssh://…` or a remote context it opens an SSH connection. A flag rather than the
+ * DOCKER_HOST variable, so a compose file that interpolates `${DOCKER_HOST}` still sees the user's.
+ */
+export const CONFIG_ONLY_DOCKER_HOST = 'unix:///dev/null/stagecraft-compose-config';
+
+/**
+ * `docker -H <none> compose -f <file> --project-directory <dir> [--env-file f…] [--profile p…] config
+ * --format json`: the normalised model (interpolated, env files applied, merges and `include`
+ * resolved), read without contacting a daemon (CONFIG_ONLY_DOCKER_HOST).
  */
 export function composeConfigArgs(options: ComposeConfigOptions): string[] {
   const profiles = (options.profiles ?? []).flatMap((profile) => ['--profile', profile]);
@@ -66,6 +76,8 @@ export function composeConfigArgs(options: ComposeConfigOptions): string[] {
         ]);
   return [
     'docker',
+    '-H',
+    CONFIG_ONLY_DOCKER_HOST,
     'compose',
     '-f',
     options.file,
@@ -76,6 +88,27 @@ export function composeConfigArgs(options: ComposeConfigOptions): string[] {
     'config',
     '--format',
     'json',
+  ];
+}
+
+/**
+ * `docker -H <none> compose --env-file /dev/null -p <project> -f <file> config -q`: checks a rendered
+ * compose file as it will be read on a host (no `.env` of this machine, no daemon contacted).
+ */
+export function composeConfigCheckArgs(project: string, file: string): string[] {
+  return [
+    'docker',
+    '-H',
+    CONFIG_ONLY_DOCKER_HOST,
+    'compose',
+    '--env-file',
+    '/dev/null',
+    '-p',
+    project,
+    '-f',
+    file,
+    'config',
+    '-q',
   ];
 }
 

@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { ComposeExec } from '../compose/read.js';
+import { type ComposeExec, runComposeConfig } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import { composeConfigArgs } from '../docker/compose.js';
 import type { ProjectFile } from '../plan/deploy.js';
@@ -65,7 +65,7 @@ export async function relativeBindSourcesOutside(
     envFiles: options.envFiles,
   });
   argv.splice(argv.indexOf('config') + 1, 0, '--no-path-resolution');
-  const result = await options.exec(argv, { env: options.variables, allowFailure: true });
+  const result = await runComposeConfig(options.exec, argv, { env: options.variables });
   if (result.exitCode !== 0) return found;
   const raw = JSON.parse(result.stdout) as ComposeProject;
   for (const [service, spec] of Object.entries(raw.services ?? {})) {

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
-import { composeArgs } from '../docker/compose.js';
+import { runComposeConfig } from '../compose/read.js';
+import { composeConfigCheckArgs } from '../docker/compose.js';
 import { allSteps, type Plan } from '../plan/types.js';
 import { runLocal } from '../runners/local.js';
 import { UserError } from '../util/errors.js';
@@ -70,9 +71,12 @@ async function checkComposeFile(
       mkdirSync(dirname(join(scratch, other)), { recursive: true });
       writeFileSync(join(scratch, other), '', { mode: 0o600 });
     }
-    const argv = [...composeArgs(project, join(scratch, 'compose.yml'), 'config', '-q')];
-    argv.splice(2, 0, '--env-file', '/dev/null');
-    const result = await runLocal(argv, { cwd: scratch, allowFailure: true });
+    const argv = composeConfigCheckArgs(project, join(scratch, 'compose.yml'));
+    const result = await runComposeConfig(
+      (args, options) => runLocal(args, { ...options, cwd: scratch }),
+      argv,
+      {},
+    );
     if (result.exitCode === 0) return undefined;
     return `${result.stderr}${result.stdout}`.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`;
   } finally {

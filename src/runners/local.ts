@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { ExternalError } from '../util/errors.js';
+import { ExternalError, TimedOutError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import type { Secret } from '../util/secret.js';
 import { installHint } from '../util/tools.js';
@@ -255,7 +255,7 @@ export function settle(
   }
   if (outcome.timedOut) {
     const seconds = Math.round((options.timeoutMs ?? 0) / 100) / 10;
-    throw new ExternalError(`${summarizeArgv(argv)} timed out after ${seconds}s${where}`, {
+    throw new TimedOutError(`${summarizeArgv(argv)} timed out after ${seconds}s${where}`, {
       command,
       hint: 'the command was stopped; check what it waits for, or raise the timeout',
     });

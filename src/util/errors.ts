@@ -50,6 +50,9 @@ export class ExternalError extends StagecraftError {
   readonly kind = 'external' as const;
 }
 
+/** A command that did not finish in its time and was stopped. Exit 2. */
+export class TimedOutError extends ExternalError {}
+
 /** A bug in Stagecraft. Exit 3. */
 export class InternalError extends StagecraftError {
   readonly kind = 'internal' as const;

@@ -1,12 +1,19 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../../src/compose/project.js';
-import { type ComposeExec, composeFileFor, readCompose } from '../../src/compose/read.js';
+import {
+  COMPOSE_CONFIG_TIMEOUT_MS,
+  type ComposeExec,
+  composeFileFor,
+  readCompose,
+  runComposeConfig,
+} from '../../src/compose/read.js';
 import type { ComposeProject, ComposeService } from '../../src/compose/types.js';
-import { ExternalError, UserError } from '../../src/util/errors.js';
+import { ExternalError, TimedOutError, UserError } from '../../src/util/errors.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const shopDir = join(repo, 'examples/shop');
@@ -42,6 +49,8 @@ describe('readCompose (scripted docker)', () => {
       {
         argv: [
           'docker',
+          '-H',
+          'unix:///dev/null/stagecraft-compose-config',
           'compose',
           '-f',
           '/path/to/shop/docker-compose.yml',
@@ -55,6 +64,7 @@ describe('readCompose (scripted docker)', () => {
         ],
         env: { POSTGRES_PASSWORD: 'x' },
         allowFailure: true,
+        timeoutMs: 20_000,
       },
     ]);
   });
@@ -123,7 +133,7 @@ describe('readCompose (scripted docker)', () => {
       'docker-compose.yml is not a valid compose file: services.b.env_file must be a string',
     );
     expect(error.command).toBe(
-      'docker compose -f /a/docker-compose.yml --project-directory /a config --format json',
+      'docker -H unix:///dev/null/stagecraft-compose-config compose -f /a/docker-compose.yml --project-directory /a config --format json',
     );
   });
 
@@ -178,6 +188,46 @@ describe('composeFileFor', () => {
     const root = dir('none', []);
     expect(() => composeFileFor(root, {})).toThrow(UserError);
     expect(() => composeFileFor(root, {})).toThrow(`no compose file in ${root}`);
+  });
+});
+
+describe('runComposeConfig', () => {
+  const argv = ['docker', 'compose', 'config'];
+  const scripted = (outcomes: (Error | { exitCode: number; stdout: string; stderr: string })[]) => {
+    const timeouts: (number | undefined)[] = [];
+    const exec: ComposeExec = async (_argv, options) => {
+      timeouts.push(options.timeoutMs);
+      const next = outcomes.shift();
+      if (next === undefined || next instanceof Error) throw next ?? new Error('no more outcomes');
+      return next;
+    };
+    return { exec, timeouts };
+  };
+
+  it('runs a read that timed out once more, each with the 20 s limit', async () => {
+    const { exec, timeouts } = scripted([
+      new TimedOutError('docker compose config timed out after 20s'),
+      { exitCode: 0, stdout: '{}', stderr: '' },
+    ]);
+    expect(await runComposeConfig(exec, argv, {})).toEqual({ exitCode: 0, stdout: '{}', stderr: '' });
+    expect(COMPOSE_CONFIG_TIMEOUT_MS).toBe(20_000);
+    expect(timeouts).toEqual([20_000, 20_000]);
+  });
+
+  it('gives up after the second timeout with exit 2', async () => {
+    const second = new TimedOutError('docker compose config timed out after 20s');
+    const { exec, timeouts } = scripted([new TimedOutError('first'), second]);
+    const error = await runComposeConfig(exec, argv, {}).catch((e: unknown) => e);
+    expect(error).toBe(second);
+    expect((error as TimedOutError).exitCode).toBe(2);
+    expect(timeouts).toHaveLength(2);
+  });
+
+  it('does not retry any other failure', async () => {
+    const missing = new ExternalError('docker was not found on PATH');
+    const { exec, timeouts } = scripted([missing, { exitCode: 0, stdout: '{}', stderr: '' }]);
+    expect(await runComposeConfig(exec, argv, {}).catch((e: unknown) => e)).toBe(missing);
+    expect(timeouts).toHaveLength(1);
   });
 });
 
@@ -236,6 +286,28 @@ describe.skipIf(!composeAvailable)('docker compose v2 (real)', { timeout: 60_000
     expect((project.services['db'] as ComposeService).environment?.['POSTGRES_PASSWORD']).toBe(
       'pg-S3cret$$value',
     );
+  });
+
+  it('reads the model without contacting any Docker daemon, whatever DOCKER_HOST says', async () => {
+    const socket = join(scratch, 'daemon.sock');
+    const requests: string[] = [];
+    const daemon = createServer((connection) => {
+      connection.on('data', (chunk) => requests.push(chunk.toString().split('\r\n')[0] ?? ''));
+    });
+    await new Promise<void>((done) => daemon.listen(socket, done));
+    try {
+      const project = await readCompose({
+        file: 'docker-compose.yml',
+        projectDir: shopDir,
+        variables: { ...SHOP_VARIABLES, DOCKER_HOST: `unix://${socket}` },
+        exec: realExec,
+      });
+      expect(Object.keys(project.services).sort()).toEqual(['api', 'db', 'web']);
+      // Without `docker -H`, the CLI and compose each send `HEAD /_ping` here and wait for it.
+      expect(requests).toEqual([]);
+    } finally {
+      daemon.close();
+    }
   });
 
   it('reports an invalid file with compose’s own message', async () => {

@@ -21,10 +21,10 @@ describe('docker compose argv', () => {
 
   it('config --format json, with and without profiles', () => {
     expect(line(composeConfigArgs({ file: '/app/docker-compose.yml', projectDir: '/app' }))).toBe(
-      'docker compose -f /app/docker-compose.yml --project-directory /app config --format json',
+      'docker -H unix:///dev/null/stagecraft-compose-config compose -f /app/docker-compose.yml --project-directory /app config --format json',
     );
     expect(line(composeConfigArgs({ file: 'c.yml', projectDir: '.', profiles: ['app', 'ops'] }))).toBe(
-      'docker compose -f c.yml --project-directory . --profile app --profile ops config --format json',
+      'docker -H unix:///dev/null/stagecraft-compose-config compose -f c.yml --project-directory . --profile app --profile ops config --format json',
     );
   });
 
@@ -32,10 +32,10 @@ describe('docker compose argv', () => {
     expect(
       line(composeConfigArgs({ file: 'c.yml', projectDir: '.', envFiles: ['/p/.env.a', '/p/.env.b'] })),
     ).toBe(
-      'docker compose -f c.yml --project-directory . --env-file /p/.env.a --env-file /p/.env.b config --format json',
+      'docker -H unix:///dev/null/stagecraft-compose-config compose -f c.yml --project-directory . --env-file /p/.env.a --env-file /p/.env.b config --format json',
     );
     expect(line(composeConfigArgs({ file: 'c.yml', projectDir: '.', envFiles: [] }))).toBe(
-      'docker compose -f c.yml --project-directory . --env-file /dev/null config --format json',
+      'docker -H unix:///dev/null/stagecraft-compose-config compose -f c.yml --project-directory . --env-file /dev/null config --format json',
     );
   });
 

@@ -70,7 +70,14 @@ describe('validateRenderedCompose', () => {
     );
     // h1 and h2 alike; h3 and h4 differ in the files beside the compose file.
     expect(calls).toHaveLength(3);
-    expect(calls[0]?.slice(0, 4)).toEqual(['docker', 'compose', '--env-file', '/dev/null']);
+    expect(calls[0]?.slice(0, 6)).toEqual([
+      'docker',
+      '-H',
+      'unix:///dev/null/stagecraft-compose-config',
+      'compose',
+      '--env-file',
+      '/dev/null',
+    ]);
   });
 
   it('names the first host whose file fails', async () => {

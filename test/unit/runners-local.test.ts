@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRunner, runLocal } from '../../src/runners/local.js';
-import { ExternalError } from '../../src/util/errors.js';
+import { ExternalError, TimedOutError } from '../../src/util/errors.js';
 import { Secret } from '../../src/util/secret.js';
 
 let dir: string;
@@ -121,6 +121,8 @@ describe('LocalRunner.exec', () => {
     const started = Date.now();
     const error = await rejection(new LocalRunner().exec(['sleep', '5'], { timeoutMs: 200 }));
     expect(error.message).toBe('sleep 5 timed out after 0.2s');
+    expect(error).toBeInstanceOf(TimedOutError);
+    expect((error as TimedOutError).exitCode).toBe(2);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
