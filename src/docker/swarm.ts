@@ -422,7 +422,8 @@ export function serviceLogsFollowArgs(
   name: string,
   options: { tail?: number; since?: string; follow?: boolean },
 ): string[] {
-  const args = ['docker', 'service', 'logs', '--timestamps', '--no-task-ids'];
+  // Full task ids, so that lines of tasks Swarm shut down can be told from the running ones'.
+  const args = ['docker', 'service', 'logs', '--timestamps', '--no-trunc'];
   if (options.tail !== undefined) args.push('--tail', String(options.tail));
   if (options.since !== undefined) args.push('--since', options.since);
   if (options.follow === true) args.push('--follow');
@@ -434,6 +435,8 @@ export interface ServiceLogLine {
   timestamp: string;
   /** `<stack>_<service>.<slot>`; a global service's tasks all have slot 0. */
   task: string;
+  /** The task's id (25 characters), when the line names it. */
+  taskId?: string;
   /** The node's hostname. */
   node: string;
   text: string;
@@ -446,7 +449,24 @@ const SERVICE_LOG_LINE =
 export function parseServiceLogLine(raw: string): ServiceLogLine | undefined {
   const match = SERVICE_LOG_LINE.exec(raw);
   if (match === null) return undefined;
-  return { timestamp: match[1]!, task: match[2]!, node: match[3]!, text: match[4]! };
+  // `<name>.<slot>.<task id>` (Docker's default), or `<name>.<slot>` with --no-task-ids.
+  const named = /^(.*\.\d+)\.([a-z0-9]{12,25})$/.exec(match[2]!);
+  return {
+    timestamp: match[1]!,
+    task: named?.[1] ?? match[2]!,
+    ...(named ? { taskId: named[2]! } : {}),
+    node: match[3]!,
+    text: match[4]!,
+  };
+}
+
+/**
+ * `docker service ps --quiet --no-trunc --filter desired-state=shutdown NAME`: the full ids of the
+ * service's tasks Swarm shut down or means to (older releases, failed tries), whose lines `logs`
+ * leaves out as it leaves out removed containers on driver ssh.
+ */
+export function shutdownTaskIdsArgs(name: string): string[] {
+  return ['docker', 'service', 'ps', '--quiet', '--no-trunc', '--filter', 'desired-state=shutdown', name];
 }
 
 /** The kinds of swarm objects a stack owns, each listed with `docker <kind> ls`. */

@@ -7,6 +7,7 @@ import {
   parseServiceLogLine,
   type ServiceLogLine,
   serviceLogsFollowArgs,
+  shutdownTaskIdsArgs,
   stackServiceName,
 } from '../docker/swarm.js';
 import { readSwarmNodes } from '../engine/swarm.js';
@@ -44,6 +45,26 @@ export function sourcedServiceLine(
     host: nodes.get(line.node) ?? line.node,
     container: task.endsWith('.0') ? task.slice(0, -2) : task,
   };
+}
+
+/**
+ * The ids of the service's tasks Swarm shut down (shutdownTaskIdsArgs): their lines are left out.
+ * Empty when they cannot be read (every line is shown then).
+ */
+async function shutDownTasks(runner: Runner, name: string): Promise<Set<string>> {
+  const listed = await runner.exec(shutdownTaskIdsArgs(name), { allowFailure: true });
+  if (listed.exitCode !== 0) return new Set();
+  return new Set(
+    listed.stdout
+      .split('\n')
+      .map((id) => id.trim())
+      .filter((id) => id !== ''),
+  );
+}
+
+/** Whether a line comes from a task that is not shut down (a line without a task id: kept). */
+function ofLiveTask(line: ServiceLogLine, dead: ReadonlySet<string>): boolean {
+  return line.taskId === undefined || !dead.has(line.taskId);
 }
 
 /** Node hostname → configured host name, from the manager (`docker node ls` + `inspect`). Empty when it cannot be read. */
@@ -88,7 +109,8 @@ function failed(env: LoadedEnvironment, service: string, exitCode: number, stder
 
 /**
  * `logs` without `-f` on driver swarm: the last lines (`--lines`, per task) or those since `--since`
- * of every task of the service, merged by time. `hosts`: lines of tasks on other nodes are left out.
+ * of every task of the service, merged by time. Lines of tasks Swarm shut down (shutDownTasks) and,
+ * with `hosts`, of tasks on other nodes are left out.
  * Throws UserError when the stack has no such service (a job's stack is gone once it completed),
  * ExternalError when docker fails.
  */
@@ -108,7 +130,7 @@ export async function printSwarmLogs(
     ...(options.since !== undefined ? { since: options.since } : {}),
   });
   const raw: ServiceLogLine[] = [];
-  const [result, nodes] = await Promise.all([
+  const [result, nodes, dead] = await Promise.all([
     runner.exec(argv, {
       allowFailure: true,
       onLine: (text) => {
@@ -117,11 +139,13 @@ export async function printSwarmLogs(
       },
     }),
     onManager(model, () => nodeNames(runner, model)),
+    shutDownTasks(runner, stackServiceName(swarm.stack, service)),
   ]);
   if (result.exitCode !== 0 && raw.length === 0) throw failed(env, service, result.exitCode, result.stderr);
   const inScope = new Set(hosts.map((host) => host.name));
   const scoped = hosts.length === model.hosts.length;
   const lines = raw
+    .filter((line) => ofLiveTask(line, dead))
     .map((line) => sourcedServiceLine(line, swarm.stack, nodes))
     .filter((line) => scoped || inScope.has(line.host));
   const printer = new Printer(context, options.format);
@@ -150,7 +174,8 @@ export async function followSwarmLogs(
   const swarm = model.swarm!;
   const runner = runners.get(swarm.manager);
   const name = stackServiceName(swarm.stack, service);
-  const nodes = await nodeNames(runner, model);
+  // Tasks shut down before the follow began are left out; those that stop later keep their lines.
+  const [nodes, dead] = await Promise.all([nodeNames(runner, model), shutDownTasks(runner, name)]);
   const inScope = new Set(hosts.map((host) => host.name));
   const scoped = hosts.length === model.hosts.length;
   const printer = new Printer(context, options.format);
@@ -172,6 +197,7 @@ export async function followSwarmLogs(
         onLine: followLineHandler(
           parseServiceLogLine,
           (parsed) => {
+            if (!ofLiveTask(parsed, dead)) return;
             const line = sourcedServiceLine(parsed, swarm.stack, nodes);
             if (!scoped && !inScope.has(line.host)) return;
             const key = `${line.host}/${line.container}`;

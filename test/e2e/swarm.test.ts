@@ -436,6 +436,11 @@ describe('driver swarm on a three-node swarm', () => {
         new RegExp(`^${node} ${slot.replace('.', '\\.')} +\\| api ${serving} listening on :3000$`, 'm'),
       );
     }
+    // Only the running tasks' lines: the v1 tasks replaced and the failed v3 tries are left out, as
+    // removed containers are on driver ssh.
+    const versions = [...logs.stdout.matchAll(/\| api (v\d+) /g)].map((match) => match[1]);
+    expect(versions.length).toBeGreaterThan(0);
+    expect([...new Set(versions)]).toEqual([serving]);
     // -f follows every task through the manager until Ctrl+C, which ends it with exit 0.
     let followed = '';
     const follow = await stagecraftIn(project, ['logs', '-e', 'production', 'api', '-f', '--tail', '5'], {

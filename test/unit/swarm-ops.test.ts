@@ -11,6 +11,7 @@ import {
   parseTaskStatus,
   serviceLogsFollowArgs,
   serviceStatusArgs,
+  shutdownTaskIdsArgs,
   stackContainersArgs,
   stackNamesArgs,
   stackObjectsArgs,
@@ -117,13 +118,11 @@ describe('swarm argv builders', () => {
 
   it('builds docker service logs with the flags of logs on driver ssh', () => {
     expect(serviceLogsFollowArgs('shop-production_api', {}).join(' ')).toBe(
-      'docker service logs --timestamps --no-task-ids shop-production_api',
+      'docker service logs --timestamps --no-trunc shop-production_api',
     );
     expect(
       serviceLogsFollowArgs('shop-production_api', { tail: 100, since: '10m', follow: true }).join(' '),
-    ).toBe(
-      'docker service logs --timestamps --no-task-ids --tail 100 --since 10m --follow shop-production_api',
-    );
+    ).toBe('docker service logs --timestamps --no-trunc --tail 100 --since 10m --follow shop-production_api');
   });
 
   it('lists what a stack owns, for remove', () => {
@@ -278,6 +277,21 @@ describe('swarm parsers', () => {
       parseServiceLogLine('2026-12-01T11:57:01.000000000Z shop-production_api.10@m1    | a | b'),
     ).toMatchObject({ task: 'shop-production_api.10', node: 'm1', text: 'a | b' });
     expect(parseServiceLogLine('error from daemon in stream: no such task')).toBeUndefined();
+    // Docker's default names the task by id too (--no-trunc: all 25 characters).
+    expect(
+      parseServiceLogLine(
+        '2026-12-01T11:57:01.000000000Z shop-production_api.2.kq3v8x1m5n0p2r4t6w8y0z1a3@node-2    | hi',
+      ),
+    ).toEqual({
+      timestamp: '2026-12-01T11:57:01.000000000Z',
+      task: 'shop-production_api.2',
+      taskId: 'kq3v8x1m5n0p2r4t6w8y0z1a3',
+      node: 'node-2',
+      text: 'hi',
+    });
+    expect(shutdownTaskIdsArgs('shop-production_api').join(' ')).toBe(
+      'docker service ps --quiet --no-trunc --filter desired-state=shutdown shop-production_api',
+    );
   });
 
   it('finds a node’s host by address, else by hostname', () => {
