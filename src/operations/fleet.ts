@@ -13,7 +13,7 @@ import {
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
-import { currentRelease, Ledger, mergeLedgers, readRemoteLedger } from '../state/ledger.js';
+import { Ledger, latestRecord, mergeLedgers, readRemoteLedger, runningRelease } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
@@ -144,8 +144,10 @@ export class HostRunners {
 /** Where the release history came from, for messages. */
 export interface History {
   releases: ReleaseRecord[];
-  /** The newest completed release: what the environment runs now. */
+  /** The newest completed release: what the environment runs now (none after a removal). */
   current: ReleaseRecord | undefined;
+  /** The newest completed record, a removal included (what `status` reports). */
+  latest: ReleaseRecord | undefined;
   /** Set when the lock host's ledger could not be read (the local one was used alone). */
   remoteError: string | undefined;
 }
@@ -170,7 +172,8 @@ export async function readHistory(
   } catch (error) {
     remoteError = (error as Error).message;
   }
-  return { releases, current: currentRelease(releases, model.environment), remoteError };
+  const latest = latestRecord(releases, model.environment);
+  return { releases, current: runningRelease(latest), latest, remoteError };
 }
 
 /** Containers of one service (running or not) on a host, inspected; [] when there are none. */

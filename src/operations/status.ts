@@ -99,11 +99,6 @@ export function statusRelease(
   return { release: { id: record.id, version: record.version, timestamp: record.timestamp } };
 }
 
-/** The record whose spec hashes and images the containers are compared with: none after a removal. */
-export function runningRelease(record: ReleaseRecord | undefined): ReleaseRecord | undefined {
-  return record?.kind === 'remove' ? undefined : record;
-}
-
 /** The spec hash per service in a rendered compose file (the `stagecraft.spec-hash` labels). */
 export function specHashesOf(composeText: string): Record<string, string> {
   const document = parse(composeText) as { services?: Record<string, { labels?: unknown }> } | null;
@@ -248,18 +243,18 @@ export async function collectStatus(
   const { model } = env;
   const history = readHistory(context, env, runners);
   const release = history.then(
-    (h) => runningRelease(h.current),
+    (h) => h.current,
     () => undefined,
   );
   const results = await Promise.all(
     hosts.map((host) => hostStatus(env, host, runners.get(host.name), release)),
   );
-  const { current, remoteError } = await history;
+  const { latest, remoteError } = await history;
   return {
     project: model.project,
     environment: model.environment,
     composeProject: model.composeProject,
-    ...statusRelease(current),
+    ...statusRelease(latest),
     historyWarning: remoteError,
     ...(model.mesh === undefined
       ? {}

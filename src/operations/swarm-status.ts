@@ -20,6 +20,7 @@ import { readSwarmNodes } from '../engine/swarm.js';
 import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { releaseDir } from '../plan/deploy.js';
 import type { Runner } from '../runners/types.js';
+import { runningRelease } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import type { LoadedEnvironment } from './environment.js';
 import { type HostRunners, imageVersion, readHistory } from './fleet.js';
@@ -28,7 +29,6 @@ import {
   type ContainerStatus,
   type HostStatus,
   type ReleaseMatch,
-  runningRelease,
   type ServiceStatus,
   type StatusReport,
   specHashesOf,
@@ -322,8 +322,8 @@ export async function collectSwarmStatus(
     onManager(model, () => readSwarm(runner, model.swarm?.stack ?? model.composeProject)),
     readHistory(context, env, runners),
   ]);
-  const hashes = await releaseSpecHashes(runner, model, runningRelease(history.current));
-  const report = swarmStatusReport(model, readings, history.current, hashes, history.remoteError);
+  const hashes = await releaseSpecHashes(runner, model, history.current);
+  const report = swarmStatusReport(model, readings, history.latest, hashes, history.remoteError);
   if (hosts.length === model.hosts.length) return report;
   const inScope = new Set(hosts.map((host) => host.name));
   return { ...report, hosts: report.hosts.filter((host) => inScope.has(host.name)) };

@@ -78,22 +78,43 @@ export function isCompletedRelease(record: ReleaseRecord): boolean {
 }
 
 /**
- * The release an environment runs now: the newest *completed* release of `env`. (The original
- * design used the newest release of any status; a failed or interrupted release is not what runs,
- * and a rollback target must be a completed release.)
+ * The newest *completed* record of `env`: a release, or a removal (`stagecraft remove`, kind
+ * `remove`), which completes like a release but leaves nothing running. Undefined when there is none.
  */
-export function currentRelease(records: readonly ReleaseRecord[], env: string): ReleaseRecord | undefined {
+export function latestRecord(records: readonly ReleaseRecord[], env: string): ReleaseRecord | undefined {
   return sortNewestFirst(records).find((record) => record.environment === env && isCompletedRelease(record));
 }
 
-/** The newest completed release of `env` older than release `beforeId` (the `--to-previous` target). */
+/** What runs once `record` completed: the record itself, or none when it is a removal. */
+export function runningRelease(record: ReleaseRecord | undefined): ReleaseRecord | undefined {
+  return record?.kind === 'remove' ? undefined : record;
+}
+
+/**
+ * The release an environment runs now: the newest *completed* release of `env`, or none when the
+ * newest completed record is a removal. (The original design used the newest release of any status;
+ * a failed or interrupted release is not what runs, and a rollback target must be a completed
+ * release.)
+ */
+export function currentRelease(records: readonly ReleaseRecord[], env: string): ReleaseRecord | undefined {
+  return runningRelease(latestRecord(records, env));
+}
+
+/**
+ * The newest completed release of `env` older than release `beforeId` (the `--to-previous` target);
+ * removals are passed over: there is nothing to return to in one.
+ */
 export function previousRelease(
   records: readonly ReleaseRecord[],
   env: string,
   beforeId: string,
 ): ReleaseRecord | undefined {
   return sortNewestFirst(records).find(
-    (record) => record.environment === env && record.id < beforeId && isCompletedRelease(record),
+    (record) =>
+      record.environment === env &&
+      record.id < beforeId &&
+      record.kind !== 'remove' &&
+      isCompletedRelease(record),
   );
 }
 

@@ -8,6 +8,7 @@ import {
   currentRelease,
   formatReleaseId,
   Ledger,
+  latestRecord,
   ledgerPath,
   mergeLedgers,
   nextReleaseId,
@@ -17,6 +18,7 @@ import {
   previousRelease,
   readRemoteLedger,
   remoteLedgerPath,
+  runningRelease,
   toJsonLine,
 } from '../../src/state/ledger.js';
 import { PHASES, type PhaseStatus, type ReleaseRecord } from '../../src/state/types.js';
@@ -242,6 +244,21 @@ describe('list, current and previous', () => {
     expect(await ledger.previous('production', 'rel-20250101-100000000')).toBeUndefined();
     expect(currentRelease(records, 'production')?.id).toBe('rel-20250103-100000000');
     expect(previousRelease(records, 'production', 'rel-20250105-100000000')?.id).toBe(
+      'rel-20250103-100000000',
+    );
+  });
+
+  it('after a removal nothing runs: current is none, latest is the removal, previous passes over it', () => {
+    const removal = release('rel-20250106-100000000', { kind: 'remove', images: {}, hosts: {} });
+    const withRemoval = [...records, removal];
+    expect(currentRelease(withRemoval, 'production')).toBeUndefined();
+    expect(latestRecord(withRemoval, 'production')?.id).toBe('rel-20250106-100000000');
+    expect(runningRelease(removal)).toBeUndefined();
+    expect(runningRelease(records[0])?.id).toBe('rel-20250101-100000000');
+    // A deploy after the removal runs again; --to-previous from it skips the removal.
+    const redeploy = release('rel-20250107-100000000');
+    expect(currentRelease([...withRemoval, redeploy], 'production')?.id).toBe('rel-20250107-100000000');
+    expect(previousRelease([...withRemoval, redeploy], 'production', redeploy.id)?.id).toBe(
       'rel-20250103-100000000',
     );
   });

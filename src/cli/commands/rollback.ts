@@ -2,25 +2,36 @@ import { executeDeploy, prepareDeploy, printPlan } from '../../operations/deploy
 import { loadEnvironment } from '../../operations/environment.js';
 import { releaseHistory, releaseStatus } from '../../operations/history.js';
 import { RunnerPool } from '../../runners/pool.js';
-import { currentRelease, previousRelease } from '../../state/ledger.js';
+import { latestRecord, previousRelease, runningRelease } from '../../state/ledger.js';
 import type { ReleaseRecord } from '../../state/types.js';
 import { UserError } from '../../util/errors.js';
 import { confirm } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { lockWaitMs } from './deploy.js';
 
-interface RollbackFlags {
+export interface RollbackFlags {
   toPrevious?: boolean;
   toRelease?: string;
   toVersion?: string;
   lockWait?: string;
 }
 
-function pickTarget(history: ReleaseRecord[], flags: RollbackFlags, env: string): ReleaseRecord {
-  const completed = history.filter((record) => releaseStatus(record) === 'completed');
-  const current = currentRelease(history, env);
+/**
+ * The release `rollback` returns to, from the environment's history (newest first) and exactly one
+ * target flag. Removals are never a target. Throws UserError naming what is missing or unfit.
+ */
+export function rollbackTarget(history: ReleaseRecord[], flags: RollbackFlags, env: string): ReleaseRecord {
+  const completed = history.filter(
+    (record) => releaseStatus(record) === 'completed' && record.kind !== 'remove',
+  );
+  const latest = latestRecord(history, env);
+  const current = runningRelease(latest);
   let target: ReleaseRecord | undefined;
   if (flags.toPrevious) {
+    if (latest?.kind === 'remove')
+      throw new UserError(`${env} was removed by ${latest.id}: no release runs to roll back from`, {
+        hint: 'return to a release with --to-release <id> or --to-version <version> (see `stagecraft releases list`), or deploy',
+      });
     if (current === undefined)
       throw new UserError(`no completed release found for environment "${env}"`, { hint: 'deploy first' });
     // The ledger's previous release, skipping releases of the version that runs now (a restart, a redeploy).
@@ -46,6 +57,11 @@ function pickTarget(history: ReleaseRecord[], flags: RollbackFlags, env: string)
         },
       );
     }
+  }
+  if (target.kind === 'remove') {
+    throw new UserError(`"${target.id}" is the removal of ${env}, not a release to return to`, {
+      hint: 'pick a deploy or rollback from `stagecraft releases list`',
+    });
   }
   if (releaseStatus(target) !== 'completed') {
     const incomplete = Object.entries(target.phases)
@@ -80,7 +96,7 @@ export async function run(context: CommandContext, flags: RollbackFlags): Promis
       hint: 'pick one of --to-previous, --to-release, --to-version',
     });
   const env = await loadEnvironment(context, 'deploy');
-  const target = pickTarget(await releaseHistory(context, env), flags, env.model.environment);
+  const target = rollbackTarget(await releaseHistory(context, env), flags, env.model.environment);
   if (env.model.requireConfirmation && !context.globals.dryRun) {
     await confirm(
       context,

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { rollbackTarget } from '../../src/cli/commands/rollback.js';
+import { parseReleaseId } from '../../src/state/ledger.js';
+import { PHASES, type ReleaseRecord } from '../../src/state/types.js';
+import { UserError } from '../../src/util/errors.js';
+
+function record(id: string, version: string, kind: ReleaseRecord['kind'] = 'deploy'): ReleaseRecord {
+  return {
+    id,
+    environment: 'staging',
+    version,
+    commit_sha: 'abc123',
+    timestamp: parseReleaseId(id)!.toISOString(),
+    phases: Object.fromEntries(PHASES.map((phase) => [phase, 'completed'])) as ReleaseRecord['phases'],
+    kind,
+    images: kind === 'remove' ? {} : { api: `reg/shop-api:${version}` },
+    hosts: kind === 'remove' ? {} : { h1: { services: ['api'] } as ReleaseRecord['hosts'][string] },
+    deployer: { user: 'ci', machine: 'laptop', ci: false },
+  };
+}
+
+// Newest first, as `releases list` shows them: v1, then v2, then the app removed (as v2).
+const v1 = record('rel-20261201-100000000', 'v1');
+const v2 = record('rel-20261201-110000000', 'v2');
+const removal = record('rel-20261201-120000000', 'v2', 'remove');
+const history = [removal, v2, v1];
+
+const failure = (run: () => unknown) => {
+  try {
+    run();
+  } catch (error) {
+    return error as UserError;
+  }
+  throw new Error('expected a UserError');
+};
+
+describe('rollbackTarget', () => {
+  it('--to-previous from a running release skips its own version and returns to the one before', () => {
+    expect(rollbackTarget([v2, v1], { toPrevious: true }, 'staging').id).toBe(v1.id);
+  });
+
+  it('--to-previous after a removal refuses, naming the removal and the flags that work', () => {
+    const error = failure(() => rollbackTarget(history, { toPrevious: true }, 'staging'));
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe(
+      'staging was removed by rel-20261201-120000000: no release runs to roll back from',
+    );
+    expect(error.hint).toContain('--to-release <id> or --to-version <version>');
+  });
+
+  it('--to-version finds the release of that version, never the removal recorded with it', () => {
+    expect(rollbackTarget(history, { toVersion: 'v2' }, 'staging').id).toBe(v2.id);
+    expect(rollbackTarget(history, { toVersion: 'v1' }, 'staging').id).toBe(v1.id);
+  });
+
+  it('--to-release of the removal refuses: there is nothing to return to in it', () => {
+    const error = failure(() => rollbackTarget(history, { toRelease: removal.id }, 'staging'));
+    expect(error.message).toBe(
+      '"rel-20261201-120000000" is the removal of staging, not a release to return to',
+    );
+    expect(rollbackTarget(history, { toRelease: v1.id }, 'staging').id).toBe(v1.id);
+  });
+});
