@@ -8,8 +8,13 @@ export interface DetectedComposeService {
   image: string | undefined;
   hasBuild: boolean;
   role: 'db' | 'app';
-  /** The container port it listens on: the first of `expose`, else of `ports` (its target). */
+  /**
+   * The container port it listens on: the first of `expose`, else of `ports` (its target), else the
+   * first `EXPOSE` of the Dockerfile it is built from.
+   */
   port?: number;
+  /** Its build context relative to the project root, without `./` (`api`; `.` for the root). */
+  buildContext?: string;
   /** A health check path to propose (`attach`, for a Dockerfile without HEALTHCHECK). */
   healthPath?: string;
   /** The port an app service listens on when it is not routed (an image whose health check is unknown). */
@@ -82,19 +87,35 @@ export function containerPort(entries: unknown): number | undefined {
 }
 
 /**
- * Whether the Dockerfile a compose `build` (a context string, or `{context, dockerfile}`) names has a
- * HEALTHCHECK other than NONE; undefined when there is no build or the file cannot be read.
+ * The text of the Dockerfile a compose `build` (a context string, or `{context, dockerfile}`) names,
+ * and its context; undefined when there is no build, and `text` undefined when the file cannot be read.
  */
-function dockerfileHealthcheck(root: string, build: unknown): boolean | undefined {
+function buildOf(root: string, build: unknown): { context: string; text: string | undefined } | undefined {
   const spec =
     typeof build === 'string' ? { context: build } : (build as { context?: unknown; dockerfile?: unknown });
   if (spec === null || typeof spec !== 'object' || typeof spec.context !== 'string') return undefined;
   const file = typeof spec.dockerfile === 'string' ? spec.dockerfile : 'Dockerfile';
+  const context = spec.context.replace(/^\.\/+/, '').replace(/\/+$/, '') || '.';
   try {
-    return hasHealthcheck(readFileSync(join(root, spec.context, file), 'utf8'));
+    return { context, text: readFileSync(join(root, spec.context, file), 'utf8') };
   } catch {
-    return undefined;
+    return { context, text: undefined };
   }
+}
+
+/**
+ * The first TCP port of a Dockerfile's first `EXPOSE` instruction (`EXPOSE 3000`, `EXPOSE 8080/tcp
+ * 9090`); undefined without one, for UDP, or for a variable (`EXPOSE $PORT`). Source: the Dockerfile
+ * reference, EXPOSE.
+ */
+export function exposedPort(dockerfile: string): number | undefined {
+  const match = /^\s*EXPOSE\s+(\S+)/im.exec(dockerfile);
+  const first = match?.[1];
+  if (first === undefined || /\/udp$/i.test(first)) return undefined;
+  const text = first.replace(/\/tcp$/i, '');
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : undefined;
 }
 
 /** Whether a Dockerfile's text has a HEALTHCHECK instruction other than `HEALTHCHECK NONE`. */
@@ -125,10 +146,14 @@ function readCompose(root: string): { file: string | undefined; services: Detect
     services: Object.entries(services)
       .map(([name, spec]) => {
         const image = typeof spec?.image === 'string' ? spec.image : undefined;
-        const listens = containerPort(spec?.expose) ?? containerPort(spec?.ports);
+        const build = buildOf(root, spec?.build);
+        const listens =
+          containerPort(spec?.expose) ??
+          containerPort(spec?.ports) ??
+          (build?.text === undefined ? undefined : exposedPort(build.text));
         const role = guessRole(name, image);
         const composeCheck = spec?.healthcheck !== undefined;
-        const dockerfileCheck = dockerfileHealthcheck(root, spec?.build);
+        const dockerfileCheck = build?.text === undefined ? undefined : hasHealthcheck(build.text);
         // Routed only where a rollout can tell when a container is ready: a check in the compose file
         // or the Dockerfile, or `/` probed for a Dockerfile without one (an image's own is unknown here).
         const routed =
@@ -137,6 +162,7 @@ function readCompose(root: string): { file: string | undefined; services: Detect
           name,
           image,
           hasBuild: spec?.build !== undefined,
+          ...(build === undefined ? {} : { buildContext: build.context }),
           role,
           ...(routed ? { port: listens } : {}),
           ...(routed && !composeCheck && dockerfileCheck === false ? { healthPath: '/' } : {}),

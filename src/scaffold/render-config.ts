@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { DetectedPackage, Detection } from './detect.js';
+import type { DetectedComposeService, DetectedPackage, Detection } from './detect.js';
 
 export const SCHEMA_PATH = '.stagecraft/stagecraft.schema.json';
 
@@ -12,7 +12,14 @@ function devProcess(pkg: DetectedPackage, port: number, readyPattern?: string): 
   };
 }
 
-function backendSection(pkg: DetectedPackage | undefined): Record<string, unknown> | undefined {
+/**
+ * The backend's dev section: its dev server listens where the compose service built from its folder
+ * does (that service's port), else on 4000.
+ */
+function backendSection(
+  pkg: DetectedPackage | undefined,
+  services: readonly DetectedComposeService[],
+): Record<string, unknown> | undefined {
   if (pkg === undefined) return undefined;
   const workdir = pkg.dir === '.' ? {} : { workdir: `./${pkg.dir}` };
   if (pkg.kind === 'encore') {
@@ -23,7 +30,9 @@ function backendSection(pkg: DetectedPackage | undefined): Record<string, unknow
   }
   const folder = pkg.dir === '.' ? '.' : `./${pkg.dir}`;
   const build = pkg.hasDockerfile ? { build: { context: folder, dockerfile: `${folder}/Dockerfile` } } : {};
-  return { provider: 'generic', providers: { generic: { dev: devProcess(pkg, 4000), ...build } } };
+  const built = services.find((service) => service.buildContext === pkg.dir);
+  const port = built?.port ?? built?.unroutedPort ?? 4000;
+  return { provider: 'generic', providers: { generic: { dev: devProcess(pkg, port), ...build } } };
 }
 
 function frontendSection(pkg: DetectedPackage | undefined): Record<string, unknown> | undefined {
@@ -49,7 +58,7 @@ export function renderConfig(detection: Detection, projectName: string): string 
     project: { name: projectName },
     ...(detection.composeFile === undefined ? {} : { compose: { file: detection.composeFile } }),
   };
-  const backendConfig = backendSection(backend);
+  const backendConfig = backendSection(backend, detection.services);
   if (backendConfig) config['backend'] = backendConfig;
   const frontendConfig = frontendSection(frontend);
   if (frontendConfig) config['frontend'] = frontendConfig;

@@ -94,6 +94,24 @@ describe('stagecraft init', () => {
     expect(config.databases).toBeUndefined();
   });
 
+  it('takes a built service port from its Dockerfile EXPOSE, for the route and the backend dev server', () => {
+    const root = write(projectWith({}), {
+      'docker-compose.yml': 'services:\n  api:\n    build: ./api\n  web:\n    build:\n      context: ./web\n',
+      'api/package.json': JSON.stringify({ scripts: { dev: 'node --watch server.mjs' } }),
+      'api/Dockerfile':
+        'FROM node:20\nENV PORT=3000\nEXPOSE 3000\nHEALTHCHECK CMD wget -qO- http://127.0.0.1:3000/health\n',
+      'web/Dockerfile': 'FROM node:20\nEXPOSE 8080\nHEALTHCHECK CMD wget -qO- http://127.0.0.1:8080/health\n',
+    });
+    const { config } = initAndLoad(root, ['--project-name', 'shop']);
+    expect(config.services.api).toEqual({ role: 'app', port: 3000 });
+    expect(config.services.web).toEqual({ role: 'app', port: 8080 });
+    expect(config.backend.providers.generic.dev).toEqual({
+      command: ['npm', 'run', 'dev'],
+      workdir: './api',
+      port: 3000,
+    });
+  });
+
   it('detects prisma migrations next to a postgres service', () => {
     const root = write(projectWith({}), {
       'docker-compose.yaml': 'services:\n  postgres:\n    image: postgis/postgis:16\n',

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { containerPort, hasHealthcheck, sanitizeProjectName } from '../../src/scaffold/detect.js';
+import {
+  containerPort,
+  exposedPort,
+  hasHealthcheck,
+  sanitizeProjectName,
+} from '../../src/scaffold/detect.js';
 import { yamlName } from '../../src/scaffold/templates/common.js';
 
 describe('containerPort (compose expose / ports, first entry)', () => {
@@ -23,6 +28,20 @@ describe('containerPort (compose expose / ports, first entry)', () => {
     [undefined, undefined],
   ])('%j → %s', (entries, port) => {
     expect(containerPort(entries)).toBe(port);
+  });
+});
+
+describe('exposedPort (Dockerfile EXPOSE, first port of the first instruction)', () => {
+  it.each([
+    ['FROM node\nENV PORT=3000\nEXPOSE 3000\n', 3000],
+    ['FROM node\nexpose 8080/tcp 9090\n', 8080],
+    ['FROM node\nEXPOSE 53/udp\n', undefined],
+    ['FROM node\nEXPOSE $PORT\n', undefined],
+    ['FROM node\n# EXPOSE 3000\n', undefined],
+    ['FROM node\nEXPOSE 70000\n', undefined],
+    ['FROM node\nCMD ["node"]\n', undefined],
+  ])('%j → %s', (text, port) => {
+    expect(exposedPort(text)).toBe(port);
   });
 });
 
