@@ -8,10 +8,19 @@ export { VERSION } from '../version.js';
 type Handler = (context: CommandContext, ...args: never[]) => Promise<number | undefined>;
 type Loader = () => Promise<{ run: Handler }>;
 
+interface ActionOptions {
+  /**
+   * Set on a command that changes the whole environment and takes no --hosts/--roles/--services: what
+   * it acts on ("takes the app off every host"). A scope flag (or STAGECRAFT_HOSTS, _ROLES,
+   * _SERVICES) is then refused with exit 1 before anything is read, never silently widened.
+   */
+  wholeEnvironment?: string;
+}
+
 /**
  * Runs a lazily loaded command module: global flags resolved, errors mapped to exit codes in one place.
  */
-function action(load: Loader) {
+function action(load: Loader, options: ActionOptions = {}) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const flags = command.optsWithGlobals() as RawGlobalFlags;
@@ -29,6 +38,8 @@ function action(load: Loader) {
     });
     try {
       const globals = resolveGlobals(flags, process.env);
+      if (options.wholeEnvironment !== undefined)
+        await refuseScope(commandPath(command), options.wholeEnvironment, globals);
       const { createContext } = await import('./context.js');
       const context = createContext(globals);
       output = context.output;
@@ -43,6 +54,24 @@ function action(load: Loader) {
       );
     }
   };
+}
+
+/** Throws a UserError (exit 1) when --hosts, --roles or --services is set for a command that acts on the whole environment. */
+async function refuseScope(
+  path: string,
+  acts: string,
+  globals: { hosts?: string[] | undefined; roles?: string[] | undefined; services?: string[] | undefined },
+): Promise<void> {
+  const given = (['hosts', 'roles', 'services'] as const).filter((flag) => globals[flag] !== undefined);
+  if (given.length === 0) return;
+  const { UserError } = await import('../util/errors.js');
+  const named = given.map((flag) => `--${flag}`);
+  throw new UserError(
+    `\`stagecraft ${path}\` ${acts}: ${named.join(' and ')} ${given.length === 1 ? 'does' : 'do'} not apply`,
+    {
+      hint: `leave ${named.join(' and ')} out (and unset ${given.map((flag) => `STAGECRAFT_${flag.toUpperCase()}`).join(', ')} if set)`,
+    },
+  );
 }
 
 /** The words after `stagecraft` that name a command: "ci init" for `stagecraft ci init`, "" for the program. */
@@ -212,7 +241,11 @@ export function buildProgram(): Command {
       'keep the last `releases.retain` releases: remove older release folders, unused images, stopped containers and old build cache; report space freed per host',
     )
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
-    .action(action(() => import('./commands/prune.js')));
+    .action(
+      action(() => import('./commands/prune.js'), {
+        wholeEnvironment: 'keeps the same releases on every host of the environment',
+      }),
+    );
 
   program
     .command('remove')
@@ -221,7 +254,11 @@ export function buildProgram(): Command {
     )
     .option('--volumes', "also remove the app's named volumes and their data (named in the confirmation)")
     .option('--lock-wait <duration>', 'wait this long for another deploy to finish')
-    .action(action(() => import('./commands/remove.js')));
+    .action(
+      action(() => import('./commands/remove.js'), {
+        wholeEnvironment: 'takes the whole app off every host of the environment',
+      }),
+    );
 
   program
     .command('maintenance')
@@ -241,7 +278,11 @@ export function buildProgram(): Command {
         "refused (a swarm's gateway has no maintenance switch yet); to stop serving a service, scale it to 0 on the manager.",
       ),
     )
-    .action(action(() => import('./commands/maintenance.js')));
+    .action(
+      action(() => import('./commands/maintenance.js'), {
+        wholeEnvironment: 'switches every route of the app on every gateway',
+      }),
+    );
 
   const releases = program
     .command('releases')

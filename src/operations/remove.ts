@@ -231,7 +231,7 @@ export async function runRemoval(
   const plan = removal.plan({ releaseId, message, images });
   const { volumes, where } = removal;
   if (session.globals.dryRun) {
-    printPlan(session, plan, 'text');
+    printPlan(session, plan, 'text', undefined, options.volumes ? { flags: ['--volumes'] } : {});
     if (!session.globals.json && volumes.length > 0) {
       session.output.info(
         options.volumes

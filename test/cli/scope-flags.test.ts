@@ -78,3 +78,32 @@ describe('scope flags on plan', () => {
     );
   });
 });
+
+describe('scope flags on the commands that act on the whole environment', () => {
+  it('remove, prune and maintenance refuse them with exit 1 before reading anything, never widening to every host', () => {
+    const remove = stagecraft(['remove', '-e', 'production', '--services', 'web', '--dry-run'], {
+      cwd: project,
+    });
+    expect(remove.code).toBe(1);
+    expect(remove.stdout).toBe('');
+    expect(remove.stderr).toBe(
+      'error: `stagecraft remove` takes the whole app off every host of the environment: --services does not apply\nhint: leave --services out (and unset STAGECRAFT_SERVICES if set)\n',
+    );
+    const prune = stagecraft(['prune', '-e', 'production', '--hosts', 'h1', '--roles', 'web', '--dry-run'], {
+      cwd: project,
+    });
+    expect(prune.code).toBe(1);
+    expect(prune.stderr).toContain(
+      'error: `stagecraft prune` keeps the same releases on every host of the environment: --hosts and --roles do not apply',
+    );
+    // The variables are the flags' defaults: refused the same way.
+    const maintenance = stagecraft(['maintenance', 'on', '-e', 'production', '--dry-run'], {
+      cwd: project,
+      env: { STAGECRAFT_HOSTS: 'h2' },
+    });
+    expect(maintenance.code).toBe(1);
+    expect(maintenance.stderr).toContain(
+      'error: `stagecraft maintenance` switches every route of the app on every gateway: --hosts does not apply',
+    );
+  });
+});
