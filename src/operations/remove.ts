@@ -110,14 +110,15 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
       (await runner.exec(['docker', 'volume', 'ls', '--filter', `label=${label}`, '--format', '{{.Name}}']))
         .stdout,
     );
-  // The gateway's data volume (its certificates) goes with the gateway, never while other apps use it.
+  // The gateway's data volume (its certificates) goes with the gateway, or after it (a removal without
+  // --volumes left it), never while other apps use it.
   // Versions before the shared gateway labelled the app's own gateway volume with the compose project.
   const volumes = [
     ...new Set([
       ...(await volumesLabelled(`com.docker.compose.project=${project}`)),
       ...(await volumesLabelled(`${INGRESS_LABEL}=${project}`)),
-      ...(gateway !== undefined && sharedWith.length === 0
-        ? await volumesLabelled(`${INGRESS_LABEL}=${gateway}`)
+      ...(sharedWith.length === 0
+        ? await volumesLabelled(`${INGRESS_LABEL}=${model.ingress.container}`)
         : []),
     ]),
   ].sort();

@@ -229,5 +229,20 @@ describe('remove', () => {
     expect(releases().at(-1)!.kind).toBe('remove');
     const volumes = await dockerOn(harness, 'h2', ['volume', 'ls', '--format', '{{.Name}}']);
     expect(volumes.split('\n')).toContain(`${COMPOSE_PROJECT}_db-data`);
+    expect(volumes.split('\n')).toContain(`${gatewayName(PORT, 443)}-data`);
+
+    // Removed again with --volumes: the volumes the first removal kept go, the gateway's included
+    // (its container is already gone, and no other app uses the gateway).
+    const dryVolumes = await cli(['remove', '--volumes', '--dry-run']);
+    expect(dryVolumes.code, dryVolumes.stderr).toBe(0);
+    expect(dryVolumes.stdout).toContain('`stagecraft remove -e production --volumes`');
+    const purged = await cli(['remove', '--volumes', '--yes']);
+    expect(purged.code, purged.stderr).toBe(0);
+    const left = await dockerOn(harness, 'h2', ['volume', 'ls', '--format', '{{.Name}}']);
+    expect(
+      left
+        .split('\n')
+        .filter((name) => name.startsWith(COMPOSE_PROJECT) || name.startsWith(gatewayName(PORT, 443))),
+    ).toEqual([]);
   });
 });
