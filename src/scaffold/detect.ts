@@ -81,6 +81,11 @@ export function containerPort(entries: unknown): number | undefined {
             ? ''
             : String((first as { target: unknown }).target)
           : '';
+  return portNumber(text);
+}
+
+/** A port written as decimal digits, 1–65535; undefined for anything else (a variable, a range). */
+function portNumber(text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : undefined;
@@ -112,10 +117,7 @@ export function exposedPort(dockerfile: string): number | undefined {
   const match = /^\s*EXPOSE\s+(\S+)/im.exec(dockerfile);
   const first = match?.[1];
   if (first === undefined || /\/udp$/i.test(first)) return undefined;
-  const text = first.replace(/\/tcp$/i, '');
-  if (!/^\d{1,5}$/.test(text)) return undefined;
-  const port = Number(text);
-  return port >= 1 && port <= 65535 ? port : undefined;
+  return portNumber(first.replace(/\/tcp$/i, ''));
 }
 
 /** Whether a Dockerfile's text has a HEALTHCHECK instruction other than `HEALTHCHECK NONE`. */
