@@ -31,7 +31,11 @@ function median(values) {
 }
 
 const stub = writeComposeStub();
-const stubEnv = { ...process.env, PATH: `${stub}:${process.env.PATH}` };
+const stubEnv = {
+  ...process.env,
+  PATH: `${stub}:${process.env.PATH}`,
+  DOCKER_CONFIG: join(stub, 'docker-config'),
+};
 
 function timed(args, options = {}) {
   const start = process.hrtime.bigint();

@@ -6,6 +6,7 @@ import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
 import { buildEnvironmentModel, type EnvironmentModel, serviceSettings } from '../model/environment.js';
 import { projectModel } from '../model/project.js';
+import { viaCliPlugin } from '../runners/cli-plugin.js';
 import { runLocal } from '../runners/local.js';
 import { readInfraState } from '../state/infra.js';
 import { UserError } from '../util/errors.js';
@@ -54,8 +55,16 @@ export async function loadEnvironment(
   const file = composeFileFor(loaded.root, project);
   const warnings: string[] = [];
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
-  const exec: ComposeExec = (argv, options) =>
-    runLocal(argv, { ...options, cwd: loaded.root, allowFailure: true, ownProcessGroup: true });
+  const exec: ComposeExec = (argv, options) => {
+    const direct = viaCliPlugin(argv, 'compose', options.env);
+    return runLocal(direct.argv, {
+      ...options,
+      env: direct.env,
+      cwd: loaded.root,
+      allowFailure: true,
+      ownProcessGroup: true,
+    });
+  };
   const resolved = await readCompose({
     file,
     projectDir: loaded.root,

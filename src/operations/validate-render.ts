@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { runComposeConfig } from '../compose/read.js';
 import { composeConfigCheckArgs } from '../docker/compose.js';
 import { allSteps, type Plan } from '../plan/types.js';
+import { viaCliPlugin } from '../runners/cli-plugin.js';
 import { runLocal } from '../runners/local.js';
 import { UserError } from '../util/errors.js';
 
@@ -73,7 +74,10 @@ async function checkComposeFile(
     }
     const argv = composeConfigCheckArgs(project, join(scratch, 'compose.yml'));
     const result = await runComposeConfig(
-      (args, options) => runLocal(args, { ...options, cwd: scratch }),
+      (args, options) => {
+        const direct = viaCliPlugin(args, 'compose', options.env);
+        return runLocal(direct.argv, { ...options, env: direct.env, cwd: scratch });
+      },
       argv,
       {},
     );

@@ -124,15 +124,18 @@ describe('children die with their parent', () => {
     mkdirSync(bin);
     const marker = `stagecraft-orphan-${process.pid}-${Date.now()}`;
     // A docker that hangs like compose on a huge file, with a grandchild (as the compose plugin is).
-    writeFileSync(join(bin, 'docker'), `#!/bin/sh\nsh -c 'sleep 300; echo ${marker}' &\nexec sleep 301\n`, {
-      mode: 0o755,
-    });
+    // It stands for compose's plugin binary too (which plan runs directly when it finds it).
+    const hang = `#!/bin/sh\nsh -c 'sleep 300; echo ${marker}' &\nexec sleep 301\n`;
+    writeFileSync(join(bin, 'docker'), hang, { mode: 0o755 });
+    mkdirSync(join(bin, 'cli-plugins'));
+    writeFileSync(join(bin, 'cli-plugins', 'docker-compose'), hang, { mode: 0o755 });
     const child = spawn(process.execPath, [CLI, 'plan', '-e', 'staging'], {
       cwd: folder,
       env: {
         PATH: `${bin}:${process.env['PATH'] ?? ''}`,
         HOME: process.env['HOME'] ?? '/root',
         NO_COLOR: '1',
+        DOCKER_CONFIG: bin,
       },
       stdio: 'ignore',
     });

@@ -21,6 +21,11 @@ vi.mock('../../src/runners/local.js', () => ({
   }),
 }));
 
+// Which binary runs the check (docker, or compose's plugin binary) is cli-plugin.test.ts's concern.
+vi.mock('../../src/runners/cli-plugin.js', () => ({
+  viaCliPlugin: (argv: string[], _plugin: string, env: Record<string, string> = {}) => ({ argv, env }),
+}));
+
 const { validateRenderedCompose } = await import('../../src/operations/validate-render.js');
 const { availableParallelism } = await import('node:os');
 
