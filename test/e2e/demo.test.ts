@@ -10,10 +10,16 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The demo's output, whose last line says how to stop it. */
 let stopLine = '';
 
-function apiStatus(): Promise<{ version: string; database: boolean }> {
+/** GET /api/status on the demo's gateway, by the API's domain, or (without one) as the printed URL's page does. */
+function apiStatus(domain?: string): Promise<{ version: string; database: boolean }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '10.231.0.10', port: 8080, path: '/api/status', headers: { host: 'api.shop.localhost' } },
+      {
+        host: '10.231.0.10',
+        port: 8080,
+        path: '/api/status',
+        headers: domain === undefined ? {} : { host: domain },
+      },
       (res) => {
         let body = '';
         res.on('data', (chunk) => {
@@ -67,7 +73,11 @@ describe('npm run demo (the README main command)', () => {
   }, 240_000);
 
   it('leaves the second version serving, connected to its database', async () => {
-    expect(await apiStatus()).toMatchObject({ version: 'demo-2', database: true });
+    expect(await apiStatus('api.shop.localhost')).toMatchObject({ version: 'demo-2', database: true });
+  });
+
+  it('serves the printed URL’s page with a working API call (its own origin’s /api/status)', async () => {
+    expect(await apiStatus()).toMatchObject({ service: 'api', version: 'demo-2', database: true });
   });
 
   it('stops with the command it prints: no container of the shop and no gateway left', async () => {

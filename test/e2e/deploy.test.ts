@@ -101,6 +101,11 @@ describe('deploy to three hosts', () => {
       expect(api.status).toBe(200);
       expect(JSON.parse(api.body)).toMatchObject({ service: 'api', version: 'v1', database: true });
       expect(await get(host, 'shop.localhost', '/version')).toEqual({ status: 200, body: 'v1' });
+      // The page's own call: web passes /api/… on to the api service.
+      expect(JSON.parse((await get(host, 'shop.localhost', '/api/status')).body)).toMatchObject({
+        service: 'api',
+        version: 'v1',
+      });
     }
 
     const [release] = ledger().releases;

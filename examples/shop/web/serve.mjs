@@ -1,11 +1,14 @@
-// Serves the frontend in deployed environments: files as they are (no build step needed), /health for checks.
+// Serves the frontend in deployed environments: files as they are (no build step needed), /health for checks,
+// and /api/… passed on to the API service (API_ORIGIN, default the compose service api), so the page calls its
+// own origin, as it does under Vite.
 
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, request as forward } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 
 const port = Number(process.env.PORT ?? 8080);
 const root = new URL('.', import.meta.url).pathname;
+const apiOrigin = new URL(process.env.API_ORIGIN ?? 'http://api:3000');
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 let stopping = false;
 
@@ -20,6 +23,27 @@ const server = createServer(async (request, response) => {
   if (path === '/health') {
     response.writeHead(200, { 'content-type': 'text/plain' });
     response.end('ok\n');
+    return;
+  }
+  if (path === '/api' || path.startsWith('/api/')) {
+    const upstream = forward(
+      {
+        host: apiOrigin.hostname,
+        port: apiOrigin.port,
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', () => {
+      if (!response.headersSent) response.writeHead(502, { 'content-type': 'text/plain' });
+      response.end('API unreachable\n');
+    });
+    request.pipe(upstream);
     return;
   }
   const file = normalize(join(root, path === '/' ? 'index.html' : path));
