@@ -12,7 +12,8 @@
 //    docker-rollout expects of a proxy); bench/docker-rollout-algorithm.sh (its algorithm as a plain
 //    script) runs in every case.
 // 2. Ten services on one host (app "ten": web and nine copies, each routed) against one ("solo"):
-//    whole `stagecraft deploy` times.
+//    whole `stagecraft deploy` times, each under load; beside them docker-rollout's algorithm for the
+//    ten services side by side against one (the host's own cost of ten at once).
 // 3. 3 hosts against 1 host (the shop: api, web, db), each deploy against a hand-written baseline
 //    (bench/baseline-deploy.sh: the same docker commands over one multiplexed ssh connection per host).
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -235,19 +236,26 @@ const loadLine = (label, loads, base) => {
 };
 
 /**
- * Replaces `service` of app `name` on h1 outside Stagecraft, with `script` (docker-rollout or its
- * algorithm) run on the host against a copy of the latest release's compose file at `version`.
- * Returns the time the script took on the host (ms).
+ * Replaces `services` (one name or several, replaced side by side) of app `name` on h1 outside
+ * Stagecraft, with `script` (docker-rollout, for one service, or its algorithm) run on the host against
+ * a copy of the latest release's compose file at `version`. Returns the time the script took on the
+ * host (ms).
  */
-async function rolloutOutside(name, service, version, script, override) {
+async function rolloutOutside(name, services, version, script, override) {
+  const names = [services].flat();
   const projectName = `${name}-bench`;
   const base = `.stagecraft/${projectName}/releases`;
   const dir = `${base}/outside-${version}`;
+  const aliases = await Promise.all(names.map((service) => upstreamAliasOn('h1', projectName, service)));
   const overrideYaml = `services:
-  ${service}:
+${names
+  .map(
+    (service, i) => `  ${service}:
     networks:
       default: {}
-      ingress: { aliases: [${await upstreamAliasOn('h1', projectName, service)}] }
+      ingress: { aliases: [${aliases[i]}] }`,
+  )
+  .join('\n')}
 networks:
   ingress: { external: true, name: ${GATEWAY_NETWORK} }
 `;
@@ -258,17 +266,22 @@ networks:
   );
   if (setup.code !== 0) throw new Error(`could not prepare ${dir}: ${setup.stderr}`);
   const files = override ? `-f compose.yml -f override.yml` : '-f compose.yml';
-  const command =
+  if (script !== 'docker-rollout') {
+    const copy = await ssh('h1', `cat > ${dir}/algorithm.sh`, readFileSync(script, 'utf8'));
+    if (copy.code !== 0) throw new Error(`could not copy ${script} to h1: ${copy.stderr}`);
+  }
+  const one = (service) =>
     script === 'docker-rollout'
       ? `/tmp/docker-rollout rollout -p ${projectName} ${files} ${service}`
-      : `bash -s ${projectName} ${service} compose.yml ${override ? 'override.yml' : ''}`;
+      : `bash algorithm.sh ${projectName} ${service} compose.yml ${override ? 'override.yml' : ''}`;
+  // Side by side, each in the background; the script fails when any of them does.
+  const command = `pids=; ${names.map((service) => `${one(service)} >/tmp/outside-${service}.log 2>&1 & pids="$pids $!"`).join('; ')}; for p in $pids; do wait $p || exit 1; done`;
   const timed = await ssh(
     'h1',
-    `cd ${dir} && s=$(date +%s%N) && ${command} >/tmp/outside.log 2>&1 && e=$(date +%s%N) && echo $(( (e - s) / 1000000 ))`,
-    script === 'docker-rollout' ? '' : readFileSync(script, 'utf8'),
+    `cd ${dir} && s=$(date +%s%N) && { ${command}; } && e=$(date +%s%N) && echo $(( (e - s) / 1000000 ))`,
   );
   if (timed.code !== 0) {
-    const log = await ssh('h1', 'cat /tmp/outside.log');
+    const log = await ssh('h1', 'cat /tmp/outside-*.log');
     throw new Error(`${script} failed on h1:\n${timed.stderr}${log.stdout}`);
   }
   return Number(timed.stdout.trim().split('\n').at(-1));
@@ -320,7 +333,7 @@ if (parts.includes(1)) {
     algorithm.push(script.value);
     loads.algorithm.push(script.load);
   }
-  report.solo = { total: median(oursTotal), rollout: median(ours) };
+  report.solo = { total: median(oursTotal), rollout: median(ours), algorithm: median(algorithm) };
   console.log('1. per service on h1 (medians)');
   console.log(
     `  stagecraft rollout step     ${s(median(ours))}  (whole deploy ${s(median(oursTotal))}; rounds ${ours.map(s).join(', ')})`,
@@ -340,42 +353,72 @@ if (parts.includes(1)) {
   console.log(loadLine('during the script', loads.algorithm, base));
 }
 
-// 2. Ten services on one host against one.
+// 2. Ten services on one host against one, each under load, and the same for docker-rollout's
+// algorithm (one script per service, side by side): what the host itself costs to start, check and
+// stop ten services at once, the floor under any tool's ratio.
 if (parts.includes(2)) {
-  if (report.solo === undefined) {
+  const algorithmScript = join(root, 'bench/docker-rollout-algorithm.sh');
+  if (report.solo?.algorithm === undefined) {
     await cleanHosts();
     const dir = webApp('solo', 1);
-    const versions = Array.from({ length: 2 * rounds + 1 }, (_, i) => `s${i}`);
+    const versions = Array.from({ length: 3 * rounds + 1 }, (_, i) => `s${i}`);
     await prepare(dir, versions);
     const totals = [];
     const beforeTotals = [];
+    const algorithm = [];
     for (let round = 0; round < rounds; round++) {
-      totals.push((await stagecraft(dir, deployArgs(versions[2 * round + 1]))).ms);
-      if (before) beforeTotals.push((await stagecraft(dir, deployArgs(versions[2 * round + 2]), before)).ms);
+      totals.push(
+        (await underLoad('h1', () => stagecraft(dir, deployArgs(versions[3 * round + 1])))).value.ms,
+      );
+      algorithm.push(
+        (
+          await underLoad('h1', () =>
+            rolloutOutside('solo', 'web', versions[3 * round + 2], algorithmScript, true),
+          )
+        ).value,
+      );
+      if (before)
+        beforeTotals.push(
+          (await underLoad('h1', () => stagecraft(dir, deployArgs(versions[3 * round + 3]), before))).value
+            .ms,
+        );
     }
-    report.solo = { total: median(totals), ...(before ? { before: median(beforeTotals) } : {}) };
+    report.solo = {
+      total: median(totals),
+      algorithm: median(algorithm),
+      ...(before ? { before: median(beforeTotals) } : {}),
+    };
   }
   await cleanHosts();
   const dir = webApp('ten', 10);
-  const versions = Array.from({ length: 2 * rounds + 1 }, (_, i) => `t${i}`);
+  const services = ['web', ...Array.from({ length: 9 }, (_, i) => `w${i + 2}`)];
+  const versions = Array.from({ length: 3 * rounds + 1 }, (_, i) => `t${i}`);
   await prepare(dir, versions);
   const base = await steady('h1');
   const totals = [];
   const loads = [];
   const beforeTotals = [];
+  const algorithm = [];
   for (let round = 0; round < rounds; round++) {
-    const deployed = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[2 * round + 1])));
+    const deployed = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[3 * round + 1])));
     totals.push(deployed.value.ms);
     loads.push(deployed.load);
+    const outside = await underLoad('h1', () =>
+      rolloutOutside('ten', services, versions[3 * round + 2], algorithmScript, true),
+    );
+    algorithm.push(outside.value);
     if (before) {
-      const old = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[2 * round + 2]), before));
+      const old = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[3 * round + 3]), before));
       beforeTotals.push(old.value.ms);
       loads.push(old.load);
     }
   }
-  console.log('2. ten services on h1 against one (whole deploys, medians)');
+  console.log('2. ten services on h1 against one (whole deploys, medians, all under load)');
   console.log(
-    `  10 services ${s(median(totals))}, 1 service ${s(report.solo.total)} -> ${(median(totals) / report.solo.total).toFixed(2)}x (rounds ${totals.map(s).join(', ')})`,
+    `  stagecraft:                10 services ${s(median(totals))}, 1 service ${s(report.solo.total)} -> ${(median(totals) / report.solo.total).toFixed(2)}x (rounds ${totals.map(s).join(', ')})`,
+  );
+  console.log(
+    `  docker-rollout's algorithm: 10 services ${s(median(algorithm))}, 1 service ${s(report.solo.algorithm)} -> ${(median(algorithm) / report.solo.algorithm).toFixed(2)}x (rounds ${algorithm.map(s).join(', ')})`,
   );
   if (before && report.solo.before !== undefined)
     console.log(
