@@ -118,16 +118,20 @@ echo probe=done
 /**
  * The probe a deploy runs before it touches a host (`sh -c READY_PROBE_SCRIPT`): only what
  * notReadyReason needs — the engine's version as the running server reports it (else dockerd's, to
- * tell "not installed" from "not running"), and compose's. Two docker CLI calls where PROBE_SCRIPT
- * makes a dozen reads; the same `key=value` lines, read by parseHostFacts. Reads only.
+ * tell "not installed" from "not running"), and compose's. Two docker CLI calls, side by side (each
+ * 0.2–1 s on a busy host, and every deploy waits for them), where PROBE_SCRIPT makes a dozen reads;
+ * the same `key=value` lines, read by parseHostFacts. Reads only.
  */
 export const READY_PROBE_SCRIPT = `S=""; if [ "$(id -u)" != 0 ]; then S="sudo -n"; fi
 v=""
 if command -v docker >/dev/null 2>&1; then
   echo docker_cli=yes
   f='{{.Server.Version}}'
+  c=$(mktemp 2>/dev/null) || c=""
+  if [ -n "$c" ]; then docker compose version --short >"$c" 2>/dev/null & p=$!; fi
   v=$(docker version --format "$f" 2>/dev/null || $S docker version --format "$f" 2>/dev/null) || v=""
-  echo "compose_version=$(docker compose version --short 2>/dev/null)"
+  if [ -n "$c" ]; then wait "$p"; echo "compose_version=$(cat "$c")"; rm -f "$c"
+  else echo "compose_version=$(docker compose version --short 2>/dev/null)"; fi
 fi
 if [ -n "$v" ]; then echo "docker_version=$v"; echo docker_running=yes
 else

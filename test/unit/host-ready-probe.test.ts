@@ -66,4 +66,32 @@ esac`,
       ),
     ).toBe('has no docker compose v2');
   });
+
+  it('asks the engine and compose side by side, not one after the other', () => {
+    const started = Date.now();
+    const out = probe({
+      docker: `sleep 1
+case "$1 $2" in
+  "version --format") echo 27.3.1 ;;
+  "compose version") echo 2.29.7 ;;
+esac`,
+    });
+    expect(Date.now() - started).toBeLessThan(1800);
+    expect(out).toBe(
+      'docker_cli=yes\ncompose_version=2.29.7\ndocker_version=27.3.1\ndocker_running=yes\nprobe=done\n',
+    );
+  });
+
+  it('without mktemp still asks compose, after the engine', () => {
+    const out = probe({
+      mktemp: 'exit 1',
+      docker: `case "$1 $2" in
+  "version --format") echo 27.3.1 ;;
+  "compose version") echo 2.29.7 ;;
+esac`,
+    });
+    expect(out).toBe(
+      'docker_cli=yes\ncompose_version=2.29.7\ndocker_version=27.3.1\ndocker_running=yes\nprobe=done\n',
+    );
+  });
 });
