@@ -220,6 +220,13 @@ export async function ensureIngress(
   } else if (!facts.running && !imageChange) {
     await target.runner.exec(startContainersArgs([target.container]));
   }
+  // Most deploys change no route: one read without the lock tells (the lock takes three commands).
+  // Only this app changes its own routes, and its deploy lock is held.
+  if (outcome === 'running' && carried === undefined && facts?.running === true) {
+    const live = await readLive(target);
+    if (live !== undefined && !(await wantedConfig(target, live, live.routes, live.tls, routes, tls)).changed)
+      return outcome;
+  }
   return withConfigLock(target, async (config) => {
     const live = liveOf(config);
     // The new gateway started with the carried routes; a route another deploy loaded since is newer.
@@ -228,18 +235,38 @@ export async function ensureIngress(
       ...(carried?.routes ?? []).filter((old) => !live.routes.some((route) => sameOwner(route, old))),
     ];
     const sharedTls = carried !== undefined && live.routes.length === 0 ? carried.tls : live.tls;
-    checkSharing(target, { routes: base, tls: sharedTls }, routes, tls);
-    // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
-    const wanted = (await withPasswordHashes(routes, base)).reduce(withRoute, base);
-    const tlsChanged = live.tls !== tlsOfConfig(caddyConfig(wanted, tls));
-    // A gateway configured by an older version (e.g. a slower upstream refresh) is brought up to date.
-    const proxyChanged = live.proxy !== proxySettingsOfConfig(caddyConfig(wanted, tls));
-    if (!sameRoutes(live.routes, wanted) || tlsChanged || proxyChanged || outcome === 'created') {
+    const { wanted, changed } = await wantedConfig(target, live, base, sharedTls, routes, tls);
+    if (changed || outcome === 'created') {
       await loadRoutes(target, wanted, tls);
       if (outcome === 'running') outcome = 'reconfigured';
     }
     return outcome;
   });
+}
+
+/**
+ * The routes the gateway should have: `base` (the other apps' and this app's live routes) with this
+ * app's `routes` in place, and whether that differs from `live` (routes, TLS, or proxy settings an
+ * older version wrote). Throws UserError when another app on the gateway holds a domain and path of
+ * this app or differs in TLS (checkSharing).
+ */
+async function wantedConfig(
+  target: IngressTarget,
+  live: { routes: CaddyRoute[]; tls: string; proxy: string },
+  base: CaddyRoute[],
+  sharedTls: string,
+  routes: PlannedRoute[],
+  tls: IngressTls,
+): Promise<{ wanted: CaddyRoute[]; changed: boolean }> {
+  checkSharing(target, { routes: base, tls: sharedTls }, routes, tls);
+  // Basic auth passwords become bcrypt hashes here, the live ones kept while they match.
+  const wanted = (await withPasswordHashes(routes, base)).reduce(withRoute, base);
+  const config = caddyConfig(wanted, tls);
+  const changed =
+    !sameRoutes(live.routes, wanted) ||
+    live.tls !== tlsOfConfig(config) ||
+    live.proxy !== proxySettingsOfConfig(config);
+  return { wanted, changed };
 }
 
 /** Pulls the gateway image unless the host has it. Throws ExternalError when it cannot (nothing changed yet). */
