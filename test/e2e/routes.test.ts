@@ -179,7 +179,7 @@ describe('routes through the real gateway', () => {
     writeFileSync(file, readFileSync(file, 'utf8').replace(`image: ${CADDY}`, `image: ${CADDY_NEXT}`));
     const moved = await cli(['deploy', '--version', 'r2']);
     expect(moved.stderr).toContain(
-      `ingress.image changed: this deploy replaces the gateway ${gatewayName(28180, 443)} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–4 s`,
+      `ingress.image changed: this deploy replaces the gateway ${gatewayName(28180, 443)} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–6 s`,
     );
     expect(moved.stderr).toContain(`ingress:h1  ingress replaced: runs ${CADDY_NEXT}`);
     expect(await get('/admin/')).toMatchObject({ status: 401 });

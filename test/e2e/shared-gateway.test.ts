@@ -167,7 +167,7 @@ describe('one gateway per host, shared by two apps', () => {
     const plan = await cli('gwa', ['plan', '--refresh', '--version', 'v2'], 'v2');
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain(
-      `ensure caddy ingress on port 80; replaces the gateway ${GATEWAY} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–4 s`,
+      `ensure caddy ingress on port 80; replaces the gateway ${GATEWAY} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–6 s`,
     );
 
     const controller = { stop: false };
@@ -187,8 +187,6 @@ describe('one gateway per host, shared by two apps', () => {
       `gateway image change under load (${CONNECTIONS} keep-alive connections): ${a.failures} of ${a.requests} requests refused over ${gapMs} ms; samples ${JSON.stringify(a.failureSamples)}`,
     );
     expect(a.failures).toBeGreaterThan(0);
-    // The plan says 1–4 s (0.9–2.0 s measured here, 3.7 s once at CI load); a slower machine gets room.
-    expect(gapMs).toBeLessThan(5000);
     expect(a.failureSamples.filter((sample) => sample.startsWith('HTTP '))).toEqual([]);
     expect(Object.keys(a.bodies)).toEqual(['gwa-v2']);
     const inspected = await sshRun(
@@ -223,6 +221,9 @@ describe('one gateway per host, shared by two apps', () => {
     expect(b.failureSamples).toEqual([]);
     expect(b.failures).toBe(0);
     expect(b.requests).toBeGreaterThan(100);
+    // Last, so that a slow gap leaves both apps as the next tests expect. The plan says 1–6 s (0.9–2.0 s
+    // measured on the harness, 3.7 s and 5.2 s in full CI runs at load); a slower machine gets room.
+    expect(gapMs).toBeLessThan(7000);
   });
 
   it('refuses a domain another app routes there, and the first app keeps it', async () => {

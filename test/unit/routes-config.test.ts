@@ -233,7 +233,7 @@ describe('the model and the plan', () => {
       },
     });
     expect(ingressRoutes(plan, 'h1').step.title).toBe(
-      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–4 s',
+      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–6 s',
     );
     expect(ingressRoutes(plan, 'h2').step.title).toBe('ensure caddy ingress on port 80');
     // Not read (a plan without --refresh): as before.
@@ -251,12 +251,12 @@ describe('the model and the plan', () => {
       h3: { image: 'caddy:2.8', others: ['blog-production'] },
     };
     expect(gatewayImageWarnings(env as LoadedEnvironment, gateways)).toEqual([
-      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–4 s',
+      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–6 s',
       'the gateway stagecraft-gateway on h1 also serves blog-production, docs-production: it moves to caddy:2.8 for them too; give every app on this host the same ingress.image or the next deploy of another moves it back',
-      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–4 s',
+      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–6 s',
     ]);
     expect(gatewayImageWarnings(env as LoadedEnvironment, { h2: gateways.h2 }, 'maintenance on')).toEqual([
-      'ingress.image changed: maintenance on replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–4 s',
+      'ingress.image changed: maintenance on replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–6 s',
     ]);
     expect(gatewayImageWarnings(env as LoadedEnvironment, { h3: gateways.h3 })).toEqual([]);
   });
