@@ -6,8 +6,7 @@ import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
 import { buildEnvironmentModel, type EnvironmentModel, serviceSettings } from '../model/environment.js';
 import { projectModel } from '../model/project.js';
-import { viaCliPlugin } from '../runners/cli-plugin.js';
-import { runLocal } from '../runners/local.js';
+import { runLocalViaCliPlugin } from '../runners/cli-plugin.js';
 import { readInfraState } from '../state/infra.js';
 import { UserError } from '../util/errors.js';
 import { looksSecretName } from '../util/secret.js';
@@ -55,16 +54,13 @@ export async function loadEnvironment(
   const file = composeFileFor(loaded.root, project);
   const warnings: string[] = [];
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
-  const exec: ComposeExec = (argv, options) => {
-    const direct = viaCliPlugin(argv, 'compose', options.env);
-    return runLocal(direct.argv, {
+  const exec: ComposeExec = (argv, options) =>
+    runLocalViaCliPlugin(argv, 'compose', {
       ...options,
-      env: direct.env,
       cwd: loaded.root,
       allowFailure: true,
       ownProcessGroup: true,
     });
-  };
   const resolved = await readCompose({
     file,
     projectDir: loaded.root,

@@ -5,8 +5,7 @@ import pLimit from 'p-limit';
 import { runComposeConfig } from '../compose/read.js';
 import { composeConfigCheckArgs } from '../docker/compose.js';
 import { allSteps, type Plan } from '../plan/types.js';
-import { viaCliPlugin } from '../runners/cli-plugin.js';
-import { runLocal } from '../runners/local.js';
+import { runLocalViaCliPlugin } from '../runners/cli-plugin.js';
 import { UserError } from '../util/errors.js';
 
 /**
@@ -74,10 +73,7 @@ async function checkComposeFile(
     }
     const argv = composeConfigCheckArgs(project, join(scratch, 'compose.yml'));
     const result = await runComposeConfig(
-      (args, options) => {
-        const direct = viaCliPlugin(args, 'compose', options.env);
-        return runLocal(direct.argv, { ...options, env: direct.env, cwd: scratch });
-      },
+      (args, options) => runLocalViaCliPlugin(args, 'compose', { ...options, cwd: scratch }),
       argv,
       {},
     );

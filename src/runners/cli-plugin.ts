@@ -4,6 +4,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { type RunLocalOptions, runLocal } from './local.js';
+import type { ExecResult } from './types.js';
 
 /** What the lookup depends on; every field defaults to this process's. */
 export interface CliPluginLookup {
@@ -77,12 +79,49 @@ export function viaCliPlugin(
   env: Record<string, string> = {},
   find: (name: string) => string | undefined = cachedPlugin,
 ): { argv: string[]; env: Record<string, string> } {
-  const path = argv[0] === 'docker' && argv.includes(plugin) ? find(plugin) : undefined;
+  const path = argv[0] === 'docker' && subcommandOf(argv) === plugin ? find(plugin) : undefined;
   if (path === undefined) return { argv: [...argv], env };
   return {
     argv: [path, ...argv.slice(1)],
     env: { ...env, DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND: 'docker' },
   };
+}
+
+/**
+ * Runs a read-only `docker [global flags] <plugin> …` (argv) with runLocal, through the plugin's
+ * binary when it is found (viaCliPlugin). Returns and throws what runLocal does.
+ */
+export function runLocalViaCliPlugin(
+  argv: readonly string[],
+  plugin: string,
+  options: RunLocalOptions = {},
+): Promise<ExecResult> {
+  const direct = viaCliPlugin(argv, plugin, options.env);
+  return runLocal(direct.argv, { ...options, env: direct.env });
+}
+
+/** The docker global flags that take a value as the next argument (`docker --help`). */
+const VALUE_FLAGS = new Set([
+  '-H',
+  '--host',
+  '-c',
+  '--context',
+  '--config',
+  '-l',
+  '--log-level',
+  '--tlscacert',
+  '--tlscert',
+  '--tlskey',
+]);
+
+/** The first argument of a docker argv that is not a global flag or a flag's value: its command. */
+function subcommandOf(argv: readonly string[]): string | undefined {
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (VALUE_FLAGS.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
 }
 
 const found = new Map<string, string | undefined>();

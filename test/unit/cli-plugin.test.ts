@@ -120,6 +120,12 @@ describe('viaCliPlugin', () => {
       argv: ['git', 'compose'],
       env: {},
     });
+    // `compose` as an argument of another command (here a container name), or as a flag's value.
+    for (const other of [
+      ['docker', 'run', 'compose'],
+      ['docker', '--context', 'compose', 'ps'],
+    ])
+      expect(viaCliPlugin(other, 'compose', {}, () => '/p/docker-compose').argv).toEqual(other);
   });
 });
 

@@ -1,12 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Plan, Step } from '../../src/plan/types.js';
 
-// The compose CLI is replaced at the module boundary: these tests count and answer its calls.
+// The compose CLI is replaced at the module boundary: these tests count and answer its calls (which
+// binary runs them, docker or compose's plugin binary, is cli-plugin.test.ts's concern).
 const calls: string[][] = [];
 // Compose processes running at once, and the most seen; a file with "slow" in it answers after 100 ms.
 const running = { now: 0, most: 0 };
-vi.mock('../../src/runners/local.js', () => ({
-  runLocal: vi.fn(async (argv: string[], options: { cwd: string }) => {
+vi.mock('../../src/runners/cli-plugin.js', () => ({
+  runLocalViaCliPlugin: vi.fn(async (argv: string[], _plugin: string, options: { cwd: string }) => {
     calls.push(argv);
     running.now += 1;
     running.most = Math.max(running.most, running.now);
@@ -19,11 +20,6 @@ vi.mock('../../src/runners/local.js', () => ({
       ? { exitCode: 1, stdout: '', stderr: 'validating compose.yml: services.api additional property bad' }
       : { exitCode: 0, stdout: '', stderr: '' };
   }),
-}));
-
-// Which binary runs the check (docker, or compose's plugin binary) is cli-plugin.test.ts's concern.
-vi.mock('../../src/runners/cli-plugin.js', () => ({
-  viaCliPlugin: (argv: string[], _plugin: string, env: Record<string, string> = {}) => ({ argv, env }),
 }));
 
 const { validateRenderedCompose } = await import('../../src/operations/validate-render.js');
