@@ -237,7 +237,7 @@ export function swarmStack(input: StackInput, stackName: string): SwarmStack {
   const files: Record<string, string> = {};
   if (input.gateway !== undefined && input.gateway.routes.length > 0) {
     const routes = input.gateway.routes.map((route) => ({ ...route, upstream: `tasks.${route.service}` }));
-    const config = `${JSON.stringify(caddyConfig(routes), null, 2)}\n`;
+    const config = `${JSON.stringify(caddyConfig(routes, undefined, { draining: false }), null, 2)}\n`;
     const configName = `${GATEWAY_SERVICE}-${sha256Hex(config).slice(0, 12)}`;
     files[GATEWAY_CONFIG_FILE] = config;
     const networks = [

@@ -54,6 +54,14 @@ export function removeContainersArgs(
   return [...args, ...ids];
 }
 
+/**
+ * `docker cp - <container>:/`: unpacks the tar archive on stdin (docker/archive.ts) at the root of a
+ * container, running or not; the image needs no program for it.
+ */
+export function copyArchiveIntoArgs(container: string): string[] {
+  return ['docker', 'cp', '-', `${container}:/`];
+}
+
 /** `docker logs [--tail N] [--since S] [-t] [-f] id` */
 export function containerLogsArgs(
   id: string,
@@ -134,12 +142,15 @@ export interface RunContainerOptions {
   labels?: [string, string][];
   /** `--add-host name:ip` entries. */
   addHosts?: [string, string][];
+  /** `--sysctl key=value` pairs (namespaced kernel settings of the container's network). */
+  sysctls?: [string, string][];
   entrypoint?: string;
 }
 
 /**
  * `docker run [-d] [--rm] [--name N] [--restart P] [--network N] [-p M…] [--env-file F] [-v V…]
- * [--label K=V…] [--add-host H:IP…] [--entrypoint E] image command…` (flags in this order).
+ * [--label K=V…] [--add-host H:IP…] [--sysctl K=V…] [--entrypoint E] image command…` (flags in this
+ * order). `network` may be `container:<name>`: the container runs in that one's network namespace.
  */
 export function runContainerArgs(
   image: string,
@@ -157,6 +168,7 @@ export function runContainerArgs(
   for (const volume of options.volumes ?? []) args.push('-v', volume);
   for (const [key, value] of options.labels ?? []) args.push('--label', `${key}=${value}`);
   for (const [host, address] of options.addHosts ?? []) args.push('--add-host', `${host}:${address}`);
+  for (const [key, value] of options.sysctls ?? []) args.push('--sysctl', `${key}=${value}`);
   if (options.entrypoint !== undefined) args.push('--entrypoint', options.entrypoint);
   return [...args, image, ...command];
 }

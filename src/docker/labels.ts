@@ -9,7 +9,10 @@ export const INGRESS_LABEL = 'stagecraft.ingress';
 /** On the gateway container: the named volume mounted at its data folder (certificates, ACME account). */
 export const INGRESS_DATA_LABEL = 'stagecraft.ingress-data';
 
-/** On the gateway container: the ports it publishes (`8080:80,8443:443`); a change needs a new gateway. */
+/**
+ * On the gateway container and its ports container: the ports published (`8080:80,8443:443`); a
+ * change needs a new gateway.
+ */
 export const INGRESS_PORTS_LABEL = 'stagecraft.ingress-ports';
 
 /**
@@ -17,3 +20,9 @@ export const INGRESS_PORTS_LABEL = 'stagecraft.ingress-ports';
  * change needs a new gateway. Gateways made before this label: their container's `Config.Image`.
  */
 export const INGRESS_IMAGE_LABEL = 'stagecraft.ingress-image';
+
+/**
+ * On the gateway container: its ports container (`<gateway>-ports`), whose network namespace and
+ * published ports it runs in. Gateways made before ports containers publish their ports themselves.
+ */
+export const INGRESS_PORTS_CONTAINER_LABEL = 'stagecraft.ingress-ports-container';

@@ -198,6 +198,30 @@ function sortRoutes(routes: CaddyRoute[]): CaddyRoute[] {
   });
 }
 
+/**
+ * The file whose presence inside a gateway container tells it to close client connections cleanly
+ * before it stops: put there (`docker cp`) when a new gateway serves beside it (rollout/ingress.ts).
+ */
+export const GATEWAY_DRAIN_FILE = '/etc/stagecraft/draining';
+
+/**
+ * The first route of every config: while GATEWAY_DRAIN_FILE exists, each response says
+ * `Connection: close`, so a keep-alive client closes its connection after the response it is
+ * reading instead of having an idle one closed under the request it is about to send (HTTP/1.1;
+ * HTTP/2 clients get GOAWAY when the gateway stops). Not terminal: the routes after it answer.
+ */
+const DRAIN_ROUTE: Record<string, unknown> = {
+  '@id': 'gateway-draining',
+  match: [{ file: { root: '/', try_files: [GATEWAY_DRAIN_FILE] } }],
+  handle: [{ handler: 'headers', response: { set: { Connection: ['close'] }, deferred: true } }],
+};
+
+/**
+ * The config of a gateway's ports container (rollout/ingress.ts): nothing served, no admin API, so
+ * that it only holds the network namespace and the published ports the gateways run in.
+ */
+export const PORTS_CONTAINER_CONFIG = { admin: { disabled: true } };
+
 /** How the gateway terminates TLS: not at all, with a certificate you provide, or with ACME. */
 export type IngressTls =
   | { mode: 'off' }
@@ -213,13 +237,18 @@ export type IngressTls =
 
 /**
  * The whole config for a set of routes; routes with host matchers first, catch-alls (domain `*`) last.
- * With TLS the routes are served on :443 and Caddy redirects :80 to HTTPS.
+ * With TLS the routes are served on :443 and Caddy redirects :80 to HTTPS. `draining` (default true)
+ * puts DRAIN_ROUTE first; driver swarm's gateway, a stack service whose config is named by its hash,
+ * goes without it (swarm replaces its tasks itself, and a new config would restart every one).
  */
 export function caddyConfig(
   routes: CaddyRoute[],
   tls: IngressTls = { mode: 'off' },
+  options: { draining?: boolean } = {},
 ): Record<string, unknown> {
-  const server: Record<string, unknown> = { routes: sortRoutes(routes).map(routeJson) };
+  const server: Record<string, unknown> = {
+    routes: [...(options.draining === false ? [] : [DRAIN_ROUTE]), ...sortRoutes(routes).map(routeJson)],
+  };
   const apps: Record<string, unknown> = {};
   if (tls.mode === 'off') {
     Object.assign(server, { listen: [':80'], automatic_https: { disable: true } });
@@ -292,12 +321,17 @@ type RawHandler = {
 };
 type RawRoute = { '@id'?: string; match?: { host?: string[]; path?: string[] }[]; handle?: RawHandler[] };
 
-/** The Stagecraft routes of a live or desired config, raw. */
-function rawRoutes(config: unknown): RawRoute[] {
+/** Every route of the `stagecraft` server of a live or desired config, raw. */
+function serverRoutes(config: unknown): unknown[] {
   const servers = (
     config as { apps?: { http?: { servers?: Record<string, { routes?: unknown[] }> } } } | null
   )?.apps?.http?.servers;
-  return (servers?.['stagecraft']?.routes ?? [])
+  return servers?.['stagecraft']?.routes ?? [];
+}
+
+/** The Stagecraft routes of a live or desired config, raw. */
+function rawRoutes(config: unknown): RawRoute[] {
+  return serverRoutes(config)
     .map((raw) => raw as RawRoute)
     .filter((route) => typeof route['@id'] === 'string' && route['@id'].startsWith(ROUTE_PREFIX));
 }
@@ -352,7 +386,8 @@ export function proxySettingsOfConfig(config: unknown): string {
       (route.handle ?? []).find((handler) => handler.handler === 'reverse_proxy')?.dynamic_upstreams
         ?.refresh ?? '',
   );
-  return JSON.stringify([...new Set(refresh)].sort());
+  const first = serverRoutes(config)[0] as { '@id'?: unknown } | undefined;
+  return JSON.stringify([[...new Set(refresh)].sort(), first?.['@id'] === DRAIN_ROUTE['@id']]);
 }
 
 /** One upstream as Caddy's admin API reports it: `host:port`, requests in flight, recent failures. */

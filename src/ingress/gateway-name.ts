@@ -9,3 +9,13 @@ export function gatewayName(httpPort: number, httpsPort: number): string {
     ? 'stagecraft-gateway'
     : `stagecraft-gateway-${httpPort}-${httpsPort}`;
 }
+
+/**
+ * The container that holds a gateway's network namespace and published ports, `<gateway>-ports`:
+ * the gateway runs inside it (`--network container:<it>`), so that a new gateway can listen on the
+ * same ports beside the old one (Caddy's listeners set SO_REUSEPORT) while the old one drains
+ * (rollout/ingress.ts).
+ */
+export function gatewayPortsContainer(gateway: string): string {
+  return `${gateway}-ports`;
+}

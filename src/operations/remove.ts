@@ -2,6 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { execArgs, inspectContainersArgs, parseJsonLines } from '../docker/container.js';
 import { INGRESS_LABEL } from '../docker/labels.js';
 import { readConfigArgv, routesFromConfig } from '../ingress/caddy.js';
+import { gatewayPortsContainer } from '../ingress/gateway-name.js';
 import type { Retention } from '../plan/prune.js';
 import { environmentFolder, type RemoveInventory, removeSteps, volumesByHost } from '../plan/remove.js';
 import type { Plan } from '../plan/types.js';
@@ -58,6 +59,8 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
   const gateway = (await exists(inspectContainersArgs([model.ingress.container])))
     ? model.ingress.container
     : undefined;
+  const portsName = gatewayPortsContainer(model.ingress.container);
+  const gatewayPorts = (await exists(inspectContainersArgs([portsName]))) ? portsName : undefined;
   const legacyGateway = (await exists(inspectContainersArgs([model.ingress.legacy.container])))
     ? model.ingress.legacy.container
     : undefined;
@@ -78,7 +81,11 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
     ['docker', 'network', 'inspect', '--format', '{{json .Containers}}', model.ingress.network],
     { allowFailure: true },
   );
-  const ours = new Set([...containers.map((container) => container.name), model.ingress.container]);
+  const ours = new Set([
+    ...containers.map((container) => container.name),
+    model.ingress.container,
+    portsName,
+  ]);
   const attached: string[] = [];
   if (ingress.exitCode === 0) {
     const entries = (JSON.parse(ingress.stdout.trim() || 'null') ?? {}) as Record<string, { Name?: string }>;
@@ -127,6 +134,7 @@ export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment
     host: runner.name,
     containers,
     ...(gateway === undefined ? {} : { gateway }),
+    ...(gatewayPorts === undefined ? {} : { gatewayPorts }),
     gatewaySharedWith: sharedWith,
     ...(legacyGateway === undefined ? {} : { legacyGateway }),
     networks: [

@@ -2,8 +2,10 @@
 // `maintenance`: the basic auth passwords (resolved from their secrets), the maintenance switch
 // (read from the lock host) and the image each host's gateway runs (read from each host).
 import { execArgs, inspectContainersArgs, parseContainerInspect } from '../docker/container.js';
+import { INGRESS_PORTS_CONTAINER_LABEL } from '../docker/labels.js';
 import { othersOn, readConfigArgv, routesFromConfig } from '../ingress/caddy.js';
 import { gatewayImage } from '../ingress/gateway-image.js';
+import { gatewayPortsContainer } from '../ingress/gateway-name.js';
 import { gatewayReplacement, type RunningGateway } from '../plan/deploy.js';
 import type { RouteInputs } from '../plan/routes.js';
 import { borrowRunner, type RunnerPool } from '../runners/pool.js';
@@ -118,7 +120,12 @@ export async function runningGateways(
           if (config.exitCode === 0)
             others = othersOn(routesFromConfig(JSON.parse(config.stdout) as unknown), model.composeProject);
         }
-        found[host] = { image, others };
+        found[host] = {
+          image,
+          inPortsContainer:
+            facts.labels[INGRESS_PORTS_CONTAINER_LABEL] === gatewayPortsContainer(model.ingress.container),
+          others,
+        };
       } catch (error) {
         session.output.warn(`could not read the gateway on ${host}: ${(error as Error).message}`);
       } finally {

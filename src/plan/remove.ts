@@ -48,6 +48,8 @@ export interface RemoveInventory {
   containers: { id: string; name: string; running: boolean }[];
   /** The host's shared gateway (the one on the environment's ports), when the host has one. */
   gateway?: string;
+  /** The gateway's ports container (ingress/gateway-name.ts gatewayPortsContainer), when the host has one. */
+  gatewayPorts?: string;
   /**
    * Other apps with routes on the gateway, and containers of other apps on its network: the gateway
    * stays while there are any, and only this app's routes leave it.
@@ -135,10 +137,12 @@ export function removeSteps(input: RemovePlanInput, after: string[]): Step[] {
       ...(inventory.gateway !== undefined && !gatewayShared ? [inventory.gateway] : []),
       ...(inventory.legacyGateway === undefined ? [] : [inventory.legacyGateway]),
     ];
-    if (gateways.length > 0) {
-      add('gateway', `remove the gateway ${gateways.join(', ')}`, {
+    const ports = inventory.gatewayPorts !== undefined && !gatewayShared ? [inventory.gatewayPorts] : [];
+    if (gateways.length > 0 || ports.length > 0) {
+      const named = [...gateways, ...ports.map((name) => `its ports container ${name}`)];
+      add('gateway', `remove the gateway ${named.join(', ')}`, {
         kind: 'exec',
-        argv: ['docker', 'rm', '-f', ...gateways],
+        argv: ['docker', 'rm', '-f', ...gateways, ...ports],
       });
     }
     const networks = inventory.networks.filter(

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { singleFileTar } from '../docker/archive.js';
 import {
   type ContainerFacts,
+  containerLogsArgs,
+  copyArchiveIntoArgs,
   createContainerArgs,
   execArgs,
   inspectContainersArgs,
@@ -10,12 +12,14 @@ import {
   removeContainersArgs,
   runContainerArgs,
   startContainersArgs,
+  stopContainersArgs,
 } from '../docker/container.js';
 import { imageExistsArgs, pullArgs } from '../docker/image.js';
 import {
   INGRESS_DATA_LABEL,
   INGRESS_IMAGE_LABEL,
   INGRESS_LABEL,
+  INGRESS_PORTS_CONTAINER_LABEL,
   INGRESS_PORTS_LABEL,
 } from '../docker/labels.js';
 import { networkConnectArgs, networkCreateArgs, networkExistsArgs } from '../docker/network.js';
@@ -28,9 +32,11 @@ import {
   configLockArgv,
   configUnlockArgv,
   GATEWAY_DATA_DIR,
+  GATEWAY_DRAIN_FILE,
   type IngressTls,
   loadConfigArgv,
   othersOn,
+  PORTS_CONTAINER_CONFIG,
   parseUpstreams,
   proxySettingsOfConfig,
   readConfigArgv,
@@ -46,7 +52,8 @@ import {
   withRoute,
   writeFileArgv,
 } from '../ingress/caddy.js';
-import { gatewayImageChanged } from '../ingress/gateway-image.js';
+import { gatewayImage, gatewayImageChanged } from '../ingress/gateway-image.js';
+import { gatewayPortsContainer } from '../ingress/gateway-name.js';
 import type { ExecResult, Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
@@ -125,10 +132,20 @@ async function writeCaRoot(target: IngressTarget, pem: string): Promise<void> {
   }
 }
 
-async function loadRoutes(target: IngressTarget, routes: CaddyRoute[], tls: IngressTls): Promise<void> {
+/**
+ * Puts the config of `routes` and `tls` into the gateway: beside it (loadBeside) when it runs in its
+ * ports container (`beside`), else by loading it through the admin API.
+ */
+async function loadRoutes(
+  target: IngressTarget,
+  routes: CaddyRoute[],
+  tls: IngressTls,
+  beside?: BesideGateway,
+): Promise<void> {
   // The file the config's trusted_roots_pem_files names must exist before Caddy provisions the issuer.
   if (tls.mode === 'acme' && tls.caRoot !== undefined) await writeCaRoot(target, tls.caRoot);
-  await loadConfig(target, caddyConfig(routes, tls));
+  if (beside !== undefined) await loadBeside(target, beside, caddyConfig(routes, tls));
+  else await loadConfig(target, caddyConfig(routes, tls));
 }
 
 /** Loads a whole config into the gateway. Throws ExternalError when Caddy refuses it. */
@@ -152,6 +169,24 @@ async function loadConfig(target: IngressTarget, config: unknown): Promise<void>
  */
 export type IngressOutcome = 'created' | 'replaced' | 'reconfigured' | 'running';
 
+/** Where a ports container finds its config (PORTS_CONTAINER_CONFIG), inside it. */
+const PORTS_CONFIG = '/etc/stagecraft/ports.json';
+
+/**
+ * The kernel setting that hands connections still waiting to be accepted by a gateway that stops to
+ * the one that stays (Linux 5.14 and newer); ports containers are made without it on older kernels.
+ */
+const MIGRATE_REQ_SYSCTL = 'net.ipv4.tcp_migrate_req';
+
+/** How long an old gateway answers with `Connection: close` before it stops, in ms. */
+const GATEWAY_DRAIN_MS = 500;
+
+/**
+ * How long an old gateway may finish its requests in flight once told to stop, in s: short of
+ * CONFIG_LOCK_STALE_S, so that the config lock held meanwhile is never taken for a dead one's.
+ */
+const GATEWAY_STOP_GRACE_S = 20;
+
 /**
  * Makes sure the host's shared gateway runs `image`, on its network, publishing the HTTP port (and
  * HTTPS with TLS), and that it has the app's route for each service in `routes` (basic auth passwords
@@ -160,9 +195,12 @@ export type IngressOutcome = 'created' | 'replaced' | 'reconfigured' | 'running'
  * password, maintenance included) or the TLS settings differ; the read-change-load runs under the
  * gateway's config lock, so two apps deploying at once never drop each other's routes. The app's
  * gateway from an older version (`legacy`) is removed first: the shared one takes its ports.
- * A gateway running another image (gatewayImageChanged) is replaced (replaceGateway): the new one
- * starts with the old one's live config (every app's routes, basic auth hashes and maintenance) and
- * the app's routes; requests to the host are refused for the moment of the swap.
+ * The gateway runs in its ports container (gatewayPortsContainer), which publishes the ports. A
+ * gateway running another image (gatewayImageChanged) is replaced (replaceGateway): the new one starts
+ * with the old one's live config (every app's routes, basic auth hashes and maintenance) and the
+ * app's routes, beside the old one, which then drains; no request is refused. A gateway made before
+ * ports containers moves into one at that replacement, and requests to the host are refused for the
+ * moment of that move (once).
  * Throws UserError when the app asks for other TLS settings than the apps already on the gateway, or
  * for a domain and path another app routes there (nothing changed); ExternalError for the host.
  */
@@ -174,11 +212,17 @@ export async function ensureIngress(
   tls: IngressTls,
 ): Promise<IngressOutcome> {
   routes = routes.map((route) => ({ ...route, app: target.project }));
-  // One inspect for the shared gateway and the app's gateway from an older version.
-  const names = [target.container, ...(target.legacy === undefined ? [] : [target.legacy.container])];
+  const portsContainer = gatewayPortsContainer(target.container);
+  // One inspect for the shared gateway, its ports container and the app's gateway from an older version.
+  const names = [
+    target.container,
+    portsContainer,
+    ...(target.legacy === undefined ? [] : [target.legacy.container]),
+  ];
   const inspected = await target.runner.exec(inspectContainersArgs(names), { allowFailure: true });
   const found = inspected.stdout.trim() === '' ? [] : parseContainerInspect(inspected.stdout);
   let facts = found.find((candidate) => candidate.name === target.container);
+  const holder = found.find((candidate) => candidate.name === portsContainer);
   const legacy = found.some((candidate) => candidate.name === target.legacy?.container);
   const published = tls.mode === 'off' ? [`${ports.http}:80`] : [`${ports.http}:80`, `${ports.https}:443`];
   const dataVolume = gatewayDataVolume(target.container);
@@ -207,18 +251,23 @@ export async function ensureIngress(
   let carried: { routes: CaddyRoute[]; tls: string } | undefined;
   if (imageChange) {
     const gateway = { image, published, dataVolume };
-    const replaced = await replaceGateway(target, facts!, gateway, routes, tls, portsChange);
+    const replaced = await replaceGateway(target, facts!, holder, gateway, routes, tls, portsChange);
     carried = replaced;
     if (replaced.swapped) outcome = 'replaced';
   } else if (recreate) {
     // Published ports and mounts are fixed when a container is created: a change needs a new gateway.
-    await target.runner.exec(removeContainersArgs([target.container], { force: true }));
+    await target.runner.exec(removeContainersArgs([target.container, portsContainer], { force: true }), {
+      allowFailure: true,
+    });
     facts = undefined;
   }
   if (facts === undefined) {
     if (await createGateway(target, image, published, dataVolume)) outcome = 'created';
   } else if (!facts.running && !imageChange) {
-    await target.runner.exec(startContainersArgs([target.container]));
+    const inPorts = facts.labels[INGRESS_PORTS_CONTAINER_LABEL] === portsContainer;
+    await target.runner.exec(
+      startContainersArgs(inPorts ? [portsContainer, target.container] : [target.container]),
+    );
   }
   // Most deploys change no route: one read without the lock tells (the lock takes three commands).
   // Only this app changes its own routes, and its deploy lock is held.
@@ -237,7 +286,13 @@ export async function ensureIngress(
     const sharedTls = carried !== undefined && live.routes.length === 0 ? carried.tls : live.tls;
     const { wanted, changed } = await wantedConfig(target, live, base, sharedTls, routes, tls);
     if (changed || outcome === 'created') {
-      await loadRoutes(target, wanted, tls);
+      // A running gateway gets the new config beside it: a reload would reset idle connections.
+      await loadRoutes(
+        target,
+        wanted,
+        tls,
+        outcome === 'running' ? besideOf(target, facts, holder) : undefined,
+      );
       if (outcome === 'running') outcome = 'reconfigured';
     }
     return outcome;
@@ -284,59 +339,96 @@ async function pullImage(target: IngressTarget, image: string): Promise<void> {
 /** Where a replacing gateway finds its first config (`caddy run --config`), inside its container. */
 export const GATEWAY_SEED_CONFIG = '/etc/stagecraft/gateway.json';
 
-/** `sh -c SWAP_SCRIPT sh <old> <new>`: the new gateway takes the old one's ports, then its name. */
-const SWAP_SCRIPT =
-  'docker stop -t 0 "$1" >/dev/null || exit 1; ' +
-  'if ! docker start "$2" >/dev/null; then docker start "$1" >/dev/null; exit 1; fi; ' +
-  '{ docker rm -f "$1" >/dev/null && docker rename "$2" "$1"; } || exit 3';
+/**
+ * `sh -c SERVING_SCRIPT sh <container>`: exits 0 once the Caddy of a started gateway has said that it
+ * serves its config (its listeners are open then), 2 when the container stopped, 1 after ~30 s.
+ */
+const SERVING_SCRIPT =
+  'i=0; while [ "$i" -lt 300 ]; do ' +
+  'docker logs "$1" 2>&1 | grep -q "serving initial configuration" && exit 0; ' +
+  '[ "$(docker inspect --format "{{.State.Running}}" "$1")" = true ] || exit 2; ' +
+  'sleep 0.1; i=$((i + 1)); done; exit 1';
 
-/** SWAP_SCRIPT's exit code when the new gateway serves but could not take the old one's name. */
+/** `sh -c RENAME_SCRIPT sh <old> <new>`: the new gateway, serving, takes the old one's name. */
+const RENAME_SCRIPT = '{ docker rm -f "$1" >/dev/null && docker rename "$2" "$1"; } || exit 3';
+
+/**
+ * `sh -c MOVE_SCRIPT sh <old> <old has a ports container: 1|0> <new ports container> <new> <ports
+ * container name>`: the new ports container takes the old gateway's ports (the old gateway and its
+ * ports container stopped first, started again if the new ones cannot start), then the names.
+ */
+const MOVE_SCRIPT =
+  'docker stop -t 0 "$1" >/dev/null || exit 1; ' +
+  'if [ "$2" = 1 ]; then docker stop -t 0 "$5" >/dev/null; fi; ' +
+  'if ! { docker start "$3" >/dev/null && docker start "$4" >/dev/null; }; then ' +
+  'docker stop -t 0 "$4" "$3" >/dev/null 2>&1; ' +
+  'if [ "$2" = 1 ]; then docker start "$5" >/dev/null; fi; docker start "$1" >/dev/null; exit 1; fi; ' +
+  '{ docker rm -f "$1" >/dev/null && docker rm -f "$5" >/dev/null 2>&1; ' +
+  'docker rename "$3" "$5" && docker rename "$4" "$1"; } || exit 3';
+
+/** RENAME_SCRIPT's and MOVE_SCRIPT's exit code when the new gateway serves but could not take the old one's name. */
 const SWAP_UNNAMED = 3;
 
 /**
- * The container a replacing gateway is created as, beside the old one, until it takes the name:
- * `<container>-next-<8 hex>`, one per deploy (two apps' deploys may replace it at once).
+ * The container a replacing gateway (or its ports container) is created as until it takes the name:
+ * `<name>-next-<8 hex>`, one per deploy (two apps' deploys may replace it at once).
  */
 function nextName(container: string): string {
   return `${container}-next-${randomBytes(4).toString('hex')}`;
 }
 
 /**
- * Replaces a gateway that runs another image, keeping the refusal gap short: pulls the image and
- * creates the new container beside the old one (nextName) while the old one serves; then, under the
- * old one's config lock (no other app's change lost), unless another deploy replaced it meanwhile,
- * and after the same refusals as before any change, copies in the config the new one starts with
- * (every app's live routes, basic auth hashes and maintenance, with the app's; on stdin as a Secret:
- * it can hold the custom TLS key) and runs SWAP_SCRIPT: stops the old container, starts the new one
- * (the old one started again if it cannot), removes the old one and gives the new one its name.
- * Requests to the host are refused from the stop until the new Caddy listens. A stopped gateway is
- * started first, to read its config. Returns the old live routes and TLS fingerprint, and whether
- * this deploy swapped; its new container is removed unless it did. Throws UserError as
- * ensureIngress; ExternalError for the host (the old gateway serves again unless the new one does).
+ * Replaces a gateway that runs another image. It pulls the image and creates the new container
+ * (nextName) while the old one serves; then, under the old one's config lock (no other app's change
+ * lost), unless another deploy replaced it meanwhile, and after the same refusals as before any
+ * change, copies in the config the new one starts with (every app's live routes, basic auth hashes
+ * and maintenance, with the app's; on stdin as a Secret: it can hold the custom TLS key).
+ * - The old gateway runs in its ports container (`holder` running, same ports): the new one starts in
+ *   it too, beside the old one, and both take new connections; once the new Caddy serves, the old one
+ *   gets GATEWAY_DRAIN_FILE (every response closes its connection), and GATEWAY_DRAIN_MS later it
+ *   stops (its requests in flight finish, GATEWAY_STOP_GRACE_S at most). No request is refused.
+ * - Otherwise (a gateway made before ports containers, or other published ports) a new ports
+ *   container is made too and MOVE_SCRIPT moves the ports: requests to the host are refused from the
+ *   old gateway's stop until the new Caddy listens.
+ * The new gateway then takes the old one's name. A stopped gateway is started first, to read its
+ * config. Returns the old live routes and TLS fingerprint, and whether this deploy swapped; the
+ * containers it made are removed unless it did. Throws UserError as ensureIngress; ExternalError for
+ * the host (the old gateway serves on, or again, unless the new one does).
  */
 async function replaceGateway(
   target: IngressTarget,
   facts: ContainerFacts,
+  holder: ContainerFacts | undefined,
   gateway: { image: string; published: string[]; dataVolume: string },
   routes: PlannedRoute[],
   tls: IngressTls,
   portsChange: boolean,
 ): Promise<{ routes: CaddyRoute[]; tls: string; swapped: boolean }> {
   const { runner } = target;
+  const portsContainer = gatewayPortsContainer(target.container);
+  const inPorts = facts.labels[INGRESS_PORTS_CONTAINER_LABEL] === portsContainer && holder !== undefined;
+  const beside = inPorts && !portsChange;
   const next = nextName(target.container);
+  const nextPorts = beside ? undefined : nextName(portsContainer);
   await pullImage(target, gateway.image);
-  if (!facts.running) await runner.exec(startContainersArgs([target.container]));
-  const created = await runner.exec(
-    createContainerArgs(
-      gateway.image,
-      ['caddy', 'run', '--config', GATEWAY_SEED_CONFIG, '--resume'],
-      gatewayOptions(target, gateway.image, gateway.published, gateway.dataVolume, next),
-    ),
-    { allowFailure: true },
-  );
-  if (created.exitCode !== 0) throw gatewayStartError(target, created);
+  if (!facts.running)
+    await runner.exec(startContainersArgs(inPorts ? [portsContainer, target.container] : [target.container]));
   let swapped = false;
   try {
+    if (nextPorts !== undefined)
+      await createPortsContainer(target, gateway.image, gateway.published, nextPorts);
+    const created = await runner.exec(
+      createContainerArgs(
+        gateway.image,
+        ['caddy', 'run', '--config', GATEWAY_SEED_CONFIG, '--resume'],
+        gatewayOptions(target, gateway.image, gateway.published, gateway.dataVolume, {
+          name: next,
+          namespaceOf: nextPorts ?? portsContainer,
+        }),
+      ),
+      { allowFailure: true },
+    );
+    if (created.exitCode !== 0) throw gatewayStartError(target, created);
     return await withConfigLock(target, async (config) => {
       const live = liveOf(config);
       const now = await runner.exec(inspectContainersArgs([target.container]), { allowFailure: true });
@@ -350,67 +442,230 @@ async function replaceGateway(
       const wanted = (await withPasswordHashes(routes, live.routes)).reduce(withRoute, live.routes);
       // The data volume is shared: the CA root the new config names is there before it starts.
       if (tls.mode === 'acme' && tls.caRoot !== undefined) await writeCaRoot(target, tls.caRoot);
-      const seed = singleFileTar(
-        GATEWAY_SEED_CONFIG.slice(1),
-        JSON.stringify(caddyConfig(wanted, tls)),
-        0o600,
-      );
-      const copied = await runner.exec(['docker', 'cp', '-', `${next}:/`], {
-        stdin: new Secret(seed),
-        allowFailure: true,
-      });
-      if (copied.exitCode !== 0) throw gatewayStartError(target, copied);
-      // The gap: from the old one's stop until the new Caddy listens (published ports are released
-      // when a container stops). One command, one round trip; the removal and the rename come after
-      // it, and a new container that does not start gives the ports back to the old one.
-      const swap = await runner.exec(['sh', '-c', SWAP_SCRIPT, 'sh', target.container, next], {
-        allowFailure: true,
-      });
-      if (swap.exitCode === SWAP_UNNAMED) {
-        swapped = true;
-        throw new ExternalError(
-          `the new gateway ${next} on ${runner.name} serves, but could not take the name ${target.container}: ${swap.stderr.trim()}`,
-          {
-            hint: `on ${runner.name}: \`docker rm -f ${target.container} && docker rename ${next} ${target.container}\`, then deploy again`,
-          },
-        );
-      }
-      if (swap.exitCode !== 0) throw gatewayStartError(target, swap);
-      swapped = true;
+      await seedGateway(target, next, caddyConfig(wanted, tls));
+      const swap = beside
+        ? await startBeside(target, next)
+        : // The gap: from the old one's stop until the new Caddy listens (published ports are released
+          // when a container stops). One command, one round trip.
+          await runner.exec(
+            [
+              'sh',
+              '-c',
+              MOVE_SCRIPT,
+              'sh',
+              target.container,
+              holder === undefined ? '0' : '1',
+              nextPorts!,
+              next,
+              portsContainer,
+            ],
+            { allowFailure: true },
+          );
+      swapped = swap.exitCode === 0 || swap.exitCode === SWAP_UNNAMED;
+      throwUnlessSwapped(target, next, swap);
       return { routes: live.routes, tls: live.tls, swapped };
     });
   } finally {
-    if (!swapped) await runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
+    if (!swapped)
+      await runner.exec(
+        removeContainersArgs([next, ...(nextPorts === undefined ? [] : [nextPorts])], { force: true }),
+        {
+          allowFailure: true,
+        },
+      );
   }
 }
 
-/** The name, network, ports, data volume, restart policy and labels of a gateway container. */
+/**
+ * Copies `config` into the created gateway `next` as the config it starts with (GATEWAY_SEED_CONFIG,
+ * 0600, on stdin as a Secret: it can hold the custom TLS key). Throws ExternalError when Docker refuses.
+ */
+async function seedGateway(target: IngressTarget, next: string, config: unknown): Promise<void> {
+  const seed = singleFileTar(GATEWAY_SEED_CONFIG.slice(1), JSON.stringify(config), 0o600);
+  const copied = await target.runner.exec(copyArchiveIntoArgs(next), {
+    stdin: new Secret(seed),
+    allowFailure: true,
+  });
+  if (copied.exitCode !== 0) throw gatewayStartError(target, copied);
+}
+
+/**
+ * Throws for a swap that did not end with `next` serving under the gateway's name: ExternalError with
+ * the manual fix when it serves under its own name (SWAP_UNNAMED), gatewayStartError otherwise.
+ */
+function throwUnlessSwapped(target: IngressTarget, next: string, swap: ExecResult): void {
+  if (swap.exitCode === SWAP_UNNAMED) {
+    const { name } = target.runner;
+    throw new ExternalError(
+      `the new gateway ${next} on ${name} serves, but could not take the name ${target.container}: ${swap.stderr.trim()}`,
+      {
+        hint: `on ${name}: \`docker rm -f ${target.container} && docker rename ${next} ${target.container}\`, then deploy again`,
+      },
+    );
+  }
+  if (swap.exitCode !== 0) throw gatewayStartError(target, swap);
+}
+
+/** A running gateway in its running ports container: the image, published ports and data volume it was made with. */
+interface BesideGateway {
+  image: string;
+  published: string[];
+  dataVolume: string;
+}
+
+/**
+ * The gateway `facts` as loadBeside needs it, from its labels, when it and its ports container
+ * (`holder`) run; undefined otherwise (a gateway made before ports containers, or stopped).
+ */
+function besideOf(
+  target: IngressTarget,
+  facts: ContainerFacts | undefined,
+  holder: ContainerFacts | undefined,
+): BesideGateway | undefined {
+  if (facts?.running !== true || holder?.running !== true) return undefined;
+  if (facts.labels[INGRESS_PORTS_CONTAINER_LABEL] !== gatewayPortsContainer(target.container))
+    return undefined;
+  const image = gatewayImage(facts);
+  const published = facts.labels[INGRESS_PORTS_LABEL];
+  const dataVolume = facts.labels[INGRESS_DATA_LABEL];
+  if (image === undefined || !published || !dataVolume) return undefined;
+  return { image, published: published.split(','), dataVolume };
+}
+
+/**
+ * Puts `config` into a gateway that runs in its ports container without reloading it: Caddy applies
+ * a config change by restarting its servers, which closes idle keep-alive connections under clients
+ * about to reuse them. Instead a new gateway of the same image starts with `config` beside it and the
+ * old one drains and stops (startBeside), as for an image change. Runs under the config lock. Throws
+ * ExternalError when the new one does not serve (Caddy refused the config: its log is in the
+ * message); the old one then serves on, unchanged, and the new one is removed.
+ */
+async function loadBeside(target: IngressTarget, gateway: BesideGateway, config: unknown): Promise<void> {
+  const next = nextName(target.container);
+  const created = await target.runner.exec(
+    createContainerArgs(
+      gateway.image,
+      ['caddy', 'run', '--config', GATEWAY_SEED_CONFIG, '--resume'],
+      gatewayOptions(target, gateway.image, gateway.published, gateway.dataVolume, { name: next }),
+    ),
+    { allowFailure: true },
+  );
+  if (created.exitCode !== 0) throw gatewayStartError(target, created);
+  let swapped = false;
+  try {
+    await seedGateway(target, next, config);
+    const swap = await startBeside(target, next);
+    swapped = swap.exitCode === 0 || swap.exitCode === SWAP_UNNAMED;
+    throwUnlessSwapped(target, next, swap);
+  } finally {
+    if (!swapped)
+      await target.runner.exec(removeContainersArgs([next], { force: true }), { allowFailure: true });
+  }
+}
+
+/**
+ * Starts the new gateway `next` in the old one's ports container and, once its Caddy serves, drains
+ * and stops the old one and gives `next` its name (RENAME_SCRIPT). Returns the result of the step
+ * that ended it: exit 0, SWAP_UNNAMED, or another code with stderr when `next` did not start or
+ * serve (then the old one was not touched).
+ */
+async function startBeside(target: IngressTarget, next: string): Promise<ExecResult> {
+  const { runner } = target;
+  const started = await runner.exec(startContainersArgs([next]), { allowFailure: true });
+  if (started.exitCode !== 0) return started;
+  const serving = await runner.exec(['sh', '-c', SERVING_SCRIPT, 'sh', next], { allowFailure: true });
+  if (serving.exitCode !== 0) {
+    const logs = await runner.exec(containerLogsArgs(next, { tail: 20 }), { allowFailure: true });
+    return {
+      ...serving,
+      stderr: `the new gateway ${next} did not serve its config${serving.exitCode === 2 ? ' (it stopped)' : ' within 30 s'}: ${`${logs.stdout}${logs.stderr}`.trim()}`,
+    };
+  }
+  // From here the old one only finishes: every response it sends closes its connection, then it stops.
+  await runner.exec(copyArchiveIntoArgs(target.container), {
+    stdin: singleFileTar(GATEWAY_DRAIN_FILE.slice(1), '', 0o644),
+    allowFailure: true,
+  });
+  await sleep(GATEWAY_DRAIN_MS);
+  await runner.exec(stopContainersArgs([target.container], { timeoutSeconds: GATEWAY_STOP_GRACE_S }), {
+    allowFailure: true,
+  });
+  return runner.exec(['sh', '-c', RENAME_SCRIPT, 'sh', target.container, next], { allowFailure: true });
+}
+
+/**
+ * The name, network namespace, data volume, restart policy and labels of a gateway container: it
+ * runs in the network namespace of `namespaceOf` (its ports container, default
+ * gatewayPortsContainer; a new one has a temporary name until the swap), which publishes the ports.
+ */
 function gatewayOptions(
   target: IngressTarget,
   image: string,
   published: string[],
   dataVolume: string,
-  name = target.container,
+  container: { name?: string; namespaceOf?: string } = {},
 ): RunContainerOptions {
+  const portsContainer = gatewayPortsContainer(target.container);
   return {
-    name,
+    name: container.name ?? target.container,
     restart: 'unless-stopped',
-    network: target.network,
-    publish: published,
+    network: `container:${container.namespaceOf ?? portsContainer}`,
     volumes: [`${dataVolume}:${GATEWAY_DATA_DIR}`],
     labels: [
       [INGRESS_LABEL, target.container],
       [INGRESS_DATA_LABEL, dataVolume],
       [INGRESS_PORTS_LABEL, published.join(',')],
       [INGRESS_IMAGE_LABEL, image],
+      [INGRESS_PORTS_CONTAINER_LABEL, portsContainer],
     ],
   };
 }
 
 /**
- * Creates and starts the gateway container (and its network and data volume), labelled with its
- * ports, data volume and image. Returns false when another app's deploy created it a moment ago (use
- * that one). Throws ExternalError when it cannot start.
+ * Creates (does not start) a ports container `name` for the gateway: on the gateway's network,
+ * publishing `published`, with MIGRATE_REQ_SYSCTL where the host's kernel has it, running Caddy with
+ * PORTS_CONTAINER_CONFIG (copied in). Throws ExternalError when Docker refuses.
+ */
+async function createPortsContainer(
+  target: IngressTarget,
+  image: string,
+  published: string[],
+  name: string,
+): Promise<void> {
+  const { runner } = target;
+  const migrates =
+    (
+      await runner.exec(['test', '-e', `/proc/sys/${MIGRATE_REQ_SYSCTL.replaceAll('.', '/')}`], {
+        allowFailure: true,
+      })
+    ).exitCode === 0;
+  const created = await runner.exec(
+    createContainerArgs(image, ['caddy', 'run', '--config', PORTS_CONFIG], {
+      name,
+      restart: 'unless-stopped',
+      network: target.network,
+      publish: published,
+      labels: [
+        [INGRESS_LABEL, target.container],
+        [INGRESS_PORTS_LABEL, published.join(',')],
+      ],
+      ...(migrates ? { sysctls: [[MIGRATE_REQ_SYSCTL, '1']] } : {}),
+    }),
+    { allowFailure: true },
+  );
+  if (created.exitCode !== 0) throw gatewayStartError(target, created);
+  const copied = await runner.exec(copyArchiveIntoArgs(name), {
+    stdin: singleFileTar(PORTS_CONFIG.slice(1), JSON.stringify(PORTS_CONTAINER_CONFIG), 0o644),
+    allowFailure: true,
+  });
+  if (copied.exitCode !== 0) throw gatewayStartError(target, copied);
+}
+
+/**
+ * Creates and starts the gateway (and its network, data volume and ports container), labelled with
+ * its ports, data volume, image and ports container. A ports container left without its gateway (a
+ * creation that stopped half-way) is made again. Returns false when another app's deploy created the
+ * gateway a moment ago (use that one). Throws ExternalError when it cannot start.
  */
 async function createGateway(
   target: IngressTarget,
@@ -418,9 +673,10 @@ async function createGateway(
   published: string[],
   dataVolume: string,
 ): Promise<boolean> {
-  await ensureNetwork(target.runner, target.network, { [INGRESS_LABEL]: target.container });
+  const { runner } = target;
+  await ensureNetwork(runner, target.network, { [INGRESS_LABEL]: target.container });
   // Labelled, so `stagecraft remove --volumes` finds it with the gateway.
-  await target.runner.exec([
+  await runner.exec([
     'docker',
     'volume',
     'create',
@@ -428,7 +684,21 @@ async function createGateway(
     `${INGRESS_LABEL}=${target.container}`,
     dataVolume,
   ]);
-  const run = await target.runner.exec(
+  const portsContainer = gatewayPortsContainer(target.container);
+  const existing = await runner.exec(inspectContainersArgs([portsContainer]), { allowFailure: true });
+  const holder = existing.exitCode === 0 ? parseContainerInspect(existing.stdout)[0] : undefined;
+  if (holder === undefined || holder.labels[INGRESS_PORTS_LABEL] !== published.join(',')) {
+    if (holder !== undefined) await runner.exec(removeContainersArgs([portsContainer], { force: true }));
+    try {
+      await createPortsContainer(target, image, published, portsContainer);
+    } catch (error) {
+      // Another app's deploy made it a moment ago.
+      if (!/already in use/.test((error as Error).message)) throw error;
+    }
+  }
+  const start = await runner.exec(startContainersArgs([portsContainer]), { allowFailure: true });
+  if (start.exitCode !== 0) throw gatewayStartError(target, start);
+  const run = await runner.exec(
     runContainerArgs(image, ['caddy', 'run', '--resume'], {
       detach: true,
       ...gatewayOptions(target, image, published, dataVolume),
@@ -557,11 +827,25 @@ async function withConfigLock<T>(target: IngressTarget, change: (config: unknown
  * A gateway that is not running has nothing to take off. Throws ExternalError for the host.
  */
 export async function removeAppRoutes(target: IngressTarget): Promise<string[]> {
-  const running = await target.runner.exec(inspectContainersArgs([target.container]), { allowFailure: true });
-  if (running.exitCode !== 0 || parseContainerInspect(running.stdout)[0]?.running !== true) return [];
+  const portsContainer = gatewayPortsContainer(target.container);
+  const inspected = await target.runner.exec(inspectContainersArgs([target.container, portsContainer]), {
+    allowFailure: true,
+  });
+  const found = inspected.stdout.trim() === '' ? [] : parseContainerInspect(inspected.stdout);
+  const facts = found.find((candidate) => candidate.name === target.container);
+  if (facts?.running !== true) return [];
+  const beside = besideOf(
+    target,
+    facts,
+    found.find((candidate) => candidate.name === portsContainer),
+  );
   return withConfigLock(target, async (config) => {
     const kept = withoutApp(config, target.project);
-    if (JSON.stringify(kept) !== JSON.stringify(config)) await loadConfig(target, kept);
+    if (JSON.stringify(kept) !== JSON.stringify(config)) {
+      // The other apps' connections stay open: the config goes in beside the running gateway.
+      if (beside !== undefined) await loadBeside(target, beside, kept);
+      else await loadConfig(target, kept);
+    }
     return othersOn(routesFromConfig(kept), target.project);
   });
 }

@@ -83,7 +83,7 @@ afterAll(async () => {
     await sshRun(
       harness,
       'h1',
-      `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=fidelity-production) ${gatewayName(8080, 443)} >/dev/null 2>&1; true`,
+      `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=fidelity-production) ${gatewayName(8080, 443)} ${gatewayName(8080, 443)}-ports >/dev/null 2>&1; true`,
     );
   }
   if (project) rmSync(project.root, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayName } from '../../src/ingress/gateway-name.js';
+import { gatewayName, gatewayPortsContainer } from '../../src/ingress/gateway-name.js';
 import { requireHarness } from './support/harness.js';
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.mjs', import.meta.url));
@@ -42,7 +42,10 @@ afterAll(async () => {
   const harness = await requireHarness();
   const env = { ...process.env, DOCKER_HOST: harness.build_docker_host };
   spawnSync('docker', ['compose', '-p', 'shop-local', 'down', '--volumes'], { env, stdio: 'ignore' });
-  spawnSync('docker', ['rm', '-f', gatewayName(8080, 443)], { env, stdio: 'ignore' });
+  spawnSync('docker', ['rm', '-f', gatewayName(8080, 443), gatewayPortsContainer(gatewayName(8080, 443))], {
+    env,
+    stdio: 'ignore',
+  });
   spawnSync('docker', ['volume', 'rm', `${gatewayName(8080, 443)}-data`], { env, stdio: 'ignore' });
 });
 
@@ -91,7 +94,14 @@ describe('npm run demo (the README main command)', () => {
       encoding: 'utf8',
     }).stdout;
     expect(
-      left.split('\n').filter((name) => name.startsWith('shop-local') || name === gatewayName(8080, 443)),
+      left
+        .split('\n')
+        .filter(
+          (name) =>
+            name.startsWith('shop-local') ||
+            name === gatewayName(8080, 443) ||
+            name === gatewayPortsContainer(gatewayName(8080, 443)),
+        ),
     ).toEqual([]);
   }, 120_000);
 });

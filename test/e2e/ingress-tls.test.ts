@@ -5,7 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayName } from '../../src/ingress/gateway-name.js';
+import { gatewayName, gatewayPortsContainer } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness } from './support/harness.js';
 import { removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
@@ -90,7 +90,12 @@ afterAll(async () => {
       ])
     ).trim();
     if (ids !== '') await dockerOn(harness, 'h1', ['rm', '-f', ...ids.split('\n')]);
-    await dockerOn(harness, 'h1', ['rm', '-f', gatewayName(28080, 28443)]).catch(() => undefined);
+    await dockerOn(harness, 'h1', [
+      'rm',
+      '-f',
+      gatewayName(28080, 28443),
+      gatewayPortsContainer(gatewayName(28080, 28443)),
+    ]).catch(() => undefined);
   }
   if (project) removeProject(project);
 });

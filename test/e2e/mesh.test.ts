@@ -128,7 +128,7 @@ afterAll(async () => {
     ['h1', 'h3'].map((host) =>
       onHost(
         host,
-        `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=${DEPLOYED}) ${gatewayName(8080, 443)} >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft/${DEPLOYED}; true`,
+        `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=${DEPLOYED}) ${gatewayName(8080, 443)} ${gatewayName(8080, 443)}-ports >/dev/null 2>&1; docker network prune -f >/dev/null 2>&1; rm -rf ~/.stagecraft/${DEPLOYED}; true`,
       ),
     ),
   );

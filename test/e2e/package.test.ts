@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayName } from '../../src/ingress/gateway-name.js';
+import { gatewayName, gatewayPortsContainer } from '../../src/ingress/gateway-name.js';
 import { dockerOn, type HarnessEnv, requireHarness } from './support/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -185,7 +185,13 @@ afterAll(async () => {
     )
       .split('\n')
       .filter(Boolean);
-    await dockerOn(harness, 'local', ['rm', '-f', ...containers, gatewayName(port, 443)]).catch(() => '');
+    await dockerOn(harness, 'local', [
+      'rm',
+      '-f',
+      ...containers,
+      gatewayName(port, 443),
+      gatewayPortsContainer(gatewayName(port, 443)),
+    ]).catch(() => '');
     await dockerOn(harness, 'local', ['network', 'rm', `${project}_default`, gatewayName(port, 443)]).catch(
       () => '',
     );

@@ -111,7 +111,7 @@ afterAll(async () => {
     await sshRun(
       harness,
       'h1',
-      `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=routes-staging) ${gatewayName(28180, 443)} >/dev/null 2>&1; docker volume rm ${gatewayName(28180, 443)}-data >/dev/null 2>&1; rm -rf ~/.stagecraft/routes-staging; true`,
+      `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=routes-staging) ${gatewayName(28180, 443)} ${gatewayName(28180, 443)}-ports >/dev/null 2>&1; docker volume rm ${gatewayName(28180, 443)}-data >/dev/null 2>&1; rm -rf ~/.stagecraft/routes-staging; true`,
     );
   }
   if (project) rmSync(project.root, { recursive: true, force: true });
@@ -179,7 +179,7 @@ describe('routes through the real gateway', () => {
     writeFileSync(file, readFileSync(file, 'utf8').replace(`image: ${CADDY}`, `image: ${CADDY_NEXT}`));
     const moved = await cli(['deploy', '--version', 'r2']);
     expect(moved.stderr).toContain(
-      `ingress.image changed: this deploy replaces the gateway ${gatewayName(28180, 443)} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–6 s`,
+      `ingress.image changed: this deploy replaces the gateway ${gatewayName(28180, 443)} (${CADDY} → ${CADDY_NEXT}) beside the old one, which drains: no request refused`,
     );
     expect(moved.stderr).toContain(`ingress:h1  ingress replaced: runs ${CADDY_NEXT}`);
     expect(await get('/admin/')).toMatchObject({ status: 401 });

@@ -25,6 +25,9 @@ const GATEWAY = 'stagecraft-gateway';
 const CADDY = '127.0.0.1:5000/stagecraft-test/caddy:2';
 /** The same image under another tag: an ingress.image change. */
 const CADDY_NEXT = '127.0.0.1:5000/stagecraft-test/caddy:2-next';
+/** And a third: the change after the gateway moved into its ports container. */
+const CADDY_THIRD = '127.0.0.1:5000/stagecraft-test/caddy:2-third';
+const PORTS = `${GATEWAY}-ports`;
 const apps: Record<string, ShopProject> = {};
 /** Keep-alive connections of each load. */
 const CONNECTIONS = 2;
@@ -105,7 +108,7 @@ async function cleanup(): Promise<void> {
   await sshRun(
     harness,
     'h1',
-    `for p in gwa-staging gwb-staging gwc-staging; do docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; rm -rf ~/.stagecraft/$p; done; docker rm -f ${GATEWAY} >/dev/null 2>&1; docker volume rm ${GATEWAY}-data >/dev/null 2>&1; true`,
+    `for p in gwa-staging gwb-staging gwc-staging; do docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; rm -rf ~/.stagecraft/$p; done; docker rm -f ${GATEWAY} ${PORTS} >/dev/null 2>&1; docker volume rm ${GATEWAY}-data >/dev/null 2>&1; true`,
   );
 }
 
@@ -118,6 +121,13 @@ beforeAll(async () => {
   apps['gwb'] = app('gwb', 'b.localhost', true);
   // Asks for a domain gwa routes.
   apps['gwc'] = app('gwc', 'a.localhost');
+  // The gateway as versions before ports containers made it (rollout/ingress.ts then): it publishes
+  // port 80 itself. The first deploys use it; the first image change moves it into its ports container.
+  await sshRun(
+    harness,
+    'h1',
+    `docker network create --label stagecraft.ingress=${GATEWAY} ${GATEWAY} >/dev/null && docker volume create --label stagecraft.ingress=${GATEWAY} ${GATEWAY}-data >/dev/null && docker run -d --name ${GATEWAY} --restart unless-stopped --network ${GATEWAY} -p 80:80 -v ${GATEWAY}-data:/data --label stagecraft.ingress=${GATEWAY} --label stagecraft.ingress-data=${GATEWAY}-data --label stagecraft.ingress-ports=80:80 --label stagecraft.ingress-image=${CADDY} ${CADDY} caddy run --resume >/dev/null`,
+  );
 });
 
 afterAll(async () => {
@@ -155,7 +165,7 @@ describe('one gateway per host, shared by two apps', () => {
     expect(Object.keys(b!.bodies)).toEqual(['gwb-v1']);
   });
 
-  it("replaces the gateway when ingress.image changes: both apps' routes and maintenance kept, a bounded gap", async () => {
+  it("replaces a gateway made before ports containers when ingress.image changes: both apps' routes and maintenance kept, a bounded gap, once", async () => {
     await pushRetagged(harness, CADDY, CADDY_NEXT);
     const on = await cli('gwb', ['maintenance', 'on', '--retry-after', '2m']);
     expect(on.code, on.stderr).toBe(0);
@@ -167,7 +177,7 @@ describe('one gateway per host, shared by two apps', () => {
     const plan = await cli('gwa', ['plan', '--refresh', '--version', 'v2'], 'v2');
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain(
-      `ensure caddy ingress on port 80; replaces the gateway ${GATEWAY} (${CADDY} → ${CADDY_NEXT}): requests to h1 are refused for 1–6 s`,
+      `ensure caddy ingress on port 80; replaces the gateway ${GATEWAY} (${CADDY} → ${CADDY_NEXT}) and moves its ports into ${PORTS}: requests to h1 are refused for 1–6 s, this once`,
     );
 
     const controller = { stop: false };
@@ -206,7 +216,14 @@ describe('one gateway per host, shared by two apps', () => {
     expect(off.code, off.stderr).toBe(0);
     expect(await get('b.localhost')).toEqual({ status: 200, body: 'gwb-v1\n' });
     expect(await get('ws.b.localhost')).toEqual({ status: 200, body: 'gwb-v1 on 9090\n' });
-    expect(await gateways()).toEqual([GATEWAY]);
+    expect(await gateways()).toEqual([GATEWAY, PORTS]);
+    const inPorts = await sshRun(
+      harness,
+      'h1',
+      `docker inspect --format '{{.HostConfig.NetworkMode}} {{len .HostConfig.PortBindings}}' ${GATEWAY}; docker inspect --format '{{.Id}}' ${PORTS}`,
+    );
+    const [mode, portsId] = inPorts.trim().split('\n');
+    expect(mode).toBe(`container:${portsId} 0`);
 
     // The same image again: nothing replaced, nothing refused.
     const same = { stop: false };
@@ -224,6 +241,51 @@ describe('one gateway per host, shared by two apps', () => {
     // Last, so that a slow gap leaves both apps as the next tests expect. The plan says 1–6 s (0.9–2.0 s
     // measured on the harness, 3.7 s and 5.2 s in full CI runs at load); a slower machine gets room.
     expect(gapMs).toBeLessThan(7000);
+  });
+
+  it('replaces the gateway in its ports container beside the old one: 0 failed requests on both apps', async () => {
+    await pushRetagged(harness, CADDY, CADDY_THIRD);
+    for (const name of ['gwa', 'gwb']) {
+      const file = join(apps[name]!.root, 'stagecraft.yml');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(`image: ${CADDY_NEXT}`, `image: ${CADDY_THIRD}`),
+      );
+    }
+    const plan = await cli('gwa', ['plan', '--refresh', '--version', 'v2'], 'v2');
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain(
+      `ensure caddy ingress on port 80; replaces the gateway ${GATEWAY} (${CADDY_NEXT} → ${CADDY_THIRD}) beside the old one, which drains: no request refused`,
+    );
+    const controller = { stop: false };
+    const loads = [loadOn('a.localhost', controller), loadOn('b.localhost', controller)];
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const run = await cli('gwa', ['deploy', '--version', 'v2'], 'v2');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    controller.stop = true;
+    const [a, b] = await Promise.all(loads);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout + run.stderr).toContain(`ingress replaced: runs ${CADDY_THIRD}`);
+    console.log(
+      `gateway image change in its ports container under load: gwa ${a!.failures} of ${a!.requests} failed, gwb ${b!.failures} of ${b!.requests}`,
+    );
+    expect(a!.failureSamples).toEqual([]);
+    expect(a!.failures).toBe(0);
+    expect(a!.requests).toBeGreaterThan(100);
+    expect(Object.keys(a!.bodies)).toEqual(['gwa-v2']);
+    expect(b!.failureSamples).toEqual([]);
+    expect(b!.failures).toBe(0);
+    expect(b!.requests).toBeGreaterThan(100);
+    expect(Object.keys(b!.bodies)).toEqual(['gwb-v1']);
+    const inspected = await sshRun(
+      harness,
+      'h1',
+      `docker inspect --format '{{index .Config.Labels "stagecraft.ingress-image"}} {{.HostConfig.NetworkMode}}' ${GATEWAY}; docker inspect --format '{{.Id}}' ${PORTS}`,
+    );
+    const [gateway, portsId] = inspected.trim().split('\n');
+    expect(gateway).toBe(`${CADDY_THIRD} container:${portsId}`);
+    expect(await gateways()).toEqual([GATEWAY, PORTS]);
+    expect(await get('ws.b.localhost')).toEqual({ status: 200, body: 'gwb-v1 on 9090\n' });
   });
 
   it('refuses a domain another app routes there, and the first app keeps it', async () => {
@@ -248,22 +310,24 @@ describe('one gateway per host, shared by two apps', () => {
     controller.stop = true;
     const b = await during;
     expect(removed.code, removed.stderr).toBe(0);
-    // Taking gwa's routes off is one config load, and Caddy closes idle keep-alive connections when it
-    // loads one: a client that reuses one at that instant sees it reset, at most once per connection
-    // (2 in CI). Never an error answer; a rollout (no load) drops nothing (the test above). See
-    // docs/routes.md.
-    console.log(`during the removal of gwa: ${b.requests} requests to gwb, ${b.failures} reset`);
-    expect(b.failureSamples.filter((sample) => sample.startsWith('HTTP '))).toEqual([]);
-    expect(b.failures).toBeLessThanOrEqual(CONNECTIONS);
+    // Taking gwa's routes off is a new config, which a new gateway starts with beside the old one (in
+    // the ports container since the image change above): gwb's keep-alive connections are closed
+    // between responses, never under a request (a config reload would reset them, docs/routes.md).
+    console.log(`during the removal of gwa: ${b.requests} requests to gwb, ${b.failures} failed`);
+    expect(b.failureSamples).toEqual([]);
+    expect(b.failures).toBe(0);
     expect(b.requests).toBeGreaterThan(100);
     expect(Object.keys(b.bodies)).toEqual(['gwb-v1']);
     // No route answers a.localhost any more; b.localhost is as it was.
     expect((await get('a.localhost')).body).not.toContain('gwa');
     expect(await get('b.localhost')).toEqual({ status: 200, body: 'gwb-v1\n' });
-    expect(await gateways()).toEqual([GATEWAY]);
+    expect(await gateways()).toEqual([GATEWAY, PORTS]);
 
     const last = await cli('gwb', ['remove', '--yes']);
     expect(last.code, last.stderr).toBe(0);
+    expect(last.stdout + last.stderr).toContain(
+      `remove the gateway ${GATEWAY}, its ports container ${PORTS}`,
+    );
     expect(await gateways()).toEqual([]);
     const networks = await sshRun(harness, 'h1', `docker network ls --format '{{.Name}}'`);
     expect(networks.split('\n')).not.toContain(GATEWAY);

@@ -212,8 +212,12 @@ describe('stepHandler', () => {
     expect(h.argv()).toContain(
       'h1: docker volume create --label stagecraft.ingress=gw-planned gw-planned-data',
     );
+    // The ports container publishes the ports on the planned network; the gateway runs inside it.
     expect(h.argv()).toContain(
-      'h1: docker run -d --name gw-planned --restart unless-stopped --network net-planned -p 8080:80 -v gw-planned-data:/data --label stagecraft.ingress=gw-planned --label stagecraft.ingress-data=gw-planned-data --label stagecraft.ingress-ports=8080:80 --label stagecraft.ingress-image=caddy:2 caddy:2 caddy run --resume',
+      'h1: docker create --name gw-planned-ports --restart unless-stopped --network net-planned -p 8080:80 --label stagecraft.ingress=gw-planned --label stagecraft.ingress-ports=8080:80 --sysctl net.ipv4.tcp_migrate_req=1 caddy:2 caddy run --config /etc/stagecraft/ports.json',
+    );
+    expect(h.argv()).toContain(
+      'h1: docker run -d --name gw-planned --restart unless-stopped --network container:gw-planned-ports -v gw-planned-data:/data --label stagecraft.ingress=gw-planned --label stagecraft.ingress-data=gw-planned-data --label stagecraft.ingress-ports=8080:80 --label stagecraft.ingress-image=caddy:2 --label stagecraft.ingress-ports-container=gw-planned-ports caddy:2 caddy run --resume',
     );
     expect(h.argv().some((line) => line.includes(model.ingress.container))).toBe(false);
   });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   acmeCaRootPath,
   caddyConfig,
+  GATEWAY_DRAIN_FILE,
   loadConfigArgv,
   parseUpstreams,
   proxySettingsOfConfig,
@@ -48,10 +49,14 @@ describe('caddyConfig', () => {
     const server = config.apps.http.servers.stagecraft;
     expect(server.listen).toEqual([':80']);
     expect(server.automatic_https).toEqual({ disable: true });
-    expect(server.routes.map((route: Route) => route['@id'])).toEqual(['stagecraft-api', 'stagecraft-web']);
-    expect(server.routes[0]!.match).toEqual([{ host: ['api.shop.example'] }]);
-    expect(server.routes[1]!.match).toBeUndefined();
-    expect(server.routes[0]!.handle[0]!.dynamic_upstreams).toEqual({
+    expect(server.routes.map((route: Route) => route['@id'])).toEqual([
+      'gateway-draining',
+      'stagecraft-api',
+      'stagecraft-web',
+    ]);
+    expect(server.routes[1]!.match).toEqual([{ host: ['api.shop.example'] }]);
+    expect(server.routes[2]!.match).toBeUndefined();
+    expect(server.routes[1]!.handle[0]!.dynamic_upstreams).toEqual({
       source: 'a',
       name: 'live-api',
       port: '3000',
@@ -172,12 +177,35 @@ describe('loadConfigArgv', () => {
 describe('proxySettingsOfConfig', () => {
   it("tells a gateway configured with another upstream refresh (an older version's) from this one", () => {
     const current = caddyConfig(routes) as unknown as Config;
-    expect(proxySettingsOfConfig(current)).toBe('["200ms"]');
+    expect(proxySettingsOfConfig(current)).toBe('[["200ms"],true]');
     const older = structuredClone(current);
-    for (const route of older.apps.http.servers.stagecraft.routes)
+    for (const route of older.apps.http.servers.stagecraft.routes.slice(1))
       (route.handle[0]!.dynamic_upstreams as { refresh: string }).refresh = '1000ms';
-    expect(proxySettingsOfConfig(older)).toBe('["1000ms"]');
-    expect(proxySettingsOfConfig(caddyConfig([]))).toBe('[]');
+    expect(proxySettingsOfConfig(older)).toBe('[["1000ms"],true]');
+    expect(proxySettingsOfConfig(caddyConfig([]))).toBe('[[],true]');
+  });
+
+  it('tells a config without the draining route (an older version wrote it) from this one', () => {
+    const current = caddyConfig(routes) as unknown as Config;
+    const older = structuredClone(current);
+    older.apps.http.servers.stagecraft.routes.shift();
+    expect(proxySettingsOfConfig(older)).toBe('[["200ms"],false]');
+  });
+});
+
+describe('the draining route', () => {
+  it('comes first and, while the drain file exists, makes every response close its connection', () => {
+    for (const tls of [{ mode: 'off' }, { mode: 'acme' }] as const) {
+      const config = caddyConfig(routes, tls) as unknown as Config;
+      expect(config.apps.http.servers.stagecraft.routes[0]).toEqual({
+        '@id': 'gateway-draining',
+        match: [{ file: { root: '/', try_files: ['/etc/stagecraft/draining'] } }],
+        handle: [{ handler: 'headers', response: { set: { Connection: ['close'] }, deferred: true } }],
+      });
+    }
+    // Not one of the app routes read back, compared or removed with an app.
+    expect(routesFromConfig(caddyConfig(routes)).map((route) => route.service)).toEqual(['api', 'web']);
+    expect(GATEWAY_DRAIN_FILE).toBe('/etc/stagecraft/draining');
   });
 });
 

@@ -13,9 +13,12 @@ import type { Secret } from '../../src/util/secret.js';
 const GATEWAY = 'stagecraft-gateway';
 const HASH = '$2b$10$abcdefghijklmnopqrstuuQ3c8v2w9q1X6Zb7yJr0lTQkq0m0y5Wu';
 
-/** `docker container inspect` of a gateway: `Config.Image` and the image label as given. */
-function inspected(configImage: string | undefined, label: string | undefined): string {
-  return `${JSON.stringify({
+/**
+ * `docker container inspect` of a gateway: `Config.Image` and the image label as given; `inPorts`: it
+ * runs in its ports container (labelled so), which is listed after it.
+ */
+function inspected(configImage: string | undefined, label: string | undefined, inPorts = false): string {
+  const gateway = JSON.stringify({
     Id: 'gw',
     Name: `/${GATEWAY}`,
     State: { Status: 'running', Running: true },
@@ -25,9 +28,17 @@ function inspected(configImage: string | undefined, label: string | undefined): 
         'stagecraft.ingress-ports': '80:80',
         'stagecraft.ingress-data': `${GATEWAY}-data`,
         ...(label === undefined ? {} : { 'stagecraft.ingress-image': label }),
+        ...(inPorts ? { 'stagecraft.ingress-ports-container': `${GATEWAY}-ports` } : {}),
       },
     },
-  })}\n`;
+  });
+  const ports = JSON.stringify({
+    Id: 'ports',
+    Name: `/${GATEWAY}-ports`,
+    State: { Status: 'running', Running: true },
+    Config: { Image: configImage, Labels: { 'stagecraft.ingress-ports': '80:80' } },
+  });
+  return inPorts ? `${gateway}\n${ports}\n` : `${gateway}\n`;
 }
 
 describe('which image a gateway runs', () => {
@@ -55,7 +66,7 @@ function host(
   label: string | undefined,
   routes: CaddyRoute[],
   tls: IngressTls,
-  options: { replacedMeanwhile?: string; swapFails?: boolean } = {},
+  options: { replacedMeanwhile?: string; swapFails?: boolean; inPorts?: boolean; neverServes?: boolean } = {},
 ) {
   let inspections = 0;
   let live: unknown = caddyConfig(routes, tls);
@@ -70,7 +81,7 @@ function host(
       if (text.startsWith('docker container inspect')) {
         // The second is under the lock: another deploy may have replaced the gateway by then.
         const replaced = ++inspections > 1 ? options.replacedMeanwhile : undefined;
-        return { stdout: inspected(replaced ?? configImage, replaced ?? label) };
+        return { stdout: inspected(replaced ?? configImage, replaced ?? label, options.inPorts) };
       }
       if (text.startsWith('docker image inspect')) {
         events.push('image inspect');
@@ -94,6 +105,20 @@ function host(
         live = JSON.parse((stdin.stdin as Secret).reveal());
         events.push('load');
       }
+      if (text.startsWith('test -e /proc/sys/net/ipv4/tcp_migrate_req')) events.push('sysctl probe');
+      if (text.startsWith('docker start')) events.push(text);
+      if (text.includes('serving initial configuration')) {
+        events.push(`serving? ${text.split(' ').at(-1)}`);
+        if (options.neverServes === true) return { exitCode: 2 };
+      }
+      if (text.startsWith('docker logs')) return { stdout: 'Error: loading initial config: bad\n' };
+      if (text.startsWith('docker stop -t 20')) events.push(text);
+      if (text.startsWith('sh -c { docker rm -f "$1"')) {
+        // The new container, started with the seeded config, takes the name.
+        live = seeded;
+        locked = false;
+        events.push(`rename ${text.split(' ').slice(-2).join(' ')}`);
+      }
       if (text.startsWith('docker create')) {
         events.push(
           `create ${argv[argv.indexOf('--name') + 1]!.replace(/-next-[0-9a-f]{8}$/, '-next-X')} ${argv.find((arg) => arg.startsWith('stagecraft.ingress-image='))} ${argv.slice(-6).join(' ')}`,
@@ -101,9 +126,11 @@ function host(
       }
       if (text.startsWith('docker cp - ')) {
         // One file in a tar: its content from the first block to the padding.
-        const tar = Buffer.from((stdin.stdin as Secret).reveal(), 'utf8');
+        const input = stdin.stdin as Secret | string;
+        const tar = Buffer.from(typeof input === 'string' ? input : input.reveal(), 'utf8');
         const header = parseTarHeader(tar.subarray(0, 512))!;
-        seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
+        if (header.name === 'etc/stagecraft/gateway.json')
+          seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
         events.push(`cp ${header.name} ${text.split(' ')[3]}`);
       }
       if (text.startsWith('sh -c docker stop -t 0') && options.swapFails === true) {
@@ -115,10 +142,11 @@ function host(
         };
       }
       if (text.startsWith('sh -c docker stop -t 0')) {
-        // The swap: the new container, started with the seeded config, takes the name.
+        // The move: the new ports container and the new gateway, started with the seeded config, take
+        // the names.
         live = seeded;
         locked = false;
-        events.push(`swap ${text.split(' ').slice(-2).join(' ')}`);
+        events.push(`move ${text.split(' ').slice(-5).join(' ')}`);
       }
       if (text.startsWith('docker rm -f')) events.push(text);
       return undefined;
@@ -165,7 +193,7 @@ describe('a gateway whose image is not ingress.image', () => {
 
   it('is replaced with every app’s routes (basic auth hash, maintenance), the hash on stdin only', async () => {
     const tls: IngressTls = { mode: 'off' };
-    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls);
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { inPorts: true });
     expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('replaced');
     expect(gw.events).toEqual([
       'image inspect',
@@ -173,12 +201,24 @@ describe('a gateway whose image is not ingress.image', () => {
       'create stagecraft-gateway-next-X stagecraft.ingress-image=caddy:2.8 caddy:2.8 caddy run --config /etc/stagecraft/gateway.json --resume',
       'lock',
       'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
-      'swap stagecraft-gateway stagecraft-gateway-next-X',
+      // Beside the old one, in the same ports container; the old one drains once the new one serves.
+      'docker start stagecraft-gateway-next-X',
+      'serving? stagecraft-gateway-next-X',
+      'cp etc/stagecraft/draining stagecraft-gateway:/',
+      'docker stop -t 20 stagecraft-gateway',
+      'rename stagecraft-gateway stagecraft-gateway-next-X',
       'unlock',
       // The new gateway started with every route: nothing to load.
       'lock',
       'unlock',
     ]);
+    const created = gw.runner.calls.flatMap((call) =>
+      call.kind === 'exec' && call.argv[1] === 'create' ? [call.argv.join(' ')] : [],
+    );
+    expect(created[0]).toMatch(
+      / --network container:stagecraft-gateway-ports .*--label stagecraft\.ingress-ports-container=stagecraft-gateway-ports /,
+    );
+    expect(created[0]).not.toContain(' -p ');
     expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
     // The hash travels only in the config on stdin.
     const argvs = gw.runner.calls.flatMap((call) => (call.kind === 'exec' ? [call.argv.join(' ')] : []));
@@ -191,7 +231,29 @@ describe('a gateway whose image is not ingress.image', () => {
     expect(await ensureIngress(old.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe(
       'replaced',
     );
-    expect(old.events).toContain('swap stagecraft-gateway stagecraft-gateway-next-X');
+    // It publishes its ports itself: they move into a new ports container (made first), once.
+    expect(old.events).toEqual([
+      'image inspect',
+      'docker pull --quiet caddy:2.8',
+      'sysctl probe',
+      'create stagecraft-gateway-ports-next-X undefined net.ipv4.tcp_migrate_req=1 caddy:2.8 caddy run --config /etc/stagecraft/ports.json',
+      'cp etc/stagecraft/ports.json stagecraft-gateway-ports-next-X:/',
+      'create stagecraft-gateway-next-X stagecraft.ingress-image=caddy:2.8 caddy:2.8 caddy run --config /etc/stagecraft/gateway.json --resume',
+      'lock',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
+      'move stagecraft-gateway 0 stagecraft-gateway-ports-next-X stagecraft-gateway-next-X stagecraft-gateway-ports',
+      'unlock',
+      'lock',
+      'unlock',
+    ]);
+    const ports = old.runner.calls.flatMap((call) =>
+      call.kind === 'exec' && call.argv[1] === 'create' && call.argv.includes('/etc/stagecraft/ports.json')
+        ? [call.argv.join(' ').replace(/-next-[0-9a-f]{8}\b/g, '-next-X')]
+        : [],
+    );
+    expect(ports).toEqual([
+      'docker create --name stagecraft-gateway-ports-next-X --restart unless-stopped --network stagecraft-gateway -p 80:80 --label stagecraft.ingress=stagecraft-gateway --label stagecraft.ingress-ports=80:80 --sysctl net.ipv4.tcp_migrate_req=1 caddy:2.8 caddy run --config /etc/stagecraft/ports.json',
+    ]);
     const same = host('caddy:2', undefined, [shopLive], tls);
     expect(await ensureIngress(same.target, 'caddy:2', { http: 80, https: 443 }, shop, tls)).toBe('running');
     // Unchanged: nothing pulled, removed, created or loaded, and no lock (a read showed nothing to change).
@@ -210,7 +272,10 @@ describe('a gateway whose image is not ingress.image', () => {
 
   it('is left to the deploy that replaced it while this one waited for the lock (its own new container removed)', async () => {
     const tls: IngressTls = { mode: 'off' };
-    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { replacedMeanwhile: 'caddy:2.8' });
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, {
+      replacedMeanwhile: 'caddy:2.8',
+      inPorts: true,
+    });
     expect(await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls)).toBe('running');
     expect(gw.events.slice(3)).toEqual([
       'lock',
@@ -232,14 +297,70 @@ describe('a gateway whose image is not ingress.image', () => {
     expect((error as ExternalError).message).toBe(
       'could not start the gateway stagecraft-gateway on h1: Error response from daemon: driver failed programming external connectivity',
     );
-    expect(gw.events.slice(3)).toEqual([
+    expect(gw.events.slice(6)).toEqual([
       'lock',
       'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
       'swap failed',
       'unlock',
+      'docker rm -f stagecraft-gateway-next-X stagecraft-gateway-ports-next-X',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
+  });
+
+  it('keeps the old gateway serving, untouched, when the new one beside it does not serve, and removes the new one', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { inPorts: true, neverServes: true });
+    const error = await ensureIngress(gw.target, 'caddy:2.8', { http: 80, https: 443 }, shop, tls).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(ExternalError);
+    expect((error as ExternalError).message).toBe(
+      'could not start the gateway stagecraft-gateway on h1: the new gateway stagecraft-gateway-next-X did not serve its config (it stopped): Error: loading initial config: bad'.replace(
+        'stagecraft-gateway-next-X',
+        (error as ExternalError).message.match(/stagecraft-gateway-next-[0-9a-f]{8}/)![0],
+      ),
+    );
+    expect(gw.events.slice(3)).toEqual([
+      'lock',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
+      'docker start stagecraft-gateway-next-X',
+      'serving? stagecraft-gateway-next-X',
+      'unlock',
       'docker rm -f stagecraft-gateway-next-X',
     ]);
     expect(routesFromConfig(gw.live())).toEqual([...blog, shopLive]);
+  });
+
+  it('in its ports container, gets a route change beside it (a new gateway of the same image), never a reload', async () => {
+    const tls: IngressTls = { mode: 'off' };
+    const gw = host('caddy:2', 'caddy:2', [...blog, shopLive], tls, { inPorts: true });
+    const moved: PlannedRoute[] = [
+      { service: 'web', domains: ['shop.example', 'www.shop.example'], port: 8080 },
+    ];
+    expect(await ensureIngress(gw.target, 'caddy:2', { http: 80, https: 443 }, moved, tls)).toBe(
+      'reconfigured',
+    );
+    expect(gw.events).toEqual([
+      'lock',
+      'create stagecraft-gateway-next-X stagecraft.ingress-image=caddy:2 caddy:2 caddy run --config /etc/stagecraft/gateway.json --resume',
+      'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
+      'docker start stagecraft-gateway-next-X',
+      'serving? stagecraft-gateway-next-X',
+      'cp etc/stagecraft/draining stagecraft-gateway:/',
+      'docker stop -t 20 stagecraft-gateway',
+      'rename stagecraft-gateway stagecraft-gateway-next-X',
+      'unlock',
+    ]);
+    expect(routesFromConfig(gw.live())).toEqual([
+      ...blog,
+      { ...shopLive, domains: ['shop.example', 'www.shop.example'] },
+    ]);
+    // Made before ports containers: the same change is a reload, as before.
+    const old = host('caddy:2', 'caddy:2', [...blog, shopLive], tls);
+    expect(await ensureIngress(old.target, 'caddy:2', { http: 80, https: 443 }, moved, tls)).toBe(
+      'reconfigured',
+    );
+    expect(old.events).toEqual(['lock', 'load', 'unlock']);
   });
 
   it('is not replaced when the app asks for a domain another app routes there: refused before anything changes', async () => {

@@ -228,12 +228,12 @@ describe('the model and the plan', () => {
       message: 'deploy',
       routes: { passwords: { web: new Secret('x') } },
       gateways: {
-        h1: { image: 'caddy:2', others: ['blog-production'] },
-        h2: { image: 'caddy:2.8', others: [] },
+        h1: { image: 'caddy:2', inPortsContainer: false, others: ['blog-production'] },
+        h2: { image: 'caddy:2.8', inPortsContainer: true, others: [] },
       },
     });
     expect(ingressRoutes(plan, 'h1').step.title).toBe(
-      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–6 s',
+      'ensure caddy ingress on port 80; replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8) and moves its ports into stagecraft-gateway-ports: requests to h1 are refused for 1–6 s, this once',
     );
     expect(ingressRoutes(plan, 'h2').step.title).toBe('ensure caddy ingress on port 80');
     // Not read (a plan without --refresh): as before.
@@ -246,17 +246,17 @@ describe('the model and the plan', () => {
       model: model(CONFIG.replace('environments:', 'ingress:\n  image: caddy:2.8\nenvironments:')),
     };
     const gateways = {
-      h2: { image: 'caddy:2', others: [] },
-      h1: { image: 'caddy:2', others: ['blog-production', 'docs-production'] },
-      h3: { image: 'caddy:2.8', others: ['blog-production'] },
+      h2: { image: 'caddy:2', inPortsContainer: true, others: [] },
+      h1: { image: 'caddy:2', inPortsContainer: false, others: ['blog-production', 'docs-production'] },
+      h3: { image: 'caddy:2.8', inPortsContainer: true, others: ['blog-production'] },
     };
     expect(gatewayImageWarnings(env as LoadedEnvironment, gateways)).toEqual([
-      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h1 are refused for 1–6 s',
+      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8) and moves its ports into stagecraft-gateway-ports: requests to h1 are refused for 1–6 s, this once',
       'the gateway stagecraft-gateway on h1 also serves blog-production, docs-production: it moves to caddy:2.8 for them too; give every app on this host the same ingress.image or the next deploy of another moves it back',
-      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–6 s',
+      'ingress.image changed: this deploy replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8) beside the old one, which drains: no request refused',
     ]);
     expect(gatewayImageWarnings(env as LoadedEnvironment, { h2: gateways.h2 }, 'maintenance on')).toEqual([
-      'ingress.image changed: maintenance on replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8): requests to h2 are refused for 1–6 s',
+      'ingress.image changed: maintenance on replaces the gateway stagecraft-gateway (caddy:2 → caddy:2.8) beside the old one, which drains: no request refused',
     ]);
     expect(gatewayImageWarnings(env as LoadedEnvironment, { h3: gateways.h3 })).toEqual([]);
   });
