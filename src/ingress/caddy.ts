@@ -201,8 +201,9 @@ function sortRoutes(routes: CaddyRoute[]): CaddyRoute[] {
 /**
  * The file whose presence inside a gateway container tells it to close client connections cleanly
  * before it stops: put there (`docker cp`) when a new gateway serves beside it (rollout/ingress.ts).
+ * In /tmp, which every gateway has (the config lock is there too).
  */
-export const GATEWAY_DRAIN_FILE = '/etc/stagecraft/draining';
+export const GATEWAY_DRAIN_FILE = '/tmp/stagecraft-draining';
 
 /**
  * The first route of every config: while GATEWAY_DRAIN_FILE exists, each response says

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { singleFileTar } from '../docker/archive.js';
 import {
   type ContainerFacts,
-  containerLogsArgs,
   copyArchiveIntoArgs,
   createContainerArgs,
   execArgs,
@@ -12,7 +11,6 @@ import {
   removeContainersArgs,
   runContainerArgs,
   startContainersArgs,
-  stopContainersArgs,
 } from '../docker/container.js';
 import { imageExistsArgs, pullArgs } from '../docker/image.js';
 import {
@@ -178,8 +176,8 @@ const PORTS_CONFIG = '/etc/stagecraft/ports.json';
  */
 const MIGRATE_REQ_SYSCTL = 'net.ipv4.tcp_migrate_req';
 
-/** How long an old gateway answers with `Connection: close` before it stops, in ms. */
-const GATEWAY_DRAIN_MS = 500;
+/** How long an old gateway answers with `Connection: close` before it stops, in s. */
+const GATEWAY_DRAIN_S = 0.5;
 
 /**
  * How long an old gateway may finish its requests in flight once told to stop, in s: short of
@@ -340,24 +338,33 @@ async function pullImage(target: IngressTarget, image: string): Promise<void> {
 export const GATEWAY_SEED_CONFIG = '/etc/stagecraft/gateway.json';
 
 /**
- * `sh -c SERVING_SCRIPT sh <container>`: exits 0 once the Caddy of a started gateway has said that it
- * serves its config (its listeners are open then), 2 when the container stopped, 1 after ~30 s.
+ * `sh -c BESIDE_SCRIPT sh <old> <new> <stop grace s> <drain s>`: starts the new gateway beside the old
+ * one (same ports container) and waits until its Caddy says it serves its config (its listeners are
+ * open then; 30 s at most); then marks the old one draining (GATEWAY_DRAIN_FILE), stops it after the
+ * drain time (its requests in flight finish within the grace), removes it and gives the new one its
+ * name. Exits 1 when the new one does not start, 2 when it does not serve (its log on stderr, then
+ * removed; the old one untouched), 3 (SWAP_UNNAMED) when it serves under its own name. It ignores
+ * SIGHUP and SIGPIPE: a hand-over that has begun ends even if the deploy's SSH session dies, so two
+ * gateways never stay side by side.
  */
-const SERVING_SCRIPT =
-  'i=0; while [ "$i" -lt 300 ]; do ' +
-  'docker logs "$1" 2>&1 | grep -q "serving initial configuration" && exit 0; ' +
-  '[ "$(docker inspect --format "{{.State.Running}}" "$1")" = true ] || exit 2; ' +
-  'sleep 0.1; i=$((i + 1)); done; exit 1';
-
-/** `sh -c RENAME_SCRIPT sh <old> <new>`: the new gateway, serving, takes the old one's name. */
-const RENAME_SCRIPT = '{ docker rm -f "$1" >/dev/null && docker rename "$2" "$1"; } || exit 3';
+export const BESIDE_SCRIPT =
+  "trap '' HUP PIPE; " +
+  'docker start "$2" >/dev/null || exit 1; ' +
+  'i=0; until docker logs "$2" 2>&1 | grep -q "serving initial configuration"; do ' +
+  'if [ "$i" -ge 300 ] || [ "$(docker inspect --format "{{.State.Running}}" "$2")" != true ]; then ' +
+  'docker logs --tail 20 "$2" >&2 2>&1; docker rm -f "$2" >/dev/null 2>&1; exit 2; fi; ' +
+  'sleep 0.1; i=$((i + 1)); done; ' +
+  `f=$(mktemp) && docker cp "$f" "$1:${GATEWAY_DRAIN_FILE}" >/dev/null 2>&1; rm -f "$f"; ` +
+  'sleep "$4"; docker stop -t "$3" "$1" >/dev/null; ' +
+  '{ docker rm -f "$1" >/dev/null && docker rename "$2" "$1"; } || exit 3';
 
 /**
  * `sh -c MOVE_SCRIPT sh <old> <old has a ports container: 1|0> <new ports container> <new> <ports
  * container name>`: the new ports container takes the old gateway's ports (the old gateway and its
  * ports container stopped first, started again if the new ones cannot start), then the names.
  */
-const MOVE_SCRIPT =
+export const MOVE_SCRIPT =
+  "trap '' HUP PIPE; " +
   'docker stop -t 0 "$1" >/dev/null || exit 1; ' +
   'if [ "$2" = 1 ]; then docker stop -t 0 "$5" >/dev/null; fi; ' +
   'if ! { docker start "$3" >/dev/null && docker start "$4" >/dev/null; }; then ' +
@@ -366,7 +373,7 @@ const MOVE_SCRIPT =
   '{ docker rm -f "$1" >/dev/null && docker rm -f "$5" >/dev/null 2>&1; ' +
   'docker rename "$3" "$5" && docker rename "$4" "$1"; } || exit 3';
 
-/** RENAME_SCRIPT's and MOVE_SCRIPT's exit code when the new gateway serves but could not take the old one's name. */
+/** BESIDE_SCRIPT's and MOVE_SCRIPT's exit code when the new gateway serves but could not take the old one's name. */
 const SWAP_UNNAMED = 3;
 
 /**
@@ -385,7 +392,7 @@ function nextName(container: string): string {
  * and maintenance, with the app's; on stdin as a Secret: it can hold the custom TLS key).
  * - The old gateway runs in its ports container (`holder` running, same ports): the new one starts in
  *   it too, beside the old one, and both take new connections; once the new Caddy serves, the old one
- *   gets GATEWAY_DRAIN_FILE (every response closes its connection), and GATEWAY_DRAIN_MS later it
+ *   gets GATEWAY_DRAIN_FILE (every response closes its connection), and GATEWAY_DRAIN_S later it
  *   stops (its requests in flight finish, GATEWAY_STOP_GRACE_S at most). No request is refused.
  * - Otherwise (a gateway made before ports containers, or other published ports) a new ports
  *   container is made too and MOVE_SCRIPT moves the ports: requests to the host are refused from the
@@ -565,32 +572,26 @@ async function loadBeside(target: IngressTarget, gateway: BesideGateway, config:
 
 /**
  * Starts the new gateway `next` in the old one's ports container and, once its Caddy serves, drains
- * and stops the old one and gives `next` its name (RENAME_SCRIPT). Returns the result of the step
- * that ended it: exit 0, SWAP_UNNAMED, or another code with stderr when `next` did not start or
- * serve (then the old one was not touched).
+ * and stops the old one and gives `next` its name: BESIDE_SCRIPT, one command. Returns its result:
+ * exit 0, SWAP_UNNAMED, or another code with stderr saying why `next` did not take over (then the
+ * old one was not touched and `next` is gone).
  */
 async function startBeside(target: IngressTarget, next: string): Promise<ExecResult> {
-  const { runner } = target;
-  const started = await runner.exec(startContainersArgs([next]), { allowFailure: true });
-  if (started.exitCode !== 0) return started;
-  const serving = await runner.exec(['sh', '-c', SERVING_SCRIPT, 'sh', next], { allowFailure: true });
-  if (serving.exitCode !== 0) {
-    const logs = await runner.exec(containerLogsArgs(next, { tail: 20 }), { allowFailure: true });
-    return {
-      ...serving,
-      stderr: `the new gateway ${next} did not serve its config${serving.exitCode === 2 ? ' (it stopped)' : ' within 30 s'}: ${`${logs.stdout}${logs.stderr}`.trim()}`,
-    };
-  }
-  // From here the old one only finishes: every response it sends closes its connection, then it stops.
-  await runner.exec(copyArchiveIntoArgs(target.container), {
-    stdin: singleFileTar(GATEWAY_DRAIN_FILE.slice(1), '', 0o644),
-    allowFailure: true,
-  });
-  await sleep(GATEWAY_DRAIN_MS);
-  await runner.exec(stopContainersArgs([target.container], { timeoutSeconds: GATEWAY_STOP_GRACE_S }), {
-    allowFailure: true,
-  });
-  return runner.exec(['sh', '-c', RENAME_SCRIPT, 'sh', target.container, next], { allowFailure: true });
+  const swap = await target.runner.exec(
+    [
+      'sh',
+      '-c',
+      BESIDE_SCRIPT,
+      'sh',
+      target.container,
+      next,
+      String(GATEWAY_STOP_GRACE_S),
+      String(GATEWAY_DRAIN_S),
+    ],
+    { allowFailure: true },
+  );
+  if (swap.exitCode === 0 || swap.exitCode === SWAP_UNNAMED) return swap;
+  return { ...swap, stderr: `the new gateway ${next} did not serve its config: ${swap.stderr.trim()}` };
 }
 
 /**

@@ -199,13 +199,13 @@ describe('the draining route', () => {
       const config = caddyConfig(routes, tls) as unknown as Config;
       expect(config.apps.http.servers.stagecraft.routes[0]).toEqual({
         '@id': 'gateway-draining',
-        match: [{ file: { root: '/', try_files: ['/etc/stagecraft/draining'] } }],
+        match: [{ file: { root: '/', try_files: ['/tmp/stagecraft-draining'] } }],
         handle: [{ handler: 'headers', response: { set: { Connection: ['close'] }, deferred: true } }],
       });
     }
     // Not one of the app routes read back, compared or removed with an app.
     expect(routesFromConfig(caddyConfig(routes)).map((route) => route.service)).toEqual(['api', 'web']);
-    expect(GATEWAY_DRAIN_FILE).toBe('/etc/stagecraft/draining');
+    expect(GATEWAY_DRAIN_FILE).toBe('/tmp/stagecraft-draining');
   });
 });
 

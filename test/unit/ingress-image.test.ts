@@ -1,11 +1,20 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTarHeader, singleFileTar } from '../../src/docker/archive.js';
 import { parseContainerInspect } from '../../src/docker/container.js';
 import type { PlannedRoute } from '../../src/ingress/basic-auth.js';
-import { type CaddyRoute, caddyConfig, type IngressTls, routesFromConfig } from '../../src/ingress/caddy.js';
+import {
+  type CaddyRoute,
+  caddyConfig,
+  GATEWAY_DRAIN_FILE,
+  type IngressTls,
+  routesFromConfig,
+} from '../../src/ingress/caddy.js';
 import { gatewayImage, gatewayImageChanged } from '../../src/ingress/gateway-image.js';
-import { ensureIngress, type IngressTarget } from '../../src/rollout/ingress.js';
+import { BESIDE_SCRIPT, ensureIngress, type IngressTarget, MOVE_SCRIPT } from '../../src/rollout/ingress.js';
 import { RecordingRunner } from '../../src/runners/recording.js';
 import { ExternalError, UserError } from '../../src/util/errors.js';
 import type { Secret } from '../../src/util/secret.js';
@@ -106,18 +115,14 @@ function host(
         events.push('load');
       }
       if (text.startsWith('test -e /proc/sys/net/ipv4/tcp_migrate_req')) events.push('sysctl probe');
-      if (text.startsWith('docker start')) events.push(text);
-      if (text.includes('serving initial configuration')) {
-        events.push(`serving? ${text.split(' ').at(-1)}`);
-        if (options.neverServes === true) return { exitCode: 2 };
-      }
-      if (text.startsWith('docker logs')) return { stdout: 'Error: loading initial config: bad\n' };
-      if (text.startsWith('docker stop -t 20')) events.push(text);
-      if (text.startsWith('sh -c { docker rm -f "$1"')) {
-        // The new container, started with the seeded config, takes the name.
+      if (text.startsWith('sh -c trap') && text.includes('serving initial configuration')) {
+        // The hand-over beside the old one: the new one serves (its config), the old one drains and
+        // stops, the new one takes the name.
+        events.push(`beside ${text.split(' ').slice(-4).join(' ')}`);
+        if (options.neverServes === true)
+          return { exitCode: 2, stderr: 'Error: loading initial config: bad\n' };
         live = seeded;
         locked = false;
-        events.push(`rename ${text.split(' ').slice(-2).join(' ')}`);
       }
       if (text.startsWith('docker create')) {
         events.push(
@@ -133,7 +138,7 @@ function host(
           seeded = JSON.parse(tar.subarray(512, 512 + header.size).toString('utf8'));
         events.push(`cp ${header.name} ${text.split(' ')[3]}`);
       }
-      if (text.startsWith('sh -c docker stop -t 0') && options.swapFails === true) {
+      if (text.startsWith("sh -c trap '' HUP PIPE; docker stop -t 0") && options.swapFails === true) {
         // The new container did not start: the script started the old one again.
         events.push('swap failed');
         return {
@@ -141,7 +146,7 @@ function host(
           stderr: 'Error response from daemon: driver failed programming external connectivity',
         };
       }
-      if (text.startsWith('sh -c docker stop -t 0')) {
+      if (text.startsWith("sh -c trap '' HUP PIPE; docker stop -t 0")) {
         // The move: the new ports container and the new gateway, started with the seeded config, take
         // the names.
         live = seeded;
@@ -202,11 +207,7 @@ describe('a gateway whose image is not ingress.image', () => {
       'lock',
       'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
       // Beside the old one, in the same ports container; the old one drains once the new one serves.
-      'docker start stagecraft-gateway-next-X',
-      'serving? stagecraft-gateway-next-X',
-      'cp etc/stagecraft/draining stagecraft-gateway:/',
-      'docker stop -t 20 stagecraft-gateway',
-      'rename stagecraft-gateway stagecraft-gateway-next-X',
+      'beside stagecraft-gateway stagecraft-gateway-next-X 20 0.5',
       'unlock',
       // The new gateway started with every route: nothing to load.
       'lock',
@@ -315,7 +316,7 @@ describe('a gateway whose image is not ingress.image', () => {
     );
     expect(error).toBeInstanceOf(ExternalError);
     expect((error as ExternalError).message).toBe(
-      'could not start the gateway stagecraft-gateway on h1: the new gateway stagecraft-gateway-next-X did not serve its config (it stopped): Error: loading initial config: bad'.replace(
+      'could not start the gateway stagecraft-gateway on h1: the new gateway stagecraft-gateway-next-X did not serve its config: Error: loading initial config: bad'.replace(
         'stagecraft-gateway-next-X',
         (error as ExternalError).message.match(/stagecraft-gateway-next-[0-9a-f]{8}/)![0],
       ),
@@ -323,8 +324,7 @@ describe('a gateway whose image is not ingress.image', () => {
     expect(gw.events.slice(3)).toEqual([
       'lock',
       'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
-      'docker start stagecraft-gateway-next-X',
-      'serving? stagecraft-gateway-next-X',
+      'beside stagecraft-gateway stagecraft-gateway-next-X 20 0.5',
       'unlock',
       'docker rm -f stagecraft-gateway-next-X',
     ]);
@@ -344,11 +344,7 @@ describe('a gateway whose image is not ingress.image', () => {
       'lock',
       'create stagecraft-gateway-next-X stagecraft.ingress-image=caddy:2 caddy:2 caddy run --config /etc/stagecraft/gateway.json --resume',
       'cp etc/stagecraft/gateway.json stagecraft-gateway-next-X:/',
-      'docker start stagecraft-gateway-next-X',
-      'serving? stagecraft-gateway-next-X',
-      'cp etc/stagecraft/draining stagecraft-gateway:/',
-      'docker stop -t 20 stagecraft-gateway',
-      'rename stagecraft-gateway stagecraft-gateway-next-X',
+      'beside stagecraft-gateway stagecraft-gateway-next-X 20 0.5',
       'unlock',
     ]);
     expect(routesFromConfig(gw.live())).toEqual([
@@ -379,5 +375,118 @@ describe('a gateway whose image is not ingress.image', () => {
     );
     expect(gw.events).toEqual([]);
     expect(routesFromConfig(gw.live())).toEqual(blog);
+  });
+});
+
+/**
+ * Runs one of the gateway's remote scripts with a stand-in `docker` first on PATH that appends each
+ * call to a log and answers from `answers` (shell, given `$@`); returns the exit code, stderr and the
+ * calls. `hangUpAfterMs`: sends SIGHUP to the script's shell then (an SSH session that died).
+ */
+function runScript(
+  script: string,
+  args: string[],
+  answers: string,
+  hangUpAfterMs?: number,
+): Promise<{ code: number | null; stderr: string; calls: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'stagecraft-gw-script-'));
+  const log = join(dir, 'calls');
+  writeFileSync(join(dir, 'docker'), `#!/bin/sh\necho "$*" >> "${log}"\n${answers}\nexit 0\n`, {
+    mode: 0o755,
+  });
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', script, 'sh', ...args], {
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, STATE: dir },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    if (hangUpAfterMs !== undefined) setTimeout(() => child.kill('SIGHUP'), hangUpAfterMs);
+    child.on('close', (code) => {
+      const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, stderr, calls: calls.map((call) => call.replace(/\/tmp\/tmp\.\w+/, 'TMPFILE')) });
+    });
+  });
+}
+
+describe('the hand-over beside the old gateway (BESIDE_SCRIPT, run by sh with a stand-in docker)', () => {
+  // `docker logs new` says it serves from its third read on; inspect says it runs.
+  const serving = `case "$1" in
+  logs) n=$(cat "$STATE/n" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$STATE/n"; [ $n -ge 3 ] && echo '{"msg":"serving initial configuration"}' >&2;;
+  inspect) echo true;;
+esac`;
+
+  it('starts the new one, waits until it serves, marks the old one draining, stops it, then renames', async () => {
+    const run = await runScript(BESIDE_SCRIPT, ['gw', 'gw-next-1', '20', '0.5'], serving);
+    expect(run.code).toBe(0);
+    expect(run.calls).toEqual([
+      'start gw-next-1',
+      'logs gw-next-1',
+      'inspect --format {{.State.Running}} gw-next-1',
+      'logs gw-next-1',
+      'inspect --format {{.State.Running}} gw-next-1',
+      'logs gw-next-1',
+      `cp TMPFILE gw:${GATEWAY_DRAIN_FILE}`,
+      'stop -t 20 gw',
+      'rm -f gw',
+      'rename gw-next-1 gw',
+    ]);
+  });
+
+  it('leaves the old one untouched when the new one stops: its log on stderr, the new one removed', async () => {
+    const run = await runScript(
+      BESIDE_SCRIPT,
+      ['gw', 'gw-next-1', '20', '0.5'],
+      `case "$1" in
+  logs) echo 'Error: loading initial config: bad' >&2;;
+  inspect) echo false;;
+esac`,
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('Error: loading initial config: bad\n');
+    expect(run.calls).toEqual([
+      'start gw-next-1',
+      'logs gw-next-1',
+      'inspect --format {{.State.Running}} gw-next-1',
+      'logs --tail 20 gw-next-1',
+      'rm -f gw-next-1',
+    ]);
+  });
+
+  it('ends the hand-over when its SSH session hangs up in the middle', async () => {
+    const run = await runScript(BESIDE_SCRIPT, ['gw', 'gw-next-1', '20', '0.5'], serving, 100);
+    expect(run.code).toBe(0);
+    expect(run.calls.slice(-3)).toEqual(['stop -t 20 gw', 'rm -f gw', 'rename gw-next-1 gw']);
+  });
+
+  it('moves the ports of a gateway made before ports containers, and gives them back when the new ones cannot start', async () => {
+    const moved = await runScript(MOVE_SCRIPT, ['gw', '0', 'gw-ports-next-1', 'gw-next-1', 'gw-ports'], '');
+    expect(moved.code).toBe(0);
+    expect(moved.calls).toEqual([
+      'stop -t 0 gw',
+      'start gw-ports-next-1',
+      'start gw-next-1',
+      'rm -f gw',
+      'rm -f gw-ports',
+      'rename gw-ports-next-1 gw-ports',
+      'rename gw-next-1 gw',
+    ]);
+    const failed = await runScript(
+      MOVE_SCRIPT,
+      ['gw', '1', 'gw-ports-next-1', 'gw-next-1', 'gw-ports'],
+      '[ "$1 $2" = "start gw-next-1" ] && exit 1',
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.calls).toEqual([
+      'stop -t 0 gw',
+      'stop -t 0 gw-ports',
+      'start gw-ports-next-1',
+      'start gw-next-1',
+      'stop -t 0 gw-next-1 gw-ports-next-1',
+      'start gw-ports',
+      'start gw',
+    ]);
   });
 });
