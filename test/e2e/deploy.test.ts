@@ -93,8 +93,10 @@ describe('deploy to three hosts', () => {
     expect(run.code, run.stderr).toBe(0);
 
     // The gateway is the host's, shared by every app on its ports: named by them, not by the app.
-    expect(await names('h1')).toEqual(['shop-production-api-1', 'shop-production-web-1', GATEWAY]);
-    expect(await names('h2')).toEqual(['shop-production-api-1', 'shop-production-web-1', GATEWAY]);
+    // The gateway and its ports container (which publishes 8080).
+    const routed = ['shop-production-api-1', 'shop-production-web-1', GATEWAY, `${GATEWAY}-ports`];
+    expect(await names('h1')).toEqual(routed);
+    expect(await names('h2')).toEqual(routed);
     expect(await names('h3')).toEqual(['shop-production-db-1']);
     for (const host of ['h1', 'h2']) {
       const api = await get(host, 'api.shop.localhost', '/api/status');
@@ -200,7 +202,8 @@ describe('deploy to three hosts', () => {
     const afterFailure = await names('h1');
     expect(afterFailure.filter((name) => name.includes('-api-'))).toHaveLength(1);
     expect(afterFailure.filter((name) => name.includes('-web-'))).toHaveLength(1);
-    expect(afterFailure).toHaveLength(3);
+    // And the gateway with its ports container.
+    expect(afterFailure).toHaveLength(4);
     const list = await stagecraftIn(project, ['releases', 'list', '-e', 'production']);
     expect(list.stdout).toMatch(/v3-broken\s+deploy\s+failed/);
   });

@@ -337,22 +337,28 @@ describe('driver swarm on a three-node swarm', () => {
   it('status, logs and exec read the stack through the manager and reach the task on its node', async () => {
     const serving = JSON.parse((await get(bare.hosts[0]!.address, '/api/status')).body).version as string;
     const names = bare.hosts.map((host) => host.name);
-    // Where Swarm runs api now, as the manager says it: "<slot> <node>" per running task.
-    const apiTasks = (
-      await onManager([
-        'service',
-        'ps',
-        '--filter',
-        'desired-state=running',
-        '--format',
-        '{{.Name}} {{.Node}} {{.CurrentState}}',
-        'swarmshop-production_api',
-      ])
-    )
-      .split('\n')
-      .filter((line) => / Running /.test(line))
-      .map((line) => line.split(' ').slice(0, 2).join(' ').replace('swarmshop-production_', ''))
-      .sort();
+    // Where Swarm runs api now, as the manager says it: "<slot> <node>" per running task. The rollback
+    // before may still be starting a task (CI saw one Running of two): wait up to 60 s for both.
+    let apiTasks: string[] = [];
+    for (const waitStarted = Date.now(); Date.now() - waitStarted < 60_000; ) {
+      apiTasks = (
+        await onManager([
+          'service',
+          'ps',
+          '--filter',
+          'desired-state=running',
+          '--format',
+          '{{.Name}} {{.Node}} {{.CurrentState}}',
+          'swarmshop-production_api',
+        ])
+      )
+        .split('\n')
+        .filter((line) => / Running /.test(line))
+        .map((line) => line.split(' ').slice(0, 2).join(' ').replace('swarmshop-production_', ''))
+        .sort();
+      if (apiTasks.length === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
     expect(apiTasks).toHaveLength(2);
     const update = await onManager([
       'service',
