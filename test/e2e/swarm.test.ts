@@ -35,6 +35,23 @@ async function onManager(args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/** api's running tasks as the manager lists them: `{{.Name}} {{.Node}} {{.CurrentState}}` per task. */
+async function runningApiTasks(): Promise<string[]> {
+  return (
+    await onManager([
+      'service',
+      'ps',
+      '--filter',
+      'desired-state=running',
+      '--format',
+      '{{.Name}} {{.Node}} {{.CurrentState}}',
+      'swarmshop-production_api',
+    ])
+  )
+    .split('\n')
+    .filter((line) => / Running /.test(line));
+}
+
 function get(address: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: address, port: 8080, path, timeout: 5000 }, (res) => {
@@ -341,19 +358,7 @@ describe('driver swarm on a three-node swarm', () => {
     // before may still be starting a task (CI saw one Running of two): wait up to 60 s for both.
     let apiTasks: string[] = [];
     for (const waitStarted = Date.now(); Date.now() - waitStarted < 60_000; ) {
-      apiTasks = (
-        await onManager([
-          'service',
-          'ps',
-          '--filter',
-          'desired-state=running',
-          '--format',
-          '{{.Name}} {{.Node}} {{.CurrentState}}',
-          'swarmshop-production_api',
-        ])
-      )
-        .split('\n')
-        .filter((line) => / Running /.test(line))
+      apiTasks = (await runningApiTasks())
         .map((line) => line.split(' ').slice(0, 2).join(' ').replace('swarmshop-production_', ''))
         .sort();
       if (apiTasks.length === 2) break;
@@ -573,21 +578,7 @@ describe('driver swarm on a three-node swarm', () => {
   }, 900_000);
 
   it('reschedules the tasks of a worker whose engine stops, and the app keeps answering', async () => {
-    const running = async () =>
-      (
-        await onManager([
-          'service',
-          'ps',
-          '--filter',
-          'desired-state=running',
-          '--format',
-          '{{.Node}} {{.CurrentState}}',
-          'swarmshop-production_api',
-        ])
-      )
-        .split('\n')
-        .filter((line) => line.includes(' Running'))
-        .map((line) => line.split(' ')[0]!);
+    const running = async () => (await runningApiTasks()).map((line) => line.split(' ')[1]!);
     // Two api tasks on three nodes: at least one runs on a worker.
     const before = await running();
     const victim = bare.hosts.slice(1).find((host) => before.includes(host.name))!;
