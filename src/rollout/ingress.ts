@@ -88,6 +88,44 @@ export async function ensureProjectNetwork(runner: Runner, project: string, netw
   });
 }
 
+/**
+ * Inspects the containers `names` in one command; returns a lookup by name (undefined for a
+ * container that does not exist).
+ */
+async function inspectNamed(
+  runner: Runner,
+  names: string[],
+): Promise<(name: string) => ContainerFacts | undefined> {
+  const inspected = await runner.exec(inspectContainersArgs(names), { allowFailure: true });
+  const found = inspected.stdout.trim() === '' ? [] : parseContainerInspect(inspected.stdout);
+  return (name) => found.find((candidate) => candidate.name === name);
+}
+
+/** True when the gateway `facts` runs in its ports container and that container (`holder`) exists. */
+function runsInPortsContainer(
+  target: IngressTarget,
+  facts: ContainerFacts,
+  holder: ContainerFacts | undefined,
+): boolean {
+  return (
+    holder !== undefined &&
+    facts.labels[INGRESS_PORTS_CONTAINER_LABEL] === gatewayPortsContainer(target.container)
+  );
+}
+
+/** `docker start` of a stopped gateway, its ports container first when it runs in one. */
+function startGatewayArgs(
+  target: IngressTarget,
+  facts: ContainerFacts,
+  holder: ContainerFacts | undefined,
+): string[] {
+  return startContainersArgs(
+    runsInPortsContainer(target, facts, holder)
+      ? [gatewayPortsContainer(target.container), target.container]
+      : [target.container],
+  );
+}
+
 /** The routes, TLS fingerprint and proxy settings of a live config. */
 function liveOf(config: unknown): { routes: CaddyRoute[]; tls: string; proxy: string } {
   return { routes: routesFromConfig(config), tls: tlsOfConfig(config), proxy: proxySettingsOfConfig(config) };
@@ -217,11 +255,10 @@ export async function ensureIngress(
     portsContainer,
     ...(target.legacy === undefined ? [] : [target.legacy.container]),
   ];
-  const inspected = await target.runner.exec(inspectContainersArgs(names), { allowFailure: true });
-  const found = inspected.stdout.trim() === '' ? [] : parseContainerInspect(inspected.stdout);
-  let facts = found.find((candidate) => candidate.name === target.container);
-  const holder = found.find((candidate) => candidate.name === portsContainer);
-  const legacy = found.some((candidate) => candidate.name === target.legacy?.container);
+  const found = await inspectNamed(target.runner, names);
+  let facts = found(target.container);
+  const holder = found(portsContainer);
+  const legacy = target.legacy !== undefined && found(target.legacy.container) !== undefined;
   const published = tls.mode === 'off' ? [`${ports.http}:80`] : [`${ports.http}:80`, `${ports.https}:443`];
   const dataVolume = gatewayDataVolume(target.container);
   // Only TLS on or off changes the ports a gateway publishes (its name holds the port numbers).
@@ -260,12 +297,11 @@ export async function ensureIngress(
     facts = undefined;
   }
   if (facts === undefined) {
-    if (await createGateway(target, image, published, dataVolume)) outcome = 'created';
+    // The ports container as read above, unless the recreation just removed it.
+    const ports = recreate ? undefined : holder;
+    if (await createGateway(target, image, published, dataVolume, ports)) outcome = 'created';
   } else if (!facts.running && !imageChange) {
-    const inPorts = facts.labels[INGRESS_PORTS_CONTAINER_LABEL] === portsContainer;
-    await target.runner.exec(
-      startContainersArgs(inPorts ? [portsContainer, target.container] : [target.container]),
-    );
+    await target.runner.exec(startGatewayArgs(target, facts, holder));
   }
   // Most deploys change no route: one read without the lock tells (the lock takes three commands).
   // Only this app changes its own routes, and its deploy lock is held.
@@ -413,13 +449,11 @@ async function replaceGateway(
 ): Promise<{ routes: CaddyRoute[]; tls: string; swapped: boolean }> {
   const { runner } = target;
   const portsContainer = gatewayPortsContainer(target.container);
-  const inPorts = facts.labels[INGRESS_PORTS_CONTAINER_LABEL] === portsContainer && holder !== undefined;
-  const beside = inPorts && !portsChange;
+  const beside = runsInPortsContainer(target, facts, holder) && !portsChange;
   const next = nextName(target.container);
   const nextPorts = beside ? undefined : nextName(portsContainer);
   await pullImage(target, gateway.image);
-  if (!facts.running)
-    await runner.exec(startContainersArgs(inPorts ? [portsContainer, target.container] : [target.container]));
+  if (!facts.running) await runner.exec(startGatewayArgs(target, facts, holder));
   let swapped = false;
   try {
     if (nextPorts !== undefined)
@@ -530,8 +564,7 @@ function besideOf(
   holder: ContainerFacts | undefined,
 ): BesideGateway | undefined {
   if (facts?.running !== true || holder?.running !== true) return undefined;
-  if (facts.labels[INGRESS_PORTS_CONTAINER_LABEL] !== gatewayPortsContainer(target.container))
-    return undefined;
+  if (!runsInPortsContainer(target, facts, holder)) return undefined;
   const image = gatewayImage(facts);
   const published = facts.labels[INGRESS_PORTS_LABEL];
   const dataVolume = facts.labels[INGRESS_DATA_LABEL];
@@ -664,15 +697,17 @@ async function createPortsContainer(
 
 /**
  * Creates and starts the gateway (and its network, data volume and ports container), labelled with
- * its ports, data volume, image and ports container. A ports container left without its gateway (a
- * creation that stopped half-way) is made again. Returns false when another app's deploy created the
- * gateway a moment ago (use that one). Throws ExternalError when it cannot start.
+ * its ports, data volume, image and ports container. `holder`: the ports container as the caller read
+ * it (undefined: there is none); one left without its gateway (a creation that stopped half-way) is
+ * used when it publishes `published`, else made again. Returns false when another app's deploy
+ * created the gateway a moment ago (use that one). Throws ExternalError when it cannot start.
  */
 async function createGateway(
   target: IngressTarget,
   image: string,
   published: string[],
   dataVolume: string,
+  holder: ContainerFacts | undefined,
 ): Promise<boolean> {
   const { runner } = target;
   await ensureNetwork(runner, target.network, { [INGRESS_LABEL]: target.container });
@@ -686,8 +721,6 @@ async function createGateway(
     dataVolume,
   ]);
   const portsContainer = gatewayPortsContainer(target.container);
-  const existing = await runner.exec(inspectContainersArgs([portsContainer]), { allowFailure: true });
-  const holder = existing.exitCode === 0 ? parseContainerInspect(existing.stdout)[0] : undefined;
   if (holder === undefined || holder.labels[INGRESS_PORTS_LABEL] !== published.join(',')) {
     if (holder !== undefined) await runner.exec(removeContainersArgs([portsContainer], { force: true }));
     try {
@@ -829,17 +862,10 @@ async function withConfigLock<T>(target: IngressTarget, change: (config: unknown
  */
 export async function removeAppRoutes(target: IngressTarget): Promise<string[]> {
   const portsContainer = gatewayPortsContainer(target.container);
-  const inspected = await target.runner.exec(inspectContainersArgs([target.container, portsContainer]), {
-    allowFailure: true,
-  });
-  const found = inspected.stdout.trim() === '' ? [] : parseContainerInspect(inspected.stdout);
-  const facts = found.find((candidate) => candidate.name === target.container);
+  const found = await inspectNamed(target.runner, [target.container, portsContainer]);
+  const facts = found(target.container);
   if (facts?.running !== true) return [];
-  const beside = besideOf(
-    target,
-    facts,
-    found.find((candidate) => candidate.name === portsContainer),
-  );
+  const beside = besideOf(target, facts, found(portsContainer));
   return withConfigLock(target, async (config) => {
     const kept = withoutApp(config, target.project);
     if (JSON.stringify(kept) !== JSON.stringify(config)) {
