@@ -24,6 +24,24 @@ export function listServiceContainersArgs(project: string, service: string): str
   return args;
 }
 
+/**
+ * Lists and inspects every container (running or not) of a compose project in one command: `docker
+ * container inspect --format {{json .}}` of what `docker ps -aq` finds, one JSON document per line
+ * (see `parseContainerInspect`; nothing when there is none). Exits with `docker ps`'s status when that
+ * fails; a container removed between the two is left out, not an error. One round trip to the host
+ * instead of two (listProjectContainersArgs, then inspectContainersArgs).
+ */
+export function inspectProjectContainersArgs(project: string): string[] {
+  return [
+    'sh',
+    '-c',
+    'ids=$(docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$1") || exit; ' +
+      '[ -z "$ids" ] || docker container inspect --format "{{json .}}" $ids || true',
+    'sh',
+    project,
+  ];
+}
+
 /** `docker container inspect --format {{json .}} id…`: one JSON document per line (see `parseContainerInspect`). */
 export function inspectContainersArgs(ids: string[]): string[] {
   return ['docker', 'container', 'inspect', '--format', '{{json .}}', ...ids];
@@ -214,7 +232,15 @@ export interface ContainerFacts {
   labels: Record<string, string>;
   /** Network name → IPv4 address on it. */
   ips: Record<string, string>;
+  /**
+   * The health check Docker runs (`Config.Healthcheck`: the compose file's, else the image's), in ms;
+   * undefined without one. `start` only when it sets a `start_interval` and a `start_period`.
+   */
+  healthcheck?: { intervalMs: number; start?: { intervalMs: number; periodMs: number } };
 }
+
+/** Docker's probe interval when a health check sets none (30 s), in ms. */
+export const DEFAULT_HEALTH_INTERVAL_MS = 30_000;
 
 /** Reads the fields of `docker container inspect` that the rollout uses; tolerant of absent sections. */
 export function parseContainerInspect(stdout: string): ContainerFacts[] {
@@ -238,6 +264,7 @@ function toFacts(raw: unknown): ContainerFacts {
   for (const [key, value] of Object.entries(asRecord(config['Labels']))) {
     if (typeof value === 'string') labels[key] = value;
   }
+  const healthcheck = healthcheckOf(asRecord(config['Healthcheck']));
   return {
     id: String(doc['Id'] ?? ''),
     name: String(doc['Name'] ?? '').replace(/^\//, ''),
@@ -250,6 +277,25 @@ function toFacts(raw: unknown): ContainerFacts {
     image: String(config['Image'] ?? ''),
     labels,
     ips,
+    ...(healthcheck ? { healthcheck } : {}),
+  };
+}
+
+/** ContainerFacts.healthcheck from inspect's `Config.Healthcheck` (durations in ns; `Test: ["NONE"]` is none). */
+function healthcheckOf(check: Record<string, unknown>): ContainerFacts['healthcheck'] {
+  const test = check['Test'];
+  if (!Array.isArray(test) || test.length === 0 || test[0] === 'NONE') return undefined;
+  const ms = (key: string) => {
+    const ns = check[key];
+    return typeof ns === 'number' && ns > 0 ? Math.round(ns / 1e6) : 0;
+  };
+  const startInterval = ms('StartInterval');
+  const startPeriod = ms('StartPeriod');
+  return {
+    intervalMs: ms('Interval') || DEFAULT_HEALTH_INTERVAL_MS,
+    ...(startInterval > 0 && startPeriod > 0
+      ? { start: { intervalMs: startInterval, periodMs: startPeriod } }
+      : {}),
   };
 }
 

@@ -11,6 +11,30 @@ export function networkConnectArgs(
   return [...args, network, container];
 }
 
+/**
+ * Connects `containers` to `network` under `alias`, in order, in one command, then prints the host's
+ * `/proc/uptime` (seconds since boot, two decimals, then idle time): the moment they joined, on the
+ * clock every container of the host reads too (see parseUptimeCs). Stops at the first connect that
+ * fails, with its exit code.
+ */
+export function connectAllArgs(network: string, alias: string, containers: string[]): string[] {
+  return [
+    'sh',
+    '-c',
+    'n=$1 a=$2; shift 2; for c do docker network connect --alias "$a" "$n" "$c" || exit; done; cat /proc/uptime',
+    'sh',
+    network,
+    alias,
+    ...containers,
+  ];
+}
+
+/** `/proc/uptime`'s first field in centiseconds ("123.45 99.00" → 12345), undefined when unreadable. */
+export function parseUptimeCs(text: string): number | undefined {
+  const match = /^(\d+)\.(\d\d)\s/.exec(`${text.trim().split('\n').at(-1) ?? ''} `);
+  return match ? Number(match[1]) * 100 + Number(match[2]) : undefined;
+}
+
 /** `docker network disconnect [-f] network container` */
 export function networkDisconnectArgs(
   network: string,

@@ -392,35 +392,80 @@ export function proxySettingsOfConfig(config: unknown): string {
 }
 
 /** One upstream as Caddy's admin API reports it: `host:port`, requests in flight, recent failures. */
-export interface UpstreamStatus {
-  address: string;
-  numRequests: number;
-  fails: number;
+/** Pause between two reads of the upstreams while old containers drain (inside the gateway), in ms. */
+export const DRAIN_POLL_MS = 20;
+
+/**
+ * The drain, run inside the gateway by `sh` (busybox's is enough). First it settles: SETTLE `@T` sleeps
+ * until the host's /proc/uptime reaches T centiseconds (a container reads the host's), a number of
+ * seconds sleeps that long. Then it reads `/reverse_proxy/upstreams` every PAUSE seconds until none of
+ * the ADDRESSes has a request in flight, or GRACE centiseconds have passed. Prints one word: `drained`,
+ * `busy` (the grace ran out) or `unreachable` (the admin API did not answer). An address Caddy does not
+ * list has nothing in flight (Caddy 2.6 lists a dynamic upstream only while it has one). Caddy writes
+ * each entry as `{"address":…,"num_requests":…,"fails":…}`, in that order (a Go struct's field order).
+ * One `docker exec` for the whole wait: each exec costs 150–350 ms, a read inside a few ms.
+ *   sh -c DRAIN_SCRIPT sh SETTLE GRACE PAUSE ADDRESS...
+ */
+export const DRAIN_SCRIPT = `settle=$1 grace=$2 pause=$3; shift 3
+now() { read -r up _ < /proc/uptime; echo $(( \${up%.*} * 100 + 1\${up#*.} - 100 )); }
+case $settle in
+  @*) d=$(( \${settle#@} - $(now) )); [ "$d" -le 0 ] || sleep "$(printf '%d.%02d' $((d / 100)) $((d % 100)))" ;;
+  0) ;;
+  *) sleep "$settle" ;;
+esac
+end=$(( $(now) + grace ))
+while :; do
+  body=$(wget -q -O - ${CADDY_ADMIN}/reverse_proxy/upstreams) || { echo unreachable; exit 0; }
+  busy=
+  for a do
+    case $body in
+      *"\\"address\\":\\"$a\\",\\"num_requests\\":0,"*) ;;
+      *"\\"address\\":\\"$a\\","*) busy=1 ;;
+    esac
+  done
+  [ -n "$busy" ] || { echo drained; exit 0; }
+  [ "$(now)" -lt "$end" ] || { echo busy; exit 0; }
+  sleep "$pause"
+done
+`;
+
+/** How a drain ended (DRAIN_SCRIPT's word). */
+export type DrainEnd = 'drained' | 'busy' | 'unreachable';
+
+/** How long a drain first waits for the gateway to route to the new containers. */
+export type Settle =
+  /** Until the host's /proc/uptime reaches this, in centiseconds (exact, whatever the exec's start costs). */
+  | { untilUptimeCs: number }
+  /** This long from the drain's start, in ms. */
+  | { ms: number };
+
+/** Seconds for `sleep`, from ms (at most three decimals: "0.3", "0.02", "0"). */
+function seconds(ms: number): string {
+  return String(Math.round(Math.max(0, ms)) / 1000);
 }
 
 /**
- * Parses `GET /reverse_proxy/upstreams` (a JSON array of {address, num_requests, fails}). Throws
- * SyntaxError on output that is not JSON; entries without an address are left out.
+ * argv run inside the ingress container: settles (`settle`), then waits until `addresses` (`ip:port`
+ * as Caddy names its upstreams) have no request in flight, `graceMs` at the most, reading every
+ * DRAIN_POLL_MS. Its output is read by parseDrainEnd.
  */
-export function parseUpstreams(text: string): UpstreamStatus[] {
-  const parsed = JSON.parse(text) as unknown;
-  if (!Array.isArray(parsed)) return [];
-  return parsed.flatMap((raw) => {
-    const entry = raw as { address?: unknown; num_requests?: unknown; fails?: unknown };
-    if (typeof entry.address !== 'string') return [];
-    return [
-      {
-        address: entry.address,
-        numRequests: typeof entry.num_requests === 'number' ? entry.num_requests : 0,
-        fails: typeof entry.fails === 'number' ? entry.fails : 0,
-      },
-    ];
-  });
+export function drainArgv(addresses: string[], settle: Settle, graceMs: number): string[] {
+  return [
+    'sh',
+    '-c',
+    DRAIN_SCRIPT,
+    'sh',
+    'untilUptimeCs' in settle ? `@${Math.round(settle.untilUptimeCs)}` : seconds(settle.ms),
+    String(Math.max(0, Math.ceil(graceMs / 10))),
+    seconds(DRAIN_POLL_MS),
+    ...addresses,
+  ];
 }
 
-/** argv run inside the ingress container to read its upstreams' requests in flight. */
-export function upstreamsArgv(): string[] {
-  return ['wget', '-q', '-O', '-', `${CADDY_ADMIN}/reverse_proxy/upstreams`];
+/** The word DRAIN_SCRIPT printed last; `unreachable` for any other output. */
+export function parseDrainEnd(stdout: string): DrainEnd {
+  const word = stdout.trim().split('\n').at(-1);
+  return word === 'drained' || word === 'busy' ? word : 'unreachable';
 }
 
 /** Replaces (or adds) one app's route of one service in a route list. */

@@ -1,18 +1,17 @@
 // The commands that services rolling out together on one host share (see coalesce.ts): reading a
 // service's containers, inspecting containers (health waits), starting new containers beside the
-// old ones (`compose up --no-recreate --scale`), and reading the gateway's upstreams (drains).
+// old ones (`compose up --no-recreate --scale`), and stopping and removing old ones.
 import { composeUpArgs } from '../docker/compose.js';
 import {
   type ContainerFacts,
   inspectContainersArgs,
-  listProjectContainersArgs,
+  inspectProjectContainersArgs,
   parseContainerInspect,
-  parseJsonLines,
   removeContainersArgs,
   stopContainersArgs,
 } from '../docker/container.js';
 import { displayArgv, exitError } from '../runners/common.js';
-import type { ExecResult, Runner } from '../runners/types.js';
+import type { Runner } from '../runners/types.js';
 import { Coalescer } from './coalesce.js';
 import { composeOnce } from './first-up.js';
 
@@ -46,27 +45,17 @@ export interface HostBatch {
    * each call runs its own, so an error names only the caller's containers. Throws what the runner throws.
    */
   stopAndRemove(stop: string[], remove: string[]): Promise<void>;
-  /** The gateway's `/reverse_proxy/upstreams` as `readUpstream` returns it, one read for the callers waiting. */
-  upstreams(readUpstream: () => Promise<ExecResult>): Promise<ExecResult>;
 }
 
 /**
- * The HostBatch of `project` on `runner`'s host. Reads (containers, inspect, upstreams) run one at
+ * The HostBatch of `project` on `runner`'s host. Reads (containers, inspect) run one at
  * a time, the calls made meanwhile answered by the next one; `compose up`s of one compose file
  * asked within UP_WINDOW_MS go as one command, and later ones do not wait for it.
  */
 export function hostBatch(runner: Runner, project: string): HostBatch {
   const lists = new Coalescer<string, ContainerFacts[]>(
     async (services) => {
-      const listed = await runner.exec(listProjectContainersArgs(project));
-      const ids = parseJsonLines(listed.stdout).map((entry) => String((entry as { ID?: string }).ID ?? ''));
-      // A container removed between the two commands is gone: it is not listed, not an error.
-      const facts =
-        ids.length === 0
-          ? []
-          : parseContainerInspect(
-              (await runner.exec(inspectContainersArgs(ids), { allowFailure: true })).stdout,
-            );
+      const facts = parseContainerInspect((await runner.exec(inspectProjectContainersArgs(project))).stdout);
       return services.map((service) => facts.filter((one) => one.labels[SERVICE_LABEL] === service));
     },
     { windowMs: READ_WINDOW_MS, oneInFlight: true },
@@ -92,14 +81,6 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
     { windowMs: READ_WINDOW_MS, oneInFlight: true },
   );
   const ups = new Map<string, Coalescer<{ service: string; scale: number }, undefined>>();
-  let upstreamRead: (() => Promise<ExecResult>) | undefined;
-  const upstreamReads = new Coalescer<undefined, ExecResult>(
-    async (calls) => {
-      const result = await (upstreamRead as () => Promise<ExecResult>)();
-      return calls.map(() => result);
-    },
-    { windowMs: 0, oneInFlight: true },
-  );
   type Retirement = { stop: string[]; remove: string[] };
   const alone = async (item: Retirement): Promise<void> => {
     if (item.stop.length > 0) await runner.exec(stopContainersArgs(item.stop));
@@ -154,10 +135,6 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
         ups.set(composeFile, batch);
       }
       return batch.call({ service, scale });
-    },
-    upstreams(readUpstream) {
-      upstreamRead = readUpstream;
-      return upstreamReads.call(undefined);
     },
   };
 }

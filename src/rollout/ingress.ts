@@ -20,7 +20,7 @@ import {
   INGRESS_PORTS_CONTAINER_LABEL,
   INGRESS_PORTS_LABEL,
 } from '../docker/labels.js';
-import { networkConnectArgs, networkCreateArgs, networkExistsArgs } from '../docker/network.js';
+import { connectAllArgs, networkCreateArgs, networkExistsArgs, parseUptimeCs } from '../docker/network.js';
 import { type PlannedRoute, withPasswordHashes } from '../ingress/basic-auth.js';
 import {
   acmeCaRootPath,
@@ -29,23 +29,24 @@ import {
   caddyConfig,
   configLockArgv,
   configUnlockArgv,
+  drainArgv,
   GATEWAY_DATA_DIR,
   GATEWAY_DRAIN_FILE,
   type IngressTls,
   loadConfigArgv,
   othersOn,
   PORTS_CONTAINER_CONFIG,
-  parseUpstreams,
+  parseDrainEnd,
   proxySettingsOfConfig,
   readConfigArgv,
   routesFromConfig,
+  type Settle,
   SWITCH_MARGIN_MS,
   sameOwner,
   sameRoutes,
   tlsOfConfig,
   UPSTREAM_REFRESH_MS,
   upstreamAlias,
-  upstreamsArgv,
   withoutApp,
   withRoute,
   writeFileArgv,
@@ -878,60 +879,47 @@ export async function removeAppRoutes(target: IngressTarget): Promise<string[]> 
 }
 
 /**
- * Puts containers behind a service's route: they join the ingress network under the route's alias,
- * and Caddy sends them traffic once it re-reads the alias (UPSTREAM_REFRESH_MS plus a margin, waited
- * for here).
+ * Puts containers behind a service's route: they join the ingress network under the route's alias, in
+ * one command. Caddy sends them traffic once it re-reads the alias: SETTLE_MS later (drainUpstreams
+ * waits for that before it reads; a rollout that stops old containers without a drain waits too).
+ * Returns the host's uptime when they had joined, in centiseconds (undefined when it could not be
+ * read). Throws what the runner throws when a connect fails.
  */
 export async function addUpstreams(
   target: IngressTarget,
   service: string,
   containerIds: string[],
-): Promise<void> {
-  for (const id of containerIds) {
-    await target.runner.exec(
-      networkConnectArgs(target.network, id, { aliases: [upstreamAlias(service, target.project)] }),
-    );
-  }
-  if (containerIds.length > 0) await sleep(UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS);
+): Promise<number | undefined> {
+  if (containerIds.length === 0) return undefined;
+  const result = await target.runner.exec(
+    connectAllArgs(target.network, upstreamAlias(service, target.project), containerIds),
+  );
+  return parseUptimeCs(result.stdout);
 }
 
-/** Pause between two reads of the gateway's upstreams while old containers drain, in ms. */
-const DRAIN_POLL_MS = 50;
+/** How long after addUpstreams Caddy is sure to route to the new containers, in ms. */
+export const SETTLE_MS = UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS;
 
 /**
- * Waits until the gateway has no request in flight to any of `addresses` (`ip:port` on the ingress
- * network, as Caddy's `/reverse_proxy/upstreams` names them), or `graceMs` has passed. Returns how
- * it ended and after how many ms. An upstream Caddy does not list has nothing in flight; a gateway
- * whose admin API does not answer ends the wait (the containers' own stop grace period still lets
- * their requests finish). `share` runs each read (default: at once); the rollout passes its host's
- * shared reader (host-batch.ts) so that services draining together read the gateway once.
+ * Settles (`timing.settle`: until the gateway routes to the new containers), then waits until the
+ * gateway has no request in flight to any of `addresses` (`ip:port` on the ingress network, as Caddy's
+ * `/reverse_proxy/upstreams` names them), or `timing.graceMs` has passed: one `docker exec` of
+ * DRAIN_SCRIPT in the gateway. Returns how it ended and after how many ms (from the call, settling
+ * included). A gateway whose admin API does not answer, or that cannot be reached, ends the wait
+ * undrained (the containers' own stop grace period still lets their requests finish). Throws what the
+ * runner throws for an aborted `signal`.
  */
 export async function drainUpstreams(
   target: IngressTarget,
   addresses: string[],
-  graceMs: number,
+  timing: { settle: Settle; graceMs: number },
   signal?: AbortSignal,
-  share: (read: () => Promise<ExecResult>) => Promise<ExecResult> = (read) => read(),
 ): Promise<{ drained: boolean; waitedMs: number }> {
   const started = Date.now();
-  const wanted = new Set(addresses);
-  const read = () =>
-    target.runner.exec(execArgs(target.container, upstreamsArgv(), { interactive: false }), {
-      allowFailure: true,
-    });
-  for (;;) {
-    signal?.throwIfAborted();
-    const result = await share(read);
-    let inFlight = 0;
-    try {
-      if (result.exitCode !== 0) return { drained: false, waitedMs: Date.now() - started };
-      for (const upstream of parseUpstreams(result.stdout))
-        if (wanted.has(upstream.address)) inFlight += upstream.numRequests;
-    } catch {
-      return { drained: false, waitedMs: Date.now() - started };
-    }
-    if (inFlight === 0) return { drained: true, waitedMs: Date.now() - started };
-    if (Date.now() - started >= graceMs) return { drained: false, waitedMs: Date.now() - started };
-    await sleep(DRAIN_POLL_MS);
-  }
+  const result = await target.runner.exec(
+    execArgs(target.container, drainArgv(addresses, timing.settle, timing.graceMs), { interactive: false }),
+    { allowFailure: true, ...(signal ? { signal } : {}) },
+  );
+  const drained = result.exitCode === 0 && parseDrainEnd(result.stdout) === 'drained';
+  return { drained, waitedMs: Date.now() - started };
 }

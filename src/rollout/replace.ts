@@ -16,7 +16,7 @@ import { decideRollout } from './decide.js';
 import { composeOnce } from './first-up.js';
 import { nextPollMs } from './health-poll.js';
 import type { HostBatch } from './host-batch.js';
-import { addUpstreams, drainUpstreams, type IngressTarget } from './ingress.js';
+import { addUpstreams, drainUpstreams, type IngressTarget, SETTLE_MS } from './ingress.js';
 
 type RolloutAction = Extract<Action, { kind: 'rollout' }>;
 
@@ -110,45 +110,70 @@ async function failure(ctx: RolloutContext, ids: string[], reason: string): Prom
   });
 }
 
-/** Puts the containers that are not behind the service's route yet behind it (they are ready). */
-async function routeTo(ctx: RolloutContext, action: RolloutAction, facts: ContainerFacts[]): Promise<void> {
-  if (action.route === undefined || ctx.ingress === undefined) return;
+/** When new containers joined a route: here (ms since the epoch) and on the host (its uptime, cs). */
+interface Switch {
+  at: number;
+  uptimeCs: number | undefined;
+}
+
+/**
+ * Puts the containers that are not behind the service's route yet behind it (they are ready).
+ * Returns when they joined, or undefined when none had to.
+ */
+async function routeTo(
+  ctx: RolloutContext,
+  action: RolloutAction,
+  facts: ContainerFacts[],
+): Promise<Switch | undefined> {
+  if (action.route === undefined || ctx.ingress === undefined) return undefined;
   const network = ctx.ingress.network;
   const missing = facts.filter((container) => container.ips[network] === undefined);
-  await addUpstreams(
+  if (missing.length === 0) return undefined;
+  const uptimeCs = await addUpstreams(
     ctx.ingress,
     action.service,
     missing.map((container) => container.id),
   );
+  return { at: Date.now(), uptimeCs };
 }
 
 /**
- * Stops the old containers once the gateway has no request in flight to them, or after the drain
- * time (`rollout.drain_timeout`) at the most. They stay reachable until they exit, so requests that
- * come meanwhile finish too; a stopping app refuses new connections, and the gateway retries those
- * on the new containers. A service without a route has nothing to drain: its containers stop at once.
+ * Stops the old containers once the gateway routes to the new ones (SETTLE_MS after `switched`) and
+ * has no request in flight to the old ones, or after the drain time (`rollout.drain_timeout`) at the
+ * most. They stay reachable until they exit, so requests that come meanwhile finish too; a stopping app
+ * refuses new connections, and the gateway retries those on the new containers. A service without a
+ * route has nothing to drain: its containers stop at once.
  */
-async function retire(ctx: RolloutContext, action: RolloutAction, old: ContainerFacts[]): Promise<void> {
+async function retire(
+  ctx: RolloutContext,
+  action: RolloutAction,
+  old: ContainerFacts[],
+  switched: Switch | undefined,
+): Promise<void> {
   if (old.length === 0) return;
   const running = old.filter((container) => container.running);
-  if (running.length > 0) {
-    if (ctx.ingress !== undefined && action.route !== undefined && ctx.drainMs > 0) {
-      const network = ctx.ingress.network;
-      const port = action.route.port;
-      const addresses = running.flatMap((container) =>
-        container.ips[network] === undefined ? [] : [`${container.ips[network]}:${port}`],
-      );
-      if (addresses.length > 0) {
-        const drain = await drainUpstreams(ctx.ingress, addresses, ctx.drainMs, ctx.signal, (read) =>
-          ctx.batch.upstreams(read),
+  const settleMs = switched === undefined ? 0 : Math.max(0, switched.at + SETTLE_MS - Date.now());
+  const network = ctx.ingress?.network;
+  const port = action.route?.port;
+  const addresses =
+    network === undefined || port === undefined || ctx.drainMs <= 0
+      ? []
+      : running.flatMap((container) =>
+          container.ips[network] === undefined ? [] : [`${container.ips[network]}:${port}`],
         );
-        ctx.log(
-          drain.drained
-            ? `old containers drained in ${drain.waitedMs} ms`
-            : `old containers still busy after ${drain.waitedMs} ms: stopping them (their stop grace period lets requests finish)`,
-        );
-      }
-    }
+  if (ctx.ingress !== undefined && addresses.length > 0) {
+    const settle =
+      switched?.uptimeCs === undefined
+        ? { ms: settleMs }
+        : { untilUptimeCs: switched.uptimeCs + Math.ceil(SETTLE_MS / 10) };
+    const drain = await drainUpstreams(ctx.ingress, addresses, { settle, graceMs: ctx.drainMs }, ctx.signal);
+    ctx.log(
+      drain.drained
+        ? `old containers drained in ${drain.waitedMs} ms`
+        : `old containers still busy after ${drain.waitedMs} ms: stopping them (their stop grace period lets requests finish)`,
+    );
+  } else if (running.length > 0 && settleMs > 0) {
+    await sleep(settleMs);
   }
   await ctx.batch.stopAndRemove(ids(running), ids(old));
 }
@@ -179,6 +204,8 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
   let seen: ContainerFacts[] = existing;
   let leftovers: ContainerFacts[] = [];
   let retired = 0;
+  /** When the new containers joined the route (the gateway routes to them SETTLE_MS later). */
+  let switched: Switch | undefined;
   for (const op of decision.ops) {
     switch (op.op) {
       case 'remove':
@@ -211,7 +238,7 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
         facts = await waitReady(ctx, ids(fresh), action, seen);
         break;
       case 'route':
-        await routeTo(ctx, action, facts);
+        switched = await routeTo(ctx, action, facts);
         break;
       case 'remove-leftovers':
         if (leftovers.length > 0)
@@ -219,7 +246,7 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
         break;
       case 'retire': {
         const old = existing.filter((container) => op.containers.includes(container.id));
-        await retire(ctx, action, old);
+        await retire(ctx, action, old, switched);
         retired = old.length;
         break;
       }

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   containerLogsArgs,
   execArgs,
   inspectContainersArgs,
+  inspectProjectContainersArgs,
   listProjectContainersArgs,
   listServiceContainersArgs,
   parseContainerInspect,
@@ -11,11 +13,14 @@ import {
   stopContainersArgs,
 } from '../../src/docker/container.js';
 import {
+  connectAllArgs,
   networkConnectArgs,
   networkCreateArgs,
   networkDisconnectArgs,
   networkExistsArgs,
+  parseUptimeCs,
 } from '../../src/docker/network.js';
+import { runWithStandIns } from '../support/stand-in.js';
 
 const line = (argv: string[]) => argv.join(' ');
 
@@ -109,7 +114,17 @@ describe('parsers', () => {
         StartedAt: '2025-01-01T00:00:00Z',
         Health: { Status: 'healthy' },
       },
-      Config: { Image: '127.0.0.1:5000/shop/shop-api:v2', Labels: { 'stagecraft.spec-hash': 'h1', n: 1 } },
+      Config: {
+        Image: '127.0.0.1:5000/shop/shop-api:v2',
+        Labels: { 'stagecraft.spec-hash': 'h1', n: 1 },
+        Healthcheck: {
+          Test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/health'],
+          Interval: 1_000_000_000,
+          Timeout: 3_000_000_000,
+          StartPeriod: 5_000_000_000,
+          Retries: 5,
+        },
+      },
       NetworkSettings: { Networks: { z_net: { IPAddress: '172.18.0.3' }, a_net: { IPAddress: '' } } },
     };
     const stopped = { Id: 'def', Name: '/x', State: { Status: 'exited', Running: false, ExitCode: 137 } };
@@ -126,6 +141,7 @@ describe('parsers', () => {
         image: '127.0.0.1:5000/shop/shop-api:v2',
         labels: { 'stagecraft.spec-hash': 'h1' },
         ips: { z_net: '172.18.0.3' },
+        healthcheck: { intervalMs: 1000 },
       },
       {
         id: 'def',
@@ -143,5 +159,85 @@ describe('parsers', () => {
     ]);
     // `docker inspect` without --format prints one array.
     expect(parseContainerInspect(JSON.stringify([doc])).map((c) => c.id)).toEqual(['abc123']);
+  });
+
+  it("parseContainerInspect reads the health check Docker runs: Docker's 30 s default, start_interval, NONE", () => {
+    const check = (Healthcheck: unknown) =>
+      parseContainerInspect(JSON.stringify({ Id: 'a', Config: { Healthcheck } }))[0]!.healthcheck;
+    expect(check({ Test: ['CMD-SHELL', 'true'] })).toEqual({ intervalMs: 30_000 });
+    expect(
+      check({ Test: ['CMD', 'true'], Interval: 2e9, StartPeriod: 10e9, StartInterval: 500_000_000 }),
+    ).toEqual({ intervalMs: 2000, start: { intervalMs: 500, periodMs: 10_000 } });
+    // A start_interval without a start period is never used by Docker.
+    expect(check({ Test: ['CMD', 'true'], Interval: 2e9, StartInterval: 5e8 })).toEqual({ intervalMs: 2000 });
+    expect(check({ Test: ['NONE'] })).toBeUndefined();
+    expect(check(undefined)).toBeUndefined();
+  });
+});
+
+describe('connectAllArgs (run by sh with a stand-in docker)', () => {
+  it('connects each container under the alias, then prints the uptime parseUptimeCs reads', async () => {
+    const run = await runWithStandIns(connectAllArgs('gw-net', 'live-web-1', ['c1', 'c2']), { docker: '' });
+    expect(run.code).toBe(0);
+    expect(run.calls['docker']).toEqual([
+      'network connect --alias live-web-1 gw-net c1',
+      'network connect --alias live-web-1 gw-net c2',
+    ]);
+    const now = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100;
+    const cs = parseUptimeCs(run.stdout);
+    expect(cs).toBeGreaterThan(now - 200);
+    expect(cs).toBeLessThanOrEqual(now + 1);
+  });
+
+  it('stops at the first connect that fails, with its exit code and no uptime', async () => {
+    const run = await runWithStandIns(connectAllArgs('gw-net', 'a', ['c1', 'gone', 'c3']), {
+      docker: 'case "$*" in *gone) echo "Error: No such container: gone" >&2; exit 1;; esac',
+    });
+    expect(run).toMatchObject({ code: 1, stdout: '' });
+    expect(run.calls['docker']).toHaveLength(2);
+  });
+
+  it('parseUptimeCs', () => {
+    expect(parseUptimeCs('350735.42 1381862.06\n')).toBe(35073542);
+    expect(parseUptimeCs('7.05 1.00')).toBe(705);
+    expect(parseUptimeCs('')).toBeUndefined();
+    expect(parseUptimeCs('cat: /proc/uptime: No such file')).toBeUndefined();
+  });
+});
+
+describe('inspectProjectContainersArgs (run by sh with a stand-in docker)', () => {
+  const argv = inspectProjectContainersArgs('shop-production');
+  const doc = (id: string) => JSON.stringify({ Id: id, Name: `/${id}` });
+
+  it('inspects what docker ps lists, in one command', async () => {
+    const run = await runWithStandIns(argv, {
+      docker: `case "$1" in ps) echo c1; echo c2;; container) echo '${doc('c1')}'; echo '${doc('c2')}';; esac`,
+    });
+    expect(run.code).toBe(0);
+    expect(run.calls['docker']).toEqual([
+      'ps -aq --no-trunc --filter label=com.docker.compose.project=shop-production',
+      'container inspect --format {{json .}} c1 c2',
+    ]);
+    expect(parseContainerInspect(run.stdout).map((c) => c.id)).toEqual(['c1', 'c2']);
+  });
+
+  it('runs no inspect for a project without containers, and prints nothing', async () => {
+    const run = await runWithStandIns(argv, { docker: '' });
+    expect(run).toMatchObject({ code: 0, stdout: '' });
+    expect(run.calls['docker']).toHaveLength(1);
+  });
+
+  it('keeps the others when a container goes between the two; fails as docker ps fails', async () => {
+    const gone = await runWithStandIns(argv, {
+      docker: `case "$1" in ps) echo c1; echo gone;; container) echo '${doc('c1')}'; echo 'Error: No such container: gone' >&2; exit 1;; esac`,
+    });
+    expect(gone.code).toBe(0);
+    expect(parseContainerInspect(gone.stdout).map((c) => c.id)).toEqual(['c1']);
+    const down = await runWithStandIns(argv, {
+      docker: 'echo "Cannot connect to the Docker daemon" >&2; exit 1',
+    });
+    expect(down).toMatchObject({ code: 1, stdout: '' });
+    expect(down.stderr).toContain('Cannot connect to the Docker daemon');
+    expect(down.calls['docker']).toHaveLength(1);
   });
 });

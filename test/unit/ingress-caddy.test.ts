@@ -1,14 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   acmeCaRootPath,
   caddyConfig,
+  DRAIN_POLL_MS,
+  drainArgv,
   GATEWAY_DRAIN_FILE,
   loadConfigArgv,
-  parseUpstreams,
+  parseDrainEnd,
   proxySettingsOfConfig,
   routesFromConfig,
   sameRoutes,
@@ -16,6 +18,7 @@ import {
   upstreamAlias,
   writeFileArgv,
 } from '../../src/ingress/caddy.js';
+import { runWithStandIns } from '../support/stand-in.js';
 
 interface Route {
   '@id': string;
@@ -209,17 +212,89 @@ describe('the draining route', () => {
   });
 });
 
-describe('parseUpstreams', () => {
-  it("reads Caddy's /reverse_proxy/upstreams: address, requests in flight, fails", () => {
-    expect(
-      parseUpstreams(
-        '[{"address":"172.20.0.5:3000","num_requests":2,"fails":0},{"address":"172.20.0.6:3000","num_requests":0,"fails":1},{"num_requests":1}]\n',
-      ),
-    ).toEqual([
-      { address: '172.20.0.5:3000', numRequests: 2, fails: 0 },
-      { address: '172.20.0.6:3000', numRequests: 0, fails: 1 },
+describe('DRAIN_SCRIPT (drainArgv, run by sh with a stand-in wget)', () => {
+  // Caddy's /reverse_proxy/upstreams, as it writes it: the nth read answers reads[n] (the last one after).
+  const upstreams = (...reads: string[]) =>
+    `n=$(cat "$STATE/n" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$STATE/n"
+case $n in
+${reads.map((body, i) => `  ${i + 1}) echo '${body}';;`).join('\n')}
+  *) echo '${reads.at(-1)}';;
+esac`;
+  const busy =
+    '[{"address":"172.20.0.3:8080","num_requests":2,"fails":0},{"address":"172.20.0.33:8080","num_requests":0,"fails":0}]';
+  const idle = '[{"address":"172.20.0.3:8080","num_requests":0,"fails":0}]';
+
+  it('settles, then reads until the old addresses have no request in flight', async () => {
+    const run = await runWithStandIns(drainArgv(['172.20.0.3:8080'], { ms: 300 }, 5000), {
+      wget: upstreams(busy, busy, idle),
+    });
+    expect(run.stdout).toBe('drained\n');
+    expect(parseDrainEnd(run.stdout)).toBe('drained');
+    expect(run.calls['wget']).toEqual(Array(3).fill('-q -O - http://127.0.0.1:2019/reverse_proxy/upstreams'));
+    // 300 ms of settling, then two pauses of DRAIN_POLL_MS.
+    expect(run.ms).toBeGreaterThanOrEqual(300 + 2 * DRAIN_POLL_MS);
+    expect(run.ms).toBeLessThan(2000);
+  });
+
+  it('matches whole addresses, and counts an address Caddy does not list as idle', async () => {
+    // 172.20.0.33 is idle although 172.20.0.3 is busy; 172.20.0.9 is not listed at all.
+    const run = await runWithStandIns(drainArgv(['172.20.0.33:8080', '172.20.0.9:8080'], { ms: 0 }, 5000), {
+      wget: upstreams(busy),
+    });
+    expect(run.stdout).toBe('drained\n');
+    expect(run.calls['wget']).toHaveLength(1);
+  });
+
+  it('gives up when the grace time runs out, and says so', async () => {
+    const run = await runWithStandIns(drainArgv(['172.20.0.3:8080', '172.20.0.33:8080'], { ms: 0 }, 200), {
+      wget: upstreams(busy),
+    });
+    expect(parseDrainEnd(run.stdout)).toBe('busy');
+    expect(run.ms).toBeGreaterThanOrEqual(190);
+    expect(run.ms).toBeLessThan(2000);
+    expect(run.calls['wget']!.length).toBeGreaterThan(2);
+  });
+
+  it("ends at once when the admin API does not answer; anything it does not print is 'unreachable'", async () => {
+    const run = await runWithStandIns(drainArgv(['172.20.0.3:8080'], { ms: 0 }, 5000), {
+      wget: 'echo "wget: can\'t connect to remote host" >&2; exit 1',
+    });
+    expect(run).toMatchObject({ code: 0, stdout: 'unreachable\n' });
+    expect(parseDrainEnd('')).toBe('unreachable');
+    expect(parseDrainEnd('OCI runtime exec failed')).toBe('unreachable');
+  });
+
+  it("settles until the host's uptime reaches the switch's plus the settle time, however late it starts", async () => {
+    const uptimeCs = () => Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+    const ahead = await runWithStandIns(
+      drainArgv(['172.20.0.3:8080'], { untilUptimeCs: uptimeCs() + 30 }, 5000),
+      {
+        wget: upstreams(idle),
+      },
+    );
+    expect(ahead.stdout).toBe('drained\n');
+    expect(ahead.ms).toBeGreaterThanOrEqual(280);
+    expect(ahead.ms).toBeLessThan(1500);
+    // A switch long enough ago: no settling at all.
+    const past = await runWithStandIns(
+      drainArgv(['172.20.0.3:8080'], { untilUptimeCs: uptimeCs() - 100 }, 5000),
+      {
+        wget: upstreams(idle),
+      },
+    );
+    expect(past.stdout).toBe('drained\n');
+    expect(past.ms).toBeLessThan(250);
+  });
+
+  it('passes settle and pause in seconds (or @ the uptime), grace in centiseconds, then the addresses', () => {
+    expect(drainArgv(['172.20.0.3:8080'], { ms: 300 }, 1000).slice(3)).toEqual([
+      'sh',
+      '0.3',
+      '100',
+      String(DRAIN_POLL_MS / 1000),
+      '172.20.0.3:8080',
     ]);
-    expect(parseUpstreams('[]')).toEqual([]);
-    expect(() => parseUpstreams('<html>')).toThrow(SyntaxError);
+    expect(drainArgv(['a:1'], { ms: -5 }, 1005).slice(4, 6)).toEqual(['0', '101']);
+    expect(drainArgv(['a:1'], { untilUptimeCs: 1234567 }, 1000)[4]).toBe('@1234567');
   });
 });

@@ -1,7 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseTarHeader, singleFileTar } from '../../src/docker/archive.js';
 import { parseContainerInspect } from '../../src/docker/container.js';
@@ -18,6 +15,7 @@ import { BESIDE_SCRIPT, ensureIngress, type IngressTarget, MOVE_SCRIPT } from '.
 import { RecordingRunner } from '../../src/runners/recording.js';
 import { ExternalError, UserError } from '../../src/util/errors.js';
 import type { Secret } from '../../src/util/secret.js';
+import { runWithStandIns } from '../support/stand-in.js';
 
 const GATEWAY = 'stagecraft-gateway';
 const HASH = '$2b$10$abcdefghijklmnopqrstuuQ3c8v2w9q1X6Zb7yJr0lTQkq0m0y5Wu';
@@ -383,32 +381,22 @@ describe('a gateway whose image is not ingress.image', () => {
  * call to a log and answers from `answers` (shell, given `$@`); returns the exit code, stderr and the
  * calls. `hangUpAfterMs`: sends SIGHUP to the script's shell then (an SSH session that died).
  */
-function runScript(
+async function runScript(
   script: string,
   args: string[],
   answers: string,
   hangUpAfterMs?: number,
 ): Promise<{ code: number | null; stderr: string; calls: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'stagecraft-gw-script-'));
-  const log = join(dir, 'calls');
-  writeFileSync(join(dir, 'docker'), `#!/bin/sh\necho "$*" >> "${log}"\n${answers}\nexit 0\n`, {
-    mode: 0o755,
-  });
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', script, 'sh', ...args], {
-      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, STATE: dir },
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    if (hangUpAfterMs !== undefined) setTimeout(() => child.kill('SIGHUP'), hangUpAfterMs);
-    child.on('close', (code) => {
-      const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
-      rmSync(dir, { recursive: true, force: true });
-      resolve({ code, stderr, calls: calls.map((call) => call.replace(/\/tmp\/tmp\.\w+/, 'TMPFILE')) });
-    });
-  });
+  const run = await runWithStandIns(
+    ['sh', '-c', script, 'sh', ...args],
+    { docker: answers },
+    { hangUpAfterMs },
+  );
+  return {
+    code: run.code,
+    stderr: run.stderr,
+    calls: (run.calls['docker'] ?? []).map((call) => call.replace(/\/tmp\/tmp\.\w+/, 'TMPFILE')),
+  };
 }
 
 describe('the hand-over beside the old gateway (BESIDE_SCRIPT, run by sh with a stand-in docker)', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { inspectProjectContainersArgs } from '../../src/docker/container.js';
 import { Coalescer } from '../../src/rollout/coalesce.js';
 import { hostBatch } from '../../src/rollout/host-batch.js';
 import { type RecordedCall, RecordingRunner } from '../../src/runners/recording.js';
@@ -87,19 +88,15 @@ const inspected = (id: string, service: string) =>
   });
 
 describe('hostBatch', () => {
-  it('reads the containers of services asking together with one docker ps and one inspect', async () => {
+  it("reads the containers of services asking together with one command (the project's ps and inspect)", async () => {
     const log: RecordedCall[] = [];
     const runner = new RecordingRunner({
       name: 'h1',
       log,
-      script: (argv) => {
-        if (argv[1] === 'ps') return { stdout: '{"ID":"c1"}\n{"ID":"c2"}\n{"ID":"c3"}\n' };
-        if (argv[2] === 'inspect')
-          return {
-            stdout: `${inspected('c1', 'api')}\n${inspected('c2', 'web')}\n${inspected('c3', 'api')}\n`,
-          };
-        return undefined;
-      },
+      script: (argv) =>
+        argv.join(' ') === inspectProjectContainersArgs('shop').join(' ')
+          ? { stdout: `${inspected('c1', 'api')}\n${inspected('c2', 'web')}\n${inspected('c3', 'api')}\n` }
+          : undefined,
     });
     const batch = hostBatch(runner, 'shop');
     const [api, web, worker] = await Promise.all([
@@ -111,8 +108,7 @@ describe('hostBatch', () => {
     expect(web.map((one) => one.id)).toEqual(['c2']);
     expect(worker).toEqual([]);
     expect(log.map((call) => (call.kind === 'exec' ? call.argv.join(' ') : call.kind))).toEqual([
-      'docker ps -a --no-trunc --filter label=com.docker.compose.project=shop --format {{json .}}',
-      'docker container inspect --format {{json .}} c1 c2 c3',
+      inspectProjectContainersArgs('shop').join(' '),
     ]);
   });
 

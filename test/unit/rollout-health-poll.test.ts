@@ -69,6 +69,23 @@ describe('nextPollMs', () => {
     );
   });
 
+  it("times the looks by the container's inspected health check (the image's), over the plan's", () => {
+    const imageCheck = { ...container('starting'), healthcheck: { intervalMs: 1000 } };
+    const plannedWithout = { timeoutMs: 60_000, stableForMs: 3000 };
+    // The image probes every second: the first look is just after the first probe, not in 250 ms.
+    expect(nextPollMs([imageCheck], plannedWithout, STARTED + 150)).toBe(950);
+    expect(nextPollMs([imageCheck], plannedWithout, STARTED + 1300)).toBe(800);
+    // What Docker runs wins over the plan's interval.
+    expect(nextPollMs([imageCheck], checked, STARTED + 150)).toBe(950);
+    // A start_interval Docker runs sets the pace in the start period.
+    const fast = {
+      ...container('starting'),
+      healthcheck: { intervalMs: 5000, start: { intervalMs: 200, periodMs: 2000 } },
+    };
+    expect(nextPollMs([fast], plannedWithout, STARTED + 50)).toBe(250);
+    expect(nextPollMs([fast], plannedWithout, STARTED + 2150)).toBe(MAX_POLL_MS);
+  });
+
   it('looks again soon when a start time is missing or a container is not running', () => {
     expect(nextPollMs([container('starting', '')], checked, STARTED)).toBe(MIN_POLL_MS);
     expect(nextPollMs([{ ...container('starting'), running: false }], checked, STARTED)).toBe(MIN_POLL_MS);
