@@ -1,5 +1,5 @@
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
-import { caddyConfig } from '../ingress/caddy.js';
+import { caddyConfig, SWARM_UPSTREAM_REFRESH_MS } from '../ingress/caddy.js';
 import { UserError } from '../util/errors.js';
 import { compareStrings, sha256Hex } from './canonical.js';
 import { escapeDollars } from './project.js';
@@ -237,7 +237,7 @@ export function swarmStack(input: StackInput, stackName: string): SwarmStack {
   const files: Record<string, string> = {};
   if (input.gateway !== undefined && input.gateway.routes.length > 0) {
     const routes = input.gateway.routes.map((route) => ({ ...route, upstream: `tasks.${route.service}` }));
-    const config = `${JSON.stringify(caddyConfig(routes, undefined, { draining: false }), null, 2)}\n`;
+    const config = `${JSON.stringify(caddyConfig(routes, undefined, { draining: false, refreshMs: SWARM_UPSTREAM_REFRESH_MS }), null, 2)}\n`;
     const configName = `${GATEWAY_SERVICE}-${sha256Hex(config).slice(0, 12)}`;
     files[GATEWAY_CONFIG_FILE] = config;
     const networks = [

@@ -2,6 +2,7 @@
  * argv builders for the containers of a compose service, addressed by id (rollout works on explicit
  * containers: the new ones beside the old), plus pure parsers of what those commands print.
  */
+import { InternalError } from '../util/errors.js';
 
 /** Every container (running or not) of a compose project: one JSON object per line. */
 export function listProjectContainersArgs(project: string): string[] {
@@ -59,6 +60,30 @@ export function stopContainersArgs(
   if (options.signal !== undefined) args.push('-s', options.signal);
   if (options.timeoutSeconds !== undefined) args.push('-t', String(options.timeoutSeconds));
   return [...args, ...ids];
+}
+
+/** A container ID or name: nothing a shell would split or expand. */
+const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * One command for `docker stop stop…` (each container with its own signal and grace period), then,
+ * when that succeeded, `docker rm -f remove…`; either list may be empty. Exits with the failing
+ * command's status. Throws InternalError for an ID or name a shell could split (IDs are hex, names
+ * `[A-Za-z0-9][A-Za-z0-9_.-]*`).
+ */
+export function stopThenRemoveArgs(stop: string[], remove: string[]): string[] {
+  const bad = [...stop, ...remove].find((ref) => !CONTAINER_REF.test(ref));
+  if (bad !== undefined) throw new InternalError(`not a container ID or name: ${JSON.stringify(bad)}`);
+  return [
+    'sh',
+    '-c',
+    'n=$1; shift; s=; i=0; for c do [ "$i" -lt "$n" ] && s="$s $c"; i=$((i + 1)); done; shift "$n"; ' +
+      'if [ -n "$s" ]; then docker stop $s >/dev/null || exit; fi; [ $# -eq 0 ] || docker rm -f "$@" >/dev/null',
+    'sh',
+    String(stop.length),
+    ...stop,
+    ...remove,
+  ];
 }
 
 /** `docker rm [-f] [-v] id…` (`-v` removes anonymous volumes only; named volumes stay). */

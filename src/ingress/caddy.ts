@@ -15,12 +15,18 @@ import { createHash } from 'node:crypto';
 export const CADDY_ADMIN = 'http://127.0.0.1:2019';
 const ROUTE_PREFIX = 'stagecraft-';
 /**
- * How often Caddy re-reads a route's A records (from Docker's DNS on the host, when a request comes):
- * the rollout waits this plus SWITCH_MARGIN_MS after a switch before stopping old containers.
+ * How often Caddy re-reads a route's A records (from Docker's DNS on the host): the first request
+ * after this has passed looks them up again, before it is proxied. The rollout waits this plus
+ * SWITCH_MARGIN_MS after a switch before stopping old containers.
  */
-export const UPSTREAM_REFRESH_MS = 200;
-/** Margin after UPSTREAM_REFRESH_MS for Caddy to have re-read the alias, in ms. */
-export const SWITCH_MARGIN_MS = 100;
+export const UPSTREAM_REFRESH_MS = 100;
+/** Margin after UPSTREAM_REFRESH_MS for a request to come and Caddy to look the alias up, in ms. */
+export const SWITCH_MARGIN_MS = 50;
+/**
+ * Driver swarm's gateway re-reads `tasks.<service>` this often: as its first release did, because its
+ * config is a swarm config named by its hash, and a new one would restart every gateway task.
+ */
+export const SWARM_UPSTREAM_REFRESH_MS = 200;
 
 export interface CaddyRoute {
   /**
@@ -122,7 +128,7 @@ function routeMatch(route: CaddyRoute): Record<string, unknown>[] | undefined {
  * prefix stripped, and the reverse proxy, whose upstreams come from DNS; a failed dial (a replica that
  * just stopped) is retried.
  */
-function routeJson(route: CaddyRoute): Record<string, unknown> {
+function routeJson(route: CaddyRoute, refreshMs: number): Record<string, unknown> {
   const match = routeMatch(route);
   const handle: Record<string, unknown>[] = [];
   if (route.maintenance !== undefined) {
@@ -163,7 +169,7 @@ function routeJson(route: CaddyRoute): Record<string, unknown> {
       source: 'a',
       name: route.upstream ?? upstreamAlias(route.service, route.app),
       port: String(route.port),
-      refresh: `${UPSTREAM_REFRESH_MS}ms`,
+      refresh: `${refreshMs}ms`,
     },
     load_balancing: {
       selection_policy: { policy: 'round_robin' },
@@ -240,15 +246,20 @@ export type IngressTls =
  * The whole config for a set of routes; routes with host matchers first, catch-alls (domain `*`) last.
  * With TLS the routes are served on :443 and Caddy redirects :80 to HTTPS. `draining` (default true)
  * puts DRAIN_ROUTE first; driver swarm's gateway, a stack service whose config is named by its hash,
- * goes without it (swarm replaces its tasks itself, and a new config would restart every one).
+ * goes without it (swarm replaces its tasks itself, and a new config would restart every one), and
+ * with its own `refreshMs` (default UPSTREAM_REFRESH_MS; swarm's is SWARM_UPSTREAM_REFRESH_MS).
  */
 export function caddyConfig(
   routes: CaddyRoute[],
   tls: IngressTls = { mode: 'off' },
-  options: { draining?: boolean } = {},
+  options: { draining?: boolean; refreshMs?: number } = {},
 ): Record<string, unknown> {
+  const refreshMs = options.refreshMs ?? UPSTREAM_REFRESH_MS;
   const server: Record<string, unknown> = {
-    routes: [...(options.draining === false ? [] : [DRAIN_ROUTE]), ...sortRoutes(routes).map(routeJson)],
+    routes: [
+      ...(options.draining === false ? [] : [DRAIN_ROUTE]),
+      ...sortRoutes(routes).map((route) => routeJson(route, refreshMs)),
+    ],
   };
   const apps: Record<string, unknown> = {};
   if (tls.mode === 'off') {

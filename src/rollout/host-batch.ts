@@ -9,6 +9,7 @@ import {
   parseContainerInspect,
   removeContainersArgs,
   stopContainersArgs,
+  stopThenRemoveArgs,
 } from '../docker/container.js';
 import { displayArgv, exitError } from '../runners/common.js';
 import type { Runner } from '../runners/types.js';
@@ -40,9 +41,10 @@ export interface HostBatch {
   scaleUp(composeFile: string, service: string, scale: number): Promise<void>;
   /**
    * Stops the containers `stop` (each with its own stop signal and grace period), then removes them and
-   * `remove` (`docker rm -f`), with one `docker stop` and one `docker rm` for the calls made within
+   * `remove` (`docker rm -f`): one command (`docker stop`, then `docker rm`) for the calls made within
    * READ_WINDOW_MS (docker stops a list of containers side by side). When the shared command fails,
-   * each call runs its own, so an error names only the caller's containers. Throws what the runner throws.
+   * each call runs its own `docker stop` and `docker rm`, so an error names only the caller's
+   * containers. Throws what the runner throws.
    */
   stopAndRemove(stop: string[], remove: string[]): Promise<void>;
 }
@@ -91,10 +93,7 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
     async (items) => {
       const stop = items.flatMap((item) => item.stop);
       const remove = items.flatMap((item) => item.remove);
-      const together =
-        (stop.length === 0 || (await succeeds(stopContainersArgs(stop)))) &&
-        (remove.length === 0 || (await succeeds(removeContainersArgs(remove, { force: true }))));
-      if (together) return items.map(() => undefined);
+      if (await succeeds(stopThenRemoveArgs(stop, remove))) return items.map(() => undefined);
       // One of them failed: each caller runs its own commands, and gets its own error.
       const outcomes = await Promise.allSettled(items.map(alone));
       return outcomes.map((outcome) =>

@@ -11,6 +11,7 @@ import {
   parseJsonLines,
   removeContainersArgs,
   stopContainersArgs,
+  stopThenRemoveArgs,
 } from '../../src/docker/container.js';
 import {
   connectAllArgs,
@@ -20,6 +21,7 @@ import {
   networkExistsArgs,
   parseUptimeCs,
 } from '../../src/docker/network.js';
+import { InternalError } from '../../src/util/errors.js';
 import { runWithStandIns } from '../support/stand-in.js';
 
 const line = (argv: string[]) => argv.join(' ');
@@ -202,6 +204,31 @@ describe('connectAllArgs (run by sh with a stand-in docker)', () => {
     expect(parseUptimeCs('7.05 1.00')).toBe(705);
     expect(parseUptimeCs('')).toBeUndefined();
     expect(parseUptimeCs('cat: /proc/uptime: No such file')).toBeUndefined();
+  });
+});
+
+describe('stopThenRemoveArgs (run by sh with a stand-in docker)', () => {
+  it('stops the first list, then removes the second, in one command', async () => {
+    const run = await runWithStandIns(stopThenRemoveArgs(['a1', 'b1'], ['a1', 'a0', 'b1']), { docker: '' });
+    expect(run.code).toBe(0);
+    expect(run.calls['docker']).toEqual(['stop a1 b1', 'rm -f a1 a0 b1']);
+    const onlyRemove = await runWithStandIns(stopThenRemoveArgs([], ['a0']), { docker: '' });
+    expect(onlyRemove.calls['docker']).toEqual(['rm -f a0']);
+    const onlyStop = await runWithStandIns(stopThenRemoveArgs(['a1'], []), { docker: '' });
+    expect(onlyStop.calls['docker']).toEqual(['stop a1']);
+  });
+
+  it('removes nothing when the stop fails, and exits with its status', async () => {
+    const run = await runWithStandIns(stopThenRemoveArgs(['gone'], ['gone']), {
+      docker: 'echo "Error response from daemon: No such container: gone" >&2; exit 1',
+    });
+    expect(run.code).toBe(1);
+    expect(run.calls['docker']).toEqual(['stop gone']);
+  });
+
+  it('refuses a reference a shell could split or expand', () => {
+    expect(() => stopThenRemoveArgs(['a1 b1'], [])).toThrow(InternalError);
+    expect(() => stopThenRemoveArgs([], ['*'])).toThrow('not a container ID or name: "*"');
   });
 });
 

@@ -63,7 +63,7 @@ describe('caddyConfig', () => {
       source: 'a',
       name: 'live-api',
       port: '3000',
-      refresh: '200ms',
+      refresh: '100ms',
     });
     expect(upstreamAlias('api')).toBe('live-api');
     expect(config.apps.tls).toBeUndefined();
@@ -180,7 +180,7 @@ describe('loadConfigArgv', () => {
 describe('proxySettingsOfConfig', () => {
   it("tells a gateway configured with another upstream refresh (an older version's) from this one", () => {
     const current = caddyConfig(routes) as unknown as Config;
-    expect(proxySettingsOfConfig(current)).toBe('[["200ms"],true]');
+    expect(proxySettingsOfConfig(current)).toBe('[["100ms"],true]');
     const older = structuredClone(current);
     for (const route of older.apps.http.servers.stagecraft.routes.slice(1))
       (route.handle[0]!.dynamic_upstreams as { refresh: string }).refresh = '1000ms';
@@ -192,7 +192,7 @@ describe('proxySettingsOfConfig', () => {
     const current = caddyConfig(routes) as unknown as Config;
     const older = structuredClone(current);
     older.apps.http.servers.stagecraft.routes.shift();
-    expect(proxySettingsOfConfig(older)).toBe('[["200ms"],false]');
+    expect(proxySettingsOfConfig(older)).toBe('[["100ms"],false]');
   });
 });
 

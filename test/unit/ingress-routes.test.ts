@@ -12,7 +12,7 @@ import { Secret } from '../../src/util/secret.js';
 
 const proxy = (name: string, port: string) => ({
   handler: 'reverse_proxy',
-  dynamic_upstreams: { source: 'a', name, port, refresh: '200ms' },
+  dynamic_upstreams: { source: 'a', name, port, refresh: '100ms' },
   load_balancing: {
     selection_policy: { policy: 'round_robin' },
     try_duration: '5s',

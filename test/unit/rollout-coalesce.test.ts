@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inspectProjectContainersArgs } from '../../src/docker/container.js';
+import { inspectProjectContainersArgs, stopThenRemoveArgs } from '../../src/docker/container.js';
 import { Coalescer } from '../../src/rollout/coalesce.js';
 import { hostBatch } from '../../src/rollout/host-batch.js';
 import { type RecordedCall, RecordingRunner } from '../../src/runners/recording.js';
@@ -161,7 +161,7 @@ describe('hostBatch.stopAndRemove', () => {
     const log: RecordedCall[] = [];
     const batch = hostBatch(new RecordingRunner({ name: 'h1', log }), 'shop');
     await Promise.all([batch.stopAndRemove(['a1'], ['a1', 'a0']), batch.stopAndRemove(['b1'], ['b1'])]);
-    expect(commands(log)).toEqual(['docker stop a1 b1', 'docker rm -f a1 a0 b1']);
+    expect(commands(log)).toEqual([stopThenRemoveArgs(['a1', 'b1'], ['a1', 'a0', 'b1']).join(' ')]);
   });
 
   it('when the shared command fails, runs each caller alone: only the failing one gets an error', async () => {
@@ -184,7 +184,7 @@ describe('hostBatch.stopAndRemove', () => {
       'ExternalError: docker stop gone exited with code 1 on h1: Error response from daemon: No such container: gone',
     );
     expect(commands(log)).toEqual([
-      'docker stop a1 gone',
+      stopThenRemoveArgs(['a1', 'gone'], ['a1', 'gone']).join(' '),
       'docker stop a1',
       'docker stop gone',
       'docker rm -f a1',
