@@ -398,7 +398,9 @@ if (parts.includes(2)) {
   const totals = [];
   const loads = [];
   const beforeTotals = [];
+  const beforeLoads = [];
   const algorithm = [];
+  const algorithmLoads = [];
   for (let round = 0; round < rounds; round++) {
     const deployed = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[3 * round + 1])));
     totals.push(deployed.value.ms);
@@ -407,10 +409,11 @@ if (parts.includes(2)) {
       rolloutOutside('ten', services, versions[3 * round + 2], algorithmScript, true),
     );
     algorithm.push(outside.value);
+    algorithmLoads.push(outside.load);
     if (before) {
       const old = await underLoad('h1', () => stagecraft(dir, deployArgs(versions[3 * round + 3]), before));
       beforeTotals.push(old.value.ms);
-      loads.push(old.load);
+      beforeLoads.push(old.load);
     }
   }
   console.log('2. ten services on h1 against one (whole deploys, medians, all under load)');
@@ -425,6 +428,8 @@ if (parts.includes(2)) {
       `  before: 10 services ${s(median(beforeTotals))}, 1 service ${s(report.solo.before)} -> ${(median(beforeTotals) / report.solo.before).toFixed(2)}x (rounds ${beforeTotals.map(s).join(', ')})`,
     );
   console.log(loadLine('during the 10-service deploys', loads, base));
+  if (before) console.log(loadLine("during before's", beforeLoads, base));
+  console.log(loadLine("during the algorithm's", algorithmLoads, base));
   console.log(`  load average now ${loadAverage()}`);
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { InternalError } from '../util/errors.js';
 /**
  * The Caddy gateway on a deploy host. Routes are loaded through Caddy's admin API (inside the
  * container) only when the set of routes changes. A deploy never reloads the config: a reload restarts
@@ -402,22 +403,25 @@ export function proxySettingsOfConfig(config: unknown): string {
   return JSON.stringify([[...new Set(refresh)].sort(), first?.['@id'] === DRAIN_ROUTE['@id']]);
 }
 
-/** One upstream as Caddy's admin API reports it: `host:port`, requests in flight, recent failures. */
 /** Pause between two reads of the upstreams while old containers drain (inside the gateway), in ms. */
 export const DRAIN_POLL_MS = 20;
 
 /**
- * The drain, run inside the gateway by `sh` (busybox's is enough). First it settles: SETTLE `@T` sleeps
- * until the host's /proc/uptime reaches T centiseconds (a container reads the host's), a number of
- * seconds sleeps that long. Then it reads `/reverse_proxy/upstreams` every PAUSE seconds until none of
- * the ADDRESSes has a request in flight, or GRACE centiseconds have passed. Prints one word: `drained`,
- * `busy` (the grace ran out) or `unreachable` (the admin API did not answer). An address Caddy does not
- * list has nothing in flight (Caddy 2.6 lists a dynamic upstream only while it has one). Caddy writes
- * each entry as `{"address":…,"num_requests":…,"fails":…}`, in that order (a Go struct's field order).
- * One `docker exec` for the whole wait: each exec costs 150–350 ms, a read inside a few ms.
- *   sh -c DRAIN_SCRIPT sh SETTLE GRACE PAUSE ADDRESS...
+ * The drains of one host, run inside the gateway by `sh` (busybox's is enough). Each GROUP is
+ * `NAME=ADDRESS,ADDRESS…` (names and `ip:port` addresses: nothing a shell splits). First it settles:
+ * SETTLE `@T` sleeps until the host's /proc/uptime reaches T centiseconds (a container reads the
+ * host's), a number of seconds sleeps that long. Then it reads `/reverse_proxy/upstreams` every PAUSE
+ * seconds; a group whose addresses have no request in flight is done at once (`drained NAME`), and
+ * when GRACE centiseconds have passed the rest are `busy NAME`; when the admin API does not answer,
+ * every group left is `unreachable NAME`. One line per group, printed as it ends. An address Caddy does
+ * not list has nothing in flight (Caddy 2.6 lists a dynamic upstream only while it has one). Caddy
+ * writes each entry as `{"address":…,"num_requests":…,"fails":…}`, in that order (a Go struct's field
+ * order). One `docker exec` for every service draining at that moment: an exec costs 150–350 ms, a read
+ * inside ~3 ms (so the services of a host share one reader, not one each).
+ *   sh -c DRAIN_SCRIPT sh SETTLE GRACE PAUSE GROUP...
  */
-export const DRAIN_SCRIPT = `settle=$1 grace=$2 pause=$3; shift 3
+export const DRAIN_SCRIPT = `set -f
+settle=$1 grace=$2 pause=$3; shift 3
 now() { read -r up _ < /proc/uptime; echo $(( \${up%.*} * 100 + 1\${up#*.} - 100 )); }
 case $settle in
   @*) d=$(( \${settle#@} - $(now) )); [ "$d" -le 0 ] || sleep "$(printf '%d.%02d' $((d / 100)) $((d % 100)))" ;;
@@ -425,17 +429,24 @@ case $settle in
   *) sleep "$settle" ;;
 esac
 end=$(( $(now) + grace ))
-while :; do
-  body=$(wget -q -O - ${CADDY_ADMIN}/reverse_proxy/upstreams) || { echo unreachable; exit 0; }
-  busy=
-  for a do
-    case $body in
-      *"\\"address\\":\\"$a\\",\\"num_requests\\":0,"*) ;;
-      *"\\"address\\":\\"$a\\","*) busy=1 ;;
-    esac
+while [ $# -gt 0 ]; do
+  body=$(wget -q -O - ${CADDY_ADMIN}/reverse_proxy/upstreams) || { for g do echo "unreachable \${g%%=*}"; done; exit 0; }
+  left=
+  for g do
+    busy=
+    IFS=,
+    for a in \${g#*=}; do
+      case $body in
+        *"\\"address\\":\\"$a\\",\\"num_requests\\":0,"*) ;;
+        *"\\"address\\":\\"$a\\","*) busy=1 ;;
+      esac
+    done
+    unset IFS
+    if [ -n "$busy" ]; then left="$left $g"; else echo "drained \${g%%=*}"; fi
   done
-  [ -n "$busy" ] || { echo drained; exit 0; }
-  [ "$(now)" -lt "$end" ] || { echo busy; exit 0; }
+  set -- $left
+  [ $# -gt 0 ] || exit 0
+  if [ "$(now)" -ge "$end" ]; then for g do echo "busy \${g%%=*}"; done; exit 0; fi
   sleep "$pause"
 done
 `;
@@ -450,17 +461,30 @@ export type Settle =
   /** This long from the drain's start, in ms. */
   | { ms: number };
 
+/** One service's old containers to drain: a name for DRAIN_SCRIPT's lines and their `ip:port`s. */
+export interface DrainGroup {
+  name: string;
+  addresses: string[];
+}
+
 /** Seconds for `sleep`, from ms (at most three decimals: "0.3", "0.02", "0"). */
 function seconds(ms: number): string {
   return String(Math.round(Math.max(0, ms)) / 1000);
 }
 
+/** A group name or address DRAIN_SCRIPT can take as it is: nothing a shell splits or expands. */
+const DRAIN_WORD = /^[A-Za-z0-9_.:-]+$/;
+
 /**
- * argv run inside the ingress container: settles (`settle`), then waits until `addresses` (`ip:port`
- * as Caddy names its upstreams) have no request in flight, `graceMs` at the most, reading every
- * DRAIN_POLL_MS. Its output is read by parseDrainEnd.
+ * argv run inside the ingress container: settles (`settle`), then waits until each group's addresses
+ * (`ip:port` as Caddy names its upstreams) have no request in flight, `graceMs` at the most, reading
+ * every DRAIN_POLL_MS. Its lines are read by parseDrainLine. Throws InternalError for a name or
+ * address with characters a shell would split or expand.
  */
-export function drainArgv(addresses: string[], settle: Settle, graceMs: number): string[] {
+export function drainArgv(groups: DrainGroup[], settle: Settle, graceMs: number): string[] {
+  for (const word of groups.flatMap((group) => [group.name, ...group.addresses])) {
+    if (!DRAIN_WORD.test(word)) throw new InternalError(`cannot drain ${JSON.stringify(word)}`);
+  }
   return [
     'sh',
     '-c',
@@ -469,14 +493,14 @@ export function drainArgv(addresses: string[], settle: Settle, graceMs: number):
     'untilUptimeCs' in settle ? `@${Math.round(settle.untilUptimeCs)}` : seconds(settle.ms),
     String(Math.max(0, Math.ceil(graceMs / 10))),
     seconds(DRAIN_POLL_MS),
-    ...addresses,
+    ...groups.map((group) => `${group.name}=${group.addresses.join(',')}`),
   ];
 }
 
-/** The word DRAIN_SCRIPT printed last; `unreachable` for any other output. */
-export function parseDrainEnd(stdout: string): DrainEnd {
-  const word = stdout.trim().split('\n').at(-1);
-  return word === 'drained' || word === 'busy' ? word : 'unreachable';
+/** One of DRAIN_SCRIPT's lines: which group ended how; undefined for any other line. */
+export function parseDrainLine(line: string): { name: string; end: DrainEnd } | undefined {
+  const match = /^(drained|busy|unreachable) (\S+)$/.exec(line.trim());
+  return match ? { end: match[1] as DrainEnd, name: match[2]! } : undefined;
 }
 
 /** Replaces (or adds) one app's route of one service in a route list. */

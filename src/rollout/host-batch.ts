@@ -11,10 +11,12 @@ import {
   stopContainersArgs,
   stopThenRemoveArgs,
 } from '../docker/container.js';
+import type { DrainEnd, Settle } from '../ingress/caddy.js';
 import { displayArgv, exitError } from '../runners/common.js';
 import type { Runner } from '../runners/types.js';
 import { Coalescer } from './coalesce.js';
 import { composeOnce } from './first-up.js';
+import { drainUpstreams, type IngressTarget, SETTLE_MS } from './ingress.js';
 
 /** Label compose puts on every container: the service it runs. */
 const SERVICE_LABEL = 'com.docker.compose.service';
@@ -23,6 +25,39 @@ const SERVICE_LABEL = 'com.docker.compose.service';
 export const READ_WINDOW_MS = 10;
 /** How long the first `compose up` of a batch waits for others, in ms. */
 export const UP_WINDOW_MS = 10;
+/**
+ * How long the first drain of a batch waits for others, in ms: services routed together connect their
+ * new containers side by side and ask to drain within a few tens of ms. The drain's settling is timed
+ * from the switch, so the window delays it only once the exec's start has used up the settle time.
+ */
+export const DRAIN_WINDOW_MS = 25;
+
+interface DrainCall {
+  target: IngressTarget;
+  addresses: string[];
+  settle: Settle;
+  graceMs: number;
+  /** Hears this call's end as soon as the script prints it. */
+  early: (end: DrainEnd) => void;
+}
+
+/** The settle of drains run as one: until the latest switch's moment, or the longest wait. */
+function jointSettle(calls: DrainCall[]): Settle {
+  const until = calls.map((call) => ('untilUptimeCs' in call.settle ? call.settle.untilUptimeCs : undefined));
+  if (until.every((value) => value !== undefined)) return { untilUptimeCs: Math.max(...(until as number[])) };
+  return { ms: Math.max(...calls.map((call) => ('ms' in call.settle ? call.settle.ms : SETTLE_MS))) };
+}
+
+/** `promise`, or a rejection with `signal`'s reason once it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
 
 /** One host's shared commands for one project; make one per runner and run (`hostBatch`). */
 export interface HostBatch {
@@ -39,6 +74,19 @@ export interface HostBatch {
    * that ask at the same time. Throws what the runner throws (every service of that call gets the error).
    */
   scaleUp(composeFile: string, service: string, scale: number): Promise<void>;
+  /**
+   * Waits until the gateway of `target` routes to the new containers (`settle`) and has no request in
+   * flight to `addresses`, `graceMs` at the most (drainUpstreams), in one drain with the other services
+   * of this host that ask within DRAIN_WINDOW_MS (the gateway then runs one reader, not one each);
+   * resolves as soon as this call's addresses are done, whatever the others'. Rejects with `signal`'s
+   * reason when it aborts.
+   */
+  drain(
+    target: IngressTarget,
+    addresses: string[],
+    timing: { settle: Settle; graceMs: number },
+    signal?: AbortSignal,
+  ): Promise<DrainEnd>;
   /**
    * Stops the containers `stop` (each with its own stop signal and grace period), then removes them and
    * `remove` (`docker rm -f`): one command (`docker stop`, then `docker rm`) for the calls made within
@@ -102,8 +150,41 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
     },
     { windowMs: READ_WINDOW_MS, oneInFlight: false },
   );
+  const drains = new Coalescer<DrainCall, DrainEnd>(
+    async (calls) => {
+      // One drain per gateway and grace time (one of each in a deploy).
+      const runs = new Map<string, number[]>();
+      calls.forEach((call, index) => {
+        const key = `${call.target.container}\0${call.graceMs}`;
+        runs.set(key, [...(runs.get(key) ?? []), index]);
+      });
+      const ends: DrainEnd[] = calls.map(() => 'unreachable');
+      await Promise.all(
+        [...runs.values()].map(async (indexes) => {
+          const group = indexes.map((index) => calls[index]!);
+          const byName = await drainUpstreams(
+            group[0]!.target,
+            indexes.map((index) => ({ name: `s${index}`, addresses: calls[index]!.addresses })),
+            { settle: jointSettle(group), graceMs: group[0]!.graceMs },
+            (name, end) => calls[Number(name.slice(1))]?.early(end),
+          );
+          for (const index of indexes) ends[index] = byName.get(`s${index}`) ?? 'unreachable';
+        }),
+      );
+      return ends;
+    },
+    { windowMs: DRAIN_WINDOW_MS, oneInFlight: false },
+  );
   return {
     containersOf: (service) => lists.call(service),
+    drain(target, addresses, timing, signal) {
+      return abortable(
+        new Promise<DrainEnd>((resolve, reject) => {
+          drains.call({ target, addresses, ...timing, early: resolve }).then(resolve, reject);
+        }),
+        signal,
+      );
+    },
     async stopAndRemove(stop, remove) {
       if (stop.length === 0 && remove.length === 0) return;
       const answer = await retires.call({ stop, remove });

@@ -29,6 +29,8 @@ import {
   caddyConfig,
   configLockArgv,
   configUnlockArgv,
+  type DrainEnd,
+  type DrainGroup,
   drainArgv,
   GATEWAY_DATA_DIR,
   GATEWAY_DRAIN_FILE,
@@ -36,7 +38,7 @@ import {
   loadConfigArgv,
   othersOn,
   PORTS_CONTAINER_CONFIG,
-  parseDrainEnd,
+  parseDrainLine,
   proxySettingsOfConfig,
   readConfigArgv,
   routesFromConfig,
@@ -901,25 +903,38 @@ export async function addUpstreams(
 export const SETTLE_MS = UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS;
 
 /**
- * Settles (`timing.settle`: until the gateway routes to the new containers), then waits until the
- * gateway has no request in flight to any of `addresses` (`ip:port` on the ingress network, as Caddy's
- * `/reverse_proxy/upstreams` names them), or `timing.graceMs` has passed: one `docker exec` of
- * DRAIN_SCRIPT in the gateway. Returns how it ended and after how many ms (from the call, settling
- * included). A gateway whose admin API does not answer, or that cannot be reached, ends the wait
- * undrained (the containers' own stop grace period still lets their requests finish). Throws what the
- * runner throws for an aborted `signal`.
+ * Settles (`timing.settle`: until the gateway routes to the new containers), then waits until each
+ * group's addresses (`ip:port` on the ingress network, as Caddy's `/reverse_proxy/upstreams` names
+ * them) have no request in flight, or `timing.graceMs` has passed: one `docker exec` of DRAIN_SCRIPT
+ * in the gateway for all the groups. Calls `onEnd` as each group ends (while the others still drain)
+ * and returns every group's end by name. A group the script gave no line for (the gateway could not be
+ * reached, the exec failed) is `unreachable`: the containers' own stop grace period still lets their
+ * requests finish. Throws what the runner throws for an aborted `signal`.
  */
 export async function drainUpstreams(
   target: IngressTarget,
-  addresses: string[],
+  groups: DrainGroup[],
   timing: { settle: Settle; graceMs: number },
+  onEnd: (name: string, end: DrainEnd) => void = () => {},
   signal?: AbortSignal,
-): Promise<{ drained: boolean; waitedMs: number }> {
-  const started = Date.now();
-  const result = await target.runner.exec(
-    execArgs(target.container, drainArgv(addresses, timing.settle, timing.graceMs), { interactive: false }),
-    { allowFailure: true, ...(signal ? { signal } : {}) },
+): Promise<Map<string, DrainEnd>> {
+  const ends = new Map<string, DrainEnd>();
+  const ended = (name: string, end: DrainEnd) => {
+    if (ends.has(name)) return;
+    ends.set(name, end);
+    onEnd(name, end);
+  };
+  await target.runner.exec(
+    execArgs(target.container, drainArgv(groups, timing.settle, timing.graceMs), { interactive: false }),
+    {
+      allowFailure: true,
+      onLine: (line, stream) => {
+        const parsed = stream === 'stdout' ? parseDrainLine(line) : undefined;
+        if (parsed !== undefined) ended(parsed.name, parsed.end);
+      },
+      ...(signal ? { signal } : {}),
+    },
   );
-  const drained = result.exitCode === 0 && parseDrainEnd(result.stdout) === 'drained';
-  return { drained, waitedMs: Date.now() - started };
+  for (const group of groups) ended(group.name, 'unreachable');
+  return ends;
 }

@@ -16,7 +16,7 @@ import { decideRollout } from './decide.js';
 import { composeOnce } from './first-up.js';
 import { nextPollMs } from './health-poll.js';
 import type { HostBatch } from './host-batch.js';
-import { addUpstreams, drainUpstreams, type IngressTarget, SETTLE_MS } from './ingress.js';
+import { addUpstreams, type IngressTarget, SETTLE_MS } from './ingress.js';
 
 type RolloutAction = Extract<Action, { kind: 'rollout' }>;
 
@@ -166,11 +166,15 @@ async function retire(
       switched?.uptimeCs === undefined
         ? { ms: settleMs }
         : { untilUptimeCs: switched.uptimeCs + Math.ceil(SETTLE_MS / 10) };
-    const drain = await drainUpstreams(ctx.ingress, addresses, { settle, graceMs: ctx.drainMs }, ctx.signal);
+    const started = Date.now();
+    const end = await ctx.batch.drain(ctx.ingress, addresses, { settle, graceMs: ctx.drainMs }, ctx.signal);
+    const waitedMs = Date.now() - started;
     ctx.log(
-      drain.drained
-        ? `old containers drained in ${drain.waitedMs} ms`
-        : `old containers still busy after ${drain.waitedMs} ms: stopping them (their stop grace period lets requests finish)`,
+      end === 'drained'
+        ? `old containers drained in ${waitedMs} ms`
+        : end === 'busy'
+          ? `old containers still busy after ${waitedMs} ms: stopping them (their stop grace period lets requests finish)`
+          : `the gateway did not answer the drain (${waitedMs} ms): stopping the old containers (their stop grace period lets requests finish)`,
     );
   } else if (running.length > 0 && settleMs > 0) {
     await sleep(settleMs);

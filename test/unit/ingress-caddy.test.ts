@@ -10,7 +10,7 @@ import {
   drainArgv,
   GATEWAY_DRAIN_FILE,
   loadConfigArgv,
-  parseDrainEnd,
+  parseDrainLine,
   proxySettingsOfConfig,
   routesFromConfig,
   sameRoutes,
@@ -18,6 +18,7 @@ import {
   upstreamAlias,
   writeFileArgv,
 } from '../../src/ingress/caddy.js';
+import { InternalError } from '../../src/util/errors.js';
 import { runWithStandIns } from '../support/stand-in.js';
 
 interface Route {
@@ -220,16 +221,19 @@ case $n in
 ${reads.map((body, i) => `  ${i + 1}) echo '${body}';;`).join('\n')}
   *) echo '${reads.at(-1)}';;
 esac`;
-  const busy =
-    '[{"address":"172.20.0.3:8080","num_requests":2,"fails":0},{"address":"172.20.0.33:8080","num_requests":0,"fails":0}]';
-  const idle = '[{"address":"172.20.0.3:8080","num_requests":0,"fails":0}]';
+  const entry = (address: string, inFlight: number) =>
+    `{"address":"${address}","num_requests":${inFlight},"fails":0}`;
+  const list = (...entries: string[]) => `[${entries.join(',')}]`;
+  const busy = list(entry('172.20.0.3:8080', 2), entry('172.20.0.33:8080', 0));
+  const idle = list(entry('172.20.0.3:8080', 0));
+  const one = (addresses: string[]) => [{ name: 'web', addresses }];
+  const ends = (stdout: string) => stdout.trim().split('\n').map(parseDrainLine);
 
   it('settles, then reads until the old addresses have no request in flight', async () => {
-    const run = await runWithStandIns(drainArgv(['172.20.0.3:8080'], { ms: 300 }, 5000), {
+    const run = await runWithStandIns(drainArgv(one(['172.20.0.3:8080']), { ms: 300 }, 5000), {
       wget: upstreams(busy, busy, idle),
     });
-    expect(run.stdout).toBe('drained\n');
-    expect(parseDrainEnd(run.stdout)).toBe('drained');
+    expect(ends(run.stdout)).toEqual([{ name: 'web', end: 'drained' }]);
     expect(run.calls['wget']).toEqual(Array(3).fill('-q -O - http://127.0.0.1:2019/reverse_proxy/upstreams'));
     // 300 ms of settling, then two pauses of DRAIN_POLL_MS.
     expect(run.ms).toBeGreaterThanOrEqual(300 + 2 * DRAIN_POLL_MS);
@@ -238,63 +242,97 @@ esac`;
 
   it('matches whole addresses, and counts an address Caddy does not list as idle', async () => {
     // 172.20.0.33 is idle although 172.20.0.3 is busy; 172.20.0.9 is not listed at all.
-    const run = await runWithStandIns(drainArgv(['172.20.0.33:8080', '172.20.0.9:8080'], { ms: 0 }, 5000), {
-      wget: upstreams(busy),
-    });
-    expect(run.stdout).toBe('drained\n');
+    const run = await runWithStandIns(
+      drainArgv(one(['172.20.0.33:8080', '172.20.0.9:8080']), { ms: 0 }, 5000),
+      {
+        wget: upstreams(busy),
+      },
+    );
+    expect(ends(run.stdout)).toEqual([{ name: 'web', end: 'drained' }]);
     expect(run.calls['wget']).toHaveLength(1);
   });
 
-  it('gives up when the grace time runs out, and says so', async () => {
-    const run = await runWithStandIns(drainArgv(['172.20.0.3:8080', '172.20.0.33:8080'], { ms: 0 }, 200), {
-      wget: upstreams(busy),
+  it("drains several services with one reader: each group's line comes as soon as it is done", async () => {
+    // api (.4) is idle at once, web (.3) on the third read, worker (.5 and .6) never within the grace.
+    const busyAll = list(entry('172.20.0.3:8080', 1), entry('172.20.0.5:80', 1), entry('172.20.0.6:80', 0));
+    const webIdle = list(entry('172.20.0.3:8080', 0), entry('172.20.0.5:80', 1));
+    const groups = [
+      { name: 'web', addresses: ['172.20.0.3:8080'] },
+      { name: 'api', addresses: ['172.20.0.4:3000'] },
+      { name: 'worker', addresses: ['172.20.0.5:80', '172.20.0.6:80'] },
+    ];
+    const run = await runWithStandIns(drainArgv(groups, { ms: 0 }, 300), {
+      wget: upstreams(busyAll, busyAll, webIdle),
     });
-    expect(parseDrainEnd(run.stdout)).toBe('busy');
+    expect(ends(run.stdout)).toEqual([
+      { name: 'api', end: 'drained' },
+      { name: 'web', end: 'drained' },
+      { name: 'worker', end: 'busy' },
+    ]);
+    expect(run.ms).toBeGreaterThanOrEqual(290);
+    expect(run.ms).toBeLessThan(2000);
+    expect(run.calls['wget']!.length).toBeGreaterThan(3);
+  });
+
+  it('gives up when the grace time runs out, and says so', async () => {
+    const run = await runWithStandIns(
+      drainArgv(one(['172.20.0.3:8080', '172.20.0.33:8080']), { ms: 0 }, 200),
+      {
+        wget: upstreams(busy),
+      },
+    );
+    expect(ends(run.stdout)).toEqual([{ name: 'web', end: 'busy' }]);
     expect(run.ms).toBeGreaterThanOrEqual(190);
     expect(run.ms).toBeLessThan(2000);
     expect(run.calls['wget']!.length).toBeGreaterThan(2);
   });
 
-  it("ends at once when the admin API does not answer; anything it does not print is 'unreachable'", async () => {
-    const run = await runWithStandIns(drainArgv(['172.20.0.3:8080'], { ms: 0 }, 5000), {
+  it('ends every group at once when the admin API does not answer', async () => {
+    const groups = [
+      { name: 'web', addresses: ['172.20.0.3:8080'] },
+      { name: 'api', addresses: ['172.20.0.4:3000'] },
+    ];
+    const run = await runWithStandIns(drainArgv(groups, { ms: 0 }, 5000), {
       wget: 'echo "wget: can\'t connect to remote host" >&2; exit 1',
     });
-    expect(run).toMatchObject({ code: 0, stdout: 'unreachable\n' });
-    expect(parseDrainEnd('')).toBe('unreachable');
-    expect(parseDrainEnd('OCI runtime exec failed')).toBe('unreachable');
+    expect(run.code).toBe(0);
+    expect(ends(run.stdout)).toEqual([
+      { name: 'web', end: 'unreachable' },
+      { name: 'api', end: 'unreachable' },
+    ]);
+    expect(parseDrainLine('OCI runtime exec failed')).toBeUndefined();
   });
 
   it("settles until the host's uptime reaches the switch's plus the settle time, however late it starts", async () => {
     const uptimeCs = () => Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
     const ahead = await runWithStandIns(
-      drainArgv(['172.20.0.3:8080'], { untilUptimeCs: uptimeCs() + 30 }, 5000),
-      {
-        wget: upstreams(idle),
-      },
+      drainArgv(one(['172.20.0.3:8080']), { untilUptimeCs: uptimeCs() + 30 }, 5000),
+      { wget: upstreams(idle) },
     );
-    expect(ahead.stdout).toBe('drained\n');
+    expect(ends(ahead.stdout)).toEqual([{ name: 'web', end: 'drained' }]);
     expect(ahead.ms).toBeGreaterThanOrEqual(280);
     expect(ahead.ms).toBeLessThan(1500);
     // A switch long enough ago: no settling at all.
     const past = await runWithStandIns(
-      drainArgv(['172.20.0.3:8080'], { untilUptimeCs: uptimeCs() - 100 }, 5000),
-      {
-        wget: upstreams(idle),
-      },
+      drainArgv(one(['172.20.0.3:8080']), { untilUptimeCs: uptimeCs() - 100 }, 5000),
+      { wget: upstreams(idle) },
     );
-    expect(past.stdout).toBe('drained\n');
+    expect(ends(past.stdout)).toEqual([{ name: 'web', end: 'drained' }]);
     expect(past.ms).toBeLessThan(250);
   });
 
-  it('passes settle and pause in seconds (or @ the uptime), grace in centiseconds, then the addresses', () => {
-    expect(drainArgv(['172.20.0.3:8080'], { ms: 300 }, 1000).slice(3)).toEqual([
+  it('passes settle and pause in seconds (or @ the uptime), grace in centiseconds, then NAME=ADDRESS,…', () => {
+    expect(drainArgv(one(['172.20.0.3:8080', '172.20.0.4:8080']), { ms: 300 }, 1000).slice(3)).toEqual([
       'sh',
       '0.3',
       '100',
       String(DRAIN_POLL_MS / 1000),
-      '172.20.0.3:8080',
+      'web=172.20.0.3:8080,172.20.0.4:8080',
     ]);
-    expect(drainArgv(['a:1'], { ms: -5 }, 1005).slice(4, 6)).toEqual(['0', '101']);
-    expect(drainArgv(['a:1'], { untilUptimeCs: 1234567 }, 1000)[4]).toBe('@1234567');
+    expect(drainArgv(one(['a:1']), { ms: -5 }, 1005).slice(4, 6)).toEqual(['0', '101']);
+    expect(drainArgv(one(['a:1']), { untilUptimeCs: 1234567 }, 1000)[4]).toBe('@1234567');
+    expect(() => drainArgv([{ name: 'web', addresses: ['1.2.3.4:80 *'] }], { ms: 0 }, 1000)).toThrow(
+      InternalError,
+    );
   });
 });

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { inspectProjectContainersArgs, stopThenRemoveArgs } from '../../src/docker/container.js';
+import { DRAIN_POLL_MS } from '../../src/ingress/caddy.js';
 import { Coalescer } from '../../src/rollout/coalesce.js';
 import { hostBatch } from '../../src/rollout/host-batch.js';
+import type { IngressTarget } from '../../src/rollout/ingress.js';
 import { type RecordedCall, RecordingRunner } from '../../src/runners/recording.js';
+import type { Runner } from '../../src/runners/types.js';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -189,5 +192,76 @@ describe('hostBatch.stopAndRemove', () => {
       'docker stop gone',
       'docker rm -f a1',
     ]);
+  });
+});
+
+describe('hostBatch.drain', () => {
+  const gateway = (runner: Runner): IngressTarget => ({
+    runner,
+    project: 'shop',
+    container: 'stagecraft-gateway-80-443',
+    network: 'stagecraft-gateway-80-443',
+  });
+  const timing = (untilUptimeCs: number) => ({ settle: { untilUptimeCs }, graceMs: 1000 });
+
+  it('drains the services asking together with one exec; each call ends when its line comes', async () => {
+    const execs: string[][] = [];
+    let finish: () => void = () => {};
+    // The gateway's drain prints s1's line, then s0's only once the test lets it.
+    const runner: Runner = {
+      name: 'h1',
+      async exec(argv, options) {
+        execs.push([...argv]);
+        options?.onLine?.('drained s1', 'stdout');
+        await new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+        options?.onLine?.('busy s0', 'stdout');
+        return { exitCode: 0, stdout: 'drained s1\nbusy s0\n', stderr: '', durationMs: 1 };
+      },
+      upload: async () => {},
+      read: async () => undefined,
+      close: async () => {},
+    };
+    const batch = hostBatch(runner, 'shop');
+    const web = batch.drain(gateway(runner), ['172.20.0.3:8080'], timing(500));
+    const api = batch.drain(gateway(runner), ['172.20.0.4:3000'], timing(520));
+    expect(await api).toBe('drained');
+    expect(execs).toHaveLength(1);
+    // One reader for both, settling until the later switch's moment.
+    expect(execs[0]!.slice(-5)).toEqual([
+      '@520',
+      '100',
+      String(DRAIN_POLL_MS / 1000),
+      's0=172.20.0.3:8080',
+      's1=172.20.0.4:3000',
+    ]);
+    finish();
+    expect(await web).toBe('busy');
+  });
+
+  it("is 'unreachable' when the gateway cannot be reached; a later call gets an exec of its own", async () => {
+    const log: RecordedCall[] = [];
+    const runner = new RecordingRunner({
+      name: 'h1',
+      log,
+      script: () => ({ exitCode: 1, stderr: 'Error response from daemon: No such container' }),
+    });
+    const batch = hostBatch(runner, 'shop');
+    expect(await batch.drain(gateway(runner), ['172.20.0.3:8080'], timing(1))).toBe('unreachable');
+    expect(
+      await batch.drain(gateway(runner), ['172.20.0.4:3000'], { settle: { ms: 0 }, graceMs: 1000 }),
+    ).toBe('unreachable');
+    expect(log).toHaveLength(2);
+  });
+
+  it('rejects with the reason of an aborted signal', async () => {
+    const runner = new RecordingRunner({ name: 'h1', script: () => ({ stdout: 'drained s0\n' }) });
+    const batch = hostBatch(runner, 'shop');
+    const controller = new AbortController();
+    controller.abort(new Error('interrupted'));
+    await expect(
+      batch.drain(gateway(runner), ['172.20.0.3:8080'], timing(1), controller.signal),
+    ).rejects.toThrow('interrupted');
   });
 });
