@@ -423,9 +423,11 @@ if (parts.includes(2)) {
   console.log(
     `  docker-rollout's algorithm: 10 services ${s(median(algorithm))}, 1 service ${s(report.solo.algorithm)} -> ${(median(algorithm) / report.solo.algorithm).toFixed(2)}x (rounds ${algorithm.map(s).join(', ')})`,
   );
-  if (before && report.solo.before !== undefined)
+  if (before)
     console.log(
-      `  before: 10 services ${s(median(beforeTotals))}, 1 service ${s(report.solo.before)} -> ${(median(beforeTotals) / report.solo.before).toFixed(2)}x (rounds ${beforeTotals.map(s).join(', ')})`,
+      report.solo.before !== undefined
+        ? `  before: 10 services ${s(median(beforeTotals))}, 1 service ${s(report.solo.before)} -> ${(median(beforeTotals) / report.solo.before).toFixed(2)}x (rounds ${beforeTotals.map(s).join(', ')})`
+        : `  before: 10 services ${s(median(beforeTotals))} (rounds ${beforeTotals.map(s).join(', ')}; run part 2 alone for its 1-service time)`,
     );
   console.log(loadLine('during the 10-service deploys', loads, base));
   if (before) console.log(loadLine("during before's", beforeLoads, base));
