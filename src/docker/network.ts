@@ -14,14 +14,14 @@ export function networkConnectArgs(
 /**
  * Connects `containers` to `network` under `alias`, in order, in one command, then prints the host's
  * `/proc/uptime` (seconds since boot, two decimals, then idle time): the moment they joined, on the
- * clock every container of the host reads too (see parseUptimeCs). Stops at the first connect that
- * fails, with its exit code.
+ * clock every container of the host reads too (see parseUptimeCs; nothing, and exit 0, where there is
+ * no /proc/uptime). Stops at the first connect that fails, with its exit code.
  */
 export function connectAllArgs(network: string, alias: string, containers: string[]): string[] {
   return [
     'sh',
     '-c',
-    'n=$1 a=$2; shift 2; for c do docker network connect --alias "$a" "$n" "$c" || exit; done; cat /proc/uptime',
+    'n=$1 a=$2; shift 2; for c do docker network connect --alias "$a" "$n" "$c" || exit; done; cat /proc/uptime 2>/dev/null || :',
     'sh',
     network,
     alias,

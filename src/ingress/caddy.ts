@@ -406,11 +406,17 @@ export function proxySettingsOfConfig(config: unknown): string {
 /** Pause between two reads of the upstreams while old containers drain (inside the gateway), in ms. */
 export const DRAIN_POLL_MS = 20;
 
+/** How long after a switch Caddy is sure to route to the new containers, in ms (the refresh, a margin). */
+export const SETTLE_MS = UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS;
+/** SETTLE_MS in centiseconds: the most DRAIN_SCRIPT ever settles (/proc/uptime counts in those). */
+const SETTLE_CAP_CS = Math.ceil(SETTLE_MS / 10);
+
 /**
  * The drains of one host, run inside the gateway by `sh` (busybox's is enough). Each GROUP is
  * `NAME=ADDRESS,ADDRESS…` (names and `ip:port` addresses: nothing a shell splits). First it settles:
- * SETTLE `@T` sleeps until the host's /proc/uptime reaches T centiseconds (a container reads the
- * host's), a number of seconds sleeps that long. Then it reads `/reverse_proxy/upstreams` every PAUSE
+ * SETTLE `@T` sleeps until the host's /proc/uptime reaches T centiseconds (a container of a plain
+ * Docker engine reads the host's; one that keeps its own clock settles SETTLE_MS), a number of
+ * seconds sleeps that long. Then it reads `/reverse_proxy/upstreams` every PAUSE
  * seconds; a group whose addresses have no request in flight is done at once (`drained NAME`), and
  * when GRACE centiseconds have passed the rest are `busy NAME`; when the admin API does not answer,
  * every group left is `unreachable NAME`. One line per group, printed as it ends. An address Caddy does
@@ -424,7 +430,11 @@ export const DRAIN_SCRIPT = `set -f
 settle=$1 grace=$2 pause=$3; shift 3
 now() { read -r up _ < /proc/uptime; echo $(( \${up%.*} * 100 + 1\${up#*.} - 100 )); }
 case $settle in
-  @*) d=$(( \${settle#@} - $(now) )); [ "$d" -le 0 ] || sleep "$(printf '%d.%02d' $((d / 100)) $((d % 100)))" ;;
+  @*) d=$(( \${settle#@} - $(now) ))
+    # Further ahead than a whole settle, or far behind: this container keeps its own clock (sysbox,
+    # gVisor, a VM's engine), so it settles a whole SETTLE_CAP instead.
+    if [ "$d" -gt ${SETTLE_CAP_CS} ] || [ "$d" -lt -6000 ]; then d=${SETTLE_CAP_CS}; fi
+    [ "$d" -le 0 ] || sleep "$(printf '%d.%02d' $((d / 100)) $((d % 100)))" ;;
   0) ;;
   *) sleep "$settle" ;;
 esac

@@ -1,6 +1,7 @@
 // The commands that services rolling out together on one host share (see coalesce.ts): reading a
 // service's containers, inspecting containers (health waits), starting new containers beside the
-// old ones (`compose up --no-recreate --scale`), and stopping and removing old ones.
+// old ones (`compose up --no-recreate --scale`), draining old ones at the gateway, and stopping and
+// removing them.
 import { composeUpArgs } from '../docker/compose.js';
 import {
   type ContainerFacts,
@@ -11,12 +12,12 @@ import {
   stopContainersArgs,
   stopThenRemoveArgs,
 } from '../docker/container.js';
-import type { DrainEnd, Settle } from '../ingress/caddy.js';
+import { type DrainEnd, SETTLE_MS, type Settle } from '../ingress/caddy.js';
 import { displayArgv, exitError } from '../runners/common.js';
 import type { Runner } from '../runners/types.js';
 import { Coalescer } from './coalesce.js';
 import { composeOnce } from './first-up.js';
-import { drainUpstreams, type IngressTarget, SETTLE_MS } from './ingress.js';
+import { drainUpstreams, type IngressTarget } from './ingress.js';
 
 /** Label compose puts on every container: the service it runs. */
 const SERVICE_LABEL = 'com.docker.compose.service';
@@ -178,6 +179,7 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
   return {
     containersOf: (service) => lists.call(service),
     drain(target, addresses, timing, signal) {
+      if (signal?.aborted) return Promise.reject(signal.reason);
       return abortable(
         new Promise<DrainEnd>((resolve, reject) => {
           drains.call({ target, addresses, ...timing, early: resolve }).then(resolve, reject);

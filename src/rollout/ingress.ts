@@ -42,12 +42,11 @@ import {
   proxySettingsOfConfig,
   readConfigArgv,
   routesFromConfig,
+  SETTLE_MS,
   type Settle,
-  SWITCH_MARGIN_MS,
   sameOwner,
   sameRoutes,
   tlsOfConfig,
-  UPSTREAM_REFRESH_MS,
   upstreamAlias,
   withoutApp,
   withRoute,
@@ -899,8 +898,8 @@ export async function addUpstreams(
   return parseUptimeCs(result.stdout);
 }
 
-/** How long after addUpstreams Caddy is sure to route to the new containers, in ms. */
-export const SETTLE_MS = UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS;
+/** How long a drain's exec may take beyond its settle and grace (starting it on a busy host), in ms. */
+const DRAIN_EXEC_MARGIN_MS = 30_000;
 
 /**
  * Settles (`timing.settle`: until the gateway routes to the new containers), then waits until each
@@ -924,17 +923,24 @@ export async function drainUpstreams(
     ends.set(name, end);
     onEnd(name, end);
   };
-  await target.runner.exec(
-    execArgs(target.container, drainArgv(groups, timing.settle, timing.graceMs), { interactive: false }),
-    {
-      allowFailure: true,
-      onLine: (line, stream) => {
-        const parsed = stream === 'stdout' ? parseDrainLine(line) : undefined;
-        if (parsed !== undefined) ended(parsed.name, parsed.end);
+  try {
+    await target.runner.exec(
+      execArgs(target.container, drainArgv(groups, timing.settle, timing.graceMs), { interactive: false }),
+      {
+        allowFailure: true,
+        // The script ends itself after the settle and the grace; this only bounds an exec that hangs.
+        timeoutMs: SETTLE_MS + timing.graceMs + DRAIN_EXEC_MARGIN_MS,
+        onLine: (line, stream) => {
+          const parsed = stream === 'stdout' ? parseDrainLine(line) : undefined;
+          if (parsed !== undefined) ended(parsed.name, parsed.end);
+        },
+        ...(signal ? { signal } : {}),
       },
-      ...(signal ? { signal } : {}),
-    },
-  );
+    );
+  } catch (error) {
+    // A drain that could not run or finish is a drain that did not happen: the stop comes next.
+    if (signal?.aborted) throw error;
+  }
   for (const group of groups) ended(group.name, 'unreachable');
   return ends;
 }

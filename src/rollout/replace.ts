@@ -9,6 +9,7 @@ import {
   removeContainersArgs,
 } from '../docker/container.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
+import { SETTLE_MS } from '../ingress/caddy.js';
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
@@ -16,7 +17,7 @@ import { decideRollout } from './decide.js';
 import { composeOnce } from './first-up.js';
 import { nextPollMs } from './health-poll.js';
 import type { HostBatch } from './host-batch.js';
-import { addUpstreams, type IngressTarget, SETTLE_MS } from './ingress.js';
+import { addUpstreams, type IngressTarget } from './ingress.js';
 
 type RolloutAction = Extract<Action, { kind: 'rollout' }>;
 
@@ -152,7 +153,7 @@ async function retire(
 ): Promise<void> {
   if (old.length === 0) return;
   const running = old.filter((container) => container.running);
-  const settleMs = switched === undefined ? 0 : Math.max(0, switched.at + SETTLE_MS - Date.now());
+  const settleMs = msToSettle(switched);
   const network = ctx.ingress?.network;
   const port = action.route?.port;
   const addresses =
@@ -176,10 +177,23 @@ async function retire(
           ? `old containers still busy after ${waitedMs} ms: stopping them (their stop grace period lets requests finish)`
           : `the gateway did not answer the drain (${waitedMs} ms): stopping the old containers (their stop grace period lets requests finish)`,
     );
-  } else if (running.length > 0 && settleMs > 0) {
-    await sleep(settleMs);
+    // A drain that did not run did not settle either.
+    if (end === 'unreachable') await settled(switched);
+  } else if (running.length > 0) {
+    await settled(switched);
   }
   await ctx.batch.stopAndRemove(ids(running), ids(old));
+}
+
+/** What is left of SETTLE_MS since `switched`, in ms (0 without a switch). */
+function msToSettle(switched: Switch | undefined): number {
+  return switched === undefined ? 0 : Math.max(0, switched.at + SETTLE_MS - Date.now());
+}
+
+/** Waits until the gateway routes to the containers of `switched` (at once without a switch). */
+async function settled(switched: Switch | undefined): Promise<void> {
+  const ms = msToSettle(switched);
+  if (ms > 0) await sleep(ms);
 }
 
 function ids(containers: ContainerFacts[]): string[] {

@@ -199,6 +199,15 @@ describe('connectAllArgs (run by sh with a stand-in docker)', () => {
     expect(run.calls['docker']).toHaveLength(2);
   });
 
+  it('ends well where there is no /proc/uptime to read (prints nothing, exit 0)', async () => {
+    const run = await runWithStandIns(connectAllArgs('gw-net', 'a', ['c1']), {
+      docker: '',
+      cat: 'echo "cat: /proc/uptime: No such file or directory" >&2; exit 1',
+    });
+    expect(run).toMatchObject({ code: 0, stdout: '' });
+    expect(parseUptimeCs(run.stdout)).toBeUndefined();
+  });
+
   it('parseUptimeCs', () => {
     expect(parseUptimeCs('350735.42 1381862.06\n')).toBe(35073542);
     expect(parseUptimeCs('7.05 1.00')).toBe(705);

@@ -13,6 +13,7 @@ import {
   parseDrainLine,
   proxySettingsOfConfig,
   routesFromConfig,
+  SETTLE_MS,
   sameRoutes,
   tlsOfConfig,
   upstreamAlias,
@@ -306,11 +307,12 @@ esac`;
   it("settles until the host's uptime reaches the switch's plus the settle time, however late it starts", async () => {
     const uptimeCs = () => Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
     const ahead = await runWithStandIns(
-      drainArgv(one(['172.20.0.3:8080']), { untilUptimeCs: uptimeCs() + 30 }, 5000),
+      drainArgv(one(['172.20.0.3:8080']), { untilUptimeCs: uptimeCs() + 12 }, 5000),
       { wget: upstreams(idle) },
     );
     expect(ends(ahead.stdout)).toEqual([{ name: 'web', end: 'drained' }]);
-    expect(ahead.ms).toBeGreaterThanOrEqual(280);
+    // 120 ms ahead (within a settle's 150): it sleeps until then, give or take /proc/uptime's 10 ms.
+    expect(ahead.ms).toBeGreaterThanOrEqual(105);
     expect(ahead.ms).toBeLessThan(1500);
     // A switch long enough ago: no settling at all.
     const past = await runWithStandIns(
@@ -319,6 +321,18 @@ esac`;
     );
     expect(ends(past.stdout)).toEqual([{ name: 'web', end: 'drained' }]);
     expect(past.ms).toBeLessThan(250);
+  });
+
+  it('settles SETTLE_MS at most when the gateway keeps its own clock (a day ahead of it, or far behind)', async () => {
+    const uptimeCs = () => Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+    for (const untilUptimeCs of [uptimeCs() + 8_640_000, uptimeCs() - 8_640_000]) {
+      const run = await runWithStandIns(drainArgv(one(['172.20.0.3:8080']), { untilUptimeCs }, 5000), {
+        wget: upstreams(idle),
+      });
+      expect(ends(run.stdout)).toEqual([{ name: 'web', end: 'drained' }]);
+      expect(run.ms).toBeGreaterThanOrEqual(SETTLE_MS - 10);
+      expect(run.ms).toBeLessThan(1500);
+    }
   });
 
   it('passes settle and pause in seconds (or @ the uptime), grace in centiseconds, then NAME=ADDRESS,…', () => {

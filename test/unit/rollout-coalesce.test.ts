@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inspectProjectContainersArgs, stopThenRemoveArgs } from '../../src/docker/container.js';
 import { DRAIN_POLL_MS } from '../../src/ingress/caddy.js';
 import { Coalescer } from '../../src/rollout/coalesce.js';
-import { hostBatch } from '../../src/rollout/host-batch.js';
+import { DRAIN_WINDOW_MS, hostBatch } from '../../src/rollout/host-batch.js';
 import type { IngressTarget } from '../../src/rollout/ingress.js';
 import { type RecordedCall, RecordingRunner } from '../../src/runners/recording.js';
 import type { Runner } from '../../src/runners/types.js';
@@ -255,13 +255,16 @@ describe('hostBatch.drain', () => {
     expect(log).toHaveLength(2);
   });
 
-  it('rejects with the reason of an aborted signal', async () => {
-    const runner = new RecordingRunner({ name: 'h1', script: () => ({ stdout: 'drained s0\n' }) });
+  it('rejects with the reason of an aborted signal, and starts no drain for it', async () => {
+    const log: RecordedCall[] = [];
+    const runner = new RecordingRunner({ name: 'h1', log, script: () => ({ stdout: 'drained s0\n' }) });
     const batch = hostBatch(runner, 'shop');
     const controller = new AbortController();
     controller.abort(new Error('interrupted'));
     await expect(
       batch.drain(gateway(runner), ['172.20.0.3:8080'], timing(1), controller.signal),
     ).rejects.toThrow('interrupted');
+    await new Promise((resolve) => setTimeout(resolve, 2 * DRAIN_WINDOW_MS));
+    expect(log).toEqual([]);
   });
 });
