@@ -1,16 +1,5 @@
 /** argv builders for networks: the ingress joins the networks of the projects it routes to. */
 
-/** `docker network connect [--alias A…] network container` */
-export function networkConnectArgs(
-  network: string,
-  container: string,
-  options: { aliases?: string[] } = {},
-): string[] {
-  const args = ['docker', 'network', 'connect'];
-  for (const alias of options.aliases ?? []) args.push('--alias', alias);
-  return [...args, network, container];
-}
-
 /**
  * Connects `containers` to `network` under `alias`, in order, in one command, then prints the host's
  * `/proc/uptime` (seconds since boot, two decimals, then idle time): the moment they joined, on the

@@ -408,8 +408,8 @@ export const DRAIN_POLL_MS = 20;
 
 /** How long after a switch Caddy is sure to route to the new containers, in ms (the refresh, a margin). */
 export const SETTLE_MS = UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS;
-/** SETTLE_MS in centiseconds: the most DRAIN_SCRIPT ever settles (/proc/uptime counts in those). */
-const SETTLE_CAP_CS = Math.ceil(SETTLE_MS / 10);
+/** SETTLE_MS in centiseconds (/proc/uptime counts in those): also the most DRAIN_SCRIPT ever settles. */
+export const SETTLE_CS = Math.ceil(SETTLE_MS / 10);
 
 /**
  * The drains of one host, run inside the gateway by `sh` (busybox's is enough). Each GROUP is
@@ -432,8 +432,8 @@ now() { read -r up _ < /proc/uptime; echo $(( \${up%.*} * 100 + 1\${up#*.} - 100
 case $settle in
   @*) d=$(( \${settle#@} - $(now) ))
     # Further ahead than a whole settle, or far behind: this container keeps its own clock (sysbox,
-    # gVisor, a VM's engine), so it settles a whole SETTLE_CAP instead.
-    if [ "$d" -gt ${SETTLE_CAP_CS} ] || [ "$d" -lt -6000 ]; then d=${SETTLE_CAP_CS}; fi
+    # gVisor, a VM's engine), so it settles a whole SETTLE_CS instead.
+    if [ "$d" -gt ${SETTLE_CS} ] || [ "$d" -lt -6000 ]; then d=${SETTLE_CS}; fi
     [ "$d" -le 0 ] || sleep "$(printf '%d.%02d' $((d / 100)) $((d % 100)))" ;;
   0) ;;
   *) sleep "$settle" ;;

@@ -9,7 +9,7 @@ import {
   removeContainersArgs,
 } from '../docker/container.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
-import { SETTLE_MS } from '../ingress/caddy.js';
+import { SETTLE_CS, SETTLE_MS } from '../ingress/caddy.js';
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
@@ -164,9 +164,7 @@ async function retire(
         );
   if (ctx.ingress !== undefined && addresses.length > 0) {
     const settle =
-      switched?.uptimeCs === undefined
-        ? { ms: settleMs }
-        : { untilUptimeCs: switched.uptimeCs + Math.ceil(SETTLE_MS / 10) };
+      switched?.uptimeCs === undefined ? { ms: settleMs } : { untilUptimeCs: switched.uptimeCs + SETTLE_CS };
     const started = Date.now();
     const end = await ctx.batch.drain(ctx.ingress, addresses, { settle, graceMs: ctx.drainMs }, ctx.signal);
     const waitedMs = Date.now() - started;

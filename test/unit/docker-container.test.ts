@@ -15,7 +15,6 @@ import {
 } from '../../src/docker/container.js';
 import {
   connectAllArgs,
-  networkConnectArgs,
   networkCreateArgs,
   networkDisconnectArgs,
   networkExistsArgs,
@@ -80,13 +79,7 @@ describe('container argv', () => {
 });
 
 describe('network argv', () => {
-  it('connect, disconnect, create, exists', () => {
-    expect(line(networkConnectArgs('shop-production_default', 'ingress'))).toBe(
-      'docker network connect shop-production_default ingress',
-    );
-    expect(line(networkConnectArgs('n', 'c', { aliases: ['api', 'api.internal'] }))).toBe(
-      'docker network connect --alias api --alias api.internal n c',
-    );
+  it('disconnect, create, exists (connect: connectAllArgs, below)', () => {
     expect(line(networkDisconnectArgs('n', 'c'))).toBe('docker network disconnect n c');
     expect(line(networkDisconnectArgs('n', 'c', { force: true }))).toBe('docker network disconnect -f n c');
     expect(line(networkCreateArgs('n'))).toBe('docker network create n');
