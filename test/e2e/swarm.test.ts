@@ -184,7 +184,7 @@ environments:
       web: [${hosts}]
       db: [{ name: ${bare.hosts[0]!.name}, address: ${bare.hosts[0]!.address} }]
     rollout:
-      health_timeout: 90s
+      health_timeout: 180s
     releases: { retain: 3 }
 `,
   );
@@ -513,6 +513,7 @@ describe('driver swarm on a three-node swarm', () => {
       stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'v4'], { timeoutMs: 400_000 }),
     );
     console.log(`swarm rollout v2 → v4 under load: ${summary(rolled.loads)}`);
+    if (rolled.result.code !== 0) console.log(`swarm rollout v2 → v4 failed:\n${rolled.result.stderr}`);
     expect(rolled.result.code, rolled.result.stderr).toBe(0);
     expect(rolled.loads.flatMap((result) => result.failureSamples)).toEqual([]);
     expect(rolled.loads.map((result) => result.failures)).toEqual([0, 0, 0]);
@@ -587,34 +588,38 @@ describe('driver swarm on a three-node swarm', () => {
     const ssh = (command: string) => run('ssh', bareSshArgs(bare, 'root', victim.address, command));
     const started = Date.now();
     let rescheduled = 0;
-    const outage = await underLoad(survivors, async () => {
-      // The worker's engine stops (its containers with it); the manager sees the node go down.
-      await ssh('service docker stop >/dev/null 2>&1; true');
+    try {
+      const outage = await underLoad(survivors, async () => {
+        // The worker's engine stops (its containers with it); the manager sees the node go down.
+        await ssh('service docker stop >/dev/null 2>&1; true');
+        for (;;) {
+          const state = await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name]);
+          const now = await running();
+          if (state === 'down' && now.length === 2 && !now.includes(victim.name)) break;
+          if (Date.now() - started > 180_000)
+            throw new Error(`${victim.name} is ${state}; api tasks run on ${now.join(', ')}`);
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+        rescheduled = Date.now() - started;
+      });
+      console.log(
+        `swarm node failure: ${victim.name}'s engine stopped; api rescheduled in ${(rescheduled / 1000).toFixed(1)} s; load on the other nodes: ${summary(outage.loads)}`,
+      );
+      expect(outage.loads.flatMap((result) => result.failureSamples)).toEqual([]);
+      expect(outage.loads.map((result) => result.failures)).toEqual([0, 0]);
+      for (const host of survivors) {
+        expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v1');
+      }
+    } finally {
+      // The engine comes back and the node rejoins (the tests after this one use every node), also
+      // when an assertion above failed.
+      await ssh('service docker start >/dev/null 2>&1; true');
       for (;;) {
-        const state = await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name]);
-        const now = await running();
-        if (state === 'down' && now.length === 2 && !now.includes(victim.name)) break;
-        if (Date.now() - started > 180_000)
-          throw new Error(`${victim.name} is ${state}; api tasks run on ${now.join(', ')}`);
+        if ((await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name])) === 'ready')
+          break;
+        if (Date.now() - started > 300_000) throw new Error(`${victim.name} did not rejoin the swarm`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
-      rescheduled = Date.now() - started;
-    });
-    console.log(
-      `swarm node failure: ${victim.name}'s engine stopped; api rescheduled in ${(rescheduled / 1000).toFixed(1)} s; load on the other nodes: ${summary(outage.loads)}`,
-    );
-    expect(outage.loads.flatMap((result) => result.failureSamples)).toEqual([]);
-    expect(outage.loads.map((result) => result.failures)).toEqual([0, 0]);
-    for (const host of survivors) {
-      expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v1');
-    }
-    // The engine comes back and the node rejoins (the tests after this one use every node).
-    await ssh('service docker start >/dev/null 2>&1; true');
-    for (;;) {
-      if ((await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name])) === 'ready')
-        break;
-      if (Date.now() - started > 300_000) throw new Error(`${victim.name} did not rejoin the swarm`);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }, 600_000);
 
