@@ -1,35 +1,41 @@
-import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { basename, dirname, resolve } from 'node:path';
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { guardYamlDocument, MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { UserError } from '../util/errors.js';
+import { pathEntry, readUserFile } from '../util/user-file.js';
 
 /**
  * Refuses a compose file that `docker compose config` would hang on or expand without bound (an
- * alias bomb), or that is far too large, before compose is started: a UserError with
- * `file:line:column`. Syntax errors are left to compose, which reports them in its own words.
- * `displayName` is how the file is named in messages (default: its base name). Missing or unreadable
- * files are left to the caller too.
+ * alias bomb), that is far too large, or that is not a regular file (a folder, a pipe, a device such
+ * as /dev/zero), or whose services' env_file names one (guardServiceEnvFiles), before compose is
+ * started: a UserError with `file:line:column`. Syntax errors are left to compose, which reports them
+ * in its own words. `displayName` is how the file is named in
+ * messages (default: its base name); relative env_file paths are taken from `projectDir` (compose's
+ * --project-directory, default the file's folder). A missing file is left to the caller.
  */
-export function guardComposeFile(path: string, displayName = basename(path)): void {
-  let text: string;
-  try {
-    const size = statSync(path).size;
-    if (size > MAX_YAML_BYTES) {
-      throw new UserError(`${displayName} is ${size} bytes: larger than the ${MAX_YAML_BYTES}-byte limit`, {
-        hint: 'check that compose.file names the project’s compose file',
-      });
-    }
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    return;
-  }
-  if (!mayNeedGuard(text)) return;
+export function guardComposeFile(
+  path: string,
+  displayName = basename(path),
+  projectDir = dirname(path),
+): void {
+  const text = readUserFile(path, {
+    display: displayName,
+    maxBytes: MAX_YAML_BYTES,
+    hint: 'check that compose.file names the project’s compose file',
+  });
+  if (text === undefined) return;
+  const aliases = mayNeedGuard(text);
+  const envFiles = text.includes('env_file');
+  if (!aliases && !envFiles) return;
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false });
-  const problems = guardYamlDocument(document).filter((problem) => !problem.message.startsWith('key "'));
-  if (problems.length === 0) return;
+  const problems = aliases
+    ? guardYamlDocument(document).filter((problem) => !problem.message.startsWith('key "'))
+    : [];
+  if (problems.length === 0) {
+    if (envFiles) guardServiceEnvFiles(document, projectDir, displayName, lines);
+    return;
+  }
   const details = problems.map((problem) => {
     const position = lines.linePos(problem.offset);
     return `${displayName}:${position.line}:${position.col} ${problem.message}`;
@@ -47,4 +53,36 @@ export function guardComposeFile(path: string, displayName = basename(path)): vo
  */
 export function mayNeedGuard(text: string): boolean {
   return text.includes('*') || text.includes('<') || text.includes('\\');
+}
+
+/**
+ * Refuses a service `env_file` (a string, a list of strings or of `{ path }`) written without
+ * variables that names something other than a regular file: `docker compose config` reads a device
+ * such as /dev/zero without end and blocks on a FIFO (measured: 24 GB and minutes before it died).
+ * Relative paths are taken from `dir`, the project folder, as compose takes them. Throws UserError
+ * at the entry's `file:line:column`.
+ */
+function guardServiceEnvFiles(
+  document: Document,
+  dir: string,
+  displayName: string,
+  lines: LineCounter,
+): void {
+  const services = document.get('services');
+  if (!isMap(services)) return;
+  for (const service of services.items) {
+    const envFile = isMap(service.value) ? service.value.get('env_file', true) : undefined;
+    const entries = isSeq(envFile) ? envFile.items : [envFile];
+    for (const entry of entries) {
+      const node = isMap(entry) ? entry.get('path', true) : entry;
+      if (!isScalar(node) || typeof node.value !== 'string' || node.value.includes('$')) continue;
+      const found = pathEntry(resolve(dir, node.value));
+      if (found.kind !== 'other') continue;
+      const position = lines.linePos(node.range?.[0] ?? 0);
+      throw new UserError(
+        `${displayName}:${position.line}:${position.col} services.${String(isScalar(service.key) ? service.key.value : service.key)}.env_file: ${node.value} ${found.why}`,
+        { hint: 'point env_file at a regular file of KEY=value lines' },
+      );
+    }
+  }
 }

@@ -1,8 +1,9 @@
 // Where a key of the project's compose file is, as `file:line:column` (the form of the config's own
 // errors and the compose guard's), for errors about what compose resolved from it.
-import { readFileSync } from 'node:fs';
 import type { PathSegment } from '../config/issues.js';
+import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { YamlSource } from '../config/yaml-source.js';
+import { readUserFile } from '../util/user-file.js';
 
 /** Positions in the compose file as written (not as `docker compose config` resolved it). */
 export interface ComposeLocator {
@@ -37,8 +38,10 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
   const parsed = (): YamlSource | null => {
     if (source === undefined) {
       try {
-        source = YamlSource.parse(displayName, readFileSync(path, 'utf8'));
-        if (source.syntaxIssues().length > 0 || source.guardIssues().length > 0) source = null;
+        const text = readUserFile(path, { maxBytes: MAX_YAML_BYTES });
+        const read = text === undefined ? null : YamlSource.parse(displayName, text);
+        source =
+          read === null || read.syntaxIssues().length > 0 || read.guardIssues().length > 0 ? null : read;
       } catch {
         source = null;
       }

@@ -64,7 +64,7 @@ export interface ReadComposeOptions {
 export async function readCompose(options: ReadComposeOptions): Promise<ComposeProject> {
   const file = isAbsolute(options.file) ? options.file : resolve(options.projectDir, options.file);
   const shown = relative(options.projectDir, file);
-  guardComposeFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown);
+  guardComposeFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown, options.projectDir);
   const argv = composeConfigArgs({
     file,
     projectDir: options.projectDir,

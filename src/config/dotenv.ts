@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
+import { readUserFile } from '../util/user-file.js';
 import { type Lookup, SubstitutionError, substitute } from './substitute.js';
 
 /**
@@ -229,7 +229,8 @@ export function missingEnvFileError(file: string, path: string, setting: string)
  * files, each value expanded with `processEnv` first and then the keys read so far. Returns only the
  * files' keys (the caller overlays the process environment). A missing file is skipped when
  * `missing(file)` returns undefined, else the UserError it returns is thrown. Throws UserError for a
- * folder or a syntax error (`file:line: message`).
+ * path that is not a regular file (a folder, a device such as /dev/zero, a pipe), a file over
+ * MAX_USER_FILE_BYTES, or a syntax error (`file:line: message`).
  */
 export function readDotenvFiles(
   files: { path: string; display: string }[],
@@ -239,14 +240,11 @@ export function readDotenvFiles(
 ): Record<string, string> {
   const into: Record<string, string> = {};
   for (const file of files) {
-    let text: string;
-    try {
-      if (statSync(file.path).isDirectory()) {
-        throw new UserError(`env file ${file.display} is a folder`, { hint: 'point env_file at a file' });
-      }
-      text = readFileSync(file.path, 'utf8');
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+    const text = readUserFile(file.path, {
+      display: `env file ${file.display}`,
+      hint: 'point env_file at a regular file of KEY=value lines',
+    });
+    if (text === undefined) {
       const refusal = missing(file);
       if (refusal !== undefined) throw refusal;
       continue;

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { UserError } from '../util/errors.js';
+import { UserError, UserFileError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { looksSecretName, registerSecretValue } from '../util/secret.js';
+import { readUserFile } from '../util/user-file.js';
 import type { ProviderCatalog } from './catalog.js';
 import { missingEnvFileError, readDotenvFiles } from './dotenv.js';
 import { chooseEnvironment, type EnvironmentPurpose } from './environment.js';
@@ -112,23 +113,18 @@ function rawEnvironments(data: unknown): Record<string, Record<string, unknown>>
     : {};
 }
 
-/** The text of stagecraft.yml; a file too large or unreadable is a UserError that says which. */
+/** The text of stagecraft.yml; a file too large, not a regular file or unreadable is a UserError that says which. */
 function readConfigText(file: string, displayName: string): string {
-  try {
-    const size = statSync(file).size;
-    if (size > MAX_YAML_BYTES) {
-      throw new UserError(`${displayName} is ${size} bytes: larger than the ${MAX_YAML_BYTES}-byte limit`, {
-        hint: 'stagecraft.yml describes a project in a few kilobytes; check that this is the right file',
-      });
-    }
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    throw new UserError(`cannot read ${displayName}: ${(error as Error).message}`, {
-      hint: 'check the file and its permissions',
-      cause: error,
+  const text = readUserFile(file, {
+    display: displayName,
+    maxBytes: MAX_YAML_BYTES,
+    hint: 'stagecraft.yml describes a project in a few kilobytes; check that this is the right file',
+  });
+  if (text === undefined)
+    throw new UserError(`cannot read ${displayName}: it does not exist`, {
+      hint: 'check the file and its path',
     });
-  }
+  return text;
 }
 
 /** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */
@@ -187,6 +183,24 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   const environments = rawEnvironments(raw);
   const envName = chooseEnvironment(Object.keys(environments), options.envName, options.purpose);
 
+  // An env file that is there but cannot be read as one (a folder, a device, a pipe) is reported at
+  // the env_file key that names it.
+  const locatedEnvFileErrors = <T>(name: string | undefined, read: () => T): T => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof UserFileError) || name === undefined) throw error;
+      const path: PathSegment[] = ['environments', name, 'env_file'];
+      const position = source.position(path);
+      throw new UserError(
+        `${displayName}:${position.line}:${position.column} ${formatPath(path)}: ${error.message}`,
+        {
+          hint: error.hint,
+          cause: error,
+        },
+      );
+    }
+  };
   const warnings: string[] = [];
   const cache = new Map<string, Record<string, string>>();
   const variablesOf = (name: string | undefined): Record<string, string> => {
@@ -194,24 +208,26 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     let variables = cache.get(key);
     if (variables === undefined) {
       const selected = name !== undefined && name === envName;
-      variables = environmentVariables(
-        root,
-        name === undefined ? undefined : environments[name]?.['env_file'],
-        options.processEnv,
-        {
-          // Deploying to hosts with a missing env file is an error; config, plan, dev and a local
-          // environment (optional, as compose's own `.env` is) go on without it.
-          required: selected && options.purpose === 'deploy' && environments[name]?.['driver'] !== 'local',
-          setting: `environments.${name}.env_file`,
-          ...(selected
-            ? {
-                onUnset: (variable: string, where: string) =>
-                  warnings.push(
-                    `${where}: the "${variable}" variable is not set. Defaulting to a blank string.`,
-                  ),
-              }
-            : {}),
-        },
+      variables = locatedEnvFileErrors(name, () =>
+        environmentVariables(
+          root,
+          name === undefined ? undefined : environments[name]?.['env_file'],
+          options.processEnv,
+          {
+            // Deploying to hosts with a missing env file is an error; config, plan, dev and a local
+            // environment (optional, as compose's own `.env` is) go on without it.
+            required: selected && options.purpose === 'deploy' && environments[name]?.['driver'] !== 'local',
+            setting: `environments.${name}.env_file`,
+            ...(selected
+              ? {
+                  onUnset: (variable: string, where: string) =>
+                    warnings.push(
+                      `${where}: the "${variable}" variable is not set. Defaulting to a blank string.`,
+                    ),
+                }
+              : {}),
+          },
+        ),
       );
       cache.set(key, variables);
     }

@@ -1,33 +1,9 @@
-import { existsSync, lstatSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { pathEntry } from '../util/user-file.js';
 
 export const CONFIG_FILE_NAME = 'stagecraft.yml';
-
-/** What is at a path: nothing, a file, or something that is there but cannot be the config. */
-type Entry = { kind: 'missing' } | { kind: 'file' } | { kind: 'other'; why: string };
-
-function entryAt(path: string): Entry {
-  try {
-    lstatSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'other', why: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
-  }
-  try {
-    const info = statSync(path);
-    if (info.isFile()) return { kind: 'file' };
-    if (info.isDirectory()) return { kind: 'other', why: 'is a directory, not a file' };
-    return { kind: 'other', why: 'is not a regular file (a device, socket or pipe)' };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP')
-      return { kind: 'other', why: 'is a symbolic link loop (symlink that points back at itself)' };
-    if (code === 'ENOENT')
-      return { kind: 'other', why: 'is a symbolic link to a file that does not exist (a dangling symlink)' };
-    return { kind: 'other', why: `cannot be read (${code ?? 'error'})` };
-  }
-}
 
 function refuse(path: string, why: string): UserError {
   return new UserError(`${path} ${why}`, {
@@ -44,7 +20,7 @@ function refuse(path: string, why: string): UserError {
 export function locateConfig(cwd: string, explicit?: string): string {
   if (explicit !== undefined && explicit !== '') {
     const path = resolve(cwd, explicit);
-    const entry = entryAt(path);
+    const entry = pathEntry(path);
     if (entry.kind === 'file') return path;
     if (entry.kind === 'other') throw refuse(path, entry.why);
     throw new UserError(`stagecraft config not found at ${path}`, {
@@ -54,7 +30,7 @@ export function locateConfig(cwd: string, explicit?: string): string {
   let folder = resolve(cwd);
   for (;;) {
     const candidate = join(folder, CONFIG_FILE_NAME);
-    const entry = entryAt(candidate);
+    const entry = pathEntry(candidate);
     if (entry.kind === 'file') return candidate;
     if (entry.kind === 'other') throw refuse(candidate, entry.why);
     const parent = dirname(folder);

@@ -1,11 +1,13 @@
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { composeFileFor } from '../compose/read.js';
 import { readDotenvFiles } from '../config/dotenv.js';
 import { formatIssue } from '../config/issues.js';
 import { environmentVariables, type LoadedConfig } from '../config/load.js';
+import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { YamlSource } from '../config/yaml-source.js';
 import { UserError } from '../util/errors.js';
+import { readUserFile } from '../util/user-file.js';
 import { interpolateCompose } from './compose-facts.js';
 import type { GovProject, RawComposeService } from './types.js';
 
@@ -32,7 +34,11 @@ function toPosix(path: string): string {
 
 function parseYaml(root: string, path: string): YamlSource {
   const display = toPosix(relative(root, path));
-  const source = YamlSource.parse(display, readFileSync(path, 'utf8'));
+  const source = YamlSource.parse(
+    display,
+    readUserFile(path, { display, maxBytes: MAX_YAML_BYTES, hint: `point ${display} at a regular file` }) ??
+      '',
+  );
   const issues = source.syntaxIssues();
   if (issues.length > 0) {
     throw new UserError(`${display} is not valid YAML`, {
@@ -75,7 +81,11 @@ function readDockerfile(
   const dockerfile = interpolateCompose(String(spec['dockerfile'] ?? 'Dockerfile'), variables);
   if (context === undefined || dockerfile === undefined || /^[a-z]+:\/\//i.test(context)) return undefined;
   const path = join(root, context, dockerfile);
-  return existsSync(path) && statSync(path).isFile() ? readFileSync(path, 'utf8') : undefined;
+  try {
+    return readUserFile(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

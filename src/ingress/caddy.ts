@@ -404,7 +404,7 @@ export function proxySettingsOfConfig(config: unknown): string {
 }
 
 /** Pause between two reads of the upstreams while old containers drain (inside the gateway), in ms. */
-export const DRAIN_POLL_MS = 20;
+export const DRAIN_POLL_MS = 50;
 
 /** How long after a switch Caddy is sure to route to the new containers, in ms (the refresh, a margin). */
 export const SETTLE_MS = UPSTREAM_REFRESH_MS + SWITCH_MARGIN_MS;

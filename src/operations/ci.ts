@@ -25,6 +25,7 @@ import { unifiedDiff } from '../util/line-diff.js';
 import { makeDirectory } from '../util/make-dir.js';
 import { resolvePath } from '../util/paths.js';
 import { registerSecretValue, Secret } from '../util/secret.js';
+import { readUserFile } from '../util/user-file.js';
 import {
   checkPrivateKey,
   knownHostsLookup,
@@ -437,14 +438,15 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
       );
     else {
       const path = resolvePath(session.cwd, file);
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch (error) {
-        throw new UserError(`cannot read the SSH private key ${path}: ${(error as Error).message}`, {
+      const text = readUserFile(path, {
+        display: `the SSH private key ${path}`,
+        maxBytes: 64 * 1024,
+        hint: 'pass --ssh-key with the deploy key file',
+      });
+      if (text === undefined)
+        throw new UserError(`cannot read the SSH private key ${path}: it does not exist`, {
           hint: 'pass --ssh-key with the deploy key file',
         });
-      }
       checkPrivateKey(text, path, 'pass --ssh-key with the private key file (the one without .pub)');
       values.push({ name: sshKeyName, value: new Secret(text) });
       sources[sshKeyName] = path;
@@ -491,11 +493,15 @@ export async function ciSecrets(session: CiSession, options: CiSecretsOptions) {
   for (const file of env.envFiles) {
     if (has(file.secretName)) continue;
     const path = resolvePath(loaded.root, file.path);
-    if (!existsSync(path)) {
+    const text = readUserFile(path, {
+      display: `env file ${path}`,
+      hint: 'point env_file at a regular file of KEY=value lines',
+    });
+    if (text === undefined) {
       missing.push(`${file.secretName} (no env file at ${path})`);
       continue;
     }
-    values.push({ name: file.secretName, value: new Secret(readFileSync(path, 'utf8')) });
+    values.push({ name: file.secretName, value: new Secret(text) });
     sources[file.secretName] = path;
   }
   const envFileSecrets = new Set(

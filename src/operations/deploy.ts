@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -29,6 +29,7 @@ import { systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
+import { readUserFile } from '../util/user-file.js';
 import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
 import { type LoadedEnvironment, secretNames } from './environment.js';
 import { hostNamesInScope, serviceNamesInScope } from './fleet.js';
@@ -238,13 +239,15 @@ export function ingressTls(env: LoadedEnvironment): PlannedTls {
   if (tls.mode === 'off') return { mode: 'off' };
   const read = (key: 'cert_file' | 'key_file' | 'acme_ca_root', file: string) => {
     const path = resolvePath(env.loaded.root, file);
-    try {
-      return readFileSync(path, 'utf8');
-    } catch {
-      throw new UserError(`ingress.tls.${key} ${file} cannot be read (${path})`, {
-        hint: 'point it at a PEM file, relative to the project folder',
-      });
-    }
+    const hint = 'point it at a PEM file, relative to the project folder';
+    const text = readUserFile(path, {
+      display: `ingress.tls.${key} ${file} (${path})`,
+      maxBytes: 1024 * 1024,
+      hint,
+    });
+    if (text === undefined)
+      throw new UserError(`ingress.tls.${key} ${file} does not exist (${path})`, { hint });
+    return text;
   };
   if (tls.mode === 'acme') {
     const email = tls.emailEnv === undefined ? undefined : env.loaded.variables[tls.emailEnv];

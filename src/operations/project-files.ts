@@ -1,14 +1,17 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { type ComposeExec, runComposeConfig } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import { composeConfigArgs } from '../docker/compose.js';
-import type { ProjectFile } from '../plan/deploy.js';
+import { PROJECT_FILES_LIMIT_BYTES, type ProjectFile } from '../plan/deploy.js';
+import { readUserFileBytes } from '../util/user-file.js';
 
 /**
  * The files of `relativePath` under `root`: the file, or every file under the folder (name order,
  * symlinks to files followed, `.git` left out), paths relative to root with `/`. Undefined when
- * nothing is there. Modes: 0755 for executables, else 0644.
+ * nothing is there. Modes: 0755 for executables, else 0644. Throws UserFileError for an entry that is
+ * not a regular file once symlinks are followed (a FIFO, a device, a socket, a link to a folder, a
+ * dangling or looping link) and for a file over PROJECT_FILES_LIMIT_BYTES.
  */
 export function readProjectPath(root: string, relativePath: string): ProjectFile[] | undefined {
   const start = join(root, relativePath);
@@ -22,7 +25,12 @@ export function readProjectPath(root: string, relativePath: string): ProjectFile
       for (const name of readdirSync(path).sort()) if (name !== '.git') visit(join(path, name));
       return;
     }
-    const content = readFileSync(path);
+    const content = readUserFileBytes(path, {
+      display: `./${relative(root, path).split(sep).join('/')}`,
+      maxBytes: PROJECT_FILES_LIMIT_BYTES,
+      hint: 'mount regular files and folders of the project (Stagecraft uploads them to the hosts); put devices, pipes and sockets on the host and mount them by absolute path',
+    });
+    if (content === undefined) return;
     files.push({
       path: relative(root, path).split(sep).join('/'),
       content,

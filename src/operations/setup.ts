@@ -1,6 +1,5 @@
 // `stagecraft setup`: probe each host, plan (plan/setup.ts), run the plan's steps per host, probe again
 // to verify. Also the check `deploy` makes before it touches a host that may not be set up.
-import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type HostBoundStep, type HostStepEvent, runHostSteps } from '../engine/hosts.js';
@@ -21,6 +20,7 @@ import { formatDuration } from '../util/duration.js';
 import { ExternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { redact } from '../util/secret.js';
+import { readUserFile } from '../util/user-file.js';
 import type { LoadedEnvironment } from './environment.js';
 import { hostsReachedOverMesh, meshAuthKeys, meshWantedOf } from './mesh.js';
 import type { Session } from './session.js';
@@ -42,8 +42,12 @@ function publicKeyOf(project: ProjectModel, environment: string): string {
       ? [`${resolvePath(project.root, identity)}.pub`]
       : ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'].map((name) => join(homedir(), '.ssh', name));
   for (const path of candidates) {
-    if (existsSync(path)) {
-      const key = readFileSync(path, 'utf8').trim();
+    const text = readUserFile(path, {
+      maxBytes: 64 * 1024,
+      hint: 'point infra.bootstrap.public_key_file at a .pub file',
+    });
+    if (text !== undefined) {
+      const key = text.trim();
       if (/^(ssh|ecdsa|sk)-\S+ \S+/.test(key)) return key.split('\n')[0]!;
       throw new UserError(`${path} is not an OpenSSH public key`, {
         hint: 'point infra.bootstrap.public_key_file at a .pub file',

@@ -17,7 +17,7 @@ import { gatewayPortsContainer } from '../ingress/gateway-name.js';
 import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environment.js';
 import { PHASES, type PhaseName } from '../state/types.js';
 import { formatDurationSetting } from '../util/duration.js';
-import { UserError } from '../util/errors.js';
+import { UserError, UserFileError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import { type Retention, retainSteps } from './prune.js';
@@ -516,10 +516,20 @@ export function projectFileSteps(
       mount.service === ''
         ? mount.target
         : `service ${mount.service}: the bind mount ./${mount.path}:${mount.target}`;
-    const files = input.readProjectPath(mount.path);
+    // A top-level secret or config (`secrets.<name>`) is located at its `file:` key.
+    const at = () =>
+      mount.service === ''
+        ? input.locateCompose?.key([...mount.target.split('.'), 'file'])
+        : input.locateCompose?.mount(mount.service, mount.target);
+    let files: ProjectFile[] | undefined;
+    try {
+      files = input.readProjectPath(mount.path);
+    } catch (error) {
+      if (!(error instanceof UserFileError)) throw error;
+      throw new UserError(located(at(), `${where}: ${error.message}`), { hint: error.hint, cause: error });
+    }
     if (files === undefined) {
-      const at = mount.service === '' ? undefined : input.locateCompose?.mount(mount.service, mount.target);
-      throw new UserError(located(at, `${where}: ./${mount.path} does not exist in the project folder`), {
+      throw new UserError(located(at(), `${where}: ./${mount.path} does not exist in the project folder`), {
         hint: `create ./${mount.path} (Stagecraft uploads it to the hosts), or mount an absolute path that exists on every host, or use a named volume`,
       });
     }

@@ -45,6 +45,17 @@ export class UserError extends StagecraftError {
   readonly kind = 'user' as const;
 }
 
+/** A file the user named that cannot be read as one: `path` is the file, the message says why. */
+export class UserFileError extends UserError {
+  constructor(
+    readonly path: string,
+    message: string,
+    options: { hint: string; cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** Something outside Stagecraft failed: docker, ssh, a registry, a database, a cloud API. Exit 2. */
 export class ExternalError extends StagecraftError {
   readonly kind = 'external' as const;

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -78,8 +78,8 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
       ['config', '-e', 'staging'],
       ['plan', '-e', 'staging', '--dry-run'],
     ]) {
-      // 30 is about the compose file, which `config` does not read.
-      if (name.startsWith('30-') && args[0] === 'config') continue;
+      // 30, 32 and 33 are about the compose file, which `config` does not read.
+      if (/^3[023]-/.test(name) && args[0] === 'config') continue;
       it(`${name}: stagecraft ${args.join(' ')}`, () => {
         const { code, pattern } = expectation(name);
         const folder = caseFolder(name);
@@ -104,6 +104,72 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
       'stagecraft.yml:1:1 the file is empty (only comments or blank lines): expected project, services and environments',
     );
     expect(result.stderr).not.toContain('unknown environment');
+  });
+
+  it('an env file that is a FIFO or a folder is refused at its env_file key, without blocking', () => {
+    const folder = caseFolder('31-env-file-is-device');
+    execFileSync('mkfifo', [join(folder, 'pipe.env')]);
+    mkdirSync(join(folder, 'folder.env'));
+    for (const [file, why] of [
+      ['pipe.env', 'is not a regular file (a device, socket or pipe)'],
+      ['folder.env', 'is a directory, not a file'],
+    ]) {
+      const config = readFileSync(join(folder, 'stagecraft.yml'), 'utf8').replace(
+        /env_file: \S+/,
+        `env_file: ${file}`,
+      );
+      writeFileSync(join(folder, 'stagecraft.yml'), config);
+      for (const args of [
+        ['config', '-e', 'staging'],
+        ['plan', '-e', 'staging'],
+        ['deploy', '-e', 'staging', '--dry-run'],
+      ]) {
+        const started = Date.now();
+        const result = stagecraft(args, { cwd: folder });
+        expect(Date.now() - started).toBeLessThan(30_000);
+        expect(result.stderr).toContain(
+          `error: stagecraft.yml:9:15 environments.staging.env_file: env file ${file} ${why}`,
+        );
+        expect(result.stderr).toContain('hint: point env_file at a regular file of KEY=value lines');
+        expect(result.code).toBe(1);
+      }
+    }
+  });
+
+  it('a bind mount or compose secret of the project that leads to a device or a FIFO is refused at its mount', () => {
+    const folder = caseFolder('33-compose-env-file-is-device');
+    symlinkSync('/dev/zero', join(folder, 'zero'));
+    mkdirSync(join(folder, 'conf'));
+    writeFileSync(join(folder, 'conf', 'app.ini'), 'a=1\n');
+    execFileSync('mkfifo', [join(folder, 'conf', 'pipe')]);
+    const cases: [string, string][] = [
+      [
+        '    volumes: ["./zero:/etc/zero"]\n',
+        'docker-compose.yml:4:15 service api: the bind mount ./zero:/etc/zero: ./zero is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        '    volumes: ["./conf:/etc/conf"]\n',
+        'docker-compose.yml:4:15 service api: the bind mount ./conf:/etc/conf: ./conf/pipe is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        '    secrets: [token]\nsecrets:\n  token: { file: ./zero }\n',
+        './zero is not a regular file (a device, socket or pipe)',
+      ],
+    ];
+    for (const [tail, message] of cases) {
+      writeFileSync(join(folder, 'docker-compose.yml'), `services:\n  api:\n    image: alpine:3\n${tail}`);
+      for (const args of [
+        ['plan', '-e', 'staging'],
+        ['deploy', '-e', 'staging', '--dry-run'],
+      ]) {
+        const started = Date.now();
+        const result = stagecraft(args, { cwd: folder });
+        expect(Date.now() - started).toBeLessThan(30_000);
+        expect(result.stderr).toContain(message);
+        expect(result.stderr).not.toContain('internal error');
+        expect(result.code).toBe(1);
+      }
+    }
   });
 
   it('a stagecraft.yml folder stops the upward search (a file further up is not used)', () => {

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type LoadResult, load, percentile } from '../../bench/lib/load.mjs';
 import {
   type BareEnv,
@@ -588,31 +588,9 @@ describe('driver swarm on a three-node swarm', () => {
     const ssh = (command: string) => run('ssh', bareSshArgs(bare, 'root', victim.address, command));
     const started = Date.now();
     let rescheduled = 0;
-    try {
-      const outage = await underLoad(survivors, async () => {
-        // The worker's engine stops (its containers with it); the manager sees the node go down.
-        await ssh('service docker stop >/dev/null 2>&1; true');
-        for (;;) {
-          const state = await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name]);
-          const now = await running();
-          if (state === 'down' && now.length === 2 && !now.includes(victim.name)) break;
-          if (Date.now() - started > 180_000)
-            throw new Error(`${victim.name} is ${state}; api tasks run on ${now.join(', ')}`);
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-        }
-        rescheduled = Date.now() - started;
-      });
-      console.log(
-        `swarm node failure: ${victim.name}'s engine stopped; api rescheduled in ${(rescheduled / 1000).toFixed(1)} s; load on the other nodes: ${summary(outage.loads)}`,
-      );
-      expect(outage.loads.flatMap((result) => result.failureSamples)).toEqual([]);
-      expect(outage.loads.map((result) => result.failures)).toEqual([0, 0]);
-      for (const host of survivors) {
-        expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v1');
-      }
-    } finally {
-      // The engine comes back and the node rejoins (the tests after this one use every node), also
-      // when an assertion above failed.
+    // The engine comes back and the node rejoins (the tests after this one use every node), also
+    // when an assertion below fails.
+    onTestFinished(async () => {
       await ssh('service docker start >/dev/null 2>&1; true');
       for (;;) {
         if ((await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name])) === 'ready')
@@ -620,6 +598,27 @@ describe('driver swarm on a three-node swarm', () => {
         if (Date.now() - started > 300_000) throw new Error(`${victim.name} did not rejoin the swarm`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
+    }, 310_000);
+    const outage = await underLoad(survivors, async () => {
+      // The worker's engine stops (its containers with it); the manager sees the node go down.
+      await ssh('service docker stop >/dev/null 2>&1; true');
+      for (;;) {
+        const state = await onManager(['node', 'inspect', '--format', '{{.Status.State}}', victim.name]);
+        const now = await running();
+        if (state === 'down' && now.length === 2 && !now.includes(victim.name)) break;
+        if (Date.now() - started > 180_000)
+          throw new Error(`${victim.name} is ${state}; api tasks run on ${now.join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      rescheduled = Date.now() - started;
+    });
+    console.log(
+      `swarm node failure: ${victim.name}'s engine stopped; api rescheduled in ${(rescheduled / 1000).toFixed(1)} s; load on the other nodes: ${summary(outage.loads)}`,
+    );
+    expect(outage.loads.flatMap((result) => result.failureSamples)).toEqual([]);
+    expect(outage.loads.map((result) => result.failures)).toEqual([0, 0]);
+    for (const host of survivors) {
+      expect(JSON.parse((await get(host.address, '/api/status')).body).version).toBe('v1');
     }
   }, 600_000);
 

@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,5 +48,58 @@ describe('guardComposeFile', () => {
     expect(() =>
       guardComposeFile(composeFile('services:\n  web:\n    "\\x3c\\x3c": 1\n    image: nginx\n')),
     ).toThrow('docker-compose.yml is refused: docker-compose.yml:3:17 merge key "<<" needs a mapping');
+  });
+
+  it('refuses a service env_file that is not a regular file, in each of its forms, at its line and column', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-guard-env-'));
+    mkdirSync(join(dir, 'folder.env'));
+    execFileSync('mkfifo', [join(dir, 'pipe.env')]);
+    writeFileSync(join(dir, 'ok.env'), 'A=1\n');
+    const cases: [string, string][] = [
+      [
+        '    env_file: /dev/zero\n',
+        'docker-compose.yml:4:15 services.web.env_file: /dev/zero is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        '    env_file: [ok.env, ./pipe.env]\n',
+        'docker-compose.yml:4:24 services.web.env_file: ./pipe.env is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        '    env_file:\n      - path: folder.env\n        required: false\n',
+        'docker-compose.yml:5:15 services.web.env_file: folder.env is a directory, not a file',
+      ],
+    ];
+    for (const [envFile, message] of cases) {
+      const path = join(dir, 'docker-compose.yml');
+      writeFileSync(path, `services:\n  web:\n    image: nginx\n${envFile}`);
+      const started = Date.now();
+      expect(() => guardComposeFile(path)).toThrow(message);
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+  });
+
+  it('leaves a regular, missing or interpolated service env_file to compose, from the project folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-guard-env-'));
+    mkdirSync(join(dir, 'deploy'));
+    writeFileSync(join(dir, 'app.env'), 'A=1\n');
+    const path = join(dir, 'deploy', 'compose.yml');
+    writeFileSync(
+      path,
+      'services:\n  web:\n    image: nginx\n    env_file: [app.env, missing.env, "${ENV_FILE}"]\n',
+    );
+    expect(() => guardComposeFile(path, 'deploy/compose.yml', dir)).not.toThrow();
+    // From the compose file's own folder, app.env is not there either: still compose's to report.
+    expect(() => guardComposeFile(path)).not.toThrow();
+    mkdirSync(join(dir, 'missing.env'));
+    expect(() => guardComposeFile(path, 'deploy/compose.yml', dir)).toThrow(
+      'deploy/compose.yml:4:25 services.web.env_file: missing.env is a directory, not a file',
+    );
+  });
+
+  it('refuses a compose file that is itself a device or a folder, without reading it', () => {
+    expect(() => guardComposeFile('/dev/zero', 'compose.yml')).toThrow(
+      'compose.yml is not a regular file (a device, socket or pipe)',
+    );
+    expect(() => guardComposeFile(tmpdir(), 'compose.yml')).toThrow('compose.yml is a directory, not a file');
   });
 });

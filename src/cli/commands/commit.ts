@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkMessage } from '../../commit/check.js';
 import { destructiveChanges } from '../../commit/destructive.js';
@@ -7,6 +6,7 @@ import { readLayout } from '../../commit/layout.js';
 import { classify, suggestMessage } from '../../commit/suggest.js';
 import type { ProjectLayout, StagedFile } from '../../commit/types.js';
 import { UserError } from '../../util/errors.js';
+import { readUserFile } from '../../util/user-file.js';
 import type { CommandContext } from '../context.js';
 
 /** The staged change of the repository around `cwd`, each path's kind, and the project layout. */
@@ -27,12 +27,9 @@ async function staged(
 /** `--check <file>`: validates a commit message (a commit-msg hook); exit 1 with every problem. */
 async function check(context: CommandContext, file: string): Promise<number> {
   const path = resolve(context.cwd, file);
-  if (!existsSync(path)) {
-    throw new UserError(`commit message file not found: ${file}`, {
-      hint: 'pass the file git gives a commit-msg hook ("$1"), e.g. .git/COMMIT_EDITMSG',
-    });
-  }
-  const text = readFileSync(path, 'utf8');
+  const hint = 'pass the file git gives a commit-msg hook ("$1"), e.g. .git/COMMIT_EDITMSG';
+  const text = readUserFile(path, { display: `commit message file ${file}`, maxBytes: 1024 * 1024, hint });
+  if (text === undefined) throw new UserError(`commit message file not found: ${file}`, { hint });
   let destructive: ReturnType<typeof destructiveChanges> = [];
   try {
     const { files, kinds } = await staged(context.cwd);

@@ -1,0 +1,92 @@
+import { closeSync, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { UserFileError } from './errors.js';
+
+/** What is at a path a user named: nothing, a regular file, or something that cannot be read as one. */
+export type PathEntry = { kind: 'missing' } | { kind: 'file'; size: number } | { kind: 'other'; why: string };
+
+/**
+ * What is at `path` (symbolic links followed), without opening it: a FIFO or a device would block
+ * or never end when read. `why` completes "<path> …" (e.g. "is a directory, not a file").
+ */
+export function pathEntry(path: string): PathEntry {
+  try {
+    lstatSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+    return { kind: 'other', why: `cannot be read (${code ?? 'error'})` };
+  }
+  try {
+    const info = statSync(path);
+    if (info.isFile()) return { kind: 'file', size: info.size };
+    if (info.isDirectory()) return { kind: 'other', why: 'is a directory, not a file' };
+    return { kind: 'other', why: 'is not a regular file (a device, socket or pipe)' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP')
+      return { kind: 'other', why: 'is a symbolic link loop (symlink that points back at itself)' };
+    if (code === 'ENOENT')
+      return { kind: 'other', why: 'is a symbolic link to a file that does not exist (a dangling symlink)' };
+    return { kind: 'other', why: `cannot be read (${code ?? 'error'})` };
+  }
+}
+
+/** Longest file Stagecraft reads for the user unless told otherwise (bytes): env files, keys, SQL. */
+export const MAX_USER_FILE_BYTES = 16 * 1024 * 1024;
+
+export interface ReadUserFileOptions {
+  /** How messages name the file, e.g. "env file .env.production" (default: the path). */
+  display?: string;
+  /** Most bytes read (default MAX_USER_FILE_BYTES); a longer file is refused, never half-read. */
+  maxBytes?: number;
+  /** The hint of every refusal (default: name a regular file). */
+  hint?: string;
+}
+
+/**
+ * Reads a file the user named (a config, compose or env file, a key, a migration) as bytes. Refuses
+ * without blocking what is not a regular file (a directory, FIFO, device such as /dev/zero, socket, a
+ * symlink loop or a dangling symlink) and a file larger than `maxBytes`; reads at most maxBytes + 1
+ * bytes, so a file that grows while read (or a /proc file that says size 0) stays bounded. Returns
+ * undefined when nothing is at `path`. Throws UserFileError (a UserError) naming the file and why.
+ */
+export function readUserFileBytes(path: string, options: ReadUserFileOptions = {}): Buffer | undefined {
+  const display = options.display ?? path;
+  const max = options.maxBytes ?? MAX_USER_FILE_BYTES;
+  const hint = options.hint ?? `point it at a regular file of at most ${max} bytes`;
+  const entry = pathEntry(path);
+  if (entry.kind === 'missing') return undefined;
+  if (entry.kind === 'other') throw new UserFileError(path, `${display} ${entry.why}`, { hint });
+  const tooLarge = (size: string) =>
+    new UserFileError(path, `${display} is ${size} bytes: larger than the ${max}-byte limit`, { hint });
+  if (entry.size > max) throw tooLarge(String(entry.size));
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new UserFileError(path, `${display} cannot be read (${code ?? 'error'})`, { hint, cause: error });
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new UserFileError(path, `${display} is not a regular file`, { hint });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, max + 1 - total));
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      chunks.push(chunk.subarray(0, read));
+      total += read;
+      if (total > max) throw tooLarge(`more than ${max}`);
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readUserFileBytes, decoded as UTF-8. */
+export function readUserFile(path: string, options: ReadUserFileOptions = {}): string | undefined {
+  return readUserFileBytes(path, options)?.toString('utf8');
+}
