@@ -129,13 +129,21 @@ function cycleError(cycle: string[]): UserError {
 export type RolloutStrategy = 'start-first' | 'stop-first' | 'recreate';
 
 /**
+ * How many containers compose runs of `service`: deploy.replicas, else `scale` (compose's older key,
+ * which `docker compose config` keeps), else 1.
+ */
+export function composeReplicas(service: ComposeService): number {
+  return service.deploy?.replicas ?? service.scale ?? 1;
+}
+
+/**
  * The strategy when stagecraft.yml names none: stop-first for a service that publishes a fixed host
  * port (two containers cannot bind it), has a fixed container_name (two containers cannot share it),
  * or owns a named volume with one replica (a single writer, e.g. a database); start-first otherwise.
- * `replicas` defaults to the service's deploy.replicas, else 1.
+ * `replicas` defaults to the service's composeReplicas.
  */
 export function defaultRolloutStrategy(service: ComposeService, replicas?: number): RolloutStrategy {
-  const count = replicas ?? service.deploy?.replicas ?? 1;
+  const count = replicas ?? composeReplicas(service);
   if (publishesFixedHostPort(service)) return 'stop-first';
   if (typeof service.container_name === 'string' && service.container_name !== '') return 'stop-first';
   if (ownsNamedVolume(service) && count <= 1) return 'stop-first';

@@ -156,8 +156,11 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     }
 
     if (overrides.stop_timeout !== undefined) spec.stop_grace_period = overrides.stop_timeout;
-    if (overrides.replicas !== undefined)
+    if (overrides.replicas !== undefined) {
       spec.deploy = { ...(spec.deploy ?? {}), replicas: overrides.replicas };
+      // compose refuses a `scale` that differs from deploy.replicas: the count is said once.
+      delete spec.scale;
+    }
 
     if (input.projectDir !== undefined) {
       for (const mount of spec.volumes ?? []) {
@@ -278,7 +281,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
 }
 
 /**
- * sha256 over the canonical JSON of the spec (without deploy.replicas: like compose's own config
+ * sha256 over the canonical JSON of the spec (without deploy.replicas or scale: like compose's own config
  * hash, scaling is not a change of the containers), the secret names, and the HMAC-SHA256 of the
  * sorted secret env pairs under the environment's spec-hash key. The secret values never enter the
  * plain hash: without the key (kept on the hosts) nobody can test a guess against a published hash.
@@ -286,6 +289,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
  */
 function specHash(spec: ComposeService, secrets: Record<string, string>, key: string | undefined): string {
   const hashed = structuredClone(spec);
+  delete hashed.scale;
   if (hashed.deploy !== undefined) {
     delete hashed.deploy.replicas;
     if (Object.keys(hashed.deploy).length === 0) delete hashed.deploy;

@@ -3,6 +3,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { composeConfigArgs } from '../docker/compose.js';
 import { ExternalError, TimedOutError, UserError } from '../util/errors.js';
 import { guardComposeFile } from './guard.js';
+import { composeLocator, located } from './locate.js';
 import type { ComposeProject } from './types.js';
 
 /** Runs one command on this machine (the lead passes the local runner's `exec`). */
@@ -129,7 +130,25 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
   }
   const project = parsed as ComposeProject;
   if (project.services === undefined || project.services === null) project.services = {};
+  refuseOptionLikeNames(project, file, shown.startsWith('..') || isAbsolute(shown) ? file : shown);
   return project;
+}
+
+/**
+ * Refuses a service whose name starts with `-`: compose accepts it, but on the hosts it would be read
+ * as an option of `docker compose pull|up|stop … <service>` (`--help` makes the pull print its usage
+ * and pull nothing). Throws UserError at the name's `file:line:column` where the file has it.
+ */
+function refuseOptionLikeNames(project: ComposeProject, file: string, shown: string): void {
+  const name = Object.keys(project.services).find((candidate) => candidate.startsWith('-'));
+  if (name === undefined) return;
+  throw new UserError(
+    located(
+      composeLocator(file, shown).key(['services', name]),
+      `service "${name}" starts with "-": docker would read it as an option`,
+    ),
+    { hint: `rename the service in ${shown} (a letter or digit first, as in stagecraft.yml)` },
+  );
 }
 
 /** The compose file names looked for, in order, when `compose.file` is not set. */

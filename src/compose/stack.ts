@@ -123,6 +123,7 @@ function swarmService(spec: ComposeService, service: StackService): ComposeServi
   if (deploy['restart_policy'] === undefined && policy !== undefined) deploy['restart_policy'] = policy;
 
   if (deploy['mode'] !== 'global') deploy['replicas'] = service.replicas;
+  delete out['scale'];
   // The gateway finds tasks through DNS (tasks.<service>), so no virtual IP: dnsrr also needs no
   // IPVS in the kernel, and a host-mode port is allowed with it.
   if (deploy['endpoint_mode'] === undefined) deploy['endpoint_mode'] = 'dnsrr';

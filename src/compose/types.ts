@@ -43,6 +43,8 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: string; required?: boolean; restart?: boolean }>;
   stop_grace_period?: string;
   stop_signal?: string;
+  /** compose's older replica count; `docker compose config` keeps it beside deploy.replicas (they must agree). */
+  scale?: number;
   deploy?: { replicas?: number; [key: string]: unknown };
   labels?: Record<string, string>;
   extra_hosts?: unknown;

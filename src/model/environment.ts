@@ -1,4 +1,5 @@
 import {
+  composeReplicas,
   defaultRolloutStrategy,
   dependencyOrder,
   healthcheckTimings,
@@ -392,7 +393,7 @@ export function buildEnvironmentModel(
     localRoles.add(role);
     const composeService = compose.services[name]!;
     const build = buildSpecOf(config, compose, name, loaded.root, loaded.catalog);
-    const replicas = settings.replicas ?? composeService.deploy?.replicas ?? 1;
+    const replicas = settings.replicas ?? composeReplicas(composeService);
     const timings = healthcheckTimings(composeService);
     const repository = `${registry ? `${registry}/` : ''}${config.project.name}-${name}`;
     if (build === undefined && composeService.image === undefined) {

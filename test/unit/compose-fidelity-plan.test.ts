@@ -359,6 +359,27 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
+    it('compose `scale` is the replica count, as docker compose runs it; stagecraft.yml replicas still wins', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    scale: 5\n  worker:\n    image: busybox:1.36\n    scale: 3\n',
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        'project: { name: bakery }\nservices:\n  web: { role: web, replicas: 2 }\n  worker: { role: web }\nenvironments:\n  production:\n    driver: ssh\n    hosts:\n      web: [{ name: web-1, address: 192.0.2.10 }]\n',
+      );
+      const { plan } = await planProject(dir, 'production');
+      const titles = allSteps(plan).map((step) => step.title);
+      expect(titles).toContain('start-first worker (3 replicas); running 3s within 2m');
+      expect(titles).toContain('start-first web (2 replicas); running 3s within 2m');
+      const services = uploadedCompose(plan, 'web-1').services;
+      expect(services['worker']!['scale']).toBeUndefined();
+      expect(services['worker']!['deploy']).toEqual({ replicas: 3 });
+      expect(services['web']!['scale']).toBeUndefined();
+      expect(services['web']!['deploy']).toEqual({ replicas: 2 });
+    });
+
     it('a port without domains is a warning: the gateway never routes to it', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(
