@@ -1,6 +1,7 @@
 // Where a key of the project's compose file is, as `file:line:column` (the form of the config's own
 // errors and the compose guard's), for errors about what compose resolved from it.
-import type { PathSegment } from '../config/issues.js';
+import { isPair, isScalar, isSeq, visit } from 'yaml';
+import { formatPath, type PathSegment } from '../config/issues.js';
 import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { YamlSource } from '../config/yaml-source.js';
 import { readUserFile } from '../util/user-file.js';
@@ -14,6 +15,23 @@ export interface ComposeLocator {
   key(path: readonly PathSegment[]): string | undefined;
   /** `file:line:column` of the entry of `services.<service>.volumes` that mounts at `target`. */
   mount(service: string, target: string): string | undefined;
+  /**
+   * Where the file interpolates one of `names` (`${NAME}`, `${NAME:-…}`, `$NAME`) outside a service's
+   * `environment` (Stagecraft moves those values to a 0600 env file) and outside `x-` extension keys:
+   * `{ at: "file:line:column", path: "services.api.command[2]", name }`, in file order. Such a value
+   * would be written in clear into the compose file on the hosts, whatever its length.
+   */
+  secretReferences(names: readonly string[]): { at: string; path: string; name: string }[];
+}
+
+/** Where a value interpolated at `path` reaches the host's compose file in clear. */
+function inClearAt(path: readonly PathSegment[]): boolean {
+  if (typeof path[0] === 'string' && path[0].startsWith('x-')) return false;
+  if (path[0] === 'services' && path[2] === 'environment') return false;
+  // Build settings go to `docker compose build` on this machine, not to the hosts; build args and
+  // labels have their own checks (operations/build-args.ts).
+  if (path[0] === 'services' && path[2] === 'build') return false;
+  return true;
 }
 
 /** The target of a `volumes:` entry as written: `src:target[:mode]`, or the long form's `target`. */
@@ -56,6 +74,32 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
   };
   return {
     key,
+    secretReferences(names) {
+      const yaml = parsed();
+      if (yaml === null || names.length === 0) return [];
+      const escaped = names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+      // `$$` is compose's escaped dollar, not a reference.
+      const pattern = new RegExp(
+        `(?<!\\$)\\$(?:\\{(${escaped.join('|')})(?=[}:?+-])|(${escaped.join('|')})(?![A-Za-z0-9_]))`,
+      );
+      const found: { at: string; path: string; name: string }[] = [];
+      visit(yaml.document, {
+        Scalar(_, node, ancestors) {
+          if (typeof node.value !== 'string' || !node.value.includes('$')) return;
+          const match = pattern.exec(node.value.replaceAll('$$', '\0\0'));
+          if (match === null) return;
+          const path = pathOf(ancestors, node);
+          if (!inClearAt(path)) return;
+          const { line, column } = yaml.position(path);
+          found.push({
+            at: `${displayName}:${line}:${column}`,
+            path: formatPath(path),
+            name: (match[1] ?? match[2])!,
+          });
+        },
+      });
+      return found;
+    },
     mount(service, target) {
       const volumes = parsed()?.document.getIn(['services', service, 'volumes']) as unknown;
       const list = (volumes as { toJSON?: () => unknown } | undefined)?.toJSON?.();
@@ -69,4 +113,18 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
 /** `message` after its place when there is one: `compose.yml:5:9 message`, the form config errors take. */
 export function located(at: string | undefined, message: string): string {
   return at === undefined ? message : `${at} ${message}`;
+}
+
+/** The key path of `node` from the visitor's ancestors (map keys and sequence indexes). */
+function pathOf(ancestors: readonly unknown[], node: unknown): PathSegment[] {
+  const path: PathSegment[] = [];
+  const chain = [...ancestors, node];
+  for (let index = 1; index < chain.length; index++) {
+    const parent = chain[index - 1];
+    const child = chain[index];
+    if (isSeq(parent)) path.push(parent.items.indexOf(child as never));
+    else if (isPair(parent) && parent.value === child && isScalar(parent.key))
+      path.push(String(parent.key.value));
+  }
+  return path;
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { looksSecretName } from '../util/secret.js';
 import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
 import { type ComposeLocator, located } from './locate.js';
 import type { ComposeProject, ComposeService, HostCompose } from './types.js';
@@ -68,7 +69,11 @@ export interface HostComposeInput {
   variables?: Record<string, string>;
 }
 
-/** Secret values shorter than this are moved out of environments but not searched for elsewhere. */
+/**
+ * Secret values shorter than this are moved out of environments but not searched for elsewhere (a
+ * 4-letter password is also a word of the file: `pg_isready -U shop`); where the compose file
+ * references a secret variable outside an environment is found by name (ComposeLocator.secretReferences).
+ */
 const MIN_LEAK_CHECK_LENGTH = 8;
 
 /**
@@ -124,9 +129,13 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     const secrets: Record<string, string> = {};
     for (const key of Object.keys(environment).sort(compareStrings)) {
       const value = environment[key] ?? null;
+      // A value named like a secret (DB_PASSWORD, API_TOKEN, …) is moved too, wherever compose took it
+      // from (the compose file itself, a service env_file): the compose file on the host is 0644.
       const secret =
         value !== null &&
-        (secretNames.has(key) || secretValues.some((secretValue) => value.includes(secretValue)));
+        (secretNames.has(key) ||
+          looksSecretName(key) ||
+          secretValues.some((secretValue) => value.includes(secretValue)));
       if (secret) secrets[key] = value;
       else kept[key] = value === null ? null : escapeDollars(value);
     }
@@ -230,18 +239,20 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
         ) {
           delete record['name'];
         }
-        if (kind === 'secrets' && typeof record['environment'] === 'string') {
-          // A secret from a variable of this machine's environment: a 0600 file beside the compose file.
+        if ((kind === 'secrets' || kind === 'configs') && typeof record['environment'] === 'string') {
+          // A secret or config from a variable of this machine's environment (the host's compose would
+          // read its own, where the variable is not): a 0600 file beside the compose file.
           const variable = record['environment'];
           const value = input.variables?.[variable];
+          const noun = kind === 'secrets' ? 'secret' : 'config';
           if (value === undefined) {
-            throw new UserError(`compose secret ${key} reads the variable ${variable}, which is not set`, {
+            throw new UserError(`compose ${noun} ${key} reads the variable ${variable}, which is not set`, {
               hint: `set ${variable} in the environment's env_file or the shell`,
             });
           }
           delete record['environment'];
-          record['file'] = `./secrets/${key}.secret`;
-          secretFiles[`secrets/${key}.secret`] = value;
+          record['file'] = `./secrets/${key}.${noun}`;
+          secretFiles[`secrets/${key}.${noun}`] = value;
         } else if (input.projectDir !== undefined && typeof record['file'] === 'string') {
           const before = record['file'];
           record['file'] = localizePath(before, input.projectDir, projectFiles);
@@ -260,9 +271,10 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     if (Object.keys(kept).length > 0) document[kind] = kept;
   }
 
+  const long = secretValues.filter((value) => value.length >= MIN_LEAK_CHECK_LENGTH);
   const leak = findLeak(
     document,
-    secretValues.filter((value) => value.length >= MIN_LEAK_CHECK_LENGTH),
+    long.length === 0 ? undefined : (text) => long.some((secret) => text.includes(secret)),
   );
   if (leak !== undefined) {
     throw new UserError(`a secret value appears in the compose file at ${leak}`, {
@@ -330,19 +342,21 @@ export function renderedServiceSpecHash(
   );
 }
 
-/** The values of the environment-sourced compose secrets a service uses (their change is a new spec). */
+/** The values of the environment-sourced compose secrets and configs a service uses (their change is a new spec). */
 function secretFileValues(
   spec: ComposeService,
   compose: ComposeProject,
   variables: Record<string, string> | undefined,
 ): Record<string, string> {
-  const declared = (compose['secrets'] ?? {}) as Record<string, { environment?: unknown }>;
   const values: Record<string, string> = {};
-  for (const ref of spec.secrets ?? []) {
-    const key = typeof ref === 'string' ? ref : String((ref as { source?: unknown }).source);
-    const variable = declared[key]?.environment;
-    if (typeof variable === 'string' && variables?.[variable] !== undefined) {
-      values[`\0secret:${key}`] = variables[variable];
+  for (const kind of ['secrets', 'configs'] as const) {
+    const declared = (compose[kind] ?? {}) as Record<string, { environment?: unknown }>;
+    for (const ref of spec[kind] ?? []) {
+      const key = typeof ref === 'string' ? ref : String((ref as { source?: unknown }).source);
+      const variable = declared[key]?.environment;
+      if (typeof variable === 'string' && variables?.[variable] !== undefined) {
+        values[`\0${kind === 'secrets' ? 'secret' : 'config'}:${key}`] = variables[variable];
+      }
     }
   }
   return values;
@@ -422,15 +436,17 @@ function localizePath(path: string, projectDir: string, files: Set<string>): str
   return `./${posix}`;
 }
 
-function findLeak(value: unknown, secrets: string[], path = ''): string | undefined {
-  if (secrets.length === 0) return undefined;
-  if (typeof value === 'string') {
-    const literal = unescapeDollars(value);
-    return secrets.some((secret) => literal.includes(secret)) ? path || '(document)' : undefined;
-  }
+/** The first path of `value` (`services.web.command[2]`) whose key or string `holds` a secret. */
+function findLeak(
+  value: unknown,
+  holds: ((text: string) => boolean) | undefined,
+  path = '',
+): string | undefined {
+  if (holds === undefined) return undefined;
+  if (typeof value === 'string') return holds(unescapeDollars(value)) ? path || '(document)' : undefined;
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      const found = findLeak(item, secrets, `${path}[${index}]`);
+      const found = findLeak(item, holds, `${path}[${index}]`);
       if (found !== undefined) return found;
     }
     return undefined;
@@ -438,8 +454,8 @@ function findLeak(value: unknown, secrets: string[], path = ''): string | undefi
   if (value !== null && typeof value === 'object') {
     for (const key of Object.keys(value).sort(compareStrings)) {
       const child = path === '' ? key : `${path}.${key}`;
-      if (secrets.some((secret) => key.includes(secret))) return child;
-      const found = findLeak((value as Record<string, unknown>)[key], secrets, child);
+      if (holds(key)) return child;
+      const found = findLeak((value as Record<string, unknown>)[key], holds, child);
       if (found !== undefined) return found;
     }
   }

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { composeConfigArgs } from '../docker/compose.js';
 import { ExternalError, TimedOutError, UserError } from '../util/errors.js';
+import { pathEntry } from '../util/user-file.js';
 import { guardComposeFile } from './guard.js';
 import { composeLocator, located } from './locate.js';
 import type { ComposeProject } from './types.js';
@@ -162,7 +162,7 @@ export const COMPOSE_FILE_NAMES = [
 /**
  * The compose file of a project (absolute path), or undefined when there is none: `compose.file`
  * from stagecraft.yml, else the first of COMPOSE_FILE_NAMES in `root`. Throws UserError when
- * `compose.file` names a file that does not exist.
+ * `compose.file` names a file that does not exist, and when the file found is not a regular file.
  */
 export function findComposeFile(
   root: string,
@@ -171,14 +171,30 @@ export function findComposeFile(
   const configured = config.compose?.file;
   if (configured !== undefined) {
     const path = isAbsolute(configured) ? configured : resolve(root, configured);
-    if (!existsSync(path)) {
+    const entry = pathEntry(path);
+    if (entry.kind === 'missing') {
       throw new UserError(`compose file not found: ${configured} (compose.file in stagecraft.yml)`, {
         hint: `create ${configured} or point compose.file at the project's compose file`,
       });
     }
+    if (entry.kind === 'other') {
+      throw new UserError(`compose file ${configured} (compose.file in stagecraft.yml) ${entry.why}`, {
+        hint: "point compose.file at the project's compose file",
+      });
+    }
     return path;
   }
-  return COMPOSE_FILE_NAMES.map((name) => join(root, name)).find((path) => existsSync(path));
+  // The first name that is there; one that is there but is no file (a symlink loop, a folder) is
+  // reported as that, not skipped.
+  for (const name of COMPOSE_FILE_NAMES) {
+    const entry = pathEntry(join(root, name));
+    if (entry.kind === 'file') return join(root, name);
+    if (entry.kind === 'other')
+      throw new UserError(`${join(root, name)} ${entry.why}`, {
+        hint: `replace it with the project's compose file, or set compose.file in stagecraft.yml`,
+      });
+  }
+  return undefined;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import { UserError } from '../util/errors.js';
 
@@ -28,6 +29,40 @@ export function secretBuildArgs(
         (secret) => secret !== '' && (secret.length >= 4 ? text.includes(secret) : text === secret),
       );
       if (names.has(name) || holdsSecret) found.push({ service: service.name, name });
+    }
+  }
+  return found;
+}
+
+/**
+ * The compose `build.labels` (a map or a `KEY=value` list) of the services Stagecraft builds that hold
+ * a secret value (values under 4 characters only matched whole): a label is stored in the image,
+ * pushed to the registry and shown by `docker inspect` on every host. Returns "service: label" items.
+ */
+export function secretBuildLabels(
+  model: EnvironmentModel,
+  compose: ComposeProject,
+  secretValues: readonly string[],
+): string[] {
+  const found: string[] = [];
+  for (const service of model.services) {
+    if (service.build === undefined) continue;
+    const build = compose.services[service.name]?.['build'] as { labels?: unknown } | undefined;
+    const labels = build?.labels;
+    const entries: [string, string][] = Array.isArray(labels)
+      ? labels.map((item) => {
+          const text = String(item);
+          const at = text.indexOf('=');
+          return at === -1 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
+        })
+      : labels !== null && typeof labels === 'object'
+        ? Object.entries(labels as Record<string, unknown>).map(([key, value]) => [key, String(value ?? '')])
+        : [];
+    for (const [key, value] of entries) {
+      const holdsSecret = secretValues.some(
+        (secret) => secret !== '' && (secret.length >= 4 ? value.includes(secret) : value === secret),
+      );
+      if (holdsSecret) found.push(`${service.name}: ${key}`);
     }
   }
   return found;

@@ -30,7 +30,7 @@ import { ExternalError, InternalError, PartialFailure, UserError } from '../util
 import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { readUserFile } from '../util/user-file.js';
-import { buildSecretHint, secretBuildArgError, secretBuildArgs } from './build-args.js';
+import { buildSecretHint, secretBuildArgError, secretBuildArgs, secretBuildLabels } from './build-args.js';
 import { type LoadedEnvironment, secretNames } from './environment.js';
 import { hostNamesInScope, serviceNamesInScope } from './fleet.js';
 import { meshAddressOf } from './mesh.js';
@@ -405,10 +405,35 @@ async function planRelease(
     ...(onlyHosts ? { onlyHosts } : {}),
     ...(onlyServices ? { onlyServices } : {}),
   };
-  const secretArgs = secretBuildArgs(env.model, input.secretNames, [
+  const knownSecrets = [
     ...env.secretValues,
     ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
-  ]);
+  ];
+  // A secret interpolated outside an environment would sit in clear in the hosts' compose file (the
+  // value search of projectHostCompose misses values under 8 characters; this finds it by name).
+  const references = target ? [] : env.locateCompose.secretReferences(input.secretNames ?? []);
+  if (references.length > 0) {
+    const first = references[0]!;
+    throw new UserError(
+      `${first.at} ${first.path} interpolates the secret ${first.name}: its value would be written in clear into the compose file on the hosts`,
+      {
+        details: references
+          .slice(1)
+          .map((reference) => `${reference.at} ${reference.path} interpolates ${reference.name}`),
+        hint: `pass ${first.name} to the container through services.<name>.environment and read it there (e.g. "sh -c '… $$${first.name}'" in command or healthcheck)`,
+      },
+    );
+  }
+  // A rollback or --skip-build builds nothing.
+  const secretLabels =
+    target || options.skipBuild === true ? [] : secretBuildLabels(env.model, env.compose, knownSecrets);
+  if (secretLabels.length > 0) {
+    throw new UserError(
+      `build label${secretLabels.length === 1 ? '' : 's'} ${secretLabels.join(', ')} would store a secret in the image (pushed to the registry, shown by docker inspect on every host)`,
+      { hint: 'remove the secret from build.labels; a container gets a secret through its environment' },
+    );
+  }
+  const secretArgs = secretBuildArgs(env.model, input.secretNames, knownSecrets);
   if (secretArgs.length > 0 && !planOnly && !target && options.skipBuild !== true) {
     throw secretBuildArgError(secretArgs);
   }

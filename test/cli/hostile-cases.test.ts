@@ -172,6 +172,19 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     }
   });
 
+  it('a compose file that is a symlink loop is named as one (not "no compose file")', () => {
+    const folder = caseFolder('33-compose-env-file-is-device');
+    rmSync(join(folder, 'docker-compose.yml'));
+    symlinkSync('loop-b', join(folder, 'loop-a'));
+    symlinkSync('loop-a', join(folder, 'loop-b'));
+    symlinkSync('loop-a', join(folder, 'docker-compose.yml'));
+    const result = stagecraft(['plan', '-e', 'staging'], { cwd: folder });
+    expect(result.stderr).toContain(
+      `error: ${join(folder, 'docker-compose.yml')} is a symbolic link loop (symlink that points back at itself)`,
+    );
+    expect(result.code).toBe(1);
+  });
+
   it('a stagecraft.yml folder stops the upward search (a file further up is not used)', () => {
     const folder = caseFolder('11-config-is-directory');
     const inner = join(folder, 'sub');
@@ -242,6 +255,59 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
     expect(result.stderr).toContain('build arg NPM_TOKEN of api holds a secret');
     expect(result.stderr).toContain('RUN --mount=type=secret,id=npm_token,env=NPM_TOKEN');
     expect(snapshot(folder)).toEqual(before);
+  });
+
+  it('a secret in build.labels (stored in the image) is refused by plan and deploy, without its value', () => {
+    const folder = caseFolder('37-secret-build-arg-in-plan-json');
+    const compose = join(folder, 'docker-compose.yml');
+    writeFileSync(
+      compose,
+      readFileSync(compose, 'utf8').replace(
+        '        NPM_TOKEN: ${NPM_TOKEN}',
+        '        NPM_TOKEN: ${NPM_TOKEN}\n      labels:\n        build.pw: "${DB_PASSWORD}"',
+      ),
+    );
+    const before = snapshot(folder);
+    for (const args of [
+      ['plan', '-e', 'staging'],
+      ['deploy', '-e', 'staging', '--dry-run'],
+    ]) {
+      const result = stagecraft(args, { cwd: folder });
+      expect(result.stderr).toContain(
+        'error: build label api: build.pw would store a secret in the image (pushed to the registry, shown by docker inspect on every host)',
+      );
+      expect(result.stderr).not.toContain('S3cr3t');
+      expect(result.code).toBe(1);
+    }
+    expect(snapshot(folder)).toEqual(before);
+  });
+
+  it('a secret interpolated into command or healthcheck is refused at its place, whatever its length', () => {
+    const folder = caseFolder('37-secret-build-arg-in-plan-json');
+    writeFileSync(
+      join(folder, '.env.staging'),
+      'NPM_TOKEN=x\nAPI_TOKEN=Zq7vK2w\nDB_PASSWORD=pw\nDATABASE_URL=postgres://db/app\n',
+    );
+    const compose = join(folder, 'docker-compose.yml');
+    writeFileSync(
+      compose,
+      readFileSync(compose, 'utf8').replace(
+        '    image: shop-api\n',
+        '    image: shop-api\n    command: ["serve", "--token", "${API_TOKEN}"]\n',
+      ),
+    );
+    for (const args of [
+      ['plan', '-e', 'staging'],
+      ['deploy', '-e', 'staging', '--dry-run'],
+      ['plan', '-e', 'staging', '--format', 'json'],
+    ]) {
+      const result = stagecraft(args, { cwd: folder });
+      expect(result.stderr).toContain(
+        'error: docker-compose.yml:8:35 services.api.command[2] interpolates the secret API_TOKEN: its value would be written in clear into the compose file on the hosts',
+      );
+      expect(result.stdout + result.stderr).not.toContain('Zq7vK2w');
+      expect(result.code).toBe(1);
+    }
   });
 
   it('38: config redacts a value declared in secrets.keys whatever its name', () => {

@@ -102,4 +102,19 @@ describe('guardComposeFile', () => {
     );
     expect(() => guardComposeFile(tmpdir(), 'compose.yml')).toThrow('compose.yml is a directory, not a file');
   });
+
+  it('refuses nesting that docker compose takes minutes on, at its place, and passes ordinary depth', () => {
+    const deep = `services:\n  web:\n    image: nginx\nx-deep: ${'['.repeat(9900)}${']'.repeat(9900)}\n`;
+    const started = Date.now();
+    expect(() => guardComposeFile(composeFile(deep))).toThrow(
+      'docker-compose.yml is refused: docker-compose.yml:4:73 nests more than 64 flow collections ([ or {)',
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    const indented = `services:\n  web:\n    image: nginx\nx-deep:\n${Array.from({ length: 300 }, (_, level) => `${' '.repeat(level + 1)}k:`).join('\n')} 1\n`;
+    expect(() => guardComposeFile(composeFile(indented))).toThrow(
+      'docker-compose.yml is refused: docker-compose.yml:261:257 is indented more than 256 columns',
+    );
+    const ordinary = `services:\n  web:\n    image: nginx\n    command: ["sh", "-c", "echo '[[[' # not a comment"] # [[[[\n    labels: { a: "{{{{" }\nx-ok: ${'['.repeat(64)}${']'.repeat(64)}\n`;
+    expect(() => guardComposeFile(composeFile(ordinary))).not.toThrow();
+  });
 });

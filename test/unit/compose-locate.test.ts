@@ -18,6 +18,21 @@ const root = projectWith({
         target: /srv
 `,
   'broken.yml': 'services: [\n',
+  'refs.yml': `x-shared: &shared "\${API_TOKEN}"
+services:
+  api:
+    image: app:\${TAG}
+    command: ["serve", "--token", "\${API_TOKEN}", "--mode=$$API_TOKEN"]
+    environment:
+      API_TOKEN: \${API_TOKEN}
+      DSN: postgres://u:\${DB_PASSWORD:-x}@db/app
+    healthcheck:
+      test: ["CMD-SHELL", "curl -H 'X: $DB_PASSWORD' localhost || exit 1"]
+    labels: { token: "\${API_TOKEN_OLD:-}", other: "\${DB_PASSWORD_FILE}" }
+    build:
+      context: .
+      args: { TOKEN: "\${API_TOKEN}" }
+`,
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -48,5 +63,21 @@ describe('composeLocator', () => {
     const late = composeLocator(path, 'late.yml');
     writeFileSync(path, 'services:\n  web:\n    privileged: true\n');
     expect(late.key(['services', 'web', 'privileged'])).toBe('late.yml:3:5');
+  });
+
+  it('finds each secret interpolated outside an environment, by name, whatever its value', () => {
+    const refs = composeLocator(join(root, 'refs.yml'), 'refs.yml');
+    expect(refs.secretReferences(['API_TOKEN', 'DB_PASSWORD'])).toEqual([
+      { at: 'refs.yml:5:35', path: 'services.api.command[2]', name: 'API_TOKEN' },
+      { at: 'refs.yml:10:27', path: 'services.api.healthcheck.test[1]', name: 'DB_PASSWORD' },
+    ]);
+    // A longer name that starts with a secret's is another variable; `$$` is a literal dollar.
+    expect(refs.secretReferences(['API_TOKEN_OLD'])).toEqual([
+      { at: 'refs.yml:11:22', path: 'services.api.labels.token', name: 'API_TOKEN_OLD' },
+    ]);
+    expect(refs.secretReferences([])).toEqual([]);
+    expect(composeLocator(join(root, 'broken.yml'), 'broken.yml').secretReferences(['API_TOKEN'])).toEqual(
+      [],
+    );
   });
 });

@@ -380,6 +380,45 @@ describe('errors', () => {
     );
   });
 
+  it('moves a value named like a secret wherever compose took it from (the file, a service env_file), not only declared ones', () => {
+    const compose = structuredClone(shop);
+    (compose.services['web'] as ComposeService).environment = {
+      MYSQL_PASSWORD: 'literal-in-the-file',
+      STRIPE_API_KEY: 'sk_from_env_file',
+      PASSWORD_FILE: '/run/secrets/pw',
+      LOG_LEVEL: 'info',
+    };
+    const result = projectHostCompose(
+      shopInput({ compose, services: ['web'], secretValues: [], secretNames: [] }),
+    );
+    expect(result.secretEnv).toEqual({
+      web: { MYSQL_PASSWORD: 'literal-in-the-file', STRIPE_API_KEY: 'sk_from_env_file' },
+    });
+    expect(service(result.document, 'web').environment).toEqual({
+      LOG_LEVEL: 'info',
+      PASSWORD_FILE: '/run/secrets/pw',
+    });
+    expect(service(result.document, 'web').env_file).toEqual(['secrets/web.env']);
+    const text = JSON.stringify(result.document);
+    expect(text).not.toContain('literal-in-the-file');
+    expect(text).not.toContain('sk_from_env_file');
+  });
+
+  it('writes a config from a variable (configs.<name>.environment) to a 0600 file the host compose reads, and hashes it', () => {
+    const compose = structuredClone(shop);
+    (compose.services['web'] as ComposeService).configs = ['envcfg'];
+    compose['configs'] = { envcfg: { name: 'shop_envcfg', environment: 'PAYMENT_KEY' } };
+    const input = (value: string) =>
+      shopInput({ compose, services: ['web'], variables: { PAYMENT_KEY: value }, specHashKey: 'k' });
+    const result = projectHostCompose(input('pay-Value-1'));
+    expect(result.document['configs']).toEqual({ envcfg: { file: './secrets/envcfg.config' } });
+    expect(result.secretFiles).toEqual({ 'secrets/envcfg.config': 'pay-Value-1' });
+    expect(result.specHashes['web']).not.toBe(projectHostCompose(input('pay-Value-2')).specHashes['web']);
+    expect(() => projectHostCompose(shopInput({ compose, services: ['web'], variables: {} }))).toThrow(
+      'compose config envcfg reads the variable PAYMENT_KEY, which is not set',
+    );
+  });
+
   it('a short secret value is moved out of environments but not searched for elsewhere', () => {
     const result = projectHostCompose(shopInput({ services: ['db'], secretValues: ['shop'] }));
     expect(Object.keys(result.secretEnv['db'] ?? {}).sort()).toEqual([

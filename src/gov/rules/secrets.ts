@@ -44,7 +44,7 @@ export const inlineSecret: Rule = {
   id: 'inline-secret',
   severity: 'error',
   title: 'No secret values written in the compose file or stagecraft.yml',
-  why: 'Both files are committed: a password written in them is in the git history for good, readable by everyone with the repository, and the same in every environment. Stagecraft moves secrets to 0600 env files on the hosts only when they come from variables.',
+  why: 'Both files are committed: a password written in them is in the git history for good, readable by everyone with the repository, and the same in every environment. Stagecraft moves to 0600 env files on the hosts the environment values that come from secret variables or are named like secrets (…_PASSWORD, …_TOKEN), but the committed file keeps the value.',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's ${VAR} syntax, shown to the user
   fix: "reference a variable (`POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set it}`), keep the value in the environment's env_file (gitignored) and list the name under secrets.keys; rotate the value, it is in the git history",
   check: (project) =>
