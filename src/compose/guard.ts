@@ -1,6 +1,6 @@
 import { basename, dirname, resolve } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import { guardYamlDocument, MAX_YAML_BYTES } from '../config/yaml-guard.js';
+import { guardYamlDocument, MAX_YAML_BYTES, tooDeep } from '../config/yaml-guard.js';
 import { UserError } from '../util/errors.js';
 import { pathEntry, readUserFile } from '../util/user-file.js';
 
@@ -54,57 +54,6 @@ export function guardComposeFile(
     details: details.slice(1),
     hint: `fix ${displayName}: write the repeated part once and reference it with a single alias`,
   });
-}
-
-/** Deepest nesting of flow collections (`[`, `{`) a compose file may have. */
-export const MAX_FLOW_DEPTH = 64;
-/** Widest indentation a compose file may have, in columns (block nesting: a level takes at least one). */
-export const MAX_INDENT = 256;
-
-/**
- * The first place where `text` nests deeper than MAX_FLOW_DEPTH flow collections or indents more than
- * MAX_INDENT columns, as a character offset and a message; undefined for a file of ordinary depth.
- * Quoted strings and comments are skipped. One pass over the text, no parsing: `docker compose config`
- * spent 51 s on 9,900 nested `[` (20 kB).
- */
-export function tooDeep(text: string): { offset: number; message: string } | undefined {
-  let depth = 0;
-  let quote: '"' | "'" | undefined;
-  let lineStart = true;
-  let indent = 0;
-  for (let index = 0; index < text.length; index++) {
-    const char = text[index]!;
-    if (quote !== undefined) {
-      if (char === '\\' && quote === '"') index++;
-      else if (char === quote) quote = undefined;
-      continue;
-    }
-    if (lineStart) {
-      if (char === ' ') {
-        indent++;
-        if (indent > MAX_INDENT)
-          return { offset: index, message: `is indented more than ${MAX_INDENT} columns` };
-        continue;
-      }
-      lineStart = false;
-    }
-    if (char === '\n') {
-      lineStart = true;
-      indent = 0;
-    } else if (char === '#' && (index === 0 || /\s/.test(text[index - 1]!))) {
-      const end = text.indexOf('\n', index);
-      index = end === -1 ? text.length : end - 1;
-    } else if (char === '"' || char === "'") {
-      quote = char;
-    } else if (char === '[' || char === '{') {
-      depth++;
-      if (depth > MAX_FLOW_DEPTH)
-        return { offset: index, message: `nests more than ${MAX_FLOW_DEPTH} flow collections ([ or {)` };
-    } else if (char === ']' || char === '}') {
-      depth = Math.max(0, depth - 1);
-    }
-  }
-  return undefined;
 }
 
 /**

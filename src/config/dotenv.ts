@@ -226,7 +226,8 @@ export function missingEnvFileError(file: string, path: string, setting: string)
 
 /**
  * Reads env files in order as `docker compose --env-file a --env-file b` does: one map shared by the
- * files, each value expanded with `processEnv` first and then the keys read so far. Returns only the
+ * files, each value expanded with `processEnv` first, then the keys of the files before, then the
+ * keys read so far in its own file (compose v2.26, measured). Returns only the
  * files' keys (the caller overlays the process environment). A missing file is skipped when
  * `missing(file)` returns undefined, else the UserError it returns is thrown. Throws UserError for a
  * path that is not a regular file (a folder, a device such as /dev/zero, a pipe), a file over
@@ -249,10 +250,21 @@ export function readDotenvFiles(
       if (refusal !== undefined) throw refusal;
       continue;
     }
+    const nul = text.indexOf('\0');
+    if (nul !== -1) {
+      const line = text.slice(0, nul).split('\n').length;
+      throw new UserError(`${file.display}:${line}: a NUL byte: no process environment can hold it`, {
+        hint: 'remove it from the env file (docker compose refuses it too: "setenv: invalid argument")',
+      });
+    }
+    // As compose-go's GetEnvFromFile: a name is looked up in the process environment, then in the
+    // files before this one, and only then in this file's own lines above (`SAME=b` then `${SAME}` in
+    // a second file still gives the first file's SAME).
+    const before = { ...into };
     try {
       parseDotenv(text, {
         into,
-        lookup: (name) => processEnv[name],
+        lookup: (name) => processEnv[name] ?? before[name],
         onUnset: (name, line) => onUnset?.(name, `${file.display}:${line}`),
       });
     } catch (error) {

@@ -12,7 +12,7 @@ import { type ConfigIssue, formatIssue, formatPath, type PathSegment, sortIssues
 import { locateConfig } from './locate.js';
 import { buildConfigSchema, type Config } from './schema.js';
 import { checkMinimumVersion, explainLegacyKeys } from './upgrades.js';
-import { MAX_YAML_BYTES } from './yaml-guard.js';
+import { MAX_YAML_BYTES, tooDeep } from './yaml-guard.js';
 import { YamlSource } from './yaml-source.js';
 import { translateIssues } from './zod-issues.js';
 
@@ -133,6 +133,19 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   const root = dirname(file);
   const displayName = file.startsWith(`${options.cwd}/`) ? file.slice(options.cwd.length + 1) : file;
   const text = readConfigText(file, displayName);
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    const before = text.slice(0, deep.offset).split('\n');
+    throw new ConfigError(displayName, [
+      {
+        file: displayName,
+        line: before.length,
+        column: before.at(-1)!.length + 1,
+        path: '',
+        message: deep.message,
+      },
+    ]);
+  }
   const source = YamlSource.parse(displayName, text);
 
   const syntax = source.syntaxIssues();

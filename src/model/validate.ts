@@ -52,7 +52,8 @@ function referencedPorts(values: string[], host: string): { referenced: boolean;
  * Stagecraft's rules across services, checked at plan time before anything changes:
  * - every image that runs is a valid image reference;
  * - no domain is claimed by two services;
- * - `replicas` > 1 with a fixed `container_name` cannot run (names are unique);
+ * - `replicas` > 1 with a fixed `container_name` cannot run (names are unique), nor with a single
+ *   fixed host port (one container binds it; a range `9000-9001` gives each its own) unless swarm;
  * - a service that publishes a fixed host port or uses `network_mode: host` cannot roll out
  *   start-first (the new container cannot bind the port while the old one holds it);
  * - a service reached from another host (its name in an environment value) should publish the port
@@ -97,6 +98,13 @@ export function crossServiceFindings(
     if (service.replicas > 1 && typeof spec.container_name === 'string' && spec.container_name !== '') {
       problems.push(
         `service ${service.name}: replicas ${service.replicas} with container_name ${spec.container_name} cannot run (container names are unique): remove container_name or run 1 replica`,
+      );
+    }
+    const single = publishedPorts(spec).filter((port) => !port.includes('-'));
+    // Swarm's routing mesh spreads one published port over every task.
+    if (service.replicas > 1 && single.length > 0 && options.overlay !== true) {
+      problems.push(
+        `service ${service.name}: replicas ${service.replicas} with host port ${single.join(', ')} cannot run (one container binds a host port): publish a range (e.g. ${single[0]}-${Number(single[0]) + service.replicas - 1}), no host port, or run 1 replica`,
       );
     }
     if (service.strategy === 'start-first') {

@@ -271,6 +271,34 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
+    it('09: replicas with a single fixed host port is refused at plan; a range of ports is not', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    ports: ["9000:9000/udp", "127.0.0.1:9100-9101:9100"]\n',
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(
+          'replicas: 2',
+          'replicas: 2, rollout: stop-first',
+        ),
+      );
+      const error = await refusal(dir);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.details).toEqual([
+        'service web: replicas 2 with host port 9000 cannot run (one container binds a host port): publish a range (e.g. 9000-9001), no host port, or run 1 replica',
+      ]);
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    ports: ["9000-9001:9000/udp"]\n',
+      );
+      const { plan } = await planProject(dir, 'production');
+      expect(allSteps(plan).map((step) => step.title)).toContain(
+        'stop-first web (2 replicas) → bakery.example.test; running 3s within 2m',
+      );
+    });
+
     it('the rendered file must pass docker compose config -q (volumes_from a service on another host)', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(

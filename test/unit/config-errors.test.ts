@@ -24,6 +24,12 @@ describe('config errors name file:line:column, key path, expected and found', ()
     ]);
   });
 
+  it('refuses nesting the YAML parser runs out of stack on, at its place, before parsing', () => {
+    expect(problems(`${minimal}x-deep: ${'['.repeat(900)}${']'.repeat(900)}\n`)).toEqual([
+      'stagecraft.yml:6:73 nests more than 64 flow collections ([ or {)',
+    ]);
+  });
+
   it('lists the allowed keys when nothing is close', () => {
     expect(problems(`${minimal}zzzzzz: 1\n`)[0]).toMatch(
       /^stagecraft\.yml:6:1 zzzzzz: unknown key "zzzzzz"; allowed keys: \$schema, minimum_version, project, compose, backend/,

@@ -142,8 +142,62 @@ describe('readDotenvFiles', () => {
     expect(() =>
       readDotenvFiles([{ path: join(scratch, 'bad.env'), display: 'bad.env' }], {}, () => undefined),
     ).toThrow('bad.env:2: unterminated quoted value "never closed');
+    writeFileSync(join(scratch, 'nul.env'), 'OK=1\nX=a\0b\n');
+    expect(() =>
+      readDotenvFiles([{ path: join(scratch, 'nul.env'), display: 'nul.env' }], {}, () => undefined),
+    ).toThrow('nul.env:2: a NUL byte: no process environment can hold it');
   });
 });
+
+describe.skipIf(spawnSync('docker', ['compose', 'version']).status !== 0)(
+  'readDotenvFiles against docker compose',
+  () => {
+    it('a later file looks a name up in the files before it first, then in its own lines (as compose v2)', () => {
+      const dir = join(scratch, 'two-files');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'a.env'), 'SAME=from-a\nONLY_A=a\n');
+      writeFileSync(join(dir, 'b.env'), 'SAME=from-b\nONLY_B=b\nREF_B=${SAME}+${ONLY_A}\nOWN=${ONLY_B}\n');
+      const files = ['a.env', 'b.env'].map((name) => ({ path: join(dir, name), display: name }));
+      const ours = readDotenvFiles(files, {}, () => undefined);
+      expect(ours).toEqual({ SAME: 'from-b', ONLY_A: 'a', ONLY_B: 'b', REF_B: 'from-a+a', OWN: 'b' });
+      writeFileSync(
+        join(dir, 'compose.yml'),
+        [
+          'services:',
+          '  s:',
+          '    image: x',
+          '    environment:',
+          '      SAME: "$SAME"',
+          '      REF_B: "$REF_B"',
+          '      OWN: "$OWN"',
+          '',
+        ].join('\n'),
+      );
+      const printed = execFileSync(
+        'docker',
+        [
+          'compose',
+          '--env-file',
+          'a.env',
+          '--env-file',
+          'b.env',
+          '-f',
+          'compose.yml',
+          'config',
+          '--format',
+          'json',
+        ],
+        { cwd: dir, env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, encoding: 'utf8' },
+      );
+      const environment = (
+        JSON.parse(printed) as { services: { s: { environment: Record<string, string> } } }
+      ).services.s.environment;
+      expect(environment).toEqual({ SAME: ours['SAME'], REF_B: ours['REF_B'], OWN: ours['OWN'] });
+      // The process environment still comes first.
+      expect(readDotenvFiles(files, { SAME: 'shell' }, () => undefined)['REF_B']).toBe('shell+a');
+    });
+  },
+);
 
 // The table above, read by the real docker compose v2 (absent in CI is a failure there).
 const composeAvailable = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0;
