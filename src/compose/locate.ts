@@ -52,12 +52,22 @@ function mountTarget(entry: unknown): string | undefined {
  * and parsed on the first question only; one that cannot be read or parsed locates nothing.
  */
 export function composeLocator(path: string, displayName: string): ComposeLocator {
+  let text: string | null | undefined;
+  const raw = (): string | null => {
+    if (text === undefined) {
+      try {
+        text = readUserFile(path, { maxBytes: MAX_YAML_BYTES }) ?? null;
+      } catch {
+        text = null;
+      }
+    }
+    return text;
+  };
   let source: YamlSource | null | undefined;
   const parsed = (): YamlSource | null => {
     if (source === undefined) {
       try {
-        const text = readUserFile(path, { maxBytes: MAX_YAML_BYTES });
-        const read = text === undefined ? null : YamlSource.parse(displayName, text);
+        const read = raw() === null ? null : YamlSource.parse(displayName, raw()!);
         source =
           read === null || read.syntaxIssues().length > 0 || read.guardIssues().length > 0 ? null : read;
       } catch {
@@ -75,8 +85,15 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
   return {
     key,
     secretReferences(names) {
+      // Most files name no secret after a `$`: they are not parsed (5-30 ms for 30 services).
+      const written = raw();
+      if (
+        written === null ||
+        !names.some((name) => written.includes(`$${name}`) || written.includes(`\${${name}`))
+      )
+        return [];
       const yaml = parsed();
-      if (yaml === null || names.length === 0) return [];
+      if (yaml === null) return [];
       const escaped = names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
       // `$$` is compose's escaped dollar, not a reference.
       const pattern = new RegExp(
