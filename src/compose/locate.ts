@@ -1,6 +1,5 @@
 // Where a key of the project's compose file is, as `file:line:column` (the form of the config's own
 // errors and the compose guard's), for errors about what compose resolved from it.
-import { isPair, isScalar, isSeq, visit } from 'yaml';
 import { formatPath, type PathSegment } from '../config/issues.js';
 import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { YamlSource } from '../config/yaml-source.js';
@@ -21,7 +20,18 @@ export interface ComposeLocator {
    * `{ at: "file:line:column", path: "services.api.command[2]", name }`, in file order. Such a value
    * would be written in clear into the compose file on the hosts, whatever its length.
    */
-  secretReferences(names: readonly string[]): { at: string; path: string; name: string }[];
+  secretReferences(names: readonly string[]): SecretReference[];
+}
+
+/** A secret variable interpolated where its value would be written in clear (secretReferences). */
+export interface SecretReference {
+  /** `file:line:column` of the value. */
+  at: string;
+  /** The key path, e.g. `services.api.command[2]`, and as segments. */
+  path: string;
+  keyPath: PathSegment[];
+  /** The variable. */
+  name: string;
 }
 
 /** Where a value interpolated at `path` reaches the host's compose file in clear. */
@@ -99,22 +109,34 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
       const pattern = new RegExp(
         `(?<!\\$)\\$(?:\\{(${escaped.join('|')})(?=[}:?+-])|(${escaped.join('|')})(?![A-Za-z0-9_]))`,
       );
-      const found: { at: string; path: string; name: string }[] = [];
-      visit(yaml.document, {
-        Scalar(_, node, ancestors) {
-          if (typeof node.value !== 'string' || !node.value.includes('$')) return;
-          const match = pattern.exec(node.value.replaceAll('$$', '\0\0'));
+      const found: SecretReference[] = [];
+      // The document with its aliases and merge keys resolved (a reference in an `x-` anchor counts
+      // where it is merged in); the guard has refused alias bombs already.
+      const walk = (value: unknown, path: PathSegment[]) => {
+        if (typeof value === 'string') {
+          if (!value.includes('$') || !inClearAt(path)) return;
+          const match = pattern.exec(value.replaceAll('$$', '\0\0'));
           if (match === null) return;
-          const path = pathOf(ancestors, node);
-          if (!inClearAt(path)) return;
-          const { line, column } = yaml.position(path);
+          // Through an alias the path is not in the file as written: the nearest key that is.
+          let written = path;
+          while (written.length > 0 && !yaml.document.hasIn(written)) written = written.slice(0, -1);
+          const { line, column } = yaml.position(written);
           found.push({
             at: `${displayName}:${line}:${column}`,
             path: formatPath(path),
+            keyPath: path,
             name: (match[1] ?? match[2])!,
           });
-        },
-      });
+        } else if (Array.isArray(value)) {
+          for (const [index, item] of value.entries()) walk(item, [...path, index]);
+        } else if (value !== null && typeof value === 'object') {
+          for (const [key, item] of Object.entries(value)) {
+            walk(key, [...path, key]);
+            walk(item, [...path, key]);
+          }
+        }
+      };
+      walk(yaml.document.toJS({ maxAliasCount: -1 }), []);
       return found;
     },
     mount(service, target) {
@@ -130,18 +152,4 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
 /** `message` after its place when there is one: `compose.yml:5:9 message`, the form config errors take. */
 export function located(at: string | undefined, message: string): string {
   return at === undefined ? message : `${at} ${message}`;
-}
-
-/** The key path of `node` from the visitor's ancestors (map keys and sequence indexes). */
-function pathOf(ancestors: readonly unknown[], node: unknown): PathSegment[] {
-  const path: PathSegment[] = [];
-  const chain = [...ancestors, node];
-  for (let index = 1; index < chain.length; index++) {
-    const parent = chain[index - 1];
-    const child = chain[index];
-    if (isSeq(parent)) path.push(parent.items.indexOf(child as never));
-    else if (isPair(parent) && parent.value === child && isScalar(parent.key))
-      path.push(String(parent.key.value));
-  }
-  return path;
 }

@@ -271,7 +271,12 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     if (Object.keys(kept).length > 0) document[kind] = kept;
   }
 
-  const long = secretValues.filter((value) => value.length >= MIN_LEAK_CHECK_LENGTH);
+  // A plain lowercase word (`postgres`, `redis-server`) is also an image, a user or a command of the
+  // file: searching for it refuses ordinary projects. Where such a secret is interpolated outside an
+  // environment is found by name instead (ComposeLocator.secretReferences).
+  const long = secretValues.filter(
+    (value) => value.length >= MIN_LEAK_CHECK_LENGTH && !/^[a-z]+(?:[-_.][a-z]+)*$/.test(value),
+  );
   const leak = findLeak(
     document,
     long.length === 0 ? undefined : (text) => long.some((secret) => text.includes(secret)),

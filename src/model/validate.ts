@@ -100,11 +100,15 @@ export function crossServiceFindings(
         `service ${service.name}: replicas ${service.replicas} with container_name ${spec.container_name} cannot run (container names are unique): remove container_name or run 1 replica`,
       );
     }
-    const single = publishedPorts(spec).filter((port) => !port.includes('-'));
+    // A range `a-b` gives each container one of its ports: fewer ports than replicas is a clash too.
+    const single = publishedPorts(spec).filter((port) => {
+      const [low = Number.NaN, high] = port.split('-').map(Number);
+      return high === undefined || !(high - low + 1 >= service.replicas);
+    });
     // Swarm's routing mesh spreads one published port over every task.
     if (service.replicas > 1 && single.length > 0 && options.overlay !== true) {
       problems.push(
-        `service ${service.name}: replicas ${service.replicas} with host port ${single.join(', ')} cannot run (one container binds a host port): publish a range (e.g. ${single[0]}-${Number(single[0]) + service.replicas - 1}), no host port, or run 1 replica`,
+        `service ${service.name}: replicas ${service.replicas} with host port ${single.join(', ')} cannot run (one container binds a host port): publish a range of ${service.replicas} ports (e.g. ${Number.parseInt(single[0]!, 10)}-${Number.parseInt(single[0]!, 10) + service.replicas - 1}), no host port, or run 1 replica`,
       );
     }
     if (service.strategy === 'start-first') {

@@ -411,7 +411,11 @@ async function planRelease(
   ];
   // A secret interpolated outside an environment would sit in clear in the hosts' compose file (the
   // value search of projectHostCompose misses values under 8 characters; this finds it by name).
-  const references = target ? [] : env.locateCompose.secretReferences(input.secretNames ?? []);
+  // Only services compose keeps (an inactive profile's are not deployed).
+  const references = (target ? [] : env.locateCompose.secretReferences(input.secretNames ?? [])).filter(
+    (reference) =>
+      reference.keyPath[0] !== 'services' || env.compose.services[String(reference.keyPath[1])] !== undefined,
+  );
   if (references.length > 0) {
     const first = references[0]!;
     throw new UserError(

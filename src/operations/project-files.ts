@@ -1,22 +1,25 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { type ComposeExec, runComposeConfig } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import { composeConfigArgs } from '../docker/compose.js';
 import { PROJECT_FILES_LIMIT_BYTES, type ProjectFile } from '../plan/deploy.js';
-import { readUserFileBytes } from '../util/user-file.js';
+import { UserFileError } from '../util/errors.js';
+import { pathEntry, readUserFileBytes } from '../util/user-file.js';
 
 /**
  * The files of `relativePath` under `root`: the file, or every file under the folder (name order,
  * symlinks to files followed, `.git` left out), paths relative to root with `/`. Undefined when
  * nothing is there. Modes: 0755 for executables, else 0644. Throws UserFileError for an entry that is
  * not a regular file once symlinks are followed (a FIFO, a device, a socket, a link to a folder, a
- * dangling or looping link) and for a file over PROJECT_FILES_LIMIT_BYTES.
+ * dangling or looping link), for a link to a file outside the project (its content is never read) and
+ * for a file over PROJECT_FILES_LIMIT_BYTES.
  */
 export function readProjectPath(root: string, relativePath: string): ProjectFile[] | undefined {
   const start = join(root, relativePath);
   const stat = lstatSync(start, { throwIfNoEntry: false });
   if (stat === undefined) return undefined;
+  const realRoot = realpathSync(root);
   const files: ProjectFile[] = [];
   const visit = (path: string) => {
     const info = lstatSync(path, { throwIfNoEntry: false });
@@ -25,16 +28,25 @@ export function readProjectPath(root: string, relativePath: string): ProjectFile
       for (const name of readdirSync(path).sort()) if (name !== '.git') visit(join(path, name));
       return;
     }
-    const content = readUserFileBytes(path, {
-      display: `./${relative(root, path).split(sep).join('/')}`,
-      maxBytes: PROJECT_FILES_LIMIT_BYTES,
-      hint: 'mount regular files and folders of the project (Stagecraft uploads them to the hosts); put devices, pipes and sockets on the host and mount them by absolute path',
-    });
+    const shown = `./${relative(root, path).split(sep).join('/')}`;
+    const hint =
+      'mount regular files and folders of the project (Stagecraft uploads them to the hosts); put devices, pipes, sockets and files from elsewhere on the host and mount them by absolute path';
+    if (info.isSymbolicLink() && pathEntry(path).kind === 'file') {
+      // A link is followed only within the project: one to ~/.ssh/id_ed25519 would upload it.
+      const target = realpathSync(path);
+      const inside = relative(realRoot, target);
+      if (inside.startsWith('..') || isAbsolute(inside))
+        throw new UserFileError(path, `${shown} is a symbolic link to ${target}, outside the project`, {
+          hint,
+        });
+    }
+    const content = readUserFileBytes(path, { display: shown, maxBytes: PROJECT_FILES_LIMIT_BYTES, hint });
     if (content === undefined) return;
+    const mode = info.isSymbolicLink() ? statSync(path).mode : info.mode;
     files.push({
       path: relative(root, path).split(sep).join('/'),
       content,
-      mode: (info.mode & 0o111) !== 0 ? 0o755 : 0o644,
+      mode: (mode & 0o111) !== 0 ? 0o755 : 0o644,
     });
   };
   visit(start);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { runLocal } from '../runners/local.js';
 
@@ -91,5 +91,20 @@ function hashEntry(hash: ReturnType<typeof createHash>, path: string): void {
   const stat = lstatSync(path, { throwIfNoEntry: false });
   if (stat === undefined) hash.update('\0gone');
   else if (stat.isSymbolicLink()) hash.update(`\0link\0${readlinkSync(path)}`);
-  else if (stat.isFile()) hash.update(readFileSync(path));
+  else if (stat.isFile()) hashFileContent(hash, path);
+}
+
+/** Feeds a file to `hash` 1 MiB at a time: a dump of several GB takes no more memory than that. */
+function hashFileContent(hash: ReturnType<typeof createHash>, path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      hash.update(chunk.subarray(0, read));
+    }
+  } finally {
+    closeSync(fd);
+  }
 }

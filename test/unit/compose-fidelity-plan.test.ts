@@ -287,12 +287,19 @@ describe.skipIf(!composeAvailable)(
       const error = await refusal(dir);
       expect(error).toBeInstanceOf(UserError);
       expect(error.details).toEqual([
-        'service web: replicas 2 with host port 9000 cannot run (one container binds a host port): publish a range (e.g. 9000-9001), no host port, or run 1 replica',
+        'service web: replicas 2 with host port 9000 cannot run (one container binds a host port): publish a range of 2 ports (e.g. 9000-9001), no host port, or run 1 replica',
       ]);
       writeFileSync(
         join(dir, 'docker-compose.yml'),
         'services:\n  web:\n    image: nginx:1.25\n    ports: ["9000-9001:9000/udp"]\n',
       );
+      // Three containers, two ports.
+      const config = readFileSync(join(dir, 'stagecraft.yml'), 'utf8');
+      writeFileSync(join(dir, 'stagecraft.yml'), config.replace('replicas: 2', 'replicas: 3'));
+      expect((await refusal(dir)).details).toEqual([
+        'service web: replicas 3 with host port 9000-9001 cannot run (one container binds a host port): publish a range of 3 ports (e.g. 9000-9002), no host port, or run 1 replica',
+      ]);
+      writeFileSync(join(dir, 'stagecraft.yml'), config);
       const { plan } = await planProject(dir, 'production');
       expect(allSteps(plan).map((step) => step.title)).toContain(
         'stop-first web (2 replicas) → bakery.example.test; running 3s within 2m',

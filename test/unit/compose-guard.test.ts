@@ -117,4 +117,41 @@ describe('guardComposeFile', () => {
     const ordinary = `services:\n  web:\n    image: nginx\n    command: ["sh", "-c", "echo '[[[' # not a comment"] # [[[[\n    labels: { a: "{{{{" }\nx-ok: ${'['.repeat(64)}${']'.repeat(64)}\n`;
     expect(() => guardComposeFile(composeFile(ordinary))).not.toThrow();
   });
+
+  it('refuses an include, extends.file or label_file that is not a regular file, and a service env_file over the limit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-guard-files-'));
+    execFileSync('mkfifo', [join(dir, 'pipe.yml')]);
+    writeFileSync(join(dir, 'big.env'), Buffer.alloc(16 * 1024 * 1024 + 1, 'a'));
+    const cases: [string, string][] = [
+      [
+        'include: [pipe.yml]\nservices:\n  web: { image: nginx }\n',
+        'docker-compose.yml:1:11 include: pipe.yml is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        'include:\n  - path: [./pipe.yml]\nservices:\n  web: { image: nginx }\n',
+        'docker-compose.yml:2:12 include: ./pipe.yml is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        'include:\n  - path: a.yml\n    env_file: /dev/zero\nservices:\n  web: { image: nginx }\n',
+        'docker-compose.yml:3:15 include.env_file: /dev/zero is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        'services:\n  web:\n    extends: { file: pipe.yml, service: base }\n',
+        'docker-compose.yml:3:22 services.web.extends.file: pipe.yml is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        'services:\n  web:\n    image: nginx\n    label_file: /dev/zero\n',
+        'docker-compose.yml:4:17 services.web.label_file: /dev/zero is not a regular file (a device, socket or pipe)',
+      ],
+      [
+        'services:\n  web:\n    image: nginx\n    env_file: big.env\n',
+        'docker-compose.yml:4:15 services.web.env_file: big.env is 16777217 bytes: larger than the 16777216-byte limit',
+      ],
+    ];
+    for (const [text, message] of cases) {
+      const path = join(dir, 'docker-compose.yml');
+      writeFileSync(path, text);
+      expect(() => guardComposeFile(path)).toThrow(message);
+    }
+  });
 });

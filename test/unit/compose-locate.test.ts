@@ -19,7 +19,13 @@ const root = projectWith({
 `,
   'broken.yml': 'services: [\n',
   'refs.yml': `x-shared: &shared "\${API_TOKEN}"
+x-common: &common
+  command: ["curl", "-H", "X-Token: \${API_TOKEN}"]
 services:
+  worker:
+    <<: *common
+    image: app
+    entrypoint: [*shared]
   api:
     image: app:\${TAG}
     command: ["serve", "--token", "\${API_TOKEN}", "--mode=$$API_TOKEN"]
@@ -68,12 +74,41 @@ describe('composeLocator', () => {
   it('finds each secret interpolated outside an environment, by name, whatever its value', () => {
     const refs = composeLocator(join(root, 'refs.yml'), 'refs.yml');
     expect(refs.secretReferences(['API_TOKEN', 'DB_PASSWORD'])).toEqual([
-      { at: 'refs.yml:5:35', path: 'services.api.command[2]', name: 'API_TOKEN' },
-      { at: 'refs.yml:10:27', path: 'services.api.healthcheck.test[1]', name: 'DB_PASSWORD' },
+      // Merged from an `x-` anchor: placed at the service that merges it.
+      {
+        at: 'refs.yml:6:5',
+        path: 'services.worker.command[2]',
+        keyPath: ['services', 'worker', 'command', 2],
+        name: 'API_TOKEN',
+      },
+      // Through an alias: placed at the alias.
+      {
+        at: 'refs.yml:8:18',
+        path: 'services.worker.entrypoint[0]',
+        keyPath: ['services', 'worker', 'entrypoint', 0],
+        name: 'API_TOKEN',
+      },
+      {
+        at: 'refs.yml:11:35',
+        path: 'services.api.command[2]',
+        keyPath: ['services', 'api', 'command', 2],
+        name: 'API_TOKEN',
+      },
+      {
+        at: 'refs.yml:16:27',
+        path: 'services.api.healthcheck.test[1]',
+        keyPath: ['services', 'api', 'healthcheck', 'test', 1],
+        name: 'DB_PASSWORD',
+      },
     ]);
     // A longer name that starts with a secret's is another variable; `$$` is a literal dollar.
     expect(refs.secretReferences(['API_TOKEN_OLD'])).toEqual([
-      { at: 'refs.yml:11:22', path: 'services.api.labels.token', name: 'API_TOKEN_OLD' },
+      {
+        at: 'refs.yml:17:22',
+        path: 'services.api.labels.token',
+        keyPath: ['services', 'api', 'labels', 'token'],
+        name: 'API_TOKEN_OLD',
+      },
     ]);
     expect(refs.secretReferences([])).toEqual([]);
     expect(composeLocator(join(root, 'broken.yml'), 'broken.yml').secretReferences(['API_TOKEN'])).toEqual(

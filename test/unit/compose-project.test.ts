@@ -419,6 +419,18 @@ describe('errors', () => {
     );
   });
 
+  it('a secret that is a plain lowercase word (postgres) is not searched for: it is also the image and the user', () => {
+    const result = projectHostCompose(shopInput({ services: ['db'], secretValues: ['postgres'] }));
+    expect(service(result.document, 'db').image).toBe('127.0.0.1:5000/stagecraft-test/postgres:16-alpine');
+    expect(Object.keys(result.secretEnv['db'] ?? {})).toContain('POSTGRES_PASSWORD');
+    // A value that is no plain word is still searched for everywhere.
+    const compose = structuredClone(shop);
+    (compose.services['db'] as ComposeService).command = ['postgres', '-c', 'password=Pg-s3cret'];
+    expect(() =>
+      projectHostCompose(shopInput({ compose, services: ['db'], secretValues: ['Pg-s3cret'] })),
+    ).toThrow('a secret value appears in the compose file at services.db.command[2]');
+  });
+
   it('a short secret value is moved out of environments but not searched for elsewhere', () => {
     const result = projectHostCompose(shopInput({ services: ['db'], secretValues: ['shop'] }));
     expect(Object.keys(result.secretEnv['db'] ?? {}).sort()).toEqual([
