@@ -1,4 +1,7 @@
+import { resolve } from 'node:path';
+import type { PathSegment } from '../config/issues.js';
 import { UserError } from '../util/errors.js';
+import { pathEntry } from '../util/user-file.js';
 import { compareStrings } from './canonical.js';
 import { renderCompose } from './render.js';
 import type { ComposeProject, ComposeService } from './types.js';
@@ -91,4 +94,57 @@ export function composeBuildArgs(service: string): string[] {
     'build',
     service,
   ];
+}
+
+/** A file a build would read that is not a regular file: `path` is the compose key that names it. */
+export interface BuildInputProblem {
+  service: string;
+  path: PathSegment[];
+  file: string;
+  why: string;
+}
+
+/**
+ * The files the builds of `services` read that BuildKit would block on or read without end (a FIFO,
+ * a device, a folder): each service's Dockerfile (`build.dockerfile`, default `Dockerfile` in the
+ * context; not for `dockerfile_inline` or a remote context) and the `file:` of each top-level secret
+ * in its `build.secrets`. `compose` is as `docker compose config` printed it (absolute contexts and
+ * secret files). A missing file is left to the build, which names it.
+ */
+export function unreadableBuildInputs(
+  compose: ComposeProject,
+  services: readonly string[],
+): BuildInputProblem[] {
+  const problems: BuildInputProblem[] = [];
+  const declared = (compose['secrets'] ?? {}) as Record<string, { file?: unknown } | undefined>;
+  for (const service of services) {
+    const build = compose.services[service]?.build as
+      | { context?: string; dockerfile?: string; dockerfile_inline?: string; secrets?: unknown[] }
+      | undefined;
+    if (build === undefined) continue;
+    const context = build.context ?? '.';
+    const remote = /^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(context);
+    if (build.dockerfile_inline === undefined && !remote) {
+      const file = resolve(context, build.dockerfile ?? 'Dockerfile');
+      const entry = pathEntry(file);
+      if (entry.kind === 'other') {
+        const path = [
+          'services',
+          service,
+          'build',
+          ...(build.dockerfile === undefined ? [] : ['dockerfile']),
+        ];
+        problems.push({ service, path, file, why: entry.why });
+      }
+    }
+    for (const item of build.secrets ?? []) {
+      const name = typeof item === 'string' ? item : String((item as { source?: unknown }).source);
+      const file = declared[name]?.file;
+      if (typeof file !== 'string') continue;
+      const entry = pathEntry(file);
+      if (entry.kind === 'other')
+        problems.push({ service, path: ['secrets', name, 'file'], file, why: entry.why });
+    }
+  }
+  return problems;
 }

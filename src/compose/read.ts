@@ -14,9 +14,11 @@ export type ComposeExec = (
 
 /**
  * How long one `docker compose config` may run (ms). It takes 0.2–1 s; once, on a loaded CI
- * machine, one never returned, so a read that passes this is stopped and run once more.
+ * machine, one never returned, so a read that passes this is stopped and run once more. Both tries
+ * and their kills (FORCE_KILL_AFTER_MS each) stay under 30 s: an input that hangs compose fails
+ * in bounded time.
  */
-export const COMPOSE_CONFIG_TIMEOUT_MS = 20_000;
+export const COMPOSE_CONFIG_TIMEOUT_MS = 10_000;
 
 /**
  * Runs a `docker compose config` read (`argv`, which changes nothing) with COMPOSE_CONFIG_TIMEOUT_MS,
@@ -54,6 +56,11 @@ export interface ReadComposeOptions {
   profiles?: string[];
   /** Called with each warning compose prints (e.g. a variable that is not set). */
   onWarning?: (line: string) => void;
+  /**
+   * What compose interpolates the file's paths with, for the guard (guardComposeFile): the process
+   * environment over the env files' values. Default: this process's environment and `variables`.
+   */
+  interpolation?: Record<string, string | undefined>;
 }
 
 /**
@@ -61,11 +68,18 @@ export interface ReadComposeOptions {
  * --format json` with `variables` in its environment and parses what it prints. Compose prints every
  * literal `$` in a string as `$$` (its own escape), absolute paths for build contexts and bind
  * mounts, `env_file` already merged into `environment`, durations in Go form ("1m30s", "2m0s").
+ * Throws UserError for a file the guard refuses or compose rejects, ExternalError when docker compose
+ * is missing, TimedOutError (exit 2) when compose did not finish twice.
  */
 export async function readCompose(options: ReadComposeOptions): Promise<ComposeProject> {
   const file = isAbsolute(options.file) ? options.file : resolve(options.projectDir, options.file);
   const shown = relative(options.projectDir, file);
-  guardComposeFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown, options.projectDir);
+  guardComposeFile(
+    file,
+    shown.startsWith('..') || isAbsolute(shown) ? file : shown,
+    options.projectDir,
+    options.interpolation ?? { ...process.env, ...options.variables },
+  );
   const argv = composeConfigArgs({
     file,
     projectDir: options.projectDir,
@@ -77,6 +91,15 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
     result = await runComposeConfig(options.exec, argv, { env: { ...options.variables } });
   } catch (error) {
     if (isNotFound(error)) throw dockerMissing(error);
+    if (error instanceof TimedOutError) {
+      throw new TimedOutError(
+        `docker compose config did not finish reading ${options.file} in ${COMPOSE_CONFIG_TIMEOUT_MS / 1000} s, twice`,
+        {
+          hint: `a file it reads may be a device or a pipe (env_file, label_file, include, extends.file): run \`docker compose config\` in ${options.projectDir} to see which`,
+          command: argv.join(' '),
+        },
+      );
+    }
     throw error;
   }
   const lines = result.stderr

@@ -1,4 +1,5 @@
 import type { ComposeProject } from '../compose/types.js';
+import type { PathSegment } from '../config/issues.js';
 import type { EnvironmentModel } from '../model/environment.js';
 import { UserError } from '../util/errors.js';
 
@@ -34,35 +35,51 @@ export function secretBuildArgs(
   return found;
 }
 
+/** A build label that holds a secret: `path` is its key path in the compose file (a list entry: its index). */
+export interface SecretBuildLabel {
+  service: string;
+  label: string;
+  path: PathSegment[];
+}
+
 /**
  * The compose `build.labels` (a map or a `KEY=value` list) of the services Stagecraft builds that hold
  * a secret value (values under 4 characters only matched whole): a label is stored in the image,
- * pushed to the registry and shown by `docker inspect` on every host. Returns "service: label" items.
+ * pushed to the registry and shown by `docker inspect` on every host.
  */
 export function secretBuildLabels(
   model: EnvironmentModel,
   compose: ComposeProject,
   secretValues: readonly string[],
-): string[] {
-  const found: string[] = [];
+): SecretBuildLabel[] {
+  const found: SecretBuildLabel[] = [];
   for (const service of model.services) {
     if (service.build === undefined) continue;
     const build = compose.services[service.name]?.['build'] as { labels?: unknown } | undefined;
     const labels = build?.labels;
-    const entries: [string, string][] = Array.isArray(labels)
-      ? labels.map((item) => {
+    const entries: [string, string, PathSegment][] = Array.isArray(labels)
+      ? labels.map((item, index) => {
           const text = String(item);
           const at = text.indexOf('=');
-          return at === -1 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
+          return at === -1 ? [text, '', index] : [text.slice(0, at), text.slice(at + 1), index];
         })
       : labels !== null && typeof labels === 'object'
-        ? Object.entries(labels as Record<string, unknown>).map(([key, value]) => [key, String(value ?? '')])
+        ? Object.entries(labels as Record<string, unknown>).map(([key, value]) => [
+            key,
+            String(value ?? ''),
+            key,
+          ])
         : [];
-    for (const [key, value] of entries) {
+    for (const [label, value, segment] of entries) {
       const holdsSecret = secretValues.some(
         (secret) => secret !== '' && (secret.length >= 4 ? value.includes(secret) : value === secret),
       );
-      if (holdsSecret) found.push(`${service.name}: ${key}`);
+      if (holdsSecret)
+        found.push({
+          service: service.name,
+          label,
+          path: ['services', service.name, 'build', 'labels', segment],
+        });
     }
   }
   return found;

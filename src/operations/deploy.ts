@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { unreadableBuildInputs } from '../compose/build-file.js';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
 import type { RunResult } from '../engine/run.js';
@@ -432,9 +433,32 @@ async function planRelease(
   const secretLabels =
     target || options.skipBuild === true ? [] : secretBuildLabels(env.model, env.compose, knownSecrets);
   if (secretLabels.length > 0) {
+    const [first, ...more] = secretLabels.map(({ service, label, path }) => {
+      const at = env.locateCompose.key(path);
+      return `${at === undefined ? '' : `${at} `}build label ${service}: ${label}`;
+    });
     throw new UserError(
-      `build label${secretLabels.length === 1 ? '' : 's'} ${secretLabels.join(', ')} would store a secret in the image (pushed to the registry, shown by docker inspect on every host)`,
-      { hint: 'remove the secret from build.labels; a container gets a secret through its environment' },
+      `${first} would store a secret in the image (pushed to the registry, shown by docker inspect on every host)`,
+      {
+        details: more,
+        hint: 'remove the secret from build.labels; a container gets a secret through its environment',
+      },
+    );
+  }
+  const building =
+    target || options.skipBuild === true
+      ? []
+      : env.model.services.filter((service) => service.build !== undefined);
+  const [unreadable] = unreadableBuildInputs(
+    env.compose,
+    building.map((service) => service.name),
+  );
+  if (unreadable !== undefined) {
+    // compose prints `dockerfile: Dockerfile` also where the file does not say it.
+    const at = env.locateCompose.key(unreadable.path) ?? env.locateCompose.key(unreadable.path.slice(0, -1));
+    throw new UserError(
+      `${at === undefined ? '' : `${at} `}the build of ${unreadable.service} reads ${unreadable.file}, which ${unreadable.why}: the build would block on it or never end`,
+      { hint: 'point the Dockerfile and build secrets at regular files' },
     );
   }
   const secretArgs = secretBuildArgs(env.model, input.secretNames, knownSecrets);

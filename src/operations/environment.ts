@@ -69,6 +69,7 @@ export async function loadEnvironment(
     ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
     exec,
     onWarning: (warning) => warnings.push(warning),
+    interpolation: { ...loaded.variables, ...variables },
   });
   const envSettings = loaded.envName === undefined ? undefined : loaded.config.environments?.[loaded.envName];
   const compose = withConfiguredHealthchecks(resolved, (name) =>

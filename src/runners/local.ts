@@ -83,11 +83,15 @@ function installExitHooks(): void {
   }
 }
 
+/** How long a process stopped by a timeout or an abort has after SIGTERM before SIGKILL (ms). */
+export const FORCE_KILL_AFTER_MS = 2_000;
+
 /**
  * Starts a process without a shell and waits for it: never throws for a failing command, reports
  * every way it can end. Runners turn the outcome into results and errors.
  *
- * A timeout or an abort kills the process (SIGTERM, SIGKILL 5 s later) and stops reading its output
+ * A timeout or an abort kills the process (SIGTERM, then SIGKILL to it and its own process group
+ * FORCE_KILL_AFTER_MS later: `docker compose` ignores SIGTERM while it reads a device) and stops reading its output
  * at once: a multiplexed ssh client hands its stdout/stderr to the master connection, so those pipes
  * would otherwise stay open until the remote command ends (the same holds for a local command whose
  * children keep them).
@@ -107,7 +111,7 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
       : request.input === undefined
         ? { stdin: 'ignore' as const }
         : { input: request.input }),
-    forceKillAfterDelay: 5_000,
+    forceKillAfterDelay: FORCE_KILL_AFTER_MS,
     detached: request.ownProcessGroup === true,
   });
   const signalGroup = (signal: NodeJS.Signals): boolean => {
@@ -137,8 +141,12 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
   }
   let timedOut = false;
   let canceled = false;
+  let forceKill: NodeJS.Timeout | undefined;
   const stop = () => {
     if (!signalGroup('SIGTERM')) subprocess.kill('SIGTERM');
+    forceKill ??= setTimeout(() => {
+      if (!signalGroup('SIGKILL')) subprocess.kill('SIGKILL');
+    }, FORCE_KILL_AFTER_MS);
     subprocess.stdout?.destroy();
     subprocess.stderr?.destroy();
   };
@@ -160,6 +168,7 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnOutcome>
     result = await subprocess;
   } finally {
     clearTimeout(timer);
+    clearTimeout(forceKill);
     request.signal?.removeEventListener('abort', onAbort);
     // The leader is gone; anything it left in its group goes with it.
     signalGroup('SIGKILL');

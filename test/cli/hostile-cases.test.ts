@@ -78,8 +78,8 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
       ['config', '-e', 'staging'],
       ['plan', '-e', 'staging', '--dry-run'],
     ]) {
-      // 30, 32, 33 and 34 are about the compose file, which `config` does not read.
-      if (/^3[0234]-/.test(name) && args[0] === 'config') continue;
+      // 30 and 32–36 are about the compose file, which `config` does not read.
+      if (/^3[023456]-/.test(name) && args[0] === 'config') continue;
       it(`${name}: stagecraft ${args.join(' ')}`, () => {
         const { code, pattern } = expectation(name);
         const folder = caseFolder(name);
@@ -274,12 +274,40 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
     ]) {
       const result = stagecraft(args, { cwd: folder });
       expect(result.stderr).toContain(
-        'error: build label api: build.pw would store a secret in the image (pushed to the registry, shown by docker inspect on every host)',
+        'error: docker-compose.yml:8:9 build label api: build.pw would store a secret in the image (pushed to the registry, shown by docker inspect on every host)',
       );
       expect(result.stderr).not.toContain('S3cr3t');
       expect(result.code).toBe(1);
     }
     expect(snapshot(folder)).toEqual(before);
+  });
+
+  it('a Dockerfile or a build secret file that is a FIFO is refused by plan at its key, without blocking', () => {
+    const folder = caseFolder('37-secret-build-arg-in-plan-json');
+    rmSync(join(folder, 'api', 'Dockerfile'));
+    execFileSync('mkfifo', [join(folder, 'api', 'Dockerfile')]);
+    let result = stagecraft(['plan', '-e', 'staging'], { cwd: folder });
+    expect(result.stderr).toContain(
+      `error: docker-compose.yml:3:5 the build of api reads ${join(folder, 'api', 'Dockerfile')}, which is not a regular file (a device, socket or pipe): the build would block on it or never end`,
+    );
+    expect(result.code).toBe(1);
+    rmSync(join(folder, 'api', 'Dockerfile'));
+    writeFileSync(join(folder, 'api', 'Dockerfile'), 'FROM scratch\n');
+    execFileSync('mkfifo', [join(folder, 'npmrc')]);
+    const compose = join(folder, 'docker-compose.yml');
+    writeFileSync(
+      compose,
+      readFileSync(compose, 'utf8')
+        .replace('      context: ./api\n', '      context: ./api\n      dockerfile: Dockerfile\n      secrets: [npmrc]\n')
+        .concat('secrets:\n  npmrc:\n    file: ./npmrc\n'),
+    );
+    const started = Date.now();
+    result = stagecraft(['deploy', '-e', 'staging', '--dry-run'], { cwd: folder });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(result.stderr).toContain(
+      `error: docker-compose.yml:23:5 the build of api reads ${join(folder, 'npmrc')}, which is not a regular file`,
+    );
+    expect(result.code).toBe(1);
   });
 
   it('a secret interpolated into command or healthcheck is refused at its place, whatever its length', () => {

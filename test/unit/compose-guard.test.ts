@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { guardComposeFile, mayNeedGuard } from '../../src/compose/guard.js';
+import { guardComposeFile, interpolatePath, mayNeedGuard } from '../../src/compose/guard.js';
 
 function composeFile(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'stagecraft-guard-')), 'docker-compose.yml');
@@ -153,5 +153,83 @@ describe('guardComposeFile', () => {
       writeFileSync(path, text);
       expect(() => guardComposeFile(path)).toThrow(message);
     }
+  });
+
+  it('interpolates a path as compose does before it judges it, and names what it resolved to', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-guard-vars-'));
+    const path = join(dir, 'docker-compose.yml');
+    const cases: [string, Record<string, string>, string][] = [
+      [
+        'env_file: ${BASE}/../dev/zero',
+        { BASE: '/tmp' },
+        '4:15 services.web.env_file: ${BASE}/../dev/zero (/tmp/../dev/zero)',
+      ],
+      ['env_file: ${SOURCE:-/dev/zero}', {}, '4:15 services.web.env_file: ${SOURCE:-/dev/zero} (/dev/zero)'],
+      ['env_file: [$DEVICE]', { DEVICE: '/dev/zero' }, '4:16 services.web.env_file: $DEVICE (/dev/zero)'],
+      ['label_file: "${EMPTY:+/dev/zero}${SET:+/dev/zero}"', { SET: 'x' }, '4:17 services.web.label_file'],
+    ];
+    for (const [line, variables, message] of cases) {
+      writeFileSync(path, `services:\n  web:\n    image: nginx\n    ${line}\n`);
+      expect(() => guardComposeFile(path, 'docker-compose.yml', dir, variables)).toThrow(
+        `docker-compose.yml:${message}`,
+      );
+    }
+    writeFileSync(
+      path,
+      'services:\n  web:\n    image: nginx\n    env_file: ["${SOURCE-/dev/zero}", "${NEED:?set NEED}", "$$HOME"]\n',
+    );
+    expect(() => guardComposeFile(path, 'docker-compose.yml', dir, { SOURCE: '' })).not.toThrow();
+  });
+
+  it('guards the files a compose file includes or extends, each once, with their own folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-guard-nested-'));
+    mkdirSync(join(dir, 'parts'));
+    mkdirSync(join(dir, 'parts', 'zero.env'));
+    writeFileSync(join(dir, 'zero.env'), 'A=1\n');
+    const path = join(dir, 'docker-compose.yml');
+    writeFileSync(path, 'include: [parts/db.yml]\nservices:\n  web: { image: nginx }\n');
+    // parts/db.yml includes the main file back: the loop ends; its zero.env is parts/zero.env, a folder.
+    writeFileSync(
+      join(dir, 'parts', 'db.yml'),
+      'include: [../docker-compose.yml]\nservices:\n  db:\n    image: postgres\n    env_file: zero.env\n',
+    );
+    expect(() => guardComposeFile(path, 'docker-compose.yml', dir)).toThrow(
+      'parts/db.yml:5:15 services.db.env_file: zero.env is a directory, not a file',
+    );
+    writeFileSync(
+      join(dir, 'parts', 'db.yml'),
+      'services:\n  db:\n    image: postgres\n    env_file: ../zero.env\n',
+    );
+    expect(() => guardComposeFile(path, 'docker-compose.yml', dir)).not.toThrow();
+    writeFileSync(join(dir, 'base.yml'), BOMB);
+    writeFileSync(path, 'services:\n  web:\n    extends: { file: base.yml, service: web }\n');
+    expect(() => guardComposeFile(path, 'docker-compose.yml', dir)).toThrow(
+      /^base\.yml is refused: base\.yml:7:33 YAML alias \*e/,
+    );
+  });
+});
+
+describe('interpolatePath', () => {
+  it('reads compose interpolation, and gives up on what only compose can judge', () => {
+    const variables = { A: 'a', EMPTY: '' };
+    const cases: [string, string | undefined][] = [
+      ['$A/${A}', 'a/a'],
+      ['${MISSING}x', 'x'],
+      ['${EMPTY:-d} ${EMPTY-d} ${MISSING-d}', 'd  d'],
+      ['${A:+alt} ${EMPTY+alt} ${EMPTY:+alt}', 'alt alt '],
+      ['$$A', '$A'],
+      ['${A:?needed}', 'a'],
+      ['${MISSING:?needed}', undefined],
+      ['${EMPTY:?needed}', undefined],
+      ['${EMPTY?needed}', ''],
+      ['${MISSING:-${A}/x}', 'a/x'],
+      ['${MISSING:-${ALSO_MISSING:-/dev/zero}}', '/dev/zero'],
+      ['${A:+${MISSING-d}}', 'd'],
+      ['${}', undefined],
+      ['$/x', undefined],
+      ['${unclosed', undefined],
+    ];
+    for (const [text, expected] of cases)
+      expect([text, interpolatePath(text, variables)]).toEqual([text, expected]);
   });
 });

@@ -64,7 +64,7 @@ describe('readCompose (scripted docker)', () => {
         ],
         env: { POSTGRES_PASSWORD: 'x' },
         allowFailure: true,
-        timeoutMs: 20_000,
+        timeoutMs: 10_000,
       },
     ]);
   });
@@ -204,14 +204,14 @@ describe('runComposeConfig', () => {
     return { exec, timeouts };
   };
 
-  it('runs a read that timed out once more, each with the 20 s limit', async () => {
+  it('runs a read that timed out once more, each with the 10 s limit', async () => {
     const { exec, timeouts } = scripted([
       new TimedOutError('docker compose config timed out after 20s'),
       { exitCode: 0, stdout: '{}', stderr: '' },
     ]);
     expect(await runComposeConfig(exec, argv, {})).toEqual({ exitCode: 0, stdout: '{}', stderr: '' });
-    expect(COMPOSE_CONFIG_TIMEOUT_MS).toBe(20_000);
-    expect(timeouts).toEqual([20_000, 20_000]);
+    expect(COMPOSE_CONFIG_TIMEOUT_MS).toBe(10_000);
+    expect(timeouts).toEqual([10_000, 10_000]);
   });
 
   it('gives up after the second timeout with exit 2', async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalRunner, runLocal } from '../../src/runners/local.js';
+import { FORCE_KILL_AFTER_MS, LocalRunner, runLocal } from '../../src/runners/local.js';
 import { ExternalError, TimedOutError } from '../../src/util/errors.js';
 import { Secret } from '../../src/util/secret.js';
 
@@ -131,6 +131,21 @@ describe('LocalRunner.exec', () => {
     await rejection(new LocalRunner().exec(['sh', '-c', 'sleep 4 & sleep 4'], { timeoutMs: 200 }));
     expect(Date.now() - started).toBeLessThan(2000);
   });
+
+  it('kills a command and its process group that ignore SIGTERM, FORCE_KILL_AFTER_MS after a timeout', async () => {
+    const started = Date.now();
+    const marker = join(tmpdir(), `stagecraft-orphan-${process.pid}`);
+    const script = `trap '' TERM; (trap '' TERM; sleep 6; touch ${marker}) & wait`;
+    const error = await rejection(
+      new LocalRunner({ ownProcessGroup: true }).exec(['sh', '-c', script], { timeoutMs: 200 }),
+    );
+    expect(error).toBeInstanceOf(TimedOutError);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(200 + FORCE_KILL_AFTER_MS - 50);
+    expect(elapsed).toBeLessThan(200 + FORCE_KILL_AFTER_MS + 2500);
+    await new Promise((done) => setTimeout(done, 6500 - elapsed));
+    await expect(stat(marker)).rejects.toThrow(/ENOENT/);
+  }, 15_000);
 
   it('stops a command when its signal aborts', async () => {
     const controller = new AbortController();
