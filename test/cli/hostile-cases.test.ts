@@ -298,7 +298,10 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
     writeFileSync(
       compose,
       readFileSync(compose, 'utf8')
-        .replace('      context: ./api\n', '      context: ./api\n      dockerfile: Dockerfile\n      secrets: [npmrc]\n')
+        .replace(
+          '      context: ./api\n',
+          '      context: ./api\n      dockerfile: Dockerfile\n      secrets: [npmrc]\n',
+        )
         .concat('secrets:\n  npmrc:\n    file: ./npmrc\n'),
     );
     const started = Date.now();
