@@ -246,9 +246,13 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
           const value = input.variables?.[variable];
           const noun = kind === 'secrets' ? 'secret' : 'config';
           if (value === undefined) {
-            throw new UserError(`compose ${noun} ${key} reads the variable ${variable}, which is not set`, {
-              hint: `set ${variable} in the environment's env_file or the shell`,
-            });
+            throw new UserError(
+              located(
+                input.locate?.key([kind, key, 'environment']),
+                `compose ${noun} ${key} reads the variable ${variable}, which is not set`,
+              ),
+              { hint: `set ${variable} in the environment's env_file or the shell` },
+            );
           }
           delete record['environment'];
           record['file'] = `./secrets/${key}.${noun}`;

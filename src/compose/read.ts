@@ -185,25 +185,33 @@ export const COMPOSE_FILE_NAMES = [
 /**
  * The compose file of a project (absolute path), or undefined when there is none: `compose.file`
  * from stagecraft.yml, else the first of COMPOSE_FILE_NAMES in `root`. Throws UserError when
- * `compose.file` names a file that does not exist, and when the file found is not a regular file.
+ * `compose.file` names a file that does not exist, and when the file found is not a regular file;
+ * `at` is where compose.file is written (`stagecraft.yml:8:9`), which the error then starts with.
  */
 export function findComposeFile(
   root: string,
   config: { compose?: { file?: string } | undefined },
+  at?: string,
 ): string | undefined {
   const configured = config.compose?.file;
   if (configured !== undefined) {
     const path = isAbsolute(configured) ? configured : resolve(root, configured);
     const entry = pathEntry(path);
     if (entry.kind === 'missing') {
-      throw new UserError(`compose file not found: ${configured} (compose.file in stagecraft.yml)`, {
-        hint: `create ${configured} or point compose.file at the project's compose file`,
-      });
+      throw new UserError(
+        at === undefined
+          ? `compose file not found: ${configured} (compose.file in stagecraft.yml)`
+          : `${at} compose.file: compose file not found: ${configured}`,
+        { hint: `create ${configured} or point compose.file at the project's compose file` },
+      );
     }
     if (entry.kind === 'other') {
-      throw new UserError(`compose file ${configured} (compose.file in stagecraft.yml) ${entry.why}`, {
-        hint: "point compose.file at the project's compose file",
-      });
+      throw new UserError(
+        at === undefined
+          ? `compose file ${configured} (compose.file in stagecraft.yml) ${entry.why}`
+          : `${at} compose.file: ${configured} ${entry.why}`,
+        { hint: "point compose.file at the project's compose file" },
+      );
     }
     return path;
   }
@@ -221,11 +229,15 @@ export function findComposeFile(
 }
 
 /**
- * The compose file of a project (absolute path), as findComposeFile; throws UserError when there is
- * none (a deploy needs one).
+ * The compose file of a project (absolute path), as findComposeFile (`at` as there); throws UserError
+ * when there is none (a deploy needs one).
  */
-export function composeFileFor(root: string, config: { compose?: { file?: string } | undefined }): string {
-  const path = findComposeFile(root, config);
+export function composeFileFor(
+  root: string,
+  config: { compose?: { file?: string } | undefined },
+  at?: string,
+): string {
+  const path = findComposeFile(root, config, at);
   if (path !== undefined) return path;
   throw new UserError(`no compose file in ${root}`, {
     hint: `create docker-compose.yml (or compose.yaml), or set compose.file in stagecraft.yml`,

@@ -44,6 +44,8 @@ export interface LoadedConfig {
   secretPaths: PathSegment[][];
   /** The providers the config was validated against: the core finds a selected provider's hooks here. */
   catalog: ProviderCatalog;
+  /** `file:line:column` of the value at a key path in stagecraft.yml, or undefined where it is not written. */
+  locate?: (path: readonly PathSegment[]) => string | undefined;
 }
 
 export class ConfigError extends UserError {
@@ -314,5 +316,10 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     warnings,
     secretPaths: interpolated.secretPaths,
     catalog: options.catalog,
+    locate: (path) => {
+      if (!source.document.hasIn(path)) return undefined;
+      const position = source.position([...path]);
+      return `${displayName}:${position.line}:${position.column}`;
+    },
   };
 }

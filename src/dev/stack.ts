@@ -317,7 +317,7 @@ export class DevStack {
     delete baseEnv['STAGECRAFT_DEV_DAEMON'];
 
     // 1. What runs: the compose model (through the compose CLI) and the pure topology.
-    const file = findComposeFile(root, config);
+    const file = findComposeFile(root, config, loaded.locate?.(['compose', 'file']));
     const onlyProcesses = this.#flags.only?.every((name) => name === 'backend' || name === 'frontend');
     let compose: DevComposeModel | undefined;
     let docker: string | undefined;

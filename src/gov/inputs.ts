@@ -101,7 +101,7 @@ export function readGovInputs(
 ): GovInputs {
   const root = loaded.root;
   const config = parseYaml(root, loaded.file);
-  const composePath = composeFileFor(root, loaded.config);
+  const composePath = composeFileFor(root, loaded.config, loaded.locate?.(['compose', 'file']));
   const compose = parseYaml(root, composePath);
   const composeData = compose.toJS() as { services?: unknown } | null;
   const services =

@@ -52,6 +52,7 @@ function referencedPorts(values: string[], host: string): { referenced: boolean;
  * Stagecraft's rules across services, checked at plan time before anything changes:
  * - every image that runs is a valid image reference;
  * - no domain is claimed by two services;
+ * - a routed service (domains) cannot be scaled to 0 replicas: its requests would all fail;
  * - `replicas` > 1 with a fixed `container_name` cannot run (names are unique), nor with a single
  *   fixed host port (one container binds it; a range `9000-9001` gives each its own) unless swarm;
  * - a service that publishes a fixed host port or uses `network_mode: host` cannot roll out
@@ -94,6 +95,11 @@ export function crossServiceFindings(
           );
         else domains.set(route, service.name);
       }
+    }
+    if (service.replicas === 0 && service.domains.length > 0) {
+      problems.push(
+        `service ${service.name}: 0 replicas (compose scale or deploy.replicas), but it is routed (${service.domains.join(', ')}): every request to it would fail: give it a replica, or remove services.${service.name}.domains to take it offline`,
+      );
     }
     if (service.replicas > 1 && typeof spec.container_name === 'string' && spec.container_name !== '') {
       problems.push(

@@ -51,7 +51,7 @@ export async function loadEnvironment(
 ): Promise<LoadedEnvironment> {
   const loaded = await context.loadConfig(purpose);
   const project = projectModel(loaded);
-  const file = composeFileFor(loaded.root, project);
+  const file = composeFileFor(loaded.root, project, loaded.locate?.(['compose', 'file']));
   const warnings: string[] = [];
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
   const exec: ComposeExec = (argv, options) =>

@@ -814,7 +814,10 @@ function hostSteps(
       id,
       phase: 'rollout',
       host: h,
-      title: `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.map((domain) => `${domain}${service.path ?? ''}`).join(', ')}` : ''}; ${service.hasHealthcheck ? 'healthy' : `running ${formatDurationSetting(service.stableForMs)}`} within ${formatDurationSetting(service.healthTimeoutMs)}`,
+      title:
+        service.replicas === 0
+          ? `scale ${service.name} to 0 replicas (compose scale or deploy.replicas): nothing starts`
+          : `${service.strategy} ${service.name} (${service.replicas} replica${service.replicas === 1 ? '' : 's'})${service.domains.length > 0 ? ` → ${service.domains.map((domain) => `${domain}${service.path ?? ''}`).join(', ')}` : ''}; ${service.hasHealthcheck ? 'healthy' : `running ${formatDurationSetting(service.stableForMs)}`} within ${formatDurationSetting(service.healthTimeoutMs)}`,
       action: {
         kind: 'rollout',
         service: service.name,

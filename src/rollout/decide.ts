@@ -60,6 +60,8 @@ export function decideRollout(
   const healthy = current.every(
     (container) => container.health === undefined || container.health === 'healthy',
   );
+  // Scaled to zero (compose `scale: 0`): what runs stops with its grace period; nothing starts.
+  if (desired.replicas === 0) return scaledToZero(existing);
   if (stale.length === 0 && current.length === desired.replicas && healthy) {
     const unrouted =
       desired.route === undefined || ingressNetwork === undefined
@@ -96,11 +98,25 @@ export function decideRollout(
   };
 }
 
+function scaledToZero(existing: readonly ContainerFacts[]): RolloutDecision {
+  const dead = existing.filter((container) => !container.running);
+  const live = existing.filter((container) => container.running);
+  if (existing.length === 0) return { status: 'unchanged', ops: [] };
+  return {
+    status: 'change',
+    ops: [
+      ...(dead.length > 0 ? [{ op: 'remove', containers: ids(dead) } as const] : []),
+      ...(live.length > 0 ? [{ op: 'retire', containers: ids(live) } as const] : []),
+    ],
+  };
+}
+
 /**
  * The operations a rollout may run when the containers on the host are not known (`plan` without
  * `--refresh`): what it does when every container is old and running.
  */
 export function assumedRollout(desired: DesiredRollout): RolloutOp[] {
+  if (desired.replicas === 0) return [{ op: 'retire', containers: [] }];
   return desired.strategy === 'start-first'
     ? [
         { op: 'scale-up', scale: desired.replicas * 2, adding: desired.replicas },
@@ -128,6 +144,10 @@ export function describeRolloutOp(op: RolloutOp, desired: DesiredRollout): strin
     case 'remove-leftovers':
       return 'remove containers left at an older spec';
     case 'retire':
+      if (desired.replicas === 0)
+        return op.containers.length > 0
+          ? `stop and remove ${short(op.containers)} (scaled to 0)`
+          : `stop and remove the containers of ${desired.service} (scaled to 0)`;
       return op.containers.length > 0
         ? `drain, stop and remove ${short(op.containers)}`
         : 'drain, stop and remove the old containers';

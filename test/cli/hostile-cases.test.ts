@@ -282,6 +282,29 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
     expect(snapshot(folder)).toEqual(before);
   });
 
+  it('a compose.file that is missing or not a file is refused at its place in stagecraft.yml', () => {
+    const folder = caseFolder('33-compose-env-file-is-device');
+    const config = join(folder, 'stagecraft.yml');
+    const text = readFileSync(config, 'utf8');
+    mkdirSync(join(folder, 'compose-folder'));
+    for (const [file, message] of [
+      ['missing.yml', 'error: stagecraft.yml:4:9 compose.file: compose file not found: missing.yml'],
+      ['compose-folder', 'error: stagecraft.yml:4:9 compose.file: compose-folder is a directory, not a file'],
+      [
+        '/dev/zero',
+        'error: stagecraft.yml:4:9 compose.file: /dev/zero is not a regular file (a device, socket or pipe)',
+      ],
+    ]) {
+      writeFileSync(
+        config,
+        text.replace('project:\n  name: hostile\n', `project:\n  name: hostile\ncompose:\n  file: ${file}\n`),
+      );
+      const result = stagecraft(['plan', '-e', 'staging'], { cwd: folder });
+      expect(result.stderr).toContain(message);
+      expect(result.code).toBe(1);
+    }
+  });
+
   it('a Dockerfile or a build secret file that is a FIFO is refused by plan at its key, without blocking', () => {
     const folder = caseFolder('37-secret-build-arg-in-plan-json');
     rmSync(join(folder, 'api', 'Dockerfile'));

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,11 @@ beforeAll(async () => {
     command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
     volumes:
       - ./www:/www:ro
+  worker:
+    image: ${BUSYBOX}
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    scale: 1
   inline:
     platform: linux/amd64
     build:
@@ -53,6 +58,7 @@ beforeAll(async () => {
 services:
   site: { role: web, port: 8080, domains: [site.fidelity.localhost] }
   inline: { role: web, port: 8080, domains: [inline.fidelity.localhost] }
+  worker: { role: web }
 ingress:
   image: 127.0.0.1:5000/stagecraft-test/caddy:2
   http_port: 8080
@@ -110,5 +116,32 @@ describe('compose fidelity on the harness', () => {
         await dockerOn(harness, 'h1', ['image', 'inspect', '--format', '{{.Os}}/{{.Architecture}}', image])
       ).trim(),
     ).toBe('linux/amd64');
+  });
+
+  it('scale: 0 stops the service and starts nothing; the others keep serving', async () => {
+    const workers = async () =>
+      (
+        await dockerOn(harness, 'h1', [
+          'ps',
+          '-a',
+          '--filter',
+          'label=com.docker.compose.project=fidelity-production',
+          '--filter',
+          'label=com.docker.compose.service=worker',
+          '--format',
+          '{{.State}}',
+        ])
+      ).trim();
+    expect(await workers()).toBe('running');
+    const file = join(project.root, 'docker-compose.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    scale: 1\n', '    scale: 0\n'));
+    const plan = await stagecraftIn(project, ['plan', '-e', 'production', '--version', 'f2']);
+    expect(plan.stdout).toContain(
+      'scale worker to 0 replicas (compose scale or deploy.replicas): nothing starts',
+    );
+    const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f2']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await workers()).toBe('');
+    expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'fresh bread\n' });
   });
 });

@@ -306,6 +306,29 @@ describe.skipIf(!composeAvailable)(
       );
     });
 
+    it('scale: 0 stops a service and starts nothing; a routed service scaled to 0 is refused', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    scale: 0\n  worker:\n    image: busybox:1.36\n    deploy: { replicas: 0 }\n',
+      );
+      const config = readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(', replicas: 2', '');
+      writeFileSync(join(dir, 'stagecraft.yml'), config);
+      expect((await refusal(dir)).details).toEqual([
+        'service web: 0 replicas (compose scale or deploy.replicas), but it is routed (bakery.example.test): every request to it would fail: give it a replica, or remove services.web.domains to take it offline',
+      ]);
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n  worker:\n    image: busybox:1.36\n    scale: 0\n',
+      );
+      const { plan } = await planProject(dir, 'production');
+      const step = allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:worker');
+      expect(step?.title).toBe(
+        'scale worker to 0 replicas (compose scale or deploy.replicas): nothing starts',
+      );
+      expect(step?.action).toMatchObject({ kind: 'rollout', service: 'worker', replicas: 0 });
+    });
+
     it('the rendered file must pass docker compose config -q (volumes_from a service on another host)', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(

@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { composeLocator } from '../../src/compose/locate.js';
 import {
   type HostComposeInput,
   projectHostCompose,
@@ -417,6 +420,15 @@ describe('errors', () => {
     expect(() => projectHostCompose(shopInput({ compose, services: ['web'], variables: {} }))).toThrow(
       'compose config envcfg reads the variable PAYMENT_KEY, which is not set',
     );
+    const written = join(mkdtempSync(join(tmpdir(), 'stagecraft-configs-')), 'compose.yml');
+    writeFileSync(
+      written,
+      'services:\n  web: { image: nginx, configs: [envcfg] }\nconfigs:\n  envcfg:\n    environment: PAYMENT_KEY\n',
+    );
+    const locate = composeLocator(written, 'compose.yml');
+    expect(() =>
+      projectHostCompose(shopInput({ compose, services: ['web'], variables: {}, locate })),
+    ).toThrow('compose.yml:5:5 compose config envcfg reads the variable PAYMENT_KEY, which is not set');
   });
 
   it('a secret that is a plain lowercase word (postgres) is not searched for: it is also the image and the user', () => {

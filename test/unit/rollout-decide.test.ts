@@ -56,6 +56,24 @@ const cases: {
     },
   },
   {
+    name: 'scaled to 0 (compose scale: 0): running containers retire, exited ones go, nothing starts',
+    existing: [container('a', 'old'), container('b', 'new', { running: false }), container('c', 'new')],
+    desired: { service: 'worker', strategy: 'start-first', replicas: 0, specHash: 'new' },
+    expected: {
+      status: 'change',
+      ops: [
+        { op: 'remove', containers: ['b'] },
+        { op: 'retire', containers: ['a', 'c'] },
+      ],
+    },
+  },
+  {
+    name: 'scaled to 0 with nothing running, also stop-first: nothing to do',
+    existing: [],
+    desired: { ...stopFirst, replicas: 0 },
+    expected: { status: 'unchanged', ops: [] },
+  },
+  {
     name: 'every container at spec, healthy and routed: nothing to do',
     existing: [container('a', 'new', { health: 'healthy' }), container('b', 'new')],
     desired: startFirst,
@@ -158,5 +176,9 @@ describe('assumedRollout and describeRolloutOp', () => {
     expect(describeRolloutOp({ op: 'retire', containers: ['0123456789abcdef'] }, startFirst)).toBe(
       'drain, stop and remove 0123456789ab',
     );
+    const zero = { ...stopFirst, replicas: 0 };
+    expect(assumedRollout(zero).map((op) => describeRolloutOp(op, zero))).toEqual([
+      'stop and remove the containers of db (scaled to 0)',
+    ]);
   });
 });
