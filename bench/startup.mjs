@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // CLI start-up against bare Node, side by side in one run: `node bench/startup.mjs [runs]`.
-// Prints medians and the ratio for `--help` and `config` on the shop example. With
+// Prints medians and the ratio for `--help` and `config` on the shop example, and for the zod and yaml
+// chunks alone (what `config` cannot go below while it uses them). With
 // BENCH_BEFORE=<another checkout's bin/stagecraft.js> (built), its runs are interleaved too ("before").
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const runs = Number(process.argv[2] ?? 30);
 const cli = fileURLToPath(new URL('../bin/stagecraft.js', import.meta.url));
@@ -16,8 +19,28 @@ const commands = (bin, label) => [
   { name: `${label}version`, args: [bin, 'version'] },
   { name: `${label}config`, args: [bin, '-c', example, 'config'] },
 ];
+// The floor `config` stands on: the bundled zod and yaml chunks alone (the schema and YAML libraries
+// the dependency rule has us keep), loaded without any of Stagecraft's code.
+const chunks = fileURLToPath(new URL('../dist/chunks/', import.meta.url));
+const chunkWith = (marker) =>
+  readdirSync(chunks)
+    .filter((name) => name.endsWith('.js'))
+    .find((name) => readFileSync(join(chunks, name), 'utf8').includes(marker));
+const libraries = [chunkWith('$ZodObject'), chunkWith('YAMLMap')].filter((name) => name !== undefined);
 const cases = [
   { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
+  ...(libraries.length === 2
+    ? [
+        {
+          name: 'zod + yaml chunks alone',
+          args: [
+            '--input-type=module',
+            '-e',
+            `await Promise.all(${JSON.stringify(libraries.map((name) => pathToFileURL(join(chunks, name)).href))}.map((url) => import(url)))`,
+          ],
+        },
+      ]
+    : []),
   ...(before ? commands(before, 'before: ') : []),
   ...commands(cli, 'stagecraft '),
 ];

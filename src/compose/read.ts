@@ -229,6 +229,24 @@ export function findComposeFile(
 }
 
 /**
+ * A warning when `compose.file` is not set and `root` holds more than one of COMPOSE_FILE_NAMES:
+ * Stagecraft takes the first of its list (docker-compose.yml), while `docker compose` without `-f`
+ * takes compose.yaml first, so the two would run different files. Undefined otherwise.
+ */
+export function ambiguousComposeFiles(
+  root: string,
+  config: { compose?: { file?: string } | undefined },
+): string | undefined {
+  if (config.compose?.file !== undefined) return undefined;
+  const present = COMPOSE_FILE_NAMES.filter((name) => pathEntry(join(root, name)).kind === 'file');
+  if (present.length < 2) return undefined;
+  return `${present.join(' and ')} are both here: Stagecraft uses ${present[0]}, but \`docker compose\` without -f uses ${DOCKER_COMPOSE_ORDER.find((name) => present.includes(name))}; set compose.file in stagecraft.yml (or remove the other file) so both run the same one`;
+}
+
+/** The order `docker compose` looks for its default file in (compose-go's DefaultFileNames). */
+const DOCKER_COMPOSE_ORDER = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
+
+/**
  * The compose file of a project (absolute path), as findComposeFile (`at` as there); throws UserError
  * when there is none (a deploy needs one).
  */

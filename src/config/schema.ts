@@ -615,7 +615,9 @@ export function buildConfigSchema(catalog: ProviderCatalog) {
             .string()
             .min(1)
             .optional()
-            .describe('Canonical compose file; default docker-compose.yml or compose.yaml.'),
+            .describe(
+              'Canonical compose file; default the first of docker-compose.yml, docker-compose.yaml, compose.yaml, compose.yml (with two of them, plan warns: docker compose takes compose.yaml first).',
+            ),
           profiles: z.array(z.string()).optional(),
           strict: z
             .boolean()

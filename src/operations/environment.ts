@@ -1,6 +1,6 @@
 import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeLocator, composeLocator } from '../compose/locate.js';
-import { type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
+import { ambiguousComposeFiles, type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -52,6 +52,8 @@ export async function loadEnvironment(
   const loaded = await context.loadConfig(purpose);
   const project = projectModel(loaded);
   const file = composeFileFor(loaded.root, project, loaded.locate?.(['compose', 'file']));
+  const ambiguous = ambiguousComposeFiles(loaded.root, project);
+  if (ambiguous !== undefined) context.output.warn(ambiguous);
   const warnings: string[] = [];
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
   const exec: ComposeExec = (argv, options) =>

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../../src/compose/project.js';
 import {
+  ambiguousComposeFiles,
   COMPOSE_CONFIG_TIMEOUT_MS,
   type ComposeExec,
   composeFileFor,
@@ -182,6 +183,15 @@ describe('composeFileFor', () => {
       join(scratch, 'modern', 'compose.yaml'),
     );
     expect(composeFileFor(dir('last', ['compose.yml']), {})).toBe(join(scratch, 'last', 'compose.yml'));
+  });
+
+  it('warns when two conventional names are there, naming the one docker compose would take', () => {
+    const both = dir('ambiguous', ['compose.yaml', 'docker-compose.yml']);
+    expect(ambiguousComposeFiles(both, {})).toBe(
+      'docker-compose.yml and compose.yaml are both here: Stagecraft uses docker-compose.yml, but `docker compose` without -f uses compose.yaml; set compose.file in stagecraft.yml (or remove the other file) so both run the same one',
+    );
+    expect(ambiguousComposeFiles(both, { compose: { file: 'compose.yaml' } })).toBeUndefined();
+    expect(ambiguousComposeFiles(dir('single', ['compose.yml']), {})).toBeUndefined();
   });
 
   it('none → UserError', () => {
