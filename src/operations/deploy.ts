@@ -67,6 +67,8 @@ export interface DeployOptions {
    * nothing from hosts. Values that need one of those show as "(resolved at deploy)".
    */
   planOnly?: boolean;
+  /** `deploy --dry-run` (with planOnly): what a deploy would refuse is refused here too. */
+  dryRun?: boolean;
   /**
    * Read each host's gateway before planning even with `planOnly` (`plan --refresh`): a gateway that
    * runs another image than ingress.image shows as replaced. A deploy always reads them.
@@ -462,7 +464,12 @@ async function planRelease(
     );
   }
   const secretArgs = secretBuildArgs(env.model, input.secretNames, knownSecrets);
-  if (secretArgs.length > 0 && !planOnly && !target && options.skipBuild !== true) {
+  if (
+    secretArgs.length > 0 &&
+    (!planOnly || options.dryRun === true) &&
+    !target &&
+    options.skipBuild !== true
+  ) {
     throw secretBuildArgError(secretArgs);
   }
   for (const arg of secretArgs) {

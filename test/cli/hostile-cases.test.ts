@@ -254,6 +254,11 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
     expect(build?.action.kind).toBe('build');
     expect(result.stderr).toContain('build arg NPM_TOKEN of api holds a secret');
     expect(result.stderr).toContain('RUN --mount=type=secret,id=npm_token,env=NPM_TOKEN');
+    // A dry run says what the deploy would do: refuse.
+    const dryRun = stagecraft(['deploy', '-e', 'staging', '--dry-run'], { cwd: folder });
+    expect(dryRun.stderr).not.toContain('npm_SuperSecretToken123456');
+    expect(dryRun.stderr).toContain('NPM_TOKEN');
+    expect(dryRun.code).toBe(1);
     expect(snapshot(folder)).toEqual(before);
   });
 

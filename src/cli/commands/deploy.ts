@@ -33,7 +33,7 @@ export async function run(context: CommandContext, flags: DeployFlags): Promise<
     lockWaitMs: lockWaitMs(flags.lockWait),
   };
   if (context.globals.dryRun) {
-    const planned = await prepareDeploy(context, { ...options, planOnly: true });
+    const planned = await prepareDeploy(context, { ...options, planOnly: true, dryRun: true });
     printPlan(context, planned.plan, 'text', undefined, { flags: deployShapeFlags(flags) });
     return 0;
   }
