@@ -1,6 +1,9 @@
 import { realpathSync } from 'node:fs';
-import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { type Document, isMap, isScalar, LineCounter, parseAllDocuments } from 'yaml';
+import { parseDotenv } from '../config/dotenv.js';
+import type { PathSegment } from '../config/issues.js';
 import { guardYamlDocument, MAX_YAML_BYTES, tooDeep } from '../config/yaml-guard.js';
 import { UserError } from '../util/errors.js';
 import { MAX_USER_FILE_BYTES, pathEntry, readUserFile } from '../util/user-file.js';
@@ -53,26 +56,64 @@ function guardFile(path: string, displayName: string, projectDir: string, walk: 
       hint: `fix ${displayName}: a compose file nests a few levels deep (docker compose config takes minutes on thousands)`,
     });
   }
+  const nested = interpolationTooDeep(text);
+  if (nested !== undefined) {
+    const { line, col } = lineCounterOf(text).linePos(nested);
+    throw new UserError(
+      `${displayName} is refused: ${displayName}:${line}:${col} nests more than ${MAX_INTERPOLATION_DEPTH} \${…} references`,
+      {
+        hint: `fix ${displayName}: docker compose config takes minutes on a reference nested thousands deep`,
+      },
+    );
+  }
   const aliases = mayNeedGuard(text);
   const files = /env_file|label_file|include|extends/.test(text);
-  if (!aliases && !files) return;
+  // A second YAML document in the file is merged by compose too.
+  if (!aliases && !files && !/^---/m.test(text)) return;
   const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false });
-  const problems = aliases
-    ? guardYamlDocument(document).filter((problem) => !problem.message.startsWith('key "'))
-    : [];
-  if (problems.length === 0) {
-    if (files) guardReferencedFiles(document, projectDir, displayName, lines, walk);
-    return;
+  const documents = parseAllDocuments(text, { lineCounter: lines, merge: true, prettyErrors: false });
+  for (const document of Array.isArray(documents) ? documents : [documents]) {
+    const problems = aliases
+      ? guardYamlDocument(document).filter((problem) => !problem.message.startsWith('key "'))
+      : [];
+    if (problems.length > 0) {
+      const details = problems.map((problem) => {
+        const position = lines.linePos(problem.offset);
+        return `${displayName}:${position.line}:${position.col} ${problem.message}`;
+      });
+      throw new UserError(`${displayName} is refused: ${details[0]}`, {
+        details: details.slice(1),
+        hint: `fix ${displayName}: write the repeated part once and reference it with a single alias`,
+      });
+    }
+    if (document.errors.length > 0) continue; // compose reports its own syntax errors
+    guardReferencedFiles(document, projectDir, displayName, lines, walk);
   }
-  const details = problems.map((problem) => {
-    const position = lines.linePos(problem.offset);
-    return `${displayName}:${position.line}:${position.col} ${problem.message}`;
-  });
-  throw new UserError(`${displayName} is refused: ${details[0]}`, {
-    details: details.slice(1),
-    hint: `fix ${displayName}: write the repeated part once and reference it with a single alias`,
-  });
+}
+
+function lineCounterOf(text: string): LineCounter {
+  const position = new LineCounter();
+  position.addNewLine(0);
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) position.addNewLine(at + 1);
+  return position;
+}
+
+/** Deepest `${…}` nesting the guard lets compose read (compose's time grows steeply with it). */
+export const MAX_INTERPOLATION_DEPTH = 32;
+
+/** Offset of the first `${` nested deeper than MAX_INTERPOLATION_DEPTH, or undefined. `$${` is no reference. */
+function interpolationTooDeep(text: string): number | undefined {
+  let depth = 0;
+  for (let at = 0; at < text.length; at++) {
+    const char = text[at];
+    if (char === '$' && text[at + 1] === '$') at += 1;
+    else if (char === '$' && text[at + 1] === '{') {
+      depth += 1;
+      if (depth > MAX_INTERPOLATION_DEPTH) return at;
+      at += 1;
+    } else if (char === '}' && depth > 0) depth -= 1;
+  }
+  return undefined;
 }
 
 /**
@@ -88,12 +129,14 @@ export function mayNeedGuard(text: string): boolean {
  * Refuses a file the compose file names for compose to read that is not a regular file or is over
  * MAX_USER_FILE_BYTES: a service's `env_file` (a string, a list of strings or of `{ path }`),
  * `label_file` and `extends.file`, and the top-level `include` (a string, or a list of strings or of
- * `{ path, env_file }`). `docker compose config` reads a device such as /dev/zero without end and
- * blocks on a FIFO (measured: 24 GB and minutes before it died). Paths are interpolated as compose
- * does (interpolatePath); one it cannot read is left to compose. Relative paths are taken from `dir`,
- * the project folder, as compose takes them. An included or extended compose file is then guarded
- * itself (guardFile), with its own folder for its relative paths. Throws UserError at the entry's
- * `file:line:column`.
+ * `{ path, project_directory, env_file }`; without env_file, the included project's own `.env`).
+ * `docker compose config` reads a device such as /dev/zero without end and blocks on a FIFO
+ * (measured: 24 GB and minutes before it died). The document is read as compose reads it (aliases,
+ * merge keys and escaped keys resolved); paths are interpolated as compose does (interpolatePath,
+ * `~/` is the home folder); one it cannot read is left to compose. Relative paths are taken from
+ * `dir`, the project folder, as compose takes them. An included or extended compose file is then
+ * guarded itself (guardFile), with its own project folder and, for an include, its env files'
+ * variables. Throws UserError at the entry's `file:line:column` (or the nearest key written there).
  */
 function guardReferencedFiles(
   document: Document,
@@ -102,54 +145,167 @@ function guardReferencedFiles(
   lines: LineCounter,
   walk: GuardWalk,
 ): void {
-  const check = (node: unknown, key: string, composeFile = false) => {
-    const entries = isSeq(node) ? node.items : [node];
-    for (const entry of entries) {
-      const value = isMap(entry) ? entry.get('path', true) : entry;
-      if (isSeq(value)) {
-        check(value, key, composeFile);
-        continue;
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: -1 });
+  } catch {
+    return; // what the yaml library cannot resolve, compose cannot either: its error says why
+  }
+  if (!isRecord(data)) return;
+  const refuse = (
+    path: PathSegment[],
+    written: string,
+    resolved: string,
+    why: string,
+    key: string,
+  ): never => {
+    const { line, col } = lines.linePos(nearestOffset(document, path));
+    const note = resolved === written ? '' : ` (${resolved})`;
+    throw new UserError(`${displayName}:${line}:${col} ${key}: ${written}${note} ${why}`, {
+      hint: `point ${key.split('.').at(-1)} at a regular file`,
+    });
+  };
+  /** Checks one path; returns the file it names when that is a regular file of a sane size. */
+  const check = (value: unknown, path: PathSegment[], key: string, base = dir): string | undefined => {
+    if (typeof value !== 'string') return undefined;
+    const interpolated = value.includes('$') ? interpolatePath(value, walk.variables) : value;
+    if (interpolated === undefined || interpolated === '') return undefined;
+    const home = walk.variables['HOME'] ?? homedir();
+    const file = interpolated.startsWith('~/')
+      ? join(home, interpolated.slice(2))
+      : resolve(base, interpolated);
+    const found = pathEntry(file);
+    if (found.kind === 'other') refuse(path, value, interpolated, found.why, key);
+    if (found.kind === 'file' && found.size > MAX_USER_FILE_BYTES)
+      refuse(
+        path,
+        value,
+        interpolated,
+        `is ${found.size} bytes: larger than the ${MAX_USER_FILE_BYTES}-byte limit`,
+        key,
+      );
+    return found.kind === 'file' ? file : undefined;
+  };
+  /** A string, a list of strings, or a list of `{ path }`: each entry's path and the file it names. */
+  const entries = (value: unknown, path: PathSegment[]): [unknown, PathSegment[]][] => {
+    if (!Array.isArray(value))
+      return [[isRecord(value) ? value['path'] : value, isRecord(value) ? [...path, 'path'] : path]];
+    return value.map((item, index) =>
+      isRecord(item) ? [item['path'], [...path, index, 'path']] : [item, [...path, index]],
+    );
+  };
+
+  const include = data['include'];
+  for (const [index, item] of (Array.isArray(include)
+    ? include
+    : include === undefined
+      ? []
+      : [include]
+  ).entries()) {
+    const at: PathSegment[] = Array.isArray(include) ? ['include', index] : ['include'];
+    const spec: Record<string, unknown> = isRecord(item) ? item : { path: item };
+    const paths = Array.isArray(spec['path']) ? spec['path'] : [spec['path']];
+    const included = paths.map((path, n) =>
+      check(
+        path,
+        isRecord(item) ? [...at, 'path', ...(Array.isArray(spec['path']) ? [n] : [])] : at,
+        'include',
+        dir,
+      ),
+    );
+    const first = included[0];
+    const projectDirectory =
+      typeof spec['project_directory'] === 'string'
+        ? resolve(
+            dir,
+            interpolatePath(spec['project_directory'], walk.variables) ?? spec['project_directory'],
+          )
+        : first === undefined
+          ? undefined
+          : dirname(first);
+    const envFiles: string[] = [];
+    if (spec['env_file'] !== undefined) {
+      for (const [value, path] of entries(spec['env_file'], [...at, 'env_file'])) {
+        const file = check(value, path, 'include.env_file', dir);
+        if (file !== undefined) envFiles.push(file);
       }
-      if (!isScalar(value) || typeof value.value !== 'string') continue;
-      const written = value.value;
-      const interpolated = written.includes('$') ? interpolatePath(written, walk.variables) : written;
-      if (interpolated === undefined || interpolated === '') continue;
-      const path = resolve(dir, interpolated);
-      const found = pathEntry(path);
-      const why =
-        found.kind === 'other'
-          ? found.why
-          : found.kind === 'file' && found.size > MAX_USER_FILE_BYTES
-            ? `is ${found.size} bytes: larger than the ${MAX_USER_FILE_BYTES}-byte limit`
-            : undefined;
-      if (why === undefined) {
-        if (composeFile && found.kind === 'file') {
-          const shown = relative(walk.rootDir, path);
-          guardFile(path, shown.startsWith('..') || isAbsolute(shown) ? path : shown, dirname(path), walk);
-        }
-        continue;
-      }
-      const position = lines.linePos(value.range?.[0] ?? 0);
-      const resolvedNote = interpolated === written ? '' : ` (${interpolated})`;
-      throw new UserError(
-        `${displayName}:${position.line}:${position.col} ${key}: ${written}${resolvedNote} ${why}`,
-        { hint: `point ${key.split('.').at(-1)} at a regular file` },
+    } else if (projectDirectory !== undefined) {
+      const file = check(join(projectDirectory, '.env'), at, 'include (its .env)', dir);
+      if (file !== undefined) envFiles.push(file);
+    }
+    const variables = { ...includeVariables(envFiles), ...walk.variables };
+    for (const file of included) {
+      if (file === undefined) continue;
+      const shown = relative(walk.rootDir, file);
+      guardFile(
+        file,
+        shown.startsWith('..') || isAbsolute(shown) ? file : shown,
+        projectDirectory ?? dirname(file),
+        {
+          ...walk,
+          variables,
+        },
       );
     }
-    if (isSeq(node))
-      for (const entry of node.items) if (isMap(entry)) check(entry.get('env_file', true), `${key}.env_file`);
-  };
-  check(document.get('include', true), 'include', true);
-  const services = document.get('services');
-  if (!isMap(services)) return;
-  for (const service of services.items) {
-    if (!isMap(service.value)) continue;
-    const name = `services.${String(isScalar(service.key) ? service.key.value : service.key)}`;
-    check(service.value.get('env_file', true), `${name}.env_file`);
-    check(service.value.get('label_file', true), `${name}.label_file`);
-    const extended = service.value.get('extends', true);
-    if (isMap(extended)) check(extended.get('file', true), `${name}.extends.file`, true);
   }
+  const services = data['services'];
+  if (!isRecord(services)) return;
+  for (const [name, service] of Object.entries(services)) {
+    if (!isRecord(service)) continue;
+    const at: PathSegment[] = ['services', name];
+    for (const key of ['env_file', 'label_file'] as const) {
+      if (service[key] === undefined) continue;
+      for (const [value, path] of entries(service[key], [...at, key]))
+        check(value, path, `services.${name}.${key}`);
+    }
+    const extended = service['extends'];
+    if (isRecord(extended)) {
+      const file = check(extended['file'], [...at, 'extends', 'file'], `services.${name}.extends.file`);
+      if (file !== undefined) {
+        const shown = relative(walk.rootDir, file);
+        guardFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown, dirname(file), walk);
+      }
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The values of an include's env files (regular files the guard let through), for its interpolation. */
+function includeVariables(files: string[]): Record<string, string> {
+  const into: Record<string, string> = {};
+  for (const file of files) {
+    try {
+      parseDotenv(readUserFile(file) ?? '', { into });
+    } catch {
+      // a syntax error is compose's to report
+    }
+  }
+  return into;
+}
+
+/**
+ * Offset of `path` as written: the value's node, or where the value comes through an alias or merge
+ * key, the nearest key on the path that the document has.
+ */
+function nearestOffset(document: Document, path: readonly PathSegment[]): number {
+  for (let length = path.length; length > 0; length--) {
+    const node = document.getIn(path.slice(0, length), true) as
+      | { range?: [number, number, number] }
+      | undefined;
+    if (length === path.length && node?.range !== undefined) return node.range[0];
+    const parent = length === 1 ? document.contents : document.getIn(path.slice(0, length - 1), true);
+    if (isMap(parent)) {
+      const pair = parent.items.find(
+        (item) => isScalar(item.key) && String(item.key.value) === String(path[length - 1]),
+      );
+      if (isScalar(pair?.key) && pair.key.range !== undefined && pair.key.range !== null)
+        return pair.key.range[0];
+    }
+  }
+  return 0;
 }
 
 /**

@@ -175,6 +175,17 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
       for (const mount of spec.volumes ?? []) {
         if (mount.type !== 'bind' || typeof mount.source !== 'string') continue;
         const source = mount.source;
+        if (relative(input.projectDir, source) === '') {
+          throw new UserError(
+            located(
+              input.locate?.mount(name, mount.target),
+              `service ${name}: the bind mount .:${mount.target} mounts the whole project folder, which is not uploaded to the hosts`,
+            ),
+            {
+              hint: 'mount the subfolders the container needs (they are uploaded), or build them into the image',
+            },
+          );
+        }
         mount.source = localizePath(source, input.projectDir, projectFiles);
         if (mount.source !== source) {
           projectMounts.push({
@@ -259,6 +270,18 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
           secretFiles[`secrets/${key}.${noun}`] = value;
         } else if (input.projectDir !== undefined && typeof record['file'] === 'string') {
           const before = record['file'];
+          if (input.relativeBindSources?.has(before) === true) {
+            const shown = relative(input.projectDir, before).split(sep).join('/');
+            throw new UserError(
+              located(
+                input.locate?.key([kind, key, 'file']),
+                `compose ${kind === 'secrets' ? 'secret' : 'config'} ${key}: ${shown} is outside the project folder, so it cannot be uploaded to the hosts`,
+              ),
+              {
+                hint: `move ${shown} into the project folder (Stagecraft uploads files under it), or name an absolute path that exists on every host`,
+              },
+            );
+          }
           record['file'] = localizePath(before, input.projectDir, projectFiles);
           if (record['file'] !== before) {
             projectMounts.push({

@@ -1,3 +1,4 @@
+import { redact } from '../util/secret.js';
 /** One problem in a config file, with the place it was found. */
 export interface ConfigIssue {
   file: string;
@@ -34,7 +35,10 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string') {
+    // Redacted before it is shortened: a cut secret no longer matches its registered value.
+    const shown = redact(value);
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
   return `${typeof value} ${String(value)}`;
 }

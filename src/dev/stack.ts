@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type DevComposeModel, devComposeModel } from '../compose/dev-model.js';
 import { findComposeFile, readCompose } from '../compose/read.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -325,7 +325,7 @@ export class DevStack {
       docker = requireBinaries([STACK_REQUIREMENTS.docker], env).docker;
       const project = await readCompose({
         file,
-        projectDir: root,
+        projectDir: dirname(file),
         variables: baseEnv,
         profiles: config.compose?.profiles,
         exec: (argv, options) =>
@@ -421,7 +421,7 @@ export class DevStack {
         project: topology.composeProject,
         file,
         overrides: files.slice(1),
-        projectDir: root,
+        projectDir: dirname(file),
         profiles: config.compose?.profiles,
       };
       this.#docker = docker;

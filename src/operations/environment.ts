@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeLocator, composeLocator } from '../compose/locate.js';
 import { ambiguousComposeFiles, type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
@@ -8,7 +9,7 @@ import { buildEnvironmentModel, type EnvironmentModel, serviceSettings } from '.
 import { projectModel } from '../model/project.js';
 import { runLocalViaCliPlugin } from '../runners/cli-plugin.js';
 import { readInfraState } from '../state/infra.js';
-import { UserError } from '../util/errors.js';
+import { UserError, UserFileError } from '../util/errors.js';
 import { looksSecretName } from '../util/secret.js';
 import { relativeBindSourcesOutside } from './project-files.js';
 import type { Session } from './session.js';
@@ -31,6 +32,19 @@ export function secretNames(loaded: LoadedConfig): string[] {
     key.fromEnv === undefined ? [key.name] : [key.name, key.fromEnv],
   );
   return [...new Set([...declared, ...Object.keys(loaded.variables).filter(looksSecretName)])].sort();
+}
+
+/**
+ * Runs `read`; a UserFileError about `file` itself (the compose file too large, say) is thrown again
+ * starting with `at`, where stagecraft.yml's compose.file names it.
+ */
+async function located<T>(at: string | undefined, file: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (at === undefined || !(error instanceof UserFileError) || error.path !== file) throw error;
+    throw new UserError(`${at} compose.file: ${error.message}`, { hint: error.hint ?? '', cause: error });
+  }
 }
 
 /** The variable a "… variable is not set …" warning is about, if it is one. */
@@ -63,16 +77,21 @@ export async function loadEnvironment(
       allowFailure: true,
       ownProcessGroup: true,
     });
-  const resolved = await readCompose({
-    file,
-    projectDir: loaded.root,
-    envFiles: loaded.envFiles,
-    variables,
-    ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
-    exec,
-    onWarning: (warning) => warnings.push(warning),
-    interpolation: { ...loaded.variables, ...variables },
-  });
+  const composeFileAt = loaded.locate?.(['compose', 'file']);
+  // compose takes relative paths from the compose file's folder (its default project directory).
+  const composeDir = dirname(file);
+  const resolved = await located(composeFileAt, file, () =>
+    readCompose({
+      file,
+      projectDir: composeDir,
+      envFiles: loaded.envFiles,
+      variables,
+      ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
+      exec,
+      onWarning: (warning) => warnings.push(warning),
+      interpolation: { ...loaded.variables, ...variables },
+    }),
+  );
   const envSettings = loaded.envName === undefined ? undefined : loaded.config.environments?.[loaded.envName];
   const compose = withConfiguredHealthchecks(resolved, (name) =>
     serviceSettings(loaded.config, envSettings, name),
@@ -80,6 +99,7 @@ export async function loadEnvironment(
   const relativeBindSources = await relativeBindSourcesOutside(compose, {
     file,
     root: loaded.root,
+    composeDir,
     envFiles: loaded.envFiles,
     exec,
     variables,

@@ -54,8 +54,9 @@ export function readProjectPath(root: string, relativePath: string): ProjectFile
 }
 
 /**
- * Bind-mount sources that the compose file writes as relative paths but that lie outside `root`
- * (compose prints every source absolute, so `../shared/x` and a host path `/srv/x` look alike).
+ * Bind-mount sources and secret or config files that the compose file writes as relative paths (or
+ * `~/…`) but that lie outside `root` (compose prints every path absolute, so `../shared/x` and a host
+ * path `/srv/x` look alike).
  * Only when some source is absolute and outside root, it asks compose again with
  * `--no-path-resolution` and returns those sources (absolute, as the first model printed them).
  */
@@ -64,24 +65,37 @@ export async function relativeBindSourcesOutside(
   options: {
     file: string;
     root: string;
+    /** compose's project directory, where relative paths start (default root). */
+    composeDir?: string;
     envFiles: string[];
     exec: ComposeExec;
     variables: Record<string, string>;
   },
 ): Promise<Set<string>> {
   const outside = new Map<string, string>();
+  const isOutside = (path: string) => {
+    const rel = relative(options.root, path);
+    return rel.startsWith('..') || isAbsolute(rel);
+  };
   for (const [service, spec] of Object.entries(compose.services)) {
     for (const mount of spec.volumes ?? []) {
       if (mount.type !== 'bind' || typeof mount.source !== 'string' || !isAbsolute(mount.source)) continue;
-      const rel = relative(options.root, mount.source);
-      if (rel.startsWith('..') || isAbsolute(rel)) outside.set(`${service}\0${mount.target}`, mount.source);
+      if (isOutside(mount.source)) outside.set(`${service}\0${mount.target}`, mount.source);
+    }
+  }
+  // Top-level secrets and configs read from a file (the host's compose reads it there).
+  for (const kind of ['secrets', 'configs'] as const) {
+    for (const [name, entry] of Object.entries((compose[kind] ?? {}) as Record<string, { file?: unknown }>)) {
+      if (typeof entry?.file === 'string' && isAbsolute(entry.file) && isOutside(entry.file))
+        outside.set(`${kind}\0${name}`, entry.file);
     }
   }
   const found = new Set<string>();
   if (outside.size === 0) return found;
+  const composeDir = options.composeDir ?? options.root;
   const argv = composeConfigArgs({
     file: options.file,
-    projectDir: options.root,
+    projectDir: composeDir,
     envFiles: options.envFiles,
   });
   argv.splice(argv.indexOf('config') + 1, 0, '--no-path-resolution');
@@ -93,9 +107,16 @@ export async function relativeBindSourcesOutside(
       const resolved = outside.get(`${service}\0${mount.target}`);
       if (resolved !== undefined && typeof mount.source === 'string' && !isAbsolute(mount.source)) {
         // `~/x` is the laptop's home: also not on the hosts.
-        if (resolve(options.root, mount.source) === resolved || mount.source.startsWith('~'))
+        if (resolve(composeDir, mount.source) === resolved || mount.source.startsWith('~'))
           found.add(resolved);
       }
+    }
+  }
+  for (const kind of ['secrets', 'configs'] as const) {
+    for (const [name, entry] of Object.entries((raw[kind] ?? {}) as Record<string, { file?: unknown }>)) {
+      const resolved = outside.get(`${kind}\0${name}`);
+      if (resolved !== undefined && typeof entry?.file === 'string' && !isAbsolute(entry.file))
+        found.add(resolved);
     }
   }
   return found;

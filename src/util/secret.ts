@@ -51,13 +51,22 @@ const MIN_SUBSTRING_LENGTH = 4;
 const MIN_LINE_LENGTH = 8;
 
 /**
- * The forms a value takes in text Stagecraft prints: as is, JSON-escaped (inside a JSON string),
- * shell-quoted (a command line), percent-encoded (a URL), and for a multi-line value the value with
- * CRLF line ends and each long line on its own.
+ * The forms a value takes in text Stagecraft prints: as is, JSON-escaped (inside a JSON string, also
+ * with `\uXXXX` for every non-ASCII character), Go-quoted (compose's errors print non-ASCII bytes as
+ * `\xc3\xbc`), shell-quoted (a command line), percent-encoded (a URL), and for a multi-line value the
+ * value with CRLF line ends and each long line on its own.
  */
 export function secretEncodings(value: string): string[] {
   const forms = new Set<string>([value]);
   forms.add(JSON.stringify(value).slice(1, -1));
+  if (/[^\x20-\x7e]/.test(value)) {
+    forms.add(
+      JSON.stringify(value)
+        .slice(1, -1)
+        .replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    );
+    forms.add(goQuotedBytes(value));
+  }
   const quoted = quoteArg(value);
   forms.add(quoted);
   if (quoted.startsWith("'")) forms.add(quoted.slice(1, -1));
@@ -69,6 +78,17 @@ export function secretEncodings(value: string): string[] {
   }
   forms.delete('');
   return [...forms];
+}
+
+/** `value` as Go's %q prints a string of bytes: ASCII as is (`"` and `\` escaped), other bytes as `\xNN`. */
+function goQuotedBytes(value: string): string {
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    if (byte === 0x22 || byte === 0x5c) out += `\\${String.fromCharCode(byte)}`;
+    else if (byte >= 0x20 && byte <= 0x7e) out += String.fromCharCode(byte);
+    else out += `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return out;
 }
 
 /** Registers a secret value (in all its encodings) the moment it is known: redact() scrubs it from then on. */
@@ -122,8 +142,13 @@ export function redactDeep<T>(value: T): T {
 
 /** Names of variables that hold secrets by convention (tokens, passwords, keys, URLs with credentials). */
 export function looksSecretName(name: string): boolean {
-  return /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|AUTH_KEY|AUTHKEY|CREDENTIALS|_DSN|DATABASE_URL|_URL_WITH_CREDENTIALS)$/i.test(
-    name,
+  return (
+    /(PASSWORD|PASSWD|PASSPHRASE|_PASS|_PWD|SECRET|TOKEN|AUTHKEY|CREDENTIALS|_DSN|DATABASE_URL|_URL_WITH_CREDENTIALS)$/i.test(
+      name,
+    ) ||
+    // Any *_KEY (API_KEY, SIGNING_KEY, AWS_SECRET_ACCESS_KEY, STRIPE_KEY), but not the usual keys that are no secret.
+    (/(^|_)KEY$/i.test(name) &&
+      !/(PUBLIC|PUBLISHABLE|PRIMARY|FOREIGN|SORT|PARTITION|CACHE|IDEMPOTENCY)_KEY$/i.test(name))
   );
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { UserFileError } from './errors.js';
 
 /** What is at a path a user named: nothing, a regular file, or something that cannot be read as one. */
@@ -18,6 +18,8 @@ export function pathEntry(path: string): PathEntry {
   }
   try {
     const info = statSync(path);
+    if (info.isFile() && KERNEL_FILES.test(realpathSync(path)))
+      return { kind: 'other', why: 'is a kernel file (/proc, /sys): it has no fixed size and may never end' };
     if (info.isFile()) return { kind: 'file', size: info.size };
     if (info.isDirectory()) return { kind: 'other', why: 'is a directory, not a file' };
     return { kind: 'other', why: 'is not a regular file (a device, socket or pipe)' };
@@ -30,6 +32,9 @@ export function pathEntry(path: string): PathEntry {
     return { kind: 'other', why: `cannot be read (${code ?? 'error'})` };
   }
 }
+
+/** Files of the kernel's pseudo file systems: stat says "regular file, size 0", a read may never end. */
+const KERNEL_FILES = /^\/(proc|sys)\//;
 
 /** Longest file Stagecraft reads for the user unless told otherwise (bytes): env files, keys, SQL. */
 export const MAX_USER_FILE_BYTES = 16 * 1024 * 1024;
@@ -74,7 +79,13 @@ export function readUserFileBytes(path: string, options: ReadUserFileOptions = {
     let total = 0;
     for (;;) {
       const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, max + 1 - total));
-      const read = readSync(fd, chunk, 0, chunk.length, null);
+      let read: number;
+      try {
+        read = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new UserFileError(path, `${display} cannot be read (${code ?? 'error'})`, { hint, cause: error });
+      }
       if (read === 0) break;
       chunks.push(chunk.subarray(0, read));
       total += read;

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -240,6 +240,51 @@ describe.skipIf(!composeAvailable)(
       expect(uploadedCompose(plan, 'web-1').services['web']?.['volumes']).toMatchObject([
         { type: 'bind', source: '/srv/bakery/ovens.conf', target: '/etc/bakery/ovens.conf' },
       ]);
+    });
+
+    it('07: the project folder itself, or a secret file outside it, is refused too', async () => {
+      const dir = copyCase('07-bind-mount-outside-project');
+      const refusal = async (compose: string) => {
+        writeFileSync(join(dir, 'app/docker-compose.yml'), compose);
+        return (
+          (await planProject(join(dir, 'app'), 'production').catch((caught: unknown) => caught)) as Error
+        ).message;
+      };
+      expect(
+        await refusal('services:\n  web:\n    image: nginx:1.25\n    volumes: [".:/srv/app:ro"]\n'),
+      ).toBe(
+        'docker-compose.yml:4:15 service web: the bind mount .:/srv/app mounts the whole project folder, which is not uploaded to the hosts',
+      );
+      expect(
+        await refusal(
+          'services:\n  web: { image: nginx:1.25, secrets: [ovens] }\nsecrets:\n  ovens: { file: ../shared/ovens.conf }\n',
+        ),
+      ).toBe(
+        'docker-compose.yml:4:12 compose secret ovens: ../shared/ovens.conf is outside the project folder, so it cannot be uploaded to the hosts',
+      );
+    });
+
+    it('a compose file in a subfolder takes its relative paths from its own folder, as docker compose does', async () => {
+      const dir = copyCase('07-bind-mount-outside-project');
+      const app = join(dir, 'app');
+      mkdirSync(join(app, 'deploy', 'conf'), { recursive: true });
+      writeFileSync(join(app, 'deploy', 'conf', 'ovens.conf'), 'deploy folder\n');
+      writeFileSync(join(app, 'deploy', 'app.env'), 'SETTING=from-deploy-folder\n');
+      writeFileSync(join(app, 'app.env'), 'SETTING=from-project-folder\n');
+      writeFileSync(
+        join(app, 'deploy', 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    env_file: app.env\n    volumes: ["./conf/ovens.conf:/etc/ovens.conf:ro"]\n',
+      );
+      const config = readFileSync(join(app, 'stagecraft.yml'), 'utf8');
+      writeFileSync(
+        join(app, 'stagecraft.yml'),
+        config.replace('services:', 'compose: { file: deploy/docker-compose.yml }\nservices:'),
+      );
+      const { plan } = await planProject(app, 'production');
+      const web = uploadedCompose(plan, 'web-1').services['web'];
+      expect(web?.['environment']).toMatchObject({ SETTING: 'from-deploy-folder' });
+      expect(web?.['volumes']).toMatchObject([{ type: 'bind', source: './deploy/conf/ovens.conf' }]);
+      expect(uploadedText(plan, 'web-1', 'deploy/conf/ovens.conf')).toBe('deploy folder\n');
     });
 
     it('10: a compose secret from environment: becomes a 0600 file on the host', async () => {

@@ -210,6 +210,75 @@ describe('guardComposeFile', () => {
   });
 });
 
+describe('guardComposeFile reads the file as compose does', () => {
+  const pipeDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-guard-as-compose-'));
+    execFileSync('mkfifo', [join(dir, 'pipe')]);
+    return dir;
+  };
+  const guarded = (dir: string, text: string, variables: Record<string, string> = {}) => {
+    writeFileSync(join(dir, 'docker-compose.yml'), text);
+    return () => guardComposeFile(join(dir, 'docker-compose.yml'), 'docker-compose.yml', dir, variables);
+  };
+  const PIPE = 'is not a regular file (a device, socket or pipe)';
+
+  it('through an alias, a merge key, an escaped key and a second document', () => {
+    const dir = pipeDir();
+    expect(
+      guarded(dir, 'x-zero: &zero ./pipe\nservices:\n  api: {image: alpine:3, env_file: *zero}\n'),
+    ).toThrow(`docker-compose.yml:3:36 services.api.env_file: ./pipe ${PIPE}`);
+    expect(
+      guarded(dir, 'x-base: &base {image: alpine:3, env_file: ./pipe}\nservices:\n  api:\n    <<: *base\n'),
+    ).toThrow(`docker-compose.yml:3:3 services.api.env_file: ./pipe ${PIPE}`);
+    expect(guarded(dir, 'services:\n  api:\n    image: alpine:3\n    "env\\x5ffile": ./pipe\n')).toThrow(
+      `docker-compose.yml:4:20 services.api.env_file: ./pipe ${PIPE}`,
+    );
+    expect(
+      guarded(dir, 'services: {api: {image: alpine:3}}\n---\nservices: {api: {env_file: ./pipe}}\n'),
+    ).toThrow(`docker-compose.yml:3:28 services.api.env_file: ./pipe ${PIPE}`);
+  });
+
+  it('with ~/ as the home folder, and an include’s .env, project_directory and env_file variables', () => {
+    const dir = pipeDir();
+    expect(guarded(dir, 'services:\n  api: {image: alpine:3, env_file: ~/pipe}\n', { HOME: dir })).toThrow(
+      `docker-compose.yml:2:36 services.api.env_file: ~/pipe ${PIPE}`,
+    );
+    mkdirSync(join(dir, 'parts'));
+    mkdirSync(join(dir, 'other'));
+    writeFileSync(
+      join(dir, 'parts', 'worker.yml'),
+      'services:\n  worker: {image: alpine:3, env_file: settings.env}\n',
+    );
+    execFileSync('mkfifo', [join(dir, 'parts', '.env')]);
+    expect(guarded(dir, 'include: [parts/worker.yml]\nservices:\n  api: {image: alpine:3}\n')).toThrow(
+      `docker-compose.yml:1:11 include (its .env): ${join(dir, 'parts', '.env')} ${PIPE}`,
+    );
+    execFileSync('mkfifo', [join(dir, 'other', 'settings.env')]);
+    writeFileSync(join(dir, 'parts', 'worker.env'), 'WORKER_ENV=../pipe\n');
+    expect(
+      guarded(
+        dir,
+        'include:\n  - path: parts/worker.yml\n    project_directory: other\n    env_file: parts/worker.env\n',
+      ),
+    ).toThrow(`parts/worker.yml:2:39 services.worker.env_file: settings.env ${PIPE}`);
+    writeFileSync(
+      join(dir, 'parts', 'worker.yml'),
+      'services:\n  worker: {image: alpine:3, env_file: "${WORKER_ENV}"}\n',
+    );
+    expect(guarded(dir, 'include:\n  - path: parts/worker.yml\n    env_file: parts/worker.env\n')).toThrow(
+      `parts/worker.yml:2:39 services.worker.env_file: \${WORKER_ENV} (../pipe) ${PIPE}`,
+    );
+  });
+
+  it('refuses references nested thousands deep (compose takes minutes) at their place', () => {
+    const dir = pipeDir();
+    const value = `${'${A:-'.repeat(6000)}x${'}'.repeat(6000)}`;
+    expect(guarded(dir, `services:\n  api:\n    image: alpine:3\n    env_file: "${value}"\n`)).toThrow(
+      'docker-compose.yml is refused: docker-compose.yml:4:176 nests more than 32 ${…} references',
+    );
+  });
+});
+
 describe('interpolatePath', () => {
   it('reads compose interpolation, and gives up on what only compose can judge', () => {
     const variables = { A: 'a', EMPTY: '' };

@@ -3,6 +3,7 @@ import { projectHostCompose } from '../../src/compose/project.js';
 import type { ComposeProject } from '../../src/compose/types.js';
 import {
   clearSecretValuesForTests,
+  looksSecretName,
   redact,
   redactDeep,
   registerSecretValue,
@@ -20,6 +21,36 @@ describe('the redaction net', () => {
     expect(redact(JSON.stringify({ v: value }))).toBe('{"v":"[redacted]"}');
     expect(redact(quoteArgv(['echo', value]))).toBe('echo [redacted]');
     expect(redact(`postgres://u:${encodeURIComponent(value)}@db/x`)).toBe('postgres://u:[redacted]@db/x');
+  });
+
+  it('scrubs a non-ASCII value as Go prints it in compose errors, and as ASCII-only JSON', () => {
+    registerSecretValue('Grüezi-S3cret-2024');
+    expect(redact('invalid duration "Gr\\xc3\\xbcezi-S3cret-2024"')).toBe('invalid duration "[redacted]"');
+    expect(redact('{"v":"Gr\\u00fcezi-S3cret-2024"}')).toBe('{"v":"[redacted]"}');
+  });
+
+  it('names secret variables by convention: any *_KEY but the usual public ones, *_PASS, *_PWD', () => {
+    const names = [
+      'STRIPE_KEY',
+      'AWS_SECRET_ACCESS_KEY',
+      'SIGNING_KEY',
+      'KEY',
+      'DB_PASS',
+      'DB_PWD',
+      'GPG_PASSPHRASE',
+    ];
+    expect(names.filter(looksSecretName)).toEqual(names);
+    const plain = [
+      'PUBLIC_KEY',
+      'STRIPE_PUBLISHABLE_KEY',
+      'CACHE_KEY',
+      'MONKEY',
+      'PWD',
+      'OLDPWD',
+      'CACHE_BYPASS',
+      'KEY_ID',
+    ];
+    expect(plain.filter(looksSecretName)).toEqual([]);
   });
 
   it('scrubs a multi-line value as a whole, in JSON, and line by line', () => {
