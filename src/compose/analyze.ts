@@ -54,6 +54,19 @@ export function healthcheckTimings(service: ComposeService): HealthcheckTimings 
 }
 
 /**
+ * The timings a service's health check runs with when the compose file sets timings but no test: the
+ * image's own HEALTHCHECK test with the compose file's interval, timeout, retries and start period
+ * (Docker merges them). Undefined without such timings, or with the check disabled.
+ */
+export function imageHealthcheckTimings(service: ComposeService): HealthcheckTimings | undefined {
+  const check = service.healthcheck;
+  if (check === undefined || check.disable === true || (check.test ?? []).length > 0) return undefined;
+  const timed = [check.interval, check.timeout, check.retries, check.start_period, check.start_interval];
+  if (timed.every((value) => value === undefined)) return undefined;
+  return healthcheckTimings({ ...service, healthcheck: { ...check, test: ['CMD', 'image-healthcheck'] } });
+}
+
+/**
  * An upper bound on how long Docker can take to call a new container healthy or unhealthy: the start
  * period plus one interval and timeout per retry, plus one interval for the first probe.
  */

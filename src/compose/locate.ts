@@ -12,6 +12,11 @@ export interface ComposeLocator {
    * undefined when the file does not have that path (it came from an included or extended file).
    */
   key(path: readonly PathSegment[]): string | undefined;
+  /**
+   * key(), or where the file does not write that path as such (a list compose printed as a map, a
+   * value from a merge key), the nearest key above it that it has (at least two segments deep).
+   */
+  nearest(path: readonly PathSegment[]): string | undefined;
   /** `file:line:column` of the entry of `services.<service>.volumes` that mounts at `target`. */
   mount(service: string, target: string): string | undefined;
   /**
@@ -94,6 +99,13 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
   };
   return {
     key,
+    nearest(keyPath) {
+      for (let length = keyPath.length; length >= Math.min(2, keyPath.length); length--) {
+        const found = key(keyPath.slice(0, length));
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    },
     secretReferences(names) {
       // Most files name no secret after a `$`: they are not parsed (5-30 ms for 30 services).
       const written = raw();

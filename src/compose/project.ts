@@ -242,11 +242,13 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
       const entry = structuredClone((section as Record<string, unknown>)[key]);
       if (entry !== null && typeof entry === 'object') {
         const record = entry as Record<string, unknown>;
-        // Compose prints the derived name `<project>_<key>`; drop it so names follow the host's project.
+        // Compose prints the derived name `<project>_<key>`; drop it so names follow the host's project,
+        // unless the file pins that name itself (the volume an earlier `docker compose up` made).
         if (
           record['external'] !== true &&
           projectName !== undefined &&
-          record['name'] === `${projectName}_${key}`
+          record['name'] === `${projectName}_${key}` &&
+          input.locate?.key([kind, key, 'name']) === undefined
         ) {
           delete record['name'];
         }
@@ -259,7 +261,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
           if (value === undefined) {
             throw new UserError(
               located(
-                input.locate?.key([kind, key, 'environment']),
+                input.locate?.nearest([kind, key, 'environment']),
                 `compose ${noun} ${key} reads the variable ${variable}, which is not set`,
               ),
               { hint: `set ${variable} in the environment's env_file or the shell` },

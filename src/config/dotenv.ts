@@ -38,7 +38,8 @@ export interface DotenvOptions {
 
 /** Parses one env file's text; throws DotenvSyntaxError (with the line) where compose would refuse it. */
 export function parseDotenv(text: string, options: DotenvOptions = {}): Record<string, string> {
-  return new Parser(text, options).parse();
+  // A byte order mark (Windows editors write one) is not part of the first name, as in compose.
+  return new Parser(text.startsWith('\ufeff') ? text.slice(1) : text, options).parse();
 }
 
 const SPACE = new Set(['\t', '\v', '\f', '\r', ' ', '\u0085', '\u00a0']);

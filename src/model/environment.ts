@@ -4,6 +4,7 @@ import {
   dependencyOrder,
   healthcheckTimings,
   healthVerdictBudgetMs,
+  imageHealthcheckTimings,
 } from '../compose/analyze.js';
 import type { ComposeLocator } from '../compose/locate.js';
 import type { ComposeProject } from '../compose/types.js';
@@ -424,14 +425,20 @@ export function buildEnvironmentModel(
         `service ${name} routes port ${repeated} twice: give one route all of its domains (a route per container port)`,
       );
     }
-    const budget = timings === undefined ? 0 : healthVerdictBudgetMs(timings);
+    // Timings without a test apply to the image's own HEALTHCHECK: the wait covers them too.
+    const budgetTimings = timings ?? imageHealthcheckTimings(composeService);
+    const budget = budgetTimings === undefined ? 0 : healthVerdictBudgetMs(budgetTimings);
     if (configuredHealthTimeout !== undefined && configuredHealthTimeout < budget) {
       warnings.push(
-        `rollout.health_timeout ${env.rollout?.health_timeout} is shorter than the ${formatDurationSetting(budget)} the health check of ${name} may take (start_period ${formatDurationSetting(timings!.startPeriodMs)} + interval ${formatDurationSetting(timings!.intervalMs)} + ${timings!.retries} × (interval + timeout ${formatDurationSetting(timings!.timeoutMs)})): a slow start fails the deploy`,
+        `rollout.health_timeout ${env.rollout?.health_timeout} is shorter than the ${formatDurationSetting(budget)} the health check of ${name} may take (start_period ${formatDurationSetting(budgetTimings!.startPeriodMs)} + interval ${formatDurationSetting(budgetTimings!.intervalMs)} + ${budgetTimings!.retries} × (interval + timeout ${formatDurationSetting(budgetTimings!.timeoutMs)})): a slow start fails the deploy`,
       );
     }
+    // One-shot: never restarted (compose takes deploy.restart_policy where `restart` is not set).
+    const restartPolicy = (composeService.deploy?.['restart_policy'] as { condition?: unknown } | undefined)
+      ?.condition;
     const job =
       composeService['restart'] === 'no' ||
+      (composeService['restart'] === undefined && restartPolicy === 'none') ||
       Object.values(compose.services).some(
         (other) => other.depends_on?.[name]?.condition === 'service_completed_successfully',
       );

@@ -436,7 +436,7 @@ async function planRelease(
     target || options.skipBuild === true ? [] : secretBuildLabels(env.model, env.compose, knownSecrets);
   if (secretLabels.length > 0) {
     const [first, ...more] = secretLabels.map(({ service, label, path }) => {
-      const at = env.locateCompose.key(path);
+      const at = env.locateCompose.nearest(path);
       return `${at === undefined ? '' : `${at} `}build label ${service}: ${label}`;
     });
     throw new UserError(
@@ -457,7 +457,7 @@ async function planRelease(
   );
   if (unreadable !== undefined) {
     // compose prints `dockerfile: Dockerfile` also where the file does not say it.
-    const at = env.locateCompose.key(unreadable.path) ?? env.locateCompose.key(unreadable.path.slice(0, -1));
+    const at = env.locateCompose.nearest(unreadable.path);
     throw new UserError(
       `${at === undefined ? '' : `${at} `}the build of ${unreadable.service} reads ${unreadable.file}, which ${unreadable.why}: the build would block on it or never end`,
       { hint: 'point the Dockerfile and build secrets at regular files' },

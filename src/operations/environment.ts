@@ -1,4 +1,5 @@
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeLocator, composeLocator } from '../compose/locate.js';
 import { ambiguousComposeFiles, type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
@@ -11,6 +12,7 @@ import { runLocalViaCliPlugin } from '../runners/cli-plugin.js';
 import { readInfraState } from '../state/infra.js';
 import { UserError, UserFileError } from '../util/errors.js';
 import { looksSecretName } from '../util/secret.js';
+import { pathEntry } from '../util/user-file.js';
 import { relativeBindSourcesOutside } from './project-files.js';
 import type { Session } from './session.js';
 
@@ -47,6 +49,32 @@ async function located<T>(at: string | undefined, file: string, read: () => Prom
   }
 }
 
+/**
+ * Warnings for folders of the project bind-mounted read-write: each release uploads its own copy, so
+ * what a container writes there stays behind in that release's folder (and goes with it).
+ */
+function writableProjectFolders(compose: ComposeProject, root: string): string[] {
+  const warnings: string[] = [];
+  for (const [name, spec] of Object.entries(compose.services)) {
+    for (const mount of spec.volumes ?? []) {
+      if (mount.type !== 'bind' || typeof mount.source !== 'string' || mount.read_only === true) continue;
+      const shown = relative(root, mount.source);
+      if (shown === '' || shown.startsWith('..') || isAbsolute(shown)) continue;
+      let folder = false;
+      try {
+        folder = statSync(mount.source).isDirectory();
+      } catch {
+        continue;
+      }
+      if (!folder) continue;
+      warnings.push(
+        `service ${name} mounts ./${shown} read-write at ${mount.target}: every release gets its own copy from this machine, so what the container writes there stays behind with that release: keep data in a named volume, or mount it :ro`,
+      );
+    }
+  }
+  return warnings;
+}
+
 /** The variable a "… variable is not set …" warning is about, if it is one. */
 function unsetVariable(warning: string): string | undefined {
   return /the "([^"]+)" variable is not set/i.exec(warning)?.[1];
@@ -68,6 +96,16 @@ export async function loadEnvironment(
   const file = composeFileFor(loaded.root, project, loaded.locate?.(['compose', 'file']));
   const ambiguous = ambiguousComposeFiles(loaded.root, project);
   if (ambiguous !== undefined) context.output.warn(ambiguous);
+  // Plain `docker compose` would read it; Stagecraft reads only the environment's env files.
+  if (
+    loaded.envName !== undefined &&
+    loaded.envFiles.length === 0 &&
+    pathEntry(join(dirname(file), '.env')).kind === 'file'
+  ) {
+    context.output.warn(
+      `.env is here, but environment ${loaded.envName} has no env_file, so its values are not used (plain \`docker compose\` would read it): list it under environments.${loaded.envName}.env_file to use it`,
+    );
+  }
   const warnings: string[] = [];
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
   const exec: ComposeExec = (argv, options) =>
@@ -104,6 +142,7 @@ export async function loadEnvironment(
     exec,
     variables,
   });
+  for (const warning of writableProjectFolders(compose, loaded.root)) context.output.warn(warning);
   // The env files' own warnings were shown with their file:line when the config was loaded.
   const known = new Set(loaded.warnings.map(unsetVariable).filter((name) => name !== undefined));
   const fresh = warnings.filter((warning) => {

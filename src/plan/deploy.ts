@@ -783,7 +783,8 @@ function hostSteps(
     if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
     if (service.job) {
       // A rollback deploys images again without migrating: its jobs (migrations, seeds) do not run.
-      if (input.kind === 'rollback') continue;
+      // A job scaled to 0 (compose `scale: 0`) does not run either, as with `docker compose up`.
+      if (input.kind === 'rollback' || service.replicas === 0) continue;
       const id = `job:${host.name}:${service.name}`;
       steps.push({
         id,

@@ -285,6 +285,19 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
       expect(result.code).toBe(1);
     }
     expect(snapshot(folder)).toEqual(before);
+    // The list form (compose prints it as a map) is named at the labels key.
+    writeFileSync(
+      compose,
+      readFileSync(compose, 'utf8').replace(
+        '        build.pw: "${DB_PASSWORD}"',
+        '        - "dsn=postgres://u:${DB_PASSWORD}@db/app"',
+      ),
+    );
+    const listed = stagecraft(['plan', '-e', 'staging'], { cwd: folder });
+    expect(listed.stderr).toContain(
+      'error: docker-compose.yml:7:7 build label api: dsn would store a secret in the image',
+    );
+    expect(listed.code).toBe(1);
   });
 
   it('a compose.file that is missing or not a file is refused at its place in stagecraft.yml', () => {

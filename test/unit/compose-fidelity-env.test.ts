@@ -55,8 +55,12 @@ describe.skipIf(!composeAvailable)('compose fidelity: env files and variables', 
       join(dir, 'stagecraft.yml'),
       'project: { name: bakery }\nservices:\n  web: { port: 8080, domains: [bakery.example.test] }\nenvironments:\n  production:\n    driver: ssh\n    hosts: { web: [{ name: web-1, address: 192.0.2.10 }] }\n',
     );
-    const { plan } = await planProject(dir, 'production');
+    const { plan, output } = await planProject(dir, 'production');
     expect(uploadedCompose(plan, 'web-1').services['web']?.environment?.['PAYMENTS_MODE']).toBe('live');
+    // …and plan says so: plain `docker compose` would have read it.
+    expect(output.warnings).toContain(
+      '.env is here, but environment production has no env_file, so its values are not used (plain `docker compose` would read it): list it under environments.production.env_file to use it',
+    );
   });
 
   it('05: a configured env_file that does not exist: deploy refuses it naming it, plan warns', async () => {

@@ -36,6 +36,16 @@ describe.skipIf(!composeAvailable)('compose fidelity: health timing (kind 7)', {
     expect(output.warnings).toEqual([]);
   });
 
+  it('14: timings without a test (the image’s own HEALTHCHECK) set the wait too', async () => {
+    const dir = copyCase('14-healthcheck-start-period-ignored');
+    const compose = join(dir, 'docker-compose.yml');
+    writeFileSync(compose, readFileSync(compose, 'utf8').replace(/^ +test: .*\n/m, ''));
+    expect(readFileSync(compose, 'utf8')).not.toContain('test:');
+    const { plan } = await planProject(dir, 'production');
+    const step = allSteps(plan).find((candidate) => candidate.id === 'rollout:web-1:ledger');
+    expect(step?.action).toMatchObject({ kind: 'rollout', health: { timeoutMs: 335_000 } });
+  });
+
   it('14: an explicit health_timeout shorter than the health check is kept, with a warning', async () => {
     const dir = copyCase('14-healthcheck-start-period-ignored');
     const file = join(dir, 'stagecraft.yml');
@@ -205,6 +215,21 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
+    it('06: a folder mounted read-write is uploaded too, with a warning that what the container writes stays behind', async () => {
+      const readOnly = await planProject(join(cases, '06-bind-mount-directory'), 'production');
+      expect(readOnly.output.warnings.filter((warning) => warning.includes('read-write'))).toEqual([]);
+      const dir = copyCase('06-bind-mount-directory');
+      const compose = join(dir, 'docker-compose.yml');
+      writeFileSync(
+        compose,
+        readFileSync(compose, 'utf8').replace(':/etc/nginx/conf.d:ro', ':/etc/nginx/conf.d'),
+      );
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings).toContain(
+        'service web mounts ./conf.d read-write at /etc/nginx/conf.d: every release gets its own copy from this machine, so what the container writes there stays behind with that release: keep data in a named volume, or mount it :ro',
+      );
+    });
+
     it('06: a source that does not exist is a user error naming the service, the mount and what to do', async () => {
       const error = (await planProject(
         join(cases, '06-bind-mount-directory/missing-source'),
@@ -262,6 +287,28 @@ describe.skipIf(!composeAvailable)(
       ).toBe(
         'docker-compose.yml:4:12 compose secret ovens: ../shared/ovens.conf is outside the project folder, so it cannot be uploaded to the hosts',
       );
+    });
+
+    it('a volume or network name the file pins is kept; a derived one follows the host project', async () => {
+      const dir = copyCase('07-bind-mount-outside-project');
+      writeFileSync(
+        join(dir, 'app/docker-compose.yml'),
+        [
+          'name: bakery',
+          'services:',
+          '  web: { image: nginx:1.25, volumes: [pgdata:/data, cache:/cache], networks: [backend] }',
+          'volumes:',
+          '  pgdata: { name: bakery_pgdata }',
+          '  cache: {}',
+          'networks:',
+          '  backend: { name: bakery_backend }',
+          '',
+        ].join('\n'),
+      );
+      const { plan } = await planProject(join(dir, 'app'), 'production');
+      const document = uploadedCompose(plan, 'web-1');
+      expect(document['volumes']).toEqual({ pgdata: { name: 'bakery_pgdata' }, cache: {} });
+      expect(document['networks']).toEqual({ backend: { name: 'bakery_backend', ipam: {} } });
     });
 
     it('a compose file in a subfolder takes its relative paths from its own folder, as docker compose does', async () => {
@@ -538,6 +585,22 @@ describe.skipIf(!composeAvailable)(
         'ingress:web-1',
         'job:web-1:migrate',
       ]);
+    });
+
+    it('16: deploy.restart_policy condition none is a job too; a job scaled to 0 does not run', async () => {
+      const dir = copyCase('16-one-shot-migration-service');
+      const compose = join(dir, 'docker-compose.yml');
+      const text = readFileSync(compose, 'utf8');
+      writeFileSync(
+        compose,
+        text.replace('    restart: "no"\n', '    deploy: { restart_policy: { condition: none } }\n'),
+      );
+      let ids = allSteps((await planProject(dir, 'production')).plan).map((step) => step.id);
+      expect(ids).toContain('job:web-1:migrate');
+      expect(ids).not.toContain('rollout:web-1:migrate');
+      writeFileSync(compose, text.replace('    restart: "no"\n', '    restart: "no"\n    scale: 0\n'));
+      ids = allSteps((await planProject(dir, 'production')).plan).map((step) => step.id);
+      expect(ids.filter((id) => id.includes('migrate'))).toEqual([]);
     });
 
     it('18: a service removed from the compose file is stopped and removed as a planned step', async () => {

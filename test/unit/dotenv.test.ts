@@ -13,6 +13,10 @@ import { UserError } from '../../src/util/errors.js';
  * `docker compose config` below: each text is a service's env_file, with an empty environment).
  */
 const TABLE: Record<string, { text: string; values: Record<string, string> }> = {
+  'a byte order mark and CRLF line ends (a Windows editor)': {
+    text: '\ufeffFIRST=bom-first\r\nSECOND=two\r\n',
+    values: { FIRST: 'bom-first', SECOND: 'two' },
+  },
   'a # without a space before it is part of the value (case 01)': {
     text: 'SHOP_TAGLINE=bread#1\nSMTP_PASSWORD=rye#Flour42\n',
     values: { SHOP_TAGLINE: 'bread#1', SMTP_PASSWORD: 'rye#Flour42' },
