@@ -84,7 +84,10 @@ export function readUserFileBytes(path: string, options: ReadUserFileOptions = {
         read = readSync(fd, chunk, 0, chunk.length, null);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        throw new UserFileError(path, `${display} cannot be read (${code ?? 'error'})`, { hint, cause: error });
+        throw new UserFileError(path, `${display} cannot be read (${code ?? 'error'})`, {
+          hint,
+          cause: error,
+        });
       }
       if (read === 0) break;
       chunks.push(chunk.subarray(0, read));
