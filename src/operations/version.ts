@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { runLocal } from '../runners/local.js';
 
 export interface ResolvedVersion {
@@ -34,7 +34,11 @@ const ENV_FILE = /^\.env(\..+)?$/;
  * - outside git: `local-<hash>` over every file of the project folder (paths, modes, contents;
  *   .git, node_modules, .stagecraft and env files left out).
  */
-export async function resolveVersion(projectRoot: string, explicit?: string): Promise<ResolvedVersion> {
+export async function resolveVersion(
+  projectRoot: string,
+  explicit?: string,
+  buildContexts: readonly string[] = [],
+): Promise<ResolvedVersion> {
   const head = await runLocal(['git', 'rev-parse', '--short=12', 'HEAD'], {
     cwd: projectRoot,
     allowFailure: true,
@@ -42,24 +46,57 @@ export async function resolveVersion(projectRoot: string, explicit?: string): Pr
   const commit = head?.exitCode === 0 ? head.stdout.trim() : '';
   if (explicit !== undefined && explicit !== '') return { version: explicit, commit, immutable: false };
   if (commit === '') return { version: `local-${folderHash(projectRoot)}`, commit, immutable: false };
-  const status = await runLocal(['git', 'status', '--porcelain', '--', '.'], {
+  // What is built belongs to the version too: build contexts outside the project folder (a monorepo's
+  // `../api`) are looked at with it.
+  const pathspecs = ['.', ...buildContexts.map((context) => relative(projectRoot, context) || '.')];
+  const status = await runLocal(['git', 'status', '--porcelain', '--', ...new Set(pathspecs)], {
     cwd: projectRoot,
     allowFailure: true,
   });
+  // A context outside the repository has no commit to name it: never immutable.
+  if (status.exitCode !== 0) {
+    const hash = createHash('sha256').update(await uncommittedHash(projectRoot, ['.']));
+    for (const context of buildContexts) hash.update(`\0${context}\0${folderHash(context)}`);
+    return { version: `${commit}-dirty-${hash.digest('hex').slice(0, 12)}`, commit, immutable: false };
+  }
   if (status.stdout.trim() === '') return { version: commit, commit, immutable: true };
-  return { version: `${commit}-dirty-${await uncommittedHash(projectRoot)}`, commit, immutable: false };
+  return {
+    version: `${commit}-dirty-${await uncommittedHash(projectRoot, [...new Set(pathspecs)])}`,
+    commit,
+    immutable: false,
+  };
 }
 
-/** sha256 (12 hex) of the uncommitted changes under `root`: the diff against HEAD and the untracked files. */
-async function uncommittedHash(root: string): Promise<string> {
+/** The build contexts of a compose model (absolute local folders) outside `root`, sorted. */
+export function buildContextsOutside(
+  services: Record<string, { build?: { context?: string } }>,
+  root: string,
+): string[] {
+  const outside = new Set<string>();
+  for (const service of Object.values(services)) {
+    const context = service.build?.context;
+    if (context === undefined || !isAbsolute(context)) continue;
+    const rel = relative(root, context);
+    if (rel.startsWith('..') || isAbsolute(rel)) outside.add(context);
+  }
+  return [...outside].sort();
+}
+
+/**
+ * sha256 (12 hex) of the uncommitted changes under `pathspecs` (relative to `root`): the diff against
+ * HEAD and the untracked files.
+ */
+async function uncommittedHash(root: string, pathspecs: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
-  const diff = await runLocal(['git', 'diff', 'HEAD', '--binary', '--no-color', '--no-ext-diff', '--', '.'], {
-    cwd: root,
-  });
+  const diff = await runLocal(
+    ['git', 'diff', 'HEAD', '--binary', '--no-color', '--no-ext-diff', '--', ...pathspecs],
+    { cwd: root },
+  );
   hash.update(diff.stdout);
-  const untracked = await runLocal(['git', 'ls-files', '--others', '--exclude-standard', '-z', '--', '.'], {
-    cwd: root,
-  });
+  const untracked = await runLocal(
+    ['git', 'ls-files', '--others', '--exclude-standard', '-z', '--', ...pathspecs],
+    { cwd: root },
+  );
   for (const path of untracked.stdout
     .split('\0')
     .filter((entry) => entry !== '')

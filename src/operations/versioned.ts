@@ -3,7 +3,7 @@
 // before the rest of the deploy code is loaded.
 import { type LoadedEnvironment, loadEnvironment } from './environment.js';
 import type { Session } from './session.js';
-import { type ResolvedVersion, resolveVersion } from './version.js';
+import { buildContextsOutside, type ResolvedVersion, resolveVersion } from './version.js';
 
 export interface Versioned {
   env: LoadedEnvironment;
@@ -37,5 +37,20 @@ export async function loadVersioned(
     return { STAGECRAFT_VERSION: resolved.version };
   });
   if (commitOfGiven !== undefined) resolved = await commitOfGiven;
+  // A build context outside the project folder (known once compose has read the file) is part of
+  // the version: changes there make it dirty. Compose reads the file again with that version.
+  if (version === undefined || version === '') {
+    const contexts = buildContextsOutside(env.compose.services, env.loaded.root);
+    if (contexts.length > 0) {
+      const widened = await resolveVersion(env.loaded.root, undefined, contexts);
+      if (widened.version !== resolved.version) {
+        resolved = widened;
+        return {
+          env: await loadEnvironment(session, purpose, async () => ({ STAGECRAFT_VERSION: widened.version })),
+          ...resolved,
+        };
+      }
+    }
+  }
   return { env, ...resolved };
 }

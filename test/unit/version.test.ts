@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { folderHash, resolveVersion } from '../../src/operations/version.js';
+import { buildContextsOutside, folderHash, resolveVersion } from '../../src/operations/version.js';
 import { allSteps } from '../../src/plan/types.js';
 import { planProject } from '../support/prepare.js';
 
@@ -48,6 +48,35 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     writeFileSync(join(dir, 'api/index.html'), 'v2 sourdough\n');
     writeFileSync(join(dir, 'api/new.txt'), 'untracked\n');
     expect((await resolveVersion(dir)).version).not.toBe(first.version);
+  });
+
+  it('a build context outside the project folder (a monorepo sibling) belongs to the version', async () => {
+    const repo = join(scratch, 'mono');
+    cpSync(caseDir, join(repo, 'app'), { recursive: true });
+    cpSync(join(caseDir, 'api'), join(repo, 'api'), { recursive: true });
+    writeFileSync(join(repo, 'app', 'docker-compose.yml'), 'services:\n  api:\n    build: ../api\n');
+    git(repo, 'init', '-q');
+    git(repo, 'add', '.');
+    git(repo, 'commit', '-qm', 'v1');
+    const sha = git(repo, 'rev-parse', '--short=12', 'HEAD');
+    const app = join(repo, 'app');
+    const contexts = [join(repo, 'api')];
+    expect(buildContextsOutside({ api: { build: { context: join(repo, 'api') } }, web: {} }, app)).toEqual(
+      contexts,
+    );
+    expect(await resolveVersion(app, undefined, contexts)).toEqual({
+      version: sha,
+      commit: sha,
+      immutable: true,
+    });
+    writeFileSync(join(repo, 'api', 'index.html'), 'changed next door\n');
+    expect(await resolveVersion(app)).toEqual({ version: sha, commit: sha, immutable: true });
+    const widened = await resolveVersion(app, undefined, contexts);
+    expect(widened.version).toMatch(new RegExp(`^${sha}-dirty-[0-9a-f]{12}$`));
+    expect(widened.immutable).toBe(false);
+    // …and plan builds that version.
+    const { plan } = await planProject(app, 'production', { version: undefined });
+    expect(plan.version).toBe(widened.version);
   });
 
   it('outside git: local-<hash of the files>, different for different code', async () => {
