@@ -48,10 +48,7 @@ function guardFile(path: string, displayName: string, projectDir: string, walk: 
   if (text === undefined) return;
   const deep = tooDeep(text);
   if (deep !== undefined) {
-    const position = new LineCounter();
-    position.addNewLine(0);
-    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) position.addNewLine(at + 1);
-    const { line, col } = position.linePos(deep.offset);
+    const { line, col } = lineCounterOf(text).linePos(deep.offset);
     throw new UserError(`${displayName} is refused: ${displayName}:${line}:${col} ${deep.message}`, {
       hint: `fix ${displayName}: a compose file nests a few levels deep (docker compose config takes minutes on thousands)`,
     });
