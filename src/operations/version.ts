@@ -23,14 +23,16 @@ const SKIPPED = new Set(['.git', 'node_modules', '.stagecraft']);
  * published (image tags, labels, plan, the ledger), so it must not change with a secret's value.
  */
 const ENV_FILE = /^\.env(\..+)?$/;
+/** The same env files as git pathspecs, left out of the status, diff and untracked files of a git tree. */
+const NOT_ENV_FILES = [':(exclude,glob)**/.env', ':(exclude,glob)**/.env.*'];
 
 /**
  * The release version, read-only (`plan` uses it too):
  * - `--version V` as given (not immutable: rebuilt every time);
  * - a clean git tree: the 12-character SHA of HEAD (immutable);
  * - uncommitted changes: `<sha>-dirty-<hash>`, where hash is the first 12 hex of the sha256 of the
- *   uncommitted code (`git diff HEAD --binary` plus the untracked, not ignored files), so different
- *   changes get different tags;
+ *   uncommitted code (`git diff HEAD --binary` plus the untracked, not ignored files; env files left
+ *   out, as below), so different changes get different tags;
  * - outside git: `local-<hash>` over every file of the project folder (paths, modes, contents;
  *   .git, node_modules, .stagecraft and env files left out).
  */
@@ -49,10 +51,13 @@ export async function resolveVersion(
   // What is built belongs to the version too: build contexts outside the project folder (a monorepo's
   // `../api`) are looked at with it.
   const pathspecs = ['.', ...buildContexts.map((context) => relative(projectRoot, context) || '.')];
-  const status = await runLocal(['git', 'status', '--porcelain', '--', ...new Set(pathspecs)], {
-    cwd: projectRoot,
-    allowFailure: true,
-  });
+  const status = await runLocal(
+    ['git', 'status', '--porcelain', '--', ...new Set(pathspecs), ...NOT_ENV_FILES],
+    {
+      cwd: projectRoot,
+      allowFailure: true,
+    },
+  );
   // A context outside the repository has no commit to name it: never immutable.
   if (status.exitCode !== 0) {
     const hash = createHash('sha256').update(await uncommittedHash(projectRoot, ['.']));
@@ -89,12 +94,12 @@ export function buildContextsOutside(
 async function uncommittedHash(root: string, pathspecs: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
   const diff = await runLocal(
-    ['git', 'diff', 'HEAD', '--binary', '--no-color', '--no-ext-diff', '--', ...pathspecs],
+    ['git', 'diff', 'HEAD', '--binary', '--no-color', '--no-ext-diff', '--', ...pathspecs, ...NOT_ENV_FILES],
     { cwd: root },
   );
   hash.update(diff.stdout);
   const untracked = await runLocal(
-    ['git', 'ls-files', '--others', '--exclude-standard', '-z', '--', ...pathspecs],
+    ['git', 'ls-files', '--others', '--exclude-standard', '-z', '--', ...pathspecs, ...NOT_ENV_FILES],
     { cwd: root },
   );
   for (const path of untracked.stdout

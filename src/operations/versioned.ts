@@ -1,6 +1,7 @@
 // The environment of a command loaded for one version (STAGECRAFT_VERSION in compose's environment).
 // Apart from operations/deploy.ts so that `plan` can start it (and compose's read of the project)
 // before the rest of the deploy code is loaded.
+import type { LoadedConfig } from '../config/load.js';
 import { type LoadedEnvironment, loadEnvironment } from './environment.js';
 import type { Session } from './session.js';
 import { buildContextsOutside, type ResolvedVersion, resolveVersion } from './version.js';
@@ -46,11 +47,26 @@ export async function loadVersioned(
       if (widened.version !== resolved.version) {
         resolved = widened;
         return {
-          env: await loadEnvironment(session, purpose, async () => ({ STAGECRAFT_VERSION: widened.version })),
+          // The config is the one loaded already, and its warnings were shown by the first load.
+          env: await loadEnvironment(withoutWarnings(session, env.loaded), purpose, async () => ({
+            STAGECRAFT_VERSION: widened.version,
+          })),
           ...resolved,
         };
       }
     }
   }
   return { env, ...resolved };
+}
+
+/** `session` with `loaded` as its config and an output that drops warnings (the rest goes to the real one). */
+function withoutWarnings(session: Session, loaded: LoadedConfig): Session {
+  const output = new Proxy(session.output, {
+    get(target, key) {
+      if (key === 'warn') return () => undefined;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { ...session, output, loadConfig: async () => loaded };
 }

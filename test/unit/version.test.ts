@@ -33,6 +33,10 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     git(dir, 'commit', '-qm', 'v1');
     const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
     expect(await resolveVersion(dir)).toEqual({ version: sha, commit: sha, immutable: true });
+    // Env files hold secrets and the version is published: they are no part of it.
+    writeFileSync(join(dir, '.env.production'), 'DB_PASSWORD=rye-Flour-42\n');
+    writeFileSync(join(dir, 'api/.env'), 'TOKEN=abc\n');
+    expect(await resolveVersion(dir)).toEqual({ version: sha, commit: sha, immutable: true });
 
     writeFileSync(join(dir, 'api/index.html'), 'v2 sourdough\n');
     const first = await resolveVersion(dir);
@@ -74,9 +78,11 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     const widened = await resolveVersion(app, undefined, contexts);
     expect(widened.version).toMatch(new RegExp(`^${sha}-dirty-[0-9a-f]{12}$`));
     expect(widened.immutable).toBe(false);
-    // …and plan builds that version.
-    const { plan } = await planProject(app, 'production', { version: undefined });
+    // …and plan builds that version; compose read the file again, but its warnings show once.
+    writeFileSync(join(app, '.env'), 'LOCAL=1\n');
+    const { plan, output } = await planProject(app, 'production', { version: undefined });
     expect(plan.version).toBe(widened.version);
+    expect(output.warnings.filter((warning) => warning.startsWith('.env is here'))).toHaveLength(1);
   });
 
   it('outside git: local-<hash of the files>, different for different code', async () => {
