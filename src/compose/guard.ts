@@ -25,21 +25,25 @@ export function guardComposeFile(
   projectDir = dirname(path),
   variables: Record<string, string | undefined> = process.env,
 ): void {
-  guardFile(path, displayName, projectDir, { variables, seen: new Set(), rootDir: projectDir });
+  guardFile(path, displayName, projectDir, { variables, seen: new Set(), rootDir: projectDir, envFiles: '' });
 }
 
 interface GuardWalk {
   variables: Record<string, string | undefined>;
-  /** Real paths of the compose files already checked (include and extends may repeat or loop). */
+  /** The compose files already checked, with how (include and extends may repeat or loop). */
   seen: Set<string>;
+  /** The include env files whose variables are in force ('' at the top). */
+  envFiles: string;
   /** The project folder: nested files are named relative to it. */
   rootDir: string;
 }
 
 function guardFile(path: string, displayName: string, projectDir: string, walk: GuardWalk): void {
+  // A file is read once per way compose reads it: its folder and variables change what it names.
   const real = pathEntry(path).kind === 'file' ? realpathSync(path) : path;
-  if (walk.seen.has(real)) return;
-  walk.seen.add(real);
+  const seenAs = `${real}\0${projectDir}\0${walk.envFiles}`;
+  if (walk.seen.has(seenAs)) return;
+  walk.seen.add(seenAs);
   const text = readUserFile(path, {
     display: displayName,
     maxBytes: MAX_YAML_BYTES,
@@ -83,7 +87,8 @@ function guardFile(path: string, displayName: string, projectDir: string, walk: 
         hint: `fix ${displayName}: write the repeated part once and reference it with a single alias`,
       });
     }
-    if (document.errors.length > 0) continue; // compose reports its own syntax errors
+    // A document the yaml library finds errors in (go-yaml may not: a flow list continued less
+    // indented) is still checked as far as it reads.
     guardReferencedFiles(document, projectDir, displayName, lines, walk);
   }
 }
@@ -149,6 +154,17 @@ function guardReferencedFiles(
     return; // what the yaml library cannot resolve, compose cannot either: its error says why
   }
   if (!isRecord(data)) return;
+  // Escapes (`\x24{`) become `${` only once the YAML is read: the nesting limit holds for the values too.
+  const deep = deepestReference(data, []);
+  if (deep !== undefined) {
+    const { line, col } = lines.linePos(nearestOffset(document, deep));
+    throw new UserError(
+      `${displayName} is refused: ${displayName}:${line}:${col} nests more than ${MAX_INTERPOLATION_DEPTH} \${…} references`,
+      {
+        hint: `fix ${displayName}: docker compose config takes minutes on a reference nested thousands deep`,
+      },
+    );
+  }
   const refuse = (
     path: PathSegment[],
     written: string,
@@ -238,10 +254,7 @@ function guardReferencedFiles(
         file,
         shown.startsWith('..') || isAbsolute(shown) ? file : shown,
         projectDirectory ?? dirname(file),
-        {
-          ...walk,
-          variables,
-        },
+        { ...walk, variables, envFiles: envFiles.length > 0 ? envFiles.join('\0') : walk.envFiles },
       );
     }
   }
@@ -264,6 +277,26 @@ function guardReferencedFiles(
       }
     }
   }
+}
+
+/** The path of the first string (key or value) under `value` nested deeper than MAX_INTERPOLATION_DEPTH. */
+function deepestReference(value: unknown, path: PathSegment[]): PathSegment[] | undefined {
+  if (typeof value === 'string') return interpolationTooDeep(value) === undefined ? undefined : path;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = deepestReference(item, [...path, index]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (isRecord(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      if (interpolationTooDeep(key) !== undefined) return [...path, key];
+      const found = deepestReference(item, [...path, key]);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -91,10 +91,26 @@ function goQuotedBytes(value: string): string {
   return out;
 }
 
+/**
+ * The fields of a value with separators (`host:Hunter2Secret:80`, a URL, `a=b;c=d`) that look like a
+ * secret on their own (8+ characters, letters with digits or with both cases): a tool's error may
+ * quote one field (compose: "Invalid hostPort: Hunter2Secret"). Plain words, numbers and addresses
+ * are left out, so that text stays readable.
+ */
+function secretFields(value: string): string[] {
+  const fields = value.split(/[\s:@/,;=?&#]+/);
+  if (fields.length < 2) return [];
+  return fields.filter(
+    (field) =>
+      field.length >= 8 &&
+      ((/[A-Za-z]/.test(field) && /\d/.test(field)) || (/[a-z]/.test(field) && /[A-Z]/.test(field))),
+  );
+}
+
 /** Registers a secret value (in all its encodings) the moment it is known: redact() scrubs it from then on. */
 export function registerSecretValue(value: string): void {
   if (value === '') return;
-  for (const form of secretEncodings(value)) {
+  for (const form of [...secretEncodings(value), ...secretFields(value)]) {
     if (form.length >= MIN_SUBSTRING_LENGTH) registered.add(form);
     else if (!/^\s+$/.test(form)) {
       shortValues.add(form);

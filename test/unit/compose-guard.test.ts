@@ -270,6 +270,35 @@ describe('guardComposeFile reads the file as compose does', () => {
     );
   });
 
+  it('past what the yaml library finds wrong, per include context, and through escapes', () => {
+    const dir = pipeDir();
+    // go-yaml reads a flow list continued less indented; the yaml library reports it but reads on.
+    expect(
+      guarded(
+        dir,
+        'services:\n  api:\n    image: alpine:3\n    env_file: ./pipe\n    command: [sleep,\n    "1"]\n',
+      ),
+    ).toThrow(`docker-compose.yml:4:15 services.api.env_file: ./pipe ${PIPE}`);
+    // Included with a variable that makes it safe, extended without it: the second read is checked too.
+    mkdirSync(join(dir, 'part'));
+    writeFileSync(
+      join(dir, 'part', 'part.yml'),
+      'services:\n  base:\n    image: alpine:3\n    env_file: ${P:-../pipe}\n',
+    );
+    writeFileSync(join(dir, 'part', 'ok.env'), 'A=1\n');
+    writeFileSync(join(dir, 'inc.env'), 'P=ok.env\n');
+    expect(
+      guarded(
+        dir,
+        'include: [{path: part/part.yml, env_file: inc.env}]\nservices:\n  api: {extends: {file: part/part.yml, service: base}}\n',
+      ),
+    ).toThrow(`part/part.yml:4:15 services.base.env_file: \${P:-../pipe} (../pipe) ${PIPE}`);
+    const escaped = `${'\\x24{A:-'.repeat(40)}x${'}'.repeat(40)}`;
+    expect(
+      guarded(dir, `services:\n  api:\n    image: alpine:3\n    environment:\n      X: "${escaped}"\n`),
+    ).toThrow('docker-compose.yml is refused: docker-compose.yml:5:10 nests more than 32 ${…} references');
+  });
+
   it('refuses references nested thousands deep (compose takes minutes) at their place', () => {
     const dir = pipeDir();
     const value = `${'${A:-'.repeat(6000)}x${'}'.repeat(6000)}`;

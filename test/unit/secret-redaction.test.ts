@@ -29,6 +29,14 @@ describe('the redaction net', () => {
     expect(redact('{"v":"Gr\\u00fcezi-S3cret-2024"}')).toBe('{"v":"[redacted]"}');
   });
 
+  it('scrubs a field of a value that a tool quotes alone, but not plain words, numbers or addresses', () => {
+    registerSecretValue('127.0.0.1:Hunter2SecretPart:80');
+    registerSecretValue('postgres://shop:s3cretPw99@db.example.test:5432/shop');
+    expect(redact('Invalid hostPort: Hunter2SecretPart')).toBe('Invalid hostPort: [redacted]');
+    expect(redact('password s3cretPw99 rejected')).toBe('password [redacted] rejected');
+    expect(redact('127.0.0.1 db.example.test postgres 5432')).toBe('127.0.0.1 db.example.test postgres 5432');
+  });
+
   it('names secret variables by convention: any *_KEY but the usual public ones, *_PASS, *_PWD', () => {
     const names = [
       'STRIPE_KEY',
