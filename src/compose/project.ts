@@ -179,7 +179,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
           throw new UserError(
             located(
               input.locate?.mount(name, mount.target),
-              `service ${name}: the bind mount .:${mount.target} mounts the whole project folder, which is not uploaded to the hosts`,
+              `service ${name}: the bind mount at ${mount.target} mounts the whole project folder, which is not uploaded to the hosts`,
             ),
             {
               hint: 'mount the subfolders the container needs (they are uploaded), or build them into the image',

@@ -40,7 +40,7 @@ export function secretNames(loaded: LoadedConfig): string[] {
  * Runs `read`; a UserFileError about `file` itself (the compose file too large, say) is thrown again
  * starting with `at`, where stagecraft.yml's compose.file names it.
  */
-async function located<T>(at: string | undefined, file: string, read: () => Promise<T>): Promise<T> {
+async function atComposeFileKey<T>(at: string | undefined, file: string, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {
@@ -118,7 +118,7 @@ export async function loadEnvironment(
   const composeFileAt = loaded.locate?.(['compose', 'file']);
   // compose takes relative paths from the compose file's folder (its default project directory).
   const composeDir = dirname(file);
-  const resolved = await located(composeFileAt, file, () =>
+  const resolved = await atComposeFileKey(composeFileAt, file, () =>
     readCompose({
       file,
       projectDir: composeDir,

@@ -19,6 +19,13 @@ import { planProject, uploadedCompose, uploadedText } from '../support/prepare.j
 const cases = COMPOSE_FIDELITY_CASES;
 /** A copy of a case folder, so a test can change files. */
 const copyCase = caseCopies('stagecraft-fidelity-plan-');
+
+/** Plans production of a copy of case 07 whose app/docker-compose.yml is `compose`. */
+async function planCase07With(compose: string) {
+  const dir = copyCase('07-bind-mount-outside-project');
+  writeFileSync(join(dir, 'app/docker-compose.yml'), compose);
+  return planProject(join(dir, 'app'), 'production');
+}
 const composeAvailable = composeCliAvailable();
 
 describe.skipIf(!composeAvailable)('compose fidelity: health timing (kind 7)', { timeout: 60_000 }, () => {
@@ -256,12 +263,9 @@ describe.skipIf(!composeAvailable)(
     });
 
     it('an absolute host path stays a host path', async () => {
-      const dir = copyCase('07-bind-mount-outside-project');
-      writeFileSync(
-        join(dir, 'app/docker-compose.yml'),
+      const { plan } = await planCase07With(
         'services:\n  web:\n    image: nginx:1.25\n    volumes:\n      - /srv/bakery/ovens.conf:/etc/bakery/ovens.conf:ro\n',
       );
-      const { plan } = await planProject(join(dir, 'app'), 'production');
       expect(uploadedCompose(plan, 'web-1').services['web']?.['volumes']).toMatchObject([
         { type: 'bind', source: '/srv/bakery/ovens.conf', target: '/etc/bakery/ovens.conf' },
       ]);
@@ -278,7 +282,7 @@ describe.skipIf(!composeAvailable)(
       expect(
         await refusal('services:\n  web:\n    image: nginx:1.25\n    volumes: [".:/srv/app:ro"]\n'),
       ).toBe(
-        'docker-compose.yml:4:15 service web: the bind mount .:/srv/app mounts the whole project folder, which is not uploaded to the hosts',
+        'docker-compose.yml:4:15 service web: the bind mount at /srv/app mounts the whole project folder, which is not uploaded to the hosts',
       );
       expect(
         await refusal(
@@ -290,9 +294,7 @@ describe.skipIf(!composeAvailable)(
     });
 
     it('a volume or network name the file pins is kept; a derived one follows the host project', async () => {
-      const dir = copyCase('07-bind-mount-outside-project');
-      writeFileSync(
-        join(dir, 'app/docker-compose.yml'),
+      const { plan } = await planCase07With(
         [
           'name: bakery',
           'services:',
@@ -305,7 +307,6 @@ describe.skipIf(!composeAvailable)(
           '',
         ].join('\n'),
       );
-      const { plan } = await planProject(join(dir, 'app'), 'production');
       const document = uploadedCompose(plan, 'web-1');
       expect(document['volumes']).toEqual({ pgdata: { name: 'bakery_pgdata' }, cache: {} });
       expect(document['networks']).toEqual({ backend: { name: 'bakery_backend', ipam: {} } });
