@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { runLocal } from '../runners/local.js';
+import { ENV_FILE, type IgnoredBuildInput, ignoredBuildInputs } from './ignored-build-inputs.js';
 
 export interface ResolvedVersion {
   /** The release version; built images are tagged `<image>:<version>`. */
@@ -14,15 +15,12 @@ export interface ResolvedVersion {
    * uncommitted changes and code outside git: those tags are always rebuilt.
    */
   immutable: boolean;
+  /** The build contexts that send files git ignores (they made the version dirty), when any. */
+  ignoredBuildInputs?: IgnoredBuildInput[];
 }
 
 /** Folders left out of the content hash of a folder outside git (dependencies, VCS, Stagecraft's state). */
 const SKIPPED = new Set(['.git', 'node_modules', '.stagecraft']);
-/**
- * Env files (`.env`, `.env.production`, …) are left out too: they hold secrets, and a version is
- * published (image tags, labels, plan, the ledger), so it must not change with a secret's value.
- */
-const ENV_FILE = /^\.env(\..+)?$/;
 /** The same env files as git pathspecs, left out of the status, diff and untracked files of a git tree. */
 const NOT_ENV_FILES = [':(exclude,glob)**/.env', ':(exclude,glob)**/.env.*'];
 
@@ -33,6 +31,8 @@ const NOT_ENV_FILES = [':(exclude,glob)**/.env', ':(exclude,glob)**/.env.*'];
  * - uncommitted changes: `<sha>-dirty-<hash>`, where hash is the first 12 hex of the sha256 of the
  *   uncommitted code (`git diff HEAD --binary` plus the untracked, not ignored files; env files left
  *   out, as below), so different changes get different tags;
+ * - files that git ignores but a build context sends (see ignoredBuildInputs) make it
+ *   `<sha>-dirty-<hash>` too, the hash covering them;
  * - outside git: `local-<hash>` over every file of the project folder (paths, modes, contents;
  *   .git, node_modules, .stagecraft and env files left out).
  */
@@ -50,7 +50,10 @@ export async function resolveVersion(
   if (commit === '') return { version: `local-${folderHash(projectRoot)}`, commit, immutable: false };
   // What is built belongs to the version too: build contexts outside the project folder (a monorepo's
   // `../api`) are looked at with it.
-  const pathspecs = ['.', ...buildContexts.map((context) => relative(projectRoot, context) || '.')];
+  const pathspecs = [
+    '.',
+    ...buildContextsOutsideOf(buildContexts, projectRoot).map((context) => relative(projectRoot, context)),
+  ];
   const status = await runLocal(
     ['git', 'status', '--porcelain', '--', ...new Set(pathspecs), ...NOT_ENV_FILES],
     {
@@ -61,15 +64,38 @@ export async function resolveVersion(
   // A context outside the repository has no commit to name it: never immutable.
   if (status.exitCode !== 0) {
     const hash = createHash('sha256').update(await uncommittedHash(projectRoot, ['.']));
-    for (const context of buildContexts) hash.update(`\0${context}\0${folderHash(context)}`);
+    for (const context of buildContextsOutsideOf(buildContexts, projectRoot))
+      hash.update(`\0${context}\0${folderHash(context)}`);
     return { version: `${commit}-dirty-${hash.digest('hex').slice(0, 12)}`, commit, immutable: false };
   }
-  if (status.stdout.trim() === '') return { version: commit, commit, immutable: true };
+  const ignoredHash = createHash('sha256');
+  const ignored = await ignoredBuildInputs(projectRoot, buildContexts, ignoredHash);
+  const clean = status.stdout.trim() === '';
+  if (clean && ignored.length === 0) return { version: commit, commit, immutable: true };
+  const uncommitted = clean ? '' : await uncommittedHash(projectRoot, [...new Set(pathspecs)]);
+  const hash =
+    ignored.length === 0
+      ? uncommitted
+      : createHash('sha256')
+          .update(`${uncommitted}\0${ignoredHash.digest('hex')}`)
+          .digest('hex')
+          .slice(0, 12);
   return {
-    version: `${commit}-dirty-${await uncommittedHash(projectRoot, [...new Set(pathspecs)])}`,
+    version: `${commit}-dirty-${hash}`,
     commit,
     immutable: false,
+    ...(ignored.length > 0 ? { ignoredBuildInputs: ignored } : {}),
   };
+}
+
+/** The absolute build context folders of a compose model, sorted (git URLs and the like left out). */
+export function buildContextsOf(services: Record<string, { build?: { context?: string } }>): string[] {
+  const contexts = new Set<string>();
+  for (const service of Object.values(services)) {
+    const context = service.build?.context;
+    if (context !== undefined && isAbsolute(context)) contexts.add(context);
+  }
+  return [...contexts].sort();
 }
 
 /** The build contexts of a compose model (absolute local folders) outside `root`, sorted. */
@@ -77,14 +103,14 @@ export function buildContextsOutside(
   services: Record<string, { build?: { context?: string } }>,
   root: string,
 ): string[] {
-  const outside = new Set<string>();
-  for (const service of Object.values(services)) {
-    const context = service.build?.context;
-    if (context === undefined || !isAbsolute(context)) continue;
+  return buildContextsOutsideOf(buildContextsOf(services), root);
+}
+
+function buildContextsOutsideOf(contexts: readonly string[], root: string): string[] {
+  return contexts.filter((context) => {
     const rel = relative(root, context);
-    if (rel.startsWith('..') || isAbsolute(rel)) outside.add(context);
-  }
-  return [...outside].sort();
+    return rel.startsWith('..') || isAbsolute(rel);
+  });
 }
 
 /**

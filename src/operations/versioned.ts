@@ -1,10 +1,13 @@
 // The environment of a command loaded for one version (STAGECRAFT_VERSION in compose's environment).
 // Apart from operations/deploy.ts so that `plan` can start it (and compose's read of the project)
 // before the rest of the deploy code is loaded.
+
+import { relative } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import type { IgnoredBuildInput } from './ignored-build-inputs.js';
 import type { Session } from './session.js';
-import { buildContextsOutside, type ResolvedVersion, resolveVersion } from './version.js';
+import { buildContextsOf, type ResolvedVersion, resolveVersion } from './version.js';
 
 export interface Versioned {
   env: LoadedEnvironment;
@@ -38,12 +41,15 @@ export async function loadVersioned(
     return { STAGECRAFT_VERSION: resolved.version };
   });
   if (commitOfGiven !== undefined) resolved = await commitOfGiven;
-  // A build context outside the project folder (known once compose has read the file) is part of
-  // the version: changes there make it dirty. Compose reads the file again with that version.
+  // The build contexts (known once compose has read the file) are part of the version: changes in one
+  // outside the project folder, and files git ignores that one sends to the builder, make it dirty.
+  // Compose reads the file again with that version.
   if (version === undefined || version === '') {
-    const contexts = buildContextsOutside(env.compose.services, env.loaded.root);
+    const contexts = buildContextsOf(env.compose.services);
     if (contexts.length > 0) {
       const widened = await resolveVersion(env.loaded.root, undefined, contexts);
+      for (const input of widened.ignoredBuildInputs ?? [])
+        session.output.warn(ignoredInputsWarning(input, env.loaded.root));
       if (widened.version !== resolved.version) {
         resolved = widened;
         return {
@@ -57,6 +63,12 @@ export async function loadVersioned(
     }
   }
   return { env, ...resolved };
+}
+
+function ignoredInputsWarning(input: IgnoredBuildInput, root: string): string {
+  const context = relative(root, input.context) || '.';
+  const files = input.files === 1 ? '1 file' : `${input.files} files`;
+  return `the build context ${context} sends ${files} that git ignores (${input.example}, …): the commit does not name them, so the version is marked dirty and the image is always rebuilt; list them in ${context === '.' ? '' : `${context}/`}.dockerignore if the image does not need them`;
 }
 
 /** `session` with `loaded` as its config and an output that drops warnings (the rest goes to the real one). */

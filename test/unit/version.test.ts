@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,78 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     const { plan, output } = await planProject(app, 'production', { version: undefined });
     expect(plan.version).toBe(widened.version);
     expect(output.warnings.filter((warning) => warning.startsWith('.env is here'))).toHaveLength(1);
+  });
+
+  it('13: files git ignores that a build context sends (a built dist/) make the version dirty, as .dockerignore filters them', async () => {
+    const dir = copy('ignored');
+    writeFileSync(join(dir, '.gitignore'), 'dist/\nnode_modules/\n*.log\n');
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'v1');
+    const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    const api = join(dir, 'api');
+    // Ignored files outside every build context, and env files, change nothing.
+    writeFileSync(join(dir, 'debug.log'), 'not sent\n');
+    writeFileSync(join(api, '.env'), 'TOKEN=abc\n');
+    expect(await resolveVersion(dir, undefined, [api])).toEqual({
+      version: sha,
+      commit: sha,
+      immutable: true,
+    });
+
+    mkdirSync(join(api, 'dist'));
+    writeFileSync(join(api, 'dist', 'app.js'), 'built once\n');
+    const first = await resolveVersion(dir, undefined, [api]);
+    expect(first.version).toMatch(new RegExp(`^${sha}-dirty-[0-9a-f]{12}$`));
+    expect(first.immutable).toBe(false);
+    expect(first.ignoredBuildInputs).toEqual([{ context: api, files: 1, example: 'dist/app.js' }]);
+    expect((await resolveVersion(dir, undefined, [api])).version).toBe(first.version);
+    // Without the contexts (the first read, before compose names them) the version is the commit's.
+    expect((await resolveVersion(dir)).version).toBe(sha);
+
+    writeFileSync(join(api, 'dist', 'app.js'), 'built again, longer\n');
+    const second = await resolveVersion(dir, undefined, [api]);
+    expect(second.version).toMatch(new RegExp(`^${sha}-dirty-[0-9a-f]{12}$`));
+    expect(second.version).not.toBe(first.version);
+
+    // What .dockerignore leaves out is not sent: a whole folder, or all but a `!` exception.
+    mkdirSync(join(api, 'node_modules', 'left-pad'), { recursive: true });
+    writeFileSync(join(api, 'node_modules', 'left-pad', 'index.js'), 'module.exports = 1;\n');
+    writeFileSync(join(api, '.dockerignore'), '# not sent\nnode_modules\ndist\n');
+    git(dir, 'add', 'api/.dockerignore');
+    git(dir, 'commit', '-qm', 'dockerignore');
+    const sha2 = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    expect(await resolveVersion(dir, undefined, [api])).toEqual({
+      version: sha2,
+      commit: sha2,
+      immutable: true,
+    });
+    writeFileSync(join(api, '.dockerignore'), 'node_modules\ndist\n!dist/app.js\n');
+    git(dir, 'commit', '-qam', 'send app.js');
+    const sha3 = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    const third = await resolveVersion(dir, undefined, [api]);
+    expect(third.version).toMatch(new RegExp(`^${sha3}-dirty-[0-9a-f]{12}$`));
+    expect(third.ignoredBuildInputs).toEqual([{ context: api, files: 1, example: 'dist/app.js' }]);
+  });
+
+  it('13: plan names the ignored files a build sends, and builds the dirty version', async () => {
+    const dir = copy('ignored-plan');
+    writeFileSync(join(dir, '.gitignore'), 'dist/\n');
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'v1');
+    const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    mkdirSync(join(dir, 'api', 'dist'));
+    writeFileSync(join(dir, 'api', 'dist', 'app.js'), 'built\n');
+    writeFileSync(join(dir, 'api', 'dist', 'app.css'), 'built\n');
+    const { plan, output } = await planProject(dir, 'production', { version: undefined });
+    expect(plan.version).toMatch(new RegExp(`^${sha}-dirty-[0-9a-f]{12}$`));
+    const build = allSteps(plan).find((step) => step.id === 'build:api');
+    expect(build?.action).toMatchObject({ image: `registry.example.test/bakery/bakery-api:${plan.version}` });
+    expect(build?.action).not.toHaveProperty('existsArgv');
+    expect(output.warnings.filter((warning) => warning.startsWith('the build context'))).toEqual([
+      'the build context api sends 2 files that git ignores (dist/app.css, …): the commit does not name them, so the version is marked dirty and the image is always rebuilt; list them in api/.dockerignore if the image does not need them',
+    ]);
   });
 
   it('outside git: local-<hash of the files>, different for different code', async () => {
