@@ -105,7 +105,9 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
 
   for (const name of onHost) {
     const original = input.compose.services[name] as ComposeService;
-    const spec = structuredClone(original);
+    // compose prints every `$` as `$$`, mapping keys too, but reads keys literally (it interpolates
+    // values only): a label key `a$$b` would reach the host as `a$$$$b`.
+    const spec = literalKeys(original) as ComposeService;
     const overrides = input.stagecraftServices[name] ?? {};
     delete spec.build;
     delete spec.profiles;
@@ -399,6 +401,25 @@ function secretFileValues(
 /** Compose's escape of a literal `$` is `$$`. */
 function unescapeDollars(value: string): string {
   return value.replace(/\$\$/g, '$');
+}
+
+/**
+ * A copy of `value` (JSON data) with `$$` in every mapping key, at any depth, read back as the literal
+ * `$` it stands for. Keys such as `__proto__` stay own keys.
+ */
+function literalKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(literalKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    Object.defineProperty(copy, unescapeDollars(key), {
+      value: literalKeys(child),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy;
 }
 
 /** A literal string as a compose file must spell it: each `$` as `$$` (else it is interpolated). */

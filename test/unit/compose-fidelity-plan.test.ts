@@ -1,4 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -310,6 +312,27 @@ describe.skipIf(!composeAvailable)(
       const document = uploadedCompose(plan, 'web-1');
       expect(document['volumes']).toEqual({ pgdata: { name: 'bakery_pgdata' }, cache: {} });
       expect(document['networks']).toEqual({ backend: { name: 'bakery_backend', ipam: {} } });
+    });
+
+    it('a literal $ in a label key reaches the host as compose reads it (keys are not interpolated)', async () => {
+      const compose =
+        'services:\n  web:\n    image: nginx:1.25\n    labels:\n      key$$dollar: "v$$al"\n      price$: "5"\n';
+      const { plan } = await planCase07With(compose);
+      const host = uploadedText(plan, 'web-1', 'compose.yml');
+      const labels = (text: string) => {
+        const dir = mkdtempSync(join(tmpdir(), 'stagecraft-dollar-'));
+        writeFileSync(join(dir, 'compose.yml'), text);
+        const printed = JSON.parse(
+          execFileSync('docker', ['compose', '-f', join(dir, 'compose.yml'), 'config', '--format', 'json'], {
+            encoding: 'utf8',
+          }),
+        ) as { services: { web: { labels: Record<string, string> } } };
+        rmSync(dir, { recursive: true, force: true });
+        const { 'stagecraft.spec-hash': _hash, ...rest } = printed.services.web.labels;
+        return rest;
+      };
+      expect(labels(host)).toEqual({ key$$$$dollar: 'v$$al', price$$: '5' });
+      expect(labels(host)).toEqual(labels(compose));
     });
 
     it('a compose file in a subfolder takes its relative paths from its own folder, as docker compose does', async () => {
