@@ -92,6 +92,16 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
     return source;
   };
   const key = (keyPath: readonly PathSegment[]): string | undefined => {
+    // A key the text does not contain is not in the file: most questions (is the default network's
+    // `name` pinned?) are answered without parsing (10-30 ms for 30 services). A backslash may be an
+    // escape that spells a key (`"n\x61me"`): then the file is parsed.
+    const written = raw();
+    if (written === null) return undefined;
+    if (
+      !written.includes('\\') &&
+      keyPath.some((segment) => typeof segment === 'string' && !written.includes(segment))
+    )
+      return undefined;
     const yaml = parsed();
     if (yaml === null || !yaml.document.hasIn(keyPath)) return undefined;
     const { line, column } = yaml.position(keyPath, { key: typeof keyPath.at(-1) === 'string' });

@@ -59,6 +59,18 @@ describe('composeLocator', () => {
     expect(composeLocator(join(root, 'missing.yml'), 'missing.yml').mount('web', '/srv')).toBeUndefined();
   });
 
+  it('finds a key spelled with an escape or brought in by a merge key, and not one the text lacks', () => {
+    const path = join(root, 'spelled.yml');
+    writeFileSync(
+      path,
+      'x-net: &net { name: shop_edge }\nservices:\n  web: { image: app }\nnetworks:\n  edge: *net\n  back:\n    "n\\x61me": shop_back\n  front: {}\n',
+    );
+    const spelled = composeLocator(path, 'spelled.yml');
+    expect(spelled.key(['networks', 'back', 'name'])).toBe('spelled.yml:7:5');
+    expect(spelled.key(['networks', 'front', 'name'])).toBeUndefined();
+    expect(spelled.key(['volumes', 'data', 'name'])).toBeUndefined();
+  });
+
   it('puts the place before the message, as config errors do', () => {
     expect(located('compose.yml:4:5', 'service web: …')).toBe('compose.yml:4:5 service web: …');
     expect(located(undefined, 'service web: …')).toBe('service web: …');
