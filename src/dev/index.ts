@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExternalError } from '../util/errors.js';
 import type { Output } from '../util/output.js';
+import { sleep } from '../util/sleep.js';
 import type { DevFlags } from './settings.js';
 import { cleanupFromState, type DevRuntime, DevStack, ensureNotRunning } from './stack.js';
 import { devDir, readState } from './state.js';
@@ -28,8 +29,6 @@ export type { DevRuntime } from './stack.js';
 
 /** Set in the environment of the background process that `dev --detach` starts. */
 export const DAEMON_ENV = 'STAGECRAFT_DEV_DAEMON';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function tail(file: string, lines: number): string[] {
   try {

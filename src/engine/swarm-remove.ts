@@ -2,6 +2,7 @@ import { type StackObjectKind, stackContainersArgs, stackObjectsArgs, stackRmArg
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
+import { sleep } from '../util/sleep.js';
 import type { StepOutcome } from './run.js';
 
 // What `stagecraft remove` does on a swarm: `docker stack rm` on the manager, waited on until the
@@ -12,15 +13,6 @@ const POLL_MS = 1000;
 
 type StackRemove = Extract<Action, { kind: 'stack-remove' }>;
 type StackDrain = Extract<Action, { kind: 'stack-drain' }>;
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 
 const names = (stdout: string) =>
   stdout

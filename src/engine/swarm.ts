@@ -23,6 +23,7 @@ import { describeLabelChange, nodeLabelChanges } from '../plan/swarm-nodes.js';
 import type { Action } from '../plan/types.js';
 import type { ExecOptions, Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
+import { sleep } from '../util/sleep.js';
 import type { StepOutcome } from './run.js';
 
 // What the swarm steps do on the manager's runner: node labels, `docker stack deploy` polled until
@@ -35,15 +36,6 @@ const POLL_MS = 1000;
 const LOG_TAIL = 30;
 /** Update states in which Swarm has stopped an update and left the old tasks serving. */
 const STOPPED_UPDATE = new Set(['paused', 'rollback_started', 'rollback_paused', 'rollback_completed']);
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 
 /**
  * The swarm's nodes as the manager `runner` knows them (`docker node ls --quiet`, then `docker node

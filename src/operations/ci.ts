@@ -25,6 +25,7 @@ import { unifiedDiff } from '../util/line-diff.js';
 import { makeDirectory } from '../util/make-dir.js';
 import { resolvePath } from '../util/paths.js';
 import { registerSecretValue, Secret } from '../util/secret.js';
+import { sleep } from '../util/sleep.js';
 import { readUserFile } from '../util/user-file.js';
 import {
   checkPrivateKey,
@@ -316,7 +317,7 @@ async function connect(session: CiSession, options: CiConnectionOptions & { prov
     pollIntervalMs: options.pollIntervalMs,
     log: session.log,
     progress: options.progress,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: (ms) => sleep(ms),
   };
   return { loaded, provider, config, root, connection };
 }

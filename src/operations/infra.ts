@@ -19,6 +19,7 @@ import { deleteNode, listNodes } from '../providers/network/headscale-api.js';
 import { readInfraState, removeInfraState, writeInfraState } from '../state/infra.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
+import { sleep } from '../util/sleep.js';
 import { loadEnvironment, refuseOnSwarm } from './environment.js';
 import { localMeshStatus } from './mesh.js';
 import type { Session } from './session.js';
@@ -198,7 +199,7 @@ async function waitReachable(
           context.output.info(
             context.output.colors.dim(`  … waiting for SSH on ${host.name} (${host.address})`),
           );
-        await new Promise((resolve) => setTimeout(resolve, 2000));
+        await sleep(2000);
       }
     }),
   );

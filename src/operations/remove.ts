@@ -1,5 +1,10 @@
 import { hostname, userInfo } from 'node:os';
-import { execArgs, inspectContainersArgs, parseJsonLines } from '../docker/container.js';
+import {
+  execArgs,
+  inspectContainersArgs,
+  listProjectContainersArgs,
+  parseJsonLines,
+} from '../docker/container.js';
 import { INGRESS_LABEL } from '../docker/labels.js';
 import { readConfigArgv, routesFromConfig } from '../ingress/caddy.js';
 import { gatewayPortsContainer } from '../ingress/gateway-name.js';
@@ -33,16 +38,7 @@ const lines = (stdout: string) =>
 export async function readRemoveInventory(runner: Runner, env: LoadedEnvironment): Promise<RemoveInventory> {
   const { model } = env;
   const project = model.composeProject;
-  const listed = await runner.exec([
-    'docker',
-    'ps',
-    '-a',
-    '--no-trunc',
-    '--filter',
-    `label=com.docker.compose.project=${project}`,
-    '--format',
-    '{{json .}}',
-  ]);
+  const listed = await runner.exec(listProjectContainersArgs(project));
   const containers = parseJsonLines(listed.stdout)
     .map((raw) => raw as Record<string, unknown>)
     .map((row) => ({

@@ -1,7 +1,12 @@
 import { healthcheckTimings } from '../compose/analyze.js';
 import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { type ComposeLocator, located } from '../compose/locate.js';
-import { projectHostCompose, renderCompose, renderEnvFile } from '../compose/project.js';
+import {
+  type HostComposeInput,
+  projectHostCompose,
+  renderCompose,
+  renderEnvFile,
+} from '../compose/project.js';
 import type { ComposeProject, HostCompose } from '../compose/types.js';
 import { composeArgs, composePullArgs } from '../docker/compose.js';
 import {
@@ -386,6 +391,39 @@ export function meshHostsOf(
   return names;
 }
 
+/**
+ * What projectHostCompose takes from a plan input as it is: the compose model, the secrets (values of
+ * the env files and of each service's `secrets` settings, and their names), the project folder and its
+ * checks, the spec-hash key, the variables.
+ */
+export function projectionOf(
+  input: DeployPlanInput,
+): Pick<
+  HostComposeInput,
+  | 'compose'
+  | 'secretValues'
+  | 'secretNames'
+  | 'projectDir'
+  | 'specHashKey'
+  | 'relativeBindSources'
+  | 'locate'
+  | 'variables'
+> {
+  return {
+    compose: input.compose,
+    secretValues: [
+      ...input.secretValues,
+      ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
+    ],
+    secretNames: input.secretNames,
+    projectDir: input.projectDir,
+    ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
+    ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
+    ...(input.locateCompose ? { locate: input.locateCompose } : {}),
+    ...(input.variables ? { variables: input.variables } : {}),
+  };
+}
+
 /** Per plan input: rendered host files by (services, remote addresses, images). */
 const renderCache = new WeakMap<DeployPlanInput, Map<string, ReturnType<typeof renderHostCompose>>>();
 
@@ -397,20 +435,10 @@ function renderHostCompose(
 ) {
   const { model } = input;
   const hostCompose = projectHostCompose({
-    compose: input.compose,
+    ...projectionOf(input),
     composeProjectName: model.composeProject,
     services: services.map((service) => service.name),
     images,
-    secretValues: [
-      ...input.secretValues,
-      ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
-    ],
-    secretNames: input.secretNames,
-    projectDir: input.projectDir,
-    ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
-    ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
-    ...(input.locateCompose ? { locate: input.locateCompose } : {}),
-    ...(input.variables ? { variables: input.variables } : {}),
     remoteServices,
     ...(model.mesh === undefined ? {} : { meshHosts: meshHostsOf(model, input.hostAddresses) }),
     releaseLabels: {},

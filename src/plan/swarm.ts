@@ -18,6 +18,7 @@ import {
   migrateSteps,
   phase,
   projectFileSteps,
+  projectionOf,
   pushSteps,
   type ReusedCompose,
   releaseDir,
@@ -88,20 +89,10 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     );
 
   const projected = projectHostCompose({
-    compose: input.compose,
+    ...projectionOf(input),
     composeProjectName: swarm.stack,
     services: model.services.map((service) => service.name),
     images,
-    secretValues: [
-      ...input.secretValues,
-      ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
-    ],
-    secretNames: input.secretNames,
-    projectDir: input.projectDir,
-    ...(input.specHashKey === undefined ? {} : { specHashKey: input.specHashKey }),
-    ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
-    ...(input.locateCompose ? { locate: input.locateCompose } : {}),
-    ...(input.variables ? { variables: input.variables } : {}),
     remoteServices: {},
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(

@@ -57,6 +57,7 @@ import { gatewayPortsContainer } from '../ingress/gateway-name.js';
 import type { ExecResult, Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
+import { sleep } from '../util/sleep.js';
 
 export interface IngressTarget {
   runner: Runner;
@@ -69,8 +70,6 @@ export interface IngressTarget {
   /** The app's own gateway from versions before the shared one: removed when the shared one starts. */
   legacy?: { container: string; network: string };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function ensureNetwork(runner: Runner, network: string, labels: Record<string, string>): Promise<void> {
   if ((await runner.exec(networkExistsArgs(network), { allowFailure: true })).exitCode === 0) return;

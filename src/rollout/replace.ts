@@ -13,6 +13,7 @@ import { SETTLE_CS, SETTLE_MS } from '../ingress/caddy.js';
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
+import { sleep } from '../util/sleep.js';
 import { decideRollout } from './decide.js';
 import { composeOnce } from './first-up.js';
 import { nextPollMs } from './health-poll.js';
@@ -38,8 +39,6 @@ export interface RolloutOutcome {
   /** Containers serving after the rollout. */
   containers: string[];
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every container of one compose service on the runner's host, inspected (read-only). */
 export async function containersOf(

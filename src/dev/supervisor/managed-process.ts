@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import type { DevProcessSpec } from '../../providers/app.js';
 import { ExternalError } from '../../util/errors.js';
+import { sleep } from '../../util/sleep.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, RestartTracker } from './backoff.js';
 import { LineRing, readLines, stripAnsi } from './lines.js';
 import { groupMembers, type StopOutcome, spawnGroup, stopGroup } from './process-group.js';
@@ -49,8 +50,6 @@ function portOpen(port: number, host: string): Promise<boolean> {
 export async function localPortOpen(port: number): Promise<boolean> {
   return (await portOpen(port, '127.0.0.1')) || (await portOpen(port, '::1'));
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs one process in its own process group: prefixed output, readiness (pattern or port), restart with

@@ -1,5 +1,6 @@
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { sleep } from '../../util/sleep.js';
 
 /**
  * Process groups: every long-running process of the dev stack is started as the leader of its own
@@ -107,8 +108,6 @@ export function processAlive(pid: number, identity?: string): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Waits until the group has no live member; false on timeout. */
 export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {

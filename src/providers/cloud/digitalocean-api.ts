@@ -7,6 +7,7 @@
 // HTTP preview packages. Eleven documented endpoints over fetch keep the token in exactly one place.
 import { ExternalError, UserError } from '../../util/errors.js';
 import type { Secret } from '../../util/secret.js';
+import { sleep } from '../../util/sleep.js';
 
 export interface ApiOptions {
   /** API base, e.g. https://api.digitalocean.com (no trailing /v2). */
@@ -60,7 +61,7 @@ export class DigitalOceanApi {
 
   constructor(options: ApiOptions) {
     this.#options = {
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep: (ms) => sleep(ms),
       attempts: 6,
       backoffMs: 1000,
       ...options,

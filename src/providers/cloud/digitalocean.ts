@@ -5,6 +5,7 @@ import { machineName, machineTags } from '../../plan/infra.js';
 import { TAILSCALE_DIRECT_PORT } from '../../plan/mesh-ssh.js';
 import { ExternalError, UserError } from '../../util/errors.js';
 import { Secret } from '../../util/secret.js';
+import { sleep } from '../../util/sleep.js';
 import { DigitalOceanApi } from './digitalocean-api.js';
 import {
   DEFAULT_API_URL,
@@ -108,7 +109,7 @@ function firewallBody(name: string, inbound: FirewallRule[], dropletIds: number[
 }
 
 async function waitActive(client: DigitalOceanApi, context: CloudContext, ids: number[]): Promise<void> {
-  const sleep = context.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const pause = context.sleep ?? sleep;
   const deadline = Date.now() + 10 * 60_000;
   const pending = new Set(ids);
   let interval = 1000;
@@ -128,13 +129,13 @@ async function waitActive(client: DigitalOceanApi, context: CloudContext, ids: n
         hint: 'look at them in the control panel; run `stagecraft infra up` again to resume',
       });
     }
-    await sleep(interval);
+    await pause(interval);
     interval = Math.min(5000, interval * 2);
   }
 }
 
 async function waitAction(client: DigitalOceanApi, context: CloudContext, id: number): Promise<void> {
-  const sleep = context.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const pause = context.sleep ?? sleep;
   for (let i = 0; i < 120; i += 1) {
     const { action } = await client.request<{ action: { status: string; type: string } }>(
       'GET',
@@ -143,7 +144,7 @@ async function waitAction(client: DigitalOceanApi, context: CloudContext, id: nu
     if (action.status === 'completed') return;
     if (action.status === 'errored')
       throw new ExternalError(`DigitalOcean action ${id} (${action.type}) failed`);
-    await sleep(1000);
+    await pause(1000);
   }
   throw new ExternalError(`DigitalOcean action ${id} did not complete in 2 minutes`);
 }
