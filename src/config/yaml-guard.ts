@@ -7,6 +7,7 @@ import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node } fro
  * - Alias expansion: the nodes the document stands for once every alias is replaced by its anchor
  *   (a "billion laughs" file is a few hundred bytes and 9^9 nodes). Counted with memoised sizes, so
  *   the check is linear in the file, not in the expansion.
+ * - Aliases inside the node they refer to (`x: &r [*r]`): infinite data.
  * - Merge keys (`<<:`) whose value is not a mapping, an alias of one, or a list of those.
  * - Keys that name object internals (`__proto__`, `constructor`, `prototype`): a plain-object reader
  *   drops or misreads them, so they are refused instead.
@@ -44,6 +45,16 @@ export function guardYamlDocument(document: Document, maxNodes = MAX_EXPANDED_NO
     let size = 1;
     if (isAlias(node)) {
       const target = node.resolve(document);
+      if (target !== undefined && resolving.has(target)) {
+        // The alias stands inside its own anchor: the data would be infinite.
+        problems.push({
+          offset: node.range?.[0] ?? 0,
+          message: `YAML alias *${node.source} is inside the node it refers to (a recursive alias): refused`,
+        });
+        resolving.delete(node);
+        sizes.set(node, 1);
+        return 1;
+      }
       size = target === undefined ? 1 : sizeOf(target);
       if (!blamed && size > maxNodes / 10 && node.range) {
         // The first alias that stands for a large part of the budget is where the expansion explodes.
