@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readUserFile } from '../util/user-file.js';
 
 /**
  * `.stagecraft/dev/state.json`: what a running dev stack holds (the supervisor, every process group,
@@ -43,7 +43,8 @@ export function stateFile(root: string): string {
 
 export function readState(root: string): DevState | undefined {
   try {
-    const state = JSON.parse(readFileSync(stateFile(root), 'utf8')) as DevState;
+    // A FIFO or device in its place counts as no state (readUserFile refuses it without blocking).
+    const state = JSON.parse(readUserFile(stateFile(root)) ?? '') as DevState;
     return state.version === 1 && typeof state.pid === 'number' ? state : undefined;
   } catch {
     return undefined;

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { COMPOSE_FILE_NAMES } from '../compose/read.js';
+import { readUserFile } from '../util/user-file.js';
 
 export interface DetectedComposeService {
   name: string;
@@ -102,7 +103,7 @@ function buildOf(root: string, build: unknown): { context: string; text: string 
   const file = typeof spec.dockerfile === 'string' ? spec.dockerfile : 'Dockerfile';
   const context = spec.context.replace(/^\.\/+/, '').replace(/\/+$/, '') || '.';
   try {
-    return { context, text: readFileSync(join(root, spec.context, file), 'utf8') };
+    return { context, text: readUserFile(join(root, spec.context, file)) };
   } catch {
     return { context, text: undefined };
   }
@@ -130,7 +131,7 @@ function readCompose(root: string): { file: string | undefined; services: Detect
   if (file === undefined) return { file, services: [] };
   let document: unknown;
   try {
-    document = parse(readFileSync(join(root, file), 'utf8'), { merge: true });
+    document = parse(readUserFile(join(root, file)) ?? '', { merge: true });
   } catch {
     return { file, services: [] };
   }
@@ -192,7 +193,7 @@ function readPackage(root: string, dir: string): DetectedPackage | undefined {
     devDependencies?: Record<string, string>;
   };
   try {
-    manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+    manifest = JSON.parse(readUserFile(join(root, dir, 'package.json')) ?? '');
   } catch {
     return undefined;
   }

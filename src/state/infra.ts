@@ -1,9 +1,10 @@
 // The hosts `infra up` made, per environment: `.stagecraft/infra/<env>.json`, written atomically. What
 // deploy connects to when the environment lists no hosts of its own. Never holds a token.
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UserError } from '../util/errors.js';
+import { readUserFile } from '../util/user-file.js';
 
 export interface InfraHost {
   name: string;
@@ -28,12 +29,11 @@ export function infraStatePath(root: string, environment: string): string {
 /** The recorded state, or undefined when `infra up` has not run for the environment. */
 export function readInfraState(root: string, environment: string): InfraState | undefined {
   const path = infraStatePath(root, environment);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = readUserFile(path, {
+    display: `the infra state ${path}`,
+    hint: 'run `stagecraft infra up` again: it rebuilds the file from the cloud account',
+  });
+  if (text === undefined) return undefined;
   try {
     const state = JSON.parse(text) as InfraState;
     if (state.schema !== 'stagecraft.infra/v1' || !Array.isArray(state.hosts))

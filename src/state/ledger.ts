@@ -1,7 +1,7 @@
 // The release ledger: `.stagecraft/releases.json` on this machine (rewritten atomically on every
 // change) and `~/.stagecraft/<project>-<env>/releases.jsonl` on the lock host (appended), merged for
 // `releases`. Format and rules: reference/original-design.md §4.3, SPEC §3 (State).
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runner } from '../runners/types.js';
@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import { makeDirectory } from '../util/make-dir.js';
+import { readUserFile } from '../util/user-file.js';
 import { PHASES, type PhaseName, type PhaseStatus, type ReleaseRecord } from './types.js';
 
 export const LEDGER_ENV_VAR = 'STAGECRAFT_STATE_FILE';
@@ -350,18 +351,17 @@ export function parseLedger(text: string, path: string): ReleaseRecord[] {
   return releases as ReleaseRecord[];
 }
 
+/** Largest ledger read (thousands of releases are a few MB). */
+const MAX_LEDGER_BYTES = 256 * 1024 * 1024;
+
 async function readLedgerFile(path: string): Promise<ReleaseRecord[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new UserError(`cannot read the release ledger ${path}: ${(error as Error).message}`, {
-      hint: 'check the file and its permissions',
-      cause: error,
-    });
-  }
-  return parseLedger(text, path);
+  // A FIFO or device in its place is refused at once, never read without end.
+  const text = readUserFile(path, {
+    display: `the release ledger ${path}`,
+    maxBytes: MAX_LEDGER_BYTES,
+    hint: 'the ledger is a JSON file Stagecraft writes: move what is there away, and `stagecraft releases` starts a new one',
+  });
+  return text === undefined ? [] : parseLedger(text, path);
 }
 
 /** A lock file without a pid this old is left by a process that died between creating and writing it. */

@@ -106,6 +106,37 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     expect(result.stderr).not.toContain('unknown environment');
   });
 
+  it('50: a state file that is a FIFO, a device or a folder is refused at once, naming it', () => {
+    for (const [kind, make] of [
+      ['fifo', (path: string) => execFileSync('mkfifo', [path])],
+      ['device', (path: string) => symlinkSync('/dev/zero', path)],
+      ['folder', (path: string) => mkdirSync(path)],
+    ] as const) {
+      const folder = caseFolder('50-state-file-is-fifo');
+      mkdirSync(join(folder, '.stagecraft', 'infra'), { recursive: true });
+      make(join(folder, '.stagecraft', 'releases.json'));
+      make(join(folder, '.stagecraft', 'infra', 'staging.json'));
+      const why =
+        kind === 'folder' ? 'is a directory, not a file' : 'is not a regular file (a device, socket or pipe)';
+      for (const [args, file] of [
+        [['plan', '-e', 'staging'], 'the release ledger'],
+        [['releases', '-e', 'staging'], 'the release ledger'],
+        [['config', '-e', 'staging'], 'the infra state'],
+      ] as const) {
+        const started = Date.now();
+        const result = stagecraft([...args], { cwd: folder });
+        expect(Date.now() - started, `${kind} ${args[0]}`).toBeLessThan(20_000);
+        const path = join(
+          folder,
+          '.stagecraft',
+          file === 'the infra state' ? 'infra/staging.json' : 'releases.json',
+        );
+        expect(result.stderr, `${kind} ${args[0]}`).toContain(`error: ${file} ${path} ${why}`);
+        expect(result.code, `${kind} ${args[0]}`).toBe(1);
+      }
+    }
+  });
+
   it('an env file that is a FIFO or a folder is refused at its env_file key, without blocking', () => {
     const folder = caseFolder('31-env-file-is-device');
     execFileSync('mkfifo', [join(folder, 'pipe.env')]);
