@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stagecraft } from '../support/cli.js';
 import { projectWith } from '../support/config.js';
@@ -166,6 +168,31 @@ describe('stagecraft basics', () => {
     const unknown = stagecraft(['config', '-e', 'staging'], { cwd: root });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('unknown environment "staging"; available environments: dev, prod');
+  });
+
+  it('schema -o refuses a folder, a device or a FIFO in its place and leaves it as it was', () => {
+    const root = projectWith({ 'keep.json': '{}\n' });
+    mkdirSync(join(root, 'out'));
+    execFileSync('mkfifo', [join(root, 'pipe')]);
+    symlinkSync('/dev/null', join(root, 'null'));
+    for (const [name, why] of [
+      ['out', 'is a directory, not a file'],
+      ['pipe', 'is not a regular file (a device, socket or pipe)'],
+      ['null', 'is not a regular file (a device, socket or pipe)'],
+    ] as const) {
+      const result = stagecraft(['schema', '-o', name], { cwd: root });
+      expect(result.stderr).toContain(`error: ${join(root, name)} ${why}: nothing was written`);
+      expect(result.code).toBe(1);
+    }
+    expect(lstatSync(join(root, 'out')).isDirectory()).toBe(true);
+    expect(lstatSync(join(root, 'pipe')).isFIFO()).toBe(true);
+    expect(lstatSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(readdirSync(root).sort()).toEqual(['keep.json', 'null', 'out', 'pipe']);
+    const written = stagecraft(['schema', '-o', 'keep.json'], { cwd: root });
+    expect(written.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(root, 'keep.json'), 'utf8')).$schema).toBe(
+      'http://json-schema.org/draft-07/schema#',
+    );
   });
 
   it('prints a draft-07 JSON Schema that knows every top-level key and provider', () => {
