@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { runLocal } from '../runners/local.js';
+import { UserError } from '../util/errors.js';
 import { ENV_FILE, type IgnoredBuildInput, ignoredBuildInputs } from './ignored-build-inputs.js';
 
 export interface ResolvedVersion {
@@ -23,6 +24,21 @@ export interface ResolvedVersion {
 const SKIPPED = new Set(['.git', 'node_modules', '.stagecraft']);
 /** The same env files as git pathspecs, left out of the status, diff and untracked files of a git tree. */
 const NOT_ENV_FILES = [':(exclude,glob)**/.env', ':(exclude,glob)**/.env.*'];
+
+/** A docker image tag: https://docs.docker.com/reference/cli/docker/image/tag/ */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * Throws UserError unless `version` (from `--version`) is a valid image tag: the version tags every
+ * image the release builds, and is printed in plan and recorded in the ledger.
+ */
+export function checkVersionTag(version: string): void {
+  if (IMAGE_TAG.test(version)) return;
+  throw new UserError(
+    `--version ${JSON.stringify(version)} is not a valid image tag: expected letters, digits, _ . and - (up to 128, not starting with . or -)`,
+    { hint: 'give a tag such as v1.4.2 or 2026-12-02.1, or leave --version out to use the git SHA' },
+  );
+}
 
 /**
  * The release version, read-only (`plan` uses it too):

@@ -7,7 +7,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { type LoadedEnvironment, loadEnvironment } from './environment.js';
 import type { IgnoredBuildInput } from './ignored-build-inputs.js';
 import type { Session } from './session.js';
-import { buildContextsOf, type ResolvedVersion, resolveVersion } from './version.js';
+import { buildContextsOf, checkVersionTag, type ResolvedVersion, resolveVersion } from './version.js';
 
 export interface Versioned {
   env: LoadedEnvironment;
@@ -26,6 +26,7 @@ export async function loadVersioned(
   version: string | undefined | { version: string; commit: string },
   purpose: 'deploy' | 'plan' = 'deploy',
 ): Promise<Versioned> {
+  if (typeof version === 'string' && version !== '') checkVersionTag(version);
   let resolved = { version: 'unknown', commit: '', immutable: false };
   // A version given as is needs git only for the commit: asked while compose reads the project.
   let commitOfGiven: Promise<ResolvedVersion> | undefined;

@@ -106,6 +106,30 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     expect(result.stderr).not.toContain('unknown environment');
   });
 
+  it('--version must be an image tag: a newline, a space, a path or an option is refused before anything is read', () => {
+    const folder = caseFolder('50-state-file-is-fifo');
+    for (const version of ['v1\nINJECT: yes', 'v1 --push', '../../x', '-oX', '.hidden', 'x'.repeat(129)]) {
+      for (const command of ['plan', 'deploy', 'build']) {
+        const args = [
+          command,
+          '-e',
+          'staging',
+          '--version',
+          version,
+          ...(command === 'deploy' ? ['--dry-run'] : []),
+        ];
+        const result = stagecraft(args, { cwd: folder });
+        expect(result.stderr, `${command} ${version}`).toContain(
+          `error: --version ${JSON.stringify(version)} is not a valid image tag`,
+        );
+        expect(result.stdout).not.toContain('INJECT');
+        expect(result.code).toBe(1);
+      }
+    }
+    const valid = stagecraft(['plan', '-e', 'staging', '--version', 'v1.4.2_rc-1'], { cwd: folder });
+    expect(valid.stdout).toContain('version v1.4.2_rc-1');
+  });
+
   it('50: a state file that is a FIFO, a device or a folder is refused at once, naming it', () => {
     for (const [kind, make] of [
       ['fifo', (path: string) => execFileSync('mkfifo', [path])],
