@@ -18,14 +18,39 @@ import { MAX_USER_FILE_BYTES, pathEntry, readUserFile } from '../util/user-file.
  * paths are taken from `projectDir` (compose's --project-directory, default the file's folder);
  * `variables` are what compose interpolates paths with (the process environment over the
  * environment's env files). A missing file is left to the caller.
+ * Returns the other compose files it read (included and extended ones, each once, in the order met).
  */
 export function guardComposeFile(
   path: string,
   displayName = basename(path),
   projectDir = dirname(path),
   variables: Record<string, string | undefined> = process.env,
-): void {
-  guardFile(path, displayName, projectDir, { variables, seen: new Set(), rootDir: projectDir, envFiles: '' });
+): ComposeFileRead[] {
+  const walk: GuardWalk = {
+    variables,
+    seen: new Set(),
+    rootDir: projectDir,
+    envFiles: '',
+    read: [],
+    via: 'include',
+  };
+  guardFile(path, displayName, projectDir, walk);
+  return walk.read.filter(
+    (file, index) => index > 0 && walk.read.findIndex((other) => other.path === file.path) === index,
+  );
+}
+
+/** A compose file that compose reads for the project: the main file, or one it includes or extends. */
+export interface ComposeFileRead {
+  /** Absolute path. */
+  path: string;
+  /** How messages name it (relative to the project folder where it lies under it). */
+  displayName: string;
+  /**
+   * 'extends' when it is reached through an `extends.file` (its services are templates of services
+   * with other names), else 'include'.
+   */
+  via: 'include' | 'extends';
 }
 
 interface GuardWalk {
@@ -36,6 +61,10 @@ interface GuardWalk {
   envFiles: string;
   /** The project folder: nested files are named relative to it. */
   rootDir: string;
+  /** Every compose file read, in the order met (the main file first). */
+  read: ComposeFileRead[];
+  /** How the file being read was reached. */
+  via: ComposeFileRead['via'];
 }
 
 function guardFile(path: string, displayName: string, projectDir: string, walk: GuardWalk): void {
@@ -50,6 +79,7 @@ function guardFile(path: string, displayName: string, projectDir: string, walk: 
     hint: 'check that compose.file names the project’s compose file',
   });
   if (text === undefined) return;
+  walk.read.push({ path, displayName, via: walk.via });
   const deep = tooDeep(text);
   if (deep !== undefined) {
     const { line, col } = lineCounterOf(text).linePos(deep.offset);
@@ -273,7 +303,10 @@ function guardReferencedFiles(
       const file = check(extended['file'], [...at, 'extends', 'file'], `services.${name}.extends.file`);
       if (file !== undefined) {
         const shown = relative(walk.rootDir, file);
-        guardFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown, dirname(file), walk);
+        guardFile(file, shown.startsWith('..') || isAbsolute(shown) ? file : shown, dirname(file), {
+          ...walk,
+          via: 'extends',
+        });
       }
     }
   }

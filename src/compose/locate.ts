@@ -4,6 +4,7 @@ import { formatPath, type PathSegment } from '../config/issues.js';
 import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { YamlSource } from '../config/yaml-source.js';
 import { readUserFile } from '../util/user-file.js';
+import type { ComposeFileRead } from './guard.js';
 
 /** Positions in the compose file as written (not as `docker compose config` resolved it). */
 export interface ComposeLocator {
@@ -22,8 +23,9 @@ export interface ComposeLocator {
   /**
    * Where the file interpolates one of `names` (`${NAME}`, `${NAME:-…}`, `$NAME`) outside a service's
    * `environment` (Stagecraft moves those values to a 0600 env file) and outside `x-` extension keys:
-   * `{ at: "file:line:column", path: "services.api.command[2]", name }`, in file order. Such a value
-   * would be written in clear into the compose file on the hosts, whatever its length.
+   * `{ at: "file:line:column", path: "services.api.command[2]", name }`, in file order, then those of
+   * the files it includes or extends. Such a value would be written in clear into the compose file on
+   * the hosts, whatever its length.
    */
   secretReferences(names: readonly string[]): SecretReference[];
 }
@@ -37,6 +39,8 @@ export interface SecretReference {
   keyPath: PathSegment[];
   /** The variable. */
   name: string;
+  /** Set when the file is reached through `extends.file`: its services are templates for others. */
+  extended?: true;
 }
 
 /** Where a value interpolated at `path` reaches the host's compose file in clear. */
@@ -65,8 +69,13 @@ function mountTarget(entry: unknown): string | undefined {
 /**
  * A locator over the compose file at `path`, named `displayName` in what it returns. The file is read
  * and parsed on the first question only; one that cannot be read or parsed locates nothing.
+ * `others` are the files it includes or extends: secretReferences looks in them too.
  */
-export function composeLocator(path: string, displayName: string): ComposeLocator {
+export function composeLocator(
+  path: string,
+  displayName: string,
+  others: readonly ComposeFileRead[] = [],
+): ComposeLocator {
   let text: string | null | undefined;
   const raw = (): string | null => {
     if (text === undefined) {
@@ -107,6 +116,51 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
     const { line, column } = yaml.position(keyPath, { key: typeof keyPath.at(-1) === 'string' });
     return `${displayName}:${line}:${column}`;
   };
+  const ownSecretReferences = (names: readonly string[]): SecretReference[] => {
+    // Most files name no secret after a `$`: they are not parsed (5-30 ms for 30 services).
+    const written = raw();
+    if (
+      written === null ||
+      !names.some((name) => written.includes(`$${name}`) || written.includes(`\${${name}`))
+    )
+      return [];
+    const yaml = parsed();
+    if (yaml === null) return [];
+    const escaped = names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    // `$$` is compose's escaped dollar, not a reference.
+    const pattern = new RegExp(
+      `(?<!\\$)\\$(?:\\{(${escaped.join('|')})(?=[}:?+-])|(${escaped.join('|')})(?![A-Za-z0-9_]))`,
+    );
+    const found: SecretReference[] = [];
+    // The document with its aliases and merge keys resolved (a reference in an `x-` anchor counts
+    // where it is merged in); the guard has refused alias bombs already.
+    const walk = (value: unknown, path: PathSegment[]) => {
+      if (typeof value === 'string') {
+        if (!value.includes('$') || !inClearAt(path)) return;
+        const match = pattern.exec(value.replaceAll('$$', '\0\0'));
+        if (match === null) return;
+        // Through an alias the path is not in the file as written: the nearest key that is.
+        let written = path;
+        while (written.length > 0 && !yaml.document.hasIn(written)) written = written.slice(0, -1);
+        const { line, column } = yaml.position(written);
+        found.push({
+          at: `${displayName}:${line}:${column}`,
+          path: formatPath(path),
+          keyPath: path,
+          name: (match[1] ?? match[2])!,
+        });
+      } else if (Array.isArray(value)) {
+        for (const [index, item] of value.entries()) walk(item, [...path, index]);
+      } else if (value !== null && typeof value === 'object') {
+        for (const [key, item] of Object.entries(value)) {
+          walk(key, [...path, key]);
+          walk(item, [...path, key]);
+        }
+      }
+    };
+    walk(yaml.document.toJS({ maxAliasCount: -1 }), []);
+    return found;
+  };
   return {
     key,
     nearest(keyPath) {
@@ -117,49 +171,15 @@ export function composeLocator(path: string, displayName: string): ComposeLocato
       return undefined;
     },
     secretReferences(names) {
-      // Most files name no secret after a `$`: they are not parsed (5-30 ms for 30 services).
-      const written = raw();
-      if (
-        written === null ||
-        !names.some((name) => written.includes(`$${name}`) || written.includes(`\${${name}`))
-      )
-        return [];
-      const yaml = parsed();
-      if (yaml === null) return [];
-      const escaped = names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-      // `$$` is compose's escaped dollar, not a reference.
-      const pattern = new RegExp(
-        `(?<!\\$)\\$(?:\\{(${escaped.join('|')})(?=[}:?+-])|(${escaped.join('|')})(?![A-Za-z0-9_]))`,
+      const nested = others.flatMap((other) =>
+        composeLocator(other.path, other.displayName)
+          .secretReferences(names)
+          .map(
+            (reference): SecretReference =>
+              other.via === 'extends' ? { ...reference, extended: true } : reference,
+          ),
       );
-      const found: SecretReference[] = [];
-      // The document with its aliases and merge keys resolved (a reference in an `x-` anchor counts
-      // where it is merged in); the guard has refused alias bombs already.
-      const walk = (value: unknown, path: PathSegment[]) => {
-        if (typeof value === 'string') {
-          if (!value.includes('$') || !inClearAt(path)) return;
-          const match = pattern.exec(value.replaceAll('$$', '\0\0'));
-          if (match === null) return;
-          // Through an alias the path is not in the file as written: the nearest key that is.
-          let written = path;
-          while (written.length > 0 && !yaml.document.hasIn(written)) written = written.slice(0, -1);
-          const { line, column } = yaml.position(written);
-          found.push({
-            at: `${displayName}:${line}:${column}`,
-            path: formatPath(path),
-            keyPath: path,
-            name: (match[1] ?? match[2])!,
-          });
-        } else if (Array.isArray(value)) {
-          for (const [index, item] of value.entries()) walk(item, [...path, index]);
-        } else if (value !== null && typeof value === 'object') {
-          for (const [key, item] of Object.entries(value)) {
-            walk(key, [...path, key]);
-            walk(item, [...path, key]);
-          }
-        }
-      };
-      walk(yaml.document.toJS({ maxAliasCount: -1 }), []);
-      return found;
+      return [...ownSecretReferences(names), ...nested];
     },
     mount(service, target) {
       const volumes = parsed()?.document.getIn(['services', service, 'volumes']) as unknown;

@@ -2,7 +2,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { composeConfigArgs } from '../docker/compose.js';
 import { ExternalError, TimedOutError, UserError } from '../util/errors.js';
 import { pathEntry } from '../util/user-file.js';
-import { guardComposeFile } from './guard.js';
+import { type ComposeFileRead, guardComposeFile } from './guard.js';
 import { composeLocator, located } from './locate.js';
 import type { ComposeProject } from './types.js';
 
@@ -61,6 +61,8 @@ export interface ReadComposeOptions {
    * environment over the env files' values. Default: this process's environment and `variables`.
    */
   interpolation?: Record<string, string | undefined>;
+  /** Told the compose files the main one includes or extends (guardComposeFile's answer). */
+  onFilesRead?: (files: ComposeFileRead[]) => void;
 }
 
 /**
@@ -74,12 +76,13 @@ export interface ReadComposeOptions {
 export async function readCompose(options: ReadComposeOptions): Promise<ComposeProject> {
   const file = isAbsolute(options.file) ? options.file : resolve(options.projectDir, options.file);
   const shown = relative(options.projectDir, file);
-  guardComposeFile(
+  const others = guardComposeFile(
     file,
     shown.startsWith('..') || isAbsolute(shown) ? file : shown,
     options.projectDir,
     options.interpolation ?? { ...process.env, ...options.variables },
   );
+  options.onFilesRead?.(others);
   const argv = composeConfigArgs({
     file,
     projectDir: options.projectDir,

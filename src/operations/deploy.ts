@@ -414,10 +414,13 @@ async function planRelease(
   ];
   // A secret interpolated outside an environment would sit in clear in the hosts' compose file (the
   // value search of projectHostCompose misses values under 8 characters; this finds it by name).
-  // Only services compose keeps (an inactive profile's are not deployed).
+  // Only services compose keeps (an inactive profile's are not deployed); the services of a file
+  // reached through `extends` are templates of services with other names: they all count.
   const references = (target ? [] : env.locateCompose.secretReferences(input.secretNames ?? [])).filter(
     (reference) =>
-      reference.keyPath[0] !== 'services' || env.compose.services[String(reference.keyPath[1])] !== undefined,
+      reference.keyPath[0] !== 'services' ||
+      reference.extended === true ||
+      env.compose.services[String(reference.keyPath[1])] !== undefined,
   );
   if (references.length > 0) {
     const first = references[0]!;

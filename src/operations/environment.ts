@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
+import type { ComposeFileRead } from '../compose/guard.js';
 import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeLocator, composeLocator } from '../compose/locate.js';
 import { ambiguousComposeFiles, type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
@@ -28,12 +29,31 @@ export interface LoadedEnvironment {
   locateCompose: ComposeLocator;
 }
 
-/** Names of the variables that hold secrets: `secrets.keys`, plus any whose name says so. */
+/**
+ * Secret values at least this long make a variable that holds one secret too (`PGPASS=${DB_PASSWORD}`
+ * in an env file); shorter ones are also ordinary words of other values (`shop`).
+ */
+const MIN_DERIVED_SECRET_LENGTH = 6;
+
+/**
+ * Names of the variables that hold secrets: `secrets.keys`, any whose name says so, and any whose
+ * value holds such a secret's value (MIN_DERIVED_SECRET_LENGTH or longer). Sorted.
+ */
 export function secretNames(loaded: LoadedConfig): string[] {
   const declared = (projectModel(loaded).secrets?.keys ?? []).flatMap((key) =>
     key.fromEnv === undefined ? [key.name] : [key.name, key.fromEnv],
   );
-  return [...new Set([...declared, ...Object.keys(loaded.variables).filter(looksSecretName)])].sort();
+  const named = new Set([...declared, ...Object.keys(loaded.variables).filter(looksSecretName)]);
+  const values = [...named]
+    .map((name) => loaded.variables[name])
+    .filter((value): value is string => value !== undefined && value.length >= MIN_DERIVED_SECRET_LENGTH);
+  const derived =
+    values.length === 0
+      ? []
+      : Object.entries(loaded.variables)
+          .filter(([name, value]) => !named.has(name) && values.some((secret) => value.includes(secret)))
+          .map(([name]) => name);
+  return [...new Set([...named, ...derived])].sort();
 }
 
 /**
@@ -118,8 +138,12 @@ export async function loadEnvironment(
   const composeFileAt = loaded.locate?.(['compose', 'file']);
   // compose takes relative paths from the compose file's folder (its default project directory).
   const composeDir = dirname(file);
+  let composeFiles: ComposeFileRead[] = [];
   const resolved = await atComposeFileKey(composeFileAt, file, () =>
     readCompose({
+      onFilesRead: (files) => {
+        composeFiles = files;
+      },
       file,
       projectDir: composeDir,
       envFiles: loaded.envFiles,
@@ -162,7 +186,7 @@ export async function loadEnvironment(
     settings?.driver === 'ssh' && settings.hosts === undefined && loaded.envName !== undefined
       ? readInfraState(loaded.root, loaded.envName)?.hosts
       : undefined;
-  const locateCompose = composeLocator(file, composeName);
+  const locateCompose = composeLocator(file, composeName, composeFiles);
   const model = buildEnvironmentModel(loaded, compose, cloudHosts, locateCompose);
   for (const warning of model.warnings) context.output.warn(warning);
   const secretValues = secretNames(loaded)

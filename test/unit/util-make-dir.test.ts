@@ -55,10 +55,13 @@ describe('makeDirectory', () => {
 });
 
 describe('writeFileAtomic', () => {
-  it('a rename that fails (a directory in the way) leaves no temporary file behind', async () => {
+  it('a directory in the way is refused before anything is written (no temporary file left)', async () => {
     const dir = join(root, 'atomic');
     await makeDirectory(join(dir, 'taken'));
-    await expect(writeFileAtomic(join(dir, 'taken'), 'x')).rejects.toMatchObject({ code: 'EISDIR' });
+    await expect(writeFileAtomic(join(dir, 'taken'), 'x')).rejects.toMatchObject({
+      message: `${join(dir, 'taken')} is a directory, not a file: nothing was written`,
+      exitCode: 1,
+    });
     expect(readdirSync(dir)).toEqual(['taken']);
   });
 });
