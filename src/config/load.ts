@@ -301,7 +301,9 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(displayName, issues);
 
-  for (const path of interpolated.secretPaths) {
+  // A service environment value under a secret's name is a secret, however it was written.
+  const secretPaths = [...interpolated.secretPaths, ...secretEnvironmentPaths(parsed.data, isSecret)];
+  for (const path of secretPaths) {
     let value: unknown = interpolated.value;
     for (const segment of path) value = (value as Record<string | number, unknown>)[segment];
     if (typeof value === 'string') registerSecretValue(value);
@@ -314,7 +316,7 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     variables: variablesOf(envName),
     envFiles: selectedEnvFiles,
     warnings,
-    secretPaths: interpolated.secretPaths,
+    secretPaths,
     catalog: options.catalog,
     locate: (path) => {
       if (!source.document.hasIn(path)) return undefined;
@@ -322,4 +324,21 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
       return `${displayName}:${position.line}:${position.column}`;
     },
   };
+}
+
+/**
+ * Key paths of `services.<name>.environment.<KEY>` and `environments.<env>.services.<name>.environment.<KEY>`
+ * whose KEY `isSecret` (declared in secrets.keys, or secret by name).
+ */
+function secretEnvironmentPaths(config: Config, isSecret: (name: string) => boolean): PathSegment[][] {
+  const paths: PathSegment[][] = [];
+  const add = (services: Config['services'], prefix: PathSegment[]) => {
+    for (const [service, settings] of Object.entries(services ?? {})) {
+      for (const key of Object.keys(settings?.environment ?? {}))
+        if (isSecret(key)) paths.push([...prefix, 'services', service, 'environment', key]);
+    }
+  };
+  add(config.services, []);
+  for (const [name, env] of Object.entries(config.environments)) add(env.services, ['environments', name]);
+  return paths;
 }

@@ -225,8 +225,15 @@ const serviceFields = {
     ),
   replicas: z.number().int().min(1).optional(),
   secrets: z.array(envVarName).optional().describe('Names from `secrets.keys` given to this service.'),
-  environment: z.record(envVarName, z.string().max(65_536)).optional(),
-  stop_timeout: duration.optional(),
+  environment: z
+    .record(envVarName, z.string().max(65_536))
+    .optional()
+    .describe(
+      "Variables set on the service's containers over the compose file's environment (an environment's block over the project's, key by key); secret ones (by name, or holding a secret's value) go to the service's 0600 env file on the hosts.",
+    ),
+  stop_timeout: duration
+    .optional()
+    .describe("How long a container gets to stop before it is killed (the compose file's stop_grace_period)."),
 };
 
 /**

@@ -102,6 +102,13 @@ export interface ServiceModel {
   stableForMs: number;
   /** Names of the secrets the service declares (`services.<name>.secrets`): they go to its 0600 env file. */
   secrets: string[];
+  /**
+   * `services.<name>.environment` of stagecraft.yml (the environment's block over the project's, key
+   * by key): set on top of the compose file's environment; secret ones go to the 0600 env file.
+   */
+  environment?: Record<string, string>;
+  /** `stop_timeout` of stagecraft.yml: the containers' stop_grace_period. */
+  stopTimeout?: string;
 }
 
 /** `ingress.tls` as configured (files not read: paths relative to the project folder). */
@@ -250,6 +257,16 @@ export function serviceSettings(
   name: string,
 ): ServiceConfig {
   return { ...config.services?.[name], ...env?.services?.[name] };
+}
+
+/** `services.<name>.environment` of the project's block with the environment's block over it, if any. */
+function configuredEnvironment(
+  config: Config,
+  env: EnvironmentConfig | undefined,
+  name: string,
+): { environment?: Record<string, string> } {
+  const environment = { ...config.services?.[name]?.environment, ...env?.services?.[name]?.environment };
+  return Object.keys(environment).length === 0 ? {} : { environment };
 }
 
 /**
@@ -462,6 +479,8 @@ export function buildEnvironmentModel(
       healthTimeoutMs: configuredHealthTimeout ?? Math.max(DEFAULT_HEALTH_TIMEOUT_MS, budget),
       stableForMs: parseDuration(settings.health?.stable_for ?? env.rollout?.stable_for ?? '3s'),
       secrets: settings.secrets ?? [],
+      ...configuredEnvironment(config, env, name),
+      ...(settings.stop_timeout === undefined ? {} : { stopTimeout: settings.stop_timeout }),
     });
   }
   {

@@ -131,8 +131,9 @@ export function serviceSecretPairs(
   if (known.length === 0) return {};
   const stagecraftServices: Record<string, { environment: Record<string, string> }> = {};
   for (const service of known) {
-    const names = model.services.find((candidate) => candidate.name === service)?.secrets ?? [];
-    const environment: Record<string, string> = {};
+    const settings = model.services.find((candidate) => candidate.name === service);
+    const names = settings?.secrets ?? [];
+    const environment: Record<string, string> = { ...settings?.environment };
     for (const name of names) {
       const value = values.get(name)?.reveal() ?? loaded.variables[name];
       if (value !== undefined) environment[name] = value;

@@ -6,6 +6,7 @@ import {
   projectHostCompose,
   renderCompose,
   renderEnvFile,
+  type StagecraftServiceOverrides,
 } from '../compose/project.js';
 import type { ComposeProject, HostCompose } from '../compose/types.js';
 import { composeArgs, composePullArgs } from '../docker/compose.js';
@@ -424,6 +425,21 @@ export function projectionOf(
   };
 }
 
+/**
+ * What stagecraft.yml sets on a service's compose spec: its replicas, its environment (the config's,
+ * then the values of its declared secrets) and its stop timeout.
+ */
+export function stagecraftOverrides(
+  service: ServiceModel,
+  input: Pick<DeployPlanInput, 'serviceSecrets'>,
+): StagecraftServiceOverrides {
+  return {
+    replicas: service.replicas,
+    environment: { ...service.environment, ...input.serviceSecrets?.[service.name] },
+    ...(service.stopTimeout === undefined ? {} : { stop_timeout: service.stopTimeout }),
+  };
+}
+
 /** Per plan input: rendered host files by (services, remote addresses, images). */
 const renderCache = new WeakMap<DeployPlanInput, Map<string, ReturnType<typeof renderHostCompose>>>();
 
@@ -443,10 +459,7 @@ function renderHostCompose(
     ...(model.mesh === undefined ? {} : { meshHosts: meshHostsOf(model, input.hostAddresses) }),
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(
-      services.map((service) => [
-        service.name,
-        { replicas: service.replicas, environment: input.serviceSecrets?.[service.name] ?? {} },
-      ]),
+      services.map((service) => [service.name, stagecraftOverrides(service, input)]),
     ),
   });
   return { hostCompose, rendered: renderCompose(hostCompose.document) };

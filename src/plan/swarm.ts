@@ -23,6 +23,7 @@ import {
   type ReusedCompose,
   releaseDir,
   releasePlan,
+  stagecraftOverrides,
 } from './deploy.js';
 import { lockAcquireStep } from './lock-steps.js';
 import { serviceRoutes } from './routes.js';
@@ -96,10 +97,7 @@ export function planSwarmDeploy(input: DeployPlanInput): Plan {
     remoteServices: {},
     releaseLabels: {},
     stagecraftServices: Object.fromEntries(
-      model.services.map((service) => [
-        service.name,
-        { replicas: service.replicas, environment: input.serviceSecrets?.[service.name] ?? {} },
-      ]),
+      model.services.map((service) => [service.name, stagecraftOverrides(service, input)]),
     ),
   });
   const bindMount = projected.projectMounts.find((mount) => mount.service !== '');

@@ -130,6 +130,19 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     expect(valid.stdout).toContain('version v1.4.2_rc-1');
   });
 
+  it('51: a service environment value under a secret name is redacted by config, however it was written', () => {
+    const folder = caseFolder('51-secret-named-service-environment');
+    for (const json of [false, true]) {
+      const result = stagecraft(['config', '-e', 'staging', ...(json ? ['--json'] : [])], { cwd: folder });
+      expect(result.code).toBe(0);
+      for (const value of ['FromEnvFileS3cret66', 'ScOverrideS3cret55', 'S3cr3tPassw0rd'])
+        expect(result.stdout + result.stderr).not.toContain(value);
+      expect(result.stdout).toMatch(
+        json ? /"SESSION_SECRET": "\[redacted\]"/ : /SESSION_SECRET: "\[redacted\]"/,
+      );
+    }
+  });
+
   it('50: a state file that is a FIFO, a device or a folder is refused at once, naming it', () => {
     for (const [kind, make] of [
       ['fifo', (path: string) => execFileSync('mkfifo', [path])],

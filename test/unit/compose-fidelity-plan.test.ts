@@ -314,6 +314,40 @@ describe.skipIf(!composeAvailable)(
       expect(document['networks']).toEqual({ backend: { name: 'bakery_backend', ipam: {} } });
     });
 
+    it("stagecraft.yml's environment (project block, then the environment's) and stop_timeout reach the containers", async () => {
+      const dir = copyCase('07-bind-mount-outside-project');
+      const app = join(dir, 'app');
+      writeFileSync(
+        join(app, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    environment: { FROM_COMPOSE: "yes", SHOP_MODE: test }\n',
+      );
+      writeFileSync(
+        join(app, 'stagecraft.yml'),
+        [
+          'project: { name: bakery }',
+          'services:',
+          '  web:',
+          '    role: web',
+          '    port: 80',
+          '    domains: [bakery.example.test]',
+          '    stop_timeout: 45s',
+          '    environment: { SHOP_MODE: live, REGION: us, SESSION_SECRET: Rye-Sourdough-2026 }',
+          'environments:',
+          '  production:',
+          '    driver: ssh',
+          '    hosts: { web: [{ name: web-1, address: 192.0.2.10 }] }',
+          '    services: { web: { environment: { REGION: eu } } }',
+          '',
+        ].join('\n'),
+      );
+      const { plan } = await planProject(app, 'production');
+      const web = uploadedCompose(plan, 'web-1').services['web']!;
+      expect(web.environment).toEqual({ FROM_COMPOSE: 'yes', REGION: 'eu', SHOP_MODE: 'live' });
+      expect(web['stop_grace_period']).toBe('45s');
+      expect(web['env_file']).toEqual(['secrets/web.env']);
+      expect(uploadedText(plan, 'web-1', 'secrets/web.env')).toBe('SESSION_SECRET="Rye-Sourdough-2026"\n');
+    });
+
     it('a literal $ in a label key reaches the host as compose reads it (keys are not interpolated)', async () => {
       const compose =
         'services:\n  web:\n    image: nginx:1.25\n    labels:\n      key$$dollar: "v$$al"\n      price$: "5"\n';
