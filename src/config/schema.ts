@@ -233,7 +233,9 @@ const serviceFields = {
     ),
   stop_timeout: duration
     .optional()
-    .describe("How long a container gets to stop before it is killed (the compose file's stop_grace_period)."),
+    .describe(
+      "How long a container gets to stop before it is killed (the compose file's stop_grace_period).",
+    ),
 };
 
 /**
