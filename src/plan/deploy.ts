@@ -982,9 +982,28 @@ export function planDeploy(input: DeployPlanInput): Plan {
   const migrationSteps = (strategy: 'pre_deploy' | 'post_deploy', phaseName: PhaseName, after: string[]) =>
     migrateSteps(input.migrations, strategy, { phase: phaseName, host: lockHost, after });
   const planned: Step[] = [];
+  const idle: HostModel[] = [];
   for (const host of orderedHosts(model)) {
     if (input.onlyHosts !== undefined && !input.onlyHosts.includes(host.name)) continue;
-    planned.push(...hostSteps(input, host, images, [lock.id]));
+    const steps = hostSteps(input, host, images, [lock.id]);
+    if (steps.length === 0) idle.push(host);
+    planned.push(...steps);
+  }
+  // A host that runs no service of this release may still run an earlier one's (a service removed
+  // from it, or moved away): it is pruned too, as `docker compose up --remove-orphans` would, once
+  // every other host has rolled out.
+  if (input.onlyServices === undefined && input.reuse === undefined) {
+    const rolledOut = planned.filter((step) => step.action.kind === 'prune').map((step) => step.id);
+    for (const host of idle) {
+      planned.push({
+        id: `prune:${host.name}`,
+        phase: 'rollout',
+        host: { name: host.name },
+        title: `stop and remove containers of services not in this release (${host.name} runs none of them)`,
+        action: { kind: 'prune', keep: [] },
+        dependsOn: rolledOut.length > 0 ? rolledOut : [lock.id],
+      });
+    }
   }
   // Pre-deploy migrations need their database running: on a first deploy, the hosts' files and the
   // services they need are rolled out in migrate_pre, before the migrations (stateful infra first).

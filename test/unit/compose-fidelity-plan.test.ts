@@ -668,5 +668,25 @@ describe.skipIf(!composeAvailable)(
       expect(prune.action).toEqual({ kind: 'prune', keep: ['web'] });
       expect(prune.dependsOn).toEqual(['rollout:web-1:web']);
     });
+
+    it('18: a host left with no service is pruned too, after the others have rolled out', async () => {
+      const dir = copyCase('18-removed-service-left-running');
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(
+          '        - { name: web-1, address: 192.0.2.10 }\n',
+          '        - { name: web-1, address: 192.0.2.10 }\n      worker:\n        - { name: worker-1, address: 192.0.2.11 }\n',
+        ),
+      );
+      const { plan } = await planProject(dir, 'production');
+      const prunes = allSteps(plan).filter((step) => step.action.kind === 'prune');
+      expect(prunes.map((step) => [step.id, step.action, step.dependsOn])).toEqual([
+        ['prune:web-1', { kind: 'prune', keep: ['web'] }, ['rollout:web-1:web']],
+        ['prune:worker-1', { kind: 'prune', keep: [] }, ['prune:web-1']],
+      ]);
+      expect(prunes[1]!.title).toBe(
+        'stop and remove containers of services not in this release (worker-1 runs none of them)',
+      );
+    });
   },
 );
