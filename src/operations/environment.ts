@@ -165,6 +165,7 @@ export async function loadEnvironment(
     envFiles: loaded.envFiles,
     exec,
     variables,
+    ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
   });
   for (const warning of writableProjectFolders(compose, loaded.root)) context.output.warn(warning);
   // The env files' own warnings were shown with their file:line when the config was loaded.

@@ -53,9 +53,13 @@ export function readProjectPath(root: string, relativePath: string): ProjectFile
   return files;
 }
 
+/** Stand-ins for $PWD and $HOME in the re-read of relativeBindSourcesOutside. */
+const LAPTOP_PWD = '/stagecraft-laptop-pwd';
+const LAPTOP_HOME = '/stagecraft-laptop-home';
+
 /**
  * Bind-mount sources and secret or config files that the compose file writes as relative paths (or
- * `~/…`) but that lie outside `root` (compose prints every path absolute, so `../shared/x` and a host
+ * `~/…`, `${PWD}/…`, `$HOME/…`) but that lie outside `root` (compose prints every path absolute, so `../shared/x` and a host
  * path `/srv/x` look alike).
  * Only when some source is absolute and outside root, it asks compose again with
  * `--no-path-resolution` and returns those sources (absolute, as the first model printed them).
@@ -70,6 +74,8 @@ export async function relativeBindSourcesOutside(
     envFiles: string[];
     exec: ComposeExec;
     variables: Record<string, string>;
+    /** The compose profiles in force (a service of an active profile mounts too). */
+    profiles?: string[];
   },
 ): Promise<Set<string>> {
   const outside = new Map<string, string>();
@@ -97,25 +103,36 @@ export async function relativeBindSourcesOutside(
     file: options.file,
     projectDir: composeDir,
     envFiles: options.envFiles,
+    ...(options.profiles === undefined ? {} : { profiles: options.profiles }),
   });
   argv.splice(argv.indexOf('config') + 1, 0, '--no-path-resolution');
-  const result = await runComposeConfig(options.exec, argv, { env: options.variables });
+  // `${PWD}/../x` and `$HOME/.aws` are this machine's folders too: read with stand-ins for both, a
+  // source that starts with one came from them.
+  const result = await runComposeConfig(options.exec, argv, {
+    env: { ...options.variables, PWD: LAPTOP_PWD, HOME: LAPTOP_HOME },
+  });
   if (result.exitCode !== 0) return found;
+  const fromLaptop = (source: string) =>
+    source.startsWith('~') || source.startsWith(LAPTOP_PWD) || source.startsWith(LAPTOP_HOME);
   const raw = JSON.parse(result.stdout) as ComposeProject;
   for (const [service, spec] of Object.entries(raw.services ?? {})) {
     for (const mount of spec.volumes ?? []) {
       const resolved = outside.get(`${service}\0${mount.target}`);
-      if (resolved !== undefined && typeof mount.source === 'string' && !isAbsolute(mount.source)) {
-        // `~/x` is the laptop's home: also not on the hosts.
-        if (resolve(composeDir, mount.source) === resolved || mount.source.startsWith('~'))
-          found.add(resolved);
-      }
+      if (resolved === undefined || typeof mount.source !== 'string') continue;
+      // `~/x` is the laptop's home: also not on the hosts.
+      if (fromLaptop(mount.source)) found.add(resolved);
+      else if (!isAbsolute(mount.source) && resolve(composeDir, mount.source) === resolved)
+        found.add(resolved);
     }
   }
   for (const kind of ['secrets', 'configs'] as const) {
     for (const [name, entry] of Object.entries((raw[kind] ?? {}) as Record<string, { file?: unknown }>)) {
       const resolved = outside.get(`${kind}\0${name}`);
-      if (resolved !== undefined && typeof entry?.file === 'string' && !isAbsolute(entry.file))
+      if (
+        resolved !== undefined &&
+        typeof entry?.file === 'string' &&
+        (!isAbsolute(entry.file) || fromLaptop(entry.file))
+      )
         found.add(resolved);
     }
   }

@@ -264,6 +264,39 @@ describe.skipIf(!composeAvailable)(
       );
     });
 
+    it('07: a source built from $PWD or $HOME is this machine’s folder too, and so is one of an active profile', async () => {
+      const refusal = async (compose: string, profiles?: string) => {
+        const dir = copyCase('07-bind-mount-outside-project');
+        writeFileSync(join(dir, 'app/docker-compose.yml'), compose);
+        if (profiles !== undefined) {
+          const config = readFileSync(join(dir, 'app/stagecraft.yml'), 'utf8');
+          writeFileSync(join(dir, 'app/stagecraft.yml'), `compose: { profiles: [${profiles}] }\n${config}`);
+        }
+        return (
+          (await planProject(join(dir, 'app'), 'production').catch((caught: unknown) => caught)) as Error
+        ).message;
+      };
+      expect(
+        await refusal(
+          'services:\n  web:\n    image: nginx:1.25\n    volumes: ["${PWD}/../shared:/etc/bakery:ro"]\n',
+        ),
+      ).toMatch(
+        /^docker-compose\.yml:4:15 service web: the bind mount \S+:\/etc\/bakery is outside the project folder/,
+      );
+      expect(
+        await refusal(
+          'services:\n  web:\n    image: nginx:1.25\n    volumes: ["$HOME/.aws:/root/.aws:ro"]\n',
+        ),
+      ).toMatch(
+        /^docker-compose\.yml:4:15 service web: the bind mount \S+:\/root\/\.aws is outside the project folder/,
+      );
+      const withProfile =
+        'services:\n  web:\n    image: nginx:1.25\n  backup:\n    image: busybox\n    profiles: [ops]\n    volumes: ["../shared/ovens.conf:/etc/ovens.conf:ro"]\n';
+      expect(await refusal(withProfile, 'ops')).toBe(
+        'docker-compose.yml:7:15 service backup: the bind mount ../shared/ovens.conf:/etc/ovens.conf is outside the project folder, so it cannot be uploaded to the hosts',
+      );
+    });
+
     it('an absolute host path stays a host path', async () => {
       const { plan } = await planCase07With(
         'services:\n  web:\n    image: nginx:1.25\n    volumes:\n      - /srv/bakery/ovens.conf:/etc/bakery/ovens.conf:ro\n',
