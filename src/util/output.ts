@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { redact } from './secret.js';
+import { redact, redactDeep } from './secret.js';
 
 export interface OutputOptions {
   color: boolean;
@@ -33,9 +33,9 @@ export class Output {
     process.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
   }
 
-  /** A JSON document on stdout. */
+  /** A JSON document on stdout; secrets are redacted in its strings, so it stays valid JSON. */
   json(value: unknown): void {
-    process.stdout.write(`${redact(JSON.stringify(value, null, 2))}\n`);
+    process.stdout.write(`${JSON.stringify(redactDeep(value), null, 2)}\n`);
   }
 
   /** Progress and information (stderr), hidden by --quiet and --json. */

@@ -107,9 +107,15 @@ function secretFields(value: string): string[] {
   );
 }
 
+/**
+ * Secret values shorter than this are not registered: a 1- or 2-character value is every such number
+ * or word of the output (`replicas: 1` would read `replicas: [redacted]`), and is no secret.
+ */
+const MIN_SECRET_LENGTH = 3;
+
 /** Registers a secret value (in all its encodings) the moment it is known: redact() scrubs it from then on. */
 export function registerSecretValue(value: string): void {
-  if (value === '') return;
+  if (value.length < MIN_SECRET_LENGTH) return;
   for (const form of [...secretEncodings(value), ...secretFields(value)]) {
     if (form.length >= MIN_SUBSTRING_LENGTH) registered.add(form);
     else if (!/^\s+$/.test(form)) {

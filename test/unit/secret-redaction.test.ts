@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectHostCompose } from '../../src/compose/project.js';
 import type { ComposeProject } from '../../src/compose/types.js';
+import { Output } from '../../src/util/output.js';
 import {
   clearSecretValuesForTests,
   looksSecretName,
@@ -70,10 +71,31 @@ describe('the redaction net', () => {
     expect(redact('line 2 alone: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('line 2 alone: [redacted]');
   });
 
-  it('scrubs short values too, as whole words only', () => {
-    registerSecretValue('x9');
+  it('scrubs short values too, as whole words only; 1 or 2 characters are no secret', () => {
+    registerSecretValue('x9z');
     registerSecretValue('abcd');
-    expect(redact('PASSWORD=x9 and box9 and abcdef')).toBe('PASSWORD=[redacted] and box9 and [redacted]ef');
+    registerSecretValue('1');
+    registerSecretValue('42');
+    expect(redact('PASSWORD=x9z and box9z and abcdef')).toBe(
+      'PASSWORD=[redacted] and box9z and [redacted]ef',
+    );
+    expect(redact('replicas: 1, port: 42')).toBe('replicas: 1, port: 42');
+  });
+
+  it('a JSON document keeps its numbers and stays valid with a short secret registered', () => {
+    registerSecretValue('777');
+    const printed: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => printed.push(chunk) > 0) as typeof process.stdout.write;
+    try {
+      new Output({ color: false, quiet: false, verbose: false, json: true }).json({
+        replicas: 777,
+        token: 'Bearer 777',
+      });
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(JSON.parse(printed.join(''))).toEqual({ replicas: 777, token: 'Bearer [redacted]' });
   });
 
   it('scrubs deep JSON values and keys, and a Secret prints redacted', () => {
