@@ -85,6 +85,30 @@ export function secretBuildLabels(
   return found;
 }
 
+/**
+ * The services Stagecraft builds whose `build.dockerfile_inline` holds a secret value (4 characters
+ * or more): the Dockerfile's instructions are stored in the image (`docker history`), which is pushed
+ * to the registry and pulled by every host. Returns their names and the key path, in model order.
+ */
+export function secretInlineDockerfiles(
+  model: EnvironmentModel,
+  compose: ComposeProject,
+  secretValues: readonly string[],
+): { service: string; path: PathSegment[] }[] {
+  const found: { service: string; path: PathSegment[] }[] = [];
+  for (const service of model.services) {
+    if (service.build === undefined) continue;
+    const inline = (compose.services[service.name]?.['build'] as { dockerfile_inline?: unknown } | undefined)
+      ?.dockerfile_inline;
+    if (typeof inline !== 'string') continue;
+    // compose prints a literal `$` as `$$`.
+    const text = inline.replaceAll('$$', '$');
+    if (secretValues.some((secret) => secret.length >= 4 && text.includes(secret)))
+      found.push({ service: service.name, path: ['services', service.name, 'build', 'dockerfile_inline'] });
+  }
+  return found;
+}
+
 /** How to pass a secret to a build instead: BuildKit build secrets (compose `build.secrets`). */
 export function buildSecretHint(arg: SecretBuildArg): string {
   return (

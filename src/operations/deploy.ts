@@ -31,7 +31,13 @@ import { ExternalError, InternalError, PartialFailure, UserError } from '../util
 import { resolvePath } from '../util/paths.js';
 import { redact, Secret } from '../util/secret.js';
 import { readUserFile } from '../util/user-file.js';
-import { buildSecretHint, secretBuildArgError, secretBuildArgs, secretBuildLabels } from './build-args.js';
+import {
+  buildSecretHint,
+  secretBuildArgError,
+  secretBuildArgs,
+  secretBuildLabels,
+  secretInlineDockerfiles,
+} from './build-args.js';
 import { type LoadedEnvironment, secretNames } from './environment.js';
 import { hostNamesInScope, serviceNamesInScope } from './fleet.js';
 import { meshAddressOf } from './mesh.js';
@@ -447,6 +453,21 @@ async function planRelease(
       {
         details: more,
         hint: 'remove the secret from build.labels; a container gets a secret through its environment',
+      },
+    );
+  }
+  const inlineSecrets =
+    target || options.skipBuild === true ? [] : secretInlineDockerfiles(env.model, env.compose, knownSecrets);
+  if (inlineSecrets.length > 0) {
+    const [first, ...more] = inlineSecrets.map(({ service, path }) => {
+      const at = env.locateCompose.nearest(path);
+      return `${at === undefined ? '' : `${at} `}services.${service}.build.dockerfile_inline`;
+    });
+    throw new UserError(
+      `${first} holds a secret value: the image would store it (docker history; pushed to the registry, pulled by every host)`,
+      {
+        details: more,
+        hint: 'read the secret in the Dockerfile through a BuildKit build secret (build.secrets and RUN --mount=type=secret), or give it to the container through its environment',
       },
     );
   }
