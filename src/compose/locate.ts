@@ -92,8 +92,14 @@ export function composeLocator(
     if (source === undefined) {
       try {
         const read = raw() === null ? null : YamlSource.parse(displayName, raw()!);
+        // A key named like an object internal is located (compose's model is refused for it), not
+        // read into plain data here: only the other guard issues (alias bombs) make it unusable.
         source =
-          read === null || read.syntaxIssues().length > 0 || read.guardIssues().length > 0 ? null : read;
+          read === null ||
+          read.syntaxIssues().length > 0 ||
+          read.guardIssues().some((issue) => !issue.message.startsWith('key "'))
+            ? null
+            : read;
       } catch {
         source = null;
       }

@@ -1,4 +1,6 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { formatPath, type PathSegment } from '../config/issues.js';
+import { FORBIDDEN_KEYS } from '../config/yaml-guard.js';
 import { composeConfigArgs } from '../docker/compose.js';
 import { ExternalError, TimedOutError, UserError } from '../util/errors.js';
 import { pathEntry } from '../util/user-file.js';
@@ -156,8 +158,44 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
   }
   const project = parsed as ComposeProject;
   if (project.services === undefined || project.services === null) project.services = {};
-  refuseOptionLikeNames(project, file, shown.startsWith('..') || isAbsolute(shown) ? file : shown);
+  const display = shown.startsWith('..') || isAbsolute(shown) ? file : shown;
+  refuseOptionLikeNames(project, file, display);
+  refuseObjectInternals(project, file, display);
   return project;
+}
+
+/**
+ * Refuses a key named like an object internal (`__proto__`, `constructor`, `prototype`) anywhere in
+ * the model (a service, a volume, an environment variable): a plain-object reader drops or misreads
+ * it (a service `__proto__` became the prototype of the hosts' services). Throws UserError at its
+ * `file:line:column` where the file has it (else the nearest key it has).
+ */
+function refuseObjectInternals(project: ComposeProject, file: string, shown: string): void {
+  const path = internalKeyPath(project, []);
+  if (path === undefined) return;
+  throw new UserError(
+    located(
+      composeLocator(file, shown).nearest(path),
+      `${formatPath(path)}: the key "${String(path.at(-1))}" names an object internal and is refused`,
+    ),
+    { hint: `rename it in ${shown}` },
+  );
+}
+
+function internalKeyPath(value: unknown, path: PathSegment[]): PathSegment[] | undefined {
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = internalKeyPath(item, [...path, index]);
+      if (found !== undefined) return found;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) return [...path, key];
+      const found = internalKeyPath((value as Record<string, unknown>)[key], [...path, key]);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 /**
