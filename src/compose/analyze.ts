@@ -151,14 +151,53 @@ export function composeReplicas(service: ComposeService): number {
 
 /**
  * The strategy when stagecraft.yml names none: stop-first for a service that publishes a fixed host
- * port (two containers cannot bind it), has a fixed container_name (two containers cannot share it),
- * or owns a named volume with one replica (a single writer, e.g. a database); start-first otherwise.
- * `replicas` defaults to the service's composeReplicas.
+ * port (two containers cannot bind it), has a fixed container_name, IP or MAC address (two
+ * containers cannot share it), or with one replica owns a named volume or writes to a folder of the
+ * host (a single writer, e.g. a database on /srv/pgdata); start-first otherwise.
+ * `replicas` defaults to the service's composeReplicas; `projectDir` is the local project folder
+ * (bind mounts under it are uploaded with each release, not shared).
  */
-export function defaultRolloutStrategy(service: ComposeService, replicas?: number): RolloutStrategy {
+export function defaultRolloutStrategy(
+  service: ComposeService,
+  replicas?: number,
+  projectDir?: string,
+): RolloutStrategy {
   const count = replicas ?? composeReplicas(service);
   if (publishesFixedHostPort(service)) return 'stop-first';
-  if (typeof service.container_name === 'string' && service.container_name !== '') return 'stop-first';
-  if (ownsNamedVolume(service) && count <= 1) return 'stop-first';
+  if (fixedIdentity(service) !== undefined) return 'stop-first';
+  if ((ownsNamedVolume(service) || writesHostFolder(service, projectDir)) && count <= 1) return 'stop-first';
   return 'start-first';
+}
+
+/**
+ * What two containers of `service` cannot share, if it has one: `container_name X`, `ipv4_address X`,
+ * `ipv6_address X` (of a network) or `mac_address X`.
+ */
+export function fixedIdentity(service: ComposeService): string | undefined {
+  if (typeof service.container_name === 'string' && service.container_name !== '')
+    return `container_name ${service.container_name}`;
+  if (typeof service['mac_address'] === 'string') return `mac_address ${service['mac_address']}`;
+  const networks = service.networks;
+  if (networks !== null && typeof networks === 'object' && !Array.isArray(networks)) {
+    for (const settings of Object.values(networks as Record<string, unknown>)) {
+      if (settings === null || typeof settings !== 'object') continue;
+      for (const key of ['ipv4_address', 'ipv6_address', 'mac_address']) {
+        const value = (settings as Record<string, unknown>)[key];
+        if (typeof value === 'string' && value !== '') return `${key} ${value}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Host folders that hold sockets and devices, not data: a bind of one makes no single writer. */
+const SYSTEM_FOLDERS = /^\/(dev|proc|sys|run|var\/run|tmp)(\/|$)/;
+
+/** A read-write bind mount of a host folder outside the project (data that outlives the container). */
+function writesHostFolder(service: ComposeService, projectDir: string | undefined): boolean {
+  return (service.volumes ?? []).some((mount) => {
+    if (mount.type !== 'bind' || typeof mount.source !== 'string' || mount.read_only === true) return false;
+    if (!mount.source.startsWith('/') || SYSTEM_FOLDERS.test(mount.source)) return false;
+    return projectDir === undefined || !`${mount.source}/`.startsWith(`${projectDir}/`);
+  });
 }

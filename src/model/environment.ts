@@ -469,7 +469,7 @@ export function buildEnvironmentModel(
           : hosts.filter((host) => host.roles.includes(role)).map((host) => host.name),
       build,
       image: build === undefined ? composeService.image! : repository,
-      strategy: settings.rollout ?? defaultRolloutStrategy(composeService, replicas),
+      strategy: settings.rollout ?? defaultRolloutStrategy(composeService, replicas, loaded.root),
       replicas,
       port: settings.port,
       domains: routing.domains,

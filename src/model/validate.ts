@@ -1,4 +1,4 @@
-import { publishesFixedHostPort } from '../compose/analyze.js';
+import { fixedIdentity, publishesFixedHostPort } from '../compose/analyze.js';
 import type { ComposeProject, ComposeService } from '../compose/types.js';
 import type { ServiceModel } from './environment.js';
 
@@ -55,8 +55,9 @@ function referencedPorts(values: string[], host: string): { referenced: boolean;
  * - a routed service (domains) cannot be scaled to 0 replicas: its requests would all fail;
  * - `replicas` > 1 with a fixed `container_name` cannot run (names are unique), nor with a single
  *   fixed host port (one container binds it; a range `9000-9001` gives each its own) unless swarm;
- * - a service that publishes a fixed host port or uses `network_mode: host` cannot roll out
- *   start-first (the new container cannot bind the port while the old one holds it);
+ * - a service that publishes a fixed host port, uses `network_mode: host` or has a fixed container
+ *   name, IP or MAC address cannot roll out start-first (the new container cannot take it while the
+ *   old one holds it);
  * - a service reached from another host (its name in an environment value) should publish the port
  *   it is reached on: a warning, since only the app knows whether it really connects (a name in a
  *   value may be a label, and depends_on alone only orders start-up); none with `overlay` (driver
@@ -125,6 +126,10 @@ export function crossServiceFindings(
       } else if (publishesFixedHostPort(spec)) {
         problems.push(
           `service ${service.name} publishes host port ${publishedPorts(spec).join(', ')}, so a new container cannot start beside the old one: set services.${service.name}.rollout: stop-first, or publish no fixed host port`,
+        );
+      } else if (fixedIdentity(spec) !== undefined) {
+        problems.push(
+          `service ${service.name} has ${fixedIdentity(spec)}, which two containers cannot share, so a new container cannot start beside the old one: set services.${service.name}.rollout: stop-first, or remove it`,
         );
       }
     }

@@ -160,6 +160,26 @@ describe('defaultRolloutStrategy', () => {
     expect(defaultRolloutStrategy({ image: 'x', container_name: 'x' })).toBe('stop-first');
   });
 
+  it('stop-first for a fixed IP or MAC address, and for one writer of a host folder outside the project', () => {
+    const network = (settings: Record<string, string>) =>
+      ({ image: 'x', networks: { back: settings } }) as unknown as ComposeService;
+    expect(defaultRolloutStrategy(network({ ipv4_address: '172.20.0.5' }))).toBe('stop-first');
+    expect(defaultRolloutStrategy(network({ ipv6_address: 'fd00::5' }))).toBe('stop-first');
+    expect(defaultRolloutStrategy({ image: 'x', mac_address: '02:42:ac:11:00:02' } as ComposeService)).toBe(
+      'stop-first',
+    );
+    const bind = (source: string, readOnly = false) =>
+      ({
+        image: 'postgres:16',
+        volumes: [{ type: 'bind', source, target: '/var/lib/postgresql/data', read_only: readOnly }],
+      }) as ComposeService;
+    expect(defaultRolloutStrategy(bind('/srv/pgdata'), 1, '/home/me/shop')).toBe('stop-first');
+    expect(defaultRolloutStrategy(bind('/srv/pgdata'), 2, '/home/me/shop')).toBe('start-first');
+    expect(defaultRolloutStrategy(bind('/srv/pgdata', true), 1, '/home/me/shop')).toBe('start-first');
+    expect(defaultRolloutStrategy(bind('/home/me/shop/conf'), 1, '/home/me/shop')).toBe('start-first');
+    expect(defaultRolloutStrategy(bind('/var/run/docker.sock'), 1, '/home/me/shop')).toBe('start-first');
+  });
+
   it('start-first otherwise (bind mounts and ephemeral ports are fine)', () => {
     expect(defaultRolloutStrategy(svc(shop, 'api'))).toBe('start-first');
     expect(defaultRolloutStrategy(svc(shop, 'web'), 2)).toBe('start-first');

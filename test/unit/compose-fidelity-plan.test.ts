@@ -584,6 +584,42 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
+    it('09: an explicit start-first with a fixed container_name or IP address is refused', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        [
+          'services:',
+          '  web: { image: nginx:1.25, container_name: bakery-web }',
+          '  shop:',
+          '    image: nginx:1.25',
+          '    networks: { back: { ipv4_address: 172.28.0.5 } }',
+          'networks:',
+          '  back: { ipam: { config: [{ subnet: 172.28.0.0/16 }] } }',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        [
+          'project: { name: bakery }',
+          'services:',
+          '  web: { role: web, rollout: start-first }',
+          '  shop: { role: web, rollout: start-first }',
+          'environments:',
+          '  production:',
+          '    driver: ssh',
+          '    hosts: { web: [{ name: web-1, address: 192.0.2.10 }] }',
+          '',
+        ].join('\n'),
+      );
+      const error = await refusal(dir);
+      expect(error.details).toEqual([
+        'service shop has ipv4_address 172.28.0.5, which two containers cannot share, so a new container cannot start beside the old one: set services.shop.rollout: stop-first, or remove it',
+        'service web has container_name bakery-web, which two containers cannot share, so a new container cannot start beside the old one: set services.web.rollout: stop-first, or remove it',
+      ]);
+    });
+
     it('a remote service reached on a port it does not publish is a warning naming both hosts', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(
