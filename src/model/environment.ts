@@ -53,6 +53,11 @@ export interface BuildSpec {
   dockerfile: string | undefined;
   target: string | undefined;
   args: Record<string, string>;
+  /**
+   * A provider's build (not compose's): the compose service's `platform`, which the image is built
+   * for (`docker build --platform`), as `docker compose build` does. Compose builds keep their own.
+   */
+  platform?: string;
 }
 
 /** One of a service's `routes`: another container port, with its own domains and route settings. */
@@ -341,7 +346,8 @@ function buildSpecOf(
     const build = (selected?.entry as AppProvider | undefined)?.build?.(selected?.config, root);
     if (build?.service === name) {
       const { service: _service, ...spec } = build;
-      return { ...spec, fromCompose: false };
+      const platform = compose.services[name]?.['platform'];
+      return { ...spec, fromCompose: false, ...(typeof platform === 'string' ? { platform } : {}) };
     }
   }
   return undefined;

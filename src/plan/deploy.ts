@@ -295,6 +295,7 @@ export function buildSteps(
             dockerfile: service.build.dockerfile,
             target: service.build.target,
             buildArgs: service.build.args,
+            ...(service.build.platform === undefined ? {} : { platform: service.build.platform }),
             ...(cacheRef === undefined ? {} : { cacheFrom: cacheRef, cacheTo: 'type=inline' }),
           }),
         };

@@ -9,6 +9,7 @@ import * as z from 'zod';
 import type { ComposeProject } from '../../src/compose/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import { processSpec } from '../../src/dev/processes.js';
+import { buildArgs } from '../../src/docker/image.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
 import { planDevTopology } from '../../src/plan/dev.js';
 import type { AppProvider } from '../../src/providers/app.js';
@@ -137,5 +138,14 @@ describe('a provider registered outside the core', () => {
       target: 'prod',
       args: { DENO: '2' },
     });
+  });
+
+  it("builds for the compose service's platform, as docker compose build does (case 11's kind)", () => {
+    const loaded = loadWithTestProvider();
+    const compose: ComposeProject = { services: { api: { image: 'p-api', platform: 'linux/amd64' } } };
+    const model = buildEnvironmentModel(loaded, compose);
+    expect(model.services.find((service) => service.name === 'api')?.build?.platform).toBe('linux/amd64');
+    const argv = buildArgs({ tags: ['r/p-api:v1'], context: '/x/api', platform: 'linux/amd64' });
+    expect(argv).toEqual(['docker', 'build', '-t', 'r/p-api:v1', '--platform', 'linux/amd64', '/x/api']);
   });
 });
