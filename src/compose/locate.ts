@@ -18,6 +18,12 @@ export interface ComposeLocator {
    * value from a merge key), the nearest key above it that it has (at least two segments deep).
    */
   nearest(path: readonly PathSegment[]): string | undefined;
+  /**
+   * Whether the file, or a file it includes, writes the key path itself (aliases and merge keys
+   * resolved): `['volumes', 'pgdata', 'name']` for a pinned volume name. False where compose alone
+   * made the value up (a default name).
+   */
+  writes(path: readonly PathSegment[]): boolean;
   /** `file:line:column` of the entry of `services.<service>.volumes` that mounts at `target`. */
   mount(service: string, target: string): string | undefined;
   /**
@@ -167,8 +173,35 @@ export function composeLocator(
     walk(yaml.document.toJS({ maxAliasCount: -1 }), []);
     return found;
   };
+  let data: unknown;
+  const plain = (): unknown => {
+    if (data === undefined) {
+      const yaml = parsed();
+      data = yaml === null ? null : (yaml.document.toJS({ maxAliasCount: -1 }) ?? null);
+    }
+    return data;
+  };
   return {
     key,
+    writes(keyPath) {
+      // Most questions are answered from the text (the key is not in it at all).
+      const text = raw();
+      const mayHave =
+        text !== null &&
+        (text.includes('\\') ||
+          keyPath.every((segment) => typeof segment !== 'string' || text.includes(segment)));
+      let node: unknown = mayHave ? plain() : null;
+      for (const segment of keyPath) {
+        node =
+          node !== null && typeof node === 'object' && Object.hasOwn(node, segment)
+            ? (node as Record<string | number, unknown>)[segment]
+            : undefined;
+      }
+      if (node !== undefined) return true;
+      return others.some(
+        (other) => other.via === 'include' && composeLocator(other.path, other.displayName).writes(keyPath),
+      );
+    },
     nearest(keyPath) {
       for (let length = keyPath.length; length >= Math.min(2, keyPath.length); length--) {
         const found = key(keyPath.slice(0, length));

@@ -250,7 +250,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
           record['external'] !== true &&
           projectName !== undefined &&
           record['name'] === `${projectName}_${key}` &&
-          input.locate?.key([kind, key, 'name']) === undefined
+          input.locate?.writes([kind, key, 'name']) !== true
         ) {
           delete record['name'];
         }

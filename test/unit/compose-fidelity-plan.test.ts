@@ -402,6 +402,36 @@ describe.skipIf(!composeAvailable)(
       expect(labels(host)).toEqual(labels(compose));
     });
 
+    it('a volume or network name pinned in an included file, or through a merge key, is kept too', async () => {
+      const dir = copyCase('07-bind-mount-outside-project');
+      writeFileSync(
+        join(dir, 'app/db.yml'),
+        'services:\n  db: { image: postgres:16, volumes: [pgdata:/data], networks: [back] }\nvolumes:\n  pgdata: { name: bakery_pgdata }\nnetworks:\n  back: { name: bakery_back }\n',
+      );
+      writeFileSync(
+        join(dir, 'app/docker-compose.yml'),
+        [
+          'name: bakery',
+          'include: [db.yml]',
+          'x-pinned: &pinned { name: bakery_cache }',
+          'services:',
+          '  web: { image: nginx:1.25, volumes: [cache:/cache, scratch:/scratch] }',
+          'volumes:',
+          '  cache: { <<: *pinned }',
+          '  scratch: {}',
+          '',
+        ].join('\n'),
+      );
+      const { plan } = await planProject(join(dir, 'app'), 'production');
+      const document = uploadedCompose(plan, 'web-1');
+      expect(document['volumes']).toEqual({
+        cache: { name: 'bakery_cache' },
+        pgdata: { name: 'bakery_pgdata' },
+        scratch: {},
+      });
+      expect(document['networks']).toMatchObject({ back: { name: 'bakery_back' } });
+    });
+
     it('a compose file in a subfolder takes its relative paths from its own folder, as docker compose does', async () => {
       const dir = copyCase('07-bind-mount-outside-project');
       const app = join(dir, 'app');
