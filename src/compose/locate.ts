@@ -19,6 +19,12 @@ export interface ComposeLocator {
    */
   nearest(path: readonly PathSegment[]): string | undefined;
   /**
+   * The variables the file (and the files it includes or extends) interpolates in a service's
+   * `build` section (args, target, dockerfile_inline, …), sorted: what a build takes from outside
+   * the commit.
+   */
+  buildVariables(): string[];
+  /**
    * Whether the file, or a file it includes, writes the key path itself (aliases and merge keys
    * resolved): `['volumes', 'pgdata', 'name']` for a pinned volume name. False where compose alone
    * made the value up (a default name).
@@ -48,6 +54,9 @@ export interface SecretReference {
   /** Set when the file is reached through `extends.file`: its services are templates for others. */
   extended?: true;
 }
+
+/** `${NAME…}` or `$NAME` in a compose value (after `$$` escapes are taken out). */
+const VARIABLE_REFERENCE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))/g;
 
 /** Where a value interpolated at `path` reaches the host's compose file in clear. */
 function inClearAt(path: readonly PathSegment[]): boolean {
@@ -181,8 +190,35 @@ export function composeLocator(
     }
     return data;
   };
+  const ownBuildVariables = (): string[] => {
+    const text = raw();
+    if (text === null || !/build/.test(text) || !text.includes('$')) return [];
+    const root = plain();
+    const services =
+      root !== null && typeof root === 'object' ? (root as Record<string, unknown>)['services'] : undefined;
+    if (services === null || typeof services !== 'object') return [];
+    const names = new Set<string>();
+    const walk = (value: unknown) => {
+      if (typeof value === 'string') {
+        for (const match of value.replaceAll('$$', '').matchAll(VARIABLE_REFERENCE))
+          names.add((match[1] ?? match[2])!);
+      } else if (Array.isArray(value)) value.forEach(walk);
+      else if (value !== null && typeof value === 'object') Object.values(value).forEach(walk);
+    };
+    for (const service of Object.values(services)) {
+      if (service !== null && typeof service === 'object')
+        walk((service as Record<string, unknown>)['build']);
+    }
+    return [...names];
+  };
   return {
     key,
+    buildVariables() {
+      const names = new Set(ownBuildVariables());
+      for (const other of others)
+        for (const name of composeLocator(other.path, other.displayName).buildVariables()) names.add(name);
+      return [...names].sort();
+    },
     writes(keyPath) {
       // Most questions are answered from the text (the key is not in it at all).
       const text = raw();

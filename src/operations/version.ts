@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { runLocal } from '../runners/local.js';
 import { UserError } from '../util/errors.js';
@@ -64,6 +64,10 @@ export async function resolveVersion(
   const commit = head?.exitCode === 0 ? head.stdout.trim() : '';
   if (explicit !== undefined && explicit !== '') return { version: explicit, commit, immutable: false };
   if (commit === '') return { version: `local-${folderHash(projectRoot)}`, commit, immutable: false };
+  // A folder that does not exist is the build's error to report (compose names it), not the version's.
+  buildContexts = buildContexts.filter((context) =>
+    statSync(context, { throwIfNoEntry: false })?.isDirectory(),
+  );
   // What is built belongs to the version too: build contexts outside the project folder (a monorepo's
   // `../api`) are looked at with it.
   const pathspecs = [
@@ -104,12 +108,22 @@ export async function resolveVersion(
   };
 }
 
-/** The absolute build context folders of a compose model, sorted (git URLs and the like left out). */
-export function buildContextsOf(services: Record<string, { build?: { context?: string } }>): string[] {
+/**
+ * The absolute build context folders of a compose model, with each build's `additional_contexts`
+ * folders, sorted (git URLs, `docker-image://` and the like left out).
+ */
+export function buildContextsOf(
+  services: Record<string, { build?: { context?: string; additional_contexts?: unknown } }>,
+): string[] {
   const contexts = new Set<string>();
   for (const service of Object.values(services)) {
     const context = service.build?.context;
     if (context !== undefined && isAbsolute(context)) contexts.add(context);
+    const additional = service.build?.additional_contexts;
+    if (additional !== null && typeof additional === 'object') {
+      for (const value of Object.values(additional))
+        if (typeof value === 'string' && isAbsolute(value)) contexts.add(value);
+    }
   }
   return [...contexts].sort();
 }

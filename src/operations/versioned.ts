@@ -2,9 +2,10 @@
 // Apart from operations/deploy.ts so that `plan` can start it (and compose's read of the project)
 // before the rest of the deploy code is loaded.
 
+import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
-import { type LoadedEnvironment, loadEnvironment } from './environment.js';
+import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import type { IgnoredBuildInput } from './ignored-build-inputs.js';
 import type { Session } from './session.js';
 import { buildContextsOf, checkVersionTag, type ResolvedVersion, resolveVersion } from './version.js';
@@ -45,18 +46,21 @@ export async function loadVersioned(
   // The build contexts (known once compose has read the file) are part of the version: changes in one
   // outside the project folder, and files git ignores that one sends to the builder, make it dirty.
   // Compose reads the file again with that version.
+  // Variables a build section interpolates (a build arg from the env file) are not in the commit
+  // either: their values name the build too, so each environment's build gets its own tag.
   if (version === undefined || version === '') {
     const contexts = buildContextsOf(env.compose.services);
     if (contexts.length > 0) {
       const widened = await resolveVersion(env.loaded.root, undefined, contexts);
       for (const input of widened.ignoredBuildInputs ?? [])
         session.output.warn(ignoredInputsWarning(input, env.loaded.root));
-      if (widened.version !== resolved.version) {
-        resolved = widened;
+      const withInputs = { ...widened, version: widened.version + buildVariablesSuffix(env) };
+      if (withInputs.version !== resolved.version) {
+        resolved = withInputs;
         return {
           // The config is the one loaded already, and its warnings were shown by the first load.
           env: await loadEnvironment(withoutWarnings(session, env.loaded), purpose, async () => ({
-            STAGECRAFT_VERSION: widened.version,
+            STAGECRAFT_VERSION: withInputs.version,
           })),
           ...resolved,
         };
@@ -64,6 +68,21 @@ export async function loadVersioned(
     }
   }
   return { env, ...resolved };
+}
+
+/**
+ * `-args-<8 hex>` over the names and values of the variables the compose file's build sections
+ * interpolate, or '' when they interpolate none. Left out: STAGECRAFT_VERSION (the version itself)
+ * and secrets (a published tag must not change with a secret's value; a secret build arg is refused).
+ */
+function buildVariablesSuffix(env: LoadedEnvironment): string {
+  const secret = new Set(secretNames(env.loaded));
+  const names = env.locateCompose
+    .buildVariables()
+    .filter((name) => name !== 'STAGECRAFT_VERSION' && !secret.has(name));
+  if (names.length === 0) return '';
+  const values = names.map((name) => `${name}=${env.loaded.variables[name] ?? ''}`);
+  return `-args-${createHash('sha256').update(values.join('\0')).digest('hex').slice(0, 8)}`;
 }
 
 function ignoredInputsWarning(input: IgnoredBuildInput, root: string): string {

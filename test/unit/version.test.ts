@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildContextsOutside, folderHash, resolveVersion } from '../../src/operations/version.js';
-import { allSteps } from '../../src/plan/types.js';
+import { allSteps, type Plan } from '../../src/plan/types.js';
 import { planProject } from '../support/prepare.js';
 
 // Kind 6 of issue 11 on case 13: the image tag identifies the code.
@@ -155,6 +155,63 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     expect(output.warnings.filter((warning) => warning.startsWith('the build context'))).toEqual([
       'the build context api sends 2 files that git ignores (dist/app.css, …): the commit does not name them, so the version is marked dirty and the image is always rebuilt; list them in api/.dockerignore if the image does not need them',
     ]);
+  });
+
+  it('13: a build arg from the env file names the build too: each value gets its own tag, literal args none', async () => {
+    const dir = copy('args');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      args: { PUBLIC_API_URL: "${PUBLIC_API_URL}", MODE: production, APP_VERSION: "${STAGECRAFT_VERSION}" }\n',
+    );
+    writeFileSync(
+      join(dir, 'stagecraft.yml'),
+      readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(
+        '    driver: ssh\n',
+        '    driver: ssh\n    env_file: .env.production\n',
+      ),
+    );
+    writeFileSync(join(dir, '.env.production'), 'PUBLIC_API_URL=https://api.one.example.test\n');
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'v1');
+    const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    const first = (await planProject(dir, 'production', { version: undefined })).plan.version;
+    expect(first).toMatch(new RegExp(`^${sha}-args-[0-9a-f]{8}$`));
+    const build = (plan: Plan) => allSteps(plan).find((step) => step.id === 'build:api')?.action;
+    writeFileSync(join(dir, '.env.production'), 'PUBLIC_API_URL=https://api.two.example.test\n');
+    const { plan } = await planProject(dir, 'production', { version: undefined });
+    expect(plan.version).toMatch(new RegExp(`^${sha}-args-[0-9a-f]{8}$`));
+    expect(plan.version).not.toBe(first);
+    // Still one state of the build's inputs: a tag that exists is that build.
+    expect(build(plan)).toHaveProperty('existsArgv');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      args: { MODE: production, ESCAPED: "$${NOT_A_VARIABLE}" }\n',
+    );
+    git(dir, 'commit', '-qam', 'literal args');
+    const literal = (await planProject(dir, 'production', { version: undefined })).plan.version;
+    expect(literal).toBe(git(dir, 'rev-parse', '--short=12', 'HEAD'));
+  });
+
+  it('13: an additional build context outside the project folder belongs to the version', async () => {
+    const repo = join(scratch, 'additional');
+    cpSync(caseDir, join(repo, 'app'), { recursive: true });
+    mkdirSync(join(repo, 'shared'));
+    writeFileSync(join(repo, 'shared', 'lib.txt'), 'one\n');
+    writeFileSync(
+      join(repo, 'app', 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      additional_contexts: { shared: ../shared }\n',
+    );
+    git(repo, 'init', '-q');
+    git(repo, 'add', '.');
+    git(repo, 'commit', '-qm', 'v1');
+    const sha = git(repo, 'rev-parse', '--short=12', 'HEAD');
+    const app = join(repo, 'app');
+    expect((await planProject(app, 'production', { version: undefined })).plan.version).toBe(sha);
+    writeFileSync(join(repo, 'shared', 'lib.txt'), 'two\n');
+    expect((await planProject(app, 'production', { version: undefined })).plan.version).toMatch(
+      new RegExp(`^${sha}-dirty-[0-9a-f]{12}$`),
+    );
   });
 
   it('outside git: local-<hash of the files>, different for different code', async () => {
