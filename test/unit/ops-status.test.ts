@@ -249,6 +249,15 @@ describe('scope', () => {
   it('selects hosts by glob and role; a pattern that matches nothing is an error', () => {
     expect(globMatch('web-*', 'web-12')).toBe(true);
     expect(globMatch('web-?', 'web-12')).toBe(false);
+    expect(globMatch('w*b-?2', 'web-12')).toBe(true);
+    expect(globMatch('*', '')).toBe(true);
+    expect(globMatch('a.b', 'axb')).toBe(false);
+    expect(globMatch('*-1*', 'web-12')).toBe(true);
+    expect(globMatch('web-1', 'web-12')).toBe(false);
+    // Many stars against a long name that never matches: ends at once (a regular expression backtracked without end).
+    const started = performance.now();
+    expect(globMatch(`${'a*'.repeat(16)}b`, 'a'.repeat(300))).toBe(false);
+    expect(performance.now() - started).toBeLessThan(100);
     expect(hostsInScope(model, { hosts: ['web-*'] }).map((host) => host.name)).toEqual(['web-1', 'web-2']);
     expect(hostsInScope(model, { roles: ['db'] }).map((host) => host.name)).toEqual(['db-1']);
     expect(hostsInScope(model, {}).length).toBe(3);
