@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { looksSecretName } from '../util/secret.js';
+import { looksSecretName, registerSecretValue } from '../util/secret.js';
 import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
 import { type ComposeLocator, located } from './locate.js';
 import type { ComposeProject, ComposeService, HostCompose } from './types.js';
@@ -98,6 +98,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
   const projectFiles = new Set<string>();
   const projectMounts: HostCompose['projectMounts'] = [];
   const secretFiles: Record<string, string> = {};
+  // Values moved to a secret env file by their name (APP_SECRET: ${SEED}): searched for elsewhere too.
+  const movedValues = new Set<string>();
 
   const services: Record<string, ComposeService> = {};
   const secretEnv: Record<string, Record<string, string>> = {};
@@ -138,8 +140,10 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
         (secretNames.has(key) ||
           looksSecretName(key) ||
           secretValues.some((secretValue) => value.includes(secretValue)));
-      if (secret) secrets[key] = value;
-      else kept[key] = value === null ? null : escapeDollars(value);
+      if (secret) {
+        secrets[key] = value;
+        movedValues.add(value);
+      } else kept[key] = value === null ? null : escapeDollars(value);
     }
     if (Object.keys(kept).length > 0) spec.environment = kept;
     else delete spec.environment;
@@ -305,7 +309,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
   // A plain lowercase word (`postgres`, `redis-server`) is also an image, a user or a command of the
   // file: searching for it refuses ordinary projects. Where such a secret is interpolated outside an
   // environment is found by name instead (ComposeLocator.secretReferences).
-  const long = secretValues.filter(
+  for (const value of movedValues) registerSecretValue(value);
+  const long = [...new Set([...secretValues, ...movedValues])].filter(
     (value) => value.length >= MIN_LEAK_CHECK_LENGTH && !/^[a-z]+(?:[-_.][a-z]+)*$/.test(value),
   );
   const leak = findLeak(

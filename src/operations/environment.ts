@@ -7,13 +7,14 @@ import { ambiguousComposeFiles, type ComposeExec, composeFileFor, readCompose } 
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
+import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { buildEnvironmentModel, type EnvironmentModel, serviceSettings } from '../model/environment.js';
 import { projectModel } from '../model/project.js';
 import { runLocalViaCliPlugin } from '../runners/cli-plugin.js';
 import { readInfraState } from '../state/infra.js';
 import { UserError, UserFileError } from '../util/errors.js';
-import { looksSecretName } from '../util/secret.js';
-import { pathEntry } from '../util/user-file.js';
+import { looksSecretName, registerSecretValue } from '../util/secret.js';
+import { pathEntry, readUserFile } from '../util/user-file.js';
 import { relativeBindSourcesOutside } from './project-files.js';
 import type { Session } from './session.js';
 
@@ -54,6 +55,31 @@ export function secretNames(loaded: LoadedConfig): string[] {
           .filter(([name, value]) => !named.has(name) && values.some((secret) => value.includes(secret)))
           .map(([name]) => name);
   return [...new Set([...named, ...derived])].sort();
+}
+
+/** `NAME: …${VAR}…` or `- NAME=…$VAR…` on one line of a compose file: a variable set from another. */
+const ASSIGNED_FROM =
+  /^\s*(?:-\s*)?["']?([A-Za-z_][A-Za-z0-9_]*)["']?\s*[:=].*?\$\{?([A-Za-z_][A-Za-z0-9_]*)/;
+
+/**
+ * Registers for redaction the values of variables the compose file assigns to a secret-named key
+ * (`APP_SECRET: ${SEED}`): compose's own errors may quote them (`Invalid hostPort: <value>`) before
+ * the model says which values are secret. A line-by-line look at the text; an unreadable file is
+ * left to the reader that follows.
+ */
+function registerSecretSources(file: string, variables: Record<string, string>): void {
+  let text: string | undefined;
+  try {
+    text = readUserFile(file, { maxBytes: MAX_YAML_BYTES });
+  } catch {
+    return;
+  }
+  for (const line of text?.split('\n') ?? []) {
+    const match = ASSIGNED_FROM.exec(line);
+    if (match === null || !looksSecretName(match[1]!)) continue;
+    const value = variables[match[2]!];
+    if (value !== undefined) registerSecretValue(value);
+  }
 }
 
 /**
@@ -138,6 +164,7 @@ export async function loadEnvironment(
   const composeFileAt = loaded.locate?.(['compose', 'file']);
   // compose takes relative paths from the compose file's folder (its default project directory).
   const composeDir = dirname(file);
+  registerSecretSources(file, loaded.variables);
   let composeFiles: ComposeFileRead[] = [];
   const resolved = await atComposeFileKey(composeFileAt, file, () =>
     readCompose({

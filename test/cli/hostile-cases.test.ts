@@ -143,6 +143,20 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     }
   });
 
+  it('52: a value moved to the secret env file by its name is refused elsewhere and redacted in compose errors', () => {
+    const folder = caseFolder('52-secret-through-compose-environment');
+    const value = readFileSync(join(folder, '.env.staging'), 'utf8').match(/^SEED=(.*)$/m)![1]!;
+    const healthcheck = stagecraft(['plan', '-e', 'staging', '--format', 'json'], { cwd: folder });
+    expect(healthcheck.stderr).toContain(
+      'error: a secret value appears in the compose file at services.api.healthcheck.test[2]',
+    );
+    expect(healthcheck.code).toBe(1);
+    cpSync(join(folder, 'docker-compose.ports-variant.yml'), join(folder, 'docker-compose.yml'));
+    const ports = stagecraft(['plan', '-e', 'staging'], { cwd: folder });
+    expect(ports.stderr).toContain('Invalid hostPort: [redacted]');
+    for (const result of [healthcheck, ports]) expect(result.stdout + result.stderr).not.toContain(value);
+  });
+
   it('50: a state file that is a FIFO, a device or a folder is refused at once, naming it', () => {
     for (const [kind, make] of [
       ['fifo', (path: string) => execFileSync('mkfifo', [path])],
