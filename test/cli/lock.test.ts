@@ -83,4 +83,27 @@ describe('stagecraft lock on this machine', () => {
     expect(now).toMatchObject({ version: 'manual', message: 'mine now' });
     expect(stagecraft(['lock', 'release', '-e', 'prod'], { cwd: root, env: env() }).code).toBe(0);
   });
+
+  it('acquire and release with --dry-run say what they would do and change nothing', () => {
+    rmSync(lockFolder(), { recursive: true, force: true });
+    const acquire = stagecraft(['lock', 'acquire', '-e', 'prod', '--dry-run', '-m', 'try'], {
+      cwd: root,
+      env: env(),
+    });
+    expect(acquire.code, acquire.stderr).toBe(0);
+    expect(acquire.stdout).toBe(
+      'would acquire the lock on local for locky-prod (not locked now); nothing changed (--dry-run)\n',
+    );
+    expect(stagecraft(['lock', 'status', '-e', 'prod'], { cwd: root, env: env() }).stdout).toBe(
+      'locky-prod: not locked (lock host local)\n',
+    );
+    leaveExpiredLease();
+    const before = readFileSync(join(lockFolder(), 'info.json'), 'utf8');
+    const release = stagecraft(['lock', 'release', '-e', 'prod', '--dry-run'], { cwd: root, env: env() });
+    expect(release.code, release.stderr).toBe(0);
+    expect(release.stdout).toMatch(
+      /^would release the lock on local for locky-prod, held by .*; nothing changed \(--dry-run\)\n$/,
+    );
+    expect(readFileSync(join(lockFolder(), 'info.json'), 'utf8')).toBe(before);
+  });
 });

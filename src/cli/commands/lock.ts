@@ -64,6 +64,15 @@ export async function acquire(
   options: { message?: string; lockWait?: string },
 ): Promise<number> {
   return withLockHost(context, async (env, runner) => {
+    if (context.globals.dryRun) {
+      const info = await lockStatus(runner, { project: env.model.project, env: env.model.environment });
+      context.output.result(
+        info === undefined
+          ? `would acquire the lock on ${runner.name} for ${env.model.composeProject} (not locked now); nothing changed (--dry-run)`
+          : `would wait for the lock on ${runner.name} for ${env.model.composeProject}, held by ${describeLock(info)}; nothing changed (--dry-run)`,
+      );
+      return 0;
+    }
     await acquireLock(runner, {
       project: env.model.project,
       env: env.model.environment,
@@ -85,6 +94,15 @@ export async function acquire(
 
 export async function release(context: CommandContext): Promise<number> {
   return withLockHost(context, async (env, runner) => {
+    if (context.globals.dryRun) {
+      const info = await lockStatus(runner, { project: env.model.project, env: env.model.environment });
+      context.output.result(
+        info === undefined
+          ? `${env.model.composeProject} is not locked on ${runner.name}: release would do nothing (--dry-run)`
+          : `would release the lock on ${runner.name} for ${env.model.composeProject}, held by ${describeLock(info)}; nothing changed (--dry-run)`,
+      );
+      return 0;
+    }
     if (env.model.requireConfirmation) {
       // Removing someone else's lock lets a second deploy run beside theirs: ask first.
       const info = await lockStatus(runner, { project: env.model.project, env: env.model.environment });
