@@ -8,7 +8,9 @@ import { readGovInputs } from '../gov/inputs.js';
 import { projectModel } from '../model/project.js';
 import { ledgerPath, parseLedger } from '../state/ledger.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { UserFileError } from '../util/errors.js';
 import { looksSecretName, redact, registerSecretValue } from '../util/secret.js';
+import { readUserFile } from '../util/user-file.js';
 import { describeProject, type MigrationFileFacts } from './describe.js';
 import { renderMarkdown } from './markdown.js';
 
@@ -61,10 +63,13 @@ export interface ContextBuildResult {
  * environments' variables, and writes only the files whose bytes changed (atomically). Reads files,
  * runs nothing, no network. Throws UserError when the compose file is missing or invalid YAML.
  */
+/** Largest generated file compared before it is rewritten. */
+const MAX_CONTEXT_FILE_BYTES = 16 * 1024 * 1024;
+
 export async function buildContext(
   loaded: LoadedConfig,
   processEnv: Record<string, string | undefined>,
-  options: { releasesPerEnvironment: number },
+  options: { releasesPerEnvironment: number; dryRun?: boolean },
 ): Promise<ContextBuildResult> {
   const root = loaded.root;
   const { project } = readGovInputs(loaded, undefined, processEnv);
@@ -132,16 +137,21 @@ export async function buildContext(
   files['manifest.json'] = `${JSON.stringify(manifest, null, 2)}\n`;
 
   const dir = join(root, CONTEXT_DIR);
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false) {
+    throw new UserFileError(dir, `${dir} is not a folder: context build writes its files there`, {
+      hint: `move it away (${CONTEXT_DIR} is Stagecraft's folder)`,
+    });
+  }
   const written: string[] = [];
   const unchanged: string[] = [];
   for (const name of Object.keys(files).sort(compareStrings)) {
     const path = join(dir, name);
     const content = files[name] ?? '';
-    if (existsSync(path) && readFileSync(path, 'utf8') === content) {
+    if (readUserFile(path, { maxBytes: MAX_CONTEXT_FILE_BYTES }) === content) {
       unchanged.push(name);
       continue;
     }
-    await writeFileAtomic(path, content);
+    if (options.dryRun !== true) await writeFileAtomic(path, content);
     written.push(name);
   }
   return { dir, written, unchanged };

@@ -157,6 +157,27 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     for (const result of [healthcheck, ports]) expect(result.stdout + result.stderr).not.toContain(value);
   });
 
+  it('context build refuses a FIFO in place of its folder or a file, and --dry-run writes nothing', () => {
+    const folder = caseFolder('50-state-file-is-fifo');
+    const dry = stagecraft(['context', 'build', '--dry-run'], { cwd: folder });
+    expect(dry.stdout).toMatch(
+      /^would write \.ai-context\/\.gitignore, .*; nothing written \(--dry-run\)\n$/,
+    );
+    expect(readdirSync(folder)).not.toContain('.ai-context');
+    execFileSync('mkfifo', [join(folder, '.ai-context')]);
+    const fifo = stagecraft(['context', 'build'], { cwd: folder });
+    expect(fifo.stderr).toContain(`error: ${join(folder, '.ai-context')} is not a folder`);
+    expect(fifo.code).toBe(1);
+    rmSync(join(folder, '.ai-context'));
+    mkdirSync(join(folder, '.ai-context'));
+    execFileSync('mkfifo', [join(folder, '.ai-context', 'manifest.json')]);
+    const started = Date.now();
+    const inside = stagecraft(['context', 'build'], { cwd: folder });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(inside.stderr).toContain('manifest.json is not a regular file');
+    expect(inside.code).toBe(1);
+  });
+
   it('50: a state file that is a FIFO, a device or a folder is refused at once, naming it', () => {
     for (const [kind, make] of [
       ['fifo', (path: string) => execFileSync('mkfifo', [path])],

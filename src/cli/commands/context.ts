@@ -14,14 +14,22 @@ export async function build(context: CommandContext, options: { releases?: strin
     });
   }
   const loaded = await context.loadConfig('any');
-  const result = await buildContext(loaded, context.env, { releasesPerEnvironment: releases });
+  const result = await buildContext(loaded, context.env, {
+    releasesPerEnvironment: releases,
+    dryRun: context.globals.dryRun === true,
+  });
   const dir = relative(context.cwd, result.dir) || CONTEXT_DIR;
   if (context.globals.json) {
     context.output.json({ dir, written: result.written, unchanged: result.unchanged });
   } else if (result.written.length === 0) {
     context.output.result(`${dir}/ is up to date (${result.unchanged.length} files unchanged)`);
   } else {
-    context.output.result(`wrote ${result.written.map((name) => `${dir}/${name}`).join(', ')}`);
+    const files = result.written.map((name) => `${dir}/${name}`).join(', ');
+    context.output.result(
+      context.globals.dryRun === true
+        ? `would write ${files}; nothing written (--dry-run)`
+        : `wrote ${files}`,
+    );
   }
   return 0;
 }
