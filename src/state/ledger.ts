@@ -334,21 +334,74 @@ export function parseLedger(text: string, path: string): ReleaseRecord[] {
     });
   }
   releases.forEach((record: unknown, index) => {
-    const candidate = record as Partial<ReleaseRecord> | null;
-    if (
-      typeof candidate !== 'object' ||
-      candidate === null ||
-      typeof candidate.id !== 'string' ||
-      typeof candidate.environment !== 'string' ||
-      typeof candidate.phases !== 'object' ||
-      candidate.phases === null
-    ) {
-      throw new UserError(`the release ledger ${path} has an invalid release at releases[${index}]`, {
-        hint: 'every release needs an id, an environment and phases; fix or remove that entry',
-      });
+    const problem = releaseShapeProblem(record);
+    if (problem !== undefined) {
+      throw new UserError(
+        `the release ledger ${path} has an invalid release at releases[${index}]${problem}`,
+        {
+          hint: 'every release needs id, environment, version, commit_sha, timestamp, kind, phases, images, hosts and deployer as Stagecraft writes them; fix or remove that entry',
+        },
+      );
     }
   });
   return releases as ReleaseRecord[];
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isStringRecord = (value: unknown) =>
+  isRecord(value) && Object.values(value).every((item) => typeof item === 'string');
+const isStringList = (value: unknown) =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/**
+ * What is wrong with one release record (`.images: expected …`), or undefined when it has the shape
+ * every reader relies on (ReleaseRecord): a hand-edited entry is refused here, not by a crash later.
+ */
+function releaseShapeProblem(record: unknown): string | undefined {
+  if (!isRecord(record)) return ': expected an object';
+  for (const key of ['id', 'environment', 'version', 'commit_sha', 'timestamp'] as const)
+    if (typeof record[key] !== 'string') return `.${key}: expected a string`;
+  if (!['deploy', 'rollback', 'restart', 'remove'].includes(String(record['kind'])))
+    return '.kind: expected deploy, rollback, restart or remove';
+  if (!isStringRecord(record['phases'])) return '.phases: expected phase → status';
+  if (!isStringRecord(record['images'])) return '.images: expected service → image';
+  const hosts = record['hosts'];
+  if (
+    !isRecord(hosts) ||
+    !Object.values(hosts).every(
+      (host) =>
+        isRecord(host) && typeof host['compose_sha256'] === 'string' && isStringList(host['services']),
+    )
+  )
+    return '.hosts: expected host → { compose_sha256, services }';
+  const deployer = record['deployer'];
+  if (
+    !isRecord(deployer) ||
+    typeof deployer['user'] !== 'string' ||
+    typeof deployer['machine'] !== 'string' ||
+    typeof deployer['ci'] !== 'boolean'
+  )
+    return '.deployer: expected { user, machine, ci }';
+  for (const key of ['previous_id', 'rollback_of', 'restart_of', 'message', 'error'] as const)
+    if (record[key] !== undefined && typeof record[key] !== 'string') return `.${key}: expected a string`;
+  if (record['duration_ms'] !== undefined && typeof record['duration_ms'] !== 'number')
+    return '.duration_ms: expected a number';
+  const migrations = record['migrations'];
+  if (migrations !== undefined && !(isRecord(migrations) && Object.values(migrations).every(isStringList)))
+    return '.migrations: expected database → migration ids';
+  const steps = record['steps'];
+  if (
+    steps !== undefined &&
+    !(
+      Array.isArray(steps) &&
+      steps.every(
+        (step) => isRecord(step) && typeof step['id'] === 'string' && typeof step['status'] === 'string',
+      )
+    )
+  )
+    return '.steps: expected a list of { id, status }';
+  return undefined;
 }
 
 /** Largest ledger read (thousands of releases are a few MB). */

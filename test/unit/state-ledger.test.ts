@@ -186,10 +186,26 @@ describe('Ledger file', () => {
     await writeFile(ledger.path, '{"releases": {}}');
     await expect(ledger.list()).rejects.toThrow(/is not a release ledger/);
     await writeFile(ledger.path, '{"releases": [{"id": 1}]}');
-    await expect(ledger.list()).rejects.toThrow(/invalid release at releases\[0\]/);
+    await expect(ledger.list()).rejects.toThrow(/invalid release at releases\[0\]\.id: expected a string/);
     // A corrupt file is never overwritten by a write.
     await expect(ledger.create(release('rel-20250102-120000000'))).rejects.toBeInstanceOf(UserError);
     expect(await readFile(ledger.path, 'utf8')).toBe('{"releases": [{"id": 1}]}');
+    // A hand-edited entry that has id, environment and phases but not the rest is refused by field.
+    const good = release('rel-20250101-120000000');
+    for (const [change, field] of [
+      [{ images: undefined }, '.images: expected service → image'],
+      [{ hosts: { h1: { compose_sha256: 'x' } } }, '.hosts: expected host → { compose_sha256, services }'],
+      [{ kind: 'upgrade' }, '.kind: expected deploy, rollback, restart or remove'],
+      [{ deployer: { user: 'a', machine: 'b' } }, '.deployer: expected { user, machine, ci }'],
+      [{ steps: [{ id: 'x' }] }, '.steps: expected a list of { id, status }'],
+    ] as const) {
+      await writeFile(ledger.path, JSON.stringify({ releases: [good, { ...good, ...change }] }));
+      const refused = (await ledger.list().catch((e: unknown) => e)) as UserError;
+      expect(refused).toBeInstanceOf(UserError);
+      expect(refused.message).toBe(
+        `the release ledger ${ledger.path} has an invalid release at releases[1]${field}`,
+      );
+    }
   });
 
   it('ignores a temp file left by a crash before the rename: the old content stays valid', async () => {
