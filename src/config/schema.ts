@@ -25,9 +25,9 @@ export const duration = z
  * Values that end up in argv, in files on hosts or in /etc/hosts: checked at load time so that no
  * value can start an option ("-o…"), carry a newline or whitespace, or grow without bound.
  */
-const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+export const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** A DNS name, an IPv4 address, an IPv6 address (optionally in brackets) or an ssh config alias. */
-const HOST_ADDRESS =
+export const HOST_ADDRESS =
   /^(\[[0-9A-Fa-f:.%A-Za-z]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.%A-Za-z]*|[A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** `[user@]host[:port]`, comma-separated (ssh -J). */

@@ -2,6 +2,7 @@
 // deploy connects to when the environment lists no hosts of its own. Never holds a token.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { HOST_ADDRESS, HOST_NAME } from '../config/schema.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UserError } from '../util/errors.js';
 import { readUserFile } from '../util/user-file.js';
@@ -38,6 +39,17 @@ export function readInfraState(root: string, environment: string): InfraState | 
     const state = JSON.parse(text) as InfraState;
     if (state.schema !== 'stagecraft.infra/v1' || !Array.isArray(state.hosts))
       throw new Error('unknown schema');
+    // Its names and addresses reach ssh's argv and plan's text: the same rules as stagecraft.yml's.
+    state.hosts.forEach((host, index) => {
+      const at = `hosts[${index}]`;
+      if (host === null || typeof host !== 'object') throw new Error(`${at}: expected an object`);
+      if (typeof host.name !== 'string' || host.name.length > 253 || !HOST_NAME.test(host.name))
+        throw new Error(`${at}.name: expected a host name (letters, digits, _ . -)`);
+      if (typeof host.address !== 'string' || host.address.length > 253 || !HOST_ADDRESS.test(host.address))
+        throw new Error(`${at}.address: expected an IP address or DNS name`);
+      if (typeof host.role !== 'string' || !HOST_NAME.test(host.role))
+        throw new Error(`${at}.role: expected a role name`);
+    });
     return state;
   } catch (error) {
     throw new UserError(`${path} is not a valid infra state file (${(error as Error).message})`, {
