@@ -46,11 +46,21 @@ export function readProjectPath(root: string, relativePath: string): ProjectFile
     files.push({
       path: relative(root, path).split(sep).join('/'),
       content,
-      mode: (mode & 0o111) !== 0 ? 0o755 : 0o644,
+      mode: uploadMode(mode),
     });
   };
   visit(start);
   return files;
+}
+
+/**
+ * The mode a project file gets on the hosts: executable or not as here, and private (0600, 0700)
+ * when no one but its owner may read it here (a TLS key, a credentials file), else 0644 / 0755.
+ */
+export function uploadMode(localMode: number): number {
+  const executable = (localMode & 0o111) !== 0;
+  if ((localMode & 0o044) === 0) return executable ? 0o700 : 0o600;
+  return executable ? 0o755 : 0o644;
 }
 
 /** Stand-ins for $PWD and $HOME in the re-read of relativeBindSourcesOutside. */

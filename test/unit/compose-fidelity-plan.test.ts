@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -221,6 +221,23 @@ describe.skipIf(!composeAvailable)(
           read_only: true,
           bind: { create_host_path: true },
         },
+      ]);
+    });
+
+    it('06: a file only its owner may read here (a TLS key) stays private on the hosts; an executable stays one', async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      writeFileSync(join(dir, 'conf.d', 'tls.key'), 'PRIVATE KEY\n', { mode: 0o600 });
+      writeFileSync(join(dir, 'conf.d', 'reload.sh'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(join(dir, 'conf.d', 'private.sh'), '#!/bin/sh\n', { mode: 0o700 });
+      chmodSync(join(dir, 'conf.d', 'tls.key'), 0o600);
+      chmodSync(join(dir, 'conf.d', 'private.sh'), 0o700);
+      const { plan } = await planProject(dir, 'production');
+      expect(uploads(plan, 'web-1')).toEqual([
+        ['compose.yml', '644'],
+        ['conf.d/default.conf', '644'],
+        ['conf.d/private.sh', '700'],
+        ['conf.d/reload.sh', '755'],
+        ['conf.d/tls.key', '600'],
       ]);
     });
 
