@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PathSegment } from '../config/issues.js';
 import { UserError } from '../util/errors.js';
@@ -102,11 +103,13 @@ export interface BuildInputProblem {
   path: PathSegment[];
   file: string;
   why: string;
+  /** 'context' for the build context itself (a folder), 'file' for a file the build reads. */
+  what: 'context' | 'file';
 }
 
 /**
- * The files the builds of `services` read that BuildKit would block on or read without end (a FIFO,
- * a device, a folder): each service's Dockerfile (`build.dockerfile`, default `Dockerfile` in the
+ * The build contexts that are not folders, and the files the builds of `services` read that BuildKit
+ * would block on or read without end (a FIFO, a device, a folder): each service's Dockerfile (`build.dockerfile`, default `Dockerfile` in the
  * context; not for `dockerfile_inline` or a remote context) and the `file:` of each top-level secret
  * in its `build.secrets`. `compose` is as `docker compose config` printed it (absolute contexts and
  * secret files). A missing file is left to the build, which names it.
@@ -124,6 +127,26 @@ export function unreadableBuildInputs(
     if (build === undefined) continue;
     const context = build.context ?? '.';
     const remote = /^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(context);
+    if (!remote) {
+      // The context is a folder the builder reads whole: anything else fails the build, or hangs it.
+      const folder = statSync(context, { throwIfNoEntry: false });
+      if (folder === undefined || !folder.isDirectory()) {
+        const entry = pathEntry(context);
+        problems.push({
+          service,
+          path: ['services', service, 'build'],
+          file: context,
+          why:
+            entry.kind === 'missing'
+              ? 'does not exist'
+              : entry.kind === 'file'
+                ? 'is a file, not a folder'
+                : entry.why,
+          what: 'context',
+        });
+        continue;
+      }
+    }
     if (build.dockerfile_inline === undefined && !remote) {
       const file = resolve(context, build.dockerfile ?? 'Dockerfile');
       const entry = pathEntry(file);
@@ -134,7 +157,7 @@ export function unreadableBuildInputs(
           'build',
           ...(build.dockerfile === undefined ? [] : ['dockerfile']),
         ];
-        problems.push({ service, path, file, why: entry.why });
+        problems.push({ service, path, file, why: entry.why, what: 'file' });
       }
     }
     for (const item of build.secrets ?? []) {
@@ -143,7 +166,7 @@ export function unreadableBuildInputs(
       if (typeof file !== 'string') continue;
       const entry = pathEntry(file);
       if (entry.kind === 'other')
-        problems.push({ service, path: ['secrets', name, 'file'], file, why: entry.why });
+        problems.push({ service, path: ['secrets', name, 'file'], file, why: entry.why, what: 'file' });
     }
   }
   return problems;

@@ -483,8 +483,15 @@ async function planRelease(
     // compose prints `dockerfile: Dockerfile` also where the file does not say it.
     const at = env.locateCompose.nearest(unreadable.path);
     throw new UserError(
-      `${at === undefined ? '' : `${at} `}the build of ${unreadable.service} reads ${unreadable.file}, which ${unreadable.why}: the build would block on it or never end`,
-      { hint: 'point the Dockerfile and build secrets at regular files' },
+      unreadable.what === 'context'
+        ? `${at === undefined ? '' : `${at} `}the build context of ${unreadable.service}, ${unreadable.file}, ${unreadable.why}: the build cannot start`
+        : `${at === undefined ? '' : `${at} `}the build of ${unreadable.service} reads ${unreadable.file}, which ${unreadable.why}: the build would block on it or never end`,
+      {
+        hint:
+          unreadable.what === 'context'
+            ? 'point build.context at a folder of the project'
+            : 'point the Dockerfile and build secrets at regular files',
+      },
     );
   }
   const secretArgs = secretBuildArgs(env.model, input.secretNames, knownSecrets);

@@ -178,6 +178,24 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     expect(inside.code).toBe(1);
   });
 
+  it('a build context that is a FIFO, a file or missing is refused by plan at its build key', () => {
+    for (const [kind, why] of [
+      ['fifo', 'is not a regular file (a device, socket or pipe)'],
+      ['file', 'is a file, not a folder'],
+      ['missing', 'does not exist'],
+    ] as const) {
+      const folder = caseFolder('50-state-file-is-fifo');
+      rmSync(join(folder, 'api'), { recursive: true });
+      if (kind === 'fifo') execFileSync('mkfifo', [join(folder, 'api')]);
+      if (kind === 'file') writeFileSync(join(folder, 'api'), 'FROM busybox\n');
+      const result = stagecraft(['plan', '-e', 'staging'], { cwd: folder });
+      expect(result.stderr).toContain(
+        `error: docker-compose.yml:3:5 the build context of api, ${join(folder, 'api')}, ${why}: the build cannot start`,
+      );
+      expect(result.code).toBe(1);
+    }
+  });
+
   it('50: a state file that is a FIFO, a device or a folder is refused at once, naming it', () => {
     for (const [kind, make] of [
       ['fifo', (path: string) => execFileSync('mkfifo', [path])],
