@@ -1,3 +1,4 @@
+import { fileSystemError } from '../scaffold/target.js';
 import { causeChain, ExitCode, isStagecraftError } from '../util/errors.js';
 import type { Output } from '../util/output.js';
 import { redact } from '../util/secret.js';
@@ -6,6 +7,8 @@ const REPORT_URL = 'https://github.com/stagecraft-dev/stagecraft/issues';
 
 /** Prints an error the one way the CLI does it and returns the exit code. */
 export function reportError(error: unknown, output: Output, verbose: boolean): number {
+  const mapped = fromFileSystem(error);
+  if (mapped !== error) return reportError(mapped, output, verbose);
   if (isStagecraftError(error)) {
     output.error(error.message);
     for (const line of error.details) process.stderr.write(`  ${redact(line)}\n`);
@@ -24,4 +27,34 @@ export function reportError(error: unknown, output: Output, verbose: boolean): n
   );
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
   return ExitCode.internal;
+}
+
+/**
+ * A file-system error on a path of the user's (a FIFO where a folder must be made, a read-only
+ * disk) that no command turned into its own error: a user error (exit 1) or a full disk (exit 2)
+ * naming the path, never "a bug in Stagecraft". ENOENT is left alone: a file that went missing
+ * under us is more likely our fault.
+ */
+function fromFileSystem(error: unknown): unknown {
+  const errno = error as NodeJS.ErrnoException | undefined;
+  if (
+    !(error instanceof Error) ||
+    typeof errno?.code !== 'string' ||
+    typeof errno.syscall !== 'string' ||
+    typeof errno.path !== 'string' ||
+    errno.code === 'ENOENT'
+  )
+    return error;
+  const verb =
+    {
+      mkdir: 'create the folder',
+      rename: 'write',
+      open: 'open',
+      write: 'write',
+      scandir: 'read the folder',
+      read: 'read',
+      unlink: 'remove',
+      rmdir: 'remove',
+    }[errno.syscall] ?? errno.syscall;
+  return fileSystemError(error, errno.path, verb);
 }

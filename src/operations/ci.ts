@@ -1,7 +1,7 @@
 // `stagecraft ci init|run|secrets`: the facts of the project (model/ci.ts), the files the CI provider
 // renders from them, and the provider's API calls with a token found here. The provider is chosen
 // through the registry; nothing here knows which CI it is.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import type { EnvironmentPurpose } from '../config/environment.js';
@@ -201,7 +201,7 @@ export async function ciInit(session: CiSession, options: CiInitOptions): Promis
   const results: CiInitResult['files'] = [];
   for (const file of files) {
     const path = join(root, file.path);
-    const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    const existing = readUserFile(path);
     const decision = fileAction(existing, file.content, options.force === true, recordedHash);
     const preview = !options.dryRun
       ? {}

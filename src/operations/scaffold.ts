@@ -29,6 +29,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import { makeDirectory } from '../util/make-dir.js';
+import { readUserFile } from '../util/user-file.js';
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -243,7 +244,7 @@ export async function attachProject(options: AttachOptions): Promise<AttachResul
     const services = proposeServices(
       detection.dockerfiles.map((path) => ({
         path: path.split('\\').join('/'),
-        content: readFileSync(join(root, path), 'utf8'),
+        content: readUserFile(join(root, path)) ?? '',
       })),
       projectName,
     );
@@ -311,7 +312,7 @@ export async function attachProject(options: AttachOptions): Promise<AttachResul
       ? [
           {
             path: '.gitignore',
-            content: withGitignoreLines(existsSync(ignore) ? readFileSync(ignore, 'utf8') : '', gitignore),
+            content: withGitignoreLines(readUserFile(ignore) ?? '', gitignore),
           },
         ]
       : []),

@@ -1,6 +1,5 @@
-// The .gitignore lines Stagecraft needs: its local state and env files out, hooks and the schema in.
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readUserFile } from '../util/user-file.js';
 import { GITIGNORE_LINES } from './templates/common.js';
 
 export { GITIGNORE_LINES };
@@ -9,11 +8,10 @@ export { GITIGNORE_LINES };
 export function missingGitignoreLines(root: string): string[] {
   const path = join(root, '.gitignore');
   const present = new Set(
-    existsSync(path)
-      ? readFileSync(path, 'utf8')
-          .split('\n')
-          .map((line) => line.trim())
-      : [],
+    (readUserFile(path) ?? '')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== ''),
   );
   return GITIGNORE_LINES.filter((line) => !present.has(line));
 }

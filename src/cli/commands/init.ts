@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse } from 'yaml';
@@ -12,6 +12,7 @@ import { renderConfig, SCHEMA_PATH } from '../../scaffold/render-config.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { InternalError, UserError } from '../../util/errors.js';
 import { makeDirectory } from '../../util/make-dir.js';
+import { readUserFile } from '../../util/user-file.js';
 import type { CommandContext } from '../context.js';
 
 interface InitOptions {
@@ -87,7 +88,7 @@ export async function run(context: CommandContext, options: InitOptions): Promis
   await writeFileAtomic(target, text);
   if (gitignoreAdditions.length > 0) {
     const path = join(root, '.gitignore');
-    const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    const current = readUserFile(path) ?? '';
     await writeFileAtomic(path, withGitignoreLines(current, gitignoreAdditions));
   }
 

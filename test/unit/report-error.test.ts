@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { reportError } from '../../src/cli/report-error.js';
+import { Output } from '../../src/util/output.js';
+
+/** reportError's exit code and what it printed on stderr. */
+function report(error: unknown): { code: number; printed: string } {
+  const written: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+  try {
+    const code = reportError(
+      error,
+      new Output({ color: false, quiet: false, verbose: false, json: false }),
+      false,
+    );
+    return { code, printed: written.join('') };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+const errno = (code: string, syscall: string, path: string) =>
+  Object.assign(new Error(`${code}: ${syscall} '${path}'`), { code, syscall, path });
+
+describe('reportError', () => {
+  it('reports a file-system error on a path as the user’s (exit 1) or the disk’s (exit 2), not as a bug', () => {
+    const notDir = report(errno('ENOTDIR', 'mkdir', '/p/.github/workflows'));
+    expect(notDir.code).toBe(1);
+    expect(notDir.printed).toContain(
+      'error: cannot create the folder /p/.github/workflows: a part of the path is not a directory (ENOTDIR)',
+    );
+    expect(report(errno('ENOSPC', 'write', '/p/x')).code).toBe(2);
+  });
+
+  it('keeps a missing file and an error without a path for what they are: a bug (exit 3)', () => {
+    expect(report(errno('ENOENT', 'open', '/p/gone')).code).toBe(3);
+    const plain = report(new TypeError('x is undefined'));
+    expect(plain.code).toBe(3);
+    expect(plain.printed).toContain('error: internal error: x is undefined');
+  });
+});
