@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { Document, isScalar, visit } from 'yaml';
 import { UserError } from '../util/errors.js';
 import { compareStrings, sha256Hex, sortKeysDeep } from './canonical.js';
 import type { ComposeProject } from './types.js';
@@ -12,21 +12,44 @@ export interface RenderedFile {
 /**
  * Renders a compose document deterministically: mapping keys sorted at every level, lists in their
  * order, 2-space YAML, every string value double-quoted (so no value can be read back as a number,
- * a boolean or null by any YAML 1.1 or 1.2 parser), no line folding, no anchors. Same document →
- * same bytes, whatever the key order of the input.
+ * a boolean or null by any YAML 1.1 or 1.2 parser), no line folding, no anchors. A key is written
+ * plain only where go-yaml (compose's reader, YAML 1.1 rules) reads it back as the same string
+ * (`2001-12-14`, `1_000`, `0b11` or `yes` are quoted); the line-break and control characters YAML
+ * treats as breaks or refuses raw (NEL, U+2028, U+2029, DEL, C1) are escaped. Same document → same
+ * bytes, whatever the key order of the input.
  */
 export function renderCompose(document: ComposeProject): RenderedFile {
   const header = '# Rendered by Stagecraft. Do not edit: the next deploy replaces this file.\n';
-  const body = stringify(sortKeysDeep(document), {
-    indent: 2,
-    lineWidth: 0,
-    minContentWidth: 0,
-    aliasDuplicateObjects: false,
-    defaultStringType: 'QUOTE_DOUBLE',
-    defaultKeyType: 'PLAIN',
+  const yaml = new Document(sortKeysDeep(document), { aliasDuplicateObjects: false });
+  visit(yaml, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && typeof pair.key.value === 'string' && !plainKey(pair.key.value))
+        pair.key.type = 'QUOTE_DOUBLE';
+    },
   });
+  const body = yaml
+    .toString({
+      indent: 2,
+      lineWidth: 0,
+      minContentWidth: 0,
+      defaultStringType: 'QUOTE_DOUBLE',
+      defaultKeyType: 'PLAIN',
+    })
+    .replace(BREAKING_CHARACTERS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const text = header + body;
   return { text, sha256: sha256Hex(text) };
+}
+
+/** Characters a YAML reader folds into a line break or refuses raw: written as `\uXXXX` escapes. */
+const BREAKING_CHARACTERS = /[\u007f-\u009f\u2028\u2029]/g;
+
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
+/** YAML 1.1 booleans and nulls: a plain key spelled so is not the string it looks like. */
+const YAML11_WORDS =
+  /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/;
+
+function plainKey(key: string): boolean {
+  return PLAIN_KEY.test(key) && !YAML11_WORDS.test(key);
 }
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;

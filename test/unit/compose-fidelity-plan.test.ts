@@ -398,6 +398,33 @@ describe.skipIf(!composeAvailable)(
       expect(uploadedText(plan, 'web-1', 'secrets/web.env')).toBe('SESSION_SECRET="Rye-Sourdough-2026"\n');
     });
 
+    it('keys that look like dates or numbers, and values with NEL, U+2028 or DEL, reach the host as compose reads them', async () => {
+      const compose = [
+        'services:',
+        '  web:',
+        '    image: nginx:1.25',
+        '    labels: { "2001-12-14": a, "1_000": b, "0b11": c, "-0x1F": d, "yes": e, "plain.key": f }',
+        '    environment: { BANNER: "caf\\u0085e", WIDE: "hello \\u2028world", DEL: "x\\u007fy" }',
+        '',
+      ].join('\n');
+      const { plan } = await planCase07With(compose);
+      const printed = (text: string) => {
+        const dir = mkdtempSync(join(tmpdir(), 'stagecraft-keys-'));
+        writeFileSync(join(dir, 'compose.yml'), text);
+        const model = JSON.parse(
+          execFileSync('docker', ['compose', '-f', join(dir, 'compose.yml'), 'config', '--format', 'json'], {
+            encoding: 'utf8',
+          }),
+        ) as { services: { web: { labels: Record<string, string>; environment: Record<string, string> } } };
+        rmSync(dir, { recursive: true, force: true });
+        const { 'stagecraft.spec-hash': _hash, ...labels } = model.services.web.labels;
+        return { labels, environment: model.services.web.environment };
+      };
+      const host = printed(uploadedText(plan, 'web-1', 'compose.yml'));
+      expect(host).toEqual(printed(compose));
+      expect(host.environment).toEqual({ BANNER: 'caf\u0085e', WIDE: 'hello \u2028world', DEL: 'x\u007fy' });
+    });
+
     it('a literal $ in a label key reaches the host as compose reads it (keys are not interpolated)', async () => {
       const compose =
         'services:\n  web:\n    image: nginx:1.25\n    labels:\n      key$$dollar: "v$$al"\n      price$: "5"\n';
