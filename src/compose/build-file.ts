@@ -4,6 +4,7 @@ import type { PathSegment } from '../config/issues.js';
 import { UserError } from '../util/errors.js';
 import { pathEntry } from '../util/user-file.js';
 import { compareStrings } from './canonical.js';
+import { literalKeys } from './project.js';
 import { renderCompose } from './render.js';
 import type { ComposeProject, ComposeService } from './types.js';
 
@@ -48,7 +49,8 @@ export function renderBuildFile(
       },
     );
   }
-  const out: ComposeService = { image, build: structuredClone(build) };
+  // compose prints `$` doubled in keys too, but reads keys literally (see literalKeys).
+  const out: ComposeService = { image, build: literalKeys(build) as ComposeService['build'] };
   const keys = build as Record<string, unknown>;
   const ownCache = keys['cache_from'] !== undefined || keys['cache_to'] !== undefined;
   if (cacheRef !== undefined && !ownCache) {

@@ -412,7 +412,7 @@ function unescapeDollars(value: string): string {
  * A copy of `value` (JSON data) with `$$` in every mapping key, at any depth, read back as the literal
  * `$` it stands for. Keys such as `__proto__` stay own keys.
  */
-function literalKeys(value: unknown): unknown {
+export function literalKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(literalKeys);
   if (value === null || typeof value !== 'object') return value;
   const copy: Record<string, unknown> = {};
