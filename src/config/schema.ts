@@ -12,7 +12,7 @@ z.config({ jitless: true });
  */
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+export const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
 

@@ -170,6 +170,16 @@ describe('stagecraft basics', () => {
     expect(unknown.stderr).toContain('unknown environment "staging"; available environments: dev, prod');
   });
 
+  it('init refuses a compose service that stagecraft.yml cannot name, and writes nothing', () => {
+    for (const name of ['_worker', 'constructor']) {
+      const root = projectWith({ 'docker-compose.yml': `services:\n  ${name}:\n    image: busybox\n` });
+      const result = stagecraft(['init', '--non-interactive'], { cwd: root });
+      expect(result.stderr).toContain(`error: compose service "${name}" cannot be named in stagecraft.yml`);
+      expect(result.code).toBe(1);
+      expect(readdirSync(root)).toEqual(['docker-compose.yml']);
+    }
+  });
+
   it('schema -o refuses a folder, a device or a FIFO in its place and leaves it as it was', () => {
     const root = projectWith({ 'keep.json': '{}\n' });
     mkdirSync(join(root, 'out'));

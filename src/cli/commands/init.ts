@@ -4,7 +4,8 @@ import { createInterface } from 'node:readline/promises';
 import { parse } from 'yaml';
 import { configJsonSchema } from '../../config/json-schema.js';
 import { CONFIG_FILE_NAME } from '../../config/locate.js';
-import { buildConfigSchema } from '../../config/schema.js';
+import { buildConfigSchema, SERVICE_NAME } from '../../config/schema.js';
+import { FORBIDDEN_KEYS } from '../../config/yaml-guard.js';
 import { builtinProviders } from '../../providers/index.js';
 import { detectProject, sanitizeProjectName } from '../../scaffold/detect.js';
 import { missingGitignoreLines, withGitignoreLines } from '../../scaffold/gitignore.js';
@@ -53,6 +54,16 @@ export async function run(context: CommandContext, options: InitOptions): Promis
     );
   }
 
+  // A compose service stagecraft.yml cannot name (`_worker`, `constructor`) is the user's to rename.
+  const unnamable = detection.services.find(
+    (service) => !SERVICE_NAME.test(service.name) || FORBIDDEN_KEYS.has(service.name),
+  );
+  if (unnamable !== undefined) {
+    throw new UserError(
+      `compose service "${unnamable.name}" cannot be named in stagecraft.yml: expected a letter or digit first, then letters, digits, _ . - (and not an object internal such as constructor)`,
+      { hint: `rename the service in ${detection.composeFile ?? 'the compose file'}, then run init again` },
+    );
+  }
   const catalog = builtinProviders().catalog();
   const text = renderConfig(detection, projectName);
   const check = buildConfigSchema(catalog).safeParse(parse(text));
