@@ -25,13 +25,18 @@ const git = (dir: string, ...args: string[]) =>
     encoding: 'utf8',
   }).trim();
 
+/** `git init` in `dir`, everything committed; returns the 12-character SHA. */
+function commitAll(dir: string): string {
+  git(dir, 'init', '-q');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'v1');
+  return git(dir, 'rev-parse', '--short=12', 'HEAD');
+}
+
 describe('resolveVersion', { timeout: 60_000 }, () => {
   it('a clean commit is its SHA (immutable); each different uncommitted change gets its own tag', async () => {
     const dir = copy('git');
-    git(dir, 'init', '-q');
-    git(dir, 'add', '.');
-    git(dir, 'commit', '-qm', 'v1');
-    const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    const sha = commitAll(dir);
     expect(await resolveVersion(dir)).toEqual({ version: sha, commit: sha, immutable: true });
     // Env files hold secrets and the version is published: they are no part of it.
     writeFileSync(join(dir, '.env.production'), 'DB_PASSWORD=rye-Flour-42\n');
@@ -59,10 +64,7 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     cpSync(caseDir, join(repo, 'app'), { recursive: true });
     cpSync(join(caseDir, 'api'), join(repo, 'api'), { recursive: true });
     writeFileSync(join(repo, 'app', 'docker-compose.yml'), 'services:\n  api:\n    build: ../api\n');
-    git(repo, 'init', '-q');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'v1');
-    const sha = git(repo, 'rev-parse', '--short=12', 'HEAD');
+    const sha = commitAll(repo);
     const app = join(repo, 'app');
     const contexts = [join(repo, 'api')];
     expect(buildContextsOutside({ api: { build: { context: join(repo, 'api') } }, web: {} }, app)).toEqual(
@@ -88,10 +90,7 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
   it('13: files git ignores that a build context sends (a built dist/) make the version dirty, as .dockerignore filters them', async () => {
     const dir = copy('ignored');
     writeFileSync(join(dir, '.gitignore'), 'dist/\nnode_modules/\n*.log\n');
-    git(dir, 'init', '-q');
-    git(dir, 'add', '.');
-    git(dir, 'commit', '-qm', 'v1');
-    const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    const sha = commitAll(dir);
     const api = join(dir, 'api');
     // Ignored files outside every build context, and env files, change nothing.
     writeFileSync(join(dir, 'debug.log'), 'not sent\n');
@@ -140,10 +139,7 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
   it('13: plan names the ignored files a build sends, and builds the dirty version', async () => {
     const dir = copy('ignored-plan');
     writeFileSync(join(dir, '.gitignore'), 'dist/\n');
-    git(dir, 'init', '-q');
-    git(dir, 'add', '.');
-    git(dir, 'commit', '-qm', 'v1');
-    const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    const sha = commitAll(dir);
     mkdirSync(join(dir, 'api', 'dist'));
     writeFileSync(join(dir, 'api', 'dist', 'app.js'), 'built\n');
     writeFileSync(join(dir, 'api', 'dist', 'app.css'), 'built\n');
@@ -171,10 +167,7 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
       ),
     );
     writeFileSync(join(dir, '.env.production'), 'PUBLIC_API_URL=https://api.one.example.test\n');
-    git(dir, 'init', '-q');
-    git(dir, 'add', '.');
-    git(dir, 'commit', '-qm', 'v1');
-    const sha = git(dir, 'rev-parse', '--short=12', 'HEAD');
+    const sha = commitAll(dir);
     const first = (await planProject(dir, 'production', { version: undefined })).plan.version;
     expect(first).toMatch(new RegExp(`^${sha}-args-[0-9a-f]{8}$`));
     const build = (plan: Plan) => allSteps(plan).find((step) => step.id === 'build:api')?.action;
@@ -202,10 +195,7 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
       join(repo, 'app', 'docker-compose.yml'),
       'services:\n  api:\n    build:\n      context: ./api\n      additional_contexts: { shared: ../shared }\n',
     );
-    git(repo, 'init', '-q');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'v1');
-    const sha = git(repo, 'rev-parse', '--short=12', 'HEAD');
+    const sha = commitAll(repo);
     const app = join(repo, 'app');
     expect((await planProject(app, 'production', { version: undefined })).plan.version).toBe(sha);
     writeFileSync(join(repo, 'shared', 'lib.txt'), 'two\n');
