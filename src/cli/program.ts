@@ -24,11 +24,11 @@ function action(load: Loader, options: ActionOptions = {}) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const flags = command.optsWithGlobals() as RawGlobalFlags;
-    // Loaded here, not at the top: `--help` and `--version` never need them (start-up time).
-    const [{ Output: OutputClass }, { resolveGlobals }, { reportError }] = await Promise.all([
+    // Loaded here, not at the top: `--help` and `--version` never need them (start-up time). The
+    // error report is loaded only when there is an error to report.
+    const [{ Output: OutputClass }, { resolveGlobals }] = await Promise.all([
       import('../util/output.js'),
       import('./globals.js'),
-      import('./report-error.js'),
     ]);
     let output: Output = new OutputClass({
       color: false,
@@ -47,6 +47,7 @@ function action(load: Loader, options: ActionOptions = {}) {
       const code = await module.run(context, ...(args.slice(0, -1) as never[]));
       process.exitCode = code ?? 0;
     } catch (error) {
+      const { reportError } = await import('./report-error.js');
       process.exitCode = reportError(
         error,
         output,

@@ -1,5 +1,5 @@
-import { fileSystemError } from '../scaffold/target.js';
 import { causeChain, ExitCode, isStagecraftError } from '../util/errors.js';
+import { fileSystemError } from '../util/fs-errors.js';
 import type { Output } from '../util/output.js';
 import { redact } from '../util/secret.js';
 

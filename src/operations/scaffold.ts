@@ -16,7 +16,7 @@ import { proposeServices, renderProposedCompose } from '../scaffold/compose-prop
 import { detectProject, sanitizeProjectName } from '../scaffold/detect.js';
 import { missingGitignoreLines, withGitignoreLines } from '../scaffold/gitignore.js';
 import { renderConfig, SCHEMA_PATH } from '../scaffold/render-config.js';
-import { checkWriteTarget, fileSystemError } from '../scaffold/target.js';
+import { checkWriteTarget } from '../scaffold/target.js';
 import { hookSamples } from '../scaffold/templates/common.js';
 import {
   isTemplateName,
@@ -28,6 +28,7 @@ import {
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
+import { fileSystemError } from '../util/fs-errors.js';
 import { makeDirectory } from '../util/make-dir.js';
 import { readUserFile } from '../util/user-file.js';
 

@@ -4,7 +4,8 @@
 // names it and why, instead of an errno from the middle of the writes.
 import { accessSync, constants, lstatSync, type Stats, statfsSync, statSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { ExternalError, UserError } from '../util/errors.js';
+import { UserError } from '../util/errors.js';
+import { CHOOSE_ANOTHER, fileSystemError } from '../util/fs-errors.js';
 
 /** Kernel pseudo-filesystems mounted here on Linux (and /dev on macOS): never a project's place. */
 const PSEUDO_ROOTS = ['/proc', '/sys', '/dev'];
@@ -21,8 +22,6 @@ const PSEUDO_FILESYSTEMS = new Map<number, string>([
   [0x73636673, 'securityfs'],
   [0xcafe4a11, 'bpf'],
 ]);
-
-const CHOOSE_ANOTHER = 'choose a folder you can write to, e.g. under your home directory';
 
 function pseudoRoot(path: string): string | undefined {
   if (process.platform === 'win32') return undefined;
@@ -139,45 +138,4 @@ export function checkWriteTarget(root: string, files: readonly string[]): void {
       });
     }
   }
-}
-
-const USER_CODES: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOTDIR: 'a part of the path is not a directory',
-  EROFS: 'read-only file system',
-  ENOENT: 'cannot create it there',
-  EISDIR: 'it is a directory',
-  EEXIST: 'something else is already there',
-  ENAMETOOLONG: 'the name is too long',
-  ELOOP: 'too many symbolic links',
-};
-
-const EXTERNAL_CODES: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EIO: 'input/output error',
-};
-
-/**
- * A file-system failure at `path` as an error a person can act on: UserError for a path that cannot
- * be written (permissions, not a directory, read-only, …), ExternalError for a full or failing disk;
- * anything else is returned as it is (a bug).
- */
-export function fileSystemError(error: unknown, path: string, verb: string): unknown {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const failing = (error as NodeJS.ErrnoException | undefined)?.path ?? path;
-  if (code !== undefined && code in USER_CODES) {
-    return new UserError(`cannot ${verb} ${failing}: ${USER_CODES[code]} (${code})`, {
-      hint: CHOOSE_ANOTHER,
-      cause: error,
-    });
-  }
-  if (code !== undefined && code in EXTERNAL_CODES) {
-    return new ExternalError(`cannot ${verb} ${failing}: ${EXTERNAL_CODES[code]} (${code})`, {
-      hint: 'free some space (or fix the disk), then run this again',
-      cause: error,
-    });
-  }
-  return error;
 }

@@ -4,9 +4,9 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileSystemError } from '../../src/scaffold/target.js';
 import { writeFileAtomic } from '../../src/util/atomic-file.js';
 import { ExternalError, UserError } from '../../src/util/errors.js';
+import { fileSystemError } from '../../src/util/fs-errors.js';
 import { makeDirectory } from '../../src/util/make-dir.js';
 
 let root: string;
