@@ -145,7 +145,7 @@ const serviceFields = {
     .enum(['start-first', 'stop-first', 'recreate'])
     .optional()
     .describe(
-      'How new containers replace old ones; start-first by default, stop-first for fixed host ports or single-writer volumes.',
+      'How new containers replace old ones; start-first by default, stop-first for what two containers cannot share (a fixed host port, container_name, IP or MAC address) and for one replica writing to a named volume or a host folder.',
     ),
   health: healthOverride.optional(),
   mode: z
