@@ -182,6 +182,12 @@ export function composeLocator(
     walk(yaml.document.toJS({ maxAliasCount: -1 }), []);
     return found;
   };
+  // The included and extended files' own locators, made once: each reads and parses its file once.
+  let children: Map<string, ComposeLocator> | undefined;
+  const nested = (): Map<string, ComposeLocator> => {
+    children ??= new Map(others.map((other) => [other.path, composeLocator(other.path, other.displayName)]));
+    return children;
+  };
   let data: unknown;
   const plain = (): unknown => {
     if (data === undefined) {
@@ -216,7 +222,7 @@ export function composeLocator(
     buildVariables() {
       const names = new Set(ownBuildVariables());
       for (const other of others)
-        for (const name of composeLocator(other.path, other.displayName).buildVariables()) names.add(name);
+        for (const name of nested().get(other.path)!.buildVariables()) names.add(name);
       return [...names].sort();
     },
     writes(keyPath) {
@@ -234,9 +240,7 @@ export function composeLocator(
             : undefined;
       }
       if (node !== undefined) return true;
-      return others.some(
-        (other) => other.via === 'include' && composeLocator(other.path, other.displayName).writes(keyPath),
-      );
+      return others.some((other) => other.via === 'include' && nested().get(other.path)!.writes(keyPath));
     },
     nearest(keyPath) {
       for (let length = keyPath.length; length >= Math.min(2, keyPath.length); length--) {
@@ -246,15 +250,16 @@ export function composeLocator(
       return undefined;
     },
     secretReferences(names) {
-      const nested = others.flatMap((other) =>
-        composeLocator(other.path, other.displayName)
+      const inOthers = others.flatMap((other) =>
+        nested()
+          .get(other.path)!
           .secretReferences(names)
           .map(
             (reference): SecretReference =>
               other.via === 'extends' ? { ...reference, extended: true } : reference,
           ),
       );
-      return [...ownSecretReferences(names), ...nested];
+      return [...ownSecretReferences(names), ...inOthers];
     },
     mount(service, target) {
       const volumes = parsed()?.document.getIn(['services', service, 'volumes']) as unknown;

@@ -3,8 +3,8 @@
 // section and the image to tag; literal on purpose, the tests compare the plan against these, not
 // against src/), copies of the compose-fidelity cases, and whether the compose CLI is here.
 
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -62,4 +62,22 @@ export function composeCliAvailable(): boolean {
     it('docker compose is installed', () => expect.fail('CI must install the compose v2 plugin'));
   }
   return available;
+}
+
+/**
+ * What `docker compose config --format json` reads from a compose file's `text` (written to a scratch
+ * folder, removed again): the reference a rendered file is compared with. Throws what compose prints.
+ */
+export function composeConfigOfText<T = Record<string, unknown>>(text: string): T {
+  const dir = mkdtempSync(join(tmpdir(), 'stagecraft-compose-text-'));
+  try {
+    writeFileSync(join(dir, 'compose.yml'), text);
+    return JSON.parse(
+      execFileSync('docker', ['compose', '-f', join(dir, 'compose.yml'), 'config', '--format', 'json'], {
+        encoding: 'utf8',
+      }),
+    ) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

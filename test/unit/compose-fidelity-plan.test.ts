@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -12,6 +10,7 @@ import {
   composeBuildArgv,
   composeBuildFile,
   composeCliAvailable,
+  composeConfigOfText,
 } from '../support/compose-fixtures.js';
 import { planProject, uploadedCompose, uploadedText } from '../support/prepare.js';
 
@@ -409,14 +408,9 @@ describe.skipIf(!composeAvailable)(
       ].join('\n');
       const { plan } = await planCase07With(compose);
       const printed = (text: string) => {
-        const dir = mkdtempSync(join(tmpdir(), 'stagecraft-keys-'));
-        writeFileSync(join(dir, 'compose.yml'), text);
-        const model = JSON.parse(
-          execFileSync('docker', ['compose', '-f', join(dir, 'compose.yml'), 'config', '--format', 'json'], {
-            encoding: 'utf8',
-          }),
-        ) as { services: { web: { labels: Record<string, string>; environment: Record<string, string> } } };
-        rmSync(dir, { recursive: true, force: true });
+        const model = composeConfigOfText<{
+          services: { web: { labels: Record<string, string>; environment: Record<string, string> } };
+        }>(text);
         const { 'stagecraft.spec-hash': _hash, ...labels } = model.services.web.labels;
         return { labels, environment: model.services.web.environment };
       };
@@ -431,14 +425,7 @@ describe.skipIf(!composeAvailable)(
       const { plan } = await planCase07With(compose);
       const host = uploadedText(plan, 'web-1', 'compose.yml');
       const labels = (text: string) => {
-        const dir = mkdtempSync(join(tmpdir(), 'stagecraft-dollar-'));
-        writeFileSync(join(dir, 'compose.yml'), text);
-        const printed = JSON.parse(
-          execFileSync('docker', ['compose', '-f', join(dir, 'compose.yml'), 'config', '--format', 'json'], {
-            encoding: 'utf8',
-          }),
-        ) as { services: { web: { labels: Record<string, string> } } };
-        rmSync(dir, { recursive: true, force: true });
+        const printed = composeConfigOfText<{ services: { web: { labels: Record<string, string> } } }>(text);
         const { 'stagecraft.spec-hash': _hash, ...rest } = printed.services.web.labels;
         return rest;
       };
