@@ -72,7 +72,13 @@ function allKeysFiles(
     host: host.name,
     runner: runners.get(host.name),
     files: [
-      { path: allKeysPath(env), service: undefined, content: new Secret(renderEnvFile(allKeys)), merge },
+      {
+        path: allKeysPath(env),
+        service: undefined,
+        content: new Secret(renderEnvFile(allKeys)),
+        merge,
+        unresolved: unresolvedKeys(allKeys),
+      },
     ],
   }));
 }
@@ -102,10 +108,19 @@ function serviceFiles(
         service,
         content: new Secret(renderEnvFile(wanted)),
         merge: keys !== undefined,
+        unresolved: unresolvedKeys(wanted),
       });
     }
     return { host: host.name, runner: runners.get(host.name), files, servicePairs: pairs };
   });
+}
+
+/** What a dry run has for a secret whose value comes from a command (not run). */
+const UNRESOLVED = '(resolved by its command, which a dry run does not run)';
+
+/** The keys of env file pairs whose value is a dry run's stand-in. */
+function unresolvedKeys(pairs: Record<string, string>): Set<string> {
+  return new Set(Object.keys(pairs).filter((key) => pairs[key] === UNRESOLVED));
 }
 
 interface ServiceFiles extends HostFiles {
@@ -231,11 +246,12 @@ function displayPath(path: string): string {
 }
 
 function describeChanges(outcome: HostOutcome['files'][number]): string {
-  const { added, changed, removed, unchanged } = outcome.changes;
+  const { added, changed, removed, unchanged, unresolved = [] } = outcome.changes;
   const parts = [
     ...(added.length > 0 ? [`added ${added.join(', ')}`] : []),
     ...(changed.length > 0 ? [`changed ${changed.join(', ')}`] : []),
     ...(removed.length > 0 ? [`removed ${removed.join(', ')}`] : []),
+    ...(unresolved.length > 0 ? [`not compared ${unresolved.join(', ')} (from a command, not run in a dry run)`] : []),
   ];
   if (parts.length === 0) return `unchanged (${unchanged.length} key${unchanged.length === 1 ? '' : 's'})`;
   return parts.join('; ');
@@ -255,7 +271,13 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
       keySpecs(loaded).map((spec) => spec.name),
       options.keys,
     );
-    values = await resolveSecretValues(loaded, selected, context.env);
+    // A dry run runs no secret command: such keys are compared as unresolved.
+    values = await resolveSecretValues(
+      loaded,
+      selected,
+      context.env,
+      context.globals.dryRun ? { commands: 'placeholder', placeholder: UNRESOLVED } : undefined,
+    );
     return Object.fromEntries([...values].map(([name, value]) => [name, value.reveal()]));
   });
   refuseOnSwarm(env, 'secrets sync', 'a deploy writes the secrets into the stack: run `stagecraft deploy`');

@@ -524,6 +524,21 @@ describe('secrets never leak from a plan or config (cases 37–43)', () => {
     expect(snapshot(folder)).toEqual(before);
   });
 
+  it('41: secrets sync --dry-run runs no secrets.keys[].command either', () => {
+    const folder = caseFolder('41-plan-runs-secret-command');
+    // Hosts that refuse at once: the sync gets as far as reading them (exit 2), after the values.
+    const config = readFileSync(join(folder, 'stagecraft.yml'), 'utf8').replace(
+      /address: 10\.0\.0\.\d }/g,
+      'address: 127.0.0.1, port: 1 }',
+    );
+    writeFileSync(join(folder, 'stagecraft.yml'), config);
+    const before = snapshot(folder);
+    const result = stagecraft(['secrets', 'sync', '-e', 'staging', '--dry-run'], { cwd: folder });
+    expect(result.stderr).toContain('could not reach h1 (127.0.0.1:1)');
+    expect(result.code).toBe(2);
+    expect(snapshot(folder)).toEqual(before);
+  });
+
   it('42: the published spec_hash says nothing about the secret values', () => {
     const folder = caseFolder('42-spec-hash-oracle');
     const before = snapshot(folder);

@@ -66,6 +66,13 @@ describe('diffKeys', () => {
     expect(hasChanges(diffKeys(wanted, wanted, false))).toBe(false);
   });
 
+  it('lists keys a dry run did not resolve as unresolved, not as changed or unchanged', () => {
+    const current = envLineHashes(renderEnvFile({ A: 'one', B: 'two' }));
+    const changes = diffKeys(wanted, current, false, new Set(['B', 'C']));
+    expect(changes).toEqual({ added: ['C'], changed: [], removed: [], unchanged: ['A'], unresolved: ['B'] });
+    expect(hasChanges({ added: [], changed: [], removed: [], unchanged: ['A'], unresolved: ['B'] })).toBe(true);
+  });
+
   it('never carries a value: only names and 64-hex hashes', () => {
     const hashes = envLineHashes(renderEnvFile({ TOKEN: 'very-secret-value' }));
     expect([...hashes.keys()]).toEqual(['TOKEN']);

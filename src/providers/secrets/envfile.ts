@@ -79,19 +79,25 @@ export function parseHashes(stdout: string): Map<string, string> {
 /**
  * Which keys differ between what is wanted and what the host has (undefined: no file yet). With
  * `merge`, keys the host has beyond the wanted ones are kept, so they are not reported as removed.
+ * Keys in `unresolved` (a dry run's stand-in values) that the host has are neither changed nor
+ * unchanged: they are listed as `unresolved`.
  */
 export function diffKeys(
   wanted: ReadonlyMap<string, string>,
   current: ReadonlyMap<string, string> | undefined,
   merge: boolean,
+  unresolved: ReadonlySet<string> = new Set(),
 ): KeyChanges {
   const changes: KeyChanges = { added: [], changed: [], removed: [], unchanged: [] };
+  const unknown: string[] = [];
   for (const [key, hash] of wanted) {
     const now = current?.get(key);
     if (now === undefined) changes.added.push(key);
+    else if (unresolved.has(key)) unknown.push(key);
     else if (now === hash) changes.unchanged.push(key);
     else changes.changed.push(key);
   }
+  if (unknown.length > 0) changes.unresolved = unknown;
   if (!merge && current !== undefined) {
     for (const key of current.keys()) if (!wanted.has(key)) changes.removed.push(key);
   }
@@ -118,7 +124,7 @@ export async function syncEnvFile(runner: Runner, file: SecretFile, dryRun = fal
   const content = file.content.reveal();
   const wanted = envLineHashes(content);
   const current = await remoteHashes(runner, file.path);
-  const changes = diffKeys(wanted, current, file.merge);
+  const changes = diffKeys(wanted, current, file.merge, file.unresolved);
   const outcome: FileOutcome = {
     path: file.path,
     service: file.service,

@@ -17,6 +17,8 @@ export interface SecretFile {
    * becomes exactly `content`.
    */
   merge: boolean;
+  /** Keys of `content` whose value is a dry run's stand-in, not the secret (see KeyChanges.unresolved). */
+  unresolved?: ReadonlySet<string>;
 }
 
 /** Which keys a sync changes in one file, by comparing hashes of `KEY="value"` lines (never values). */
@@ -25,11 +27,19 @@ export interface KeyChanges {
   changed: string[];
   removed: string[];
   unchanged: string[];
+  /**
+   * Keys the host has whose new value a dry run did not resolve (a secret `command` runs only for
+   * real): they may or may not change. Absent when there are none.
+   */
+  unresolved?: string[];
 }
 
-/** Whether a file has to be written for these changes. */
+/** Whether a file has to be written for these changes (a dry run counts unresolved keys as changing). */
 export function hasChanges(changes: KeyChanges): boolean {
-  return changes.added.length + changes.changed.length + changes.removed.length > 0;
+  return (
+    changes.added.length + changes.changed.length + changes.removed.length + (changes.unresolved?.length ?? 0) >
+    0
+  );
 }
 
 export interface FileOutcome {
