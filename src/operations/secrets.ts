@@ -251,7 +251,9 @@ function describeChanges(outcome: HostOutcome['files'][number]): string {
     ...(added.length > 0 ? [`added ${added.join(', ')}`] : []),
     ...(changed.length > 0 ? [`changed ${changed.join(', ')}`] : []),
     ...(removed.length > 0 ? [`removed ${removed.join(', ')}`] : []),
-    ...(unresolved.length > 0 ? [`not compared ${unresolved.join(', ')} (from a command, not run in a dry run)`] : []),
+    ...(unresolved.length > 0
+      ? [`not compared ${unresolved.join(', ')} (from a command, not run in a dry run)`]
+      : []),
   ];
   if (parts.length === 0) return `unchanged (${unchanged.length} key${unchanged.length === 1 ? '' : 's'})`;
   return parts.join('; ');

@@ -70,7 +70,9 @@ describe('diffKeys', () => {
     const current = envLineHashes(renderEnvFile({ A: 'one', B: 'two' }));
     const changes = diffKeys(wanted, current, false, new Set(['B', 'C']));
     expect(changes).toEqual({ added: ['C'], changed: [], removed: [], unchanged: ['A'], unresolved: ['B'] });
-    expect(hasChanges({ added: [], changed: [], removed: [], unchanged: ['A'], unresolved: ['B'] })).toBe(true);
+    expect(hasChanges({ added: [], changed: [], removed: [], unchanged: ['A'], unresolved: ['B'] })).toBe(
+      true,
+    );
   });
 
   it('never carries a value: only names and 64-hex hashes', () => {

@@ -37,7 +37,10 @@ export interface KeyChanges {
 /** Whether a file has to be written for these changes (a dry run counts unresolved keys as changing). */
 export function hasChanges(changes: KeyChanges): boolean {
   return (
-    changes.added.length + changes.changed.length + changes.removed.length + (changes.unresolved?.length ?? 0) >
+    changes.added.length +
+      changes.changed.length +
+      changes.removed.length +
+      (changes.unresolved?.length ?? 0) >
     0
   );
 }
