@@ -65,6 +65,8 @@ export interface ReadComposeOptions {
   interpolation?: Record<string, string | undefined>;
   /** Told the compose files the main one includes or extends (guardComposeFile's answer). */
   onFilesRead?: (files: ComposeFileRead[]) => void;
+  /** The compose project the file runs as (ComposeConfigOptions.projectName). */
+  projectName?: string;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
     projectDir: options.projectDir,
     profiles: options.profiles,
     ...(options.envFiles === undefined ? {} : { envFiles: options.envFiles }),
+    ...(options.projectName === undefined ? {} : { projectName: options.projectName }),
   });
   let result: { exitCode: number; stdout: string; stderr: string };
   try {

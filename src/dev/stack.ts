@@ -5,6 +5,7 @@ import { type DevComposeModel, devComposeModel } from '../compose/dev-model.js';
 import { findComposeFile, readCompose } from '../compose/read.js';
 import type { LoadedConfig } from '../config/load.js';
 import { type ComposeTarget, composeStopArgs, composeUpArgs } from '../docker/compose.js';
+import { composeProjectName } from '../model/environment.js';
 import { type DevTopology, planDevTopology } from '../plan/dev.js';
 import { LocalRunner, runLocal } from '../runners/local.js';
 import { CancelledError, ExternalError, UserError } from '../util/errors.js';
@@ -328,6 +329,7 @@ export class DevStack {
         projectDir: dirname(file),
         variables: baseEnv,
         profiles: config.compose?.profiles,
+        projectName: composeProjectName(config.project.name, loaded.envName ?? 'dev'),
         exec: (argv, options) =>
           this.#local.exec(withDocker(docker!, argv), { ...options, signal: this.#abort.signal }),
       });

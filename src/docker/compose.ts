@@ -49,6 +49,12 @@ export interface ComposeConfigOptions {
   envFiles?: string[];
   /** Profiles to enable (`--profile`); services of other profiles are left out of the model. */
   profiles?: string[];
+  /**
+   * The compose project the hosts run it as (`-p`): compose interpolates `${COMPOSE_PROJECT_NAME}`
+   * and names default networks and volumes with it. Undefined: compose's default (the top-level
+   * `name:`, else the folder's name).
+   */
+  projectName?: string;
 }
 
 /**
@@ -61,8 +67,8 @@ export interface ComposeConfigOptions {
 export const CONFIG_ONLY_DOCKER_HOST = 'unix:///dev/null/stagecraft-compose-config';
 
 /**
- * `docker -H <none> compose -f <file> --project-directory <dir> [--env-file f…] [--profile p…] config
- * --format json`: the normalised model (interpolated, env files applied, merges and `include`
+ * `docker -H <none> compose [-p <project>] -f <file> --project-directory <dir> [--env-file f…]
+ * [--profile p…] config --format json`: the normalised model (interpolated, env files applied, merges and `include`
  * resolved), read without contacting a daemon (CONFIG_ONLY_DOCKER_HOST).
  */
 export function composeConfigArgs(options: ComposeConfigOptions): string[] {
@@ -79,6 +85,7 @@ export function composeConfigArgs(options: ComposeConfigOptions): string[] {
     '-H',
     CONFIG_ONLY_DOCKER_HOST,
     'compose',
+    ...(options.projectName === undefined ? [] : ['-p', options.projectName]),
     '-f',
     options.file,
     '--project-directory',

@@ -525,7 +525,7 @@ export function buildEnvironmentModel(
     project: config.project.name,
     environment: envName,
     driver: env.driver,
-    composeProject: `${config.project.name}-${envName}`,
+    composeProject: composeProjectName(config.project.name, envName),
     registry,
     registryCache:
       registry !== undefined && env.driver !== 'local' && config.project.registry_cache !== false,
@@ -573,4 +573,12 @@ export function buildEnvironmentModel(
     ...(mesh === undefined ? {} : { mesh }),
     warnings,
   };
+}
+
+/**
+ * The compose project an environment runs as, `<project.name>-<environment>` (`shop-production`): its
+ * containers, default network and unpinned volumes carry it, and `${COMPOSE_PROJECT_NAME}` is it.
+ */
+export function composeProjectName(project: string, environment: string): string {
+  return `${project}-${environment}`;
 }

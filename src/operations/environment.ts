@@ -8,7 +8,12 @@ import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
 import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
-import { buildEnvironmentModel, type EnvironmentModel, serviceSettings } from '../model/environment.js';
+import {
+  buildEnvironmentModel,
+  composeProjectName,
+  type EnvironmentModel,
+  serviceSettings,
+} from '../model/environment.js';
 import { projectModel } from '../model/project.js';
 import { runLocalViaCliPlugin } from '../runners/cli-plugin.js';
 import { readInfraState } from '../state/infra.js';
@@ -165,6 +170,11 @@ export async function loadEnvironment(
   // compose takes relative paths from the compose file's folder (its default project directory).
   const composeDir = dirname(file);
   registerSecretSources(file, loaded.variables);
+  // Read as the hosts run it: `${COMPOSE_PROJECT_NAME}` and default names are the environment's.
+  const projectName =
+    loaded.envName === undefined
+      ? {}
+      : { projectName: composeProjectName(loaded.config.project.name, loaded.envName) };
   let composeFiles: ComposeFileRead[] = [];
   const resolved = await atComposeFileKey(composeFileAt, file, () =>
     readCompose({
@@ -176,6 +186,7 @@ export async function loadEnvironment(
       envFiles: loaded.envFiles,
       variables,
       ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
+      ...projectName,
       exec,
       onWarning: (warning) => warnings.push(warning),
       interpolation: { ...loaded.variables, ...variables },
@@ -193,6 +204,7 @@ export async function loadEnvironment(
     exec,
     variables,
     ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
+    ...projectName,
   });
   for (const warning of writableProjectFolders(compose, loaded.root)) context.output.warn(warning);
   // The env files' own warnings were shown with their file:line when the config was loaded.

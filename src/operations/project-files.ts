@@ -9,8 +9,8 @@ import { pathEntry, readUserFileBytes } from '../util/user-file.js';
 
 /**
  * The files of `relativePath` under `root`: the file, or every file under the folder (name order,
- * symlinks to files followed, `.git` left out), paths relative to root with `/`. Undefined when
- * nothing is there. Modes: 0755 for executables, else 0644. Throws UserFileError for an entry that is
+ * symlinks to files followed, `.git` left out) and each empty folder (`folder: true`), paths relative
+ * to root with `/`. Undefined when nothing is there. Modes: 0755 for executables, else 0644. Throws UserFileError for an entry that is
  * not a regular file once symlinks are followed (a FIFO, a device, a socket, a link to a folder, a
  * dangling or looping link), for a link to a file outside the project (its content is never read) and
  * for a file over PROJECT_FILES_LIMIT_BYTES.
@@ -25,7 +25,14 @@ export function readProjectPath(root: string, relativePath: string): ProjectFile
     const info = lstatSync(path, { throwIfNoEntry: false });
     if (info === undefined) return;
     if (info.isDirectory()) {
-      for (const name of readdirSync(path).sort()) if (name !== '.git') visit(join(path, name));
+      const names = readdirSync(path)
+        .filter((name) => name !== '.git')
+        .sort();
+      if (names.length === 0) {
+        const folder = relative(root, path).split(sep).join('/');
+        files.push({ path: folder, content: Buffer.alloc(0), mode: uploadMode(info.mode), folder: true });
+      }
+      for (const name of names) visit(join(path, name));
       return;
     }
     const shown = `./${relative(root, path).split(sep).join('/')}`;
@@ -86,6 +93,8 @@ export async function relativeBindSourcesOutside(
     variables: Record<string, string>;
     /** The compose profiles in force (a service of an active profile mounts too). */
     profiles?: string[];
+    /** The compose project it runs as (ComposeConfigOptions.projectName). */
+    projectName?: string;
   },
 ): Promise<Set<string>> {
   const outside = new Map<string, string>();
@@ -114,6 +123,7 @@ export async function relativeBindSourcesOutside(
     projectDir: composeDir,
     envFiles: options.envFiles,
     ...(options.profiles === undefined ? {} : { profiles: options.profiles }),
+    ...(options.projectName === undefined ? {} : { projectName: options.projectName }),
   });
   argv.splice(argv.indexOf('config') + 1, 0, '--no-path-resolution');
   // `${PWD}/../x` and `$HOME/.aws` are this machine's folders too: read with stand-ins for both, a

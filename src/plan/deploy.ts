@@ -57,6 +57,11 @@ export interface ProjectFile {
   content: Buffer;
   /** Permission bits to keep (0644, or 0755 for an executable). */
   mode: number;
+  /**
+   * An empty folder (no content): created on the hosts as it is here, since a container sees the
+   * bind-mounted tree as it is (an app's `uploads/`), and a long-syntax bind needs its source to exist.
+   */
+  folder?: true;
 }
 
 /** The most a host's project files (bind-mounted files and folders) may weigh together, in bytes. */
@@ -577,6 +582,20 @@ export function projectFileSteps(
     }
     for (const file of files) {
       if (steps.has(file.path)) continue;
+      if (file.folder) {
+        steps.set(file.path, {
+          id: `folder:${host.name}:${file.path}`,
+          phase: 'rollout',
+          host: { name: host.name },
+          title: `create the empty folder ${file.path}`,
+          action: {
+            kind: 'exec',
+            argv: ['mkdir', '-p', '-m', file.mode.toString(8).padStart(4, '0'), '--', `${dir}/${file.path}`],
+          },
+          dependsOn: [prepare],
+        });
+        continue;
+      }
       total += file.content.length;
       if (total > PROJECT_FILES_LIMIT_BYTES) {
         throw new UserError(

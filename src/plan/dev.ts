@@ -13,6 +13,7 @@ import {
 } from '../compose/dev-model.js';
 import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
 import type { Config } from '../config/schema.js';
+import { composeProjectName } from '../model/environment.js';
 import type {
   AppDevHooks,
   AppKind,
@@ -278,7 +279,7 @@ export function planDevTopology(input: TopologyInput): DevTopology {
 
   routes.sort((a, b) => a.domain.localeCompare(b.domain));
   return {
-    composeProject: `${input.config.project.name}-${input.envName}`,
+    composeProject: composeProjectName(input.config.project.name, input.envName),
     infra,
     processes,
     routes,

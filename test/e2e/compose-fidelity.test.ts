@@ -24,6 +24,8 @@ beforeAll(async () => {
   const root = mkdtempSync(join(tmpdir(), 'stagecraft-fidelity-'));
   mkdirSync(join(root, 'www'));
   writeFileSync(join(root, 'www', 'index.html'), 'fresh bread\n');
+  // An empty folder (git keeps none): the container sees it as here.
+  mkdirSync(join(root, 'www', 'uploads'));
   mkdirSync(join(root, 'inline'));
   writeFileSync(
     join(root, 'docker-compose.yml'),
@@ -101,6 +103,21 @@ describe('compose fidelity on the harness', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'fresh bread\n' });
     expect(await get('inline.fidelity.localhost')).toEqual({ status: 200, body: 'inline build\n' });
+    const site = (
+      await dockerOn(harness, 'h1', [
+        'ps',
+        '--filter',
+        'label=com.docker.compose.project=fidelity-production',
+        '--filter',
+        'label=com.docker.compose.service=site',
+        '--format',
+        '{{.Names}}',
+      ])
+    ).trim();
+    expect((await dockerOn(harness, 'h1', ['exec', site, 'ls', '-1', '/www'])).trim().split('\n')).toEqual([
+      'index.html',
+      'uploads',
+    ]);
     const image = (
       await dockerOn(harness, 'h1', [
         'ps',

@@ -240,6 +240,54 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
+    it('${COMPOSE_PROJECT_NAME} and default names are the compose project the hosts run, not the file\'s name:', async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        `name: oven
+services:
+  web:
+    image: nginx:1.25
+    environment:
+      PROJECT: \${COMPOSE_PROJECT_NAME}
+    volumes:
+      - ./conf.d:/etc/nginx/conf.d:ro
+      - cache:/var/cache/nginx
+volumes:
+  cache: {}
+`,
+      );
+      const { plan } = await planProject(dir, 'production');
+      const compose = uploadedCompose(plan, 'web-1');
+      // What `docker compose -p bakery-production` makes of the file on the host.
+      expect(compose.name).toBe('bakery-production');
+      expect(compose.services['web']?.['environment']).toEqual({ PROJECT: 'bakery-production' });
+      expect(compose.volumes).toEqual({ cache: {} });
+    });
+
+    it('06: an empty folder in a mounted folder is created on the hosts (git keeps none; the container sees it)', async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      mkdirSync(join(dir, 'conf.d', 'snippets', 'extra'), { recursive: true });
+      const { plan } = await planProject(dir, 'production');
+      expect(uploads(plan, 'web-1')).toEqual([
+        ['compose.yml', '644'],
+        ['conf.d/default.conf', '644'],
+      ]);
+      const folder = allSteps(plan).find((step) => step.id === 'folder:web-1:conf.d/snippets/extra');
+      expect(folder?.action).toEqual({
+        kind: 'exec',
+        argv: [
+          'mkdir',
+          '-p',
+          '-m',
+          '0755',
+          '--',
+          expect.stringMatching(/\/releases\/[^/]+\/conf\.d\/snippets\/extra$/),
+        ],
+      });
+      expect(folder?.dependsOn).toEqual(['prepare:web-1']);
+    });
+
     it('06: a folder mounted read-write is uploaded too, with a warning that what the container writes stays behind', async () => {
       const readOnly = await planProject(join(cases, '06-bind-mount-directory'), 'production');
       expect(readOnly.output.warnings.filter((warning) => warning.includes('read-write'))).toEqual([]);

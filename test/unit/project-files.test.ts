@@ -26,6 +26,22 @@ describe('readProjectPath', () => {
     expect(readProjectPath(root, 'nothing')).toBeUndefined();
   });
 
+  it('lists each empty folder, the mounted folder itself when it is empty, with its mode', () => {
+    mkdirSync(join(root, 'data', 'uploads', 'thumbs'), { recursive: true });
+    mkdirSync(join(root, 'data', 'private'), { mode: 0o700 });
+    chmodSync(join(root, 'data', 'private'), 0o700);
+    writeFileSync(join(root, 'data', 'README'), 'x\n');
+    expect(readProjectPath(root, 'data')).toEqual([
+      { path: 'data/README', content: Buffer.from('x\n'), mode: 0o644 },
+      { path: 'data/private', content: Buffer.alloc(0), mode: 0o700, folder: true },
+      { path: 'data/uploads/thumbs', content: Buffer.alloc(0), mode: 0o755, folder: true },
+    ]);
+    mkdirSync(join(root, 'empty'));
+    expect(readProjectPath(root, 'empty')).toEqual([
+      { path: 'empty', content: Buffer.alloc(0), mode: 0o755, folder: true },
+    ]);
+  });
+
   it('refuses a link to a file outside the project without reading it (it could be ~/.ssh/id_ed25519)', () => {
     writeFileSync(join(outside, 'id_ed25519'), 'PRIVATE KEY\n');
     mkdirSync(join(root, 'leaky'));
