@@ -240,7 +240,7 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
-    it('${COMPOSE_PROJECT_NAME} and default names are the compose project the hosts run, not the file\'s name:', async () => {
+    it("${COMPOSE_PROJECT_NAME} and default names are the compose project the hosts run, not the file's name:", async () => {
       const dir = copyCase('06-bind-mount-directory');
       writeFileSync(
         join(dir, 'docker-compose.yml'),
