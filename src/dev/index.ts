@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExternalError } from '../util/errors.js';
+import { ExternalError, UserError } from '../util/errors.js';
 import type { Output } from '../util/output.js';
 import { sleep } from '../util/sleep.js';
 import type { DevFlags } from './settings.js';
@@ -61,7 +61,7 @@ async function startDetached(runtime: DevRuntime, argv: readonly string[]): Prom
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(runtime.env)) if (value !== undefined) env[key] = value;
   env[DAEMON_ENV] = '1';
-  const pid = await spawnDaemon([process.execPath, ...process.execArgv, ...args], {
+  const { pid, exited } = await spawnDaemon([process.execPath, ...process.execArgv, ...args], {
     cwd: process.cwd(),
     env,
     logFile,
@@ -91,7 +91,10 @@ async function startDetached(runtime: DevRuntime, argv: readonly string[]): Prom
       }
       if (!processAlive(pid)) {
         if (interrupted) return 0;
-        throw new ExternalError('the dev stack stopped while starting in the background', {
+        const code = await Promise.race([exited, sleep(500).then(() => undefined)]);
+        // Exit 1 is the user's (a bad --only, a config error): so is this one.
+        const Failure = code === 1 ? UserError : ExternalError;
+        throw new Failure('the dev stack stopped while starting in the background', {
           details: ['last output:', ...tail(logFile, 25).map((line) => `  ${line}`)],
           hint: `see ${logFile}, or run \`stagecraft dev\` without --detach to watch it start`,
         });

@@ -133,6 +133,15 @@ describe('stagecraft dev supervision', () => {
     expect(detached.stderr).toContain('backend did not become ready within 2s');
     expect(detached.stderr).toMatch(/booting step \d+/);
     expect(processesWith(id)).toEqual([]);
+
+    // A user's error in the background stack (a bad --only) is the user's here too: exit 1.
+    const badOnly = await runCli(['dev', '--detach', '--only', 'nosuch'], {
+      cwd: root,
+      env: cliEnv(),
+      timeoutMs: 20_000,
+    });
+    expect(badOnly.stderr).toContain('--only: nothing named "nosuch" runs in dev');
+    expect(badOnly.code).toBe(1);
   });
 
   it('--only starts just the frontend; shutdown sends its signal, then SIGKILLs the whole tree after its timeout', async () => {
