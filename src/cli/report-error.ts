@@ -1,6 +1,6 @@
 import { causeChain, ExitCode, isStagecraftError } from '../util/errors.js';
 import { fileSystemError } from '../util/fs-errors.js';
-import type { Output } from '../util/output.js';
+import { diagnosticText, type Output } from '../util/output.js';
 import { redact } from '../util/secret.js';
 
 const REPORT_URL = 'https://github.com/stagecraft-dev/stagecraft/issues';
@@ -11,12 +11,12 @@ export function reportError(error: unknown, output: Output, verbose: boolean): n
   if (mapped !== error) return reportError(mapped, output, verbose);
   if (isStagecraftError(error)) {
     output.error(error.message);
-    for (const line of error.details) process.stderr.write(`  ${redact(line)}\n`);
+    for (const line of error.details) process.stderr.write(`  ${diagnosticText(line)}\n`);
     if (error.hint !== undefined)
-      process.stderr.write(`${output.colors.dim('hint:')} ${redact(error.hint)}\n`);
+      process.stderr.write(`${output.colors.dim('hint:')} ${diagnosticText(error.hint)}\n`);
     if (verbose) {
-      if (error.command !== undefined) process.stderr.write(`command: ${redact(error.command)}\n`);
-      for (const line of causeChain(error)) process.stderr.write(`caused by: ${redact(line)}\n`);
+      if (error.command !== undefined) process.stderr.write(`command: ${diagnosticText(error.command)}\n`);
+      for (const line of causeChain(error)) process.stderr.write(`caused by: ${diagnosticText(line)}\n`);
     }
     return error.exitCode;
   }

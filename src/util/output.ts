@@ -18,6 +18,24 @@ export function shouldUseColor(stream: NodeJS.WriteStream, noColorFlag: boolean)
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
+/**
+ * Control characters other than tab and newline, bidirectional overrides and isolates, zero-width
+ * characters and the byte order mark: in a key or value quoted by a diagnostic they would reorder or
+ * hide what a person reads (`na\u202Eme`), so they are shown escaped.
+ */
+const INVISIBLE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
+
+/**
+ * `text` as a diagnostic prints it: secrets redacted, then invisible and reordering characters as
+ * `\u{202E}` escapes (see INVISIBLE). Takes and returns one string.
+ */
+export function diagnosticText(text: string): string {
+  return redact(text).replace(
+    INVISIBLE,
+    (char) => `\\u{${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}`,
+  );
+}
+
 /** Everything the CLI prints goes through here, so secrets are scrubbed and flags honoured in one place. */
 export class Output {
   readonly colors: Colors;
@@ -52,10 +70,10 @@ export class Output {
 
   warn(text: string): void {
     if (this.options.quiet) return;
-    process.stderr.write(`${this.colors.yellow('warning:')} ${redact(text)}\n`);
+    process.stderr.write(`${this.colors.yellow('warning:')} ${diagnosticText(text)}\n`);
   }
 
   error(text: string): void {
-    process.stderr.write(`${this.colors.red('error:')} ${redact(text)}\n`);
+    process.stderr.write(`${this.colors.red('error:')} ${diagnosticText(text)}\n`);
   }
 }

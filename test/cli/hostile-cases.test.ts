@@ -143,6 +143,23 @@ describe('hostile input is refused with a clear error, exit 1, nothing changed',
     }
   });
 
+  it('53: a right-to-left override in a key is shown escaped, so the line reads as it is', () => {
+    const folder = caseFolder('53-bidi-override-in-key');
+    const before = snapshot(folder);
+    for (const args of [
+      ['config', '-e', 'staging'],
+      ['plan', '-e', 'staging', '--dry-run'],
+    ]) {
+      const result = stagecraft(args, { cwd: folder });
+      expect(result.stderr).toContain(
+        'stagecraft.yml:7:5 services.web.ro\\u{202E}lpe: unknown key "ro\\u{202E}lpe" (did you mean "role"?)',
+      );
+      expect(result.stderr).not.toContain('\u202e');
+      expect(result.code).toBe(1);
+    }
+    expect(snapshot(folder)).toEqual(before);
+  });
+
   it('52: a value moved to the secret env file by its name is refused elsewhere and redacted in compose errors', () => {
     const folder = caseFolder('52-secret-through-compose-environment');
     const value = readFileSync(join(folder, '.env.staging'), 'utf8').match(/^SEED=(.*)$/m)![1]!;

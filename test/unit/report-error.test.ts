@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { reportError } from '../../src/cli/report-error.js';
-import { Output } from '../../src/util/output.js';
+import { UserError } from '../../src/util/errors.js';
+import { diagnosticText, Output } from '../../src/util/output.js';
 
 /** reportError's exit code and what it printed on stderr. */
 function report(error: unknown): { code: number; printed: string } {
@@ -37,5 +38,15 @@ describe('reportError', () => {
     const plain = report(new TypeError('x is undefined'));
     expect(plain.code).toBe(3);
     expect(plain.printed).toContain('error: internal error: x is undefined');
+  });
+
+  it('shows control, bidirectional and zero-width characters escaped in every line of an error', () => {
+    const printed = report(
+      new UserError('unknown key "na\u202Eme"', { details: ['a\u200Bb\u0007'], hint: 'see \u2066x\u2069' }),
+    ).printed;
+    expect(printed).toBe(
+      'error: unknown key "na\\u{202E}me"\n  a\\u{200B}b\\u{0007}\nhint: see \\u{2066}x\\u{2069}\n',
+    );
+    expect(diagnosticText('tab\tand\nnewline stay; ü and ✓ too')).toBe('tab\tand\nnewline stay; ü and ✓ too');
   });
 });
