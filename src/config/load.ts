@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { UserError, UserFileError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { looksSecretName, registerSecretValue } from '../util/secret.js';
-import { readUserFile } from '../util/user-file.js';
+import { readUserFileBytes } from '../util/user-file.js';
 import type { ProviderCatalog } from './catalog.js';
 import { missingEnvFileError, readDotenvFiles } from './dotenv.js';
 import { chooseEnvironment, type EnvironmentPurpose } from './environment.js';
@@ -115,18 +115,24 @@ function rawEnvironments(data: unknown): Record<string, Record<string, unknown>>
     : {};
 }
 
-/** The text of stagecraft.yml; a file too large, not a regular file or unreadable is a UserError that says which. */
+/**
+ * The text of stagecraft.yml: UTF-8, or UTF-16 with its byte order mark (YAML 1.2 §5.2: an editor on
+ * Windows may save it so). A file too large, not a regular file or unreadable is a UserError that
+ * says which.
+ */
 function readConfigText(file: string, displayName: string): string {
-  const text = readUserFile(file, {
+  const bytes = readUserFileBytes(file, {
     display: displayName,
     maxBytes: MAX_YAML_BYTES,
     hint: 'stagecraft.yml describes a project in a few kilobytes; check that this is the right file',
   });
-  if (text === undefined)
+  if (bytes === undefined)
     throw new UserError(`cannot read ${displayName}: it does not exist`, {
       hint: 'check the file and its path',
     });
-  return text;
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
+  return bytes.toString('utf8');
 }
 
 /** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */

@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/load.js';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { builtinProviders } from '../../src/providers/index.js';
 import { load, problems } from '../support/config.js';
 
 const minimal = 'project:\n  name: shop\nenvironments:\n  dev:\n    driver: local\n';
@@ -9,6 +13,27 @@ describe('config errors name file:line:column, key path, expected and found', ()
     expect(problems('project:\n  name: [shop\nenvironments:\n  dev: {driver: local}\n')).toEqual([
       'stagecraft.yml:3:1 YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
     ]);
+  });
+
+  it('reads a UTF-16 file with its byte order mark (YAML 1.2 §5.2), positions in characters', () => {
+    const text = `${minimal}  prod:\n    driver: ssh\n    hostz: {}\n`;
+    for (const bytes of [
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+      Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]),
+    ]) {
+      const root = mkdtempSync(join(tmpdir(), 'stagecraft-utf16-'));
+      writeFileSync(join(root, 'stagecraft.yml'), bytes);
+      let caught: unknown;
+      try {
+        loadConfig({ cwd: root, purpose: 'any', processEnv: {}, catalog: builtinProviders().catalog() });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).details).toContain(
+        'stagecraft.yml:8:5 environments.prod.hostz: unknown key "hostz" (did you mean "hosts"?)',
+      );
+    }
   });
 
   it('reports a duplicate key at the second occurrence', () => {
