@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { formatPath, type PathSegment } from '../config/issues.js';
 import { FORBIDDEN_KEYS } from '../config/yaml-guard.js';
@@ -69,6 +70,14 @@ export interface ReadComposeOptions {
   projectName?: string;
 }
 
+/** Env files larger than this (1 MiB) are named when compose times out: it reads them slowly. */
+const LARGE_ENV_FILE_BYTES = 1024 * 1024;
+
+/** The size of a file in bytes, or 0 when it cannot be read. */
+function fileSize(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+}
+
 /**
  * The normalised compose model: runs `docker compose -f <file> --project-directory <dir> config
  * --format json` with `variables` in its environment and parses what it prints. Compose prints every
@@ -100,10 +109,14 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
   } catch (error) {
     if (isNotFound(error)) throw dockerMissing(error);
     if (error instanceof TimedOutError) {
+      const large = (options.envFiles ?? []).find((envFile) => fileSize(envFile) > LARGE_ENV_FILE_BYTES);
       throw new TimedOutError(
         `docker compose config did not finish reading ${options.file} in ${COMPOSE_CONFIG_TIMEOUT_MS / 1000} s, twice`,
         {
-          hint: `a file it reads may be a device or a pipe (env_file, label_file, include, extends.file): run \`docker compose config\` in ${options.projectDir} to see which`,
+          hint:
+            large === undefined
+              ? `a file it reads may be a device or a pipe (env_file, label_file, include, extends.file): run \`docker compose config\` in ${options.projectDir} to see which`
+              : `the env file ${large} weighs ${(fileSize(large) / 1024 / 1024).toFixed(1)} MB, and compose reads env files slowly: keep it to the variables the project uses (a few kilobytes)`,
           command: argv.join(' '),
         },
       );

@@ -107,6 +107,26 @@ describe('readCompose (scripted docker)', () => {
     }
   });
 
+  it('compose timing out twice → TimedOutError whose hint names an env file over 1 MiB, else devices and pipes', async () => {
+    const big = join(scratch, 'big.env');
+    const small = join(scratch, 'small.env');
+    writeFileSync(big, 'A=x\n'.repeat(300_000));
+    writeFileSync(small, 'A=x\n');
+    const { exec, calls } = fakeExec(new TimedOutError('timed out'));
+    const read = (envFiles: string[]) =>
+      readCompose({ file: 'c.yml', projectDir: '/a', variables: {}, envFiles, exec }).catch((e) => e);
+    const slow = await read([small, big]);
+    expect(slow).toBeInstanceOf(TimedOutError);
+    expect(slow.message).toBe(
+      `docker compose config did not finish reading c.yml in ${COMPOSE_CONFIG_TIMEOUT_MS / 1000} s, twice`,
+    );
+    expect(slow.hint).toBe(
+      `the env file ${big} weighs 1.1 MB, and compose reads env files slowly: keep it to the variables the project uses (a few kilobytes)`,
+    );
+    expect(calls).toHaveLength(2);
+    expect((await read([small])).hint).toMatch(/^a file it reads may be a device or a pipe/);
+  });
+
   it('docker missing → ExternalError', async () => {
     const { exec } = fakeExec(Object.assign(new Error('spawn docker ENOENT'), { code: 'ENOENT' }));
     const error = await readCompose({ file: 'c.yml', projectDir: '/a', variables: {}, exec }).catch((e) => e);
