@@ -77,6 +77,12 @@ export interface ServiceModel {
   build: BuildSpec | undefined;
   /** Image repository for built services (`<registry>/<project>-<service>`), else the compose image. */
   image: string;
+  /**
+   * The built service whose image this one runs: its compose `image:` is the one that service's
+   * `build` tags (`web: {build: ., image: acme/shop}` and `worker: {image: acme/shop}`), so it runs
+   * what the release built, as compose does. Set only on services without `build`.
+   */
+  imageFrom?: string;
   strategy: 'start-first' | 'stop-first' | 'recreate';
   replicas: number;
   port: number | undefined;
@@ -459,12 +465,20 @@ export function buildEnvironmentModel(
     // One-shot: never restarted (compose takes deploy.restart_policy where `restart` is not set).
     const restartPolicy = (composeService.deploy?.['restart_policy'] as { condition?: unknown } | undefined)
       ?.condition;
-    const job =
-      composeService['restart'] === 'no' ||
-      (composeService['restart'] === undefined && restartPolicy === 'none') ||
-      Object.values(compose.services).some(
-        (other) => other.depends_on?.[name]?.condition === 'service_completed_successfully',
+    const awaited = Object.values(compose.services).some(
+      (other) => other.depends_on?.[name]?.condition === 'service_completed_successfully',
+    );
+    const neverRestarted =
+      composeService['restart'] === 'no' || (composeService['restart'] === undefined && restartPolicy === 'none');
+    // `restart: "no"` is compose's default: alone it does not make a server (routed, or publishing a
+    // port) a job. A service nothing waits on is run as one only with a warning the plan shows.
+    const serves = settings.port !== undefined || (composeService.ports ?? []).length > 0;
+    const job = awaited || (neverRestarted && !serves);
+    if (job && !awaited) {
+      warnings.push(
+        `service ${name} runs as a one-shot job (restart: "no", no port): each deploy runs it to completion and waits for it to exit; if it is a long-running service, remove restart: "no" (compose's default is the same)`,
       );
+    }
     services.push({
       name,
       role,
@@ -488,6 +502,14 @@ export function buildEnvironmentModel(
       ...configuredEnvironment(config, env, name),
       ...(settings.stop_timeout === undefined ? {} : { stopTimeout: settings.stop_timeout }),
     });
+  }
+  for (const service of services) {
+    const image = compose.services[service.name]?.image;
+    if (service.build !== undefined || image === undefined) continue;
+    const builder = services.find(
+      (other) => other.build !== undefined && compose.services[other.name]?.image === image,
+    );
+    if (builder !== undefined) service.imageFrom = builder.name;
   }
   {
     const findings = crossServiceFindings(services, compose, { overlay: env.driver === 'swarm' });

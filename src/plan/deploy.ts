@@ -234,6 +234,10 @@ export function imageRefs(
     if (service.build !== undefined)
       refs[service.name] = overrides[service.name] ?? `${service.image}:${version}`;
   }
+  for (const service of model.services) {
+    if (service.imageFrom !== undefined)
+      refs[service.name] = overrides[service.name] ?? refs[service.imageFrom]!;
+  }
   return refs;
 }
 
@@ -781,23 +785,34 @@ function hostSteps(
   const overSsh = sendsImagesOverSsh(model);
   const transfers: string[] = [];
   if (overSsh && input.kind === 'deploy') {
+    // A service that runs another's built image (imageFrom) needs that image here too.
+    const builders = new Set<string>();
     for (const service of services) {
-      if (service.build === undefined) continue;
       if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
-      const id = `transfer:${host.name}:${service.name}`;
+      const builder = service.build !== undefined ? service.name : service.imageFrom;
+      // A builder left out of --services is not built or saved: its image is the one hosts have.
+      if (builder === undefined || (input.onlyServices !== undefined && !input.onlyServices.includes(builder)))
+        continue;
+      builders.add(builder);
+    }
+    for (const builder of builders) {
+      const id = `transfer:${host.name}:${builder}`;
       steps.push({
         id,
         phase: 'rollout',
         host: h,
-        title: `send ${images[service.name]} over SSH (docker load of the layers ${host.name} lacks)`,
-        action: { kind: 'image-transfer', service: service.name, image: images[service.name]! },
-        dependsOn: [...previous, `save:${service.name}`],
+        title: `send ${images[builder]} over SSH (docker load of the layers ${host.name} lacks)`,
+        action: { kind: 'image-transfer', service: builder, image: images[builder]! },
+        dependsOn: [...previous, `save:${builder}`],
       });
       transfers.push(id);
     }
   }
   const pulled = services
-    .filter((service) => (model.driver !== 'local' && !overSsh) || service.build === undefined)
+    .filter(
+      (service) =>
+        (model.driver !== 'local' && !overSsh) || (service.build === undefined && service.imageFrom === undefined),
+    )
     .map((service) => service.name);
   if (pulled.length > 0) {
     steps.push({

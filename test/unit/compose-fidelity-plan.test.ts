@@ -265,6 +265,48 @@ volumes:
       expect(compose.volumes).toEqual({ cache: {} });
     });
 
+    it('a service whose image another service builds runs the image this release built, as compose runs it', async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      mkdirSync(join(dir, 'app'));
+      writeFileSync(join(dir, 'app', 'Dockerfile'), 'FROM busybox:1.36\n');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        `services:
+  web:
+    build: ./app
+    image: acme/shop:dev
+  worker:
+    image: acme/shop:dev
+    command: ["sleep", "2d"]
+`,
+      );
+      const config = join(dir, 'stagecraft.yml');
+      writeFileSync(
+        config,
+        readFileSync(config, 'utf8').replace(
+          '  name: bakery\n',
+          '  name: bakery\n  registry: registry.example.test/bakery\n',
+        ),
+      );
+      const { plan } = await planProject(dir, 'production');
+      const compose = uploadedCompose(plan, 'web-1');
+      const built = `registry.example.test/bakery/bakery-web:${plan.version}`;
+      expect(compose.services['web']?.['image']).toBe(built);
+      expect(compose.services['worker']?.['image']).toBe(built);
+      // Without a registry the image goes over SSH once, for both.
+      writeFileSync(
+        config,
+        readFileSync(config, 'utf8').replace('  registry: registry.example.test/bakery\n', ''),
+      );
+      const overSsh = (await planProject(dir, 'production')).plan;
+      const ids = allSteps(overSsh).map((step) => step.id);
+      expect(ids.filter((id) => id.startsWith('transfer:'))).toEqual(['transfer:web-1:web']);
+      expect(allSteps(overSsh).find((step) => step.id === 'pull:web-1')).toBeUndefined();
+      expect(uploadedCompose(overSsh, 'web-1').services['worker']?.['image']).toBe(
+        `bakery-web:${overSsh.version}`,
+      );
+    });
+
     it('06: an empty folder in a mounted folder is created on the hosts (git keeps none; the container sees it)', async () => {
       const dir = copyCase('06-bind-mount-directory');
       mkdirSync(join(dir, 'conf.d', 'snippets', 'extra'), { recursive: true });
@@ -821,6 +863,32 @@ describe.skipIf(!composeAvailable)(
         'ingress:web-1',
         'job:web-1:migrate',
       ]);
+    });
+
+    it('16: restart "no" alone (compose\'s default) makes no server a job; a job nothing waits on is named in a warning', async () => {
+      const dir = copyCase('16-one-shot-migration-service');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        `services:
+  migrate:
+    image: busybox:1.36
+    command: ["sh", "-c", "echo seeded"]
+    restart: "no"
+  web:
+    image: nginx:1.25
+    restart: "no"
+    ports: ["8080:80"]
+`,
+      );
+      const { plan, output } = await planProject(dir, 'production');
+      const ids = allSteps(plan).map((step) => step.id);
+      expect(ids).toContain('job:web-1:migrate');
+      expect(ids).toContain('rollout:web-1:web');
+      expect(ids).not.toContain('job:web-1:web');
+      expect(output.warnings).toContain(
+        'service migrate runs as a one-shot job (restart: "no", no port): each deploy runs it to completion and waits for it to exit; if it is a long-running service, remove restart: "no" (compose\'s default is the same)',
+      );
+      expect(output.warnings.filter((warning) => warning.includes('service web runs'))).toEqual([]);
     });
 
     it('16: deploy.restart_policy condition none is a job too; a job scaled to 0 does not run', async () => {
