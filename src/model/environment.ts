@@ -469,7 +469,8 @@ export function buildEnvironmentModel(
       (other) => other.depends_on?.[name]?.condition === 'service_completed_successfully',
     );
     const neverRestarted =
-      composeService['restart'] === 'no' || (composeService['restart'] === undefined && restartPolicy === 'none');
+      composeService['restart'] === 'no' ||
+      (composeService['restart'] === undefined && restartPolicy === 'none');
     // `restart: "no"` is compose's default: alone it does not make a server (routed, or publishing a
     // port) a job. A service nothing waits on is run as one only with a warning the plan shows.
     const serves = settings.port !== undefined || (composeService.ports ?? []).length > 0;

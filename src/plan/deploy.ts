@@ -791,7 +791,10 @@ function hostSteps(
       if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
       const builder = service.build !== undefined ? service.name : service.imageFrom;
       // A builder left out of --services is not built or saved: its image is the one hosts have.
-      if (builder === undefined || (input.onlyServices !== undefined && !input.onlyServices.includes(builder)))
+      if (
+        builder === undefined ||
+        (input.onlyServices !== undefined && !input.onlyServices.includes(builder))
+      )
         continue;
       builders.add(builder);
     }
@@ -811,7 +814,8 @@ function hostSteps(
   const pulled = services
     .filter(
       (service) =>
-        (model.driver !== 'local' && !overSsh) || (service.build === undefined && service.imageFrom === undefined),
+        (model.driver !== 'local' && !overSsh) ||
+        (service.build === undefined && service.imageFrom === undefined),
     )
     .map((service) => service.name);
   if (pulled.length > 0) {
