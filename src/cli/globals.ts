@@ -25,12 +25,25 @@ function parseBoolean(name: string, value: string | undefined): boolean | undefi
   throw new UserError(`${name}=${value} is not a boolean`, { hint: `set ${name} to true or false` });
 }
 
-function list(value: string | undefined): string[] | undefined {
-  if (value === undefined || value === '') return undefined;
-  return value
+/**
+ * A comma-separated scope list. An empty variable counts as unset; a flag given with nothing in it
+ * (`--hosts "$UNSET"`, `--services ,`) is a UserError: read as "everything", it would act on every
+ * host or service.
+ */
+function list(flag: string, given: string | undefined, variable: string | undefined): string[] | undefined {
+  const value = given ?? (variable || undefined);
+  if (value === undefined) return undefined;
+  const items = value
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+  if (items.length === 0) {
+    const name = given !== undefined ? `--${flag}` : `STAGECRAFT_${flag.toUpperCase()}`;
+    throw new UserError(`${name} ${JSON.stringify(value)} names nothing`, {
+      hint: `give ${name} a comma-separated list (globs allowed), or leave it out to act on all`,
+    });
+  }
+  return items;
 }
 
 /** Flag > STAGECRAFT_* environment variable > built-in default (config defaults apply later). */
@@ -50,8 +63,8 @@ export function resolveGlobals(
     json: bool(flags.json, 'STAGECRAFT_JSON'),
     color: flags.color !== false && noColorVariable !== true,
     yes: bool(flags.yes, 'STAGECRAFT_YES'),
-    hosts: list(flags.hosts ?? env['STAGECRAFT_HOSTS']),
-    roles: list(flags.roles ?? env['STAGECRAFT_ROLES']),
-    services: list(flags.services ?? env['STAGECRAFT_SERVICES']),
+    hosts: list('hosts', flags.hosts, env['STAGECRAFT_HOSTS']),
+    roles: list('roles', flags.roles, env['STAGECRAFT_ROLES']),
+    services: list('services', flags.services, env['STAGECRAFT_SERVICES']),
   };
 }

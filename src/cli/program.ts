@@ -15,6 +15,11 @@ interface ActionOptions {
    * _SERVICES) is then refused with exit 1 before anything is read, never silently widened.
    */
   wholeEnvironment?: string;
+  /**
+   * Set on a command that has no dry run (it runs a process or a shell): what it does ("runs the dev
+   * stack"). --dry-run (or STAGECRAFT_DRY_RUN) is then refused with exit 1 before anything runs.
+   */
+  noDryRun?: string;
 }
 
 /**
@@ -40,6 +45,8 @@ function action(load: Loader, options: ActionOptions = {}) {
       const globals = resolveGlobals(flags, process.env);
       if (options.wholeEnvironment !== undefined)
         await refuseScope(commandPath(command), options.wholeEnvironment, globals);
+      if (options.noDryRun !== undefined && globals.dryRun)
+        await refuseDryRun(commandPath(command), options.noDryRun);
       const { createContext } = await import('./context.js');
       const context = createContext(globals);
       output = context.output;
@@ -73,6 +80,14 @@ async function refuseScope(
       hint: `leave ${named.join(' and ')} out (and unset ${given.map((flag) => `STAGECRAFT_${flag.toUpperCase()}`).join(', ')} if set)`,
     },
   );
+}
+
+/** Throws a UserError (exit 1): `stagecraft <path>` has no dry run, so --dry-run must not run it for real. */
+async function refuseDryRun(path: string, does: string): Promise<void> {
+  const { UserError } = await import('../util/errors.js');
+  throw new UserError(`\`stagecraft ${path}\` ${does}: it has no dry run, and runs nothing with --dry-run`, {
+    hint: 'leave --dry-run out (and unset STAGECRAFT_DRY_RUN if set); `stagecraft plan` shows what a deploy would do',
+  });
 }
 
 /** The words after `stagecraft` that name a command: "ci init" for `stagecraft ci init`, "" for the program. */
@@ -375,11 +390,15 @@ export function buildProgram(): Command {
     )
     .option('--detach', 'start in the background; stop it with `stagecraft dev down`')
     .option('--only <list>', 'start only these (comma-separated): backend, frontend, compose services')
-    .action(action(() => import('./commands/dev.js')));
+    .action(action(() => import('./commands/dev.js'), { noDryRun: 'runs the dev stack' }));
   dev
     .command('down')
     .description('stop the dev stack of this project (started with --detach, or in another terminal)')
-    .action(action(async () => ({ run: (await import('./commands/dev.js')).runDown })));
+    .action(
+      action(async () => ({ run: (await import('./commands/dev.js')).runDown }), {
+        noDryRun: 'stops the dev stack',
+      }),
+    );
 
   // Operating what is deployed: status, logs, ssh, exec, secrets sync, doctor.
   program
@@ -421,7 +440,7 @@ export function buildProgram(): Command {
     .description('open a shell on a host (or the first host of a role); with -- CMD, run it there')
     .argument('<host|role>', 'host name or role')
     .argument('[command...]', 'after --: a command line (one word) or an argv to run instead of a shell')
-    .action(action(() => import('./commands/ssh.js')));
+    .action(action(() => import('./commands/ssh.js'), { noDryRun: 'runs a shell or a command on a host' }));
 
   program
     .command('exec')
@@ -436,7 +455,7 @@ export function buildProgram(): Command {
       'after',
       swarmNote('--new is refused (no one-off container yet): exec enters a running task.'),
     )
-    .action(action(() => import('./commands/exec.js')));
+    .action(action(() => import('./commands/exec.js'), { noDryRun: 'runs a command in a container' }));
 
   const secrets = program
     .command('secrets')

@@ -107,3 +107,32 @@ describe('scope flags on the commands that act on the whole environment', () => 
     );
   });
 });
+
+describe('flags that would widen what a command does', () => {
+  it('an empty --hosts, --roles or --services is refused, never read as "all"', () => {
+    for (const [flag, value] of [
+      ['--hosts', ''],
+      ['--roles', ' , '],
+      ['--services', ','],
+    ] as const) {
+      const result = plan(flag, value);
+      expect(result.stderr).toContain(`error: ${flag} ${JSON.stringify(value)} names nothing`);
+      expect(result.code).toBe(1);
+    }
+  });
+
+  it('--dry-run is refused by commands that have no dry run, before anything runs', () => {
+    for (const [args, does] of [
+      [['dev', '--only', 'backend'], 'dev` runs the dev stack'],
+      [['dev', 'down'], 'dev down` stops the dev stack'],
+      [['exec', 'api', '-e', 'production', '--', 'true'], 'exec` runs a command in a container'],
+      [['ssh', 'h1', '-e', 'production', '--', 'true'], 'ssh` runs a shell or a command on a host'],
+    ] as const) {
+      const result = stagecraft(['--dry-run', ...args], { cwd: project });
+      expect(result.stderr).toContain(
+        `error: \`stagecraft ${does}: it has no dry run, and runs nothing with --dry-run`,
+      );
+      expect(result.code).toBe(1);
+    }
+  });
+});
