@@ -48,6 +48,9 @@ const isUnicodeSpace = (char: string) => isSpace(char) || char === '\n';
 const KEY_CHAR = /^[\p{L}\p{N}_.\-[\]]$/u;
 const ESCAPE = /\\(?:[abcfnrtv$"\\]|0\d{0,3})/g;
 
+/** The longest value a line may expand to, in characters (1 MiB). */
+const MAX_EXPANDED_VALUE = 1024 * 1024;
+
 class Parser {
   private line = 1;
   private readonly out: Record<string, string>;
@@ -176,12 +179,21 @@ class Parser {
   }
 
   private expand(value: string, line: number): string {
+    // Each reference adds its value: lines that double the one before (`B=${A}${A}`) grow without end.
+    let size = value.length;
+    const lookup = (name: string) => {
+      const found = this.lookup(name) ?? this.out[name];
+      size += found?.length ?? 0;
+      if (size > MAX_EXPANDED_VALUE) {
+        throw new DotenvSyntaxError(
+          line,
+          `the value expands to more than ${MAX_EXPANDED_VALUE / 1024 / 1024} MiB (through \${${name}}): an env value holds a setting, not data`,
+        );
+      }
+      return found;
+    };
     try {
-      return substitute(
-        value,
-        (name) => this.lookup(name) ?? this.out[name],
-        (name) => this.options.onUnset?.(name, line),
-      );
+      return substitute(value, lookup, (name) => this.options.onUnset?.(name, line));
     } catch (error) {
       if (error instanceof SubstitutionError) throw new DotenvSyntaxError(line, error.message);
       throw error;

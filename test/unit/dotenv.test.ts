@@ -231,4 +231,18 @@ describe.skipIf(!composeAvailable)('env files against docker compose', { timeout
       expect(literal).toEqual(values);
     });
   }
+
+  it('stops a value that expands past 1 MiB at its line (each line ten times the one before)', () => {
+    const lines = ['L0=xxxxxxxxxx'];
+    for (let i = 1; i <= 9; i++) lines.push(`L${i}=${`\${L${i - 1}}`.repeat(10)}`);
+    const started = Date.now();
+    expect(() => parseDotenv(`${lines.join('\n')}\n`)).toThrow(
+      new DotenvSyntaxError(
+        7,
+        'the value expands to more than 1 MiB (through ${L5}): an env value holds a setting, not data',
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(parseDotenv(`${lines.slice(0, 6).join('\n')}\n`)['L5']).toHaveLength(1_000_000);
+  });
 });
