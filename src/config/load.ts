@@ -61,6 +61,21 @@ export class ConfigError extends UserError {
   }
 }
 
+/**
+ * Every env file the config names, absolute: each environment's `env_file` and the envfile secrets
+ * provider's `source_file`. They hold settings and secrets, not code: the version leaves them out.
+ */
+export function configuredEnvFiles(root: string, config: unknown): string[] {
+  const raw = config as {
+    environments?: Record<string, { env_file?: unknown } | null>;
+    secrets?: { providers?: { envfile?: { source_file?: unknown } | null } | null } | null;
+  } | null;
+  const files = Object.values(raw?.environments ?? {}).flatMap((env) => envFiles(env?.env_file));
+  const source = raw?.secrets?.providers?.envfile?.source_file;
+  if (typeof source === 'string') files.push(source);
+  return [...new Set(files.map((file) => resolvePath(root, file)))].sort();
+}
+
 function envFiles(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];

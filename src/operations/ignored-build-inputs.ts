@@ -28,8 +28,8 @@ const STATE_FOLDER = '.stagecraft';
  * ignores them (a `dist/` that the Dockerfile copies, a `node_modules` that no .dockerignore leaves
  * out): the commit does not name them, so a version that includes them is not immutable.
  * A context's `.dockerignore` is applied as Docker applies it (@balena/dockerignore, a port of moby's
- * matcher, https://docs.docker.com/build/concepts/context/#dockerignore-files). Env files and
- * `.stagecraft/` are left out, as from every version. Each file goes into `hash` by path, size,
+ * matcher, https://docs.docker.com/build/concepts/context/#dockerignore-files). Env files (`.env*`
+ * and the absolute paths in `envFiles`) and `.stagecraft/` are left out, as from every version. Each file goes into `hash` by path, size,
  * modification time and mode (not content: a `node_modules` of 100k files is stat'ed in well under a
  * second), so a changed file gives a different hash.
  * Takes absolute context folders (others, such as git URLs, are skipped); returns one entry per
@@ -40,7 +40,9 @@ export async function ignoredBuildInputs(
   root: string,
   contexts: readonly string[],
   hash: Hash,
+  envFiles: readonly string[] = [],
 ): Promise<IgnoredBuildInput[]> {
+  const configured = new Set(envFiles);
   const local = [...new Set(contexts.filter((context) => isAbsolute(context)))];
   if (local.length === 0) return [];
   const listed = await runLocal(
@@ -77,7 +79,7 @@ export async function ignoredBuildInputs(
     };
     const walk = (path: string, inContext: string) => {
       const stat = lstatSync(path, { throwIfNoEntry: false });
-      if (stat === undefined || skipped(inContext)) return;
+      if (stat === undefined || skipped(inContext) || configured.has(path)) return;
       if (!stat.isDirectory()) {
         if (!ignore.matcher.ignores(inContext)) add(path, inContext);
         return;
@@ -95,6 +97,45 @@ export async function ignoredBuildInputs(
     if (files > 0) found.push({ context, files, example });
   }
   return found;
+}
+
+/**
+ * The env files each build context sends to the builder: `.env` and `.env.*` at its top and the
+ * absolute paths in `envFiles` (the ones the config names) that lie inside it, unless its
+ * .dockerignore leaves them out. Their values (secrets among them) reach the builder, and the image
+ * with a `COPY .`. Takes absolute folders; returns `{ context, file }` (file relative to the context,
+ * posix) in context then name order. Throws UserFileError for an unreadable .dockerignore.
+ */
+export function envFilesSent(
+  contexts: readonly string[],
+  envFiles: readonly string[],
+): { context: string; file: string }[] {
+  const sent: { context: string; file: string }[] = [];
+  for (const context of [...new Set(contexts.filter((folder) => isAbsolute(folder)))]) {
+    const top = (readdirSafe(context) ?? [])
+      .filter((name) => ENV_FILE.test(name))
+      .map((name) => join(context, name));
+    const inside = envFiles.filter((file) => {
+      const rel = relative(context, file);
+      return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    });
+    const files = [...new Set([...top, ...inside])]
+      .filter((file) => lstatSync(file, { throwIfNoEntry: false })?.isFile() === true)
+      .map((file) => relative(context, file).split(sep).join('/'))
+      .sort();
+    if (files.length === 0) continue;
+    const ignore = dockerignoreOf(context);
+    for (const file of files) if (!ignore.matcher.ignores(file)) sent.push({ context, file });
+  }
+  return sent;
+}
+
+function readdirSafe(folder: string): string[] | undefined {
+  try {
+    return readdirSync(folder);
+  } catch {
+    return undefined;
+  }
 }
 
 /** True for env files and Stagecraft's state folder, at any depth of `path` (posix, relative). */

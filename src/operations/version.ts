@@ -51,11 +51,15 @@ export function checkVersionTag(version: string): void {
  *   `<sha>-dirty-<hash>` too, the hash covering them;
  * - outside git: `local-<hash>` over every file of the project folder (paths, modes, contents;
  *   .git, node_modules, .stagecraft and env files left out).
+ * Env files are `.env` and `.env.*` at any depth and the absolute paths in `envFiles` (the ones the
+ * config names, whatever their name): their values, secrets among them, never move the version, so
+ * it says nothing about them.
  */
 export async function resolveVersion(
   projectRoot: string,
   explicit?: string,
   buildContexts: readonly string[] = [],
+  envFiles: readonly string[] = [],
 ): Promise<ResolvedVersion> {
   const head = await runLocal(['git', 'rev-parse', '--short=12', 'HEAD'], {
     cwd: projectRoot,
@@ -63,7 +67,15 @@ export async function resolveVersion(
   }).catch(() => undefined);
   const commit = head?.exitCode === 0 ? head.stdout.trim() : '';
   if (explicit !== undefined && explicit !== '') return { version: explicit, commit, immutable: false };
-  if (commit === '') return { version: `local-${folderHash(projectRoot)}`, commit, immutable: false };
+  if (commit === '')
+    return { version: `local-${folderHash(projectRoot, envFiles)}`, commit, immutable: false };
+  const notEnvFiles = [
+    ...NOT_ENV_FILES,
+    ...envFiles
+      .map((file) => relative(projectRoot, file))
+      .filter((file) => !file.startsWith('..') && !isAbsolute(file))
+      .map((file) => `:(exclude,literal)${file}`),
+  ];
   // A folder that does not exist is the build's error to report (compose names it), not the version's.
   buildContexts = buildContexts.filter((context) =>
     statSync(context, { throwIfNoEntry: false })?.isDirectory(),
@@ -75,7 +87,7 @@ export async function resolveVersion(
     ...buildContextsOutsideOf(buildContexts, projectRoot).map((context) => relative(projectRoot, context)),
   ];
   const status = await runLocal(
-    ['git', 'status', '--porcelain', '--', ...new Set(pathspecs), ...NOT_ENV_FILES],
+    ['git', 'status', '--porcelain', '--', ...new Set(pathspecs), ...notEnvFiles],
     {
       cwd: projectRoot,
       allowFailure: true,
@@ -83,16 +95,16 @@ export async function resolveVersion(
   );
   // A context outside the repository has no commit to name it: never immutable.
   if (status.exitCode !== 0) {
-    const hash = createHash('sha256').update(await uncommittedHash(projectRoot, ['.']));
+    const hash = createHash('sha256').update(await uncommittedHash(projectRoot, ['.'], notEnvFiles));
     for (const context of buildContextsOutsideOf(buildContexts, projectRoot))
-      hash.update(`\0${context}\0${folderHash(context)}`);
+      hash.update(`\0${context}\0${folderHash(context, envFiles)}`);
     return { version: `${commit}-dirty-${hash.digest('hex').slice(0, 12)}`, commit, immutable: false };
   }
   const ignoredHash = createHash('sha256');
-  const ignored = await ignoredBuildInputs(projectRoot, buildContexts, ignoredHash);
+  const ignored = await ignoredBuildInputs(projectRoot, buildContexts, ignoredHash, envFiles);
   const clean = status.stdout.trim() === '';
   if (clean && ignored.length === 0) return { version: commit, commit, immutable: true };
-  const uncommitted = clean ? '' : await uncommittedHash(projectRoot, [...new Set(pathspecs)]);
+  const uncommitted = clean ? '' : await uncommittedHash(projectRoot, [...new Set(pathspecs)], notEnvFiles);
   const hash =
     ignored.length === 0
       ? uncommitted
@@ -144,18 +156,22 @@ function buildContextsOutsideOf(contexts: readonly string[], root: string): stri
 }
 
 /**
- * sha256 (12 hex) of the uncommitted changes under `pathspecs` (relative to `root`): the diff against
- * HEAD and the untracked files.
+ * sha256 (12 hex) of the uncommitted changes under `pathspecs` (relative to `root`) but not under
+ * `excluded` (exclude pathspecs): the diff against HEAD and the untracked files.
  */
-async function uncommittedHash(root: string, pathspecs: readonly string[]): Promise<string> {
+async function uncommittedHash(
+  root: string,
+  pathspecs: readonly string[],
+  excluded: readonly string[],
+): Promise<string> {
   const hash = createHash('sha256');
   const diff = await runLocal(
-    ['git', 'diff', 'HEAD', '--binary', '--no-color', '--no-ext-diff', '--', ...pathspecs, ...NOT_ENV_FILES],
+    ['git', 'diff', 'HEAD', '--binary', '--no-color', '--no-ext-diff', '--', ...pathspecs, ...excluded],
     { cwd: root },
   );
   hash.update(diff.stdout);
   const untracked = await runLocal(
-    ['git', 'ls-files', '--others', '--exclude-standard', '-z', '--', ...pathspecs, ...NOT_ENV_FILES],
+    ['git', 'ls-files', '--others', '--exclude-standard', '-z', '--', ...pathspecs, ...excluded],
     { cwd: root },
   );
   for (const path of untracked.stdout
@@ -168,13 +184,15 @@ async function uncommittedHash(root: string, pathspecs: readonly string[]): Prom
   return hash.digest('hex').slice(0, 12);
 }
 
-/** sha256 (12 hex) of a folder's files, walked in name order. */
-export function folderHash(root: string): string {
+/** sha256 (12 hex) of a folder's files, walked in name order, without env files and `excluded` (absolute). */
+export function folderHash(root: string, excluded: readonly string[] = []): string {
   const hash = createHash('sha256');
+  const skip = new Set(excluded);
   const walk = (dir: string, prefix: string) => {
     for (const name of readdirSync(dir).sort()) {
       if (SKIPPED.has(name) || ENV_FILE.test(name)) continue;
       const path = join(dir, name);
+      if (skip.has(path)) continue;
       const stat = lstatSync(path);
       hash.update(`\0${prefix}${name}\0${stat.isDirectory() ? 'd' : (stat.mode & 0o111).toString(8)}\0`);
       if (stat.isDirectory()) walk(path, `${prefix}${name}/`);

@@ -4,9 +4,9 @@
 
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
-import type { LoadedConfig } from '../config/load.js';
+import { configuredEnvFiles, type LoadedConfig } from '../config/load.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
-import type { IgnoredBuildInput } from './ignored-build-inputs.js';
+import { envFilesSent, type IgnoredBuildInput } from './ignored-build-inputs.js';
 import type { Session } from './session.js';
 import { buildContextsOf, checkVersionTag, type ResolvedVersion, resolveVersion } from './version.js';
 
@@ -39,7 +39,7 @@ export async function loadVersioned(
     resolved =
       typeof version === 'object'
         ? { ...version, immutable: true }
-        : await resolveVersion(loaded.root, version);
+        : await resolveVersion(loaded.root, version, [], configuredEnvFiles(loaded.root, loaded.config));
     return { STAGECRAFT_VERSION: resolved.version };
   });
   if (commitOfGiven !== undefined) resolved = await commitOfGiven;
@@ -51,9 +51,23 @@ export async function loadVersioned(
   if (version === undefined || version === '') {
     const contexts = buildContextsOf(env.compose.services);
     if (contexts.length > 0) {
-      const widened = await resolveVersion(env.loaded.root, undefined, contexts);
+      const widened = await resolveVersion(
+        env.loaded.root,
+        undefined,
+        contexts,
+        configuredEnvFiles(env.loaded.root, env.loaded.config),
+      );
       for (const input of widened.ignoredBuildInputs ?? [])
         session.output.warn(ignoredInputsWarning(input, env.loaded.root));
+      for (const { context, file } of envFilesSent(
+        contexts,
+        configuredEnvFiles(env.loaded.root, env.loaded.config),
+      )) {
+        const shown = relative(env.loaded.root, context) || '.';
+        session.output.warn(
+          `the build context ${shown} sends the env file ${file} to the builder: its values (secrets among them) go into the image with a \`COPY .\`; add ${file} to ${shown === '.' ? '' : `${shown}/`}.dockerignore`,
+        );
+      }
       const withInputs = { ...widened, version: widened.version + buildVariablesSuffix(env) };
       if (withInputs.version !== resolved.version) {
         resolved = withInputs;

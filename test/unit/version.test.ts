@@ -153,6 +153,31 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     ]);
   });
 
+  it('plan warns when a build context sends an env file (its secrets would go into the image with a COPY .)', async () => {
+    const dir = copy('env-in-context');
+    commitAll(dir);
+    writeFileSync(join(dir, 'api', '.env.local'), 'TOKEN=x\n');
+    writeFileSync(join(dir, 'api', 'keep.env'), 'TOKEN=y\n');
+    const config = join(dir, 'stagecraft.yml');
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(
+        '    driver: ssh\n',
+        '    driver: ssh\n    env_file: api/keep.env\n',
+      ),
+    );
+    const warned = async () =>
+      (await planProject(dir, 'production', { version: undefined })).output.warnings.filter((warning) =>
+        warning.includes('sends the env file'),
+      );
+    expect(await warned()).toEqual([
+      'the build context api sends the env file .env.local to the builder: its values (secrets among them) go into the image with a `COPY .`; add .env.local to api/.dockerignore',
+      'the build context api sends the env file keep.env to the builder: its values (secrets among them) go into the image with a `COPY .`; add keep.env to api/.dockerignore',
+    ]);
+    writeFileSync(join(dir, 'api', '.dockerignore'), '.env*\n*.env\n');
+    expect(await warned()).toEqual([]);
+  });
+
   it('13: a build arg from the env file names the build too: each value gets its own tag, literal args none', async () => {
     const dir = copy('args');
     writeFileSync(
@@ -218,6 +243,27 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     writeFileSync(join(dir, '.env.staging'), 'DB_PASSWORD=another-value\n');
     expect((await resolveVersion(dir)).version).toBe(withSecret.version);
     expect(withSecret.version).toBe(second.version);
+  });
+
+  it('an env file the config names, whatever its name, never moves the version (in git, outside, in a build context)', async () => {
+    for (const inGit of [false, true]) {
+      const dir = copy(`named-env-${inGit}`);
+      const sha = inGit ? commitAll(dir) : '';
+      const envFile = join(dir, 'api', 'staging.env');
+      const versionWith = async (value: string) => {
+        writeFileSync(envFile, `DB_PASSWORD=${value}\n`);
+        return (await resolveVersion(dir, undefined, [join(dir, 'api')], [envFile])).version;
+      };
+      const first = await versionWith('hunter2xyz');
+      expect(await versionWith('hunter3xyz')).toBe(first);
+      if (inGit) expect(first).toBe(sha);
+      // Not named by the config, the same file is code: it moves the version.
+      const unnamed = async (value: string) => {
+        writeFileSync(envFile, `DB_PASSWORD=${value}\n`);
+        return (await resolveVersion(dir, undefined, [join(dir, 'api')])).version;
+      };
+      expect(await unnamed('hunter2xyz')).not.toBe(await unnamed('hunter3xyz'));
+    }
   });
 
   it('--version is kept but never treated as immutable', async () => {
