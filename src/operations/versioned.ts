@@ -91,9 +91,19 @@ export async function loadVersioned(
  */
 function buildVariablesSuffix(env: LoadedEnvironment): string {
   const secret = new Set(secretNames(env.loaded));
+  // A value that holds a secret of any length is left out too: the tag is published, and a short
+  // password behind an alias (`TOK=${NPM_TOKEN}`) would be checkable against its hash.
+  const secretValues = [...secret]
+    .map((name) => env.loaded.variables[name])
+    .filter((value): value is string => value !== undefined && value !== '');
   const names = env.locateCompose
     .buildVariables()
-    .filter((name) => name !== 'STAGECRAFT_VERSION' && !secret.has(name));
+    .filter(
+      (name) =>
+        name !== 'STAGECRAFT_VERSION' &&
+        !secret.has(name) &&
+        !secretValues.some((value) => (env.loaded.variables[name] ?? '').includes(value)),
+    );
   if (names.length === 0) return '';
   const values = names.map((name) => `${name}=${env.loaded.variables[name] ?? ''}`);
   return `-args-${createHash('sha256').update(values.join('\0')).digest('hex').slice(0, 8)}`;

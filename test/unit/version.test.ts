@@ -211,6 +211,28 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     expect(literal).toBe(git(dir, 'rev-parse', '--short=12', 'HEAD'));
   });
 
+  it('37: a build variable that holds a short secret (behind an alias) is left out of the -args- hash', async () => {
+    const dir = copy('args-short-secret');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      'services:\n  api:\n    build:\n      context: ./api\n      args: { TOK: "${TOK_ALIAS}" }\n',
+    );
+    writeFileSync(
+      join(dir, 'stagecraft.yml'),
+      readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(
+        '    driver: ssh\n',
+        '    driver: ssh\n    env_file: .env.production\n',
+      ),
+    );
+    const sha = commitAll(dir);
+    const versionWith = async (token: string) => {
+      writeFileSync(join(dir, '.env.production'), `NPM_TOKEN=${token}\nTOK_ALIAS=\${NPM_TOKEN}\n`);
+      return (await planProject(dir, 'production', { version: undefined })).plan.version;
+    };
+    expect(await versionWith('pw123')).toBe(sha);
+    expect(await versionWith('pw124')).toBe(sha);
+  });
+
   it('13: an additional build context outside the project folder belongs to the version', async () => {
     const repo = join(scratch, 'additional');
     cpSync(caseDir, join(repo, 'app'), { recursive: true });
