@@ -40,5 +40,9 @@ export function describeValue(value: unknown): string {
     const shown = redact(value);
     return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
   }
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return Number.isNaN(value)
+      ? 'NaN (not a number)'
+      : `${value > 0 ? '' : '-'}infinity (too large a number)`;
   return `${typeof value} ${String(value)}`;
 }

@@ -34,7 +34,9 @@ export class YamlSource {
       const message =
         error.code === 'DUPLICATE_KEY'
           ? `duplicate key ${this.#keyTextAt(error.pos[0])}: each key may appear once in a mapping`
-          : `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+          : error.code === 'MULTIPLE_DOCS'
+            ? 'a second YAML document starts here: the file holds one document, so remove this `---` and what follows it (or merge it into the first)'
+            : `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
       return { file: this.file, line: position.line, column: position.col, path: '', message };
     });
   }
@@ -56,9 +58,10 @@ export class YamlSource {
     });
   }
 
-  /** True when the file holds no document at all (empty, or only comments and blank lines). */
+  /** True when the file holds no document at all (empty, only comments, or a bare `---` / `...`). */
   isEmpty(): boolean {
-    return this.document.contents === null || this.document.contents === undefined;
+    const contents = this.document.contents;
+    return contents === null || contents === undefined || (isScalar(contents) && contents.source === '');
   }
 
   hasOnlyDuplicateKeyErrors(): boolean {

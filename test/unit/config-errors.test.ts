@@ -36,6 +36,16 @@ describe('config errors name file:line:column, key path, expected and found', ()
     }
   });
 
+  it('says what a second document, a bare `---` and an infinite number are', () => {
+    expect(problems(`${minimal}---\nx: 1\n`)).toEqual([
+      'stagecraft.yml:6:1 a second YAML document starts here: the file holds one document, so remove this `---` and what follows it (or merge it into the first)',
+    ]);
+    expect(problems('---\n...\n')[0]).toMatch(/^stagecraft\.yml:1:1 the file is empty/);
+    expect(problems(`${minimal}ingress:\n  http_port: 1e400\n`)).toEqual([
+      'stagecraft.yml:7:14 ingress.http_port: expected a number, found infinity (too large a number)',
+    ]);
+  });
+
   it('reports a duplicate key at the second occurrence', () => {
     expect(problems('project:\n  name: a\n  name: b\nenvironments:\n  dev:\n    driver: local\n')).toEqual([
       'stagecraft.yml:3:3 duplicate key "name": each key may appear once in a mapping',
