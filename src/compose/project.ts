@@ -9,7 +9,7 @@ import type { ComposeProject, ComposeService, HostCompose } from './types.js';
 export { type RenderedFile, renderCompose, renderEnvFile } from './render.js';
 
 /** Label holding the hash of a service's desired state; equal hash = nothing to roll out. */
-import { SPEC_HASH_LABEL } from '../docker/labels.js';
+import { FILES_HASH_LABEL, SPEC_HASH_LABEL } from '../docker/labels.js';
 
 export { SPEC_HASH_LABEL };
 
@@ -67,6 +67,12 @@ export interface HostComposeInput {
   locate?: ComposeLocator;
   /** The environment's variables: compose secrets with `environment: NAME` take their value here. */
   variables?: Record<string, string>;
+  /**
+   * sha256 (hex) of a project path's files (a file, or every file under a folder), relative to
+   * `projectDir` with `/`; undefined when it cannot be read. With it, a service that mounts project
+   * files gets FILES_HASH_LABEL.
+   */
+  projectFileDigest?: (path: string) => string | undefined;
 }
 
 /**
@@ -218,6 +224,9 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     // The hash covers the final spec and the secret values, not the release labels or the replica count.
     const labels: Record<string, string> = { ...(spec.labels ?? {}) };
     delete labels[SPEC_HASH_LABEL];
+    delete labels[FILES_HASH_LABEL];
+    const filesHash = projectFilesHash(name, spec, projectMounts, input);
+    if (filesHash !== undefined) labels[FILES_HASH_LABEL] = filesHash;
     for (const key of Object.keys(input.releaseLabels)) delete labels[key];
     if (Object.keys(labels).length > 0) spec.labels = labels;
     else delete spec.labels;
@@ -381,6 +390,37 @@ export function renderedServiceSpecHash(
     { ...secretEnv, ...secretFileValues(spec, inputs.compose, inputs.variables) },
     inputs.specHashKey,
   );
+}
+
+/**
+ * FILES_HASH_LABEL's value for a service: over the project files it mounts (its bind mounts in
+ * `mounts`, the files of the compose secrets and configs it uses), each path with its digest, as an
+ * HMAC under the spec-hash key; without a key (a plan) the fixed text "(resolved at deploy)".
+ * Undefined when it mounts none or no digest is given.
+ */
+function projectFilesHash(
+  name: string,
+  spec: ComposeService,
+  mounts: HostCompose['projectMounts'],
+  input: HostComposeInput,
+): string | undefined {
+  const digest = input.projectFileDigest;
+  if (digest === undefined || input.projectDir === undefined) return undefined;
+  const paths = new Set(mounts.filter((mount) => mount.service === name).map((mount) => mount.path));
+  for (const kind of ['secrets', 'configs'] as const) {
+    const declared = (input.compose[kind] ?? {}) as Record<string, { file?: unknown }>;
+    for (const ref of spec[kind] ?? []) {
+      const key = typeof ref === 'string' ? ref : String((ref as { source?: unknown }).source);
+      const file = declared[key]?.file;
+      if (typeof file !== 'string' || !isAbsolute(file)) continue;
+      const rel = relative(input.projectDir, file);
+      if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) paths.add(rel.split(sep).join('/'));
+    }
+  }
+  if (paths.size === 0) return undefined;
+  if (input.specHashKey === undefined) return '(resolved at deploy)';
+  const entries = [...paths].sort(compareStrings).map((path) => [path, digest(path) ?? '(unreadable)']);
+  return createHmac('sha256', input.specHashKey).update(canonicalJson(entries)).digest('hex');
 }
 
 /** The values of the environment-sourced compose secrets and configs a service uses (their change is a new spec). */

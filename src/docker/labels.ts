@@ -3,6 +3,13 @@
 /** On each service of a rendered compose file (and so its containers): the hash of its spec. */
 export const SPEC_HASH_LABEL = 'stagecraft.spec-hash';
 
+/**
+ * On each service that mounts files of the project (bind mounts, compose secret and config files):
+ * a digest of their contents, part of its spec, so a changed file is a changed service. Keyed like
+ * the spec hash's secret part (an HMAC under the environment's spec-hash key).
+ */
+export const FILES_HASH_LABEL = 'stagecraft.files-hash';
+
 /** On the gateway container and network: the compose project it routes for. */
 export const INGRESS_LABEL = 'stagecraft.ingress';
 

@@ -101,23 +101,18 @@ async function atComposeFileKey<T>(at: string | undefined, file: string, read: (
 }
 
 /**
- * Warnings for folders of the project bind-mounted read-write: each release uploads its own copy, so
- * what a container writes there stays behind in that release's folder (and goes with it).
+ * Warnings for files and folders of the project bind-mounted read-write (a folder of uploads, a
+ * SQLite file): each release uploads its own copy, so what a container writes there stays behind in
+ * that release's folder (and goes with it).
  */
-function writableProjectFolders(compose: ComposeProject, root: string): string[] {
+function writableProjectMounts(compose: ComposeProject, root: string): string[] {
   const warnings: string[] = [];
   for (const [name, spec] of Object.entries(compose.services)) {
     for (const mount of spec.volumes ?? []) {
       if (mount.type !== 'bind' || typeof mount.source !== 'string' || mount.read_only === true) continue;
       const shown = relative(root, mount.source);
       if (shown === '' || shown.startsWith('..') || isAbsolute(shown)) continue;
-      let folder = false;
-      try {
-        folder = statSync(mount.source).isDirectory();
-      } catch {
-        continue;
-      }
-      if (!folder) continue;
+      if (statSync(mount.source, { throwIfNoEntry: false }) === undefined) continue;
       warnings.push(
         `service ${name} mounts ./${shown} read-write at ${mount.target}: every release gets its own copy from this machine, so what the container writes there stays behind with that release: keep data in a named volume, or mount it :ro`,
       );
@@ -206,7 +201,7 @@ export async function loadEnvironment(
     ...(project.compose.profiles ? { profiles: project.compose.profiles } : {}),
     ...projectName,
   });
-  for (const warning of writableProjectFolders(compose, loaded.root)) context.output.warn(warning);
+  for (const warning of writableProjectMounts(compose, loaded.root)) context.output.warn(warning);
   // The env files' own warnings were shown with their file:line when the config was loaded.
   const known = new Set(loaded.warnings.map(unsetVariable).filter((name) => name !== undefined));
   const fresh = warnings.filter((warning) => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { healthcheckTimings } from '../compose/analyze.js';
 import { composeBuildArgs, renderBuildFile } from '../compose/build-file.js';
 import { type ComposeLocator, located } from '../compose/locate.js';
@@ -402,6 +403,36 @@ export function meshHostsOf(
   return names;
 }
 
+/** Per plan input: what readProjectPath gave for each project path (each path read once). */
+const projectPathReads = new WeakMap<DeployPlanInput, Map<string, ProjectFile[] | undefined>>();
+
+/** input.readProjectPath(path), read once per plan input (the spec and the upload steps both need it). */
+function readProjectPathOnce(input: DeployPlanInput, path: string): ProjectFile[] | undefined {
+  let reads = projectPathReads.get(input);
+  if (reads === undefined) projectPathReads.set(input, (reads = new Map()));
+  if (!reads.has(path)) reads.set(path, input.readProjectPath(path));
+  return reads.get(path);
+}
+
+/** sha256 (hex) of a project path's files (path, mode, content of each), or undefined when unreadable. */
+function projectPathDigest(input: DeployPlanInput, path: string): string | undefined {
+  let files: ProjectFile[] | undefined;
+  try {
+    files = readProjectPathOnce(input, path);
+  } catch {
+    return undefined;
+  }
+  if (files === undefined) return undefined;
+  const hash = createHash('sha256');
+  for (const file of files) {
+    hash.update(
+      `\0${file.path}\0${file.mode.toString(8)}\0${file.folder ? 'folder' : file.content.length}\0`,
+    );
+    hash.update(file.content);
+  }
+  return hash.digest('hex');
+}
+
 /**
  * What projectHostCompose takes from a plan input as it is: the compose model, the secrets (values of
  * the env files and of each service's `secrets` settings, and their names), the project folder and its
@@ -419,6 +450,7 @@ export function projectionOf(
   | 'relativeBindSources'
   | 'locate'
   | 'variables'
+  | 'projectFileDigest'
 > {
   return {
     compose: input.compose,
@@ -432,6 +464,7 @@ export function projectionOf(
     ...(input.relativeBindSources ? { relativeBindSources: input.relativeBindSources } : {}),
     ...(input.locateCompose ? { locate: input.locateCompose } : {}),
     ...(input.variables ? { variables: input.variables } : {}),
+    projectFileDigest: (path) => projectPathDigest(input, path),
   };
 }
 
@@ -574,7 +607,7 @@ export function projectFileSteps(
         : input.locateCompose?.mount(mount.service, mount.target);
     let files: ProjectFile[] | undefined;
     try {
-      files = input.readProjectPath(mount.path);
+      files = readProjectPathOnce(input, mount.path);
     } catch (error) {
       if (!(error instanceof UserFileError)) throw error;
       throw new UserError(located(at(), `${where}: ${error.message}`), { hint: error.hint, cause: error });

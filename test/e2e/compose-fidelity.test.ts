@@ -161,4 +161,13 @@ describe('compose fidelity on the harness', () => {
     expect(await workers()).toBe('');
     expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'fresh bread\n' });
   });
+
+  it('a changed bind-mounted file is a changed service: the next deploy serves it', async () => {
+    writeFileSync(join(project.root, 'www', 'index.html'), 'rye bread\n');
+    const plan = await stagecraftIn(project, ['plan', '-e', 'production', '--version', 'f3']);
+    expect(plan.stdout).toMatch(/rollout:h1:site +start-first site/);
+    const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f3']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'rye bread\n' });
+  });
 });

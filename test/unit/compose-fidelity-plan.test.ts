@@ -343,6 +343,22 @@ volumes:
       expect(output.warnings).toContain(
         'service web mounts ./conf.d read-write at /etc/nginx/conf.d: every release gets its own copy from this machine, so what the container writes there stays behind with that release: keep data in a named volume, or mount it :ro',
       );
+      // A single file too (a SQLite database): its writes stay behind the same way.
+      writeFileSync(join(dir, 'db.sqlite3'), '');
+      writeFileSync(
+        compose,
+        readFileSync(compose, 'utf8').replace(
+          ':/etc/nginx/conf.d\n',
+          ':/etc/nginx/conf.d:ro\n      - ./db.sqlite3:/app/db.sqlite3\n',
+        ),
+      );
+      expect(
+        (await planProject(dir, 'production')).output.warnings.filter((warning) =>
+          warning.includes('read-write'),
+        ),
+      ).toEqual([
+        'service web mounts ./db.sqlite3 read-write at /app/db.sqlite3: every release gets its own copy from this machine, so what the container writes there stays behind with that release: keep data in a named volume, or mount it :ro',
+      ]);
     });
 
     it('06: a source that does not exist is a user error naming the service, the mount and what to do', async () => {

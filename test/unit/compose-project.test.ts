@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import {
   SPEC_HASH_LABEL,
 } from '../../src/compose/project.js';
 import type { ComposeProject, ComposeService } from '../../src/compose/types.js';
+import { FILES_HASH_LABEL } from '../../src/docker/labels.js';
 import { UserError } from '../../src/util/errors.js';
 
 const fixture = (name: string) =>
@@ -266,6 +268,45 @@ describe('spec hash', () => {
         'web'
       ],
     ).not.toBe(base['web']);
+  });
+
+  it('changes when a bind-mounted file or a compose secret file changes, through a keyed files hash', () => {
+    const mounted = structuredClone(shop);
+    (mounted.services['web'] as ComposeService).volumes = [
+      { type: 'bind', source: '/p/conf/nginx.conf', target: '/etc/nginx/nginx.conf', read_only: true },
+    ];
+    (mounted.services['api'] as ComposeService).secrets = [{ source: 'db_password' }];
+    mounted.secrets = { db_password: { file: '/p/db_password.txt' } };
+    const specHashKey = '0f'.repeat(32);
+    const contents: Record<string, string> = { 'conf/nginx.conf': 'a', 'db_password.txt': 'hunter2' };
+    const project = () =>
+      projectHostCompose(
+        shopInput({
+          compose: mounted,
+          projectDir: '/p',
+          specHashKey,
+          projectFileDigest: (path) =>
+            contents[path] && createHash('sha256').update(contents[path]).digest('hex'),
+        }),
+      );
+    const before = project();
+    const label = service(before.document, 'web').labels?.[FILES_HASH_LABEL];
+    expect(label).toMatch(/^[0-9a-f]{64}$/);
+    // Keyed: not the plain hash of the file, so a published label cannot be checked against a guess.
+    expect(label).not.toBe(createHash('sha256').update('a').digest('hex'));
+    contents['conf/nginx.conf'] = 'b';
+    const edited = project();
+    expect(edited.specHashes['web']).not.toBe(before.specHashes['web']);
+    expect(edited.specHashes['api']).toBe(before.specHashes['api']);
+    contents['db_password.txt'] = 'rotated';
+    const rotated = project();
+    expect(rotated.specHashes['api']).not.toBe(edited.specHashes['api']);
+    expect(rotated.specHashes['web']).toBe(edited.specHashes['web']);
+    // A plan has no key: the label says so, and says nothing of the contents.
+    const planned = projectHostCompose(
+      shopInput({ compose: mounted, projectDir: '/p', projectFileDigest: () => 'x' }),
+    );
+    expect(service(planned.document, 'web').labels?.[FILES_HASH_LABEL]).toBe('(resolved at deploy)');
   });
 
   it('ignores a spec-hash label that is already in the compose file', () => {
