@@ -409,7 +409,10 @@ const projectPathReads = new WeakMap<DeployPlanInput, Map<string, ProjectFile[] 
 /** input.readProjectPath(path), read once per plan input (the spec and the upload steps both need it). */
 function readProjectPathOnce(input: DeployPlanInput, path: string): ProjectFile[] | undefined {
   let reads = projectPathReads.get(input);
-  if (reads === undefined) projectPathReads.set(input, (reads = new Map()));
+  if (reads === undefined) {
+    reads = new Map();
+    projectPathReads.set(input, reads);
+  }
   if (!reads.has(path)) reads.set(path, input.readProjectPath(path));
   return reads.get(path);
 }
