@@ -165,5 +165,43 @@ export function crossServiceFindings(
       }
     }
   }
+  if (!options.overlay) warnings.push(...splitVolumes(services, compose));
   return { problems, warnings };
+}
+
+/**
+ * A named volume (local driver, not external) that services on more than one host mount: compose
+ * means one volume the services share, but each host gets its own, so what one writes the others do
+ * not see. One warning per volume, naming who mounts it where.
+ */
+function splitVolumes(services: ServiceModel[], compose: ComposeProject): string[] {
+  const users = new Map<string, { service: string; hosts: string[] }[]>();
+  for (const service of services) {
+    if (service.replicas === 0) continue;
+    for (const mount of (compose.services[service.name] as ComposeService | undefined)?.volumes ?? []) {
+      if (mount.type !== 'volume' || typeof mount.source !== 'string' || mount.source === '') continue;
+      const declared = (compose.volumes?.[mount.source] ?? {}) as {
+        external?: unknown;
+        driver?: unknown;
+        driver_opts?: unknown;
+      };
+      // External, another driver or driver options (an NFS mount): shared, or the user's to know.
+      const local = declared.driver === undefined || declared.driver === 'local';
+      if (declared.external === true || !local || declared.driver_opts !== undefined) continue;
+      users.set(mount.source, [
+        ...(users.get(mount.source) ?? []),
+        { service: service.name, hosts: service.hosts },
+      ]);
+    }
+  }
+  const warnings: string[] = [];
+  for (const [volume, mounts] of [...users].sort(([a], [b]) => a.localeCompare(b))) {
+    const hosts = new Set(mounts.flatMap((mount) => mount.hosts));
+    if (hosts.size < 2) continue;
+    const who = mounts.map((mount) => `${mount.service} (${mount.hosts.join(', ')})`).join(', ');
+    warnings.push(
+      `volume ${volume} is mounted on ${hosts.size} hosts by ${who}: each host has its own ${volume}, so they do not share its files as compose's one volume would: run them on one host, or use a volume driver that shares (e.g. NFS)`,
+    );
+  }
+  return warnings;
 }

@@ -307,6 +307,25 @@ volumes:
       );
     });
 
+    it('a named volume mounted on two hosts gets a warning: each host has its own, compose meant one', async () => {
+      const dir = copyCase('18-removed-service-left-running');
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        readFileSync(join(dir, 'stagecraft.yml'), 'utf8').replace(
+          '        - { name: web-1, address: 192.0.2.10 }\n',
+          '        - { name: web-1, address: 192.0.2.10 }\n        - { name: web-2, address: 192.0.2.12 }\n',
+        ),
+      );
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes: [uploads:/srv/uploads, nfs:/srv/nfs]\nvolumes:\n  uploads: {}\n  nfs: { driver_opts: { type: nfs, o: addr=10.0.0.9, device: ":/x" } }\n',
+      );
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings.filter((warning) => warning.startsWith('volume '))).toEqual([
+        "volume uploads is mounted on 2 hosts by web (web-1, web-2): each host has its own uploads, so they do not share its files as compose's one volume would: run them on one host, or use a volume driver that shares (e.g. NFS)",
+      ]);
+    });
+
     it('06: an empty folder in a mounted folder is created on the hosts (git keeps none; the container sees it)', async () => {
       const dir = copyCase('06-bind-mount-directory');
       mkdirSync(join(dir, 'conf.d', 'snippets', 'extra'), { recursive: true });
