@@ -254,6 +254,8 @@ export interface ContainerFacts {
   restartCount: number;
   startedAt: string;
   image: string;
+  /** The id of the image it was created from (`sha256:…`; inspect's top-level `Image`). */
+  imageId: string;
   labels: Record<string, string>;
   /** Network name → IPv4 address on it. */
   ips: Record<string, string>;
@@ -300,6 +302,7 @@ function toFacts(raw: unknown): ContainerFacts {
     restartCount: typeof doc['RestartCount'] === 'number' ? doc['RestartCount'] : 0,
     startedAt: String(state['StartedAt'] ?? ''),
     image: String(config['Image'] ?? ''),
+    imageId: String(doc['Image'] ?? ''),
     labels,
     ips,
     ...(healthcheck ? { healthcheck } : {}),

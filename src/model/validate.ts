@@ -62,7 +62,10 @@ function referencedPorts(values: string[], host: string): { referenced: boolean;
  *   it is reached on: a warning, since only the app knows whether it really connects (a name in a
  *   value may be a label, and depends_on alone only orders start-up); none with `overlay` (driver
  *   swarm: the stack's overlay networks reach every service by name);
- * - a service with a `port` but no `domains` is never routed by the gateway: a warning.
+ * - a service with a `port` but no `domains` is never routed by the gateway: a warning;
+ * - a routed service cannot use `network_mode: host`, `service:x` or `container:x` (the gateway
+ *   joins it on no network);
+ * - a named volume mounted on more than one host is split: a warning (splitVolumes).
  */
 export function crossServiceFindings(
   services: ServiceModel[],
@@ -96,6 +99,16 @@ export function crossServiceFindings(
           );
         else domains.set(route, service.name);
       }
+    }
+    // The gateway reaches a service on its network; a container on the host's own network (or another
+    // container's) is on none it can join.
+    const sharedNetwork =
+      typeof spec.network_mode === 'string' &&
+      (spec.network_mode === 'host' || /^(service|container):/.test(spec.network_mode));
+    if (sharedNetwork && service.domains.length > 0 && options.overlay !== true) {
+      problems.push(
+        `service ${service.name} uses network_mode: ${spec.network_mode}, so the gateway cannot route ${service.domains.join(', ')} to it (its containers join no network the gateway is on): remove network_mode, or remove services.${service.name}.domains and reach it by a host port`,
+      );
     }
     if (service.replicas === 0 && service.domains.length > 0) {
       problems.push(

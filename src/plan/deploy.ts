@@ -786,6 +786,8 @@ function hostSteps(
 ): Step[] {
   const { model } = input;
   const reused = input.reuse?.[host.name];
+  /** The image reference a service runs: the release's build, else its compose image. */
+  const imageOf = (name: string): string | undefined => images[name] ?? input.compose.services[name]?.image;
   const services = model.services.filter((service) =>
     reused === undefined ? service.hosts.includes(host.name) : reused.specHashes[service.name] !== undefined,
   );
@@ -950,6 +952,7 @@ function hostSteps(
         ...(service.port !== undefined && service.domains.length > 0
           ? { route: { domains: service.domains, port: service.port } }
           : {}),
+        ...(imageOf(service.name) === undefined ? {} : { image: imageOf(service.name)! }),
       },
       dependsOn: after(
         service.name,

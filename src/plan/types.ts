@@ -131,6 +131,12 @@ export type Action =
       composeFile: string;
       health: HealthSpec;
       route?: RouteSpec;
+      /**
+       * The image reference the service runs. A container created from another image than the one
+       * it names on the host now (a floating tag such as `nginx:1.25` pulled anew) is replaced, as
+       * `docker compose up` replaces it.
+       */
+      image?: string;
     }
   | {
       /** Runs a one-shot service to completion (`docker compose run --rm --no-deps -T svc`), its output shown. */

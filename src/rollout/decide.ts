@@ -9,7 +9,21 @@ import type { Action } from '../plan/types.js';
 export type DesiredRollout = Pick<
   Extract<Action, { kind: 'rollout' }>,
   'service' | 'strategy' | 'replicas' | 'specHash' | 'route'
->;
+> & {
+  /** The id of the image the service's reference names on the host now; unknown: not compared. */
+  imageId?: string;
+};
+
+/** A container at the desired spec: its spec-hash label, and its image when the desired one is known. */
+export function atDesiredSpec(
+  container: ContainerFacts,
+  desired: Pick<DesiredRollout, 'specHash' | 'imageId'>,
+): boolean {
+  return (
+    container.labels[SPEC_HASH_LABEL] === desired.specHash &&
+    (desired.imageId === undefined || container.imageId === desired.imageId)
+  );
+}
 
 /**
  * One operation of a rollout. "The new containers" are the ones at the desired spec once the
@@ -53,9 +67,7 @@ export function decideRollout(
   desired: DesiredRollout,
   ingressNetwork: string | undefined,
 ): RolloutDecision {
-  const current = existing.filter(
-    (container) => container.labels[SPEC_HASH_LABEL] === desired.specHash && container.running,
-  );
+  const current = existing.filter((container) => atDesiredSpec(container, desired) && container.running);
   const stale = existing.filter((container) => !current.includes(container));
   const healthy = current.every(
     (container) => container.health === undefined || container.health === 'healthy',

@@ -8,13 +8,14 @@ import {
   parseJsonLines,
   removeContainersArgs,
 } from '../docker/container.js';
+import { imageExistsArgs } from '../docker/image.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import { SETTLE_CS, SETTLE_MS } from '../ingress/caddy.js';
 import type { Action } from '../plan/types.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
-import { decideRollout } from './decide.js';
+import { atDesiredSpec, decideRollout } from './decide.js';
 import { composeOnce } from './first-up.js';
 import { nextPollMs } from './health-poll.js';
 import type { HostBatch } from './host-batch.js';
@@ -197,6 +198,13 @@ function ids(containers: ContainerFacts[]): string[] {
   return containers.map((container) => container.id);
 }
 
+/** The id of the image `ref` names on the host now, or undefined when it has none. */
+async function currentImageId(runner: Runner, ref: string): Promise<string | undefined> {
+  const result = await runner.exec(imageExistsArgs(ref), { allowFailure: true });
+  const id = result.stdout.trim();
+  return result.exitCode === 0 && id.startsWith('sha256:') ? id : undefined;
+}
+
 /**
  * Replaces one service's containers on one host: reads its containers, lets `decideRollout` choose
  * the operations, and runs them. start-first: new containers start beside the old ones, must become
@@ -207,9 +215,13 @@ function ids(containers: ContainerFacts[]): string[] {
  */
 export async function rolloutService(ctx: RolloutContext, action: RolloutAction): Promise<RolloutOutcome> {
   const target = { project: ctx.project, file: action.composeFile };
-  const existing = await ctx.batch.containersOf(action.service);
-  const decision = decideRollout(existing, action, ctx.ingress?.network);
-  const atSpec = (container: ContainerFacts) => container.labels[SPEC_HASH_LABEL] === action.specHash;
+  const [existing, imageId] = await Promise.all([
+    ctx.batch.containersOf(action.service),
+    action.image === undefined ? undefined : currentImageId(ctx.runner, action.image),
+  ]);
+  const desired = { ...action, ...(imageId === undefined ? {} : { imageId }) };
+  const decision = decideRollout(existing, desired, ctx.ingress?.network);
+  const atSpec = (container: ContainerFacts) => atDesiredSpec(container, desired);
   // The new containers: those already running at spec, then those the operations start.
   let fresh = existing.filter((container) => atSpec(container) && container.running);
   if (decision.status === 'unchanged')

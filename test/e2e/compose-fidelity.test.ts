@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayName } from '../../src/ingress/gateway-name.js';
-import { dockerOn, type HarnessEnv, harnessSshYaml, requireHarness, sshRun } from './support/harness.js';
+import {
+  dockerOn,
+  type HarnessEnv,
+  harnessSshYaml,
+  pushRetagged,
+  requireHarness,
+  sshRun,
+} from './support/harness.js';
 import { gatewayGet, resetHosts } from './support/preamble.js';
 import { type ShopProject, stagecraftIn } from './support/shop.js';
 
@@ -168,6 +175,63 @@ describe('compose fidelity on the harness', () => {
     expect(plan.stdout).toMatch(/rollout:h1:site +start-first site/);
     const run = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f3']);
     expect(run.code, run.stderr).toBe(0);
+    expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'rye bread\n' });
+    // Deployed again as it is, nothing changes: the same files, and each container runs the image
+    // its tag names on the host (compared by id, so a tag pulled anew would be a change).
+    const again = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f3', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    const done = again.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { event: string; step?: string; status?: string })
+      .filter((event) => event.event === 'step-done' && event.step?.startsWith('rollout:'));
+    expect(done.map((event) => [event.step, event.status]).sort()).toEqual([
+      ['rollout:h1:inline', 'unchanged'],
+      ['rollout:h1:site', 'unchanged'],
+      ['rollout:h1:worker', 'unchanged'],
+    ]);
+  });
+
+  it('a tag pushed anew (another image under the same name) is a change: the container is replaced', async () => {
+    const moving = '127.0.0.1:5000/fidelity-e2e/moving:latest';
+    const site = async () =>
+      (
+        await dockerOn(harness, 'h1', [
+          'ps',
+          '--filter',
+          'label=com.docker.compose.project=fidelity-production',
+          '--filter',
+          'label=com.docker.compose.service=site',
+          '--format',
+          '{{.ID}}',
+        ])
+      ).trim();
+    await pushRetagged(harness, BUSYBOX, moving);
+    const file = join(project.root, 'docker-compose.yml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        `image: ${BUSYBOX}\n    command: ["httpd"`,
+        `image: ${moving}\n    command: ["httpd"`,
+      ),
+    );
+    const first = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f4']);
+    expect(first.code, first.stderr).toBe(0);
+    const before = await site();
+    // The tag moves: another image (one more label) is pushed under the same name.
+    await dockerOn(harness, 'local', ['create', '--name', 'fidelity-moving', moving]);
+    await dockerOn(harness, 'local', ['commit', '--change', 'LABEL moved=1', 'fidelity-moving', moving]);
+    await dockerOn(harness, 'local', ['rm', 'fidelity-moving']);
+    await dockerOn(harness, 'local', ['push', '-q', moving]);
+    const again = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f4']);
+    expect(again.code, again.stderr).toBe(0);
+    const after = await site();
+    expect(after).not.toBe(before);
+    expect(
+      (
+        await dockerOn(harness, 'h1', ['inspect', '--format', '{{index .Config.Labels "moved"}}', after])
+      ).trim(),
+    ).toBe('1');
     expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'rye bread\n' });
   });
 });

@@ -307,6 +307,29 @@ volumes:
       );
     });
 
+    it('network_mode: host needs stop-first, and a routed service cannot use it (the gateway joins it on no network)', async () => {
+      const dir = copyCase('18-removed-service-left-running');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    network_mode: host\n',
+      );
+      const problems = async () =>
+        ((await planProject(dir, 'production').catch((error: unknown) => error)) as UserError).details;
+      expect(await problems()).toEqual([
+        'service web uses network_mode: host, so the gateway cannot route bakery.localhost to it (its containers join no network the gateway is on): remove network_mode, or remove services.web.domains and reach it by a host port',
+        'service web uses network_mode: host, so a new container cannot start beside the old one: set services.web.rollout: stop-first',
+      ]);
+      const config = join(dir, 'stagecraft.yml');
+      writeFileSync(
+        config,
+        readFileSync(config, 'utf8').replace(
+          '  web: { role: web, port: 80, domains: [bakery.localhost] }',
+          '  web: { role: web, rollout: stop-first }',
+        ),
+      );
+      expect((await planProject(dir, 'production')).plan.phases.length).toBeGreaterThan(0);
+    });
+
     it('a named volume mounted on two hosts gets a warning: each host has its own, compose meant one', async () => {
       const dir = copyCase('18-removed-service-left-running');
       writeFileSync(

@@ -25,6 +25,7 @@ function container(
     restartCount: 0,
     startedAt: '2026-11-30T10:00:00Z',
     image: 'api',
+    imageId: 'sha256:1mage',
     labels: { 'stagecraft.spec-hash': spec },
     ips: state.routed === false ? {} : { [NET]: '172.18.0.9' },
   };
@@ -71,6 +72,26 @@ const cases: {
     name: 'scaled to 0 with nothing running, also stop-first: nothing to do',
     existing: [],
     desired: { ...stopFirst, replicas: 0 },
+    expected: { status: 'unchanged', ops: [] },
+  },
+  {
+    name: 'at spec but created from another image than the tag names now (pulled anew): replaced, as compose up does',
+    existing: [container('a', 'new'), container('b', 'new')],
+    desired: { ...startFirst, imageId: 'sha256:pulled' },
+    expected: {
+      status: 'change',
+      ops: [
+        { op: 'scale-up', scale: 4, adding: 2 },
+        { op: 'wait' },
+        { op: 'route' },
+        { op: 'retire', containers: ['a', 'b'] },
+      ],
+    },
+  },
+  {
+    name: 'at spec and from the image the tag names: nothing to do',
+    existing: [container('a', 'new'), container('b', 'new')],
+    desired: { ...startFirst, imageId: 'sha256:1mage' },
     expected: { status: 'unchanged', ops: [] },
   },
   {

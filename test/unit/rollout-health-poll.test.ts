@@ -20,6 +20,7 @@ function container(health: string | undefined, startedAt = '2026-11-30T10:00:00.
     restartCount: 0,
     startedAt,
     image: 'api',
+    imageId: 'sha256:1mage',
     labels: {},
     ips: {},
   };
