@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { looksSecretName, registerSecretValue } from '../util/secret.js';
 import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
@@ -267,6 +267,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
         ) {
           delete record['name'];
         }
+        if (kind === 'volumes') refuseLaptopDevice(key, record, input);
         if ((kind === 'secrets' || kind === 'configs') && typeof record['environment'] === 'string') {
           // A secret or config from a variable of this machine's environment (the host's compose would
           // read its own, where the variable is not): a 0600 file beside the compose file.
@@ -389,6 +390,30 @@ export function renderedServiceSpecHash(
     spec,
     { ...secretEnv, ...secretFileValues(spec, inputs.compose, inputs.variables) },
     inputs.specHashKey,
+  );
+}
+
+/**
+ * Throws UserError for a volume whose `driver_opts.device` is a folder of the project (`device: ./data`,
+ * which compose makes this machine's absolute path): the hosts have no such folder, and Stagecraft
+ * uploads bind mounts only.
+ */
+function refuseLaptopDevice(key: string, volume: Record<string, unknown>, input: HostComposeInput): void {
+  const given = (volume['driver_opts'] as Record<string, unknown> | undefined)?.['device'];
+  if (typeof given !== 'string' || input.projectDir === undefined || given === '') return;
+  // Compose makes it absolute with `driver: local`; without, a relative path is the host's own folder's.
+  const device = isAbsolute(given) ? given : resolve(input.projectDir, given);
+  const rel = relative(input.projectDir, device);
+  if (rel.startsWith('..') || isAbsolute(rel) || (!isAbsolute(given) && !given.startsWith('.'))) return;
+  const shown = `./${rel.split(sep).join('/')}`;
+  throw new UserError(
+    located(
+      input.locate?.key(['volumes', key, 'driver_opts', 'device']),
+      `volume ${key}: driver_opts.device ${shown} is a folder of this machine's project (${device}), which the hosts do not have`,
+    ),
+    {
+      hint: `mount ${shown} as a bind mount (Stagecraft uploads it), or give device an absolute path that exists on every host`,
+    },
   );
 }
 

@@ -330,6 +330,19 @@ volumes:
       expect((await planProject(dir, 'production')).plan.phases.length).toBeGreaterThan(0);
     });
 
+    it("07: a volume whose driver_opts.device is a project folder (this machine's path) is refused at its key", async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes: [data:/srv]\nvolumes:\n  data:\n    driver_opts: { type: none, o: bind, device: ./conf.d }\n',
+      );
+      const error = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toBe(
+        `docker-compose.yml:7:41 volume data: driver_opts.device ./conf.d is a folder of this machine's project (${join(dir, 'conf.d')}), which the hosts do not have`,
+      );
+    });
+
     it('a named volume mounted on two hosts gets a warning: each host has its own, compose meant one', async () => {
       const dir = copyCase('18-removed-service-left-running');
       writeFileSync(

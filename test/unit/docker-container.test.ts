@@ -101,6 +101,7 @@ describe('parsers', () => {
     const doc = {
       Id: 'abc123',
       Name: '/shop-production-api-2',
+      Image: 'sha256:0123',
       RestartCount: 1,
       State: {
         Status: 'running',
@@ -134,6 +135,7 @@ describe('parsers', () => {
         restartCount: 1,
         startedAt: '2025-01-01T00:00:00Z',
         image: '127.0.0.1:5000/shop/shop-api:v2',
+        imageId: 'sha256:0123',
         labels: { 'stagecraft.spec-hash': 'h1' },
         ips: { z_net: '172.18.0.3' },
         healthcheck: { intervalMs: 1000 },
@@ -148,6 +150,7 @@ describe('parsers', () => {
         restartCount: 0,
         startedAt: '',
         image: '',
+        imageId: '',
         labels: {},
         ips: {},
       },
