@@ -49,6 +49,19 @@ export function renderBuildFile(
       },
     );
   }
+  // Each build runs from a file of its own service: another service is not there to build first.
+  const additional = (build as { additional_contexts?: unknown }).additional_contexts;
+  for (const [name, source] of Object.entries(
+    additional !== null && typeof additional === 'object' ? (additional as Record<string, unknown>) : {},
+  )) {
+    if (typeof source !== 'string' || !source.startsWith('service:')) continue;
+    throw new UserError(
+      `service ${service}: build.additional_contexts.${name} is ${source}, the image of another service, which Stagecraft does not build first`,
+      {
+        hint: `build from the other service's sources instead (a folder, or a multi-stage Dockerfile), or push its image and use docker-image://<image>`,
+      },
+    );
+  }
   // compose prints `$` doubled in keys too, but reads keys literally (see literalKeys).
   const out: ComposeService = { image, build: literalKeys(build) as ComposeService['build'] };
   const keys = build as Record<string, unknown>;

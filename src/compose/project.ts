@@ -119,7 +119,9 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     const overrides = input.stagecraftServices[name] ?? {};
     delete spec.build;
     delete spec.profiles;
-    if (spec.pull_policy === 'build') delete spec.pull_policy;
+    // A built image is on the host already (pulled by the plan, or sent over SSH without a registry,
+    // where `always` would make compose pull a tag no registry has).
+    if (spec.pull_policy === 'build' || input.images[name] !== undefined) delete spec.pull_policy;
 
     const image = input.images[name] ?? spec.image;
     if (image === undefined || image === '') {

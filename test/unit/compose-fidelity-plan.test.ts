@@ -343,6 +343,24 @@ volumes:
       );
     });
 
+    it("a build from another service's image (additional_contexts service:) is refused at plan; a built image's pull_policy is dropped", async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      mkdirSync(join(dir, 'app'));
+      writeFileSync(join(dir, 'app', 'Dockerfile'), 'FROM busybox:1.36\n');
+      const compose = join(dir, 'docker-compose.yml');
+      writeFileSync(
+        compose,
+        'services:\n  web:\n    pull_policy: always\n    build:\n      context: ./app\n      additional_contexts: { base: "service:base" }\n  base:\n    build: ./app\n',
+      );
+      const error = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+      expect(error.message).toBe(
+        'service web: build.additional_contexts.base is service:base, the image of another service, which Stagecraft does not build first',
+      );
+      writeFileSync(compose, 'services:\n  web:\n    pull_policy: always\n    build: ./app\n');
+      const { plan } = await planProject(dir, 'production');
+      expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('pull_policy');
+    });
+
     it('a named volume mounted on two hosts gets a warning: each host has its own, compose meant one', async () => {
       const dir = copyCase('18-removed-service-left-running');
       writeFileSync(
