@@ -203,7 +203,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
         mount.source = localizePath(source, input.projectDir, projectFiles);
         if (mount.source !== source) {
           projectMounts.push({
-            path: mount.source.slice(2),
+            // The file keeps compose's `$$`; the folder here is named with a `$`.
+            path: unescapeDollars(mount.source.slice(2)),
             service: name,
             target: mount.target,
             secret: false,
@@ -302,10 +303,19 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
               },
             );
           }
+          if (relative(input.projectDir, before) === '') {
+            throw new UserError(
+              located(
+                input.locate?.key([kind, key, 'file']),
+                `compose ${kind === 'secrets' ? 'secret' : 'config'} ${key}: its file is the whole project folder, which is not uploaded to the hosts`,
+              ),
+              { hint: 'name the one file it holds (Stagecraft uploads files under the project folder)' },
+            );
+          }
           record['file'] = localizePath(before, input.projectDir, projectFiles);
           if (record['file'] !== before) {
             projectMounts.push({
-              path: (record['file'] as string).slice(2),
+              path: unescapeDollars((record['file'] as string).slice(2)),
               service: '',
               target: `${kind}.${key}`,
               secret: kind === 'secrets',

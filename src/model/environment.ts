@@ -387,6 +387,14 @@ export function buildEnvironmentModel(
 
   for (const name of Object.keys({ ...config.services, ...env.services })) {
     if (!composeNames.includes(name)) {
+      // Written in the file but not in compose's model: a profile that is not enabled left it out.
+      const written = locateCompose?.key(['services', name]);
+      if (written !== undefined) {
+        problems.push(
+          `services.${name} is in the compose file (${written.replace(/ $/, '')}) but compose leaves it out: its profile is not enabled: list the profile under compose.profiles in stagecraft.yml, or remove services.${name}`,
+        );
+        continue;
+      }
       const suggestion = didYouMean(name, composeNames);
       problems.push(
         `services.${name} is not a service of the compose file${suggestion ? ` (did you mean "${suggestion}"?)` : ''}; compose services: ${composeNames.join(', ')}`,

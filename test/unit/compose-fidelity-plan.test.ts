@@ -361,6 +361,51 @@ volumes:
       expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('pull_policy');
     });
 
+    it('a stagecraft.yml service that a disabled compose profile leaves out is named with its place and the fix', async () => {
+      const dir = copyCase('18-removed-service-left-running');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n  worker:\n    image: busybox:1.36\n    profiles: [jobs]\n',
+      );
+      const config = join(dir, 'stagecraft.yml');
+      writeFileSync(
+        config,
+        readFileSync(config, 'utf8').replace('services:\n', 'services:\n  worker: { role: web }\n'),
+      );
+      const error = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+      expect(error.details).toEqual([
+        'services.worker is in the compose file (docker-compose.yml:4:3) but compose leaves it out: its profile is not enabled: list the profile under compose.profiles in stagecraft.yml, or remove services.worker',
+      ]);
+    });
+
+    it('06: a mounted folder whose name has a $ is uploaded (compose writes it $$); a config file of the whole project is refused', async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      mkdirSync(join(dir, 'conf$x'));
+      writeFileSync(join(dir, 'conf$x', 'a.conf'), 'hi\n');
+      const compose = join(dir, 'docker-compose.yml');
+      writeFileSync(
+        compose,
+        'services:\n  web:\n    image: nginx:1.25\n    volumes: ["./conf$$x:/etc/c:ro"]\n',
+      );
+      const { plan } = await planProject(dir, 'production');
+      expect(uploads(plan, 'web-1')).toEqual([
+        ['compose.yml', '644'],
+        ['conf$x/a.conf', '644'],
+      ]);
+      // Escaped as compose escapes it: the host's compose reads ./conf$x.
+      expect(uploadedCompose(plan, 'web-1').services['web']?.['volumes']).toMatchObject([
+        { source: './conf$$x' },
+      ]);
+      writeFileSync(
+        compose,
+        'services:\n  web:\n    image: nginx:1.25\n    configs: [all]\nconfigs:\n  all:\n    file: .\n',
+      );
+      const error = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+      expect(error.message).toBe(
+        'docker-compose.yml:7:5 compose config all: its file is the whole project folder, which is not uploaded to the hosts',
+      );
+    });
+
     it('a named volume mounted on two hosts gets a warning: each host has its own, compose meant one', async () => {
       const dir = copyCase('18-removed-service-left-running');
       writeFileSync(
