@@ -25,6 +25,20 @@ function get(hostHeader: string): Promise<{ status: number; body: string }> {
   return gatewayGet(harness.hosts.find((host) => host.name === 'h1')!.address, hostHeader, '/');
 }
 
+/** The id of the site service's running container on h1. */
+async function siteContainer(): Promise<string> {
+  const listed = await dockerOn(harness, 'h1', [
+    'ps',
+    '--filter',
+    'label=com.docker.compose.project=fidelity-production',
+    '--filter',
+    'label=com.docker.compose.service=site',
+    '--format',
+    '{{.ID}}',
+  ]);
+  return listed.trim();
+}
+
 beforeAll(async () => {
   harness = await requireHarness();
   await resetHosts(harness, ['h1']);
@@ -110,17 +124,7 @@ describe('compose fidelity on the harness', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(await get('site.fidelity.localhost')).toEqual({ status: 200, body: 'fresh bread\n' });
     expect(await get('inline.fidelity.localhost')).toEqual({ status: 200, body: 'inline build\n' });
-    const site = (
-      await dockerOn(harness, 'h1', [
-        'ps',
-        '--filter',
-        'label=com.docker.compose.project=fidelity-production',
-        '--filter',
-        'label=com.docker.compose.service=site',
-        '--format',
-        '{{.Names}}',
-      ])
-    ).trim();
+    const site = await siteContainer();
     expect((await dockerOn(harness, 'h1', ['exec', site, 'ls', '-1', '/www'])).trim().split('\n')).toEqual([
       'index.html',
       'uploads',
@@ -194,18 +198,6 @@ describe('compose fidelity on the harness', () => {
 
   it('a tag pushed anew (another image under the same name) is a change: the container is replaced', async () => {
     const moving = '127.0.0.1:5000/fidelity-e2e/moving:latest';
-    const site = async () =>
-      (
-        await dockerOn(harness, 'h1', [
-          'ps',
-          '--filter',
-          'label=com.docker.compose.project=fidelity-production',
-          '--filter',
-          'label=com.docker.compose.service=site',
-          '--format',
-          '{{.ID}}',
-        ])
-      ).trim();
     await pushRetagged(harness, BUSYBOX, moving);
     const file = join(project.root, 'docker-compose.yml');
     writeFileSync(
@@ -217,7 +209,7 @@ describe('compose fidelity on the harness', () => {
     );
     const first = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f4']);
     expect(first.code, first.stderr).toBe(0);
-    const before = await site();
+    const before = await siteContainer();
     // The tag moves: another image (one more label) is pushed under the same name.
     await dockerOn(harness, 'local', ['create', '--name', 'fidelity-moving', moving]);
     await dockerOn(harness, 'local', ['commit', '--change', 'LABEL moved=1', 'fidelity-moving', moving]);
@@ -225,7 +217,7 @@ describe('compose fidelity on the harness', () => {
     await dockerOn(harness, 'local', ['push', '-q', moving]);
     const again = await stagecraftIn(project, ['deploy', '-e', 'production', '--version', 'f4']);
     expect(again.code, again.stderr).toBe(0);
-    const after = await site();
+    const after = await siteContainer();
     expect(after).not.toBe(before);
     expect(
       (
