@@ -150,6 +150,22 @@ function readConfigText(file: string, displayName: string): string {
   return bytes.toString('utf8');
 }
 
+/**
+ * Key paths whose values are never secret: hosts and ssh settings (ssh's argv, DNS), the project and
+ * registry names (image references), domains and routes (the gateway's config, TLS certificates).
+ */
+function inClearPlace(path: readonly PathSegment[]): boolean {
+  if (path[0] === 'project') return true;
+  const serviceKey =
+    path[0] === 'services'
+      ? path[2]
+      : path[0] === 'environments' && path[2] === 'services'
+        ? path[4]
+        : undefined;
+  if (serviceKey === 'domains' || serviceKey === 'routes') return true;
+  return path[0] === 'environments' && (path[2] === 'hosts' || path[2] === 'ssh');
+}
+
 /** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */
 export function loadConfig(options: LoadOptions): LoadedConfig {
   const file = locateConfig(options.cwd, options.path);
@@ -300,6 +316,19 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   const schema = buildConfigSchema(options.catalog);
   const parsed = schema.safeParse(interpolated.value);
   const issues: ConfigIssue[] = [...syntax];
+  // A secret where it would travel in clear: ssh's argv, a DNS lookup, the gateway's routes and TLS
+  // names (certificate transparency logs publish them).
+  for (const path of interpolated.secretPaths.filter(inClearPlace)) {
+    const position = source.position(path);
+    issues.push({
+      file: displayName,
+      line: position.line,
+      column: position.column,
+      path: formatPath(path),
+      message:
+        "takes a secret variable, and this value travels in clear (ssh arguments, DNS, the gateway's routes): give it a value that is not a secret",
+    });
+  }
   for (const problem of interpolated.problems) {
     const position = source.position(problem.path);
     issues.push({

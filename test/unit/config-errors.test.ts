@@ -46,6 +46,21 @@ describe('config errors name file:line:column, key path, expected and found', ()
     ]);
   });
 
+  it('refuses a secret variable where its value would travel in clear (a host address, ssh user, domain)', () => {
+    const config = `project:\n  name: shop\nservices:\n  web:\n    domains: ["\${DB_PASSWORD}.example.com"]\nenvironments:\n  prod:\n    driver: ssh\n    ssh: { user: "\${DB_PASSWORD}" }\n    hosts:\n      web: [{ name: h1, address: "\${DB_PASSWORD}.example.com" }]\n`;
+    const message =
+      "takes a secret variable, and this value travels in clear (ssh arguments, DNS, the gateway's routes): give it a value that is not a secret";
+    expect(
+      problems(config, { env: { DB_PASSWORD: 'Hunter2Secret' } }).filter((line) =>
+        line.includes('secret variable'),
+      ),
+    ).toEqual([
+      `stagecraft.yml:5:15 services.web.domains[0]: ${message}`,
+      `stagecraft.yml:9:18 environments.prod.ssh.user: ${message}`,
+      `stagecraft.yml:11:34 environments.prod.hosts.web[0].address: ${message}`,
+    ]);
+  });
+
   it('reports a duplicate key at the second occurrence', () => {
     expect(problems('project:\n  name: a\n  name: b\nenvironments:\n  dev:\n    driver: local\n')).toEqual([
       'stagecraft.yml:3:3 duplicate key "name": each key may appear once in a mapping',
