@@ -50,6 +50,8 @@ const ESCAPE = /\\(?:[abcfnrtv$"\\]|0\d{0,3})/g;
 
 /** The longest value a line may expand to, in characters (1 MiB). */
 const MAX_EXPANDED_VALUE = 1024 * 1024;
+/** The most all of a file's values may expand to together, in characters (16 MiB). */
+const MAX_EXPANDED_FILE = 16 * 1024 * 1024;
 
 class Parser {
   private line = 1;
@@ -178,6 +180,9 @@ class Parser {
     );
   }
 
+  /** Characters the file's values have expanded to so far (MAX_EXPANDED_FILE bounds them). */
+  private expanded = 0;
+
   private expand(value: string, line: number): string {
     // Each reference adds its value: lines that double the one before (`B=${A}${A}`) grow without end.
     let size = value.length;
@@ -193,7 +198,15 @@ class Parser {
       return found;
     };
     try {
-      return substitute(value, lookup, (name) => this.options.onUnset?.(name, line));
+      const result = substitute(value, lookup, (name) => this.options.onUnset?.(name, line));
+      this.expanded += result.length;
+      if (this.expanded > MAX_EXPANDED_FILE) {
+        throw new DotenvSyntaxError(
+          line,
+          `the file's values expand to more than ${MAX_EXPANDED_FILE / 1024 / 1024} MiB together: env values hold settings, not data`,
+        );
+      }
+      return result;
     } catch (error) {
       if (error instanceof SubstitutionError) throw new DotenvSyntaxError(line, error.message);
       throw error;

@@ -890,10 +890,13 @@ function hostSteps(
   const order = rolloutOrder(input, services);
   // A service that waits for another one's step waits for `ready` through it: listed once.
   // Without a registry each built service also waits for its own image (not through another service:
-  // that one may run early, in migrate_pre, before the transfers).
+  // that one may run early, in migrate_pre, before the transfers), and one that runs another's built
+  // image (imageFrom) for that one.
+  const builderOf = (service: string) =>
+    model.services.find((candidate) => candidate.name === service)?.imageFrom ?? service;
   const after = (service: string, services: string[], gateway: string[] = []) => [
     ...(services.length > 0 ? [...gateway, ...services] : [...ready, ...gateway]),
-    ...transfers.filter((id) => id === `transfer:${host.name}:${service}`),
+    ...transfers.filter((id) => id === `transfer:${host.name}:${builderOf(service)}`),
   ];
   /** Service → the id of the step that rolls it out (or runs it, for a job) on this host. */
   const serviceStep = new Map<string, string>();

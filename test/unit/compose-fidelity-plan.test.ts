@@ -301,6 +301,10 @@ volumes:
       const overSsh = (await planProject(dir, 'production')).plan;
       const ids = allSteps(overSsh).map((step) => step.id);
       expect(ids.filter((id) => id.startsWith('transfer:'))).toEqual(['transfer:web-1:web']);
+      // worker waits for the image it runs to be on the host.
+      expect(allSteps(overSsh).find((step) => step.id === 'rollout:web-1:worker')?.dependsOn).toContain(
+        'transfer:web-1:web',
+      );
       expect(allSteps(overSsh).find((step) => step.id === 'pull:web-1')).toBeUndefined();
       expect(uploadedCompose(overSsh, 'web-1').services['worker']?.['image']).toBe(
         `bakery-web:${overSsh.version}`,

@@ -244,5 +244,13 @@ describe.skipIf(!composeAvailable)('env files against docker compose', { timeout
     );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(parseDotenv(`${lines.slice(0, 6).join('\n')}\n`)['L5']).toHaveLength(1_000_000);
+    // Many lines of 1 MB each stop once the file's values pass 16 MiB together.
+    const many = [...lines.slice(0, 6), ...Array.from({ length: 20 }, (_, i) => `M${i + 1}=\${L5}`)];
+    expect(() => parseDotenv(`${many.join('\n')}\n`)).toThrow(
+      new DotenvSyntaxError(
+        22,
+        "the file's values expand to more than 16 MiB together: env values hold settings, not data",
+      ),
+    );
   });
 });
