@@ -451,7 +451,8 @@ function projectFilesHash(
       const file = declared[key]?.file;
       if (typeof file !== 'string' || !isAbsolute(file)) continue;
       const rel = relative(input.projectDir, file);
-      if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) paths.add(rel.split(sep).join('/'));
+      if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel))
+        paths.add(unescapeDollars(rel.split(sep).join('/')));
     }
   }
   if (paths.size === 0) return undefined;
