@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { VERSION_PATTERN } from '../util/build-info.js';
 import { BYTE_SIZE } from '../util/byte-size.js';
+import { parseDuration } from '../util/duration.js';
 import type { ProviderCatalog, ProviderKind } from './catalog.js';
 
 // A CLI validates one document per run: compiling zod's fast paths costs more than it saves.
@@ -16,10 +17,19 @@ export const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
 
-export const duration = z
+/** The longest wait a duration may set: Node's timers hold at most 2^31 - 1 ms (24.8 days). */
+const MAX_WAIT_MS = 2 ** 31 - 1;
+
+/** A duration of any length (an age, such as the build cache's). */
+export const age = z
   .string()
   .regex(DURATION, { message: 'expected a duration such as "500ms", "30s", "2m" or "1m30s"' })
   .describe('A duration: a number followed by ms, s, m or h, e.g. "30s" or "1m30s".');
+
+/** A duration Stagecraft waits for (a timeout, an interval): at most MAX_WAIT_MS. */
+export const duration = age.refine((value) => !DURATION.test(value) || parseDuration(value) <= MAX_WAIT_MS, {
+  message: 'expected at most 596h (24.8 days): a longer wait cannot be timed',
+});
 
 /**
  * Values that end up in argv, in files on hosts or in /etc/hosts: checked at load time so that no
@@ -325,7 +335,7 @@ const releaseSettings = z
       .describe(
         'Releases kept per environment (default 5): at the end of each deploy and by `stagecraft prune`, release folders, images and stopped containers of older releases are removed from the hosts and the build machine, unless a kept release or a container uses them.',
       ),
-    build_cache: duration
+    build_cache: age
       .optional()
       .describe(
         'Build cache on the build machine unused for this long is removed with the releases (`docker builder prune --filter until=…`, default 168h).',

@@ -61,6 +61,13 @@ describe('config errors name file:line:column, key path, expected and found', ()
     ]);
   });
 
+  it('bounds waits to what a timer can hold (24.8 days); an age such as build_cache may be longer', () => {
+    expect(problems(`${minimal}    rollout: { health_timeout: 99999999999h }\n`)).toEqual([
+      'stagecraft.yml:6:32 environments.dev.rollout.health_timeout: expected at most 596h (24.8 days): a longer wait cannot be timed',
+    ]);
+    expect(load(`${minimal}    releases: { build_cache: 2160h }\n`).config.environments['dev']).toBeDefined();
+  });
+
   it('reports a duplicate key at the second occurrence', () => {
     expect(problems('project:\n  name: a\n  name: b\nenvironments:\n  dev:\n    driver: local\n')).toEqual([
       'stagecraft.yml:3:3 duplicate key "name": each key may appear once in a mapping',
