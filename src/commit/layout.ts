@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { parse } from 'yaml';
-import { readUserFile } from '../util/user-file.js';
+import { readUserYamlText } from '../util/user-file.js';
 import type { ProjectLayout } from './types.js';
 
 const COMPOSE_NAMES = ['docker-compose.yml', 'docker-compose.yaml', 'compose.yaml', 'compose.yml'];
@@ -16,7 +16,7 @@ const MIGRATION_FOLDERS = [
 
 function readYaml(path: string): Record<string, unknown> {
   try {
-    const value = parse(readUserFile(path) ?? '', { merge: true }) as unknown;
+    const value = parse(readUserYamlText(path) ?? '', { merge: true }) as unknown;
     return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
   } catch {
     return {};

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { UserError, UserFileError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
 import { looksSecretName, registerSecretValue } from '../util/secret.js';
-import { readUserFileBytes } from '../util/user-file.js';
+import { readUserYamlText } from '../util/user-file.js';
 import type { ProviderCatalog } from './catalog.js';
 import { missingEnvFileError, readDotenvFiles } from './dotenv.js';
 import { chooseEnvironment, type EnvironmentPurpose } from './environment.js';
@@ -136,18 +136,16 @@ function rawEnvironments(data: unknown): Record<string, Record<string, unknown>>
  * says which.
  */
 function readConfigText(file: string, displayName: string): string {
-  const bytes = readUserFileBytes(file, {
+  const text = readUserYamlText(file, {
     display: displayName,
     maxBytes: MAX_YAML_BYTES,
     hint: 'stagecraft.yml describes a project in a few kilobytes; check that this is the right file',
   });
-  if (bytes === undefined)
+  if (text === undefined)
     throw new UserError(`cannot read ${displayName}: it does not exist`, {
       hint: 'check the file and its path',
     });
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
-  return bytes.toString('utf8');
+  return text;
 }
 
 /**
@@ -163,8 +161,12 @@ function inClearPlace(path: readonly PathSegment[]): boolean {
         ? path[4]
         : undefined;
   if (serviceKey === 'domains' || serviceKey === 'routes') return true;
-  return path[0] === 'environments' && (path[2] === 'hosts' || path[2] === 'ssh');
+  // Under ssh, the paths of files (a key's file, known_hosts) are not what they hold.
+  if (path[0] === 'environments' && path[2] === 'ssh') return !SSH_FILE_KEYS.has(String(path[3]));
+  return path[0] === 'environments' && path[2] === 'hosts';
 }
+
+const SSH_FILE_KEYS = new Set(['identity_file', 'known_hosts_file', 'config_file']);
 
 /** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */
 export function loadConfig(options: LoadOptions): LoadedConfig {

@@ -7,7 +7,7 @@ import { environmentVariables, type LoadedConfig } from '../config/load.js';
 import { MAX_YAML_BYTES } from '../config/yaml-guard.js';
 import { YamlSource } from '../config/yaml-source.js';
 import { UserError } from '../util/errors.js';
-import { readUserFile } from '../util/user-file.js';
+import { readUserFile, readUserYamlText } from '../util/user-file.js';
 import { interpolateCompose } from './compose-facts.js';
 import type { GovProject, RawComposeService } from './types.js';
 
@@ -36,8 +36,11 @@ function parseYaml(root: string, path: string): YamlSource {
   const display = toPosix(relative(root, path));
   const source = YamlSource.parse(
     display,
-    readUserFile(path, { display, maxBytes: MAX_YAML_BYTES, hint: `point ${display} at a regular file` }) ??
-      '',
+    readUserYamlText(path, {
+      display,
+      maxBytes: MAX_YAML_BYTES,
+      hint: `point ${display} at a regular file`,
+    }) ?? '',
   );
   const issues = source.syntaxIssues();
   if (issues.length > 0) {

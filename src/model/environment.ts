@@ -479,13 +479,22 @@ export function buildEnvironmentModel(
     const neverRestarted =
       composeService['restart'] === 'no' ||
       (composeService['restart'] === undefined && restartPolicy === 'none');
-    // `restart: "no"` is compose's default: alone it does not make a server (routed, or publishing a
-    // port) a job. A service nothing waits on is run as one only with a warning the plan shows.
-    const serves = settings.port !== undefined || (composeService.ports ?? []).length > 0;
+    // `restart: "no"` is compose's default: alone it does not make a server a job. A server is routed,
+    // publishes or exposes a port, has a health check, or is waited on until healthy. A service nothing
+    // waits on is run as a job only with a warning the plan shows.
+    const waitedHealthy = Object.values(compose.services).some(
+      (other) => other.depends_on?.[name]?.condition === 'service_healthy',
+    );
+    const serves =
+      settings.port !== undefined ||
+      (composeService.ports ?? []).length > 0 ||
+      (Array.isArray(composeService['expose']) && composeService['expose'].length > 0) ||
+      timings !== undefined ||
+      waitedHealthy;
     const job = awaited || (neverRestarted && !serves);
     if (job && !awaited) {
       warnings.push(
-        `service ${name} runs as a one-shot job (restart: "no", no port): each deploy runs it to completion and waits for it to exit; if it is a long-running service, remove restart: "no" (compose's default is the same)`,
+        `service ${name} runs as a one-shot job (restart: "no", no port, no health check): each deploy runs it to completion and waits for it to exit; if it is a long-running service, remove restart: "no" (compose's default is the same)`,
       );
     }
     services.push({
@@ -515,9 +524,11 @@ export function buildEnvironmentModel(
   for (const service of services) {
     const image = compose.services[service.name]?.image;
     if (service.build !== undefined || image === undefined) continue;
-    const builder = services.find(
-      (other) => other.build !== undefined && compose.services[other.name]?.image === image,
-    );
+    // `acme/shop`, `acme/shop:latest` and `docker.io/library/…` name one image, as for docker.
+    const builder = services.find((other) => {
+      const built = compose.services[other.name]?.image;
+      return other.build !== undefined && built !== undefined && sameImage(built, image);
+    });
     if (builder !== undefined) service.imageFrom = builder.name;
   }
   {
@@ -612,4 +623,28 @@ export function buildEnvironmentModel(
  */
 export function composeProjectName(project: string, environment: string): string {
   return `${project}-${environment}`;
+}
+
+/**
+ * Whether two image references name one image as docker resolves them: the default registry
+ * (`docker.io`, `index.docker.io`), its `library/` namespace and the `:latest` tag are implied.
+ */
+export function sameImage(a: string, b: string): boolean {
+  return canonicalImage(a) === canonicalImage(b);
+}
+
+function canonicalImage(reference: string): string {
+  let ref = reference;
+  const slash = ref.indexOf('/');
+  const first = slash === -1 ? '' : ref.slice(0, slash);
+  if (first === 'docker.io' || first === 'index.docker.io') ref = ref.slice(slash + 1);
+  else if (slash !== -1 && /[.:]|^localhost$/.test(first)) return withTag(ref);
+  if (ref.startsWith('library/')) ref = ref.slice('library/'.length);
+  return withTag(ref);
+}
+
+function withTag(ref: string): string {
+  if (ref.includes('@')) return ref;
+  const name = ref.slice(ref.lastIndexOf('/') + 1);
+  return name.includes(':') ? ref : `${ref}:latest`;
 }

@@ -252,6 +252,15 @@ function orderedHosts(model: EnvironmentModel): HostModel[] {
 }
 
 /**
+ * Whether a built service is built (and saved) in a deploy limited to `onlyServices`: when it is one of
+ * them, or one of them runs its image (imageFrom). All are when the deploy is not limited.
+ */
+function inBuildScope(model: EnvironmentModel, onlyServices: string[] | undefined, name: string): boolean {
+  if (onlyServices === undefined || onlyServices.includes(name)) return true;
+  return model.services.some((service) => service.imageFrom === name && onlyServices.includes(service.name));
+}
+
+/**
  * A build step for each service Stagecraft builds (all, or those in `onlyServices`), in model order.
  * Compose `build:` sections are built with `docker compose build` on the section as `compose` has it;
  * build secrets read from `variables`. Throws UserError for a build secret whose variable is not set.
@@ -272,7 +281,7 @@ export function buildSteps(
       (service): service is ServiceModel & { build: NonNullable<ServiceModel['build']> } =>
         service.build !== undefined,
     )
-    .filter((service) => onlyServices === undefined || onlyServices.includes(service.name))
+    .filter((service) => inBuildScope(model, onlyServices, service.name))
     .map((service) => {
       const image = images[service.name]!;
       const cacheRef = model.registryCache ? buildCacheRef(image) : undefined;
@@ -367,7 +376,7 @@ export function saveSteps(
 ): Step[] {
   return model.services
     .filter((service) => service.build !== undefined)
-    .filter((service) => onlyServices === undefined || onlyServices.includes(service.name))
+    .filter((service) => inBuildScope(model, onlyServices, service.name))
     .map((service) => {
       const build = builds.find((step) => step.id === `build:${service.name}`);
       const image = images[service.name]!;
@@ -827,14 +836,9 @@ function hostSteps(
     const builders = new Set<string>();
     for (const service of services) {
       if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
+      // Built (and saved) for it even when --services leaves the builder out (inBuildScope).
       const builder = service.build !== undefined ? service.name : service.imageFrom;
-      // A builder left out of --services is not built or saved: its image is the one hosts have.
-      if (
-        builder === undefined ||
-        (input.onlyServices !== undefined && !input.onlyServices.includes(builder))
-      )
-        continue;
-      builders.add(builder);
+      if (builder !== undefined) builders.add(builder);
     }
     for (const builder of builders) {
       const id = `transfer:${host.name}:${builder}`;

@@ -100,6 +100,18 @@ export function readUserFileBytes(path: string, options: ReadUserFileOptions = {
   }
 }
 
+/**
+ * readUserFileBytes decoded as a YAML stream is (YAML 1.2 §5.2): UTF-16 when it starts with that
+ * byte order mark (an editor on Windows may save it so), else UTF-8. Undefined when missing.
+ */
+export function readUserYamlText(path: string, options: ReadUserFileOptions = {}): string | undefined {
+  const bytes = readUserFileBytes(path, options);
+  if (bytes === undefined) return undefined;
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
+  return bytes.toString('utf8');
+}
+
 /** readUserFileBytes, decoded as UTF-8. */
 export function readUserFile(path: string, options: ReadUserFileOptions = {}): string | undefined {
   return readUserFileBytes(path, options)?.toString('utf8');

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { prepareDeploy } from '../../src/operations/deploy.js';
 import { allSteps, type Plan, type Step } from '../../src/plan/types.js';
 import { UserError } from '../../src/util/errors.js';
 import {
@@ -12,7 +13,7 @@ import {
   composeCliAvailable,
   composeConfigOfText,
 } from '../support/compose-fixtures.js';
-import { planProject, uploadedCompose, uploadedText } from '../support/prepare.js';
+import { planProject, projectContext, uploadedCompose, uploadedText } from '../support/prepare.js';
 
 // Issue 11, kinds 3-8, on the inputs of test/fixtures/compose-fidelity, planned in-process with the
 // real docker compose: what plan says and what a deploy would upload and run.
@@ -276,7 +277,7 @@ volumes:
     build: ./app
     image: acme/shop:dev
   worker:
-    image: acme/shop:dev
+    image: docker.io/acme/shop:dev
     command: ["sleep", "2d"]
 `,
       );
@@ -301,6 +302,15 @@ volumes:
       const overSsh = (await planProject(dir, 'production')).plan;
       const ids = allSteps(overSsh).map((step) => step.id);
       expect(ids.filter((id) => id.startsWith('transfer:'))).toEqual(['transfer:web-1:web']);
+      // --services worker builds web's image too: worker runs it.
+      const context = projectContext(dir, 'production');
+      context.globals.services = ['worker'];
+      const scoped = (await prepareDeploy(context, { version: 'v1', planOnly: true })).plan;
+      expect(
+        allSteps(scoped)
+          .map((step) => step.id)
+          .filter((id) => /^(build|save|transfer):/.test(id)),
+      ).toEqual(['build:web', 'save:web', 'transfer:web-1:web']);
       // worker waits for the image it runs to be on the host.
       expect(allSteps(overSsh).find((step) => step.id === 'rollout:web-1:worker')?.dependsOn).toContain(
         'transfer:web-1:web',
@@ -1016,6 +1026,15 @@ describe.skipIf(!composeAvailable)(
     image: nginx:1.25
     restart: "no"
     ports: ["8080:80"]
+    depends_on: { db: { condition: service_healthy } }
+  db:
+    image: postgres:16-alpine
+    restart: "no"
+    expose: ["5432"]
+  cache:
+    image: redis:7
+    restart: "no"
+    healthcheck: { test: ["CMD", "redis-cli", "ping"] }
 `,
       );
       const { plan, output } = await planProject(dir, 'production');
@@ -1023,10 +1042,12 @@ describe.skipIf(!composeAvailable)(
       expect(ids).toContain('job:web-1:migrate');
       expect(ids).toContain('rollout:web-1:web');
       expect(ids).not.toContain('job:web-1:web');
+      // A server: it exposes a port, has a health check, or is waited on until healthy.
+      expect(ids.filter((id) => id.startsWith('job:'))).toEqual(['job:web-1:migrate']);
       expect(output.warnings).toContain(
-        'service migrate runs as a one-shot job (restart: "no", no port): each deploy runs it to completion and waits for it to exit; if it is a long-running service, remove restart: "no" (compose\'s default is the same)',
+        'service migrate runs as a one-shot job (restart: "no", no port, no health check): each deploy runs it to completion and waits for it to exit; if it is a long-running service, remove restart: "no" (compose\'s default is the same)',
       );
-      expect(output.warnings.filter((warning) => warning.includes('service web runs'))).toEqual([]);
+      expect(output.warnings.filter((warning) => warning.includes('one-shot job'))).toHaveLength(1);
     });
 
     it('16: deploy.restart_policy condition none is a job too; a job scaled to 0 does not run', async () => {

@@ -59,6 +59,11 @@ describe('config errors name file:line:column, key path, expected and found', ()
       `stagecraft.yml:9:18 environments.prod.ssh.user: ${message}`,
       `stagecraft.yml:11:34 environments.prod.hosts.web[0].address: ${message}`,
     ]);
+    // A file's path is not what the file holds: a key file named by a *_KEY variable is fine.
+    const keyFile = `${minimal}  prod:\n    driver: ssh\n    ssh: { identity_file: "\${DEPLOY_KEY}" }\n    hosts:\n      web: [{ name: h1, address: 192.0.2.1 }]\n`;
+    expect(
+      load(keyFile, { env: { DEPLOY_KEY: '/root/.ssh/deploy_ed25519' } }).config.environments['prod'],
+    ).toBeDefined();
   });
 
   it('bounds waits to what a timer can hold (24.8 days); an age such as build_cache may be longer', () => {

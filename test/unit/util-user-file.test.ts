@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError, UserFileError } from '../../src/util/errors.js';
-import { pathEntry, readUserFile, readUserFileBytes } from '../../src/util/user-file.js';
+import { pathEntry, readUserFile, readUserFileBytes, readUserYamlText } from '../../src/util/user-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stagecraft-user-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,5 +96,22 @@ describe('pathEntry', () => {
       kind: 'other',
       why: 'is not a regular file (a device, socket or pipe)',
     });
+  });
+});
+
+describe('readUserYamlText', () => {
+  it('reads UTF-16 with its byte order mark (either order) and UTF-8 alike', () => {
+    const text = 'project:\n  name: shop # ü\n';
+    writeFileSync(
+      join(dir, 'le.yml'),
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+    );
+    writeFileSync(
+      join(dir, 'be.yml'),
+      Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]),
+    );
+    writeFileSync(join(dir, 'u8.yml'), text);
+    for (const name of ['le.yml', 'be.yml', 'u8.yml']) expect(readUserYamlText(join(dir, name))).toBe(text);
+    expect(readUserYamlText(join(dir, 'missing.yml'))).toBeUndefined();
   });
 });
