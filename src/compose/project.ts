@@ -59,8 +59,9 @@ export interface HostComposeInput {
    */
   specHashKey?: string;
   /**
-   * Bind-mount sources (absolute, as compose printed them) that the compose file wrote as relative
-   * paths: one outside `projectDir` cannot be carried to a host and is refused.
+   * Bind-mount sources, secret/config files and volume devices (absolute, as compose printed them)
+   * that the compose file wrote as relative paths: one outside `projectDir` cannot be carried to a
+   * host and is refused.
    */
   relativeBindSources?: ReadonlySet<string>;
   /** Where keys are in the compose file as written: a refused mount is named `file:line:column`. */
@@ -413,6 +414,15 @@ export function renderedServiceSpecHash(
 function refuseLaptopDevice(key: string, volume: Record<string, unknown>, input: HostComposeInput): void {
   const given = (volume['driver_opts'] as Record<string, unknown> | undefined)?.['device'];
   if (typeof given !== 'string' || input.projectDir === undefined || given === '') return;
+  if (input.relativeBindSources?.has(given) === true) {
+    throw new UserError(
+      located(
+        input.locate?.key(['volumes', key, 'driver_opts', 'device']),
+        `volume ${key}: driver_opts.device is a relative path, which compose made this machine's ${given}: the hosts do not have it`,
+      ),
+      { hint: 'give device an absolute path that exists on every host, or use a plain named volume' },
+    );
+  }
   // Compose makes it absolute with `driver: local`; without, a relative path is the host's own folder's.
   const device = isAbsolute(given) ? given : resolve(input.projectDir, given);
   const rel = relative(input.projectDir, device);

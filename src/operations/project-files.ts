@@ -70,13 +70,16 @@ export function uploadMode(localMode: number): number {
   return executable ? 0o755 : 0o644;
 }
 
+/** A top-level volume as compose prints it (only what is read here). */
+type VolumeEntry = { driver_opts?: { device?: unknown } } | null;
+
 /** Stand-ins for $PWD and $HOME in the re-read of relativeBindSourcesOutside. */
 const LAPTOP_PWD = '/stagecraft-laptop-pwd';
 const LAPTOP_HOME = '/stagecraft-laptop-home';
 
 /**
- * Bind-mount sources and secret or config files that the compose file writes as relative paths (or
- * `~/…`, `${PWD}/…`, `$HOME/…`) but that lie outside `root` (compose prints every path absolute, so `../shared/x` and a host
+ * Bind-mount sources, secret or config files and local volumes' `driver_opts.device` that the compose
+ * file writes as relative paths (or `~/…`, `${PWD}/…`, `$HOME/…`) but that lie outside `root` (compose prints every path absolute, so `../shared/x` and a host
  * path `/srv/x` look alike).
  * Only when some source is absolute and outside root, it asks compose again with
  * `--no-path-resolution` and returns those sources (absolute, as the first model printed them).
@@ -114,6 +117,12 @@ export async function relativeBindSourcesOutside(
       if (typeof entry?.file === 'string' && isAbsolute(entry.file) && isOutside(entry.file))
         outside.set(`${kind}\0${name}`, entry.file);
     }
+  }
+  // A local volume's `driver_opts.device` (compose makes a relative one absolute).
+  for (const [name, entry] of Object.entries((compose.volumes ?? {}) as Record<string, VolumeEntry>)) {
+    const device = entry?.driver_opts?.device;
+    if (typeof device === 'string' && isAbsolute(device) && isOutside(device))
+      outside.set(`volumes\0${name}`, device);
   }
   const found = new Set<string>();
   if (outside.size === 0) return found;
@@ -155,6 +164,12 @@ export async function relativeBindSourcesOutside(
       )
         found.add(resolved);
     }
+  }
+  for (const [name, entry] of Object.entries((raw.volumes ?? {}) as Record<string, VolumeEntry>)) {
+    const resolved = outside.get(`volumes\0${name}`);
+    const device = entry?.driver_opts?.device;
+    if (resolved !== undefined && typeof device === 'string' && (!isAbsolute(device) || fromLaptop(device)))
+      found.add(resolved);
   }
   return found;
 }

@@ -355,6 +355,16 @@ volumes:
       expect(error.message).toBe(
         `docker-compose.yml:7:41 volume data: driver_opts.device ./conf.d is a folder of this machine's project (${join(dir, 'conf.d')}), which the hosts do not have`,
       );
+      // Outside the project too: compose made `../outside` this machine's path.
+      mkdirSync(join(dir, '..', 'outside-device'), { recursive: true });
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes: [data:/srv]\nvolumes:\n  data:\n    driver: local\n    driver_opts: { type: none, o: bind, device: ../outside-device }\n',
+      );
+      const outside = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+      expect(outside.message).toBe(
+        `docker-compose.yml:8:41 volume data: driver_opts.device is a relative path, which compose made this machine's ${join(dir, '..', 'outside-device')}: the hosts do not have it`,
+      );
     });
 
     it("a build from another service's image (additional_contexts service:) is refused at plan; a built image's pull_policy is dropped", async () => {
