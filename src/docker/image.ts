@@ -187,3 +187,64 @@ export function imageIdsArgs(): string[] {
 export function imageLayersArgs(ids: readonly string[]): string[] {
   return ['docker', 'image', 'inspect', '--format', '{{json .RootFS.Layers}}', ...ids];
 }
+
+/**
+ * Whether two image references name one image as docker resolves them: the default registry
+ * (`docker.io`, `index.docker.io`), its `library/` namespace and the `:latest` tag are implied.
+ */
+export function sameImage(a: string, b: string): boolean {
+  return canonicalImage(a) === canonicalImage(b);
+}
+
+/** `ref` in one spelling per image: `nginx` → `nginx:latest`, `docker.io/library/x:1` → `x:1`. */
+export function canonicalImage(reference: string): string {
+  let ref = reference;
+  const slash = ref.indexOf('/');
+  const first = slash === -1 ? '' : ref.slice(0, slash);
+  if (first === 'docker.io' || first === 'index.docker.io') ref = ref.slice(slash + 1);
+  else if (slash !== -1 && /[.:]|^localhost$/.test(first)) return withTag(ref);
+  if (ref.startsWith('library/')) ref = ref.slice('library/'.length);
+  return withTag(ref);
+}
+
+function withTag(ref: string): string {
+  if (ref.includes('@')) return ref;
+  const name = ref.slice(ref.lastIndexOf('/') + 1);
+  return name.includes(':') ? ref : `${ref}:latest`;
+}
+
+/**
+ * `docker image inspect --format '{{.Id}} {{json .RepoTags}} {{json .RepoDigests}}' ref…`: a line per
+ * image the host has (missing ones are left out, with exit 1); see parseImageIds.
+ */
+export function inspectImageIdsArgs(refs: string[]): string[] {
+  return [
+    'docker',
+    'image',
+    'inspect',
+    '--format',
+    '{{.Id}} {{json .RepoTags}} {{json .RepoDigests}}',
+    ...refs,
+  ];
+}
+
+/**
+ * The image id each of `refs` names in inspectImageIdsArgs' output, matched by its tags and digests
+ * as docker resolves them (sameImage); a ref the host has no image for is absent.
+ */
+export function parseImageIds(stdout: string, refs: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const match = /^(sha256:[0-9a-f]{64}) (\[.*?\]|null) (\[.*\]|null)$/.exec(line.trim());
+    if (match === null) continue;
+    const tags = (JSON.parse(match[2]!) as string[] | null) ?? [];
+    const digests = (JSON.parse(match[3]!) as string[] | null) ?? [];
+    for (const name of [...tags, ...digests]) names.set(canonicalImage(name), match[1]!);
+  }
+  const ids = new Map<string, string>();
+  for (const ref of refs) {
+    const id = names.get(canonicalImage(ref));
+    if (id !== undefined) ids.set(ref, id);
+  }
+  return ids;
+}

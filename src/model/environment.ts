@@ -17,6 +17,7 @@ import {
   type ServiceConfig,
   splitRouteDomain,
 } from '../config/schema.js';
+import { sameImage } from '../docker/image.js';
 import { gatewayName } from '../ingress/gateway-name.js';
 import type { AppProvider } from '../providers/app.js';
 import { parseByteSize } from '../util/byte-size.js';
@@ -623,28 +624,4 @@ export function buildEnvironmentModel(
  */
 export function composeProjectName(project: string, environment: string): string {
   return `${project}-${environment}`;
-}
-
-/**
- * Whether two image references name one image as docker resolves them: the default registry
- * (`docker.io`, `index.docker.io`), its `library/` namespace and the `:latest` tag are implied.
- */
-export function sameImage(a: string, b: string): boolean {
-  return canonicalImage(a) === canonicalImage(b);
-}
-
-function canonicalImage(reference: string): string {
-  let ref = reference;
-  const slash = ref.indexOf('/');
-  const first = slash === -1 ? '' : ref.slice(0, slash);
-  if (first === 'docker.io' || first === 'index.docker.io') ref = ref.slice(slash + 1);
-  else if (slash !== -1 && /[.:]|^localhost$/.test(first)) return withTag(ref);
-  if (ref.startsWith('library/')) ref = ref.slice('library/'.length);
-  return withTag(ref);
-}
-
-function withTag(ref: string): string {
-  if (ref.includes('@')) return ref;
-  const name = ref.slice(ref.lastIndexOf('/') + 1);
-  return name.includes(':') ? ref : `${ref}:latest`;
 }

@@ -12,6 +12,7 @@ import {
   stopContainersArgs,
   stopThenRemoveArgs,
 } from '../docker/container.js';
+import { inspectImageIdsArgs, parseImageIds } from '../docker/image.js';
 import { type DrainEnd, SETTLE_MS, type Settle } from '../ingress/caddy.js';
 import { displayArgv, exitError } from '../runners/common.js';
 import type { Runner } from '../runners/types.js';
@@ -65,6 +66,11 @@ export interface HostBatch {
   /** Every container of `service` (running or not), inspected; read together with other services'. */
   containersOf(service: string): Promise<ContainerFacts[]>;
   /**
+   * The id of the image `ref` names on the host now (undefined when it has none), read together with
+   * other services' refs in one `docker image inspect`.
+   */
+  imageIdOf(ref: string): Promise<string | undefined>;
+  /**
    * The containers `ids`, inspected (docker's order); inspected together with other calls'. Throws
    * ExternalError when one of them no longer exists (as `docker container inspect` does).
    */
@@ -110,6 +116,15 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
       return services.map((service) => facts.filter((one) => one.labels[SERVICE_LABEL] === service));
     },
     { windowMs: READ_WINDOW_MS, oneInFlight: true },
+  );
+  const imageIds = new Coalescer<string, string | undefined>(
+    async (refs) => {
+      const unique = [...new Set(refs)];
+      const result = await runner.exec(inspectImageIdsArgs(unique), { allowFailure: true });
+      const ids = parseImageIds(result.stdout, unique);
+      return refs.map((ref) => ids.get(ref));
+    },
+    { windowMs: READ_WINDOW_MS, oneInFlight: false },
   );
   const inspects = new Coalescer<string[], ContainerFacts[] | Error>(
     async (lists) => {
@@ -178,6 +193,7 @@ export function hostBatch(runner: Runner, project: string): HostBatch {
   );
   return {
     containersOf: (service) => lists.call(service),
+    imageIdOf: (ref) => imageIds.call(ref),
     drain(target, addresses, timing, signal) {
       if (signal?.aborted) return Promise.reject(signal.reason);
       return abortable(

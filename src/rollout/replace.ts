@@ -8,7 +8,6 @@ import {
   parseJsonLines,
   removeContainersArgs,
 } from '../docker/container.js';
-import { imageExistsArgs } from '../docker/image.js';
 import { SPEC_HASH_LABEL } from '../docker/labels.js';
 import { SETTLE_CS, SETTLE_MS } from '../ingress/caddy.js';
 import type { Action } from '../plan/types.js';
@@ -198,13 +197,6 @@ function ids(containers: ContainerFacts[]): string[] {
   return containers.map((container) => container.id);
 }
 
-/** The id of the image `ref` names on the host now, or undefined when it has none. */
-async function currentImageId(runner: Runner, ref: string): Promise<string | undefined> {
-  const result = await runner.exec(imageExistsArgs(ref), { allowFailure: true });
-  const id = result.stdout.trim();
-  return result.exitCode === 0 && id.startsWith('sha256:') ? id : undefined;
-}
-
 /**
  * Replaces one service's containers on one host: reads its containers, lets `decideRollout` choose
  * the operations, and runs them. start-first: new containers start beside the old ones, must become
@@ -217,7 +209,7 @@ export async function rolloutService(ctx: RolloutContext, action: RolloutAction)
   const target = { project: ctx.project, file: action.composeFile };
   const [existing, imageId] = await Promise.all([
     ctx.batch.containersOf(action.service),
-    action.image === undefined ? undefined : currentImageId(ctx.runner, action.image),
+    action.image === undefined ? undefined : ctx.batch.imageIdOf(action.image),
   ]);
   const desired = { ...action, ...(imageId === undefined ? {} : { imageId }) };
   const decision = decideRollout(existing, desired, ctx.ingress?.network);

@@ -3,16 +3,19 @@ import {
   buildArgs,
   buildCacheRef,
   imageExistsArgs,
+  inspectImageIdsArgs,
   inspectRepoDigestArgs,
   isLoopbackRegistry,
   isManifestMissing,
   manifestDigestArgs,
   manifestInspectArgs,
+  parseImageIds,
   parseManifestDigest,
   pickRepoDigest,
   pullArgs,
   pushArgs,
   repositoryOf,
+  sameImage,
   tagArgs,
 } from '../../src/docker/image.js';
 
@@ -152,5 +155,41 @@ describe('buildCacheRef', () => {
     ).toBe(
       `docker build -t ${ref} --cache-from 127.0.0.1:5000/shop/shop-api:buildcache --cache-to type=inline api`,
     );
+  });
+});
+
+describe('image ids on a host', () => {
+  it('names references as docker resolves them: docker.io, library/ and :latest implied', () => {
+    expect(sameImage('acme/shop', 'docker.io/acme/shop:latest')).toBe(true);
+    expect(sameImage('nginx:1.25', 'docker.io/library/nginx:1.25')).toBe(true);
+    expect(sameImage('nginx', 'nginx:1.25')).toBe(false);
+    expect(sameImage('127.0.0.1:5000/shop/api', '127.0.0.1:5000/shop/api:latest')).toBe(true);
+    expect(sameImage('ghcr.io/acme/shop', 'acme/shop')).toBe(false);
+  });
+
+  it('reads the id each reference names from one docker image inspect, by tags and digests', () => {
+    const refs = [
+      'nginx:1.25',
+      `${ref}`,
+      'acme/shop',
+      'registry.example.test/x@sha256:' + 'b'.repeat(64),
+      'gone:1',
+    ];
+    expect(line(inspectImageIdsArgs(refs.slice(0, 2)))).toBe(
+      `docker image inspect --format {{.Id}} {{json .RepoTags}} {{json .RepoDigests}} nginx:1.25 ${ref}`,
+    );
+    const stdout = [
+      `sha256:${'1'.repeat(64)} ["nginx:1.25"] ["nginx@sha256:${'c'.repeat(64)}"]`,
+      `sha256:${'2'.repeat(64)} ["${ref}"] null`,
+      `sha256:${'3'.repeat(64)} ["acme/shop:latest"] []`,
+      `sha256:${'4'.repeat(64)} [] ["registry.example.test/x@sha256:${'b'.repeat(64)}"]`,
+      '',
+    ].join('\n');
+    expect(Object.fromEntries(parseImageIds(stdout, refs))).toEqual({
+      'nginx:1.25': `sha256:${'1'.repeat(64)}`,
+      [ref]: `sha256:${'2'.repeat(64)}`,
+      'acme/shop': `sha256:${'3'.repeat(64)}`,
+      [`registry.example.test/x@sha256:${'b'.repeat(64)}`]: `sha256:${'4'.repeat(64)}`,
+    });
   });
 });
