@@ -442,7 +442,7 @@ function refuseLaptopDevice(key: string, volume: Record<string, unknown>, input:
 /**
  * FILES_HASH_LABEL's value for a service: over the project files it mounts (its bind mounts in
  * `mounts`, the files of the compose secrets and configs it uses), each path with its digest, as an
- * HMAC under the spec-hash key; without a key (a plan) the fixed text "(resolved at deploy)".
+ * HMAC under the spec-hash key; without a key (a plan) the fixed text "(keyed at deploy)".
  * Undefined when it mounts none or no digest is given.
  */
 function projectFilesHash(
@@ -466,7 +466,9 @@ function projectFilesHash(
     }
   }
   if (paths.size === 0) return undefined;
-  if (input.specHashKey === undefined) return '(resolved at deploy)';
+  // Not "(resolved at deploy)": a plan gives that text to secrets it does not resolve, and the leak
+  // check below would find it here.
+  if (input.specHashKey === undefined) return '(keyed at deploy)';
   const entries = [...paths].sort(compareStrings).map((path) => [path, digest(path) ?? '(unreadable)']);
   return createHmac('sha256', input.specHashKey).update(canonicalJson(entries)).digest('hex');
 }
