@@ -115,10 +115,20 @@ export function parseManifestDigest(stdout: string, ref: string): string | undef
     : undefined;
 }
 
+/**
+ * The registry a reference names (its first path part when that has a `.` or `:`, or is
+ * `localhost`), else undefined (Docker Hub's default).
+ */
+function registryOf(ref: string): string | undefined {
+  const slash = ref.indexOf('/');
+  const first = slash === -1 ? '' : ref.slice(0, slash);
+  return /[.:]|^localhost$/.test(first) ? first : undefined;
+}
+
 /** The registry host of a reference is loopback: localhost, 127.x.y.z or [::1] (with or without a port). */
 export function isLoopbackRegistry(ref: string): boolean {
-  const first = ref.split('/')[0] ?? '';
-  if (!ref.includes('/') || !/[.:]|^localhost$/.test(first)) return false;
+  const first = registryOf(ref);
+  if (first === undefined) return false;
   const host = first.startsWith('[') ? first.slice(0, first.indexOf(']') + 1) : first.split(':')[0];
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host ?? '');
 }
@@ -199,18 +209,16 @@ export function sameImage(a: string, b: string): boolean {
 /** `ref` in one spelling per image: `nginx` → `nginx:latest`, `docker.io/library/x:1` → `x:1`. */
 export function canonicalImage(reference: string): string {
   let ref = reference;
-  const slash = ref.indexOf('/');
-  const first = slash === -1 ? '' : ref.slice(0, slash);
-  if (first === 'docker.io' || first === 'index.docker.io') ref = ref.slice(slash + 1);
-  else if (slash !== -1 && /[.:]|^localhost$/.test(first)) return withTag(ref);
+  const registry = registryOf(ref);
+  if (registry === 'docker.io' || registry === 'index.docker.io') ref = ref.slice(registry.length + 1);
+  else if (registry !== undefined) return withTag(ref);
   if (ref.startsWith('library/')) ref = ref.slice('library/'.length);
   return withTag(ref);
 }
 
+/** `ref` with `:latest` when it names neither a tag nor a digest. */
 function withTag(ref: string): string {
-  if (ref.includes('@')) return ref;
-  const name = ref.slice(ref.lastIndexOf('/') + 1);
-  return name.includes(':') ? ref : `${ref}:latest`;
+  return ref.includes('@') || repositoryOf(ref) !== ref ? ref : `${ref}:latest`;
 }
 
 /**

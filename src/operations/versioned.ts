@@ -51,18 +51,11 @@ export async function loadVersioned(
   if (version === undefined || version === '') {
     const contexts = buildContextsOf(env.compose.services);
     if (contexts.length > 0) {
-      const widened = await resolveVersion(
-        env.loaded.root,
-        undefined,
-        contexts,
-        configuredEnvFiles(env.loaded.root, env.loaded.config),
-      );
+      const envFiles = configuredEnvFiles(env.loaded.root, env.loaded.config);
+      const widened = await resolveVersion(env.loaded.root, undefined, contexts, envFiles);
       for (const input of widened.ignoredBuildInputs ?? [])
         session.output.warn(ignoredInputsWarning(input, env.loaded.root));
-      for (const { context, file } of envFilesSent(
-        contexts,
-        configuredEnvFiles(env.loaded.root, env.loaded.config),
-      )) {
+      for (const { context, file } of envFilesSent(contexts, envFiles)) {
         const shown = relative(env.loaded.root, context) || '.';
         session.output.warn(
           `the build context ${shown} sends the env file ${file} to the builder: its values (secrets among them) go into the image with a \`COPY .\`; add ${file} to ${shown === '.' ? '' : `${shown}/`}.dockerignore`,

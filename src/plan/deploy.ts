@@ -251,6 +251,11 @@ function orderedHosts(model: EnvironmentModel): HostModel[] {
   return [...model.hosts].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
+/** The service whose build makes `service`'s image: itself when it builds, its imageFrom, else none. */
+function imageBuilder(service: ServiceModel | undefined): string | undefined {
+  return service?.build !== undefined ? service.name : service?.imageFrom;
+}
+
 /**
  * Whether a built service is built (and saved) in a deploy limited to `onlyServices`: when it is one of
  * them, or one of them runs its image (imageFrom). All are when the deploy is not limited.
@@ -837,7 +842,7 @@ function hostSteps(
     for (const service of services) {
       if (input.onlyServices !== undefined && !input.onlyServices.includes(service.name)) continue;
       // Built (and saved) for it even when --services leaves the builder out (inBuildScope).
-      const builder = service.build !== undefined ? service.name : service.imageFrom;
+      const builder = imageBuilder(service);
       if (builder !== undefined) builders.add(builder);
     }
     for (const builder of builders) {
@@ -896,11 +901,13 @@ function hostSteps(
   // Without a registry each built service also waits for its own image (not through another service:
   // that one may run early, in migrate_pre, before the transfers), and one that runs another's built
   // image (imageFrom) for that one.
-  const builderOf = (service: string) =>
-    model.services.find((candidate) => candidate.name === service)?.imageFrom ?? service;
   const after = (service: string, services: string[], gateway: string[] = []) => [
     ...(services.length > 0 ? [...gateway, ...services] : [...ready, ...gateway]),
-    ...transfers.filter((id) => id === `transfer:${host.name}:${builderOf(service)}`),
+    ...transfers.filter(
+      (id) =>
+        id ===
+        `transfer:${host.name}:${imageBuilder(model.services.find((candidate) => candidate.name === service))}`,
+    ),
   ];
   /** Service → the id of the step that rolls it out (or runs it, for a job) on this host. */
   const serviceStep = new Map<string, string>();
