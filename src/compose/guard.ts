@@ -18,26 +18,42 @@ import { MAX_USER_FILE_BYTES, pathEntry, readUserFile } from '../util/user-file.
  * paths are taken from `projectDir` (compose's --project-directory, default the file's folder);
  * `variables` are what compose interpolates paths with (the process environment over the
  * environment's env files). A missing file is left to the caller.
- * Returns the other compose files it read (included and extended ones, each once, in the order met).
+ * Returns the other compose files it read (included and extended ones, each once, in the order met)
+ * and the env files they name (see ComposeFilesRead.envFiles).
  */
 export function guardComposeFile(
   path: string,
   displayName = basename(path),
   projectDir = dirname(path),
   variables: Record<string, string | undefined> = process.env,
-): ComposeFileRead[] {
+): ComposeFilesRead {
   const walk: GuardWalk = {
     variables,
     seen: new Set(),
     rootDir: projectDir,
     envFiles: '',
     read: [],
+    named: new Set(),
     via: 'include',
   };
   guardFile(path, displayName, projectDir, walk);
-  return walk.read.filter(
-    (file, index) => index > 0 && walk.read.findIndex((other) => other.path === file.path) === index,
-  );
+  return {
+    files: walk.read.filter(
+      (file, index) => index > 0 && walk.read.findIndex((other) => other.path === file.path) === index,
+    ),
+    envFiles: [...walk.named].sort(),
+  };
+}
+
+/** What guardComposeFile found compose reads besides the main file. */
+export interface ComposeFilesRead {
+  /** The compose files the main one includes or extends, each once, in the order met. */
+  files: ComposeFileRead[];
+  /**
+   * The env files compose reads that exist (absolute, sorted): services' `env_file` and an include's
+   * `env_file` or `.env`. They hold settings and secrets, not code (a version leaves them out).
+   */
+  envFiles: string[];
 }
 
 /** A compose file that compose reads for the project: the main file, or one it includes or extends. */
@@ -63,6 +79,8 @@ interface GuardWalk {
   rootDir: string;
   /** Every compose file read, in the order met (the main file first). */
   read: ComposeFileRead[];
+  /** The env files met that exist (absolute). */
+  named: Set<string>;
   /** How the file being read was reached. */
   via: ComposeFileRead['via'];
 }
@@ -276,6 +294,7 @@ function guardReferencedFiles(
       const file = check(join(projectDirectory, '.env'), at, 'include (its .env)', dir);
       if (file !== undefined) envFiles.push(file);
     }
+    for (const file of envFiles) walk.named.add(file);
     const variables = { ...includeVariables(envFiles), ...walk.variables };
     for (const file of included) {
       if (file === undefined) continue;
@@ -295,8 +314,10 @@ function guardReferencedFiles(
     const at: PathSegment[] = ['services', name];
     for (const key of ['env_file', 'label_file'] as const) {
       if (service[key] === undefined) continue;
-      for (const [value, path] of entries(service[key], [...at, key]))
-        check(value, path, `services.${name}.${key}`);
+      for (const [value, path] of entries(service[key], [...at, key])) {
+        const file = check(value, path, `services.${name}.${key}`);
+        if (file !== undefined && key === 'env_file') walk.named.add(file);
+      }
     }
     const extended = service['extends'];
     if (isRecord(extended)) {

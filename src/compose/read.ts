@@ -5,7 +5,7 @@ import { FORBIDDEN_KEYS } from '../config/yaml-guard.js';
 import { composeConfigArgs } from '../docker/compose.js';
 import { ExternalError, TimedOutError, UserError } from '../util/errors.js';
 import { pathEntry } from '../util/user-file.js';
-import { type ComposeFileRead, guardComposeFile } from './guard.js';
+import { type ComposeFilesRead, guardComposeFile } from './guard.js';
 import { composeLocator, located } from './locate.js';
 import type { ComposeProject } from './types.js';
 
@@ -64,8 +64,8 @@ export interface ReadComposeOptions {
    * environment over the env files' values. Default: this process's environment and `variables`.
    */
   interpolation?: Record<string, string | undefined>;
-  /** Told the compose files the main one includes or extends (guardComposeFile's answer). */
-  onFilesRead?: (files: ComposeFileRead[]) => void;
+  /** Told the compose files the main one includes or extends and the env files they name (guardComposeFile's answer). */
+  onFilesRead?: (read: ComposeFilesRead) => void;
   /** The compose project the file runs as (ComposeConfigOptions.projectName). */
   projectName?: string;
 }

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import type { ComposeFileRead } from '../compose/guard.js';
+import type { ComposeFilesRead } from '../compose/guard.js';
 import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeLocator, composeLocator } from '../compose/locate.js';
 import { ambiguousComposeFiles, type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
@@ -33,6 +33,10 @@ export interface LoadedEnvironment {
   relativeBindSources: Set<string>;
   /** Where keys are in the compose file as written (`file:line:column` for errors). */
   locateCompose: ComposeLocator;
+  /** The env files compose reads (services' and includes' `env_file`), absolute, sorted. */
+  composeEnvFiles: string[];
+  /** The compose secrets' `file:`s, absolute, sorted. A version leaves them and composeEnvFiles out. */
+  composeSecretFiles: string[];
 }
 
 /**
@@ -170,11 +174,11 @@ export async function loadEnvironment(
     loaded.envName === undefined
       ? {}
       : { projectName: composeProjectName(loaded.config.project.name, loaded.envName) };
-  let composeFiles: ComposeFileRead[] = [];
+  let composeRead: ComposeFilesRead = { files: [], envFiles: [] };
   const resolved = await atComposeFileKey(composeFileAt, file, () =>
     readCompose({
-      onFilesRead: (files) => {
-        composeFiles = files;
+      onFilesRead: (read) => {
+        composeRead = read;
       },
       file,
       projectDir: composeDir,
@@ -221,13 +225,33 @@ export async function loadEnvironment(
     settings?.driver === 'ssh' && settings.hosts === undefined && loaded.envName !== undefined
       ? readInfraState(loaded.root, loaded.envName)?.hosts
       : undefined;
-  const locateCompose = composeLocator(file, composeName, composeFiles);
+  const locateCompose = composeLocator(file, composeName, composeRead.files);
   const model = buildEnvironmentModel(loaded, compose, cloudHosts, locateCompose);
   for (const warning of model.warnings) context.output.warn(warning);
   const secretValues = secretNames(loaded)
     .map((name) => loaded.variables[name])
     .filter((value): value is string => value !== undefined && value.length >= 4);
-  return { loaded, compose, model, secretValues, relativeBindSources, locateCompose };
+  return {
+    loaded,
+    compose,
+    model,
+    secretValues,
+    relativeBindSources,
+    locateCompose,
+    composeEnvFiles: composeRead.envFiles,
+    composeSecretFiles: secretFilesOf(compose),
+  };
+}
+
+/** The absolute `file:` of each top-level compose secret (a build's secrets are among them), sorted. */
+function secretFilesOf(compose: ComposeProject): string[] {
+  const secrets = compose['secrets'];
+  if (secrets === null || typeof secrets !== 'object') return [];
+  const files = Object.values(secrets).flatMap((secret) => {
+    const file = (secret as { file?: unknown } | null)?.file;
+    return typeof file === 'string' && isAbsolute(file) ? [file] : [];
+  });
+  return [...new Set(files)].sort();
 }
 
 /**

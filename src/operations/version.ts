@@ -52,8 +52,8 @@ export function checkVersionTag(version: string): void {
  * - outside git: `local-<hash>` over every file of the project folder (paths, modes, contents;
  *   .git, node_modules, .stagecraft and env files left out).
  * Env files are `.env` and `.env.*` at any depth and the absolute paths in `envFiles` (the ones the
- * config names, whatever their name): their values, secrets among them, never move the version, so
- * it says nothing about them.
+ * config or the compose file names, whatever their name, and compose secrets' files): their values,
+ * secrets among them, never move the version, so it says nothing about them.
  */
 export async function resolveVersion(
   projectRoot: string,

@@ -3,7 +3,7 @@
 // before the rest of the deploy code is loaded.
 
 import { createHash } from 'node:crypto';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { configuredEnvFiles, type LoadedConfig } from '../config/load.js';
 import { type LoadedEnvironment, loadEnvironment, secretNames } from './environment.js';
 import { envFilesSent, type IgnoredBuildInput } from './ignored-build-inputs.js';
@@ -48,17 +48,23 @@ export async function loadVersioned(
   // Compose reads the file again with that version.
   // Variables a build section interpolates (a build arg from the env file) are not in the commit
   // either: their values name the build too, so each environment's build gets its own tag.
+  // The env and secret files the compose file names are left out as well (known once it is read): a
+  // version must not move with a secret's value.
   if (version === undefined || version === '') {
     const contexts = buildContextsOf(env.compose.services);
-    if (contexts.length > 0) {
-      const envFiles = configuredEnvFiles(env.loaded.root, env.loaded.config);
+    const named = [...env.composeEnvFiles, ...env.composeSecretFiles];
+    const envFiles = [
+      ...new Set([...configuredEnvFiles(env.loaded.root, env.loaded.config), ...named]),
+    ].sort();
+    if (contexts.length > 0 || (!resolved.immutable && named.length > 0)) {
       const widened = await resolveVersion(env.loaded.root, undefined, contexts, envFiles);
       for (const input of widened.ignoredBuildInputs ?? [])
         session.output.warn(ignoredInputsWarning(input, env.loaded.root));
+      const secretFiles = new Set(env.composeSecretFiles);
       for (const { context, file } of envFilesSent(contexts, envFiles)) {
         const shown = relative(env.loaded.root, context) || '.';
         session.output.warn(
-          `the build context ${shown} sends the env file ${file} to the builder: its values (secrets among them) go into the image with a \`COPY .\`; add ${file} to ${shown === '.' ? '' : `${shown}/`}.dockerignore`,
+          `the build context ${shown} sends the ${secretFiles.has(join(context, file)) ? 'secret' : 'env'} file ${file} to the builder: its values (secrets among them) go into the image with a \`COPY .\`; add ${file} to ${shown === '.' ? '' : `${shown}/`}.dockerignore`,
         );
       }
       const withInputs = { ...widened, version: widened.version + buildVariablesSuffix(env) };

@@ -178,6 +178,44 @@ describe('resolveVersion', { timeout: 60_000 }, () => {
     expect(await warned()).toEqual([]);
   });
 
+  it('the env and secret files the compose file names never move the version, whatever their names', async () => {
+    const dir = copy('compose-named-secrets');
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      [
+        'services:',
+        '  api:',
+        '    build: .',
+        '    env_file: [config/app.env, { path: config/missing.env, required: false }]',
+        '    secrets: [db_password]',
+        'secrets:',
+        '  db_password:',
+        '    file: ./db_password.txt',
+        '',
+      ].join('\n'),
+    );
+    const sha = commitAll(dir);
+    mkdirSync(join(dir, 'config'));
+    const write = (appEnv: string, password: string) => {
+      writeFileSync(join(dir, 'config', 'app.env'), appEnv);
+      writeFileSync(join(dir, 'db_password.txt'), password);
+    };
+    write('API_TOKEN=first\n', 'hunter2');
+    const first = await planProject(dir, 'production', { version: undefined });
+    expect(first.plan.version).toBe(sha);
+    expect(first.output.warnings.filter((warning) => warning.includes('to the builder'))).toEqual([
+      'the build context . sends the env file config/app.env to the builder: its values (secrets among them) go into the image with a `COPY .`; add config/app.env to .dockerignore',
+      'the build context . sends the secret file db_password.txt to the builder: its values (secrets among them) go into the image with a `COPY .`; add db_password.txt to .dockerignore',
+    ]);
+    write('API_TOKEN=second\n', 'correct horse');
+    expect((await planProject(dir, 'production', { version: undefined })).plan.version).toBe(sha);
+    // Code beside them still makes the version dirty.
+    writeFileSync(join(dir, 'api', 'extra.txt'), 'code\n');
+    expect((await planProject(dir, 'production', { version: undefined })).plan.version).toMatch(
+      new RegExp(`^${sha}-dirty-[0-9a-f]{12}$`),
+    );
+  });
+
   it('13: a build arg from the env file names the build too: each value gets its own tag, literal args none', async () => {
     const dir = copy('args');
     writeFileSync(
