@@ -168,6 +168,11 @@ function inClearPlace(path: readonly PathSegment[]): boolean {
 
 const SSH_FILE_KEYS = new Set(['identity_file', 'known_hosts_file', 'config_file']);
 
+/** Key paths inside a command's argv (`migrations.command`, a dev process's, a secret key's). */
+function inCommand(path: readonly PathSegment[]): boolean {
+  return path.at(-2) === 'command' && typeof path.at(-1) === 'number';
+}
+
 /** Loads, interpolates and validates stagecraft.yml; every problem is reported at once. */
 export function loadConfig(options: LoadOptions): LoadedConfig {
   const file = locateConfig(options.cwd, options.path);
@@ -329,6 +334,18 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
       path: formatPath(path),
       message:
         "takes a secret variable, and this value travels in clear (ssh arguments, DNS, the gateway's routes): give it a value that is not a secret",
+    });
+  }
+  // A command's argv is seen by everyone on the machine that runs it (ps, `docker inspect`).
+  for (const path of interpolated.secretPaths.filter(inCommand)) {
+    const position = source.position(path);
+    issues.push({
+      file: displayName,
+      line: position.line,
+      column: position.column,
+      path: formatPath(path),
+      message:
+        'takes a secret variable into a command line, where ps and `docker inspect` show it: read it from the environment instead (`$$NAME` in `sh -c`)',
     });
   }
   for (const problem of interpolated.problems) {

@@ -66,6 +66,20 @@ describe('config errors name file:line:column, key path, expected and found', ()
     ).toBeDefined();
   });
 
+  it("refuses a secret variable in a command's argv (ps and docker inspect show it), not a plain one", () => {
+    const config = `project:\n  name: shop\ndatabases:\n  main:\n    connection_env: DATABASE_URL\n    migrations:\n      engine: command\n      path: ./migrations\n      service: api\n      command: ["sh", "-c", "migrate -url postgres://shop:\${DB_PASSWORD}@db/shop -dir \${MIGRATIONS_DIR} up"]\nservices:\n  api: {}\nenvironments:\n  dev:\n    driver: local\n`;
+    const env = { DB_PASSWORD: 'Hunter2Secret', MIGRATIONS_DIR: '/migrations' };
+    expect(problems(config, { env }).filter((line) => line.includes('secret variable'))).toEqual([
+      'stagecraft.yml:10:29 databases.main.migrations.command[2]: takes a secret variable into a command line, where ps and `docker inspect` show it: read it from the environment instead (`$$NAME` in `sh -c`)',
+    ]);
+    const plain = config.replace('shop:${DB_PASSWORD}@', '');
+    expect(load(plain, { env }).config.databases?.['main']?.migrations?.command).toEqual([
+      'sh',
+      '-c',
+      'migrate -url postgres://db/shop -dir /migrations up',
+    ]);
+  });
+
   it('bounds waits to what a timer can hold (24.8 days); an age such as build_cache may be longer', () => {
     expect(problems(`${minimal}    rollout: { health_timeout: 99999999999h }\n`)).toEqual([
       'stagecraft.yml:6:32 environments.dev.rollout.health_timeout: expected at most 596h (24.8 days): a longer wait cannot be timed',
