@@ -13,12 +13,20 @@ export interface InterpolationResult {
   secretPaths: PathSegment[][];
 }
 
-const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$\{([^}]*)\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+/** `${NAME}`, or `${NAME` + one of compose's operators + its argument `}`. */
+const BRACED = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([\s\S]*))?$/;
 
 /**
- * Replaces `${VAR}` and `${VAR:-default}` (and `${VAR-default}`) in every string of `value`. `$$` is a
- * literal `$`. A variable that is unset and has no default is a problem naming the key path.
- * `variablesFor(path)` gives the variables in force for a key path (environments use their own).
+ * Replaces variable references in every string of `value` with compose's interpolation grammar
+ * (https://docs.docker.com/reference/compose-file/interpolation/): `$NAME` and `${NAME}`;
+ * `${NAME:-default}` / `${NAME-default}` (unset or empty / unset); `${NAME:?message}` /
+ * `${NAME?message}` (required); `${NAME:+other}` / `${NAME+other}` (other when set); a default or
+ * other value may hold references itself. `$$` is a literal `$`, as is a `$` that starts no name.
+ * Stricter than compose where a plain reference is unset: a problem naming the key path (compose
+ * takes ''), and a required one's message. `variablesFor(path)` gives the variables in force for a
+ * key path (environments use their own). Returns the new value (the input is not changed), the
+ * problems, and the paths whose value took a secret variable's value (`isSecret`).
  */
 export function interpolate(
   value: unknown,
@@ -43,35 +51,107 @@ export function interpolate(
     if (!text.includes('$')) return text;
     const variables = variablesFor(path);
     let secret = false;
-    const result = text.replace(REFERENCE, (match, name?: string, fallback?: string, invalid?: string) => {
-      if (match === '$$') return '$';
-      if (name === undefined) {
-        problems.push({
-          path,
-          message: `invalid variable reference "\${${invalid ?? ''}}": expected \${NAME} or \${NAME:-default}`,
-        });
-        return match;
+    const problem = (message: string) => problems.push({ path, message });
+    const valueOf = (name: string): string => {
+      if (isSecret(name)) secret = true;
+      return variables[name] ?? '';
+    };
+    const braced = (body: string, written: string): string => {
+      const match = BRACED.exec(body);
+      if (match === null) {
+        problem(
+          `invalid variable reference "${written}": expected \${NAME}, \${NAME:-default}, \${NAME:?message} or \${NAME:+value} (write $$ for a literal $)`,
+        );
+        return written;
       }
+      const [, name = '', operator, argument = ''] = match;
       const current = variables[name];
-      const useDefault = match.includes(':-')
+      const missing = operator?.startsWith(':')
         ? current === undefined || current === ''
         : current === undefined;
-      if (useDefault) {
-        if (fallback !== undefined) return fallback;
-        problems.push({
-          path,
-          message: `variable \${${name}} is not set: set it in the environment's env_file or the shell, or write \${${name}:-default}`,
-        });
-        return match;
+      switch (operator) {
+        case undefined:
+          if (current !== undefined) return valueOf(name);
+          problem(
+            `variable \${${name}} is not set: set it in the environment's env_file or the shell, or write \${${name}:-default}`,
+          );
+          return written;
+        case ':-':
+        case '-':
+          return missing ? expand(argument) : valueOf(name);
+        case ':?':
+        case '?':
+          if (!missing) return valueOf(name);
+          problem(
+            `required variable \${${name}} is ${current === undefined ? 'not set' : 'empty'}${argument === '' ? '' : `: ${expand(argument)}`}`,
+          );
+          return written;
+        default:
+          return missing ? '' : expand(argument);
       }
-      if (isSecret(name)) secret = true;
-      return current ?? '';
-    });
+    };
+    const expand = (template: string): string => {
+      let out = '';
+      let at = 0;
+      while (at < template.length) {
+        const dollar = template.indexOf('$', at);
+        if (dollar === -1) return out + template.slice(at);
+        out += template.slice(at, dollar);
+        const next = template[dollar + 1];
+        if (next === '$') {
+          out += '$';
+          at = dollar + 2;
+        } else if (next === '{') {
+          const close = closingBrace(template, dollar + 2);
+          if (close === -1) {
+            problem(
+              `unterminated variable reference "${template.slice(dollar)}": close it with } (write $$ for a literal $)`,
+            );
+            return out + template.slice(dollar);
+          }
+          out += braced(template.slice(dollar + 2, close), template.slice(dollar, close + 1));
+          at = close + 1;
+        } else {
+          const name = NAME.exec(template.slice(dollar + 1))?.[0];
+          if (name === undefined) {
+            out += '$';
+            at = dollar + 1;
+          } else if (variables[name] === undefined) {
+            problem(
+              `variable $${name} is not set: set it in the environment's env_file or the shell, write \${${name}:-default}, or $$${name} for a literal $`,
+            );
+            out += `$${name}`;
+            at = dollar + 1 + name.length;
+          } else {
+            out += valueOf(name);
+            at = dollar + 1 + name.length;
+          }
+        }
+      }
+      return out;
+    };
+    const result = expand(text);
     if (secret) secretPaths.push(path);
     return result;
   };
 
   return { value: visit(value, []), problems, secretPaths };
+}
+
+/** Index of the `}` that closes a `${` whose body starts at `from` (nested `${…}` skipped), or -1. */
+function closingBrace(text: string, from: number): number {
+  let depth = 0;
+  for (let at = from; at < text.length; at++) {
+    const char = text[at];
+    if (char === '$' && (text[at + 1] === '$' || text[at + 1] === '{')) {
+      if (text[at + 1] === '{') depth += 1;
+      at += 1;
+    } else if (char === '}') {
+      if (depth === 0) return at;
+      depth -= 1;
+    }
+  }
+  return -1;
 }
 
 /** Drops every mapping key that starts with `x-` (YAML anchors' home), at any depth. */
