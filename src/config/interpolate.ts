@@ -52,7 +52,7 @@ export function interpolate(
     const variables = variablesFor(path);
     let secret = false;
     const problem = (message: string) => problems.push({ path, message });
-    const valueOf = (name: string): string => {
+    const substitute = (name: string): string => {
       if (isSecret(name)) secret = true;
       return variables[name] ?? '';
     };
@@ -71,17 +71,17 @@ export function interpolate(
         : current === undefined;
       switch (operator) {
         case undefined:
-          if (current !== undefined) return valueOf(name);
+          if (current !== undefined) return substitute(name);
           problem(
             `variable \${${name}} is not set: set it in the environment's env_file or the shell, or write \${${name}:-default}`,
           );
           return written;
         case ':-':
         case '-':
-          return missing ? expand(argument) : valueOf(name);
+          return missing ? expand(argument) : substitute(name);
         case ':?':
         case '?':
-          if (!missing) return valueOf(name);
+          if (!missing) return substitute(name);
           problem(
             `required variable \${${name}} is ${current === undefined ? 'not set' : 'empty'}${argument === '' ? '' : `: ${expand(argument)}`}`,
           );
@@ -123,7 +123,7 @@ export function interpolate(
             out += `$${name}`;
             at = dollar + 1 + name.length;
           } else {
-            out += valueOf(name);
+            out += substitute(name);
             at = dollar + 1 + name.length;
           }
         }
