@@ -56,7 +56,9 @@ export function renderConfigDocs(schema) {
     'validates the file (every error with file:line:column), gives the TypeScript types, and is printed by',
     '`stagecraft schema` for editors (`# yaml-language-server: $schema=…`). Keys starting with `x-` are',
     'allowed anywhere (for YAML anchors). String values are interpolated as compose interpolates its file:',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's syntax, written out
     '`$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`,',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's syntax, written out
     '`${VAR:+value}`, `${VAR+value}` (a default or value may hold references), `$$` for a literal `$`',
     '(`$$NAME` in a command that a shell expands later). A variable with neither value nor default is an',
     "error, where compose takes ''. Values come from the shell, then the environment's `env_file`s.",
