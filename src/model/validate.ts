@@ -25,13 +25,22 @@ export interface CrossServiceFindings {
   warnings: string[];
 }
 
-function publishedPorts(service: ComposeService): string[] {
+function publishedPorts(service: ComposeService, options: { reachable?: boolean } = {}): string[] {
   return (service.ports ?? [])
     .filter(
       (port) =>
-        port.published !== undefined && String(port.published) !== '' && String(port.published) !== '0',
+        port.published !== undefined &&
+        String(port.published) !== '' &&
+        String(port.published) !== '0' &&
+        !(options.reachable === true && isLoopback(port.host_ip)),
     )
     .map((port) => String(port.published));
+}
+
+/** A `host_ip` only the host itself reaches: 127.0.0.0/8, ::1, localhost. */
+function isLoopback(hostIp: string | undefined): boolean {
+  if (hostIp === undefined) return false;
+  return /^127\./.test(hostIp) || hostIp === '::1' || hostIp === 'localhost';
 }
 
 /** `name:1234` (or `name` followed by a non-name character) in a service's environment values. */
@@ -165,13 +174,24 @@ export function crossServiceFindings(
       if (remoteHosts.length === 0) continue;
       const { referenced, ports } = referencedPorts(values, other.name);
       if (!referenced) continue;
-      const published = publishedPorts(compose.services[other.name] as ComposeService);
+      const otherSpec = compose.services[other.name] as ComposeService;
+      const published = publishedPorts(otherSpec, { reachable: true });
       const unpublished = ports.filter((port) => !published.includes(port));
-      if (unpublished.length > 0) {
+      const loopback = unpublished.filter((port) => publishedPorts(otherSpec).includes(port));
+      if (loopback.length > 0) {
+        warnings.push(
+          `service ${service.name} on ${remoteHosts.join(', ')} reaches ${other.name}:${loopback.join(', ')} on ${other.hosts.join(', ')}, but ${other.name} publishes ${loopback.length === 1 ? 'that port' : 'those ports'} only on a loopback address (host_ip), which other hosts cannot reach: publish on the host's private address, or run both on one host`,
+        );
+      } else if (unpublished.length > 0) {
         warnings.push(
           `service ${service.name} on ${remoteHosts.join(', ')} reaches ${other.name}:${unpublished.join(', ')} on ${other.hosts.join(', ')}, but ${other.name} does not publish ${unpublished.length === 1 ? 'that port' : 'those ports'}: add ports: ["${unpublished[0]}:${unpublished[0]}"] to ${other.name}, or run both on one host`,
         );
-      } else if (ports.length === 0 && referenced && published.length === 0) {
+      } else if (
+        ports.length === 0 &&
+        referenced &&
+        published.length === 0 &&
+        publishedPorts(otherSpec).length === 0
+      ) {
         warnings.push(
           `service ${service.name} on ${remoteHosts.join(', ')} reaches ${other.name} on ${other.hosts.join(', ')}, but ${other.name} publishes no port: publish the port it is reached on, or run both on one host`,
         );

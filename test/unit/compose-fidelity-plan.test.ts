@@ -943,6 +943,19 @@ describe.skipIf(!composeAvailable)(
       expect(output.warnings).toEqual([
         'service shop on web-1 reaches db:5432 on db-1, but db does not publish that port: add ports: ["5432:5432"] to db, or run both on one host',
       ]);
+      // Published on the loopback address only: no other host reaches it either.
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  shop:\n    image: nginx:1.25\n    environment: { DB_URL: "postgres://db:5432/shop" }\n    depends_on: [db]\n  db:\n    image: postgres:16\n    ports: ["127.0.0.1:5432:5432"]\n',
+      );
+      expect((await planProject(dir, 'production')).output.warnings).toEqual([
+        "service shop on web-1 reaches db:5432 on db-1, but db publishes that port only on a loopback address (host_ip), which other hosts cannot reach: publish on the host's private address, or run both on one host",
+      ]);
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  shop:\n    image: nginx:1.25\n    environment: { DB_URL: "postgres://db:5432/shop" }\n    depends_on: [db]\n  db:\n    image: postgres:16\n    ports: ["10.0.0.5:5432:5432"]\n',
+      );
+      expect((await planProject(dir, 'production')).output.warnings).toEqual([]);
     });
 
     it('compose `scale` is the replica count, as docker compose runs it; stagecraft.yml replicas still wins', async () => {
