@@ -120,6 +120,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     const overrides = input.stagecraftServices[name] ?? {};
     delete spec.build;
     delete spec.profiles;
+    // `develop.watch` is for `docker compose watch` on the laptop, and names the laptop's paths.
+    delete spec['develop'];
     // A built image is on the host already (pulled by the plan, or sent over SSH without a registry,
     // where `always` would make compose pull a tag no registry has).
     if (spec.pull_policy === 'build' || input.images[name] !== undefined) delete spec.pull_policy;

@@ -380,9 +380,14 @@ volumes:
       expect(error.message).toBe(
         'service web: build.additional_contexts.base is service:base, the image of another service, which Stagecraft does not build first',
       );
-      writeFileSync(compose, 'services:\n  web:\n    pull_policy: always\n    build: ./app\n');
+      writeFileSync(
+        compose,
+        'services:\n  web:\n    pull_policy: always\n    build: ./app\n    develop:\n      watch: [{ action: sync, path: ./app, target: /app }]\n',
+      );
       const { plan } = await planProject(dir, 'production');
       expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('pull_policy');
+      // `develop.watch` is the laptop's (`docker compose watch`), with the laptop's paths.
+      expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('develop');
     });
 
     it('a stagecraft.yml service that a disabled compose profile leaves out is named with its place and the fix', async () => {
