@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { formatPath, type PathSegment } from '../config/issues.js';
 import { FORBIDDEN_KEYS } from '../config/yaml-guard.js';
 import { composeConfigArgs } from '../docker/compose.js';
@@ -299,6 +299,47 @@ export function ambiguousComposeFiles(
   if (present.length < 2) return undefined;
   return `${present.join(' and ')} are both here: Stagecraft uses ${present[0]}, but \`docker compose\` without -f uses ${DOCKER_COMPOSE_ORDER.find((name) => present.includes(name))}; set compose.file in stagecraft.yml (or remove the other file) so both run the same one`;
 }
+
+/**
+ * Warnings for what plain `docker compose` would add to `file` that Stagecraft does not: an override
+ * file beside it (compose-go's DefaultOverrideFileNames, merged when compose runs without -f), and
+ * COMPOSE_FILE / COMPOSE_PROJECT_NAME among `variables` (compose reads them from its env files and
+ * the shell; Stagecraft reads compose.file as project `projectName`). [] when there is none.
+ */
+export function composeAdditions(
+  file: string,
+  variables: Record<string, string | undefined>,
+  projectName: string | undefined,
+): string[] {
+  const name = basename(file);
+  const override = OVERRIDE_FILE_NAMES.find(
+    (candidate) => candidate !== name && pathEntry(join(dirname(file), candidate)).kind === 'file',
+  );
+  const warnings: string[] = [];
+  if (override !== undefined && COMPOSE_FILE_NAMES.includes(name)) {
+    warnings.push(
+      `${override} is here: plain \`docker compose\` merges it into ${name}, Stagecraft deploys ${name} alone (as \`docker compose -f ${name}\`); keep only laptop settings in ${override}, and what the servers need in ${name}`,
+    );
+  }
+  const set = (variable: string) => (variables[variable] ?? '') !== '';
+  if (set('COMPOSE_FILE'))
+    warnings.push(
+      `COMPOSE_FILE is set, but Stagecraft reads only ${name} (compose.file in stagecraft.yml): the files it lists are not merged`,
+    );
+  if (set('COMPOSE_PROJECT_NAME') && projectName !== undefined)
+    warnings.push(
+      `COMPOSE_PROJECT_NAME is set, but Stagecraft runs the file as compose project ${projectName} (<project.name>-<environment>)`,
+    );
+  return warnings;
+}
+
+/** The override files `docker compose` merges when run without -f (compose-go's DefaultOverrideFileNames). */
+const OVERRIDE_FILE_NAMES = [
+  'compose.override.yml',
+  'compose.override.yaml',
+  'docker-compose.override.yml',
+  'docker-compose.override.yaml',
+];
 
 /** The order `docker compose` looks for its default file in (compose-go's DefaultFileNames). */
 const DOCKER_COMPOSE_ORDER = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];

@@ -3,7 +3,13 @@ import { dirname, isAbsolute, join, relative } from 'node:path';
 import type { ComposeFilesRead } from '../compose/guard.js';
 import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeLocator, composeLocator } from '../compose/locate.js';
-import { ambiguousComposeFiles, type ComposeExec, composeFileFor, readCompose } from '../compose/read.js';
+import {
+  ambiguousComposeFiles,
+  type ComposeExec,
+  composeAdditions,
+  composeFileFor,
+  readCompose,
+} from '../compose/read.js';
 import type { ComposeProject } from '../compose/types.js';
 import type { EnvironmentPurpose } from '../config/environment.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -156,6 +162,13 @@ export async function loadEnvironment(
       `.env is here, but environment ${loaded.envName} has no env_file, so its values are not used (plain \`docker compose\` would read it): list it under environments.${loaded.envName}.env_file to use it`,
     );
   }
+  // Read as the hosts run it: `${COMPOSE_PROJECT_NAME}` and default names are the environment's.
+  const projectName =
+    loaded.envName === undefined
+      ? {}
+      : { projectName: composeProjectName(loaded.config.project.name, loaded.envName) };
+  for (const warning of composeAdditions(file, loaded.variables, projectName.projectName))
+    context.output.warn(warning);
   const warnings: string[] = [];
   const variables = { STAGECRAFT_ENV: loaded.envName ?? '', ...(await extraVariables(loaded)) };
   const exec: ComposeExec = (argv, options) =>
@@ -169,11 +182,6 @@ export async function loadEnvironment(
   // compose takes relative paths from the compose file's folder (its default project directory).
   const composeDir = dirname(file);
   registerSecretSources(file, loaded.variables);
-  // Read as the hosts run it: `${COMPOSE_PROJECT_NAME}` and default names are the environment's.
-  const projectName =
-    loaded.envName === undefined
-      ? {}
-      : { projectName: composeProjectName(loaded.config.project.name, loaded.envName) };
   let composeRead: ComposeFilesRead = { files: [], envFiles: [] };
   const resolved = await atComposeFileKey(composeFileAt, file, () =>
     readCompose({

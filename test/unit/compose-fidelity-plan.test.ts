@@ -934,6 +934,26 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
+    it('an override file beside the compose file, COMPOSE_FILE and COMPOSE_PROJECT_NAME are named: plain docker compose would use them', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  web:\n    image: nginx:1.25\n');
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings).toEqual([]);
+      writeFileSync(
+        join(dir, 'docker-compose.override.yml'),
+        'services:\n  web:\n    ports: ["9229:9229"]\n',
+      );
+      const { output: warned, plan } = await planProject(dir, 'production', {
+        env: { COMPOSE_FILE: 'docker-compose.yml:extra.yml', COMPOSE_PROJECT_NAME: 'other' },
+      });
+      expect(warned.warnings).toEqual([
+        'docker-compose.override.yml is here: plain `docker compose` merges it into docker-compose.yml, Stagecraft deploys docker-compose.yml alone (as `docker compose -f docker-compose.yml`); keep only laptop settings in docker-compose.override.yml, and what the servers need in docker-compose.yml',
+        'COMPOSE_FILE is set, but Stagecraft reads only docker-compose.yml (compose.file in stagecraft.yml): the files it lists are not merged',
+        'COMPOSE_PROJECT_NAME is set, but Stagecraft runs the file as compose project bakery-production (<project.name>-<environment>)',
+      ]);
+      expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('ports');
+    });
+
     it('a remote service reached on a port it does not publish is a warning naming both hosts', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(
