@@ -43,6 +43,28 @@ function isLoopback(hostIp: string | undefined): boolean {
   return /^127\./.test(hostIp) || hostIp === '::1' || hostIp === 'localhost';
 }
 
+/**
+ * The services `spec` joins on its own Docker engine: `links` (`name` or `name:alias`), `volumes_from`
+ * (`name` or `name:ro`; `container:` names are left out), and `network_mode`, `ipc` and `pid` written
+ * `service:name`. Each as `{ key, target }`, key as written (`links: worker`), in that order.
+ */
+function sameEngineReferences(spec: ComposeService): { key: string; target: string }[] {
+  const record = spec as Record<string, unknown>;
+  const found: { key: string; target: string }[] = [];
+  const list = (key: string) => (Array.isArray(record[key]) ? (record[key] as unknown[]) : []);
+  for (const link of list('links'))
+    if (typeof link === 'string') found.push({ key: `links: ${link}`, target: link.split(':')[0]! });
+  for (const from of list('volumes_from'))
+    if (typeof from === 'string' && !from.startsWith('container:'))
+      found.push({ key: `volumes_from: ${from}`, target: from.split(':')[0]! });
+  for (const key of ['network_mode', 'ipc', 'pid']) {
+    const value = record[key];
+    if (typeof value === 'string' && value.startsWith('service:'))
+      found.push({ key: `${key}: ${value}`, target: value.slice('service:'.length) });
+  }
+  return found;
+}
+
 /** `name:1234` (or `name` followed by a non-name character) in a service's environment values. */
 function referencedPorts(values: string[], host: string): { referenced: boolean; ports: string[] } {
   const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -74,6 +96,8 @@ function referencedPorts(values: string[], host: string): { referenced: boolean;
  * - a service with a `port` but no `domains` is never routed by the gateway: a warning;
  * - a routed service cannot use `network_mode: host`, `service:x` or `container:x` (the gateway
  *   joins it on no network);
+ * - `links`, `volumes_from` and `network_mode`/`ipc`/`pid: service:x` need x on each of the service's
+ *   hosts (they join containers on one Docker engine); none with `overlay`;
  * - a named volume mounted on more than one host is split: a warning (splitVolumes).
  */
 export function crossServiceFindings(
@@ -158,6 +182,20 @@ export function crossServiceFindings(
     if (service.port !== undefined && service.domains.length === 0) {
       warnings.push(
         `service ${service.name} has port ${service.port} but no domains, so the gateway routes no request to it: add services.${service.name}.domains, or remove port`,
+      );
+    }
+  }
+  // links, volumes_from and network_mode/ipc/pid `service:` join another service's containers on the
+  // same Docker engine: that service must run on each host this one runs on.
+  for (const service of options.overlay === true ? [] : services) {
+    const spec = compose.services[service.name] as ComposeService;
+    for (const { key, target } of sameEngineReferences(spec)) {
+      const other = services.find((candidate) => candidate.name === target);
+      if (other === undefined) continue;
+      const missing = service.hosts.filter((host) => !other.hosts.includes(host));
+      if (missing.length === 0) continue;
+      problems.push(
+        `service ${service.name} (on ${service.hosts.join(', ')}) has ${key}, but ${target} ${other.hosts.length === 0 ? 'runs on no host' : `runs on ${other.hosts.join(', ')}`}, not on ${missing.join(', ')}: ${key.split(':')[0]} joins containers on one Docker engine, so give both one role, or reach ${target} by a published port`,
       );
     }
   }

@@ -954,6 +954,26 @@ describe.skipIf(!composeAvailable)(
       expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('ports');
     });
 
+    it('links, volumes_from and ipc/pid/network_mode service: to a service on another host are refused, naming the hosts', async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  app:\n    image: nginx:1.25\n    links: ["worker:w"]\n    volumes_from: ["worker:ro", "container:other"]\n    ipc: "service:worker"\n  worker:\n    image: busybox:1.36\n  side:\n    image: busybox:1.36\n    pid: "service:app"\n',
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        'project: { name: bakery }\nservices:\n  app: { role: web }\n  worker: { role: jobs }\n  side: { role: web }\nenvironments:\n  production:\n    driver: ssh\n    hosts:\n      web: [{ name: web-1, address: 192.0.2.10 }]\n      jobs: [{ name: jobs-1, address: 192.0.2.11 }]\n',
+      );
+      const error = (await planProject(dir, 'production').catch((caught: unknown) => caught)) as UserError;
+      const why =
+        'joins containers on one Docker engine, so give both one role, or reach worker by a published port';
+      expect(error.details).toEqual([
+        `service app (on web-1) has links: worker:w, but worker runs on jobs-1, not on web-1: links ${why}`,
+        `service app (on web-1) has volumes_from: worker:ro, but worker runs on jobs-1, not on web-1: volumes_from ${why}`,
+        `service app (on web-1) has ipc: service:worker, but worker runs on jobs-1, not on web-1: ipc ${why}`,
+      ]);
+    });
+
     it('a remote service reached on a port it does not publish is a warning naming both hosts', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(
