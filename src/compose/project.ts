@@ -475,7 +475,10 @@ function projectFilesHash(
   return createHmac('sha256', input.specHashKey).update(canonicalJson(entries)).digest('hex');
 }
 
-/** The values of the environment-sourced compose secrets and configs a service uses (their change is a new spec). */
+/**
+ * The values of the compose secrets and configs a service uses that live in no project file (their
+ * change is a new spec): environment-sourced ones' values and inline configs' `content`.
+ */
 function secretFileValues(
   spec: ComposeService,
   compose: ComposeProject,
@@ -483,13 +486,16 @@ function secretFileValues(
 ): Record<string, string> {
   const values: Record<string, string> = {};
   for (const kind of ['secrets', 'configs'] as const) {
-    const declared = (compose[kind] ?? {}) as Record<string, { environment?: unknown }>;
+    const declared = (compose[kind] ?? {}) as Record<string, { environment?: unknown; content?: unknown }>;
     for (const ref of spec[kind] ?? []) {
       const key = typeof ref === 'string' ? ref : String((ref as { source?: unknown }).source);
       const variable = declared[key]?.environment;
+      const noun = kind === 'secrets' ? 'secret' : 'config';
       if (typeof variable === 'string' && variables?.[variable] !== undefined) {
-        values[`\0${kind === 'secrets' ? 'secret' : 'config'}:${key}`] = variables[variable];
+        values[`\0${noun}:${key}`] = variables[variable];
       }
+      const content = declared[key]?.content;
+      if (typeof content === 'string') values[`\0${noun}-content:${key}`] = content;
     }
   }
   return values;

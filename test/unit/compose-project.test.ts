@@ -460,6 +460,21 @@ describe('errors', () => {
     expect(text).not.toContain('sk_from_env_file');
   });
 
+  it("an inline config's content is part of the spec hash of the services that use it (a changed content redeploys them)", () => {
+    const withContent = (content: string) => {
+      const compose = structuredClone(shop);
+      (compose.services['web'] as ComposeService).configs = [{ source: 'site', target: '/etc/site.conf' }];
+      compose['configs'] = { site: { name: 'shop_site', content } };
+      return projectHostCompose(shopInput({ compose, services: ['web', 'api'], specHashKey: 'k' }));
+    };
+    const first = withContent('listen 80;\n');
+    expect(first.document['configs']).toEqual({ site: { content: 'listen 80;\n' } });
+    const second = withContent('listen 8080;\n');
+    expect(second.specHashes['web']).not.toBe(first.specHashes['web']);
+    expect(second.specHashes['api']).toBe(first.specHashes['api']);
+    expect(withContent('listen 80;\n').specHashes['web']).toBe(first.specHashes['web']);
+  });
+
   it('writes a config from a variable (configs.<name>.environment) to a 0600 file the host compose reads, and hashes it', () => {
     const compose = structuredClone(shop);
     (compose.services['web'] as ComposeService).configs = ['envcfg'];
