@@ -1,3 +1,4 @@
+import type { NetworkCreateOptions } from '../docker/network.js';
 import { parseDuration } from '../util/duration.js';
 import { UserError } from '../util/errors.js';
 import { compareStrings } from './canonical.js';
@@ -200,4 +201,82 @@ function writesHostFolder(service: ComposeService, projectDir: string | undefine
     if (!mount.source.startsWith('/') || SYSTEM_FOLDERS.test(mount.source)) return false;
     return projectDir === undefined || !`${mount.source}/`.startsWith(`${projectDir}/`);
   });
+}
+
+/** A network a container Stagecraft starts beside a service's joins (see serviceNetwork). */
+export interface ServiceNetwork {
+  /** What `docker run --network` takes: a network's name, or `host` / `bridge` / `none`. */
+  name: string;
+  /**
+   * How to create it when it does not exist yet, as compose would (its labels, driver and options);
+   * undefined for one that is not Stagecraft's to create (external, or a network mode).
+   */
+  create?: NetworkCreateOptions;
+}
+
+/**
+ * The network a one-off container of `service` (a migration) joins to reach what the service
+ * reaches: its `network_mode` when that is host, bridge or none; else, of the service's networks,
+ * the first (in name order) that a service in `near` (what it needs, e.g. the database) is on too,
+ * or its first. Named as compose names it (`name:` in the normalised model, else
+ * `<project>_<key>`). A `service:`/`container:` network mode gives the project's default network.
+ * Pure; no I/O.
+ */
+export function serviceNetwork(
+  compose: ComposeProject,
+  service: string,
+  near: readonly string[],
+  project: string,
+): ServiceNetwork {
+  const spec = compose.services[service];
+  const mode = spec?.['network_mode'];
+  if (mode === 'host' || mode === 'bridge' || mode === 'none') return { name: mode };
+  const keysOf = (name: string): string[] => {
+    const networks = compose.services[name]?.['networks'];
+    if (Array.isArray(networks)) return networks.filter((key): key is string => typeof key === 'string');
+    return networks !== null && typeof networks === 'object' ? Object.keys(networks) : [];
+  };
+  const own = typeof mode === 'string' ? [] : keysOf(service).sort(compareStrings);
+  const shared = own.find((key) => near.some((other) => keysOf(other).includes(key)));
+  const key = shared ?? own[0] ?? 'default';
+  const definitions = (compose.networks ?? {}) as Record<string, Record<string, unknown> | null>;
+  const definition = definitions[key] ?? {};
+  const name = typeof definition['name'] === 'string' ? definition['name'] : `${project}_${key}`;
+  if (definition['external'] === true) return { name };
+  const ipam = (definition['ipam'] ?? {}) as { driver?: unknown; config?: unknown };
+  const subnets = (Array.isArray(ipam.config) ? ipam.config : []).map((entry) => {
+    const record = (entry ?? {}) as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    const subnet = text(record['subnet']);
+    const gateway = text(record['gateway']);
+    const ipRange = text(record['ip_range']);
+    return {
+      ...(subnet === undefined ? {} : { subnet }),
+      ...(gateway === undefined ? {} : { gateway }),
+      ...(ipRange === undefined ? {} : { ipRange }),
+    };
+  });
+  const strings = (value: unknown): Record<string, string> =>
+    value !== null && typeof value === 'object'
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]))
+      : {};
+  return {
+    name,
+    create: {
+      ...(typeof definition['driver'] === 'string' ? { driver: definition['driver'] } : {}),
+      ...(definition['internal'] === true ? { internal: true } : {}),
+      ...(definition['attachable'] === true ? { attachable: true } : {}),
+      ...(definition['enable_ipv6'] === true ? { ipv6: true } : {}),
+      ...(Object.keys(strings(definition['driver_opts'])).length > 0
+        ? { opts: strings(definition['driver_opts']) }
+        : {}),
+      ...(typeof ipam.driver === 'string' ? { ipamDriver: ipam.driver } : {}),
+      ...(subnets.length > 0 ? { subnets } : {}),
+      labels: {
+        ...strings(definition['labels']),
+        'com.docker.compose.network': key,
+        'com.docker.compose.project': project,
+      },
+    },
+  };
 }

@@ -35,13 +35,40 @@ export function networkDisconnectArgs(
     : ['docker', 'network', 'disconnect', network, container];
 }
 
-/** `docker network create [--driver D] [--label k=v…] name` (labels sorted) */
-export function networkCreateArgs(
-  name: string,
-  options: { driver?: string; labels?: Record<string, string> } = {},
-): string[] {
+/** What `docker network create` is told, mirroring a compose network definition where one is given. */
+export interface NetworkCreateOptions {
+  driver?: string;
+  labels?: Record<string, string>;
+  /** `driver_opts`: `--opt k=v` (sorted). */
+  opts?: Record<string, string>;
+  internal?: boolean;
+  attachable?: boolean;
+  ipv6?: boolean;
+  /** `ipam.driver`. */
+  ipamDriver?: string;
+  /** `ipam.config` entries: `--subnet`, `--gateway`, `--ip-range` each. */
+  subnets?: { subnet?: string; gateway?: string; ipRange?: string }[];
+}
+
+/**
+ * `docker network create [--driver D] [--internal] [--attachable] [--ipv6] [--opt k=v…]
+ * [--ipam-driver D] [--subnet S --gateway G --ip-range R…] [--label k=v…] name` (opts and labels
+ * sorted). https://docs.docker.com/reference/cli/docker/network/create/
+ */
+export function networkCreateArgs(name: string, options: NetworkCreateOptions = {}): string[] {
   const args = ['docker', 'network', 'create'];
   if (options.driver !== undefined) args.push('--driver', options.driver);
+  if (options.internal === true) args.push('--internal');
+  if (options.attachable === true) args.push('--attachable');
+  if (options.ipv6 === true) args.push('--ipv6');
+  for (const key of Object.keys(options.opts ?? {}).sort())
+    args.push('--opt', `${key}=${options.opts?.[key]}`);
+  if (options.ipamDriver !== undefined) args.push('--ipam-driver', options.ipamDriver);
+  for (const subnet of options.subnets ?? []) {
+    if (subnet.subnet !== undefined) args.push('--subnet', subnet.subnet);
+    if (subnet.gateway !== undefined) args.push('--gateway', subnet.gateway);
+    if (subnet.ipRange !== undefined) args.push('--ip-range', subnet.ipRange);
+  }
   for (const key of Object.keys(options.labels ?? {}).sort())
     args.push('--label', `${key}=${options.labels?.[key]}`);
   return [...args, name];

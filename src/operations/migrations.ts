@@ -1,3 +1,4 @@
+import { serviceNetwork } from '../compose/analyze.js';
 import { renderDockerEnvFile } from '../compose/render.js';
 import { migrationJobStack, migrationJobStackName } from '../compose/stack.js';
 import { runContainerArgs } from '../docker/container.js';
@@ -8,7 +9,7 @@ import { commandDeployArgv, prepareRawDeployMigration, rawDeployOutcome } from '
 import { deployMigrationTargets, type MigrationTarget } from '../migrate/targets.js';
 import { imageRefs, type MigrationStep, releaseDir } from '../plan/deploy.js';
 import type { Plan, Step } from '../plan/types.js';
-import { ensureProjectNetwork } from '../rollout/ingress.js';
+import { ensureNetwork } from '../rollout/ingress.js';
 import type { Runner } from '../runners/types.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { Secret } from '../util/secret.js';
@@ -141,7 +142,7 @@ export function migrationRunner(
         ? await oneOffContainer(
             env,
             runner,
-            { image, command, dir, home, timeoutMs: target.timeoutMs },
+            { image, command, dir, home, service, timeoutMs: target.timeoutMs },
             hostAddresses,
             log,
           )
@@ -188,19 +189,33 @@ interface MigrationRun {
 
 /**
  * driver ssh: the migration as a one-off container (`docker run --rm`) on the lock host, on the
- * project network, the connection from the 0600 env file, the migration folder mounted read-only.
+ * migration service's network (serviceNetwork: the one it shares with the database, created as
+ * compose would when it does not exist yet), the connection from the 0600 env file, the migration
+ * folder mounted read-only.
  */
 async function oneOffContainer(
   env: LoadedEnvironment,
   runner: Runner,
-  job: { image: string; command: string[]; dir: string; home: string; timeoutMs: number | undefined },
+  job: {
+    image: string;
+    command: string[];
+    dir: string;
+    home: string;
+    service: string;
+    timeoutMs: number | undefined;
+  },
   hostAddresses: Record<string, string>,
   log: (line: string) => void,
 ): Promise<MigrationRun> {
   const { model } = env;
   const { image, command, dir, home } = job;
-  const network = `${model.composeProject}_default`;
-  await ensureProjectNetwork(runner, model.composeProject, network);
+  const network = serviceNetwork(
+    env.compose,
+    job.service,
+    neededServices(env, job.service),
+    model.composeProject,
+  );
+  if (network.create !== undefined) await ensureNetwork(runner, network.name, network.create);
   const addHosts = model.services
     .filter((candidate) => !candidate.hosts.includes(runner.name) && candidate.hosts.length > 0)
     .flatMap((candidate) => {
@@ -210,7 +225,7 @@ async function oneOffContainer(
   const [entrypoint, ...args] = command;
   const argv = runContainerArgs(image, args, {
     remove: true,
-    network,
+    network: network.name,
     envFile: `${home}/${dir}/connection.env`,
     volumes: [`${home}/${dir}:${MOUNT}:ro`],
     labels: [['stagecraft.migration', model.composeProject]],

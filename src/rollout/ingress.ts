@@ -20,7 +20,13 @@ import {
   INGRESS_PORTS_CONTAINER_LABEL,
   INGRESS_PORTS_LABEL,
 } from '../docker/labels.js';
-import { connectAllArgs, networkCreateArgs, networkExistsArgs, parseUptimeCs } from '../docker/network.js';
+import {
+  connectAllArgs,
+  type NetworkCreateOptions,
+  networkCreateArgs,
+  networkExistsArgs,
+  parseUptimeCs,
+} from '../docker/network.js';
 import { type PlannedRoute, withPasswordHashes } from '../ingress/basic-auth.js';
 import {
   acmeCaRootPath,
@@ -71,22 +77,22 @@ export interface IngressTarget {
   legacy?: { container: string; network: string };
 }
 
-async function ensureNetwork(runner: Runner, network: string, labels: Record<string, string>): Promise<void> {
+/**
+ * Creates `network` on the runner's host with `options` unless it exists (one that appeared in
+ * between counts as existing). Throws ExternalError when docker cannot create it.
+ */
+export async function ensureNetwork(
+  runner: Runner,
+  network: string,
+  options: NetworkCreateOptions,
+): Promise<void> {
   if ((await runner.exec(networkExistsArgs(network), { allowFailure: true })).exitCode === 0) return;
-  const created = await runner.exec(networkCreateArgs(network, { labels }), { allowFailure: true });
+  const created = await runner.exec(networkCreateArgs(network, options), { allowFailure: true });
   if (created.exitCode !== 0 && !/already exists/.test(created.stderr)) {
     throw new ExternalError(
       `could not create network ${network} on ${runner.name}: ${created.stderr.trim()}`,
     );
   }
-}
-
-/** The compose project's default network, created with compose's labels so compose adopts it. */
-export async function ensureProjectNetwork(runner: Runner, project: string, network: string): Promise<void> {
-  await ensureNetwork(runner, network, {
-    'com.docker.compose.network': 'default',
-    'com.docker.compose.project': project,
-  });
 }
 
 /**
@@ -711,7 +717,7 @@ async function createGateway(
   holder: ContainerFacts | undefined,
 ): Promise<boolean> {
   const { runner } = target;
-  await ensureNetwork(runner, target.network, { [INGRESS_LABEL]: target.container });
+  await ensureNetwork(runner, target.network, { labels: { [INGRESS_LABEL]: target.container } });
   // Labelled, so `stagecraft remove --volumes` finds it with the gateway.
   await runner.exec([
     'docker',

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   defaultRolloutStrategy,
@@ -7,6 +10,7 @@ import {
   healthVerdictBudgetMs,
   ownsNamedVolume,
   publishesFixedHostPort,
+  serviceNetwork,
   stopGracePeriodMs,
 } from '../../src/compose/analyze.js';
 import type { ComposeProject, ComposeService } from '../../src/compose/types.js';
@@ -185,5 +189,80 @@ describe('defaultRolloutStrategy', () => {
     expect(defaultRolloutStrategy(svc(shop, 'web'), 2)).toBe('start-first');
     expect(defaultRolloutStrategy(svc(rich, 'api'))).toBe('start-first');
     expect(defaultRolloutStrategy({ ports: [{ target: 80 }] })).toBe('start-first');
+  });
+});
+
+describe('serviceNetwork (where a migration container joins), on what docker compose config reads', () => {
+  /** `docker compose -p shop-production config --format json` of `text`. */
+  const read = (text: string): ComposeProject => {
+    const dir = mkdtempSync(join(tmpdir(), 'stagecraft-network-'));
+    try {
+      writeFileSync(join(dir, 'compose.yml'), text);
+      return JSON.parse(
+        execFileSync(
+          'docker',
+          ['compose', '-p', 'shop-production', '-f', 'compose.yml', 'config', '--format', 'json'],
+          {
+            cwd: dir,
+            encoding: 'utf8',
+          },
+        ),
+      ) as ComposeProject;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const labels = (key: string) => ({
+    'com.docker.compose.network': key,
+    'com.docker.compose.project': 'shop-production',
+  });
+
+  it('the default network, as compose names it, when the service has no other', () => {
+    const compose = read('services:\n  api: { image: x, depends_on: [db] }\n  db: { image: postgres }\n');
+    expect(serviceNetwork(compose, 'api', ['db'], 'shop-production')).toEqual({
+      name: 'shop-production_default',
+      create: { labels: labels('default') },
+    });
+  });
+
+  it('the network shared with the database, with its options, when the service is on several', () => {
+    const compose = read(
+      [
+        'services:',
+        '  api: { image: x, networks: [front, back], depends_on: [db] }',
+        '  db: { image: postgres, networks: [back] }',
+        'networks:',
+        '  front: {}',
+        '  back:',
+        '    internal: true',
+        '    driver_opts: { com.docker.network.driver.mtu: "1400" }',
+        '    ipam: { config: [{ subnet: 172.28.0.0/16 }] }',
+        '',
+      ].join('\n'),
+    );
+    expect(serviceNetwork(compose, 'api', ['db'], 'shop-production')).toEqual({
+      name: 'shop-production_back',
+      create: {
+        internal: true,
+        opts: { 'com.docker.network.driver.mtu': '1400' },
+        subnets: [{ subnet: '172.28.0.0/16' }],
+        labels: labels('back'),
+      },
+    });
+    expect(serviceNetwork(compose, 'api', [], 'shop-production').name).toBe('shop-production_back');
+  });
+
+  it('a renamed or external default network by its name (never created when external); a network mode as is', () => {
+    const external = read(
+      'services:\n  api: { image: x }\nnetworks:\n  default: { name: proxy, external: true }\n',
+    );
+    expect(serviceNetwork(external, 'api', [], 'shop-production')).toEqual({ name: 'proxy' });
+    const renamed = read('services:\n  api: { image: x }\nnetworks:\n  default: { name: shared }\n');
+    expect(serviceNetwork(renamed, 'api', [], 'shop-production')).toEqual({
+      name: 'shared',
+      create: { labels: labels('default') },
+    });
+    const host = read('services:\n  api: { image: x, network_mode: host }\n');
+    expect(serviceNetwork(host, 'api', [], 'shop-production')).toEqual({ name: 'host' });
   });
 });

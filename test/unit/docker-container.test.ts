@@ -86,6 +86,22 @@ describe('network argv', () => {
     expect(line(networkCreateArgs('n', { driver: 'bridge', labels: { z: '1', a: '2' } }))).toBe(
       'docker network create --driver bridge --label a=2 --label z=1 n',
     );
+    expect(
+      line(
+        networkCreateArgs('shop_backend', {
+          driver: 'bridge',
+          internal: true,
+          attachable: true,
+          ipv6: true,
+          opts: { 'com.docker.network.bridge.name': 'br-shop', a: '1' },
+          ipamDriver: 'default',
+          subnets: [{ subnet: '172.28.0.0/16', gateway: '172.28.0.1', ipRange: '172.28.5.0/24' }],
+          labels: { 'com.docker.compose.network': 'backend' },
+        }),
+      ),
+    ).toBe(
+      'docker network create --driver bridge --internal --attachable --ipv6 --opt a=1 --opt com.docker.network.bridge.name=br-shop --ipam-driver default --subnet 172.28.0.0/16 --gateway 172.28.0.1 --ip-range 172.28.5.0/24 --label com.docker.compose.network=backend shop_backend',
+    );
     expect(line(networkExistsArgs('n'))).toBe('docker network inspect --format {{.Id}} n');
   });
 });
