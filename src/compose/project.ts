@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { looksSecretName, registerSecretValue } from '../util/secret.js';
+import { dependencyOrder } from './analyze.js';
 import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
 import { type ComposeLocator, located } from './locate.js';
 import type { ComposeProject, ComposeService, HostCompose } from './types.js';
@@ -112,7 +113,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
   const secretEnv: Record<string, Record<string, string>> = {};
   const specHashes: Record<string, string> = {};
 
-  for (const name of onHost) {
+  // Dependencies first: a service restarted with one (depends_on restart: true) hashes its hash in.
+  for (const name of dependencyOrder(input.compose, onHost)) {
     const original = input.compose.services[name] as ComposeService;
     // compose prints every `$` as `$$`, mapping keys too, but reads keys literally (it interpolates
     // values only): a label key `a$$b` would reach the host as `a$$$$b`.
@@ -240,13 +242,20 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
       spec,
       { ...secrets, ...secretFileValues(spec, input.compose, input.variables) },
       input.specHashKey,
+      restartDependencies(original, onHostSet).map((dependency) => [
+        dependency,
+        specHashes[dependency] ?? '',
+      ]),
     );
     specHashes[name] = hash;
     spec.labels = { ...labels, ...input.releaseLabels, [SPEC_HASH_LABEL]: hash };
     services[name] = spec;
   }
 
-  const document: ComposeProject = { name: input.composeProjectName, services };
+  const document: ComposeProject = {
+    name: input.composeProjectName,
+    services: Object.fromEntries(onHost.map((name) => [name, services[name] as ComposeService])),
+  };
   const projectName = input.compose.name;
   for (const [key, value] of Object.entries(input.compose)) {
     if (key === 'name' || key === 'services' || key.startsWith('x-')) continue;
@@ -365,7 +374,12 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
  * plain hash: without the key (kept on the hosts) nobody can test a guess against a published hash.
  * Without a key the secret part is the fixed text "(resolved at deploy)".
  */
-function specHash(spec: ComposeService, secrets: Record<string, string>, key: string | undefined): string {
+function specHash(
+  spec: ComposeService,
+  secrets: Record<string, string>,
+  key: string | undefined,
+  restartWith: [string, string][] = [],
+): string {
   const hashed = structuredClone(spec);
   delete hashed.scale;
   if (hashed.deploy !== undefined) {
@@ -380,7 +394,27 @@ function specHash(spec: ComposeService, secrets: Record<string, string>, key: st
       : key === undefined
         ? '(resolved at deploy)'
         : createHmac('sha256', key).update(canonicalJson(pairs)).digest('hex');
-  return sha256Hex(canonicalJson({ spec: hashed, secretNames: names, secretDigest: digest }));
+  return sha256Hex(
+    canonicalJson({
+      spec: hashed,
+      secretNames: names,
+      secretDigest: digest,
+      ...(restartWith.length > 0 ? { restartWith } : {}),
+    }),
+  );
+}
+
+/**
+ * The services `service` is restarted with (`depends_on: {x: {restart: true}}`: compose restarts it
+ * when it replaces x) among `onHost`, sorted. Their spec hashes are part of its own, so a new x
+ * rolls it out after x.
+ */
+function restartDependencies(service: ComposeService, onHost: ReadonlySet<string>): string[] {
+  const dependsOn = (service.depends_on ?? {}) as Record<string, { restart?: unknown } | null>;
+  return Object.entries(dependsOn)
+    .filter(([name, condition]) => onHost.has(name) && condition?.restart === true)
+    .map(([name]) => name)
+    .sort(compareStrings);
 }
 
 /**
@@ -394,17 +428,28 @@ function specHash(spec: ComposeService, secrets: Record<string, string>, key: st
 export function renderedServiceSpecHash(
   rendered: ComposeService,
   secretEnv: Record<string, string>,
-  inputs: { compose: ComposeProject; variables?: Record<string, string>; specHashKey: string },
+  inputs: {
+    compose: ComposeProject;
+    variables?: Record<string, string>;
+    specHashKey: string;
+    /** The spec hashes of the file's other services (service → hash): restart dependencies' count. */
+    specHashes?: Record<string, string>;
+  },
 ): string {
   const spec = structuredClone(rendered);
   const labels: Record<string, string> = { ...(spec.labels ?? {}) };
   delete labels[SPEC_HASH_LABEL];
   if (Object.keys(labels).length > 0) spec.labels = labels;
   else delete spec.labels;
+  const hashes = inputs.specHashes ?? {};
   return specHash(
     spec,
     { ...secretEnv, ...secretFileValues(spec, inputs.compose, inputs.variables) },
     inputs.specHashKey,
+    restartDependencies(spec, new Set(Object.keys(hashes))).map((dependency) => [
+      dependency,
+      hashes[dependency] ?? '',
+    ]),
   );
 }
 

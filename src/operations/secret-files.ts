@@ -2,6 +2,7 @@
 // `KEY="value"` pairs each service's env file holds, and the compose file of the restart release that
 // writes them.
 import { parse } from 'yaml';
+import { dependencyOrder } from '../compose/analyze.js';
 import {
   projectHostCompose,
   renderCompose,
@@ -187,7 +188,14 @@ export function patchCompose(
   hashInputs: { compose: ComposeProject; variables?: Record<string, string>; specHashKey: string },
 ): string {
   const document = parse(text) as ComposeProject;
-  for (const [service, pairs] of Object.entries(changed)) {
+  const labelOf = (name: string) => document.services?.[name]?.labels?.[SPEC_HASH_LABEL];
+  // Dependencies first: a service restarted with one (depends_on restart: true) hashes its new hash in.
+  const order = dependencyOrder(
+    document,
+    Object.keys(changed).filter((service) => document.services?.[service] !== undefined),
+  );
+  for (const service of order) {
+    const pairs = changed[service] ?? {};
     const spec = document.services?.[service];
     if (spec === undefined) continue;
     const envFile = `secrets/${service}.env`;
@@ -200,7 +208,15 @@ export function patchCompose(
     if (!present) spec.env_file = [...files, envFile];
     spec.labels = {
       ...(spec.labels ?? {}),
-      [SPEC_HASH_LABEL]: renderedServiceSpecHash(spec, pairs, hashInputs),
+      [SPEC_HASH_LABEL]: renderedServiceSpecHash(spec, pairs, {
+        ...hashInputs,
+        specHashes: Object.fromEntries(
+          Object.keys(document.services ?? {}).flatMap((name) => {
+            const label = labelOf(name);
+            return name === service || label === undefined ? [] : [[name, label]];
+          }),
+        ),
+      }),
     };
   }
   return renderCompose(document).text;

@@ -826,7 +826,7 @@ describe.skipIf(!composeAvailable)(
       expect(step?.action).toMatchObject({ kind: 'rollout', service: 'worker', replicas: 0 });
     });
 
-    it('the rendered file must pass docker compose config -q (volumes_from a service on another host)', async () => {
+    it('volumes_from a service on another host is refused before anything is rendered, naming both hosts', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(
         join(dir, 'docker-compose.yml'),
@@ -850,9 +850,9 @@ describe.skipIf(!composeAvailable)(
       );
       const error = await refusal(dir);
       expect(error).toBeInstanceOf(UserError);
-      expect(error.message).toMatch(
-        /^the compose file rendered for web-1 does not pass docker compose config: .*files/,
-      );
+      expect(error.details).toEqual([
+        'service web (on web-1) has volumes_from: files, but files runs on files-1, not on web-1: volumes_from joins containers on one Docker engine, so give both one role, or reach files by a published port',
+      ]);
     });
 
     it('cross-service rules: image references, one domain per service, fixed ports start-first', async () => {

@@ -460,6 +460,39 @@ describe('errors', () => {
     expect(text).not.toContain('sk_from_env_file');
   });
 
+  it('depends_on restart: true makes a new dependency a new spec of the dependent (compose restarts it), on its host only', () => {
+    const render = (dbImage: string, restart: boolean) => {
+      const compose = structuredClone(shop);
+      (compose.services['db'] as ComposeService).image = dbImage;
+      (compose.services['api'] as ComposeService).depends_on = {
+        db: { condition: 'service_healthy', required: true, ...(restart ? { restart: true } : {}) },
+      };
+      return projectHostCompose(
+        shopInput({ compose, services: ['api', 'web', 'db'], remoteServices: {}, specHashKey: 'k' }),
+      );
+    };
+    const before = render('postgres:16.3', true);
+    const after = render('postgres:16.4', true);
+    expect(after.specHashes['db']).not.toBe(before.specHashes['db']);
+    expect(after.specHashes['api']).not.toBe(before.specHashes['api']);
+    expect(after.specHashes['web']).toBe(before.specHashes['web']);
+    expect(Object.keys(after.document.services)).toEqual(['api', 'db', 'web']);
+    // Without restart: true (compose's default), a new db leaves api alone.
+    expect(render('postgres:16.4', false).specHashes['api']).toBe(
+      render('postgres:16.3', false).specHashes['api'],
+    );
+    // A dependency on another host is not restarted with it (compose restarts within one engine).
+    const compose = structuredClone(shop);
+    (compose.services['api'] as ComposeService).depends_on = {
+      db: { condition: 'service_started', restart: true },
+    };
+    const remote = (dbImage: string) => {
+      (compose.services['db'] as ComposeService).image = dbImage;
+      return projectHostCompose(shopInput({ compose, specHashKey: 'k' })).specHashes['api'];
+    };
+    expect(remote('postgres:16.4')).toBe(remote('postgres:16.3'));
+  });
+
   it("an inline config's content is part of the spec hash of the services that use it (a changed content redeploys them)", () => {
     const withContent = (content: string) => {
       const compose = structuredClone(shop);

@@ -268,6 +268,51 @@ describe('patchCompose', () => {
     expect(patchCompose(text, {}, hashInputs)).toBe(text);
   });
 
+  it('a service restarted with a changed one (depends_on restart: true) gets the hash a deploy gives it', () => {
+    const restarting: ComposeProject = {
+      ...local,
+      services: {
+        ...local.services,
+        web: {
+          ...local.services['web']!,
+          depends_on: { api: { condition: 'service_started', restart: true } },
+        },
+      },
+    };
+    const render = (token: string) =>
+      projectHostCompose({
+        compose: {
+          ...restarting,
+          services: {
+            ...restarting.services,
+            api: { ...restarting.services['api']!, environment: { API_TOKEN: token, PORT: '3000' } },
+          },
+        },
+        composeProjectName: 'shop-production',
+        services: ['api', 'web'],
+        images: {},
+        secretValues: [token],
+        secretNames: ['API_TOKEN', 'WEB_TOKEN'],
+        remoteServices: {},
+        releaseLabels: {},
+        stagecraftServices: { web: { environment: { WEB_TOKEN: 'web-token-2' } } },
+        variables,
+        specHashKey: key,
+      });
+    const old = render('old-token-1');
+    const after = render('new-token-9');
+    expect(after.specHashes['web']).not.toBe(old.specHashes['web']);
+    const patched = parse(
+      patchCompose(
+        renderCompose(old.document).text,
+        { web: { WEB_TOKEN: 'web-token-2' }, api: { API_TOKEN: 'new-token-9' } },
+        { ...hashInputs, compose: restarting },
+      ),
+    ) as { services: Record<string, { labels: Record<string, string> }> };
+    expect(patched.services['api']!.labels['stagecraft.spec-hash']).toBe(after.specHashes['api']);
+    expect(patched.services['web']!.labels['stagecraft.spec-hash']).toBe(after.specHashes['web']);
+  });
+
   it('with the same values the hash is the one already recorded; another key gives another hash', () => {
     const same = parse(patchCompose(text, { api: { API_TOKEN: 'old-token-1' } }, hashInputs)) as {
       services: Record<string, { labels: Record<string, string> }>;
