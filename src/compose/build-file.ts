@@ -1,6 +1,7 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PathSegment } from '../config/issues.js';
+import { sameImage } from '../docker/image.js';
 import { UserError } from '../util/errors.js';
 import { pathEntry } from '../util/user-file.js';
 import { compareStrings } from './canonical.js';
@@ -64,6 +65,14 @@ export function renderBuildFile(
   }
   // compose prints `$` doubled in keys too, but reads keys literally (see literalKeys).
   const out: ComposeService = { image, build: literalKeys(build) as ComposeService['build'] };
+  // The image name the compose file gives it is tagged too, as `docker compose build` tags it: another
+  // service's Dockerfile may build FROM it (buildSteps builds this one first).
+  if (typeof spec.image === 'string' && spec.image !== '' && !sameImage(spec.image, image)) {
+    const section = out.build as Record<string, unknown>;
+    const tags = Array.isArray(section['tags']) ? (section['tags'] as unknown[]) : [];
+    if (!tags.some((tag) => typeof tag === 'string' && sameImage(tag, spec.image!)))
+      section['tags'] = [...tags, spec.image];
+  }
   const keys = build as Record<string, unknown>;
   const ownCache = keys['cache_from'] !== undefined || keys['cache_to'] !== undefined;
   if (cacheRef !== undefined && !ownCache) {
@@ -185,4 +194,39 @@ export function unreadableBuildInputs(
     }
   }
   return problems;
+}
+
+/**
+ * The images `service`'s Dockerfile builds FROM (`FROM [--platform=…] image [AS name]`, stages named
+ * earlier left out), read from `build.dockerfile_inline` or the Dockerfile in its context; [] for a
+ * remote context or a Dockerfile that cannot be read (the build names that). Line continuations and
+ * `${ARG}` references are not resolved: such an image is left as written. No writes.
+ */
+export function baseImages(compose: ComposeProject, service: string): string[] {
+  const build = compose.services[service]?.build as
+    | { context?: string; dockerfile?: string; dockerfile_inline?: string }
+    | undefined;
+  if (build === undefined) return [];
+  let text = build.dockerfile_inline;
+  if (text === undefined) {
+    const context = build.context ?? '.';
+    if (/^[a-z][a-z0-9+.-]*:\/\/|^git@/i.test(context)) return [];
+    const file = resolve(context, build.dockerfile ?? 'Dockerfile');
+    if (pathEntry(file).kind !== 'file') return [];
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return [];
+    }
+  }
+  const stages = new Set<string>();
+  const images: string[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (match === null) continue;
+    const [, image = '', stage] = match;
+    if (!stages.has(image.toLowerCase())) images.push(image);
+    if (stage !== undefined) stages.add(stage.toLowerCase());
+  }
+  return images;
 }

@@ -6,6 +6,7 @@ import {
   healthVerdictBudgetMs,
   imageHealthcheckTimings,
 } from '../compose/analyze.js';
+import { compareStrings } from '../compose/canonical.js';
 import type { ComposeLocator } from '../compose/locate.js';
 import type { ComposeProject } from '../compose/types.js';
 import { type ProviderCatalog, selectedProvider } from '../config/catalog.js';
@@ -54,6 +55,11 @@ export interface BuildSpec {
   dockerfile: string | undefined;
   target: string | undefined;
   args: Record<string, string>;
+  /**
+   * The built services whose images this build uses (it depends_on them, or its Dockerfile builds
+   * FROM their compose image name), sorted: they are built first. Absent when none.
+   */
+  after?: string[];
   /**
    * A provider's build (not compose's): the compose service's `platform`, which the image is built
    * for (`docker build --platform`), as `docker compose build` does. Compose builds keep their own.
@@ -360,20 +366,22 @@ function buildSpecOf(
   return undefined;
 }
 
-/**
- * Resolves one environment: which hosts run which services, how each rolls out, what is built.
- * Every reference between stagecraft.yml and the compose file is checked here, with all problems at once.
- */
 /** `project.registry` as the model uses it: undefined when unset or `none` (no registry). */
 export function registryPrefix(value: string | undefined): string | undefined {
   return value === undefined || value === '' || value === 'none' ? undefined : value;
 }
 
+/**
+ * Resolves one environment: which hosts run which services, how each rolls out, what is built.
+ * Every reference between stagecraft.yml and the compose file is checked here, with all problems at once.
+ * `baseImagesOf(service)` gives the images a built service's Dockerfile builds FROM (I/O kept out).
+ */
 export function buildEnvironmentModel(
   loaded: LoadedConfig,
   compose: ComposeProject,
   cloudHosts?: CloudHostEntry[],
   locateCompose?: ComposeLocator,
+  baseImagesOf: (service: string) => string[] = () => [],
 ): EnvironmentModel {
   const { config } = loaded;
   const envName = loaded.envName;
@@ -531,6 +539,25 @@ export function buildEnvironmentModel(
       return other.build !== undefined && built !== undefined && sameImage(built, image);
     });
     if (builder !== undefined) service.imageFrom = builder.name;
+  }
+  // A build that uses another service's built image (it depends_on that service, or its Dockerfile
+  // builds FROM that service's compose image name) is built after it.
+  for (const service of services) {
+    if (service.build === undefined) continue;
+    const dependsOn = Object.keys(compose.services[service.name]?.depends_on ?? {});
+    const bases = baseImagesOf(service.name);
+    const after = services
+      .filter((other) => {
+        if (other === service || other.build === undefined) return false;
+        const built = compose.services[other.name]?.image;
+        return (
+          dependsOn.includes(other.name) ||
+          (built !== undefined && bases.some((base) => sameImage(base, built)))
+        );
+      })
+      .map((other) => other.name)
+      .sort(compareStrings);
+    if (after.length > 0) service.build.after = after;
   }
   {
     const findings = crossServiceFindings(services, compose, { overlay: env.driver === 'swarm' });

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
+import { baseImages } from '../compose/build-file.js';
 import type { ComposeFilesRead } from '../compose/guard.js';
 import { withConfiguredHealthchecks } from '../compose/health.js';
 import { type ComposeLocator, composeLocator } from '../compose/locate.js';
@@ -234,7 +235,9 @@ export async function loadEnvironment(
       ? readInfraState(loaded.root, loaded.envName)?.hosts
       : undefined;
   const locateCompose = composeLocator(file, composeName, composeRead.files);
-  const model = buildEnvironmentModel(loaded, compose, cloudHosts, locateCompose);
+  const model = buildEnvironmentModel(loaded, compose, cloudHosts, locateCompose, (service) =>
+    baseImages(compose, service),
+  );
   for (const warning of model.warnings) context.output.warn(warning);
   const secretValues = secretNames(loaded)
     .map((name) => loaded.variables[name])

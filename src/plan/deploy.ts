@@ -281,64 +281,79 @@ export function buildSteps(
   // Remote hosts (ssh, swarm nodes) pull from the registry: an existing tag is looked up there.
   // Without one the image goes from this machine's engine, so it is looked up there.
   const needsRegistry = !sendsImagesOverSsh(model) && model.driver !== 'local';
-  return model.services
+  const built = model.services
     .filter(
       (service): service is ServiceModel & { build: NonNullable<ServiceModel['build']> } =>
         service.build !== undefined,
     )
-    .filter((service) => inBuildScope(model, onlyServices, service.name))
-    .map((service) => {
-      const image = images[service.name]!;
-      const cacheRef = model.registryCache ? buildCacheRef(image) : undefined;
-      const exists = immutable
-        ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
-        : {};
-      let how: Pick<BuildAction, 'argv' | 'stdin' | 'env'>;
-      if (service.build.fromCompose) {
-        const file = renderBuildFile(compose, service.name, image, cacheRef);
-        const env: Record<string, Secret> = {};
-        for (const name of file.secretVariables) {
-          const value = variables[name];
-          if (value === undefined) {
-            throw new UserError(`a build secret of service ${service.name} reads ${name}, which is not set`, {
-              hint: `set ${name} in the environment's env_file or the shell`,
-            });
-          }
-          env[name] = new Secret(value);
+    .filter((service) => inBuildScope(model, onlyServices, service.name));
+  // A build that uses another's image goes after it (BuildSpec.after); a cycle keeps name order.
+  const order: typeof built = [];
+  const pending = [...built];
+  while (pending.length > 0) {
+    const next =
+      pending.find((service) =>
+        (service.build.after ?? []).every(
+          (name) => !pending.some((other) => other.name === name && other !== service),
+        ),
+      ) ?? pending[0]!;
+    order.push(next);
+    pending.splice(pending.indexOf(next), 1);
+  }
+  return order.map((service, index) => {
+    const image = images[service.name]!;
+    const cacheRef = model.registryCache ? buildCacheRef(image) : undefined;
+    const exists = immutable
+      ? { existsArgv: needsRegistry ? manifestInspectArgs(image) : imageExistsArgs(image) }
+      : {};
+    let how: Pick<BuildAction, 'argv' | 'stdin' | 'env'>;
+    if (service.build.fromCompose) {
+      const file = renderBuildFile(compose, service.name, image, cacheRef);
+      const env: Record<string, Secret> = {};
+      for (const name of file.secretVariables) {
+        const value = variables[name];
+        if (value === undefined) {
+          throw new UserError(`a build secret of service ${service.name} reads ${name}, which is not set`, {
+            hint: `set ${name} in the environment's env_file or the shell`,
+          });
         }
-        how = {
-          argv: composeBuildArgs(service.name),
-          stdin: file.text,
-          ...(Object.keys(env).length > 0 ? { env } : {}),
-        };
-      } else {
-        how = {
-          argv: buildArgs({
-            tags: [image],
-            context: service.build.context,
-            dockerfile: service.build.dockerfile,
-            target: service.build.target,
-            buildArgs: service.build.args,
-            ...(service.build.platform === undefined ? {} : { platform: service.build.platform }),
-            ...(cacheRef === undefined ? {} : { cacheFrom: cacheRef, cacheTo: 'type=inline' }),
-          }),
-        };
+        env[name] = new Secret(value);
       }
-      return {
-        id: `build:${service.name}`,
-        phase: 'build',
-        title: `build ${image} from ${service.build.context}`,
-        action: {
-          kind: 'build',
-          service: service.name,
-          image,
-          ...how,
-          ...exists,
-          ...(cacheRef === undefined ? {} : { cacheRef }),
-        },
-        dependsOn: [],
+      how = {
+        argv: composeBuildArgs(service.name),
+        stdin: file.text,
+        ...(Object.keys(env).length > 0 ? { env } : {}),
       };
-    });
+    } else {
+      how = {
+        argv: buildArgs({
+          tags: [image],
+          context: service.build.context,
+          dockerfile: service.build.dockerfile,
+          target: service.build.target,
+          buildArgs: service.build.args,
+          ...(service.build.platform === undefined ? {} : { platform: service.build.platform }),
+          ...(cacheRef === undefined ? {} : { cacheFrom: cacheRef, cacheTo: 'type=inline' }),
+        }),
+      };
+    }
+    return {
+      id: `build:${service.name}`,
+      phase: 'build',
+      title: `build ${image} from ${service.build.context}`,
+      action: {
+        kind: 'build',
+        service: service.name,
+        image,
+        ...how,
+        ...exists,
+        ...(cacheRef === undefined ? {} : { cacheRef }),
+      },
+      dependsOn: (service.build.after ?? [])
+        .filter((name) => order.slice(0, index).some((earlier) => earlier.name === name))
+        .map((name) => `build:${name}`),
+    };
+  });
 }
 
 /** A push step for each build step. */

@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import type { ComposeProject, ComposeService } from '../../src/compose/types.js';
 import { prepareDeploy } from '../../src/operations/deploy.js';
 import { allSteps, type Plan, type Step } from '../../src/plan/types.js';
 import { UserError } from '../../src/util/errors.js';
@@ -388,6 +389,30 @@ volumes:
       expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('pull_policy');
       // `develop.watch` is the laptop's (`docker compose watch`), with the laptop's paths.
       expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('develop');
+    });
+
+    it("a build FROM another service's built image runs after it, and that image gets its compose name too", async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      for (const folder of ['app', 'base']) mkdirSync(join(dir, folder));
+      writeFileSync(join(dir, 'base', 'Dockerfile'), 'FROM busybox:1.36\n');
+      writeFileSync(
+        join(dir, 'app', 'Dockerfile'),
+        'FROM --platform=linux/amd64 acme/base:local AS runtime\nFROM runtime\n',
+      );
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    build: ./app\n  base:\n    build: ./base\n    image: acme/base:local\n    scale: 0\n',
+      );
+      const { plan } = await planProject(dir, 'production');
+      const builds = allSteps(plan).filter((step) => step.action.kind === 'build');
+      expect(builds.map((step) => [step.id, step.dependsOn])).toEqual([
+        ['build:base', []],
+        ['build:web', ['build:base']],
+      ]);
+      const baseFile = parse((builds[0]!.action as { stdin: string }).stdin) as ComposeProject;
+      expect((baseFile.services['base'] as ComposeService).build).toMatchObject({
+        tags: ['acme/base:local'],
+      });
     });
 
     it('a stagecraft.yml service that a disabled compose profile leaves out is named with its place and the fix', async () => {
