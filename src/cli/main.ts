@@ -3,6 +3,16 @@ import { buildProgram } from './program.js';
 /** ExitCode.cancelled (util/errors.ts), inlined so that start-up loads nothing it does not need. */
 const EXIT_CANCELLED = 130;
 
+// A reader that stops early (`stagecraft --help | head -1`) closes the pipe: the rest of the output
+// has nowhere to go, which is not an error. The command still finishes (a deploy must not stop
+// half-way because `| head` went away); what it writes later is dropped.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
+}
+
 async function main(): Promise<void> {
   const program = buildProgram();
   try {

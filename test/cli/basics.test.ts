@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stagecraft } from '../support/cli.js';
+import { CLI, stagecraft } from '../support/cli.js';
 import { projectWith } from '../support/config.js';
 
 describe('stagecraft basics', () => {
@@ -12,6 +12,16 @@ describe('stagecraft basics', () => {
     expect(result.stdout).toContain('Usage: stagecraft [options] [command]');
     for (const command of ['init', 'config', 'schema', 'version', 'completion'])
       expect(result.stdout).toMatch(new RegExp(`\\n  ${command}\\b`));
+  });
+
+  it('a reader that stops early (`| head -c 5`) is no error: exit 0, no stack trace', () => {
+    const piped = spawnSync(
+      'bash',
+      ['-c', `"${process.execPath}" "${CLI}" deploy --help | head -c 5; echo " \${PIPESTATUS[0]}"`],
+      { encoding: 'utf8' },
+    );
+    expect(piped.stdout).toBe('Usage 0\n');
+    expect(piped.stderr).toBe('');
   });
 
   it('has --help on every command', () => {
