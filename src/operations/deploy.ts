@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { unreadableBuildInputs } from '../compose/build-file.js';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
-import type { RunResult } from '../engine/run.js';
+import type { RunResult, StepHandler } from '../engine/run.js';
 import {
   type DeployPlanInput,
   HOOKS,
@@ -775,54 +775,57 @@ async function runReleaseWith(
     // While the plan runs, SIGINT/SIGTERM cancel it (interrupt), not the pool: the lock is released.
     result = await runners.handlingInterrupts(() =>
       runPlan(plan, {
-        handle: stepHandler({
-          model,
-          runner: hostRunner,
-          pushed,
-          archives,
-          lock: {
-            acquire: async (runner, message) => {
-              const lease = await acquireLock(
-                runner,
-                releaseLockRequest(session, model, {
-                  version: plan.version,
-                  message,
-                  waitMs: options.lockWaitMs,
-                }),
+        handle: leaseChecked(
+          () => heartbeat,
+          stepHandler({
+            model,
+            runner: hostRunner,
+            pushed,
+            archives,
+            lock: {
+              acquire: async (runner, message) => {
+                const lease = await acquireLock(
+                  runner,
+                  releaseLockRequest(session, model, {
+                    version: plan.version,
+                    message,
+                    waitMs: options.lockWaitMs,
+                  }),
+                );
+                // Renewed while the deploy runs; a lost lease stops it before its next step.
+                heartbeat = startLeaseHeartbeat(runner, lease, {
+                  project: model.project,
+                  env: model.environment,
+                  expiryMs: model.lockExpiryMs,
+                  onLost: (error) => {
+                    session.output.error(error.message);
+                    interrupt.abort(error);
+                  },
+                });
+              },
+              release: async (runner) => {
+                heartbeat?.stop();
+                heartbeat = undefined;
+                await releaseLock(runner, { project: model.project, env: model.environment });
+              },
+            },
+            migrate: migrationRunner(env, plan, prepared.hostAddresses, applied),
+            record: async () => {
+              const images = { ...record.images, ...pushed };
+              const migrations = Object.keys(applied).length > 0 ? { migrations: applied } : {};
+              await ledger.update(record.id, { images, ...migrations });
+              await appendRemoteLedger(lockRunner, model.project, model.environment, {
+                ...record,
+                images,
+                ...migrations,
+              }).catch((error: Error) =>
+                session.output.warn(
+                  `could not append the release to the ledger on ${lockRunner.name}: ${error.message}`,
+                ),
               );
-              // Renewed while the deploy runs; a lost lease stops it before its next step.
-              heartbeat = startLeaseHeartbeat(runner, lease, {
-                project: model.project,
-                env: model.environment,
-                expiryMs: model.lockExpiryMs,
-                onLost: (error) => {
-                  session.output.error(error.message);
-                  interrupt.abort(error);
-                },
-              });
             },
-            release: async (runner) => {
-              heartbeat?.stop();
-              heartbeat = undefined;
-              await releaseLock(runner, { project: model.project, env: model.environment });
-            },
-          },
-          migrate: migrationRunner(env, plan, prepared.hostAddresses, applied),
-          record: async () => {
-            const images = { ...record.images, ...pushed };
-            const migrations = Object.keys(applied).length > 0 ? { migrations: applied } : {};
-            await ledger.update(record.id, { images, ...migrations });
-            await appendRemoteLedger(lockRunner, model.project, model.environment, {
-              ...record,
-              images,
-              ...migrations,
-            }).catch((error: Error) =>
-              session.output.warn(
-                `could not append the release to the ledger on ${lockRunner.name}: ${error.message}`,
-              ),
-            );
-          },
-        }),
+          }),
+        ),
         emit: progressRenderer(session.output),
         onPhase: async (phase: PhaseName, status) => {
           record.phases[phase] = status;
@@ -857,6 +860,19 @@ async function runReleaseWith(
     );
   }
   return { result, record: { ...record, ...final }, durationMs: Date.now() - started };
+}
+
+/**
+ * `handle`, with the deploy lock's lease renewed (LeaseHeartbeat.check) before each step that runs
+ * under it: a lease released (`lock release`) or taken over stops the deploy before its next step.
+ * The lock steps themselves, and steps before the lock is held (`heartbeat()` undefined), run as is.
+ */
+function leaseChecked(heartbeat: () => LeaseHeartbeat | undefined, handle: StepHandler): StepHandler {
+  return async (step, log, signal) => {
+    const lease = heartbeat();
+    if (lease !== undefined && step.action.kind !== 'lock-release') await lease.check();
+    return handle(step, log, signal);
+  };
 }
 
 /**

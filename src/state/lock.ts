@@ -62,7 +62,7 @@ export interface ReleaseOptions extends LockTarget {
    * process, else this OS user on this machine.
    */
   held?: Pick<LockInfo, 'holder' | 'machine'> & Partial<LockInfo>;
-  /** Release whoever holds it (`stagecraft lock release --force` for a stale lock). */
+  /** Release whoever holds it (`stagecraft lock release` for a stale lock). */
   force?: boolean;
 }
 
@@ -386,6 +386,12 @@ export class LeaseLostError extends ExternalError {}
 export interface LeaseHeartbeat {
   /** Stops renewing (before release). */
   stop(): void;
+  /**
+   * Renews the lease now unless it was renewed in the last second (calls at once share one renew):
+   * before a step, so a lease released or taken over stops the deploy before that step. Throws
+   * LeaseLostError when it is lost (onLost is told too), ExternalError when the host cannot be asked.
+   */
+  check(): Promise<void>;
 }
 
 /**
@@ -399,7 +405,7 @@ export function startLeaseHeartbeat(
   options: LockTarget & { expiryMs: number; intervalMs?: number; onLost: (error: Error) => void },
 ): LeaseHeartbeat {
   const leaseId = lease.lease_id;
-  if (leaseId === undefined) return { stop: () => undefined };
+  if (leaseId === undefined) return { stop: () => undefined, check: async () => undefined };
   const interval = options.intervalMs ?? Math.max(1000, Math.min(60_000, Math.floor(options.expiryMs / 3)));
   let lastRenewed = performance.now();
   let stopped = false;
@@ -426,11 +432,37 @@ export function startLeaseHeartbeat(
     if (!stopped) timer = setTimeout(() => void tick(), interval);
   };
   timer = setTimeout(() => void tick(), interval);
+  let checking: Promise<void> | undefined;
+  let lost: Error | undefined;
+  const check = async (): Promise<void> => {
+    if (lost !== undefined) throw lost;
+    if (stopped || performance.now() - lastRenewed < 1000) return;
+    checking ??= renewLease(runner, { ...options, leaseId })
+      .then(() => {
+        lastRenewed = performance.now();
+      })
+      .catch((error: unknown) => {
+        if (error instanceof LeaseLostError) {
+          lost = error;
+          if (!stopped) {
+            stopped = true;
+            if (timer !== undefined) clearTimeout(timer);
+            options.onLost(error);
+          }
+        }
+        throw error;
+      })
+      .finally(() => {
+        checking = undefined;
+      });
+    return checking;
+  };
   return {
     stop: () => {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
     },
+    check,
   };
 }
 
@@ -477,7 +509,7 @@ export async function releaseLock(runner: Runner, options: ReleaseOptions): Prom
   const who = info === undefined ? 'an interrupted acquire (no info.json)' : describeLock(info);
   throw new ExternalError(
     `deploy lock for ${options.project}-${options.env} is held by ${who}, not by ${printable(held.holder)}@${printable(held.machine)}`,
-    { hint: 'if that deploy is no longer running, run `stagecraft lock release --force`' },
+    { hint: 'if that deploy is no longer running, run `stagecraft lock release`' },
   );
 }
 

@@ -169,6 +169,27 @@ describe('deploy lock', { timeout: 30_000 }, () => {
     ]);
   });
 
+  it('check() renews before a step: a lease released between two heartbeats is lost at once', async () => {
+    const held = await acquire(runner, { ...target, ...alice, expiryMs: MINUTE });
+    const lost: Error[] = [];
+    const beat = startLeaseHeartbeat(runner, held, {
+      ...target,
+      expiryMs: MINUTE,
+      onLost: (error) => lost.push(error),
+    });
+    await sleep(1100);
+    await beat.check();
+    await release(runner, { ...target, force: true });
+    // Within a second of a renewal no renew is made (steps at once share one).
+    await beat.check();
+    await sleep(1100);
+    const message = 'lost the deploy lock for shop-production on local: the lock is gone';
+    await expect(Promise.all([beat.check(), beat.check()])).rejects.toThrow(message);
+    await expect(beat.check()).rejects.toThrow(message);
+    beat.stop();
+    expect(lost.map((error) => error.message)).toEqual([message]);
+  });
+
   it('leaves a lock folder without info.json alone while it may be an acquire in progress', async () => {
     await mkdir(join(root, '.stagecraft/shop-production/lock'), { recursive: true });
     expect((await status(runner, target))?.holder).toBe('unknown');
@@ -229,7 +250,7 @@ describe('deploy lock', { timeout: 30_000 }, () => {
     ).rejects.toThrow(/is held by alice@laptop .*, not by bob@ci-runner/);
     await expect(
       release(runner, { ...target, held: { ...held, acquired_at: '2020-01-01T00:00:00.000Z' } }),
-    ).rejects.toMatchObject({ hint: expect.stringMatching(/lock release --force/) });
+    ).rejects.toMatchObject({ hint: expect.stringMatching(/run `stagecraft lock release`$/) });
     expect(await release(runner, { ...target, held })).toBe(true);
     expect(await status(runner, target)).toBeUndefined();
 
