@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { looksSecretName, registerSecretValue } from '../util/secret.js';
+import { looksSecretName, RESOLVED_AT_DEPLOY, registerSecretValue } from '../util/secret.js';
 import { dependencyOrder } from './analyze.js';
 import { canonicalJson, compareStrings, sha256Hex } from './canonical.js';
 import { type ComposeLocator, located } from './locate.js';
@@ -155,7 +155,8 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
           secretValues.some((secretValue) => value.includes(secretValue)));
       if (secret) {
         secrets[key] = value;
-        movedValues.add(value);
+        // A plan's stand-in for an unresolved secret is no secret: an address may show it too.
+        if (value !== RESOLVED_AT_DEPLOY) movedValues.add(value);
       } else kept[key] = value === null ? null : escapeDollars(value);
     }
     if (Object.keys(kept).length > 0) spec.environment = kept;

@@ -29,7 +29,7 @@ import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
-import { redact, Secret } from '../util/secret.js';
+import { RESOLVED_AT_DEPLOY, redact, Secret } from '../util/secret.js';
 import { readUserFile } from '../util/user-file.js';
 import {
   buildSecretHint,
@@ -103,9 +103,6 @@ export interface DeployOptions {
    */
   runners?: RunnerPool;
 }
-
-/** What a plan shows for a value that only a deploy resolves (a secret command, a DNS answer). */
-export const RESOLVED_AT_DEPLOY = '(resolved at deploy)';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -416,7 +413,9 @@ async function planRelease(
   };
   const knownSecrets = [
     ...env.secretValues,
-    ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
+    ...Object.values(input.serviceSecrets ?? {})
+      .flatMap((pairs) => Object.values(pairs))
+      .filter((value) => value !== RESOLVED_AT_DEPLOY),
   ];
   // A secret interpolated outside an environment would sit in clear in the hosts' compose file (the
   // value search of projectHostCompose misses values under 8 characters; this finds it by name).

@@ -10,13 +10,13 @@ import { gatewayReplacement, type RunningGateway } from '../plan/deploy.js';
 import type { RouteInputs } from '../plan/routes.js';
 import { borrowRunner, type RunnerPool } from '../runners/pool.js';
 import { type MaintenanceRecord, readMaintenance } from '../state/maintenance.js';
-import type { Secret } from '../util/secret.js';
+import { RESOLVED_AT_DEPLOY, type Secret } from '../util/secret.js';
 import type { LoadedEnvironment } from './environment.js';
 import { resolveSecretValues } from './secret-files.js';
 import type { Session } from './session.js';
 
 /** What a plan shows for a password it does not resolve (a secret command runs only in a deploy). */
-const PLACEHOLDER = '(resolved at deploy)';
+const PLACEHOLDER = RESOLVED_AT_DEPLOY;
 
 /**
  * Service → the password of its `basic_auth` (the secret `password_secret` names: secrets.keys, the

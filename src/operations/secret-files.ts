@@ -18,7 +18,7 @@ import { runLocal } from '../runners/local.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { ExternalError, UserError } from '../util/errors.js';
 import { resolvePath } from '../util/paths.js';
-import { Secret } from '../util/secret.js';
+import { RESOLVED_AT_DEPLOY, Secret } from '../util/secret.js';
 import { type LoadedEnvironment, secretNames } from './environment.js';
 
 /** `secrets.keys` of the loaded config (the project model's): each name and where its value comes from. */
@@ -78,7 +78,7 @@ export async function resolveSecretValues(
     const spec = specs.get(name) ?? { name, fromEnv: undefined, command: undefined };
     if (spec.command !== undefined && options.commands === 'placeholder') {
       // A plan runs no user command: the value is shown as what it is, not resolved.
-      values.set(name, Secret.placeholder(options.placeholder ?? '(resolved at deploy)'));
+      values.set(name, Secret.placeholder(options.placeholder ?? RESOLVED_AT_DEPLOY));
       continue;
     }
     if (spec.command !== undefined) {

@@ -1,6 +1,12 @@
 import { quoteArg } from './shell-quote.js';
 
 const REDACTED = '[redacted]';
+
+/**
+ * What a plan shows for a value only a deploy resolves (a secret from a command, a host's address):
+ * never a secret itself, so the leak checks leave it alone.
+ */
+export const RESOLVED_AT_DEPLOY = '(resolved at deploy)';
 /** Values of at least MIN_SUBSTRING_LENGTH characters: scrubbed wherever they occur. */
 const registered = new Set<string>();
 /** Shorter values: scrubbed only as whole words (not inside a longer word), so that text stays readable. */

@@ -999,6 +999,37 @@ describe.skipIf(!composeAvailable)(
       ]);
     });
 
+    it("a secret from a command (unresolved in a plan) and a host's address looked up at deploy do not read as a leak", async () => {
+      const dir = copyCase('09-container-name-with-replicas');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  shop:\n    image: nginx:1.25\n    environment: { DB_HOST: db }\n    depends_on: [db]\n  db:\n    image: postgres:16\n    ports: ["5432:5432"]\n',
+      );
+      writeFileSync(
+        join(dir, 'stagecraft.yml'),
+        [
+          'project: { name: bakery }',
+          'services:',
+          '  shop: { role: web, secrets: [SESSION_SECRET] }',
+          '  db: { role: db }',
+          'secrets:',
+          '  provider: envfile',
+          '  keys: [{ name: SESSION_SECRET, command: [op, read, "op://bakery/session"] }]',
+          'environments:',
+          '  production:',
+          '    driver: ssh',
+          '    hosts:',
+          '      web: [{ name: web-1, address: web-1.bakery.internal }]',
+          '      db: [{ name: db-1, address: db-1.bakery.internal }]',
+          '',
+        ].join('\n'),
+      );
+      const { plan } = await planProject(dir, 'production');
+      expect(uploadedCompose(plan, 'web-1').services['shop']).toMatchObject({
+        extra_hosts: ['db:(resolved at deploy)'],
+      });
+    });
+
     it('a remote service reached on a port it does not publish is a warning naming both hosts', async () => {
       const dir = copyCase('09-container-name-with-replicas');
       writeFileSync(
