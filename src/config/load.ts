@@ -316,8 +316,11 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
       path[0] === 'environments' && typeof path[1] === 'string' ? variablesOf(path[1]) : variablesOf(envName),
     isSecret,
   );
-  for (const [name, value] of Object.entries(variablesOf(envName))) {
-    if (isSecret(name)) registerSecretValue(value);
+  // Every environment's secrets, not only the selected one's: another environment's section was
+  // interpolated with its own env file, and its errors may quote a value.
+  variablesOf(envName);
+  for (const variables of cache.values()) {
+    for (const [name, value] of Object.entries(variables)) if (isSecret(name)) registerSecretValue(value);
   }
 
   const schema = buildConfigSchema(options.catalog);

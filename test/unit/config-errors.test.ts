@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { builtinProviders } from '../../src/providers/index.js';
+import { redact } from '../../src/util/secret.js';
 import { load, problems } from '../support/config.js';
 
 const minimal = 'project:\n  name: shop\nenvironments:\n  dev:\n    driver: local\n';
@@ -64,6 +65,17 @@ describe('config errors name file:line:column, key path, expected and found', ()
     expect(
       load(keyFile, { env: { DEPLOY_KEY: '/root/.ssh/deploy_ed25519' } }).config.environments['prod'],
     ).toBeDefined();
+  });
+
+  it("another environment's secret in an error is redacted like the selected one's", () => {
+    const config = `project:\n  name: shop\nenvironments:\n  production:\n    driver: local\n  staging:\n    driver: local\n    env_file: .env.staging\n    rollout: { parallel_hosts: "\${STAGING_DB_PASSWORD}" }\n`;
+    const found = problems(config, {
+      envName: 'production',
+      files: { '.env.staging': 'STAGING_DB_PASSWORD=StagingPw9876zz\n' },
+    });
+    expect(found.map(redact)).toEqual([
+      'stagecraft.yml:9:32 environments.staging.rollout.parallel_hosts: expected a number, found "[redacted]"',
+    ]);
   });
 
   it("refuses a secret variable in a command's argv (ps and docker inspect show it), not a plain one", () => {
