@@ -119,8 +119,11 @@ class Parser {
         break;
       }
       if (!KEY_CHAR.test(char)) {
-        const line = this.text.slice(start).split('\n')[0];
-        throw new DotenvSyntaxError(this.line, `unexpected character "${char}" in variable name "${line}"`);
+        // The name as far as it goes (no `=` yet): the rest of the line may be a value, never shown.
+        throw new DotenvSyntaxError(
+          this.line,
+          `unexpected character "${char}" in variable name "${this.text.slice(start, at + 1)}"`,
+        );
       }
     }
     // Text that ends without `=` or a newline: compose reads it as the value of an empty key.
@@ -173,10 +176,10 @@ class Parser {
       const value = quote === '"' ? this.expand(unescapeDoubleQuoted(chars), line) : chars;
       return { value, rest: at + 1 };
     }
-    const newline = this.text.indexOf('\n', from);
+    // The value itself is not shown: it may be a secret, which no registry knows yet.
     throw new DotenvSyntaxError(
       line,
-      `unterminated quoted value ${this.text.slice(from, newline === -1 ? undefined : newline)}`,
+      `unterminated quoted value: the ${quote} that opens it is never closed (close it, or escape a ${quote} inside it)`,
     );
   }
 
@@ -208,7 +211,13 @@ class Parser {
       }
       return result;
     } catch (error) {
-      if (error instanceof SubstitutionError) throw new DotenvSyntaxError(line, error.message);
+      if (error instanceof SubstitutionError)
+        throw new DotenvSyntaxError(
+          line,
+          error.message.startsWith('Invalid template')
+            ? 'invalid ${…} reference in the value (unclosed, or not a variable name): write $$ for a literal $'
+            : error.message,
+        );
       throw error;
     }
   }

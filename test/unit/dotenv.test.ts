@@ -98,11 +98,21 @@ describe('parseDotenv (compose v2 rules)', () => {
 
   it('refuses what compose refuses, with the line', () => {
     expect(() => parseDotenv('A=1\nB="open\n')).toThrow(
-      new DotenvSyntaxError(2, 'unterminated quoted value "open'),
+      new DotenvSyntaxError(
+        2,
+        'unterminated quoted value: the " that opens it is never closed (close it, or escape a " inside it)',
+      ),
     );
     expect(() => parseDotenv('A=1\n\nB C=2\n')).toThrow('line 3: key cannot contain a space');
     expect(() => parseDotenv('A=1\nB$=2\n')).toThrow(
-      'line 2: unexpected character "$" in variable name "B$=2"',
+      'line 2: unexpected character "$" in variable name "B$"',
+    );
+    // No part of a value is shown: it may be a secret nothing has registered yet.
+    expect(() => parseDotenv("TOKEN=x\ns$HOME'Hunter2Secret\n")).toThrow(
+      'line 2: unexpected character "$" in variable name "s$"',
+    );
+    expect(() => parseDotenv('TOKEN=${Hunter2Secret\n')).toThrow(
+      'line 1: invalid ${…} reference in the value (unclosed, or not a variable name): write $$ for a literal $',
     );
     expect(() => parseDotenv('A=${B:?B is required}\n')).toThrow(
       'line 1: required variable B is missing a value: B is required',
@@ -145,7 +155,7 @@ describe('readDotenvFiles', () => {
     writeFileSync(join(scratch, 'bad.env'), 'OK=1\nX="never closed\n');
     expect(() =>
       readDotenvFiles([{ path: join(scratch, 'bad.env'), display: 'bad.env' }], {}, () => undefined),
-    ).toThrow('bad.env:2: unterminated quoted value "never closed');
+    ).toThrow('bad.env:2: unterminated quoted value: the " that opens it is never closed');
     writeFileSync(join(scratch, 'nul.env'), 'OK=1\nX=a\0b\n');
     expect(() =>
       readDotenvFiles([{ path: join(scratch, 'nul.env'), display: 'nul.env' }], {}, () => undefined),
