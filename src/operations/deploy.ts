@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { unreadableBuildInputs } from '../compose/build-file.js';
 import { sha256Hex } from '../compose/canonical.js';
 import { SPEC_HASH_LABEL } from '../compose/project.js';
+import { configuredEnvFiles } from '../config/load.js';
 import type { RunResult, StepHandler } from '../engine/run.js';
 import {
   type DeployPlanInput,
@@ -373,6 +374,15 @@ async function planRelease(
   ]);
   if (maintenance?.state === 'on') session.output.warn(maintenanceNotice(env, maintenance));
   for (const warning of gatewayImageWarnings(env, gateways ?? {})) session.output.warn(warning);
+  // The files that hold the environment's settings and secrets: named when a mounted folder holds one.
+  const privateFiles = new Map<string, string>([
+    ...configuredEnvFiles(env.loaded.root, env.loaded.config).map(
+      (file) => [file, 'an env file stagecraft.yml names'] as const,
+    ),
+    ...env.composeEnvFiles.map((file) => [file, 'an env_file of the compose file'] as const),
+    ...env.composeSecretFiles.map((file) => [file, "a compose secret's file"] as const),
+  ]);
+  const warnedPrivate = new Set<string>();
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
@@ -403,7 +413,18 @@ async function planRelease(
     routes: routeInputs(passwords, maintenance),
     ...(gateways === undefined ? {} : { gateways }),
     projectDir: env.loaded.root,
-    readProjectPath: (relative) => readProjectPath(env.loaded.root, relative),
+    readProjectPath: (relative) => {
+      const files = readProjectPath(env.loaded.root, relative);
+      for (const file of files ?? []) {
+        const named = privateFiles.get(join(env.loaded.root, file.path));
+        if (named === undefined || warnedPrivate.has(file.path)) continue;
+        warnedPrivate.add(file.path);
+        session.output.warn(
+          `${file.path} (${named}) is inside ./${relative}, which a service mounts: it is uploaded to the hosts with the folder (mode ${file.mode.toString(8).padStart(4, '0')}) and the container can read it; move it out of the folder unless the app reads it there`,
+        );
+      }
+      return files;
+    },
     relativeBindSources: env.relativeBindSources,
     locateCompose: env.locateCompose,
     migrations: target || options.skipMigrations === true ? [] : plannedMigrations(env, !planOnly),

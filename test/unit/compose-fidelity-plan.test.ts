@@ -391,6 +391,23 @@ volumes:
       expect(uploadedCompose(plan, 'web-1').services['web']).not.toHaveProperty('develop');
     });
 
+    it("a mounted folder that holds the environment's env file is named in a warning (its secrets go to the hosts)", async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      writeFileSync(join(dir, 'conf.d', 'production.env'), 'API_TOKEN=t0ken-Value\n');
+      const config = join(dir, 'stagecraft.yml');
+      writeFileSync(
+        config,
+        readFileSync(config, 'utf8').replace(
+          '    driver: ssh\n',
+          '    driver: ssh\n    env_file: conf.d/production.env\n',
+        ),
+      );
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings.filter((warning) => warning.includes('production.env'))).toEqual([
+        'conf.d/production.env (an env file stagecraft.yml names) is inside ./conf.d, which a service mounts: it is uploaded to the hosts with the folder (mode 0644) and the container can read it; move it out of the folder unless the app reads it there',
+      ]);
+    });
+
     it("a build FROM another service's built image runs after it, and that image gets its compose name too", async () => {
       const dir = copyCase('06-bind-mount-directory');
       for (const folder of ['app', 'base']) mkdirSync(join(dir, folder));
