@@ -46,6 +46,20 @@ function list(flag: string, given: string | undefined, variable: string | undefi
   return items;
 }
 
+/**
+ * A flag that names one thing: given empty (`-e "$UNSET"`), a UserError, since read as "not given"
+ * it would act on the default environment. An empty variable counts as unset.
+ */
+function named(flag: string, given: string | undefined, variable: string | undefined): string | undefined {
+  if (given === undefined) return variable || undefined;
+  if (given.trim() === '') {
+    throw new UserError(`--${flag} ${JSON.stringify(given)} names nothing`, {
+      hint: `give --${flag} a value, or leave it out for the default`,
+    });
+  }
+  return given;
+}
+
 /** Flag > STAGECRAFT_* environment variable > built-in default (config defaults apply later). */
 export function resolveGlobals(
   flags: RawGlobalFlags,
@@ -55,8 +69,8 @@ export function resolveGlobals(
     flag === true || (flag === undefined && parseBoolean(variable, env[variable]) === true);
   const noColorVariable = parseBoolean('STAGECRAFT_NO_COLOR', env['STAGECRAFT_NO_COLOR']);
   return {
-    config: flags.config ?? (env['STAGECRAFT_CONFIG'] || undefined),
-    env: flags.env ?? (env['STAGECRAFT_ENV'] || undefined),
+    config: named('config', flags.config, env['STAGECRAFT_CONFIG']),
+    env: named('env', flags.env, env['STAGECRAFT_ENV']),
     verbose: bool(flags.verbose, 'STAGECRAFT_VERBOSE'),
     quiet: bool(flags.quiet, 'STAGECRAFT_QUIET'),
     dryRun: bool(flags.dryRun, 'STAGECRAFT_DRY_RUN'),

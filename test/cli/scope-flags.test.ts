@@ -121,6 +121,18 @@ describe('flags that would widen what a command does', () => {
     }
   });
 
+  it('an empty --env or --config is refused, never read as the default (`-e "$UNSET"`)', () => {
+    for (const [flag, value] of [
+      ['--env', ''],
+      ['-c', ' '],
+    ] as const) {
+      const result = stagecraft(['plan', flag, value, '--version', 'v1'], { cwd: project });
+      const shown = flag === '-c' ? '--config' : flag;
+      expect(result.stderr).toContain(`error: ${shown} ${JSON.stringify(value)} names nothing`);
+      expect(result.code).toBe(1);
+    }
+  });
+
   it('--dry-run is refused by commands that have no dry run, before anything runs', () => {
     for (const [args, does] of [
       [['dev', '--only', 'backend'], 'dev` runs the dev stack'],
