@@ -179,6 +179,17 @@ export function crossServiceFindings(
         );
       }
     }
+    // The gateway keeps serving through a start-first rollout only; stop-first leaves a gap.
+    if (service.domains.length > 0 && service.strategy !== 'start-first' && (service.replicas ?? 1) > 0) {
+      const why = publishesFixedHostPort(spec)
+        ? `it publishes host port ${publishedPorts(spec).join(', ')}`
+        : fixedIdentity(spec) !== undefined
+          ? `it has ${fixedIdentity(spec)}`
+          : `rollout ${service.strategy}`;
+      warnings.push(
+        `service ${service.name} is routed (${service.domains.join(', ')}) but rolls out ${service.strategy} (${why}): its requests fail while the new container starts; ${publishesFixedHostPort(spec) ? 'publish no fixed host port (the gateway reaches it without one)' : 'let it roll out start-first'} to deploy it without dropping requests`,
+      );
+    }
     if (service.port !== undefined && service.domains.length === 0) {
       warnings.push(
         `service ${service.name} has port ${service.port} but no domains, so the gateway routes no request to it: add services.${service.name}.domains, or remove port`,

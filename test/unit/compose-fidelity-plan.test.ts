@@ -408,6 +408,18 @@ volumes:
       ]);
     });
 
+    it('a routed service that rolls out stop-first (a fixed host port) is warned of: its requests fail meanwhile', async () => {
+      const dir = copyCase('06-bind-mount-directory');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    ports: ["8080:80"]\n',
+      );
+      const { output } = await planProject(dir, 'production');
+      expect(output.warnings).toEqual([
+        'service web is routed (bakery.example.test) but rolls out stop-first (it publishes host port 8080): its requests fail while the new container starts; publish no fixed host port (the gateway reaches it without one) to deploy it without dropping requests',
+      ]);
+    });
+
     it("a build FROM another service's built image runs after it, and that image gets its compose name too", async () => {
       const dir = copyCase('06-bind-mount-directory');
       for (const folder of ['app', 'base']) mkdirSync(join(dir, folder));
