@@ -12,6 +12,7 @@ import {
   HOOKS,
   type HookName,
   imageRefs,
+  inBuildScope,
   planDeploy,
   type ReusedCompose,
   releaseDir,
@@ -336,6 +337,39 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
   );
 }
 
+/**
+ * The images of the services `--services` leaves out that run a built image (their own build's, or
+ * another's through imageFrom): the ones `current` (the release that runs now) records. Throws
+ * UserError naming them when no current release records one: their new tag would name an image
+ * nobody built.
+ */
+function keptImages(
+  env: LoadedEnvironment,
+  onlyServices: readonly string[],
+  current: ReleaseRecord | undefined,
+): Record<string, string> {
+  const built = env.model.services.filter((service) => {
+    const builder = service.build !== undefined ? service.name : service.imageFrom;
+    return builder !== undefined && !inBuildScope(env.model, onlyServices, builder);
+  });
+  const kept: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const service of built) {
+    const image = current?.images[service.name];
+    if (image === undefined) missing.push(service.name);
+    else kept[service.name] = image;
+  }
+  if (missing.length > 0) {
+    throw new UserError(
+      `--services ${onlyServices.join(',')} leaves out ${missing.join(', ')}, which run${missing.length === 1 ? 's' : ''} a built image, and no completed release of ${env.model.environment} recorded on this machine says which one`,
+      {
+        hint: `deploy without --services once (or add ${missing.join(',')} to --services), so their images are built and recorded`,
+      },
+    );
+  }
+  return kept;
+}
+
 /** The plan of a deploy or rollback from inputs already loaded (no second config or compose read). */
 async function planRelease(
   session: Session,
@@ -351,6 +385,12 @@ async function planRelease(
   const message = options.message ?? (target ? `rollback to ${target.id}` : `deploy ${version}`);
   const planOnly = options.planOnly === true;
   const releaseId = await ledger.newReleaseId(systemClock);
+  // `--services api` builds api only: every other service that runs a built image keeps the one the
+  // current release runs (its tag at this version was never built).
+  const kept =
+    target === undefined && onlyServices !== undefined
+      ? keptImages(env, onlyServices, await ledger.current(env.model.environment))
+      : undefined;
   // Retention (the last steps) for whole-environment releases only; a scoped one leaves old releases be.
   const scoped = onlyHosts !== undefined || onlyServices !== undefined;
   // Reads of the lock host that do not depend on each other: side by side.
@@ -396,7 +436,9 @@ async function planRelease(
           images: target.images,
           reuse: await reusedComposeFiles(session, env, target, onlyHosts, options.runners),
         }
-      : {}),
+      : kept === undefined
+        ? {}
+        : { images: kept }),
     skipBuild: target
       ? `rollback to ${target.id} reuses its images`
       : options.skipBuild

@@ -260,7 +260,15 @@ function imageBuilder(service: ServiceModel | undefined): string | undefined {
  * Whether a built service is built (and saved) in a deploy limited to `onlyServices`: when it is one of
  * them, or one of them runs its image (imageFrom). All are when the deploy is not limited.
  */
-function inBuildScope(model: EnvironmentModel, onlyServices: string[] | undefined, name: string): boolean {
+/**
+ * True when `--services` (`onlyServices`; undefined: all) builds service `name`: it is in scope, or a
+ * service in scope runs its image (imageFrom).
+ */
+export function inBuildScope(
+  model: EnvironmentModel,
+  onlyServices: readonly string[] | undefined,
+  name: string,
+): boolean {
   if (onlyServices === undefined || onlyServices.includes(name)) return true;
   return model.services.some((service) => service.imageFrom === name && onlyServices.includes(service.name));
 }

@@ -5,6 +5,8 @@ import { parse } from 'yaml';
 import type { ComposeProject, ComposeService } from '../../src/compose/types.js';
 import { prepareDeploy } from '../../src/operations/deploy.js';
 import { allSteps, type Plan, type Step } from '../../src/plan/types.js';
+import { Ledger } from '../../src/state/ledger.js';
+import { PHASES, type ReleaseRecord } from '../../src/state/types.js';
 import { UserError } from '../../src/util/errors.js';
 import {
   COMPOSE_FIDELITY_CASES,
@@ -320,6 +322,53 @@ volumes:
       expect(uploadedCompose(overSsh, 'web-1').services['worker']?.['image']).toBe(
         `bakery-web:${overSsh.version}`,
       );
+    });
+
+    it('--services api keeps the image the current release runs for every other built service (its new tag was never built)', async () => {
+      const dir = copyCase('18-removed-service-left-running');
+      mkdirSync(join(dir, 'app'), { recursive: true });
+      writeFileSync(join(dir, 'app', 'Dockerfile'), 'FROM busybox:1.36\n');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    build: ./app\n  api:\n    build: ./app\n',
+      );
+      const config = join(dir, 'stagecraft.yml');
+      writeFileSync(
+        config,
+        readFileSync(config, 'utf8').replace('services:\n', 'services:\n  api: { role: web }\n'),
+      );
+      const scoped = () => {
+        const context = projectContext(dir, 'production');
+        context.globals.services = ['api'];
+        return prepareDeploy(context, { version: 'v2', planOnly: true });
+      };
+      const refused = (await scoped().catch((caught: unknown) => caught)) as UserError;
+      expect(refused.message).toBe(
+        '--services api leaves out web, which runs a built image, and no completed release of production recorded on this machine says which one',
+      );
+      // Without a registry the images go over SSH, under their tags.
+      const webImage = 'bakery-web:v1';
+      await new Ledger({ projectRoot: dir, env: {} }).create({
+        id: 'rel-20261201-100000000',
+        environment: 'production',
+        version: 'v1',
+        commit_sha: 'abc123',
+        timestamp: '2026-12-01T10:00:00.000Z',
+        phases: Object.fromEntries(PHASES.map((phase) => [phase, 'completed'])) as ReleaseRecord['phases'],
+        kind: 'deploy',
+        images: { web: webImage, api: 'bakery-api:v1' },
+        hosts: {},
+        deployer: { user: 'ci', machine: 'laptop', ci: false },
+      });
+      const { plan } = await scoped();
+      expect(
+        allSteps(plan)
+          .filter((step) => step.action.kind === 'build')
+          .map((step) => step.id),
+      ).toEqual(['build:api']);
+      const compose = uploadedCompose(plan, 'web-1');
+      expect(compose.services['web']?.['image']).toBe(webImage);
+      expect(compose.services['api']?.['image']).toBe('bakery-api:v2');
     });
 
     it('network_mode: host needs stop-first, and a routed service cannot use it (the gateway joins it on no network)', async () => {
