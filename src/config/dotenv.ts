@@ -1,5 +1,5 @@
 import { UserError } from '../util/errors.js';
-import { readUserFile } from '../util/user-file.js';
+import { readUserUtf8 } from '../util/user-file.js';
 import { type Lookup, SubstitutionError, substitute } from './substitute.js';
 
 /**
@@ -276,7 +276,7 @@ export function readDotenvFiles(
 ): Record<string, string> {
   const into: Record<string, string> = {};
   for (const file of files) {
-    const text = readUserFile(file.path, {
+    const text = readUserUtf8(file.path, {
       display: `env file ${file.display}`,
       hint: 'point env_file at a regular file of KEY=value lines',
     });

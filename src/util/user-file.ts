@@ -109,10 +109,40 @@ export function readUserYamlText(path: string, options: ReadUserFileOptions = {}
   if (bytes === undefined) return undefined;
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
-  return bytes.toString('utf8');
+  return decodeUtf8(bytes, path, options.display ?? path);
 }
 
 /** readUserFileBytes, decoded as UTF-8. */
 export function readUserFile(path: string, options: ReadUserFileOptions = {}): string | undefined {
   return readUserFileBytes(path, options)?.toString('utf8');
+}
+
+/**
+ * `bytes` decoded as UTF-8; a UserFileError at `display:line:column` (column in bytes) for the first
+ * byte that is not UTF-8: replaced by U+FFFD, a value (a password) would change without a word.
+ */
+export function decodeUtf8(bytes: Buffer, path: string, display: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const text = bytes.toString('utf8');
+    const bad = text.indexOf('\ufffd');
+    const before = bytes.subarray(0, Buffer.byteLength(text.slice(0, Math.max(0, bad))));
+    const line = before.toString('latin1').split('\n').length;
+    const column = before.length - before.lastIndexOf(0x0a);
+    const at = bytes[before.length];
+    throw new UserFileError(
+      path,
+      `${display}:${line}:${column} is not UTF-8 (byte 0x${(at ?? 0).toString(16).padStart(2, '0')})`,
+      {
+        hint: `save ${display} as UTF-8 (an editor's "encoding" setting; iconv -f latin1 -t utf-8 converts it)`,
+      },
+    );
+  }
+}
+
+/** readUserFileBytes decoded with decodeUtf8 (a byte that is not UTF-8 is an error). */
+export function readUserUtf8(path: string, options: ReadUserFileOptions = {}): string | undefined {
+  const bytes = readUserFileBytes(path, options);
+  return bytes === undefined ? undefined : decodeUtf8(bytes, path, options.display ?? path);
 }

@@ -37,6 +37,26 @@ describe('config errors name file:line:column, key path, expected and found', ()
     }
   });
 
+  it('refuses bytes that are not UTF-8, in stagecraft.yml and in an env file, at their line and column', () => {
+    const root = mkdtempSync(join(tmpdir(), 'stagecraft-latin1-'));
+    const load = () =>
+      loadConfig({
+        cwd: root,
+        envName: 'dev',
+        purpose: 'any',
+        processEnv: {},
+        catalog: builtinProviders().catalog(),
+      });
+    writeFileSync(
+      join(root, 'stagecraft.yml'),
+      Buffer.from(`${minimal.replace('name: shop', 'name: café')}`, 'latin1'),
+    );
+    expect(load).toThrow('stagecraft.yml:2:12 is not UTF-8 (byte 0xe9)');
+    writeFileSync(join(root, 'stagecraft.yml'), `${minimal}    env_file: dev.env\n`);
+    writeFileSync(join(root, 'dev.env'), Buffer.from('A=1\nPASSWORD=s\xf6cret\n', 'latin1'));
+    expect(load).toThrow('env file dev.env:2:11 is not UTF-8 (byte 0xf6)');
+  });
+
   it('says what a second document, a bare `---` and an infinite number are', () => {
     expect(problems(`${minimal}---\nx: 1\n`)).toEqual([
       'stagecraft.yml:6:1 a second YAML document starts here: the file holds one document, so remove this `---` and what follows it (or merge it into the first)',
