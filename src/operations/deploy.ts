@@ -985,7 +985,16 @@ export async function executeDeploy(
       });
     }
   }
-  throw releaseError(plan, result);
+  // The last good release is what the hosts go back to; `--to-previous` from it would go one further.
+  const good = (await ledger.list(model.environment)).find(
+    (release) => release.id !== plan.releaseId && isCompletedRelease(release) && release.kind !== 'remove',
+  );
+  throw releaseError(plan, result, good === undefined ? undefined : returnTo(good));
+}
+
+/** The recovery of a failed release: the command that returns every host to `good`. */
+export function returnTo(good: ReleaseRecord): string {
+  return `run \`stagecraft rollback --to-release ${good.id}\` to return every host to the last good release (version ${good.version})`;
 }
 
 /** The success line of a release (or its JSON event). */
@@ -1070,6 +1079,6 @@ async function rollBackSwitched(
     `Deploying ${failed.env.model.project} ${prepared.plan.version} to ${failed.env.model.environment} (release ${prepared.plan.releaseId})`,
   );
   const { result, durationMs } = await runRelease(session, prepared, back);
-  if (!result.ok) throw releaseError(prepared.plan, result);
+  if (!result.ok) throw releaseError(prepared.plan, result, returnTo(target));
   reportDone(session, prepared, durationMs);
 }
