@@ -24,7 +24,14 @@ import { applyVerb, planToJson, planToText, type RolloutDecisions } from '../ren
 import { resolveHostAddress, runnerFor, runnerHost } from '../runners/factory.js';
 import { borrowRunner, RunnerPool } from '../runners/pool.js';
 import type { Runner } from '../runners/types.js';
-import { isCompletedRelease, Ledger, pendingPhases } from '../state/ledger.js';
+import {
+  currentRelease,
+  isCompletedRelease,
+  Ledger,
+  mergeLedgers,
+  pendingPhases,
+  readRemoteLedger,
+} from '../state/ledger.js';
 import type { LeaseHeartbeat } from '../state/lock.js';
 import { readSpecKey } from '../state/spec-key.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
@@ -338,15 +345,45 @@ export async function prepareDeploy(session: Session, options: DeployOptions): P
 }
 
 /**
- * The images of the services `--services` leaves out that run a built image (their own build's, or
- * another's through imageFrom): the ones `current` (the release that runs now) records. Throws
- * UserError naming them when no current release records one: their new tag would name an image
- * nobody built.
+ * The release that runs now (newest completed, none after a removal): from this machine's ledger
+ * merged with the lock host's history for a deploy; from this machine's alone for a plan (it reads
+ * no host) or when the lock host cannot be read (a warning says so).
  */
-function keptImages(
+async function runningNow(
+  session: Session,
+  env: LoadedEnvironment,
+  ledger: Ledger,
+  planOnly: boolean,
+  runners: RunnerPool | undefined,
+): Promise<ReleaseRecord | undefined> {
+  const local = await ledger.list();
+  if (planOnly) return currentRelease(local, env.model.environment);
+  const runner = borrowRunner(runners, env.model, env.model.lockHost);
+  try {
+    const remote = await readRemoteLedger(runner, env.model.project, env.model.environment);
+    return currentRelease(mergeLedgers(local, remote), env.model.environment);
+  } catch (error) {
+    session.output.warn(
+      `the release history on ${env.model.lockHost} could not be read (${(error as Error).message}): going by this machine's`,
+    );
+    return currentRelease(local, env.model.environment);
+  } finally {
+    await runner.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The images `--services` keeps for the services it leaves out (see runningNow for `current`): those
+ * that run a built image (their own build's, or another's through imageFrom), as `current` records
+ * them. Throws UserError naming them when it records none (their new tag would name an image nobody
+ * built); a plan (`planOnly`) warns instead and leaves them out of the answer.
+ */
+export function keptImages(
+  session: Session,
   env: LoadedEnvironment,
   onlyServices: readonly string[],
   current: ReleaseRecord | undefined,
+  planOnly: boolean,
 ): Record<string, string> {
   const built = env.model.services.filter((service) => {
     const builder = service.build !== undefined ? service.name : service.imageFrom;
@@ -359,7 +396,12 @@ function keptImages(
     if (image === undefined) missing.push(service.name);
     else kept[service.name] = image;
   }
-  if (missing.length > 0) {
+  if (missing.length > 0 && planOnly) {
+    // A plan reads no host: the lock host's history, which a deploy reads, may know them.
+    session.output.warn(
+      `--services ${onlyServices.join(',')}: ${missing.join(', ')} keep${missing.length === 1 ? 's' : ''} the image the running release has, which this machine's ledger does not record; the plan shows the new tag (a deploy reads the lock host's history)`,
+    );
+  } else if (missing.length > 0) {
     throw new UserError(
       `--services ${onlyServices.join(',')} leaves out ${missing.join(', ')}, which run${missing.length === 1 ? 's' : ''} a built image, and no completed release of ${env.model.environment} recorded on this machine says which one`,
       {
@@ -389,7 +431,13 @@ async function planRelease(
   // current release runs (its tag at this version was never built).
   const kept =
     target === undefined && onlyServices !== undefined
-      ? keptImages(env, onlyServices, await ledger.current(env.model.environment))
+      ? keptImages(
+          session,
+          env,
+          onlyServices,
+          await runningNow(session, env, ledger, planOnly, options.runners),
+          planOnly,
+        )
       : undefined;
   // Retention (the last steps) for whole-environment releases only; a scoped one leaves old releases be.
   const scoped = onlyHosts !== undefined || onlyServices !== undefined;

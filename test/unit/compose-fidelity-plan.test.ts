@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { ComposeProject, ComposeService } from '../../src/compose/types.js';
-import { prepareDeploy } from '../../src/operations/deploy.js';
+import { keptImages, prepareDeploy } from '../../src/operations/deploy.js';
 import { allSteps, type Plan, type Step } from '../../src/plan/types.js';
 import { Ledger } from '../../src/state/ledger.js';
 import { PHASES, type ReleaseRecord } from '../../src/state/types.js';
@@ -337,13 +337,21 @@ volumes:
         config,
         readFileSync(config, 'utf8').replace('services:\n', 'services:\n  api: { role: web }\n'),
       );
-      const scoped = () => {
+      const scoped = async () => {
         const context = projectContext(dir, 'production');
         context.globals.services = ['api'];
-        return prepareDeploy(context, { version: 'v2', planOnly: true });
+        return {
+          ...(await prepareDeploy(context, { version: 'v2', planOnly: true })),
+          output: context.output,
+        };
       };
-      const refused = (await scoped().catch((caught: unknown) => caught)) as UserError;
-      expect(refused.message).toBe(
+      // No release recorded: a plan (which reads no host) says so; a deploy (lock host's history too) refuses.
+      const unknown = await scoped();
+      expect(unknown.output.warnings).toContain(
+        "--services api: web keeps the image the running release has, which this machine's ledger does not record; the plan shows the new tag (a deploy reads the lock host's history)",
+      );
+      const context = projectContext(dir, 'production');
+      expect(() => keptImages(context, unknown.env, ['api'], undefined, false)).toThrow(
         '--services api leaves out web, which runs a built image, and no completed release of production recorded on this machine says which one',
       );
       // Without a registry the images go over SSH, under their tags.
