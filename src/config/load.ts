@@ -240,7 +240,11 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   }
   checkMinimumVersion(raw as Record<string, unknown>, source);
   const environments = rawEnvironments(raw);
-  const envName = chooseEnvironment(Object.keys(environments), options.envName, options.purpose);
+  // With no environment at all (a misspelt `environments:`), the schema's errors say why, not this.
+  const envName =
+    Object.keys(environments).length === 0
+      ? undefined
+      : chooseEnvironment(Object.keys(environments), options.envName, options.purpose);
 
   // An env file that is there but cannot be read as one (a folder, a device, a pipe) is reported at
   // the env_file key that names it.

@@ -125,6 +125,17 @@ describe('config errors name file:line:column, key path, expected and found', ()
     ]);
   });
 
+  it('a misspelt `environments:` is named as such, even with --env given (not "unknown environment")', () => {
+    expect(
+      problems('project:\n  name: shop\nenviroments:\n  production:\n    driver: local\n', {
+        envName: 'production',
+      }),
+    ).toEqual([
+      'stagecraft.yml:1:1 environments: is required: expected a mapping',
+      'stagecraft.yml:3:1 enviroments: unknown key "enviroments" (did you mean "environments"?)',
+    ]);
+  });
+
   it('rejects an unknown key with a suggestion, at the key itself', () => {
     expect(problems(`${minimal}  prod:\n    driver: ssh\n    hostz:\n      app: [h1]\n`)).toEqual([
       'stagecraft.yml:7:5 environments.prod.hosts: driver ssh needs at least one host role',
