@@ -331,28 +331,21 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   const parsed = schema.safeParse(interpolated.value);
   const issues: ConfigIssue[] = [...syntax];
   // A secret where it would travel in clear: ssh's argv, a DNS lookup, the gateway's routes and TLS
-  // names (certificate transparency logs publish them).
-  for (const path of interpolated.secretPaths.filter(inClearPlace)) {
+  // names (certificate transparency logs publish them), a command's argv (ps, `docker inspect`).
+  for (const path of interpolated.secretPaths) {
+    const message = inClearPlace(path)
+      ? "takes a secret variable, and this value travels in clear (ssh arguments, DNS, the gateway's routes): give it a value that is not a secret"
+      : inCommand(path)
+        ? 'takes a secret variable into a command line, where ps and `docker inspect` show it: read it from the environment instead (`$$NAME` in `sh -c`)'
+        : undefined;
+    if (message === undefined) continue;
     const position = source.position(path);
     issues.push({
       file: displayName,
       line: position.line,
       column: position.column,
       path: formatPath(path),
-      message:
-        "takes a secret variable, and this value travels in clear (ssh arguments, DNS, the gateway's routes): give it a value that is not a secret",
-    });
-  }
-  // A command's argv is seen by everyone on the machine that runs it (ps, `docker inspect`).
-  for (const path of interpolated.secretPaths.filter(inCommand)) {
-    const position = source.position(path);
-    issues.push({
-      file: displayName,
-      line: position.line,
-      column: position.column,
-      path: formatPath(path),
-      message:
-        'takes a secret variable into a command line, where ps and `docker inspect` show it: read it from the environment instead (`$$NAME` in `sh -c`)',
+      message,
     });
   }
   for (const problem of interpolated.problems) {
