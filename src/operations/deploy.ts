@@ -403,7 +403,7 @@ export function keptImages(
     );
   } else if (missing.length > 0) {
     throw new UserError(
-      `--services ${onlyServices.join(',')} leaves out ${missing.join(', ')}, which run${missing.length === 1 ? 's' : ''} a built image, and no completed release of ${env.model.environment} recorded on this machine says which one`,
+      `--services ${onlyServices.join(',')} leaves out ${missing.join(', ')}, which run${missing.length === 1 ? 's' : ''} a built image, and no completed release of ${env.model.environment} (in this machine's ledger or the lock host's history) records it`,
       {
         hint: `deploy without --services once (or add ${missing.join(',')} to --services), so their images are built and recorded`,
       },

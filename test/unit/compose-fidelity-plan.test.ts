@@ -352,7 +352,7 @@ volumes:
       );
       const context = projectContext(dir, 'production');
       expect(() => keptImages(context, unknown.env, ['api'], undefined, false)).toThrow(
-        '--services api leaves out web, which runs a built image, and no completed release of production recorded on this machine says which one',
+        "--services api leaves out web, which runs a built image, and no completed release of production (in this machine's ledger or the lock host's history) records it",
       );
       // Without a registry the images go over SSH, under their tags.
       const webImage = 'bakery-web:v1';
