@@ -131,6 +131,12 @@ class Parser {
     const raw = this.text.slice(start, end);
     const name = raw.replace(/\s+$/u, '');
     if (name.includes(' ')) throw new DotenvSyntaxError(this.line, 'key cannot contain a space');
+    // No process environment holds a variable without a name (compose fails: "setenv: invalid argument").
+    if (name === '' && !inherited)
+      throw new DotenvSyntaxError(
+        this.line,
+        `no variable name before the ${this.text[end]}: write NAME=value`,
+      );
     if (inherited && end < this.text.length) this.line++;
     let rest = end + 1;
     while (isSpace(this.text[rest])) rest++;

@@ -104,6 +104,9 @@ describe('parseDotenv (compose v2 rules)', () => {
       ),
     );
     expect(() => parseDotenv('A=1\n\nB C=2\n')).toThrow('line 3: key cannot contain a space');
+    expect(() => parseDotenv('A=1\n=novalue\n')).toThrow(
+      'line 2: no variable name before the =: write NAME=value',
+    );
     expect(() => parseDotenv('A=1\nB$=2\n')).toThrow(
       'line 2: unexpected character "$" in variable name "B$"',
     );
