@@ -216,6 +216,19 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
             secret: false,
           });
         } else if (input.relativeBindSources?.has(source) === true) {
+          const home = input.variables?.['HOME'] ?? process.env['HOME'];
+          if (home !== undefined && home !== '/' && source.startsWith(`${home}/`)) {
+            const written = `~/${source.slice(home.length + 1)}`;
+            throw new UserError(
+              located(
+                input.locate?.mount(name, mount.target),
+                `service ${name}: the bind mount ${written}:${mount.target} is in this machine's home folder (${home}), which the hosts do not have`,
+              ),
+              {
+                hint: `mount a folder of the hosts by its absolute path (for example ${mount.target}), or give the container what it needs another way (a compose secret, an environment variable)`,
+              },
+            );
+          }
           const shown = relative(input.projectDir, source).split(sep).join('/');
           throw new UserError(
             located(
