@@ -506,8 +506,15 @@ async function planRelease(
     readProjectPath: (relative) => {
       const files = readProjectPath(env.loaded.root, relative);
       for (const file of files ?? []) {
+        // Only a file inside a mounted folder: one read on its own (a compose secret's file, uploaded
+        // 0600, or a file mounted by name) is where its owner put it on purpose.
         const named = privateFiles.get(join(env.loaded.root, file.path));
-        if (named === undefined || warnedPrivate.has(file.path)) continue;
+        if (
+          named === undefined ||
+          file.path === relative.replace(/^\.\//, '') ||
+          warnedPrivate.has(file.path)
+        )
+          continue;
         warnedPrivate.add(file.path);
         session.output.warn(
           `${file.path} (${named}) is inside ./${relative}, which a service mounts: it is uploaded to the hosts with the folder (mode ${file.mode.toString(8).padStart(4, '0')}) and the container can read it; move it out of the folder unless the app reads it there`,

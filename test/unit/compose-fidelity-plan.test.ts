@@ -460,7 +460,14 @@ volumes:
           '    driver: ssh\n    env_file: conf.d/production.env\n',
         ),
       );
+      // A compose secret's own file (uploaded 0600) is not inside a mounted folder: no warning.
+      writeFileSync(join(dir, 'db_password.txt'), 'hunter2-secret');
+      writeFileSync(
+        join(dir, 'docker-compose.yml'),
+        'services:\n  web:\n    image: nginx:1.25\n    volumes: ["./conf.d:/etc/nginx/conf.d:ro"]\n    secrets: [db_password]\nsecrets:\n  db_password:\n    file: ./db_password.txt\n',
+      );
       const { output } = await planProject(dir, 'production');
+      expect(output.warnings.filter((warning) => warning.includes('(a compose secret'))).toEqual([]);
       expect(output.warnings.filter((warning) => warning.includes('production.env'))).toEqual([
         'conf.d/production.env (an env file stagecraft.yml names) is inside ./conf.d, which a service mounts: it is uploaded to the hosts with the folder (mode 0644) and the container can read it; move it out of the folder unless the app reads it there',
       ]);
