@@ -101,7 +101,10 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     }
   }
   const onHostSet = new Set(onHost);
-  const secretValues = [...new Set(input.secretValues.filter((value) => value !== ''))];
+  // A plan's stand-in for a secret it does not resolve is no secret (an address shows it too).
+  const secretValues = [
+    ...new Set(input.secretValues.filter((value) => value !== '' && value !== RESOLVED_AT_DEPLOY)),
+  ];
   const secretNames = new Set(input.secretNames ?? []);
   const projectFiles = new Set<string>();
   const projectMounts: HostCompose['projectMounts'] = [];
@@ -155,7 +158,6 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
           secretValues.some((secretValue) => value.includes(secretValue)));
       if (secret) {
         secrets[key] = value;
-        // A plan's stand-in for an unresolved secret is no secret: an address may show it too.
         if (value !== RESOLVED_AT_DEPLOY) movedValues.add(value);
       } else kept[key] = value === null ? null : escapeDollars(value);
     }

@@ -25,7 +25,7 @@ import type { EnvironmentModel, HostModel, ServiceModel } from '../model/environ
 import { PHASES, type PhaseName } from '../state/types.js';
 import { formatDurationSetting } from '../util/duration.js';
 import { UserError, UserFileError } from '../util/errors.js';
-import { RESOLVED_AT_DEPLOY, Secret } from '../util/secret.js';
+import { Secret } from '../util/secret.js';
 import { lockAcquireStep, lockReleaseStep, recordStep } from './lock-steps.js';
 import { type Retention, retainSteps } from './prune.js';
 import { isRouted, plannedRoutes, type RouteInputs } from './routes.js';
@@ -494,12 +494,9 @@ export function projectionOf(
 > {
   return {
     compose: input.compose,
-    // A plan's stand-in for a secret it does not resolve is no secret (an address shows it too).
     secretValues: [
       ...input.secretValues,
-      ...Object.values(input.serviceSecrets ?? {})
-        .flatMap((pairs) => Object.values(pairs))
-        .filter((value) => value !== RESOLVED_AT_DEPLOY),
+      ...Object.values(input.serviceSecrets ?? {}).flatMap((pairs) => Object.values(pairs)),
     ],
     secretNames: input.secretNames,
     projectDir: input.projectDir,

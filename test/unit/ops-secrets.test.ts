@@ -222,14 +222,14 @@ describe('patchCompose', () => {
     secrets: { session_key: { environment: 'SESSION_KEY' } },
   };
   const variables = { SESSION_KEY: 'session-key-value' };
-  /** What a deploy with these values renders and records. */
-  const deployed = (token: string, withWebSecret: boolean) =>
+  /** What a deploy of `compose` (default `local`) with these values renders and records. */
+  const deployed = (token: string, withWebSecret: boolean, compose: ComposeProject = local) =>
     projectHostCompose({
       compose: {
-        ...local,
+        ...compose,
         services: {
-          ...local.services,
-          api: { ...local.services['api']!, environment: { API_TOKEN: token, PORT: '3000' } },
+          ...compose.services,
+          api: { ...compose.services['api']!, environment: { API_TOKEN: token, PORT: '3000' } },
         },
       },
       composeProjectName: 'shop-production',
@@ -279,26 +279,7 @@ describe('patchCompose', () => {
         },
       },
     };
-    const render = (token: string) =>
-      projectHostCompose({
-        compose: {
-          ...restarting,
-          services: {
-            ...restarting.services,
-            api: { ...restarting.services['api']!, environment: { API_TOKEN: token, PORT: '3000' } },
-          },
-        },
-        composeProjectName: 'shop-production',
-        services: ['api', 'web'],
-        images: {},
-        secretValues: [token],
-        secretNames: ['API_TOKEN', 'WEB_TOKEN'],
-        remoteServices: {},
-        releaseLabels: {},
-        stagecraftServices: { web: { environment: { WEB_TOKEN: 'web-token-2' } } },
-        variables,
-        specHashKey: key,
-      });
+    const render = (token: string) => deployed(token, true, restarting);
     const old = render('old-token-1');
     const after = render('new-token-9');
     expect(after.specHashes['web']).not.toBe(old.specHashes['web']);
