@@ -115,6 +115,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
   const services: Record<string, ComposeService> = {};
   const secretEnv: Record<string, Record<string, string>> = {};
   const specHashes: Record<string, string> = {};
+  const filesHashes: Record<string, string> = {};
 
   // Dependencies first: a service restarted with one (depends_on restart: true) hashes its hash in.
   for (const name of dependencyOrder(input.compose, onHost)) {
@@ -250,7 +251,10 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     delete labels[SPEC_HASH_LABEL];
     delete labels[FILES_HASH_LABEL];
     const filesHash = projectFilesHash(name, spec, projectMounts, input);
-    if (filesHash !== undefined) labels[FILES_HASH_LABEL] = filesHash;
+    if (filesHash !== undefined) {
+      labels[FILES_HASH_LABEL] = filesHash;
+      filesHashes[name] = filesHash;
+    }
     for (const key of Object.keys(input.releaseLabels)) delete labels[key];
     if (Object.keys(labels).length > 0) spec.labels = labels;
     else delete spec.labels;
@@ -377,6 +381,7 @@ export function projectHostCompose(input: HostComposeInput): HostCompose {
     document,
     secretEnv,
     specHashes,
+    filesHashes,
     projectFiles: [...projectFiles].sort(compareStrings),
     projectMounts,
     secretFiles,

@@ -67,6 +67,12 @@ export interface HostCompose {
   /** Service → hash of its desired state (spec + secret env); stored as the `stagecraft.spec-hash` label. */
   specHashes: Record<string, string>;
   /**
+   * Service → its `stagecraft.files-hash` label (an HMAC over the project files it mounts), for the
+   * services that mount any: a release records them so a rollback can tell whether today's files are
+   * the ones it ran.
+   */
+  filesHashes: Record<string, string>;
+  /**
    * Paths relative to the project folder that the document references as `./path` (bind-mount
    * sources, secret/config files under the project): upload them beside the compose file.
    */

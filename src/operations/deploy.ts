@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { unreadableBuildInputs } from '../compose/build-file.js';
 import { sha256Hex } from '../compose/canonical.js';
-import { SPEC_HASH_LABEL } from '../compose/project.js';
 import { configuredEnvFiles } from '../config/load.js';
+import { FILES_HASH_LABEL, SPEC_HASH_LABEL } from '../docker/labels.js';
 import type { RunResult, StepHandler } from '../engine/run.js';
 import {
   type DeployPlanInput,
@@ -17,6 +17,7 @@ import {
   type ReusedCompose,
   releaseDir,
 } from '../plan/deploy.js';
+import { refuseChangedFiles, releaseServicesOf } from '../plan/rollback-fidelity.js';
 import { isRouted } from '../plan/routes.js';
 import { planSwarmDeploy } from '../plan/swarm.js';
 import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
@@ -33,7 +34,7 @@ import {
   readRemoteLedger,
 } from '../state/ledger.js';
 import type { LeaseHeartbeat } from '../state/lock.js';
-import { readSpecKey } from '../state/spec-key.js';
+import { readExistingSpecKey, readSpecKey } from '../state/spec-key.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, PartialFailure, UserError } from '../util/errors.js';
@@ -150,8 +151,10 @@ async function hostAddresses(
 
 /**
  * A rollback deploys the target release's own compose files (a swarm: its stack file on the manager)
- * again: read back from each host, checked against the sha256 recorded in the release. A host whose file is gone or changed gets a compose file
- * rendered from today's config with the target's images instead (said in a warning).
+ * again: read back from each host, checked against the sha256 recorded in the release. A host whose
+ * file is gone or changed gets a compose file rendered from today's compose file with the target's
+ * images and services instead (said in a warning; plan/rollback-fidelity.ts refuses what that cannot
+ * bring back).
  */
 async function reusedComposeFiles(
   context: Session,
@@ -174,7 +177,7 @@ async function reusedComposeFiles(
           const text = await runner.read(`${releaseDir(model, target.id)}/${file}`);
           if (text === undefined || sha256Hex(text) !== recorded.compose_sha256) {
             context.output.warn(
-              `${host}: the ${file} of ${target.id} is ${text === undefined ? 'gone' : 'changed'}; rendering one from the current config with its images`,
+              `${host}: the ${file} of ${target.id} is ${text === undefined ? 'gone' : 'changed'}; rendering one from today's compose file and secret values with its images and services`,
             );
             return;
           }
@@ -182,15 +185,19 @@ async function reusedComposeFiles(
             (parse(text) as { services?: Record<string, { labels?: Record<string, string> }> }).services ??
             {};
           const specHashes: Record<string, string> = {};
+          const filesHashes: Record<string, string> = {};
           for (const [name, service] of Object.entries(services)) {
             const hash = service.labels?.[SPEC_HASH_LABEL];
             if (hash !== undefined) specHashes[name] = hash;
+            const files = service.labels?.[FILES_HASH_LABEL];
+            if (files !== undefined) filesHashes[name] = files;
           }
           reused[host] = {
             releaseId: target.id,
             text,
             sha256: recorded.compose_sha256,
             specHashes,
+            filesHashes,
             services: Object.keys(services),
           };
         } finally {
@@ -280,12 +287,21 @@ export function ingressTls(env: LoadedEnvironment): PlannedTls {
   };
 }
 
-/** The environment's spec-hash key, from (or created on) the lock host. */
-async function lockHostSpecKey(env: LoadedEnvironment, runners: RunnerPool | undefined): Promise<string> {
+/**
+ * The environment's spec-hash key, from (or created on) the lock host; `existingOnly` (`plan
+ * --refresh`): read only, undefined when there is none yet.
+ */
+async function lockHostSpecKey(
+  env: LoadedEnvironment,
+  runners: RunnerPool | undefined,
+  existingOnly: boolean,
+): Promise<string | undefined> {
   const { model } = env;
   const runner = borrowRunner(runners, model, model.lockHost);
   try {
-    return await readSpecKey(runner, model.project, model.environment);
+    return existingOnly
+      ? await readExistingSpecKey(runner, model.project, model.environment)
+      : await readSpecKey(runner, model.project, model.environment);
   } finally {
     await runner.close().catch(() => undefined);
   }
@@ -303,6 +319,8 @@ export interface PreparedDeploy {
   basedOn?: ReleaseRecord;
   /** What the release record says (`--message`, or a default per kind). */
   message: string;
+  /** The hosts and services a scoped release covers (ReleaseRecord.scope); absent: all. */
+  scope?: ReleaseRecord['scope'];
 }
 
 /** What a plan is made from once the environment is loaded: reused by an automatic rollback. */
@@ -443,7 +461,8 @@ async function planRelease(
   const scoped = onlyHosts !== undefined || onlyServices !== undefined;
   // Reads of the lock host that do not depend on each other: side by side.
   const [specHashKey, retention, maintenance, passwords, gateways] = await Promise.all([
-    planOnly ? undefined : lockHostSpecKey(env, options.runners),
+    // `plan --refresh` compares with the running containers' labels: their hashes are keyed.
+    planOnly && options.readGateways !== true ? undefined : lockHostSpecKey(env, options.runners, planOnly),
     scoped
       ? undefined
       : retentionFor(
@@ -471,6 +490,9 @@ async function planRelease(
     ...env.composeSecretFiles.map((file) => [file, "a compose secret's file"] as const),
   ]);
   const warnedPrivate = new Set<string>();
+  const reuse = target
+    ? await reusedComposeFiles(session, env, target, onlyHosts, options.runners)
+    : undefined;
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
@@ -482,7 +504,10 @@ async function planRelease(
     ...(target
       ? {
           images: target.images,
-          reuse: await reusedComposeFiles(session, env, target, onlyHosts, options.runners),
+          reuse: reuse!,
+          ...(env.model.driver === 'swarm'
+            ? {}
+            : { releaseServices: releaseServicesOf(env.model, target, reuse!, onlyHosts) }),
         }
       : kept === undefined
         ? {}
@@ -496,7 +521,8 @@ async function planRelease(
     secretValues: env.secretValues,
     variables: env.loaded.variables,
     secretNames: secretNames(env.loaded),
-    ...(target ? {} : { serviceSecrets: await declaredServiceSecrets(session, env, planOnly) }),
+    // A rollback's reused files carry the release's own secret files; a re-rendered one takes today's.
+    serviceSecrets: await declaredServiceSecrets(session, env, planOnly),
     ...(specHashKey === undefined ? {} : { specHashKey }),
     hooks: findHooks(session, env.loaded.root),
     ingressTls: ingressTls(env),
@@ -626,6 +652,19 @@ async function planRelease(
     );
   }
   const plan = env.model.driver === 'swarm' ? planSwarmDeploy(input) : planDeploy(input);
+  if (target && reuse !== undefined) refuseChangedFiles(plan, target, reuse);
+  if (!target && options.skipBuild === true && (!planOnly || options.dryRun === true)) {
+    const [{ LocalRunner }, { refuseUnbuiltImages }] = await Promise.all([
+      import('../runners/local.js'),
+      import('./unbuilt-images.js'),
+    ]);
+    await refuseUnbuiltImages(
+      env.model,
+      imageRefs(env.model, version, kept),
+      onlyServices,
+      new LocalRunner({ cwd: env.loaded.root }),
+    );
+  }
   // A rollback deploys the files of a release that was checked when it was planned.
   if (!target) {
     const checking = validateRenderedCompose(plan, env.model.composeProject);
@@ -651,6 +690,14 @@ async function planRelease(
     images: target?.images ?? imageRefs(env.model, version),
     ...(target ? { basedOn: target } : {}),
     message,
+    ...(onlyHosts === undefined && onlyServices === undefined
+      ? {}
+      : {
+          scope: {
+            ...(onlyHosts === undefined ? {} : { hosts: [...onlyHosts] }),
+            ...(onlyServices === undefined ? {} : { services: [...onlyServices] }),
+          },
+        }),
   };
 }
 
@@ -788,9 +835,12 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
     if (step.action.kind === 'upload' && step.action.file === 'compose' && step.host) {
       hosts[step.host.name] = {
         compose_sha256: step.action.sha256 ?? '',
-        services: env.model.services
-          .filter((service) => service.hosts.includes(step.host!.name))
-          .map((service) => service.name),
+        services:
+          step.action.services ??
+          env.model.services
+            .filter((service) => service.hosts.includes(step.host!.name))
+            .map((service) => service.name),
+        ...(step.action.filesHashes === undefined ? {} : { files_hashes: step.action.filesHashes }),
       };
     }
   }
@@ -803,6 +853,7 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
     phases: pendingPhases(),
     ...(previousId ? { previous_id: previousId } : {}),
     kind: plan.kind,
+    ...(prepared.scope === undefined ? {} : { scope: prepared.scope }),
     ...(plan.kind === 'rollback' && prepared.basedOn ? { rollback_of: prepared.basedOn.id } : {}),
     ...(plan.kind === 'restart' && prepared.basedOn ? { restart_of: prepared.basedOn.id } : {}),
     images: prepared.images,
@@ -909,6 +960,16 @@ async function runReleaseWith(
                     waitMs: options.lockWaitMs,
                   }),
                 );
+                // A release this laptop left running under the lock ended without finishing.
+                const abandoned = await ledger.markAbandoned(
+                  model.environment,
+                  record.id,
+                  `interrupted: its deploy ended before it finished (found when ${record.id} took the lock)`,
+                );
+                for (const release of abandoned)
+                  session.output.warn(
+                    `release ${release.id} (version ${release.version}) was left running by a deploy that ended before it finished: recorded as failed`,
+                  );
                 // Renewed while the deploy runs; a lost lease stops it before its next step.
                 heartbeat = startLeaseHeartbeat(runner, lease, {
                   project: model.project,

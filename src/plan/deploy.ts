@@ -48,6 +48,8 @@ export interface ReusedCompose {
   text: string;
   sha256: string;
   specHashes: Record<string, string>;
+  /** Service → its `stagecraft.files-hash` label, for the services that carry one. */
+  filesHashes?: Record<string, string>;
   /** The compose services the file defines (a swarm stack file: the gateway included). */
   services?: string[];
 }
@@ -198,6 +200,11 @@ export interface DeployPlanInput {
   gateways?: Record<string, RunningGateway>;
   /** Rollback: per host, the target release's compose file to deploy again as it was. */
   reuse?: Record<string, ReusedCompose>;
+  /**
+   * Rollback: per host, the services the target release ran there (its ledger record). A host whose
+   * compose file cannot be reused renders these, not today's; a host it did not run on renders today's.
+   */
+  releaseServices?: Record<string, string[]>;
   /** The environment's spec-hash key (state/spec-key.ts); a plan has none (secrets hash as names only). */
   specHashKey?: string;
   /** Limit the rollout to these hosts / services (scope flags); others are left as they are. */
@@ -256,10 +263,6 @@ function imageBuilder(service: ServiceModel | undefined): string | undefined {
   return service?.build !== undefined ? service.name : service?.imageFrom;
 }
 
-/**
- * Whether a built service is built (and saved) in a deploy limited to `onlyServices`: when it is one of
- * them, or one of them runs its image (imageFrom). All are when the deploy is not limited.
- */
 /**
  * True when `--services` (`onlyServices`; undefined: all) builds service `name`: it is in scope, or a
  * service in scope runs its image (imageFrom).
@@ -419,10 +422,11 @@ export function saveSteps(
 }
 
 interface HostFiles {
-  /** The compose file's bytes, its sha256, and each service's spec hash. */
+  /** The compose file's bytes, its sha256, and each service's spec hash and files hash. */
   text: string;
   sha256: string;
   specHashes: Record<string, string>;
+  filesHashes: Record<string, string>;
   /** Steps that put the other files (secrets, project files) beside it; they run after `prepare`. */
   extra: (prepare: string) => Step[];
 }
@@ -558,8 +562,9 @@ function renderedHostFiles(
 ): HostFiles {
   const { model } = input;
   const remoteServices: Record<string, string> = {};
+  const here = new Set(services.map((service) => service.name));
   for (const service of model.services) {
-    if (service.hosts.includes(host.name) || service.hosts.length === 0) continue;
+    if (here.has(service.name) || service.hosts.includes(host.name) || service.hosts.length === 0) continue;
     const address = input.hostAddresses[service.hosts[0]!];
     if (address !== undefined) remoteServices[service.name] = address;
   }
@@ -579,6 +584,7 @@ function renderedHostFiles(
     text: rendered.text,
     sha256: rendered.sha256,
     specHashes: hostCompose.specHashes,
+    filesHashes: hostCompose.filesHashes,
     extra: (prepare) => [
       ...projectFileSteps(input, host, hostCompose.projectMounts, dir, prepare),
       ...Object.entries(hostCompose.secretFiles)
@@ -740,6 +746,7 @@ function reusedHostFiles(
     text: reused.text,
     sha256: reused.sha256,
     specHashes: reused.specHashes,
+    filesHashes: reused.filesHashes ?? {},
     extra: (prepare) => [
       {
         id: `copy:${host.name}`,
@@ -825,8 +832,13 @@ function hostSteps(
   const reused = input.reuse?.[host.name];
   /** The image reference a service runs: the release's build, else its compose image. */
   const imageOf = (name: string): string | undefined => images[name] ?? input.compose.services[name]?.image;
+  const recorded = input.kind === 'rollback' ? input.releaseServices?.[host.name] : undefined;
   const services = model.services.filter((service) =>
-    reused === undefined ? service.hosts.includes(host.name) : reused.specHashes[service.name] !== undefined,
+    reused !== undefined
+      ? reused.specHashes[service.name] !== undefined
+      : recorded !== undefined
+        ? recorded.includes(service.name)
+        : service.hosts.includes(host.name),
   );
   if (services.length === 0) return [];
   const dir = releaseDir(model, input.releaseId);
@@ -850,6 +862,8 @@ function hostSteps(
         mode: 0o644,
         sha256: files.sha256,
         file: 'compose',
+        services: services.map((service) => service.name),
+        ...(Object.keys(files.filesHashes).length === 0 ? {} : { filesHashes: files.filesHashes }),
       },
       dependsOn: previous,
     },
@@ -999,8 +1013,9 @@ function hostSteps(
     });
     serviceStep.set(service.name, id);
   }
-  if (input.onlyServices === undefined && reused === undefined) {
-    // After every rollout here (the gateway routes only to this release's services by then).
+  if (input.onlyServices === undefined) {
+    // After every rollout here (the gateway routes only to this release's services by then). A
+    // rollback too: a service added since the release it returns to stops.
     const keep = services.map((service) => service.name);
     steps.push({
       id: `prune:${host.name}`,
@@ -1107,7 +1122,7 @@ export function planDeploy(input: DeployPlanInput): Plan {
   // A host that runs no service of this release may still run an earlier one's (a service removed
   // from it, or moved away): it is pruned too, as `docker compose up --remove-orphans` would, once
   // every other host has rolled out.
-  if (input.onlyServices === undefined && input.reuse === undefined) {
+  if (input.onlyServices === undefined) {
     const rolledOut = planned.filter((step) => step.action.kind === 'prune').map((step) => step.id);
     for (const host of idle) {
       planned.push({

@@ -97,6 +97,10 @@ export type Action =
       sha256?: string;
       /** What the file is: `compose` files are what a release records (their sha256, per host). */
       file: UploadedFile;
+      /** A compose file: the services it runs on the host (what the release records for the host). */
+      services?: string[];
+      /** A compose file: service → its `stagecraft.files-hash` label, for those that mount project files. */
+      filesHashes?: Record<string, string>;
     }
   | {
       kind: 'exec';

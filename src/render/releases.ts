@@ -45,6 +45,24 @@ export function deployerOf(record: ReleaseRecord): { user: string; machine: stri
   };
 }
 
+/**
+ * The release's kind, with its scope when it covered only some hosts or services: `deploy`,
+ * `deploy (hosts h1)`, `rollback (hosts h1, h2; services api)`. Printable.
+ */
+export function kindOf(record: ReleaseRecord): string {
+  const scope = (record as { scope?: unknown }).scope as { hosts?: unknown; services?: unknown } | undefined;
+  const list = (value: unknown) =>
+    Array.isArray(value) ? value.map((item) => text(item)).join(', ') : undefined;
+  const parts =
+    scope !== null && typeof scope === 'object'
+      ? [
+          list(scope.hosts) === undefined ? undefined : `hosts ${list(scope.hosts)}`,
+          list(scope.services) === undefined ? undefined : `services ${list(scope.services)}`,
+        ].filter((part) => part !== undefined)
+      : [];
+  return `${text(record.kind, 'deploy')}${parts.length === 0 ? '' : ` (${parts.join('; ')})`}`;
+}
+
 /** `YYYY-MM-DD HH:MM:SS` of the record's timestamp, or `?`. */
 export function whenOf(record: ReleaseRecord): string {
   const timestamp = (record as { timestamp?: unknown }).timestamp;
@@ -63,7 +81,7 @@ export function listRows(
       return [
         text(record.id),
         text(record.version),
-        text(record.kind, 'deploy'),
+        kindOf(record),
         status(record),
         whenOf(record),
         `${by.user}@${by.machine.replace(/ \(CI\)$/, '')}`,
@@ -85,7 +103,7 @@ export function auditRows(
         whenOf(record),
         by.user,
         by.machine,
-        text(record.kind, 'deploy'),
+        kindOf(record),
         text(record.version),
         status(record),
         text(record.message, ''),
@@ -104,7 +122,7 @@ export function showLines(record: ReleaseRecord, status: string): string[] {
     `Environment:      ${text(record.environment)}`,
     `Version:          ${text(record.version)}`,
     `Commit SHA:       ${text(record.commit_sha || undefined, 'N/A')}`,
-    `Kind:             ${text(record.kind, 'deploy')}${record.rollback_of ? ` of ${text(record.rollback_of)}` : record.restart_of ? ` of ${text(record.restart_of)}` : ''}`,
+    `Kind:             ${kindOf(record)}${record.rollback_of ? ` of ${text(record.rollback_of)}` : record.restart_of ? ` of ${text(record.restart_of)}` : ''}`,
     `Timestamp:        ${text(record.timestamp)}`,
     `Previous Release: ${text(record.previous_id, 'N/A')}`,
     `Deployed by:      ${by.user}@${by.machine}`,

@@ -103,7 +103,8 @@ export function currentRelease(records: readonly ReleaseRecord[], env: string): 
 
 /**
  * The newest completed release of `env` older than release `beforeId` (the `--to-previous` target);
- * removals are passed over: there is nothing to return to in one.
+ * removals are passed over: there is nothing to return to in one; so are releases limited to some
+ * hosts or services (`scope`): they are not what the whole environment ran.
  */
 export function previousRelease(
   records: readonly ReleaseRecord[],
@@ -115,6 +116,7 @@ export function previousRelease(
       record.environment === env &&
       record.id < beforeId &&
       record.kind !== 'remove' &&
+      record.scope === undefined &&
       isCompletedRelease(record),
   );
 }
@@ -182,6 +184,9 @@ export function ledgerPath(options: LedgerOptions): string {
 export type ReleasePatch = Partial<Omit<ReleaseRecord, 'id' | 'phases'>> & {
   phases?: Partial<Record<PhaseName, PhaseStatus>>;
 };
+
+/** The phases a release runs while it holds the deploy lock (build and push run before it). */
+const LOCKED_PHASES: readonly PhaseName[] = ['migrate_pre', 'rollout', 'migrate_post', 'finalize'];
 
 /** Mutations of one file in this process run one at a time. */
 const queues = new Map<string, Promise<unknown>>();
@@ -281,6 +286,29 @@ export class Ledger {
     return previousRelease(await this.read(), env, beforeId);
   }
 
+  /**
+   * Marks the releases of `env` (other than `exceptId`) that a deploy left in a phase run under the
+   * deploy lock (migrate_pre, rollout, migrate_post, finalize) as failed: called by the deploy that has
+   * just taken the lock, so no deploy of those releases still runs. Their running phase becomes
+   * failed, their pending phases skipped, and `error` says what happened. Returns the records changed.
+   */
+  async markAbandoned(env: string, exceptId: string, error: string): Promise<ReleaseRecord[]> {
+    return this.#mutate((releases) => {
+      const changed: ReleaseRecord[] = [];
+      for (const record of releases) {
+        if (record.environment !== env || record.id === exceptId) continue;
+        if (!LOCKED_PHASES.some((phase) => record.phases[phase] === 'running')) continue;
+        for (const phase of PHASES) {
+          if (record.phases[phase] === 'running') record.phases[phase] = 'failed';
+          else if (record.phases[phase] === 'pending') record.phases[phase] = 'skipped';
+        }
+        record.error = error;
+        changed.push(structuredClone(record));
+      }
+      return changed;
+    });
+  }
+
   async #mutate<T>(change: (releases: ReleaseRecord[]) => T): Promise<T> {
     const path = this.path;
     const run = async (): Promise<T> =>
@@ -371,10 +399,21 @@ function releaseShapeProblem(record: unknown): string | undefined {
     !isRecord(hosts) ||
     !Object.values(hosts).every(
       (host) =>
-        isRecord(host) && typeof host['compose_sha256'] === 'string' && isStringList(host['services']),
+        isRecord(host) &&
+        typeof host['compose_sha256'] === 'string' &&
+        isStringList(host['services']) &&
+        (host['files_hashes'] === undefined || isStringRecord(host['files_hashes'])),
     )
   )
     return '.hosts: expected host → { compose_sha256, services }';
+  const scope = record['scope'];
+  if (
+    scope !== undefined &&
+    (!isRecord(scope) ||
+      (scope['hosts'] !== undefined && !isStringList(scope['hosts'])) ||
+      (scope['services'] !== undefined && !isStringList(scope['services'])))
+  )
+    return '.scope: expected { hosts?, services? }';
   const deployer = record['deployer'];
   if (
     !isRecord(deployer) ||

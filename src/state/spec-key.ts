@@ -23,13 +23,12 @@ export function specKeyPath(project: string, env: string): string {
   return `${remoteStateDir(project, env)}/spec-hash.key`;
 }
 
-/**
- * The environment's spec-hash key from the lock host (created there on first use), as 64 hex
- * characters; registered with the redaction net. Throws ExternalError when the host cannot give one.
- */
-export async function readSpecKey(runner: Runner, project: string, env: string): Promise<string> {
-  const path = specKeyPath(project, env);
-  const result = await runner.exec(['sh', '-c', KEY_SCRIPT, 'sh', path], { allowFailure: true });
+/** The key in a read's stdout, registered for redaction; ExternalError when the read failed or it is damaged. */
+function keyFrom(
+  runner: Runner,
+  path: string,
+  result: { exitCode: number; stdout: string; stderr: string },
+): string {
   const key = result.stdout.trim();
   if (result.exitCode !== 0 || !/^[0-9a-f]{64}$/.test(key)) {
     throw new ExternalError(
@@ -41,4 +40,35 @@ export async function readSpecKey(runner: Runner, project: string, env: string):
   }
   registerSecretValue(key);
   return key;
+}
+
+/**
+ * The environment's spec-hash key from the lock host (created there on first use), as 64 hex
+ * characters; registered with the redaction net. Throws ExternalError when the host cannot give one.
+ */
+export async function readSpecKey(runner: Runner, project: string, env: string): Promise<string> {
+  const path = specKeyPath(project, env);
+  return keyFrom(
+    runner,
+    path,
+    await runner.exec(['sh', '-c', KEY_SCRIPT, 'sh', path], { allowFailure: true }),
+  );
+}
+
+/**
+ * The environment's spec-hash key from the lock host when it exists there, else undefined (nothing is
+ * created: `plan --refresh` reads hosts, never writes them); registered with the redaction net.
+ * Throws ExternalError when the host cannot be asked or the file is damaged.
+ */
+export async function readExistingSpecKey(
+  runner: Runner,
+  project: string,
+  env: string,
+): Promise<string | undefined> {
+  const path = specKeyPath(project, env);
+  const result = await runner.exec(['sh', '-c', 'if [ -s "$1" ]; then exec cat "$1"; fi', 'sh', path], {
+    allowFailure: true,
+  });
+  if (result.exitCode === 0 && result.stdout.trim() === '') return undefined;
+  return keyFrom(runner, path, result);
 }

@@ -18,14 +18,25 @@ export interface ReleaseRecord {
   previous_id?: string;
   /** remove (`stagecraft remove`: the app taken off its hosts, no images, no hosts); deploy; rollback (reuses an earlier release); restart (`secrets sync`: the current release's images and files, with new secret env files). */
   kind: 'deploy' | 'rollback' | 'restart' | 'remove';
+  /**
+   * A release limited by `--hosts` or `--services` (an automatic rollback: the hosts that switched):
+   * what it covered. Absent: the whole environment.
+   */
+  scope?: { hosts?: string[]; services?: string[] };
   /** For a rollback: the release whose images and compose files it reuses. */
   rollback_of?: string;
   /** For a restart: the release whose images and files it runs again (with new secret env files). */
   restart_of?: string;
   /** Service → image reference, pinned by digest where the registry gave one. */
   images: Record<string, string>;
-  /** Host → sha256 of the compose file rendered for it. */
-  hosts: Record<string, { compose_sha256: string; services: string[] }>;
+  /**
+   * Host → sha256 of the compose file rendered for it, the services it runs, and each service's
+   * `stagecraft.files-hash` label (an HMAC over the project files it mounts) where it mounts any.
+   */
+  hosts: Record<
+    string,
+    { compose_sha256: string; services: string[]; files_hashes?: Record<string, string> }
+  >;
   deployer: { user: string; machine: string; ci: boolean };
   duration_ms?: number;
   /** Database → migration ids applied by this release. */

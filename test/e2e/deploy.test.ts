@@ -38,6 +38,8 @@ function ledger(): {
     hosts: Record<string, { compose_sha256: string }>;
     migrations?: Record<string, string[]>;
     steps?: { id: string }[];
+    error?: string;
+    scope?: { hosts?: string[]; services?: string[] };
   }[];
 } {
   return JSON.parse(readFileSync(join(project.root, '.stagecraft', 'releases.json'), 'utf8'));
@@ -289,6 +291,8 @@ describe('deploy to three hosts', () => {
       expect(failed!.phases['rollout']).toBe('failed');
       expect(rollback).toMatchObject({ kind: 'rollback', version: 'v2' });
       expect(Object.keys(rollback!.hosts)).toEqual(['h1']);
+      // It covered h1 only: `rollback --to-previous` never returns to it as if it were the environment's.
+      expect(rollback!.scope).toEqual({ hosts: ['h1'] });
     } finally {
       await dockerOn(harness, 'h2', ['rm', '-f', GATEWAY]);
     }
@@ -321,6 +325,16 @@ describe('deploy to three hosts', () => {
     const releases = ledger().releases;
     expect(releases.at(-1)).toMatchObject({ version: 'v4' });
     expect(releases.at(-1)!.phases['finalize']).toBe('completed');
+    // The killed deploy's release does not stay "running": the next one, holding the lock, failed it.
+    const killedRelease = releases.at(-2)!;
+    expect(killedRelease.version).toBe('v4');
+    expect(killedRelease.phases['rollout']).toBe('failed');
+    expect(killedRelease.error).toBe(
+      `interrupted: its deploy ended before it finished (found when ${releases.at(-1)!.id} took the lock)`,
+    );
+    expect(again.stderr).toContain(
+      `warning: release ${killedRelease.id} (version v4) was left running by a deploy that ended before it finished: recorded as failed`,
+    );
   });
 
   it('applies a new pre-deploy migration before the new version serves, and a failing one leaves the old version serving', async () => {
@@ -334,6 +348,20 @@ describe('deploy to three hosts', () => {
     expect(good.stderr.indexOf('✓ migrate:main:pre')).toBeLessThan(good.stderr.indexOf('rollout:h1:api'));
     expect(ledger().releases.at(-1)).toMatchObject({ version: 'v6' });
     expect(ledger().releases.at(-1)!.migrations?.['main']).toContain('003_add_sku');
+    // Nothing changed since: `plan --refresh` says so for every service, those with secrets included
+    // (their spec hashes are keyed with the lock host's key, which the plan reads and never creates).
+    const refreshed = await stagecraftIn(project, [
+      'plan',
+      '-e',
+      'production',
+      '--version',
+      'v6',
+      '--refresh',
+    ]);
+    expect(refreshed.code, refreshed.stderr).toBe(0);
+    expect(
+      refreshed.stdout.match(/· nothing to do: every container is at this spec and serving/g),
+    ).toHaveLength(5);
 
     writeFileSync(
       join(project.root, 'migrations', '004_broken.sql'),
@@ -362,6 +390,24 @@ describe('deploy to three hosts', () => {
       "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'products'",
     ]);
     expect(columns.trim()).toBe('id,name,price_cents,sku');
+
+    // --skip-build with a version never built: refused before the lock and the migrations (004_broken
+    // would fail first otherwise), and nothing is recorded.
+    const releases = ledger().releases.length;
+    const unbuilt = await stagecraftIn(project, [
+      'deploy',
+      '-e',
+      'production',
+      '--version',
+      'v8-never-built',
+      '--skip-build',
+    ]);
+    expect(unbuilt.code, unbuilt.stderr).toBe(1);
+    expect(unbuilt.stderr).toContain(
+      'error: --skip-build: 127.0.0.1:5000/shop-e2e/shop-api:v8-never-built, 127.0.0.1:5000/shop-e2e/shop-web:v8-never-built do not exist in the registry, so the release could not start; nothing was changed',
+    );
+    expect(unbuilt.stderr).not.toContain('004_broken');
+    expect(ledger().releases.length).toBe(releases);
   });
 });
 

@@ -203,6 +203,81 @@ describe('retention (releases.retain: 2)', () => {
   });
 });
 
+describe('rollback to a release whose folder retention removed', () => {
+  const composePath = () => join(project.root, 'docker-compose.yml');
+  const configPath = () => join(project.root, 'stagecraft.yml');
+  const running = async (service: string) =>
+    (
+      await dockerOn(harness, 'h2', [
+        'ps',
+        '-q',
+        '--filter',
+        `label=com.docker.compose.project=${COMPOSE_PROJECT}`,
+        '--filter',
+        `label=com.docker.compose.service=${service}`,
+      ])
+    )
+      .split('\n')
+      .filter(Boolean);
+
+  it("runs the release's services, not today's, with the declared secrets; refuses one whose service is gone", async () => {
+    const compose = readFileSync(composePath(), 'utf8');
+    const config = readFileSync(configPath(), 'utf8');
+    // v4 adds a service `extra`; v3's folder goes (retain 2).
+    writeFileSync(
+      composePath(),
+      compose.replace(
+        '\nvolumes:\n',
+        '\n  extra:\n    image: 127.0.0.1:5000/stagecraft-test/caddy:2\n\nvolumes:\n',
+      ),
+    );
+    writeFileSync(
+      configPath(),
+      config.replace('  db:\n    role: db\n', '  db:\n    role: db\n  extra:\n    role: web\n'),
+    );
+    const v4 = await cli(['deploy', '--version', 'v4']);
+    expect(v4.code, v4.stderr).toBe(0);
+    expect(await running('extra')).toHaveLength(1);
+    const v3 = releases().find((release) => release.version === 'v3')!;
+    expect(await folders()).not.toContain(v3.id);
+
+    const back = await cli(['rollback', '--to-release', v3.id]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toContain(
+      `h2: the compose.yml of ${v3.id} is gone; rendering one from today's compose file and secret values with its images and services`,
+    );
+    expect(await get('/version')).toEqual({ status: 200, body: 'v3' });
+    // v3 did not run extra: the rollback stopped it. api got its declared secret.
+    expect(await running('extra')).toEqual([]);
+    const [api] = await running('api');
+    const env = await dockerOn(harness, 'h2', [
+      'inspect',
+      '--format',
+      '{{range .Config.Env}}{{println .}}{{end}}',
+      api!,
+    ]);
+    expect(env.split('\n')).toContain('POSTGRES_PASSWORD=shop-demo-password');
+
+    // Today's config no longer declares extra, which v4 ran: a rollback to v4 is refused, nothing changes.
+    writeFileSync(composePath(), compose);
+    writeFileSync(configPath(), config);
+    const refused = await cli([
+      'rollback',
+      '--to-release',
+      releases().find((release) => release.version === 'v4')!.id,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /\(version v4\) ran extra on h2, which this folder's compose file and stagecraft\.yml no longer declare: a rollback cannot bring it back/,
+    );
+    // The project is no git checkout: the way back is to restore what the release ran.
+    expect(refused.stderr).toContain(
+      'hint: restore the compose file and project files the release ran, then run the rollback again',
+    );
+    expect(await get('/version')).toEqual({ status: 200, body: 'v3' });
+  }, 300_000);
+});
+
 describe('remove', () => {
   it('plans first, refuses without --yes, then leaves no container, network or file, and keeps the volume', async () => {
     const dry = await cli(['remove', '--dry-run']);
@@ -215,7 +290,7 @@ describe('remove', () => {
     const refused = await cli(['remove']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('pass --yes');
-    expect(await get('/version')).toEqual({ status: 200, body: 'v2' });
+    expect(await get('/version')).toEqual({ status: 200, body: 'v3' });
 
     const removed = await cli(['remove', '--yes']);
     expect(removed.code, removed.stderr).toBe(0);

@@ -267,8 +267,15 @@ describe('planDeploy', () => {
       'pull:h2',
       'ingress:h2',
       'rollout:h2:web',
+      'prune:h2',
     ]);
-    expect(steps[0]!.action).toMatchObject({ kind: 'upload', content: text, sha256: 'f00' });
+    expect(steps[5]!.action).toEqual({ kind: 'prune', keep: ['web'] });
+    expect(steps[0]!.action).toMatchObject({
+      kind: 'upload',
+      content: text,
+      sha256: 'f00',
+      services: ['web'],
+    });
     expect(steps[0]!.title).toBe(
       'upload compose.yml (sha256 f00, from release rel-20261120-100000000) for web',
     );
@@ -282,6 +289,58 @@ describe('planDeploy', () => {
       ],
     });
     expect(steps[4]!.action).toMatchObject({ specHash: 'aaa' });
+  });
+
+  it("renders a rollback's host without a reused file with the services the release ran there, and prunes the rest", () => {
+    // h1 ran only web in the target release; today api runs there too. h3 ran nothing (db came later).
+    const result = plan({
+      kind: 'rollback',
+      skipBuild: 'rollback',
+      migrations: [],
+      images: { web: 'registry.example/shop/shop-web:old' },
+      reuse: {},
+      releaseServices: { h1: ['web'], h3: [] },
+    });
+    const h1 = allSteps(result).filter((step) => step.host?.name === 'h1' && !step.id.startsWith('lock:'));
+    expect(h1.map((step) => step.id)).toEqual([
+      'prepare:h1',
+      'pull:h1',
+      'ingress:h1',
+      'rollout:h1:web',
+      'prune:h1',
+    ]);
+    expect(h1[0]!.action).toMatchObject({ kind: 'upload', file: 'compose', services: ['web'] });
+    expect(h1[0]!.title).toMatch(/ for web$/);
+    expect(h1[4]!.action).toEqual({ kind: 'prune', keep: ['web'] });
+    const content = (h1[0]!.action as { content: string }).content;
+    expect(Object.keys((parse(content) as { services: object }).services)).toEqual(['web']);
+    // A host the release ran nothing on runs nothing after it.
+    expect(
+      allSteps(result)
+        .filter((step) => step.host?.name === 'h3')
+        .map((step) => [step.id, step.action]),
+    ).toEqual([['prune:h3', { kind: 'prune', keep: [] }]]);
+    // h2 is not in the release's record: today's services, as before.
+    expect(allSteps(result).find((step) => step.id === 'prepare:h2')!.action).toMatchObject({
+      services: ['api', 'web'],
+    });
+  });
+
+  it("records each compose file's services and the files hash of the services that mount project files", () => {
+    const mounted = structuredClone(compose);
+    mounted.services['web']!.volumes = [
+      { type: 'bind', source: '/path/to/shop/www', target: '/srv/www', read_only: true },
+    ] as never;
+    const result = plan({ compose: mounted, specHashKey: 'k'.repeat(64) });
+    const action = allSteps(result).find((step) => step.id === 'prepare:h1')!.action as {
+      services: string[];
+      filesHashes: Record<string, string>;
+    };
+    expect(action.services).toEqual(['api', 'web']);
+    expect(Object.keys(action.filesHashes)).toEqual(['web']);
+    expect(action.filesHashes['web']).toMatch(/^[0-9a-f]{64}$/);
+    const content = (action as unknown as { content: string }).content;
+    expect(content).toContain(`stagecraft.files-hash: "${action.filesHashes['web']}"`);
   });
 
   it('runs hooks where they belong, with STAGECRAFT_* variables', () => {

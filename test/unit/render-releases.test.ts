@@ -60,6 +60,19 @@ describe('release output', () => {
     ).toEqual([]);
   });
 
+  it('shows the scope of a release limited to some hosts or services beside its kind', () => {
+    const scoped = {
+      ...hostile,
+      kind: 'rollback',
+      scope: { hosts: ['h1', 'h2'], services: ['api\x1b[2J'] },
+    } as ReleaseRecord;
+    expect(listRows([scoped], status)[1]![2]).toBe('rollback (hosts h1, h2; services api\\x1b[2J)');
+    expect(auditRows([scoped], status)[1]![3]).toBe('rollback (hosts h1, h2; services api\\x1b[2J)');
+    expect(showLines(scoped, 'completed').find((line) => line.startsWith('Kind:'))).toMatch(
+      /^Kind: +rollback \(hosts h1, h2; services api\\x1b\[2J\)/,
+    );
+  });
+
   it('shows a release of an older ledger format with ? for what it lacks, and says so', () => {
     expect(missingFields(old)).toEqual(['timestamp', 'kind', 'images', 'hosts', 'deployer']);
     expect(auditRows([old], status)[1]).toEqual(['?', '?', '?', 'deploy', 'v0', 'completed', '']);

@@ -39,6 +39,19 @@ describe('rollbackTarget', () => {
     expect(rollbackTarget([v2, v1], { toPrevious: true }, 'staging').id).toBe(v1.id);
   });
 
+  it('--to-previous passes over a release limited to some hosts or services; --to-version prefers a whole one', () => {
+    const v1Whole = record('rel-20261201-100000000', 'v1');
+    const v1OnH1 = { ...record('rel-20261201-103000000', 'v1'), scope: { hosts: ['h1'] } };
+    const v2OnH1 = { ...record('rel-20261201-110000000', 'v2'), scope: { hosts: ['h1'] } };
+    const v3 = record('rel-20261201-120000000', 'v3');
+    expect(rollbackTarget([v3, v2OnH1, v1OnH1, v1Whole], { toPrevious: true }, 'staging').id).toBe(
+      v1Whole.id,
+    );
+    expect(rollbackTarget([v3, v2OnH1, v1OnH1, v1Whole], { toVersion: 'v1' }, 'staging').id).toBe(v1Whole.id);
+    // Only a scoped release of that version: it is the one asked for.
+    expect(rollbackTarget([v3, v2OnH1, v1Whole], { toVersion: 'v2' }, 'staging').id).toBe(v2OnH1.id);
+  });
+
   it('--to-previous after a removal refuses, naming the removal and the flags that work', () => {
     const error = failure(() => rollbackTarget(history, { toPrevious: true }, 'staging'));
     expect(error).toBeInstanceOf(UserError);

@@ -346,3 +346,41 @@ describe('remote history', () => {
     expect(parsed.records).toHaveLength(12);
   });
 });
+
+describe('Ledger.markAbandoned', () => {
+  it('fails the releases a deploy left running under the lock, not one still building or another environment', async () => {
+    const ledger = new Ledger({ projectRoot: root });
+    const phases = (running: keyof ReleaseRecord['phases']): ReleaseRecord['phases'] => {
+      const result = Object.fromEntries(PHASES.map((phase) => [phase, 'pending'])) as ReleaseRecord['phases'];
+      for (const phase of PHASES) {
+        if (phase === running) break;
+        result[phase] = 'completed';
+      }
+      result[running] = 'running';
+      return result;
+    };
+    await ledger.create(release('rel-20261201-100000000'));
+    await ledger.create(release('rel-20261201-110000000', { phases: phases('rollout') }));
+    await ledger.create(release('rel-20261201-120000000', { phases: phases('build') }));
+    await ledger.create(
+      release('rel-20261201-130000000', { phases: phases('migrate_pre'), environment: 'staging' }),
+    );
+    await ledger.create(release('rel-20261201-140000000', { phases: phases('migrate_pre') }));
+
+    const changed = await ledger.markAbandoned('production', 'rel-20261201-140000000', 'interrupted: gone');
+    expect(changed.map((record) => record.id)).toEqual(['rel-20261201-110000000']);
+    const after = await ledger.get('rel-20261201-110000000');
+    expect(after.phases).toEqual({
+      build: 'completed',
+      push: 'completed',
+      migrate_pre: 'completed',
+      rollout: 'failed',
+      migrate_post: 'skipped',
+      finalize: 'skipped',
+    });
+    expect(after.error).toBe('interrupted: gone');
+    expect((await ledger.get('rel-20261201-120000000')).phases.build).toBe('running');
+    expect((await ledger.get('rel-20261201-130000000')).phases.migrate_pre).toBe('running');
+    expect((await ledger.get('rel-20261201-140000000')).phases.migrate_pre).toBe('running');
+  });
+});

@@ -48,7 +48,9 @@ export function rollbackTarget(history: ReleaseRecord[], flags: RollbackFlags, e
       });
     }
   } else {
-    target = completed.find((record) => record.version === flags.toVersion);
+    // A release of the whole environment first; one limited to some hosts or services if no other.
+    const ofVersion = completed.filter((record) => record.version === flags.toVersion);
+    target = ofVersion.find((record) => record.scope === undefined) ?? ofVersion[0];
     if (target === undefined) {
       throw new UserError(
         `no completed release found with version "${flags.toVersion}" in environment "${env}"`,
