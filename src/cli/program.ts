@@ -59,6 +59,9 @@ function action(load: Loader, options: ActionOptions = {}) {
         error,
         output,
         flags.verbose === true || process.env['STAGECRAFT_VERBOSE'] === 'true',
+        flags.json === true ||
+          process.env['STAGECRAFT_JSON'] === 'true' ||
+          (flags as { format?: unknown }).format === 'json',
       );
     }
   };

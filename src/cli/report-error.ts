@@ -5,10 +5,27 @@ import { redact } from '../util/secret.js';
 
 const REPORT_URL = 'https://github.com/stagecraft-dev/stagecraft/issues';
 
-/** Prints an error the one way the CLI does it and returns the exit code. */
-export function reportError(error: unknown, output: Output, verbose: boolean): number {
+/**
+ * Prints an error the one way the CLI does it and returns the exit code: `error:`, details and `hint:`
+ * on stderr; with `json` (`--json`, `--format json`) also one line on stdout,
+ * `{"event":"error","message","details"?,"hint"?,"exit_code"}`, after whatever JSON came before it.
+ */
+export function reportError(error: unknown, output: Output, verbose: boolean, json = false): number {
   const mapped = fromFileSystem(error);
-  if (mapped !== error) return reportError(mapped, output, verbose);
+  if (mapped !== error) return reportError(mapped, output, verbose, json);
+  if (json) {
+    const known = isStagecraftError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    output.result(
+      JSON.stringify({
+        event: 'error',
+        message: known ? message : `internal error: ${message}`,
+        ...(known && error.details.length > 0 ? { details: error.details } : {}),
+        ...(known && error.hint !== undefined ? { hint: error.hint } : {}),
+        exit_code: known ? error.exitCode : ExitCode.internal,
+      }),
+    );
+  }
   if (isStagecraftError(error)) {
     output.error(error.message);
     for (const line of error.details) process.stderr.write(`  ${diagnosticText(line)}\n`);

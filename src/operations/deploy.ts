@@ -17,7 +17,7 @@ import {
   type ReusedCompose,
   releaseDir,
 } from '../plan/deploy.js';
-import { refuseChangedFiles, releaseServicesOf } from '../plan/rollback-fidelity.js';
+import { hostsNeverRun, refuseChangedFiles, releaseServicesOf } from '../plan/rollback-fidelity.js';
 import { isRouted } from '../plan/routes.js';
 import { planSwarmDeploy } from '../plan/swarm.js';
 import { allSteps, type Plan, type PlannedTls, type Step } from '../plan/types.js';
@@ -29,6 +29,7 @@ import {
   currentRelease,
   isCompletedRelease,
   Ledger,
+  lastGoodRelease,
   mergeLedgers,
   pendingPhases,
   readRemoteLedger,
@@ -493,6 +494,12 @@ async function planRelease(
   const reuse = target
     ? await reusedComposeFiles(session, env, target, onlyHosts, options.runners)
     : undefined;
+  if (target && env.model.driver !== 'swarm') {
+    for (const host of hostsNeverRun(env.model, target, onlyHosts))
+      session.output.warn(
+        `${host}: ${target.id} never ran here; rendering a compose file from today's compose file and secret values with its images`,
+      );
+  }
   const input: DeployPlanInput = {
     model: env.model,
     compose: env.compose,
@@ -840,7 +847,8 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
           env.model.services
             .filter((service) => service.hosts.includes(step.host!.name))
             .map((service) => service.name),
-        ...(step.action.filesHashes === undefined ? {} : { files_hashes: step.action.filesHashes }),
+        // Always with the services: an empty map says "no service mounted project files".
+        ...(step.action.services === undefined ? {} : { files_hashes: step.action.filesHashes ?? {} }),
       };
     }
   }
@@ -861,6 +869,28 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
     deployer: { user: userInfo().username, machine: hostname(), ci: process.env['CI'] === 'true' },
     message: prepared.message,
   };
+}
+
+/**
+ * The newest completed release of `releases` (other than `id`) with `version` whose images differ
+ * from `images` (service → reference): a `--version` given again for other code. Undefined when none.
+ */
+export function sameVersionOtherImages(
+  releases: readonly ReleaseRecord[],
+  id: string,
+  version: string,
+  images: Record<string, string>,
+): ReleaseRecord | undefined {
+  return releases.find(
+    (release) =>
+      release.id !== id &&
+      release.version === version &&
+      release.kind !== 'remove' &&
+      isCompletedRelease(release) &&
+      Object.entries(release.images).some(
+        ([service, image]) => images[service] !== undefined && images[service] !== image,
+      ),
+  );
 }
 
 /** How a release ran: the engine's result and the record as written to the ledger. */
@@ -952,19 +982,26 @@ async function runReleaseWith(
             archives,
             lock: {
               acquire: async (runner, message) => {
-                const lease = await acquireLock(
-                  runner,
-                  releaseLockRequest(session, model, {
-                    version: plan.version,
-                    message,
-                    waitMs: options.lockWaitMs,
-                  }),
-                );
-                // A release this laptop left running under the lock ended without finishing.
+                const request = releaseLockRequest(session, model, {
+                  version: plan.version,
+                  message,
+                  waitMs: options.lockWaitMs,
+                  release: record.id,
+                });
+                // The release of a holder whose lock is taken over (its process gone, its lease
+                // expired) ended without finishing.
+                const takenOver: string[] = [];
+                const lease = await acquireLock(runner, {
+                  ...request,
+                  onEvent: (event) => {
+                    if (event.kind === 'broken' && event.previous?.release !== undefined)
+                      takenOver.push(event.previous.release);
+                    request.onEvent?.(event);
+                  },
+                });
                 const abandoned = await ledger.markAbandoned(
-                  model.environment,
-                  record.id,
-                  `interrupted: its deploy ended before it finished (found when ${record.id} took the lock)`,
+                  takenOver,
+                  `interrupted: its deploy ended before it finished (found when ${record.id} took the lock over)`,
                 );
                 for (const release of abandoned)
                   session.output.warn(
@@ -991,6 +1028,18 @@ async function runReleaseWith(
             record: async () => {
               const images = { ...record.images, ...pushed };
               const migrations = Object.keys(applied).length > 0 ? { migrations: applied } : {};
+              if (plan.kind === 'deploy') {
+                const reused = sameVersionOtherImages(
+                  await ledger.list(model.environment),
+                  record.id,
+                  plan.version,
+                  images,
+                );
+                if (reused !== undefined)
+                  session.output.warn(
+                    `version ${plan.version} also names ${reused.id}, which ran other images: \`rollback --to-version ${plan.version}\` now returns to this release, and \`rollback --to-release ${reused.id}\` to that one (its images are pinned by digest); give each change a version of its own`,
+                  );
+              }
               await ledger.update(record.id, { images, ...migrations });
               await appendRemoteLedger(lockRunner, model.project, model.environment, {
                 ...record,
@@ -1084,9 +1133,8 @@ export async function executeDeploy(
     options.autoRollback !== false &&
     model.rollout.autoRollback
   ) {
-    const target = (await ledger.list(model.environment)).find(
-      (release) => release.id !== plan.releaseId && isCompletedRelease(release),
-    );
+    // What the switched hosts ran before: a whole release, or a scoped one that ran on each of them.
+    const target = lastGoodRelease(await ledger.list(model.environment), plan.releaseId, result.hostsDone);
     if (target !== undefined) {
       session.output.warn(
         `rollout failed on ${result.hostsFailed.join(', ')}: returning ${result.hostsDone.join(', ')} to release ${target.id} (version ${target.version})`,
@@ -1102,9 +1150,8 @@ export async function executeDeploy(
     }
   }
   // The last good release is what the hosts go back to; `--to-previous` from it would go one further.
-  const good = (await ledger.list(model.environment)).find(
-    (release) => release.id !== plan.releaseId && isCompletedRelease(release) && release.kind !== 'remove',
-  );
+  // A release of the whole environment: one limited to some hosts would leave the others as they are.
+  const good = lastGoodRelease(await ledger.list(model.environment), plan.releaseId);
   throw releaseError(plan, result, good === undefined ? undefined : returnTo(good));
 }
 

@@ -14,14 +14,16 @@ export function reportLockEvent(session: Session, event: LockEvent): void {
 /**
  * The `acquireLock` options of a release of `version` in the model's environment, held by this
  * process (so a dead holder's lock may be broken), with the model's lease expiry (ms), `waitMs` of
- * waiting for a held lock (0: fail at once) and events reported to the session.
+ * waiting for a held lock (0: fail at once), the release it runs (LockInfo.release) and events
+ * reported to the session.
  */
 export function releaseLockRequest(
   session: Session,
   model: Pick<EnvironmentModel, 'project' | 'environment' | 'lockExpiryMs'>,
-  request: { version: string; message: string; waitMs: number | undefined },
+  request: { version: string; message: string; waitMs: number | undefined; release?: string },
 ): AcquireOptions {
   return {
+    ...(request.release === undefined ? {} : { release: request.release }),
     project: model.project,
     env: model.environment,
     version: request.version,

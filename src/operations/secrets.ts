@@ -3,7 +3,7 @@
 // files on every host (`envfile`) or a secret store (`encore`). Values only ever travel as Secret: on
 // stdin, into 0600 files; output names keys, never values.
 import { renderEnvFile } from '../compose/project.js';
-import type { HostModel } from '../model/environment.js';
+import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { projectModel } from '../model/project.js';
 import { releaseDir } from '../plan/deploy.js';
 import { planRestart, type RestartHost, type RestartSecretFile, secretEnvPath } from '../plan/restart.js';
@@ -259,6 +259,23 @@ function describeChanges(outcome: HostOutcome['files'][number]): string {
   return parts.join('; ');
 }
 
+/**
+ * The hosts in scope that run services but that `release` did not cover: a release limited with
+ * `--hosts` (ReleaseRecord.scope) leaves them on older releases, whose env files a sync of this one
+ * does not touch. Empty for a release of the whole environment. Pure.
+ */
+export function hostsOutsideRelease(
+  model: EnvironmentModel,
+  hosts: HostModel[],
+  release: ReleaseRecord,
+): string[] {
+  if (release.scope === undefined) return [];
+  return hosts
+    .filter((host) => release.hosts[host.name] === undefined)
+    .filter((host) => model.services.some((service) => service.hosts.includes(host.name)))
+    .map((host) => host.name);
+}
+
 /** Runs the sync; returns the exit code (throws PartialFailure / ExternalError when hosts failed). */
 export async function syncSecrets(context: Session, options: SecretsSyncOptions): Promise<number> {
   let selected: string[] = [];
@@ -336,6 +353,12 @@ export async function syncSecrets(context: Session, options: SecretsSyncOptions)
       );
     }
     const release = history.current;
+    const uncovered = release === undefined ? [] : hostsOutsideRelease(model, hosts, release);
+    if (release !== undefined && uncovered.length > 0) {
+      context.output.warn(
+        `the current release ${release.id} (version ${release.version}) covered only ${release.scope?.hosts?.join(', ') ?? 'some hosts'}: the services on ${uncovered.join(', ')} keep the env files of the releases they run; deploy the whole environment to give them these values`,
+      );
+    }
     if (release === undefined) {
       context.output.warn(
         `no completed release of ${model.environment} yet: writing ${allKeysPath(env)} only`,

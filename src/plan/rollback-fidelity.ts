@@ -50,10 +50,41 @@ export function releaseServicesOf(
 }
 
 /**
+ * The hosts in scope that run services today but did not run the target release (it was limited to
+ * other hosts, or the host came later): their compose file is rendered from today's config.
+ */
+export function hostsNeverRun(
+  model: EnvironmentModel,
+  target: ReleaseRecord,
+  onlyHosts: string[] | undefined,
+): string[] {
+  return model.hosts
+    .map((host) => host.name)
+    .filter((host) => onlyHosts === undefined || onlyHosts.includes(host))
+    .filter((host) => target.hosts[host] === undefined)
+    .filter((host) => model.services.some((service) => service.hosts.includes(host)));
+}
+
+/**
+ * The files hash `service` had on `host` in `target`: its own record, or, for a host the release did
+ * not run on, the record of another host that ran the service. Null when the record cannot tell (a
+ * release recorded without files hashes); undefined when the service mounted no project file.
+ */
+function recordedFilesHash(target: ReleaseRecord, host: string, service: string): string | undefined | null {
+  const own = target.hosts[host];
+  if (own !== undefined) return own.files_hashes === undefined ? null : own.files_hashes[service];
+  const other = Object.values(target.hosts).find(
+    (record) => record.files_hashes !== undefined && record.services.includes(service),
+  );
+  return other === undefined ? null : other.files_hashes![service];
+}
+
+/**
  * Refuses a rollback plan whose re-rendered compose files (hosts without a reused file) mount other
  * project files than the target release ran: a service's `stagecraft.files-hash` differs from the one
- * the release recorded. Releases recorded without files hashes are not checked. Throws UserError
- * naming each service and host.
+ * the release recorded for it (on that host, or on another host for a host it never ran on), or it
+ * mounts project files where it mounted none. Releases recorded without files hashes are not checked.
+ * Throws UserError naming each service and host.
  */
 export function refuseChangedFiles(
   plan: Plan,
@@ -65,16 +96,16 @@ export function refuseChangedFiles(
     const action = step.action;
     if (action.kind !== 'upload' || action.file !== 'compose' || step.host === undefined) continue;
     const host = step.host.name;
-    const recorded = target.hosts[host]?.files_hashes;
-    if (reuse[host] !== undefined || recorded === undefined) continue;
-    for (const [service, hash] of Object.entries(recorded).sort(([a], [b]) => compareStrings(a, b))) {
-      const now = action.filesHashes?.[service];
-      if (now !== hash) changed.push(`${service} on ${host}`);
+    if (reuse[host] !== undefined) continue;
+    for (const service of [...(action.services ?? [])].sort(compareStrings)) {
+      const recorded = recordedFilesHash(target, host, service);
+      if (recorded !== null && action.filesHashes?.[service] !== recorded)
+        changed.push(`${service} on ${host}`);
     }
   }
   if (changed.length > 0) {
     throw new UserError(
-      `the project files that ${changed.join(', ')} mount differ from the ones ${target.id} (version ${target.version}) ran, and its compose file is gone from ${changed.length === 1 ? 'that host' : 'those hosts'}: a rollback would run today's files under the old version`,
+      `the project files that ${changed.join(', ')} mount differ from the ones ${target.id} (version ${target.version}) ran, and its compose file is not on ${changed.length === 1 ? 'that host' : 'those hosts'}: a rollback would run today's files under the old version`,
       { hint: checkoutHint(target) },
     );
   }

@@ -121,6 +121,25 @@ export function previousRelease(
   );
 }
 
+/**
+ * The newest completed release of `releases` other than `exceptId` (never a removal) that a host can
+ * return to: a release of the whole environment, or, with `hosts`, one limited to some hosts
+ * (`scope`) that ran on every one of `hosts`. Undefined when there is none.
+ */
+export function lastGoodRelease(
+  releases: readonly ReleaseRecord[],
+  exceptId: string,
+  hosts?: readonly string[],
+): ReleaseRecord | undefined {
+  return sortNewestFirst(releases).find(
+    (release) =>
+      release.id !== exceptId &&
+      release.kind !== 'remove' &&
+      isCompletedRelease(release) &&
+      (release.scope === undefined || hosts?.every((host) => release.hosts[host] !== undefined) === true),
+  );
+}
+
 /** The newest release of `env` whatever its status: what a new release records as `previous_id`. */
 export function newestRelease(records: readonly ReleaseRecord[], env: string): ReleaseRecord | undefined {
   return sortNewestFirst(records).find((record) => record.environment === env);
@@ -184,9 +203,6 @@ export function ledgerPath(options: LedgerOptions): string {
 export type ReleasePatch = Partial<Omit<ReleaseRecord, 'id' | 'phases'>> & {
   phases?: Partial<Record<PhaseName, PhaseStatus>>;
 };
-
-/** The phases a release runs while it holds the deploy lock (build and push run before it). */
-const LOCKED_PHASES: readonly PhaseName[] = ['migrate_pre', 'rollout', 'migrate_post', 'finalize'];
 
 /** Mutations of one file in this process run one at a time. */
 const queues = new Map<string, Promise<unknown>>();
@@ -287,17 +303,18 @@ export class Ledger {
   }
 
   /**
-   * Marks the releases of `env` (other than `exceptId`) that a deploy left in a phase run under the
-   * deploy lock (migrate_pre, rollout, migrate_post, finalize) as failed: called by the deploy that has
-   * just taken the lock, so no deploy of those releases still runs. Their running phase becomes
-   * failed, their pending phases skipped, and `error` says what happened. Returns the records changed.
+   * Marks releases `ids` that are still running as failed: called by a deploy that took the deploy
+   * lock over from their holder, whose process is gone or whose lease expired (LockInfo.release), so
+   * nothing runs them any more. Their running phase becomes failed, their pending phases skipped, and
+   * `error` says what happened. Ids not in this file, or finished, are left alone. Returns the records
+   * changed.
    */
-  async markAbandoned(env: string, exceptId: string, error: string): Promise<ReleaseRecord[]> {
+  async markAbandoned(ids: readonly string[], error: string): Promise<ReleaseRecord[]> {
     return this.#mutate((releases) => {
       const changed: ReleaseRecord[] = [];
       for (const record of releases) {
-        if (record.environment !== env || record.id === exceptId) continue;
-        if (!LOCKED_PHASES.some((phase) => record.phases[phase] === 'running')) continue;
+        if (!ids.includes(record.id)) continue;
+        if (!PHASES.some((phase) => record.phases[phase] === 'running')) continue;
         for (const phase of PHASES) {
           if (record.phases[phase] === 'running') record.phases[phase] = 'failed';
           else if (record.phases[phase] === 'pending') record.phases[phase] = 'skipped';

@@ -40,6 +40,8 @@ export interface AcquireOptions extends LockTarget {
   machine?: string;
   /** The holding process (a deploy): once it is gone from this machine, the lock may be broken. A manual lock has none. */
   pid?: number;
+  /** The release the holder runs (LockInfo.release); a manual lock has none. */
+  release?: string;
   /** How long the lease lives without renewal (rounded up to whole seconds of the host's clock). */
   expiryMs: number;
   /** How long to wait for a held lock (0 or undefined: fail at once). */
@@ -263,6 +265,7 @@ function infoTemplate(options: AcquireOptions, leaseId: string): string {
     version: options.version,
     message: options.message ?? '',
     ...(options.pid === undefined ? {} : { pid: options.pid }),
+    ...(options.release === undefined ? {} : { release: options.release }),
     lease_id: leaseId,
     expires_epoch: `@@${leaseId}N@@`,
   };

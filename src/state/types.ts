@@ -56,6 +56,11 @@ export interface LockInfo {
   message: string;
   /** Process id of the holder on `machine`: a lock whose process is gone on this machine can be broken. */
   pid?: number;
+  /**
+   * The release the holder runs (deploy, rollback, restart): a deploy that takes the lock over from a
+   * holder that is gone records that release as interrupted.
+   */
+  release?: string;
   /** Random id of this lease: renewals and the release name it, so no other holder's lock is touched. */
   lease_id?: string;
   /** expires_at as epoch seconds of the lock host's clock (what every expiry check compares). */

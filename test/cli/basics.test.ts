@@ -129,6 +129,33 @@ describe('stagecraft basics', () => {
     );
   });
 
+  it('with --json (or plan --format json) also puts the error on stdout as one JSON line', () => {
+    const root = projectWith({
+      'stagecraft.yml': 'project:\n  name: Shop\nenvironments:\n  production:\n    driver: local\n',
+    });
+    const expected = {
+      event: 'error',
+      message: 'stagecraft.yml has 1 problem',
+      details: [
+        'stagecraft.yml:2:9 project.name: expected lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters, found "Shop"',
+      ],
+      hint: 'fix the keys above; `stagecraft schema` prints every key with its type',
+      exit_code: 1,
+    };
+    for (const args of [
+      ['config', '--json'],
+      ['plan', '-e', 'production', '--format', 'json'],
+    ]) {
+      const result = stagecraft(args, { cwd: root });
+      expect(result.code).toBe(1);
+      expect(result.stdout.endsWith('\n')).toBe(true);
+      expect(JSON.parse(result.stdout)).toEqual(expected);
+      expect(result.stderr).toContain('error: stagecraft.yml has 1 problem\n');
+    }
+    const plain = stagecraft(['config'], { cwd: root });
+    expect(plain.stdout).toBe('');
+  });
+
   it('finds stagecraft.yml from a sub-folder and honours STAGECRAFT_CONFIG', () => {
     const root = projectWith({
       'stagecraft.yml': 'project:\n  name: shop\nenvironments:\n  dev:\n    driver: local\n',

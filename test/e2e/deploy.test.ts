@@ -330,7 +330,7 @@ describe('deploy to three hosts', () => {
     expect(killedRelease.version).toBe('v4');
     expect(killedRelease.phases['rollout']).toBe('failed');
     expect(killedRelease.error).toBe(
-      `interrupted: its deploy ended before it finished (found when ${releases.at(-1)!.id} took the lock)`,
+      `interrupted: its deploy ended before it finished (found when ${releases.at(-1)!.id} took the lock over)`,
     );
     expect(again.stderr).toContain(
       `warning: release ${killedRelease.id} (version v4) was left running by a deploy that ended before it finished: recorded as failed`,

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayName } from '../../src/ingress/gateway-name.js';
-import { dockerOn, type HarnessEnv, requireHarness, sshRun } from './support/harness.js';
+import { dockerOn, type HarnessEnv, requireHarness, run as runProcess, sshRun } from './support/harness.js';
 import { type CliRun, removeProject, type ShopProject, shopProject, stagecraftIn } from './support/shop.js';
 
 const PROJECT = 'shopleak';
@@ -589,6 +589,19 @@ describe('the deploy lock on h1, from the built CLI', () => {
   it('a deploy whose lease is taken away stops before its next step, exit 2, and records the failure', async () => {
     rmSync(join(holdDir, 'locked'), { force: true });
     rmSync(join(holdDir, 'go'), { force: true });
+    // --skip-build deploys images that exist: L1's, pushed again as L2 (a deploy refuses a version
+    // never built before it takes the lock).
+    const docker = (args: string[]) =>
+      runProcess('docker', args, { env: { ...process.env, DOCKER_HOST: harness.build_docker_host } });
+    const built = JSON.parse(readFileSync(project.env['STAGECRAFT_STATE_FILE']!, 'utf8')) as {
+      releases: { version: string; images: Record<string, string> }[];
+    };
+    for (const image of Object.values(built.releases.find((release) => release.version === 'L1')!.images)) {
+      // Recorded as repo@sha256:… (pinned); the build machine's engine holds it under that digest.
+      const l2 = `${image.split('@')[0]!.replace(/:[^/:]+$/, '')}:L2`;
+      await docker(['tag', image, l2]);
+      await docker(['push', '--quiet', l2]);
+    }
     const deploy = cli(['deploy', '--version', 'L2', '--skip-build']);
     await until('the pre-deploy hook', () => existsSync(join(holdDir, 'locked')));
     try {

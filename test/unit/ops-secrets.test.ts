@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { projectHostCompose, renderCompose, renderEnvFile } from '../../src/compose/project.js';
 import type { ComposeProject } from '../../src/compose/types.js';
+import { buildEnvironmentModel } from '../../src/model/environment.js';
 import {
   commandValue,
   pairsForKeys,
@@ -14,6 +15,7 @@ import {
   resolveSecretValues,
   selectKeys,
 } from '../../src/operations/secret-files.js';
+import { hostsOutsideRelease } from '../../src/operations/secrets.js';
 import { defaultSecretTypes, encoreSecretSetArgv } from '../../src/providers/secrets/encore.js';
 import {
   diffKeys,
@@ -26,6 +28,7 @@ import {
   syncEnvFile,
 } from '../../src/providers/secrets/envfile.js';
 import { LocalRunner } from '../../src/runners/local.js';
+import type { ReleaseRecord } from '../../src/state/types.js';
 import { UserError } from '../../src/util/errors.js';
 import { Secret } from '../../src/util/secret.js';
 import { load } from '../support/config.js';
@@ -323,5 +326,39 @@ describe('encore', () => {
     expect(defaultSecretTypes('production')).toEqual(['prod']);
     expect(defaultSecretTypes('dev')).toEqual(['local']);
     expect(defaultSecretTypes('staging')).toEqual(['dev']);
+  });
+});
+
+describe('hostsOutsideRelease', () => {
+  const config = `project: { name: shop, registry: reg/shop }
+services:
+  api: { role: web }
+  db: { role: db }
+environments:
+  production:
+    driver: ssh
+    hosts:
+      web: [{ name: h1, address: 10.0.0.1 }, { name: h2, address: 10.0.0.2 }]
+      db: [{ name: h3, address: 10.0.0.3 }]
+      spare: [{ name: h4, address: 10.0.0.4 }]
+`;
+  const compose = {
+    services: { api: { image: 'api' }, db: { image: 'postgres' } },
+  } as unknown as ComposeProject;
+  const model = buildEnvironmentModel(load(config, { envName: 'production' }), compose);
+  const release = (scope: ReleaseRecord['scope']): ReleaseRecord =>
+    ({
+      id: 'rel-20261201-100000000',
+      hosts: { h1: { compose_sha256: 'a', services: ['api'] } },
+      ...(scope === undefined ? {} : { scope }),
+    }) as unknown as ReleaseRecord;
+
+  it('names the hosts with services that a release limited to some hosts did not cover', () => {
+    expect(hostsOutsideRelease(model, model.hosts, release({ hosts: ['h1'] }))).toEqual(['h2', 'h3']);
+    expect(hostsOutsideRelease(model, model.hosts.slice(0, 1), release({ hosts: ['h1'] }))).toEqual([]);
+  });
+
+  it('names none for a release of the whole environment', () => {
+    expect(hostsOutsideRelease(model, model.hosts, release(undefined))).toEqual([]);
   });
 });

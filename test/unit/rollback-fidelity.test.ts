@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ComposeProject } from '../../src/compose/types.js';
 import { buildEnvironmentModel } from '../../src/model/environment.js';
 import { planDeploy } from '../../src/plan/deploy.js';
-import { refuseChangedFiles, releaseServicesOf } from '../../src/plan/rollback-fidelity.js';
+import { hostsNeverRun, refuseChangedFiles, releaseServicesOf } from '../../src/plan/rollback-fidelity.js';
 import type { ReleaseRecord } from '../../src/state/types.js';
 import { load } from '../support/config.js';
 
@@ -113,30 +113,64 @@ describe('releaseServicesOf', () => {
   });
 });
 
+describe('hostsNeverRun', () => {
+  it('names the hosts in scope that run services today and are not in the release', () => {
+    const record = target({ h1: { compose_sha256: 'a', services: ['web'] } });
+    expect(hostsNeverRun(model, record, undefined)).toEqual(['h2', 'h3']);
+    expect(hostsNeverRun(model, record, ['h1', 'h3'])).toEqual(['h3']);
+  });
+});
+
 describe('refuseChangedFiles', () => {
+  const both = (hash: string) => ({
+    h1: { compose_sha256: 'a', services: ['web'], files_hashes: { web: hash } },
+    h2: { compose_sha256: 'b', services: ['web'], files_hashes: { web: hash } },
+  });
+
   it('passes when the re-rendered files are the ones the release ran', () => {
-    const record = target({
-      h1: { compose_sha256: 'a', services: ['web'], files_hashes: { web: filesHashOf('v1') } },
-    });
-    expect(() => refuseChangedFiles(rollbackPlan('v1', { h1: ['web'] }), record, {})).not.toThrow();
+    const record = target(both(filesHashOf('v1')));
+    expect(() =>
+      refuseChangedFiles(rollbackPlan('v1', { h1: ['web'], h2: ['web'] }), record, {}),
+    ).not.toThrow();
   });
 
   it('refuses a re-rendered host whose service mounts other files than the release ran', () => {
+    const record = target(both(filesHashOf('v1')));
+    expect(() => refuseChangedFiles(rollbackPlan('v2', { h1: ['web'], h2: ['web'] }), record, {})).toThrow(
+      "the project files that web on h1, web on h2 mount differ from the ones rel-20261120-100000000 (version v7) ran, and its compose file is not on those hosts: a rollback would run today's files under the old version",
+    );
+  });
+
+  it('checks a host the release never ran on against the files it ran elsewhere', () => {
     const record = target({
       h1: { compose_sha256: 'a', services: ['web'], files_hashes: { web: filesHashOf('v1') } },
     });
-    expect(() => refuseChangedFiles(rollbackPlan('v2', { h1: ['web'] }), record, {})).toThrow(
-      "the project files that web on h1 mount differ from the ones rel-20261120-100000000 (version v7) ran, and its compose file is gone from that host: a rollback would run today's files under the old version",
+    const reuse = { h1: { releaseId: record.id, text: '', sha256: 'a', specHashes: { web: 'x' } } };
+    expect(() => refuseChangedFiles(rollbackPlan('v2', { h1: ['web'] }), record, reuse)).toThrow(
+      'the project files that web on h2 mount differ',
+    );
+    expect(() => refuseChangedFiles(rollbackPlan('v1', { h1: ['web'] }), record, reuse)).not.toThrow();
+  });
+
+  it('refuses a service that mounts project files where the release mounted none', () => {
+    const record = target({
+      h1: { compose_sha256: 'a', services: ['web'], files_hashes: {} },
+      h2: { compose_sha256: 'b', services: ['web'], files_hashes: {} },
+    });
+    expect(() => refuseChangedFiles(rollbackPlan('v1', { h1: ['web'], h2: ['web'] }), record, {})).toThrow(
+      'the project files that web on h1, web on h2 mount differ',
     );
   });
 
   it('does not check a host whose compose file is reused, nor a release recorded without files hashes', () => {
-    const hashed = target({
-      h1: { compose_sha256: 'a', services: ['web'], files_hashes: { web: filesHashOf('v1') } },
+    const hashed = target(both(filesHashOf('v1')));
+    const reused = (sha256: string) => ({ releaseId: hashed.id, text: '', sha256, specHashes: { web: 'x' } });
+    const plan = rollbackPlan('v2', { h1: ['web'], h2: ['web'] });
+    expect(() => refuseChangedFiles(plan, hashed, { h1: reused('a'), h2: reused('b') })).not.toThrow();
+    const old = target({
+      h1: { compose_sha256: 'a', services: ['web'] },
+      h2: { compose_sha256: 'b', services: ['web'] },
     });
-    const reuse = { h1: { releaseId: hashed.id, text: '', sha256: 'a', specHashes: { web: 'x' } } };
-    expect(() => refuseChangedFiles(rollbackPlan('v2', { h1: ['web'] }), hashed, reuse)).not.toThrow();
-    const old = target({ h1: { compose_sha256: 'a', services: ['web'] } });
-    expect(() => refuseChangedFiles(rollbackPlan('v2', { h1: ['web'] }), old, {})).not.toThrow();
+    expect(() => refuseChangedFiles(plan, old, {})).not.toThrow();
   });
 });

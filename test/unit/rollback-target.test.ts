@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rollbackTarget } from '../../src/cli/commands/rollback.js';
+import { sameVersionOtherImages } from '../../src/operations/deploy.js';
 import { parseReleaseId } from '../../src/state/ledger.js';
 import { PHASES, type ReleaseRecord } from '../../src/state/types.js';
 import { UserError } from '../../src/util/errors.js';
@@ -72,5 +73,30 @@ describe('rollbackTarget', () => {
       '"rel-20261201-120000000" is the removal of staging, not a release to return to',
     );
     expect(rollbackTarget(history, { toRelease: v1.id }, 'staging').id).toBe(v1.id);
+  });
+});
+
+describe('sameVersionOtherImages', () => {
+  it('finds the newest completed release of the version with other images, not one with the same', () => {
+    const first = record('rel-20261201-100000000', 's19');
+    const second = {
+      ...record('rel-20261201-110000000', 's19'),
+      images: { api: 'reg/shop-api:s19@sha256:bb' },
+    };
+    const failed = {
+      ...record('rel-20261201-115000000', 's19'),
+      phases: { ...first.phases, rollout: 'failed' as const },
+    };
+    const newest = [failed, second, first];
+    expect(sameVersionOtherImages(newest, 'rel-new', 's19', { api: 'reg/shop-api:s19@sha256:cc' })?.id).toBe(
+      second.id,
+    );
+    expect(sameVersionOtherImages(newest, 'rel-new', 's19', { api: 'reg/shop-api:s19@sha256:bb' })?.id).toBe(
+      first.id,
+    );
+    expect(
+      sameVersionOtherImages([second], 'rel-new', 's19', { api: 'reg/shop-api:s19@sha256:bb' }),
+    ).toBeUndefined();
+    expect(sameVersionOtherImages(newest, 'rel-new', 's20', { api: 'x' })).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import {
   currentRelease,
   formatReleaseId,
   Ledger,
+  lastGoodRelease,
   latestRecord,
   ledgerPath,
   mergeLedgers,
@@ -348,7 +349,7 @@ describe('remote history', () => {
 });
 
 describe('Ledger.markAbandoned', () => {
-  it('fails the releases a deploy left running under the lock, not one still building or another environment', async () => {
+  it('fails the named releases that are still running, not a finished one or one not named', async () => {
     const ledger = new Ledger({ projectRoot: root });
     const phases = (running: keyof ReleaseRecord['phases']): ReleaseRecord['phases'] => {
       const result = Object.fromEntries(PHASES.map((phase) => [phase, 'pending'])) as ReleaseRecord['phases'];
@@ -361,13 +362,12 @@ describe('Ledger.markAbandoned', () => {
     };
     await ledger.create(release('rel-20261201-100000000'));
     await ledger.create(release('rel-20261201-110000000', { phases: phases('rollout') }));
-    await ledger.create(release('rel-20261201-120000000', { phases: phases('build') }));
-    await ledger.create(
-      release('rel-20261201-130000000', { phases: phases('migrate_pre'), environment: 'staging' }),
-    );
-    await ledger.create(release('rel-20261201-140000000', { phases: phases('migrate_pre') }));
+    await ledger.create(release('rel-20261201-120000000', { phases: phases('migrate_pre') }));
 
-    const changed = await ledger.markAbandoned('production', 'rel-20261201-140000000', 'interrupted: gone');
+    const changed = await ledger.markAbandoned(
+      ['rel-20261201-100000000', 'rel-20261201-110000000', 'rel-20261130-090000000'],
+      'interrupted: gone',
+    );
     expect(changed.map((record) => record.id)).toEqual(['rel-20261201-110000000']);
     const after = await ledger.get('rel-20261201-110000000');
     expect(after.phases).toEqual({
@@ -379,8 +379,25 @@ describe('Ledger.markAbandoned', () => {
       finalize: 'skipped',
     });
     expect(after.error).toBe('interrupted: gone');
-    expect((await ledger.get('rel-20261201-120000000')).phases.build).toBe('running');
-    expect((await ledger.get('rel-20261201-130000000')).phases.migrate_pre).toBe('running');
-    expect((await ledger.get('rel-20261201-140000000')).phases.migrate_pre).toBe('running');
+    // Completed, or not named (a deploy still waiting for the lock): as they were.
+    expect((await ledger.get('rel-20261201-100000000')).error).toBeUndefined();
+    expect((await ledger.get('rel-20261201-120000000')).phases.migrate_pre).toBe('running');
+  });
+});
+
+describe('lastGoodRelease', () => {
+  it('is the newest completed whole release, or a scoped one that ran on every host asked for', () => {
+    const whole = release('rel-20261201-100000000');
+    const onH1 = release('rel-20261201-110000000', {
+      scope: { hosts: ['h1'] },
+      hosts: { h1: { compose_sha256: 'a', services: ['web'] } },
+    });
+    const failed = release('rel-20261201-120000000', {}, 'failed');
+    const removal = release('rel-20261201-090000000', { kind: 'remove' });
+    const all = [removal, whole, onH1, failed];
+    expect(lastGoodRelease(all, 'rel-new')?.id).toBe(whole.id);
+    expect(lastGoodRelease(all, 'rel-new', ['h1'])?.id).toBe(onH1.id);
+    expect(lastGoodRelease(all, 'rel-new', ['h1', 'h2'])?.id).toBe(whole.id);
+    expect(lastGoodRelease([removal, failed], 'rel-new')).toBeUndefined();
   });
 });

@@ -99,7 +99,7 @@ describe('deploy lock', { timeout: 30_000 }, () => {
   });
 
   it("takes over a lease only once it has expired by the host's clock, and reports it", async () => {
-    await acquire(runner, { ...target, ...alice, expiryMs: 1000 });
+    await acquire(runner, { ...target, ...alice, expiryMs: 1000, release: 'rel-20261201-100000000' });
     const events: LockEvent[] = [];
     await sleep(2100);
     // This process's clock is 31 minutes behind: the lease is expired by the host's clock all the same,
@@ -120,7 +120,12 @@ describe('deploy lock', { timeout: 30_000 }, () => {
     expect(Date.parse(info.acquired_at) / 1000).toBeLessThanOrEqual(hostNow + 5);
     expect(info.expires_epoch).toBe(Date.parse(info.acquired_at) / 1000 + 30 * 60);
     expect(events).toEqual([
-      { kind: 'broken', reason: 'expired', previous: expect.objectContaining({ holder: 'alice' }) },
+      {
+        kind: 'broken',
+        reason: 'expired',
+        // The release alice ran: the taker records it as interrupted.
+        previous: expect.objectContaining({ holder: 'alice', release: 'rel-20261201-100000000' }),
+      },
     ]);
     expect(lockEventMessage(events[0]!)).toMatch(
       /^TOOK OVER the deploy lock of alice@laptop since \S+Z \(version abc, "hotfix"\); expires \S+Z: its lease expired by the lock host’s clock$/,
