@@ -8,12 +8,13 @@ const REPORT_URL = 'https://github.com/stagecraft-dev/stagecraft/issues';
 /**
  * Prints an error the one way the CLI does it and returns the exit code: `error:`, details and `hint:`
  * on stderr; with `json` (`--json`, `--format json`) also one line on stdout,
- * `{"event":"error","message","details"?,"hint"?,"exit_code"}`, after whatever JSON came before it.
+ * `{"event":"error","message","details"?,"hint"?,"exit_code"}`, after the JSON lines that came before
+ * it, unless the command wrote its own JSON document (which then says how it failed).
  */
 export function reportError(error: unknown, output: Output, verbose: boolean, json = false): number {
   const mapped = fromFileSystem(error);
   if (mapped !== error) return reportError(mapped, output, verbose, json);
-  if (json) {
+  if (json && !output.documentWritten) {
     const known = isStagecraftError(error);
     const message = error instanceof Error ? error.message : String(error);
     output.result(

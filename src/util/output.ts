@@ -51,8 +51,12 @@ export class Output {
     process.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
   }
 
+  /** True once `json` wrote a document: stdout holds one JSON value, which nothing may follow. */
+  documentWritten = false;
+
   /** A JSON document on stdout; secrets are redacted in its strings, so it stays valid JSON. */
   json(value: unknown): void {
+    this.documentWritten = true;
     process.stdout.write(`${JSON.stringify(redactDeep(value), null, 2)}\n`);
   }
 

@@ -50,3 +50,35 @@ describe('reportError', () => {
     expect(diagnosticText('tab\tand\nnewline stay; ü and ✓ too')).toBe('tab\tand\nnewline stay; ü and ✓ too');
   });
 });
+
+describe('reportError with --json', () => {
+  /** What reportError wrote on stdout for `error`, after `before` ran on the same Output. */
+  function stdoutOf(error: unknown, before: (output: Output) => void): string {
+    const written: string[] = [];
+    const [out, err] = [process.stdout.write, process.stderr.write];
+    process.stdout.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stdout.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      const output = new Output({ color: false, quiet: false, verbose: false, json: true });
+      before(output);
+      written.length = 0;
+      reportError(error, output, false, true);
+      return written.join('');
+    } finally {
+      process.stdout.write = out;
+      process.stderr.write = err;
+    }
+  }
+
+  it('adds one error line after event lines, none after a JSON document that says how it failed', () => {
+    const error = new UserError('it broke', { hint: 'fix it', details: ['at a:1'] });
+    expect(JSON.parse(stdoutOf(error, (output) => output.result('{"event":"step"}')))).toEqual({
+      event: 'error',
+      message: 'it broke',
+      details: ['at a:1'],
+      hint: 'fix it',
+      exit_code: 1,
+    });
+    expect(stdoutOf(error, (output) => output.json({ ok: false }))).toBe('');
+  });
+});
