@@ -35,6 +35,8 @@ export interface DevRuntime {
 }
 
 const PROXY = 'proxy';
+/** What Caddy logs once every listener is bound and the configuration serves (Caddy 2, any version). */
+const CADDY_SERVING = /"msg":"serving initial configuration"/;
 const COMPOSE = 'compose';
 
 function seconds(ms: number): string {
@@ -482,7 +484,9 @@ export class DevStack {
           certFile: certificate?.certFile,
           keyFile: certificate?.keyFile,
           storageDir: join(caddyDir, 'data'),
-          logLevel: this.#runtime.verbose ? 'INFO' : 'ERROR',
+          // INFO always: readiness is Caddy's own "serving initial configuration" line (shown only with
+          // --verbose); a port probe would take another program on the port for Caddy.
+          logLevel: 'INFO',
         }),
       );
       const verbose = this.#runtime.verbose;
@@ -493,7 +497,7 @@ export class DevStack {
             argv: [tools.caddy, 'run', '--config', configFile],
             cwd: caddyDir,
             env: { ...definedEnv(env), HOME: caddyDir, XDG_DATA_HOME: caddyDir, XDG_CONFIG_HOME: caddyDir },
-            readyPort: certificate !== undefined ? settings.httpsPort : settings.httpPort,
+            readyPattern: CADDY_SERVING,
             readyTimeoutMs: 15_000,
             required: true,
             stopSignal: 'SIGTERM',

@@ -24,11 +24,15 @@ afterAll(async () => {
   for (const folder of [...folders, ...binDirs]) rmSync(folder, { recursive: true, force: true });
 });
 
-async function project(options: { compose?: boolean; encore?: boolean } = {}) {
+async function project(options: { compose?: boolean; encore?: boolean; squatHttpPort?: boolean } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'stagecraft-dev-pre-'));
   folders.push(root);
   const id = `sc-pre-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const [apiPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  // squatHttpPort: the backend also listens on the proxy's HTTP port, after the start-up port check.
+  const squat = options.squatHttpPort
+    ? `; require('node:net').createServer().listen(${httpPort}, '127.0.0.1')`
+    : '';
   const backend = options.encore
     ? `backend:\n  provider: encore-ts\n  providers:\n    encore-ts:\n      dev: { listen: "127.0.0.1:${apiPort}" }\n`
     : `backend:
@@ -36,7 +40,7 @@ async function project(options: { compose?: boolean; encore?: boolean } = {}) {
   providers:
     generic:
       dev:
-        command: [node, -e, "require('node:http').createServer((q, s) => s.end('up')).listen(${apiPort}, '127.0.0.1')", ${id}]
+        command: [node, -e, "require('node:http').createServer((q, s) => s.end('up')).listen(${apiPort}, '127.0.0.1')${squat}", ${id}]
         port: ${apiPort}
 `;
   writeFileSync(
@@ -139,5 +143,22 @@ describe('stagecraft dev without the tools it needs', () => {
       'error: stagecraft dev needs tools that are not installed: encore, caddy, mkcert',
     );
     nothingChanged(p);
+  });
+});
+
+describe('stagecraft dev when another program takes the proxy port after the start-up check', () => {
+  it('reports Caddy’s own bind failure instead of taking the other listener for the proxy; exit 2', async () => {
+    const p = await project({ squatHttpPort: true });
+    const result = await runCli(['dev', '--no-https', '--no-hosts'], {
+      cwd: p.root,
+      env: p.env(binDirWith(['caddy'])),
+      timeoutMs: 30_000,
+    });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).not.toContain('dev stack ready');
+    expect(result.stderr).toContain(`listen tcp 127.0.0.1:${p.httpPort}: bind: address already in use`);
+    expect(result.stderr).toContain(`hint: check the ports ${p.httpPort}/`);
+    expect(existsSync(join(p.root, '.stagecraft', 'dev', 'state.json'))).toBe(false);
+    expect(processesWith(p.id)).toEqual([]);
   });
 });
