@@ -120,7 +120,12 @@ function guardFile(path: string, displayName: string, projectDir: string, walk: 
   // A second YAML document in the file is merged by compose too.
   if (!aliases && !files && !/^---/m.test(text)) return;
   const lines = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter: lines, merge: true, prettyErrors: false });
+  const documents = parseAllDocuments(text, {
+    lineCounter: lines,
+    merge: true,
+    prettyErrors: false,
+    uniqueKeys: false, // compose reports duplicate keys; the library's check is quadratic
+  });
   for (const document of Array.isArray(documents) ? documents : [documents]) {
     const problems = aliases
       ? guardYamlDocument(document).filter((problem) => !problem.message.startsWith('key "'))

@@ -1,5 +1,6 @@
 import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { ConfigIssue, PathSegment } from './issues.js';
+import { duplicateKeyOffsets } from './yaml-duplicates.js';
 import { guardYamlDocument } from './yaml-guard.js';
 
 /** A parsed YAML file that can answer "where is this key path?". */
@@ -8,6 +9,7 @@ export class YamlSource {
   readonly document: Document;
   readonly #lines: LineCounter;
   readonly #text: string;
+  #duplicates: number[] | undefined;
 
   private constructor(file: string, text: string, document: Document, lines: LineCounter) {
     this.file = file;
@@ -22,23 +24,33 @@ export class YamlSource {
       lineCounter: lines,
       merge: true,
       prettyErrors: false,
-      uniqueKeys: true,
+      // Checked by duplicateKeyOffsets instead: the library's own check is quadratic in a mapping's size.
+      uniqueKeys: false,
     });
     return new YamlSource(file, text, document, lines);
   }
 
-  /** Syntax errors and duplicate keys, each with its own position. */
+  /** Syntax errors and duplicate keys, each with its own position, in the order of the text. */
   syntaxIssues(): ConfigIssue[] {
-    return this.document.errors.map((error) => {
-      const position = this.#lines.linePos(error.pos[0]);
-      const message =
-        error.code === 'DUPLICATE_KEY'
-          ? `duplicate key ${this.#keyTextAt(error.pos[0])}: each key may appear once in a mapping`
-          : error.code === 'MULTIPLE_DOCS'
-            ? 'a second YAML document starts here: the file holds one document, so remove this `---` and what follows it (or merge it into the first)'
-            : `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+    const duplicates: ConfigIssue[] = this.#duplicateKeys().map((offset) => {
+      const position = this.#lines.linePos(offset);
+      const message = `duplicate key ${this.#keyTextAt(offset)}: each key may appear once in a mapping`;
       return { file: this.file, line: position.line, column: position.col, path: '', message };
     });
+    const errors: ConfigIssue[] = this.document.errors.map((error) => {
+      const position = this.#lines.linePos(error.pos[0]);
+      const message =
+        error.code === 'MULTIPLE_DOCS'
+          ? 'a second YAML document starts here: the file holds one document, so remove this `---` and what follows it (or merge it into the first)'
+          : `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+      return { file: this.file, line: position.line, column: position.col, path: '', message };
+    });
+    return [...errors, ...duplicates].sort((a, b) => a.line - b.line || a.column - b.column);
+  }
+
+  #duplicateKeys(): number[] {
+    this.#duplicates ??= duplicateKeyOffsets(this.document);
+    return this.#duplicates;
   }
 
   /**
@@ -65,7 +77,7 @@ export class YamlSource {
   }
 
   hasOnlyDuplicateKeyErrors(): boolean {
-    return this.document.errors.every((error) => error.code === 'DUPLICATE_KEY');
+    return this.document.errors.length === 0;
   }
 
   /** Plain data of the document; run guardIssues() first (it refuses what would make this throw or hang). */
