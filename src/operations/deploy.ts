@@ -866,7 +866,12 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
     ...(plan.kind === 'restart' && prepared.basedOn ? { restart_of: prepared.basedOn.id } : {}),
     images: prepared.images,
     hosts,
-    deployer: { user: userInfo().username, machine: hostname(), ci: process.env['CI'] === 'true' },
+    deployer: {
+      user: userInfo().username,
+      machine: hostname(),
+      ci: process.env['CI'] === 'true',
+      pid: process.pid,
+    },
     message: prepared.message,
   };
 }
@@ -959,6 +964,11 @@ async function runReleaseWith(
 
   const previous = (await ledger.list(model.environment))[0];
   const record = newRecord(prepared, previous?.id);
+  for (const release of await ledger.markLeftUnfinished(model.environment, record.id)) {
+    session.output.warn(
+      `release ${release.id} (version ${release.version}) was left unfinished by a deploy that ended before it finished: recorded as failed`,
+    );
+  }
   await ledger.create(record);
   const started = Date.now();
   const pushed: Record<string, string> = {};

@@ -1,6 +1,6 @@
 import { runnerFor } from '../runners/factory.js';
 import type { Runner } from '../runners/types.js';
-import { isCompletedRelease } from '../state/ledger.js';
+import { isCompletedRelease, leftUnfinished } from '../state/ledger.js';
 import type { ReleaseRecord } from '../state/types.js';
 import type { LoadedEnvironment } from './environment.js';
 import { HostRunners, readHistory } from './fleet.js';
@@ -33,12 +33,16 @@ export async function releaseHistory(session: Session, env: LoadedEnvironment): 
 
 /**
  * A release's status as `releases` shows it: completed (state/ledger isCompletedRelease, the one
- * rule: finalize completed and no phase other than completed or skipped), failed, running, pending.
+ * rule: finalize completed and no phase other than completed or skipped), failed, running, interrupted
+ * (running, but its deploy process on this machine is gone: killed before it could record the end;
+ * the next deploy records it as failed), pending.
  */
-export function releaseStatus(record: ReleaseRecord): 'completed' | 'failed' | 'running' | 'pending' {
+export function releaseStatus(
+  record: ReleaseRecord,
+): 'completed' | 'failed' | 'running' | 'interrupted' | 'pending' {
   if (isCompletedRelease(record)) return 'completed';
   const statuses = Object.values(record.phases);
   if (statuses.includes('failed')) return 'failed';
-  if (statuses.includes('running')) return 'running';
-  return 'pending';
+  if (leftUnfinished(record)) return 'interrupted';
+  return statuses.includes('running') ? 'running' : 'pending';
 }

@@ -1,6 +1,7 @@
 // The release ledger: `.stagecraft/releases.json` on this machine (rewritten atomically on every
 // change) and `~/.stagecraft/<project>-<env>/releases.jsonl` on the lock host (appended), merged for
 // `releases`. Format and rules: reference/original-design.md §4.3, SPEC §3 (State).
+
 import { open, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +11,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import { makeDirectory } from '../util/make-dir.js';
 import { readUserFile } from '../util/user-file.js';
+import { processGoneHere } from './process-gone.js';
 import { PHASES, type PhaseName, type PhaseStatus, type ReleaseRecord } from './types.js';
 
 export const LEDGER_ENV_VAR = 'STAGECRAFT_STATE_FILE';
@@ -76,6 +78,15 @@ export function isCompletedRelease(record: ReleaseRecord): boolean {
     record.phases.finalize === 'completed' &&
     PHASES.every((phase) => record.phases[phase] === 'completed' || record.phases[phase] === 'skipped')
   );
+}
+
+/**
+ * True for a release neither completed nor failed whose deploy process ran on this machine and is gone
+ * (killed before it could record how it ended).
+ */
+export function leftUnfinished(record: ReleaseRecord): boolean {
+  if (isCompletedRelease(record) || Object.values(record.phases).includes('failed')) return false;
+  return processGoneHere(record.deployer?.pid, record.deployer?.machine ?? '');
 }
 
 /**
@@ -303,20 +314,25 @@ export class Ledger {
   }
 
   /**
-   * Marks releases `ids` that are still running as failed: called by a deploy that took the deploy
-   * lock over from their holder, whose process is gone or whose lease expired (LockInfo.release), so
-   * nothing runs them any more. Their running phase becomes failed, their pending phases skipped, and
-   * `error` says what happened. Ids not in this file, or finished, are left alone. Returns the records
-   * changed.
+   * Marks releases `ids` that are unfinished (neither completed nor failed) as failed: called by a
+   * deploy that took the deploy lock over from their holder, whose process is gone or whose lease
+   * expired (LockInfo.release), or that found their deploy process gone on this machine, so nothing
+   * runs them any more. Their running phase (or, when none ran, their first pending one) becomes
+   * failed, the other pending phases skipped, and `error` says what happened. Ids not in this file, or
+   * finished, are left alone. Returns the records changed.
    */
   async markAbandoned(ids: readonly string[], error: string): Promise<ReleaseRecord[]> {
     return this.#mutate((releases) => {
       const changed: ReleaseRecord[] = [];
       for (const record of releases) {
         if (!ids.includes(record.id)) continue;
-        if (!PHASES.some((phase) => record.phases[phase] === 'running')) continue;
+        if (isCompletedRelease(record) || PHASES.some((phase) => record.phases[phase] === 'failed')) continue;
+        // The phase it was in fails (the one it was about to start when none ran); the rest is skipped.
+        const at =
+          PHASES.find((phase) => record.phases[phase] === 'running') ??
+          PHASES.find((phase) => record.phases[phase] === 'pending');
         for (const phase of PHASES) {
-          if (record.phases[phase] === 'running') record.phases[phase] = 'failed';
+          if (phase === at) record.phases[phase] = 'failed';
           else if (record.phases[phase] === 'pending') record.phases[phase] = 'skipped';
         }
         record.error = error;
@@ -324,6 +340,21 @@ export class Ledger {
       }
       return changed;
     });
+  }
+
+  /**
+   * Marks the releases of `env` that a deploy process on this machine left unfinished (leftUnfinished:
+   * killed before it could record how it ended, e.g. during the build, before it held the deploy lock)
+   * as failed, as markAbandoned does. `byId` is the release that found them, named in their error.
+   * Returns the records changed.
+   */
+  async markLeftUnfinished(env: string, byId: string): Promise<ReleaseRecord[]> {
+    const left = (await this.list(env)).filter(leftUnfinished).map((record) => record.id);
+    if (left.length === 0) return [];
+    return this.markAbandoned(
+      left,
+      `interrupted: its deploy process ended before it finished (found when ${byId} started)`,
+    );
   }
 
   async #mutate<T>(change: (releases: ReleaseRecord[]) => T): Promise<T> {
@@ -480,9 +511,10 @@ const FILE_LOCK_WAIT_MS = 60_000;
 /**
  * Runs `fn` holding `lockPath` (created with O_EXCL, holding our pid) against other processes that
  * rewrite the same ledger. A lock is stale only when the process it names is gone (or it stayed empty
- * for 10 s); pid and inode are read through one file handle, and a stale lock is deleted only while
- * the path still names that inode (removeStaleFileLock), so a writer that finished and exited in between
- * can never make another writer's fresh lock look stale (which lost releases under 15 concurrent writers).
+ * for 10 s); pid, inode and modification time are read through one file handle, and a stale lock is
+ * deleted only while the path still names that same file (removeStaleFileLock), so a writer that
+ * finished and exited in between can never make another writer's fresh lock look stale (which lost
+ * releases under 15 concurrent writers).
  */
 async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   await makeDirectory(dirname(lockPath), 0o750);
@@ -530,8 +562,19 @@ async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<
   }
 }
 
-/** The inode of a stale lock file (its process is gone), or undefined when it is live or gone. */
-async function staleFileLock(lockPath: string): Promise<number | undefined> {
+/**
+ * What identifies one lock file: its inode, modification time (ms) and content (the pid). The inode
+ * alone does not: a file system hands a freed inode to the next file at once (tmpfs, ext4), so the
+ * lock a writer made just after the stale one went can carry the stale one's inode.
+ */
+export interface FileLockIdentity {
+  ino: number;
+  mtimeMs: number;
+  text: string;
+}
+
+/** The lock file at `lockPath` as one file handle reads it; undefined when there is none. */
+export async function readFileLock(lockPath: string): Promise<FileLockIdentity | undefined> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(lockPath, 'r');
@@ -541,30 +584,38 @@ async function staleFileLock(lockPath: string): Promise<number | undefined> {
   }
   try {
     const info = await handle.stat();
-    const text = await handle.readFile('utf8');
-    const pid = Number(text.trim());
-    if (!Number.isInteger(pid) || pid <= 0) {
-      return Date.now() - info.mtimeMs > FILE_LOCK_EMPTY_STALE_MS ? info.ino : undefined;
-    }
-    if (pid === process.pid) return undefined;
-    try {
-      process.kill(pid, 0);
-      return undefined;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH' ? info.ino : undefined;
-    }
+    return { ino: info.ino, mtimeMs: info.mtimeMs, text: await handle.readFile('utf8') };
   } finally {
     await handle.close();
   }
 }
 
+/** The identity of a stale lock file (its process is gone), or undefined when it is live or gone. */
+async function staleFileLock(lockPath: string): Promise<FileLockIdentity | undefined> {
+  const lock = await readFileLock(lockPath);
+  if (lock === undefined) return undefined;
+  const pid = Number(lock.text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) {
+    return Date.now() - lock.mtimeMs > FILE_LOCK_EMPTY_STALE_MS ? lock : undefined;
+  }
+  if (pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? lock : undefined;
+  }
+}
+
 /**
- * Deletes the stale lock `ino`, under a short break lock (`<lock>.break`, O_EXCL) so breakers take
- * turns: with it held, the lock path can only still name `ino` (its owner is gone, and no other
- * breaker runs) or a fresh lock, which is never touched. Moving the lock aside and back instead let a
- * third writer take the empty path in between, and two writers then held the ledger at once.
+ * Deletes the stale lock `stale`, under a short break lock (`<lock>.break`, O_EXCL) so breakers take
+ * turns: with it held, the lock path can only still name the stale file (its owner is gone, and no
+ * other breaker runs) or a fresh lock, which is never touched — told apart by inode, modification
+ * time and content together (FileLockIdentity; by inode alone, a fresh lock on the reused inode was
+ * deleted and two writers held the ledger at once). Moving the lock aside and back instead let a third
+ * writer take the empty path in between.
  */
-async function removeStaleFileLock(lockPath: string, ino: number): Promise<void> {
+export async function removeStaleFileLock(lockPath: string, stale: FileLockIdentity): Promise<void> {
   const breakPath = `${lockPath}.break`;
   try {
     const handle = await open(breakPath, 'wx', 0o644);
@@ -579,8 +630,15 @@ async function removeStaleFileLock(lockPath: string, ino: number): Promise<void>
     return;
   }
   try {
-    const current = await stat(lockPath).catch(() => undefined);
-    if (current?.ino === ino) await rm(lockPath, { force: true });
+    const current = await readFileLock(lockPath);
+    if (
+      current !== undefined &&
+      current.ino === stale.ino &&
+      current.mtimeMs === stale.mtimeMs &&
+      current.text === stale.text
+    ) {
+      await rm(lockPath, { force: true });
+    }
   } finally {
     await rm(breakPath, { force: true });
   }

@@ -8,6 +8,7 @@
 // check and the change it decides are one step: racing acquirers cannot delete a winner's lock. A
 // deploy renews its lease with a heartbeat (startLeaseHeartbeat); a lease is taken over only once it
 // has expired by the host's clock, and the taker is told (LockEvent 'broken') so that it says so loudly.
+
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +17,7 @@ import type { Clock } from '../util/clock.js';
 import { ExternalError } from '../util/errors.js';
 import { printable } from '../util/printable.js';
 import { lastStderrLine, remoteStateDir } from './ledger.js';
+import { processGoneHere } from './process-gone.js';
 import type { LockInfo } from './types.js';
 
 /** Which lock: one per project and environment. */
@@ -237,13 +239,7 @@ function formatWait(ms: number): string {
  * SIGKILL): the next deploy may take it over instead of waiting for it to expire.
  */
 function holderIsGone(info: LockInfo): boolean {
-  if (info.pid === undefined || info.machine !== defaultHolder().machine) return false;
-  try {
-    process.kill(info.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return processGoneHere(info.pid, info.machine);
 }
 
 function leaseSeconds(expiryMs: number): number {

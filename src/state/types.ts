@@ -37,7 +37,8 @@ export interface ReleaseRecord {
     string,
     { compose_sha256: string; services: string[]; files_hashes?: Record<string, string> }
   >;
-  deployer: { user: string; machine: string; ci: boolean };
+  /** Who ran it, where; pid: the deploying process on `machine`, so a release it left running is found. */
+  deployer: { user: string; machine: string; ci: boolean; pid?: number };
   duration_ms?: number;
   /** Database → migration ids applied by this release. */
   migrations?: Record<string, string[]>;

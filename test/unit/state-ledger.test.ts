@@ -1,24 +1,30 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { releaseStatus } from '../../src/operations/history.js';
 import { LocalRunner } from '../../src/runners/local.js';
 import {
   appendRemoteLedger,
   currentRelease,
+  type FileLockIdentity,
   formatReleaseId,
   Ledger,
   lastGoodRelease,
   latestRecord,
   ledgerPath,
+  leftUnfinished,
   mergeLedgers,
   nextReleaseId,
   parseLedgerJsonl,
   parseReleaseId,
   pendingPhases,
   previousRelease,
+  readFileLock,
   readRemoteLedger,
   remoteLedgerPath,
+  removeStaleFileLock,
   runningRelease,
   toJsonLine,
 } from '../../src/state/ledger.js';
@@ -382,6 +388,131 @@ describe('Ledger.markAbandoned', () => {
     // Completed, or not named (a deploy still waiting for the lock): as they were.
     expect((await ledger.get('rel-20261201-100000000')).error).toBeUndefined();
     expect((await ledger.get('rel-20261201-120000000')).phases.migrate_pre).toBe('running');
+  });
+});
+
+describe('the ledger file lock', () => {
+  it('breaks a stale lock only while the path names that very file, not a fresh lock on its reused inode', async () => {
+    const lockPath = join(root, 'releases.json.lock');
+    const deadPid = spawnSync('true').pid!;
+    let stale: FileLockIdentity | undefined;
+    let fresh: FileLockIdentity | undefined;
+    // ext4 and tmpfs hand the freed inode to the next file at once; try until they did.
+    for (let attempt = 0; attempt < 20 && (fresh === undefined || fresh.ino !== stale?.ino); attempt++) {
+      await writeFile(lockPath, String(deadPid), { flag: 'w' });
+      stale = await readFileLock(lockPath);
+      await rm(lockPath);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      fresh = await readFileLock(lockPath);
+    }
+    expect(fresh?.ino).toBe(stale?.ino);
+    await removeStaleFileLock(lockPath, stale!);
+    expect(await readFile(lockPath, 'utf8')).toBe(String(process.pid));
+    // The stale file itself still goes.
+    await removeStaleFileLock(lockPath, fresh!);
+    expect(await readdir(root)).not.toContain('releases.json.lock');
+  });
+});
+
+describe('releases a deploy process left unfinished', () => {
+  // A process that has exited: its pid names nothing any more.
+  const deadPid = spawnSync('true').pid!;
+  const here = hostname();
+  const unfinished = (id: string, deployer: ReleaseRecord['deployer'], status: PhaseStatus = 'pending') =>
+    release(id, {
+      deployer,
+      phases: {
+        build: 'completed',
+        push: 'running',
+        migrate_pre: status,
+        rollout: 'pending',
+        migrate_post: 'pending',
+        finalize: 'pending',
+      },
+    });
+
+  it('is a release neither completed nor failed whose deploy process on this machine is gone', () => {
+    expect(
+      leftUnfinished(
+        unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid: deadPid }),
+      ),
+    ).toBe(true);
+    const pendingOnly = release(
+      'rel-20261201-100000000',
+      { deployer: { user: 'a', machine: here, ci: false, pid: deadPid } },
+      'pending',
+    );
+    expect(leftUnfinished(pendingOnly)).toBe(true);
+    expect(releaseStatus(pendingOnly)).toBe('interrupted');
+    // Still running here, on another machine, without a pid, or already ended: not.
+    const alive = unfinished('rel-20261201-100000000', {
+      user: 'a',
+      machine: here,
+      ci: false,
+      pid: process.ppid,
+    });
+    expect([leftUnfinished(alive), releaseStatus(alive)]).toEqual([false, 'running']);
+    expect(
+      leftUnfinished(
+        unfinished('rel-20261201-100000000', {
+          user: 'a',
+          machine: `${here}-other`,
+          ci: false,
+          pid: deadPid,
+        }),
+      ),
+    ).toBe(false);
+    expect(
+      leftUnfinished(unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false })),
+    ).toBe(false);
+    expect(
+      leftUnfinished(
+        unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid: deadPid }, 'failed'),
+      ),
+    ).toBe(false);
+    expect(
+      leftUnfinished(
+        release('rel-20261201-100000000', {
+          deployer: { user: 'a', machine: here, ci: false, pid: deadPid },
+        }),
+      ),
+    ).toBe(false);
+  });
+
+  it('markLeftUnfinished records them as failed, the others as they were, and names the release that found them', async () => {
+    const ledger = new Ledger({ projectRoot: root });
+    const gone = { user: 'a', machine: here, ci: false, pid: deadPid };
+    await ledger.create(release('rel-20261201-090000000', { deployer: gone }));
+    await ledger.create(unfinished('rel-20261201-100000000', gone));
+    await ledger.create(release('rel-20261201-103000000', { deployer: gone }, 'pending'));
+    await ledger.create(unfinished('rel-20261201-110000000', { ...gone, pid: process.ppid }));
+    await ledger.create(unfinished('rel-20261201-120000000', gone, 'pending'));
+    await ledger.create({ ...unfinished('rel-20261201-130000000', gone), environment: 'staging' });
+
+    const changed = await ledger.markLeftUnfinished('production', 'rel-20261201-140000000');
+    expect(changed.map((record) => record.id)).toEqual([
+      'rel-20261201-100000000',
+      'rel-20261201-103000000',
+      'rel-20261201-120000000',
+    ]);
+    const after = await ledger.get('rel-20261201-100000000');
+    expect(after.phases).toEqual({
+      build: 'completed',
+      push: 'failed',
+      migrate_pre: 'skipped',
+      rollout: 'skipped',
+      migrate_post: 'skipped',
+      finalize: 'skipped',
+    });
+    expect(after.error).toBe(
+      'interrupted: its deploy process ended before it finished (found when rel-20261201-140000000 started)',
+    );
+    expect(releaseStatus(after)).toBe('failed');
+    expect((await ledger.get('rel-20261201-110000000')).phases.push).toBe('running');
+    expect((await ledger.get('rel-20261201-130000000')).phases.push).toBe('running');
+    expect((await ledger.get('rel-20261201-090000000')).error).toBeUndefined();
+    expect(await ledger.markLeftUnfinished('production', 'rel-20261201-150000000')).toEqual([]);
   });
 });
 
