@@ -979,6 +979,7 @@ async function runReleaseWith(
 
   let result: RunResult;
   let heartbeat: LeaseHeartbeat | undefined;
+  let lockTaken = false;
   try {
     // While the plan runs, SIGINT/SIGTERM cancel it (interrupt), not the pool: the lock is released.
     result = await runners.handlingInterrupts(() =>
@@ -1015,8 +1016,9 @@ async function runReleaseWith(
                 );
                 for (const release of abandoned)
                   session.output.warn(
-                    `release ${release.id} (version ${release.version}) was left running by a deploy that ended before it finished: recorded as failed`,
+                    `release ${release.id} (version ${release.version}) was left unfinished by a deploy that ended before it finished: recorded as failed`,
                   );
+                lockTaken = true;
                 // Renewed while the deploy runs; a lost lease stops it before its next step.
                 heartbeat = startLeaseHeartbeat(runner, lease, {
                   project: model.project,
@@ -1091,9 +1093,14 @@ async function runReleaseWith(
       : { error: redact(result.error instanceof Error ? result.error.message : String(result.error)) }),
   };
   await ledger.update(record.id, final);
-  if (result.ok) {
+  // A release that held the lock changed hosts, failed or not: the team's history on the lock host
+  // shows how it ended. One that failed before (a build) changed nothing there.
+  if (result.ok || lockTaken) {
     await appendRemoteLedger(lockRunner, model.project, model.environment, { ...record, ...final }).catch(
-      () => undefined,
+      (error: Error) =>
+        session.output.debug(
+          `could not append the release to the ledger on ${lockRunner.name}: ${error.message}`,
+        ),
     );
   }
   return { result, record: { ...record, ...final }, durationMs: Date.now() - started };

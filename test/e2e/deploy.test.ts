@@ -201,6 +201,12 @@ describe('deploy to three hosts', () => {
     expect(failed.version).toBe('v3-broken');
     expect(failed.phases['rollout']).toBe('failed');
     expect(failed.phases['finalize']).toBe('skipped');
+    // The team's history on the lock host shows how it ended, not only the local ledger.
+    const remote = (await sshRun(harness, 'h1', 'cat ~/.stagecraft/shop-production/releases.jsonl'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { id: string; phases: Record<string, string> });
+    expect(remote.filter((line) => line.id === failed.id).at(-1)?.phases).toEqual(failed.phases);
     const afterFailure = await names('h1');
     expect(afterFailure.filter((name) => name.includes('-api-'))).toHaveLength(1);
     expect(afterFailure.filter((name) => name.includes('-web-'))).toHaveLength(1);
@@ -325,15 +331,16 @@ describe('deploy to three hosts', () => {
     const releases = ledger().releases;
     expect(releases.at(-1)).toMatchObject({ version: 'v4' });
     expect(releases.at(-1)!.phases['finalize']).toBe('completed');
-    // The killed deploy's release does not stay "running": the next one, holding the lock, failed it.
+    // The killed deploy's release does not stay "running": the next one found its process gone (the
+    // same machine) before it took the lock over, and failed it.
     const killedRelease = releases.at(-2)!;
     expect(killedRelease.version).toBe('v4');
     expect(killedRelease.phases['rollout']).toBe('failed');
     expect(killedRelease.error).toBe(
-      `interrupted: its deploy ended before it finished (found when ${releases.at(-1)!.id} took the lock over)`,
+      `interrupted: its deploy process ended before it finished (found when ${releases.at(-1)!.id} started)`,
     );
     expect(again.stderr).toContain(
-      `warning: release ${killedRelease.id} (version v4) was left running by a deploy that ended before it finished: recorded as failed`,
+      `warning: release ${killedRelease.id} (version v4) was left unfinished by a deploy that ended before it finished: recorded as failed`,
     );
   });
 
