@@ -5,6 +5,7 @@ import { FORBIDDEN_KEYS } from '../config/yaml-guard.js';
 import { composeConfigArgs } from '../docker/compose.js';
 import { ExternalError, TimedOutError, UserError } from '../util/errors.js';
 import { pathEntry } from '../util/user-file.js';
+import { composeErrorPath, resolveComposeErrorPath } from './error-location.js';
 import { type ComposeFilesRead, guardComposeFile } from './guard.js';
 import { composeLocator, located } from './locate.js';
 import type { ComposeProject } from './types.js';
@@ -149,11 +150,17 @@ export async function readCompose(options: ReadComposeOptions): Promise<ComposeP
         command: argv.join(' '),
       });
     }
-    const message = errors.at(-1) ?? `exit code ${result.exitCode}`;
-    throw new UserError(`${options.file} is not a valid compose file: ${stripComposePrefix(message)}`, {
+    const noise = /^decoding failed due to the following error/;
+    const meaningful = errors.filter((line) => !noise.test(line));
+    const message = stripComposePrefix(meaningful.at(-1) ?? `exit code ${result.exitCode}`);
+    const tokens = composeErrorPath(message);
+    const display = shown.startsWith('..') || isAbsolute(shown) ? file : shown;
+    const at =
+      tokens === undefined ? undefined : resolveComposeErrorPath(composeLocator(file, display), tokens);
+    throw new UserError(`${options.file} is not a valid compose file: ${located(at, message)}`, {
       hint: `fix ${options.file}; \`docker compose config\` in ${options.projectDir} shows the same error`,
       command: argv.join(' '),
-      details: [...warnings, ...errors.slice(0, -1)],
+      details: [...warnings, ...meaningful.slice(0, -1)],
     });
   }
   for (const warning of [...new Set(warnings.map(cleanWarning))]) options.onWarning?.(warning);

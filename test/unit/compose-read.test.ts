@@ -354,6 +354,63 @@ describe.skipIf(!composeAvailable)('docker compose v2 (real)', { timeout: 60_000
     expect(error.message).toMatch(/^docker-compose\.yml is not a valid compose file: .*"zz"/);
   });
 
+  it('places compose’s error at the line and column of the key it names, in each of compose’s forms', async () => {
+    const cases: [string, string, string][] = [
+      [
+        'services:\n  api:\n    image: busybox\n    ports: 8080\n',
+        '4:5',
+        'services.api.ports must be a list',
+      ],
+      [
+        'services:\n  api:\n    image: busybox\n    foo: 1\n',
+        '4:5',
+        'Additional property foo is not allowed',
+      ],
+      [
+        'services:\n  my.api:\n    image: busybox\n    healthcheck:\n      interval: often\n',
+        '5:7',
+        "error decoding 'services[my.api].healthcheck.interval'",
+      ],
+      [
+        'services:\n  api:\n    image: busybox\n    ports:\n      - 80\n      - {target: x}\n',
+        '4:5',
+        'services.api.ports.[].target',
+      ],
+      [
+        'services:\n  api:\n    image: busybox\n    depends_on: [db]\n',
+        '4:5',
+        'depends on undefined service "db"',
+      ],
+      [
+        'networks:\n  front:\n    driver: 1\nservices:\n  api:\n    image: busybox\n',
+        '3:5',
+        'networks.front.driver must be a string',
+      ],
+      [
+        'services:\n  api:\n    image: busybox\n    deploy:\n      replicas: many\n',
+        '5:7',
+        'services.api.deploy.replicas',
+      ],
+    ];
+    for (const [index, [text, at, message]] of cases.entries()) {
+      const dir = join(scratch, `located-${index}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'docker-compose.yml'), text);
+      const error = await readCompose({
+        file: 'docker-compose.yml',
+        projectDir: dir,
+        variables: {},
+        exec: realExec,
+      }).catch((e) => e);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(
+        new RegExp(`^docker-compose\\.yml is not a valid compose file: docker-compose\\.yml:${at} `),
+      );
+      expect(error.message).toContain(message);
+      expect(error.details ?? []).not.toContainEqual(expect.stringMatching(/^decoding failed/));
+    }
+  });
+
   it('reports a missing required variable as a UserError', async () => {
     const dir = join(scratch, 'required');
     mkdirSync(dir, { recursive: true });
