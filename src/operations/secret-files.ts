@@ -106,6 +106,7 @@ export async function resolveSecretValues(
       missing.push(variable === name ? name : `${name} (from ${variable})`);
     else values.set(name, new Secret(value));
   }
+  refusePublicValues(loaded, values);
   if (missing.length > 0) {
     const envFile = project.environments[loaded.envName ?? '']?.envFile;
     throw new UserError(`no value for ${missing.length === 1 ? 'secret' : 'secrets'} ${missing.join(', ')}`, {
@@ -113,6 +114,32 @@ export async function resolveSecretValues(
     });
   }
   return values;
+}
+
+/**
+ * Refuses a secret whose value is a name stagecraft.yml shows in clear (the project, an environment, a
+ * service, a host): Stagecraft hides a secret's value wherever it prints it, so that name would read
+ * `[redacted]` everywhere, which tells the value. Throws UserError naming the secret and the kind of
+ * name it equals, never the value (nor the name).
+ */
+function refusePublicValues(loaded: LoadedConfig, values: ReadonlyMap<string, Secret>): void {
+  const { config } = loaded;
+  const names = new Map<string, string>([[config.project.name, 'the project name (project.name)']]);
+  for (const [service] of Object.entries(config.services ?? {}))
+    if (!names.has(service)) names.set(service, 'the name of a service');
+  for (const [env, settings] of Object.entries(config.environments)) {
+    if (!names.has(env)) names.set(env, 'the name of an environment');
+    for (const entries of Object.values((settings.hosts ?? {}) as Record<string, { name?: string }[]>))
+      for (const host of entries)
+        if (host.name !== undefined && !names.has(host.name)) names.set(host.name, 'the name of a host');
+  }
+  for (const [secret, value] of values) {
+    const what = names.get(value.reveal());
+    if (what === undefined) continue;
+    throw new UserError(`the value of secret ${secret} is ${what}, which stagecraft.yml shows in clear`, {
+      hint: `give ${secret} a value of its own, or, if it is no secret (a user name), stop declaring it one: Stagecraft hides a secret's value wherever it prints it, so that name would read [redacted] everywhere and tell the value`,
+    });
+  }
 }
 
 /**
