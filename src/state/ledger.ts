@@ -86,7 +86,7 @@ export function isCompletedRelease(record: ReleaseRecord): boolean {
  */
 export function leftUnfinished(record: ReleaseRecord): boolean {
   if (isCompletedRelease(record) || Object.values(record.phases).includes('failed')) return false;
-  return processGoneHere(record.deployer?.pid, record.deployer?.machine ?? '');
+  return processGoneHere(record.deployer?.pid, record.deployer?.machine);
 }
 
 /**

@@ -466,6 +466,11 @@ describe('releases a deploy process left unfinished', () => {
     expect(
       leftUnfinished(unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false })),
     ).toBe(false);
+    // A pid the file holds that names no one process (a group, all processes, text) is never "gone".
+    for (const pid of [0, -1, 1.5, Number.MAX_VALUE, '123'] as unknown as number[]) {
+      const record = unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid });
+      expect(leftUnfinished(record)).toBe(false);
+    }
     expect(
       leftUnfinished(
         unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid: deadPid }, 'failed'),
