@@ -35,6 +35,7 @@ import {
   readRemoteLedger,
 } from '../state/ledger.js';
 import type { LeaseHeartbeat } from '../state/lock.js';
+import { currentPidNamespace } from '../state/process-gone.js';
 import { readExistingSpecKey, readSpecKey } from '../state/spec-key.js';
 import type { PhaseName, ReleaseRecord } from '../state/types.js';
 import { systemClock } from '../util/clock.js';
@@ -871,6 +872,7 @@ export function newRecord(prepared: PreparedDeploy, previousId: string | undefin
       machine: hostname(),
       ci: process.env['CI'] === 'true',
       pid: process.pid,
+      ...(currentPidNamespace() === undefined ? {} : { pid_namespace: currentPidNamespace() }),
     },
     message: prepared.message,
   };

@@ -3,6 +3,7 @@
 // `releases`. Format and rules: reference/original-design.md §4.3, SPEC §3 (State).
 
 import { open, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runner } from '../runners/types.js';
@@ -11,7 +12,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { ExternalError, InternalError, UserError } from '../util/errors.js';
 import { makeDirectory } from '../util/make-dir.js';
 import { readUserFile } from '../util/user-file.js';
-import { processGoneHere } from './process-gone.js';
+import { currentPidNamespace, processGoneHere } from './process-gone.js';
 import { PHASES, type PhaseName, type PhaseStatus, type ReleaseRecord } from './types.js';
 
 export const LEDGER_ENV_VAR = 'STAGECRAFT_STATE_FILE';
@@ -85,8 +86,12 @@ export function isCompletedRelease(record: ReleaseRecord): boolean {
  * (killed before it could record how it ended).
  */
 export function leftUnfinished(record: ReleaseRecord): boolean {
-  if (isCompletedRelease(record) || Object.values(record.phases).includes('failed')) return false;
-  return processGoneHere(record.deployer?.pid, record.deployer?.machine);
+  const phases = Object.values(record.phases);
+  if (isCompletedRelease(record) || phases.includes('failed')) return false;
+  // Nothing left to run (every phase skipped, a status this version does not know): nothing to fail.
+  if (!phases.includes('running') && !phases.includes('pending')) return false;
+  const { pid, machine, pid_namespace } = record.deployer ?? {};
+  return processGoneHere(pid, machine, pid_namespace);
 }
 
 /**
@@ -507,6 +512,8 @@ async function readLedgerFile(path: string): Promise<ReleaseRecord[]> {
 /** A lock file without a pid this old is left by a process that died between creating and writing it. */
 const FILE_LOCK_EMPTY_STALE_MS = 10_000;
 const FILE_LOCK_WAIT_MS = 60_000;
+/** A lock whose process cannot be seen from here (another machine or PID namespace) is stale this old. */
+const FILE_LOCK_FOREIGN_STALE_MS = 30_000;
 
 /**
  * Runs `fn` holding `lockPath` (created with O_EXCL, holding our pid) against other processes that
@@ -525,7 +532,7 @@ async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<
     try {
       const handle = await open(lockPath, 'wx', 0o644);
       try {
-        await handle.writeFile(String(process.pid));
+        await handle.writeFile(fileLockText());
         ownIno = (await handle.stat()).ino;
       } finally {
         await handle.close();
@@ -590,21 +597,30 @@ export async function readFileLock(lockPath: string): Promise<FileLockIdentity |
   }
 }
 
-/** The identity of a stale lock file (its process is gone), or undefined when it is live or gone. */
+/**
+ * What a ledger file lock holds: the writer's pid, machine and PID namespace, a line each (a writer in a
+ * container sharing the project folder cannot see this one's pid, nor a writer on another machine).
+ */
+function fileLockText(): string {
+  return `${process.pid}\n${hostname()}\n${currentPidNamespace() ?? ''}\n`;
+}
+
+/**
+ * The identity of a stale lock file, or undefined when it is live or gone. Stale: its process is gone
+ * (processGoneHere: this machine and PID namespace); a lock from elsewhere, whose process cannot be
+ * seen from here (or from a version that wrote only a pid), once it is FILE_LOCK_FOREIGN_STALE_MS old
+ * (a writer holds it for milliseconds); an empty one after FILE_LOCK_EMPTY_STALE_MS.
+ */
 async function staleFileLock(lockPath: string): Promise<FileLockIdentity | undefined> {
   const lock = await readFileLock(lockPath);
   if (lock === undefined) return undefined;
-  const pid = Number(lock.text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) {
-    return Date.now() - lock.mtimeMs > FILE_LOCK_EMPTY_STALE_MS ? lock : undefined;
-  }
-  if (pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return undefined;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? lock : undefined;
-  }
+  const age = Date.now() - lock.mtimeMs;
+  const [pidText = '', machine, namespace] = lock.text.split('\n');
+  const pid = Number(pidText.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return age > FILE_LOCK_EMPTY_STALE_MS ? lock : undefined;
+  const here = machine === hostname() && (namespace || undefined) === currentPidNamespace();
+  if (!here) return age > FILE_LOCK_FOREIGN_STALE_MS ? lock : undefined;
+  return processGoneHere(pid, machine, namespace || undefined) ? lock : undefined;
 }
 
 /**

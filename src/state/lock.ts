@@ -17,7 +17,7 @@ import type { Clock } from '../util/clock.js';
 import { ExternalError } from '../util/errors.js';
 import { printable } from '../util/printable.js';
 import { lastStderrLine, remoteStateDir } from './ledger.js';
-import { processGoneHere } from './process-gone.js';
+import { currentPidNamespace, processGoneHere } from './process-gone.js';
 import type { LockInfo } from './types.js';
 
 /** Which lock: one per project and environment. */
@@ -239,7 +239,7 @@ function formatWait(ms: number): string {
  * SIGKILL): the next deploy may take it over instead of waiting for it to expire.
  */
 function holderIsGone(info: LockInfo): boolean {
-  return processGoneHere(info.pid, info.machine);
+  return processGoneHere(info.pid, info.machine, info.pid_namespace);
 }
 
 function leaseSeconds(expiryMs: number): number {
@@ -260,7 +260,7 @@ function infoTemplate(options: AcquireOptions, leaseId: string): string {
     expires_at: `@@${leaseId}E@@`,
     version: options.version,
     message: options.message ?? '',
-    ...(options.pid === undefined ? {} : { pid: options.pid }),
+    ...(options.pid === undefined ? {} : { pid: options.pid, pid_namespace: currentPidNamespace() }),
     ...(options.release === undefined ? {} : { release: options.release }),
     lease_id: leaseId,
     expires_epoch: `@@${leaseId}N@@`,

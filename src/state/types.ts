@@ -37,8 +37,11 @@ export interface ReleaseRecord {
     string,
     { compose_sha256: string; services: string[]; files_hashes?: Record<string, string> }
   >;
-  /** Who ran it, where; pid: the deploying process on `machine`, so a release it left running is found. */
-  deployer: { user: string; machine: string; ci: boolean; pid?: number };
+  /**
+   * Who ran it, where; pid (in PID namespace pid_namespace, where there is one): the deploying process
+   * on `machine`, so a release it left running is found.
+   */
+  deployer: { user: string; machine: string; ci: boolean; pid?: number; pid_namespace?: string };
   duration_ms?: number;
   /** Database → migration ids applied by this release. */
   migrations?: Record<string, string[]>;
@@ -57,6 +60,8 @@ export interface LockInfo {
   message: string;
   /** Process id of the holder on `machine`: a lock whose process is gone on this machine can be broken. */
   pid?: number;
+  /** The PID namespace `pid` lives in (process-gone.ts currentPidNamespace); absent where there is none. */
+  pid_namespace?: string;
   /**
    * The release the holder runs (deploy, rollback, restart): a deploy that takes the lock over from a
    * holder that is gone records that release as interrupted.

@@ -3,7 +3,7 @@
 // process is gone on this machine, and writes nothing; the next deploy records it as failed (unit
 // tests of Ledger.markLeftUnfinished).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,7 +30,7 @@ function record(id: string, pid: number, machine = hostname()) {
     kind: 'deploy',
     images: { api: 'reg/shop-api:v1' },
     hosts: {},
-    deployer: { user: 'alice', machine, ci: false, pid },
+    deployer: { user: 'alice', machine, ci: false, pid, pid_namespace: readlinkSync('/proc/self/ns/pid') },
   };
 }
 

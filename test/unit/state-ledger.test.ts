@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +28,7 @@ import {
   runningRelease,
   toJsonLine,
 } from '../../src/state/ledger.js';
+import { currentPidNamespace } from '../../src/state/process-gone.js';
 import { PHASES, type PhaseStatus, type ReleaseRecord } from '../../src/state/types.js';
 import { fixedClock } from '../../src/util/clock.js';
 import { InternalError, UserError } from '../../src/util/errors.js';
@@ -415,10 +416,37 @@ describe('the ledger file lock', () => {
   });
 });
 
+describe('a ledger file lock left behind', () => {
+  it('is broken at once when its writer here is gone, after 30 s when its writer is elsewhere', async () => {
+    const lockPath = join(root, '.stagecraft', 'releases.json.lock');
+    const deadPid = spawnSync('true').pid!;
+    await mkdir(join(root, '.stagecraft'), { recursive: true });
+    const ledger = new Ledger({ projectRoot: root });
+    // This machine and PID namespace, its process gone: taken over at once.
+    await writeFile(lockPath, `${deadPid}\n${hostname()}\n${currentPidNamespace() ?? ''}\n`);
+    let started = Date.now();
+    await ledger.create(release('rel-20261201-100000000'));
+    expect(Date.now() - started).toBeLessThan(5000);
+    // Another PID namespace (a container sharing the folder): its pid means nothing here, so only its
+    // age tells; 40 s old, it is taken over.
+    await writeFile(lockPath, `${deadPid}\n${hostname()}\npid:[1]\n`);
+    const old = new Date(Date.now() - 40_000);
+    await utimes(lockPath, old, old);
+    started = Date.now();
+    await ledger.create(release('rel-20261201-110000000'));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await ledger.read()).map((record) => record.id)).toEqual([
+      'rel-20261201-100000000',
+      'rel-20261201-110000000',
+    ]);
+  });
+});
+
 describe('releases a deploy process left unfinished', () => {
   // A process that has exited: its pid names nothing any more.
   const deadPid = spawnSync('true').pid!;
   const here = hostname();
+  const ns = currentPidNamespace();
   const unfinished = (id: string, deployer: ReleaseRecord['deployer'], status: PhaseStatus = 'pending') =>
     release(id, {
       deployer,
@@ -435,12 +463,18 @@ describe('releases a deploy process left unfinished', () => {
   it('is a release neither completed nor failed whose deploy process on this machine is gone', () => {
     expect(
       leftUnfinished(
-        unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid: deadPid }),
+        unfinished('rel-20261201-100000000', {
+          user: 'a',
+          machine: here,
+          ci: false,
+          pid_namespace: ns,
+          pid: deadPid,
+        }),
       ),
     ).toBe(true);
     const pendingOnly = release(
       'rel-20261201-100000000',
-      { deployer: { user: 'a', machine: here, ci: false, pid: deadPid } },
+      { deployer: { user: 'a', machine: here, ci: false, pid_namespace: ns, pid: deadPid } },
       'pending',
     );
     expect(leftUnfinished(pendingOnly)).toBe(true);
@@ -464,22 +498,50 @@ describe('releases a deploy process left unfinished', () => {
       ),
     ).toBe(false);
     expect(
-      leftUnfinished(unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false })),
+      leftUnfinished(
+        unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid_namespace: ns }),
+      ),
     ).toBe(false);
     // A pid the file holds that names no one process (a group, all processes, text) is never "gone".
     for (const pid of [0, -1, 1.5, Number.MAX_VALUE, '123'] as unknown as number[]) {
-      const record = unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid });
+      const record = unfinished('rel-20261201-100000000', {
+        user: 'a',
+        machine: here,
+        ci: false,
+        pid_namespace: ns,
+        pid,
+      });
       expect(leftUnfinished(record)).toBe(false);
     }
+    // Another PID namespace on this machine (a container with the host's hostname) may run it still.
+    const elsewhere = unfinished('rel-20261201-100000000', {
+      user: 'a',
+      machine: here,
+      ci: false,
+      pid: deadPid,
+      pid_namespace: 'pid:[1]',
+    });
+    expect([leftUnfinished(elsewhere), releaseStatus(elsewhere)]).toEqual([false, 'running']);
+    // Nothing left to run (every phase skipped): nothing to fail, so not "interrupted".
+    const skipped = release(
+      'rel-20261201-100000000',
+      { deployer: { user: 'a', machine: here, ci: false, pid_namespace: ns, pid: deadPid } },
+      'skipped',
+    );
+    expect(leftUnfinished(skipped)).toBe(false);
     expect(
       leftUnfinished(
-        unfinished('rel-20261201-100000000', { user: 'a', machine: here, ci: false, pid: deadPid }, 'failed'),
+        unfinished(
+          'rel-20261201-100000000',
+          { user: 'a', machine: here, ci: false, pid_namespace: ns, pid: deadPid },
+          'failed',
+        ),
       ),
     ).toBe(false);
     expect(
       leftUnfinished(
         release('rel-20261201-100000000', {
-          deployer: { user: 'a', machine: here, ci: false, pid: deadPid },
+          deployer: { user: 'a', machine: here, ci: false, pid_namespace: ns, pid: deadPid },
         }),
       ),
     ).toBe(false);
@@ -487,7 +549,7 @@ describe('releases a deploy process left unfinished', () => {
 
   it('markLeftUnfinished records them as failed, the others as they were, and names the release that found them', async () => {
     const ledger = new Ledger({ projectRoot: root });
-    const gone = { user: 'a', machine: here, ci: false, pid: deadPid };
+    const gone = { user: 'a', machine: here, ci: false, pid_namespace: ns, pid: deadPid };
     await ledger.create(release('rel-20261201-090000000', { deployer: gone }));
     await ledger.create(unfinished('rel-20261201-100000000', gone));
     await ledger.create(release('rel-20261201-103000000', { deployer: gone }, 'pending'));
