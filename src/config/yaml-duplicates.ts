@@ -16,6 +16,8 @@ export function duplicateKeyOffsets(document: Document): number[] {
       for (const pair of map.items) {
         if (!isScalar(pair.key)) continue;
         const value = pair.key.value;
+        // The library's `===` never finds NaN equal to itself; a Set would.
+        if (typeof value === 'number' && Number.isNaN(value)) continue;
         if (seen.has(value)) offsets.push(pair.key.range?.[0] ?? 0);
         else seen.add(value);
       }

@@ -498,7 +498,7 @@ export class DevStack {
             cwd: caddyDir,
             env: { ...definedEnv(env), HOME: caddyDir, XDG_DATA_HOME: caddyDir, XDG_CONFIG_HOME: caddyDir },
             readyPattern: CADDY_SERVING,
-            readyTimeoutMs: 15_000,
+            readyTimeoutMs: settings.readyTimeoutMs ?? 15_000,
             required: true,
             stopSignal: 'SIGTERM',
             stopTimeoutMs: 3000,

@@ -158,6 +158,8 @@ describe('stagecraft dev when another program takes the proxy port after the sta
     expect(result.stderr).not.toContain('dev stack ready');
     expect(result.stderr).toContain(`listen tcp 127.0.0.1:${p.httpPort}: bind: address already in use`);
     expect(result.stderr).toContain(`hint: check the ports ${p.httpPort}/`);
+    // Caddy's own log lines below error level stay hidden, in the failure's last lines too.
+    expect(result.stderr).not.toContain('"level":"info"');
     expect(existsSync(join(p.root, '.stagecraft', 'dev', 'state.json'))).toBe(false);
     expect(processesWith(p.id)).toEqual([]);
   });

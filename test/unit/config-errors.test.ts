@@ -128,7 +128,7 @@ describe('config errors name file:line:column, key path, expected and found', ()
   it('reports duplicates as compose-style YAML has them: 1 and "1" differ, flow maps and merge keys count', () => {
     expect(
       problems(
-        'project:\n  name: a\n  x-a: { 1: a, "1": b, k: c, k: d }\n  x-b: { ? [a] : 1, ? [a] : 2 }\nenvironments:\n  dev:\n    driver: local\n    driver: local\n',
+        'project:\n  name: a\n  x-a: { 1: a, "1": b, k: c, k: d }\n  x-b: { ? [a] : 1, ? [a] : 2, .nan: 3, .NaN: 4 }\nenvironments:\n  dev:\n    driver: local\n    driver: local\n',
       ),
     ).toEqual([
       'stagecraft.yml:3:30 duplicate key "k": each key may appear once in a mapping',

@@ -184,8 +184,9 @@ export class ManagedProcess {
 
   #line(run: number, stream: 'stdout' | 'stderr', raw: string): void {
     const plain = stripAnsi(raw);
-    this.#ring.push(plain);
     const shown = this.spec.formatLine === undefined ? raw : this.spec.formatLine(raw);
+    // The last lines a failure shows are the ones shown as they came (not those formatLine hides).
+    if (shown !== undefined) this.#ring.push(stripAnsi(shown));
     if (shown !== undefined) this.#emit({ type: 'output', name: this.spec.name, stream, line: shown });
     if (run === this.#run && !this.#readyThisRun && this.spec.readyPattern?.test(plain)) {
       this.#markReady(run);
