@@ -17,6 +17,7 @@ import { renderDevOverride } from './compose.js';
 import { HostsFile } from './hosts-file.js';
 import { LogMux } from './log-mux.js';
 import { ensureCertificate } from './mkcert.js';
+import { portsSharedWithOthers } from './port-sharers.js';
 import { type ProcessSettings, processSpec } from './processes.js';
 import { type DevFlags, type DevSettings, resolveDevSettings } from './settings.js';
 import { type DevState, devDir, readState, removeState, writeState } from './state.js';
@@ -490,24 +491,33 @@ export class DevStack {
         }),
       );
       const verbose = this.#runtime.verbose;
-      await this.#startProcess(
-        new ManagedProcess(
-          {
-            name: PROXY,
-            argv: [tools.caddy, 'run', '--config', configFile],
-            cwd: caddyDir,
-            env: { ...definedEnv(env), HOME: caddyDir, XDG_DATA_HOME: caddyDir, XDG_CONFIG_HOME: caddyDir },
-            readyPattern: CADDY_SERVING,
-            readyTimeoutMs: settings.readyTimeoutMs ?? 15_000,
-            required: true,
-            stopSignal: 'SIGTERM',
-            stopTimeoutMs: 3000,
-            formatLine: (line) => formatCaddyLine(line, verbose),
-            hint: `check the ports ${settings.httpPort}/${settings.httpsPort} (dev.proxy in stagecraft.yml) and ${configFile}`,
-          },
-          this.#onEvent,
-        ),
+      const proxy = new ManagedProcess(
+        {
+          name: PROXY,
+          argv: [tools.caddy, 'run', '--config', configFile],
+          cwd: caddyDir,
+          env: { ...definedEnv(env), HOME: caddyDir, XDG_DATA_HOME: caddyDir, XDG_CONFIG_HOME: caddyDir },
+          readyPattern: CADDY_SERVING,
+          readyTimeoutMs: settings.readyTimeoutMs ?? 15_000,
+          required: true,
+          stopSignal: 'SIGTERM',
+          stopTimeoutMs: 3000,
+          formatLine: (line) => formatCaddyLine(line, verbose),
+          hint: `check the ports ${settings.httpPort}/${settings.httpsPort} (dev.proxy in stagecraft.yml) and ${configFile}`,
+        },
+        this.#onEvent,
       );
+      await this.#startProcess(proxy);
+      const ports = certificate !== undefined ? [settings.httpPort, settings.httpsPort] : [settings.httpPort];
+      const shared = proxy.pgid === undefined ? [] : portsSharedWithOthers(ports, proxy.pgid);
+      if (shared.length > 0) {
+        throw new ExternalError(
+          `another program listens on port ${shared.join(' and ')} beside the proxy (both bound with SO_REUSEPORT): connections would be split between them`,
+          {
+            hint: 'stop it (another `stagecraft dev` on the same dev.proxy ports?), or choose other ports in dev.proxy (http_port, https_port)',
+          },
+        );
+      }
     }
 
     // 8. Ready.

@@ -56,6 +56,7 @@ async function project(options: { compose?: boolean; encore?: boolean; squatHttp
     root,
     id,
     hosts,
+    apiPort,
     httpPort,
     env: (path: string) => cliEnv({ PATH: path, STAGECRAFT_HOSTS_FILE: hosts }),
   };
@@ -160,6 +161,51 @@ describe('stagecraft dev when another program takes the proxy port after the sta
     expect(result.stderr).toContain(`hint: check the ports ${p.httpPort}/`);
     // Caddy's own log lines below error level stay hidden, in the failure's last lines too.
     expect(result.stderr).not.toContain('"level":"info"');
+    expect(existsSync(join(p.root, '.stagecraft', 'dev', 'state.json'))).toBe(false);
+    expect(processesWith(p.id)).toEqual([]);
+  });
+
+  it('refuses a program bound beside Caddy with SO_REUSEPORT (connections would be split); exit 2', async () => {
+    const p = await project();
+    // The backend first starts a second Caddy on the proxy's HTTP port (Caddy binds with SO_REUSEPORT,
+    // as a second `stagecraft dev` on the same ports does), then serves: ready once the port is shared.
+    writeFileSync(
+      join(p.root, 'squat-caddy.json'),
+      JSON.stringify({
+        admin: { disabled: true },
+        storage: { module: 'file_system', root: join(p.root, 'squat-data') },
+        apps: { http: { servers: { squat: { listen: [`127.0.0.1:${p.httpPort}`], routes: [] } } } },
+      }),
+    );
+    writeFileSync(
+      join(p.root, 'squat.js'),
+      `const { spawn } = require('node:child_process');
+const squat = spawn('caddy', ['run', '--config', 'squat-caddy.json'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HOME: __dirname, XDG_DATA_HOME: __dirname, XDG_CONFIG_HOME: __dirname } });
+let text = '';
+squat.stderr.on('data', (chunk) => {
+  text += chunk;
+  if (text.includes('serving initial configuration')) {
+    text = '';
+    require('node:http').createServer((q, s) => s.end('up')).listen(${p.apiPort}, '127.0.0.1');
+  }
+});
+`,
+    );
+    const config = readFileSync(join(p.root, 'stagecraft.yml'), 'utf8').replace(
+      /command: \[node, -e, .*\]/,
+      `command: [node, squat.js, ${p.id}]`,
+    );
+    writeFileSync(join(p.root, 'stagecraft.yml'), config);
+    const result = await runCli(['dev', '--no-https', '--no-hosts'], {
+      cwd: p.root,
+      env: p.env(binDirWith(['caddy'])),
+      timeoutMs: 30_000,
+    });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).not.toContain('dev stack ready');
+    expect(result.stderr).toContain(
+      `error: another program listens on port ${p.httpPort} beside the proxy (both bound with SO_REUSEPORT): connections would be split between them`,
+    );
     expect(existsSync(join(p.root, '.stagecraft', 'dev', 'state.json'))).toBe(false);
     expect(processesWith(p.id)).toEqual([]);
   });
