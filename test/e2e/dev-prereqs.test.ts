@@ -147,16 +147,22 @@ describe('stagecraft dev without the tools it needs', () => {
   });
 });
 
+/** `dev --no-https --no-hosts` in project `p` with only caddy on PATH, expected to fail: exit 2, never "ready". */
+async function devRefused(p: Awaited<ReturnType<typeof project>>) {
+  const result = await runCli(['dev', '--no-https', '--no-hosts'], {
+    cwd: p.root,
+    env: p.env(binDirWith(['caddy'])),
+    timeoutMs: 30_000,
+  });
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stderr).not.toContain('dev stack ready');
+  return result;
+}
+
 describe('stagecraft dev when another program takes the proxy port after the start-up check', () => {
   it('reports Caddy’s own bind failure instead of taking the other listener for the proxy; exit 2', async () => {
     const p = await project({ squatHttpPort: true });
-    const result = await runCli(['dev', '--no-https', '--no-hosts'], {
-      cwd: p.root,
-      env: p.env(binDirWith(['caddy'])),
-      timeoutMs: 30_000,
-    });
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).not.toContain('dev stack ready');
+    const result = await devRefused(p);
     expect(result.stderr).toContain(`listen tcp 127.0.0.1:${p.httpPort}: bind: address already in use`);
     expect(result.stderr).toContain(`hint: check the ports ${p.httpPort}/`);
     // Caddy's own log lines below error level stay hidden, in the failure's last lines too.
@@ -196,13 +202,7 @@ squat.stderr.on('data', (chunk) => {
       `command: [node, squat.js, ${p.id}]`,
     );
     writeFileSync(join(p.root, 'stagecraft.yml'), config);
-    const result = await runCli(['dev', '--no-https', '--no-hosts'], {
-      cwd: p.root,
-      env: p.env(binDirWith(['caddy'])),
-      timeoutMs: 30_000,
-    });
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).not.toContain('dev stack ready');
+    const result = await devRefused(p);
     expect(result.stderr).toContain(
       `error: another program listens on port ${p.httpPort} beside the proxy (both bound with SO_REUSEPORT): connections would be split between them`,
     );
