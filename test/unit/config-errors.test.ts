@@ -136,6 +136,19 @@ describe('config errors name file:line:column, key path, expected and found', ()
     ]);
   });
 
+  it('an alias used as a key repeats the key it names: a second environment does not silently replace the first', () => {
+    expect(
+      problems(
+        'project:\n  name: a\nenvironments:\n  &p production:\n    driver: local\n  *p :\n    driver: local\n',
+      ),
+    ).toEqual(['stagecraft.yml:6:3 duplicate key "*p": each key may appear once in a mapping']);
+    // The anchor the alias names is the last one before it: `two`, no duplicate of `one`.
+    const loaded = load(
+      'project:\n  name: a\nx-a: { &p one: 1, &p two: 2 }\nenvironments:\n  one:\n    driver: local\n  *p :\n    driver: local\n',
+    );
+    expect(Object.keys(loaded.config.environments)).toEqual(['one', 'two']);
+  });
+
   it('checks a mapping of 40,000 keys for duplicates in linear time (the quadratic check took 15 s)', () => {
     const keys = Array.from({ length: 40_000 }, (_, index) => `    k${index}: 1\n`).join('');
     const started = performance.now();
