@@ -48,13 +48,18 @@ export interface LoadedConfig {
   locate?: (path: readonly PathSegment[]) => string | undefined;
 }
 
+/** Most problems a ConfigError lists; the rest are counted (a generated file may have thousands). */
+const MAX_LISTED_ISSUES = 100;
+
 export class ConfigError extends UserError {
   readonly issues: ConfigIssue[];
 
   constructor(file: string, issues: ConfigIssue[]) {
     const sorted = sortIssues(issues);
+    const listed = sorted.slice(0, MAX_LISTED_ISSUES).map(formatIssue);
+    if (sorted.length > listed.length) listed.push(`… and ${sorted.length - listed.length} more`);
     super(`${file} has ${sorted.length} problem${sorted.length === 1 ? '' : 's'}`, {
-      details: sorted.map(formatIssue),
+      details: listed,
       hint: 'fix the keys above; `stagecraft schema` prints every key with its type',
     });
     this.issues = sorted;

@@ -34,6 +34,7 @@ export function guardYamlDocument(document: Document, maxNodes = MAX_EXPANDED_NO
   const sizes = new Map<Node, number>();
   const resolving = new Set<Node>();
   let blamed = false;
+  let aliases = false;
 
   /** Nodes `node` stands for, aliases expanded (capped just above maxNodes so sums stay small). */
   const sizeOf = (node: unknown): number => {
@@ -44,6 +45,7 @@ export function guardYamlDocument(document: Document, maxNodes = MAX_EXPANDED_NO
     resolving.add(node as Node);
     let size = 1;
     if (isAlias(node)) {
+      aliases = true;
       const target = node.resolve(document);
       if (target !== undefined && resolving.has(target)) {
         // The alias stands inside its own anchor: the data would be infinite.
@@ -81,7 +83,9 @@ export function guardYamlDocument(document: Document, maxNodes = MAX_EXPANDED_NO
   if (total > maxNodes && !blamed) {
     problems.push({
       offset: (document.contents as Node | null)?.range?.[0] ?? 0,
-      message: `the YAML document expands to more than ${maxNodes} nodes through aliases: refused (an "alias bomb")`,
+      message: aliases
+        ? `the YAML document expands to more than ${maxNodes} nodes through aliases: refused (an "alias bomb")`
+        : `the YAML document has more than ${maxNodes} nodes (keys, values and list items): refused (a stagecraft.yml or compose file is far smaller)`,
     });
   }
   if (total > maxNodes) return problems;

@@ -158,6 +158,25 @@ describe('config errors name file:line:column, key path, expected and found', ()
     expect(performance.now() - started).toBeLessThan(8000);
   });
 
+  it('a file of more than 100,000 nodes without an alias is refused as large, not as an alias bomb', () => {
+    const keys = Array.from({ length: 100_000 }, (_, index) => `    k${index}: 1\n`).join('');
+    expect(
+      problems(`project:\n  name: a\n  x-big:\n${keys}environments:\n  dev:\n    driver: local\n`),
+    ).toEqual([
+      'stagecraft.yml:1:1 the YAML document has more than 100000 nodes (keys, values and list items): refused (a stagecraft.yml or compose file is far smaller)',
+    ]);
+  });
+
+  it('lists the first 100 problems and counts the rest', () => {
+    const keys = Array.from({ length: 150 }, () => '    k: 1\n').join('');
+    const listed = problems(
+      `project:\n  name: a\n  x-dup:\n${keys}environments:\n  dev:\n    driver: local\n`,
+    );
+    expect(listed).toHaveLength(101);
+    expect(listed[0]).toBe('stagecraft.yml:5:5 duplicate key "k": each key may appear once in a mapping');
+    expect(listed[100]).toBe('… and 49 more');
+  });
+
   it('a misspelt `environments:` is named as such, even with --env given (not "unknown environment")', () => {
     expect(
       problems('project:\n  name: shop\nenviroments:\n  production:\n    driver: local\n', {
