@@ -6,7 +6,7 @@ import { type Alias, type Document, isAlias, isCollection, isMap, isScalar, type
  * has them (yaml 2.x, compose/util-map-includes): two scalars with the same resolved value (so `1` and
  * `"1"` differ; NaN never equals itself); a collection key equals only itself. Unlike the library, an
  * alias key is the node it names (YAML 1.2 §3.2.2.2), so `*p :` after `&p production:` is a
- * duplicate. Linear in the document's size (with a binary search per alias key), where the library
+ * duplicate, and so is a second merge key `<<`. Linear in the document's size (with a binary search per alias key), where the library
  * compares each key with every earlier one (20,000 keys: 3.9 s against 0.4 s).
  */
 export function duplicateKeyOffsets(document: Document): number[] {
@@ -19,7 +19,9 @@ export function duplicateKeyOffsets(document: Document): number[] {
       for (const pair of map.items) {
         const key = isAlias(pair.key) ? resolve(pair.key) : pair.key;
         if (!isScalar(key)) continue;
-        const value = key.value;
+        // Each merge key `<<` is a Symbol of its own; a second one in a mapping is a duplicate (as for
+        // compose, whose YAML reader refuses it): several mappings merge as <<: [*a, *b].
+        const value = typeof key.value === 'symbol' ? MERGE : key.value;
         // The library's `===` never finds NaN equal to itself; a Set would.
         if (typeof value === 'number' && Number.isNaN(value)) continue;
         if (seen.has(value)) offsets.push((pair.key as Node).range?.[0] ?? 0);
@@ -29,6 +31,8 @@ export function duplicateKeyOffsets(document: Document): number[] {
   });
   return offsets.sort((a, b) => a - b);
 }
+
+const MERGE = Symbol('merge key');
 
 /** Resolves an alias to the last node anchored with its name before it, from one pass over the document. */
 function anchorResolver(document: Document): (alias: Alias) => Node | undefined {

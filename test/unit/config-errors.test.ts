@@ -149,6 +149,18 @@ describe('config errors name file:line:column, key path, expected and found', ()
     expect(Object.keys(loaded.config.environments)).toEqual(['one', 'two']);
   });
 
+  it('a second merge key in one mapping is a duplicate, as compose has it; one merge of a list is not', () => {
+    expect(
+      problems(
+        'project:\n  name: a\nx-a: &a { driver: local }\nx-b: &b { driver: local }\nenvironments:\n  dev:\n    <<: *a\n    <<: *b\n',
+      ),
+    ).toEqual(['stagecraft.yml:8:5 duplicate key "<<": each key may appear once in a mapping']);
+    const merged = load(
+      'project:\n  name: a\nx-a: &a { driver: local }\nx-b: &b { driver: local }\nenvironments:\n  dev:\n    <<: [*a, *b]\n',
+    );
+    expect(merged.config.environments['dev']?.driver).toBe('local');
+  });
+
   it('checks a mapping of 40,000 keys for duplicates in linear time (the quadratic check took 15 s)', () => {
     const keys = Array.from({ length: 40_000 }, (_, index) => `    k${index}: 1\n`).join('');
     const started = performance.now();
