@@ -1,7 +1,7 @@
 import { Argument, Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { Output } from '../util/output.js';
 import type { CommandContext } from './context.js';
-import type { RawGlobalFlags } from './globals.js';
+import type { GlobalOptions, RawGlobalFlags } from './globals.js';
 
 export { VERSION } from '../version.js';
 
@@ -41,8 +41,10 @@ function action(load: Loader, options: ActionOptions = {}) {
       verbose: flags.verbose === true,
       json: false,
     });
+    // Resolved once; the error report falls back to the raw flags when they could not be resolved.
+    let globals: GlobalOptions | undefined;
     try {
-      const globals = resolveGlobals(flags, process.env);
+      globals = resolveGlobals(flags, process.env);
       if (options.wholeEnvironment !== undefined)
         await refuseScope(commandPath(command), options.wholeEnvironment, globals);
       if (options.noDryRun !== undefined && globals.dryRun)
@@ -58,10 +60,8 @@ function action(load: Loader, options: ActionOptions = {}) {
       process.exitCode = reportError(
         error,
         output,
-        flags.verbose === true || process.env['STAGECRAFT_VERBOSE'] === 'true',
-        flags.json === true ||
-          process.env['STAGECRAFT_JSON'] === 'true' ||
-          (flags as { format?: unknown }).format === 'json',
+        globals?.verbose ?? flags.verbose === true,
+        (globals?.json ?? flags.json === true) || (flags as { format?: unknown }).format === 'json',
       );
     }
   };

@@ -7,6 +7,7 @@ import type { EnvironmentModel, HostModel } from '../model/environment.js';
 import { projectModel } from '../model/project.js';
 import { releaseDir } from '../plan/deploy.js';
 import { planRestart, type RestartHost, type RestartSecretFile, secretEnvPath } from '../plan/restart.js';
+import { hostsNeverRun } from '../plan/rollback-fidelity.js';
 import { allSteps, type Plan } from '../plan/types.js';
 import { selectedAppProvider } from '../providers/app.js';
 import {
@@ -270,10 +271,11 @@ export function hostsOutsideRelease(
   release: ReleaseRecord,
 ): string[] {
   if (release.scope === undefined) return [];
-  return hosts
-    .filter((host) => release.hosts[host.name] === undefined)
-    .filter((host) => model.services.some((service) => service.hosts.includes(host.name)))
-    .map((host) => host.name);
+  return hostsNeverRun(
+    model,
+    release,
+    hosts.map((host) => host.name),
+  );
 }
 
 /** Runs the sync; returns the exit code (throws PartialFailure / ExternalError when hosts failed). */
